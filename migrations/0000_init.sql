@@ -1,0 +1,56 @@
+CREATE TABLE "events" (
+	"session_sid" bigint NOT NULL,
+	"seq" bigint NOT NULL,
+	"type" text NOT NULL,
+	"data" json NOT NULL,
+	"version" bigint,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "events_session_sid_seq_pk" PRIMARY KEY("session_sid","seq")
+);
+--> statement-breakpoint
+CREATE TABLE "idempotency_keys" (
+	"scope" text NOT NULL,
+	"key" text NOT NULL,
+	"request_hash" text NOT NULL,
+	"status_code" integer NOT NULL,
+	"response" json,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "idempotency_keys_scope_key_pk" PRIMARY KEY("scope","key")
+);
+--> statement-breakpoint
+CREATE TABLE "sessions" (
+	"sid" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "sessions_sid_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"id" text NOT NULL,
+	"parent_id" text,
+	"metadata" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"encoding" text DEFAULT 'json' NOT NULL,
+	"schema_version" integer,
+	"version" bigint DEFAULT 0 NOT NULL,
+	"last_seq" bigint DEFAULT 0 NOT NULL,
+	"base_version" bigint DEFAULT 0 NOT NULL,
+	"snapshot_version" bigint DEFAULT 0 NOT NULL,
+	"chain_deltas" integer DEFAULT 0 NOT NULL,
+	"chain_bytes" bigint DEFAULT 0 NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "sessions_id_unique" UNIQUE("id"),
+	CONSTRAINT "sessions_encoding_check" CHECK ("sessions"."encoding" in ('json', 'binary'))
+);
+--> statement-breakpoint
+CREATE TABLE "state_snapshots" (
+	"session_sid" bigint NOT NULL,
+	"version" bigint NOT NULL,
+	"schema_version" integer NOT NULL,
+	"origin" text NOT NULL,
+	"body" json,
+	"body_bytes" "bytea",
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "state_snapshots_session_sid_version_pk" PRIMARY KEY("session_sid","version")
+);
+--> statement-breakpoint
+ALTER TABLE "events" ADD CONSTRAINT "events_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "sessions" ADD CONSTRAINT "sessions_parent_id_sessions_id_fk" FOREIGN KEY ("parent_id") REFERENCES "public"."sessions"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "state_snapshots" ADD CONSTRAINT "state_snapshots_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "events_state_version_idx" ON "events" USING btree ("session_sid","version") WHERE "events"."version" is not null;--> statement-breakpoint
+CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "sessions_parent_idx" ON "sessions" USING btree ("parent_id","sid");

@@ -1,0 +1,106 @@
+import path from 'node:path';
+
+export interface Limits {
+  /** Largest accepted request body, in bytes. */
+  maxBodyBytes: number;
+  /** Largest `data` of one durable event (a state delta is one event), in bytes. */
+  maxEventBytes: number;
+  /** Most events accepted in one batch. */
+  maxBatchEvents: number;
+  /** Largest live (never stored) event payload, in bytes: NOTIFY caps payloads at 8000. */
+  maxLiveBytes: number;
+}
+
+export interface StateTuning {
+  /** Write a materialised checkpoint of a json state after this many deltas... */
+  checkpointEveryDeltas: number;
+  /** ...or after this many bytes of deltas, whichever comes first. */
+  checkpointEveryBytes: number;
+  /** Memory budget for materialised json states kept to validate JSON Patch deltas. */
+  cacheBytes: number;
+  /** A json worker further behind than this gets a snapshot rather than a delta list. */
+  catchUpMaxDeltas: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Absent: start an embedded PostgreSQL under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  dbPoolMax: number;
+  logLevel: string;
+  sseHeartbeatMs: number;
+  idempotencyTtlMs: number;
+  limits: Limits;
+  state: StateTuning;
+}
+
+/** Thrown for bad configuration; its message is the one line shown to the operator. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function text(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+const MiB = 1024 * 1024;
+const KiB = 1024;
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = text(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  const logLevel = text(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const maxBodyBytes = integer(env, 'MAX_BODY_BYTES', 4 * MiB, 1 * KiB, 1024 * MiB);
+  const maxEventBytes = integer(env, 'MAX_EVENT_BYTES', 256 * KiB, 1 * KiB, 1024 * MiB);
+  if (maxEventBytes > maxBodyBytes) {
+    throw new ConfigError(`MAX_EVENT_BYTES (${maxEventBytes}) must not exceed MAX_BODY_BYTES (${maxBodyBytes})`);
+  }
+  return {
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    databaseUrl,
+    dataDir: path.resolve(text(env, 'DATA_DIR') ?? './.data'),
+    dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 2, 1000),
+    logLevel,
+    sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000, 100, 3_600_000),
+    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_MS', 24 * 3_600_000, 24 * 3_600_000, 365 * 24 * 3_600_000),
+    limits: {
+      maxBodyBytes,
+      maxEventBytes,
+      maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 1000, 1, 100_000),
+      // NOTIFY payloads are limited to 8000 bytes; the envelope needs the rest.
+      maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7500),
+    },
+    state: {
+      checkpointEveryDeltas: integer(env, 'STATE_CHECKPOINT_DELTAS', 200, 1, 1_000_000),
+      checkpointEveryBytes: integer(env, 'STATE_CHECKPOINT_BYTES', 1 * MiB, 1 * KiB, 1024 * MiB),
+      cacheBytes: integer(env, 'STATE_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB),
+      catchUpMaxDeltas: integer(env, 'STATE_CATCHUP_MAX_DELTAS', 1000, 1, 1_000_000),
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema.js';
+
+export type Db = PostgresJsDatabase<typeof schema>;
+/** A transaction handle; functions that must run inside the route's transaction take this. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** Either handle: plain reads work on both. */
+export type DbOrTx = Db | Tx;
+
+export interface Database {
+  db: Db;
+  /** The raw postgres.js client, for LISTEN and health checks. */
+  sql: postgres.Sql;
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax: number;
+  applicationName?: string;
+}
+
+export function connectDatabase({ url, poolMax, applicationName = 'session-sync' }: DatabaseOptions): Database {
+  const sql = postgres(url, {
+    max: poolMax,
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+  });
+  const db = drizzle({ client: sql, schema });
+  return {
+    db,
+    sql,
+    close: (timeout = 5) => sql.end({ timeout }),
+  };
+}

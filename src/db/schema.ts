@@ -1,0 +1,116 @@
+import { sql } from 'drizzle-orm';
+import {
+  type AnyPgColumn,
+  bigint,
+  check,
+  customType,
+  index,
+  integer,
+  json,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType: () => 'bytea',
+});
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+/**
+ * One row per session. The row is also the session's lock: every write locks it
+ * (`FOR UPDATE`) and bumps `version`/`last_seq` inside the same transaction, so
+ * both counters are gapless and seq order is commit order.
+ */
+export const sessions = pgTable(
+  'sessions',
+  {
+    // Internal key: child rows stay narrow and a deleted-then-recreated id is a new session.
+    sid: bigint('sid', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: text('id').notNull().unique(),
+    parentId: text('parent_id').references((): AnyPgColumn => sessions.id, { onDelete: 'set null' }),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    encoding: text('encoding', { enum: ['json', 'binary'] }).notNull().default('json'),
+    schemaVersion: integer('schema_version'),
+    version: bigint('version', { mode: 'number' }).notNull().default(0),
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+    /** Version of the newest stored snapshot or checkpoint; deltas after it form the chain. */
+    baseVersion: bigint('base_version', { mode: 'number' }).notNull().default(0),
+    /** Version of the newest snapshot a client PUT; catch-up cannot cross it. */
+    snapshotVersion: bigint('snapshot_version', { mode: 'number' }).notNull().default(0),
+    chainDeltas: integer('chain_deltas').notNull().default(0),
+    chainBytes: bigint('chain_bytes', { mode: 'number' }).notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('sessions_parent_idx').on(t.parentId, t.sid),
+    check('sessions_encoding_check', sql`${t.encoding} in ('json', 'binary')`),
+  ],
+);
+
+/**
+ * Stored state bodies: the snapshot a client PUT (`origin = 'put'`) and, for json
+ * state, checkpoints the server materialised so reads never replay a long chain.
+ */
+export const stateSnapshots = pgTable(
+  'state_snapshots',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    version: bigint('version', { mode: 'number' }).notNull(),
+    schemaVersion: integer('schema_version').notNull(),
+    origin: text('origin', { enum: ['put', 'checkpoint'] }).notNull(),
+    /** json encoding: the document as compact JSON text (`json`, not `jsonb`: kept verbatim, cheap to store). */
+    body: json('body'),
+    /** binary encoding: the opaque snapshot. */
+    bodyBytes: bytea('body_bytes'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionSid, t.version] })],
+);
+
+/**
+ * The durable history. `seq` is per session and gapless; state events carry the
+ * `version` they produced, and a `state.delta` event's `data` is the delta as
+ * posted, so this table is also the delta chain.
+ */
+export const events = pgTable(
+  'events',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    type: text('type').notNull(),
+    data: json('data').notNull(),
+    version: bigint('version', { mode: 'number' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.sessionSid, t.seq] }),
+    index('events_state_version_idx').on(t.sessionSid, t.version).where(sql`${t.version} is not null`),
+  ],
+);
+
+/**
+ * Stored responses of writes sent with an Idempotency-Key. `scope` is the session
+ * id (or '' for creates that let the server pick the id). Rows outlive a deleted
+ * session so a retried DELETE still replays its 204.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    statusCode: integer('status_code').notNull(),
+    response: json('response'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);

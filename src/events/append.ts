@@ -1,0 +1,51 @@
+import { sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
+import type { SessionRow } from '../sessions/repository.js';
+
+/** The one channel every instance LISTENs on; payloads are wakeups, never data. */
+export const WAKEUP_CHANNEL = 'session_sync';
+
+export interface NewEvent {
+  type: string;
+  /** The event's data as compact JSON text (already size-checked by the caller). */
+  dataJson: string;
+  /** The state version a state.* event produced. */
+  version?: number;
+}
+
+export interface Appended {
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/**
+ * Appends durable events to a session whose row the caller has locked
+ * (`lockSession`), so `seq` continues gaplessly from `session.lastSeq` and
+ * commit order is seq order. The caller also bumps `last_seq` on the row (with
+ * its own column changes, in one UPDATE); see `sessionHeadUpdate`. The NOTIFY is
+ * transactional: it is delivered at commit, and never if the write rolls back.
+ */
+export async function appendEvents(tx: Tx, session: SessionRow, events: NewEvent[]): Promise<Appended> {
+  const firstSeq = session.lastSeq + 1;
+  const lastSeq = session.lastSeq + events.length;
+  const seqs = events.map((_, i) => firstSeq + i);
+  await Promise.all([
+    // One statement for the whole batch; postgres.js pipelines these three on the
+    // transaction's connection, so the append costs one round trip.
+    tx.execute(sql`
+      insert into events (session_sid, seq, type, data, version)
+      select ${session.sid}, e.seq, e.type, e.data::json, e.version
+      from unnest(
+        ${sql.param(seqs)}::bigint[],
+        ${sql.param(events.map((e) => e.type))}::text[],
+        ${sql.param(events.map((e) => e.dataJson))}::text[],
+        ${sql.param(events.map((e) => e.version ?? null))}::bigint[]
+      ) as e(seq, type, data, version)`),
+    tx.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${wakeupPayload(session.id, lastSeq)})`),
+  ]);
+  return { firstSeq, lastSeq };
+}
+
+export function wakeupPayload(sessionId: string, seq: number): string {
+  return JSON.stringify({ session_id: sessionId, seq });
+}

@@ -1,0 +1,114 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../metrics/metrics.js';
+import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
+import {
+  ApiError,
+  DatabaseUnavailable,
+  type FieldError,
+  InternalError,
+  InvalidRequest,
+  PayloadTooLarge,
+  RouteNotFound,
+  UnsupportedMediaType,
+} from './errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function describeValidation(error: FastifyError): InvalidRequest {
+  const where = error.validationContext ?? 'body';
+  const errors: FieldError[] = (error.validation as AjvError[] | undefined ?? []).map((e) => {
+    let field = e.instancePath;
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      field += `/${String(e.params.missingProperty)}`;
+      message = 'is required';
+    }
+    if (e.keyword === 'additionalProperties') {
+      field += `/${String(e.params.additionalProperty)}`;
+      message = 'is not a known field';
+    }
+    if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
+      message = `must be one of ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    }
+    return { in: where, field, message };
+  });
+  const first = errors[0];
+  const detail = first
+    ? `${where}${first.field ? ` field ${first.field.slice(1).replaceAll('/', '.')}` : ''} ${first.message}`
+    : `${where} is invalid`;
+  return new InvalidRequest(detail, errors);
+}
+
+/** Maps anything thrown in a request to a problem document; the single place that does. */
+export function toApiError(error: FastifyError | Error): ApiError {
+  if (error instanceof ApiError) return error;
+  const fe = error as FastifyError;
+  if (fe.validation) return describeValidation(fe);
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLarge('request body is larger than the configured limit (MAX_BODY_BYTES)', {});
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaType('send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidRequest('body is empty but Content-Type is application/json; send a JSON object');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new InvalidRequest(`body is not valid JSON: ${fe.message}`);
+  }
+  if (error instanceof SyntaxError && fe.statusCode === 400) {
+    return new InvalidRequest(`body is not valid JSON: ${error.message}`);
+  }
+  if (isDatabaseUnavailable(error)) return new DatabaseUnavailable();
+  const pg = pgErrorOf(error);
+  if (pg) {
+    switch (pg.code) {
+      case PgError.UNTRANSLATABLE_CHARACTER:
+      case PgError.CHARACTER_NOT_IN_REPERTOIRE:
+        return new InvalidRequest(`a string cannot be stored: ${pg.message} (\\u0000 and lone surrogates are not allowed)`);
+      case PgError.STATEMENT_TOO_COMPLEX:
+        return new InvalidRequest('JSON is nested too deeply to store');
+      case PgError.NUMERIC_VALUE_OUT_OF_RANGE:
+      case PgError.INVALID_TEXT_REPRESENTATION:
+        return new InvalidRequest(`a value cannot be stored: ${pg.message}`);
+    }
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new InvalidRequest(fe.message);
+  }
+  return new InternalError('the server failed to handle this request; it has been logged');
+}
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ApiError): FastifyReply {
+  return reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({
+      type: `urn:session-sync:problem:${problem.code}`,
+      title: problem.title,
+      status: problem.status,
+      detail: problem.message,
+      code: problem.code,
+      instance: request.url.split('?')[0],
+      ...problem.extra,
+    });
+}
+
+export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const problem = toApiError(error);
+    if (problem.status === 409) metrics.conflicts.inc({ code: problem.code });
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.debug({ code: problem.code }, problem.message);
+    return sendProblem(reply, request, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, new RouteNotFound(`no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

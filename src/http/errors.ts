@@ -1,0 +1,180 @@
+/**
+ * Typed errors with a stable `code` (part of the API contract). Domain code
+ * throws these; the one error handler turns them into problem+json.
+ */
+export abstract class ApiError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  abstract readonly title: string;
+  /** Extra members of the problem document (RFC 9457 extensions). */
+  readonly extra: Record<string, unknown>;
+  /** Response headers the problem needs (e.g. Retry-After). */
+  readonly headers: Record<string, string> = {};
+
+  constructor(detail: string, extra: Record<string, unknown> = {}) {
+    super(detail);
+    this.extra = extra;
+  }
+}
+
+export interface FieldError {
+  /** Where the field is: body, querystring, params or headers. */
+  in: string;
+  /** JSON Pointer into that part of the request; '' for the part as a whole. */
+  field: string;
+  message: string;
+}
+
+export class InvalidRequest extends ApiError {
+  readonly status = 400;
+  readonly code = 'invalid_request';
+  readonly title = 'Invalid request';
+  constructor(detail: string, errors: FieldError[] = []) {
+    super(detail, errors.length ? { errors } : {});
+  }
+}
+
+export class UnsupportedMediaType extends ApiError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+  readonly title = 'Unsupported media type';
+}
+
+export class PayloadTooLarge extends ApiError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+  readonly title = 'Payload too large';
+  constructor(detail: string, limit: { limit_bytes?: number; limit?: number; size?: number }) {
+    super(detail, limit);
+  }
+}
+
+export class RouteNotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'not_found';
+  readonly title = 'Not found';
+}
+
+export class SessionNotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'session_not_found';
+  readonly title = 'Session not found';
+  constructor(id: string) {
+    super(`session "${id}" does not exist`, { session_id: id });
+  }
+}
+
+export class ParentNotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'parent_not_found';
+  readonly title = 'Parent session not found';
+  constructor(parentId: string) {
+    super(`parent session "${parentId}" does not exist`, { parent_id: parentId });
+  }
+}
+
+export class SessionExists extends ApiError {
+  readonly status = 409;
+  readonly code = 'session_exists';
+  readonly title = 'Session already exists';
+  constructor(id: string) {
+    super(`session "${id}" already exists`, { session_id: id });
+  }
+}
+
+export class VersionConflict extends ApiError {
+  readonly status = 409;
+  readonly code = 'version_conflict';
+  readonly title = 'Version conflict';
+  constructor(expected: number, actual: number, what = 'state') {
+    super(`${what} is at version ${actual}, not ${expected}; re-sync and retry against version ${actual}`, {
+      expected_version: expected,
+      actual_version: actual,
+    });
+  }
+}
+
+export class VersionAhead extends ApiError {
+  readonly status = 409;
+  readonly code = 'version_ahead';
+  readonly title = 'Version ahead of the server';
+  constructor(have: number, head: number) {
+    super(`have=${have} is ahead of the stored state (version ${head}); discard local state and cold-start`, {
+      have,
+      version: head,
+    });
+  }
+}
+
+export class SchemaMismatch extends ApiError {
+  readonly status = 409;
+  readonly code = 'schema_mismatch';
+  readonly title = 'Schema version mismatch';
+  constructor(detail: string, stored: number | null) {
+    super(detail, { stored_schema_version: stored });
+  }
+}
+
+export class EncodingMismatch extends ApiError {
+  readonly status = 409;
+  readonly code = 'encoding_mismatch';
+  readonly title = 'Wrong state encoding';
+  constructor(detail: string, encoding: string) {
+    super(detail, { encoding });
+  }
+}
+
+export class NoState extends ApiError {
+  readonly status = 409;
+  readonly code = 'no_state';
+  readonly title = 'Session has no state yet';
+  constructor(id: string) {
+    super(`session "${id}" has no state to apply a delta to; PUT /v1/sessions/${id}/state first`);
+  }
+}
+
+export class PatchFailed extends ApiError {
+  readonly status = 422;
+  readonly code = 'patch_failed';
+  readonly title = 'Patch does not apply';
+  constructor(opIndex: number, reason: string) {
+    super(`operation ${opIndex} does not apply: ${reason}`, { op_index: opIndex });
+  }
+}
+
+export class IdempotencyKeyReused extends ApiError {
+  readonly status = 422;
+  readonly code = 'idempotency_key_reused';
+  readonly title = 'Idempotency key reused';
+  constructor(key: string) {
+    super(`Idempotency-Key "${key}" was already used for a different request; use a new key for a new request`);
+  }
+}
+
+export class CursorAhead extends ApiError {
+  readonly status = 409;
+  readonly code = 'cursor_ahead';
+  readonly title = 'Cursor ahead of the history';
+  constructor(cursor: number, lastSeq: number) {
+    super(`cursor ${cursor} is beyond the last event (seq ${lastSeq}); was the session deleted and re-created?`, {
+      cursor,
+      last_seq: lastSeq,
+    });
+  }
+}
+
+export class DatabaseUnavailable extends ApiError {
+  readonly status = 503;
+  readonly code = 'database_unavailable';
+  readonly title = 'Database unavailable';
+  constructor(retryAfterSeconds = 1) {
+    super('the database cannot be reached right now; nothing was changed, retry shortly');
+    this.headers['retry-after'] = String(retryAfterSeconds);
+  }
+}
+
+export class InternalError extends ApiError {
+  readonly status = 500;
+  readonly code = 'internal_error';
+  readonly title = 'Internal server error';
+}

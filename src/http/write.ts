@@ -1,0 +1,55 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Db, Tx } from '../db/client.js';
+import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse } from '../idempotency/keys.js';
+import { lockSession, type SessionRow } from '../sessions/repository.js';
+import { SessionNotFound } from './errors.js';
+
+export interface WriteResult {
+  status: number;
+  body: unknown;
+}
+
+export interface WriteOutcome extends WriteResult {
+  replayed: boolean;
+}
+
+/** The Idempotency-Key of a request (already validated by the route schema), scoped as given. */
+export function idempotencyOf(request: FastifyRequest, scope: string): IdempotentRequest | undefined {
+  const key = request.headers['idempotency-key'];
+  if (typeof key !== 'string') return undefined;
+  return { scope, key, hash: requestHash(request.method, request.url.split('?')[0] ?? '', request.body) };
+}
+
+/**
+ * The shape of every write to an existing session: one transaction that locks
+ * the session row, answers a retried Idempotency-Key from its stored response
+ * (before any check that the first attempt could have changed, so a committed
+ * delta never turns into a version_conflict on retry), runs the work, and
+ * stores the response with the write.
+ */
+export async function writeSession(
+  db: Db,
+  request: FastifyRequest,
+  sessionId: string,
+  idempotencyTtlMs: number,
+  work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
+): Promise<WriteOutcome> {
+  const idempotent = idempotencyOf(request, sessionId);
+  return db.transaction(async (tx) => {
+    const session = await lockSession(tx, sessionId);
+    if (idempotent) {
+      const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
+      if (stored) return { ...stored, replayed: true };
+    }
+    if (!session) throw new SessionNotFound(sessionId);
+    const result = await work(tx, session);
+    if (idempotent) await storeResponse(tx, idempotent, result);
+    return { ...result, replayed: false };
+  });
+}
+
+export function sendWrite(reply: FastifyReply, outcome: WriteOutcome): FastifyReply {
+  if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+  reply.code(outcome.status);
+  return outcome.status === 204 ? reply.send() : reply.send(outcome.body);
+}

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../db/client.js';
+import { idempotencyKeys } from '../db/schema.js';
+import { IdempotencyKeyReused } from '../http/errors.js';
+
+export interface IdempotentRequest {
+  scope: string;
+  key: string;
+  /** Digest of method, path and body: the same key must come with the same request. */
+  hash: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export function requestHash(method: string, path: string, body: unknown): string {
+  return createHash('sha256')
+    .update(`${method} ${path}\n`)
+    .update(body === undefined ? '' : JSON.stringify(body))
+    .digest('base64url');
+}
+
+/**
+ * The stored response for this key, if the request was already carried out.
+ * Call it after taking the lock that serialises the request's writes, so a
+ * retry racing its own first attempt waits and then replays.
+ */
+export async function findStoredResponse(
+  tx: Tx,
+  request: IdempotentRequest,
+  ttlMs: number,
+): Promise<StoredResponse | undefined> {
+  const [row] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
+  if (!row) return undefined;
+  if (row.createdAt.getTime() < Date.now() - ttlMs) {
+    await tx
+      .delete(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
+    return undefined;
+  }
+  if (row.requestHash !== request.hash) throw new IdempotencyKeyReused(request.key);
+  return { status: row.statusCode, body: row.response };
+}
+
+export async function storeResponse(tx: Tx, request: IdempotentRequest, response: StoredResponse): Promise<void> {
+  await tx.insert(idempotencyKeys).values({
+    scope: request.scope,
+    key: request.key,
+    requestHash: request.hash,
+    statusCode: response.status,
+    response: response.body ?? null,
+  });
+}
+
+export async function deleteExpiredKeys(db: DbOrTx, ttlMs: number): Promise<number> {
+  const deleted = await db
+    .delete(idempotencyKeys)
+    .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`))
+    .returning({ key: idempotencyKeys.key });
+  return deleted.length;
+}

@@ -1,0 +1,14 @@
+import type postgres from 'postgres';
+import type { Config } from './config.js';
+import type { Db } from './db/client.js';
+import type { Metrics } from './metrics/metrics.js';
+import type { StateContext } from './state/writes.js';
+
+/** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
+export interface Services {
+  config: Config;
+  db: Db;
+  sql: postgres.Sql;
+  metrics: Metrics;
+  stateContext: StateContext;
+}

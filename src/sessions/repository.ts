@@ -1,0 +1,115 @@
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../db/client.js';
+import { sessions } from '../db/schema.js';
+import { SessionNotFound } from '../http/errors.js';
+
+export type SessionRow = typeof sessions.$inferSelect;
+export type Encoding = SessionRow['encoding'];
+
+export interface SessionView {
+  id: string;
+  parent_id: string | null;
+  metadata: Record<string, unknown>;
+  encoding: Encoding;
+  schema_version: number | null;
+  version: number;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+  activity: { status: string };
+  lease: null;
+}
+
+export function toSessionView(row: SessionRow): SessionView {
+  return {
+    id: row.id,
+    parent_id: row.parentId,
+    metadata: row.metadata,
+    encoding: row.encoding,
+    schema_version: row.schemaVersion,
+    version: row.version,
+    last_seq: row.lastSeq,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    // Activity and leases arrive with their own capabilities; until then every
+    // session reads as idle and unleased, which is what the contract says of a
+    // session that never set either.
+    activity: { status: 'idle' },
+    lease: null,
+  };
+}
+
+export async function findSession(db: DbOrTx, id: string): Promise<SessionRow | undefined> {
+  const [row] = await db.select().from(sessions).where(eq(sessions.id, id));
+  return row;
+}
+
+export async function getSession(db: DbOrTx, id: string): Promise<SessionRow> {
+  const row = await findSession(db, id);
+  if (!row) throw new SessionNotFound(id);
+  return row;
+}
+
+/**
+ * Locks the session row for the rest of the transaction. Every write to a
+ * session goes through here first, which serialises writers per session and
+ * makes seq/version assignment gapless and commit-ordered.
+ */
+export async function lockSession(tx: Tx, id: string): Promise<SessionRow | undefined> {
+  const [row] = await tx.select().from(sessions).where(eq(sessions.id, id)).for('update');
+  return row;
+}
+
+export interface NewSession {
+  id: string;
+  parentId: string | null;
+  metadata: Record<string, unknown>;
+  encoding: Encoding;
+}
+
+/** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
+export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRow | undefined> {
+  const [row] = await tx.insert(sessions).values(session).onConflictDoNothing({ target: sessions.id }).returning();
+  return row;
+}
+
+export interface SessionPage {
+  rows: SessionRow[];
+  /** Internal key of the last row when another page may follow. */
+  nextSid: number | undefined;
+}
+
+/** Newest first, keyset-paginated on the internal key (insertion order). */
+export async function listSessions(
+  db: DbOrTx,
+  { parentId, limit, beforeSid }: { parentId?: string; limit: number; beforeSid?: number },
+): Promise<SessionPage> {
+  const rows = await db
+    .select()
+    .from(sessions)
+    .where(
+      and(
+        parentId === undefined ? undefined : eq(sessions.parentId, parentId),
+        beforeSid === undefined ? undefined : lt(sessions.sid, beforeSid),
+      ),
+    )
+    .orderBy(desc(sessions.sid))
+    .limit(limit + 1);
+  const hasMore = rows.length > limit;
+  const page = hasMore ? rows.slice(0, limit) : rows;
+  return { rows: page, nextSid: hasMore ? page[page.length - 1]?.sid : undefined };
+}
+
+export async function updateMetadata(tx: Tx, sid: number, metadata: Record<string, unknown>): Promise<SessionRow> {
+  const [row] = await tx
+    .update(sessions)
+    .set({ metadata, updatedAt: sql`now()` })
+    .where(eq(sessions.sid, sid))
+    .returning();
+  if (!row) throw new Error(`session ${sid} vanished while locked`);
+  return row;
+}
+
+export async function deleteSession(tx: Tx, sid: number): Promise<void> {
+  await tx.delete(sessions).where(eq(sessions.sid, sid));
+}

@@ -1,0 +1,217 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { uuidv7 } from 'uuidv7';
+import { isPgError, PgError } from '../db/pg-errors.js';
+import { InvalidRequest, ParentNotFound, SessionExists } from '../http/errors.js';
+import {
+  IdempotencyHeaders,
+  Limit,
+  problems,
+  SessionId,
+  SessionParams,
+  Seq,
+  StringEnum,
+  SchemaVersion,
+  Timestamp,
+  Version,
+} from '../http/schemas.js';
+import { idempotencyOf, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
+import { findStoredResponse, storeResponse } from '../idempotency/keys.js';
+import type { Services } from '../services.js';
+import { applyMergePatch } from '../state/merge-patch.js';
+import {
+  deleteSession,
+  getSession,
+  insertSession,
+  listSessions,
+  toSessionView,
+  updateMetadata,
+} from './repository.js';
+
+const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
+
+export const Session = Type.Object({
+  id: SessionId,
+  parent_id: Type.Union([SessionId, Type.Null()]),
+  metadata: Metadata,
+  encoding: StringEnum(['json', 'binary']),
+  schema_version: Type.Union([SchemaVersion, Type.Null()]),
+  version: Version,
+  last_seq: Seq,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  activity: Type.Object({ status: Type.String() }, { additionalProperties: true }),
+  lease: Type.Null(),
+});
+
+const CreateSessionBody = Type.Object(
+  {
+    id: Type.Optional(SessionId),
+    parent_id: Type.Optional(SessionId),
+    metadata: Type.Optional(Metadata),
+    encoding: Type.Optional(StringEnum(['json', 'binary'], { description: 'How state is stored; default json.' })),
+  },
+  { additionalProperties: false },
+);
+
+const ListQuery = Type.Object(
+  {
+    parent_id: Type.Optional(SessionId),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Type.String({ description: 'next_cursor from the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+
+function encodeCursor(sid: number): string {
+  return Buffer.from(`s:${sid}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^s:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new InvalidRequest('cursor is not one this server gave out; pass next_cursor unchanged', [
+    { in: 'querystring', field: '/cursor', message: 'is not a valid cursor' },
+  ]);
+  return Number(match[1]);
+}
+
+/** A create that let the server pick the id has no session to scope its key to. */
+const GENERATED_ID_SCOPE = '';
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { db, config } = services;
+
+  app.post(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'Create a session',
+        tags: ['sessions'],
+        headers: IdempotencyHeaders,
+        body: CreateSessionBody,
+        response: { 201: Session, ...problems(400, 404, 409, 413, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const id = body.id ?? uuidv7();
+      const idempotent = idempotencyOf(request, body.id ?? GENERATED_ID_SCOPE);
+      const create = () =>
+        db.transaction(async (tx): Promise<WriteOutcome> => {
+          if (idempotent) {
+            const stored = await findStoredResponse(tx, idempotent, config.idempotencyTtlMs);
+            if (stored) return { ...stored, replayed: true };
+          }
+          let row;
+          try {
+            row = await insertSession(tx, {
+              id,
+              parentId: body.parent_id ?? null,
+              metadata: body.metadata ?? {},
+              encoding: body.encoding ?? 'json',
+            });
+          } catch (error) {
+            if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
+            throw error;
+          }
+          if (!row) throw new SessionExists(id);
+          const result = { status: 201, body: toSessionView(row) };
+          if (idempotent) await storeResponse(tx, idempotent, result);
+          return { ...result, replayed: false };
+        });
+      let outcome: WriteOutcome;
+      try {
+        outcome = await create();
+      } catch (error) {
+        // Two attempts with one key raced: the loser's transaction failed on the
+        // key, the winner has committed, so a second run replays its response.
+        if (!idempotent || !isPgError(error, PgError.UNIQUE_VIOLATION)) throw error;
+        outcome = await create();
+      }
+      if (!outcome.replayed) reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.get(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'List sessions, newest first',
+        tags: ['sessions'],
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ sessions: Type.Array(Session), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problems(400),
+        },
+      },
+    },
+    async (request) => {
+      const { parent_id, limit = 100, cursor } = request.query;
+      const page = await listSessions(db, {
+        parentId: parent_id,
+        limit,
+        beforeSid: cursor === undefined ? undefined : decodeCursor(cursor),
+      });
+      return {
+        sessions: page.rows.map(toSessionView),
+        next_cursor: page.nextSid === undefined ? null : encodeCursor(page.nextSid),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        summary: 'Read a session',
+        tags: ['sessions'],
+        params: SessionParams,
+        response: { 200: Session, ...problems(400, 404) },
+      },
+    },
+    async (request) => toSessionView(await getSession(db, request.params.id)),
+  );
+
+  app.patch(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        summary: 'Merge-patch (RFC 7396) the session metadata',
+        tags: ['sessions'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object({ metadata: Metadata }, { additionalProperties: false }),
+        response: { 200: Session, ...problems(400, 404, 413, 422) },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await writeSession(db, request, request.params.id, config.idempotencyTtlMs, async (tx, session) => {
+        const metadata = applyMergePatch(structuredClone(session.metadata), request.body.metadata);
+        const row = await updateMetadata(tx, session.sid, metadata as Record<string, unknown>);
+        return { status: 200, body: toSessionView(row) };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.delete(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        summary: 'Delete a session, its state and its history',
+        tags: ['sessions'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        response: { 204: Type.Null(), ...problems(400, 404, 422) },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await writeSession(db, request, request.params.id, config.idempotencyTtlMs, async (tx, session) => {
+        await deleteSession(tx, session.sid);
+        return { status: 204, body: null };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
+};

@@ -1,0 +1,94 @@
+/**
+ * Materialised json states, kept so a JSON Patch delta can be validated against
+ * the current document without reading and re-parsing the whole state: the cost
+ * of a delta stays proportional to the delta.
+ *
+ * Postgres stays the truth. An entry is used only when its session incarnation
+ * (`sid`) and `version` equal the head read under the session's row lock; any
+ * failed or uncertain write evicts it. Writes that use an entry run inside
+ * `write(sessionId)`, so concurrent requests on one process never see a document
+ * that a transaction has patched but not yet committed.
+ */
+export interface CachedState {
+  /** Session incarnation: a deleted and re-created id starts over at version 0. */
+  sid: number;
+  version: number;
+  document: unknown;
+  /** Approximate cost in bytes (serialised size), for the memory budget. */
+  bytes: number;
+}
+
+export class StateCache {
+  private readonly entries = new Map<string, CachedState>();
+  private readonly tails = new Map<string, Promise<void>>();
+  private totalBytes = 0;
+
+  constructor(private readonly budgetBytes: number) {}
+
+  /** Runs `work` after every earlier `exclusive` call for the same key has settled. */
+  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const tail = new Promise<void>((resolve) => (release = resolve));
+    this.tails.set(key, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+
+  /**
+   * Runs a state write for one session exclusively on this process and drops the
+   * session's entry if the write fails in any way, commit included.
+   */
+  async write<T>(sessionId: string, work: () => Promise<T>): Promise<T> {
+    return this.exclusive(sessionId, async () => {
+      try {
+        return await work();
+      } catch (error) {
+        this.evict(sessionId);
+        throw error;
+      }
+    });
+  }
+
+  /** The entry if it is exactly this incarnation at this version; otherwise drops it. */
+  get(sessionId: string, sid: number, version: number): CachedState | undefined {
+    const entry = this.entries.get(sessionId);
+    if (!entry) return undefined;
+    if (entry.sid !== sid || entry.version !== version) {
+      this.evict(sessionId);
+      return undefined;
+    }
+    // Re-insert to mark as most recently used.
+    this.entries.delete(sessionId);
+    this.entries.set(sessionId, entry);
+    return entry;
+  }
+
+  set(sessionId: string, entry: CachedState): void {
+    this.evict(sessionId);
+    if (entry.bytes > this.budgetBytes) return;
+    this.entries.set(sessionId, entry);
+    this.totalBytes += entry.bytes;
+    for (const [oldest, old] of this.entries) {
+      if (this.totalBytes <= this.budgetBytes) break;
+      this.entries.delete(oldest);
+      this.totalBytes -= old.bytes;
+    }
+  }
+
+  evict(sessionId: string): void {
+    const entry = this.entries.get(sessionId);
+    if (!entry) return;
+    this.entries.delete(sessionId);
+    this.totalBytes -= entry.bytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

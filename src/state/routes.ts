@@ -1,0 +1,158 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  Base64,
+  IdempotencyHeaders,
+  problems,
+  SchemaVersion,
+  SessionParams,
+  StringEnum,
+  Version,
+  WriteAck,
+} from '../http/schemas.js';
+import { sendWrite, writeSession } from '../http/write.js';
+import { getSession } from '../sessions/repository.js';
+import type { Services } from '../services.js';
+import { checkSyncQuery, syncAnswer } from './sync.js';
+import { appendDelta, putSnapshot } from './writes.js';
+
+const PatchOp = Type.Object(
+  {
+    op: StringEnum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+    path: Type.String({ description: 'JSON Pointer (RFC 6901).' }),
+    from: Type.Optional(Type.String()),
+    value: Type.Optional(Type.Unknown()),
+  },
+  {
+    additionalProperties: false,
+    description: 'One RFC 6902 operation; an op missing its value or from is refused as patch_failed.',
+  },
+);
+
+const DeltaItem = Type.Object(
+  {
+    version: Version,
+    patch: Type.Optional(Type.Array(PatchOp)),
+    merge_patch: Type.Optional(Type.Unknown()),
+    delta_base64: Type.Optional(Base64),
+  },
+  { description: 'A delta as it was posted, with the version it produced.' },
+);
+
+const SyncResponse = Type.Object(
+  {
+    mode: StringEnum(['new', 'resume', 'catch_up', 'snapshot']),
+    version: Version,
+    schema_version: Type.Optional(Type.Union([SchemaVersion, Type.Null()])),
+    snapshot_version: Type.Optional(Version),
+    snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the state document.' })),
+    snapshot_base64: Type.Optional(Type.String({ description: 'binary encoding: the snapshot bytes.' })),
+    deltas: Type.Optional(Type.Array(DeltaItem)),
+  },
+  { description: 'Exactly one mode: new, resume, catch_up or snapshot.' },
+);
+
+export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { db, config, stateContext, metrics } = services;
+
+  app.get(
+    '/v1/sessions/:id/state',
+    {
+      schema: {
+        summary: 'Sync handshake: what a worker holding version `have` is missing',
+        tags: ['state'],
+        params: SessionParams,
+        querystring: Type.Object(
+          {
+            have: Type.Optional(Version),
+            schema_version: Type.Optional(SchemaVersion),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: SyncResponse, 304: Type.Null(), ...problems(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { have, schema_version: schemaVersion } = request.query;
+      const answer = await db.transaction(
+        async (tx) => {
+          const session = await getSession(tx, request.params.id);
+          checkSyncQuery(session, { have, schemaVersion });
+          const etag = `"${session.version}"`;
+          if (request.headers['if-none-match'] === etag) return { etag, body: undefined };
+          return { etag, body: await syncAnswer(tx, config.state, session, { have, schemaVersion }) };
+        },
+        { isolationLevel: 'repeatable read', accessMode: 'read only' },
+      );
+      reply.header('etag', answer.etag);
+      return answer.body === undefined ? reply.code(304).send(null) : answer.body;
+    },
+  );
+
+  app.put(
+    '/v1/sessions/:id/state',
+    {
+      schema: {
+        summary: 'Replace the state with a snapshot',
+        tags: ['state'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          {
+            base_version: Version,
+            schema_version: SchemaVersion,
+            snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the whole state.' })),
+            snapshot_base64: Type.Optional(Base64),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: WriteAck, ...problems(400, 404, 409, 413, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const outcome = await stateContext.cache.write(id, () =>
+        writeSession(db, request, id, config.idempotencyTtlMs, async (tx, session) => ({
+          status: 200,
+          body: await putSnapshot(tx, stateContext, session, request.body),
+        })),
+      );
+      if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'snapshot' });
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/deltas',
+    {
+      schema: {
+        summary: 'Append a delta against base_version',
+        tags: ['state'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          {
+            base_version: Version,
+            schema_version: Type.Optional(SchemaVersion),
+            patch: Type.Optional(Type.Array(PatchOp, { description: 'RFC 6902 JSON Patch (json encoding).' })),
+            merge_patch: Type.Optional(Type.Unknown({ description: 'RFC 7396 JSON Merge Patch (json encoding).' })),
+            delta_base64: Type.Optional(Base64),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: WriteAck, ...problems(400, 404, 409, 413, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const outcome = await stateContext.cache.write(id, () =>
+        writeSession(db, request, id, config.idempotencyTtlMs, async (tx, session) => ({
+          status: 200,
+          body: await appendDelta(tx, stateContext, session, request.body),
+        })),
+      );
+      if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'delta' });
+      return sendWrite(reply, outcome);
+    },
+  );
+};

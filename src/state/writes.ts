@@ -1,0 +1,199 @@
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { Limits, StateTuning } from '../config.js';
+import type { Tx } from '../db/client.js';
+import { sessions, stateSnapshots } from '../db/schema.js';
+import { appendEvents } from '../events/append.js';
+import {
+  EncodingMismatch,
+  InvalidRequest,
+  NoState,
+  PayloadTooLarge,
+  SchemaMismatch,
+  VersionConflict,
+} from '../http/errors.js';
+import type { SessionRow } from '../sessions/repository.js';
+import type { StateCache } from './cache.js';
+import { applyDelta, type Delta, materialise } from './chain.js';
+import type { PatchOperation } from './json-patch.js';
+
+export interface StateContext {
+  cache: StateCache;
+  tuning: StateTuning;
+  limits: Limits;
+}
+
+export interface WriteAck {
+  version: number;
+  seq: number;
+}
+
+export interface SnapshotInput {
+  base_version: number;
+  schema_version: number;
+  snapshot?: unknown;
+  snapshot_base64?: string;
+}
+
+export interface DeltaInput {
+  base_version: number;
+  schema_version?: number;
+  patch?: PatchOperation[];
+  merge_patch?: unknown;
+  delta_base64?: string;
+}
+
+function checkBaseVersion(session: SessionRow, baseVersion: number): void {
+  if (baseVersion !== session.version) throw new VersionConflict(baseVersion, session.version);
+}
+
+/**
+ * Replaces the state (new session, new schema, or compaction by the worker).
+ * Runs inside the route's transaction with the session row locked.
+ */
+export async function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, input: SnapshotInput): Promise<WriteAck> {
+  checkBaseVersion(session, input.base_version);
+  if (session.schemaVersion !== null && input.schema_version < session.schemaVersion) {
+    throw new SchemaMismatch(
+      `schema_version ${input.schema_version} is lower than the stored ${session.schemaVersion}; a snapshot may keep or raise it`,
+      session.schemaVersion,
+    );
+  }
+  let body: string | null = null;
+  let bodyBytes: Buffer | null = null;
+  if (session.encoding === 'json') {
+    if (input.snapshot_base64 !== undefined || !('snapshot' in input)) {
+      throw new EncodingMismatch(`session "${session.id}" holds json state: send "snapshot" (any JSON value)`, 'json');
+    }
+    body = JSON.stringify(input.snapshot);
+  } else {
+    if (input.snapshot_base64 === undefined || 'snapshot' in input) {
+      throw new EncodingMismatch(`session "${session.id}" holds binary state: send "snapshot_base64"`, 'binary');
+    }
+    bodyBytes = Buffer.from(input.snapshot_base64, 'base64');
+  }
+  const version = session.version + 1;
+  const seq = session.lastSeq + 1;
+  await Promise.all([
+    tx.insert(stateSnapshots).values({
+      sessionSid: session.sid,
+      version,
+      schemaVersion: input.schema_version,
+      origin: 'put',
+      body: body === null ? null : sql`${body}::json`,
+      bodyBytes,
+    }),
+    // Everything before a replacing snapshot is obsolete.
+    tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version))),
+    tx
+      .update(sessions)
+      .set({
+        version,
+        lastSeq: seq,
+        schemaVersion: input.schema_version,
+        baseVersion: version,
+        snapshotVersion: version,
+        chainDeltas: 0,
+        chainBytes: 0,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(sessions.sid, session.sid)),
+    appendEvents(tx, session, [
+      { type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version },
+    ]),
+  ]);
+  if (body !== null) {
+    ctx.cache.set(session.id, { sid: session.sid, version, document: input.snapshot, bytes: body.length });
+  }
+  return { version, seq };
+}
+
+function deltaOf(session: SessionRow, input: DeltaInput): Delta {
+  const given = (['patch', 'merge_patch', 'delta_base64'] as const).filter((k) => input[k] !== undefined);
+  if (given.length !== 1) {
+    const expected = session.encoding === 'json' ? '"patch" or "merge_patch"' : '"delta_base64"';
+    throw new InvalidRequest(`send exactly one of ${expected}${given.length ? `, not ${given.join(' and ')}` : ''}`);
+  }
+  if (input.patch !== undefined && session.encoding === 'json') return { patch: input.patch };
+  if (input.merge_patch !== undefined && session.encoding === 'json') return { merge_patch: input.merge_patch };
+  if (input.delta_base64 !== undefined && session.encoding === 'binary') return { delta_base64: input.delta_base64 };
+  throw new EncodingMismatch(
+    session.encoding === 'json'
+      ? `session "${session.id}" holds json state: send "patch" (RFC 6902) or "merge_patch" (RFC 7396)`
+      : `session "${session.id}" holds binary state: send "delta_base64"`,
+    session.encoding,
+  );
+}
+
+/**
+ * Appends one delta. For json state the delta is applied to the cached
+ * document (loaded once per cold cache), so a JSON Patch that does not apply
+ * is refused with nothing stored, and the cost stays that of the delta; a
+ * checkpoint of the whole document is written only every so many deltas.
+ */
+export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow, input: DeltaInput): Promise<WriteAck> {
+  checkBaseVersion(session, input.base_version);
+  if (session.version === 0) throw new NoState(session.id);
+  if (input.schema_version !== undefined && input.schema_version !== session.schemaVersion) {
+    throw new SchemaMismatch(
+      `schema_version ${input.schema_version} differs from the stored ${session.schemaVersion}; only a snapshot may change it`,
+      session.schemaVersion,
+    );
+  }
+  const delta = deltaOf(session, input);
+  const dataJson = JSON.stringify(delta);
+  const size = Buffer.byteLength(dataJson);
+  if (size > ctx.limits.maxEventBytes) {
+    throw new PayloadTooLarge(
+      `the delta is ${size} bytes; one event's data may hold ${ctx.limits.maxEventBytes} (MAX_EVENT_BYTES): PUT a snapshot instead`,
+      { limit_bytes: ctx.limits.maxEventBytes, size },
+    );
+  }
+  const version = session.version + 1;
+  const seq = session.lastSeq + 1;
+  const checkpointDue =
+    session.encoding === 'json' &&
+    (session.chainDeltas + 1 >= ctx.tuning.checkpointEveryDeltas ||
+      session.chainBytes + size >= ctx.tuning.checkpointEveryBytes);
+
+  let checkpoint: string | undefined;
+  if (session.encoding === 'json') {
+    const cached = ctx.cache.get(session.id, session.sid, session.version);
+    // A merge patch always applies, so without a cached document there is nothing to check.
+    const current = cached ?? ('patch' in delta || checkpointDue ? await materialise(tx, session) : undefined);
+    if (current) {
+      // From here the document is being changed in place: it leaves the cache
+      // and comes back only whole, at the new version.
+      ctx.cache.evict(session.id);
+      const document = applyDelta(current.document, delta);
+      if (checkpointDue) checkpoint = JSON.stringify(document);
+      const bytes = checkpoint?.length ?? current.bytes + size;
+      ctx.cache.set(session.id, { sid: session.sid, version, document, bytes });
+    }
+  }
+
+  const chain = checkpoint
+    ? { baseVersion: version, chainDeltas: 0, chainBytes: 0 }
+    : { chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
+  await Promise.all([
+    tx
+      .update(sessions)
+      .set({ version, lastSeq: seq, ...chain, updatedAt: sql`now()` })
+      .where(eq(sessions.sid, session.sid)),
+    appendEvents(tx, session, [{ type: 'state.delta', dataJson, version }]),
+    ...(checkpoint === undefined
+      ? []
+      : [
+          tx.insert(stateSnapshots).values({
+            sessionSid: session.sid,
+            version,
+            schemaVersion: session.schemaVersion ?? 0,
+            origin: 'checkpoint',
+            body: sql`${checkpoint}::json`,
+          }),
+          tx
+            .delete(stateSnapshots)
+            .where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version))),
+        ]),
+  ]);
+  return { version, seq };
+}
