@@ -76,7 +76,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
   const maxBodyBytes = integer(env, 'MAX_BODY_BYTES', 4 * MiB, 1 * KiB, 1024 * MiB);
-  const maxEventBytes = integer(env, 'MAX_EVENT_BYTES', 256 * KiB, 1 * KiB, 1024 * MiB);
+  // Unset, the event limit follows a smaller body limit; set, the two must agree.
+  const maxEventBytes = integer(env, 'MAX_EVENT_BYTES', Math.min(256 * KiB, maxBodyBytes), 1 * KiB, 1024 * MiB);
   if (maxEventBytes > maxBodyBytes) {
     throw new ConfigError(`MAX_EVENT_BYTES (${maxEventBytes}) must not exceed MAX_BODY_BYTES (${maxBodyBytes})`);
   }

@@ -1,3 +1,4 @@
+import type { Logger } from 'drizzle-orm/logger';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.js';
@@ -19,15 +20,17 @@ export interface DatabaseOptions {
   url: string;
   poolMax: number;
   applicationName?: string;
+  /** Sees every query drizzle sends (tests use it to count what a write reads). */
+  logger?: Logger;
 }
 
-export function connectDatabase({ url, poolMax, applicationName = 'session-sync' }: DatabaseOptions): Database {
+export function connectDatabase({ url, poolMax, applicationName = 'session-sync', logger }: DatabaseOptions): Database {
   const sql = postgres(url, {
     max: poolMax,
     onnotice: () => {},
     connection: { application_name: applicationName },
   });
-  const db = drizzle({ client: sql, schema });
+  const db = drizzle({ client: sql, schema, ...(logger ? { logger } : {}) });
   return {
     db,
     sql,

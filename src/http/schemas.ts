@@ -42,9 +42,24 @@ export const Problem = Type.Object(
   { additionalProperties: true, description: 'RFC 9457 problem details (application/problem+json).' },
 );
 
-/** Response map entries for the problem statuses a route can answer with. */
-export function problems(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, Problem]));
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request: the problem names the offending field.',
+  404: 'Not found.',
+  409: 'Conflict with the current state (see `code`).',
+  413: 'Over a configured size limit; nothing was stored.',
+  415: 'Body is not application/json.',
+  422: 'Well-formed but cannot be applied (see `code`).',
+  503: 'Database unavailable; retry after the Retry-After delay.',
+};
+
+/** Response map entries for the problem statuses a route can answer with, as application/problem+json. */
+export function problems(...statuses: number[]): Record<number, { description: string; content: Record<string, { schema: TSchema }> }> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem details.', content: { 'application/problem+json': { schema: Problem } } },
+    ]),
+  );
 }
 
 export const WriteAck = Type.Object({ version: Version, seq: Seq });

@@ -1,0 +1,73 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { connectDatabase, type Database } from '../../src/db/client.js';
+import { createTestDatabase } from './db.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: Database;
+  config: Config;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the real app against a database of its own (or a shared one, to run
+ * several instances on one database). `env` is read exactly like the process
+ * environment, so tests exercise the same config parsing as production.
+ */
+export async function createTestApp(
+  options: { env?: Record<string, string>; databaseUrl?: string; logQuery?: (query: string) => void } = {},
+): Promise<TestApp> {
+  const url = options.databaseUrl ?? (await createTestDatabase());
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: url });
+  const database = connectDatabase({
+    url,
+    poolMax: config.dbPoolMax,
+    ...(options.logQuery ? { logger: { logQuery: options.logQuery } } : {}),
+  });
+  const app = await buildApp({ config, database, logger: false });
+  await app.ready();
+  return {
+    app,
+    database,
+    config,
+    url,
+    async close() {
+      await app.close();
+      await database.close();
+    },
+  };
+}
+
+/** inject() with a JSON body and the parsed JSON answer. */
+export async function call(
+  app: FastifyInstance,
+  method: InjectOptions['method'],
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse & { body: string; json: () => any }> {
+  return app.inject({
+    method,
+    url,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** Asserts the response is a problem document with the given status and code, and returns it. */
+export function expectProblem(response: LightMyRequestResponse, status: number, code: string): any {
+  const problem = response.json();
+  if (response.statusCode !== status || problem.code !== code) {
+    throw new Error(`expected ${status} ${code}, got ${response.statusCode} ${response.body}`);
+  }
+  if (!String(response.headers['content-type']).startsWith('application/problem+json')) {
+    throw new Error(`expected application/problem+json, got ${response.headers['content-type']}`);
+  }
+  for (const member of ['type', 'title', 'status', 'detail', 'code']) {
+    if (!(member in problem)) throw new Error(`problem lacks "${member}": ${response.body}`);
+  }
+  return problem;
+}

@@ -1,0 +1,234 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+function expectIso(value: unknown): void {
+  expect(typeof value).toBe('string');
+  expect(new Date(value as string).toISOString()).toBe(value);
+}
+
+async function createSession(id: string): Promise<void> {
+  const response = await call(t.app, 'POST', '/v1/sessions', { id });
+  expect(response.statusCode, response.body).toBe(201);
+}
+
+async function putState(id: string, body: Record<string, unknown>): Promise<{ version: number; seq: number }> {
+  const response = await call(t.app, 'PUT', `/v1/sessions/${id}/state`, body);
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json();
+}
+
+async function postDelta(id: string, body: Record<string, unknown>): Promise<{ version: number; seq: number }> {
+  const response = await call(t.app, 'POST', `/v1/sessions/${id}/deltas`, body);
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json();
+}
+
+async function events(id: string, query = ''): Promise<any> {
+  const response = await call(t.app, 'GET', `/v1/sessions/${id}/events${query}`);
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json();
+}
+
+/** The deltas posted to the `history` session, in order; each produces the next version. */
+const DELTAS: Record<string, unknown>[] = [
+  { merge_patch: { count: 1 } },
+  { merge_patch: { title: null, nested: { added: [1, 2] } } },
+  { patch: [{ op: 'replace', path: '/count', value: 2 }] },
+  { merge_patch: { count: 3, text: 'ünïcødé ✓' } },
+  { patch: [{ op: 'add', path: '/nested/more', value: { deep: null } }] },
+];
+
+describe('GET /v1/sessions/{id}/events', () => {
+  beforeAll(async () => {
+    await createSession('history');
+    expect(await putState('history', { base_version: 0, schema_version: 1, snapshot: { title: 'first', count: 0 } })).toEqual({
+      version: 1,
+      seq: 1,
+    });
+    for (const [i, delta] of DELTAS.entries()) {
+      expect(await postDelta('history', { base_version: i + 1, ...delta })).toEqual({ version: i + 2, seq: i + 2 });
+    }
+  });
+
+  it('answers {events, last_seq, has_more} with the whole history in seq order', async () => {
+    const page = await events('history');
+    expect(Object.keys(page).sort()).toEqual(['events', 'has_more', 'last_seq']);
+    expect(page.has_more).toBe(false);
+    expect(page.last_seq).toBe(DELTAS.length + 1);
+    expect(page.events.map((e: any) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('records a snapshot as state.snapshot carrying only {schema_version}, with the version it produced', async () => {
+    const [snapshot] = (await events('history')).events;
+    expect(snapshot).toEqual({
+      seq: 1,
+      type: 'state.snapshot',
+      data: { schema_version: 1 },
+      version: 1,
+      created_at: expect.any(String),
+    });
+    expectIso(snapshot.created_at);
+  });
+
+  it('records each delta as state.delta whose data is the delta exactly as posted', async () => {
+    const deltas = (await events('history')).events.slice(1);
+    expect(deltas).toHaveLength(DELTAS.length);
+    deltas.forEach((event: any, i: number) => {
+      expect(event).toEqual({
+        seq: i + 2,
+        type: 'state.delta',
+        data: DELTAS[i],
+        version: i + 2,
+        created_at: expect.any(String),
+      });
+      expectIso(event.created_at);
+    });
+  });
+
+  it('agrees with the session head', async () => {
+    const session = (await call(t.app, 'GET', '/v1/sessions/history')).json();
+    expect(session.last_seq).toBe(DELTAS.length + 1);
+    expect(session.version).toBe(DELTAS.length + 1);
+    expect((await events('history')).last_seq).toBe(session.last_seq);
+  });
+
+  it('pages with after and limit, visiting every event once, ending with has_more false at the head', async () => {
+    const head = (await call(t.app, 'GET', '/v1/sessions/history')).json().last_seq;
+    const seen: number[] = [];
+    let after = 0;
+    let pages = 0;
+    for (;;) {
+      const page = await events('history', `?after=${after}&limit=2`);
+      pages++;
+      expect(page.events.length).toBeLessThanOrEqual(2);
+      for (const event of page.events) expect(event.seq).toBeGreaterThan(after);
+      seen.push(...page.events.map((e: any) => e.seq));
+      if (page.events.length) expect(page.last_seq).toBe(page.events[page.events.length - 1].seq);
+      if (!page.has_more) {
+        expect(page.last_seq).toBe(head);
+        break;
+      }
+      expect(page.events).toHaveLength(2);
+      after = page.last_seq;
+      expect(pages).toBeLessThan(10);
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(pages).toBe(3);
+  });
+
+  it('answers an empty page at the head', async () => {
+    expect(await events('history', '?after=6')).toEqual({ events: [], last_seq: 6, has_more: false });
+  });
+
+  it('starts after the given seq', async () => {
+    const page = await events('history', '?after=4');
+    expect(page.events.map((e: any) => e.seq)).toEqual([5, 6]);
+    expect(page.has_more).toBe(false);
+  });
+
+  it('filters by type', async () => {
+    const deltas = await events('history', '?type=state.delta');
+    expect(deltas.events.map((e: any) => e.seq)).toEqual([2, 3, 4, 5, 6]);
+    expect(deltas.events.every((e: any) => e.type === 'state.delta')).toBe(true);
+    expect(deltas.has_more).toBe(false);
+    expect(deltas.last_seq).toBe(6);
+
+    const snapshots = await events('history', '?type=state.snapshot');
+    expect(snapshots.events.map((e: any) => e.seq)).toEqual([1]);
+    expect(snapshots.last_seq).toBe(6);
+
+    const none = await events('history', '?type=nothing.here');
+    expect(none).toEqual({ events: [], last_seq: 6, has_more: false });
+  });
+
+  it('pages a type filter without skipping or repeating events', async () => {
+    const seen: number[] = [];
+    let after = 0;
+    for (let i = 0; i < 10; i++) {
+      const page = await events('history', `?type=state.delta&after=${after}&limit=2`);
+      expect(page.events.every((e: any) => e.type === 'state.delta')).toBe(true);
+      seen.push(...page.events.map((e: any) => e.seq));
+      after = page.last_seq;
+      if (!page.has_more) break;
+    }
+    expect(seen).toEqual([2, 3, 4, 5, 6]);
+    expect(after).toBe(6);
+  });
+
+  it('answers an empty history for a session without events', async () => {
+    await createSession('quiet');
+    expect(await events('quiet')).toEqual({ events: [], last_seq: 0, has_more: false });
+  });
+
+  it('records a later snapshot as state.snapshot with its new schema_version', async () => {
+    await createSession('resnapshot');
+    await putState('resnapshot', { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    await postDelta('resnapshot', { base_version: 1, merge_patch: { a: 2 } });
+    expect(await putState('resnapshot', { base_version: 2, schema_version: 3, snapshot: { b: 1 } })).toEqual({
+      version: 3,
+      seq: 3,
+    });
+    const page = await events('resnapshot');
+    expect(page.events.map((e: any) => [e.seq, e.type, e.version, e.data])).toEqual([
+      [1, 'state.snapshot', 1, { schema_version: 1 }],
+      [2, 'state.delta', 2, { merge_patch: { a: 2 } }],
+      [3, 'state.snapshot', 3, { schema_version: 3 }],
+    ]);
+  });
+
+  it('appends nothing for a refused write', async () => {
+    await createSession('refused');
+    await putState('refused', { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    const stale = await call(t.app, 'POST', '/v1/sessions/refused/deltas', { base_version: 0, merge_patch: { a: 2 } });
+    expectProblem(stale, 409, 'version_conflict');
+    expect((await events('refused')).events.map((e: any) => e.seq)).toEqual([1]);
+  });
+
+  describe('errors', () => {
+    it('answers 409 cursor_ahead for after beyond the head', async () => {
+      const problem = expectProblem(await call(t.app, 'GET', '/v1/sessions/history/events?after=7'), 409, 'cursor_ahead');
+      expect(problem.detail).toContain('7');
+      expectProblem(await call(t.app, 'GET', '/v1/sessions/quiet/events?after=1'), 409, 'cursor_ahead');
+    });
+
+    it.each(['0', '1001', 'x', '-1', '2.5'])('rejects limit=%s with 400 invalid_request', async (limit) => {
+      const problem = expectProblem(
+        await call(t.app, 'GET', `/v1/sessions/history/events?limit=${limit}`),
+        400,
+        'invalid_request',
+      );
+      expect(problem.errors[0].field).toBe('/limit');
+    });
+
+    it.each(['-1', 'abc', '1.5'])('rejects after=%s with 400 invalid_request', async (after) => {
+      expectProblem(await call(t.app, 'GET', `/v1/sessions/history/events?after=${after}`), 400, 'invalid_request');
+    });
+
+    it.each(['Bad Type', 'Upper.case', '1starts.with.digit', 'trailing.', 'a'.repeat(129)])(
+      'rejects type=%s with 400 invalid_request',
+      async (type) => {
+        const response = await call(t.app, 'GET', `/v1/sessions/history/events?type=${encodeURIComponent(type)}`);
+        const problem = expectProblem(response, 400, 'invalid_request');
+        expect(problem.errors[0].field).toBe('/type');
+      },
+    );
+
+    it('rejects an unknown query parameter', async () => {
+      expectProblem(await call(t.app, 'GET', '/v1/sessions/history/events?colour=red'), 400, 'invalid_request');
+    });
+
+    it('answers 404 session_not_found for an unknown session', async () => {
+      expectProblem(await call(t.app, 'GET', '/v1/sessions/nobody/events'), 404, 'session_not_found');
+    });
+  });
+});

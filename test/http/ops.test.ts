@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+/** The value of one sample line (`name{labels} value`) in Prometheus text, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const match = /^[^{]+\{([^}]*)\} (\S+)$/.exec(line);
+    if (!match) continue;
+    const present = Object.fromEntries(
+      [...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]] as [string, string]),
+    );
+    if (Object.entries(labels).every(([k, v]) => present[k] === v)) return Number(match[2]);
+  }
+  return undefined;
+}
+
+async function metricsText(): Promise<string> {
+  const response = await call(t.app, 'GET', '/metrics');
+  expect(response.statusCode).toBe(200);
+  expect(response.headers['content-type']).toMatch(/^text\/plain/);
+  return response.body;
+}
+
+describe('GET /healthz', () => {
+  it('answers 200 {status: "ok"}', async () => {
+    const response = await call(t.app, 'GET', '/healthz');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('GET /readyz', () => {
+  it('answers 200 {status: "ready"} while the database is reachable', async () => {
+    const response = await call(t.app, 'GET', '/readyz');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ready' });
+  });
+});
+
+describe('GET /metrics', () => {
+  it('serves Prometheus text with the request duration histogram', async () => {
+    await call(t.app, 'GET', '/healthz');
+    const text = await metricsText();
+    expect(text).toContain('# TYPE session_sync_http_request_duration_seconds histogram');
+    expect(text).toMatch(/^session_sync_http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} [1-9]/m);
+  });
+
+  it('counts accepted state writes by kind', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'metered' })).statusCode).toBe(201);
+    const before = await metricsText();
+    const snapshotsBefore = sample(before, 'session_sync_state_writes_total', { kind: 'snapshot' }) ?? 0;
+    const deltasBefore = sample(before, 'session_sync_state_writes_total', { kind: 'delta' }) ?? 0;
+
+    const put = await call(t.app, 'PUT', '/v1/sessions/metered/state', { base_version: 0, schema_version: 1, snapshot: { n: 0 } });
+    expect(put.statusCode, put.body).toBe(200);
+    for (const n of [1, 2]) {
+      const delta = await call(t.app, 'POST', '/v1/sessions/metered/deltas', { base_version: n, merge_patch: { n } });
+      expect(delta.statusCode, delta.body).toBe(200);
+    }
+
+    const after = await metricsText();
+    expect(after).toContain('# TYPE session_sync_state_writes_total counter');
+    expect(sample(after, 'session_sync_state_writes_total', { kind: 'snapshot' })).toBe(snapshotsBefore + 1);
+    expect(sample(after, 'session_sync_state_writes_total', { kind: 'delta' })).toBe(deltasBefore + 2);
+  });
+
+  it('counts version conflicts', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'conflicted' })).statusCode).toBe(201);
+    const put = await call(t.app, 'PUT', '/v1/sessions/conflicted/state', { base_version: 0, schema_version: 1, snapshot: {} });
+    expect(put.statusCode, put.body).toBe(200);
+    const before = sample(await metricsText(), 'session_sync_conflicts_total', { code: 'version_conflict' }) ?? 0;
+
+    const stale = await call(t.app, 'POST', '/v1/sessions/conflicted/deltas', { base_version: 0, merge_patch: { a: 1 } });
+    expectProblem(stale, 409, 'version_conflict');
+
+    const text = await metricsText();
+    expect(text).toContain('session_sync_conflicts_total{code="version_conflict"}');
+    expect(sample(text, 'session_sync_conflicts_total', { code: 'version_conflict' })).toBe(before + 1);
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document describing the session, state and event routes', async () => {
+    const response = await call(t.app, 'GET', '/openapi.json');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    const doc = response.json();
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.info.title).toEqual(expect.any(String));
+    const paths = Object.keys(doc.paths);
+    for (const path of [
+      '/v1/sessions',
+      '/v1/sessions/{id}',
+      '/v1/sessions/{id}/state',
+      '/v1/sessions/{id}/deltas',
+      '/v1/sessions/{id}/events',
+    ]) {
+      expect(paths).toContain(path);
+    }
+    expect(Object.keys(doc.paths['/v1/sessions'])).toEqual(expect.arrayContaining(['get', 'post']));
+    expect(Object.keys(doc.paths['/v1/sessions/{id}'])).toEqual(expect.arrayContaining(['get', 'patch', 'delete']));
+    expect(Object.keys(doc.paths['/v1/sessions/{id}/state'])).toEqual(expect.arrayContaining(['get', 'put']));
+    expect(Object.keys(doc.paths['/v1/sessions/{id}/deltas'])).toContain('post');
+    expect(Object.keys(doc.paths['/v1/sessions/{id}/events'])).toContain('get');
+  });
+});
+
+describe('GET /docs', () => {
+  it('serves the rendered API documentation as HTML', async () => {
+    let response = await call(t.app, 'GET', '/docs');
+    for (let hops = 0; response.statusCode >= 300 && response.statusCode < 400 && hops < 5; hops++) {
+      const location = String(response.headers.location);
+      response = await call(t.app, 'GET', new URL(location, 'http://localhost/docs/').pathname);
+    }
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/html/);
+    expect(response.body.toLowerCase()).toContain('<html');
+  });
+});
+
+describe('unknown routes', () => {
+  it.each([
+    ['GET', '/nowhere'],
+    ['GET', '/v1/nothing'],
+    ['POST', '/v1/sessions/x/nothing'],
+    ['PUT', '/v1/sessions'],
+  ] as const)('%s %s answers 404 problem+json not_found', async (method, url) => {
+    const problem = expectProblem(await call(t.app, method, url), 404, 'not_found');
+    expect(problem.status).toBe(404);
+  });
+});
+
+describe('body size limit', () => {
+  let small: TestApp;
+
+  beforeAll(async () => {
+    // MAX_EVENT_BYTES is given too: the default (256 KiB) exceeds this body limit, which
+    // the config refuses (see the last test of this block).
+    small = await createTestApp({ env: { MAX_BODY_BYTES: '2048', MAX_EVENT_BYTES: '1024' } });
+  });
+
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('answers 413 payload_too_large for a create over MAX_BODY_BYTES and stores nothing', async () => {
+    const body = { id: 'too-big', metadata: { blob: 'x'.repeat(3000) } };
+    expectProblem(await call(small.app, 'POST', '/v1/sessions', body), 413, 'payload_too_large');
+    expectProblem(await call(small.app, 'GET', '/v1/sessions/too-big'), 404, 'session_not_found');
+    expect((await call(small.app, 'GET', '/v1/sessions')).json().sessions).toEqual([]);
+  });
+
+  it('answers 413 for a state write over MAX_BODY_BYTES and leaves the state and history unchanged', async () => {
+    expect((await call(small.app, 'POST', '/v1/sessions', { id: 'small' })).statusCode).toBe(201);
+    const big = await call(small.app, 'PUT', '/v1/sessions/small/state', {
+      base_version: 0,
+      schema_version: 1,
+      snapshot: { blob: 'x'.repeat(3000) },
+    });
+    expectProblem(big, 413, 'payload_too_large');
+    const session = (await call(small.app, 'GET', '/v1/sessions/small')).json();
+    expect(session.version).toBe(0);
+    expect(session.last_seq).toBe(0);
+    expect((await call(small.app, 'GET', '/v1/sessions/small/events')).json().events).toEqual([]);
+  });
+
+  it('still accepts a body under the limit', async () => {
+    const response = await call(small.app, 'POST', '/v1/sessions', { id: 'fits', metadata: { blob: 'x'.repeat(1000) } });
+    expect(response.statusCode, response.body).toBe(201);
+  });
+
+  it('starts with MAX_BODY_BYTES alone set below the default event data limit', async () => {
+    // An event's data arrives inside a request body, so a smaller body limit must not
+    // make the default MAX_EVENT_BYTES an error; only an explicit conflicting value is bad.
+    const alone = await createTestApp({ env: { MAX_BODY_BYTES: '2048' } });
+    try {
+      expect(alone.config.limits.maxBodyBytes).toBe(2048);
+      expect(alone.config.limits.maxEventBytes).toBeLessThanOrEqual(2048);
+      const body = { id: 'too-big', metadata: { blob: 'x'.repeat(3000) } };
+      expectProblem(await call(alone.app, 'POST', '/v1/sessions', body), 413, 'payload_too_large');
+      expectProblem(await call(alone.app, 'GET', '/v1/sessions/too-big'), 404, 'session_not_found');
+    } finally {
+      await alone.close();
+    }
+  });
+});

@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let counter = 0;
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { STATE_CHECKPOINT_DELTAS: '4', STATE_CATCHUP_MAX_DELTAS: '50' } });
+});
+afterAll(() => t.close());
+
+async function session(encoding: 'json' | 'binary' = 'json'): Promise<string> {
+  const id = `sync-${++counter}`;
+  const res = await call(t.app, 'POST', '/v1/sessions', { id, encoding });
+  expect(res.statusCode).toBe(201);
+  return id;
+}
+
+const state = (id: string, query = '', headers: Record<string, string> = {}) =>
+  call(t.app, 'GET', `/v1/sessions/${id}/state${query}`, undefined, headers);
+const put = (id: string, body: unknown, headers?: Record<string, string>) =>
+  call(t.app, 'PUT', `/v1/sessions/${id}/state`, body, headers);
+const delta = (id: string, body: unknown, headers?: Record<string, string>) =>
+  call(t.app, 'POST', `/v1/sessions/${id}/deltas`, body, headers);
+
+describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
+  it('answers new for a session without state, with or without have', async () => {
+    const id = await session();
+    expect((await state(id)).json()).toEqual({ mode: 'new', version: 0 });
+    expect((await state(id, '?have=0')).json()).toEqual({ mode: 'new', version: 0 });
+  });
+
+  it('answers resume when the worker holds the head', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    const res = await state(id, '?have=1');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ mode: 'resume', version: 1 });
+  });
+
+  it('answers catch_up with every delta after have, as posted, in order', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 3, snapshot: { n: 0, items: [] } });
+    await delta(id, { base_version: 1, merge_patch: { n: 1 } });
+    await delta(id, { base_version: 2, patch: [{ op: 'add', path: '/items/-', value: 'x' }] });
+    const res = await state(id, '?have=1');
+    expect(res.json()).toEqual({
+      mode: 'catch_up',
+      version: 3,
+      schema_version: 3,
+      deltas: [
+        { version: 2, merge_patch: { n: 1 } },
+        { version: 3, patch: [{ op: 'add', path: '/items/-', value: 'x' }] },
+      ],
+    });
+  });
+
+  it('catches up across server checkpoints: they are not state changes', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { n: 0 } });
+    for (let v = 1; v <= 9; v++) expect((await delta(id, { base_version: v, merge_patch: { n: v } })).statusCode).toBe(200);
+    const res = await state(id, '?have=2');
+    expect(res.json().mode).toBe('catch_up');
+    expect(res.json().deltas.map((d: { version: number }) => d.version)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('answers snapshot (materialised) for a cold start of json state', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 2, snapshot: { todo: ['a'], done: 0 } });
+    await delta(id, { base_version: 1, patch: [{ op: 'add', path: '/todo/-', value: 'b' }] });
+    await delta(id, { base_version: 2, merge_patch: { done: 1, extra: { deep: true } } });
+    await delta(id, { base_version: 3, patch: [{ op: 'remove', path: '/todo/0' }] });
+    expect((await state(id)).json()).toEqual({
+      mode: 'snapshot',
+      version: 4,
+      schema_version: 2,
+      snapshot_version: 4,
+      snapshot: { todo: ['b'], done: 1, extra: { deep: true } },
+      deltas: [],
+    });
+  });
+
+  it('answers snapshot when a replacing snapshot lies between have and the head', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { old: true } });
+    await delta(id, { base_version: 1, merge_patch: { x: 1 } });
+    await put(id, { base_version: 2, schema_version: 1, snapshot: { fresh: true } });
+    await delta(id, { base_version: 3, merge_patch: { y: 2 } });
+    const res = await state(id, '?have=2');
+    expect(res.json()).toMatchObject({ mode: 'snapshot', version: 4, snapshot: { fresh: true, y: 2 } });
+    // From the replacing snapshot on, catch-up works again.
+    expect((await state(id, '?have=3')).json()).toMatchObject({ mode: 'catch_up', deltas: [{ version: 4 }] });
+  });
+
+  it('answers snapshot when a json worker is further behind than STATE_CATCHUP_MAX_DELTAS', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { n: 0 } });
+    for (let v = 1; v <= 52; v++) await delta(id, { base_version: v, merge_patch: { n: v } });
+    expect((await state(id, '?have=1')).json()).toMatchObject({ mode: 'snapshot', version: 53, snapshot: { n: 52 } });
+    expect((await state(id, '?have=3')).json()).toMatchObject({ mode: 'catch_up', version: 53 });
+  });
+
+  it('409 version_ahead when have is beyond the head', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
+    const problem = expectProblem(await state(id, '?have=5'), 409, 'version_ahead');
+    expect(problem).toMatchObject({ have: 5, version: 1 });
+  });
+
+  it('409 schema_mismatch with stored_schema_version when schema_version differs', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 4, snapshot: {} });
+    const problem = expectProblem(await state(id, '?have=1&schema_version=3'), 409, 'schema_mismatch');
+    expect(problem.stored_schema_version).toBe(4);
+    expect((await state(id, '?have=1&schema_version=4')).json()).toEqual({ mode: 'resume', version: 1 });
+  });
+
+  it('sends ETag "<version>" and answers 304 to If-None-Match with it', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    const first = await state(id);
+    expect(first.headers.etag).toBe('"1"');
+    const cached = await state(id, '', { 'if-none-match': '"1"' });
+    expect(cached.statusCode).toBe(304);
+    expect(cached.body).toBe('');
+    await delta(id, { base_version: 1, merge_patch: { a: 2 } });
+    const changed = await state(id, '', { 'if-none-match': '"1"' });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers.etag).toBe('"2"');
+  });
+
+  it('rejects malformed queries with 400 and unknown sessions with 404', async () => {
+    const id = await session();
+    expectProblem(await state(id, '?have=abc'), 400, 'invalid_request');
+    expectProblem(await state(id, '?have=-1'), 400, 'invalid_request');
+    expectProblem(await state(id, '?wanted=1'), 400, 'invalid_request');
+    expectProblem(await state('nope'), 404, 'session_not_found');
+  });
+});
+
+describe('binary state', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+  it('keeps the snapshot and the delta chain after it for a cold start', async () => {
+    const id = await session('binary');
+    expect((await put(id, { base_version: 0, schema_version: 1, snapshot_base64: b64('SQLITE-1') })).json()).toEqual({
+      version: 1,
+      seq: 1,
+    });
+    await delta(id, { base_version: 1, delta_base64: b64('changeset-a') });
+    await delta(id, { base_version: 2, delta_base64: b64('changeset-b') });
+    expect((await state(id)).json()).toEqual({
+      mode: 'snapshot',
+      version: 3,
+      schema_version: 1,
+      snapshot_version: 1,
+      snapshot_base64: b64('SQLITE-1'),
+      deltas: [
+        { version: 2, delta_base64: b64('changeset-a') },
+        { version: 3, delta_base64: b64('changeset-b') },
+      ],
+    });
+    expect((await state(id, '?have=2')).json()).toEqual({
+      mode: 'catch_up',
+      version: 3,
+      schema_version: 1,
+      deltas: [{ version: 3, delta_base64: b64('changeset-b') }],
+    });
+  });
+
+  it('a new snapshot (compaction) restarts the chain', async () => {
+    const id = await session('binary');
+    await put(id, { base_version: 0, schema_version: 1, snapshot_base64: b64('v1') });
+    await delta(id, { base_version: 1, delta_base64: b64('d2') });
+    await put(id, { base_version: 2, schema_version: 1, snapshot_base64: b64('v3') });
+    await delta(id, { base_version: 3, delta_base64: b64('d4') });
+    expect((await state(id)).json()).toMatchObject({
+      snapshot_version: 3,
+      snapshot_base64: b64('v3'),
+      deltas: [{ version: 4, delta_base64: b64('d4') }],
+    });
+  });
+
+  it('refuses json bodies on binary sessions and invalid base64', async () => {
+    const id = await session('binary');
+    expectProblem(await put(id, { base_version: 0, schema_version: 1, snapshot: {} }), 409, 'encoding_mismatch');
+    expectProblem(await put(id, { base_version: 0, schema_version: 1, snapshot_base64: 'not base64!' }), 400, 'invalid_request');
+    await put(id, { base_version: 0, schema_version: 1, snapshot_base64: b64('x') });
+    expectProblem(await delta(id, { base_version: 1, merge_patch: { a: 1 } }), 409, 'encoding_mismatch');
+    expect((await state(id, '?have=1')).json()).toEqual({ mode: 'resume', version: 1 });
+  });
+});
+
+describe('PUT /v1/sessions/{id}/state', () => {
+  it('stores any JSON value, keeps or raises the schema, and never lowers it', async () => {
+    const id = await session();
+    expect((await put(id, { base_version: 0, schema_version: 2, snapshot: [1, 'two', null] })).json()).toEqual({
+      version: 1,
+      seq: 1,
+    });
+    const lower = expectProblem(await put(id, { base_version: 1, schema_version: 1, snapshot: {} }), 409, 'schema_mismatch');
+    expect(lower.stored_schema_version).toBe(2);
+    expect((await put(id, { base_version: 1, schema_version: 3, snapshot: { migrated: true } })).statusCode).toBe(200);
+    const row = (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
+    expect(row).toMatchObject({ schema_version: 3, version: 2, last_seq: 2 });
+  });
+
+  it('409 version_conflict on a stale base_version, nothing stored', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    const problem = expectProblem(await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 2 } }), 409, 'version_conflict');
+    expect(problem).toMatchObject({ expected_version: 0, actual_version: 1 });
+    expect((await state(id)).json().snapshot).toEqual({ a: 1 });
+  });
+
+  it('requires snapshot for json sessions, and 404 for unknown sessions', async () => {
+    const id = await session();
+    expectProblem(await put(id, { base_version: 0, schema_version: 1 }), 409, 'encoding_mismatch');
+    expectProblem(await put(id, { base_version: 0, schema_version: '1', snapshot: {} }), 400, 'invalid_request');
+    expectProblem(await put('missing', { base_version: 0, schema_version: 1, snapshot: {} }), 404, 'session_not_found');
+  });
+});
