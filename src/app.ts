@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { eventRoutes } from './events/routes.js';
-import { registerErrorHandlers } from './http/error-handler.js';
+import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
@@ -38,10 +38,14 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       redact: ['req.headers.authorization', 'req.headers["lease-token"]'],
     },
     bodyLimit: config.limits.maxBodyBytes,
-    routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkErrorHandler,
+    // Longer than any valid id (128), so a too-long id gets the schema's 400, not the router's 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
+  // JSON only: a text/plain body is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
 
   const metrics = new Metrics();
   const services: Services = {

@@ -100,10 +100,15 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     });
 }
 
+/** Errors fastify raises before routing (bad URL encoding, oversized params): problem+json too. */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void sendProblem(reply, request, toApiError(error));
+}
+
 export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = toApiError(error);
-    if (problem.status === 409) metrics.conflicts.inc({ code: problem.code });
+    if (problem.status === 409 && request.method !== 'GET') metrics.conflicts.inc({ code: problem.code });
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.debug({ code: problem.code }, problem.message);
     return sendProblem(reply, request, problem);

@@ -21,6 +21,22 @@ export function idempotencyOf(request: FastifyRequest, scope: string): Idempoten
 }
 
 /**
+ * Key scopes. Writes to a session are scoped to its incarnation (`sid`), so a
+ * session deleted and re-created under the same id never replays the old
+ * life's answers. Creating and deleting are scoped to the id itself: a retried
+ * DELETE whose first attempt committed still finds its answer.
+ */
+export const incarnationScope = (session: SessionRow) => `sid:${session.sid}`;
+export const lifecycleScope = (sessionId: string) => `id:${sessionId}`;
+
+export interface SessionWrite {
+  sessionId: string;
+  idempotencyTtlMs: number;
+  /** DELETE: its key outlives the session it removed. */
+  lifecycle?: boolean;
+}
+
+/**
  * The shape of every write to an existing session: one transaction that locks
  * the session row, answers a retried Idempotency-Key from its stored response
  * (before any check that the first attempt could have changed, so a committed
@@ -30,13 +46,13 @@ export function idempotencyOf(request: FastifyRequest, scope: string): Idempoten
 export async function writeSession(
   db: Db,
   request: FastifyRequest,
-  sessionId: string,
-  idempotencyTtlMs: number,
+  { sessionId, idempotencyTtlMs, lifecycle = false }: SessionWrite,
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
-  const idempotent = idempotencyOf(request, sessionId);
   return db.transaction(async (tx) => {
     const session = await lockSession(tx, sessionId);
+    const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
+    const idempotent = scope === undefined ? undefined : idempotencyOf(request, scope);
     if (idempotent) {
       const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
       if (stored) return { ...stored, replayed: true };

@@ -15,7 +15,7 @@ import {
   Timestamp,
   Version,
 } from '../http/schemas.js';
-import { idempotencyOf, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
+import { idempotencyOf, lifecycleScope, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
 import { findStoredResponse, storeResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
@@ -89,13 +89,17 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         tags: ['sessions'],
         headers: IdempotencyHeaders,
         body: CreateSessionBody,
-        response: { 201: Session, ...problems(400, 404, 409, 413, 422) },
+        response: { 201: Session, ...problems(400, 404, 409, 413, 415, 422) },
+      },
+      // Every field is optional, so `curl -X POST .../v1/sessions` with no body creates one.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
       },
     },
     async (request, reply) => {
       const { body } = request;
       const id = body.id ?? uuidv7();
-      const idempotent = idempotencyOf(request, body.id ?? GENERATED_ID_SCOPE);
+      const idempotent = idempotencyOf(request, body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id));
       const create = () =>
         db.transaction(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
@@ -114,7 +118,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
             if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
             throw error;
           }
-          if (!row) throw new SessionExists(id);
+          if (!row) {
+            // The insert waited for a concurrent create of this id to commit; if
+            // that was this very request's first attempt, its answer is stored now.
+            const stored = idempotent && (await findStoredResponse(tx, idempotent, config.idempotencyTtlMs));
+            if (stored) return { ...stored, replayed: true };
+            throw new SessionExists(id);
+          }
           const result = { status: 201, body: toSessionView(row) };
           if (idempotent) await storeResponse(tx, idempotent, result);
           return { ...result, replayed: false };
@@ -186,7 +196,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request, reply) => {
-      const outcome = await writeSession(db, request, request.params.id, config.idempotencyTtlMs, async (tx, session) => {
+      const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
+      const outcome = await writeSession(db, request, write, async (tx, session) => {
         const metadata = applyMergePatch(structuredClone(session.metadata), request.body.metadata);
         const row = await updateMetadata(tx, session.sid, metadata as Record<string, unknown>);
         return { status: 200, body: toSessionView(row) };
@@ -207,7 +218,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request, reply) => {
-      const outcome = await writeSession(db, request, request.params.id, config.idempotencyTtlMs, async (tx, session) => {
+      const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
+      const outcome = await writeSession(db, request, write, async (tx, session) => {
         await deleteSession(tx, session.sid);
         return { status: 204, body: null };
       });

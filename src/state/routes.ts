@@ -52,6 +52,15 @@ const SyncResponse = Type.Object(
   { description: 'Exactly one mode: new, resume, catch_up or snapshot.' },
 );
 
+/** RFC 9110 If-None-Match: a list of (possibly weak) entity tags, or `*`; compared weakly. */
+function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === etag;
+  });
+}
+
 export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config, stateContext, metrics } = services;
 
@@ -79,13 +88,14 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           const session = await getSession(tx, request.params.id);
           checkSyncQuery(session, { have, schemaVersion });
           const etag = `"${session.version}"`;
-          if (request.headers['if-none-match'] === etag) return { etag, body: undefined };
+          if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return { etag, body: undefined };
           return { etag, body: await syncAnswer(tx, config.state, session, { have, schemaVersion }) };
         },
         { isolationLevel: 'repeatable read', accessMode: 'read only' },
       );
       reply.header('etag', answer.etag);
-      return answer.body === undefined ? reply.code(304).send(null) : answer.body;
+      // No payload at all: a 304 carries neither a body nor its Content-Type/-Length.
+      return answer.body === undefined ? reply.code(304).send(undefined as never) : answer.body;
     },
   );
 
@@ -112,7 +122,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, id, config.idempotencyTtlMs, async (tx, session) => ({
+        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, async (tx, session) => ({
           status: 200,
           body: await putSnapshot(tx, stateContext, session, request.body),
         })),
@@ -146,7 +156,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, id, config.idempotencyTtlMs, async (tx, session) => ({
+        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, async (tx, session) => ({
           status: 200,
           body: await appendDelta(tx, stateContext, session, request.body),
         })),

@@ -61,14 +61,16 @@ export async function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow
   let body: string | null = null;
   let bodyBytes: Buffer | null = null;
   if (session.encoding === 'json') {
-    if (input.snapshot_base64 !== undefined || !('snapshot' in input)) {
-      throw new EncodingMismatch(`session "${session.id}" holds json state: send "snapshot" (any JSON value)`, 'json');
+    if (input.snapshot_base64 !== undefined) {
+      throw new EncodingMismatch(`session "${session.id}" holds json state: send "snapshot" (any JSON value), not "snapshot_base64"`, 'json');
     }
+    if (!('snapshot' in input)) throw missingField('/snapshot', 'is required for a json session (any JSON value)');
     body = JSON.stringify(input.snapshot);
   } else {
-    if (input.snapshot_base64 === undefined || 'snapshot' in input) {
-      throw new EncodingMismatch(`session "${session.id}" holds binary state: send "snapshot_base64"`, 'binary');
+    if ('snapshot' in input) {
+      throw new EncodingMismatch(`session "${session.id}" holds binary state: send "snapshot_base64", not "snapshot"`, 'binary');
     }
+    if (input.snapshot_base64 === undefined) throw missingField('/snapshot_base64', 'is required for a binary session');
     bodyBytes = Buffer.from(input.snapshot_base64, 'base64');
   }
   const version = session.version + 1;
@@ -107,21 +109,33 @@ export async function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow
   return { version, seq };
 }
 
+function missingField(field: string, message: string): InvalidRequest {
+  return new InvalidRequest(`body field ${field.slice(1)} ${message}`, [{ in: 'body', field, message }]);
+}
+
+const DELTA_FIELDS = { json: ['patch', 'merge_patch'], binary: ['delta_base64'] } as const;
+
 function deltaOf(session: SessionRow, input: DeltaInput): Delta {
-  const given = (['patch', 'merge_patch', 'delta_base64'] as const).filter((k) => input[k] !== undefined);
-  if (given.length !== 1) {
-    const expected = session.encoding === 'json' ? '"patch" or "merge_patch"' : '"delta_base64"';
-    throw new InvalidRequest(`send exactly one of ${expected}${given.length ? `, not ${given.join(' and ')}` : ''}`);
+  const own: readonly string[] = DELTA_FIELDS[session.encoding];
+  const foreign = (['patch', 'merge_patch', 'delta_base64'] as const).find((k) => input[k] !== undefined && !own.includes(k));
+  if (foreign) {
+    throw new EncodingMismatch(
+      `session "${session.id}" holds ${session.encoding} state: send ${own.map((f) => `"${f}"`).join(' or ')}, not "${foreign}"`,
+      session.encoding,
+    );
   }
-  if (input.patch !== undefined && session.encoding === 'json') return { patch: input.patch };
-  if (input.merge_patch !== undefined && session.encoding === 'json') return { merge_patch: input.merge_patch };
-  if (input.delta_base64 !== undefined && session.encoding === 'binary') return { delta_base64: input.delta_base64 };
-  throw new EncodingMismatch(
-    session.encoding === 'json'
-      ? `session "${session.id}" holds json state: send "patch" (RFC 6902) or "merge_patch" (RFC 7396)`
-      : `session "${session.id}" holds binary state: send "delta_base64"`,
-    session.encoding,
-  );
+  const given = own.filter((k) => input[k as keyof DeltaInput] !== undefined);
+  if (given.length !== 1) {
+    const message = given.length ? `must not be sent together with /${given[0]}` : 'is required (exactly one delta)';
+    const fields = given.length ? given.slice(1) : own;
+    throw new InvalidRequest(
+      `send exactly one of ${own.map((f) => `"${f}"`).join(' or ')}`,
+      fields.map((f) => ({ in: 'body', field: `/${f}`, message })),
+    );
+  }
+  if (input.patch !== undefined) return { patch: input.patch };
+  if (input.merge_patch !== undefined) return { merge_patch: input.merge_patch };
+  return { delta_base64: input.delta_base64 as string };
 }
 
 /**

@@ -127,8 +127,10 @@ describe('POST /v1/sessions/{id}/deltas', () => {
 
   it('400 for a body that is not exactly one delta, or malformed', async () => {
     const id = await sessionWith();
-    expectProblem(await delta(id, { base_version: 1 }), 400, 'invalid_request');
-    expectProblem(await delta(id, { base_version: 1, merge_patch: {}, patch: [] }), 400, 'invalid_request');
+    const none = expectProblem(await delta(id, { base_version: 1 }), 400, 'invalid_request');
+    expect(none.errors.map((e: { field: string }) => e.field)).toEqual(['/patch', '/merge_patch']);
+    const both = expectProblem(await delta(id, { base_version: 1, merge_patch: {}, patch: [] }), 400, 'invalid_request');
+    expect(both.errors.map((e: { field: string }) => e.field)).toEqual(['/merge_patch']);
     expectProblem(await delta(id, { base_version: '1', merge_patch: {} }), 400, 'invalid_request');
     const badOp = expectProblem(await delta(id, { base_version: 1, patch: [{ op: 'munge', path: '/a' }] }), 400, 'invalid_request');
     expect(badOp.detail).toContain('must be one of');
@@ -180,6 +182,31 @@ describe('Idempotency-Key on deltas', () => {
     const corrected = await delta(id, { base_version: 1, merge_patch: { n: 1 } }, { 'idempotency-key': 'f' });
     expect(corrected.statusCode).toBe(200);
     expect(corrected.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('keys belong to one life of a session: after delete and re-create nothing is replayed', async () => {
+    const id = await sessionWith({ life: 1 });
+    const body = { base_version: 1, merge_patch: { n: 1 } };
+    expect((await delta(id, body, { 'idempotency-key': 'old-life' })).statusCode).toBe(200);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBe(204);
+    // The retry of a write to a deleted session is a 404, not a replay of a write that no longer exists.
+    expectProblem(await delta(id, body, { 'idempotency-key': 'old-life' }), 404, 'session_not_found');
+    await call(t.app, 'POST', '/v1/sessions', { id });
+    await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { life: 2 } });
+    const fresh = await delta(id, body, { 'idempotency-key': 'old-life' });
+    expect(fresh.statusCode).toBe(200);
+    expect(fresh.headers['idempotent-replayed']).toBeUndefined();
+    expect(await document(id)).toEqual({ life: 2, n: 1 });
+  });
+
+  it('a retried DELETE replays its 204 even after the id was re-created, and deletes nothing more', async () => {
+    const id = await sessionWith();
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, { 'idempotency-key': 'del' })).statusCode).toBe(204);
+    await call(t.app, 'POST', '/v1/sessions', { id });
+    const retry = await call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, { 'idempotency-key': 'del' });
+    expect(retry.statusCode).toBe(204);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).statusCode).toBe(200);
   });
 
   it('keys are per session', async () => {

@@ -116,6 +116,12 @@ describe('POST /v1/sessions', () => {
     expect((await call(t.app, 'GET', `/v1/sessions/${a.id}`)).statusCode).toBe(200);
   });
 
+  it('creates a session from a request with no body at all', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/sessions' });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ encoding: 'json', version: 0, metadata: {} });
+  });
+
   it('creates a binary session', async () => {
     const session = await createOk({ id: 'create-binary', encoding: 'binary' });
     expect(session.encoding).toBe('binary');

@@ -115,6 +115,15 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect((await state(id, '?have=1&schema_version=4')).json()).toEqual({ mode: 'resume', version: 1 });
   });
 
+  it('compares If-None-Match weakly, as a list, and honours *', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
+    for (const header of ['W/"1"', '"0", "1"', '*']) {
+      expect((await state(id, '', { 'if-none-match': header })).statusCode, header).toBe(304);
+    }
+    expect((await state(id, '', { 'if-none-match': '"0", W/"2"' })).statusCode).toBe(200);
+  });
+
   it('sends ETag "<version>" and answers 304 to If-None-Match with it', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
@@ -123,6 +132,8 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     const cached = await state(id, '', { 'if-none-match': '"1"' });
     expect(cached.statusCode).toBe(304);
     expect(cached.body).toBe('');
+    expect(cached.headers['content-type']).toBeUndefined();
+    expect(cached.headers.etag).toBe('"1"');
     await delta(id, { base_version: 1, merge_patch: { a: 2 } });
     const changed = await state(id, '', { 'if-none-match': '"1"' });
     expect(changed.statusCode).toBe(200);
@@ -215,7 +226,8 @@ describe('PUT /v1/sessions/{id}/state', () => {
 
   it('requires snapshot for json sessions, and 404 for unknown sessions', async () => {
     const id = await session();
-    expectProblem(await put(id, { base_version: 0, schema_version: 1 }), 409, 'encoding_mismatch');
+    const missing = expectProblem(await put(id, { base_version: 0, schema_version: 1 }), 400, 'invalid_request');
+    expect(missing.errors).toEqual([{ in: 'body', field: '/snapshot', message: expect.stringContaining('required') }]);
     expectProblem(await put(id, { base_version: 0, schema_version: '1', snapshot: {} }), 400, 'invalid_request');
     expectProblem(await put('missing', { base_version: 0, schema_version: 1, snapshot: {} }), 404, 'session_not_found');
   });
