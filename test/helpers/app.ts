@@ -1,4 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { connectDatabase, type Database } from '../../src/db/client.js';
@@ -70,4 +71,10 @@ export function expectProblem(response: LightMyRequestResponse, status: number, 
     if (!(member in problem)) throw new Error(`problem lacks "${member}": ${response.body}`);
   }
   return problem;
+}
+
+/** Asserts an ISO 8601 timestamp as the API writes them (Date#toISOString). */
+export function expectIso(value: unknown): void {
+  expect(typeof value).toBe('string');
+  expect(new Date(value as string).toISOString()).toBe(value);
 }

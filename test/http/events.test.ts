@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 
@@ -10,11 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectIso(value: unknown): void {
-  expect(typeof value).toBe('string');
-  expect(new Date(value as string).toISOString()).toBe(value);
-}
 
 async function createSession(id: string): Promise<void> {
   const response = await call(t.app, 'POST', '/v1/sessions', { id });

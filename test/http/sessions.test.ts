@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -13,11 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectIso(value: unknown): void {
-  expect(typeof value).toBe('string');
-  expect(new Date(value as string).toISOString()).toBe(value);
-}
 
 async function create(body: Record<string, unknown>, headers: Record<string, string> = {}) {
   return call(t.app, 'POST', '/v1/sessions', body, headers);
