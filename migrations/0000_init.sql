@@ -18,6 +18,15 @@ CREATE TABLE "idempotency_keys" (
 	CONSTRAINT "idempotency_keys_scope_key_pk" PRIMARY KEY("scope","key")
 );
 --> statement-breakpoint
+CREATE TABLE "session_activity" (
+	"session_sid" bigint PRIMARY KEY NOT NULL,
+	"status" text NOT NULL,
+	"detail" json,
+	"expires_at" timestamp with time zone,
+	"expired_sent" boolean DEFAULT false NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "sessions" (
 	"sid" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "sessions_sid_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"id" text NOT NULL,
@@ -49,8 +58,10 @@ CREATE TABLE "state_snapshots" (
 );
 --> statement-breakpoint
 ALTER TABLE "events" ADD CONSTRAINT "events_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "session_activity" ADD CONSTRAINT "session_activity_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sessions" ADD CONSTRAINT "sessions_parent_id_sessions_id_fk" FOREIGN KEY ("parent_id") REFERENCES "public"."sessions"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "state_snapshots" ADD CONSTRAINT "state_snapshots_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "events_state_version_idx" ON "events" USING btree ("session_sid","version") WHERE "events"."version" is not null;--> statement-breakpoint
 CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "session_activity_expiry_idx" ON "session_activity" USING btree ("expires_at") WHERE not "session_activity"."expired_sent";--> statement-breakpoint
 CREATE INDEX "sessions_parent_idx" ON "sessions" USING btree ("parent_id","sid");

@@ -4,25 +4,36 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
+import { activityRoutes } from './activity/routes.js';
+import { announceExpiredActivity } from './activity/store.js';
+import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
+import { liveRoutes } from './live/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
+import { readHeadAndActivity, readHeads } from './sessions/repository.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
+import { ListenerHub } from './stream/hub.js';
+import { streamRoutes } from './stream/routes.js';
 
 export interface AppOptions {
   config: Config;
   database: Database;
   /** Defaults to pino at `config.logLevel`; tests pass false. */
   logger?: FastifyServerOptions['logger'];
+  /** Open the LISTEN connection when ready (default). Off only to render the OpenAPI document offline. */
+  listen?: boolean;
 }
 
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
+/** Expired activity reaches streams within about this long. */
+const ACTIVITY_SWEEP_MS = 500;
 
 export const OPENAPI_INFO = {
   title: 'session-sync',
@@ -31,7 +42,7 @@ export const OPENAPI_INFO = {
 };
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
-export async function buildApp({ config, database, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, listen = true }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? {
       level: config.logLevel,
@@ -48,12 +59,27 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   app.removeContentTypeParser('text/plain');
 
   const metrics = new Metrics();
+  const { db } = database;
+  const readRows = (sid: number, after: number, limit: number) => readEventRows(db, sid, { after, limit });
+  const hub = new ListenerHub({
+    url: database.url,
+    heartbeatMs: config.sseHeartbeatMs,
+    pageSize: config.stream.pageSize,
+    readRows,
+    readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
+    readHeads: (sessionIds) => readHeads(db, sessionIds),
+    log: app.log,
+    onTailRead: () => metrics.streamReads.inc(),
+  });
+  metrics.observeOpenStreams(() => hub.openStreams);
   const services: Services = {
     config,
-    db: database.db,
+    db,
     sql: database.sql,
     metrics,
     stateContext: { cache: new StateCache(config.state.cacheBytes), tuning: config.state, limits: config.limits },
+    hub,
+    readEventRows: readRows,
   };
 
   registerErrorHandlers(app, metrics);
@@ -72,6 +98,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
         { name: 'sessions', description: 'Create, list, read, update and delete sessions.' },
         { name: 'state', description: 'Worker state sync: snapshots, deltas and the handshake.' },
         { name: 'events', description: 'Durable per-session history.' },
+        { name: 'stream', description: 'Server-Sent Events, live events and activity.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -83,16 +110,30 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   await app.register(sessionRoutes, { services });
   await app.register(stateRoutes, { services });
   await app.register(eventRoutes, { services });
+  await app.register(streamRoutes, { services });
+  await app.register(liveRoutes, { services });
+  await app.register(activityRoutes, { services });
 
-  let sweeper: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
-    sweeper = setInterval(() => {
-      deleteExpiredKeys(database.db, config.idempotencyTtlMs).catch((err: unknown) =>
-        app.log.warn({ err }, 'idempotency key sweep failed'),
-      );
-    }, IDEMPOTENCY_SWEEP_MS).unref();
+    if (listen) await hub.start();
+    timers.push(
+      setInterval(() => {
+        deleteExpiredKeys(db, config.idempotencyTtlMs).catch((err: unknown) =>
+          app.log.warn({ err }, 'idempotency key sweep failed'),
+        );
+      }, IDEMPOTENCY_SWEEP_MS).unref(),
+      setInterval(() => {
+        announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
+      }, ACTIVITY_SWEEP_MS).unref(),
+    );
   });
-  app.addHook('onClose', async () => clearInterval(sweeper));
+  // Streams never finish on their own: end them first so closing the server can drain.
+  app.addHook('preClose', async () => hub.endStreams());
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer);
+    await hub.stop();
+  });
 
   return app;
 }

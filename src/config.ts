@@ -22,6 +22,13 @@ export interface StateTuning {
   catchUpMaxDeltas: number;
 }
 
+export interface StreamTuning {
+  /** Rows read per query when replaying history or following the tail. */
+  pageSize: number;
+  /** A subscriber whose unsent output passes this is disconnected. */
+  maxBufferedBytes: number;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -34,6 +41,7 @@ export interface Config {
   idempotencyTtlMs: number;
   limits: Limits;
   state: StateTuning;
+  stream: StreamTuning;
 }
 
 /** Thrown for bad configuration; its message is the one line shown to the operator. */
@@ -96,6 +104,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 1000, 1, 100_000),
       // NOTIFY payloads are limited to 8000 bytes; the envelope needs the rest.
       maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7500),
+    },
+    stream: {
+      pageSize: integer(env, 'STREAM_PAGE_SIZE', 500, 1, 10_000),
+      maxBufferedBytes: integer(env, 'SSE_MAX_BUFFER_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
     },
     state: {
       checkpointEveryDeltas: integer(env, 'STATE_CHECKPOINT_DELTAS', 200, 1, 1_000_000),

@@ -1,8 +1,10 @@
 import type postgres from 'postgres';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
+import type { EventRow } from './events/read.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { StateContext } from './state/writes.js';
+import type { ListenerHub } from './stream/hub.js';
 
 /** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
 export interface Services {
@@ -11,4 +13,7 @@ export interface Services {
   sql: postgres.Sql;
   metrics: Metrics;
   stateContext: StateContext;
+  hub: ListenerHub;
+  /** Durable events after a seq, for streams (shared by replay and the tails). */
+  readEventRows: (sid: number, after: number, limit: number) => Promise<EventRow[]>;
 }

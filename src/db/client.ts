@@ -10,6 +10,8 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;
 
 export interface Database {
+  /** Where it is: the stream hub opens its own LISTEN connection there. */
+  url: string;
   db: Db;
   /** The raw postgres.js client, for LISTEN and health checks. */
   sql: postgres.Sql;
@@ -32,6 +34,7 @@ export function connectDatabase({ url, poolMax, applicationName = 'session-sync'
   });
   const db = drizzle({ client: sql, schema, ...(logger ? { logger } : {}) });
   return {
+    url,
     db,
     sql,
     close: (timeout = 5) => sql.end({ timeout }),

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
   bigint,
+  boolean,
   check,
   customType,
   index,
@@ -113,4 +114,24 @@ export const idempotencyKeys = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
+/**
+ * What each session's agent is doing now: one current value, not history, so
+ * every instance reports the same. `expired_sent` lets exactly one sweeper (of
+ * however many instances) announce a TTL expiry.
+ */
+export const sessionActivity = pgTable(
+  'session_activity',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .primaryKey()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    status: text('status').notNull(),
+    detail: json('detail'),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    expiredSent: boolean('expired_sent').notNull().default(false),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('session_activity_expiry_idx').on(t.expiresAt).where(sql`not ${t.expiredSent}`)],
 );

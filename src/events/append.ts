@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
-import type { Tx } from '../db/client.js';
+import type { DbOrTx, Tx } from '../db/client.js';
 import type { SessionRow } from '../sessions/repository.js';
 
-/** The one channel every instance LISTENs on; payloads are wakeups, never data. */
-export const WAKEUP_CHANNEL = 'session_sync';
+import { WAKEUP_CHANNEL, encodeNotification, type Notification } from '../stream/notifications.js';
+
+export { WAKEUP_CHANNEL };
 
 export interface NewEvent {
   type: string;
@@ -41,11 +42,14 @@ export async function appendEvents(tx: Tx, session: SessionRow, events: NewEvent
         ${sql.param(events.map((e) => e.dataJson))}::text[],
         ${sql.param(events.map((e) => e.version ?? null))}::bigint[]
       ) as e(seq, type, data, version)`),
-    tx.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${wakeupPayload(session.id, lastSeq)})`),
+    tx.execute(
+      sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq })})`,
+    ),
   ]);
   return { firstSeq, lastSeq };
 }
 
-export function wakeupPayload(sessionId: string, seq: number): string {
-  return JSON.stringify({ session_id: sessionId, seq });
+/** Sends a notification when the transaction commits (never if it rolls back). */
+export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
+  await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification(notification)})`);
 }

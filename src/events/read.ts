@@ -2,6 +2,15 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { events } from '../db/schema.js';
 
+/** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */
+export interface EventRow {
+  seq: number;
+  type: string;
+  data: string;
+  version: number | null;
+  createdAt: Date;
+}
+
 export interface EventView {
   seq: number;
   type: string;
@@ -10,18 +19,13 @@ export interface EventView {
   created_at: string;
 }
 
-export interface EventPage {
-  events: EventView[];
-  hasMore: boolean;
-}
-
-/** Durable events with seq > after, oldest first, optionally of one type. */
-export async function readEvents(
+/** Durable events with seq > after, oldest first, at most `limit`, optionally of one type. */
+export async function readEventRows(
   db: DbOrTx,
   sid: number,
   { after, limit, type }: { after: number; limit: number; type?: string },
-): Promise<EventPage> {
-  const rows = await db
+): Promise<EventRow[]> {
+  return db
     .select({
       seq: events.seq,
       type: events.type,
@@ -32,16 +36,38 @@ export async function readEvents(
     .from(events)
     .where(and(eq(events.sessionSid, sid), gt(events.seq, after), type === undefined ? undefined : eq(events.type, type)))
     .orderBy(asc(events.seq))
-    .limit(limit + 1);
-  const hasMore = rows.length > limit;
+    .limit(limit);
+}
+
+/**
+ * The event as one line of JSON, spliced from the stored text rather than
+ * parsed and re-serialised: replaying history costs little more than reading it.
+ */
+export function eventJson(row: EventRow): string {
+  const version = row.version === null ? '' : `,"version":${row.version}`;
+  return `{"seq":${row.seq},"type":${JSON.stringify(row.type)},"data":${row.data}${version},"created_at":"${row.createdAt.toISOString()}"}`;
+}
+
+export function toEventView(row: EventRow): EventView {
   return {
-    hasMore,
-    events: rows.slice(0, limit).map((row) => ({
-      seq: row.seq,
-      type: row.type,
-      data: JSON.parse(row.data) as unknown,
-      ...(row.version === null ? {} : { version: row.version }),
-      created_at: row.createdAt.toISOString(),
-    })),
+    seq: row.seq,
+    type: row.type,
+    data: JSON.parse(row.data) as unknown,
+    ...(row.version === null ? {} : { version: row.version }),
+    created_at: row.createdAt.toISOString(),
   };
+}
+
+export interface EventPage {
+  events: EventView[];
+  hasMore: boolean;
+}
+
+export async function readEvents(
+  db: DbOrTx,
+  sid: number,
+  query: { after: number; limit: number; type?: string },
+): Promise<EventPage> {
+  const rows = await readEventRows(db, sid, { ...query, limit: query.limit + 1 });
+  return { hasMore: rows.length > query.limit, events: rows.slice(0, query.limit).map(toEventView) };
 }

@@ -1,14 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CursorAhead } from '../http/errors.js';
-import { Limit, problems, Seq, SessionParams, Timestamp, Version } from '../http/schemas.js';
+import { eq, sql } from 'drizzle-orm';
+import { sessions } from '../db/schema.js';
+import { CursorAhead, PayloadTooLarge, SeqConflict } from '../http/errors.js';
+import { IdempotencyHeaders, Limit, problems, Seq, SessionParams, Timestamp, Version } from '../http/schemas.js';
+import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
+import { appendEvents } from './append.js';
 import { readEvents } from './read.js';
-
-export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$';
-
-export const EventType = Type.String({ pattern: EVENT_TYPE_PATTERN, maxLength: 128 });
+import { checkClientType, EventType } from './types.js';
 
 export const Event = Type.Object({
   seq: Seq,
@@ -19,7 +20,68 @@ export const Event = Type.Object({
 });
 
 export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db } = services;
+  const { db, config } = services;
+  const { maxBatchEvents, maxEventBytes } = config.limits;
+
+  app.post(
+    '/v1/sessions/:id/events',
+    {
+      schema: {
+        summary: 'Append a batch of durable events atomically',
+        tags: ['events'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          {
+            events: Type.Array(Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false }), {
+              minItems: 1,
+            }),
+            expected_seq: Type.Optional(Seq),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({ first_seq: Seq, last_seq: Seq }),
+          ...problems(400, 404, 409, 413, 415, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { events, expected_seq: expectedSeq } = request.body;
+      if (events.length > maxBatchEvents) {
+        throw new PayloadTooLarge(`a batch may hold ${maxBatchEvents} events (MAX_BATCH_EVENTS); this one has ${events.length}`, {
+          limit: maxBatchEvents,
+          size: events.length,
+        });
+      }
+      const prepared = events.map((event, index) => {
+        // `data` is required: JSON has no undefined, so a missing member is refused by the schema.
+        checkClientType(event.type, index);
+        const dataJson = JSON.stringify(event.data);
+        const size = Buffer.byteLength(dataJson);
+        if (size > maxEventBytes) {
+          throw new PayloadTooLarge(`events[${index}].data is ${size} bytes; one event may hold ${maxEventBytes} (MAX_EVENT_BYTES)`, {
+            limit_bytes: maxEventBytes,
+            size,
+          });
+        }
+        return { type: event.type, dataJson };
+      });
+      const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
+      const outcome = await writeSession(db, request, write, async (tx, session) => {
+        if (expectedSeq !== undefined && expectedSeq !== session.lastSeq) throw new SeqConflict(expectedSeq, session.lastSeq);
+        const [appended] = await Promise.all([
+          appendEvents(tx, session, prepared),
+          tx
+            .update(sessions)
+            .set({ lastSeq: session.lastSeq + prepared.length, updatedAt: sql`now()` })
+            .where(eq(sessions.sid, session.sid)),
+        ]);
+        return { status: 201, body: { first_seq: appended.firstSeq, last_seq: appended.lastSeq } };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
 
   app.get(
     '/v1/sessions/:id/events',

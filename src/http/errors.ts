@@ -163,6 +163,30 @@ export class CursorAhead extends ApiError {
   }
 }
 
+export class SeqConflict extends ApiError {
+  readonly status = 409;
+  readonly code = 'seq_conflict';
+  readonly title = 'Sequence conflict';
+  constructor(expected: number, actual: number) {
+    super(`the session's last seq is ${actual}, not ${expected}; read what you missed and retry`, {
+      expected_seq: expected,
+      actual_seq: actual,
+    });
+  }
+}
+
+export class ReservedEventType extends ApiError {
+  readonly status = 400;
+  readonly code = 'reserved_event_type';
+  readonly title = 'Reserved event type';
+  constructor(type: string, reserved: readonly string[], index?: number) {
+    super(
+      `event type "${type}" uses a prefix only the server writes (${reserved.join(', ')}); pick another name`,
+      index === undefined ? { type } : { type, index },
+    );
+  }
+}
+
 export class DatabaseUnavailable extends ApiError {
   readonly status = 503;
   readonly code = 'database_unavailable';

@@ -5,7 +5,7 @@ import type { Services } from '../services.js';
 const READY_TIMEOUT_MS = 2000;
 
 export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { sql, metrics } = services;
+  const { sql, metrics, hub } = services;
 
   app.get(
     '/healthz',
@@ -23,7 +23,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
     '/readyz',
     {
       schema: {
-        summary: 'The database is reachable',
+        summary: 'The database is reachable and the LISTEN connection is up',
         tags: ['operations'],
         response: {
           200: Type.Object({ status: Type.Literal('ready') }),
@@ -40,6 +40,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
             timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
           }),
         ]);
+        if (!hub.ready) return reply.code(503).send({ status: 'not_ready' as const, reason: 'LISTEN connection is down' });
         return { status: 'ready' as const };
       } catch (error) {
         return reply.code(503).send({ status: 'not_ready' as const, reason: `database: ${(error as Error).message}` });

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** One registry per app instance (tests run several in one process). */
 export class Metrics {
@@ -25,6 +25,30 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+
+  readonly streamReads = new Counter({
+    name: 'session_sync_stream_tail_reads_total',
+    help: 'Database reads made by session tails (one per wakeup per session, shared by its subscribers).',
+    registers: [this.registry],
+  });
+
+  readonly slowReaders = new Counter({
+    name: 'session_sync_stream_slow_disconnects_total',
+    help: 'Streams cut off because their unsent output passed SSE_MAX_BUFFER_BYTES.',
+    registers: [this.registry],
+  });
+
+  /** Reports `read()` as the open-stream gauge at each scrape. */
+  observeOpenStreams(read: () => number): void {
+    new Gauge({
+      name: 'session_sync_open_streams',
+      help: 'Open SSE streams (session streams and changes feeds) on this process.',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
 
   constructor({ defaults = true }: { defaults?: boolean } = {}) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'session_sync_' });

@@ -1,7 +1,9 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { IDLE, readActivity } from '../activity/store.js';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 import { SessionNotFound } from '../http/errors.js';
+import type { ActivityView } from '../stream/notifications.js';
 
 export type SessionRow = typeof sessions.$inferSelect;
 export type Encoding = SessionRow['encoding'];
@@ -16,11 +18,11 @@ export interface SessionView {
   last_seq: number;
   created_at: string;
   updated_at: string;
-  activity: { status: string };
+  activity: ActivityView;
   lease: null;
 }
 
-export function toSessionView(row: SessionRow): SessionView {
+export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): SessionView {
   return {
     id: row.id,
     parent_id: row.parentId,
@@ -31,10 +33,8 @@ export function toSessionView(row: SessionRow): SessionView {
     last_seq: row.lastSeq,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
-    // Activity and leases arrive with their own capabilities; until then every
-    // session reads as idle and unleased, which is what the contract says of a
-    // session that never set either.
-    activity: { status: 'idle' },
+    activity,
+    // Leases arrive with their own capability; until then no session is leased.
     lease: null,
   };
 }
@@ -112,4 +112,23 @@ export async function updateMetadata(tx: Tx, sid: number, metadata: Record<strin
 
 export async function deleteSession(tx: Tx, sid: number): Promise<void> {
   await tx.delete(sessions).where(eq(sessions.sid, sid));
+}
+
+/** Head and current activity, as the stream hub re-announces them after a reconnect. */
+export async function readHeadAndActivity(
+  db: DbOrTx,
+  id: string,
+): Promise<{ head: number; activity: ActivityView } | undefined> {
+  const row = await findSession(db, id);
+  if (!row) return undefined;
+  return { head: row.lastSeq, activity: await readActivity(db, row.sid) };
+}
+
+/** The changes feed's hints, read from the rows (never from notifications). */
+export async function readHeads(db: DbOrTx, ids: string[]): Promise<{ session_id: string; last_seq: number; version: number }[]> {
+  if (ids.length === 0) return [];
+  return db
+    .select({ session_id: sessions.id, last_seq: sessions.lastSeq, version: sessions.version })
+    .from(sessions)
+    .where(inArray(sessions.id, ids));
 }

@@ -1,7 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
+import { Activity } from '../activity/routes.js';
+import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
+import { notify } from '../events/append.js';
 import { InvalidRequest, ParentNotFound, SessionExists } from '../http/errors.js';
 import {
   IdempotencyHeaders,
@@ -40,7 +43,7 @@ export const Session = Type.Object({
   last_seq: Seq,
   created_at: Timestamp,
   updated_at: Timestamp,
-  activity: Type.Object({ status: Type.String() }, { additionalProperties: true }),
+  activity: Activity,
   lease: Type.Null(),
 });
 
@@ -125,6 +128,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
             if (stored) return { ...stored, replayed: true };
             throw new SessionExists(id);
           }
+          await notify(tx, { kind: 'created', session_id: row.id });
           const result = { status: 201, body: toSessionView(row) };
           if (idempotent) await storeResponse(tx, idempotent, result);
           return { ...result, replayed: false };
@@ -163,8 +167,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         limit,
         beforeSid: cursor === undefined ? undefined : decodeCursor(cursor),
       });
+      const activities = await readActivities(db, page.rows.map((row) => row.sid));
       return {
-        sessions: page.rows.map(toSessionView),
+        sessions: page.rows.map((row) => toSessionView(row, activities.get(row.sid))),
         next_cursor: page.nextSid === undefined ? null : encodeCursor(page.nextSid),
       };
     },
@@ -180,7 +185,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         response: { 200: Session, ...problems(400, 404) },
       },
     },
-    async (request) => toSessionView(await getSession(db, request.params.id)),
+    async (request) => {
+      const row = await getSession(db, request.params.id);
+      return toSessionView(row, await readActivity(db, row.sid));
+    },
   );
 
   app.patch(
@@ -200,7 +208,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await writeSession(db, request, write, async (tx, session) => {
         const metadata = applyMergePatch(structuredClone(session.metadata), request.body.metadata);
         const row = await updateMetadata(tx, session.sid, metadata as Record<string, unknown>);
-        return { status: 200, body: toSessionView(row) };
+        return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return sendWrite(reply, outcome);
     },
@@ -221,6 +229,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
         await deleteSession(tx, session.sid);
+        // Open streams get session.deleted and close, on every instance.
+        await notify(tx, { kind: 'deleted', session_id: session.id });
         return { status: 204, body: null };
       });
       return sendWrite(reply, outcome);

@@ -41,7 +41,7 @@ describe('migrations', () => {
       const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
       expect(applied[0]?.n).toBe((await readJournal()).entries.length);
       const tables = await sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`;
-      expect(tables.map((t) => t.table_name)).toEqual(['events', 'idempotency_keys', 'sessions', 'state_snapshots']);
+      expect(tables.map((t) => t.table_name)).toEqual(['events', 'idempotency_keys', 'session_activity', 'sessions', 'state_snapshots']);
       // Running again later is a no-op.
       await runMigrations(url);
       const again = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;

@@ -7,6 +7,9 @@ import { createTestDatabase } from './db.js';
 
 export interface TestApp {
   app: FastifyInstance;
+  /** Base URL once `listen()` was called (SSE tests need a real socket). */
+  baseUrl: string;
+  listen(): Promise<string>;
   database: Database;
   config: Config;
   url: string;
@@ -30,16 +33,23 @@ export async function createTestApp(
   });
   const app = await buildApp({ config, database, logger: false });
   await app.ready();
-  return {
+  const testApp: TestApp = {
     app,
     database,
     config,
     url,
+    baseUrl: '',
+    async listen() {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      testApp.baseUrl = address;
+      return address;
+    },
     async close() {
       await app.close();
       await database.close();
     },
   };
+  return testApp;
 }
 
 /** inject() with a JSON body and the parsed JSON answer. */

@@ -1,0 +1,18 @@
+import { Type } from '@sinclair/typebox';
+import { ReservedEventType } from '../http/errors.js';
+
+export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$';
+
+/** Lowercase dotted names; no CR or LF can ever appear, so a type cannot break an SSE frame. */
+export const EventType = Type.String({
+  pattern: EVENT_TYPE_PATTERN,
+  maxLength: 128,
+  description: 'Lowercase dotted name, e.g. `tool.call`; at most 128 characters.',
+});
+
+/** Written by the server only. */
+export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.'] as const;
+
+export function checkClientType(type: string, index?: number): void {
+  if (RESERVED_PREFIXES.some((prefix) => type.startsWith(prefix))) throw new ReservedEventType(type, RESERVED_PREFIXES, index);
+}

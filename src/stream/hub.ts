@@ -1,0 +1,247 @@
+import type { FastifyBaseLogger } from 'fastify';
+import postgres from 'postgres';
+import { type Notification, WAKEUP_CHANNEL, decodeNotification } from './notifications.js';
+import { KEEPALIVE_FRAME, liveFrame, type SseWriter } from './sse.js';
+import { type ReadRows, SessionTail, Subscriber } from './tail.js';
+
+export interface HubOptions {
+  url: string;
+  heartbeatMs: number;
+  pageSize: number;
+  readRows: ReadRows;
+  /** Current head and activity of a session, to re-announce after a reconnect. */
+  readActivity: (sessionId: string) => Promise<{ head: number; activity: unknown } | undefined>;
+  /** Heads of sessions, for the changes feed's coalesced hints. */
+  readHeads: (sessionIds: string[]) => Promise<{ session_id: string; last_seq: number; version: number }[]>;
+  log: FastifyBaseLogger;
+  onTailRead?: () => void;
+  changesFlushMs?: number;
+}
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+const PING_MS = 5000;
+
+/** A dashboard's changes feed: live-only hints for many sessions over one connection. */
+export class ChangesSubscriber {
+  constructor(readonly writer: SseWriter) {}
+}
+
+/**
+ * The process's one LISTEN connection, fanned out in memory: wakeups go to the
+ * tail of their session, live frames to its subscribers, hints to changes
+ * feeds. The connection is supervised: when it drops, it is re-established
+ * with backoff, and then every tail re-reads from its cursor, so a commit made
+ * while it was down is still delivered.
+ */
+export class ListenerHub {
+  private readonly tails = new Map<string, SessionTail>();
+  private readonly changes = new Set<ChangesSubscriber>();
+  private readonly dirtyHeads = new Set<string>();
+  private readonly writers = new Set<SseWriter>();
+  private readonly listenSql: postgres.Sql;
+  private listening = false;
+  private stopped = false;
+  private connectedOnce = false;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private connecting: Promise<void> | undefined;
+
+  constructor(private readonly options: HubOptions) {
+    this.listenSql = postgres(options.url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotice: () => {},
+      connection: { application_name: 'session-sync-listen' },
+      onnotify: (channel: string, payload: string) => {
+        if (channel === WAKEUP_CHANNEL) this.dispatch(payload);
+      },
+      onclose: () => this.lost(),
+    } as postgres.Options<Record<string, postgres.PostgresType>>);
+  }
+
+  /** Up when the LISTEN is in place; /readyz reports it. */
+  get ready(): boolean {
+    return this.listening;
+  }
+
+  get openStreams(): number {
+    return this.writers.size;
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+    const { heartbeatMs, changesFlushMs = 100 } = this.options;
+    this.timers.push(
+      setInterval(() => this.heartbeat(), heartbeatMs).unref(),
+      setInterval(() => this.flushChanges(), changesFlushMs).unref(),
+      setInterval(() => this.ping(), PING_MS).unref(),
+    );
+  }
+
+  /** Ends every stream cleanly, so clients reconnect (elsewhere) with their cursor. */
+  endStreams(): void {
+    for (const writer of this.writers) writer.end('server shutting down');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.reconnectTimer);
+    this.endStreams();
+    this.listening = false;
+    await this.listenSql.end({ timeout: 2 });
+  }
+
+  /** Registers a stream before its head is read, so no wakeup after that read can be missed. */
+  subscribe(sessionId: string, sid: number, cursor: number): { tail: SessionTail; subscriber: Subscriber } {
+    let tail = this.tails.get(sessionId);
+    if (!tail || tail.sid !== sid) {
+      tail = new SessionTail(sessionId, sid, this.options.readRows, this.options.pageSize, this.options.log, this.options.onTailRead);
+      this.tails.set(sessionId, tail);
+    }
+    const subscriber = new Subscriber(cursor);
+    tail.add(subscriber);
+    return { tail, subscriber };
+  }
+
+  unsubscribe(tail: SessionTail, subscriber: Subscriber): void {
+    tail.remove(subscriber);
+    if (subscriber.writer) this.writers.delete(subscriber.writer);
+    if (tail.size === 0 && this.tails.get(tail.sessionId) === tail) this.tails.delete(tail.sessionId);
+  }
+
+  /** Tracks an open SSE writer for heartbeats and shutdown. */
+  track(writer: SseWriter): void {
+    this.writers.add(writer);
+    writer.onClose(() => this.writers.delete(writer));
+  }
+
+  addChanges(subscriber: ChangesSubscriber): void {
+    this.changes.add(subscriber);
+    this.track(subscriber.writer);
+    subscriber.writer.onClose(() => this.changes.delete(subscriber));
+  }
+
+  private async connect(): Promise<void> {
+    if (this.connecting) return this.connecting;
+    this.connecting = (async () => {
+      try {
+        await this.listenSql.unsafe(`listen "${WAKEUP_CHANNEL}"`);
+        this.listening = true;
+        this.reconnectDelay = RECONNECT_MIN_MS;
+        if (this.connectedOnce) this.resync();
+        this.connectedOnce = true;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
+    return this.connecting;
+  }
+
+  private lost(): void {
+    if (this.stopped) return;
+    if (this.listening) this.options.log.warn('LISTEN connection lost; reconnecting');
+    this.listening = false;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().then(
+        () => this.options.log.info('LISTEN connection re-established; streams re-read from their cursors'),
+        () => {
+          this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.reconnectDelay);
+    this.reconnectTimer.unref();
+  }
+
+  /** A half-open connection only shows itself when used. */
+  private ping(): void {
+    if (!this.listening) return;
+    this.listenSql`select 1`.catch(() => this.lost());
+  }
+
+  /** After an outage: wakeups may have been missed, so re-read everything from the cursors. */
+  private resync(): void {
+    for (const tail of this.tails.values()) {
+      tail.wake();
+      this.options
+        .readActivity(tail.sessionId)
+        .then((current) => current && tail.publishLive(current.head, liveFrame('session.activity', current.activity)))
+        .catch((err: unknown) => this.options.log.warn({ err }, 'activity re-read after reconnect failed'));
+    }
+    for (const subscriber of this.changes) subscriber.writer.write(liveFrame('sweep_required', {}));
+  }
+
+  private dispatch(payload: string): void {
+    const notification = decodeNotification(payload);
+    if (!notification) {
+      this.options.log.warn({ payload: payload.slice(0, 200) }, 'ignored a malformed notification');
+      return;
+    }
+    this.route(notification);
+  }
+
+  private route(n: Notification): void {
+    const tail = this.tails.get(n.session_id);
+    switch (n.kind) {
+      case 'append':
+        tail?.wake();
+        if (this.changes.size) this.dirtyHeads.add(n.session_id);
+        return;
+      case 'live':
+        tail?.publishLive(n.head, liveFrame(n.type, { type: n.type, data: n.data }));
+        return;
+      case 'activity':
+        tail?.publishLive(n.head, liveFrame('session.activity', n.activity));
+        this.broadcastChange('session.activity', { session_id: n.session_id, ...n.activity });
+        return;
+      case 'created':
+        this.broadcastChange('session.created', { session_id: n.session_id });
+        return;
+      case 'deleted':
+        tail?.finish(liveFrame('session.deleted', { session_id: n.session_id }), 'session deleted');
+        this.dirtyHeads.delete(n.session_id);
+        this.broadcastChange('session.deleted', { session_id: n.session_id });
+        return;
+    }
+  }
+
+  private broadcastChange(type: string, data: unknown): void {
+    if (this.changes.size === 0) return;
+    const frame = liveFrame(type, data);
+    for (const subscriber of this.changes) subscriber.writer.write(frame);
+  }
+
+  /** Coalesces many appends into one hint per session per flush; heads are read from the table. */
+  private flushChanges(): void {
+    if (this.dirtyHeads.size === 0 || this.changes.size === 0) {
+      this.dirtyHeads.clear();
+      return;
+    }
+    const ids = [...this.dirtyHeads];
+    this.dirtyHeads.clear();
+    this.options
+      .readHeads(ids)
+      .then((heads) => {
+        for (const head of heads) this.broadcastChange('session.changed', head);
+      })
+      .catch((err: unknown) => {
+        this.options.log.warn({ err }, 'changes feed head read failed');
+        for (const id of ids) this.dirtyHeads.add(id);
+      });
+  }
+
+  private heartbeat(): void {
+    for (const writer of this.writers) writer.write(KEEPALIVE_FRAME);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * What travels on the one LISTEN/NOTIFY channel. A wakeup says only "session X
+ * committed up to seq N": listeners read the rows themselves. Live-only
+ * signals (live events, activity) have no rows, so they ride in the payload,
+ * with the session's durable head at publish time so receivers can hold them
+ * until that history is delivered.
+ */
+/** The one channel every instance LISTENs on. */
+export const WAKEUP_CHANNEL = 'session_sync';
+
+export type Notification =
+  | { kind: 'append'; session_id: string; seq: number }
+  | { kind: 'live'; session_id: string; head: number; type: string; data: unknown }
+  | { kind: 'activity'; session_id: string; head: number; activity: ActivityView }
+  | { kind: 'created'; session_id: string }
+  | { kind: 'deleted'; session_id: string };
+
+export interface ActivityView {
+  status: string;
+  detail?: unknown;
+  expired?: true;
+  updated_at?: string;
+  expires_at?: string;
+}
+
+/** Payloads of wakeups keep the two fields the wire format promises (session id and seq). */
+export function encodeNotification(notification: Notification): string {
+  if (notification.kind === 'append') return JSON.stringify({ session_id: notification.session_id, seq: notification.seq });
+  return JSON.stringify(notification);
+}
+
+export function decodeNotification(payload: string): Notification | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.session_id !== 'string') return undefined;
+  if (record.kind === undefined && typeof record.seq === 'number') {
+    return { kind: 'append', session_id: record.session_id, seq: record.seq };
+  }
+  if (record.kind === 'live' || record.kind === 'activity' || record.kind === 'created' || record.kind === 'deleted') {
+    return record as unknown as Notification;
+  }
+  return undefined;
+}

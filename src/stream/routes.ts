@@ -1,0 +1,172 @@
+import { setTimeout } from 'node:timers/promises';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { eq } from 'drizzle-orm';
+import { readActivity } from '../activity/store.js';
+import type { DbOrTx } from '../db/client.js';
+import { sessions } from '../db/schema.js';
+import { CursorAhead, InvalidRequest, SessionNotFound } from '../http/errors.js';
+import { problems, Seq, SessionParams } from '../http/schemas.js';
+import { getSession } from '../sessions/repository.js';
+import type { Services } from '../services.js';
+import { ChangesSubscriber } from './hub.js';
+import { liveFrame, SseWriter } from './sse.js';
+import { type Subscriber, toFrame } from './tail.js';
+
+/** Reconnect hint sent to EventSource clients. */
+const RETRY_MS = 1000;
+const CATCH_UP_RETRY_MS = 50;
+
+function lastEventId(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(header.trim())) {
+    throw new InvalidRequest('Last-Event-ID must be the seq of an event this stream sent', [
+      { in: 'headers', field: '/last-event-id', message: 'must be a non-negative integer' },
+    ]);
+  }
+  return Number(header.trim());
+}
+
+async function readHead(db: DbOrTx, sid: number): Promise<number | undefined> {
+  const [row] = await db.select({ lastSeq: sessions.lastSeq }).from(sessions).where(eq(sessions.sid, sid));
+  return row?.lastSeq;
+}
+
+/** Takes over the raw response for streaming; headers set on the reply so far (e.g. CORS) are kept. */
+function openStream(reply: FastifyReply, maxBufferedBytes: number): SseWriter {
+  reply.hijack();
+  const writer = new SseWriter(reply.raw, maxBufferedBytes);
+  const inherited = Object.fromEntries(
+    Object.entries(reply.getHeaders()).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+  writer.open(inherited, RETRY_MS);
+  return writer;
+}
+
+export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { db, hub, config } = services;
+  const pageSize = config.stream.pageSize;
+
+  /**
+   * Sends this subscriber's history after its lastSeq, page by page, waiting
+   * for the socket to drain between pages; stops after `upTo` when given.
+   */
+  async function sendHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
+    let sent = 0;
+    while (!writer.closed && subscriber.lastSeq < upTo) {
+      const rows = (await services.readEventRows(sid, subscriber.lastSeq, pageSize)).filter((r) => r.seq <= upTo);
+      if (rows.length === 0) break;
+      if (!writer.write(rows.map(toFrame).join(''))) break;
+      subscriber.lastSeq = rows[rows.length - 1]?.seq ?? subscriber.lastSeq;
+      sent += rows.length;
+      await writer.drained();
+      if (rows.length < pageSize) break;
+    }
+    return sent;
+  }
+
+  app.get(
+    '/v1/sessions/:id/stream',
+    {
+      schema: {
+        summary: 'Follow a session: durable history after a cursor, then live (Server-Sent Events)',
+        description:
+          'Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to ' +
+          'the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and ' +
+          'activity changes. `live=false` ends after the activity marker.',
+        tags: ['stream'],
+        produces: ['text/event-stream'],
+        params: SessionParams,
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String()) }),
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.Union([Type.Literal('now'), Seq])),
+            live: Type.Optional(Type.Boolean({ default: true })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: { description: 'An event stream (text/event-stream).', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...problems(400, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const requested = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0;
+      const live = request.query.live ?? true;
+      const session = await getSession(db, id);
+
+      // Register for wakeups first, then capture the head B: anything committed
+      // after B wakes this stream's tail, so nothing can fall in between.
+      const { tail, subscriber } = hub.subscribe(id, session.sid, 0);
+      let head: number;
+      let activity: unknown;
+      try {
+        const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
+        if (currentHead === undefined) throw new SessionNotFound(id);
+        head = currentHead;
+        activity = currentActivity;
+        const cursor = requested === 'now' ? head : requested;
+        if (cursor > head) throw new CursorAhead(cursor, head);
+        subscriber.lastSeq = cursor;
+      } catch (error) {
+        hub.unsubscribe(tail, subscriber);
+        throw error;
+      }
+
+      const writer = openStream(reply, config.stream.maxBufferedBytes);
+      subscriber.writer = writer;
+      hub.track(writer);
+      writer.onClose(() => {
+        hub.unsubscribe(tail, subscriber);
+        if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
+      });
+      try {
+        await sendHistory(writer, subscriber, session.sid, head);
+        writer.write(liveFrame('session.activity', { ...(activity as object), cursor: head }));
+        if (subscriber.finalFrame) {
+          writer.write(subscriber.finalFrame);
+          writer.end('session deleted');
+          return;
+        }
+        if (!live) {
+          writer.end('replay complete');
+          return;
+        }
+        // Catch up with the shared tail on our own, then join it.
+        while (!writer.closed && !tail.tryJoin(subscriber)) {
+          // No rows although the tail is ahead: the session is being deleted and its notice is on the way.
+          if ((await sendHistory(writer, subscriber, session.sid)) === 0) await setTimeout(CATCH_UP_RETRY_MS);
+        }
+      } catch (err) {
+        request.log.warn({ err, session: id }, 'stream failed; closing it');
+        writer.destroy('error');
+      }
+    },
+  );
+
+  app.get(
+    '/v1/changes',
+    {
+      schema: {
+        summary: 'Watch many sessions over one connection (Server-Sent Events, live only)',
+        description:
+          'First `sweep_required` (re-list what you watch), then coalesced `session.changed` hints ' +
+          '`{session_id, last_seq, version}` and `session.created`, `session.deleted`, `session.activity`. ' +
+          '`sweep_required` is sent again whenever hints may have been missed.',
+        tags: ['stream'],
+        produces: ['text/event-stream'],
+        response: {
+          200: { description: 'An event stream (text/event-stream).', content: { 'text/event-stream': { schema: Type.String() } } },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const writer = openStream(reply, config.stream.maxBufferedBytes);
+      writer.write(liveFrame('sweep_required', {}));
+      hub.addChanges(new ChangesSubscriber(writer));
+    },
+  );
+};

@@ -1,0 +1,181 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { type EventRow, eventJson } from '../events/read.js';
+import { durableFrame, type SseWriter } from './sse.js';
+
+/** Live frames kept for a subscriber still replaying history; older ones are dropped (live is best-effort). */
+const CATCH_UP_LIVE_BUFFER = 256;
+/** Live frames waiting for the durable rows they follow; past this the oldest are dropped. */
+const PENDING_LIVE_LIMIT = 1024;
+const RETRY_READ_MS = 1000;
+
+export type ReadRows = (sid: number, after: number, limit: number) => Promise<EventRow[]>;
+
+export function toFrame(row: EventRow): string {
+  return durableFrame(row.seq, row.type, eventJson(row));
+}
+
+/**
+ * One open stream. It replays history on its own first; once it has caught up
+ * with its session's tail it is `joined` and receives rows the tail reads.
+ */
+export class Subscriber {
+  joined = false;
+  writer: SseWriter | undefined;
+  /** Set when the session ends (deleted) before this stream opened. */
+  finalFrame: string | undefined;
+  private liveBacklog: string[] = [];
+
+  constructor(public lastSeq: number) {}
+
+  deliverLive(frame: string): void {
+    if (this.joined) {
+      this.writer?.write(frame);
+      return;
+    }
+    this.liveBacklog.push(frame);
+    if (this.liveBacklog.length > CATCH_UP_LIVE_BUFFER) this.liveBacklog.shift();
+  }
+
+  /** Live frames that arrived while replaying; all follow history this subscriber has now sent. */
+  flushLiveBacklog(): void {
+    for (const frame of this.liveBacklog.splice(0)) this.writer?.write(frame);
+  }
+
+  finish(frame: string, reason: string): void {
+    if (!this.writer) {
+      this.finalFrame = frame;
+      return;
+    }
+    this.writer.write(frame);
+    this.writer.end(reason);
+  }
+}
+
+/**
+ * The shared tail of one session on this process: on a wakeup it reads the
+ * rows after its cursor once and hands them to every joined subscriber, then
+ * waits again. Live frames wait here until the history they follow is read.
+ */
+export class SessionTail {
+  /** Last seq read and handed to joined subscribers; unset until someone joins. */
+  private cursor: number | undefined;
+  private readonly subscribers = new Set<Subscriber>();
+  private reading = false;
+  private wokenWhileReading = false;
+  private pendingLive: { head: number; frame: string }[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly sessionId: string,
+    readonly sid: number,
+    private readonly readRows: ReadRows,
+    private readonly pageSize: number,
+    private readonly log: FastifyBaseLogger,
+    private readonly onRead: () => void = () => {},
+  ) {}
+
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  add(subscriber: Subscriber): void {
+    this.subscribers.add(subscriber);
+  }
+
+  remove(subscriber: Subscriber): void {
+    this.subscribers.delete(subscriber);
+    if (this.subscribers.size === 0) clearTimeout(this.retryTimer);
+  }
+
+  /**
+   * Joins `subscriber` if it has sent everything the tail has; otherwise it
+   * must read on by itself and try again. Synchronous, so no row can slip
+   * between the check and the join.
+   */
+  tryJoin(subscriber: Subscriber): boolean {
+    if (this.cursor !== undefined && subscriber.lastSeq < this.cursor) return false;
+    subscriber.joined = true;
+    subscriber.flushLiveBacklog();
+    if (this.cursor === undefined) {
+      // First to join: start the tail where this subscriber is, and read once,
+      // since wakeups that came while nobody was joined were not acted on.
+      this.cursor = subscriber.lastSeq;
+      this.wake();
+    }
+    return true;
+  }
+
+  wake(): void {
+    void this.read();
+  }
+
+  publishLive(head: number, frame: string): void {
+    if (this.pendingLive.length === 0 && this.cursor !== undefined && head <= this.cursor) {
+      this.deliverLive(frame);
+      return;
+    }
+    this.pendingLive.push({ head, frame });
+    if (this.pendingLive.length > PENDING_LIVE_LIMIT) this.pendingLive.shift();
+    // The wakeup for `head` was sent before this frame; if it got lost, this read finds the rows anyway.
+    this.wake();
+  }
+
+  /** Ends every stream of this session with a final frame (the session is gone). */
+  finish(frame: string, reason: string): void {
+    for (const subscriber of this.subscribers) subscriber.finish(frame, reason);
+  }
+
+  private deliverLive(frame: string): void {
+    for (const subscriber of this.subscribers) subscriber.deliverLive(frame);
+  }
+
+  private releaseLive(): void {
+    const cursor = this.cursor ?? -1;
+    let released = 0;
+    while (released < this.pendingLive.length && (this.pendingLive[released]?.head ?? Infinity) <= cursor) released++;
+    for (const { frame } of this.pendingLive.splice(0, released)) this.deliverLive(frame);
+  }
+
+  private async read(): Promise<void> {
+    if (this.reading) {
+      this.wokenWhileReading = true;
+      return;
+    }
+    if (this.cursor === undefined || this.subscribers.size === 0) return;
+    this.reading = true;
+    try {
+      do {
+        this.wokenWhileReading = false;
+        for (;;) {
+          this.onRead();
+          const rows = await this.readRows(this.sid, this.cursor, this.pageSize);
+          if (rows.length === 0) break;
+          this.deliver(rows);
+          this.cursor = rows[rows.length - 1]?.seq ?? this.cursor;
+          if (rows.length < this.pageSize) break;
+        }
+      } while (this.wokenWhileReading);
+      this.releaseLive();
+    } catch (err) {
+      // Typically the database is unreachable: streams stay open and the tail
+      // tries again; a LISTEN reconnect also wakes it.
+      this.log.warn({ err, session: this.sessionId }, 'stream tail read failed; retrying');
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.wake(), RETRY_READ_MS).unref();
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private deliver(rows: EventRow[]): void {
+    const frames = rows.map((row) => ({ seq: row.seq, frame: toFrame(row) }));
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.joined) continue;
+      for (const { seq, frame } of frames) {
+        if (seq <= subscriber.lastSeq) continue;
+        if (!subscriber.writer?.write(frame)) break;
+        subscriber.lastSeq = seq;
+      }
+    }
+  }
+}
