@@ -179,7 +179,7 @@ export class ListenerHub {
         .then((current) => current && tail.publishLive(current.head, liveFrame('session.activity', current.activity)))
         .catch((err: unknown) => this.options.log.warn({ err }, 'activity re-read after reconnect failed'));
     }
-    for (const subscriber of this.changes) subscriber.writer.write(liveFrame('sweep_required', {}));
+    for (const subscriber of this.changes) subscriber.writer.push(liveFrame('sweep_required', {}));
   }
 
   private dispatch(payload: string): void {
@@ -219,7 +219,7 @@ export class ListenerHub {
   private broadcastChange(type: string, data: unknown): void {
     if (this.changes.size === 0) return;
     const frame = liveFrame(type, data);
-    for (const subscriber of this.changes) subscriber.writer.write(frame);
+    for (const subscriber of this.changes) subscriber.writer.push(frame);
   }
 
   /** Coalesces many appends into one hint per session per flush; heads are read from the table. */
@@ -241,7 +241,8 @@ export class ListenerHub {
       });
   }
 
+  /** A writer still backed up is sending data anyway, and a keepalive must not cut a replay off. */
   private heartbeat(): void {
-    for (const writer of this.writers) writer.write(KEEPALIVE_FRAME);
+    for (const writer of this.writers) if (!writer.backedUp) writer.push(KEEPALIVE_FRAME);
   }
 }

@@ -17,6 +17,8 @@ import { type Subscriber, toFrame } from './tail.js';
 /** Reconnect hint sent to EventSource clients. */
 const RETRY_MS = 1000;
 const CATCH_UP_RETRY_MS = 50;
+/** History goes out in chunks of about this size: few syscalls, little memory per stream. */
+const HISTORY_CHUNK_CHARS = 64 * 1024;
 
 function lastEventId(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
@@ -57,10 +59,16 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     while (!writer.closed && subscriber.lastSeq < upTo) {
       const rows = (await services.readEventRows(sid, subscriber.lastSeq, pageSize)).filter((r) => r.seq <= upTo);
       if (rows.length === 0) break;
-      if (!writer.write(rows.map(toFrame).join(''))) break;
-      subscriber.lastSeq = rows[rows.length - 1]?.seq ?? subscriber.lastSeq;
-      sent += rows.length;
-      await writer.drained();
+      let chunk = '';
+      for (const row of rows) {
+        chunk += toFrame(row);
+        if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
+          if (!(await writer.send(chunk))) return sent;
+          chunk = '';
+        }
+        subscriber.lastSeq = row.seq;
+        sent++;
+      }
       if (rows.length < pageSize) break;
     }
     return sent;
@@ -125,9 +133,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       });
       try {
         await sendHistory(writer, subscriber, session.sid, head);
-        writer.write(liveFrame('session.activity', { ...(activity as object), cursor: head }));
+        writer.push(liveFrame('session.activity', { ...(activity as object), cursor: head }));
         if (subscriber.finalFrame) {
-          writer.write(subscriber.finalFrame);
+          writer.push(subscriber.finalFrame);
           writer.end('session deleted');
           return;
         }
@@ -165,7 +173,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     },
     async (_request, reply) => {
       const writer = openStream(reply, config.stream.maxBufferedBytes);
-      writer.write(liveFrame('sweep_required', {}));
+      writer.push(liveFrame('sweep_required', {}));
       hub.addChanges(new ChangesSubscriber(writer));
     },
   );

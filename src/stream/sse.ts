@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setTimeout } from 'node:timers/promises';
 import type { ServerResponse } from 'node:http';
 
 /**
@@ -41,8 +42,12 @@ export class SseWriter {
     else this.closeListeners.push(listener);
   }
 
-  /** Writes a frame; returns false if the writer is (now) closed. */
-  write(frame: string): boolean {
+  /**
+   * Pushes a frame the client did not ask to pace (tail rows, live frames,
+   * heartbeats). Returns false if the writer is (now) closed: past the bound it
+   * is cut off, since a reader this far behind is better served by a reconnect.
+   */
+  push(frame: string): boolean {
     if (this.closed) return false;
     this.res.write(frame);
     if (this.res.writableLength > this.maxBufferedBytes) {
@@ -52,10 +57,26 @@ export class SseWriter {
     return true;
   }
 
-  /** Resolves when the socket has room again (or the writer closed). */
-  async drained(): Promise<void> {
-    if (this.closed || !this.res.writableNeedDrain) return;
-    await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
+  /**
+   * Sends history at the client's pace: waits for the socket to drain, so a
+   * replay holds at most one chunk in memory. A client that takes no data for
+   * `DRAIN_TIMEOUT_MS` is cut off.
+   */
+  async send(chunk: string): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.res.write(chunk)) return true;
+    const drained = await Promise.race([
+      once(this.res, 'drain').then(() => true),
+      once(this.res, 'close').then(() => false),
+      setTimeout(DRAIN_TIMEOUT_MS, false, { ref: false }),
+    ]);
+    if (!drained) this.destroy('slow reader');
+    return !this.closed;
+  }
+
+  /** True while earlier output is still waiting for the client. */
+  get backedUp(): boolean {
+    return this.res.writableNeedDrain;
   }
 
   /** Ends the stream cleanly (the client may reconnect). */
@@ -81,6 +102,8 @@ export class SseWriter {
     for (const listener of this.closeListeners.splice(0)) listener();
   }
 }
+
+const DRAIN_TIMEOUT_MS = 30_000;
 
 export const KEEPALIVE_FRAME = ': keepalive\n\n';
 

@@ -29,7 +29,7 @@ export class Subscriber {
 
   deliverLive(frame: string): void {
     if (this.joined) {
-      this.writer?.write(frame);
+      this.writer?.push(frame);
       return;
     }
     this.liveBacklog.push(frame);
@@ -38,7 +38,7 @@ export class Subscriber {
 
   /** Live frames that arrived while replaying; all follow history this subscriber has now sent. */
   flushLiveBacklog(): void {
-    for (const frame of this.liveBacklog.splice(0)) this.writer?.write(frame);
+    for (const frame of this.liveBacklog.splice(0)) this.writer?.push(frame);
   }
 
   finish(frame: string, reason: string): void {
@@ -46,7 +46,7 @@ export class Subscriber {
       this.finalFrame = frame;
       return;
     }
-    this.writer.write(frame);
+    this.writer.push(frame);
     this.writer.end(reason);
   }
 }
@@ -168,13 +168,20 @@ export class SessionTail {
   }
 
   private deliver(rows: EventRow[]): void {
-    const frames = rows.map((row) => ({ seq: row.seq, frame: toFrame(row) }));
+    const frames = rows.map(toFrame);
+    const firstSeq = rows[0]?.seq ?? 0;
+    // Built once, shared by every subscriber that is exactly at the tail (the usual case).
+    const all = frames.join('');
     for (const subscriber of this.subscribers) {
-      if (!subscriber.joined) continue;
-      for (const { seq, frame } of frames) {
-        if (seq <= subscriber.lastSeq) continue;
-        if (!subscriber.writer?.write(frame)) break;
-        subscriber.lastSeq = seq;
+      if (!subscriber.joined || !subscriber.writer) continue;
+      if (subscriber.lastSeq < firstSeq) {
+        if (subscriber.writer.push(all)) subscriber.lastSeq = rows[rows.length - 1]?.seq ?? subscriber.lastSeq;
+        continue;
+      }
+      // Joined a little ahead of the tail: skip what it already sent.
+      const unsent = frames.filter((_, i) => (rows[i]?.seq ?? 0) > subscriber.lastSeq);
+      if (unsent.length && subscriber.writer.push(unsent.join(''))) {
+        subscriber.lastSeq = rows[rows.length - 1]?.seq ?? subscriber.lastSeq;
       }
     }
   }

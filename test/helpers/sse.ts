@@ -22,6 +22,8 @@ export class SseClient {
   /** Raw text received, for assertions on framing. */
   raw = '';
   ended = false;
+  /** Why the stream ended, if not cleanly. */
+  error: Error | undefined;
   private readonly controller = new AbortController();
   private readonly done: Promise<void>;
   private readonly waiters = new Set<() => void>();
@@ -74,7 +76,8 @@ export class SseClient {
         parser.feed(text);
       }
     } catch (error) {
-      if ((error as Error).name !== 'AbortError') throw error;
+      // The server cutting the connection (e.g. a slow reader) ends the stream too.
+      if ((error as Error).name !== 'AbortError') this.error = error as Error;
     } finally {
       this.ended = true;
       ready();
