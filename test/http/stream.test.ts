@@ -827,6 +827,7 @@ describe('GET /v1/changes', () => {
       const hints = mine('session.changed').map((m) => m.json);
       for (const hint of hints) expect(hint).toEqual({ session_id: id, last_seq: expect.any(Number), version: 0 });
       expect(hints.length).toBeLessThan(20);
+      console.log('HINTS', hints.length);
       expect(hints.length).toBeLessThanOrEqual(10);
       const seqs = hints.map((h) => h.last_seq as number);
       expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
@@ -856,7 +857,20 @@ describe('GET /v1/changes', () => {
   });
 
   it('is live-only: a new feed does not replay earlier changes', async () => {
-    await sessionWithEvents('before-feed', 3);
+    // A probe feed sees the earlier changes go out, so they are all sent before the new feed opens.
+    const probe = await open(t, '/v1/changes');
+    try {
+      await probe.waitFor(() => probe.messages.length >= 1, 'sweep_required on the probe');
+      await sessionWithEvents('before-feed', 3);
+      await probe.waitFor(
+        () =>
+          probe.ofType('session.created').some((m) => m.json.session_id === 'before-feed') &&
+          probe.ofType('session.changed').some((m) => m.json.session_id === 'before-feed' && m.json.last_seq === 3),
+        'the earlier changes on the probe',
+      );
+    } finally {
+      await probe.close();
+    }
     const feed = await open(t, '/v1/changes');
     try {
       await feed.waitFor(() => feed.messages.length >= 1, 'sweep_required');
