@@ -18,6 +18,29 @@ CREATE TABLE "idempotency_keys" (
 	CONSTRAINT "idempotency_keys_scope_key_pk" PRIMARY KEY("scope","key")
 );
 --> statement-breakpoint
+CREATE TABLE "queue_batches" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "queue_batches_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"batch_id" text NOT NULL,
+	"session_sid" bigint NOT NULL,
+	"status" text DEFAULT 'pending' NOT NULL,
+	"items" json NOT NULL,
+	"claim_id" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "queue_batches_batch_id_unique" UNIQUE("batch_id"),
+	CONSTRAINT "queue_batches_status_check" CHECK ("queue_batches"."status" in ('pending', 'claimed', 'completed', 'cancelled'))
+);
+--> statement-breakpoint
+CREATE TABLE "queue_claims" (
+	"claim_id" text PRIMARY KEY NOT NULL,
+	"session_sid" bigint NOT NULL,
+	"status" text DEFAULT 'active' NOT NULL,
+	"fencing_token" bigint,
+	"expires_at" timestamp with time zone NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "queue_claims_status_check" CHECK ("queue_claims"."status" in ('active', 'completed', 'abandoned', 'expired'))
+);
+--> statement-breakpoint
 CREATE TABLE "session_activity" (
 	"session_sid" bigint PRIMARY KEY NOT NULL,
 	"status" text NOT NULL,
@@ -40,6 +63,12 @@ CREATE TABLE "sessions" (
 	"snapshot_version" bigint DEFAULT 0 NOT NULL,
 	"chain_deltas" integer DEFAULT 0 NOT NULL,
 	"chain_bytes" bigint DEFAULT 0 NOT NULL,
+	"lease_owner" text,
+	"lease_token_hash" text,
+	"lease_fencing_token" bigint DEFAULT 0 NOT NULL,
+	"lease_expires_at" timestamp with time zone,
+	"lease_ttl_ms" integer,
+	"lease_expiry_announced" boolean DEFAULT true NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "sessions_id_unique" UNIQUE("id"),
@@ -58,10 +87,15 @@ CREATE TABLE "state_snapshots" (
 );
 --> statement-breakpoint
 ALTER TABLE "events" ADD CONSTRAINT "events_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "queue_batches" ADD CONSTRAINT "queue_batches_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "queue_claims" ADD CONSTRAINT "queue_claims_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "session_activity" ADD CONSTRAINT "session_activity_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sessions" ADD CONSTRAINT "sessions_parent_id_sessions_id_fk" FOREIGN KEY ("parent_id") REFERENCES "public"."sessions"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "state_snapshots" ADD CONSTRAINT "state_snapshots_session_sid_sessions_sid_fk" FOREIGN KEY ("session_sid") REFERENCES "public"."sessions"("sid") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "events_state_version_idx" ON "events" USING btree ("session_sid","version") WHERE "events"."version" is not null;--> statement-breakpoint
 CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "queue_batches_session_idx" ON "queue_batches" USING btree ("session_sid","status","id");--> statement-breakpoint
+CREATE INDEX "queue_claims_active_idx" ON "queue_claims" USING btree ("expires_at") WHERE "queue_claims"."status" = 'active';--> statement-breakpoint
 CREATE INDEX "session_activity_expiry_idx" ON "session_activity" USING btree ("expires_at") WHERE not "session_activity"."expired_sent";--> statement-breakpoint
-CREATE INDEX "sessions_parent_idx" ON "sessions" USING btree ("parent_id","sid");
+CREATE INDEX "sessions_parent_idx" ON "sessions" USING btree ("parent_id","sid");--> statement-breakpoint
+CREATE INDEX "sessions_lease_expiry_idx" ON "sessions" USING btree ("lease_expires_at") WHERE not "sessions"."lease_expiry_announced";

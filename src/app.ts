@@ -12,7 +12,10 @@ import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handl
 import { opsRoutes } from './http/ops-routes.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
+import { leaseRoutes } from './leases/routes.js';
+import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
+import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
 import { readHeadAndActivity, readHeads } from './sessions/repository.js';
@@ -32,8 +35,8 @@ export interface AppOptions {
 }
 
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
-/** Expired activity reaches streams within about this long. */
-const ACTIVITY_SWEEP_MS = 500;
+/** Expired activity, leases and claims are announced within about this long. */
+const EXPIRY_SWEEP_MS = 500;
 
 export const OPENAPI_INFO = {
   title: 'session-sync',
@@ -99,6 +102,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         { name: 'state', description: 'Worker state sync: snapshots, deltas and the handshake.' },
         { name: 'events', description: 'Durable per-session history.' },
         { name: 'stream', description: 'Server-Sent Events, live events and activity.' },
+        { name: 'leases', description: 'One writer at a time: execution leases with fencing tokens.' },
+        { name: 'queue', description: 'Input that waits for the worker.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -113,6 +118,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(streamRoutes, { services });
   await app.register(liveRoutes, { services });
   await app.register(activityRoutes, { services });
+  await app.register(leaseRoutes, { services });
+  await app.register(queueRoutes, { services });
 
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
@@ -125,7 +132,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
       }, IDEMPOTENCY_SWEEP_MS).unref(),
       setInterval(() => {
         announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
-      }, ACTIVITY_SWEEP_MS).unref(),
+        settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
+      }, EXPIRY_SWEEP_MS).unref(),
     );
   });
   // Streams never finish on their own: end them first so closing the server can drain.

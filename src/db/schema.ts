@@ -44,11 +44,22 @@ export const sessions = pgTable(
     snapshotVersion: bigint('snapshot_version', { mode: 'number' }).notNull().default(0),
     chainDeltas: integer('chain_deltas').notNull().default(0),
     chainBytes: bigint('chain_bytes', { mode: 'number' }).notNull().default(0),
+    // The execution lease lives on the row every write already locks, so
+    // fencing a write costs nothing extra. Only a hash of the token is kept.
+    leaseOwner: text('lease_owner'),
+    leaseTokenHash: text('lease_token_hash'),
+    /** The current lease's fencing token; never decreases, so every claim gets a larger one. */
+    leaseFencingToken: bigint('lease_fencing_token', { mode: 'number' }).notNull().default(0),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    leaseTtlMs: integer('lease_ttl_ms'),
+    /** False while a lease that has ended by expiry still awaits its lease.expired event. */
+    leaseExpiryAnnounced: boolean('lease_expiry_announced').notNull().default(true),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     index('sessions_parent_idx').on(t.parentId, t.sid),
+    index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
     check('sessions_encoding_check', sql`${t.encoding} in ('json', 'binary')`),
   ],
 );
@@ -134,4 +145,48 @@ export const sessionActivity = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [index('session_activity_expiry_idx').on(t.expiresAt).where(sql`not ${t.expiredSent}`)],
+);
+
+/** Input waiting for the worker, in enqueue order (`id`). */
+export const queueBatches = pgTable(
+  'queue_batches',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    batchId: text('batch_id').notNull().unique(),
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['pending', 'claimed', 'completed', 'cancelled'] }).notNull().default('pending'),
+    items: json('items').notNull(),
+    claimId: text('claim_id'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('queue_batches_session_idx').on(t.sessionSid, t.status, t.id),
+    check('queue_batches_status_check', sql`${t.status} in ('pending', 'claimed', 'completed', 'cancelled')`),
+  ],
+);
+
+/**
+ * A worker's hold on some batches. It ends when completed, abandoned, past
+ * `expires_at`, or, if made under a lease, when that lease generation
+ * (`fencing_token`) is no longer current.
+ */
+export const queueClaims = pgTable(
+  'queue_claims',
+  {
+    claimId: text('claim_id').primaryKey(),
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['active', 'completed', 'abandoned', 'expired'] }).notNull().default('active'),
+    fencingToken: bigint('fencing_token', { mode: 'number' }),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('queue_claims_active_idx').on(t.expiresAt).where(sql`${t.status} = 'active'`),
+    check('queue_claims_status_check', sql`${t.status} in ('active', 'completed', 'abandoned', 'expired')`),
+  ],
 );

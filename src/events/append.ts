@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
+import { sessions } from '../db/schema.js';
 import type { SessionRow } from '../sessions/repository.js';
 
 import { WAKEUP_CHANNEL, encodeNotification, type Notification } from '../stream/notifications.js';
@@ -52,4 +53,21 @@ export async function appendEvents(tx: Tx, session: SessionRow, events: NewEvent
 /** Sends a notification when the transaction commits (never if it rolls back). */
 export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
   await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification(notification)})`);
+}
+
+/**
+ * Appends server-written events and moves the session head past them: for
+ * writes whose only change to the session row is its history (leases, queue,
+ * client events). The session row must be locked by the caller.
+ */
+export async function appendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): Promise<Appended | undefined> {
+  if (events.length === 0) return undefined;
+  const [appended] = await Promise.all([
+    appendEvents(tx, session, events),
+    tx
+      .update(sessions)
+      .set({ lastSeq: session.lastSeq + events.length, updatedAt: sql`now()` })
+      .where(eq(sessions.sid, session.sid)),
+  ]);
+  return appended;
 }

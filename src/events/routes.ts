@@ -1,13 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq, sql } from 'drizzle-orm';
-import { sessions } from '../db/schema.js';
 import { CursorAhead, PayloadTooLarge, SeqConflict } from '../http/errors.js';
-import { IdempotencyHeaders, Limit, problems, Seq, SessionParams, Timestamp, Version } from '../http/schemas.js';
+import { Limit, problems, Seq, SessionParams, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { appendEvents } from './append.js';
+import { appendToSession } from './append.js';
 import { readEvents } from './read.js';
 import { checkClientType, EventType } from './types.js';
 
@@ -30,7 +28,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         summary: 'Append a batch of durable events atomically',
         tags: ['events'],
         params: SessionParams,
-        headers: IdempotencyHeaders,
+        headers: WorkerWriteHeaders,
         body: Type.Object(
           {
             events: Type.Array(Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false }), {
@@ -67,17 +65,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         }
         return { type: event.type, dataJson };
       });
-      const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
+      const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
         if (expectedSeq !== undefined && expectedSeq !== session.lastSeq) throw new SeqConflict(expectedSeq, session.lastSeq);
-        const [appended] = await Promise.all([
-          appendEvents(tx, session, prepared),
-          tx
-            .update(sessions)
-            .set({ lastSeq: session.lastSeq + prepared.length, updatedAt: sql`now()` })
-            .where(eq(sessions.sid, session.sid)),
-        ]);
-        return { status: 201, body: { first_seq: appended.firstSeq, last_seq: appended.lastSeq } };
+        const appended = await appendToSession(tx, session, prepared);
+        return { status: 201, body: { first_seq: appended?.firstSeq, last_seq: appended?.lastSeq } };
       });
       return sendWrite(reply, outcome);
     },

@@ -187,6 +187,63 @@ export class ReservedEventType extends ApiError {
   }
 }
 
+export class LeaseHeld extends ApiError {
+  readonly status = 409;
+  readonly code = 'lease_held';
+  readonly title = 'Session is leased';
+  constructor(owner: string, expiresAt: string, detail?: string) {
+    super(detail ?? `"${owner}" holds the lease until ${expiresAt}; send its Lease-Token, or wait for it to expire`, {
+      owner,
+      expires_at: expiresAt,
+    });
+  }
+}
+
+export class LeaseLost extends ApiError {
+  readonly status = 409;
+  readonly code = 'lease_lost';
+  readonly title = 'Lease lost';
+  constructor(detail = 'this Lease-Token is not the current lease: it expired, was released or was superseded; claim again') {
+    super(detail);
+  }
+}
+
+export class ClaimNotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'claim_not_found';
+  readonly title = 'Claim not found';
+  constructor(claimId: string) {
+    super(`no claim "${claimId}" on this session`, { claim_id: claimId });
+  }
+}
+
+export class ClaimExpired extends ApiError {
+  readonly status = 409;
+  readonly code = 'claim_expired';
+  readonly title = 'Claim no longer active';
+  constructor(claimId: string, state: string) {
+    super(`claim "${claimId}" is ${state}; its batches were returned to the queue unless completed`, { claim_id: claimId, state });
+  }
+}
+
+export class BatchNotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'batch_not_found';
+  readonly title = 'Batch not found';
+  constructor(batchId: string) {
+    super(`no queued batch "${batchId}" on this session`, { batch_id: batchId });
+  }
+}
+
+export class BatchClaimed extends ApiError {
+  readonly status = 409;
+  readonly code = 'batch_claimed';
+  readonly title = 'Batch is no longer pending';
+  constructor(batchId: string, state: string) {
+    super(`batch "${batchId}" is ${state}; only a pending batch can be cancelled`, { batch_id: batchId, status: state });
+  }
+}
+
 export class DatabaseUnavailable extends ApiError {
   readonly status = 503;
   readonly code = 'database_unavailable';

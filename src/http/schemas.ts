@@ -30,6 +30,23 @@ export const IdempotencyHeaders = Type.Object({
   ),
 });
 
+const LeaseTokenHeader = Type.String({
+  pattern: '^[\\x21-\\x7E]{1,255}$',
+  description: 'The token from POST .../lease; required while an unexpired lease exists.',
+});
+
+/** Headers of a worker's write: idempotency plus the lease fence. */
+export const WorkerWriteHeaders = Type.Object({
+  'idempotency-key': IdempotencyHeaders.properties['idempotency-key'],
+  'lease-token': Type.Optional(LeaseTokenHeader),
+});
+
+/** Headers of a lease holder's own lease operations (renew, release). */
+export const LeaseHolderHeaders = Type.Object({
+  'idempotency-key': IdempotencyHeaders.properties['idempotency-key'],
+  'lease-token': LeaseTokenHeader,
+});
+
 export const Problem = Type.Object(
   {
     type: Type.String(),
@@ -67,4 +84,12 @@ export const WriteAck = Type.Object({ version: Version, seq: Seq });
 /** A string enum as a plain JSON Schema `enum`, so a bad value is reported as "must be one of ...". */
 export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+/**
+ * For routes whose body is optional as a whole: no body reads as `{}`, so
+ * `curl -X POST url` without a body works and the schema still checks fields.
+ */
+export async function emptyBodyAsObject(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db, Tx } from '../db/client.js';
 import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse } from '../idempotency/keys.js';
+import { checkFence, LEASE_TOKEN_HEADER } from '../leases/fence.js';
 import { lockSession, type SessionRow } from '../sessions/repository.js';
 import { SessionNotFound } from './errors.js';
 
@@ -34,6 +35,8 @@ export interface SessionWrite {
   idempotencyTtlMs: number;
   /** DELETE: its key outlives the session it removed. */
   lifecycle?: boolean;
+  /** A worker's write: refused while someone else's lease runs (see `checkFence`). */
+  fenced?: boolean;
 }
 
 /**
@@ -46,7 +49,7 @@ export interface SessionWrite {
 export async function writeSession(
   db: Db,
   request: FastifyRequest,
-  { sessionId, idempotencyTtlMs, lifecycle = false }: SessionWrite,
+  { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false }: SessionWrite,
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   return db.transaction(async (tx) => {
@@ -58,10 +61,16 @@ export async function writeSession(
       if (stored) return { ...stored, replayed: true };
     }
     if (!session) throw new SessionNotFound(sessionId);
+    if (fenced) checkFence(session, leaseTokenOf(request));
     const result = await work(tx, session);
     if (idempotent) await storeResponse(tx, idempotent, result);
     return { ...result, replayed: false };
   });
+}
+
+export function leaseTokenOf(request: FastifyRequest): string | undefined {
+  const token = request.headers[LEASE_TOKEN_HEADER];
+  return typeof token === 'string' ? token : undefined;
 }
 
 export function sendWrite(reply: FastifyReply, outcome: WriteOutcome): FastifyReply {

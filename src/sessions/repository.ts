@@ -1,12 +1,34 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
 import { IDLE, readActivity } from '../activity/store.js';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 import { SessionNotFound } from '../http/errors.js';
 import type { ActivityView } from '../stream/notifications.js';
 
-export type SessionRow = typeof sessions.$inferSelect;
+/**
+ * Every read of a session also asks the database whether its lease is still
+ * running: lease expiry is decided by one clock, Postgres's, never by the
+ * clocks of the instances.
+ */
+const sessionColumns = {
+  ...getTableColumns(sessions),
+  leaseActive: sql<boolean>`coalesce(${sessions.leaseExpiresAt} > now(), false)`.as('lease_active'),
+};
+
+export type SessionRow = typeof sessions.$inferSelect & { leaseActive: boolean };
 export type Encoding = SessionRow['encoding'];
+
+export interface LeaseView {
+  owner: string;
+  fencing_token: number;
+  expires_at: string;
+}
+
+/** The lease as anyone may see it: never the token. */
+export function leaseView(row: SessionRow): LeaseView | null {
+  if (!row.leaseActive || row.leaseOwner === null || row.leaseExpiresAt === null) return null;
+  return { owner: row.leaseOwner, fencing_token: row.leaseFencingToken, expires_at: row.leaseExpiresAt.toISOString() };
+}
 
 export interface SessionView {
   id: string;
@@ -19,7 +41,7 @@ export interface SessionView {
   created_at: string;
   updated_at: string;
   activity: ActivityView;
-  lease: null;
+  lease: LeaseView | null;
 }
 
 export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): SessionView {
@@ -34,13 +56,12 @@ export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): S
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     activity,
-    // Leases arrive with their own capability; until then no session is leased.
-    lease: null,
+    lease: leaseView(row),
   };
 }
 
 export async function findSession(db: DbOrTx, id: string): Promise<SessionRow | undefined> {
-  const [row] = await db.select().from(sessions).where(eq(sessions.id, id));
+  const [row] = await db.select(sessionColumns).from(sessions).where(eq(sessions.id, id));
   return row;
 }
 
@@ -56,7 +77,13 @@ export async function getSession(db: DbOrTx, id: string): Promise<SessionRow> {
  * makes seq/version assignment gapless and commit-ordered.
  */
 export async function lockSession(tx: Tx, id: string): Promise<SessionRow | undefined> {
-  const [row] = await tx.select().from(sessions).where(eq(sessions.id, id)).for('update');
+  const [row] = await tx.select(sessionColumns).from(sessions).where(eq(sessions.id, id)).for('update');
+  return row;
+}
+
+/** Locks the session unless another transaction holds it (sweepers skip busy sessions). */
+export async function lockSessionBySidIfFree(tx: Tx, sid: number): Promise<SessionRow | undefined> {
+  const [row] = await tx.select(sessionColumns).from(sessions).where(eq(sessions.sid, sid)).for('update', { skipLocked: true });
   return row;
 }
 
@@ -69,7 +96,11 @@ export interface NewSession {
 
 /** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
 export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRow | undefined> {
-  const [row] = await tx.insert(sessions).values(session).onConflictDoNothing({ target: sessions.id }).returning();
+  const [row] = await tx
+    .insert(sessions)
+    .values(session)
+    .onConflictDoNothing({ target: sessions.id })
+    .returning({ ...getTableColumns(sessions), leaseActive: sql<boolean>`false` });
   return row;
 }
 
@@ -85,7 +116,7 @@ export async function listSessions(
   { parentId, limit, beforeSid }: { parentId?: string; limit: number; beforeSid?: number },
 ): Promise<SessionPage> {
   const rows = await db
-    .select()
+    .select(sessionColumns)
     .from(sessions)
     .where(
       and(
@@ -105,7 +136,7 @@ export async function updateMetadata(tx: Tx, sid: number, metadata: Record<strin
     .update(sessions)
     .set({ metadata, updatedAt: sql`now()` })
     .where(eq(sessions.sid, sid))
-    .returning();
+    .returning(sessionColumns);
   if (!row) throw new Error(`session ${sid} vanished while locked`);
   return row;
 }

@@ -7,6 +7,7 @@ import { isPgError, PgError } from '../db/pg-errors.js';
 import { notify } from '../events/append.js';
 import { InvalidRequest, ParentNotFound, SessionExists } from '../http/errors.js';
 import {
+  emptyBodyAsObject,
   IdempotencyHeaders,
   Limit,
   problems,
@@ -44,7 +45,13 @@ export const Session = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
   activity: Activity,
-  lease: Type.Null(),
+  lease: Type.Union([
+    Type.Object(
+      { owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp },
+      { description: 'The unexpired execution lease (never its token).' },
+    ),
+    Type.Null(),
+  ]),
 });
 
 const CreateSessionBody = Type.Object(
@@ -94,10 +101,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         body: CreateSessionBody,
         response: { 201: Session, ...problems(400, 404, 409, 413, 415, 422) },
       },
-      // Every field is optional, so `curl -X POST .../v1/sessions` with no body creates one.
-      preValidation: async (request) => {
-        if (request.body === undefined || request.body === null) request.body = {};
-      },
+      preValidation: emptyBodyAsObject,
     },
     async (request, reply) => {
       const { body } = request;

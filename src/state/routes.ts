@@ -2,12 +2,12 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   Base64,
-  IdempotencyHeaders,
   problems,
   SchemaVersion,
   SessionParams,
   StringEnum,
   Version,
+  WorkerWriteHeaders,
   WriteAck,
 } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
@@ -106,7 +106,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         summary: 'Replace the state with a snapshot',
         tags: ['state'],
         params: SessionParams,
-        headers: IdempotencyHeaders,
+        headers: WorkerWriteHeaders,
         body: Type.Object(
           {
             base_version: Version,
@@ -122,7 +122,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, async (tx, session) => ({
+        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => ({
           status: 200,
           body: await putSnapshot(tx, stateContext, session, request.body),
         })),
@@ -139,7 +139,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         summary: 'Append a delta against base_version',
         tags: ['state'],
         params: SessionParams,
-        headers: IdempotencyHeaders,
+        headers: WorkerWriteHeaders,
         body: Type.Object(
           {
             base_version: Version,
@@ -156,7 +156,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, async (tx, session) => ({
+        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => ({
           status: 200,
           body: await appendDelta(tx, stateContext, session, request.body),
         })),

@@ -1,0 +1,93 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { emptyBodyAsObject, IdempotencyHeaders, LeaseHolderHeaders, problems, SessionParams, Timestamp } from '../http/schemas.js';
+import { leaseTokenOf, sendWrite, writeSession } from '../http/write.js';
+import type { Services } from '../services.js';
+import { claimLease, releaseLease, renewLease } from './store.js';
+
+const LeaseTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the lease expires unless renewed.' });
+
+const LeaseState = Type.Object({ owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp });
+
+export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { db, config } = services;
+  const write = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs });
+
+  app.post(
+    '/v1/sessions/:id/lease',
+    {
+      schema: {
+        summary: 'Claim the execution lease (one writer at a time)',
+        description:
+          'Returns the secret `token` (send it as Lease-Token on every write while the lease runs) and a ' +
+          '`fencing_token` that grows with every successful claim. 409 lease_held while another unexpired lease exists.',
+        tags: ['leases'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          { owner: Type.String({ minLength: 1, maxLength: 128, description: 'Who holds it, e.g. a worker id.' }), ttl_ms: LeaseTtl },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({ owner: Type.String(), token: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp }),
+          ...problems(400, 404, 409, 415, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { owner, ttl_ms: ttlMs } = request.body;
+      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => ({
+        status: 201,
+        body: await claimLease(tx, session, owner, ttlMs),
+      }));
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.put(
+    '/v1/sessions/:id/lease',
+    {
+      schema: {
+        summary: 'Renew the lease (Lease-Token required)',
+        tags: ['leases'],
+        params: SessionParams,
+        headers: LeaseHolderHeaders,
+        body: Type.Object(
+          { ttl_ms: Type.Optional(LeaseTtl) },
+          { additionalProperties: false, description: 'Optional; ttl_ms defaults to that of the claim.' },
+        ),
+        response: { 200: LeaseState, ...problems(400, 404, 409, 415, 422) },
+      },
+      preValidation: emptyBodyAsObject,
+    },
+    async (request, reply) => {
+      const token = leaseTokenOf(request) ?? '';
+      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => ({
+        status: 200,
+        body: await renewLease(tx, session, token, request.body.ttl_ms),
+      }));
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.delete(
+    '/v1/sessions/:id/lease',
+    {
+      schema: {
+        summary: 'Release the lease (Lease-Token required)',
+        tags: ['leases'],
+        params: SessionParams,
+        headers: LeaseHolderHeaders,
+        response: { 204: Type.Null(), ...problems(400, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const token = leaseTokenOf(request) ?? '';
+      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+        await releaseLease(tx, session, token);
+        return { status: 204, body: null };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
+};

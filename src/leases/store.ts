@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
+import { sessions } from '../db/schema.js';
+import { appendToSession, type NewEvent } from '../events/append.js';
+import { LeaseHeld, LeaseLost } from '../http/errors.js';
+import type { SessionRow } from '../sessions/repository.js';
+import { hashLeaseToken, holdsLease } from './fence.js';
+
+export interface LeaseGrant {
+  owner: string;
+  /** The secret: returned to the claimant only, never stored (only its hash). */
+  token: string;
+  fencing_token: number;
+  expires_at: string;
+}
+
+export interface LeaseState {
+  owner: string;
+  fencing_token: number;
+  expires_at: string;
+}
+
+const interval = (ms: number) => sql`now() + make_interval(secs => ${ms / 1000})`;
+
+/** A lease that ran out without anyone saying so gets its lease.expired before anything else happens. */
+export function pendingExpiryEvent(session: SessionRow): NewEvent | undefined {
+  if (session.leaseActive || session.leaseExpiryAnnounced || session.leaseOwner === null) return undefined;
+  return {
+    type: 'lease.expired',
+    dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }),
+  };
+}
+
+/** Claims the lease; the session row is locked by the caller. */
+export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttlMs: number): Promise<LeaseGrant> {
+  if (session.leaseActive && session.leaseOwner !== null && session.leaseExpiresAt !== null) {
+    throw new LeaseHeld(session.leaseOwner, session.leaseExpiresAt.toISOString());
+  }
+  const token = randomBytes(32).toString('base64url');
+  const fencingToken = session.leaseFencingToken + 1;
+  const [row] = await tx
+    .update(sessions)
+    .set({
+      leaseOwner: owner,
+      leaseTokenHash: hashLeaseToken(token),
+      leaseFencingToken: fencingToken,
+      leaseExpiresAt: interval(ttlMs),
+      leaseTtlMs: ttlMs,
+      leaseExpiryAnnounced: false,
+    })
+    .where(eq(sessions.sid, session.sid))
+    .returning({ expiresAt: sessions.leaseExpiresAt });
+  const expiresAt = (row?.expiresAt ?? new Date()).toISOString();
+  const events = [pendingExpiryEvent(session)].filter((e): e is NewEvent => e !== undefined);
+  events.push({ type: 'lease.acquired', dataJson: JSON.stringify({ owner, fencing_token: fencingToken, expires_at: expiresAt }) });
+  await appendToSession(tx, session, events);
+  return { owner, token, fencing_token: fencingToken, expires_at: expiresAt };
+}
+
+export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<LeaseState> {
+  if (!holdsLease(session, token)) throw new LeaseLost();
+  const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;
+  const [row] = await tx
+    .update(sessions)
+    .set({ leaseExpiresAt: interval(ttl), leaseTtlMs: ttl })
+    .where(eq(sessions.sid, session.sid))
+    .returning({ expiresAt: sessions.leaseExpiresAt });
+  const state = {
+    owner: session.leaseOwner ?? '',
+    fencing_token: session.leaseFencingToken,
+    expires_at: (row?.expiresAt ?? new Date()).toISOString(),
+  };
+  await appendToSession(tx, session, [{ type: 'lease.renewed', dataJson: JSON.stringify(state) }]);
+  return state;
+}
+
+export async function releaseLease(tx: Tx, session: SessionRow, token: string): Promise<void> {
+  if (!holdsLease(session, token)) throw new LeaseLost();
+  await tx
+    .update(sessions)
+    .set({ leaseOwner: null, leaseTokenHash: null, leaseExpiresAt: null, leaseExpiryAnnounced: true })
+    .where(eq(sessions.sid, session.sid));
+  await appendToSession(tx, session, [
+    { type: 'lease.released', dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
+  ]);
+}

@@ -1,0 +1,204 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { appendToSession } from '../events/append.js';
+import { InvalidRequest, PayloadTooLarge } from '../http/errors.js';
+import {
+  emptyBodyAsObject,
+  IdempotencyHeaders,
+  Limit,
+  problems,
+  SessionParams,
+  StringEnum,
+  Timestamp,
+  WorkerWriteHeaders,
+} from '../http/schemas.js';
+import { sendWrite, writeSession } from '../http/write.js';
+import { getSession } from '../sessions/repository.js';
+import type { Services } from '../services.js';
+import { type ClaimAction, cancelBatch, claimBatches, enqueue, finishClaim, listBatches } from './store.js';
+
+const STATUSES = ['pending', 'claimed', 'completed', 'cancelled'] as const;
+
+const Batch = Type.Object({
+  batch_id: Type.String(),
+  status: StringEnum(STATUSES),
+  items: Type.Array(Type.Unknown()),
+  created_at: Timestamp,
+});
+
+const ClaimTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the claim expires unless renewed.' });
+const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' });
+
+function encodeCursor(id: number): string {
+  return Buffer.from(`q:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^q:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) {
+    throw new InvalidRequest('cursor is not one this server gave out; pass next_cursor unchanged', [
+      { in: 'querystring', field: '/cursor', message: 'is not a valid cursor' },
+    ]);
+  }
+  return Number(match[1]);
+}
+
+export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { db, config } = services;
+  const dashboardWrite = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs });
+  const workerWrite = (sessionId: string) => ({ ...dashboardWrite(sessionId), fenced: true });
+
+  app.post(
+    '/v1/sessions/:id/queue',
+    {
+      schema: {
+        summary: 'Queue input for the worker (needs no lease: dashboards send it while the agent is busy)',
+        tags: ['queue'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object({ items: Type.Array(Type.Unknown(), { minItems: 1 }) }, { additionalProperties: false }),
+        response: { 201: Batch, ...problems(400, 404, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { items } = request.body;
+      if (items.length > config.limits.maxBatchEvents) {
+        throw new PayloadTooLarge(`a batch may hold ${config.limits.maxBatchEvents} items (MAX_BATCH_EVENTS); this one has ${items.length}`, {
+          limit: config.limits.maxBatchEvents,
+          size: items.length,
+        });
+      }
+      // The items also travel in the batch's queue.enqueued event.
+      const itemsJson = JSON.stringify(items);
+      const size = Buffer.byteLength(itemsJson);
+      if (size > config.limits.maxEventBytes) {
+        throw new PayloadTooLarge(`items are ${size} bytes; a batch may hold ${config.limits.maxEventBytes} (MAX_EVENT_BYTES)`, {
+          limit_bytes: config.limits.maxEventBytes,
+          size,
+        });
+      }
+      const outcome = await writeSession(db, request, dashboardWrite(request.params.id), async (tx, session) => {
+        const { view, events } = await enqueue(tx, session, itemsJson);
+        await appendToSession(tx, session, events);
+        return { status: 201, body: view };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/queue/claim',
+    {
+      schema: {
+        summary: 'Claim pending batches in enqueue order (the lease holder only, while a lease exists)',
+        tags: ['queue'],
+        params: SessionParams,
+        headers: WorkerWriteHeaders,
+        body: Type.Object(
+          { max_batches: Type.Integer({ minimum: 1, maximum: 1000 }), ttl_ms: ClaimTtl },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ claim_id: Type.String(), batches: Type.Array(Batch), expires_at: Timestamp }),
+          204: Type.Null({ description: 'Nothing is pending.' }),
+          ...problems(400, 404, 409, 415, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { max_batches: maxBatches, ttl_ms: ttlMs } = request.body;
+      const outcome = await writeSession(db, request, workerWrite(request.params.id), async (tx, session) => {
+        const { claim, events } = await claimBatches(tx, session, maxBatches, ttlMs);
+        await appendToSession(tx, session, events);
+        return claim ? { status: 200, body: claim } : { status: 204, body: null };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  for (const action of ['complete', 'renew', 'abandon'] as const satisfies readonly ClaimAction[]) {
+    app.post(
+      `/v1/sessions/:id/queue/claims/:claim_id/${action}`,
+      {
+        schema: {
+          summary: {
+            complete: 'Complete a claim: its batches are done',
+            renew: 'Extend a claim',
+            abandon: 'Abandon a claim: its batches become pending again',
+          }[action],
+          tags: ['queue'],
+          params: Type.Object({ id: SessionParams.properties.id, claim_id: Id }, { additionalProperties: false }),
+          headers: WorkerWriteHeaders,
+          body: Type.Object({ ttl_ms: Type.Optional(ClaimTtl) }, { additionalProperties: false, description: 'Optional; renew takes ttl_ms.' }),
+          response: {
+            200: Type.Object({
+              claim_id: Type.String(),
+              status: StringEnum(['active', 'completed', 'abandoned']),
+              batch_ids: Type.Optional(Type.Array(Type.String())),
+              expires_at: Type.Optional(Timestamp),
+            }),
+            ...problems(400, 404, 409, 415, 422),
+          },
+        },
+        preValidation: emptyBodyAsObject,
+      },
+      async (request, reply) => {
+        const outcome = await writeSession(db, request, workerWrite(request.params.id), async (tx, session) => {
+          const { body, events } = await finishClaim(tx, session, request.params.claim_id, action, request.body.ttl_ms);
+          await appendToSession(tx, session, events);
+          return { status: 200, body };
+        });
+        return sendWrite(reply, outcome);
+      },
+    );
+  }
+
+  app.delete(
+    '/v1/sessions/:id/queue/:batch_id',
+    {
+      schema: {
+        summary: 'Cancel a pending batch',
+        tags: ['queue'],
+        params: Type.Object({ id: SessionParams.properties.id, batch_id: Id }, { additionalProperties: false }),
+        headers: IdempotencyHeaders,
+        response: { 204: Type.Null(), ...problems(400, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await writeSession(db, request, dashboardWrite(request.params.id), async (tx, session) => {
+        await appendToSession(tx, session, await cancelBatch(tx, session, request.params.batch_id));
+        return { status: 204, body: null };
+      });
+      return sendWrite(reply, outcome);
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id/queue',
+    {
+      schema: {
+        summary: 'List queued batches in enqueue order',
+        tags: ['queue'],
+        params: SessionParams,
+        querystring: Type.Object(
+          { status: Type.Optional(StringEnum(STATUSES)), limit: Type.Optional(Limit), cursor: Type.Optional(Type.String()) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ batches: Type.Array(Batch), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problems(400, 404),
+        },
+      },
+    },
+    async (request) => {
+      const { status, limit = 100, cursor } = request.query;
+      const session = await getSession(db, request.params.id);
+      const page = await listBatches(db, session.sid, {
+        status,
+        limit,
+        afterId: cursor === undefined ? undefined : decodeCursor(cursor),
+      });
+      return { batches: page.batches, next_cursor: page.nextId === undefined ? null : encodeCursor(page.nextId) };
+    },
+  );
+};
