@@ -827,7 +827,6 @@ describe('GET /v1/changes', () => {
       const hints = mine('session.changed').map((m) => m.json);
       for (const hint of hints) expect(hint).toEqual({ session_id: id, last_seq: expect.any(Number), version: 0 });
       expect(hints.length).toBeLessThan(20);
-      console.log('HINTS', hints.length);
       expect(hints.length).toBeLessThanOrEqual(10);
       const seqs = hints.map((h) => h.last_seq as number);
       expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
