@@ -15,6 +15,7 @@ import { deleteExpiredKeys } from './idempotency/keys.js';
 import { leaseRoutes } from './leases/routes.js';
 import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
+import { messageRoutes } from './messages/routes.js';
 import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
@@ -104,6 +105,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         { name: 'stream', description: 'Server-Sent Events, live events and activity.' },
         { name: 'leases', description: 'One writer at a time: execution leases with fencing tokens.' },
         { name: 'queue', description: 'Input that waits for the worker.' },
+        { name: 'messages', description: 'The conversation an LLM loop keeps.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -120,6 +122,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(activityRoutes, { services });
   await app.register(leaseRoutes, { services });
   await app.register(queueRoutes, { services });
+  await app.register(messageRoutes, { services });
 
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {

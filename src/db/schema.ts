@@ -54,6 +54,12 @@ export const sessions = pgTable(
     leaseTtlMs: integer('lease_ttl_ms'),
     /** False while a lease that has ended by expiry still awaits its lease.expired event. */
     leaseExpiryAnnounced: boolean('lease_expiry_announced').notNull().default(true),
+    /** The conversation's own counters: last message seq, and version (+1 per append, replace or trim). */
+    messageSeq: bigint('message_seq', { mode: 'number' }).notNull().default(0),
+    messageVersion: bigint('message_version', { mode: 'number' }).notNull().default(0),
+    /** Kept with every change so the metadata read is O(1) on long conversations. */
+    messageCount: integer('message_count').notNull().default(0),
+    archivedCount: integer('archived_count').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -188,5 +194,32 @@ export const queueClaims = pgTable(
   (t) => [
     index('queue_claims_active_idx').on(t.expiresAt).where(sql`${t.status} = 'active'`),
     check('queue_claims_status_check', sql`${t.status} in ('active', 'completed', 'abandoned', 'expired')`),
+  ],
+);
+
+/**
+ * The conversation a stateless LLM loop keeps: messages in `seq` order per
+ * session. Archived messages (replaced or trimmed) stay, marked, so nothing is
+ * lost. Indexes serve the list filters: by kind, by role, and plain order.
+ */
+export const messages = pgTable(
+  'messages',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    id: text('id').notNull().unique(),
+    role: text('role', { enum: ['system', 'user', 'assistant', 'tool'] }).notNull(),
+    kind: text('kind').notNull().default('message'),
+    content: json('content').notNull(),
+    archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.sessionSid, t.seq] }),
+    index('messages_kind_idx').on(t.sessionSid, t.kind, t.seq),
+    index('messages_role_idx').on(t.sessionSid, t.role, t.seq),
+    check('messages_role_check', sql`${t.role} in ('system', 'user', 'assistant', 'tool')`),
   ],
 );

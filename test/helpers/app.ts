@@ -22,7 +22,7 @@ export interface TestApp {
  * environment, so tests exercise the same config parsing as production.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; databaseUrl?: string; logQuery?: (query: string) => void } = {},
+  options: { env?: Record<string, string>; databaseUrl?: string; logQuery?: (query: string, params: unknown[]) => void } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: url });

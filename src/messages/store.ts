@@ -1,0 +1,198 @@
+import { and, asc, desc, eq, gt, isNull, lt, notInArray, sql } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
+import type { DbOrTx, Tx } from '../db/client.js';
+import { messages, sessions } from '../db/schema.js';
+import type { NewEvent } from '../events/append.js';
+import { VersionConflict } from '../http/errors.js';
+import type { SessionRow } from '../sessions/repository.js';
+
+export type Role = (typeof messages.$inferSelect)['role'];
+
+export interface MessageInput {
+  role: Role;
+  kind?: string;
+  /** The content's JSON text, already size-checked. */
+  contentJson: string;
+}
+
+export interface MessageView {
+  id: string;
+  seq: number;
+  role: Role;
+  kind: string;
+  content: unknown;
+  created_at: string;
+  archived_at?: string;
+}
+
+const columns = {
+  id: messages.id,
+  seq: messages.seq,
+  role: messages.role,
+  kind: messages.kind,
+  content: sql<string>`${messages.content}::text`,
+  archivedAt: messages.archivedAt,
+  createdAt: messages.createdAt,
+};
+
+type MessageRow = { id: string; seq: number; role: Role; kind: string; content: string; archivedAt: Date | null; createdAt: Date };
+
+function toView(row: MessageRow): MessageView {
+  return {
+    id: row.id,
+    seq: row.seq,
+    role: row.role,
+    kind: row.kind,
+    content: JSON.parse(row.content) as unknown,
+    created_at: row.createdAt.toISOString(),
+    ...(row.archivedAt ? { archived_at: row.archivedAt.toISOString() } : {}),
+  };
+}
+
+/** A message.appended event carries the message itself; content is spliced in as stored. */
+function appendedEvent(row: MessageRow): NewEvent {
+  const { content, ...rest } = toView({ ...row, content: 'null' });
+  const head = JSON.stringify(rest);
+  return { type: 'message.appended', dataJson: `${head.slice(0, -1)},"content":${row.content}}` };
+}
+
+export function checkExpectedVersion(session: SessionRow, expected: number | undefined): void {
+  if (expected !== undefined && expected !== session.messageVersion) {
+    throw new VersionConflict(expected, session.messageVersion, 'the conversation');
+  }
+}
+
+interface Counters {
+  messageSeq?: number;
+  messageCount?: number;
+  archivedCount?: number;
+}
+
+/** Bumps the conversation version by one, with the counters the change moved. */
+async function bumpConversation(tx: Tx, session: SessionRow, counters: Counters): Promise<number> {
+  const version = session.messageVersion + 1;
+  await tx
+    .update(sessions)
+    .set({ messageVersion: version, ...counters })
+    .where(eq(sessions.sid, session.sid));
+  return version;
+}
+
+async function insertMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<MessageRow[]> {
+  return tx
+    .insert(messages)
+    .values(
+      inputs.map((input, i) => ({
+        sessionSid: session.sid,
+        seq: session.messageSeq + i + 1,
+        id: uuidv7(),
+        role: input.role,
+        kind: input.kind ?? 'message',
+        content: sql`${input.contentJson}::json`,
+      })),
+    )
+    .returning(columns);
+}
+
+export interface Change {
+  events: NewEvent[];
+  version: number;
+}
+
+export async function appendMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<Change & { messages: MessageView[] }> {
+  const rows = await insertMessages(tx, session, inputs);
+  const version = await bumpConversation(tx, session, {
+    messageSeq: session.messageSeq + rows.length,
+    messageCount: session.messageCount + rows.length,
+  });
+  return { messages: rows.map(toView), events: rows.map(appendedEvent), version };
+}
+
+async function archive(tx: Tx, session: SessionRow, where: ReturnType<typeof and>): Promise<number[]> {
+  const archived = await tx
+    .update(messages)
+    .set({ archivedAt: sql`now()` })
+    .where(and(eq(messages.sessionSid, session.sid), isNull(messages.archivedAt), where))
+    .returning({ seq: messages.seq });
+  return archived.map((a) => a.seq).sort((a, b) => a - b);
+}
+
+/** The singleton of a kind: earlier active messages of the kind are archived, the new one appended. */
+export async function replaceKind(
+  tx: Tx,
+  session: SessionRow,
+  input: MessageInput & { kind: string },
+): Promise<Change & { message: MessageView; archived_seqs: number[] }> {
+  const archivedSeqs = await archive(tx, session, eq(messages.kind, input.kind));
+  const [row] = await insertMessages(tx, session, [input]);
+  if (!row) throw new Error('replace inserted no row');
+  const version = await bumpConversation(tx, session, {
+    messageSeq: session.messageSeq + 1,
+    messageCount: session.messageCount - archivedSeqs.length + 1,
+    archivedCount: session.archivedCount + archivedSeqs.length,
+  });
+  const events: NewEvent[] = [];
+  if (archivedSeqs.length) {
+    events.push({ type: 'message.archived', dataJson: JSON.stringify({ kind: input.kind, seqs: archivedSeqs }) });
+  }
+  events.push(appendedEvent(row));
+  return { message: toView(row), archived_seqs: archivedSeqs, events, version };
+}
+
+/** Archives active messages before `beforeSeq`, except those of protected kinds. */
+export async function trimMessages(
+  tx: Tx,
+  session: SessionRow,
+  beforeSeq: number,
+  protectedKinds: string[],
+): Promise<Change & { trimmed: number }> {
+  const seqs = await archive(
+    tx,
+    session,
+    and(lt(messages.seq, beforeSeq), protectedKinds.length ? notInArray(messages.kind, protectedKinds) : undefined),
+  );
+  const version = await bumpConversation(tx, session, {
+    messageCount: session.messageCount - seqs.length,
+    archivedCount: session.archivedCount + seqs.length,
+  });
+  const events = [
+    {
+      type: 'message.trimmed',
+      dataJson: JSON.stringify({ before_seq: beforeSeq, protected_kinds: protectedKinds, seqs }),
+    },
+  ];
+  return { trimmed: seqs.length, events, version };
+}
+
+export interface MessageQuery {
+  role?: Role;
+  kind?: string;
+  afterSeq?: number;
+  beforeSeq?: number;
+  includeArchived: boolean;
+  order: 'asc' | 'desc';
+  limit: number;
+  /** Keyset position: the last seq of the previous page. */
+  from?: number;
+}
+
+export async function listMessages(db: DbOrTx, sid: number, q: MessageQuery): Promise<{ messages: MessageView[]; last: number | undefined }> {
+  const rows = await db
+    .select(columns)
+    .from(messages)
+    .where(
+      and(
+        eq(messages.sessionSid, sid),
+        q.role === undefined ? undefined : eq(messages.role, q.role),
+        q.kind === undefined ? undefined : eq(messages.kind, q.kind),
+        q.afterSeq === undefined ? undefined : gt(messages.seq, q.afterSeq),
+        q.beforeSeq === undefined ? undefined : lt(messages.seq, q.beforeSeq),
+        q.includeArchived ? undefined : isNull(messages.archivedAt),
+        q.from === undefined ? undefined : q.order === 'asc' ? gt(messages.seq, q.from) : lt(messages.seq, q.from),
+      ),
+    )
+    .orderBy(q.order === 'asc' ? asc(messages.seq) : desc(messages.seq))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  return { messages: page.map(toView), last: rows.length > q.limit ? page[page.length - 1]?.seq : undefined };
+}

@@ -1,0 +1,251 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let counter = 0;
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { MAX_BATCH_EVENTS: '50', MAX_EVENT_BYTES: '2048' } });
+});
+afterAll(() => t.close());
+
+async function session(): Promise<string> {
+  const id = `conv-${++counter}`;
+  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+  return id;
+}
+
+type Msg = { role: string; kind?: string; content: unknown };
+const append = (id: string, messages: Msg[], extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>
+  call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages, ...extra }, headers);
+const list = async (id: string, query = '') => (await call(t.app, 'GET', `/v1/sessions/${id}/messages${query}`)).json();
+const meta = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json();
+const seqsOf = (page: { messages: { seq: number }[] }) => page.messages.map((m) => m.seq);
+
+/** Every page of a listing, following next_cursor. */
+async function allPages(id: string, query: string): Promise<number[]> {
+  const seen: number[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = query ? '&' : '?';
+    const page = await list(id, `${query}${cursor ? `${sep}cursor=${cursor}` : ''}`);
+    seen.push(...seqsOf(page));
+    cursor = page.next_cursor;
+  } while (cursor);
+  return seen;
+}
+
+describe('POST /v1/sessions/{id}/messages', () => {
+  it('appends a batch atomically with gapless seqs, default kind, and the new version', async () => {
+    const id = await session();
+    const res = await append(id, [
+      { role: 'system', kind: 'system_prompt', content: 'You are terse.' },
+      { role: 'user', content: { text: 'hi' } },
+      { role: 'assistant', content: [{ type: 'text', text: 'hello' }] },
+    ]);
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    expect(body.version).toBe(1);
+    expect(body.messages.map((m: { seq: number; kind: string; role: string }) => [m.seq, m.role, m.kind])).toEqual([
+      [1, 'system', 'system_prompt'],
+      [2, 'user', 'message'],
+      [3, 'assistant', 'message'],
+    ]);
+    expect(body.messages[1].content).toEqual({ text: 'hi' });
+    expect(body.messages[0].id).toMatch(/^[0-9a-f-]{36}$/);
+    const second = (await append(id, [{ role: 'tool', content: null }])).json();
+    expect(second).toMatchObject({ version: 2, messages: [{ seq: 4, role: 'tool', content: null }] });
+  });
+
+  it('compare-and-set on expected_version: of concurrent appenders exactly one wins per version', async () => {
+    const id = await session();
+    await append(id, [{ role: 'user', content: 'start' }]);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => append(id, [{ role: 'assistant', content: `reply ${i}` }], { expected_version: 1 })),
+    );
+    expect(answers.filter((a) => a.statusCode === 201)).toHaveLength(1);
+    for (const loser of answers.filter((a) => a.statusCode !== 201)) {
+      expect(expectProblem(loser, 409, 'version_conflict')).toMatchObject({ expected_version: 1, actual_version: 2 });
+    }
+    expect(await meta(id)).toMatchObject({ version: 2, last_seq: 2, message_count: 2 });
+  });
+
+  it('refuses bad batches with 400 or 413 and stores nothing', async () => {
+    const id = await session();
+    expectProblem(await append(id, [{ role: 'robot', content: 'x' }]), 400, 'invalid_request');
+    expectProblem(await append(id, []), 400, 'invalid_request');
+    expectProblem(await append(id, [{ role: 'user' } as Msg]), 400, 'invalid_request');
+    expectProblem(await append(id, [{ role: 'user', kind: 'has space', content: 1 }]), 400, 'invalid_request');
+    expectProblem(await append(id, [{ role: 'user', content: 1 }], { expected_version: '0' }), 400, 'invalid_request');
+    const tooMany = expectProblem(await append(id, Array.from({ length: 51 }, () => ({ role: 'user', content: 1 }))), 413, 'payload_too_large');
+    expect(tooMany.limit).toBe(50);
+    expectProblem(await append(id, [{ role: 'user', content: 1 }, { role: 'user', content: 'x'.repeat(3000) }]), 413, 'payload_too_large');
+    expect(await meta(id)).toEqual({ version: 0, last_seq: 0, message_count: 0, archived_count: 0 });
+  });
+
+  it('each appended message is a message.appended event carrying the message', async () => {
+    const id = await session();
+    const [message] = (await append(id, [{ role: 'user', content: { text: 'hi' } }])).json().messages;
+    const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events;
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'message.appended', data: message });
+  });
+
+  it('a retry with the same Idempotency-Key stores the batch once', async () => {
+    const id = await session();
+    const first = await append(id, [{ role: 'user', content: 'once' }], {}, { 'idempotency-key': 'turn-1' });
+    const retry = await append(id, [{ role: 'user', content: 'once' }], {}, { 'idempotency-key': 'turn-1' });
+    expect(retry.json()).toEqual(first.json());
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect((await meta(id)).message_count).toBe(1);
+  });
+
+  it('is fenced by the lease like every worker write', async () => {
+    const id = await session();
+    const lease = (await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 60_000 })).json();
+    expectProblem(await append(id, [{ role: 'user', content: 1 }]), 409, 'lease_held');
+    expect((await append(id, [{ role: 'user', content: 1 }], {}, { 'lease-token': lease.token })).statusCode).toBe(201);
+  });
+});
+
+describe('GET /v1/sessions/{id}/messages', () => {
+  let id: string;
+  beforeAll(async () => {
+    id = await session();
+    const batch: Msg[] = [];
+    for (let i = 1; i <= 30; i++) batch.push({ role: i % 3 === 0 ? 'assistant' : 'user', kind: i % 5 === 0 ? 'note' : undefined, content: i });
+    await append(id, batch);
+  });
+
+  it('filters by role, kind and seq range, ascending by default', async () => {
+    expect(seqsOf(await list(id, '?role=assistant&limit=1000'))).toEqual([3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
+    expect(seqsOf(await list(id, '?kind=note'))).toEqual([5, 10, 15, 20, 25, 30]);
+    expect(seqsOf(await list(id, '?role=assistant&kind=note'))).toEqual([15, 30]);
+    expect(seqsOf(await list(id, '?after_seq=10&before_seq=14'))).toEqual([11, 12, 13]);
+  });
+
+  it('descends with order=desc', async () => {
+    expect(seqsOf(await list(id, '?order=desc&limit=3'))).toEqual([30, 29, 28]);
+  });
+
+  it('pages with an opaque cursor, in both orders, each message exactly once', async () => {
+    expect(await allPages(id, '?limit=7')).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(await allPages(id, '?limit=4&order=desc&role=user')).toEqual(
+      Array.from({ length: 30 }, (_, i) => 30 - i).filter((s) => s % 3 !== 0),
+    );
+  });
+
+  it('refuses an invalid cursor, or one from the other order, with 400', async () => {
+    expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/messages?cursor=garbage`), 400, 'invalid_request');
+    const ascCursor = (await list(id, '?limit=2')).next_cursor;
+    const wrong = expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/messages?order=desc&cursor=${ascCursor}`), 400, 'invalid_request');
+    expect(wrong.errors[0].field).toBe('/cursor');
+    expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/messages?role=robot`), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/messages?limit=0`), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/nobody/messages'), 404, 'session_not_found');
+  });
+
+  it('pages never repeat or skip while other writers append', async () => {
+    const busy = await session();
+    await append(busy, Array.from({ length: 40 }, (_, i) => ({ role: 'user' as const, content: i })));
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) await append(busy, [{ role: 'assistant', content: 'more' }]);
+    })();
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 200; pages++) {
+      const page = await list(busy, `?limit=5${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...seqsOf(page));
+      cursor = page.next_cursor;
+      if (!cursor) break;
+      if (seen.length >= 60) stop = true;
+    }
+    stop = true;
+    await writer;
+    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i + 1));
+    expect(seen.length).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('replace by kind, trim, and metadata', () => {
+  it('replacing a kind archives the earlier active one and appends the new one', async () => {
+    const id = await session();
+    await append(id, [
+      { role: 'system', kind: 'summary', content: 'v1' },
+      { role: 'user', content: 'q' },
+    ]);
+    const put = (content: string) => call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content });
+    const res = await put('v2');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ message: { seq: 3, kind: 'summary', content: 'v2' }, archived_seqs: [1], version: 2 });
+    expect((await put('v3')).json()).toMatchObject({ archived_seqs: [3], version: 3 });
+    expect((await list(id, '?kind=summary')).messages.map((m: { content: string }) => m.content)).toEqual(['v3']);
+    const withArchived = (await list(id, '?kind=summary&include_archived=true')).messages;
+    expect(withArchived.map((m: { content: string; archived_at?: string }) => [m.content, m.archived_at !== undefined])).toEqual([
+      ['v1', true],
+      ['v2', true],
+      ['v3', false],
+    ]);
+    expect(await meta(id)).toEqual({ version: 3, last_seq: 4, message_count: 2, archived_count: 2 });
+    const types = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: { type: string }) => e.type);
+    expect(types).toEqual(['message.appended', 'message.appended', 'message.archived', 'message.appended', 'message.archived', 'message.appended']);
+  });
+
+  it('replacing with a stale expected_version is a version_conflict and changes nothing', async () => {
+    const id = await session();
+    await append(id, [{ role: 'system', kind: 'summary', content: 'v1' }]);
+    expectProblem(
+      await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 'v2', expected_version: 0 }),
+      409,
+      'version_conflict',
+    );
+    expect((await list(id, '?kind=summary')).messages[0].content).toBe('v1');
+  });
+
+  it('trim archives active messages before a seq, except protected kinds', async () => {
+    const id = await session();
+    await append(id, [
+      { role: 'system', kind: 'system_prompt', content: 'rules' },
+      { role: 'user', content: 'a' },
+      { role: 'assistant', content: 'b' },
+      { role: 'system', kind: 'summary', content: 's' },
+      { role: 'user', content: 'c' },
+    ]);
+    const res = await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 5, protected_kinds: ['system_prompt', 'summary'] });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ trimmed: 2, version: 2 });
+    expect(seqsOf(await list(id))).toEqual([1, 4, 5]);
+    // Trimming again archives nothing new, but is still a change of the conversation.
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 5, protected_kinds: ['system_prompt', 'summary'] })).json()).toEqual({
+      trimmed: 0,
+      version: 3,
+    });
+    expect(await meta(id)).toEqual({ version: 3, last_seq: 5, message_count: 3, archived_count: 2 });
+    const trimmed = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events;
+    expect(trimmed[0].data).toEqual({ before_seq: 5, protected_kinds: ['system_prompt', 'summary'], seqs: [2, 3] });
+  });
+
+  it('trim and replace interplay: a replaced summary stays archived once, a trimmed summary can be replaced', async () => {
+    const id = await session();
+    await append(id, [
+      { role: 'system', kind: 'summary', content: 's1' },
+      { role: 'user', content: 'q1' },
+    ]);
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 3 });
+    expect((await meta(id))).toMatchObject({ message_count: 0, archived_count: 2 });
+    const replaced = (await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 's2' })).json();
+    // s1 was already archived by the trim: nothing more to archive.
+    expect(replaced.archived_seqs).toEqual([]);
+    expect(await meta(id)).toEqual({ version: 3, last_seq: 3, message_count: 1, archived_count: 2 });
+  });
+
+  it('validates trim and replace bodies', async () => {
+    const id = await session();
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, {}), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 'x' }), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'ghost', content: 1 }), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/bad%20kind`, { role: 'user', content: 1 }), 400, 'invalid_request');
+    expect(await meta(id)).toEqual({ version: 0, last_seq: 0, message_count: 0, archived_count: 0 });
+  });
+});
