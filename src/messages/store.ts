@@ -51,7 +51,7 @@ function toView(row: MessageRow): MessageView {
 
 /** A message.appended event carries the message itself; content is spliced in as stored. */
 function appendedEvent(row: MessageRow): NewEvent {
-  const { content, ...rest } = toView({ ...row, content: 'null' });
+  const { content: _placeholder, ...rest } = toView({ ...row, content: 'null' });
   const head = JSON.stringify(rest);
   return { type: 'message.appended', dataJson: `${head.slice(0, -1)},"content":${row.content}}` };
 }

@@ -170,6 +170,59 @@ describe('stream: replay, marker, tail', () => {
   });
 });
 
+describe('stream: opened while the session is busy', () => {
+  it('streams opened at any point during concurrent appends each get every event exactly once, in order', async () => {
+    const id = 'busy';
+    await sessionWithEvents(id, 0);
+    let stop = false;
+    const writers = Array.from({ length: 3 }, async (_, w) => {
+      let n = 0;
+      while (!stop) {
+        await append(t, id, Array.from({ length: 1 + (n % 5) }, (_, i) => ({ type: 'busy', data: { w, n, i } })));
+        n++;
+      }
+    });
+    const clients: SseClientType[] = [];
+    const afters: number[] = [];
+    try {
+      // Open streams from different cursors while the writers run.
+      for (let i = 0; i < 6; i++) {
+        const current = (await getSession(t, id)).last_seq as number;
+        const after = i % 2 === 0 ? 0 : Math.max(0, current - 3);
+        afters.push(after);
+        clients.push(await open(t, `/v1/sessions/${id}/stream?after=${after}`));
+        await eventually(
+          () => getSession(t, id),
+          (s) => s.last_seq > current + 5,
+          'more appends',
+        );
+      }
+      stop = true;
+      await Promise.all(writers);
+      const { last_seq: last } = await append(t, id, [{ type: 'sentinel', data: null }]);
+      const expected = (await history(t, id)).events;
+      expect(expected).toHaveLength(last);
+      for (const [i, client] of clients.entries()) {
+        await client.waitFor(() => client.durable.some((m) => m.id === String(last)), `the sentinel on stream ${i}`, 20_000);
+        const first = (afters[i] ?? 0) + 1;
+        expect(client.durable.map((m) => m.id), `stream ${i}`).toEqual(range(first, last));
+        expect(client.durable.map((m) => m.json)).toEqual(expected.slice(first - 1));
+        expect(markers(client), `stream ${i}`).toHaveLength(1);
+        // The marker sits where the replay ended: after the event it names, before the next one.
+        const marker = markers(client)[0]!;
+        const markerIndex = client.messages.indexOf(marker);
+        const cursor = marker.json.cursor as number;
+        expect(client.messages.slice(0, markerIndex).every((m) => Number(m.id) <= cursor)).toBe(true);
+        expect(client.messages.slice(markerIndex + 1).every((m) => Number(m.id) > cursor)).toBe(true);
+      }
+    } finally {
+      stop = true;
+      await Promise.allSettled(writers);
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+});
+
 describe('stream: cursor', () => {
   async function durableIdsAndCursor(path: string, headers: Record<string, string> = {}) {
     const client = await open(t, path, headers);
@@ -547,27 +600,31 @@ describe('live events', () => {
     }
   });
 
-  it('causality: a live event published right after durable event N arrives after N', async () => {
+  it('causality: a live event published right after durable event N was acknowledged arrives after N', async () => {
     const id = 'causal';
     await sessionWithEvents(id, 0);
     const client = await open(t, `/v1/sessions/${id}/stream`);
     try {
       await waitForMarker(client);
-      const rounds = 15;
-      for (let i = 0; i < rounds; i++) {
-        const { last_seq: seq } = await append(t, id, [{ type: 'step', data: i }]);
+      // Large batches take the stream a while to read; the live event is published as soon as the append is acknowledged.
+      const sizes = [1, 400, 1, 250, 3, 600, 1, 1, 300, 2];
+      const filler = 'f'.repeat(1000);
+      for (const [round, size] of sizes.entries()) {
+        const { last_seq: seq } = await append(t, id, Array.from({ length: size }, (_, i) => ({ type: 'step', data: { round, i, filler } })));
         const res = await call(t.app, 'POST', `/v1/sessions/${id}/live`, { type: 'after_step', data: { seq } });
         expect(res.statusCode, res.body).toBe(202);
         expect(res.json().after_seq).toBeGreaterThanOrEqual(seq);
       }
-      await client.waitFor(() => client.ofType('after_step').length === rounds, `${rounds} live events`);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      await client.waitFor(() => client.ofType('after_step').length === sizes.length, `${sizes.length} live events`, 20_000);
+      await client.waitForDurable(total, 20_000);
       for (const live of client.ofType('after_step')) {
         const seq = live.json.data.seq as number;
         const durableIndex = client.messages.findIndex((m) => m.id === String(seq));
-        expect(durableIndex, `durable ${seq} before its live event`).toBeGreaterThanOrEqual(0);
-        expect(durableIndex).toBeLessThan(client.messages.indexOf(live));
+        expect(durableIndex, `durable ${seq} arrived`).toBeGreaterThanOrEqual(0);
+        expect(durableIndex, `durable ${seq} before the live event published after it`).toBeLessThan(client.messages.indexOf(live));
       }
-      expect(client.durable.map((m) => m.id)).toEqual(range(1, rounds));
+      expect(client.durable.map((m) => m.id)).toEqual(range(1, total));
     } finally {
       await client.close();
     }
