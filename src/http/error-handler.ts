@@ -90,13 +90,14 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     .headers(problem.headers)
     .type(PROBLEM_CONTENT_TYPE)
     .send({
+      // Extensions first: they can never override the standard members.
+      ...problem.extra,
       type: `urn:session-sync:problem:${problem.code}`,
       title: problem.title,
       status: problem.status,
       detail: problem.message,
       code: problem.code,
       instance: request.url.split('?')[0],
-      ...problem.extra,
     });
 }
 

@@ -240,7 +240,7 @@ export class BatchClaimed extends ApiError {
   readonly code = 'batch_claimed';
   readonly title = 'Batch is no longer pending';
   constructor(batchId: string, state: string) {
-    super(`batch "${batchId}" is ${state}; only a pending batch can be cancelled`, { batch_id: batchId, status: state });
+    super(`batch "${batchId}" is ${state}; only a pending batch can be cancelled`, { batch_id: batchId, batch_status: state });
   }
 }
 

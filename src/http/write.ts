@@ -3,11 +3,17 @@ import type { Db, Tx } from '../db/client.js';
 import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse } from '../idempotency/keys.js';
 import { checkFence, LEASE_TOKEN_HEADER } from '../leases/fence.js';
 import { lockSession, type SessionRow } from '../sessions/repository.js';
-import { SessionNotFound } from './errors.js';
+import { type ApiError, SessionNotFound } from './errors.js';
 
 export interface WriteResult {
   status: number;
   body: unknown;
+  /**
+   * Commit what the work did, then answer with this problem instead (e.g. a
+   * claim found dead: returning its batches to the queue stands, the request is
+   * still refused). Never stored under an Idempotency-Key.
+   */
+  refuseAfterCommit?: ApiError;
 }
 
 export interface WriteOutcome extends WriteResult {
@@ -52,7 +58,7 @@ export async function writeSession(
   { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false }: SessionWrite,
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
-  return db.transaction(async (tx) => {
+  const outcome = await db.transaction(async (tx): Promise<WriteOutcome> => {
     const session = await lockSession(tx, sessionId);
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotencyOf(request, scope);
@@ -63,9 +69,11 @@ export async function writeSession(
     if (!session) throw new SessionNotFound(sessionId);
     if (fenced) checkFence(session, leaseTokenOf(request));
     const result = await work(tx, session);
-    if (idempotent) await storeResponse(tx, idempotent, result);
+    if (idempotent && !result.refuseAfterCommit) await storeResponse(tx, idempotent, result);
     return { ...result, replayed: false };
   });
+  if (outcome.refuseAfterCommit) throw outcome.refuseAfterCommit;
+  return outcome;
 }
 
 export function leaseTokenOf(request: FastifyRequest): string | undefined {

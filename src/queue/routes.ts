@@ -144,9 +144,9 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
       async (request, reply) => {
         const outcome = await writeSession(db, request, workerWrite(request.params.id), async (tx, session) => {
-          const { body, events } = await finishClaim(tx, session, request.params.claim_id, action, request.body.ttl_ms);
+          const { body, events, refusal } = await finishClaim(tx, session, request.params.claim_id, action, request.body.ttl_ms);
           await appendToSession(tx, session, events);
-          return { status: 200, body };
+          return { status: 200, body, refuseAfterCommit: refusal };
         });
         return sendWrite(reply, outcome);
       },

@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { queueBatches, queueClaims } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
-import { BatchClaimed, BatchNotFound, ClaimExpired, ClaimNotFound } from '../http/errors.js';
+import { type ApiError, BatchClaimed, BatchNotFound, ClaimExpired, ClaimNotFound } from '../http/errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 
 export type BatchStatus = (typeof queueBatches.$inferSelect)['status'];
@@ -66,15 +66,22 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
     .returning({ claimId: queueClaims.claimId });
   if (dead.length === 0) return [];
   const claimIds = dead.map((d) => d.claimId);
-  const returned = await tx
-    .update(queueBatches)
-    .set({ status: 'pending', claimId: null, updatedAt: sql`now()` })
-    .where(and(inArray(queueBatches.claimId, claimIds), eq(queueBatches.status, 'claimed')))
-    .returning({ batchId: queueBatches.batchId, claimId: queueBatches.claimId });
+  // RETURNING shows new values, and claim_id is cleared: read the old one in a CTE.
+  const returned = await tx.execute<{ id: string; batch_id: string; claim_id: string }>(sql`
+    with held as (
+      select id, batch_id, claim_id from queue_batches
+      where claim_id in ${claimIds} and status = 'claimed'
+      order by id
+      for update
+    )
+    update queue_batches b set status = 'pending', claim_id = null, updated_at = now()
+    from held where b.id = held.id
+    returning held.batch_id, held.claim_id, held.id`);
+  const rows = [...returned].sort((a, b) => Number(a.id) - Number(b.id));
   return claimIds.map((claimId) =>
     event('queue.expired', {
       claim_id: claimId,
-      batch_ids: returned.filter((r) => r.claimId === claimId).map((r) => r.batchId),
+      batch_ids: rows.filter((r) => r.claim_id === claimId).map((r) => r.batch_id),
     }),
   );
 }
@@ -122,16 +129,19 @@ export async function claimBatches(
   return { claim: { claim_id: claimId, batches: pending.map((b) => toView(b, 'claimed')), expires_at: expiresAt }, events };
 }
 
-/** The claim if it is still active (after settling); otherwise claim_not_found or claim_expired. */
-async function activeClaim(tx: Tx, session: SessionRow, claimId: string): Promise<NewEvent[]> {
+/**
+ * Settles the session's claims, then checks this one. A dead claim is refused,
+ * but only after the settlement commits: its batches are pending at once.
+ */
+async function activeClaim(tx: Tx, session: SessionRow, claimId: string): Promise<{ events: NewEvent[]; refusal?: ApiError }> {
   const events = await settleClaims(tx, session);
   const [claim] = await tx
     .select({ status: queueClaims.status })
     .from(queueClaims)
     .where(and(eq(queueClaims.claimId, claimId), eq(queueClaims.sessionSid, session.sid)));
-  if (!claim) throw new ClaimNotFound(claimId);
-  if (claim.status !== 'active') throw new ClaimExpired(claimId, claim.status);
-  return events;
+  if (!claim) return { events, refusal: new ClaimNotFound(claimId) };
+  if (claim.status !== 'active') return { events, refusal: new ClaimExpired(claimId, claim.status) };
+  return { events };
 }
 
 export type ClaimAction = 'complete' | 'renew' | 'abandon';
@@ -142,8 +152,9 @@ export async function finishClaim(
   claimId: string,
   action: ClaimAction,
   ttlMs?: number,
-): Promise<{ body: Record<string, unknown>; events: NewEvent[] }> {
-  const events = await activeClaim(tx, session, claimId);
+): Promise<{ body: Record<string, unknown>; events: NewEvent[]; refusal?: ApiError }> {
+  const { events, refusal } = await activeClaim(tx, session, claimId);
+  if (refusal) return { body: {}, events, refusal };
   if (action === 'renew') {
     const [row] = await tx
       .update(queueClaims)
