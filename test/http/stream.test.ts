@@ -971,12 +971,12 @@ describe('a real EventSource client (eventsource package)', () => {
         },
       });
       source.addEventListener('tick', (event) => {
-        const message = event as MessageEvent<string>;
+        const message = event as MessageEvent;
         const json = JSON.parse(message.data);
         received.push({ lastEventId: message.lastEventId, seq: json.seq, data: json.data });
       });
       source.addEventListener('session.activity', (event) => {
-        markerCursors.push(JSON.parse((event as MessageEvent<string>).data).cursor);
+        markerCursors.push(JSON.parse((event as MessageEvent).data).cursor);
       });
       source.addEventListener('error', () => {
         errors++;
