@@ -1,15 +1,18 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { activityRoutes } from './activity/routes.js';
+import { registerAuth } from './auth/plugin.js';
 import { announceExpiredActivity } from './activity/store.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { opsRoutes } from './http/ops-routes.js';
+import { registerJsonBodyParser } from './http/json-body.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
 import { leaseRoutes } from './leases/routes.js';
@@ -45,14 +48,26 @@ export const OPENAPI_INFO = {
   description: 'Durable, live state for AI agent sessions: state sync for workers, SSE streams for dashboards.',
 };
 
+/** Request log line: the URL without an `access_token` (EventSource tokens ride in the query). */
+function serializeRequest(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
+    remoteAddress: request.ip,
+  };
+}
+
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
 export async function buildApp({ config, database, logger, listen = true }: AppOptions): Promise<FastifyInstance> {
+  // Secrets never reach the logs, whatever logger the caller passes.
+  const redaction = { redact: ['req.headers.authorization', 'req.headers["lease-token"]'], serializers: { req: serializeRequest } };
   const app = Fastify({
-    logger: logger ?? {
-      level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers["lease-token"]'],
-    },
+    logger: logger === false ? false : { level: config.logLevel, ...(typeof logger === 'object' ? logger : {}), ...redaction },
     bodyLimit: config.limits.maxBodyBytes,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Streams stay open for hours and heartbeats keep them busy; no socket inactivity cut.
+    connectionTimeout: 0,
     frameworkErrors: frameworkErrorHandler,
     // Longer than any valid id (128), so a too-long id gets the schema's 400, not the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
@@ -61,6 +76,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON only: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app, config.maxJsonDepth);
 
   const metrics = new Metrics();
   const { db } = database;
@@ -87,6 +103,16 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   };
 
   registerErrorHandlers(app, metrics);
+  if (config.corsOrigins.length) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'lease-token', 'last-event-id', 'if-none-match'],
+      exposedHeaders: ['etag', 'idempotent-replayed', 'location', 'retry-after'],
+      maxAge: 600,
+    });
+  }
+  registerAuth(app, config.authSecret);
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
@@ -98,6 +124,17 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'With AUTH_SECRET set: an HS256 JWT with exp and grants {sessions, read, write, admin}.',
+          },
+        },
+      },
+      security: [{ bearer: [] }],
       tags: [
         { name: 'sessions', description: 'Create, list, read, update and delete sessions.' },
         { name: 'state', description: 'Worker state sync: snapshots, deltas and the handshake.' },

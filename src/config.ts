@@ -32,6 +32,19 @@ export interface StreamTuning {
 export interface Config {
   host: string;
   port: number;
+  /** HS256 secret for bearer tokens; unset means no authentication (loopback only). */
+  authSecret: string | undefined;
+  /** Origins allowed by CORS (dashboards served elsewhere). */
+  corsOrigins: string[];
+  /** Time allowed to receive a whole request (headers and body). */
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open SSE streams per process; past it a new stream gets 503 with Retry-After. */
+  maxStreams: number;
+  /** Deepest nesting accepted in a JSON body. */
+  maxJsonDepth: number;
+  dbConnectTimeoutSeconds: number;
   /** Absent: start an embedded PostgreSQL under `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
@@ -71,6 +84,10 @@ function text(env: Env, name: string): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 const MiB = 1024 * 1024;
 const KiB = 1024;
 
@@ -89,14 +106,41 @@ export function loadConfig(env: Env = process.env): Config {
   if (maxEventBytes > maxBodyBytes) {
     throw new ConfigError(`MAX_EVENT_BYTES (${maxEventBytes}) must not exceed MAX_BODY_BYTES (${maxBodyBytes})`);
   }
+  const host = text(env, 'HOST') ?? '127.0.0.1';
+  const authSecret = env.AUTH_SECRET === undefined || env.AUTH_SECRET === '' ? undefined : env.AUTH_SECRET;
+  if (authSecret !== undefined && Buffer.byteLength(authSecret) < 32) {
+    throw new ConfigError('AUTH_SECRET must be at least 32 bytes (e.g. `openssl rand -base64 48`)');
+  }
+  if (authSecret === undefined && !isLoopback(host)) {
+    throw new ConfigError(
+      `AUTH_SECRET is not set, so authentication is off: refusing to listen on non-loopback HOST ${host}; set AUTH_SECRET or HOST=127.0.0.1`,
+    );
+  }
+  const corsOrigins = (text(env, 'CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS must be comma-separated origins like https://dash.example.com, got "${origin}"`);
+    }
+  }
+  const sseHeartbeatMs = integer(env, 'SSE_HEARTBEAT_MS', 15_000, 100, 3_600_000);
   return {
-    host: text(env, 'HOST') ?? '127.0.0.1',
+    host,
+    authSecret,
+    corsOrigins,
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
+    maxStreams: integer(env, 'MAX_STREAMS', 20_000, 1, 1_000_000),
+    maxJsonDepth: integer(env, 'MAX_JSON_DEPTH', 64, 2, 10_000),
+    dbConnectTimeoutSeconds: integer(env, 'DB_CONNECT_TIMEOUT_S', 5, 1, 300),
     port: integer(env, 'PORT', 8080, 0, 65535),
     databaseUrl,
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? './.data'),
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 2, 1000),
     logLevel,
-    sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000, 100, 3_600_000),
+    sseHeartbeatMs,
     idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_MS', 24 * 3_600_000, 24 * 3_600_000, 365 * 24 * 3_600_000),
     limits: {
       maxBodyBytes,

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     url = embedded.url;
   }
   await runMigrations(url);
-  const database = connectDatabase({ url, poolMax: config.dbPoolMax });
+  const database = connectDatabase({ url, poolMax: config.dbPoolMax, connectTimeoutSeconds: config.dbConnectTimeoutSeconds });
   const app = await buildApp({ config, database });
   if (embedded) app.log.info({ dataDir: config.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
 

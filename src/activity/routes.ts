@@ -23,6 +23,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
   app.put(
     '/v1/sessions/:id/activity',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Set the current activity (a current value, never history)',
         tags: ['stream'],

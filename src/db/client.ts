@@ -22,13 +22,22 @@ export interface DatabaseOptions {
   url: string;
   poolMax: number;
   applicationName?: string;
+  /** Fail fast when the database cannot be reached (seconds). */
+  connectTimeoutSeconds?: number;
   /** Sees every query drizzle sends (tests use it to count what a write reads). */
   logger?: Logger;
 }
 
-export function connectDatabase({ url, poolMax, applicationName = 'session-sync', logger }: DatabaseOptions): Database {
+export function connectDatabase({
+  url,
+  poolMax,
+  applicationName = 'session-sync',
+  connectTimeoutSeconds = 5,
+  logger,
+}: DatabaseOptions): Database {
   const sql = postgres(url, {
     max: poolMax,
+    connect_timeout: connectTimeoutSeconds,
     onnotice: () => {},
     connection: { application_name: applicationName },
   });

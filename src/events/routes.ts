@@ -24,6 +24,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.post(
     '/v1/sessions/:id/events',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Append a batch of durable events atomically',
         tags: ['events'],
@@ -78,6 +79,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get(
     '/v1/sessions/:id/events',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Read durable history after a cursor',
         description:

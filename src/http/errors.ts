@@ -254,6 +254,16 @@ export class DatabaseUnavailable extends ApiError {
   }
 }
 
+export class TooManyStreams extends ApiError {
+  readonly status = 503;
+  readonly code = 'too_many_streams';
+  readonly title = 'Too many open streams';
+  constructor(limit: number, retryAfterSeconds = 5) {
+    super(`this instance already serves ${limit} streams (MAX_STREAMS); retry shortly or on another instance`, { limit });
+    this.headers['retry-after'] = String(retryAfterSeconds);
+  }
+}
+
 export class InternalError extends ApiError {
   readonly status = 500;
   readonly code = 'internal_error';

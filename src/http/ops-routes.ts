@@ -52,7 +52,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'], produces: ['text/plain'] } },
+    { config: { access: 'admin' }, schema: { summary: 'Prometheus metrics', tags: ['operations'], produces: ['text/plain'] } },
     async (_request, reply) => {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();

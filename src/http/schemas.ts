@@ -65,6 +65,8 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict with the current state (see `code`).',
   413: 'Over a configured size limit; nothing was stored.',
   415: 'Body is not application/json.',
+  401: 'Missing, malformed, badly signed or expired token (WWW-Authenticate: Bearer).',
+  403: 'The token does not grant this.',
   422: 'Well-formed but cannot be applied (see `code`).',
   503: 'Database unavailable; retry after the Retry-After delay.',
 };

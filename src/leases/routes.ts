@@ -16,6 +16,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.post(
     '/v1/sessions/:id/lease',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Claim the execution lease (one writer at a time)',
         description:
@@ -47,6 +48,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.put(
     '/v1/sessions/:id/lease',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Renew the lease (Lease-Token required)',
         tags: ['leases'],
@@ -73,6 +75,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.delete(
     '/v1/sessions/:id/lease',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Release the lease (Lease-Token required)',
         tags: ['leases'],

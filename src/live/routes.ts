@@ -13,6 +13,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   app.post(
     '/v1/sessions/:id/live',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Publish a live event to current subscribers (never stored, never replayed)',
         description:

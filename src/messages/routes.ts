@@ -62,6 +62,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.post(
     '/v1/sessions/:id/messages',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Append conversation messages atomically',
         tags: ['messages'],
@@ -102,6 +103,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.get(
     '/v1/sessions/:id/messages',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'List messages with filters, in stable keyset pages',
         tags: ['messages'],
@@ -147,6 +149,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.put(
     '/v1/sessions/:id/messages/kinds/:kind',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Replace the singleton of a kind (earlier active messages of the kind are archived)',
         tags: ['messages'],
@@ -178,6 +181,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.post(
     '/v1/sessions/:id/messages/trim',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Archive active messages before a seq, except protected kinds',
         tags: ['messages'],
@@ -209,6 +213,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.get(
     '/v1/sessions/:id/messages/meta',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Conversation metadata',
         tags: ['messages'],

@@ -51,6 +51,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.post(
     '/v1/sessions/:id/queue',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Queue input for the worker (needs no lease: dashboards send it while the agent is busy)',
         tags: ['queue'],
@@ -89,6 +90,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.post(
     '/v1/sessions/:id/queue/claim',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Claim pending batches in enqueue order (the lease holder only, while a lease exists)',
         tags: ['queue'],
@@ -120,6 +122,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     app.post(
       `/v1/sessions/:id/queue/claims/:claim_id/${action}`,
       {
+        config: { access: 'write' },
         schema: {
           summary: {
             complete: 'Complete a claim: its batches are done',
@@ -156,6 +159,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.delete(
     '/v1/sessions/:id/queue/:batch_id',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Cancel a pending batch',
         tags: ['queue'],
@@ -176,6 +180,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get(
     '/v1/sessions/:id/queue',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'List queued batches in enqueue order',
         tags: ['queue'],

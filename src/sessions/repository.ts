@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, or, sql } from 'drizzle-orm';
 import { IDLE, readActivity } from '../activity/store.js';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
@@ -113,7 +113,12 @@ export interface SessionPage {
 /** Newest first, keyset-paginated on the internal key (insertion order). */
 export async function listSessions(
   db: DbOrTx,
-  { parentId, limit, beforeSid }: { parentId?: string; limit: number; beforeSid?: number },
+  {
+    parentId,
+    limit,
+    beforeSid,
+    readable,
+  }: { parentId?: string; limit: number; beforeSid?: number; readable?: { exact: string[]; prefixes: string[] } },
 ): Promise<SessionPage> {
   const rows = await db
     .select(sessionColumns)
@@ -122,6 +127,7 @@ export async function listSessions(
       and(
         parentId === undefined ? undefined : eq(sessions.parentId, parentId),
         beforeSid === undefined ? undefined : lt(sessions.sid, beforeSid),
+        readable === undefined ? undefined : readableFilter(readable),
       ),
     )
     .orderBy(desc(sessions.sid))
@@ -129,6 +135,16 @@ export async function listSessions(
   const hasMore = rows.length > limit;
   const page = hasMore ? rows.slice(0, limit) : rows;
   return { rows: page, nextSid: hasMore ? page[page.length - 1]?.sid : undefined };
+}
+
+/** Only the sessions a token may read: exact ids, or ids starting with a granted prefix. */
+function readableFilter({ exact, prefixes }: { exact: string[]; prefixes: string[] }) {
+  return or(
+    exact.length ? inArray(sessions.id, exact) : sql`false`,
+    prefixes.length
+      ? sql`exists (select 1 from unnest(${sql.param(prefixes)}::text[]) as p(prefix) where starts_with(${sessions.id}, p.prefix))`
+      : sql`false`,
+  );
 }
 
 export async function updateMetadata(tx: Tx, sid: number, metadata: Record<string, unknown>): Promise<SessionRow> {

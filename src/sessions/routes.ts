@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
 import { Activity } from '../activity/routes.js';
+import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
 import { notify } from '../events/append.js';
@@ -85,8 +86,8 @@ function decodeCursor(cursor: string): number {
   return Number(match[1]);
 }
 
-/** A create that let the server pick the id has no session to scope its key to. */
-const GENERATED_ID_SCOPE = '';
+/** A create that let the server pick the id has no session to scope its key to: the caller's subject is the scope. */
+const generatedIdScope = (subject: string | undefined) => `new:${subject ?? ''}`;
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
@@ -94,6 +95,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.post(
     '/v1/sessions',
     {
+      config: { access: 'create' },
       schema: {
         summary: 'Create a session',
         tags: ['sessions'],
@@ -106,7 +108,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const { body } = request;
       const id = body.id ?? uuidv7();
-      const idempotent = idempotencyOf(request, body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id));
+      const scope = body.id === undefined ? generatedIdScope(request.principal.sub) : lifecycleScope(body.id);
+      const idempotent = idempotencyOf(request, scope);
       const create = () =>
         db.transaction(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
@@ -154,6 +157,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.get(
     '/v1/sessions',
     {
+      config: { access: 'list' },
       schema: {
         summary: 'List sessions, newest first',
         tags: ['sessions'],
@@ -170,6 +174,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         parentId: parent_id,
         limit,
         beforeSid: cursor === undefined ? undefined : decodeCursor(cursor),
+        readable: readableScope(request.principal),
       });
       const activities = await readActivities(db, page.rows.map((row) => row.sid));
       return {
@@ -182,6 +187,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.get(
     '/v1/sessions/:id',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Read a session',
         tags: ['sessions'],
@@ -198,6 +204,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.patch(
     '/v1/sessions/:id',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Merge-patch (RFC 7396) the session metadata',
         tags: ['sessions'],
@@ -221,6 +228,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.delete(
     '/v1/sessions/:id',
     {
+      config: { access: 'admin' },
       schema: {
         summary: 'Delete a session, its state and its history',
         tags: ['sessions'],

@@ -67,6 +67,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get(
     '/v1/sessions/:id/state',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Sync handshake: what a worker holding version `have` is missing',
         tags: ['state'],
@@ -102,6 +103,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.put(
     '/v1/sessions/:id/state',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Replace the state with a snapshot',
         tags: ['state'],
@@ -135,6 +137,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.post(
     '/v1/sessions/:id/deltas',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Append a delta against base_version',
         tags: ['state'],

@@ -22,9 +22,12 @@ const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 const PING_MS = 5000;
 
-/** A dashboard's changes feed: live-only hints for many sessions over one connection. */
+/** A dashboard's changes feed: live-only hints for the sessions its token may read. */
 export class ChangesSubscriber {
-  constructor(readonly writer: SseWriter) {}
+  constructor(
+    readonly writer: SseWriter,
+    readonly mayRead: (sessionId: string) => boolean,
+  ) {}
 }
 
 /**
@@ -203,23 +206,23 @@ export class ListenerHub {
         return;
       case 'activity':
         tail?.publishLive(n.head, liveFrame('session.activity', n.activity));
-        this.broadcastChange('session.activity', { session_id: n.session_id, ...n.activity });
+        this.broadcastChange(n.session_id, 'session.activity', { session_id: n.session_id, ...n.activity });
         return;
       case 'created':
-        this.broadcastChange('session.created', { session_id: n.session_id });
+        this.broadcastChange(n.session_id, 'session.created', { session_id: n.session_id });
         return;
       case 'deleted':
         tail?.finish(liveFrame('session.deleted', { session_id: n.session_id }), 'session deleted');
         this.dirtyHeads.delete(n.session_id);
-        this.broadcastChange('session.deleted', { session_id: n.session_id });
+        this.broadcastChange(n.session_id, 'session.deleted', { session_id: n.session_id });
         return;
     }
   }
 
-  private broadcastChange(type: string, data: unknown): void {
+  private broadcastChange(sessionId: string, type: string, data: unknown): void {
     if (this.changes.size === 0) return;
     const frame = liveFrame(type, data);
-    for (const subscriber of this.changes) subscriber.writer.push(frame);
+    for (const subscriber of this.changes) if (subscriber.mayRead(sessionId)) subscriber.writer.push(frame);
   }
 
   /** Coalesces many appends into one hint per session per flush; heads are read from the table. */
@@ -233,7 +236,7 @@ export class ListenerHub {
     this.options
       .readHeads(ids)
       .then((heads) => {
-        for (const head of heads) this.broadcastChange('session.changed', head);
+        for (const head of heads) this.broadcastChange(head.session_id, 'session.changed', head);
       })
       .catch((err: unknown) => {
         this.options.log.warn({ err }, 'changes feed head read failed');

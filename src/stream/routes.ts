@@ -6,13 +6,16 @@ import { eq } from 'drizzle-orm';
 import { readActivity } from '../activity/store.js';
 import type { DbOrTx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
-import { CursorAhead, InvalidRequest, SessionNotFound } from '../http/errors.js';
+import { CursorAhead, InvalidRequest, SessionNotFound, TooManyStreams } from '../http/errors.js';
+import { mayRead } from '../auth/grants.js';
 import { problems, Seq, SessionParams } from '../http/schemas.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
 import { liveFrame, SseWriter } from './sse.js';
 import { type Subscriber, toFrame } from './tail.js';
+
+const AccessTokenQuery = Type.String({ description: 'The bearer token, for EventSource (which cannot send headers).' });
 
 /** Reconnect hint sent to EventSource clients. */
 const RETRY_MS = 1000;
@@ -77,6 +80,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   app.get(
     '/v1/sessions/:id/stream',
     {
+      config: { access: 'read', sse: true },
       schema: {
         summary: 'Follow a session: durable history after a cursor, then live (Server-Sent Events)',
         description:
@@ -91,12 +95,13 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           {
             after: Type.Optional(Type.Union([Type.Literal('now'), Seq])),
             live: Type.Optional(Type.Boolean({ default: true })),
+            access_token: Type.Optional(AccessTokenQuery),
           },
           { additionalProperties: false },
         ),
         response: {
           200: { description: 'An event stream (text/event-stream).', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problems(400, 404, 409),
+          ...problems(400, 401, 403, 404, 409, 503),
         },
       },
     },
@@ -104,6 +109,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const { id } = request.params;
       const requested = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0;
       const live = request.query.live ?? true;
+      if (hub.openStreams >= config.maxStreams) throw new TooManyStreams(config.maxStreams);
       const session = await getSession(db, id);
 
       // Register for wakeups first, then capture the head B: anything committed
@@ -158,6 +164,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   app.get(
     '/v1/changes',
     {
+      config: { access: 'list', sse: true },
       schema: {
         summary: 'Watch many sessions over one connection (Server-Sent Events, live only)',
         description:
@@ -166,15 +173,18 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           '`sweep_required` is sent again whenever hints may have been missed.',
         tags: ['stream'],
         produces: ['text/event-stream'],
+        querystring: Type.Object({ access_token: Type.Optional(AccessTokenQuery) }, { additionalProperties: false }),
         response: {
           200: { description: 'An event stream (text/event-stream).', content: { 'text/event-stream': { schema: Type.String() } } },
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      if (hub.openStreams >= config.maxStreams) throw new TooManyStreams(config.maxStreams);
+      const { principal } = request;
       const writer = openStream(reply, config.stream.maxBufferedBytes);
       writer.push(liveFrame('sweep_required', {}));
-      hub.addChanges(new ChangesSubscriber(writer));
+      hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
     },
   );
 };

@@ -43,7 +43,7 @@ describe('migrations', () => {
       const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
       expect(applied[0]?.n).toBe((await readJournal()).entries.length);
       const tables = await sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`;
-      const declared = Object.values(schema)
+      const declared = (Object.values(schema) as unknown[])
         .filter((value): value is PgTable => is(value, PgTable))
         .map((table) => getTableName(table))
         .sort();

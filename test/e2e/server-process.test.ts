@@ -53,6 +53,14 @@ describe('the server process', () => {
     expect(lines[0]).toMatch(/PORT must be a whole number/);
   });
 
+  it('refuses to start open (no AUTH_SECRET) on a public HOST, with one line naming AUTH_SECRET', async () => {
+    const running = start({ HOST: '0.0.0.0', DATA_DIR: dataDir });
+    expect(await running.exited).toBe(1);
+    const lines = running.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/AUTH_SECRET is not set.*refusing to listen on non-loopback HOST 0\.0\.0\.0/);
+  });
+
   it('serves with an embedded database, drains on SIGTERM, and keeps its data across restarts', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;

@@ -17,8 +17,25 @@ describe('loadConfig', () => {
   });
 
   it('reads the environment', () => {
-    const config = loadConfig({ PORT: '9000', HOST: '0.0.0.0', DATABASE_URL: 'postgres://u@h/db', DATA_DIR: '/var/x', LOG_LEVEL: 'debug' });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', databaseUrl: 'postgres://u@h/db', dataDir: '/var/x', logLevel: 'debug' });
+    const secret = 's'.repeat(32);
+    const config = loadConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      AUTH_SECRET: secret,
+      CORS_ORIGINS: 'https://dash.example.com, http://localhost:5173',
+      DATABASE_URL: 'postgres://u@h/db',
+      DATA_DIR: '/var/x',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      authSecret: secret,
+      corsOrigins: ['https://dash.example.com', 'http://localhost:5173'],
+      databaseUrl: 'postgres://u@h/db',
+      dataDir: '/var/x',
+      logLevel: 'debug',
+    });
   });
 
   it.each([
@@ -29,9 +46,17 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres/],
     [{ MAX_BODY_BYTES: '2048', MAX_EVENT_BYTES: '4096' }, /^MAX_EVENT_BYTES \(4096\) must not exceed MAX_BODY_BYTES/],
     [{ IDEMPOTENCY_TTL_MS: '1000' }, /^IDEMPOTENCY_TTL_MS must be between/],
+    [{ AUTH_SECRET: 'too-short' }, /^AUTH_SECRET must be at least 32 bytes/],
+    [{ HOST: '0.0.0.0' }, /^AUTH_SECRET is not set, so authentication is off: refusing to listen on non-loopback HOST 0\.0\.0\.0/],
+    [{ HOST: '10.1.2.3' }, /^AUTH_SECRET is not set/],
+    [{ CORS_ORIGINS: 'not an origin' }, /^CORS_ORIGINS must be/],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('serves open on loopback hosts only', () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) expect(loadConfig({ HOST: host }).authSecret).toBeUndefined();
   });
 
   it('lets the event limit follow a smaller body limit when it is not set', () => {
