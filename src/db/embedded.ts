@@ -12,6 +12,8 @@ export interface EmbeddedPostgresHandle {
   adminUrl: string;
   port: number;
   stop(): Promise<void>;
+  /** Starts the cluster again after `stop()` (same data, same port). */
+  start(): Promise<void>;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -128,16 +130,25 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await admin.end();
   }
   // Fast shutdown (SIGINT) if this process exits without stopping the cluster.
-  const child = (pg as unknown as { process?: ChildProcess }).process;
-  const killOnExit = () => child?.kill('SIGINT');
-  process.once('exit', killOnExit);
+  let killOnExit: (() => void) | undefined;
+  const guardExit = () => {
+    const child = (pg as unknown as { process?: ChildProcess }).process;
+    killOnExit = () => child?.kill('SIGINT');
+    process.once('exit', killOnExit);
+  };
+  guardExit();
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${options.database}`,
     adminUrl,
     port,
     stop: async () => {
-      process.removeListener('exit', killOnExit);
+      if (killOnExit) process.removeListener('exit', killOnExit);
       await pg.stop();
+    },
+    start: async () => {
+      await removeStalePid(dataDir);
+      await pg.start();
+      guardExit();
     },
   };
 }
