@@ -6,7 +6,6 @@ import { SseClient } from '../helpers/sse.js';
 // Hostile bodies thrown at every write route: never a 5xx, never a change of
 // state on refusal, never a polluted prototype.
 let t: TestApp;
-let lease: { token: string };
 
 beforeAll(async () => {
   t = await createTestApp({ env: { MAX_BODY_BYTES: '65536', MAX_EVENT_BYTES: '8192', MAX_JSON_DEPTH: '32' } });
@@ -16,7 +15,8 @@ beforeAll(async () => {
     await call(t.app, 'PUT', `/v1/sessions/fuzz-${encoding}/state`, { base_version: 0, schema_version: 1, ...snapshot });
   }
   await call(t.app, 'POST', '/v1/sessions', { id: 'fuzz-leased' });
-  lease = (await call(t.app, 'POST', '/v1/sessions/fuzz-leased/lease', { owner: 'fuzzer', ttl_ms: 3_600_000 })).json();
+  // Renewals there carry a wrong token: they must all be refused, changing nothing.
+  await call(t.app, 'POST', '/v1/sessions/fuzz-leased/lease', { owner: 'fuzzer', ttl_ms: 3_600_000 });
 });
 afterAll(() => t.close());
 
