@@ -65,11 +65,16 @@ export class SseWriter {
   async send(chunk: string): Promise<boolean> {
     if (this.closed) return false;
     if (this.res.write(chunk)) return true;
+    // Whichever wins, the losers' listeners and timer must go: a long replay waits here often.
+    const done = new AbortController();
+    const { signal } = done;
+    const lost = () => false;
     const drained = await Promise.race([
-      once(this.res, 'drain').then(() => true),
-      once(this.res, 'close').then(() => false),
-      setTimeout(DRAIN_TIMEOUT_MS, false, { ref: false }),
+      once(this.res, 'drain', { signal }).then(() => true, lost),
+      once(this.res, 'close', { signal }).then(lost, lost),
+      setTimeout(DRAIN_TIMEOUT_MS, false, { ref: false, signal }).catch(lost),
     ]);
+    done.abort();
     if (!drained) this.destroy('slow reader');
     return !this.closed;
   }
