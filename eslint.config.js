@@ -13,8 +13,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests read untyped JSON answers; `any` there keeps assertions readable.
-    files: ['test/**/*.ts'],
+    // Tests and benchmarks read untyped JSON answers and IPC messages; `any` there keeps them readable.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

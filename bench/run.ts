@@ -1,0 +1,344 @@
+// npm run bench [-- --quick] [-- --only 1,3]
+// Starts Postgres (embedded, or DATABASE_URL) and the server as separate
+// processes, drives every scenario from worker processes, prints a table and
+// writes bench/results.json. Ratios compare against a baseline measured in the
+// same run: these machines are shared and noisy, absolute figures are not.
+import { execSync } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
+import { runMigrations } from '../src/db/migrate.js';
+import { api, metric, percentile, ROOT, type Row, rssOf, runWorker, type ServerProcess, sleep, startServer } from './lib.js';
+
+const quick = process.argv.includes('--quick');
+const onlyArg = process.argv.find((a, i) => process.argv[i - 1] === '--only');
+const only = onlyArg ? new Set(onlyArg.split(',').map(Number)) : undefined;
+
+interface Context {
+  server: ServerProcess;
+  dbUrl: string;
+  sql: postgres.Sql;
+}
+
+const rows: Row[] = [];
+function record(row: Omit<Row, 'ratio'> & { ratio?: number | null }): void {
+  const full = { ratio: null, ...row } as Row;
+  rows.push(full);
+  const fmt = (n: number | null) => (n === null ? '-' : Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 3 : 1));
+  console.log(`  ${full.pass ? 'PASS' : 'FAIL'}  ${full.metric}: ${fmt(full.value)} (baseline ${fmt(full.baseline)}, ratio ${fmt(full.ratio)}, target ${full.target})`);
+}
+
+async function createSession(url: string, id: string, snapshot?: unknown): Promise<void> {
+  await api(url, 'POST', '/v1/sessions', { id });
+  if (snapshot !== undefined) await api(url, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot });
+}
+
+/** Latencies (ms) from append acknowledgement to receipt, and loss/duplicates per stream. */
+function deliveries(acks: [number, number][], receipts: [number, number][][]) {
+  const ackAt = new Map(acks);
+  const expected = [...ackAt.keys()].sort((a, b) => a - b);
+  const latencies: number[] = [];
+  let lost = 0;
+  let duplicated = 0;
+  let outOfOrder = 0;
+  for (const stream of receipts) {
+    const seen = new Set<number>();
+    let last = 0;
+    for (const [seq, at] of stream) {
+      if (seen.has(seq)) duplicated++;
+      if (seq < last) outOfOrder++;
+      seen.add(seq);
+      last = seq;
+      const acked = ackAt.get(seq);
+      if (acked !== undefined) latencies.push(at - acked);
+    }
+    for (const seq of expected) if (!seen.has(seq)) lost++;
+  }
+  latencies.sort((a, b) => a - b);
+  return { latencies, lost, duplicated, outOfOrder };
+}
+
+const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
+  [
+    1,
+    'Append throughput (16 clients, small merge patch) vs postgres.js doing the same work',
+    async ({ server, dbUrl, sql }) => {
+      const clients = 16;
+      const durationMs = quick ? 4000 : 10_000;
+      const rounds = quick ? 1 : 2;
+      const serverRates: number[] = [];
+      const baseRates: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const ids = Array.from({ length: clients }, (_, i) => `append-${round}-${i}`);
+        for (const id of ids) await createSession(server.url, id, { counter: 0 });
+        const viaServer = await runWorker<{ count: number; errors: number }>('append-load', {
+          url: server.url,
+          sessions: ids.map((id) => ({ id, version: 1 })),
+          durationMs,
+        }).result;
+        serverRates.push(viaServer.count / (durationMs / 1000));
+        const baseIds = Array.from({ length: clients }, (_, i) => `append-base-${round}-${i}`);
+        for (const id of baseIds) await createSession(server.url, id, { counter: 0 });
+        const sids = await sql`select sid, id from sessions where id = any(${baseIds})`;
+        const baseline = await runWorker<{ count: number }>('pg-append', {
+          dbUrl,
+          sessions: sids.map((r) => ({ sid: Number(r.sid), id: r.id as string })),
+          durationMs,
+        }).result;
+        baseRates.push(baseline.count / (durationMs / 1000));
+      }
+      const value = Math.max(...serverRates);
+      const baseline = Math.max(...baseRates);
+      record({ scenario: 'append_throughput', metric: 'deltas/s via HTTP', value, baseline, ratio: value / baseline, target: 'ratio >= 0.6', pass: value / baseline >= 0.6 });
+    },
+  ],
+  [
+    2,
+    'Delta cost vs state size (JSON Patch, 1 MiB vs 1 KiB state)',
+    async ({ server }) => {
+      const small = { counter: 0, pad: 'x'.repeat(1000) };
+      const big = { counter: 0, rows: Array.from({ length: 6500 }, (_, i) => ({ i, text: 'y'.repeat(140) })) };
+      await createSession(server.url, 'cost-small', small);
+      await createSession(server.url, 'cost-big', big);
+      const n = quick ? 150 : 400;
+      const times: Record<string, number[]> = { small: [], big: [] };
+      // Interleaved, so noise hits both alike.
+      for (let v = 1; v <= n; v++) {
+        for (const [name, id] of [['small', 'cost-small'], ['big', 'cost-big']] as const) {
+          const start = performance.now();
+          await api(server.url, 'POST', `/v1/sessions/${id}/deltas`, {
+            base_version: v,
+            patch: [{ op: 'test', path: '/counter', value: v - 1 }, { op: 'replace', path: '/counter', value: v }],
+          });
+          times[name]?.push(performance.now() - start);
+        }
+      }
+      const p50Small = percentile(times.small!.sort((a, b) => a - b), 0.5);
+      const p50Big = percentile(times.big!.sort((a, b) => a - b), 0.5);
+      record({ scenario: 'delta_cost', metric: 'p50 delta latency on 1 MiB state (ms)', value: p50Big, baseline: p50Small, ratio: p50Big / p50Small, target: 'ratio <= 1.5 (vs 1 KiB state)', pass: p50Big / p50Small <= 1.5 });
+    },
+  ],
+  [
+    3,
+    'Fan-out: subscribers on one session, 20 appends/s',
+    async ({ server }) => {
+      const subscribers = quick ? 200 : 1000;
+      const seconds = quick ? 8 : 30;
+      const workers = 4;
+      await createSession(server.url, 'fanout');
+      const groups = Array.from({ length: workers }, () =>
+        runWorker<{ receipts: [number, number][][] }>(
+          'subscribers',
+          { url: server.url, paths: Array.from({ length: subscribers / workers }, () => '/v1/sessions/fanout/stream'), record: true },
+          (message) => message.type === 'ready' && readyCount++,
+        ),
+      );
+      let readyCount = 0;
+      while (readyCount < workers) await sleep(100);
+      const readsBefore = await metric(server.url, 'session_sync_stream_tail_reads_total');
+      const { acks, errors } = await runWorker<{ acks: [number, number][]; errors: number }>('appender', {
+        url: server.url,
+        session: 'fanout',
+        perSecond: 20,
+        durationMs: seconds * 1000,
+      }).result;
+      await sleep(2000);
+      const readsAfter = await metric(server.url, 'session_sync_stream_tail_reads_total');
+      for (const g of groups) g.child.send({ type: 'finish' });
+      const receipts = (await Promise.all(groups.map((g) => g.result))).flatMap((r) => r.receipts);
+      const { latencies, lost, duplicated, outOfOrder } = deliveries(acks, receipts);
+      const p99 = percentile(latencies, 0.99);
+      record({ scenario: 'fan_out', metric: `events lost (${subscribers} subscribers x ${acks.length} appends)`, value: lost + errors, baseline: null, target: '0', pass: lost + errors === 0 });
+      record({ scenario: 'fan_out', metric: 'duplicates or out of order', value: duplicated + outOfOrder, baseline: null, target: '0', pass: duplicated + outOfOrder === 0 });
+      record({ scenario: 'fan_out', metric: 'p50 append ack -> receipt (ms)', value: percentile(latencies, 0.5), baseline: null, target: 'info', pass: true });
+      record({ scenario: 'fan_out', metric: 'p99 append ack -> receipt (ms)', value: p99, baseline: null, target: '<= 100', pass: p99 <= 100 });
+      const perWakeup = (readsAfter - readsBefore) / acks.length;
+      record({ scenario: 'fan_out', metric: 'database reads per append (all subscribers)', value: perWakeup, baseline: null, target: '~1 (<= 1.1)', pass: perWakeup <= 1.1 });
+    },
+  ],
+  [
+    4,
+    'Idle connections: many SSE streams over many sessions',
+    async ({ server, sql }) => {
+      const streams = quick ? 2000 : 10_000;
+      const sessions = quick ? 200 : 1000;
+      await sql`insert into sessions (id) select 'idle-' || g from generate_series(1, ${sessions}) g`;
+      const workers = 4;
+      const perWorker = streams / workers;
+      await sleep(1000);
+      const before = await rssOf(server.pid);
+      let readyCount = 0;
+      const groups = Array.from({ length: workers }, (_, w) =>
+        runWorker<unknown>(
+          'subscribers',
+          {
+            url: server.url,
+            paths: Array.from({ length: perWorker }, (_, i) => `/v1/sessions/idle-${1 + ((w * perWorker + i) % sessions)}/stream`),
+            record: false,
+            concurrency: 50,
+          },
+          (message) => message.type === 'ready' && readyCount++,
+        ),
+      );
+      while (readyCount < workers) await sleep(200);
+      const open = await metric(server.url, 'session_sync_open_streams');
+      await sleep(2000);
+      const after = await rssOf(server.pid);
+      for (const g of groups) g.child.send({ type: 'finish' });
+      await Promise.all(groups.map((g) => g.result));
+      const perStream = (after - before) / streams / 1024;
+      record({ scenario: 'idle_connections', metric: `open streams`, value: open, baseline: null, target: `${streams}`, pass: open >= streams });
+      record({ scenario: 'idle_connections', metric: 'server RSS growth per stream (KiB)', value: perStream, baseline: null, target: '<= 40', pass: perStream <= 40 });
+    },
+  ],
+  [
+    5,
+    'Catch-up: replay history over one SSE stream vs postgres.js reading the same rows',
+    async ({ server, dbUrl, sql }) => {
+      const events = quick ? 30_000 : 100_000;
+      await createSession(server.url, 'history');
+      await sql`
+        with s as (select sid from sessions where id = 'history')
+        insert into events (session_sid, seq, type, data)
+        select s.sid, g, 'token', json_build_object('i', g, 'text', 'the quick brown fox jumps')
+        from s, generate_series(1, ${events}) g`;
+      await sql`update sessions set last_seq = ${events} where id = 'history'`;
+      const best = { sse: 0, postgres: 0 };
+      for (let round = 0; round < (quick ? 1 : 2); round++) {
+        for (const mode of ['sse', 'postgres'] as const) {
+          const r = await runWorker<{ events: number; seconds: number }>('replay', { mode, url: server.url, session: 'history', dbUrl, pageSize: 500 }).result;
+          if (r.events !== events) throw new Error(`${mode} replay read ${r.events} of ${events} events`);
+          best[mode] = Math.max(best[mode], r.events / r.seconds);
+        }
+      }
+      record({ scenario: 'catch_up', metric: 'events/s replayed over SSE', value: best.sse, baseline: best.postgres, ratio: best.sse / best.postgres, target: '>= 50000 events/s', pass: best.sse >= 50_000 });
+    },
+  ],
+  [
+    6,
+    'Cross-instance: writer on one instance, 100 subscribers on another',
+    async ({ server, dbUrl }) => {
+      const other = await startServer(dbUrl, await freePort());
+      try {
+        await createSession(server.url, 'cross');
+        let ready = false;
+        const group = runWorker<{ receipts: [number, number][][] }>(
+          'subscribers',
+          { url: other.url, paths: Array.from({ length: 100 }, () => '/v1/sessions/cross/stream'), record: true },
+          (message) => message.type === 'ready' && (ready = true),
+        );
+        while (!ready) await sleep(100);
+        const { acks } = await runWorker<{ acks: [number, number][] }>('appender', {
+          url: server.url,
+          session: 'cross',
+          perSecond: 20,
+          durationMs: (quick ? 5 : 15) * 1000,
+        }).result;
+        await sleep(1500);
+        group.child.send({ type: 'finish' });
+        const { latencies, lost, duplicated } = deliveries(acks, (await group.result).receipts);
+        const p99 = percentile(latencies, 0.99);
+        record({ scenario: 'cross_instance', metric: 'events lost or duplicated', value: lost + duplicated, baseline: null, target: '0', pass: lost + duplicated === 0 });
+        record({ scenario: 'cross_instance', metric: 'p99 append ack -> receipt on the other instance (ms)', value: p99, baseline: null, target: '<= 100', pass: p99 <= 100 });
+      } finally {
+        await other.stop();
+      }
+    },
+  ],
+  [
+    7,
+    'Slow reader: a subscriber that stops reading while MBs of events are appended',
+    async ({ server }) => {
+      const megabytes = quick ? 20 : 50;
+      const padBytes = 16 * 1024;
+      const batch = 10;
+      const requests = Math.ceil((megabytes * 1024 * 1024) / (padBytes * batch));
+      const grow = async (withSlowReader: boolean): Promise<{ peak: number; cut: boolean }> => {
+        const session = withSlowReader ? 'slow-reader' : 'slow-control';
+        await createSession(server.url, session);
+        const cutBefore = await metric(server.url, 'session_sync_stream_slow_disconnects_total');
+        let ready = !withSlowReader;
+        const reader = withSlowReader
+          ? runWorker<{ closedByServer: boolean }>('slow-socket', { port: Number(new URL(server.url).port), session }, (m) => m.type === 'ready' && (ready = true))
+          : undefined;
+        while (!ready) await sleep(50);
+        const start = await rssOf(server.pid);
+        let peak = start;
+        const sampler = setInterval(() => void rssOf(server.pid).then((rss) => (peak = Math.max(peak, rss))), 100);
+        await runWorker('appender', { url: server.url, session, perSecond: 50, durationMs: (requests / 50) * 1000, batch, padBytes }).result;
+        await sleep(1000);
+        clearInterval(sampler);
+        reader?.child.send({ type: 'finish' });
+        const closed = reader ? (await reader.result).closedByServer : false;
+        const cut = (await metric(server.url, 'session_sync_stream_slow_disconnects_total')) > cutBefore && closed;
+        return { peak: peak - start, cut };
+      };
+      // The slow reader runs first, so it also pays for the heap the appends grow: conservative.
+      const slow = await grow(true);
+      const control = await grow(false);
+      const mib = (n: number) => n / 1024 / 1024;
+      record({ scenario: 'slow_reader', metric: 'slow subscriber cut off', value: slow.cut ? 1 : 0, baseline: null, target: '1', pass: slow.cut });
+      record({
+        scenario: 'slow_reader',
+        metric: `server RSS growth while ${megabytes} MB are appended (MiB)`,
+        value: mib(slow.peak),
+        baseline: mib(control.peak),
+        ratio: control.peak > 0 ? slow.peak / control.peak : null,
+        target: '<= control + 16 MiB (bounded, not growing with the data)',
+        pass: mib(slow.peak) <= mib(control.peak) + 16,
+      });
+    },
+  ],
+];
+
+async function main(): Promise<void> {
+  console.log(`session-sync bench${quick ? ' (quick)' : ''} on ${os.cpus().length} cores; building...`);
+  execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
+  let root: string | undefined;
+  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
+  let dbUrl = process.env.DATABASE_URL;
+  if (!dbUrl) {
+    root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-bench-'));
+    await chmod(root, 0o755);
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), database: 'bench' });
+    dbUrl = embedded.url;
+  }
+  await runMigrations(dbUrl);
+  const sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
+  const server = await startServer(dbUrl, await freePort());
+  const started = Date.now();
+  try {
+    for (const [n, title, run] of scenarios) {
+      if (only && !only.has(n)) continue;
+      console.log(`\n${n}. ${title}`);
+      try {
+        await run({ server, dbUrl, sql });
+      } catch (error) {
+        console.error(`  scenario ${n} failed: ${(error as Error).message}`);
+        rows.push({ scenario: title, metric: 'scenario ran', value: 0, baseline: null, ratio: null, target: 'completes', pass: false });
+      }
+    }
+  } finally {
+    await server.stop();
+    await sql.end();
+    await embedded?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  }
+  console.log(`\n${'scenario'.padEnd(18)} ${'metric'.padEnd(58)} ${'value'.padStart(10)} ${'baseline'.padStart(10)} ${'ratio'.padStart(7)}  pass`);
+  for (const r of rows) {
+    const num = (n: number | null, digits = 1) => (n === null ? '-' : n.toFixed(digits));
+    console.log(`${r.scenario.padEnd(18)} ${r.metric.padEnd(58)} ${num(r.value).padStart(10)} ${num(r.baseline).padStart(10)} ${num(r.ratio, 2).padStart(7)}  ${r.pass ? 'yes' : 'NO'}`);
+  }
+  await writeFile(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  console.log(`\n${rows.filter((r) => r.pass).length}/${rows.length} pass in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote bench/results.json`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,36 @@
+// The baseline for append throughput: postgres.js alone doing the same database
+// work as one delta (row lock, event insert, version bump, NOTIFY), at the same concurrency.
+import postgres from 'postgres';
+import { serve } from './worker.js';
+
+interface Input {
+  dbUrl: string;
+  sessions: { sid: number; id: string }[];
+  durationMs: number;
+}
+
+serve<Input, { count: number }>(async ({ dbUrl, sessions, durationMs }) => {
+  const sql = postgres(dbUrl, { max: sessions.length, onnotice: () => {} });
+  const until = Date.now() + durationMs;
+  let count = 0;
+  await Promise.all(
+    sessions.map(async ({ sid, id }) => {
+      while (Date.now() < until) {
+        await sql.begin(async (tx) => {
+          const [row] = await tx`select version, last_seq from sessions where sid = ${sid} for update`;
+          const version = Number(row?.version) + 1;
+          const seq = Number(row?.last_seq) + 1;
+          const data = JSON.stringify({ merge_patch: { counter: version, at: 'bench' } });
+          await Promise.all([
+            tx`insert into events (session_sid, seq, type, data, version) values (${sid}, ${seq}, 'state.delta', ${data}::json, ${version})`,
+            tx`update sessions set version = ${version}, last_seq = ${seq}, updated_at = now() where sid = ${sid}`,
+            tx`select pg_notify('session_sync', ${JSON.stringify({ session_id: id, seq })})`,
+          ]);
+        });
+        count++;
+      }
+    }),
+  );
+  await sql.end();
+  return { count };
+});
