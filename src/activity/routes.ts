@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { PayloadTooLarge } from '../http/errors.js';
+import { jsonWithin } from '../http/limits.js';
 import { IdempotencyHeaders, problems, SessionParams, Timestamp } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
 import type { Services } from '../services.js';
@@ -43,13 +43,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     async (request, reply) => {
       const { detail } = request.body;
       // The activity travels to other instances inside a NOTIFY payload.
-      const size = detail === undefined ? 0 : Buffer.byteLength(JSON.stringify(detail));
-      if (size > config.limits.maxLiveBytes) {
-        throw new PayloadTooLarge(`detail is ${size} bytes; it may hold ${config.limits.maxLiveBytes} (MAX_LIVE_BYTES)`, {
-          limit_bytes: config.limits.maxLiveBytes,
-          size,
-        });
-      }
+      if (detail !== undefined) jsonWithin(detail, config.limits.maxLiveBytes, 'detail', 'MAX_LIVE_BYTES');
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(db, request, write, async (tx, session) => ({
         status: 200,

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CursorAhead, PayloadTooLarge, SeqConflict } from '../http/errors.js';
+import { CursorAhead, SeqConflict } from '../http/errors.js';
+import { countWithin, jsonWithin } from '../http/limits.js';
 import { Limit, problems, Seq, SessionParams, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
@@ -47,24 +48,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const { events, expected_seq: expectedSeq } = request.body;
-      if (events.length > maxBatchEvents) {
-        throw new PayloadTooLarge(`a batch may hold ${maxBatchEvents} events (MAX_BATCH_EVENTS); this one has ${events.length}`, {
-          limit: maxBatchEvents,
-          size: events.length,
-        });
-      }
+      countWithin(events.length, maxBatchEvents, 'events');
       const prepared = events.map((event, index) => {
         // `data` is required: JSON has no undefined, so a missing member is refused by the schema.
         checkClientType(event.type, index);
-        const dataJson = JSON.stringify(event.data);
-        const size = Buffer.byteLength(dataJson);
-        if (size > maxEventBytes) {
-          throw new PayloadTooLarge(`events[${index}].data is ${size} bytes; one event may hold ${maxEventBytes} (MAX_EVENT_BYTES)`, {
-            limit_bytes: maxEventBytes,
-            size,
-          });
-        }
-        return { type: event.type, dataJson };
+        return { type: event.type, dataJson: jsonWithin(event.data, maxEventBytes, `events[${index}].data`, 'MAX_EVENT_BYTES') };
       });
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true };
       const outcome = await writeSession(db, request, write, async (tx, session) => {

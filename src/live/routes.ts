@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { notify } from '../events/append.js';
 import { checkClientType, EventType } from '../events/types.js';
-import { PayloadTooLarge } from '../http/errors.js';
+import { jsonWithin } from '../http/limits.js';
 import { problems, Seq, SessionParams } from '../http/schemas.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
@@ -31,13 +31,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     async (request, reply) => {
       const { type, data } = request.body;
       checkClientType(type);
-      const size = Buffer.byteLength(JSON.stringify(data));
-      if (size > config.limits.maxLiveBytes) {
-        throw new PayloadTooLarge(
-          `live data is ${size} bytes; a live event may hold ${config.limits.maxLiveBytes} (MAX_LIVE_BYTES)`,
-          { limit_bytes: config.limits.maxLiveBytes, size },
-        );
-      }
+      jsonWithin(data, config.limits.maxLiveBytes, 'live data', 'MAX_LIVE_BYTES');
       // The head read here is at least every seq acknowledged before this request,
       // so receivers deliver this event only after those (the causal rule).
       const session = await getSession(db, request.params.id);

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
-import { InvalidRequest, PayloadTooLarge } from '../http/errors.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { countWithin, jsonWithin } from '../http/limits.js';
 import { Limit, problems, Seq, SessionParams, StringEnum, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
@@ -27,37 +28,13 @@ const Message = Type.Object({
   archived_at: Type.Optional(Timestamp),
 });
 
-function encodeCursor(order: 'asc' | 'desc', seq: number): string {
-  return Buffer.from(`m:${order}:${seq}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string, order: 'asc' | 'desc'): number {
-  const match = /^m:(asc|desc):(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match || match[1] !== order) {
-    throw new InvalidRequest('cursor is not a next_cursor of this listing order; pass next_cursor unchanged, with the same filters', [
-      { in: 'querystring', field: '/cursor', message: 'is not a valid cursor' },
-    ]);
-  }
-  return Number(match[2]);
-}
-
 export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
   const { maxBatchEvents, maxEventBytes } = config.limits;
   const write = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true });
 
-  /** Serialises content once; each message also travels as a message.appended event, so the event limit applies. */
-  function contentJson(content: unknown, index: number): string {
-    const json = JSON.stringify(content);
-    const size = Buffer.byteLength(json);
-    if (size > maxEventBytes) {
-      throw new PayloadTooLarge(`messages[${index}].content is ${size} bytes; one message may hold ${maxEventBytes} (MAX_EVENT_BYTES)`, {
-        limit_bytes: maxEventBytes,
-        size,
-      });
-    }
-    return json;
-  }
+  /** Each message also travels as a message.appended event, so the event limit applies to its content. */
+  const contentJson = (content: unknown, index: number) => jsonWithin(content, maxEventBytes, `messages[${index}].content`, 'MAX_EVENT_BYTES');
 
   app.post(
     '/v1/sessions/:id/messages',
@@ -83,12 +60,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const { messages, expected_version: expected } = request.body;
-      if (messages.length > maxBatchEvents) {
-        throw new PayloadTooLarge(`a batch may hold ${maxBatchEvents} messages (MAX_BATCH_EVENTS); this one has ${messages.length}`, {
-          limit: maxBatchEvents,
-          size: messages.length,
-        });
-      }
+      countWithin(messages.length, maxBatchEvents, 'messages');
       const inputs = messages.map((m, i) => ({ role: m.role, kind: m.kind, contentJson: contentJson(m.content, i) }));
       const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
         checkExpectedVersion(session, expected);
@@ -130,7 +102,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request) => {
       const q = request.query;
       const order = q.order ?? 'asc';
-      const from = q.cursor === undefined ? undefined : decodeCursor(q.cursor, order);
+      const from = q.cursor === undefined ? undefined : Number(decodeCursor('m', q.cursor, new RegExp(`^${order}:(\\d{1,16})$`))[0]);
       const session = await getSession(db, request.params.id);
       const page = await listMessages(db, session.sid, {
         role: q.role,
@@ -142,7 +114,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         limit: q.limit ?? 100,
         from,
       });
-      return { messages: page.messages, next_cursor: page.last === undefined ? null : encodeCursor(order, page.last) };
+      return { messages: page.messages, next_cursor: page.last === undefined ? null : encodeCursor('m', order, page.last) };
     },
   );
 

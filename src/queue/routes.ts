@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
-import { InvalidRequest, PayloadTooLarge } from '../http/errors.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { countWithin, jsonWithin } from '../http/limits.js';
 import {
   emptyBodyAsObject,
   IdempotencyHeaders,
@@ -29,20 +30,6 @@ const Batch = Type.Object({
 const ClaimTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the claim expires unless renewed.' });
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' });
 
-function encodeCursor(id: number): string {
-  return Buffer.from(`q:${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^q:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) {
-    throw new InvalidRequest('cursor is not one this server gave out; pass next_cursor unchanged', [
-      { in: 'querystring', field: '/cursor', message: 'is not a valid cursor' },
-    ]);
-  }
-  return Number(match[1]);
-}
-
 export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
   const dashboardWrite = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs });
@@ -63,21 +50,9 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const { items } = request.body;
-      if (items.length > config.limits.maxBatchEvents) {
-        throw new PayloadTooLarge(`a batch may hold ${config.limits.maxBatchEvents} items (MAX_BATCH_EVENTS); this one has ${items.length}`, {
-          limit: config.limits.maxBatchEvents,
-          size: items.length,
-        });
-      }
+      countWithin(items.length, config.limits.maxBatchEvents, 'items');
       // The items also travel in the batch's queue.enqueued event.
-      const itemsJson = JSON.stringify(items);
-      const size = Buffer.byteLength(itemsJson);
-      if (size > config.limits.maxEventBytes) {
-        throw new PayloadTooLarge(`items are ${size} bytes; a batch may hold ${config.limits.maxEventBytes} (MAX_EVENT_BYTES)`, {
-          limit_bytes: config.limits.maxEventBytes,
-          size,
-        });
-      }
+      const itemsJson = jsonWithin(items, config.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES');
       const outcome = await writeSession(db, request, dashboardWrite(request.params.id), async (tx, session) => {
         const { view, events } = await enqueue(tx, session, itemsJson);
         await appendToSession(tx, session, events);
@@ -201,9 +176,9 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       const page = await listBatches(db, session.sid, {
         status,
         limit,
-        afterId: cursor === undefined ? undefined : decodeCursor(cursor),
+        afterId: cursor === undefined ? undefined : Number(decodeCursor('q', cursor, /^(\d{1,16})$/)[0]),
       });
-      return { batches: page.batches, next_cursor: page.nextId === undefined ? null : encodeCursor(page.nextId) };
+      return { batches: page.batches, next_cursor: page.nextId === undefined ? null : encodeCursor('q', page.nextId) };
     },
   );
 };

@@ -6,7 +6,8 @@ import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
 import { notify } from '../events/append.js';
-import { InvalidRequest, ParentNotFound, SessionExists } from '../http/errors.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { ParentNotFound, SessionExists } from '../http/errors.js';
 import {
   emptyBodyAsObject,
   IdempotencyHeaders,
@@ -73,18 +74,6 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-function encodeCursor(sid: number): string {
-  return Buffer.from(`s:${sid}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^s:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw new InvalidRequest('cursor is not one this server gave out; pass next_cursor unchanged', [
-    { in: 'querystring', field: '/cursor', message: 'is not a valid cursor' },
-  ]);
-  return Number(match[1]);
-}
 
 /** A create that let the server pick the id has no session to scope its key to: the caller's subject is the scope. */
 const generatedIdScope = (subject: string | undefined) => `new:${subject ?? ''}`;
@@ -173,13 +162,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const page = await listSessions(db, {
         parentId: parent_id,
         limit,
-        beforeSid: cursor === undefined ? undefined : decodeCursor(cursor),
+        beforeSid: cursor === undefined ? undefined : Number(decodeCursor('s', cursor, /^(\d{1,16})$/)[0]),
         readable: readableScope(request.principal),
       });
       const activities = await readActivities(db, page.rows.map((row) => row.sid));
       return {
         sessions: page.rows.map((row) => toSessionView(row, activities.get(row.sid))),
-        next_cursor: page.nextSid === undefined ? null : encodeCursor(page.nextSid),
+        next_cursor: page.nextSid === undefined ? null : encodeCursor('s', page.nextSid),
       };
     },
   );

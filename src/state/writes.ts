@@ -7,10 +7,10 @@ import {
   EncodingMismatch,
   InvalidRequest,
   NoState,
-  PayloadTooLarge,
   SchemaMismatch,
   VersionConflict,
 } from '../http/errors.js';
+import { jsonWithin } from '../http/limits.js';
 import type { SessionRow } from '../sessions/repository.js';
 import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
@@ -154,14 +154,8 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     );
   }
   const delta = deltaOf(session, input);
-  const dataJson = JSON.stringify(delta);
+  const dataJson = jsonWithin(delta, ctx.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES', ': PUT a snapshot instead');
   const size = Buffer.byteLength(dataJson);
-  if (size > ctx.limits.maxEventBytes) {
-    throw new PayloadTooLarge(
-      `the delta is ${size} bytes; one event's data may hold ${ctx.limits.maxEventBytes} (MAX_EVENT_BYTES): PUT a snapshot instead`,
-      { limit_bytes: ctx.limits.maxEventBytes, size },
-    );
-  }
   const version = session.version + 1;
   const seq = session.lastSeq + 1;
   const checkpointDue =
