@@ -52,7 +52,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       const prepared = events.map((event, index) => {
         // `data` is required: JSON has no undefined, so a missing member is refused by the schema.
         checkClientType(event.type, index);
-        return { type: event.type, dataJson: jsonWithin(event.data, maxEventBytes, `events[${index}].data`, 'MAX_EVENT_BYTES') };
+        return { type: event.type, dataJson: jsonWithin(event.data, maxEventBytes, `events[${index}].data`, 'MAX_EVENT_BYTES').json };
       });
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true };
       const outcome = await writeSession(db, request, write, async (tx, session) => {

@@ -2,15 +2,24 @@ import { PayloadTooLarge } from './errors.js';
 
 /**
  * Serialises `value` once and checks it against a byte limit; the JSON text is
- * returned for storing. `what` names the value in the problem, e.g. "events[2].data".
+ * returned for storing, with its size. `what` names the value in the problem, e.g. "events[2].data".
  */
-export function jsonWithin(value: unknown, limitBytes: number, what: string, setting: string, advice = ''): string {
+export function jsonWithin(
+  value: unknown,
+  limitBytes: number,
+  what: string,
+  setting: string,
+  advice = '',
+): { json: string; bytes: number } {
   const json = JSON.stringify(value);
-  const size = Buffer.byteLength(json);
-  if (size > limitBytes) {
-    throw new PayloadTooLarge(`${what} is ${size} bytes; it may hold ${limitBytes} (${setting})${advice}`, { limit_bytes: limitBytes, size });
+  const bytes = Buffer.byteLength(json);
+  if (bytes > limitBytes) {
+    throw new PayloadTooLarge(`${what} is ${bytes} bytes; it may hold ${limitBytes} (${setting})${advice}`, {
+      limit_bytes: limitBytes,
+      size: bytes,
+    });
   }
-  return json;
+  return { json, bytes };
 }
 
 /** Checks how many items a batch holds against MAX_BATCH_EVENTS. */

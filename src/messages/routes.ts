@@ -34,7 +34,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   const write = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true });
 
   /** Each message also travels as a message.appended event, so the event limit applies to its content. */
-  const contentJson = (content: unknown, index: number) => jsonWithin(content, maxEventBytes, `messages[${index}].content`, 'MAX_EVENT_BYTES');
+  const contentJson = (content: unknown, index: number) => jsonWithin(content, maxEventBytes, `messages[${index}].content`, 'MAX_EVENT_BYTES').json;
 
   app.post(
     '/v1/sessions/:id/messages',

@@ -52,7 +52,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       const { items } = request.body;
       countWithin(items.length, config.limits.maxBatchEvents, 'items');
       // The items also travel in the batch's queue.enqueued event.
-      const itemsJson = jsonWithin(items, config.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES');
+      const itemsJson = jsonWithin(items, config.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES').json;
       const outcome = await writeSession(db, request, dashboardWrite(request.params.id), async (tx, session) => {
         const { view, events } = await enqueue(tx, session, itemsJson);
         await appendToSession(tx, session, events);

@@ -87,8 +87,4 @@ export class StateCache {
     this.entries.delete(sessionId);
     this.totalBytes -= entry.bytes;
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

@@ -154,8 +154,7 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     );
   }
   const delta = deltaOf(session, input);
-  const dataJson = jsonWithin(delta, ctx.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES', ': PUT a snapshot instead');
-  const size = Buffer.byteLength(dataJson);
+  const { json: dataJson, bytes: size } = jsonWithin(delta, ctx.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES', ': PUT a snapshot instead');
   const version = session.version + 1;
   const seq = session.lastSeq + 1;
   const checkpointDue =
