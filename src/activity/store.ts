@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { sessionActivity } from '../db/schema.js';
 import { notify, WAKEUP_CHANNEL } from '../events/append.js';
@@ -39,7 +39,7 @@ function toView(row: ActivityRow | undefined): ActivityView {
 
 export async function readActivities(db: DbOrTx, sids: number[]): Promise<Map<number, ActivityView>> {
   if (sids.length === 0) return new Map();
-  const rows = await db.select(columns).from(sessionActivity).where(inArray(sessionActivity.sessionSid, sids));
+  const rows = await db.select(columns).from(sessionActivity).where(sql`${sessionActivity.sessionSid} = any(${sql.param(sids)}::bigint[])`);
   return new Map(rows.map((row) => [row.sessionSid, toView(row)]));
 }
 

@@ -41,11 +41,40 @@ export function connectDatabase({
     onnotice: () => {},
     connection: { application_name: applicationName },
   });
-  const db = drizzle({ client: sql, schema, ...(logger ? { logger } : {}) });
+  const db = drizzle({ client: preparingStatements(sql), schema, ...(logger ? { logger } : {}) });
   return {
     url,
     db,
     sql,
     close: (timeout = 5) => sql.end({ timeout }),
   };
+}
+
+/**
+ * drizzle sends every query unprepared (`prepare: false`), and postgres.js
+ * then spends an extra round trip per parameterised query (Parse/Describe,
+ * wait, Bind/Execute) while Postgres parses and plans it every time. A write
+ * that locks its session and appends costs twice the round trips of the same
+ * SQL written against postgres.js. Named statements are cached per connection
+ * and keyed by the SQL text, so queries must keep a fixed shape: pass lists as
+ * one array parameter (`= any(...)`), never as a variable-length `in (...)`.
+ * Transactions and savepoints hand drizzle their own client: wrapped too.
+ */
+function preparingStatements<T extends postgres.Sql | postgres.TransactionSql>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (query: string, parameters?: never[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, parameters, { ...options, prepare: true });
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        const start = Reflect.get(target, property, receiver) as (...args: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => {
+          const body = args.pop() as (tx: postgres.TransactionSql) => unknown;
+          return start.call(target, ...args, (tx: postgres.TransactionSql) => body(preparingStatements(tx)));
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
 }

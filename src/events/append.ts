@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
+import { inFlight, send } from '../db/pipeline.js';
 import { sessions } from '../db/schema.js';
 import type { SessionRow } from '../sessions/repository.js';
 
@@ -20,20 +21,26 @@ export interface Appended {
   lastSeq: number;
 }
 
+/** An append whose statements are on the wire; `writes` settles when they have answered. */
+export interface SentAppend extends Appended {
+  writes: Promise<unknown>;
+}
+
 /**
- * Appends durable events to a session whose row the caller has locked
- * (`lockSession`), so `seq` continues gaplessly from `session.lastSeq` and
- * commit order is seq order. The caller also bumps `last_seq` on the row (with
- * its own column changes, in one UPDATE); see `sessionHeadUpdate`. The NOTIFY is
- * transactional: it is delivered at commit, and never if the write rolls back.
+ * Sends the statements that append durable events to a session whose row the
+ * caller has locked (`lockSession`), so `seq` continues gaplessly from
+ * `session.lastSeq` and commit order is seq order. The caller also moves
+ * `last_seq` on the row (with its own column changes, in one UPDATE). The
+ * NOTIFY is transactional: delivered at commit, never if the write rolls back.
+ * Nothing is awaited: the caller awaits `writes`, or lets them ride with the
+ * COMMIT (`WriteResult.writes`).
  */
-export async function appendEvents(tx: Tx, session: SessionRow, events: NewEvent[]): Promise<Appended> {
+export function sendEvents(tx: Tx, session: SessionRow, events: NewEvent[]): SentAppend {
   const firstSeq = session.lastSeq + 1;
   const lastSeq = session.lastSeq + events.length;
   const seqs = events.map((_, i) => firstSeq + i);
-  await Promise.all([
-    // One statement for the whole batch; postgres.js pipelines these three on the
-    // transaction's connection, so the append costs one round trip.
+  // One statement for the whole batch.
+  const insert = send(
     tx.execute(sql`
       insert into events (session_sid, seq, type, data, version)
       select ${session.sid}, e.seq, e.type, e.data::json, e.version
@@ -43,11 +50,11 @@ export async function appendEvents(tx: Tx, session: SessionRow, events: NewEvent
         ${sql.param(events.map((e) => e.dataJson))}::text[],
         ${sql.param(events.map((e) => e.version ?? null))}::bigint[]
       ) as e(seq, type, data, version)`),
-    tx.execute(
-      sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq })})`,
-    ),
-  ]);
-  return { firstSeq, lastSeq };
+  );
+  const wakeup = send(
+    tx.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq })})`),
+  );
+  return { firstSeq, lastSeq, writes: inFlight([insert, wakeup]) };
 }
 
 /** Sends a notification when the transaction commits (never if it rolls back). */
@@ -56,18 +63,26 @@ export async function notify(db: DbOrTx, notification: Notification): Promise<vo
 }
 
 /**
- * Appends server-written events and moves the session head past them: for
- * writes whose only change to the session row is its history (leases, queue,
- * client events). The session row must be locked by the caller.
+ * Sends the statements that append server-written events and move the
+ * session head past them: for writes whose only change to the session row is
+ * its history. The session row must be locked by the caller.
  */
-export async function appendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): Promise<Appended | undefined> {
+export function sendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): SentAppend | undefined {
   if (events.length === 0) return undefined;
-  const [appended] = await Promise.all([
-    appendEvents(tx, session, events),
+  const appended = sendEvents(tx, session, events);
+  const head = send(
     tx
       .update(sessions)
-      .set({ lastSeq: session.lastSeq + events.length, updatedAt: sql`now()` })
+      .set({ lastSeq: appended.lastSeq, updatedAt: sql`now()` })
       .where(eq(sessions.sid, session.sid)),
-  ]);
-  return appended;
+  );
+  return { ...appended, writes: inFlight([appended.writes, head]) };
+}
+
+/** `sendToSession`, awaited: for writes that go on after appending. */
+export async function appendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): Promise<Appended | undefined> {
+  const sent = sendToSession(tx, session, events);
+  if (!sent) return undefined;
+  await sent.writes;
+  return { firstSeq: sent.firstSeq, lastSeq: sent.lastSeq };
 }

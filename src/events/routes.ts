@@ -6,7 +6,7 @@ import { Limit, problems, Seq, SessionParams, Timestamp, Version, WorkerWriteHea
 import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { appendToSession } from './append.js';
+import { sendToSession } from './append.js';
 import { readEvents } from './read.js';
 import { checkClientType, EventType } from './types.js';
 
@@ -57,8 +57,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
         if (expectedSeq !== undefined && expectedSeq !== session.lastSeq) throw new SeqConflict(expectedSeq, session.lastSeq);
-        const appended = await appendToSession(tx, session, prepared);
-        return { status: 201, body: { first_seq: appended?.firstSeq, last_seq: appended?.lastSeq } };
+        const sent = sendToSession(tx, session, prepared);
+        return { status: 201, body: { first_seq: sent?.firstSeq, last_seq: sent?.lastSeq }, writes: sent?.writes };
       });
       return sendWrite(reply, outcome);
     },

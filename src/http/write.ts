@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db, Tx } from '../db/client.js';
+import { inFlight } from '../db/pipeline.js';
 import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse } from '../idempotency/keys.js';
 import { checkFence, LEASE_TOKEN_HEADER } from '../leases/fence.js';
 import { lockSession, type SessionRow } from '../sessions/repository.js';
@@ -8,6 +9,11 @@ import { type ApiError, SessionNotFound } from './errors.js';
 export interface WriteResult {
   status: number;
   body: unknown;
+  /**
+   * The work's last statements, sent but not awaited: they travel with the
+   * COMMIT, one round trip less (see `db/pipeline.ts`).
+   */
+  writes?: Promise<unknown>;
   /**
    * Commit what the work did, then answer with this problem instead (e.g. a
    * claim found dead: returning its batches to the queue stands, the request is
@@ -69,9 +75,12 @@ export async function writeSession(
     if (!session) throw new SessionNotFound(sessionId);
     if (fenced) checkFence(session, leaseTokenOf(request));
     const result = await work(tx, session);
-    if (idempotent && !result.refuseAfterCommit) await storeResponse(tx, idempotent, result);
-    return { ...result, replayed: false };
+    const stored = idempotent && !result.refuseAfterCommit ? storeResponse(tx, idempotent, result) : undefined;
+    return { ...result, writes: inFlight([result.writes, stored]), replayed: false };
   });
+  // Every statement has answered by now (Postgres answers in order and the
+  // COMMIT went last); if one of them failed, that COMMIT was a ROLLBACK.
+  await outcome.writes;
   if (outcome.refuseAfterCommit) throw outcome.refuseAfterCommit;
   return outcome;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
+import { send } from '../db/pipeline.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { IdempotencyKeyReused } from '../http/errors.js';
 
@@ -48,14 +49,15 @@ export async function findStoredResponse(
   return { status: row.statusCode, body: row.response };
 }
 
-export async function storeResponse(tx: Tx, request: IdempotentRequest, response: StoredResponse): Promise<void> {
-  await tx.insert(idempotencyKeys).values({
+/** Sent at once (see `db/pipeline.ts`): it may ride with the COMMIT. */
+export function storeResponse(tx: Tx, request: IdempotentRequest, response: StoredResponse): Promise<unknown> {
+  return send(tx.insert(idempotencyKeys).values({
     scope: request.scope,
     key: request.key,
     requestHash: request.hash,
     statusCode: response.status,
     response: response.body ?? null,
-  });
+  }));
 }
 
 export async function deleteExpiredKeys(db: DbOrTx, ttlMs: number): Promise<number> {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { queueBatches, queueClaims } from '../db/schema.js';
@@ -122,7 +122,7 @@ export async function claimBatches(
   await tx
     .update(queueBatches)
     .set({ status: 'claimed', claimId, updatedAt: sql`now()` })
-    .where(inArray(queueBatches.id, pending.map((b) => b.id)));
+    .where(sql`${queueBatches.id} = any(${sql.param(pending.map((b) => b.id))}::bigint[])`);
   const expiresAt = (claim?.expiresAt ?? new Date()).toISOString();
   const batchIds = pending.map((b) => b.batchId);
   events.push(event('queue.claimed', { claim_id: claimId, batch_ids: batchIds, expires_at: expiresAt }));

@@ -124,10 +124,10 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => ({
-          status: 200,
-          body: await putSnapshot(tx, stateContext, session, request.body),
-        })),
+        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => {
+          const { ack, writes } = putSnapshot(tx, stateContext, session, request.body);
+          return { status: 200, body: ack, writes };
+        }),
       );
       if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'snapshot' });
       return sendWrite(reply, outcome);
@@ -159,10 +159,10 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => ({
-          status: 200,
-          body: await appendDelta(tx, stateContext, session, request.body),
-        })),
+        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => {
+          const { ack, writes } = await appendDelta(tx, stateContext, session, request.body);
+          return { status: 200, body: ack, writes };
+        }),
       );
       if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'delta' });
       return sendWrite(reply, outcome);

@@ -1,8 +1,9 @@
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Limits, StateTuning } from '../config.js';
 import type { Tx } from '../db/client.js';
+import { inFlight, send } from '../db/pipeline.js';
 import { sessions, stateSnapshots } from '../db/schema.js';
-import { appendEvents } from '../events/append.js';
+import { sendEvents } from '../events/append.js';
 import {
   EncodingMismatch,
   InvalidRequest,
@@ -25,6 +26,12 @@ export interface StateContext {
 export interface WriteAck {
   version: number;
   seq: number;
+}
+
+/** A state write whose statements are on the wire, to ride with the COMMIT (`WriteResult.writes`). */
+export interface SentWrite {
+  ack: WriteAck;
+  writes: Promise<unknown>;
 }
 
 export interface SnapshotInput {
@@ -50,7 +57,7 @@ function checkBaseVersion(session: SessionRow, baseVersion: number): void {
  * Replaces the state (new session, new schema, or compaction by the worker).
  * Runs inside the route's transaction with the session row locked.
  */
-export async function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, input: SnapshotInput): Promise<WriteAck> {
+export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, input: SnapshotInput): SentWrite {
   checkBaseVersion(session, input.base_version);
   if (session.schemaVersion !== null && input.schema_version < session.schemaVersion) {
     throw new SchemaMismatch(
@@ -75,18 +82,18 @@ export async function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow
   }
   const version = session.version + 1;
   const seq = session.lastSeq + 1;
-  await Promise.all([
-    tx.insert(stateSnapshots).values({
+  const writes = inFlight([
+    send(tx.insert(stateSnapshots).values({
       sessionSid: session.sid,
       version,
       schemaVersion: input.schema_version,
       origin: 'put',
       body: body === null ? null : sql`${body}::json`,
       bodyBytes,
-    }),
+    })),
     // Everything before a replacing snapshot is obsolete.
-    tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version))),
-    tx
+    send(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
+    send(tx
       .update(sessions)
       .set({
         version,
@@ -98,15 +105,16 @@ export async function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow
         chainBytes: 0,
         updatedAt: sql`now()`,
       })
-      .where(eq(sessions.sid, session.sid)),
-    appendEvents(tx, session, [
+      .where(eq(sessions.sid, session.sid))),
+    sendEvents(tx, session, [
       { type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version },
-    ]),
+    ]).writes,
   ]);
+  // Cached before the commit: a failed write evicts it (`StateCache.write`).
   if (body !== null) {
     ctx.cache.set(session.id, { sid: session.sid, version, document: input.snapshot, bytes: body.length });
   }
-  return { version, seq };
+  return { ack: { version, seq }, writes };
 }
 
 function missingField(field: string, message: string): InvalidRequest {
@@ -144,7 +152,7 @@ function deltaOf(session: SessionRow, input: DeltaInput): Delta {
  * is refused with nothing stored, and the cost stays that of the delta; a
  * checkpoint of the whole document is written only every so many deltas.
  */
-export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow, input: DeltaInput): Promise<WriteAck> {
+export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow, input: DeltaInput): Promise<SentWrite> {
   checkBaseVersion(session, input.base_version);
   if (session.version === 0) throw new NoState(session.id);
   if (input.schema_version !== undefined && input.schema_version !== session.schemaVersion) {
@@ -180,27 +188,29 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
 
   const chain = checkpoint
     ? { baseVersion: version, chainDeltas: 0, chainBytes: 0 }
-    : { chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
-  await Promise.all([
-    tx
-      .update(sessions)
-      .set({ version, lastSeq: seq, ...chain, updatedAt: sql`now()` })
-      .where(eq(sessions.sid, session.sid)),
-    appendEvents(tx, session, [{ type: 'state.delta', dataJson, version }]),
+    : { baseVersion: session.baseVersion, chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
+  const writes = inFlight([
+    // Literal SQL on the hot path: the query builder cost more CPU than the write.
+    send(
+      tx.execute(sql`
+        update sessions
+        set version = ${version}, last_seq = ${seq}, base_version = ${chain.baseVersion},
+            chain_deltas = ${chain.chainDeltas}, chain_bytes = ${chain.chainBytes}, updated_at = now()
+        where sid = ${session.sid}`),
+    ),
+    sendEvents(tx, session, [{ type: 'state.delta', dataJson, version }]).writes,
     ...(checkpoint === undefined
       ? []
       : [
-          tx.insert(stateSnapshots).values({
+          send(tx.insert(stateSnapshots).values({
             sessionSid: session.sid,
             version,
             schemaVersion: session.schemaVersion ?? 0,
             origin: 'checkpoint',
             body: sql`${checkpoint}::json`,
-          }),
-          tx
-            .delete(stateSnapshots)
-            .where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version))),
+          })),
+          send(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
         ]),
   ]);
-  return { version, seq };
+  return { ack: { version, seq }, writes };
 }

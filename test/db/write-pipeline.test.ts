@@ -1,0 +1,72 @@
+import { sql } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inFlight, send } from '../../src/db/pipeline.js';
+import { sendToSession } from '../../src/events/append.js';
+import { writeSession } from '../../src/http/write.js';
+import { call, createTestApp, type TestApp } from '../helpers/app.js';
+
+// A write's last statements are sent with its COMMIT and answered after it
+// (src/db/pipeline.ts). These tests hold the promise that makes this safe: a
+// statement failing beside the COMMIT fails the write and nothing commits.
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const DIVISION_BY_ZERO = '22012';
+
+function fakeRequest(sessionId: string, key?: string): FastifyRequest {
+  return {
+    method: 'POST',
+    url: `/v1/sessions/${sessionId}/events`,
+    headers: key ? { 'idempotency-key': key } : {},
+    body: { probe: true },
+  } as unknown as FastifyRequest;
+}
+
+async function appendBeside(sessionId: string, failing: boolean, key?: string) {
+  return writeSession(t.database.db, fakeRequest(sessionId, key), { sessionId, idempotencyTtlMs: 60_000 }, async (tx, session) => {
+    const sent = sendToSession(tx, session, [{ type: 'probe', dataJson: '{"n":1}' }]);
+    const extra = send(tx.execute(failing ? sql`select 1 / 0` : sql`select 1`));
+    return { status: 201, body: { last_seq: sent?.lastSeq }, writes: inFlight([sent?.writes, extra]) };
+  });
+}
+
+async function head(sessionId: string) {
+  const session = await call(t.app, 'GET', `/v1/sessions/${sessionId}`);
+  const events = await call(t.app, 'GET', `/v1/sessions/${sessionId}/events`);
+  return { lastSeq: session.json().last_seq, events: events.json().events.length };
+}
+
+describe('writes sent with the COMMIT', () => {
+  it('commit when every statement succeeds', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-ok' });
+    const outcome = await appendBeside('pipe-ok', false);
+    expect(outcome.status).toBe(201);
+    expect(await head('pipe-ok')).toEqual({ lastSeq: 1, events: 1 });
+  });
+
+  it('fail the write, and commit nothing, when a statement beside the COMMIT fails', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-fail' });
+    await expect(appendBeside('pipe-fail', true)).rejects.toMatchObject({ cause: { code: DIVISION_BY_ZERO } });
+    expect(await head('pipe-fail')).toEqual({ lastSeq: 0, events: 0 });
+    // The connection is clean afterwards: the next write on the pool commits.
+    await appendBeside('pipe-fail', false);
+    expect(await head('pipe-fail')).toEqual({ lastSeq: 1, events: 1 });
+  });
+
+  it('roll back the Idempotency-Key stored beside a failed COMMIT, so a retry runs again', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-key' });
+    await expect(appendBeside('pipe-key', true, 'k1')).rejects.toMatchObject({ cause: { code: DIVISION_BY_ZERO } });
+    const retried = await appendBeside('pipe-key', false, 'k1');
+    expect(retried.replayed).toBe(false);
+    expect(await head('pipe-key')).toEqual({ lastSeq: 1, events: 1 });
+    const again = await appendBeside('pipe-key', false, 'k1');
+    expect(again).toMatchObject({ replayed: true, body: { last_seq: 1 } });
+  });
+});
