@@ -1,7 +1,6 @@
-import { eq, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
-import { inFlight, send } from '../db/pipeline.js';
-import { sessions } from '../db/schema.js';
+import { send } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/repository.js';
 
 import { WAKEUP_CHANNEL, encodeNotification, type Notification } from '../stream/notifications.js';
@@ -27,34 +26,39 @@ export interface SentAppend extends Appended {
 }
 
 /**
- * Sends the statements that append durable events to a session whose row the
- * caller has locked (`lockSession`), so `seq` continues gaplessly from
- * `session.lastSeq` and commit order is seq order. The caller also moves
- * `last_seq` on the row (with its own column changes, in one UPDATE). The
- * NOTIFY is transactional: delivered at commit, never if the write rolls back.
+ * Sends the one statement that appends durable events to a session whose row
+ * the caller has locked (`lockSession`), so `seq` continues gaplessly from
+ * `session.lastSeq` and commit order is seq order. The same statement moves
+ * the head (`last_seq`, plus the caller's own column changes in `set`) and
+ * queues the NOTIFY, which is transactional: delivered at commit, never if the
+ * write rolls back. One statement rather than three: each costs a round of
+ * protocol messages on both ends, and this is every write's path.
  * Nothing is awaited: the caller awaits `writes`, or lets them ride with the
  * COMMIT (`WriteResult.writes`).
  */
-export function sendEvents(tx: Tx, session: SessionRow, events: NewEvent[]): SentAppend {
+export function sendAppend(tx: Tx, session: SessionRow, events: NewEvent[], set?: SQL): SentAppend {
   const firstSeq = session.lastSeq + 1;
   const lastSeq = session.lastSeq + events.length;
-  const seqs = events.map((_, i) => firstSeq + i);
-  // One statement for the whole batch.
-  const insert = send(
+  const wakeup = encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq });
+  const writes = send(
     tx.execute(sql`
-      insert into events (session_sid, seq, type, data, version)
-      select ${session.sid}, e.seq, e.type, e.data::json, e.version
-      from unnest(
-        ${sql.param(seqs)}::bigint[],
-        ${sql.param(events.map((e) => e.type))}::text[],
-        ${sql.param(events.map((e) => e.dataJson))}::text[],
-        ${sql.param(events.map((e) => e.version ?? null))}::bigint[]
-      ) as e(seq, type, data, version)`),
+      with head as (
+        update sessions set last_seq = ${lastSeq}, updated_at = now()${set ? sql`, ${set}` : sql``}
+        where sid = ${session.sid}
+      ), appended as (
+        insert into events (session_sid, seq, type, data, version)
+        select ${session.sid}, e.seq, e.type, e.data::json, e.version
+        from unnest(
+          ${sql.param(events.map((_, i) => firstSeq + i))}::bigint[],
+          ${sql.param(events.map((e) => e.type))}::text[],
+          ${sql.param(events.map((e) => e.dataJson))}::text[],
+          ${sql.param(events.map((e) => e.version ?? null))}::bigint[]
+        ) as e(seq, type, data, version)
+      )
+      select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`),
   );
-  const wakeup = send(
-    tx.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq })})`),
-  );
-  return { firstSeq, lastSeq, writes: inFlight([insert, wakeup]) };
+  writes.catch(() => {});
+  return { firstSeq, lastSeq, writes };
 }
 
 /** Sends a notification when the transaction commits (never if it rolls back). */
@@ -62,21 +66,9 @@ export async function notify(db: DbOrTx, notification: Notification): Promise<vo
   await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification(notification)})`);
 }
 
-/**
- * Sends the statements that append server-written events and move the
- * session head past them: for writes whose only change to the session row is
- * its history. The session row must be locked by the caller.
- */
+/** `sendAppend` for writes whose only change to the session row is its history; nothing when there are no events. */
 export function sendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): SentAppend | undefined {
-  if (events.length === 0) return undefined;
-  const appended = sendEvents(tx, session, events);
-  const head = send(
-    tx
-      .update(sessions)
-      .set({ lastSeq: appended.lastSeq, updatedAt: sql`now()` })
-      .where(eq(sessions.sid, session.sid)),
-  );
-  return { ...appended, writes: inFlight([appended.writes, head]) };
+  return events.length === 0 ? undefined : sendAppend(tx, session, events);
 }
 
 /** `sendToSession`, awaited: for writes that go on after appending. */

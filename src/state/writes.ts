@@ -2,8 +2,8 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Limits, StateTuning } from '../config.js';
 import type { Tx } from '../db/client.js';
 import { inFlight, send } from '../db/pipeline.js';
-import { sessions, stateSnapshots } from '../db/schema.js';
-import { sendEvents } from '../events/append.js';
+import { stateSnapshots } from '../db/schema.js';
+import { sendAppend } from '../events/append.js';
 import {
   EncodingMismatch,
   InvalidRequest,
@@ -93,22 +93,9 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
     })),
     // Everything before a replacing snapshot is obsolete.
     send(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
-    send(tx
-      .update(sessions)
-      .set({
-        version,
-        lastSeq: seq,
-        schemaVersion: input.schema_version,
-        baseVersion: version,
-        snapshotVersion: version,
-        chainDeltas: 0,
-        chainBytes: 0,
-        updatedAt: sql`now()`,
-      })
-      .where(eq(sessions.sid, session.sid))),
-    sendEvents(tx, session, [
-      { type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version },
-    ]).writes,
+    sendAppend(tx, session, [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }], sql`
+      version = ${version}, schema_version = ${input.schema_version}, base_version = ${version},
+      snapshot_version = ${version}, chain_deltas = 0, chain_bytes = 0`).writes,
   ]);
   // Cached before the commit: a failed write evicts it (`StateCache.write`).
   if (body !== null) {
@@ -190,15 +177,9 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     ? { baseVersion: version, chainDeltas: 0, chainBytes: 0 }
     : { baseVersion: session.baseVersion, chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
   const writes = inFlight([
-    // Literal SQL on the hot path: the query builder cost more CPU than the write.
-    send(
-      tx.execute(sql`
-        update sessions
-        set version = ${version}, last_seq = ${seq}, base_version = ${chain.baseVersion},
-            chain_deltas = ${chain.chainDeltas}, chain_bytes = ${chain.chainBytes}, updated_at = now()
-        where sid = ${session.sid}`),
-    ),
-    sendEvents(tx, session, [{ type: 'state.delta', dataJson, version }]).writes,
+    sendAppend(tx, session, [{ type: 'state.delta', dataJson, version }], sql`
+      version = ${version}, base_version = ${chain.baseVersion},
+      chain_deltas = ${chain.chainDeltas}, chain_bytes = ${chain.chainBytes}`).writes,
     ...(checkpoint === undefined
       ? []
       : [
