@@ -78,3 +78,15 @@ function preparingStatements<T extends postgres.Sql | postgres.TransactionSql>(c
     },
   });
 }
+
+/**
+ * The postgres.js client under a drizzle transaction, for the few hot-path
+ * statements written as postgres.js tagged templates (drizzle's own query
+ * building costs more CPU than those writes). It is the transaction's own
+ * connection, so these statements are part of the transaction.
+ */
+export function transactionSql(tx: Tx): postgres.TransactionSql {
+  const client = (tx as unknown as { session?: { client?: postgres.TransactionSql } }).session?.client;
+  if (typeof client !== 'function') throw new Error('drizzle transaction without its postgres.js client');
+  return client;
+}

@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, lt, or, sql } from 'drizzle-orm';
 import { IDLE, readActivity } from '../activity/store.js';
-import type { DbOrTx, Tx } from '../db/client.js';
+import { type DbOrTx, transactionSql, type Tx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 import { SessionNotFound } from '../http/errors.js';
 import type { ActivityView } from '../stream/notifications.js';
@@ -67,10 +67,11 @@ export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): S
  * own column mappers, so they match what drizzle would return.
  */
 const sessionFields = Object.entries(getTableColumns(sessions)).map(([key, column]) => ({ key, column }));
-const selectSession = sql.raw(
+const selectSessionText =
   `select ${sessionFields.map(({ column }) => column.name).join(', ')}, ` +
-    'coalesce(lease_expires_at > now(), false) as lease_active from sessions',
-);
+  'coalesce(lease_expires_at > now(), false) as lease_active from sessions';
+const selectSession = sql.raw(selectSessionText);
+const lockSessionText = `${selectSessionText} where id = $1 for update`;
 
 function toSessionRow(raw: Record<string, unknown> | undefined): SessionRow | undefined {
   if (!raw) return undefined;
@@ -99,7 +100,7 @@ export async function getSession(db: DbOrTx, id: string): Promise<SessionRow> {
  * makes seq/version assignment gapless and commit-ordered.
  */
 export async function lockSession(tx: Tx, id: string): Promise<SessionRow | undefined> {
-  const [raw] = await tx.execute<Record<string, unknown>>(sql`${selectSession} where id = ${id} for update`);
+  const [raw] = await transactionSql(tx).unsafe(lockSessionText, [id], { prepare: true });
   return toSessionRow(raw);
 }
 

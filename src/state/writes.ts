@@ -93,9 +93,12 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
     })),
     // Everything before a replacing snapshot is obsolete.
     send(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
-    sendAppend(tx, session, [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }], sql`
-      version = ${version}, schema_version = ${input.schema_version}, base_version = ${version},
-      snapshot_version = ${version}, chain_deltas = 0, chain_bytes = 0`).writes,
+    sendAppend(
+      tx,
+      session,
+      [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }],
+      { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0 },
+    ).writes,
   ]);
   // Cached before the commit: a failed write evicts it (`StateCache.write`).
   if (body !== null) {
@@ -177,9 +180,12 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     ? { baseVersion: version, chainDeltas: 0, chainBytes: 0 }
     : { baseVersion: session.baseVersion, chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
   const writes = inFlight([
-    sendAppend(tx, session, [{ type: 'state.delta', dataJson, version }], sql`
-      version = ${version}, base_version = ${chain.baseVersion},
-      chain_deltas = ${chain.chainDeltas}, chain_bytes = ${chain.chainBytes}`).writes,
+    sendAppend(tx, session, [{ type: 'state.delta', dataJson, version }], {
+      version,
+      base_version: chain.baseVersion,
+      chain_deltas: chain.chainDeltas,
+      chain_bytes: chain.chainBytes,
+    }).writes,
     ...(checkpoint === undefined
       ? []
       : [
