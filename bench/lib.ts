@@ -1,4 +1,5 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,3 +117,45 @@ export function percentile(sorted: number[], p: number): number {
 
 /** Wall-clock milliseconds, comparable across processes on this machine. */
 export const wallMs = () => performance.timeOrigin + performance.now();
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux we run on
+
+/** CPU time (user + system) a process has used, in milliseconds; 0 once it is gone. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of every local Postgres process, in ms (0 when Postgres runs elsewhere, e.g. DATABASE_URL). */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuMsOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs a load worker that reports `measuring` and `measured` (workers/measured.ts)
+ * and reads `cpu()` (CPU ms of processes the worker does not own, e.g. the
+ * server and Postgres) at those two moments: their CPU over the counted window.
+ */
+export async function measuredRun<T>(name: string, input: unknown, cpu: () => number[]): Promise<{ result: T; cpu: number[] }> {
+  let atStart: number[] = [];
+  let used: number[] = [];
+  const result = await runWorker<T>(name, input, (message) => {
+    if (message?.type === 'measuring') atStart = cpu();
+    if (message?.type === 'measured') used = cpu().map((ms, i) => ms - (atStart[i] ?? ms));
+  }).result;
+  return { result, cpu: used };
+}

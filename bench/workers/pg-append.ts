@@ -1,21 +1,22 @@
 // The baseline for append throughput: postgres.js alone doing the same database
 // work as one delta (row lock, event insert, version bump, NOTIFY), at the same concurrency.
 import postgres from 'postgres';
+import { measured } from './measured.js';
 import { serve } from './worker.js';
 
 interface Input {
   dbUrl: string;
   sessions: { sid: number; id: string }[];
+  warmupMs: number;
   durationMs: number;
 }
 
-serve<Input, { count: number }>(async ({ dbUrl, sessions, durationMs }) => {
+serve<Input, { count: number; cpuMs: number }>(async ({ dbUrl, sessions, warmupMs, durationMs }) => {
   const sql = postgres(dbUrl, { max: sessions.length, onnotice: () => {} });
-  const until = Date.now() + durationMs;
-  let count = 0;
+  const window = measured(warmupMs, durationMs);
   await Promise.all(
     sessions.map(async ({ sid, id }) => {
-      while (Date.now() < until) {
+      while (!window.over()) {
         await sql.begin(async (tx) => {
           const [row] = await tx`select version, last_seq from sessions where sid = ${sid} for update`;
           const version = Number(row?.version) + 1;
@@ -27,10 +28,10 @@ serve<Input, { count: number }>(async ({ dbUrl, sessions, durationMs }) => {
             tx`select pg_notify('session_sync', ${JSON.stringify({ session_id: id, seq })})`,
           ]);
         });
-        count++;
+        window.done();
       }
     }),
   );
   await sql.end();
-  return { count };
+  return window.result();
 });
