@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type DbOrTx, transactionSql, type Tx } from '../db/client.js';
-import { send } from '../db/pipeline.js';
+import { inFlight, send } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/repository.js';
 
 import { WAKEUP_CHANNEL, encodeNotification, type Notification } from '../stream/notifications.js';
@@ -15,8 +15,10 @@ export interface NewEvent {
   version?: number;
 }
 
-/** Columns of the locked session row that change with an append, by column name. */
-export type SessionColumns = Record<string, number>;
+/** Columns of the locked session row that a state write changes with its append, by column name. */
+export type SessionColumns = Partial<
+  Record<'version' | 'schema_version' | 'base_version' | 'snapshot_version' | 'chain_deltas' | 'chain_bytes', number>
+>;
 
 export interface Appended {
   firstSeq: number;
@@ -45,22 +47,23 @@ export function sendAppend(tx: Tx, session: SessionRow, events: NewEvent[], set:
   const lastSeq = session.lastSeq + events.length;
   const wakeup = encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq });
   const pg = transactionSql(tx);
-  const writes = send(pg`
-    with head as (
-      update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now()
-      where sid = ${session.sid}
-    ), appended as (
-      insert into events (session_sid, seq, type, data, version)
-      select ${session.sid}, e.seq, e.type, e.data::json, e.version
-      from unnest(
-        ${events.map((_, i) => firstSeq + i)}::bigint[],
-        ${events.map((e) => e.type)}::text[],
-        ${events.map((e) => e.dataJson)}::text[],
-        ${events.map((e) => e.version ?? null)}::bigint[]
-      ) as e(seq, type, data, version)
-    )
-    select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`);
-  writes.catch(() => {});
+  const writes = inFlight([
+    send(pg`
+      with head as (
+        update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now()
+        where sid = ${session.sid}
+      ), appended as (
+        insert into events (session_sid, seq, type, data, version)
+        select ${session.sid}, e.seq, e.type, e.data::json, e.version
+        from unnest(
+          ${events.map((_, i) => firstSeq + i)}::bigint[],
+          ${events.map((e) => e.type)}::text[],
+          ${events.map((e) => e.dataJson)}::text[],
+          ${events.map((e) => e.version ?? null)}::bigint[]
+        ) as e(seq, type, data, version)
+      )
+      select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`),
+  ]);
   return { firstSeq, lastSeq, writes };
 }
 

@@ -10,9 +10,10 @@ import type { ActivityView } from '../stream/notifications.js';
  * running: lease expiry is decided by one clock, Postgres's, never by the
  * clocks of the instances.
  */
+const LEASE_ACTIVE = 'coalesce(lease_expires_at > now(), false)';
 const sessionColumns = {
   ...getTableColumns(sessions),
-  leaseActive: sql<boolean>`coalesce(${sessions.leaseExpiresAt} > now(), false)`.as('lease_active'),
+  leaseActive: sql<boolean>`${sql.raw(LEASE_ACTIVE)}`.as('lease_active'),
 };
 
 export type SessionRow = typeof sessions.$inferSelect & { leaseActive: boolean };
@@ -69,7 +70,7 @@ export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): S
 const sessionFields = Object.entries(getTableColumns(sessions)).map(([key, column]) => ({ key, column }));
 const selectSessionText =
   `select ${sessionFields.map(({ column }) => column.name).join(', ')}, ` +
-  'coalesce(lease_expires_at > now(), false) as lease_active from sessions';
+  `${LEASE_ACTIVE} as lease_active from sessions`;
 const selectSession = sql.raw(selectSessionText);
 const lockSessionText = `${selectSessionText} where id = $1 for update`;
 
