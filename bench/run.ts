@@ -1,20 +1,44 @@
-// npm run bench [-- --quick] [-- --only 1,3]
 // Starts Postgres (embedded, or DATABASE_URL) and the server as separate
 // processes, drives every scenario from worker processes, prints a table and
-// writes bench/results.json. Ratios compare against a baseline measured in the
-// same run: these machines are shared and noisy, absolute figures are not.
+// writes the results. Ratios compare against a baseline measured in the same
+// run: these machines are shared and noisy, absolute figures are not.
 import { execSync } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { api, cpuMsOf, measuredRun, metric, percentile, postgresCpuMs, ROOT, type Row, rssOf, runWorker, type ServerProcess, sleep, startServer } from './lib.js';
 
-const quick = process.argv.includes('--quick');
-const onlyArg = process.argv.find((a, i) => process.argv[i - 1] === '--only');
-const only = onlyArg ? new Set(onlyArg.split(',').map(Number)) : undefined;
+const USAGE = `usage: npm run bench [-- --quick] [-- --only 1,3]
+  (no flags)   every scenario, about 2.5 minutes on 2 cores; writes bench/results.json (the committed figures)
+  --quick      smaller counts, under a minute; writes bench/out/results-quick.json
+  --only N,M   only these scenarios; writes bench/out/results-only.json
+  DATABASE_URL=postgres://... npm run bench   against your own Postgres instead of an embedded one`;
+
+const args = (() => {
+  try {
+    return parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(1);
+  }
+})();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const quick = args.quick;
+const only = args.only ? new Set(args.only.split(',').map(Number)) : undefined;
+if (only && [...only].some((n) => !Number.isInteger(n))) {
+  console.error(`--only takes scenario numbers such as 1,3; got "${args.only}"\n${USAGE}`);
+  process.exit(1);
+}
+// Only a full run of every scenario replaces the committed figures.
+const resultsFile = quick ? 'bench/out/results-quick.json' : only ? 'bench/out/results-only.json' : 'bench/results.json';
 
 interface Context {
   server: ServerProcess;
@@ -319,6 +343,11 @@ async function main(): Promise<void> {
   let dbUrl = process.env.DATABASE_URL;
   if (!dbUrl) {
     root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-bench-'));
+    const tempDir = root;
+    // An interrupted run (Ctrl-C) must not leave its database directory behind; the
+    // embedded cluster itself is stopped by its own exit hook (src/db/embedded.ts).
+    process.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
     await chmod(root, 0o755);
     embedded = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), database: 'bench' });
     dbUrl = embedded.url;
@@ -349,8 +378,9 @@ async function main(): Promise<void> {
     const num = (n: number | null, digits = 1) => (n === null ? '-' : n.toFixed(Math.abs(n) < 10 && !Number.isInteger(n) ? Math.max(digits, 2) : digits));
     console.log(`${r.scenario.padEnd(18)} ${r.metric.padEnd(58)} ${num(r.value).padStart(10)} ${num(r.baseline).padStart(10)} ${num(r.ratio, 2).padStart(7)}  ${r.pass ? 'yes' : 'NO'}`);
   }
-  await writeFile(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  console.log(`\n${rows.filter((r) => r.pass).length}/${rows.length} pass in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote bench/results.json`);
+  await mkdir(path.join(ROOT, path.dirname(resultsFile)), { recursive: true });
+  await writeFile(path.join(ROOT, resultsFile), `${JSON.stringify(rows, null, 2)}\n`);
+  console.log(`\n${rows.filter((r) => r.pass).length}/${rows.length} pass in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${resultsFile}`);
 }
 
 main().then(

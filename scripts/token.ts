@@ -19,8 +19,13 @@ try {
       admin: { type: 'boolean', default: false },
       ttl: { type: 'string', default: '1h' },
       sub: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const secret = process.env.AUTH_SECRET;
   if (!secret || Buffer.byteLength(secret) < 32) throw new Error('set AUTH_SECRET (at least 32 bytes), the same as the server');
   const sessions = values.sessions.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
