@@ -38,7 +38,8 @@ async function main(): Promise<void> {
     await embedded?.stop();
   });
 
-  await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port });
+  app.log.info({ api: `${address}/v1`, docs: `${address}/docs` }, `session-sync is serving ${address} (API reference: ${address}/docs)`);
 }
 
 main().catch((error: unknown) => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -61,5 +62,27 @@ describe('loadConfig', () => {
 
   it('lets the event limit follow a smaller body limit when it is not set', () => {
     expect(loadConfig({ MAX_BODY_BYTES: '2048' }).limits.maxEventBytes).toBe(2048);
+  });
+});
+
+describe('.env.example', () => {
+  const listed = new Map(
+    [...readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').matchAll(/^# ([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+  // Examples rather than defaults: these have no default value to show.
+  const examples = new Set(['DATABASE_URL', 'AUTH_SECRET', 'CORS_ORIGINS']);
+
+  it('lists every variable the server reads', () => {
+    const read = new Set<string>();
+    loadConfig(new Proxy({}, { get: (_target, name) => (typeof name === 'string' && read.add(name), undefined) }));
+    expect([...listed.keys()].sort()).toEqual([...read].sort());
+  });
+
+  it('shows the defaults the server really uses', () => {
+    const defaults = loadConfig({});
+    for (const [name, value] of listed) {
+      if (examples.has(name)) continue;
+      expect(loadConfig({ [name]: value }), name).toEqual(defaults);
+    }
   });
 });
