@@ -1,12 +1,14 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
+import { AllowedMethods } from './allowed-methods.js';
 import {
   ApiError,
   DatabaseUnavailable,
   type FieldError,
   InternalError,
   InvalidRequest,
+  MethodNotAllowed,
   PayloadTooLarge,
   RouteNotFound,
   UnsupportedMediaType,
@@ -47,13 +49,15 @@ function describeValidation(error: FastifyError): InvalidRequest {
 }
 
 /** Maps anything thrown in a request to a problem document; the single place that does. */
-export function toApiError(error: FastifyError | Error): ApiError {
+export function toApiError(error: FastifyError | Error, bodyLimit?: number): ApiError {
   if (error instanceof ApiError) return error;
   const fe = error as FastifyError;
   if (fe.validation) return describeValidation(fe);
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new PayloadTooLarge('request body is larger than the configured limit (MAX_BODY_BYTES)', {});
+      return bodyLimit === undefined
+        ? new PayloadTooLarge('request body is larger than the configured limit (MAX_BODY_BYTES)', {})
+        : new PayloadTooLarge(`request body is larger than ${bodyLimit} bytes (MAX_BODY_BYTES)`, { limit_bytes: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new UnsupportedMediaType('send the body as application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -107,14 +111,22 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
 }
 
 export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): void {
+  const allowed = new AllowedMethods();
+  app.addHook('onRoute', (route) => allowed.add(route.method, route.url));
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toApiError(error);
+    const problem = toApiError(error, request.routeOptions.bodyLimit);
     if (problem.status === 409 && request.method !== 'GET') metrics.conflicts.inc({ code: problem.code });
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.debug({ code: problem.code }, problem.message);
     return sendProblem(reply, request, problem);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, new RouteNotFound(`no route for ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const methods = allowed.for(path);
+    return sendProblem(
+      reply,
+      request,
+      methods.length > 0 ? new MethodNotAllowed(request.method, path, methods) : new RouteNotFound(`no route for ${request.method} ${path}`),
+    );
+  });
 }

@@ -55,6 +55,16 @@ export class RouteNotFound extends ApiError {
   readonly title = 'Not found';
 }
 
+export class MethodNotAllowed extends ApiError {
+  readonly status = 405;
+  readonly code = 'method_not_allowed';
+  readonly title = 'Method not allowed';
+  constructor(method: string, path: string, allowed: string[]) {
+    super(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, { allowed });
+    this.headers.allow = allowed.join(', ');
+  }
+}
+
 export class SessionNotFound extends ApiError {
   readonly status = 404;
   readonly code = 'session_not_found';

@@ -134,10 +134,22 @@ describe('unknown routes', () => {
     ['GET', '/nowhere'],
     ['GET', '/v1/nothing'],
     ['POST', '/v1/sessions/x/nothing'],
-    ['PUT', '/v1/sessions'],
   ] as const)('%s %s answers 404 problem+json not_found', async (method, url) => {
     const problem = expectProblem(await call(t.app, method, url), 404, 'not_found');
     expect(problem.status).toBe(404);
+  });
+
+  it.each([
+    ['PUT', '/v1/sessions', 'GET, HEAD, POST'],
+    ['POST', '/v1/sessions/x/state', 'GET, HEAD, PUT'],
+    ['PATCH', '/v1/sessions/x/lease', 'DELETE, POST, PUT'],
+    ['DELETE', '/v1/sessions/x/events?after=1', 'GET, HEAD, POST'],
+  ] as const)('%s %s on a path that exists answers 405 with Allow: %s', async (method, url, allow) => {
+    const response = await call(t.app, method, url);
+    const problem = expectProblem(response, 405, 'method_not_allowed');
+    expect(response.headers.allow).toBe(allow);
+    expect(problem.allowed).toEqual(allow.split(', '));
+    expect(problem.detail).toContain(`${method} is not allowed`);
   });
 });
 
@@ -154,7 +166,8 @@ describe('body size limit', () => {
 
   it('answers 413 payload_too_large for a create over MAX_BODY_BYTES and stores nothing', async () => {
     const body = { id: 'too-big', metadata: { blob: 'x'.repeat(3000) } };
-    expectProblem(await call(small.app, 'POST', '/v1/sessions', body), 413, 'payload_too_large');
+    const problem = expectProblem(await call(small.app, 'POST', '/v1/sessions', body), 413, 'payload_too_large');
+    expect(problem.limit_bytes).toBe(2048);
     expectProblem(await call(small.app, 'GET', '/v1/sessions/too-big'), 404, 'session_not_found');
     expect((await call(small.app, 'GET', '/v1/sessions')).json().sessions).toEqual([]);
   });
