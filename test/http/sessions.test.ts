@@ -144,6 +144,17 @@ describe('POST /v1/sessions', () => {
     expect((await call(t.app, 'GET', '/v1/sessions/child-ok')).json().parent_id).toBe('parent-ok');
   });
 
+  it('keeps the children when a parent is deleted, as roots (parent_id null) with their state and history', async () => {
+    await createOk({ id: 'parent-gone' });
+    await createOk({ id: 'child-kept', parent_id: 'parent-gone' });
+    await call(t.app, 'PUT', '/v1/sessions/child-kept/state', { base_version: 0, schema_version: 1, snapshot: { kept: true } });
+    expect((await call(t.app, 'DELETE', '/v1/sessions/parent-gone')).statusCode).toBe(204);
+    const child = (await call(t.app, 'GET', '/v1/sessions/child-kept')).json();
+    expect(child.parent_id).toBeNull();
+    expect(child.version).toBe(1);
+    expect((await call(t.app, 'GET', '/v1/sessions?parent_id=parent-gone')).json().sessions).toEqual([]);
+  });
+
   describe('validation', () => {
     it.each([
       ['starts with a dash', '-bad'],
