@@ -13,9 +13,15 @@ export abstract class ApiError extends Error {
 
   constructor(detail: string, extra: Record<string, unknown> = {}) {
     super(detail);
+    // An extension named like a standard member would be dropped from the answer
+    // (standard members win), so a documented member would silently go missing.
+    const clash = Object.keys(extra).find((key) => STANDARD_MEMBERS.has(key));
+    if (clash) throw new Error(`problem extension "${clash}" clashes with a standard problem member`);
     this.extra = extra;
   }
 }
+
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
 
 export interface FieldError {
   /** Where the field is: body, querystring, params or headers. */
@@ -192,7 +198,7 @@ export class ReservedEventType extends ApiError {
   constructor(type: string, reserved: readonly string[], index?: number) {
     super(
       `event type "${type}" uses a prefix only the server writes (${reserved.join(', ')}); pick another name`,
-      index === undefined ? { type } : { type, index },
+      index === undefined ? { event_type: type } : { event_type: type, index },
     );
   }
 }

@@ -192,6 +192,7 @@ describe('POST /v1/sessions/{id}/events: conflicts and refusals', () => {
       });
       const problem = expectProblem(res, 400, 'reserved_event_type');
       expect(problem.index).toBe(2);
+      expect(problem.event_type).toBe(`${prefix}forged`);
       await expectUnchanged(t, id, before);
     });
   }

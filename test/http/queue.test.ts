@@ -408,7 +408,8 @@ describe('DELETE /v1/sessions/{id}/queue/{batch_id}', () => {
 
     const problem = expectProblem(whileClaimed, 409, 'batch_claimed');
     expect(problem.batch_id).toBe(ids[0]);
-    expectProblem(whenCompleted, 409, 'batch_claimed');
+    expect(problem.batch_status).toBe('claimed');
+    expect(expectProblem(whenCompleted, 409, 'batch_claimed').batch_status).toBe('completed');
   });
 
   it('404 batch_not_found for an unknown batch or one of another session', async () => {
