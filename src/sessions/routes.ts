@@ -22,11 +22,13 @@ import {
   Version,
 } from '../http/schemas.js';
 import { idempotencyOf, lifecycleScope, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
-import { findStoredResponse, storeResponse } from '../idempotency/keys.js';
+import type { Tx } from '../db/client.js';
+import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
 import {
   deleteSession,
+  findSession,
   getSession,
   insertSession,
   listSessions,
@@ -75,8 +77,20 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A create that let the server pick the id has no session to scope its key to: the caller's subject is the scope. */
-const generatedIdScope = (subject: string | undefined) => `new:${subject ?? ''}`;
+/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotencyOf`). */
+const GENERATED_ID_SCOPE = 'new';
+
+/**
+ * Whether the session a stored create answered with is still there, the same
+ * incarnation. Deleting it spends the key: a create sent again with it runs
+ * afresh rather than replaying a 201 for a session that is gone.
+ */
+async function stillCreated(tx: Tx, stored: StoredResponse): Promise<boolean> {
+  const created = stored.body as { id?: string; created_at?: string } | null;
+  if (stored.status !== 201 || typeof created?.id !== 'string') return true;
+  const row = await findSession(tx, created.id);
+  return row !== undefined && row.createdAt.toISOString() === created.created_at;
+}
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
@@ -97,13 +111,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const { body } = request;
       const id = body.id ?? uuidv7();
-      const scope = body.id === undefined ? generatedIdScope(request.principal.sub) : lifecycleScope(body.id);
+      const scope = body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id);
       const idempotent = idempotencyOf(request, scope);
       const create = () =>
         db.transaction(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
             const stored = await findStoredResponse(tx, idempotent, config.idempotencyTtlMs);
-            if (stored) return { ...stored, replayed: true };
+            if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
+            if (stored) await forgetResponse(tx, idempotent);
           }
           let row;
           try {
