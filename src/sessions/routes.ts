@@ -7,6 +7,7 @@ import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
 import { notify } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { jsonWithin } from '../http/limits.js';
 import { ParentNotFound, SessionExists } from '../http/errors.js';
 import {
   emptyBodyAsObject,
@@ -29,9 +30,10 @@ import { applyMergePatch } from '../state/merge-patch.js';
 import {
   deleteSession,
   findSession,
-  getSession,
+  getSessionRecord,
   insertSession,
   listSessions,
+  readMetadata,
   toSessionView,
   updateMetadata,
 } from './repository.js';
@@ -76,6 +78,12 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** Metadata is returned by every read and listing of its session: bounded, after any merge. */
+function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
+  jsonWithin(metadata, limitBytes, 'metadata', 'MAX_METADATA_BYTES', '; keep large data in the state or in events');
+  return metadata;
+}
 
 /** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotencyOf`). */
 const GENERATED_ID_SCOPE = 'new';
@@ -125,7 +133,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
             row = await insertSession(tx, {
               id,
               parentId: body.parent_id ?? null,
-              metadata: body.metadata ?? {},
+              metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
               encoding: body.encoding ?? 'json',
             });
           } catch (error) {
@@ -200,7 +208,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const row = await getSession(db, request.params.id);
+      const row = await getSessionRecord(db, request.params.id);
       return toSessionView(row, await readActivity(db, row.sid));
     },
   );
@@ -221,8 +229,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
-        const metadata = applyMergePatch(structuredClone(session.metadata), request.body.metadata);
-        const row = await updateMetadata(tx, session.sid, metadata as Record<string, unknown>);
+        const metadata = applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>;
+        const row = await updateMetadata(tx, session.sid, metadataWithin(metadata, config.limits.maxMetadataBytes));
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return sendWrite(reply, outcome);
