@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     embedded = await startEmbeddedPostgres({
       dataDir: path.join(config.dataDir, 'pg'),
       database: 'session_sync',
-      onWarning: (message) => console.warn(`session-sync: ${message}`),
+      onWarning: (message) => console.error(`session-sync: ${message}`),
     });
     url = embedded.url;
   }
