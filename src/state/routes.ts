@@ -61,7 +61,7 @@ const SyncResponse = Type.Object(
  * and no new column.
  */
 function stateEtag(session: Pick<SessionRow, 'sid' | 'createdAt' | 'version'>): string {
-  const incarnation = createHash('sha256').update(`${session.sid}:${session.createdAt.toISOString()}`).digest('base64url').slice(0, 8);
+  const incarnation = createHash('sha256').update(`${session.sid}:${session.createdAt.toISOString()}`).digest('hex').slice(0, 8);
   return `"${session.version}-${incarnation}"`;
 }
 
