@@ -176,8 +176,12 @@ async function takeOverDataDir(dataDir: string, log: (message: string) => void):
     await fs.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
     return;
   }
+  // The server that started it is its parent; an orphan has been handed to
+  // init (or a subreaper), so a live owner pid that is not its parent is a
+  // pid reused by something else.
   const owner = await readOwner(dataDir);
-  if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+  const parent = await parentOf(pid);
+  if (owner !== undefined && owner !== process.pid && isAlive(owner) && (parent === undefined || parent === owner)) {
     throw new Error(`another server (pid ${owner}) is running PostgreSQL (pid ${pid}) on ${dataDir}; stop it first or use another DATA_DIR`);
   }
   log(`stopping PostgreSQL (pid ${pid}) left running on ${dataDir} by a server that is gone`);
@@ -214,6 +218,15 @@ async function isPostgres(pid: number): Promise<boolean> {
   return new Promise((resolve) =>
     execFile('ps', ['-p', String(pid), '-o', 'comm='], (error, stdout) => resolve(!error && path.basename(stdout.trim()) === 'postgres')),
   );
+}
+
+/** The parent pid of `pid`, if the platform tells. */
+async function parentOf(pid: number): Promise<number | undefined> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Fields after the command (in parentheses, which may itself hold spaces): state, ppid, ...
+  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ppid = Number(fields?.[1]);
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
 }
 
 /** Signals `pid` and waits (bounded) for it to exit; whether it did. */
