@@ -64,6 +64,30 @@ describe('with authentication on', () => {
   });
 });
 
+describe('a refused request', () => {
+  let app: FastifyInstance;
+  let database: Database;
+  let log: () => string;
+  beforeAll(async () => {
+    ({ app, database, log } = await loggingApp({}));
+  });
+  afterAll(async () => {
+    await app.close();
+    await database.close();
+  });
+
+  it('is logged with its status and code, never with a detail that quotes the request', async () => {
+    const marker = 'user-text-51c0e2';
+    await app.inject({ method: 'POST', url: '/v1/sessions', payload: { id: marker } });
+    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: { id: marker } });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().detail).toContain(marker); // the client is told what was wrong...
+    const text = log();
+    expect(text).toContain('"code":"session_exists"');
+    expect(text).not.toContain(marker); // ...the log is not
+  });
+});
+
 describe('a request that fails with a 500', () => {
   let app: FastifyInstance;
   let database: Database;
