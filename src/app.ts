@@ -13,6 +13,7 @@ import { eventRoutes } from './events/routes.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
 import { leaseRoutes } from './leases/routes.js';
@@ -48,19 +49,18 @@ export const OPENAPI_INFO = {
   description: 'Durable, live state for AI agent sessions: state sync for workers, SSE streams for dashboards.',
 };
 
-/** Request log line: the URL without an `access_token` (EventSource tokens ride in the query). */
+/** Request log line: the URL without credentials (EventSource tokens ride in the query). */
 function serializeRequest(request: FastifyRequest) {
-  return {
-    method: request.method,
-    url: request.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
-    remoteAddress: request.ip,
-  };
+  return { method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
 }
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
 export async function buildApp({ config, database, logger, listen = true }: AppOptions): Promise<FastifyInstance> {
   // Secrets never reach the logs, whatever logger the caller passes.
-  const redaction = { redact: ['req.headers.authorization', 'req.headers["lease-token"]'], serializers: { req: serializeRequest } };
+  const redaction = {
+    redact: ['req.headers.authorization', 'req.headers["lease-token"]'],
+    serializers: { req: serializeRequest, err: serializeError },
+  };
   const app = Fastify({
     logger: logger === false ? false : { level: config.logLevel, ...(typeof logger === 'object' ? logger : {}), ...redaction },
     bodyLimit: config.limits.maxBodyBytes,

@@ -9,6 +9,8 @@ export interface Limits {
   maxBatchEvents: number;
   /** Largest live (never stored) event payload, in bytes: NOTIFY caps payloads at 8000. */
   maxLiveBytes: number;
+  /** Largest session metadata (its compact JSON text, UTF-8), in bytes: every listing returns it. */
+  maxMetadataBytes: number;
 }
 
 export interface StateTuning {
@@ -106,6 +108,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (maxEventBytes > maxBodyBytes) {
     throw new ConfigError(`MAX_EVENT_BYTES (${maxEventBytes}) must not exceed MAX_BODY_BYTES (${maxBodyBytes})`);
   }
+  const maxMetadataBytes = integer(env, 'MAX_METADATA_BYTES', Math.min(16 * KiB, maxBodyBytes), 2, 1024 * MiB);
+  if (maxMetadataBytes > maxBodyBytes) {
+    throw new ConfigError(`MAX_METADATA_BYTES (${maxMetadataBytes}) must not exceed MAX_BODY_BYTES (${maxBodyBytes})`);
+  }
   const host = text(env, 'HOST') ?? '127.0.0.1';
   const authSecret = env.AUTH_SECRET === undefined || env.AUTH_SECRET === '' ? undefined : env.AUTH_SECRET;
   if (authSecret !== undefined && Buffer.byteLength(authSecret) < 32) {
@@ -148,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 1000, 1, 100_000),
       // NOTIFY payloads are limited to 8000 bytes; the envelope needs the rest.
       maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7500),
+      maxMetadataBytes,
     },
     stream: {
       pageSize: integer(env, 'STREAM_PAGE_SIZE', 500, 1, 10_000),

@@ -21,7 +21,11 @@ async function main(): Promise<void> {
   let embedded: EmbeddedPostgresHandle | undefined;
   let url = config.databaseUrl;
   if (url === undefined) {
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), database: 'session_sync' });
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(config.dataDir, 'pg'),
+      database: 'session_sync',
+      onWarning: (message) => console.error(`session-sync: ${message}`),
+    });
     url = embedded.url;
   }
   await runMigrations(url);

@@ -1,6 +1,11 @@
 /** What a verified token allows. */
 export interface Principal {
   sub: string | undefined;
+  /**
+   * Whom this caller's Idempotency-Key records belong to: the token's subject,
+   * else a digest of the token itself. Undefined when authentication is off.
+   */
+  caller?: string;
   /** Exact session ids, or prefixes ending in `*`. */
   sessions: string[];
   read: boolean;

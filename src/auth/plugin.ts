@@ -6,7 +6,8 @@ import { TokenRejected, verifyToken } from './tokens.js';
 /**
  * What a route needs, declared in its `config.access`:
  * read / write: that grant on the session in the `:id` path parameter;
- * create: write on the `id` in the body, or admin when the server picks it;
+ * create: write on the `id` in the body, or admin when the server picks it,
+ *   and read on the `parent_id` if one is named;
  * list: any valid token (the handler shows only what the caller may read);
  * admin: an admin token; public: nothing.
  */
@@ -95,9 +96,18 @@ export function registerAuth(app: FastifyInstance, secret: string | undefined): 
         if (typeof sessionId === 'string' && mayWrite(principal, sessionId)) return;
         throw deny(`this token may not write session "${String(sessionId)}"`);
       case 'create': {
-        const id = (request.body as Record<string, unknown> | undefined)?.id;
-        if (typeof id === 'string' ? mayWrite(principal, id) : principal.admin) return;
-        throw deny(typeof id === 'string' ? `this token may not create session "${id}"` : 'only an admin token may create a session without an id');
+        const body = request.body as Record<string, unknown> | undefined;
+        const id = body?.id;
+        if (!(typeof id === 'string' ? mayWrite(principal, id) : principal.admin)) {
+          throw deny(typeof id === 'string' ? `this token may not create session "${id}"` : 'only an admin token may create a session without an id');
+        }
+        // Naming a parent reads it (404 when it is missing): decided before any
+        // lookup, so a parent the token may not read is a 403 whether it exists or not.
+        const parent = body?.parent_id;
+        if (typeof parent === 'string' && !mayRead(principal, parent)) {
+          throw deny(`this token may not read session "${parent}", so it may not name it as parent_id`);
+        }
+        return;
       }
       case 'admin':
         if (principal.admin) return;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Principal } from './grants.js';
 
@@ -34,8 +35,12 @@ export async function verifyToken(secret: string, token: string): Promise<Princi
   if (!Array.isArray(sessions) || !sessions.every((s) => typeof s === 'string' && SESSION_PATTERN.test(s))) {
     throw new TokenRejected('grants.sessions must be a list of session ids or prefixes ending in *');
   }
+  const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
   return {
-    sub: typeof payload.sub === 'string' ? payload.sub : undefined,
+    sub,
+    // A token without a subject is its own caller: a retry under a refreshed
+    // token then starts afresh rather than replaying someone else's answer.
+    caller: sub !== undefined ? `sub:${encodeURIComponent(sub)}` : `token:${createHash('sha256').update(token).digest('base64url')}`,
     sessions: sessions as string[],
     read: grants.read === true,
     write: grants.write === true,

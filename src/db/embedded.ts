@@ -21,6 +21,8 @@ export interface EmbeddedPostgresOptions {
   database: string;
   port?: number;
   onLog?: (message: string) => void;
+  /** Told when start-up stops a Postgres that a dead server left running. */
+  onWarning?: (message: string) => void;
 }
 
 const USER = 'postgres';
@@ -110,10 +112,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: (error) => log(String(error)),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  // A previous run killed hard leaves a stale lock file that would stop start-up.
-  await removeStalePid(dataDir);
+  // A previous run killed hard leaves a lock file, or even its Postgres, behind.
+  const warn = options.onWarning ?? log;
+  await takeOverDataDir(dataDir, warn);
   try {
     await pg.start();
+    await fs.writeFile(ownerFile(dataDir), `${process.pid}\n`);
   } catch (error) {
     const reason = error instanceof Error ? error.message : recent.join(' | ') || 'the postgres process exited';
     throw new Error(`embedded PostgreSQL did not start (data directory ${dataDir}): ${reason}`, {
@@ -144,31 +148,108 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     stop: async () => {
       if (killOnExit) process.removeListener('exit', killOnExit);
       await pg.stop();
+      await fs.rm(ownerFile(dataDir), { force: true });
     },
     start: async () => {
-      await removeStalePid(dataDir);
+      await takeOverDataDir(dataDir, warn);
       await pg.start();
+      await fs.writeFile(ownerFile(dataDir), `${process.pid}\n`);
       guardExit();
     },
   };
 }
 
-async function removeStalePid(dataDir: string): Promise<void> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  const content = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
-  if (content === undefined) return;
-  const pid = Number(content.split('\n')[0]);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-    throw new Error(`another PostgreSQL (pid ${pid}) is already running on ${dataDir}`);
+/**
+ * Makes the data directory ours before Postgres starts. The lock file Postgres
+ * leaves (`postmaster.pid`) names a process: if it is gone, the lock is stale
+ * and goes. If it is a postgres serving this very directory, it is either
+ * another server's (still running: refuse) or an orphan whose server died
+ * without stopping it (`kill -9`, out of memory): the owner file says which,
+ * and an orphan is shut down (fast shutdown, as our own stop does) so a crash
+ * never needs a person to restart.
+ */
+async function takeOverDataDir(dataDir: string, log: (message: string) => void): Promise<void> {
+  const postmaster = await readPostmasterPid(dataDir);
+  if (postmaster === undefined) return;
+  const { pid, dir } = postmaster;
+  if (pid <= 0 || !isAlive(pid) || path.resolve(dir) !== dataDir || !(await isPostgres(pid))) {
+    await fs.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
+    return;
   }
-  await fs.rm(pidFile, { force: true });
+  // The server that started it is its parent; an orphan has been handed to
+  // init (or a subreaper), so a live owner pid that is not its parent is a
+  // pid reused by something else.
+  const owner = await readOwner(dataDir);
+  const parent = await parentOf(pid);
+  if (owner !== undefined && owner !== process.pid && isAlive(owner) && (parent === undefined || parent === owner)) {
+    throw new Error(`another server (pid ${owner}) is running PostgreSQL (pid ${pid}) on ${dataDir}; stop it first or use another DATA_DIR`);
+  }
+  log(`stopping PostgreSQL (pid ${pid}) left running on ${dataDir} by a server that is gone`);
+  if (!(await stopProcess(pid, 'SIGINT', 30_000)) && !(await stopProcess(pid, 'SIGQUIT', 10_000))) {
+    throw new Error(`PostgreSQL (pid ${pid}) left running on ${dataDir} did not stop`);
+  }
+  // An immediate shutdown (SIGQUIT) leaves its lock file behind.
+  await fs.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
+}
+
+/** The first two lines of `postmaster.pid`: the postmaster's pid and its data directory. */
+async function readPostmasterPid(dataDir: string): Promise<{ pid: number; dir: string } | undefined> {
+  const content = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  if (content === undefined) return undefined;
+  const [pidLine = '', dir = ''] = content.split('\n');
+  const pid = Number(pidLine.trim());
+  return Number.isInteger(pid) && pid > 0 ? { pid, dir: dir.trim() } : { pid: 0, dir: '' };
+}
+
+/** Which server process started the cluster on this data directory. */
+const ownerFile = (dataDir: string) => `${dataDir}.owner.pid`;
+
+async function readOwner(dataDir: string): Promise<number | undefined> {
+  const content = await fs.readFile(ownerFile(dataDir), 'utf8').catch(() => undefined);
+  const pid = Number(content?.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Whether `pid` runs the postgres binary (a pid reused by another program is not our orphan). */
+async function isPostgres(pid: number): Promise<boolean> {
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (cmdline !== undefined) return path.basename(cmdline.split('\0')[0] ?? '') === 'postgres';
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) =>
+    execFile('ps', ['-p', String(pid), '-o', 'comm='], (error, stdout) => resolve(!error && path.basename(stdout.trim()) === 'postgres')),
+  );
+}
+
+/** The parent pid of `pid`, if the platform tells. */
+async function parentOf(pid: number): Promise<number | undefined> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Fields after the command (in parentheses, which may itself hold spaces): state, ppid, ...
+  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ppid = Number(fields?.[1]);
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+}
+
+/** Signals `pid` and waits (bounded) for it to exit; whether it did. */
+async function stopProcess(pid: number, signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return !isAlive(pid);
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return !isAlive(pid);
 }
 
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

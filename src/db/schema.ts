@@ -116,9 +116,11 @@ export const events = pgTable(
 );
 
 /**
- * Stored responses of writes sent with an Idempotency-Key. `scope` is the session
- * id (or '' for creates that let the server pick the id). Rows outlive a deleted
- * session so a retried DELETE still replays its 204.
+ * Stored responses of writes sent with an Idempotency-Key. `scope` names the
+ * caller (token subject, lease token digest) and what the write was to (see
+ * `http/write.ts`). Rows outlive a deleted session so a retried DELETE still
+ * replays its 204. `response` never holds a secret: a lease claim is stored
+ * without its token.
  */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',

@@ -117,7 +117,8 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
     const problem = toApiError(error, request.routeOptions.bodyLimit);
     if (problem.status === 409 && request.method !== 'GET') metrics.conflicts.inc({ code: problem.code });
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.debug({ code: problem.code }, problem.message);
+    // The detail can quote the request (a JSON parse error quotes the body): the client has it, the log gets the code.
+    else request.log.debug({ status: problem.status, code: problem.code }, 'request refused');
     return sendProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db, Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
-import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse } from '../idempotency/keys.js';
+import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import { checkFence, LEASE_TOKEN_HEADER } from '../leases/fence.js';
 import { lockSession, type SessionRow } from '../sessions/repository.js';
 import { type ApiError, SessionNotFound } from './errors.js';
@@ -20,17 +21,34 @@ export interface WriteResult {
    * still refused). Never stored under an Idempotency-Key.
    */
   refuseAfterCommit?: ApiError;
+  /** What the Idempotency-Key keeps instead of `status`/`body`, when the answer holds a secret. */
+  stored?: StoredResponse;
 }
 
 export interface WriteOutcome extends WriteResult {
   replayed: boolean;
 }
 
-/** The Idempotency-Key of a request (already validated by the route schema), scoped as given. */
+/**
+ * The Idempotency-Key of a request (already validated by the route schema),
+ * scoped to its caller and then as given. A key belongs to whoever sent it: the
+ * token's subject when authentication is on, and the lease token a worker
+ * writes under, so another caller that happens to send the same key and body
+ * runs its own request instead of receiving someone else's answer.
+ */
 export function idempotencyOf(request: FastifyRequest, scope: string): IdempotentRequest | undefined {
   const key = request.headers['idempotency-key'];
   if (typeof key !== 'string') return undefined;
-  return { scope, key, hash: requestHash(request.method, request.url.split('?')[0] ?? '', request.body) };
+  const leaseToken = leaseTokenOf(request);
+  const caller = [
+    request.principal.caller,
+    leaseToken === undefined ? undefined : `lease:${createHash('sha256').update(leaseToken).digest('base64url')}`,
+  ].filter((part) => part !== undefined);
+  return {
+    scope: [...caller, scope].join('|'),
+    key,
+    hash: requestHash(request.method, request.url.split('?')[0] ?? '', request.body),
+  };
 }
 
 /**
@@ -49,6 +67,11 @@ export interface SessionWrite {
   lifecycle?: boolean;
   /** A worker's write: refused while someone else's lease runs (see `checkFence`). */
   fenced?: boolean;
+  /**
+   * Turns a stored answer into the one to send again, under the session lock
+   * (a lease claim stores no token, so its replay issues a fresh one).
+   */
+  replay?: (tx: Tx, session: SessionRow, stored: StoredResponse) => Promise<StoredResponse>;
 }
 
 /**
@@ -61,7 +84,7 @@ export interface SessionWrite {
 export async function writeSession(
   db: Db,
   request: FastifyRequest,
-  { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false }: SessionWrite,
+  { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay }: SessionWrite,
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   const outcome = await db.transaction(async (tx): Promise<WriteOutcome> => {
@@ -70,12 +93,12 @@ export async function writeSession(
     const idempotent = scope === undefined ? undefined : idempotencyOf(request, scope);
     if (idempotent) {
       const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
-      if (stored) return { ...stored, replayed: true };
+      if (stored) return { ...(replay && session ? await replay(tx, session, stored) : stored), replayed: true };
     }
     if (!session) throw new SessionNotFound(sessionId);
     if (fenced) checkFence(session, leaseTokenOf(request));
     const result = await work(tx, session);
-    const stored = idempotent && !result.refuseAfterCommit ? storeResponse(tx, idempotent, result) : undefined;
+    const stored = idempotent && !result.refuseAfterCommit ? storeResponse(tx, idempotent, result.stored ?? result) : undefined;
     return { ...result, writes: inFlight([result.writes, stored]), replayed: false };
   });
   // Every statement has answered by now (Postgres answers in order and the

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import stableStringify from 'fast-json-stable-stringify';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { send } from '../db/pipeline.js';
@@ -17,10 +18,15 @@ export interface StoredResponse {
   body: unknown;
 }
 
+/**
+ * The body is hashed in canonical form (object keys sorted): a retry that
+ * serialises the same request with its keys in another order is the same
+ * request, not a reused key.
+ */
 export function requestHash(method: string, path: string, body: unknown): string {
   return createHash('sha256')
     .update(`${method} ${path}\n`)
-    .update(body === undefined ? '' : JSON.stringify(body))
+    .update(body === undefined ? '' : stableStringify(body))
     .digest('base64url');
 }
 
@@ -58,6 +64,11 @@ export function storeResponse(tx: Tx, request: IdempotentRequest, response: Stor
     statusCode: response.status,
     response: response.body ?? null,
   }));
+}
+
+/** Drops a stored answer that no longer holds (see the create route), so the request runs again. */
+export async function forgetResponse(tx: Tx, request: IdempotentRequest): Promise<void> {
+  await tx.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
 }
 
 export async function deleteExpiredKeys(db: DbOrTx, ttlMs: number): Promise<number> {

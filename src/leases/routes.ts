@@ -2,8 +2,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { emptyBodyAsObject, IdempotencyHeaders, LeaseHolderHeaders, problems, SessionParams, Timestamp } from '../http/schemas.js';
 import { leaseTokenOf, sendWrite, writeSession } from '../http/write.js';
+import type { Tx } from '../db/client.js';
+import type { StoredResponse } from '../idempotency/keys.js';
+import type { SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { claimLease, releaseLease, renewLease } from './store.js';
+import { claimLease, type LeaseState, reissueLease, releaseLease, renewLease } from './store.js';
 
 const LeaseTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the lease expires unless renewed.' });
 
@@ -37,10 +40,19 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const { owner, ttl_ms: ttlMs } = request.body;
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => ({
-        status: 201,
-        body: await claimLease(tx, session, owner, ttlMs),
-      }));
+      const claim = {
+        ...write(request.params.id),
+        replay: async (tx: Tx, session: SessionRow, stored: StoredResponse) => ({
+          status: stored.status,
+          body: await reissueLease(tx, session, stored.body as LeaseState),
+        }),
+      };
+      const outcome = await writeSession(db, request, claim, async (tx, session) => {
+        const grant = await claimLease(tx, session, owner, ttlMs);
+        // The key keeps the answer without its secret (see `reissueLease`).
+        const kept: LeaseState = { owner: grant.owner, fencing_token: grant.fencing_token, expires_at: grant.expires_at };
+        return { status: 201, body: grant, stored: { status: 201, body: kept } };
+      });
       return sendWrite(reply, outcome);
     },
   );

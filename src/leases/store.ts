@@ -58,6 +58,30 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
   return { owner, token, fencing_token: fencingToken, expires_at: expiresAt };
 }
 
+/**
+ * A lease claim's Idempotency-Key keeps the answer without its token, so a
+ * replay cannot hand anyone the secret the first answer carried. If the lease
+ * that claim made is still the current one, the replay gets a fresh token and
+ * the first one stops working: the caller whose answer was lost can go on,
+ * and there is never more than one token that passes the fence. A claim whose
+ * lease has since ended is lease_lost: claim again with a new key.
+ */
+export async function reissueLease(tx: Tx, session: SessionRow, claimed: LeaseState): Promise<LeaseGrant> {
+  if (!session.leaseActive || session.leaseFencingToken !== claimed.fencing_token || session.leaseExpiresAt === null) {
+    throw new LeaseLost(
+      `the lease this Idempotency-Key claimed (fencing_token ${claimed.fencing_token}) has ended; claim again with a new key`,
+    );
+  }
+  const token = randomBytes(32).toString('base64url');
+  await tx.update(sessions).set({ leaseTokenHash: hashLeaseToken(token) }).where(eq(sessions.sid, session.sid));
+  return {
+    owner: session.leaseOwner ?? claimed.owner,
+    token,
+    fencing_token: session.leaseFencingToken,
+    expires_at: session.leaseExpiresAt.toISOString(),
+  };
+}
+
 export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<LeaseState> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;

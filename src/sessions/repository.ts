@@ -16,7 +16,13 @@ const sessionColumns = {
   leaseActive: sql<boolean>`${sql.raw(LEASE_ACTIVE)}`.as('lease_active'),
 };
 
-export type SessionRow = typeof sessions.$inferSelect & { leaseActive: boolean };
+/**
+ * A session as every write locks it and most reads see it: without its
+ * metadata, which can be large and which only the session routes show.
+ */
+export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata'> & { leaseActive: boolean };
+/** A session with its metadata, as the session routes return it. */
+export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
 export type Encoding = SessionRow['encoding'];
 
 export interface LeaseView {
@@ -45,7 +51,7 @@ export interface SessionView {
   lease: LeaseView | null;
 }
 
-export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): SessionView {
+export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE): SessionView {
   return {
     id: row.id,
     parent_id: row.parentId,
@@ -67,17 +73,20 @@ export function toSessionView(row: SessionRow, activity: ActivityView = IDLE): S
  * more CPU than the rest of a delta write. Rows are decoded with the schema's
  * own column mappers, so they match what drizzle would return.
  */
-const sessionFields = Object.entries(getTableColumns(sessions)).map(([key, column]) => ({ key, column }));
-const selectSessionText =
-  `select ${sessionFields.map(({ column }) => column.name).join(', ')}, ` +
-  `${LEASE_ACTIVE} as lease_active from sessions`;
-const selectSession = sql.raw(selectSessionText);
-const lockSessionText = `${selectSessionText} where id = $1 for update`;
+const allFields = Object.entries(getTableColumns(sessions)).map(([key, column]) => ({ key, column }));
+// The metadata stays out of the lock every write takes (and of the reads that
+// only need the counters): a write must not pay for a large metadata document.
+const sessionFields = allFields.filter(({ key }) => key !== 'metadata');
+const selectText = (fields: typeof allFields) =>
+  `select ${fields.map(({ column }) => column.name).join(', ')}, ${LEASE_ACTIVE} as lease_active from sessions`;
+const selectSession = sql.raw(selectText(sessionFields));
+const selectRecord = sql.raw(selectText(allFields));
+const lockSessionText = `${selectText(sessionFields)} where id = $1 for update`;
 
-function toSessionRow(raw: Record<string, unknown> | undefined): SessionRow | undefined {
+function toSessionRow(raw: Record<string, unknown> | undefined, fields = sessionFields): SessionRow | undefined {
   if (!raw) return undefined;
   const row: Record<string, unknown> = { leaseActive: raw.lease_active === true };
-  for (const { key, column } of sessionFields) {
+  for (const { key, column } of fields) {
     const value = raw[column.name];
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
@@ -87,6 +96,20 @@ function toSessionRow(raw: Record<string, unknown> | undefined): SessionRow | un
 export async function findSession(db: DbOrTx, id: string): Promise<SessionRow | undefined> {
   const [raw] = await db.execute<Record<string, unknown>>(sql`${selectSession} where id = ${id}`);
   return toSessionRow(raw);
+}
+
+/** The session with its metadata (only the session routes show it). */
+export async function getSessionRecord(db: DbOrTx, id: string): Promise<SessionRecord> {
+  const [raw] = await db.execute<Record<string, unknown>>(sql`${selectRecord} where id = ${id}`);
+  const row = toSessionRow(raw, allFields) as SessionRecord | undefined;
+  if (!row) throw new SessionNotFound(id);
+  return row;
+}
+
+/** The metadata of a session this transaction has locked. */
+export async function readMetadata(tx: Tx, sid: number): Promise<Record<string, unknown>> {
+  const [row] = await tx.select({ metadata: sessions.metadata }).from(sessions).where(eq(sessions.sid, sid));
+  return row?.metadata ?? {};
 }
 
 export async function getSession(db: DbOrTx, id: string): Promise<SessionRow> {
@@ -119,7 +142,7 @@ export interface NewSession {
 }
 
 /** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
-export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRow | undefined> {
+export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
   const [row] = await tx
     .insert(sessions)
     .values(session)
@@ -129,7 +152,7 @@ export async function insertSession(tx: Tx, session: NewSession): Promise<Sessio
 }
 
 export interface SessionPage {
-  rows: SessionRow[];
+  rows: SessionRecord[];
   /** Internal key of the last row when another page may follow. */
   nextSid: number | undefined;
 }
@@ -171,7 +194,7 @@ function readableFilter({ exact, prefixes }: { exact: string[]; prefixes: string
   );
 }
 
-export async function updateMetadata(tx: Tx, sid: number, metadata: Record<string, unknown>): Promise<SessionRow> {
+export async function updateMetadata(tx: Tx, sid: number, metadata: Record<string, unknown>): Promise<SessionRecord> {
   const [row] = await tx
     .update(sessions)
     .set({ metadata, updatedAt: sql`now()` })

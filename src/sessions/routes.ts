@@ -7,6 +7,7 @@ import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
 import { notify } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { jsonWithin } from '../http/limits.js';
 import { ParentNotFound, SessionExists } from '../http/errors.js';
 import {
   emptyBodyAsObject,
@@ -22,14 +23,17 @@ import {
   Version,
 } from '../http/schemas.js';
 import { idempotencyOf, lifecycleScope, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
-import { findStoredResponse, storeResponse } from '../idempotency/keys.js';
+import type { Tx } from '../db/client.js';
+import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
 import {
   deleteSession,
-  getSession,
+  findSession,
+  getSessionRecord,
   insertSession,
   listSessions,
+  readMetadata,
   toSessionView,
   updateMetadata,
 } from './repository.js';
@@ -75,8 +79,26 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A create that let the server pick the id has no session to scope its key to: the caller's subject is the scope. */
-const generatedIdScope = (subject: string | undefined) => `new:${subject ?? ''}`;
+/** Metadata is returned by every read and listing of its session: bounded, after any merge. */
+function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
+  jsonWithin(metadata, limitBytes, 'metadata', 'MAX_METADATA_BYTES', '; keep large data in the state or in events');
+  return metadata;
+}
+
+/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotencyOf`). */
+const GENERATED_ID_SCOPE = 'new';
+
+/**
+ * Whether the session a stored create answered with is still there, the same
+ * incarnation. Deleting it spends the key: a create sent again with it runs
+ * afresh rather than replaying a 201 for a session that is gone.
+ */
+async function stillCreated(tx: Tx, stored: StoredResponse): Promise<boolean> {
+  const created = stored.body as { id?: string; created_at?: string } | null;
+  if (stored.status !== 201 || typeof created?.id !== 'string') return true;
+  const row = await findSession(tx, created.id);
+  return row !== undefined && row.createdAt.toISOString() === created.created_at;
+}
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
@@ -97,20 +119,21 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const { body } = request;
       const id = body.id ?? uuidv7();
-      const scope = body.id === undefined ? generatedIdScope(request.principal.sub) : lifecycleScope(body.id);
+      const scope = body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id);
       const idempotent = idempotencyOf(request, scope);
       const create = () =>
         db.transaction(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
             const stored = await findStoredResponse(tx, idempotent, config.idempotencyTtlMs);
-            if (stored) return { ...stored, replayed: true };
+            if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
+            if (stored) await forgetResponse(tx, idempotent);
           }
           let row;
           try {
             row = await insertSession(tx, {
               id,
               parentId: body.parent_id ?? null,
-              metadata: body.metadata ?? {},
+              metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
               encoding: body.encoding ?? 'json',
             });
           } catch (error) {
@@ -185,7 +208,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const row = await getSession(db, request.params.id);
+      const row = await getSessionRecord(db, request.params.id);
       return toSessionView(row, await readActivity(db, row.sid));
     },
   );
@@ -206,8 +229,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
-        const metadata = applyMergePatch(structuredClone(session.metadata), request.body.metadata);
-        const row = await updateMetadata(tx, session.sid, metadata as Record<string, unknown>);
+        const metadata = applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>;
+        const row = await updateMetadata(tx, session.sid, metadataWithin(metadata, config.limits.maxMetadataBytes));
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return sendWrite(reply, outcome);

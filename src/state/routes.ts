@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
@@ -11,7 +12,7 @@ import {
   WriteAck,
 } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
-import { getSession } from '../sessions/repository.js';
+import { getSession, type SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { checkSyncQuery, syncAnswer } from './sync.js';
 import { appendDelta, putSnapshot } from './writes.js';
@@ -52,6 +53,18 @@ const SyncResponse = Type.Object(
   { description: 'Exactly one mode: new, resume, catch_up or snapshot.' },
 );
 
+/**
+ * The state's entity tag: its version and its incarnation. A session deleted
+ * and created again under the same id starts again at version 0, so the
+ * version alone would answer a poller of the old life with a stale 304. The
+ * incarnation is a short digest of the internal key and creation time: opaque,
+ * and no new column.
+ */
+function stateEtag(session: Pick<SessionRow, 'sid' | 'createdAt' | 'version'>): string {
+  const incarnation = createHash('sha256').update(`${session.sid}:${session.createdAt.toISOString()}`).digest('hex').slice(0, 8);
+  return `"${session.version}-${incarnation}"`;
+}
+
 /** RFC 9110 If-None-Match: a list of (possibly weak) entity tags, or `*`; compared weakly. */
 function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -88,7 +101,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         async (tx) => {
           const session = await getSession(tx, request.params.id);
           checkSyncQuery(session, { have, schemaVersion });
-          const etag = `"${session.version}"`;
+          const etag = stateEtag(session);
           if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return { etag, body: undefined };
           return { etag, body: await syncAnswer(tx, config.state, session, { have, schemaVersion }) };
         },

@@ -188,7 +188,7 @@ export class ListenerHub {
   private dispatch(payload: string): void {
     const notification = decodeNotification(payload);
     if (!notification) {
-      this.options.log.warn({ payload: payload.slice(0, 200) }, 'ignored a malformed notification');
+      this.options.log.warn({ payloadBytes: Buffer.byteLength(payload) }, 'ignored a malformed notification');
       return;
     }
     this.route(notification);

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPEN_ACCESS } from '../../src/auth/grants.js';
 import { inFlight, send } from '../../src/db/pipeline.js';
 import { sendToSession } from '../../src/events/append.js';
 import { writeSession } from '../../src/http/write.js';
@@ -26,6 +27,7 @@ function fakeRequest(sessionId: string, key?: string): FastifyRequest {
     url: `/v1/sessions/${sessionId}/events`,
     headers: key ? { 'idempotency-key': key } : {},
     body: { probe: true },
+    principal: OPEN_ACCESS,
   } as unknown as FastifyRequest;
 }
 

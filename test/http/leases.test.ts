@@ -102,12 +102,14 @@ describe('POST /v1/sessions/{id}/lease', () => {
     expectProblem(await claim('no-such-session', 'a'), 404, 'session_not_found');
   });
 
-  it('a retried claim with the same Idempotency-Key returns the same lease', async () => {
+  it('a retried claim with the same Idempotency-Key returns the same lease under a fresh token (the key stores none)', async () => {
     const id = await session();
     const first = await claim(id, 'a', 60_000, t, { 'idempotency-key': 'claim-1' });
     const retry = await claim(id, 'a', 60_000, t, { 'idempotency-key': 'claim-1' });
     expect(retry.statusCode).toBe(201);
-    expect(retry.json()).toEqual(first.json());
+    const { token: firstToken, ...lease } = first.json();
+    expect(retry.json()).toEqual({ ...lease, token: expect.any(String) });
+    expect(retry.json().token).not.toBe(firstToken);
     expect(retry.headers['idempotent-replayed']).toBe('true');
   });
 });

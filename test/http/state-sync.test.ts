@@ -118,26 +118,42 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
   it('compares If-None-Match weakly, as a list, and honours *', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
-    for (const header of ['W/"1"', '"0", "1"', '*']) {
+    const etag = String((await state(id)).headers.etag);
+    for (const header of [`W/${etag}`, `"0", ${etag}`, '*']) {
       expect((await state(id, '', { 'if-none-match': header })).statusCode, header).toBe(304);
     }
-    expect((await state(id, '', { 'if-none-match': '"0", W/"2"' })).statusCode).toBe(200);
+    expect((await state(id, '', { 'if-none-match': `"0", W/"2${etag.slice(2)}` })).statusCode).toBe(200);
   });
 
-  it('sends ETag "<version>" and answers 304 to If-None-Match with it', async () => {
+  it('sends ETag "<version>-<incarnation>" and answers 304 to If-None-Match with it', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
     const first = await state(id);
-    expect(first.headers.etag).toBe('"1"');
-    const cached = await state(id, '', { 'if-none-match': '"1"' });
+    expect(first.headers.etag).toMatch(/^"1-[0-9a-f]{8}"$/);
+    const etag = String(first.headers.etag);
+    const cached = await state(id, '', { 'if-none-match': etag });
     expect(cached.statusCode).toBe(304);
     expect(cached.body).toBe('');
     expect(cached.headers['content-type']).toBeUndefined();
-    expect(cached.headers.etag).toBe('"1"');
+    expect(cached.headers.etag).toBe(etag);
     await delta(id, { base_version: 1, merge_patch: { a: 2 } });
-    const changed = await state(id, '', { 'if-none-match': '"1"' });
+    const changed = await state(id, '', { 'if-none-match': etag });
     expect(changed.statusCode).toBe(200);
-    expect(changed.headers.etag).toBe('"2"');
+    expect(changed.headers.etag).toBe(`"2-${etag.slice(3)}`);
+  });
+
+  // Issue 12, defect 9.
+  it('a session deleted and created again never answers 304 to the old life\'s ETag', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { life: 1 } });
+    const old = String((await state(id)).headers.etag);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBe(204);
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { life: 2 } });
+    const reborn = await state(id, '', { 'if-none-match': old });
+    expect(reborn.statusCode).toBe(200);
+    expect(reborn.json()).toMatchObject({ mode: 'snapshot', version: 1, snapshot: { life: 2 } });
+    expect(reborn.headers.etag).not.toBe(old);
   });
 
   it('rejects malformed queries with 400 and unknown sessions with 404', async () => {

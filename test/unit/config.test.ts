@@ -12,7 +12,7 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       sseHeartbeatMs: 15_000,
-      limits: { maxBodyBytes: 4 * 1024 * 1024, maxEventBytes: 256 * 1024, maxBatchEvents: 1000, maxLiveBytes: 7000 },
+      limits: { maxBodyBytes: 4 * 1024 * 1024, maxEventBytes: 256 * 1024, maxBatchEvents: 1000, maxLiveBytes: 7000, maxMetadataBytes: 16 * 1024 },
     });
     expect(config.idempotencyTtlMs).toBeGreaterThanOrEqual(24 * 3_600_000);
   });
@@ -46,6 +46,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres/],
     [{ MAX_BODY_BYTES: '2048', MAX_EVENT_BYTES: '4096' }, /^MAX_EVENT_BYTES \(4096\) must not exceed MAX_BODY_BYTES/],
+    [{ MAX_BODY_BYTES: '2048', MAX_METADATA_BYTES: '4096' }, /^MAX_METADATA_BYTES \(4096\) must not exceed MAX_BODY_BYTES/],
     [{ IDEMPOTENCY_TTL_MS: '1000' }, /^IDEMPOTENCY_TTL_MS must be between/],
     [{ AUTH_SECRET: 'too-short' }, /^AUTH_SECRET must be at least 32 bytes/],
     [{ HOST: '0.0.0.0' }, /^AUTH_SECRET is not set, so authentication is off: refusing to listen on non-loopback HOST 0\.0\.0\.0/],
