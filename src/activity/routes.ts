@@ -31,7 +31,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         headers: IdempotencyHeaders,
         body: Type.Object(
           {
-            status: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\r\\n]*$', examples: ['thinking'] }),
+            status: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\r\\n]*$', 'x-pattern-message': 'one line (no CR or LF)', examples: ['thinking'] }),
             detail: Type.Optional(Type.Unknown()),
             ttl_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'Reads as idle (expired) after this.' })),
           },

@@ -7,6 +7,7 @@ export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$';
 export const EventType = Type.String({
   pattern: EVENT_TYPE_PATTERN,
   maxLength: 128,
+  'x-pattern-message': 'a lowercase dotted name such as tool.call (a-z, 0-9, _ and dots between parts)',
   description: 'Lowercase dotted name, e.g. `tool.call`; at most 128 characters.',
 });
 

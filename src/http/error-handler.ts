@@ -21,6 +21,7 @@ interface AjvError {
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  parentSchema?: { 'x-pattern-message'?: string };
 }
 
 function describeValidation(error: FastifyError): InvalidRequest {
@@ -35,6 +36,10 @@ function describeValidation(error: FastifyError): InvalidRequest {
     if (e.keyword === 'additionalProperties') {
       field += `/${String(e.params.additionalProperty)}`;
       message = 'is not a known field';
+    }
+    if (e.keyword === 'pattern') {
+      const words = e.parentSchema?.['x-pattern-message'];
+      message = words ? `must be ${words}` : 'has characters or a form that is not allowed here';
     }
     if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
       message = `must be one of ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;

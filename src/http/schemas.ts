@@ -5,6 +5,7 @@ export const SESSION_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 export const SessionId = Type.String({
   pattern: SESSION_ID_PATTERN,
   description: 'Letters, digits and . _ : - (not first), 1-128 characters.',
+  'x-pattern-message': 'letters, digits and . _ : - only, starting with a letter or digit, at most 128 characters',
   examples: ['team-a:run-42'],
 });
 
@@ -18,6 +19,7 @@ export const Base64 = Type.String({
   pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$',
   contentEncoding: 'base64',
   description: 'Standard base64 (RFC 4648 section 4), padded.',
+  'x-pattern-message': 'standard padded base64 (A-Z a-z 0-9 + /, length a multiple of 4, = padding)',
 });
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 
@@ -25,6 +27,7 @@ export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({
       pattern: '^[\\x21-\\x7E]{1,255}$',
+      'x-pattern-message': '1-255 visible ASCII characters (no spaces)',
       description: 'Makes a retry safe: a repeat with the same key and request replays the first response.',
     }),
   ),
@@ -32,6 +35,7 @@ export const IdempotencyHeaders = Type.Object({
 
 const LeaseTokenHeader = Type.String({
   pattern: '^[\\x21-\\x7E]{1,255}$',
+  'x-pattern-message': 'the token from POST .../lease: 1-255 visible ASCII characters',
   description: 'The token from POST .../lease; required while an unexpired lease exists.',
 });
 

@@ -8,7 +8,9 @@ const common: Options = {
   useDefaults: true,
   strict: false,
   // TypeBox adds `kind`-symbol keys and `modifier` words ajv does not know.
-  keywords: ['kind', 'modifier'],
+  keywords: ['kind', 'modifier', 'x-pattern-message'],
+  // Errors carry their schema, so a failed pattern is answered with its words (x-pattern-message), not the regex.
+  verbose: true,
 };
 
 interface JsonSchema {

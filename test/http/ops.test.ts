@@ -153,6 +153,24 @@ describe('unknown routes', () => {
   });
 });
 
+describe('validation messages', () => {
+  it('say in words what a pattern wants, never the regex', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'words', encoding: 'binary' });
+    const cases: [string, string, unknown, string, RegExp][] = [
+      ['POST', '/v1/sessions', { id: '-leading-dash' }, '/id', /must be letters, digits and \. _ : - only, starting with a letter or digit/],
+      ['PUT', '/v1/sessions/words/state', { base_version: 0, schema_version: 1, snapshot_base64: 'abc' }, '/snapshot_base64', /must be standard padded base64/],
+      ['POST', '/v1/sessions/words/events', { events: [{ type: 'Tool.Call', data: 1 }] }, '/events/0/type', /must be a lowercase dotted name/],
+    ];
+    for (const [method, url, body, field, words] of cases) {
+      const problem = expectProblem(await call(t.app, method as 'POST', url, body), 400, 'invalid_request');
+      expect(problem.errors[0].field).toBe(field);
+      expect(problem.errors[0].message).toMatch(words);
+      expect(problem.detail).toMatch(words);
+      expect(problem.detail).not.toMatch(/pattern|\^|\$/);
+    }
+  });
+});
+
 describe('body size limit', () => {
   let small: TestApp;
 
