@@ -10,6 +10,7 @@ import {
   WorkerWriteHeaders,
   WriteAck,
 } from '../http/schemas.js';
+import { StateUnreadable } from '../http/errors.js';
 import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
@@ -24,8 +25,10 @@ const PatchOp = Type.Object(
     value: Type.Optional(Type.Unknown()),
   },
   {
-    additionalProperties: false,
-    description: 'One RFC 6902 operation; an op missing its value or from is refused as patch_failed.',
+    // RFC 6902 section 4: members an operation does not define are ignored.
+    additionalProperties: true,
+    description:
+      'One RFC 6902 operation; an op missing its value or from is refused as patch_failed; other members are ignored (and kept in the stored delta).',
   },
 );
 
@@ -63,6 +66,10 @@ function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
 
 export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config, stateContext, metrics } = services;
+
+  app.addHook('onError', async (_request, _reply, error) => {
+    if (error instanceof StateUnreadable) metrics.stateUnreadable.inc();
+  });
 
   app.get(
     '/v1/sessions/:id/state',
