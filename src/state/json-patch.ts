@@ -10,6 +10,7 @@ import {
   resultTooLarge,
   setMember,
   type StateLimits,
+  tooDeep,
 } from './json-value.js';
 
 /**
@@ -104,7 +105,8 @@ export function applyJsonPatch(current: Measured, patch: readonly PatchOperation
       return measure(value, limits.maxDepth - tokens.length);
     } catch (error) {
       if (error instanceof NotPlainJson) {
-        throw new OpFailed(`the value at "${pointerOf(tokens)}" would hold ${error.message} (MAX_JSON_DEPTH limits a state to ${limits.maxDepth} levels)`);
+        const where = `the value at "${pointerOf(tokens)}"`;
+        throw new OpFailed(error.tooDeep ? tooDeep(limits, where) : `${where} holds ${error.message}`);
       }
       throw error;
     }
@@ -203,7 +205,8 @@ export function applyJsonPatch(current: Measured, patch: readonly PatchOperation
         const value = remove(from, true);
         // Moved deeper: its own depth now counts from a lower level.
         if (path.length > from.length) checked(value, path);
-        add(path, value, 0, true);
+        // Its size cancels out between the remove and the add, unless it becomes the whole document.
+        add(path, value, path.length === 0 ? measure(value, Infinity) : 0, true);
         return;
       }
       case 'copy': {

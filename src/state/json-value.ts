@@ -25,6 +25,10 @@ export interface Measured {
   bytes: number;
 }
 
+export function tooDeep(limits: StateLimits, where: string): string {
+  return `${where} would nest the state deeper than ${limits.maxDepth} levels (MAX_JSON_DEPTH less one, so the state fits back into a PUT body)`;
+}
+
 export function resultTooLarge(bytes: number, limits: StateLimits): PatchFailed {
   return new PatchFailed(
     undefined,
@@ -37,7 +41,14 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 /** Thrown by `measure`: why a value is not plain JSON within its depth. */
-export class NotPlainJson extends Error {}
+export class NotPlainJson extends Error {
+  constructor(
+    message: string,
+    readonly tooDeep = false,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Checks that `value` is plain, finite, acyclic JSON no deeper than
@@ -70,7 +81,7 @@ export function measure(value: unknown, maxHeight: number): number {
       bytes += 4;
       continue;
     }
-    if (level > maxHeight) throw new NotPlainJson(`nesting deeper than ${maxHeight} levels at this place`);
+    if (level > maxHeight) throw new NotPlainJson('nesting too deep', true);
     if (seen.has(current)) throw new NotPlainJson('the same object twice (a cycle or a shared reference)');
     seen.add(current);
     bytes += 2;

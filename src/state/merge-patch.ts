@@ -10,6 +10,7 @@ import {
   resultTooLarge,
   setMember,
   type StateLimits,
+  tooDeep,
 } from './json-value.js';
 
 /**
@@ -45,7 +46,7 @@ export function applyMergePatchToState(current: Measured, patch: unknown, limits
       return measure(value, limits.maxDepth - level);
     } catch (error) {
       if (error instanceof NotPlainJson) {
-        throw new PatchFailed(undefined, `the state would hold ${error.message} (MAX_JSON_DEPTH limits a state to ${limits.maxDepth} levels)`);
+        throw new PatchFailed(undefined, error.tooDeep ? tooDeep(limits, 'the merge patch') : `the state would hold ${error.message}`);
       }
       throw error;
     }

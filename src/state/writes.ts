@@ -17,7 +17,7 @@ import type { SessionRow } from '../sessions/repository.js';
 import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
 import type { PatchOperation } from './json-patch.js';
-import { measure, NotPlainJson, type StateLimits } from './json-value.js';
+import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
 
 export interface StateContext {
   cache: StateCache;
@@ -127,7 +127,10 @@ function measureSnapshot(snapshot: unknown, limits: StateLimits): number {
   try {
     bytes = measure(snapshot, limits.maxDepth);
   } catch (error) {
-    if (error instanceof NotPlainJson) throw new InvalidRequest(`body field snapshot holds ${error.message}`, [{ in: 'body', field: '/snapshot', message: error.message }]);
+    if (error instanceof NotPlainJson) {
+      const message = error.tooDeep ? tooDeep(limits, 'it') : `holds ${error.message}`;
+      throw new InvalidRequest(`body field snapshot: ${message}`, [{ in: 'body', field: '/snapshot', message }]);
+    }
     throw error;
   }
   if (bytes > limits.maxBytes) {
