@@ -76,7 +76,8 @@ function decodeUtf8(raw: Buffer): string {
         high = middle;
       }
     }
-    throw new InvalidRequest(`body is not valid UTF-8 (at byte ${low}); send JSON as UTF-8`);
+    const message = `not valid UTF-8 (at byte ${low}); send JSON as UTF-8`;
+    throw new InvalidRequest(`body is ${message}`, [{ in: 'body', field: '', message }]);
   }
 }
 
