@@ -67,8 +67,11 @@ function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
 export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config, stateContext, metrics } = services;
 
-  app.addHook('onError', async (_request, _reply, error) => {
-    if (error instanceof StateUnreadable) metrics.stateUnreadable.inc();
+  app.addHook('onError', async (request, _reply, error) => {
+    if (!(error instanceof StateUnreadable)) return;
+    metrics.stateUnreadable.inc();
+    // A 409 is not logged as an error, but this one needs an operator (or points at a bug).
+    request.log.warn({ err: error }, 'stored json state cannot be rebuilt');
   });
 
   app.get(
