@@ -150,6 +150,17 @@ describe('the result of every write stays within the state limits', () => {
     expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: again.version, schema_version: 1, snapshot: again.snapshot })).statusCode).toBe(200);
   });
 
+  it('a snapshot that fits in a body but not in a state is 413, so it can always be PUT back', async () => {
+    const id = await sessionWith({});
+    const problem = expectProblem(
+      await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 1, schema_version: 1, snapshot: 'x'.repeat(4000) }),
+      413,
+      'payload_too_large',
+    );
+    expect(problem).toMatchObject({ limit_bytes: 3968, size: 4002 });
+    expect(await state(cold, id)).toMatchObject({ version: 1, snapshot: {} });
+  });
+
   it('a patch cannot create a __proto__ member or a constructor.prototype chain', async () => {
     const id = await sessionWith({ c: {} });
     await expectRefused(id, [{ op: 'add', path: '/__proto__', value: { polluted: true } }], { c: {} }, 0);
