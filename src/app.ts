@@ -27,6 +27,7 @@ import { readHeadAndActivity, readHeads } from './sessions/repository.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
+import { stateLimitsFor } from './state/writes.js';
 import { ListenerHub } from './stream/hub.js';
 import { streamRoutes } from './stream/routes.js';
 
@@ -97,7 +98,12 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
     db,
     sql: database.sql,
     metrics,
-    stateContext: { cache: new StateCache(config.state.cacheBytes), tuning: config.state, limits: config.limits },
+    stateContext: {
+      cache: new StateCache(config.state.cacheBytes),
+      tuning: config.state,
+      limits: config.limits,
+      stateLimits: stateLimitsFor(config.maxJsonDepth, config.limits.maxBodyBytes),
+    },
     hub,
     readEventRows: readRows,
   };

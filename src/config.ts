@@ -139,7 +139,8 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
     maxStreams: integer(env, 'MAX_STREAMS', 20_000, 1, 1_000_000),
-    maxJsonDepth: integer(env, 'MAX_JSON_DEPTH', 64, 2, 10_000),
+    // JSON.stringify overflows the stack a few thousand levels down: stay well below.
+    maxJsonDepth: integer(env, 'MAX_JSON_DEPTH', 64, 2, 1000),
     dbConnectTimeoutSeconds: integer(env, 'DB_CONNECT_TIMEOUT_S', 5, 1, 300),
     port: integer(env, 'PORT', 8080, 0, 65535),
     databaseUrl,

@@ -153,8 +153,25 @@ export class PatchFailed extends ApiError {
   readonly status = 422;
   readonly code = 'patch_failed';
   readonly title = 'Patch does not apply';
-  constructor(opIndex: number, reason: string) {
-    super(`operation ${opIndex} does not apply: ${reason}`, { op_index: opIndex });
+  /** `opIndex` is omitted when the result as a whole is refused (a merge patch, or a state over its size limit). */
+  constructor(opIndex: number | undefined, reason: string) {
+    super(
+      opIndex === undefined ? `the patch does not apply: ${reason}` : `operation ${opIndex} does not apply: ${reason}`,
+      opIndex === undefined ? {} : { op_index: opIndex },
+    );
+  }
+}
+
+export class StateUnreadable extends ApiError {
+  readonly status = 409;
+  readonly code = 'state_unreadable';
+  readonly title = 'Stored state cannot be rebuilt';
+  constructor(sessionId: string, version: number, failedVersion: number, reason: string) {
+    super(
+      `the stored state of session "${sessionId}" cannot be rebuilt at version ${version}: version ${failedVersion} ${reason}; ` +
+        `PUT /v1/sessions/${sessionId}/state with base_version ${version} to replace it`,
+      { version, failed_version: failedVersion },
+    );
   }
 }
 

@@ -26,6 +26,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly stateUnreadable = new Counter({
+    name: 'session_sync_state_unreadable_total',
+    help: 'Reads and writes refused because a stored json state could not be rebuilt (state_unreadable).',
+    registers: [this.registry],
+  });
+
   readonly streamReads = new Counter({
     name: 'session_sync_stream_tail_reads_total',
     help: 'Database reads made by session tails (one per wakeup per session, shared by its subscribers).',

@@ -14,7 +14,7 @@ export interface CachedState {
   sid: number;
   version: number;
   document: unknown;
-  /** Approximate cost in bytes (serialised size), for the memory budget. */
+  /** Measured size (`json-value.ts`): the state's size limit, and its cost for the memory budget. */
   bytes: number;
 }
 

@@ -11,6 +11,7 @@ import {
   WorkerWriteHeaders,
   WriteAck,
 } from '../http/schemas.js';
+import { StateUnreadable } from '../http/errors.js';
 import { sendWrite, writeSession } from '../http/write.js';
 import { getSession, type SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
@@ -25,8 +26,10 @@ const PatchOp = Type.Object(
     value: Type.Optional(Type.Unknown()),
   },
   {
-    additionalProperties: false,
-    description: 'One RFC 6902 operation; an op missing its value or from is refused as patch_failed.',
+    // RFC 6902 section 4: members an operation does not define are ignored.
+    additionalProperties: true,
+    description:
+      'One RFC 6902 operation; an op missing its value or from is refused as patch_failed; other members are ignored (and kept in the stored delta).',
   },
 );
 
@@ -76,6 +79,13 @@ function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
 
 export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config, stateContext, metrics } = services;
+
+  app.addHook('onError', async (request, _reply, error) => {
+    if (!(error instanceof StateUnreadable)) return;
+    metrics.stateUnreadable.inc();
+    // A 409 is not logged as an error, but this one needs an operator (or points at a bug).
+    request.log.warn({ err: error }, 'stored json state cannot be rebuilt');
+  });
 
   app.get(
     '/v1/sessions/:id/state',

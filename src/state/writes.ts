@@ -8,6 +8,7 @@ import {
   EncodingMismatch,
   InvalidRequest,
   NoState,
+  PayloadTooLarge,
   SchemaMismatch,
   VersionConflict,
 } from '../http/errors.js';
@@ -16,11 +17,22 @@ import type { SessionRow } from '../sessions/repository.js';
 import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
 import type { PatchOperation } from './json-patch.js';
+import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
 
 export interface StateContext {
   cache: StateCache;
   tuning: StateTuning;
   limits: Limits;
+  /** What the document itself may be, after every write. */
+  stateLimits: StateLimits;
+}
+
+/** Room a PUT body needs around its snapshot: `{"base_version":…,"schema_version":…,"snapshot":…}`. */
+const SNAPSHOT_ENVELOPE_BYTES = 128;
+
+/** A state must always fit back into a PUT body, where it sits one level down. */
+export function stateLimitsFor(maxJsonDepth: number, maxBodyBytes: number): StateLimits {
+  return { maxDepth: maxJsonDepth - 1, maxBytes: maxBodyBytes - SNAPSHOT_ENVELOPE_BYTES };
 }
 
 export interface WriteAck {
@@ -67,11 +79,13 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   }
   let body: string | null = null;
   let bodyBytes: Buffer | null = null;
+  let bytes = 0;
   if (session.encoding === 'json') {
     if (input.snapshot_base64 !== undefined) {
       throw new EncodingMismatch(`session "${session.id}" holds json state: send "snapshot" (any JSON value), not "snapshot_base64"`, 'json');
     }
     if (!('snapshot' in input)) throw missingField('/snapshot', 'is required for a json session (any JSON value)');
+    bytes = measureSnapshot(input.snapshot, ctx.stateLimits);
     body = JSON.stringify(input.snapshot);
   } else {
     if ('snapshot' in input) {
@@ -102,9 +116,30 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   ]);
   // Cached before the commit: a failed write evicts it (`StateCache.write`).
   if (body !== null) {
-    ctx.cache.set(session.id, { sid: session.sid, version, document: input.snapshot, bytes: body.length });
+    ctx.cache.set(session.id, { sid: session.sid, version, document: input.snapshot, bytes });
   }
   return { ack: { version, seq }, writes };
+}
+
+/** A snapshot is a body, so it is plain JSON within depth already; its size is the state's own limit. */
+function measureSnapshot(snapshot: unknown, limits: StateLimits): number {
+  let bytes: number;
+  try {
+    bytes = measure(snapshot, limits.maxDepth);
+  } catch (error) {
+    if (error instanceof NotPlainJson) {
+      const message = error.tooDeep ? tooDeep(limits, 'it') : `holds ${error.message}`;
+      throw new InvalidRequest(`body field snapshot: ${message}`, [{ in: 'body', field: '/snapshot', message }]);
+    }
+    throw error;
+  }
+  if (bytes > limits.maxBytes) {
+    throw new PayloadTooLarge(
+      `the snapshot measures ${bytes} bytes; a json state may hold ${limits.maxBytes} (MAX_BODY_BYTES less room for the PUT envelope)`,
+      { limit_bytes: limits.maxBytes, size: bytes },
+    );
+  }
+  return bytes;
 }
 
 function missingField(field: string, message: string): InvalidRequest {
@@ -162,18 +197,16 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
 
   let checkpoint: string | undefined;
   if (session.encoding === 'json') {
-    const cached = ctx.cache.get(session.id, session.sid, session.version);
-    // A merge patch always applies, so without a cached document there is nothing to check.
-    const current = cached ?? ('patch' in delta || checkpointDue ? await materialise(tx, session) : undefined);
-    if (current) {
-      // From here the document is being changed in place: it leaves the cache
-      // and comes back only whole, at the new version.
-      ctx.cache.evict(session.id);
-      const document = applyDelta(current.document, delta);
-      if (checkpointDue) checkpoint = JSON.stringify(document);
-      const bytes = checkpoint?.length ?? current.bytes + size;
-      ctx.cache.set(session.id, { sid: session.sid, version, document, bytes });
-    }
+    // Every json delta is applied here, so its result is checked against the
+    // state's limits before anything is stored. A cold cache costs one
+    // materialisation; after that the cost is the delta's.
+    const current = ctx.cache.get(session.id, session.sid, session.version) ?? (await materialise(tx, session));
+    // From here the document is being changed in place: it leaves the cache
+    // and comes back only whole, at the new version.
+    ctx.cache.evict(session.id);
+    const result = applyDelta(current, delta, ctx.stateLimits);
+    if (checkpointDue) checkpoint = JSON.stringify(result.document);
+    ctx.cache.set(session.id, { sid: session.sid, version, document: result.document, bytes: result.bytes });
   }
 
   const chain = checkpoint

@@ -41,13 +41,19 @@ describe('json state storage', () => {
     expect(queries.filter(readsState)).toEqual([]);
   });
 
-  it('a merge-patch delta never needs the document, even on a cold cache', async () => {
-    const other = await createTestApp({ databaseUrl: t.url, logQuery: (q) => coldQueries.push(q) });
+  it('a merge-patch delta on a cold cache reads the state once (its result must fit the state limits), then never again', async () => {
     const coldQueries: string[] = [];
+    const other = await createTestApp({ databaseUrl: t.url, logQuery: (q) => coldQueries.push(q) });
     try {
       await createWithState('cold-merge', { a: 0 });
-      const res = await call(other.app, 'POST', '/v1/sessions/cold-merge/deltas', { base_version: 1, merge_patch: { a: 1 } });
-      expect(res.statusCode).toBe(200);
+      const first = await call(other.app, 'POST', '/v1/sessions/cold-merge/deltas', { base_version: 1, merge_patch: { a: 1 } });
+      expect(first.statusCode).toBe(200);
+      expect(coldQueries.filter(readsState).length).toBeGreaterThan(0);
+      coldQueries.length = 0;
+      for (let v = 2; v <= 3; v++) {
+        const res = await call(other.app, 'POST', '/v1/sessions/cold-merge/deltas', { base_version: v, merge_patch: { a: v } });
+        expect(res.statusCode).toBe(200);
+      }
       expect(coldQueries.filter(readsState)).toEqual([]);
     } finally {
       await other.close();

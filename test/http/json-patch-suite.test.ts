@@ -1,0 +1,132 @@
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, type TestApp } from '../helpers/app.js';
+
+// The public json-patch-tests suite and the RFC 7396 appendix A examples, run
+// through the HTTP API: each case is a delta on a session holding its doc,
+// read back from the instance that applied it (its cached document), from a
+// cold instance that replays the stored chain, and from a checkpoint.
+interface SuiteCase {
+  comment?: string;
+  doc: unknown;
+  patch: unknown[];
+  expected?: unknown;
+  error?: string;
+  disabled?: boolean;
+}
+
+const require = createRequire(import.meta.url);
+const suite: [string, SuiteCase][] = [
+  ...(require('json-patch-test-suite/tests.json') as SuiteCase[]).map((c, i): [string, SuiteCase] => [`tests.json #${i}`, c]),
+  ...(require('json-patch-test-suite/spec_tests.json') as SuiteCase[]).map((c, i): [string, SuiteCase] => [`spec_tests.json #${i}`, c]),
+].filter(([, c]) => !c.disabled);
+
+// RFC 7396 appendix A: [target, patch, result].
+const mergeExamples: [unknown, unknown, unknown][] = [
+  [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+  [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+  [{ a: 'b' }, { a: null }, {}],
+  [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+  [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+  [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+  [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+  [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
+  [['a', 'b'], ['c', 'd'], ['c', 'd']],
+  [{ a: 'b' }, ['c'], ['c']],
+  [{ a: 'foo' }, null, null],
+  [{ a: 'foo' }, 'bar', 'bar'],
+  [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+  [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+  [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+];
+
+let warm: TestApp;
+let cold: TestApp;
+
+beforeAll(async () => {
+  // A checkpoint every third delta: versions 2 and 3 are replayed from the chain, version 4 is a checkpoint.
+  warm = await createTestApp({ env: { STATE_CHECKPOINT_DELTAS: '3' } });
+  cold = await createTestApp({ databaseUrl: warm.url, env: { STATE_CHECKPOINT_DELTAS: '3' } });
+});
+afterAll(async () => {
+  await cold.close();
+  await warm.close();
+});
+
+const state = async (t: TestApp, id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/state`)).json();
+/** A delta that changes nothing and passes only if the instance's document equals `document`. */
+const assertDocument = (t: TestApp, id: string, base: number, document: unknown) =>
+  call(t.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: base, patch: [{ op: 'test', path: '', value: document }] });
+
+let counter = 0;
+
+/**
+ * Runs one delta on a fresh session holding `doc` and checks every way of
+ * reading the result. `expected === undefined` means the delta must be refused.
+ */
+async function runCase(doc: unknown, delta: Record<string, unknown>, expected: { value: unknown } | undefined): Promise<string[]> {
+  const failures: string[] = [];
+  const check = (ok: boolean, what: string) => ok || failures.push(what);
+  const id = `suite-${++counter}`;
+  await call(warm.app, 'POST', '/v1/sessions', { id });
+  const put = await call(warm.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: doc });
+  check(put.statusCode === 200, `PUT doc: ${put.statusCode} ${put.body}`);
+  const applied = await call(warm.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, ...delta });
+
+  if (expected === undefined) {
+    check(applied.statusCode >= 400 && applied.statusCode < 500, `refused with a 4xx, got ${applied.statusCode} ${applied.body}`);
+    const after = await state(cold, id);
+    check(after.version === 1, `version unchanged, got ${after.version}`);
+    check(JSON.stringify(after.snapshot) === JSON.stringify(doc), `state unchanged, got ${JSON.stringify(after.snapshot)}`);
+    const next = await assertDocument(warm, id, 1, doc);
+    check(next.statusCode === 200, `the writing instance still holds doc: ${next.statusCode} ${next.body}`);
+    return failures;
+  }
+
+  check(applied.statusCode === 200, `applied: ${applied.statusCode} ${applied.body}`);
+  if (applied.statusCode !== 200) return failures;
+  // Version 3: the writing instance's cached document equals the expected one.
+  const cached = await assertDocument(warm, id, 2, expected.value);
+  check(cached.statusCode === 200, `warm document: ${cached.statusCode} ${cached.body}`);
+  // A cold instance rebuilds snapshot 1 + deltas 2, 3 from the stored chain.
+  const replayed = await state(cold, id);
+  check(replayed.version === 3, `cold version ${replayed.version}`);
+  expect(replayed.snapshot).toEqual(expected.value);
+  // Catch-up hands out the delta exactly as posted.
+  const catchUp = await call(cold.app, 'GET', `/v1/sessions/${id}/state?have=1`);
+  expect(catchUp.json().deltas[0]).toEqual({ version: 2, ...delta });
+  // Version 4 makes the writing instance store its document as a checkpoint; the cold one reads it, then applies to it.
+  check((await assertDocument(warm, id, 3, expected.value)).statusCode === 200, 'warm document at version 4');
+  expect((await state(cold, id)).snapshot).toEqual(expected.value);
+  const coldWrite = await assertDocument(cold, id, 4, expected.value);
+  check(coldWrite.statusCode === 200, `cold instance's own document: ${coldWrite.statusCode} ${coldWrite.body}`);
+  return failures;
+}
+
+async function inBatches<T>(items: T[], size: number, run: (item: T) => Promise<void>): Promise<void> {
+  for (let start = 0; start < items.length; start += size) await Promise.all(items.slice(start, start + size).map(run));
+}
+
+describe('json-patch-tests (RFC 6902) through the API', () => {
+  it(`every enabled case (${suite.length}) applies, or is refused and changes nothing, warm and cold`, async () => {
+    expect(suite.length).toBeGreaterThan(80);
+    const failed: string[] = [];
+    await inBatches(suite, 8, async ([name, c]) => {
+      const expected = c.error !== undefined ? undefined : { value: 'expected' in c ? c.expected : c.doc };
+      const failures = await runCase(c.doc, { patch: c.patch }, expected).catch((error: Error) => [error.message]);
+      if (failures.length) failed.push(`${name} (${c.comment ?? c.error ?? ''}): ${failures.join('; ')}`);
+    });
+    expect(failed).toEqual([]);
+  }, 120_000);
+});
+
+describe('RFC 7396 appendix A through the API', () => {
+  it('every example, warm and cold', async () => {
+    const failed: string[] = [];
+    await inBatches(mergeExamples, 8, async ([target, patch, result]) => {
+      const failures = await runCase(target, { merge_patch: patch }, { value: result }).catch((error: Error) => [error.message]);
+      if (failures.length) failed.push(`${JSON.stringify(target)} + ${JSON.stringify(patch)}: ${failures.join('; ')}`);
+    });
+    expect(failed).toEqual([]);
+  }, 60_000);
+});
