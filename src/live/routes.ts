@@ -48,7 +48,6 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     {
       config: { access: 'write' },
       schema: {
-        operationId: 'publishLive',
         summary: 'Publish live events to current subscribers (never stored, never replayed)',
         description:
           'Token fragments, progress. Delivered only to streams open now, in the order posted, each after every durable ' +

@@ -158,7 +158,7 @@ describe('NDJSON streaming ingest', () => {
       const res = await request.response;
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      const problem = await res.json();
+      const problem: any = await res.json();
       expect(problem).toMatchObject({ code: 'invalid_request', line: 3, accepted: 2 });
       expect(problem.detail).toMatch(/^line 3 /);
       await call(t.app, 'POST', '/v1/sessions/nd-bad/live', { type: 'marker', data: 0 });
@@ -184,7 +184,7 @@ describe('NDJSON streaming ingest', () => {
       request.write(`{"type":"ok","data":0}\n${line}\n`);
       request.end();
       const res = await request.response;
-      const problem = await res.json();
+      const problem: any = await res.json();
       expect([res.status, problem.code, problem.line, problem.accepted], line).toEqual([status, code, 2, 1]);
     }
   });
@@ -195,6 +195,6 @@ describe('NDJSON streaming ingest', () => {
     request.end();
     const res = await request.response;
     expect(res.status).toBe(404);
-    expect((await res.json()).code).toBe('session_not_found');
+    expect(((await res.json()) as any).code).toBe('session_not_found');
   });
 });
