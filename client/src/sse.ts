@@ -111,7 +111,6 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
     const response = await transport.fetch(transport.url(plan.path, plan.query), {
       headers: { accept: 'text/event-stream', ...(await transport.authHeaders()) },
       signal: attempt.signal,
-      cache: 'no-store',
     });
     if (response.status !== 200 || !response.body) {
       const error = await SessionSyncError.fromResponse(response);

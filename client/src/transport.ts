@@ -1,6 +1,8 @@
 import { backoffDelay, DEFAULT_RETRY, newKey, type RetryOptions, sleep } from './backoff.js';
 import { isRetryable, SessionSyncError } from './errors.js';
 
+type Body = NonNullable<RequestInit['body']>;
+
 /** A bearer token, or a function giving one; a function is asked again before every request and reconnect. */
 export type TokenSource = string | (() => string | undefined | Promise<string | undefined>);
 
@@ -29,7 +31,7 @@ export interface Call {
   /** JSON body, serialised once so every retry sends the same bytes. */
   body?: unknown;
   /** A body sent as is (NDJSON streams); such a call is never retried. */
-  rawBody?: { body: BodyInit; contentType: string };
+  rawBody?: { body: Body; contentType: string };
   headers?: Record<string, string>;
   options?: RequestOptions | undefined;
 }
@@ -86,7 +88,7 @@ export class Transport {
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     if (write) headers['idempotency-key'] = options?.idempotencyKey ?? newKey();
     if (options?.leaseToken) headers['lease-token'] = options.leaseToken;
-    let body: BodyInit | undefined;
+    let body: Body | undefined;
     if (call.rawBody) {
       body = call.rawBody.body;
       headers['content-type'] = call.rawBody.contentType;
