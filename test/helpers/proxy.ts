@@ -19,6 +19,8 @@ interface Pair {
   budget: number;
   /** A request went up on this connection while `loseNextAnswer` was armed. */
   loseAnswer: boolean;
+  /** The connection stays open but nothing more reaches the client (a dead path, not a closed one). */
+  frozen: boolean;
 }
 
 /**
@@ -72,6 +74,11 @@ export class TcpProxy {
     this.armedLoss += 1;
   }
 
+  /** Open connections stay open but pass nothing more to the client; new connections work. */
+  freezeAll(): void {
+    for (const pair of this.pairs) pair.frozen = true;
+  }
+
   cutAll(): void {
     for (const pair of [...this.pairs]) this.cut(pair);
   }
@@ -94,7 +101,7 @@ export class TcpProxy {
 
   private accept(client: net.Socket): void {
     const upstream = net.connect(this.targetPort, '127.0.0.1');
-    const pair: Pair = { client, upstream, budget: this.nextBudget(), loseAnswer: false };
+    const pair: Pair = { client, upstream, budget: this.nextBudget(), loseAnswer: false, frozen: false };
     this.pairs.add(pair);
     const end = () => {
       if (!this.pairs.delete(pair)) return;
@@ -111,6 +118,7 @@ export class TcpProxy {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (pair.frozen) return;
       if (pair.loseAnswer) {
         this.lostAnswers += 1;
         return this.cut(pair);
