@@ -131,7 +131,16 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
           delivered = true;
           onData();
         }
-        if (options.onMessage(message) === 'close') closeRequested = true;
+        let verdict: 'close' | void = undefined;
+        try {
+          verdict = options.onMessage(message);
+        } catch (error) {
+          // A throwing handler is the caller's bug: report it like an uncaught error, but keep the stream (and its cursor) going.
+          setTimeout(() => {
+            throw error;
+          });
+        }
+        if (verdict === 'close') closeRequested = true;
       },
     });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

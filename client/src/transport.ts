@@ -77,12 +77,13 @@ export class Transport {
   }
 
   /**
-   * Sends a call, retrying network errors and 502/503/504 with jittered
-   * backoff. A write carries the same `Idempotency-Key` on every attempt, so
-   * an attempt that committed but whose answer was lost is answered with the
-   * original result, never applied twice. Returns the raw response (2xx/304).
+   * Sends a call and reads its answer, retrying network errors and 502/503/504
+   * with jittered backoff. A write carries the same `Idempotency-Key` on every
+   * attempt, so an attempt that committed but whose answer was lost (before
+   * or while its body was read) is answered with the original result, never
+   * applied twice.
    */
-  async send(call: Call): Promise<Response> {
+  async send<T>(call: Call, read: (response: Response) => Promise<T>): Promise<T> {
     const { options } = call;
     const write = call.method !== 'GET';
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
@@ -108,8 +109,14 @@ export class Transport {
         };
         if (call.rawBody && typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) init.duplex = 'half';
         const response = await this.fetch(url, init);
-        if (response.ok || response.status === 304) return response;
-        throw await SessionSyncError.fromResponse(response);
+        if (!response.ok && response.status !== 304) throw await SessionSyncError.fromResponse(response);
+        try {
+          return await read(response);
+        } catch (error) {
+          if (options?.signal?.aborted) throw options.signal.reason;
+          // The connection died while the answer was coming in.
+          throw error instanceof SyntaxError ? error : SessionSyncError.network(error);
+        }
       } catch (error) {
         if (attempt + 1 >= attempts || !isRetryable(error)) throw error;
         await sleep(backoffDelay(this.retry, attempt), options?.signal);
@@ -118,9 +125,10 @@ export class Transport {
   }
 
   /** `send`, with the answer parsed as JSON (undefined for an empty answer such as 204). */
-  async json<T>(call: Call): Promise<T> {
-    const response = await this.send(call);
-    const text = await response.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+  json<T>(call: Call): Promise<T> {
+    return this.send(call, async (response) => {
+      const text = await response.text();
+      return (text ? JSON.parse(text) : undefined) as T;
+    });
   }
 }

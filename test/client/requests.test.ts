@@ -126,6 +126,25 @@ describe('safe retries', () => {
     expect(await direct.sync('lost')).toMatchObject({ version: 2, snapshot: { n: 1 } });
   });
 
+  it('an answer cut off halfway through its body is read again (a read) or replayed (a write)', async () => {
+    const direct = createClient({ baseUrl: t.baseUrl });
+    const client = createClient({ baseUrl: proxy.url, retry: fast });
+    await direct.createSession({ id: 'half' });
+    const events = Array.from({ length: 50 }, (_, i) => ({ type: 'e', data: { i, pad: 'x'.repeat(100) } }));
+    await direct.appendEvents('half', { events });
+    const lostBefore = proxy.lostAnswers;
+    proxy.loseNextAnswer(400);
+    const page = await client.listEvents('half');
+    expect(proxy.lostAnswers).toBe(lostBefore + 1);
+    expect(page.events).toHaveLength(50);
+
+    proxy.loseNextAnswer(250);
+    const written = await client.appendMessages('half', { messages: [{ role: 'user', content: 'y'.repeat(2000) }] });
+    expect(proxy.lostAnswers).toBe(lostBefore + 2);
+    expect(written.messages).toHaveLength(1);
+    expect((await direct.getMessagesMeta('half')).message_count).toBe(1);
+  });
+
   it('never retries a refusal: a 409 is answered after one attempt', async () => {
     let attempts = 0;
     const client = createClient({

@@ -17,8 +17,8 @@ interface Pair {
   upstream: net.Socket;
   /** Bytes of the server's answer still allowed through before a random cut. */
   budget: number;
-  /** A request went up on this connection while `loseNextAnswer` was armed. */
-  loseAnswer: boolean;
+  /** A request went up on this connection while `loseNextAnswer` was armed: answer bytes it may still pass. */
+  loseAnswer: number | undefined;
   /** The connection stays open but nothing more reaches the client (a dead path, not a closed one). */
   frozen: boolean;
 }
@@ -31,7 +31,7 @@ interface Pair {
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
-  private armedLoss = 0;
+  private readonly armedLoss: number[] = [];
   private chaos: { random: () => number; maxBytes: number } | undefined;
   /** Connections cut by the proxy so far. */
   cuts = 0;
@@ -69,9 +69,13 @@ export class TcpProxy {
     for (const pair of this.pairs) pair.budget = Infinity;
   }
 
-  /** The next request to go up is forwarded, and the connection is cut as its answer starts to come back. */
-  loseNextAnswer(): void {
-    this.armedLoss += 1;
+  /**
+   * The next request to go up is forwarded, and the connection is cut as its
+   * answer comes back: before its first byte, or after `afterBytes` of it
+   * (headers and part of the body).
+   */
+  loseNextAnswer(afterBytes = 0): void {
+    this.armedLoss.push(afterBytes);
   }
 
   /** Open connections stay open but pass nothing more to the client; new connections work. */
@@ -101,7 +105,7 @@ export class TcpProxy {
 
   private accept(client: net.Socket): void {
     const upstream = net.connect(this.targetPort, '127.0.0.1');
-    const pair: Pair = { client, upstream, budget: this.nextBudget(), loseAnswer: false, frozen: false };
+    const pair: Pair = { client, upstream, budget: this.nextBudget(), loseAnswer: undefined, frozen: false };
     this.pairs.add(pair);
     const end = () => {
       if (!this.pairs.delete(pair)) return;
@@ -111,17 +115,18 @@ export class TcpProxy {
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.on('data', (chunk) => {
-      if (this.armedLoss > 0 && !pair.loseAnswer) {
-        this.armedLoss -= 1;
-        pair.loseAnswer = true;
-      }
+      if (this.armedLoss.length > 0 && pair.loseAnswer === undefined) pair.loseAnswer = this.armedLoss.shift();
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (pair.frozen) return;
-      if (pair.loseAnswer) {
-        this.lostAnswers += 1;
-        return this.cut(pair);
+      if (pair.loseAnswer !== undefined) {
+        if (chunk.length > pair.loseAnswer) {
+          client.write(chunk.subarray(0, pair.loseAnswer));
+          this.lostAnswers += 1;
+          return this.cut(pair);
+        }
+        pair.loseAnswer -= chunk.length;
       }
       if (chunk.length >= pair.budget) {
         client.write(chunk.subarray(0, pair.budget));
