@@ -57,21 +57,36 @@ export class Requests {
   }
   /**
    * Live events for whoever watches now. One event or an array is one JSON
-   * request (retried like any write); an async iterable (a model's token
-   * stream) is streamed as NDJSON in one request, each event delivered as it
-   * is produced, and is not retried (it cannot be replayed).
+   * request (retried like any write). An async iterable (a model's token
+   * stream) is streamed as NDJSON, each event sent as it is produced; it
+   * cannot be replayed, so it is not retried. A long stream continues in a
+   * new request after `maxRequestMs` (default 20 s), because servers bound
+   * how long one request may take to arrive (REQUEST_TIMEOUT_MS); the answer
+   * adds up the requests.
    */
-  publishLive(
+  async publishLive(
     id: string,
     events: LiveEvent | Iterable<LiveEvent> | AsyncIterable<LiveEvent>,
-    options?: RequestOptions,
+    options?: RequestOptions & { maxRequestMs?: number },
   ): Promise<LiveAnswer> {
     const path = `${session(id)}/live`;
-    if (Symbol.asyncIterator in events) {
-      return this.call({ method: 'POST', path, rawBody: { body: ndjsonStream(events), contentType: 'application/x-ndjson' }, options });
-    }
     if (Symbol.iterator in events) return this.call({ method: 'POST', path, body: { events: [...events] }, options });
-    return this.call({ method: 'POST', path, body: events, options });
+    if (!(Symbol.asyncIterator in events)) return this.call({ method: 'POST', path, body: events, options });
+    const iterator = events[Symbol.asyncIterator]();
+    const total: LiveAnswer = { accepted: 0, after_seq: 0 };
+    try {
+      for (let ended = false; !ended; ) {
+        const body = ndjsonStream(iterator, options?.maxRequestMs ?? 20_000, () => (ended = true));
+        const answer = await this.call<LiveAnswer>({ method: 'POST', path, rawBody: { body, contentType: 'application/x-ndjson' }, options });
+        total.accepted += answer.accepted;
+        total.after_seq = answer.after_seq;
+      }
+    } catch (error) {
+      // The producer is told to stop (a generator's finally blocks run).
+      await iterator.return?.();
+      throw error;
+    }
+    return total;
   }
 
   // Leases (claimLease with renewal and a loss signal is on the client: `SessionSyncClient.claimLease`)
@@ -132,19 +147,22 @@ export class Requests {
   }
 }
 
-/** NDJSON, one event a line, pulled from the iterable as the request body is sent. */
-function ndjsonStream(events: AsyncIterable<LiveEvent>): ReadableStream<Uint8Array> {
+/** NDJSON, one event a line, pulled from the iterator as the body is sent; it ends after `maxMs` or with the iterator. */
+function ndjsonStream(iterator: AsyncIterator<LiveEvent>, maxMs: number, onEnd: () => void): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  const iterator = events[Symbol.asyncIterator]();
+  const started = Date.now();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (Date.now() - started > maxMs) return controller.close();
       const next = await iterator.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(`${JSON.stringify(next.value)}\n`));
+      if (next.done) {
+        onEnd();
+        controller.close();
+      } else controller.enqueue(encoder.encode(`${JSON.stringify(next.value)}\n`));
     },
     async cancel(reason) {
+      onEnd();
       await iterator.return?.(reason);
     },
   });
 }
-

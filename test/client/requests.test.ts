@@ -59,6 +59,41 @@ describe('request methods', () => {
     await expect(client.getSession('req-1')).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
   });
 
+  it('publishLive streams an async iterable as NDJSON, in consecutive requests when it runs longer than maxRequestMs', async () => {
+    const posts: string[] = [];
+    const client = createClient({
+      baseUrl: t.baseUrl,
+      fetch: (input, init) => {
+        if (init?.method === 'POST') posts.push(new Headers(init.headers).get('content-type') ?? '');
+        return fetch(input, init);
+      },
+    });
+    await client.createSession({ id: 'tokens' });
+    await client.appendEvents('tokens', { events: [{ type: 'before', data: 0 }] });
+    const seen: unknown[] = [];
+    const sub = client.subscribe('tokens', { after: 'now' }, { onLive: (event) => seen.push(event.data) });
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => sub.status === 'open' && (clearInterval(poll), resolve()), 10);
+    });
+    posts.length = 0;
+    async function* tokens() {
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        yield { type: 'token', data: i };
+      }
+    }
+    expect(await client.publishLive('tokens', tokens(), { maxRequestMs: 1 })).toEqual({ accepted: 6, after_seq: 1 });
+    expect(posts.length).toBeGreaterThan(1);
+    expect(new Set(posts)).toEqual(new Set(['application/x-ndjson']));
+    await client.publishLive('tokens', { type: 'token', data: 'end' });
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => seen.includes('end') && (clearInterval(poll), resolve()), 10);
+    });
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 'end']);
+    sub.close();
+    await sub.closed;
+  });
+
   it('every operation of the OpenAPI document that exists on the server has a client method of its name', async () => {
     const document = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'));
     const client = createClient({ baseUrl: t.baseUrl }) as unknown as Record<string, unknown>;
