@@ -22,7 +22,7 @@ export class SessionSyncClient extends Requests {
 
   /** A store equal to the session's state (JSON sessions), for `useSyncExternalStore` and the like. */
   watchState<S = unknown>(id: string, options: { signal?: AbortSignal } = {}): StateStore<S> {
-    return watchState<S>(this, (sid, opts, handlers) => this.subscribe(sid, opts, handlers), id, options);
+    return watchState<S>(this, (sid, opts, handlers) => this.subscribe(sid, opts, handlers), this.transport.retry, id, options);
   }
 
   /** Claims the session's lease, renews it, and aborts `lease.signal` when it is lost. */

@@ -1,5 +1,6 @@
 import type { Operation } from 'fast-json-patch';
-import { SessionSyncError } from './errors.js';
+import { backoffDelay, type RetryOptions, sleep } from './backoff.js';
+import { isRetryable, SessionSyncError } from './errors.js';
 import { applyJsonPatch, applyMergePatch, freeze } from './patch.js';
 import type { Requests } from './requests.js';
 import type { SubscribeHandlers, SubscribeOptions, Subscription } from './subscribe.js';
@@ -38,7 +39,13 @@ type Subscribe = (id: string, options: SubscribeOptions, handlers: SubscribeHand
  * `state.snapshot` re-reads from the server, as does a reset after history
  * was trimmed. Events are handled one at a time, in order, reads included.
  */
-export function watchState<S>(requests: Requests, subscribeFn: Subscribe, id: string, options: { signal?: AbortSignal } = {}): StateStore<S> {
+export function watchState<S>(
+  requests: Requests,
+  subscribeFn: Subscribe,
+  retry: RetryOptions,
+  id: string,
+  options: { signal?: AbortSignal } = {},
+): StateStore<S> {
   let snapshot: StateSnapshot<S> = { status: 'loading', version: 0, seq: 0, state: null, activity: null };
   const listeners = new Set<() => void>();
   let subscription: Subscription | undefined;
@@ -67,9 +74,22 @@ export function watchState<S>(requests: Requests, subscribeFn: Subscribe, id: st
     queue = queue.then(work).catch((error: unknown) => finish(asError(error)));
   };
 
+  /** Reads that outlast the request retries (a server down for a while) are tried again until the store closes. */
+  const persist = async <T>(read: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (closed || !isRetryable(error)) throw error;
+        update({ status: snapshot.status === 'loading' ? 'loading' : 'reconnecting' });
+        await sleep(backoffDelay(retry, attempt), abort.signal);
+      }
+    }
+  };
+
   /** Sets the store to the server's current state; the stream's events at or below its version are then skipped. */
   const reload = async (): Promise<void> => {
-    const answer = await requests.sync(id, {}, { signal: abort.signal });
+    const answer = await persist(() => requests.sync(id, {}, { signal: abort.signal }));
     if (answer.mode === 'new') return update({ version: 0, state: null });
     if (answer.snapshot_base64 !== undefined) {
       throw new SessionSyncError({
@@ -109,7 +129,7 @@ export function watchState<S>(requests: Requests, subscribeFn: Subscribe, id: st
   };
 
   const start = async () => {
-    const session = await requests.getSession(id, { signal: abort.signal });
+    const session = await persist(() => requests.getSession(id, { signal: abort.signal }));
     if (session.encoding === 'binary') {
       throw new SessionSyncError({
         status: 409,

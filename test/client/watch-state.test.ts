@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type SessionSyncClient, SessionSyncError } from '../../client/src/index.js';
+import { freePort } from '../../src/db/embedded.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { seededRandom, TcpProxy } from '../helpers/proxy.js';
 
@@ -105,6 +106,25 @@ describe('watchState', () => {
       store.close();
     }
     expect(store.getSnapshot().status).toBe('closed');
+  });
+
+  it('waits out a server that cannot be reached when it starts, then is exactly the server\'s state', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    await writer.createSession({ id: 'late' });
+    await writer.putSnapshot('late', { base_version: 0, schema_version: 1, snapshot: { n: 1 } });
+    const dead = await new TcpProxy(await freePort()).listen();
+    const client = createClient({ baseUrl: dead.url, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } });
+    const store = client.watchState('late');
+    try {
+      // Every connection is refused; the store keeps trying far past its request retries.
+      await until(() => dead.connections > 10, 'many refused attempts');
+      expect(store.getSnapshot().status).toBe('loading');
+      dead.retarget(Number(new URL(t.baseUrl).port));
+      expect(await store.ready).toMatchObject({ status: 'live', version: 1, state: { n: 1 } });
+    } finally {
+      store.close();
+      await dead.close();
+    }
   });
 
   it('follows activity and reads a session with no state as version 0, state null', async () => {

@@ -35,6 +35,8 @@ export class TcpProxy {
   private chaos: { random: () => number; maxBytes: number } | undefined;
   /** Connections cut by the proxy so far. */
   cuts = 0;
+  /** Connections accepted so far. */
+  connections = 0;
   /** Answers dropped after their request was forwarded. */
   lostAnswers = 0;
   port = 0;
@@ -104,6 +106,7 @@ export class TcpProxy {
   }
 
   private accept(client: net.Socket): void {
+    this.connections += 1;
     const upstream = net.connect(this.targetPort, '127.0.0.1');
     const pair: Pair = { client, upstream, budget: this.nextBudget(), loseAnswer: undefined, frozen: false };
     this.pairs.add(pair);
