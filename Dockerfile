@@ -7,6 +7,7 @@ COPY package*.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY client ./client
 RUN npm run build
 
 # --- runtime: production dependencies, compiled code and migrations only ---

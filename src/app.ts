@@ -11,6 +11,7 @@ import { announceExpiredActivity } from './activity/store.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
+import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
@@ -127,9 +128,19 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   });
 
   await app.register(swagger, {
+    // Every operation is named (the client's method names), so generated clients and the docs agree with ours.
+    transform: ({ schema, url, route }) => {
+      const method = Array.isArray(route.method) ? route.method[0] : route.method;
+      const operationId = operationIdFor(String(method), url, schema as { operationId?: string });
+      return { schema: operationId && schema ? { ...schema, operationId } : schema, url };
+    },
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      servers: [
+        { url: '/', description: 'The server that serves this document.' },
+        { url: 'http://127.0.0.1:8080', description: 'A local server with the default HOST and PORT.' },
+      ],
       components: {
         securitySchemes: {
           bearer: {

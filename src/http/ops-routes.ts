@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { problems } from './schemas.js';
 import type { Services } from '../services.js';
 
 const READY_TIMEOUT_MS = 2000;
@@ -52,7 +53,18 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
 
   app.get(
     '/metrics',
-    { config: { access: 'admin' }, schema: { summary: 'Prometheus metrics', tags: ['operations'], produces: ['text/plain'] } },
+    {
+      config: { access: 'admin' },
+      schema: {
+        summary: 'Prometheus metrics',
+        tags: ['operations'],
+        produces: ['text/plain'],
+        response: {
+          200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: Type.String() } } },
+          ...problems(401, 403),
+        },
+      },
+    },
     async (_request, reply) => {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();

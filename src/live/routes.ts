@@ -1,42 +1,167 @@
-import { Type } from '@sinclair/typebox';
+import type { IncomingMessage } from 'node:http';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { notify } from '../events/append.js';
 import { checkClientType, EventType } from '../events/types.js';
-import { jsonWithin } from '../http/limits.js';
+import { ApiError, InvalidRequest, PayloadTooLarge } from '../http/errors.js';
+import { parseJsonBody } from '../http/json-body.js';
+import { countWithin, jsonWithin } from '../http/limits.js';
 import { problems, Seq, SessionParams } from '../http/schemas.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 
+const LiveEvent = Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false });
+type LiveEvent = Static<typeof LiveEvent>;
+const LiveBatch = Type.Object({ events: Type.Array(LiveEvent, { minItems: 1 }) }, { additionalProperties: false });
+const checkLine = TypeCompiler.Compile(LiveEvent);
+
+export const NDJSON = 'application/x-ndjson';
+
 export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
+  const { maxLiveBytes, maxBatchEvents, maxBodyBytes } = config.limits;
+
+  // Scoped to this plugin: the body stays a stream so each line is published as it arrives.
+  app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
+
+  const checkEvent = ({ type, data }: LiveEvent, index?: number): void => {
+    checkClientType(type, index);
+    jsonWithin(data, maxLiveBytes, index === undefined ? 'live data' : `events[${index}].data`, 'MAX_LIVE_BYTES');
+  };
+
+  /**
+   * The head read here is at least every seq acknowledged before these events
+   * were sent, so receivers deliver them only after those (the causal rule).
+   * Sequential notifies keep the posted order.
+   */
+  const publish = async (sessionId: string, events: LiveEvent[]): Promise<number> => {
+    const session = await getSession(db, sessionId);
+    for (const { type, data } of events) {
+      await notify(db, { kind: 'live', session_id: session.id, head: session.lastSeq, type, data });
+    }
+    return session.lastSeq;
+  };
 
   app.post(
     '/v1/sessions/:id/live',
     {
       config: { access: 'write' },
       schema: {
-        summary: 'Publish a live event to current subscribers (never stored, never replayed)',
+        summary: 'Publish live events to current subscribers (never stored, never replayed)',
         description:
-          'Token fragments, progress. Delivered only to streams open now, after every durable event committed before ' +
-          'this request (`after_seq`).',
+          'Token fragments, progress. Delivered only to streams open now, in the order posted, each after every durable ' +
+          'event committed before it was sent (`after_seq`). The body is one `{type, data}`, a batch `{events}`, or ' +
+          '`application/x-ndjson` with one `{type, data}` per line, each line delivered as it arrives (a model\'s token ' +
+          'stream in one request). A malformed line ends the request with 400 naming the `line`; lines before it were delivered.',
         tags: ['stream'],
         params: SessionParams,
-        body: Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false }),
+        body: {
+          content: {
+            'application/json': { schema: Type.Union([LiveEvent, LiveBatch]) },
+            [NDJSON]: {
+              schema: Type.Unknown({ description: 'One `{type, data}` JSON object per line (blank lines are skipped).' }),
+            },
+          },
+        },
         response: {
-          202: Type.Object({ after_seq: Seq }, { description: 'Accepted; delivered after durable event `after_seq`.' }),
+          202: Type.Object(
+            { accepted: Type.Integer({ minimum: 0 }), after_seq: Seq },
+            { description: 'Accepted: `accepted` events, the last of them delivered after durable event `after_seq`.' },
+          ),
           ...problems(400, 404, 413, 415),
         },
       },
     },
     async (request, reply) => {
-      const { type, data } = request.body;
-      checkClientType(type);
-      jsonWithin(data, config.limits.maxLiveBytes, 'live data', 'MAX_LIVE_BYTES');
-      // The head read here is at least every seq acknowledged before this request,
-      // so receivers deliver this event only after those (the causal rule).
-      const session = await getSession(db, request.params.id);
-      await notify(db, { kind: 'live', session_id: session.id, head: session.lastSeq, type, data });
-      return reply.code(202).send({ after_seq: session.lastSeq });
+      const { id } = request.params;
+      if (request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
+        const answer = await ingestNdjson(request.body as IncomingMessage, id);
+        return reply.code(202).send(answer);
+      }
+      const body = request.body as Static<typeof LiveEvent> | Static<typeof LiveBatch>;
+      const events = 'events' in body ? body.events : [body];
+      if ('events' in body) countWithin(events.length, maxBatchEvents, 'live events');
+      events.forEach((event, index) => checkEvent(event, 'events' in body ? index : undefined));
+      const afterSeq = await publish(id, events);
+      return reply.code(202).send({ accepted: events.length, after_seq: afterSeq });
     },
   );
+
+  /**
+   * Reads the body line by line; the lines that arrived together are checked,
+   * then published with one head read. A bad line stops the request after the
+   * good lines before it were published.
+   */
+  async function ingestNdjson(body: IncomingMessage, sessionId: string): Promise<{ accepted: number; after_seq: number }> {
+    let afterSeq = (await getSession(db, sessionId)).lastSeq;
+    let accepted = 0;
+    let lineNo = 0;
+    let pending = '';
+    const take = async (lines: string[]): Promise<void> => {
+      const ready: LiveEvent[] = [];
+      let failure: unknown;
+      for (const text of lines) {
+        lineNo += 1;
+        if (text.trim() === '') continue;
+        try {
+          ready.push(parseLine(text, lineNo));
+        } catch (error) {
+          failure = withLine(error, lineNo, accepted + ready.length);
+          break;
+        }
+      }
+      if (ready.length) {
+        afterSeq = await publish(sessionId, ready);
+        accepted += ready.length;
+      }
+      if (failure !== undefined) throw failure;
+    };
+    body.setEncoding('utf8');
+    for await (const chunk of body as AsyncIterable<string>) {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      if (Buffer.byteLength(pending) > maxBodyBytes) {
+        throw withLine(
+          new PayloadTooLarge(`a line is longer than ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, { limit_bytes: maxBodyBytes }),
+          lineNo + lines.length + 1,
+          accepted,
+        );
+      }
+      if (lines.length) await take(lines.map((line) => line.replace(/\r$/, '')));
+    }
+    if (pending !== '') await take([pending.replace(/\r$/, '')]);
+    return { accepted, after_seq: afterSeq };
+  }
+
+  function parseLine(text: string, lineNo: number): LiveEvent {
+    // A line obeys the rules of any JSON body (what Postgres cannot carry, numbers, depth);
+    // its refusal speaks of the line, which is a body of one line.
+    let value: unknown;
+    try {
+      value = parseJsonBody(Buffer.from(text), config.maxJsonDepth);
+    } catch (error) {
+      if (error instanceof InvalidRequest) {
+        error.message = error.message.replace(/^body/, `line ${lineNo}`).replace(/ at line 1, column /, ' at column ');
+      }
+      throw error;
+    }
+    if (!checkLine.Check(value)) {
+      const first = checkLine.Errors(value).First();
+      const field = first?.path ? ` field ${first.path.slice(1).replaceAll('/', '.')}` : '';
+      throw new InvalidRequest(`line ${lineNo}${field} ${first?.message ?? 'is invalid'}; each line is {type, data}`);
+    }
+    checkEvent(value);
+    return value;
+  }
 };
+
+/** The problem names the line (1-based) that ended the request, and how many lines before it were delivered. */
+function withLine(error: unknown, line: number, accepted: number): unknown {
+  if (error instanceof ApiError) {
+    if (!error.message.startsWith('line ')) error.message = `line ${line}: ${error.message}`;
+    Object.assign(error.extra, { line, accepted });
+  }
+  return error;
+}

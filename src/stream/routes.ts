@@ -176,6 +176,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         querystring: Type.Object({ access_token: Type.Optional(AccessTokenQuery) }, { additionalProperties: false }),
         response: {
           200: { description: 'An event stream (text/event-stream).', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...problems(401, 403),
         },
       },
     },

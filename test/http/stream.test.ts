@@ -540,7 +540,7 @@ describe('stream: session deleted', () => {
 });
 
 describe('live events', () => {
-  it('answers 202 {after_seq}; open streams get a frame without id; it is not stored and never replayed', async () => {
+  it('answers 202 {accepted, after_seq}; open streams get a frame without id; it is not stored and never replayed', async () => {
     const id = 'live';
     await sessionWithEvents(id, 2);
     const client = await open(t, `/v1/sessions/${id}/stream`);
@@ -548,7 +548,7 @@ describe('live events', () => {
       await waitForMarker(client);
       const res = await call(t.app, 'POST', `/v1/sessions/${id}/live`, { type: 'token', data: { text: 'hel' } });
       expect(res.statusCode, res.body).toBe(202);
-      expect(res.json()).toEqual({ after_seq: 2 });
+      expect(res.json()).toEqual({ accepted: 1, after_seq: 2 });
       await client.waitFor(() => client.ofType('token').length === 1, 'the live event');
       const frame = client.ofType('token')[0];
       expect(frame?.id).toBeUndefined();

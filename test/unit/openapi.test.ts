@@ -1,10 +1,45 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { generateClientTypes } from '../../scripts/client-types.js';
 import { buildOpenApiDocument } from '../../src/http/openapi.js';
+
+const root = new URL('../../', import.meta.url);
+const read = (path: string) => readFile(new URL(path, root), 'utf8');
 
 describe('openapi/openapi.json', () => {
   it('is what the route schemas generate (run `npm run openapi` and commit)', async () => {
-    const committed = await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8');
-    expect(committed).toBe(await buildOpenApiDocument());
+    expect(await read('openapi/openapi.json')).toBe(await buildOpenApiDocument());
+  });
+
+  it('names every operation, once, and lists a server', async () => {
+    const document = JSON.parse(await read('openapi/openapi.json'));
+    const ids: string[] = [];
+    for (const [path, item] of Object.entries<Record<string, { operationId?: string }>>(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect(operation.operationId, `${method.toUpperCase()} ${path}`).toMatch(/^[a-z][A-Za-z]+$/);
+        ids.push(operation.operationId as string);
+      }
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(document.servers.length).toBeGreaterThan(0);
+  });
+
+  it('passes `redocly lint` with the recommended rules: no error, no warning', async () => {
+    const { stdout } = await promisify(execFile)(
+      new URL('node_modules/.bin/redocly', root).pathname,
+      ['lint', 'openapi/openapi.json', '--format=json'],
+      { cwd: root.pathname, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } },
+    );
+    const report = JSON.parse(stdout);
+    expect(report.problems.map((p: { ruleId: string; message: string }) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+    expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+  });
+});
+
+describe('client/src/openapi.ts', () => {
+  it('is what openapi-typescript generates from the committed document (run `npm run openapi` and commit)', async () => {
+    expect(await read('client/src/openapi.ts')).toBe(await generateClientTypes(await read('openapi/openapi.json')));
   });
 });

@@ -1,0 +1,63 @@
+import type { RetryOptions } from './backoff.js';
+import { SessionSyncError } from './errors.js';
+import { runStream, type StreamStatus } from './sse.js';
+import type { Transport } from './transport.js';
+
+/** A hint from the changes feed: `session.changed` `{session_id, last_seq, version}`, or created, deleted, activity. */
+export interface SessionChange {
+  type: 'session.changed' | 'session.created' | 'session.deleted' | 'session.activity' | string;
+  session_id: string;
+  [field: string]: unknown;
+}
+
+export interface WatchChangesHandlers {
+  onChange?: (change: SessionChange) => void;
+  /** Hints may have been missed (every (re)connect starts with this): re-list what you show. */
+  onSweepRequired?: () => void;
+  onStatus?: (status: StreamStatus) => void;
+  /** The feed ended for good (401, 403, another refusal). */
+  onError?: (error: SessionSyncError) => void;
+}
+
+export interface ChangesFeed {
+  readonly status: StreamStatus;
+  close(): void;
+  readonly closed: Promise<void>;
+}
+
+/** Follows `GET /v1/changes`, reconnecting like `subscribe`; each connection opens with `sweep_required`. */
+export function watchChanges(
+  transport: Transport,
+  retry: RetryOptions,
+  handlers: WatchChangesHandlers,
+  options: { signal?: AbortSignal; idleTimeoutMs?: number } = {},
+): ChangesFeed {
+  const loop = runStream({
+    transport,
+    retry,
+    signal: options.signal,
+    idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
+    plan: () => ({ path: '/v1/changes', query: {} }),
+    onMessage: (message) => {
+      const type = message.event ?? 'message';
+      if (type === 'sweep_required') return handlers.onSweepRequired?.();
+      let data: Record<string, unknown>;
+      try {
+        data = JSON.parse(message.data) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      handlers.onChange?.({ ...data, type, session_id: String(data.session_id) });
+    },
+    onRefused: (error) => (error.status === 401 || error.status === 403 || error.status === 400 ? 'close' : 'backoff'),
+    onStatus: (status) => handlers.onStatus?.(status),
+    onError: (error) => handlers.onError?.(error instanceof SessionSyncError ? error : SessionSyncError.network(error)),
+  });
+  return {
+    get status() {
+      return loop.status;
+    },
+    close: () => loop.close(),
+    closed: loop.done,
+  };
+}

@@ -1,0 +1,160 @@
+import { SessionSyncError } from './errors.js';
+import type { Requests } from './requests.js';
+import type { RequestOptions } from './transport.js';
+import type { AnswerOf, BodyOf, LeaseGrant, LiveAnswer, LiveEvent, QueryOf } from './types.js';
+
+export interface ClaimLeaseOptions {
+  /** Who holds the lease, e.g. a worker id (shown to others in `lease.owner`). */
+  owner: string;
+  ttlMs: number;
+  /** Renew automatically, a third of the TTL before expiry at the latest (default true). */
+  renew?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Lease {
+  readonly token: string;
+  readonly fencingToken: number;
+  /** When the lease runs out unless renewed (moves with each renewal). */
+  readonly expiresAt: Date;
+  /** Aborts when the lease is lost: renewal refused, `lease_lost` on a write, or expiry without a renewal. */
+  readonly signal: AbortSignal;
+  /** The session's request API with this lease's `Lease-Token` on every write. */
+  readonly session: LeasedSession;
+  /** Renews now (the timer does this by itself while `renew` is on). */
+  renew(): Promise<void>;
+  /** Stops renewing and gives the lease back; resolves even if it was already lost. */
+  release(): Promise<void>;
+}
+
+type Opts = Omit<RequestOptions, 'leaseToken'>;
+
+/** The request methods of one session, each carrying the lease token; a `lease_lost` answer aborts the lease. */
+export interface LeasedSession {
+  readonly id: string;
+  getSession(options?: Opts): Promise<AnswerOf<'getSession'>>;
+  updateSession(body: BodyOf<'updateSession'>, options?: Opts): Promise<AnswerOf<'updateSession'>>;
+  sync(query?: QueryOf<'sync'>, options?: Opts): Promise<AnswerOf<'sync'>>;
+  putSnapshot(body: BodyOf<'putSnapshot'>, options?: Opts): Promise<AnswerOf<'putSnapshot'>>;
+  pushDelta(body: BodyOf<'pushDelta'>, options?: Opts): Promise<AnswerOf<'pushDelta'>>;
+  appendEvents(body: BodyOf<'appendEvents'>, options?: Opts): Promise<AnswerOf<'appendEvents'>>;
+  listEvents(query?: QueryOf<'listEvents'>, options?: Opts): Promise<AnswerOf<'listEvents'>>;
+  setActivity(body: BodyOf<'setActivity'>, options?: Opts): Promise<AnswerOf<'setActivity'>>;
+  publishLive(events: LiveEvent | Iterable<LiveEvent> | AsyncIterable<LiveEvent>, options?: Opts): Promise<LiveAnswer>;
+  enqueue(body: BodyOf<'enqueue'>, options?: Opts): Promise<AnswerOf<'enqueue'>>;
+  listQueue(query?: QueryOf<'listQueue'>, options?: Opts): Promise<AnswerOf<'listQueue'>>;
+  claimQueue(body: BodyOf<'claimQueue'>, options?: Opts): Promise<AnswerOf<'claimQueue'> | null>;
+  completeClaim(claimId: string, options?: Opts): Promise<AnswerOf<'completeClaim'>>;
+  renewClaim(claimId: string, body?: BodyOf<'renewClaim'>, options?: Opts): Promise<AnswerOf<'renewClaim'>>;
+  abandonClaim(claimId: string, options?: Opts): Promise<AnswerOf<'abandonClaim'>>;
+  appendMessages(body: BodyOf<'appendMessages'>, options?: Opts): Promise<AnswerOf<'appendMessages'>>;
+  listMessages(query?: QueryOf<'listMessages'>, options?: Opts): Promise<AnswerOf<'listMessages'>>;
+}
+
+/** Claims a lease and keeps it: renewal on a timer, loss noticed from renewals, writes and the clock. */
+export async function claimLease(requests: Requests, id: string, options: ClaimLeaseOptions): Promise<Lease> {
+  const grant: LeaseGrant = await requests.claimLeaseOnce(
+    id,
+    { owner: options.owner, ttl_ms: options.ttlMs },
+    options.signal ? { signal: options.signal } : {},
+  );
+  const lost = new AbortController();
+  let expiresAt = new Date(grant.expires_at);
+  let renewTimer: ReturnType<typeof setTimeout> | undefined;
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  let released = false;
+  const token = grant.token;
+
+  const stopTimers = () => {
+    clearTimeout(renewTimer);
+    clearTimeout(expiryTimer);
+  };
+  const lose = (reason: SessionSyncError) => {
+    if (lost.signal.aborted) return;
+    stopTimers();
+    lost.abort(reason);
+  };
+  // Measured on this machine's clock from when the answer arrived, so clock skew to the server does not matter.
+  const armExpiry = (ttlMs: number) => {
+    clearTimeout(expiryTimer);
+    expiryTimer = setTimeout(
+      () => lose(new SessionSyncError({ status: 409, code: 'lease_lost', title: 'Lease expired', detail: `the lease on ${id} expired without a renewal` })),
+      ttlMs,
+    );
+  };
+  const scheduleRenewal = () => {
+    if (options.renew === false || released || lost.signal.aborted) return;
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => {
+      renew().catch(() => {
+        // A failed renewal is retried soon; expiry, or a refusal, ends the lease.
+        if (!lost.signal.aborted) renewTimer = setTimeout(scheduleRenewal, Math.max(50, options.ttlMs / 10));
+      });
+    }, Math.max(10, options.ttlMs / 3));
+  };
+
+  const watch = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (error) {
+      if (error instanceof SessionSyncError && error.code === 'lease_lost') lose(error);
+      throw error;
+    }
+  };
+
+  const renew = async (): Promise<void> => {
+    if (lost.signal.aborted) throw lost.signal.reason;
+    const started = Date.now();
+    const answer = await watch(requests.renewLease(id, { ttl_ms: options.ttlMs }, { leaseToken: token }));
+    expiresAt = new Date((answer as { expires_at?: string }).expires_at ?? started + options.ttlMs);
+    armExpiry(options.ttlMs - (Date.now() - started));
+    scheduleRenewal();
+  };
+
+  armExpiry(options.ttlMs);
+  scheduleRenewal();
+  options.signal?.addEventListener('abort', () => stopTimers(), { once: true });
+
+  const o = (extra?: Opts): RequestOptions => ({ ...extra, leaseToken: token });
+  const session: LeasedSession = {
+    id,
+    getSession: (opt) => watch(requests.getSession(id, o(opt))),
+    updateSession: (body, opt) => watch(requests.updateSession(id, body, o(opt))),
+    sync: (query, opt) => watch(requests.sync(id, query, o(opt))),
+    putSnapshot: (body, opt) => watch(requests.putSnapshot(id, body, o(opt))),
+    pushDelta: (body, opt) => watch(requests.pushDelta(id, body, o(opt))),
+    appendEvents: (body, opt) => watch(requests.appendEvents(id, body, o(opt))),
+    listEvents: (query, opt) => watch(requests.listEvents(id, query, o(opt))),
+    setActivity: (body, opt) => watch(requests.setActivity(id, body, o(opt))),
+    publishLive: (events, opt) => watch(requests.publishLive(id, events, o(opt))),
+    enqueue: (body, opt) => watch(requests.enqueue(id, body, o(opt))),
+    listQueue: (query, opt) => watch(requests.listQueue(id, query, o(opt))),
+    claimQueue: (body, opt) => watch(requests.claimQueue(id, body, o(opt))),
+    completeClaim: (claimId, opt) => watch(requests.completeClaim(id, claimId, o(opt))),
+    renewClaim: (claimId, body, opt) => watch(requests.renewClaim(id, claimId, body, o(opt))),
+    abandonClaim: (claimId, opt) => watch(requests.abandonClaim(id, claimId, o(opt))),
+    appendMessages: (body, opt) => watch(requests.appendMessages(id, body, o(opt))),
+    listMessages: (query, opt) => watch(requests.listMessages(id, query, o(opt))),
+  };
+
+  return {
+    token,
+    fencingToken: grant.fencing_token,
+    get expiresAt() {
+      return expiresAt;
+    },
+    signal: lost.signal,
+    session,
+    renew,
+    async release() {
+      released = true;
+      stopTimers();
+      if (lost.signal.aborted) return;
+      try {
+        await requests.releaseLease(id, { leaseToken: token });
+      } catch (error) {
+        if (!(error instanceof SessionSyncError && (error.code === 'lease_lost' || error.status === 404))) throw error;
+      }
+    },
+  };
+}

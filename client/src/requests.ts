@@ -1,0 +1,168 @@
+import type { Call, RequestOptions, Transport } from './transport.js';
+import type { AnswerOf, BodyOf, LiveAnswer, LiveEvent, QueryOf } from './types.js';
+
+const enc = encodeURIComponent;
+const session = (id: string) => `/v1/sessions/${enc(id)}`;
+
+/**
+ * One method per route (names as in shared/CLIENT.md and the OpenAPI
+ * `operationId`s): the session id first, then the body or query, then
+ * `{ idempotencyKey?, leaseToken?, signal? }`.
+ */
+export class Requests {
+  constructor(protected readonly transport: Transport) {}
+
+  protected call<T>(call: Call): Promise<T> {
+    return this.transport.json<T>(call);
+  }
+
+  // Sessions
+  createSession(body: BodyOf<'createSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'createSession'>> {
+    return this.call({ method: 'POST', path: '/v1/sessions', body, options });
+  }
+  listSessions(query: QueryOf<'listSessions'> = {}, options?: RequestOptions): Promise<AnswerOf<'listSessions'>> {
+    return this.call({ method: 'GET', path: '/v1/sessions', query, options });
+  }
+  getSession(id: string, options?: RequestOptions): Promise<AnswerOf<'getSession'>> {
+    return this.call({ method: 'GET', path: session(id), options });
+  }
+  updateSession(id: string, body: BodyOf<'updateSession'>, options?: RequestOptions): Promise<AnswerOf<'updateSession'>> {
+    return this.call({ method: 'PATCH', path: session(id), body, options });
+  }
+  async deleteSession(id: string, options?: RequestOptions): Promise<void> {
+    await this.call({ method: 'DELETE', path: session(id), options });
+  }
+
+  // State
+  /** The sync handshake: what a holder of version `have` is missing (`GET .../state`). */
+  sync(id: string, query: QueryOf<'sync'> = {}, options?: RequestOptions): Promise<AnswerOf<'sync'>> {
+    return this.call({ method: 'GET', path: `${session(id)}/state`, query, options });
+  }
+  putSnapshot(id: string, body: BodyOf<'putSnapshot'>, options?: RequestOptions): Promise<AnswerOf<'putSnapshot'>> {
+    return this.call({ method: 'PUT', path: `${session(id)}/state`, body, options });
+  }
+  pushDelta(id: string, body: BodyOf<'pushDelta'>, options?: RequestOptions): Promise<AnswerOf<'pushDelta'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/deltas`, body, options });
+  }
+
+  // Durable events, activity, live events
+  appendEvents(id: string, body: BodyOf<'appendEvents'>, options?: RequestOptions): Promise<AnswerOf<'appendEvents'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/events`, body, options });
+  }
+  listEvents(id: string, query: QueryOf<'listEvents'> = {}, options?: RequestOptions): Promise<AnswerOf<'listEvents'>> {
+    return this.call({ method: 'GET', path: `${session(id)}/events`, query, options });
+  }
+  setActivity(id: string, body: BodyOf<'setActivity'>, options?: RequestOptions): Promise<AnswerOf<'setActivity'>> {
+    return this.call({ method: 'PUT', path: `${session(id)}/activity`, body, options });
+  }
+  /**
+   * Live events for whoever watches now. One event or an array is one JSON
+   * request (retried like any write). An async iterable (a model's token
+   * stream) is streamed as NDJSON, each event sent as it is produced; it
+   * cannot be replayed, so it is not retried. A long stream continues in a
+   * new request after `maxRequestMs` (default 20 s), because servers bound
+   * how long one request may take to arrive (REQUEST_TIMEOUT_MS); the answer
+   * adds up the requests.
+   */
+  async publishLive(
+    id: string,
+    events: LiveEvent | Iterable<LiveEvent> | AsyncIterable<LiveEvent>,
+    options?: RequestOptions & { maxRequestMs?: number },
+  ): Promise<LiveAnswer> {
+    const path = `${session(id)}/live`;
+    if (Symbol.iterator in events) return this.call({ method: 'POST', path, body: { events: [...events] }, options });
+    if (!(Symbol.asyncIterator in events)) return this.call({ method: 'POST', path, body: events, options });
+    const iterator = events[Symbol.asyncIterator]();
+    const total: LiveAnswer = { accepted: 0, after_seq: 0 };
+    try {
+      for (let ended = false; !ended; ) {
+        const body = ndjsonStream(iterator, options?.maxRequestMs ?? 20_000, () => (ended = true));
+        const answer = await this.call<LiveAnswer>({ method: 'POST', path, rawBody: { body, contentType: 'application/x-ndjson' }, options });
+        total.accepted += answer.accepted;
+        total.after_seq = answer.after_seq;
+      }
+    } catch (error) {
+      // The producer is told to stop (a generator's finally blocks run).
+      await iterator.return?.();
+      throw error;
+    }
+    return total;
+  }
+
+  // Leases (claimLease with renewal and a loss signal is on the client: `SessionSyncClient.claimLease`)
+  claimLeaseOnce(id: string, body: BodyOf<'claimLease'>, options?: RequestOptions): Promise<AnswerOf<'claimLease'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/lease`, body, options });
+  }
+  renewLease(id: string, body: BodyOf<'renewLease'>, options: RequestOptions & { leaseToken: string }): Promise<AnswerOf<'renewLease'>> {
+    return this.call({ method: 'PUT', path: `${session(id)}/lease`, body, options });
+  }
+  async releaseLease(id: string, options: RequestOptions & { leaseToken: string }): Promise<void> {
+    await this.call({ method: 'DELETE', path: `${session(id)}/lease`, options });
+  }
+
+  // Queued input
+  enqueue(id: string, body: BodyOf<'enqueue'>, options?: RequestOptions): Promise<AnswerOf<'enqueue'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/queue`, body, options });
+  }
+  listQueue(id: string, query: QueryOf<'listQueue'> = {}, options?: RequestOptions): Promise<AnswerOf<'listQueue'>> {
+    return this.call({ method: 'GET', path: `${session(id)}/queue`, query, options });
+  }
+  /** Pending batches in enqueue order, or null when nothing is pending (204). */
+  async claimQueue(id: string, body: BodyOf<'claimQueue'>, options?: RequestOptions): Promise<AnswerOf<'claimQueue'> | null> {
+    return (await this.call<AnswerOf<'claimQueue'> | undefined>({ method: 'POST', path: `${session(id)}/queue/claim`, body, options })) ?? null;
+  }
+  completeClaim(id: string, claimId: string, options?: RequestOptions): Promise<AnswerOf<'completeClaim'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/queue/claims/${enc(claimId)}/complete`, body: {}, options });
+  }
+  renewClaim(id: string, claimId: string, body: BodyOf<'renewClaim'> = {}, options?: RequestOptions): Promise<AnswerOf<'renewClaim'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/queue/claims/${enc(claimId)}/renew`, body, options });
+  }
+  abandonClaim(id: string, claimId: string, options?: RequestOptions): Promise<AnswerOf<'abandonClaim'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/queue/claims/${enc(claimId)}/abandon`, body: {}, options });
+  }
+  async cancelBatch(id: string, batchId: string, options?: RequestOptions): Promise<void> {
+    await this.call({ method: 'DELETE', path: `${session(id)}/queue/${enc(batchId)}`, options });
+  }
+
+  // Conversation messages
+  appendMessages(id: string, body: BodyOf<'appendMessages'>, options?: RequestOptions): Promise<AnswerOf<'appendMessages'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/messages`, body, options });
+  }
+  listMessages(id: string, query: QueryOf<'listMessages'> = {}, options?: RequestOptions): Promise<AnswerOf<'listMessages'>> {
+    return this.call({ method: 'GET', path: `${session(id)}/messages`, query, options });
+  }
+  replaceMessageKind(
+    id: string,
+    kind: string,
+    body: BodyOf<'replaceMessageKind'>,
+    options?: RequestOptions,
+  ): Promise<AnswerOf<'replaceMessageKind'>> {
+    return this.call({ method: 'PUT', path: `${session(id)}/messages/kinds/${enc(kind)}`, body, options });
+  }
+  trimMessages(id: string, body: BodyOf<'trimMessages'>, options?: RequestOptions): Promise<AnswerOf<'trimMessages'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/messages/trim`, body, options });
+  }
+  getMessagesMeta(id: string, options?: RequestOptions): Promise<AnswerOf<'getMessagesMeta'>> {
+    return this.call({ method: 'GET', path: `${session(id)}/messages/meta`, options });
+  }
+}
+
+/** NDJSON, one event a line, pulled from the iterator as the body is sent; it ends after `maxMs` or with the iterator. */
+function ndjsonStream(iterator: AsyncIterator<LiveEvent>, maxMs: number, onEnd: () => void): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const started = Date.now();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (Date.now() - started > maxMs) return controller.close();
+      const next = await iterator.next();
+      if (next.done) {
+        onEnd();
+        controller.close();
+      } else controller.enqueue(encoder.encode(`${JSON.stringify(next.value)}\n`));
+    },
+    async cancel(reason) {
+      onEnd();
+      await iterator.return?.(reason);
+    },
+  });
+}

@@ -1,0 +1,166 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { backoffDelay, type RetryOptions, sleep } from './backoff.js';
+import { SessionSyncError } from './errors.js';
+import type { Transport } from './transport.js';
+
+export type StreamStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** What one connection attempt is told to do by the caller. */
+export interface ConnectionPlan {
+  path: string;
+  query: Record<string, string | number | boolean | undefined>;
+}
+
+export interface StreamLoopOptions {
+  transport: Transport;
+  /** Called before every connection attempt: the cursor may have moved. */
+  plan: () => ConnectionPlan;
+  /** One parsed SSE message. Returning 'close' ends the loop for good. */
+  onMessage: (message: EventSourceMessage) => 'close' | void;
+  /** The server answered with a stream (status 200). */
+  onOpen?: () => void;
+  /**
+   * A non-200 answer. Return 'retry' to reconnect at once (after a cursor
+   * change, say), 'backoff' to reconnect after a wait, 'close' to end.
+   */
+  onRefused: (error: SessionSyncError) => 'retry' | 'backoff' | 'close';
+  /** The server ended the stream cleanly; return 'close' to stop (a `live=false` replay), else it reconnects. */
+  onEnd?: () => 'close' | void;
+  onStatus: (status: StreamStatus) => void;
+  /** A refusal that ends the loop. */
+  onError: (error: unknown) => void;
+  idleTimeoutMs: number;
+  retry: RetryOptions;
+  signal?: AbortSignal | undefined;
+}
+
+export interface StreamLoop {
+  readonly status: StreamStatus;
+  close(): void;
+  /** Settles when the loop has ended. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * A Server-Sent Events stream read with `fetch` (so `Authorization` works)
+ * and parsed by eventsource-parser, reconnecting by itself after any drop:
+ * network errors, the server ending the stream, or a connection that sent
+ * nothing, not even a heartbeat, for `idleTimeoutMs`. Waits between attempts
+ * are jittered and bounded, and reset once a connection delivered something.
+ */
+export function runStream(options: StreamLoopOptions): StreamLoop {
+  const stop = new AbortController();
+  let status: StreamStatus = 'connecting';
+  const setStatus = (next: StreamStatus) => {
+    if (status === next) return;
+    status = next;
+    options.onStatus(next);
+  };
+  const close = () => stop.abort(new DOMException('closed', 'AbortError'));
+  const onOuterAbort = () => close();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) close();
+
+  const done = (async () => {
+    options.onStatus(status);
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      const outcome = await connectOnce(options, stop.signal, () => {
+        failures = 0;
+        setStatus('open');
+      }).catch((error: unknown) => ({ kind: 'error' as const, error }));
+      if (stop.signal.aborted) break;
+      if (outcome.kind === 'close') break;
+      // A dropped connection is not reported as an error: the status says it, and the loop recovers.
+      setStatus('reconnecting');
+      if (outcome.kind === 'retry') continue;
+      try {
+        await sleep(backoffDelay(options.retry, failures++), stop.signal);
+      } catch {
+        break;
+      }
+    }
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    setStatus('closed');
+  })();
+
+  return {
+    get status() {
+      return status;
+    },
+    close,
+    done,
+  };
+}
+
+type Outcome = { kind: 'close' } | { kind: 'retry' } | { kind: 'backoff' } | { kind: 'error'; error: unknown };
+
+async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData: () => void): Promise<Outcome> {
+  const { transport } = options;
+  const attempt = new AbortController();
+  const onStop = () => attempt.abort(stop.reason);
+  stop.addEventListener('abort', onStop, { once: true });
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const armWatchdog = () => {
+    if (idle !== undefined) clearTimeout(idle);
+    idle = setTimeout(() => attempt.abort(new DOMException('no data within idleTimeoutMs', 'TimeoutError')), options.idleTimeoutMs);
+  };
+  try {
+    const plan = options.plan();
+    armWatchdog();
+    const response = await transport.fetch(transport.url(plan.path, plan.query), {
+      headers: { accept: 'text/event-stream', ...(await transport.authHeaders()) },
+      signal: attempt.signal,
+    });
+    if (response.status !== 200 || !response.body) {
+      const error = await SessionSyncError.fromResponse(response);
+      const verdict = options.onRefused(error);
+      if (verdict === 'close') {
+        options.onError(error);
+        return { kind: 'close' };
+      }
+      return { kind: verdict };
+    }
+    options.onOpen?.();
+    let closeRequested = false;
+    let delivered = false;
+    const parser = createParser({
+      onEvent: (message) => {
+        if (closeRequested) return;
+        if (!delivered) {
+          delivered = true;
+          onData();
+        }
+        let verdict: 'close' | void = undefined;
+        try {
+          verdict = options.onMessage(message);
+        } catch (error) {
+          // A throwing handler is the caller's bug: report it like an uncaught error, but keep the stream (and its cursor) going.
+          setTimeout(() => {
+            throw error;
+          });
+        }
+        if (verdict === 'close') closeRequested = true;
+      },
+    });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        armWatchdog();
+        parser.feed(value);
+        if (closeRequested) return { kind: 'close' };
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+    return options.onEnd?.() === 'close' ? { kind: 'close' } : { kind: 'backoff' };
+  } catch (error) {
+    if (stop.aborted) return { kind: 'close' };
+    return { kind: 'error', error: attempt.signal.aborted ? attempt.signal.reason : error };
+  } finally {
+    if (idle !== undefined) clearTimeout(idle);
+    stop.removeEventListener('abort', onStop);
+  }
+}

@@ -1,0 +1,134 @@
+import { backoffDelay, DEFAULT_RETRY, newKey, type RetryOptions, sleep } from './backoff.js';
+import { isRetryable, SessionSyncError } from './errors.js';
+
+type Body = NonNullable<RequestInit['body']>;
+
+/** A bearer token, or a function giving one; a function is asked again before every request and reconnect. */
+export type TokenSource = string | (() => string | undefined | Promise<string | undefined>);
+
+export interface ClientOptions {
+  /** Where the server is, e.g. `http://127.0.0.1:8080` (no `/v1`). */
+  baseUrl: string;
+  token?: TokenSource;
+  /** Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  retry?: Partial<RetryOptions>;
+}
+
+/** Options every request method takes last. */
+export interface RequestOptions {
+  /** Reused on every retry of this call; one is generated per call when absent. */
+  idempotencyKey?: string;
+  /** Sent as `Lease-Token` (a lease's bound `session` sets it for you). */
+  leaseToken?: string;
+  signal?: AbortSignal;
+}
+
+export interface Call {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined> | undefined;
+  /** JSON body, serialised once so every retry sends the same bytes. */
+  body?: unknown;
+  /** A body sent as is (NDJSON streams); such a call is never retried. */
+  rawBody?: { body: Body; contentType: string };
+  headers?: Record<string, string>;
+  options?: RequestOptions | undefined;
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** The HTTP half of the client: URLs, tokens, idempotency keys, retries, problem documents. */
+export class Transport {
+  readonly baseUrl: string;
+  readonly retry: RetryOptions;
+  private readonly fetchImpl: typeof fetch;
+  private readonly token: TokenSource | undefined;
+
+  constructor(options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    // Called unbound: some browsers refuse `fetch` with a `this` that is not the window.
+    const f = options.fetch ?? globalThis.fetch;
+    this.fetchImpl = (input, init) => f(input, init);
+    this.token = options.token;
+  }
+
+  url(path: string, query?: Query): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
+    const search = params.toString();
+    return `${this.baseUrl}${path}${search ? `?${search}` : ''}`;
+  }
+
+  async authHeaders(): Promise<Record<string, string>> {
+    const token = typeof this.token === 'function' ? await this.token() : this.token;
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
+  /** One fetch; a failure to get any answer becomes a `network_error`. */
+  async fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetchImpl(url, init);
+    } catch (error) {
+      if (init.signal?.aborted) throw init.signal.reason;
+      throw SessionSyncError.network(error);
+    }
+  }
+
+  /**
+   * Sends a call and reads its answer, retrying network errors and 502/503/504
+   * with jittered backoff. A write carries the same `Idempotency-Key` on every
+   * attempt, so an attempt that committed but whose answer was lost (before
+   * or while its body was read) is answered with the original result, never
+   * applied twice.
+   */
+  async send<T>(call: Call, read: (response: Response) => Promise<T>): Promise<T> {
+    const { options } = call;
+    const write = call.method !== 'GET';
+    const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
+    if (write) headers['idempotency-key'] = options?.idempotencyKey ?? newKey();
+    if (options?.leaseToken) headers['lease-token'] = options.leaseToken;
+    let body: Body | undefined;
+    if (call.rawBody) {
+      body = call.rawBody.body;
+      headers['content-type'] = call.rawBody.contentType;
+    } else if (call.body !== undefined) {
+      body = JSON.stringify(call.body);
+      headers['content-type'] = 'application/json';
+    }
+    const attempts = call.rawBody ? 1 : Math.max(1, this.retry.attempts);
+    const url = this.url(call.path, call.query);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const init: RequestInit & { duplex?: 'half' } = {
+          method: call.method,
+          headers: { ...headers, ...(await this.authHeaders()) },
+          ...(body === undefined ? {} : { body }),
+          ...(options?.signal ? { signal: options.signal } : {}),
+        };
+        if (call.rawBody && typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) init.duplex = 'half';
+        const response = await this.fetch(url, init);
+        if (!response.ok && response.status !== 304) throw await SessionSyncError.fromResponse(response);
+        try {
+          return await read(response);
+        } catch (error) {
+          if (options?.signal?.aborted) throw options.signal.reason;
+          // The connection died while the answer was coming in.
+          throw error instanceof SyntaxError ? error : SessionSyncError.network(error);
+        }
+      } catch (error) {
+        if (attempt + 1 >= attempts || !isRetryable(error)) throw error;
+        await sleep(backoffDelay(this.retry, attempt), options?.signal);
+      }
+    }
+  }
+
+  /** `send`, with the answer parsed as JSON (undefined for an empty answer such as 204). */
+  json<T>(call: Call): Promise<T> {
+    return this.send(call, async (response) => {
+      const text = await response.text();
+      return (text ? JSON.parse(text) : undefined) as T;
+    });
+  }
+}

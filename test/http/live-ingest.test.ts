@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
+
+// Live batches and NDJSON streaming ingest on POST /v1/sessions/{id}/live,
+// over real sockets: a worker pipes a token stream through one request.
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await t.listen();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function createSession(id: string): Promise<void> {
+  const res = await call(t.app, 'POST', '/v1/sessions', { id });
+  expect(res.statusCode, res.body).toBe(201);
+}
+
+async function append(id: string, events: { type: string; data: unknown }[]): Promise<number> {
+  const res = await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().last_seq;
+}
+
+async function openStream(id: string): Promise<SseClient> {
+  const client = await SseClient.open(`${t.baseUrl}/v1/sessions/${id}/stream`);
+  await client.waitFor(() => client.ofType('session.activity').length >= 1, 'the replay marker');
+  return client;
+}
+
+/** A POST whose NDJSON body the test writes line by line while the request is open. */
+function ndjsonRequest(id: string) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const encoder = new TextEncoder();
+  const response = fetch(`${t.baseUrl}/v1/sessions/${id}/live`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  return {
+    write: (text: string) => controller.enqueue(encoder.encode(text)),
+    end: () => controller.close(),
+    response,
+  };
+}
+
+const liveOf = (client: SseClient, type: string) => client.ofType(type).map((m) => m.json.data);
+
+describe('live batches', () => {
+  it('{events: [...]} delivers every event in the order posted and answers {accepted, after_seq}', async () => {
+    await createSession('batch');
+    await append('batch', [{ type: 'e', data: 1 }]);
+    const client = await openStream('batch');
+    try {
+      const events = Array.from({ length: 5 }, (_, i) => ({ type: 'token', data: { i } }));
+      const res = await call(t.app, 'POST', '/v1/sessions/batch/live', { events });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.json()).toEqual({ accepted: 5, after_seq: 1 });
+      await client.waitFor(() => client.ofType('token').length === 5, 'five live events');
+      expect(liveOf(client, 'token')).toEqual(events.map((e) => e.data));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses a batch with a reserved type or an oversized item whole, naming the index', async () => {
+    await createSession('batch-bad');
+    const client = await openStream('batch-bad');
+    try {
+      const reserved = expectProblem(
+        await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { events: [{ type: 'ok', data: 1 }, { type: 'state.x', data: 2 }] }),
+        400,
+        'reserved_event_type',
+      );
+      expect(reserved.index).toBe(1);
+      const big = expectProblem(
+        await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { events: [{ type: 'ok', data: 1 }, { type: 'ok', data: 'x'.repeat(8000) }] }),
+        413,
+        'payload_too_large',
+      );
+      expect(big.detail).toContain('events[1].data');
+      expectProblem(await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { events: [] }), 400, 'invalid_request');
+      // A marker published afterwards arrives; nothing from the refused batches came before it.
+      expect((await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { type: 'marker', data: 0 })).statusCode).toBe(202);
+      await client.waitFor(() => client.ofType('marker').length === 1, 'the marker');
+      expect(client.ofType('ok')).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('NDJSON streaming ingest', () => {
+  it('delivers each line while the request is still open, then answers 202 {accepted, after_seq}', async () => {
+    await createSession('nd');
+    const client = await openStream('nd');
+    try {
+      const request = ndjsonRequest('nd');
+      for (let i = 0; i < 4; i++) {
+        request.write(`${JSON.stringify({ type: 'token', data: { text: `t${i}` } })}\n`);
+        // The line reaches subscribers before the body has ended.
+        await client.waitFor(() => client.ofType('token').length === i + 1, `token ${i} before the body ends`);
+      }
+      // A line split across writes, a CRLF line ending and a blank line are all fine; the last line needs no newline.
+      request.write('{"type":"token","da');
+      request.write('ta":{"text":"t4"}}\r\n\n');
+      request.write('{"type":"done","data":null}');
+      request.end();
+      const res = await request.response;
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({ accepted: 6, after_seq: 0 });
+      await client.waitFor(() => client.ofType('done').length === 1, 'the last line');
+      expect(liveOf(client, 'token').map((d) => d.text)).toEqual(['t0', 't1', 't2', 't3', 't4']);
+      expect(client.durable).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('causal per line: a line sent after a durable append was acknowledged arrives after that event', async () => {
+    await createSession('nd-causal');
+    const client = await openStream('nd-causal');
+    try {
+      const request = ndjsonRequest('nd-causal');
+      const filler = 'f'.repeat(1000);
+      const sizes = [300, 1, 500, 2, 250];
+      for (const [round, size] of sizes.entries()) {
+        const seq = await append('nd-causal', Array.from({ length: size }, (_, i) => ({ type: 'step', data: { round, i, filler } })));
+        request.write(`${JSON.stringify({ type: 'after_step', data: { seq } })}\n`);
+        // Wait for this line to arrive before the next append, so its head read happens now.
+        await client.waitFor(() => client.ofType('after_step').length === round + 1, `line ${round + 1}`, 20_000);
+      }
+      request.end();
+      const res = await request.response;
+      expect(await res.json()).toEqual({ accepted: sizes.length, after_seq: sizes.reduce((a, b) => a + b, 0) });
+      for (const live of client.ofType('after_step')) {
+        const durableIndex = client.messages.findIndex((m) => m.id === String(live.json.data.seq));
+        expect(durableIndex, `durable ${live.json.data.seq} arrived before the line sent after it`).toBeGreaterThanOrEqual(0);
+        expect(durableIndex).toBeLessThan(client.messages.indexOf(live));
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a malformed line ends the request with 400 naming the line; the lines before it were delivered', async () => {
+    await createSession('nd-bad');
+    const client = await openStream('nd-bad');
+    try {
+      const request = ndjsonRequest('nd-bad');
+      request.write('{"type":"token","data":1}\n{"type":"token","data":2}\n{"type":"token", oops}\n{"type":"token","data":4}\n');
+      request.end();
+      const res = await request.response;
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const problem: any = await res.json();
+      expect(problem).toMatchObject({ code: 'invalid_request', line: 3, accepted: 2 });
+      expect(problem.detail).toMatch(/^line 3 /);
+      await call(t.app, 'POST', '/v1/sessions/nd-bad/live', { type: 'marker', data: 0 });
+      await client.waitFor(() => client.ofType('marker').length === 1, 'the marker');
+      expect(liveOf(client, 'token')).toEqual([1, 2]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('each line is checked like a single event: fields, reserved types and size, with the line named', async () => {
+    await createSession('nd-rules');
+    const cases: [string, number, string][] = [
+      ['{"type":"token"}', 400, 'invalid_request'],
+      ['{"type":"token","data":1,"extra":1}', 400, 'invalid_request'],
+      ['{"type":"Bad Type","data":1}', 400, 'invalid_request'],
+      ['[1,2]', 400, 'invalid_request'],
+      ['{"type":"session.x","data":1}', 400, 'reserved_event_type'],
+      [JSON.stringify({ type: 'token', data: 'x'.repeat(8000) }), 413, 'payload_too_large'],
+    ];
+    for (const [line, status, code] of cases) {
+      const request = ndjsonRequest('nd-rules');
+      request.write(`{"type":"ok","data":0}\n${line}\n`);
+      request.end();
+      const res = await request.response;
+      const problem: any = await res.json();
+      expect([res.status, problem.code, problem.line, problem.accepted], line).toEqual([status, code, 2, 1]);
+    }
+  });
+
+  it('404 for an unknown session before reading the body', async () => {
+    const request = ndjsonRequest('nd-missing');
+    request.write('{"type":"token","data":1}\n');
+    request.end();
+    const res = await request.response;
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as any).code).toBe('session_not_found');
+  });
+});
