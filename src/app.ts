@@ -85,6 +85,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
     url: database.url,
     heartbeatMs: config.sseHeartbeatMs,
     pageSize: config.stream.pageSize,
+    maxStreams: config.maxStreams,
     readRows,
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
     readHeads: (sessionIds) => readHeads(db, sessionIds),

@@ -8,6 +8,8 @@ export interface HubOptions {
   url: string;
   heartbeatMs: number;
   pageSize: number;
+  /** Streams (per-session and changes feeds) this process serves at once. */
+  maxStreams: number;
   readRows: ReadRows;
   /** Current head and activity of a session, to re-announce after a reconnect. */
   readActivity: (sessionId: string) => Promise<{ head: number; activity: unknown } | undefined>;
@@ -42,6 +44,8 @@ export class ListenerHub {
   private readonly changes = new Set<ChangesSubscriber>();
   private readonly dirtyHeads = new Set<string>();
   private readonly writers = new Set<SseWriter>();
+  /** Stream slots taken, counted from the moment a request asks for one (before any await). */
+  private slotsTaken = 0;
   private readonly listenSql: postgres.Sql;
   private listening = false;
   private stopped = false;
@@ -72,7 +76,24 @@ export class ListenerHub {
   }
 
   get openStreams(): number {
-    return this.writers.size;
+    return this.slotsTaken;
+  }
+
+  /**
+   * Takes one of the `maxStreams` slots, synchronously, so concurrent opens
+   * cannot all pass a check made before their awaits. The returned release is
+   * idempotent; call it on every exit path (refusal, error, stream closed).
+   * `undefined` when every slot is taken.
+   */
+  reserveStream(): (() => void) | undefined {
+    if (this.slotsTaken >= this.options.maxStreams) return undefined;
+    this.slotsTaken++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.slotsTaken--;
+    };
   }
 
   async start(): Promise<void> {

@@ -109,24 +109,32 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const { id } = request.params;
       const requested = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0;
       const live = request.query.live ?? true;
-      if (hub.openStreams >= config.maxStreams) throw new TooManyStreams(config.maxStreams);
-      const session = await getSession(db, id);
-
-      // Register for wakeups first, then capture the head B: anything committed
-      // after B wakes this stream's tail, so nothing can fall in between.
-      const { tail, subscriber } = hub.subscribe(id, session.sid, 0);
+      const release = hub.reserveStream();
+      if (!release) throw new TooManyStreams(config.maxStreams);
+      let session;
+      let tail;
+      let subscriber: Subscriber;
       let head: number;
       let activity: unknown;
       try {
-        const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
-        if (currentHead === undefined) throw new SessionNotFound(id);
-        head = currentHead;
-        activity = currentActivity;
-        const cursor = requested === 'now' ? head : requested;
-        if (cursor > head) throw new CursorAhead(cursor, head);
-        subscriber.lastSeq = cursor;
+        session = await getSession(db, id);
+        // Register for wakeups first, then capture the head B: anything committed
+        // after B wakes this stream's tail, so nothing can fall in between.
+        ({ tail, subscriber } = hub.subscribe(id, session.sid, 0));
+        try {
+          const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
+          if (currentHead === undefined) throw new SessionNotFound(id);
+          head = currentHead;
+          activity = currentActivity;
+          const cursor = requested === 'now' ? head : requested;
+          if (cursor > head) throw new CursorAhead(cursor, head);
+          subscriber.lastSeq = cursor;
+        } catch (error) {
+          hub.unsubscribe(tail, subscriber);
+          throw error;
+        }
       } catch (error) {
-        hub.unsubscribe(tail, subscriber);
+        release();
         throw error;
       }
 
@@ -134,6 +142,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       subscriber.writer = writer;
       hub.track(writer);
       writer.onClose(() => {
+        release();
         hub.unsubscribe(tail, subscriber);
         if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
       });
@@ -180,9 +189,11 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       },
     },
     async (request, reply) => {
-      if (hub.openStreams >= config.maxStreams) throw new TooManyStreams(config.maxStreams);
+      const release = hub.reserveStream();
+      if (!release) throw new TooManyStreams(config.maxStreams);
       const { principal } = request;
       const writer = openStream(reply, config.stream.maxBufferedBytes);
+      writer.onClose(release);
       writer.push(liveFrame('sweep_required', {}));
       hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
     },
