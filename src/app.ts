@@ -80,12 +80,15 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
 
   const metrics = new Metrics();
   const { db } = database;
-  const readRows = (sid: number, after: number, limit: number) => readEventRows(db, sid, { after, limit });
+  const readRows = (sid: number, after: number, limit: number) =>
+    readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
   const hub = new ListenerHub({
     url: database.url,
     heartbeatMs: config.sseHeartbeatMs,
     pageSize: config.stream.pageSize,
     maxStreams: config.maxStreams,
+    rowsMemoryBytes: config.stream.rowsMemoryBytes,
+    totalBufferedBytes: config.stream.totalBufferedBytes,
     readRows,
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
     readHeads: (sessionIds) => readHeads(db, sessionIds),

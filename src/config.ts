@@ -25,8 +25,16 @@ export interface StateTuning {
 export interface StreamTuning {
   /** Rows read per query when replaying history or following the tail. */
   pageSize: number;
+  /** ...and at most this many bytes of them (one larger row still goes alone). */
+  pageBytes: number;
+  /** Event rows (and their output) held at once for clients: stream replays and `GET .../events` pages wait for room. */
+  rowsMemoryBytes: number;
   /** A subscriber whose unsent output passes this is disconnected. */
   maxBufferedBytes: number;
+  /** Unsent output of all streams together; past it, the stream adding to it is disconnected. */
+  totalBufferedBytes: number;
+  /** Bytes of events in one `GET .../events` page (one larger event still goes alone). */
+  eventsPageBytes: number;
 }
 
 export interface Config {
@@ -126,6 +134,12 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   const sseHeartbeatMs = integer(env, 'SSE_HEARTBEAT_MS', 15_000, 100, 3_600_000);
+  const maxBufferedBytes = integer(env, 'SSE_MAX_BUFFER_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB);
+  // A tail hands a whole page to a subscriber at once: a page must fit in its buffer.
+  const pageBytes = integer(env, 'STREAM_PAGE_BYTES', Math.min(256 * KiB, maxBufferedBytes / 2), 8 * KiB, 1024 * MiB);
+  if (pageBytes > maxBufferedBytes / 2) {
+    throw new ConfigError(`STREAM_PAGE_BYTES (${pageBytes}) must be at most half of SSE_MAX_BUFFER_BYTES (${maxBufferedBytes})`);
+  }
   return {
     host,
     authSecret,
@@ -151,7 +165,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     stream: {
       pageSize: integer(env, 'STREAM_PAGE_SIZE', 500, 1, 10_000),
-      maxBufferedBytes: integer(env, 'SSE_MAX_BUFFER_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
+      pageBytes,
+      rowsMemoryBytes: integer(env, 'ROWS_MEMORY_BYTES', 64 * MiB, 1 * MiB, 64 * 1024 * MiB),
+      maxBufferedBytes,
+      totalBufferedBytes: integer(env, 'SSE_TOTAL_BUFFER_BYTES', 128 * MiB, 1 * MiB, 64 * 1024 * MiB),
+      eventsPageBytes: integer(env, 'EVENTS_PAGE_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
     },
     state: {
       checkpointEveryDeltas: integer(env, 'STATE_CHECKPOINT_DELTAS', 200, 1, 1_000_000),

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import postgres from 'postgres';
 import { type Notification, WAKEUP_CHANNEL, decodeNotification } from './notifications.js';
-import { KEEPALIVE_FRAME, liveFrame, type SseWriter } from './sse.js';
+import { ByteBudget } from './budget.js';
+import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
 import { type ReadRows, SessionTail, Subscriber } from './tail.js';
 
 export interface HubOptions {
@@ -10,6 +11,10 @@ export interface HubOptions {
   pageSize: number;
   /** Streams (per-session and changes feeds) this process serves at once. */
   maxStreams: number;
+  /** Bytes of history pages all replays may hold at once. */
+  rowsMemoryBytes: number;
+  /** Unsent output of all streams together. */
+  totalBufferedBytes: number;
   readRows: ReadRows;
   /** Current head and activity of a session, to re-announce after a reconnect. */
   readActivity: (sessionId: string) => Promise<{ head: number; activity: unknown } | undefined>;
@@ -46,6 +51,9 @@ export class ListenerHub {
   private readonly writers = new Set<SseWriter>();
   /** Stream slots taken, counted from the moment a request asks for one (before any await). */
   private slotsTaken = 0;
+  /** Replay pages held by streams whose clients may not be reading. */
+  readonly rowBudget: ByteBudget;
+  readonly outputLedger: OutputLedger;
   private readonly listenSql: postgres.Sql;
   private listening = false;
   private stopped = false;
@@ -56,6 +64,8 @@ export class ListenerHub {
   private connecting: Promise<void> | undefined;
 
   constructor(private readonly options: HubOptions) {
+    this.rowBudget = new ByteBudget(options.rowsMemoryBytes);
+    this.outputLedger = new OutputLedger(options.totalBufferedBytes);
     this.listenSql = postgres(options.url, {
       max: 1,
       idle_timeout: 0,

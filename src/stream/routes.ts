@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { eq } from 'drizzle-orm';
 import { readActivity } from '../activity/store.js';
+import { pageBytesFor } from '../events/read.js';
 import type { DbOrTx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 import { CursorAhead, InvalidRequest, SessionNotFound, TooManyStreams } from '../http/errors.js';
@@ -12,7 +13,7 @@ import { problems, Seq, SessionParams } from '../http/schemas.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
-import { liveFrame, SseWriter } from './sse.js';
+import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
 import { type Subscriber, toFrame } from './tail.js';
 
 const AccessTokenQuery = Type.String({ description: 'The bearer token, for EventSource (which cannot send headers).' });
@@ -39,9 +40,9 @@ async function readHead(db: DbOrTx, sid: number): Promise<number | undefined> {
 }
 
 /** Takes over the raw response for streaming; headers set on the reply so far (e.g. CORS) are kept. */
-function openStream(reply: FastifyReply, maxBufferedBytes: number): SseWriter {
+function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: OutputLedger): SseWriter {
   reply.hijack();
-  const writer = new SseWriter(reply.raw, maxBufferedBytes);
+  const writer = new SseWriter(reply.raw, maxBufferedBytes, ledger);
   const inherited = Object.fromEntries(
     Object.entries(reply.getHeaders()).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
   );
@@ -53,6 +54,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   const { db, hub, config } = services;
   const pageSize = config.stream.pageSize;
 
+  // A page and its frames are held until the socket takes them, so their bytes
+  // are reserved first; one row may be larger than a page (it then comes alone).
+  const pageReservation = 2 * pageBytesFor(config.stream.pageBytes, config.limits.maxEventBytes);
+
   /**
    * Sends this subscriber's history after its lastSeq, page by page, waiting
    * for the socket to drain between pages; stops after `upTo` when given.
@@ -60,19 +65,26 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   async function sendHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
     let sent = 0;
     while (!writer.closed && subscriber.lastSeq < upTo) {
-      const rows = (await services.readEventRows(sid, subscriber.lastSeq, pageSize)).filter((r) => r.seq <= upTo);
-      if (rows.length === 0) break;
-      let chunk = '';
-      for (const row of rows) {
-        chunk += toFrame(row);
-        if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
-          if (!(await writer.send(chunk))) return sent;
-          chunk = '';
+      const release = await hub.rowBudget.acquire(pageReservation, (cancel) => writer.onClose(cancel));
+      try {
+        if (writer.closed) break;
+        const page = await services.readEventRows(sid, subscriber.lastSeq, pageSize);
+        const rows = page.rows.filter((r) => r.seq <= upTo);
+        if (rows.length === 0) break;
+        let chunk = '';
+        for (const row of rows) {
+          chunk += toFrame(row);
+          if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
+            if (!(await writer.send(chunk, () => hub.rowBudget.contended))) return sent;
+            chunk = '';
+          }
+          subscriber.lastSeq = row.seq;
+          sent++;
         }
-        subscriber.lastSeq = row.seq;
-        sent++;
+        if (page.rows.length < pageSize && !page.cut) break;
+      } finally {
+        release();
       }
-      if (rows.length < pageSize) break;
     }
     return sent;
   }
@@ -138,7 +150,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         throw error;
       }
 
-      const writer = openStream(reply, config.stream.maxBufferedBytes);
+      const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
       subscriber.writer = writer;
       hub.track(writer);
       writer.onClose(() => {
@@ -192,7 +204,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const release = hub.reserveStream();
       if (!release) throw new TooManyStreams(config.maxStreams);
       const { principal } = request;
-      const writer = openStream(reply, config.stream.maxBufferedBytes);
+      const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
       writer.onClose(release);
       writer.push(liveFrame('sweep_required', {}));
       hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));

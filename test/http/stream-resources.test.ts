@@ -41,3 +41,59 @@ describe('MAX_STREAMS under concurrent opens', () => {
     }
   }, 30_000);
 });
+
+describe('pages bounded by bytes (EVENTS_PAGE_BYTES=16384)', () => {
+  it('a large `limit` page ends at the byte budget with an honest has_more and last_seq, and paging gets everything once', async () => {
+    const small = await createTestApp({ databaseUrl: t.url, env: { EVENTS_PAGE_BYTES: '16384' } });
+    try {
+      await create(small, 'paged');
+      const blob = 'é'.repeat(2500); // 5,000 bytes of UTF-8
+      const events = Array.from({ length: 20 }, (_, i) => ({ type: i === 7 ? 'huge' : 'step', data: i === 7 ? { blob: blob.repeat(8) } : { i, blob } }));
+      expect((await call(small.app, 'POST', '/v1/sessions/paged/events', { events })).statusCode).toBe(201);
+
+      const first = (await call(small.app, 'GET', '/v1/sessions/paged/events?limit=1000')).json();
+      // 16 KiB holds three 5 KB events, not 20.
+      expect(first.events.map((e: { seq: number }) => e.seq)).toEqual([1, 2, 3]);
+      expect(first).toMatchObject({ last_seq: 3, has_more: true });
+
+      const seen: number[] = [];
+      const pages: number[][] = [];
+      let after = 0;
+      for (;;) {
+        const page = (await call(small.app, 'GET', `/v1/sessions/paged/events?limit=1000&after=${after}`)).json();
+        const seqs = page.events.map((e: { seq: number }) => e.seq);
+        pages.push(seqs);
+        seen.push(...seqs);
+        expect(page.last_seq).toBe(page.has_more ? seqs[seqs.length - 1] : 20);
+        after = page.last_seq;
+        if (!page.has_more) break;
+      }
+      expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      // The 40 KB event (seq 8) is larger than a page: it comes alone, and paging moves on.
+      expect(pages).toContainEqual([8]);
+      // Data comes back as stored, multi-byte text included.
+      const eight = (await call(small.app, 'GET', '/v1/sessions/paged/events?after=7&limit=1')).json();
+      expect(eight.events[0].data.blob).toBe(blob.repeat(8));
+      expect(eight).toMatchObject({ last_seq: 8, has_more: true });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a stream replays a history far larger than its page and buffer bounds, in order, once', async () => {
+    const small = await createTestApp({ databaseUrl: t.url, env: { STREAM_PAGE_BYTES: '8192', SSE_MAX_BUFFER_BYTES: '16384' } });
+    await small.listen();
+    try {
+      await create(small, 'replayed');
+      const events = Array.from({ length: 60 }, (_, i) => ({ type: 'step', data: { i, blob: 'x'.repeat(3000 + 97 * i) } }));
+      expect((await call(small.app, 'POST', '/v1/sessions/replayed/events', { events })).statusCode).toBe(201);
+      const client = await SseClient.open(`${small.baseUrl}/v1/sessions/replayed/stream?live=false`);
+      await client.waitForEnd();
+      expect(client.durable.map((m) => Number(m.id))).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect(client.durable.map((m) => m.json.data.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+      await client.close();
+    } finally {
+      await small.close();
+    }
+  });
+});
