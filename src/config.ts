@@ -7,7 +7,10 @@ export interface Limits {
   maxEventBytes: number;
   /** Most events accepted in one batch. */
   maxBatchEvents: number;
-  /** Largest live (never stored) event payload, in bytes: NOTIFY caps payloads at 8000. */
+  /**
+   * Largest live (never stored) event payload, in bytes. The whole wakeup that
+   * carries it (id, type, envelope) is also held to what NOTIFY carries (7999).
+   */
   maxLiveBytes: number;
 }
 
@@ -160,8 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes,
       maxEventBytes,
       maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 1000, 1, 100_000),
-      // NOTIFY payloads are limited to 8000 bytes; the envelope needs the rest.
-      maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7500),
+      // NOTIFY payloads are shorter than 8000 bytes; the whole payload is checked too (notifications.ts).
+      maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7999),
     },
     stream: {
       pageSize: integer(env, 'STREAM_PAGE_SIZE', 500, 1, 10_000),
