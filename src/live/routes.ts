@@ -35,7 +35,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       // The head read here is at least every seq acknowledged before this request,
       // so receivers deliver this event only after those (the causal rule).
       const session = await getSession(db, request.params.id);
-      await notify(db, { kind: 'live', session_id: session.id, head: session.lastSeq, type, data });
+      await notify(db, { kind: 'live', session_id: session.id, sid: session.sid, head: session.lastSeq, type, data });
       return reply.code(202).send({ after_seq: session.lastSeq });
     },
   );

@@ -16,8 +16,8 @@ export interface HubOptions {
   /** Unsent output of all streams together. */
   totalBufferedBytes: number;
   readRows: ReadRows;
-  /** Current head and activity of a session, to re-announce after a reconnect. */
-  readActivity: (sessionId: string) => Promise<{ head: number; activity: unknown } | undefined>;
+  /** Current incarnation, head and activity of a session, to re-check and re-announce after a reconnect. */
+  readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: unknown } | undefined>;
   /** Heads of sessions, for the changes feed's coalesced hints. */
   readHeads: (sessionIds: string[]) => Promise<{ session_id: string; last_seq: number; version: number }[]>;
   log: FastifyBaseLogger;
@@ -210,7 +210,11 @@ export class ListenerHub {
       tail.wake();
       this.options
         .readActivity(tail.sessionId)
-        .then((current) => current && tail.publishLive(current.head, liveFrame('session.activity', current.activity)))
+        .then((current) => {
+          // Deleted meanwhile (and perhaps created again: another incarnation): its deletion notice was lost.
+          if (!current || current.sid !== tail.sid) this.ended(tail);
+          else tail.publishLive(current.head, liveFrame('session.activity', current.activity));
+        })
         .catch((err: unknown) => this.options.log.warn({ err }, 'activity re-read after reconnect failed'));
     }
     for (const subscriber of this.changes) subscriber.writer.push(liveFrame('sweep_required', {}));
@@ -225,8 +229,15 @@ export class ListenerHub {
     this.route(notification);
   }
 
+  /** Ends the streams of a session that is gone. */
+  private ended(tail: SessionTail): void {
+    tail.finish(liveFrame('session.deleted', { session_id: tail.sessionId }), 'session deleted');
+  }
+
   private route(n: Notification): void {
-    const tail = this.tails.get(n.session_id);
+    const current = this.tails.get(n.session_id);
+    // Signals of another incarnation of the id are not this tail's (an older instance sends no sid).
+    const tail = 'sid' in n && typeof n.sid === 'number' && current && current.sid !== n.sid ? undefined : current;
     switch (n.kind) {
       case 'append':
         tail?.wake();
@@ -243,7 +254,7 @@ export class ListenerHub {
         this.broadcastChange(n.session_id, 'session.created', { session_id: n.session_id });
         return;
       case 'deleted':
-        tail?.finish(liveFrame('session.deleted', { session_id: n.session_id }), 'session deleted');
+        if (tail) this.ended(tail);
         this.dirtyHeads.delete(n.session_id);
         this.broadcastChange(n.session_id, 'session.deleted', { session_id: n.session_id });
         return;

@@ -17,12 +17,16 @@ export const WAKEUP_CHANNEL = 'session_sync';
  */
 export const MAX_WAKEUP_BYTES = 7999;
 
+/**
+ * `sid` names the incarnation: an id deleted and created again is another
+ * session, and a stream of the old one must never take the new one's signals.
+ */
 export type Notification =
   | { kind: 'append'; session_id: string; seq: number }
-  | { kind: 'live'; session_id: string; head: number; type: string; data: unknown }
-  | { kind: 'activity'; session_id: string; head: number; activity: ActivityView }
+  | { kind: 'live'; session_id: string; sid: number; head: number; type: string; data: unknown }
+  | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView }
   | { kind: 'created'; session_id: string }
-  | { kind: 'deleted'; session_id: string };
+  | { kind: 'deleted'; session_id: string; sid: number };
 
 export interface ActivityView {
   status: string;

@@ -1,3 +1,4 @@
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
@@ -94,6 +95,61 @@ describe('pages bounded by bytes (EVENTS_PAGE_BYTES=16384)', () => {
       await client.close();
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe('a session deleted while the LISTEN connection is down', () => {
+  /** Terminates this database's LISTEN backends: every instance on it loses its wakeups until it reconnects. */
+  async function killListeners(): Promise<void> {
+    const admin = postgres(t.url, { max: 1, onnotice: () => {} });
+    try {
+      const killed = await admin`
+        select pg_terminate_backend(pid) as ok from pg_stat_activity
+        where application_name = 'session-sync-listen' and datname = current_database()`;
+      expect(killed.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it('its streams get session.deleted and end after the reconnect', async () => {
+    await create(t, 'gone-quietly');
+    const stream = await SseClient.open(`${t.baseUrl}/v1/sessions/gone-quietly/stream`);
+    try {
+      await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
+      await killListeners();
+      expect((await call(t.app, 'DELETE', '/v1/sessions/gone-quietly')).statusCode).toBe(204);
+      await stream.waitForEnd();
+      expect(stream.messages.at(-1)).toMatchObject({ event: 'session.deleted', json: { session_id: 'gone-quietly' } });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('deleted and created again: the old stream ends with session.deleted and never takes the new life\'s signals', async () => {
+    await create(t, 'reborn');
+    const stream = await SseClient.open(`${t.baseUrl}/v1/sessions/reborn/stream`);
+    try {
+      await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
+      await killListeners();
+      expect((await call(t.app, 'DELETE', '/v1/sessions/reborn')).statusCode).toBe(204);
+      await create(t, 'reborn');
+      expect((await call(t.app, 'PUT', '/v1/sessions/reborn/activity', { status: 'new-life' })).statusCode).toBe(200);
+      await stream.waitForEnd();
+      expect(stream.messages.at(-1)).toMatchObject({ event: 'session.deleted', json: { session_id: 'reborn' } });
+      expect(stream.ofType('session.activity').map((m) => m.json.status)).not.toContain('new-life');
+
+      // A stream of the new life is a stream like any other, and the old life's end is not its end.
+      const fresh = await SseClient.open(`${t.baseUrl}/v1/sessions/reborn/stream`);
+      await fresh.waitFor(() => fresh.ofType('session.activity').length === 1, 'the activity marker');
+      expect(fresh.ofType('session.activity')[0]?.json.status).toBe('new-life');
+      await call(t.app, 'POST', '/v1/sessions/reborn/events', { events: [{ type: 'step', data: 1 }] });
+      await fresh.waitForDurable(1);
+      expect(fresh.ended).toBe(false);
+      await fresh.close();
+    } finally {
+      await stream.close();
     }
   });
 });

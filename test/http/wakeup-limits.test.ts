@@ -1,3 +1,4 @@
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNotification, MAX_WAKEUP_BYTES } from '../../src/stream/notifications.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
@@ -8,6 +9,8 @@ import { SseClient } from '../helpers/sse.js';
 // of control characters that JSON escapes six-fold, multi-byte text), one that
 // fits is delivered and one byte more is a 413, never a 500.
 let t: TestApp;
+/** The session's incarnation, which its wakeups name. */
+let sid: number;
 const ID = `w${'x'.repeat(127)}`; // the longest id
 const STATUS = '\u0001'.repeat(64); // 64 characters, 384 bytes once escaped
 const ISO = '2026-01-01T00:00:00.000Z';
@@ -16,6 +19,9 @@ beforeAll(async () => {
   t = await createTestApp({ env: { MAX_LIVE_BYTES: '7999' } });
   await t.listen();
   expect((await call(t.app, 'POST', '/v1/sessions', { id: ID })).statusCode).toBe(201);
+  const sql = postgres(t.url, { max: 1, onnotice: () => {} });
+  sid = Number((await sql`select sid from sessions where id = ${ID}`)[0]?.sid);
+  await sql.end();
 });
 afterAll(async () => {
   await t.close();
@@ -35,7 +41,7 @@ describe('what a wakeup carries', () => {
     try {
       await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
       const size = (detail: string) =>
-        bytes(encodeNotification({ kind: 'activity', session_id: ID, head: 0, activity: { status: STATUS, detail, updated_at: ISO } }));
+        bytes(encodeNotification({ kind: 'activity', session_id: ID, sid, head: 0, activity: { status: STATUS, detail, updated_at: ISO } }));
       const room = MAX_WAKEUP_BYTES - size('');
       const fits = textOf(room);
       expect(size(fits)).toBe(MAX_WAKEUP_BYTES);
@@ -59,7 +65,7 @@ describe('what a wakeup carries', () => {
     try {
       await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
       const type = `t${'.x'.repeat(63)}`; // 127 characters
-      const size = (data: unknown) => bytes(encodeNotification({ kind: 'live', session_id: ID, head: 0, type, data }));
+      const size = (data: unknown) => bytes(encodeNotification({ kind: 'live', session_id: ID, sid, head: 0, type, data }));
       const room = MAX_WAKEUP_BYTES - size({ text: '' });
       const fits = { text: textOf(room) };
       expect(size(fits)).toBe(MAX_WAKEUP_BYTES);
