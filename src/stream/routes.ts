@@ -39,6 +39,32 @@ async function readHead(db: DbOrTx, sid: number): Promise<number | undefined> {
   return row?.lastSeq;
 }
 
+/** Longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A stream lives no longer than the token that opened it: at its expiry the
+ * stream gets `session.token_expired` and ends, so the client reconnects (with
+ * its Last-Event-ID) with a fresh token, and a revoked grant cannot outlive it.
+ */
+function endAtExpiry(writer: SseWriter, expiresAt: number | undefined): void {
+  if (expiresAt === undefined) return;
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left > MAX_TIMER_MS) {
+      timer = globalThis.setTimeout(arm, MAX_TIMER_MS).unref();
+      return;
+    }
+    timer = globalThis.setTimeout(() => {
+      writer.push(liveFrame('session.token_expired', { expired_at: new Date(expiresAt).toISOString() }));
+      writer.end('token expired');
+    }, Math.max(left, 0)).unref();
+  };
+  arm();
+  writer.onClose(() => clearTimeout(timer));
+}
+
 /** Takes over the raw response for streaming; headers set on the reply so far (e.g. CORS) are kept. */
 function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: OutputLedger): SseWriter {
   reply.hijack();
@@ -151,6 +177,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       }
 
       const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
+      endAtExpiry(writer, request.principal.expiresAt);
       subscriber.writer = writer;
       hub.track(writer);
       writer.onClose(() => {
@@ -206,6 +233,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const { principal } = request;
       const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
       writer.onClose(release);
+      endAtExpiry(writer, principal.expiresAt);
       writer.push(liveFrame('sweep_required', {}));
       hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
     },
