@@ -13,6 +13,7 @@ import { eventRoutes } from './events/routes.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
+import { SessionQueue } from './http/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
@@ -113,6 +114,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   };
 
   registerErrorHandlers(app, metrics);
+  app.decorate('sessionQueue', new SessionQueue());
   // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.
   registerShutdownRefusal(app);
   registerBodyTimeout(app, config.requestTimeoutMs);

@@ -26,6 +26,8 @@ function fakeRequest(sessionId: string, key?: string): FastifyRequest {
     url: `/v1/sessions/${sessionId}/events`,
     headers: key ? { 'idempotency-key': key } : {},
     body: { probe: true },
+    // writeSession queues per session on the app's queue.
+    server: t.app,
   } as unknown as FastifyRequest;
 }
 
