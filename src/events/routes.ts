@@ -74,7 +74,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         summary: 'Read durable history after a cursor',
         description:
           'Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. ' +
-          'When `has_more` is false it is the session head, so a filtered reader skips what it has scanned.',
+          'When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends ' +
+          'early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.',
         tags: ['events'],
         params: SessionParams,
         querystring: Type.Object(

@@ -124,7 +124,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         description:
           'Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to ' +
           'the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and ' +
-          'activity changes. `live=false` ends after the activity marker.',
+          'activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is ' +
+          'deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one).',
         tags: ['stream'],
         produces: ['text/event-stream'],
         params: SessionParams,
@@ -218,7 +219,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         description:
           'First `sweep_required` (re-list what you watch), then coalesced `session.changed` hints ' +
           '`{session_id, last_seq, version}` and `session.created`, `session.deleted`, `session.activity`. ' +
-          '`sweep_required` is sent again whenever hints may have been missed.',
+          '`sweep_required` is sent again whenever hints may have been missed. Ends with `session.token_expired` when ' +
+          'the token that opened it expires.',
         tags: ['stream'],
         produces: ['text/event-stream'],
         querystring: Type.Object({ access_token: Type.Optional(AccessTokenQuery) }, { additionalProperties: false }),
