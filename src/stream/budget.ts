@@ -75,14 +75,22 @@ const YIELD_AFTER_MS = 1000;
  * keep its share for ever.
  */
 export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release: () => void): void {
-  const started = Date.now();
-  const timer = setInterval(() => {
-    if (budget.contended || Date.now() - started >= STALLED_CLIENT_MS) res.destroy();
-  }, YIELD_AFTER_MS).unref();
+  let timer: NodeJS.Timeout | undefined;
   const done = () => {
     clearInterval(timer);
     release();
   };
+  // Gone while it waited for room or for its page: nothing will be sent.
+  if (res.destroyed || res.writableFinished) {
+    done();
+    return;
+  }
+  const started = Date.now();
+  timer = setInterval(() => {
+    if (!budget.contended && Date.now() - started < STALLED_CLIENT_MS) return;
+    res.destroy();
+    done();
+  }, YIELD_AFTER_MS).unref();
   res.once('finish', done);
   res.once('close', done);
 }
