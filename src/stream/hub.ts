@@ -134,8 +134,14 @@ export class ListenerHub {
   subscribe(sessionId: string, sid: number, cursor: number): { tail: SessionTail; subscriber: Subscriber } {
     let tail = this.tails.get(sessionId);
     if (!tail || tail.sid !== sid) {
+      const previous = tail;
       tail = new SessionTail(sessionId, sid, this.options.readRows, this.options.pageSize, this.options.log, this.options.onTailRead);
-      this.tails.set(sessionId, tail);
+      // Incarnations only grow: an older sid here is a session already gone (its request finds no head and ends).
+      if (!previous || previous.sid < sid) {
+        this.tails.set(sessionId, tail);
+        // The id names a newer incarnation, so the previous one was deleted, whether or not its notice arrived.
+        if (previous) this.ended(previous);
+      }
     }
     const subscriber = new Subscriber(cursor);
     tail.add(subscriber);

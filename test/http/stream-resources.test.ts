@@ -152,4 +152,27 @@ describe('a session deleted while the LISTEN connection is down', () => {
       await stream.close();
     }
   });
+
+  it('a stream of the new life ends the streams of the old one, even when no deletion notice ever came', async () => {
+    await create(t, 'replaced');
+    const old = await SseClient.open(`${t.baseUrl}/v1/sessions/replaced/stream`);
+    try {
+      await old.waitFor(() => old.ofType('session.activity').length === 1, 'the activity marker');
+      // Removed behind the API's back (an operator, a script): no notice is sent at all.
+      const admin = postgres(t.url, { max: 1, onnotice: () => {} });
+      await admin`delete from sessions where id = 'replaced'`;
+      await admin.end();
+      await create(t, 'replaced');
+      const fresh = await SseClient.open(`${t.baseUrl}/v1/sessions/replaced/stream`);
+      await old.waitForEnd();
+      expect(old.messages.at(-1)).toMatchObject({ event: 'session.deleted', json: { session_id: 'replaced' } });
+      await fresh.waitFor(() => fresh.ofType('session.activity').length === 1, 'the activity marker');
+      await call(t.app, 'POST', '/v1/sessions/replaced/events', { events: [{ type: 'step', data: 1 }] });
+      await fresh.waitForDurable(1);
+      expect(fresh.ended).toBe(false);
+      await fresh.close();
+    } finally {
+      await old.close();
+    }
+  });
 });
