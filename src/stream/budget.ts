@@ -75,22 +75,21 @@ const YIELD_AFTER_MS = 1000;
  * keep its share for ever.
  */
 export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release: () => void): void {
-  let timer: NodeJS.Timeout | undefined;
-  const done = () => {
-    clearInterval(timer);
-    release();
-  };
   // Gone while it waited for room or for its page: nothing will be sent.
   if (res.destroyed || res.writableFinished) {
-    done();
+    release();
     return;
   }
   const started = Date.now();
-  timer = setInterval(() => {
+  const timer = setInterval(() => {
     if (!budget.contended && Date.now() - started < STALLED_CLIENT_MS) return;
     res.destroy();
     done();
   }, YIELD_AFTER_MS).unref();
+  function done(): void {
+    clearInterval(timer);
+    release();
+  }
   res.once('finish', done);
   res.once('close', done);
 }
