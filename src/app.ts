@@ -13,6 +13,8 @@ import { eventRoutes } from './events/routes.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
+import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
+import { SessionQueue } from './http/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -44,6 +46,8 @@ export interface AppOptions {
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
 /** Expired activity, leases and claims are announced within about this long. */
 const EXPIRY_SWEEP_MS = 500;
+/** Node checks its requestTimeout every 30 s: past ours by more than that, it never answers first. */
+const NODE_TIMEOUT_BACKSTOP_MS = 60_000;
 
 export const OPENAPI_INFO = {
   title: 'session-sync',
@@ -66,7 +70,10 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   const app = Fastify({
     logger: logger === false ? false : { level: config.logLevel, ...(typeof logger === 'object' ? logger : {}), ...redaction },
     bodyLimit: config.limits.maxBodyBytes,
-    requestTimeout: config.requestTimeoutMs,
+    // Ours (registerBodyTimeout) answers on time and with a problem; Node's is only the backstop.
+    requestTimeout: config.requestTimeoutMs + NODE_TIMEOUT_BACKSTOP_MS,
+    // 503s while draining are problem documents too (registerShutdownRefusal).
+    return503OnClosing: false,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Streams stay open for hours and heartbeats keep them busy; no socket inactivity cut.
     connectionTimeout: 0,
@@ -82,11 +89,15 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
 
   const metrics = new Metrics();
   const { db } = database;
-  const readRows = (sid: number, after: number, limit: number) => readEventRows(db, sid, { after, limit });
+  const readRows = (sid: number, after: number, limit: number) =>
+    readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
   const hub = new ListenerHub({
     url: database.url,
     heartbeatMs: config.sseHeartbeatMs,
     pageSize: config.stream.pageSize,
+    maxStreams: config.maxStreams,
+    rowsMemoryBytes: config.stream.rowsMemoryBytes,
+    totalBufferedBytes: config.stream.totalBufferedBytes,
     readRows,
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
     readHeads: (sessionIds) => readHeads(db, sessionIds),
@@ -110,6 +121,10 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   };
 
   registerErrorHandlers(app, metrics);
+  app.decorate('sessionQueue', new SessionQueue());
+  // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.
+  registerShutdownRefusal(app);
+  registerBodyTimeout(app, config.requestTimeoutMs);
   if (config.corsOrigins.length) {
     await app.register(cors, {
       origin: config.corsOrigins,

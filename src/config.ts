@@ -7,7 +7,10 @@ export interface Limits {
   maxEventBytes: number;
   /** Most events accepted in one batch. */
   maxBatchEvents: number;
-  /** Largest live (never stored) event payload, in bytes: NOTIFY caps payloads at 8000. */
+  /**
+   * Largest live (never stored) event payload, in bytes. The whole wakeup that
+   * carries it (id, type, envelope) is also held to what NOTIFY carries (7999).
+   */
   maxLiveBytes: number;
   /** Largest session metadata (its compact JSON text, UTF-8), in bytes: every listing returns it. */
   maxMetadataBytes: number;
@@ -27,8 +30,16 @@ export interface StateTuning {
 export interface StreamTuning {
   /** Rows read per query when replaying history or following the tail. */
   pageSize: number;
+  /** ...and at most this many bytes of them (one larger row still goes alone). */
+  pageBytes: number;
+  /** Event rows (and their output) held at once for clients: stream replays and `GET .../events` pages wait for room. */
+  rowsMemoryBytes: number;
   /** A subscriber whose unsent output passes this is disconnected. */
   maxBufferedBytes: number;
+  /** Unsent output of all streams together; past it, the stream adding to it is disconnected. */
+  totalBufferedBytes: number;
+  /** Bytes of events in one `GET .../events` page (one larger event still goes alone). */
+  eventsPageBytes: number;
 }
 
 export interface Config {
@@ -132,6 +143,12 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   const sseHeartbeatMs = integer(env, 'SSE_HEARTBEAT_MS', 15_000, 100, 3_600_000);
+  const maxBufferedBytes = integer(env, 'SSE_MAX_BUFFER_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB);
+  // A tail hands a whole page to a subscriber at once: a page must fit in its buffer.
+  const pageBytes = integer(env, 'STREAM_PAGE_BYTES', Math.min(256 * KiB, maxBufferedBytes / 2), 8 * KiB, 1024 * MiB);
+  if (pageBytes > maxBufferedBytes / 2) {
+    throw new ConfigError(`STREAM_PAGE_BYTES (${pageBytes}) must be at most half of SSE_MAX_BUFFER_BYTES (${maxBufferedBytes})`);
+  }
   return {
     host,
     authSecret,
@@ -153,13 +170,17 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes,
       maxEventBytes,
       maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 1000, 1, 100_000),
-      // NOTIFY payloads are limited to 8000 bytes; the envelope needs the rest.
-      maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7500),
+      // NOTIFY payloads are shorter than 8000 bytes; the whole payload is checked too (notifications.ts).
+      maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7999),
       maxMetadataBytes,
     },
     stream: {
       pageSize: integer(env, 'STREAM_PAGE_SIZE', 500, 1, 10_000),
-      maxBufferedBytes: integer(env, 'SSE_MAX_BUFFER_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
+      pageBytes,
+      rowsMemoryBytes: integer(env, 'ROWS_MEMORY_BYTES', 64 * MiB, 1 * MiB, 64 * 1024 * MiB),
+      maxBufferedBytes,
+      totalBufferedBytes: integer(env, 'SSE_TOTAL_BUFFER_BYTES', 128 * MiB, 1 * MiB, 64 * 1024 * MiB),
+      eventsPageBytes: integer(env, 'EVENTS_PAGE_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
     },
     state: {
       checkpointEveryDeltas: integer(env, 'STATE_CHECKPOINT_DELTAS', 200, 1, 1_000_000),

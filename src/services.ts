@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
-import type { EventRow } from './events/read.js';
+import type { EventRowPage } from './events/read.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { StateContext } from './state/writes.js';
 import type { ListenerHub } from './stream/hub.js';
@@ -15,5 +15,5 @@ export interface Services {
   stateContext: StateContext;
   hub: ListenerHub;
   /** Durable events after a seq, for streams (shared by replay and the tails). */
-  readEventRows: (sid: number, after: number, limit: number) => Promise<EventRow[]>;
+  readEventRows: (sid: number, after: number, limit: number) => Promise<EventRowPage>;
 }

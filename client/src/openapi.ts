@@ -133,7 +133,7 @@ export interface paths {
         };
         /**
          * Read durable history after a cursor
-         * @description Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. When `has_more` is false it is the session head, so a filtered reader skips what it has scanned.
+         * @description Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.
          */
         get: operations["listEvents"];
         put?: never;
@@ -154,7 +154,7 @@ export interface paths {
         };
         /**
          * Follow a session: durable history after a cursor, then live (Server-Sent Events)
-         * @description Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and activity changes. `live=false` ends after the activity marker.
+         * @description Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one).
          */
         get: operations["subscribe"];
         put?: never;
@@ -174,7 +174,7 @@ export interface paths {
         };
         /**
          * Watch many sessions over one connection (Server-Sent Events, live only)
-         * @description First `sweep_required` (re-list what you watch), then coalesced `session.changed` hints `{session_id, last_seq, version}` and `session.created`, `session.deleted`, `session.activity`. `sweep_required` is sent again whenever hints may have been missed.
+         * @description First `sweep_required` (re-list what you watch), then coalesced `session.changed` hints `{session_id, last_seq, version}` and `session.created`, `session.deleted`, `session.activity`. `sweep_required` is sent again whenever hints may have been missed. Ends with `session.token_expired` when the token that opened it expires.
          */
         get: operations["watchChanges"];
         put?: never;

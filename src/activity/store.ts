@@ -70,7 +70,7 @@ export async function setActivity(tx: Tx, session: SessionRow, input: ActivityIn
     .onConflictDoUpdate({ target: sessionActivity.sessionSid, set: values })
     .returning(columns);
   const activity = toView(row);
-  await notify(tx, { kind: 'activity', session_id: session.id, head: session.lastSeq, activity });
+  await notify(tx, { kind: 'activity', session_id: session.id, sid: session.sid, head: session.lastSeq, activity });
   return activity;
 }
 
@@ -96,6 +96,7 @@ export async function announceExpiredActivity(db: DbOrTx, batch = 500): Promise<
     select count(pg_notify(${WAKEUP_CHANNEL}, json_build_object(
       'kind', 'activity',
       'session_id', s.id,
+      'sid', s.sid,
       'head', s.last_seq,
       'activity', json_build_object(
         'status', ${expired.status}::text,

@@ -11,6 +11,8 @@ export interface Principal {
   read: boolean;
   write: boolean;
   admin: boolean;
+  /** When the token stops being valid (ms since the epoch); what it opened (streams) ends then. */
+  expiresAt?: number;
 }
 
 /** Anyone may do anything when authentication is off (AUTH_SECRET unset). */

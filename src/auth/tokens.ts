@@ -45,6 +45,8 @@ export async function verifyToken(secret: string, token: string): Promise<Princi
     read: grants.read === true,
     write: grants.write === true,
     admin: grants.admin === true,
+    // `exp` is required and checked by jwtVerify.
+    expiresAt: (payload.exp as number) * 1000,
   };
 }
 

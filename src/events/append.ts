@@ -3,7 +3,7 @@ import { type DbOrTx, transactionSql, type Tx } from '../db/client.js';
 import { inFlight, send } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/repository.js';
 
-import { WAKEUP_CHANNEL, encodeNotification, type Notification } from '../stream/notifications.js';
+import { WAKEUP_CHANNEL, encodeNotification, encodeWithinWakeup, type Notification } from '../stream/notifications.js';
 
 export { WAKEUP_CHANNEL };
 
@@ -67,9 +67,12 @@ export function sendAppend(tx: Tx, session: SessionRow, events: NewEvent[], set:
   return { firstSeq, lastSeq, writes };
 }
 
-/** Sends a notification when the transaction commits (never if it rolls back). */
+/**
+ * Sends a notification when the transaction commits (never if it rolls back).
+ * One too large for a wakeup is refused (413) before it reaches Postgres.
+ */
 export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
-  await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification(notification)})`);
+  await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeWithinWakeup(notification)})`);
 }
 
 /** `sendAppend` for writes whose only change to the session row is its history; nothing when there are no events. */

@@ -7,7 +7,8 @@ import { sendWrite, writeSession } from '../http/write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { sendToSession } from './append.js';
-import { readEvents } from './read.js';
+import { releaseWhenSent } from '../stream/budget.js';
+import { pageBytesFor, readEvents } from './read.js';
 import { checkClientType, EventType } from './types.js';
 
 export const Event = Type.Object({
@@ -21,6 +22,7 @@ export const Event = Type.Object({
 export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
   const { maxBatchEvents, maxEventBytes } = config.limits;
+  const { eventsPageBytes } = config.stream;
 
   app.post(
     '/v1/sessions/:id/events',
@@ -72,7 +74,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         summary: 'Read durable history after a cursor',
         description:
           'Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. ' +
-          'When `has_more` is false it is the session head, so a filtered reader skips what it has scanned.',
+          'When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends ' +
+          'early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.',
         tags: ['events'],
         params: SessionParams,
         querystring: Type.Object(
@@ -89,18 +92,29 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { after = 0, limit = 100, type } = request.query;
-      return db.transaction(
-        async (tx) => {
-          const session = await getSession(tx, request.params.id);
-          if (after > session.lastSeq) throw new CursorAhead(after, session.lastSeq);
-          const page = await readEvents(tx, session.sid, { after, limit, type });
-          const lastSeq = page.hasMore ? (page.events[page.events.length - 1]?.seq ?? after) : session.lastSeq;
-          return { events: page.events, last_seq: lastSeq, has_more: page.hasMore };
-        },
-        { isolationLevel: 'repeatable read', accessMode: 'read only' },
-      );
+      // The page and its answer stay in memory until the client has taken them: their bytes are reserved first.
+      const release = await services.hub.rowBudget.acquire(2 * pageBytesFor(eventsPageBytes, maxEventBytes));
+      try {
+        const body = await db.transaction(
+          async (tx) => {
+            const session = await getSession(tx, request.params.id);
+            if (after > session.lastSeq) throw new CursorAhead(after, session.lastSeq);
+            const page = await readEvents(tx, session.sid, { after, limit, type, maxBytes: eventsPageBytes });
+            const lastSeq = page.hasMore ? (page.lastSeq ?? after) : session.lastSeq;
+            // Spliced from the stored JSON text: parsing and re-serialising a page would hold it twice more.
+            return `{"events":[${page.eventsJson.join(',')}],"last_seq":${lastSeq},"has_more":${page.hasMore}}`;
+          },
+          { isolationLevel: 'repeatable read', accessMode: 'read only' },
+        );
+        releaseWhenSent(reply.raw, services.hub.rowBudget, release);
+        // Already JSON text, so the response schema's serializer is not asked to serialise it again.
+        return reply.type('application/json; charset=utf-8').send(body as never);
+      } catch (error) {
+        release();
+        throw error;
+      }
     },
   );
 };

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
@@ -93,21 +94,32 @@ export function toApiError(error: FastifyError | Error, bodyLimit?: number): Api
   return new InternalError('the server failed to handle this request; it has been logged');
 }
 
+function problemDocument(problem: ApiError, url: string) {
+  return {
+    // Extensions first: they can never override the standard members.
+    ...problem.extra,
+    type: `urn:session-sync:problem:${problem.code}`,
+    title: problem.title,
+    status: problem.status,
+    detail: problem.message,
+    code: problem.code,
+    instance: url.split('?')[0],
+  };
+}
+
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ApiError): FastifyReply {
-  return reply
-    .code(problem.status)
-    .headers(problem.headers)
-    .type(PROBLEM_CONTENT_TYPE)
-    .send({
-      // Extensions first: they can never override the standard members.
-      ...problem.extra,
-      type: `urn:session-sync:problem:${problem.code}`,
-      title: problem.title,
-      status: problem.status,
-      detail: problem.message,
-      code: problem.code,
-      instance: request.url.split('?')[0],
-    });
+  return reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problemDocument(problem, request.url));
+}
+
+/** For answers written outside fastify's lifecycle (a timeout while the body is still being read). */
+export function writeRawProblem(res: ServerResponse, url: string, problem: ApiError): void {
+  const body = JSON.stringify(problemDocument(problem, url));
+  res.writeHead(problem.status, {
+    ...problem.headers,
+    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }
 
 /** Errors fastify raises before routing (bad URL encoding, oversized params): problem+json too. */

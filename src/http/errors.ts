@@ -297,6 +297,27 @@ export class TooManyStreams extends ApiError {
   }
 }
 
+export class ShuttingDown extends ApiError {
+  readonly status = 503;
+  readonly code = 'shutting_down';
+  readonly title = 'Shutting down';
+  constructor(retryAfterSeconds = 1) {
+    super('this instance is shutting down; retry, and you will reach another one or this one restarted');
+    this.headers['retry-after'] = String(retryAfterSeconds);
+    this.headers.connection = 'close';
+  }
+}
+
+export class RequestTimeout extends ApiError {
+  readonly status = 408;
+  readonly code = 'request_timeout';
+  readonly title = 'Request timeout';
+  constructor(limitMs: number) {
+    super(`the request body did not arrive within ${limitMs} ms (REQUEST_TIMEOUT_MS); nothing was changed`, { limit_ms: limitMs });
+    this.headers.connection = 'close';
+  }
+}
+
 export class InternalError extends ApiError {
   readonly status = 500;
   readonly code = 'internal_error';

@@ -6,6 +6,14 @@ import { findStoredResponse, type IdempotentRequest, requestHash, storeResponse,
 import { checkFence, LEASE_TOKEN_HEADER } from '../leases/fence.js';
 import { lockSession, type SessionRow } from '../sessions/repository.js';
 import { type ApiError, SessionNotFound } from './errors.js';
+import type { SessionQueue } from './session-queue.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's queue of writers per session (`writeSession`). */
+    sessionQueue: SessionQueue;
+  }
+}
 
 export interface WriteResult {
   status: number;
@@ -82,6 +90,16 @@ export interface SessionWrite {
  * stores the response with the write.
  */
 export async function writeSession(
+  db: Db,
+  request: FastifyRequest,
+  write: SessionWrite,
+  work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
+): Promise<WriteOutcome> {
+  // One writer per session at a time takes a pool connection (see SessionQueue).
+  return request.server.sessionQueue.run(write.sessionId, () => runWrite(db, request, write, work));
+}
+
+async function runWrite(
   db: Db,
   request: FastifyRequest,
   { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay }: SessionWrite,

@@ -38,7 +38,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   const publish = async (sessionId: string, events: LiveEvent[]): Promise<number> => {
     const session = await getSession(db, sessionId);
     for (const { type, data } of events) {
-      await notify(db, { kind: 'live', session_id: session.id, head: session.lastSeq, type, data });
+      await notify(db, { kind: 'live', session_id: session.id, sid: session.sid, head: session.lastSeq, type, data });
     }
     return session.lastSeq;
   };

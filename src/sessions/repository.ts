@@ -212,10 +212,10 @@ export async function deleteSession(tx: Tx, sid: number): Promise<void> {
 export async function readHeadAndActivity(
   db: DbOrTx,
   id: string,
-): Promise<{ head: number; activity: ActivityView } | undefined> {
+): Promise<{ sid: number; head: number; activity: ActivityView } | undefined> {
   const row = await findSession(db, id);
   if (!row) return undefined;
-  return { head: row.lastSeq, activity: await readActivity(db, row.sid) };
+  return { sid: row.sid, head: row.lastSeq, activity: await readActivity(db, row.sid) };
 }
 
 /** The changes feed's hints, read from the rows (never from notifications). */

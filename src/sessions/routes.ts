@@ -254,7 +254,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await writeSession(db, request, write, async (tx, session) => {
         await deleteSession(tx, session.sid);
         // Open streams get session.deleted and close, on every instance.
-        await notify(tx, { kind: 'deleted', session_id: session.id });
+        await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
         return { status: 204, body: null };
       });
       return sendWrite(reply, outcome);

@@ -1,16 +1,23 @@
 import type { FastifyBaseLogger } from 'fastify';
 import postgres from 'postgres';
 import { type Notification, WAKEUP_CHANNEL, decodeNotification } from './notifications.js';
-import { KEEPALIVE_FRAME, liveFrame, type SseWriter } from './sse.js';
+import { ByteBudget } from './budget.js';
+import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
 import { type ReadRows, SessionTail, Subscriber } from './tail.js';
 
 export interface HubOptions {
   url: string;
   heartbeatMs: number;
   pageSize: number;
+  /** Streams (per-session and changes feeds) this process serves at once. */
+  maxStreams: number;
+  /** Bytes of history pages all replays may hold at once. */
+  rowsMemoryBytes: number;
+  /** Unsent output of all streams together. */
+  totalBufferedBytes: number;
   readRows: ReadRows;
-  /** Current head and activity of a session, to re-announce after a reconnect. */
-  readActivity: (sessionId: string) => Promise<{ head: number; activity: unknown } | undefined>;
+  /** Current incarnation, head and activity of a session, to re-check and re-announce after a reconnect. */
+  readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: unknown } | undefined>;
   /** Heads of sessions, for the changes feed's coalesced hints. */
   readHeads: (sessionIds: string[]) => Promise<{ session_id: string; last_seq: number; version: number }[]>;
   log: FastifyBaseLogger;
@@ -42,6 +49,11 @@ export class ListenerHub {
   private readonly changes = new Set<ChangesSubscriber>();
   private readonly dirtyHeads = new Set<string>();
   private readonly writers = new Set<SseWriter>();
+  /** Stream slots taken, counted from the moment a request asks for one (before any await). */
+  private slotsTaken = 0;
+  /** Replay pages held by streams whose clients may not be reading. */
+  readonly rowBudget: ByteBudget;
+  readonly outputLedger: OutputLedger;
   private readonly listenSql: postgres.Sql;
   private listening = false;
   private stopped = false;
@@ -52,6 +64,8 @@ export class ListenerHub {
   private connecting: Promise<void> | undefined;
 
   constructor(private readonly options: HubOptions) {
+    this.rowBudget = new ByteBudget(options.rowsMemoryBytes);
+    this.outputLedger = new OutputLedger(options.totalBufferedBytes);
     this.listenSql = postgres(options.url, {
       max: 1,
       idle_timeout: 0,
@@ -72,7 +86,24 @@ export class ListenerHub {
   }
 
   get openStreams(): number {
-    return this.writers.size;
+    return this.slotsTaken;
+  }
+
+  /**
+   * Takes one of the `maxStreams` slots, synchronously, so concurrent opens
+   * cannot all pass a check made before their awaits. The returned release is
+   * idempotent; call it on every exit path (refusal, error, stream closed).
+   * `undefined` when every slot is taken.
+   */
+  reserveStream(): (() => void) | undefined {
+    if (this.slotsTaken >= this.options.maxStreams) return undefined;
+    this.slotsTaken++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.slotsTaken--;
+    };
   }
 
   async start(): Promise<void> {
@@ -103,8 +134,14 @@ export class ListenerHub {
   subscribe(sessionId: string, sid: number, cursor: number): { tail: SessionTail; subscriber: Subscriber } {
     let tail = this.tails.get(sessionId);
     if (!tail || tail.sid !== sid) {
+      const previous = tail;
       tail = new SessionTail(sessionId, sid, this.options.readRows, this.options.pageSize, this.options.log, this.options.onTailRead);
-      this.tails.set(sessionId, tail);
+      // Incarnations only grow: an older sid here is a session already gone (its request finds no head and ends).
+      if (!previous || previous.sid < sid) {
+        this.tails.set(sessionId, tail);
+        // The id names a newer incarnation, so the previous one was deleted, whether or not its notice arrived.
+        if (previous) this.ended(previous);
+      }
     }
     const subscriber = new Subscriber(cursor);
     tail.add(subscriber);
@@ -179,7 +216,11 @@ export class ListenerHub {
       tail.wake();
       this.options
         .readActivity(tail.sessionId)
-        .then((current) => current && tail.publishLive(current.head, liveFrame('session.activity', current.activity)))
+        .then((current) => {
+          // Deleted meanwhile (and perhaps created again: another incarnation): its deletion notice was lost.
+          if (!current || current.sid !== tail.sid) this.ended(tail);
+          else tail.publishLive(current.head, liveFrame('session.activity', current.activity));
+        })
         .catch((err: unknown) => this.options.log.warn({ err }, 'activity re-read after reconnect failed'));
     }
     for (const subscriber of this.changes) subscriber.writer.push(liveFrame('sweep_required', {}));
@@ -194,8 +235,15 @@ export class ListenerHub {
     this.route(notification);
   }
 
+  /** Ends the streams of a session that is gone. */
+  private ended(tail: SessionTail): void {
+    tail.finish(liveFrame('session.deleted', { session_id: tail.sessionId }), 'session deleted');
+  }
+
   private route(n: Notification): void {
-    const tail = this.tails.get(n.session_id);
+    const current = this.tails.get(n.session_id);
+    // Signals of another incarnation of the id are not this tail's (an older instance sends no sid).
+    const tail = 'sid' in n && typeof n.sid === 'number' && current && current.sid !== n.sid ? undefined : current;
     switch (n.kind) {
       case 'append':
         tail?.wake();
@@ -212,7 +260,7 @@ export class ListenerHub {
         this.broadcastChange(n.session_id, 'session.created', { session_id: n.session_id });
         return;
       case 'deleted':
-        tail?.finish(liveFrame('session.deleted', { session_id: n.session_id }), 'session deleted');
+        if (tail) this.ended(tail);
         this.dirtyHeads.delete(n.session_id);
         this.broadcastChange(n.session_id, 'session.deleted', { session_id: n.session_id });
         return;

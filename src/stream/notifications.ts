@@ -5,15 +5,28 @@
  * with the session's durable head at publish time so receivers can hold them
  * until that history is delivered.
  */
+import { PayloadTooLarge } from '../http/errors.js';
+
 /** The one channel every instance LISTENs on. */
 export const WAKEUP_CHANNEL = 'session_sync';
 
+/**
+ * The most a NOTIFY payload can carry: Postgres refuses one of 8000 bytes or
+ * more (in the server encoding, UTF-8 here). Every live-only limit follows
+ * from it: a live event or an activity travels whole, JSON-escaped, in one.
+ */
+export const MAX_WAKEUP_BYTES = 7999;
+
+/**
+ * `sid` names the incarnation: an id deleted and created again is another
+ * session, and a stream of the old one must never take the new one's signals.
+ */
 export type Notification =
   | { kind: 'append'; session_id: string; seq: number }
-  | { kind: 'live'; session_id: string; head: number; type: string; data: unknown }
-  | { kind: 'activity'; session_id: string; head: number; activity: ActivityView }
+  | { kind: 'live'; session_id: string; sid: number; head: number; type: string; data: unknown }
+  | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView }
   | { kind: 'created'; session_id: string }
-  | { kind: 'deleted'; session_id: string };
+  | { kind: 'deleted'; session_id: string; sid: number };
 
 export interface ActivityView {
   status: string;
@@ -27,6 +40,32 @@ export interface ActivityView {
 export function encodeNotification(notification: Notification): string {
   if (notification.kind === 'append') return JSON.stringify({ session_id: notification.session_id, seq: notification.seq });
   return JSON.stringify(notification);
+}
+
+const CARRIED: Record<Notification['kind'], string> = {
+  append: 'a wakeup',
+  live: 'the live event',
+  activity: 'the activity',
+  created: 'the creation notice',
+  deleted: 'the deletion notice',
+};
+
+/**
+ * `encodeNotification`, refused with 413 when the payload (the session id,
+ * the type, the data and the envelope, JSON-escaped, in UTF-8) is more than a
+ * wakeup carries, so an oversized one is never a database error.
+ */
+export function encodeWithinWakeup(notification: Notification): string {
+  const payload = encodeNotification(notification);
+  const bytes = Buffer.byteLength(payload);
+  if (bytes > MAX_WAKEUP_BYTES) {
+    throw new PayloadTooLarge(
+      `${CARRIED[notification.kind]} travels to other instances as ${bytes} bytes (session id, type, data and envelope, ` +
+        `JSON-escaped); a Postgres NOTIFY carries at most ${MAX_WAKEUP_BYTES}`,
+      { limit_bytes: MAX_WAKEUP_BYTES, size: bytes },
+    );
+  }
+  return payload;
 }
 
 export function decodeNotification(payload: string): Notification | undefined {

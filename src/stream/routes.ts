@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { eq } from 'drizzle-orm';
 import { readActivity } from '../activity/store.js';
+import { pageBytesFor } from '../events/read.js';
 import type { DbOrTx } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 import { CursorAhead, InvalidRequest, SessionNotFound, TooManyStreams } from '../http/errors.js';
@@ -12,7 +13,7 @@ import { problems, Seq, SessionParams } from '../http/schemas.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
-import { liveFrame, SseWriter } from './sse.js';
+import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
 import { type Subscriber, toFrame } from './tail.js';
 
 const AccessTokenQuery = Type.String({ description: 'The bearer token, for EventSource (which cannot send headers).' });
@@ -38,10 +39,36 @@ async function readHead(db: DbOrTx, sid: number): Promise<number | undefined> {
   return row?.lastSeq;
 }
 
+/** Longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A stream lives no longer than the token that opened it: at its expiry the
+ * stream gets `session.token_expired` and ends, so the client reconnects (with
+ * its Last-Event-ID) with a fresh token, and a revoked grant cannot outlive it.
+ */
+function endAtExpiry(writer: SseWriter, expiresAt: number | undefined): void {
+  if (expiresAt === undefined) return;
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left > MAX_TIMER_MS) {
+      timer = globalThis.setTimeout(arm, MAX_TIMER_MS).unref();
+      return;
+    }
+    timer = globalThis.setTimeout(() => {
+      writer.push(liveFrame('session.token_expired', { expired_at: new Date(expiresAt).toISOString() }));
+      writer.end('token expired');
+    }, Math.max(left, 0)).unref();
+  };
+  arm();
+  writer.onClose(() => clearTimeout(timer));
+}
+
 /** Takes over the raw response for streaming; headers set on the reply so far (e.g. CORS) are kept. */
-function openStream(reply: FastifyReply, maxBufferedBytes: number): SseWriter {
+function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: OutputLedger): SseWriter {
   reply.hijack();
-  const writer = new SseWriter(reply.raw, maxBufferedBytes);
+  const writer = new SseWriter(reply.raw, maxBufferedBytes, ledger);
   const inherited = Object.fromEntries(
     Object.entries(reply.getHeaders()).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
   );
@@ -53,6 +80,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   const { db, hub, config } = services;
   const pageSize = config.stream.pageSize;
 
+  // A page and its frames are held until the socket takes them, so their bytes
+  // are reserved first; one row may be larger than a page (it then comes alone).
+  const pageReservation = 2 * pageBytesFor(config.stream.pageBytes, config.limits.maxEventBytes);
+
   /**
    * Sends this subscriber's history after its lastSeq, page by page, waiting
    * for the socket to drain between pages; stops after `upTo` when given.
@@ -60,19 +91,26 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   async function sendHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
     let sent = 0;
     while (!writer.closed && subscriber.lastSeq < upTo) {
-      const rows = (await services.readEventRows(sid, subscriber.lastSeq, pageSize)).filter((r) => r.seq <= upTo);
-      if (rows.length === 0) break;
-      let chunk = '';
-      for (const row of rows) {
-        chunk += toFrame(row);
-        if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
-          if (!(await writer.send(chunk))) return sent;
-          chunk = '';
+      const release = await hub.rowBudget.acquire(pageReservation, (cancel) => writer.onClose(cancel));
+      try {
+        if (writer.closed) break;
+        const page = await services.readEventRows(sid, subscriber.lastSeq, pageSize);
+        const rows = page.rows.filter((r) => r.seq <= upTo);
+        if (rows.length === 0) break;
+        let chunk = '';
+        for (const row of rows) {
+          chunk += toFrame(row);
+          if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
+            if (!(await writer.send(chunk, () => hub.rowBudget.contended))) return sent;
+            chunk = '';
+          }
+          subscriber.lastSeq = row.seq;
+          sent++;
         }
-        subscriber.lastSeq = row.seq;
-        sent++;
+        if (page.rows.length < pageSize && !page.cut) break;
+      } finally {
+        release();
       }
-      if (rows.length < pageSize) break;
     }
     return sent;
   }
@@ -86,7 +124,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         description:
           'Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to ' +
           'the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and ' +
-          'activity changes. `live=false` ends after the activity marker.',
+          'activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is ' +
+          'deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one).',
         tags: ['stream'],
         produces: ['text/event-stream'],
         params: SessionParams,
@@ -109,31 +148,41 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const { id } = request.params;
       const requested = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0;
       const live = request.query.live ?? true;
-      if (hub.openStreams >= config.maxStreams) throw new TooManyStreams(config.maxStreams);
-      const session = await getSession(db, id);
-
-      // Register for wakeups first, then capture the head B: anything committed
-      // after B wakes this stream's tail, so nothing can fall in between.
-      const { tail, subscriber } = hub.subscribe(id, session.sid, 0);
+      const release = hub.reserveStream();
+      if (!release) throw new TooManyStreams(config.maxStreams);
+      let session;
+      let tail;
+      let subscriber: Subscriber;
       let head: number;
       let activity: unknown;
       try {
-        const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
-        if (currentHead === undefined) throw new SessionNotFound(id);
-        head = currentHead;
-        activity = currentActivity;
-        const cursor = requested === 'now' ? head : requested;
-        if (cursor > head) throw new CursorAhead(cursor, head);
-        subscriber.lastSeq = cursor;
+        session = await getSession(db, id);
+        // Register for wakeups first, then capture the head B: anything committed
+        // after B wakes this stream's tail, so nothing can fall in between.
+        ({ tail, subscriber } = hub.subscribe(id, session.sid, 0));
+        try {
+          const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
+          if (currentHead === undefined) throw new SessionNotFound(id);
+          head = currentHead;
+          activity = currentActivity;
+          const cursor = requested === 'now' ? head : requested;
+          if (cursor > head) throw new CursorAhead(cursor, head);
+          subscriber.lastSeq = cursor;
+        } catch (error) {
+          hub.unsubscribe(tail, subscriber);
+          throw error;
+        }
       } catch (error) {
-        hub.unsubscribe(tail, subscriber);
+        release();
         throw error;
       }
 
-      const writer = openStream(reply, config.stream.maxBufferedBytes);
+      const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
+      endAtExpiry(writer, request.principal.expiresAt);
       subscriber.writer = writer;
       hub.track(writer);
       writer.onClose(() => {
+        release();
         hub.unsubscribe(tail, subscriber);
         if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
       });
@@ -170,7 +219,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         description:
           'First `sweep_required` (re-list what you watch), then coalesced `session.changed` hints ' +
           '`{session_id, last_seq, version}` and `session.created`, `session.deleted`, `session.activity`. ' +
-          '`sweep_required` is sent again whenever hints may have been missed.',
+          '`sweep_required` is sent again whenever hints may have been missed. Ends with `session.token_expired` when ' +
+          'the token that opened it expires.',
         tags: ['stream'],
         produces: ['text/event-stream'],
         querystring: Type.Object({ access_token: Type.Optional(AccessTokenQuery) }, { additionalProperties: false }),
@@ -181,9 +231,12 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       },
     },
     async (request, reply) => {
-      if (hub.openStreams >= config.maxStreams) throw new TooManyStreams(config.maxStreams);
+      const release = hub.reserveStream();
+      if (!release) throw new TooManyStreams(config.maxStreams);
       const { principal } = request;
-      const writer = openStream(reply, config.stream.maxBufferedBytes);
+      const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
+      writer.onClose(release);
+      endAtExpiry(writer, principal.expiresAt);
       writer.push(liveFrame('sweep_required', {}));
       hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
     },

@@ -3,6 +3,26 @@ import { setTimeout } from 'node:timers/promises';
 import type { ServerResponse } from 'node:http';
 
 /**
+ * Unsent output of every stream of the process together: the bound that holds
+ * however many clients stop reading at once.
+ */
+export class OutputLedger {
+  private bytes = 0;
+
+  constructor(readonly limit: number) {}
+
+  get total(): number {
+    return this.bytes;
+  }
+
+  /** Adds (or, negative, removes) a writer's change in unsent bytes; false once past the limit. */
+  change(delta: number): boolean {
+    this.bytes += delta;
+    return this.bytes <= this.limit;
+  }
+}
+
+/**
  * One server-sent-events response. Frames are built by the callers (once per
  * event, shared by every subscriber) and written here; a writer whose socket
  * buffer passes `maxBufferedBytes` is cut off rather than buffered without
@@ -11,12 +31,23 @@ import type { ServerResponse } from 'node:http';
 export class SseWriter {
   private closedReason: string | undefined;
   private readonly closeListeners: (() => void)[] = [];
+  /** This writer's share of the ledger: its unsent bytes when last looked at. */
+  private counted = 0;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly maxBufferedBytes: number,
+    private readonly ledger: OutputLedger = new OutputLedger(Infinity),
   ) {
     res.on('close', () => this.markClosed('client closed'));
+    res.on('drain', () => this.recount(0));
+  }
+
+  /** Moves this writer's share of the ledger to `unsent`; false if the process is past its bound. */
+  private recount(unsent: number): boolean {
+    const within = this.ledger.change(unsent - this.counted);
+    this.counted = unsent;
+    return within;
   }
 
   static headers(): Record<string, string> {
@@ -50,7 +81,9 @@ export class SseWriter {
   push(frame: string): boolean {
     if (this.closed) return false;
     this.res.write(frame);
-    if (this.res.writableLength > this.maxBufferedBytes) {
+    // Unsent output counts against this stream's bound and the process's.
+    const unsent = this.res.writableLength;
+    if (!this.recount(unsent) || unsent > this.maxBufferedBytes) {
       this.destroy('slow reader');
       return false;
     }
@@ -60,11 +93,25 @@ export class SseWriter {
   /**
    * Sends history at the client's pace: waits for the socket to drain, so a
    * replay holds at most one chunk in memory. A client that takes no data for
-   * `DRAIN_TIMEOUT_MS` is cut off.
+   * `DRAIN_TIMEOUT_MS` is cut off, and sooner (after `YIELD_AFTER_MS`) when
+   * `othersWaiting()` says the memory it holds is wanted by other streams.
    */
-  async send(chunk: string): Promise<boolean> {
+  async send(chunk: string, othersWaiting: () => boolean = () => false): Promise<boolean> {
     if (this.closed) return false;
     if (this.res.write(chunk)) return true;
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    for (let waited = 0; ; waited += YIELD_AFTER_MS) {
+      const drained = await this.drainWithin(Math.min(YIELD_AFTER_MS, deadline - Date.now()));
+      if (drained || this.closed) return !this.closed;
+      if (Date.now() >= deadline || othersWaiting()) {
+        this.destroy('slow reader');
+        return false;
+      }
+    }
+  }
+
+  /** True once the socket drained, false after `ms` or when it closed. */
+  private async drainWithin(ms: number): Promise<boolean> {
     // Whichever wins, the losers' listeners and timer must go: a long replay waits here often.
     const done = new AbortController();
     const { signal } = done;
@@ -72,11 +119,10 @@ export class SseWriter {
     const drained = await Promise.race([
       once(this.res, 'drain', { signal }).then(() => true, lost),
       once(this.res, 'close', { signal }).then(lost, lost),
-      setTimeout(DRAIN_TIMEOUT_MS, false, { ref: false, signal }).catch(lost),
+      setTimeout(Math.max(ms, 0), false, { ref: false, signal }).catch(lost),
     ]);
     done.abort();
-    if (!drained) this.destroy('slow reader');
-    return !this.closed;
+    return drained;
   }
 
   /** True while earlier output is still waiting for the client. */
@@ -104,11 +150,14 @@ export class SseWriter {
   private markClosed(reason: string): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
+    this.recount(0);
     for (const listener of this.closeListeners.splice(0)) listener();
   }
 }
 
 const DRAIN_TIMEOUT_MS = 30_000;
+/** Under memory pressure, a client that took nothing for this long gives its place up. */
+export const YIELD_AFTER_MS = 1000;
 
 export const KEEPALIVE_FRAME = ': keepalive\n\n';
 

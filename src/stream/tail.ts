@@ -1,14 +1,50 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type EventRow, eventJson } from '../events/read.js';
+import { type EventRow, type EventRowPage, eventJson } from '../events/read.js';
 import { durableFrame, type SseWriter } from './sse.js';
 
-/** Live frames kept for a subscriber still replaying history; older ones are dropped (live is best-effort). */
-const CATCH_UP_LIVE_BUFFER = 256;
-/** Live frames waiting for the durable rows they follow; past this the oldest are dropped. */
-const PENDING_LIVE_LIMIT = 1024;
+/** Bytes of live frames kept for a subscriber still replaying history; older ones are dropped (live is best-effort). */
+const CATCH_UP_LIVE_BYTES = 64 * 1024;
+/** Bytes of live frames waiting for the durable rows they follow; past this the oldest are dropped. */
+const PENDING_LIVE_BYTES = 1024 * 1024;
 const RETRY_READ_MS = 1000;
 
-export type ReadRows = (sid: number, after: number, limit: number) => Promise<EventRow[]>;
+/** Rows after `after`, at most `limit` and bounded in bytes (`cut`: the byte bound ended the page early). */
+export type ReadRows = (sid: number, after: number, limit: number) => Promise<EventRowPage>;
+
+/** A FIFO of frames bounded in bytes: past the bound the oldest go. */
+class FrameQueue<T extends { frame: string }> {
+  private items: T[] = [];
+  private bytes = 0;
+
+  constructor(private readonly limit: number) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+    this.bytes += item.frame.length;
+    while (this.bytes > this.limit && this.items.length > 0) this.shift();
+  }
+
+  shift(): T | undefined {
+    const item = this.items.shift();
+    if (item) this.bytes -= item.frame.length;
+    return item;
+  }
+
+  drain(): T[] {
+    const items = this.items;
+    this.items = [];
+    this.bytes = 0;
+    return items;
+  }
+}
 
 export function toFrame(row: EventRow): string {
   return durableFrame(row.seq, row.type, eventJson(row));
@@ -23,7 +59,7 @@ export class Subscriber {
   writer: SseWriter | undefined;
   /** Set when the session ends (deleted) before this stream opened. */
   finalFrame: string | undefined;
-  private liveBacklog: string[] = [];
+  private readonly liveBacklog = new FrameQueue<{ frame: string }>(CATCH_UP_LIVE_BYTES);
 
   constructor(public lastSeq: number) {}
 
@@ -32,13 +68,12 @@ export class Subscriber {
       this.writer?.push(frame);
       return;
     }
-    this.liveBacklog.push(frame);
-    if (this.liveBacklog.length > CATCH_UP_LIVE_BUFFER) this.liveBacklog.shift();
+    this.liveBacklog.push({ frame });
   }
 
   /** Live frames that arrived while replaying; all follow history this subscriber has now sent. */
   flushLiveBacklog(): void {
-    for (const frame of this.liveBacklog.splice(0)) this.writer?.push(frame);
+    for (const { frame } of this.liveBacklog.drain()) this.writer?.push(frame);
   }
 
   finish(frame: string, reason: string): void {
@@ -62,7 +97,7 @@ export class SessionTail {
   private readonly subscribers = new Set<Subscriber>();
   private reading = false;
   private wokenWhileReading = false;
-  private pendingLive: { head: number; frame: string }[] = [];
+  private readonly pendingLive = new FrameQueue<{ head: number; frame: string }>(PENDING_LIVE_BYTES);
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -115,7 +150,6 @@ export class SessionTail {
       return;
     }
     this.pendingLive.push({ head, frame });
-    if (this.pendingLive.length > PENDING_LIVE_LIMIT) this.pendingLive.shift();
     // The wakeup for `head` was sent before this frame; if it got lost, this read finds the rows anyway.
     this.wake();
   }
@@ -131,9 +165,7 @@ export class SessionTail {
 
   private releaseLive(): void {
     const cursor = this.cursor ?? -1;
-    let released = 0;
-    while (released < this.pendingLive.length && (this.pendingLive[released]?.head ?? Infinity) <= cursor) released++;
-    for (const { frame } of this.pendingLive.splice(0, released)) this.deliverLive(frame);
+    while ((this.pendingLive.peek()?.head ?? Infinity) <= cursor) this.deliverLive(this.pendingLive.shift()?.frame ?? '');
   }
 
   private async read(): Promise<void> {
@@ -148,11 +180,11 @@ export class SessionTail {
         this.wokenWhileReading = false;
         for (;;) {
           this.onRead();
-          const rows = await this.readRows(this.sid, this.cursor, this.pageSize);
+          const { rows, cut } = await this.readRows(this.sid, this.cursor, this.pageSize);
           if (rows.length === 0) break;
           this.deliver(rows);
           this.cursor = rows[rows.length - 1]?.seq ?? this.cursor;
-          if (rows.length < this.pageSize) break;
+          if (rows.length < this.pageSize && !cut) break;
         }
       } while (this.wokenWhileReading);
       this.releaseLive();

@@ -28,6 +28,8 @@ function fakeRequest(sessionId: string, key?: string): FastifyRequest {
     headers: key ? { 'idempotency-key': key } : {},
     body: { probe: true },
     principal: OPEN_ACCESS,
+    // writeSession queues per session on the app's queue.
+    server: t.app,
   } as unknown as FastifyRequest;
 }
 

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import { sendProblem, writeRawProblem } from './error-handler.js';
+import { RequestTimeout, ShuttingDown } from './errors.js';
+
+/**
+ * A request whose body has not fully arrived `timeoutMs` after its headers
+ * gets a 408 problem and its connection is closed. Node's own requestTimeout
+ * is only checked every 30 s (so 30 s set meant up to 60 s and more) and
+ * answers with a bare 408; it stays as a backstop only.
+ */
+export function registerBodyTimeout(app: FastifyInstance, timeoutMs: number): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const req = request.raw;
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+      if (req.complete || reply.raw.writableEnded) return;
+      if (reply.raw.headersSent) {
+        req.socket.destroy();
+        return;
+      }
+      // Fastify is still waiting for the body: this answer is written here, and fastify must not write another.
+      reply.hijack();
+      writeRawProblem(reply.raw, request.url, new RequestTimeout(timeoutMs));
+      reply.raw.once('finish', () => req.socket.destroy());
+    }, timeoutMs).unref();
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    reply.raw.once('close', clear);
+    reply.raw.once('finish', clear);
+  });
+}
+
+/**
+ * While the server drains, new requests (on connections still open) get a
+ * 503 problem with Connection: close, like every other error.
+ */
+export function registerShutdownRefusal(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) return sendProblem(reply, request, new ShuttingDown());
+  });
+}

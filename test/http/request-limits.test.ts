@@ -1,0 +1,65 @@
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createTestApp } from '../helpers/app.js';
+
+/** A raw connection, to send a request piece by piece and read the raw answer. */
+async function connect(baseUrl: string): Promise<{ socket: net.Socket; answer: () => string; closed: Promise<void> }> {
+  const socket = net.connect(Number(new URL(baseUrl).port), '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, answer: () => text, closed };
+}
+
+function parse(raw: string): { status: number; headers: Record<string, string>; body: any } {
+  const [head = '', body = ''] = raw.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) };
+}
+
+describe('request timeouts and shutdown answers', () => {
+  it('a body that stalls gets a 408 problem once REQUEST_TIMEOUT_MS passes, and its connection closes', async () => {
+    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000' } });
+    await t.listen();
+    try {
+      const slow = await connect(t.baseUrl);
+      slow.socket.write('POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"id":');
+      // Bounded well above the 1 s configured, well below the 30 s Node checks at.
+      await Promise.race([slow.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('no 408 in 10 s')), 10_000))]);
+      const answer = parse(slow.answer());
+      expect(answer.status).toBe(408);
+      expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(answer.body).toMatchObject({ status: 408, code: 'request_timeout', limit_ms: 1000, instance: '/v1/sessions' });
+      // The server is fine, and a stream (whose request is complete) is not cut by this timer.
+      expect((await fetch(`${t.baseUrl}/healthz`)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  }, 20_000);
+
+  it('a request that arrives while the server drains gets a 503 problem with Connection: close', async () => {
+    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '5000' } });
+    await t.listen();
+    // An unfinished request keeps the server draining; a second connection has started its request.
+    const inFlight = await connect(t.baseUrl);
+    inFlight.socket.write('POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{');
+    const late = await connect(t.baseUrl);
+    late.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const closing = t.close();
+    await expect.poll(() => t.app.server.listening).toBe(false);
+    late.socket.write('\r\n');
+    await late.closed;
+    const answer = parse(late.answer());
+    expect(answer.status).toBe(503);
+    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.headers['retry-after']).toBe('1');
+    expect(answer.body).toMatchObject({ status: 503, code: 'shutting_down' });
+    inFlight.socket.destroy();
+    await closing;
+  }, 20_000);
+});
