@@ -49,7 +49,7 @@ describe('MAX_METADATA_BYTES', () => {
 
   it('the session lock every write takes does not read the metadata', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'locked', metadata: sized(LIMIT) });
-    const request = { method: 'POST', url: '/v1/sessions/locked/events', headers: {}, body: {}, principal: OPEN_ACCESS };
+    const request = { method: 'POST', url: '/v1/sessions/locked/events', headers: {}, body: {}, principal: OPEN_ACCESS, server: t.app };
     let seen: object | undefined;
     await writeSession(t.database.db, request as unknown as FastifyRequest, { sessionId: 'locked', idempotencyTtlMs: 60_000 }, async (_tx, session) => {
       seen = session;
