@@ -19,6 +19,7 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
+import { inspectorRoutes } from './inspector/routes.js';
 import { leaseRoutes } from './leases/routes.js';
 import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
@@ -192,6 +193,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(leaseRoutes, { services });
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
+  await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
