@@ -290,8 +290,30 @@ export class SessionView {
     void this.fetchVersion(version);
   }
 
+  /** Whether this server's sync takes `?at_version=` (read once from its own OpenAPI document, so no request is made to be refused). */
+  private static atVersion: Promise<boolean | undefined> | undefined;
+  private serverTravels(): Promise<boolean | undefined> {
+    SessionView.atVersion ??= fetch('/openapi.json')
+      .then((response) => (response.ok ? response.json() : undefined))
+      .then((document: { paths?: Record<string, { get?: { parameters?: { name?: string }[] } }> } | undefined) => {
+        const parameters = document?.paths?.['/v1/sessions/{id}/state']?.get?.parameters;
+        return parameters ? parameters.some((parameter) => parameter.name === 'at_version') : undefined;
+      })
+      .catch(() => undefined);
+    return SessionView.atVersion;
+  }
+
+  private cannotTravel(version: number): string {
+    const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
+    return `Version ${version} is older than this page's recording, and this server cannot show past versions: that needs its ?at_version= time travel (API.md, History lifecycle), which it does not serve yet.${since}`;
+  }
+
   private async fetchVersion(version: number): Promise<void> {
     if (this.id === undefined) return;
+    if ((await this.serverTravels()) === false) {
+      if (this.travelVersion === version) this.travelNote.textContent = this.cannotTravel(version);
+      return;
+    }
     try {
       // `at_version` is the server's time travel (API.md, History lifecycle); older servers refuse the parameter.
       const answer = (await this.client.sync(this.id, { at_version: version } as never)) as { mode: string; snapshot?: unknown; deltas?: unknown[] };
@@ -309,7 +331,7 @@ export class SessionView {
       const status = (error as { status?: number }).status;
       const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
       if (status === 400 && code === 'invalid_request') {
-        this.travelNote.textContent = `Version ${version} is older than this page's recording, and this server cannot show past versions: that needs its ?at_version= time travel (API.md, History lifecycle), which it does not serve yet.${since}`;
+        this.travelNote.textContent = this.cannotTravel(version);
       } else if (code === 'version_expired') {
         this.travelNote.textContent = `Version ${version} is no longer kept by the server (its history was trimmed).${since}`;
       } else {
