@@ -161,9 +161,14 @@ export class SessionView {
         this.context.error('Session stream', error);
       },
     });
-    this.store = this.client.watchState(id);
-    this.store.subscribe(() => this.onState());
-    this.onState();
+    if (session.encoding === 'binary') {
+      // Binary state is the worker's own format: there is no tree to show, only its size and version.
+      void this.showBinaryState();
+    } else {
+      this.store = this.client.watchState(id);
+      this.store.subscribe(() => this.onState());
+      this.onState();
+    }
     void this.loadQueue();
     void this.loadMessages();
   }
@@ -215,6 +220,26 @@ export class SessionView {
   }
 
   // --- state and time travel ---
+
+  private async showBinaryState(): Promise<void> {
+    if (this.closed || this.id === undefined) return;
+    this.root.querySelector('#travel')?.setAttribute('hidden', '');
+    try {
+      const answer = await this.client.sync(this.id);
+      if (this.closed) return;
+      const base64 = 'snapshot_base64' in answer ? String(answer.snapshot_base64 ?? '') : '';
+      const deltas = 'deltas' in answer ? (answer.deltas ?? []).length : 0;
+      const bytes = Math.floor((base64.length * 3) / 4) - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
+      fill(this.stateInfo, 'version ', h('b', { attrs: { id: 'state-version' } }, answer.version), ' · binary');
+      fill(
+        this.stateTree,
+        h('p', { class: 'hint' }, answer.mode === 'new' ? 'No state yet (version 0).' : `Binary state: a snapshot of ${bytes} bytes and ${deltas} delta(s) after it, in the worker's own format (shown by version only; it follows state events).`),
+      );
+      this.context.ok('State');
+    } catch (error) {
+      if (!this.closed) this.context.error('State', error);
+    }
+  }
 
   private onState(): void {
     const snapshot = this.store?.getSnapshot();
@@ -409,6 +434,7 @@ export class SessionView {
     this.historyBody.prepend(this.historyRow(event));
     if (event.type.startsWith('queue.')) this.refreshQueue();
     if (event.type.startsWith('message.')) this.refreshMessages();
+    if (event.type.startsWith('state.') && this.session?.encoding === 'binary') void this.showBinaryState();
     // Every event moves last_seq; lease and metadata changes are in the record too.
     this.refreshRecord();
   }

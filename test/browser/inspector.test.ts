@@ -170,6 +170,15 @@ describe('GET /inspect', () => {
     if (!travels) expect(await text(page, '#state-tree')).toBe('');
     await page.locator('#travel-live').click();
     await untilText(page, '#state-tree', '"third"');
+
+    // A binary session has no tree: the page says what it holds and stays live.
+    await api.createSession({ id: 'state-binary', encoding: 'binary' });
+    await api.putSnapshot('state-binary', { base_version: 0, schema_version: 1, snapshot_base64: 'aGVsbG8=' });
+    await page.goto(`${t.baseUrl}/inspect#/s/state-binary`);
+    await untilText(page, '#state-tree', 'a snapshot of 5 bytes');
+    await api.pushDelta('state-binary', { base_version: 1, delta_base64: 'IHdvcmxk' });
+    await untilText(page, '#state-tree', '1 delta(s)');
+    await untilText(page, '#connection', 'live');
     expect(problems).toEqual([]);
     await page.close();
   });
