@@ -94,14 +94,12 @@ export class SessionList {
     const generation = ++this.generation;
     this.nextCursor = null;
     this.pagesLoaded = 0;
-    const fresh: Session[] = [];
+    let fresh: Session[];
     try {
-      for (let page = 0; page < pages; page++) {
-        const found = await this.readPages(generation, PAGE);
-        if (found === undefined) return;
-        fresh.push(...found);
-        if (this.nextCursor === null) break;
-      }
+      // As many pages as were shown before (a sweep after a reconnect keeps the viewer's place).
+      const found = await this.readPages(generation, PAGE * pages, Math.max(pages, MAX_PAGES_PER_CLICK));
+      if (found === undefined) return;
+      fresh = found;
     } catch (error) {
       if (generation === this.generation) this.failed(error);
       return;
@@ -118,7 +116,7 @@ export class SessionList {
     const generation = this.generation;
     this.more.disabled = true;
     try {
-      const found = await this.readPages(generation, PAGE);
+      const found = await this.readPages(generation, PAGE, MAX_PAGES_PER_CLICK);
       if (found === undefined) return;
       for (const session of found) this.put(session, 'end');
       this.showStatus();
@@ -130,10 +128,10 @@ export class SessionList {
   }
 
   /** Reads on from the cursor until `wanted` sessions match the filters or the list ends; undefined when overtaken by a reload. */
-  private async readPages(generation: number, wanted: number): Promise<Session[] | undefined> {
+  private async readPages(generation: number, wanted: number, maxPages: number): Promise<Session[] | undefined> {
     const found: Session[] = [];
     const parent = this.parent.value.trim();
-    for (let read = 0; read < MAX_PAGES_PER_CLICK && found.length < wanted; read++) {
+    for (let read = 0; read < maxPages && found.length < wanted; read++) {
       const page = await this.context.client.listSessions({
         limit: PAGE,
         ...(this.nextCursor ? { cursor: this.nextCursor } : {}),

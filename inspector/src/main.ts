@@ -65,6 +65,8 @@ function start(auth: boolean): void {
   byId('token-form').hidden = true;
   byId('app').hidden = false;
   byId('forget-token').hidden = !auth;
+  // Errors of the previous run (a refused token, say) are over.
+  byId('banner').hidden = true;
   const client = createClient({ baseUrl: location.origin, token: () => sessionStorage.getItem(TOKEN_KEY) ?? undefined });
   context = new Context(client, (error: SessionSyncError) => {
     if (auth) askForToken(`The server refused the token: ${describeError(error)}`);
