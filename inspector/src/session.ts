@@ -8,7 +8,7 @@
 import type { DurableEvent, Session, SessionSyncClient, StateStore, Subscription } from 'session-sync/client';
 import { applyJsonPatch, applyMergePatch } from '../../client/src/patch.js';
 import type { Context } from './context.js';
-import { debounce, describeError, fill, h, jsonText, relative, sessionLink, timeOf } from './dom.js';
+import { describeError, fill, h, jsonText, relative, sessionLink, throttle, timeOf } from './dom.js';
 import { Folding, renderTree } from './tree.js';
 
 type Messages = Awaited<ReturnType<SessionSyncClient['listMessages']>>['messages'];
@@ -61,9 +61,10 @@ export class SessionView {
   // Queue and messages
   private readonly queue = h('div', { attrs: { id: 'queue' } });
   private readonly messages = h('div', { attrs: { id: 'messages' } });
-  private readonly refreshRecord = debounce(() => void this.loadRecord(), 100);
-  private readonly refreshQueue = debounce(() => void this.loadQueue(), 100);
-  private readonly refreshMessages = debounce(() => void this.loadMessages(), 100);
+  // Events can come by the thousand: their follow-up reads are made at most a few times a second.
+  private readonly refreshRecord = throttle(() => void this.loadRecord(), 250);
+  private readonly refreshQueue = throttle(() => void this.loadQueue(), 250);
+  private readonly refreshMessages = throttle(() => void this.loadMessages(), 250);
 
   constructor(
     private readonly context: Context,
