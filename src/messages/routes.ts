@@ -2,14 +2,17 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { countWithin, jsonWithin } from '../http/limits.js';
-import { Limit, problems, Seq, SessionParams, StringEnum, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
-import { sendWrite, writeSession } from '../http/write.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { Limit, Seq, StringEnum, Timestamp, Version } from '../shapes.js';
+import { MESSAGE_ROLES } from '../values.js';
+import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMessages } from './store.js';
 
-const ROLES = ['system', 'user', 'assistant', 'tool'] as const;
+const ROLES = MESSAGE_ROLES;
 const Role = StringEnum(ROLES);
 const Kind = Type.String({
   minLength: 1,
@@ -63,13 +66,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const { messages, expected_version: expected } = request.body;
       countWithin(messages.length, maxBatchEvents, 'messages');
       const inputs = messages.map((m, i) => ({ role: m.role, kind: m.kind, contentJson: contentJson(m.content, i) }));
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await appendMessages(tx, session, inputs);
         await appendToSession(tx, session, change.events);
         return { status: 201, body: { messages: change.messages, version: change.version } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -141,13 +144,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const { role, content, expected_version: expected } = request.body;
       const input = { role, kind: request.params.kind, contentJson: contentJson(content, 0) };
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await replaceKind(tx, session, input);
         await appendToSession(tx, session, change.events);
         return { status: 200, body: { message: change.message, archived_seqs: change.archived_seqs, version: change.version } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -173,13 +176,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const { before_seq: beforeSeq, protected_kinds: protectedKinds = [], expected_version: expected } = request.body;
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await trimMessages(tx, session, beforeSeq, protectedKinds);
         await appendToSession(tx, session, change.events);
         return { status: 200, body: { trimmed: change.trimmed, version: change.version } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 

@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { messages, sessions } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
-import { VersionConflict } from '../http/errors.js';
+import { VersionConflict } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 
 export type Role = (typeof messages.$inferSelect)['role'];
