@@ -23,7 +23,6 @@ export const Base64 = Type.String({
 });
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 
-export const WriteAck = Type.Object({ version: Version, seq: Seq });
 
 /** A string enum as a plain JSON Schema `enum`, so a bad value is reported as "must be one of ...". */
 export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) {

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Timestamp } from '../shapes.js';
 import { emptyBodyAsObject, IdempotencyHeaders, LeaseHolderHeaders, problems, SessionParams } from '../http/schemas.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
 import { writeSession } from '../writes/session-write.js';
@@ -8,11 +7,10 @@ import type { Tx } from '../db/client.js';
 import type { StoredResponse } from '../idempotency/keys.js';
 import type { SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { claimLease, type LeaseState, reissueLease, releaseLease, renewLease } from './store.js';
+import { claimLease, reissueLease, releaseLease, renewLease } from './store.js';
+import { LeaseGrant, LeaseState } from './view.js';
 
 const LeaseTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the lease expires unless renewed.' });
-
-const LeaseState = Type.Object({ owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp });
 
 export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services;
@@ -35,7 +33,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ owner: Type.String(), token: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp }),
+          201: LeaseGrant,
           ...problems(400, 404, 409, 415, 422),
         },
       },

@@ -7,20 +7,8 @@ import { appendToSession, type NewEvent } from '../events/append.js';
 import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
+import type { LeaseGrant, LeaseState } from './view.js';
 
-export interface LeaseGrant {
-  owner: string;
-  /** The secret: returned to the claimant only, never stored (only its hash). */
-  token: string;
-  fencing_token: number;
-  expires_at: string;
-}
-
-export interface LeaseState {
-  owner: string;
-  fencing_token: number;
-  expires_at: string;
-}
 
 
 /** A lease that ran out without anyone saying so gets its lease.expired before anything else happens. */

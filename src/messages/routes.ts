@@ -3,33 +3,21 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
-import { Limit, Seq, StringEnum, Timestamp, Version } from '../shapes.js';
-import { MESSAGE_ROLES } from '../values.js';
+import { Limit, Seq, StringEnum, Version } from '../shapes.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMessages } from './store.js';
+import { Message, Role } from './view.js';
 
-const ROLES = MESSAGE_ROLES;
-const Role = StringEnum(ROLES);
 const Kind = Type.String({
   minLength: 1,
   maxLength: 64,
   pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
   'x-pattern-message': 'letters, digits and . _ : - only, starting with a letter or digit',
   description: 'A free tag (e.g. `message`, `summary`, `system_prompt`); default `message`.',
-});
-
-const Message = Type.Object({
-  id: Type.String(),
-  seq: Seq,
-  role: Role,
-  kind: Type.String(),
-  content: Type.Unknown(),
-  created_at: Timestamp,
-  archived_at: Type.Optional(Timestamp),
 });
 
 export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {

@@ -11,15 +11,8 @@ import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { type ClaimAction, cancelBatch, claimBatches, enqueue, finishClaim, listBatches } from './store.js';
+import { Batch, Claim } from './view.js';
 
-const STATUSES = BATCH_STATUSES;
-
-const Batch = Type.Object({
-  batch_id: Type.String(),
-  status: StringEnum(STATUSES),
-  items: Type.Array(Type.Unknown()),
-  created_at: Timestamp,
-});
 
 const ClaimTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the claim expires unless renewed.' });
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$', 'x-pattern-message': 'an id as the server returned it (letters, digits and -)' });
@@ -70,7 +63,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ claim_id: Type.String(), batches: Type.Array(Batch), expires_at: Timestamp }),
+          200: Claim,
           204: Type.Null({ description: 'Nothing is pending.' }),
           ...problems(400, 404, 409, 415, 422),
         },
@@ -155,7 +148,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         tags: ['queue'],
         params: SessionParams,
         querystring: Type.Object(
-          { status: Type.Optional(StringEnum(STATUSES)), limit: Type.Optional(Limit), cursor: Type.Optional(Type.String()) },
+          { status: Type.Optional(StringEnum(BATCH_STATUSES)), limit: Type.Optional(Limit), cursor: Type.Optional(Type.String()) },
           { additionalProperties: false },
         ),
         response: {

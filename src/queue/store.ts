@@ -6,15 +6,10 @@ import { queueBatches, queueClaims } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, BatchClaimed, BatchNotFound, ClaimExpired, ClaimNotFound } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
+import type { BatchView, ClaimView } from './view.js';
 
 export type BatchStatus = (typeof queueBatches.$inferSelect)['status'];
 
-export interface BatchView {
-  batch_id: string;
-  status: BatchStatus;
-  items: unknown[];
-  created_at: string;
-}
 
 const batchColumns = {
   id: queueBatches.id,
@@ -98,11 +93,6 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
   );
 }
 
-export interface ClaimView {
-  claim_id: string;
-  batches: BatchView[];
-  expires_at: string;
-}
 
 /** Claims up to `maxBatches` pending batches in enqueue order; undefined when none is pending. */
 export async function claimBatches(

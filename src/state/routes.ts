@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Base64, SchemaVersion, StringEnum, Version, WriteAck } from '../shapes.js';
+import { Base64, SchemaVersion, StringEnum, Version } from '../shapes.js';
+import { WriteAck } from './view.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { StateUnreadable } from '../errors.js';
 import { replyWithOutcome, writeCaller } from '../http/write.js';

@@ -18,6 +18,7 @@ import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
 import type { PatchOperation } from './json-patch.js';
 import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
+import type { WriteAck } from './view.js';
 
 export interface StateContext {
   cache: StateCache;
@@ -35,10 +36,6 @@ export function stateLimitsFor(maxJsonDepth: number, maxBodyBytes: number): Stat
   return { maxDepth: maxJsonDepth - 1, maxBytes: maxBodyBytes - SNAPSHOT_ENVELOPE_BYTES };
 }
 
-export interface WriteAck {
-  version: number;
-  seq: number;
-}
 
 /** A state write whose statements are on the wire, to ride with the COMMIT (`WriteResult.pending`). */
 export interface StartedStateWrite {
