@@ -1,8 +1,21 @@
-import { expect } from 'vitest';
-import { call, createSession, type TestApp } from './app.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { call, createSession, createTestApp, type TestApp } from './app.js';
 import { type SseClient as SseClientType, SseClient } from './sse.js';
 
 // Shared by the stream, live, activity and changes tests.
+
+/** One app listening on a real port for the whole test file; `use` receives it before the first test. */
+export function listeningApp(use: (app: TestApp) => void): void {
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    app = await createTestApp();
+    await app.listen();
+    use(app);
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+}
 
 export async function append(app: TestApp, id: string, events: { type: string; data: unknown }[]): Promise<{ first_seq: number; last_seq: number }> {
   const res = await call(app.app, 'POST', `/v1/sessions/${id}/events`, { events });

@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
-import { eventually, getSession, history, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { eventually, getSession, history, listeningApp, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
 
 // The current activity: set, read, streamed, expired.
 let t: TestApp;
-
-beforeAll(async () => {
-  t = await createTestApp();
-  await t.listen();
-});
-afterAll(async () => {
-  await t?.close();
-});
+listeningApp((app) => (t = app));
 
 describe('activity', () => {
   it('a session that never set one reads {status: "idle"}, in GET and in the stream marker', async () => {

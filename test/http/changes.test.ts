@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
-import { append, open, sessionWithEvents } from '../helpers/streams.js';
+import { describe, expect, it } from 'vitest';
+import { call, createSession, type TestApp } from '../helpers/app.js';
+import { append, listeningApp, open, sessionWithEvents } from '../helpers/streams.js';
 
 // The changes feed (GET /v1/changes): which sessions moved, as hints read from the rows.
 let t: TestApp;
-
-beforeAll(async () => {
-  t = await createTestApp();
-  await t.listen();
-});
-afterAll(async () => {
-  await t?.close();
-});
+listeningApp((app) => (t = app));
 
 describe('GET /v1/changes', () => {
   it('sends sweep_required first, then session.created, coalesced session.changed hints, session.activity and session.deleted', async () => {

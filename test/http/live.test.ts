@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
-import { append, getSession, history, open, range, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
+import { append, getSession, history, listeningApp, open, range, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
 
 // Live events (never stored) on the per-session stream, and the limits on their payloads.
 let t: TestApp;
-
-beforeAll(async () => {
-  t = await createTestApp();
-  await t.listen();
-});
-afterAll(async () => {
-  await t?.close();
-});
+listeningApp((app) => (t = app));
 
 describe('live events', () => {
   it('answers 202 {accepted, after_seq}; open streams get a frame without id; it is not stored and never replayed', async () => {

@@ -2,19 +2,12 @@ import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 import { type SseClient as SseClientType } from '../helpers/sse.js';
-import { append, eventually, getSession, history, markers, open, range, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
+import { append, eventually, getSession, history, listeningApp, markers, open, range, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
 
 // The per-session SSE stream over real sockets against the real app and database: replay, tail,
 // cursor, errors, heartbeat, framing, deletion, several instances, and a real EventSource client.
 let t: TestApp;
-
-beforeAll(async () => {
-  t = await createTestApp();
-  await t.listen();
-});
-afterAll(async () => {
-  await t?.close();
-});
+listeningApp((app) => (t = app));
 
 describe('stream: response headers', () => {
   it('answers 200 text/event-stream, no-cache no-transform, X-Accel-Buffering: no, with a retry hint', async () => {
