@@ -17,7 +17,10 @@ export function assertPatchesApplied(root = process.cwd()): void {
       try {
         execFileSync('git', ['apply', '--check', '--reverse', path.join('patches', name)], { cwd: root, stdio: 'pipe' });
         return false;
-      } catch {
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new Error('checking that patches/ is applied needs git on PATH', { cause: error });
+        }
         return true;
       }
     });
