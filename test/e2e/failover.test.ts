@@ -191,6 +191,8 @@ describe('failover to a synchronous standby', () => {
       phase = 'recovered';
       const ackedAtRecovery = acknowledged.size;
       await explained(state, () => expect.poll(() => acknowledged.size, { timeout: 60_000 }).toBeGreaterThan(ackedAtRecovery + 60));
+      // The writers can outrun the readiness probe's 50 ms pace: wait for a probe that started after recovery.
+      await explained(state, () => expect.poll(() => readiness.some((r) => r.phase === 'recovered'), { timeout: 60_000 }).toBe(true));
     } finally {
       // Also when an expectation above failed: nothing may keep calling the app after the file closes it.
       stop = true;
