@@ -246,6 +246,8 @@ describe('GET /inspect', () => {
     const { page, problems } = await open(t.baseUrl, `#/s/${id}`);
     await untilText(page, '#connection', 'live');
     await api.setActivity(id, { status: short, detail: payload });
+    // Live events reach only streams open now: the activity arriving proves the session stream is (the indicator may be another stream's).
+    await untilText(page, '#activity-status', short);
     await api.publishLive(id, [{ type: 'token', data: { text: payload } }, { type: 'other', data: { html: payload } }]);
 
     await untilText(page, '#metadata', JSON.stringify(payload).slice(1, -1));
