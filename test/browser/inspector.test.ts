@@ -260,6 +260,12 @@ describe('GET /inspect', () => {
     await untilText(page, '#activity-detail', payload);
     await untilText(page, '#running-text', payload);
     await untilText(page, '#live-events', JSON.stringify(payload).slice(1, -1));
+    // Nothing ran and nothing was injected before the reload below (which would clear the evidence).
+    expect(await page.evaluate(() => (globalThis as any).__xss)).toBeUndefined();
+    expect(await count(page, '#app img, #app script, #app svg, #app iframe')).toBe(0);
+    // The list row's activity as the list reads it (its live update by the changes feed is the list test's subject).
+    await page.reload();
+    await untilText(page, '#connection', 'live');
     await untilText(page, 'tr[data-session="xss-view"] .activity', short);
     // The state tree's key is the payload as text too.
     expect(await page.locator('#state-tree .key', { hasText: payload }).count()).toBeGreaterThan(0);
