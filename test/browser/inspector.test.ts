@@ -268,7 +268,7 @@ describe('GET /inspect', () => {
     await untilText(page, '#connection', 'live');
     await untilText(page, 'tr[data-session="xss-view"] .activity', short);
     // The state tree's key is the payload as text too.
-    expect(await page.locator('#state-tree .key', { hasText: payload }).count()).toBeGreaterThan(0);
+    await page.locator('#state-tree .key', { hasText: payload }).first().waitFor({ timeout: 20_000 });
 
     expect(await page.evaluate(() => (globalThis as any).__xss)).toBeUndefined();
     expect(await count(page, '#app img, #app script, #app svg, #app iframe')).toBe(0);
