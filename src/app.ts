@@ -23,6 +23,7 @@ import { leaseRoutes } from './leases/routes.js';
 import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
 import { messageRoutes } from './messages/routes.js';
+import { turnRoutes } from './turns/routes.js';
 import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
@@ -175,6 +176,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         { name: 'leases', description: 'One writer at a time: execution leases with fencing tokens.' },
         { name: 'queue', description: 'Input that waits for the worker.' },
         { name: 'messages', description: 'The conversation an LLM loop keeps.' },
+        { name: 'turns', description: 'One atomic commit per agent turn.' },
+        { name: 'attachments', description: 'Files an agent reads or writes.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -192,6 +195,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(leaseRoutes, { services });
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
+  await app.register(turnRoutes, { services });
 
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {

@@ -49,6 +49,7 @@ export interface LeasedSession {
   abandonClaim(claimId: string, options?: Opts): Promise<AnswerOf<'abandonClaim'>>;
   appendMessages(body: BodyOf<'appendMessages'>, options?: Opts): Promise<AnswerOf<'appendMessages'>>;
   listMessages(query?: QueryOf<'listMessages'>, options?: Opts): Promise<AnswerOf<'listMessages'>>;
+  commitTurn(body: BodyOf<'commitTurn'>, options?: Opts): Promise<AnswerOf<'commitTurn'>>;
 }
 
 /** Claims a lease and keeps it: renewal on a timer, loss noticed from renewals, writes and the clock. */
@@ -135,6 +136,7 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
     abandonClaim: (claimId, opt) => watch(requests.abandonClaim(id, claimId, o(opt))),
     appendMessages: (body, opt) => watch(requests.appendMessages(id, body, o(opt))),
     listMessages: (query, opt) => watch(requests.listMessages(id, query, o(opt))),
+    commitTurn: (body, opt) => watch(requests.commitTurn(id, body, o(opt))),
   };
 
   return {

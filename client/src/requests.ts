@@ -145,6 +145,16 @@ export class Requests {
   getMessagesMeta(id: string, options?: RequestOptions): Promise<AnswerOf<'getMessagesMeta'>> {
     return this.call({ method: 'GET', path: `${session(id)}/messages/meta`, options });
   }
+
+  // Turns
+  /**
+   * One agent turn, all or nothing (`POST .../turns`). Retried like any write,
+   * and the server also answers a repeat of the same `turn_id` and body with
+   * the first answer: a worker restarted after a crash sends its turn again.
+   */
+  commitTurn(id: string, body: BodyOf<'commitTurn'>, options?: RequestOptions): Promise<AnswerOf<'commitTurn'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/turns`, body, options });
+  }
 }
 
 /** NDJSON, one event a line, pulled from the iterator as the body is sent; it ends after `maxMs` or with the iterator. */

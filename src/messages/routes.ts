@@ -10,8 +10,8 @@ import type { Services } from '../services.js';
 import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMessages } from './store.js';
 
 const ROLES = ['system', 'user', 'assistant', 'tool'] as const;
-const Role = StringEnum(ROLES);
-const Kind = Type.String({
+export const Role = StringEnum(ROLES);
+export const Kind = Type.String({
   minLength: 1,
   maxLength: 64,
   pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',

@@ -49,6 +49,9 @@ export interface SessionView {
   updated_at: string;
   activity: ActivityView;
   lease: LeaseView | null;
+  usage: { input_tokens: number; output_tokens: number; cost_usd: number; turns: number };
+  first_user_message: string | null;
+  message_count: number;
 }
 
 export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE): SessionView {
@@ -64,6 +67,14 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     updated_at: row.updatedAt.toISOString(),
     activity,
     lease: leaseView(row),
+    usage: {
+      input_tokens: row.usageInputTokens,
+      output_tokens: row.usageOutputTokens,
+      cost_usd: row.usageCostUsd,
+      turns: row.usageTurns,
+    },
+    first_user_message: row.firstUserMessage,
+    message_count: row.messageCount,
   };
 }
 

@@ -58,6 +58,19 @@ export const Session = Type.Object({
     ),
     Type.Null(),
   ]),
+  usage: Type.Object(
+    {
+      input_tokens: Type.Integer({ minimum: 0 }),
+      output_tokens: Type.Integer({ minimum: 0 }),
+      cost_usd: Type.Number({ minimum: 0 }),
+      turns: Type.Integer({ minimum: 0, description: 'Turns committed (POST .../turns).' }),
+    },
+    { description: 'Totals of the usage the turns reported.' },
+  ),
+  first_user_message: Type.Union([Type.String(), Type.Null()], {
+    description: 'The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters.',
+  }),
+  message_count: Type.Integer({ minimum: 0, description: 'Active (not archived) messages.' }),
 });
 
 const CreateSessionBody = Type.Object(
