@@ -25,6 +25,8 @@ import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
 import { messageRoutes } from './messages/routes.js';
 import { turnRoutes } from './turns/routes.js';
+import { attachmentRoutes } from './attachments/routes.js';
+import { sweepAttachments } from './attachments/store.js';
 import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
@@ -48,6 +50,8 @@ export interface AppOptions {
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
 /** Expired activity, leases and claims are announced within about this long. */
 const EXPIRY_SWEEP_MS = 500;
+/** Uncommitted attachments are deleted within about this long after their TTL (or the TTL itself, when shorter). */
+const ATTACHMENT_SWEEP_MS = 60_000;
 /** Node checks its requestTimeout every 30 s: past ours by more than that, it never answers first. */
 const NODE_TIMEOUT_BACKSTOP_MS = 60_000;
 
@@ -197,6 +201,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
   await app.register(turnRoutes, { services });
+  await app.register(attachmentRoutes, { services });
 
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
@@ -214,6 +219,11 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
         settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
       }, EXPIRY_SWEEP_MS).unref(),
+      setInterval(() => {
+        sweepAttachments(db, config.attachments.intentTtlMs).catch((err: unknown) =>
+          app.log.warn({ err }, 'uncommitted attachment sweep failed'),
+        );
+      }, Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS)).unref(),
     );
   });
   // Streams never finish on their own: end them first so closing the server can drain.
