@@ -107,8 +107,15 @@ export async function uploadAttachment(
     });
     return { view, created: true };
   } catch (error) {
-    if (error instanceof AlreadyStored) return { view: error.view, created: false };
-    throw error;
+    if (!(error instanceof AlreadyStored)) throw error;
+    if (error.view.committed) return { view: error.view, created: false };
+    // Uploaded again before any commit: the intent starts over, so the sweep does not take it from under the worker.
+    const [renewed] = await db
+      .update(attachments)
+      .set({ createdAt: sql`now()` })
+      .where(and(eq(attachments.attachmentId, error.view.attachment_id), eq(attachments.committed, false), sql`${attachments.sessionSid} = (select sid from sessions where id = ${upload.sessionId})`))
+      .returning(columns);
+    return { view: renewed ? toView(renewed) : error.view, created: false };
   }
 }
 
