@@ -14,8 +14,13 @@ import { type ServerProcess, startServerProcess } from '../helpers/server-proces
 
 const MiB = 1024 * 1024;
 const SIZE = 100 * MiB;
-/** What the server process may grow by (peak RSS) while 100 MiB pass through it: far less than the file. */
-const MAX_GROWTH = 48 * MiB;
+/**
+ * What the server process may grow by (peak RSS) while 100 MiB pass through
+ * it: less than the file (a server that holds the whole upload grew by 150
+ * MiB). Measured: 33 MiB up and 14 MiB down on Node 20, 68 and 9 on Node 24
+ * on a busy machine; the rest is garbage the collector has not freed yet.
+ */
+const MAX_GROWTH = 85 * MiB;
 
 let server: ServerProcess;
 let databaseUrl: string;
