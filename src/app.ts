@@ -15,11 +15,12 @@ import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handl
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
-import { SessionQueue } from './http/session-queue.js';
+import { SessionQueue } from './writes/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
+import { inspectorRoutes } from './inspector/routes.js';
 import { leaseRoutes } from './leases/routes.js';
 import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
@@ -30,7 +31,8 @@ import { sweepAttachments } from './attachments/store.js';
 import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
-import { readHeadAndActivity, readHeads } from './sessions/repository.js';
+import { readHeadAndActivity } from './activity/store.js';
+import { readHeads } from './sessions/repository.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
@@ -123,11 +125,11 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
       stateLimits: stateLimitsFor(config.maxJsonDepth, config.limits.maxBodyBytes),
     },
     hub,
+    sessionQueue: new SessionQueue(),
     readEventRows: readRows,
   };
 
   registerErrorHandlers(app, metrics);
-  app.decorate('sessionQueue', new SessionQueue());
   // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.
   registerShutdownRefusal(app);
   registerBodyTimeout(app, config.requestTimeoutMs);
@@ -202,6 +204,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(messageRoutes, { services });
   await app.register(turnRoutes, { services });
   await app.register(attachmentRoutes, { services });
+  await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {

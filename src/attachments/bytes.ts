@@ -3,7 +3,7 @@ import { transactionSql, type DbOrTx, type Tx } from '../db/client.js';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { sql } from 'drizzle-orm';
-import { PayloadTooLarge } from '../http/errors.js';
+import { PayloadTooLarge } from '../errors.js';
 
 /** A stored blob: its key, and the chunk size it was written with. */
 export interface BlobRef {

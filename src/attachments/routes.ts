@@ -3,9 +3,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { AttachmentNotFound, RangeNotSatisfiable } from '../http/errors.js';
-import { emptyBodyAsObject, Limit, problems, SessionId, WorkerWriteHeaders } from '../http/schemas.js';
-import { leaseTokenOf, sendWrite, writeSession } from '../http/write.js';
+import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
+import { emptyBodyAsObject, problems, WorkerWriteHeaders } from '../http/schemas.js';
+import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
+import { Limit, SessionId } from '../shapes.js';
+import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { PostgresChunks, tooLarge } from './bytes.js';
@@ -148,14 +150,14 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
     },
     async (request, reply) => {
       const { id, attachment_id: attachmentId } = request.params;
-      const outcome = await writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => {
+      const outcome = await writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
         await appendToSession(tx, session, await commitAttachments(tx, session, [attachmentId]));
         const found = await findAttachment(tx, session.sid, attachmentId);
         if (!found) throw new AttachmentNotFound(attachmentId);
         const { blob: _blob, ...view } = found;
         return { status: 200, body: view };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 };

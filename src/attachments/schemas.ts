@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Timestamp } from '../http/schemas.js';
+import { Timestamp } from '../shapes.js';
 
 export const AttachmentId = Type.String({
   pattern: '^[0-9a-f]{64}$',

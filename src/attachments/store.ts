@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Db, DbOrTx, Tx } from '../db/client.js';
 import { attachments } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
-import { type ApiError, AttachmentNotFound, SessionNotFound } from '../http/errors.js';
+import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
 import { findSession, lockSession, type SessionRow } from '../sessions/repository.js';
 import type { AttachmentBytes, BlobRef } from './bytes.js';

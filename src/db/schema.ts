@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { BATCH_STATUSES, CLAIM_STATUSES, ENCODINGS, MESSAGE_ROLES, SNAPSHOT_ORIGINS, sqlList } from '../values.js';
 import {
   type AnyPgColumn,
   bigint,
@@ -36,7 +37,7 @@ export const sessions = pgTable(
     id: text('id').notNull().unique(),
     parentId: text('parent_id').references((): AnyPgColumn => sessions.id, { onDelete: 'set null' }),
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
-    encoding: text('encoding', { enum: ['json', 'binary'] }).notNull().default('json'),
+    encoding: text('encoding', { enum: ENCODINGS }).notNull().default('json'),
     schemaVersion: integer('schema_version'),
     version: bigint('version', { mode: 'number' }).notNull().default(0),
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
@@ -75,7 +76,7 @@ export const sessions = pgTable(
   (t) => [
     index('sessions_parent_idx').on(t.parentId, t.sid),
     index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
-    check('sessions_encoding_check', sql`${t.encoding} in ('json', 'binary')`),
+    check('sessions_encoding_check', sql`${t.encoding} in ${sql.raw(sqlList(ENCODINGS))}`),
   ],
 );
 
@@ -91,7 +92,7 @@ export const stateSnapshots = pgTable(
       .references(() => sessions.sid, { onDelete: 'cascade' }),
     version: bigint('version', { mode: 'number' }).notNull(),
     schemaVersion: integer('schema_version').notNull(),
-    origin: text('origin', { enum: ['put', 'checkpoint'] }).notNull(),
+    origin: text('origin', { enum: SNAPSHOT_ORIGINS }).notNull(),
     /** json encoding: the document as compact JSON text (`json`, not `jsonb`: kept verbatim, cheap to store). */
     body: json('body'),
     /** binary encoding: the opaque snapshot. */
@@ -127,7 +128,7 @@ export const events = pgTable(
 /**
  * Stored responses of writes sent with an Idempotency-Key. `scope` names the
  * caller (token subject, lease token digest) and what the write was to (see
- * `http/write.ts`). Rows outlive a deleted session so a retried DELETE still
+ * `writes/session-write.ts`). Rows outlive a deleted session so a retried DELETE still
  * replays its 204. `response` never holds a secret: a lease claim is stored
  * without its token.
  */
@@ -173,7 +174,7 @@ export const queueBatches = pgTable(
     sessionSid: bigint('session_sid', { mode: 'number' })
       .notNull()
       .references(() => sessions.sid, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['pending', 'claimed', 'completed', 'cancelled'] }).notNull().default('pending'),
+    status: text('status', { enum: BATCH_STATUSES }).notNull().default('pending'),
     items: json('items').notNull(),
     claimId: text('claim_id'),
     createdAt: createdAt(),
@@ -181,7 +182,7 @@ export const queueBatches = pgTable(
   },
   (t) => [
     index('queue_batches_session_idx').on(t.sessionSid, t.status, t.id),
-    check('queue_batches_status_check', sql`${t.status} in ('pending', 'claimed', 'completed', 'cancelled')`),
+    check('queue_batches_status_check', sql`${t.status} in ${sql.raw(sqlList(BATCH_STATUSES))}`),
   ],
 );
 
@@ -197,14 +198,14 @@ export const queueClaims = pgTable(
     sessionSid: bigint('session_sid', { mode: 'number' })
       .notNull()
       .references(() => sessions.sid, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['active', 'completed', 'abandoned', 'expired'] }).notNull().default('active'),
+    status: text('status', { enum: CLAIM_STATUSES }).notNull().default('active'),
     fencingToken: bigint('fencing_token', { mode: 'number' }),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
     createdAt: createdAt(),
   },
   (t) => [
     index('queue_claims_active_idx').on(t.expiresAt).where(sql`${t.status} = 'active'`),
-    check('queue_claims_status_check', sql`${t.status} in ('active', 'completed', 'abandoned', 'expired')`),
+    check('queue_claims_status_check', sql`${t.status} in ${sql.raw(sqlList(CLAIM_STATUSES))}`),
   ],
 );
 
@@ -221,7 +222,7 @@ export const messages = pgTable(
       .references(() => sessions.sid, { onDelete: 'cascade' }),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     id: text('id').notNull().unique(),
-    role: text('role', { enum: ['system', 'user', 'assistant', 'tool'] }).notNull(),
+    role: text('role', { enum: MESSAGE_ROLES }).notNull(),
     kind: text('kind').notNull().default('message'),
     content: json('content').notNull(),
     archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' }),
@@ -231,7 +232,7 @@ export const messages = pgTable(
     primaryKey({ columns: [t.sessionSid, t.seq] }),
     index('messages_kind_idx').on(t.sessionSid, t.kind, t.seq),
     index('messages_role_idx').on(t.sessionSid, t.role, t.seq),
-    check('messages_role_check', sql`${t.role} in ('system', 'user', 'assistant', 'tool')`),
+    check('messages_role_check', sql`${t.role} in ${sql.raw(sqlList(MESSAGE_ROLES))}`),
   ],
 );
 

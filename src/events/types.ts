@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ReservedEventType } from '../http/errors.js';
+import { ReservedEventType } from '../errors.js';
 
 export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$';
 

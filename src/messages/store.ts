@@ -3,8 +3,9 @@ import { uuidv7 } from 'uuidv7';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { messages, sessions } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
-import { VersionConflict } from '../http/errors.js';
+import { VersionConflict } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
+import type { MessageView } from './view.js';
 
 export type Role = (typeof messages.$inferSelect)['role'];
 
@@ -15,15 +16,6 @@ export interface MessageInput {
   contentJson: string;
 }
 
-export interface MessageView {
-  id: string;
-  seq: number;
-  role: Role;
-  kind: string;
-  content: unknown;
-  created_at: string;
-  archived_at?: string;
-}
 
 const columns = {
   id: messages.id,

@@ -1,28 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
-import { Activity } from '../activity/routes.js';
 import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
-import { notify } from '../events/append.js';
+import { notify } from '../wakeups/wakeups.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { jsonWithin } from '../http/limits.js';
-import { ParentNotFound, SessionExists } from '../http/errors.js';
-import {
-  emptyBodyAsObject,
-  IdempotencyHeaders,
-  Limit,
-  problems,
-  SessionId,
-  SessionParams,
-  Seq,
-  StringEnum,
-  SchemaVersion,
-  Timestamp,
-  Version,
-} from '../http/schemas.js';
-import { idempotencyOf, lifecycleScope, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
+import { jsonWithin } from '../limits.js';
+import { ParentNotFound, SessionExists } from '../errors.js';
+import { Limit, SessionId, StringEnum } from '../shapes.js';
+import { ENCODINGS } from '../values.js';
+import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { idempotentRequest, lifecycleScope, writeSession, type WriteOutcome } from '../writes/session-write.js';
 import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
@@ -34,51 +24,17 @@ import {
   insertSession,
   listSessions,
   readMetadata,
-  toSessionView,
   updateMetadata,
 } from './repository.js';
+import { Metadata, Session, toSessionView } from './view.js';
 
-const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
-
-export const Session = Type.Object({
-  id: SessionId,
-  parent_id: Type.Union([SessionId, Type.Null()]),
-  metadata: Metadata,
-  encoding: StringEnum(['json', 'binary']),
-  schema_version: Type.Union([SchemaVersion, Type.Null()]),
-  version: Version,
-  last_seq: Seq,
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  activity: Activity,
-  lease: Type.Union([
-    Type.Object(
-      { owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp },
-      { description: 'The unexpired execution lease (never its token).' },
-    ),
-    Type.Null(),
-  ]),
-  usage: Type.Object(
-    {
-      input_tokens: Type.Integer({ minimum: 0 }),
-      output_tokens: Type.Integer({ minimum: 0 }),
-      cost_usd: Type.Number({ minimum: 0 }),
-      turns: Type.Integer({ minimum: 0, description: 'Turns committed (POST .../turns).' }),
-    },
-    { description: 'Totals of the usage the turns reported.' },
-  ),
-  first_user_message: Type.Union([Type.String(), Type.Null()], {
-    description: 'The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters.',
-  }),
-  message_count: Type.Integer({ minimum: 0, description: 'Active (not archived) messages.' }),
-});
 
 const CreateSessionBody = Type.Object(
   {
     id: Type.Optional(SessionId),
     parent_id: Type.Optional(SessionId),
     metadata: Type.Optional(Metadata),
-    encoding: Type.Optional(StringEnum(['json', 'binary'], { description: 'How state is stored; default json.' })),
+    encoding: Type.Optional(StringEnum(ENCODINGS, { description: 'How state is stored; default json.' })),
   },
   { additionalProperties: false },
 );
@@ -98,7 +54,7 @@ function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): 
   return metadata;
 }
 
-/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotencyOf`). */
+/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotentRequest`). */
 const GENERATED_ID_SCOPE = 'new';
 
 /**
@@ -133,7 +89,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const { body } = request;
       const id = body.id ?? uuidv7();
       const scope = body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id);
-      const idempotent = idempotencyOf(request, scope);
+      const idempotent = idempotentRequest(writeCaller(request), scope);
       const create = () =>
         db.transaction(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
@@ -175,7 +131,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         outcome = await create();
       }
       if (!outcome.replayed) reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -241,12 +197,12 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
-      const outcome = await writeSession(db, request, write, async (tx, session) => {
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
         const metadata = applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>;
         const row = await updateMetadata(tx, session.sid, metadataWithin(metadata, config.limits.maxMetadataBytes));
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -264,13 +220,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
-      const outcome = await writeSession(db, request, write, async (tx, session) => {
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
         await deleteSession(tx, session.sid);
         // Open streams get session.deleted and close, on every instance.
         await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
         return { status: 204, body: null };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 };

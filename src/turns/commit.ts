@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.js';
-import { inFlight, send } from '../db/pipeline.js';
+import { inFlight, startQuery } from '../db/pipeline.js';
 import { sessions, turns } from '../db/schema.js';
-import { type NewEvent, sendAppend } from '../events/append.js';
-import { ApiError, InvalidRequest, TurnConflict, VersionConflict } from '../http/errors.js';
+import { type NewEvent, startAppend } from '../events/append.js';
+import { ApiError, InvalidRequest, TurnConflict, VersionConflict } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
 import { endLease } from '../leases/store.js';
 import { appendMessages, type MessageInput } from '../messages/store.js';
 import { finishClaim } from '../queue/store.js';
 import type { SessionRow } from '../sessions/repository.js';
-import { appendDelta, putSnapshot, type SentWrite, type StateContext } from '../state/writes.js';
+import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } from '../state/writes.js';
 import type { PatchOperation } from '../state/json-patch.js';
 import { commitAttachments } from '../attachments/store.js';
 
@@ -60,7 +60,7 @@ export interface TurnResult {
   status: number;
   body: TurnAnswer;
   replayed: boolean;
-  writes?: Promise<unknown>;
+  pending?: Promise<unknown>;
 }
 
 /** Canonical digest of a turn's body: the same turn serialised with its keys in another order is the same turn. */
@@ -102,7 +102,7 @@ async function findTurn(tx: Tx, session: SessionRow, input: TurnInput): Promise<
   return row.response as TurnAnswer;
 }
 
-function writeState(tx: Tx, ctx: StateContext, session: SessionRow, baseVersion: number, state: TurnState): Promise<SentWrite> | SentWrite {
+function writeState(tx: Tx, ctx: StateContext, session: SessionRow, baseVersion: number, state: TurnState): Promise<StartedStateWrite> | StartedStateWrite {
   const isSnapshot = 'snapshot' in state || state.snapshot_base64 !== undefined;
   if (isSnapshot) {
     if (state.schema_version === undefined) {
@@ -164,8 +164,8 @@ export async function commitTurn(
       ]);
     }
     const baseVersion = input.base_version;
-    const { ack, writes } = await asPart('state', undefined, () => writeState(tx, ctx, session, baseVersion, state));
-    sent.push(writes);
+    const { ack, pending } = await asPart('state', undefined, () => writeState(tx, ctx, session, baseVersion, state));
+    sent.push(pending);
     head = {
       ...head,
       version: ack.version,
@@ -232,9 +232,9 @@ export async function commitTurn(
       lease_released: input.release_lease,
     }),
   });
-  sent.push(sendAppend(tx, head, events).writes);
-  sent.push(send(tx.insert(turns).values({ sessionSid: session.sid, turnId: input.turn_id, requestHash: input.hash, response: answer })));
-  return { status: 201, body: answer, replayed: false, writes: inFlight(sent) };
+  sent.push(startAppend(tx, head, events).pending);
+  sent.push(startQuery(tx.insert(turns).values({ sessionSid: session.sid, turnId: input.turn_id, requestHash: input.hash, response: answer })));
+  return { status: 201, body: answer, replayed: false, pending: inFlight(sent) };
 }
 
 function sumUsage(usage: TurnUsage[]): { input_tokens: number; output_tokens: number; cost_usd: number } {

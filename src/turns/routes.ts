@@ -1,10 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkClientType, EventType } from '../events/types.js';
-import { countWithin, jsonWithin } from '../http/limits.js';
-import { Base64, problems, SchemaVersion, Seq, SessionParams, Version, WorkerWriteHeaders } from '../http/schemas.js';
-import { leaseTokenOf, sendWrite, writeSession } from '../http/write.js';
-import { Kind, Role } from '../messages/routes.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
+import { Base64, SchemaVersion, Seq, Version } from '../shapes.js';
+import { Kind } from '../messages/routes.js';
+import { Role } from '../messages/view.js';
+import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { PatchOp } from '../state/routes.js';
 import { AttachmentId } from '../attachments/schemas.js';
@@ -67,7 +70,7 @@ const TurnAnswer = Type.Object({
 });
 
 export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, config, stateContext } = services;
+  const { config, stateContext } = services;
   const { maxBatchEvents, maxEventBytes } = config.limits;
 
   app.post(
@@ -121,13 +124,13 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       let replayedTurn = false;
       const outcome = await stateContext.cache.write(id, () =>
         // Not `fenced` here: commitTurn fences after looking up the turn, so a retry finds its answer.
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, async (tx, session) => {
+        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, writeCaller(request), async (tx, session) => {
           const result = await commitTurn(tx, stateContext, session, input, leaseTokenOf(request));
           replayedTurn = result.replayed;
-          return { status: result.status, body: result.body, writes: result.writes };
+          return { status: result.status, body: result.body, pending: result.pending };
         }),
       );
-      return sendWrite(reply, { ...outcome, replayed: outcome.replayed || replayedTurn });
+      return replyWithOutcome(reply, { ...outcome, replayed: outcome.replayed || replayedTurn });
     },
   );
 };
