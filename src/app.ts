@@ -25,6 +25,9 @@ import { leaseRoutes } from './leases/routes.js';
 import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
 import { messageRoutes } from './messages/routes.js';
+import { turnRoutes } from './turns/routes.js';
+import { attachmentRoutes } from './attachments/routes.js';
+import { sweepAttachments } from './attachments/store.js';
 import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
@@ -49,6 +52,8 @@ export interface AppOptions {
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
 /** Expired activity, leases and claims are announced within about this long. */
 const EXPIRY_SWEEP_MS = 500;
+/** Uncommitted attachments are deleted within about this long after their TTL (or the TTL itself, when shorter). */
+const ATTACHMENT_SWEEP_MS = 60_000;
 /** Node checks its requestTimeout every 30 s: past ours by more than that, it never answers first. */
 const NODE_TIMEOUT_BACKSTOP_MS = 60_000;
 
@@ -178,6 +183,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         { name: 'leases', description: 'One writer at a time: execution leases with fencing tokens.' },
         { name: 'queue', description: 'Input that waits for the worker.' },
         { name: 'messages', description: 'The conversation an LLM loop keeps.' },
+        { name: 'turns', description: 'One atomic commit per agent turn.' },
+        { name: 'attachments', description: 'Files an agent reads or writes.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -195,6 +202,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(leaseRoutes, { services });
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
+  await app.register(turnRoutes, { services });
+  await app.register(attachmentRoutes, { services });
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const timers: NodeJS.Timeout[] = [];
@@ -213,6 +222,11 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
         settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
       }, EXPIRY_SWEEP_MS).unref(),
+      setInterval(() => {
+        sweepAttachments(db, config.attachments.intentTtlMs).catch((err: unknown) =>
+          app.log.warn({ err }, 'uncommitted attachment sweep failed'),
+        );
+      }, Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS)).unref(),
     );
   });
   // Streams never finish on their own: end them first so closing the server can drain.

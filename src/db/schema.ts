@@ -6,6 +6,7 @@ import {
   boolean,
   check,
   customType,
+  doublePrecision,
   index,
   integer,
   json,
@@ -14,6 +15,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
@@ -61,6 +63,13 @@ export const sessions = pgTable(
     /** Kept with every change so the metadata read is O(1) on long conversations. */
     messageCount: integer('message_count').notNull().default(0),
     archivedCount: integer('archived_count').notNull().default(0),
+    /** What a session picker shows, kept on the row so listing never reads messages (see `messages/store.ts`). */
+    firstUserMessage: text('first_user_message'),
+    /** Token usage totals, summed by every turn that reports usage. */
+    usageInputTokens: bigint('usage_input_tokens', { mode: 'number' }).notNull().default(0),
+    usageOutputTokens: bigint('usage_output_tokens', { mode: 'number' }).notNull().default(0),
+    usageCostUsd: doublePrecision('usage_cost_usd').notNull().default(0),
+    usageTurns: bigint('usage_turns', { mode: 'number' }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -225,4 +234,63 @@ export const messages = pgTable(
     index('messages_role_idx').on(t.sessionSid, t.role, t.seq),
     check('messages_role_check', sql`${t.role} in ${sql.raw(sqlList(MESSAGE_ROLES))}`),
   ],
+);
+
+/**
+ * Committed turns, by the worker's `turn_id`: a retried turn finds its answer
+ * here (same body) or is refused (another body), however long after. Kept
+ * with the session, so exactly-once holds across any restart of the worker.
+ */
+export const turns = pgTable(
+  'turns',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    turnId: text('turn_id').notNull(),
+    requestHash: text('request_hash').notNull(),
+    response: json('response').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionSid, t.turnId] })],
+);
+
+/**
+ * Files of a session. A row exists once its bytes are all stored (an upload
+ * runs in one transaction, so a broken one leaves nothing); `attachment_id`
+ * is the content's SHA-256, so the same bytes on one session are one row.
+ * Uncommitted rows are intents: the sweep deletes them after
+ * ATTACHMENT_INTENT_TTL_MS.
+ */
+export const attachments = pgTable(
+  'attachments',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    attachmentId: text('attachment_id').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    contentType: text('content_type').notNull(),
+    chunkBytes: integer('chunk_bytes').notNull(),
+    committed: boolean('committed').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('attachments_session_idx').on(t.sessionSid, t.attachmentId),
+    index('attachments_intent_idx').on(t.createdAt).where(sql`not ${t.committed}`),
+  ],
+);
+
+/** An attachment's bytes, `chunk_bytes` per row (the last one shorter), in order of `n`. */
+export const attachmentChunks = pgTable(
+  'attachment_chunks',
+  {
+    blobId: bigint('blob_id', { mode: 'number' })
+      .notNull()
+      .references(() => attachments.id, { onDelete: 'cascade' }),
+    n: integer('n').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blobId, t.n] })],
 );

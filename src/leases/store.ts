@@ -88,12 +88,17 @@ export async function renewLease(tx: Tx, session: SessionRow, token: string, ttl
 }
 
 export async function releaseLease(tx: Tx, session: SessionRow, token: string): Promise<void> {
+  await appendToSession(tx, session, await endLease(tx, session, token));
+}
+
+/** Ends the lease and returns its lease.released event, for a caller that appends it with others (a turn). */
+export async function endLease(tx: Tx, session: SessionRow, token: string): Promise<NewEvent[]> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   await tx
     .update(sessions)
     .set({ leaseOwner: null, leaseTokenHash: null, leaseExpiresAt: null, leaseExpiryAnnounced: true })
     .where(eq(sessions.sid, session.sid));
-  await appendToSession(tx, session, [
+  return [
     { type: 'lease.released', dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
-  ]);
+  ];
 }

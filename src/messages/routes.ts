@@ -12,7 +12,7 @@ import type { Services } from '../services.js';
 import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMessages } from './store.js';
 import { Message, Role } from './view.js';
 
-const Kind = Type.String({
+export const Kind = Type.String({
   minLength: 1,
   maxLength: 64,
   pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',

@@ -24,6 +24,19 @@ export const Session = Type.Object({
   updated_at: Timestamp,
   activity: Activity,
   lease: Type.Union([Lease, Type.Null()]),
+  usage: Type.Object(
+    {
+      input_tokens: Type.Integer({ minimum: 0 }),
+      output_tokens: Type.Integer({ minimum: 0 }),
+      cost_usd: Type.Number({ minimum: 0 }),
+      turns: Type.Integer({ minimum: 0, description: 'Turns committed (POST .../turns).' }),
+    },
+    { description: 'Totals of the usage the turns reported.' },
+  ),
+  first_user_message: Type.Union([Type.String(), Type.Null()], {
+    description: 'The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters.',
+  }),
+  message_count: Type.Integer({ minimum: 0, description: 'Active (not archived) messages.' }),
 });
 export type SessionView = Static<typeof Session>;
 
@@ -46,5 +59,13 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     updated_at: row.updatedAt.toISOString(),
     activity,
     lease: leaseView(row),
+    usage: {
+      input_tokens: row.usageInputTokens,
+      output_tokens: row.usageOutputTokens,
+      cost_usd: row.usageCostUsd,
+      turns: row.usageTurns,
+    },
+    first_user_message: row.firstUserMessage,
+    message_count: row.messageCount,
   };
 }

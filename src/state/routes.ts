@@ -12,7 +12,7 @@ import type { Services } from '../services.js';
 import { checkSyncQuery, syncAnswer } from './sync.js';
 import { appendDelta, putSnapshot } from './writes.js';
 
-const PatchOp = Type.Object(
+export const PatchOp = Type.Object(
   {
     op: StringEnum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
     path: Type.String({ description: 'JSON Pointer (RFC 6901).' }),
