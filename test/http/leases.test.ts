@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -23,6 +24,19 @@ const token = (tokenValue: string) => ({ 'lease-token': tokenValue });
 const sessionOf = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
 const eventTypes = async (id: string) =>
   (await call(t.app, 'GET', `/v1/sessions/${id}/events?limit=1000`)).json().events.map((e: { type: string }) => e.type);
+
+/**
+ * Time passes for the lease: every expiry is decided by the database's clock
+ * (db/clock.ts), so moving its expiry into the past is the lease running out.
+ */
+async function expireLease(id: string): Promise<void> {
+  const sql = postgres(t.url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
+  } finally {
+    await sql.end();
+  }
+}
 
 /** Waits, via the public API, until the lease has run out. */
 async function leaseExpired(id: string): Promise<void> {
@@ -147,26 +161,95 @@ describe('renew and release', () => {
 });
 
 describe('fencing: every worker write carries the Lease-Token while a lease runs', () => {
+  const HASH = 'a'.repeat(64);
+  /** Every worker write route (each operation that takes a Lease-Token header), with a body its schema accepts. */
   const writes = (id: string, version: number): [string, string, unknown][] => [
     ['PUT', `/v1/sessions/${id}/state`, { base_version: version, schema_version: 1, snapshot: { v: version } }],
     ['POST', `/v1/sessions/${id}/deltas`, { base_version: version, merge_patch: { n: version } }],
     ['POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: version }] }],
+    ['POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: 'hi' }] }],
+    ['PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 'short' }],
+    ['POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 1000 }],
     ['POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 1000 }],
+    ['POST', `/v1/sessions/${id}/queue/claims/c-1/complete`, {}],
+    ['POST', `/v1/sessions/${id}/queue/claims/c-1/renew`, { ttl_ms: 1000 }],
+    ['POST', `/v1/sessions/${id}/queue/claims/c-1/abandon`, {}],
+    ['POST', `/v1/sessions/${id}/attachments`, Buffer.from('bytes')],
+    ['POST', `/v1/sessions/${id}/attachments/${HASH}/commit`, {}],
+    ['POST', `/v1/sessions/${id}/turns`, { turn_id: `turn-${version}`, events: [{ type: 'note', data: version }] }],
   ];
+  const send = (method: string, url: string, body: unknown, headers: Record<string, string> = {}) =>
+    Buffer.isBuffer(body)
+      ? t.app.inject({ method: method as 'POST', url, payload: body, headers: { 'content-type': 'application/octet-stream', ...headers } })
+      : call(t.app, method as 'POST', url, body, headers);
+  /** What a refused write must leave untouched. */
+  const footprint = async (id: string) => ({
+    session: await sessionOf(id),
+    messages: (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json(),
+    attachments: (await call(t.app, 'GET', `/v1/sessions/${id}/attachments`)).json().attachments,
+  });
+
+  it('the table names every route that takes a Lease-Token, except the lease routes themselves', async () => {
+    const document = t.app.swagger() as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+    const fenced = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, operation]) => operation.parameters?.some((p) => p.in === 'header' && p.name === 'lease-token'))
+        .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{[a-z_]+\}/g, '{}')}`),
+    );
+    const asTemplate = (url: string) =>
+      url.replace('/v1/sessions/S/', '/v1/sessions/{}/').replace(/claims\/c-1\//, 'claims/{}/').replace(HASH, '{}').replace('kinds/summary', 'kinds/{}');
+    const table = writes('S', 1).map(([method, url]) => `${method} ${asTemplate(url)}`);
+    const leaseRoutes = ['PUT /v1/sessions/{}/lease', 'DELETE /v1/sessions/{}/lease'];
+    expect([...table, ...leaseRoutes].sort()).toEqual([...fenced].sort());
+  });
 
   it('no token: lease_held; a wrong token: lease_lost; nothing is stored', async () => {
     const id = await session();
     await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: {} });
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: 'before the lease' }] });
+    await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['waiting'] });
     const lease = (await claim(id, 'a')).json();
-    const before = await sessionOf(id);
+    const before = await footprint(id);
     for (const [method, url, body] of writes(id, 1)) {
-      const held = expectProblem(await call(t.app, method as 'PUT', url, body), 409, 'lease_held');
-      expect(held.owner).toBe('a');
-      expectProblem(await call(t.app, method as 'PUT', url, body, token(`${lease.token}x`)), 409, 'lease_lost');
+      const held = expectProblem(await send(method, url, body), 409, 'lease_held');
+      expect(held.owner, `${method} ${url}`).toBe('a');
+      expectProblem(await send(method, url, body, token(`${lease.token}x`)), 409, 'lease_lost');
     }
-    const after = await sessionOf(id);
-    expect(after.version).toBe(before.version);
-    expect(after.last_seq).toBe(before.last_seq);
+    expect(await footprint(id)).toEqual(before);
+  });
+
+  it('a lease that ran out without being released no longer fences: a writer without a token writes, the old token is lease_lost', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'crashed')).json();
+    await expireLease(id);
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 1 }] })).statusCode).toBe(201);
+    expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: {} })).statusCode).toBe(200);
+    expectProblem(
+      await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 2 }] }, token(lease.token)),
+      409,
+      'lease_lost',
+    );
+    // The next claim is granted and announces the expiry first (unless the sweeper already did).
+    expect((await claim(id, 'next')).statusCode).toBe(201);
+    const types = await eventTypes(id);
+    expect(types.filter((type: string) => type.startsWith('lease.'))).toEqual(['lease.acquired', 'lease.expired', 'lease.acquired']);
+  });
+
+  it('a retried write that committed under a lease that has since expired replays its answer instead of lease_lost', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'a')).json();
+    const headers = { ...token(lease.token), 'idempotency-key': 'k-1' };
+    const body = { events: [{ type: 'note', data: 'once' }] };
+    const first = await call(t.app, 'POST', `/v1/sessions/${id}/events`, body, headers);
+    expect(first.statusCode).toBe(201);
+    await expireLease(id);
+    const retry = await call(t.app, 'POST', `/v1/sessions/${id}/events`, body, headers);
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    // A new write under the dead token is still refused.
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, body, { ...token(lease.token), 'idempotency-key': 'k-2' }), 409, 'lease_lost');
+    expect((await eventTypes(id)).filter((type: string) => type === 'note')).toHaveLength(1);
   });
 
   it('the holder writes with its token', async () => {
