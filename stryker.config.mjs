@@ -45,4 +45,6 @@ export default {
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   timeoutMS: 20_000,
+  // The first run is the suite less the out-of-process tests (vitest.mutate.config.ts): 10 minutes and more here.
+  dryRunTimeoutMinutes: 60,
 };
