@@ -126,6 +126,67 @@ describe('POST /v1/sessions/{id}/lease', () => {
   });
 });
 
+describe('a replayed claim (same Idempotency-Key)', () => {
+  it('hands out a fresh token that replaces the first: only one token passes the fence', async () => {
+    const id = await session();
+    const key = { 'idempotency-key': 'claim-replace' };
+    const first = (await claim(id, 'a', 60_000, t, key)).json();
+    const retry = (await claim(id, 'a', 60_000, t, key)).json();
+    const note = (tokenValue: string) => call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 1 }] }, token(tokenValue));
+    expectProblem(await note(first.token), 409, 'lease_lost');
+    expect((await note(retry.token)).statusCode).toBe(201);
+  });
+
+  it('after the lease it claimed has ended (released or expired) is lease_lost, not a second lease', async () => {
+    const released = await session();
+    const key = { 'idempotency-key': 'claim-ended' };
+    const lease = (await claim(released, 'a', 60_000, t, key)).json();
+    await call(t.app, 'DELETE', `/v1/sessions/${released}/lease`, undefined, token(lease.token));
+    expectProblem(await claim(released, 'a', 60_000, t, key), 409, 'lease_lost');
+    const expired = await session();
+    await claim(expired, 'a', 60_000, t, key);
+    await expireLease(expired);
+    expectProblem(await claim(expired, 'a', 60_000, t, key), 409, 'lease_lost');
+    // Superseded by another claim: lease_lost too, and the other holder keeps its lease.
+    const other = (await claim(expired, 'b')).json();
+    expectProblem(await claim(expired, 'a', 60_000, t, key), 409, 'lease_lost');
+    expect((await sessionOf(expired)).lease).toMatchObject({ owner: 'b', fencing_token: other.fencing_token });
+  });
+});
+
+describe('the lease history', () => {
+  it('each lease event names the owner and the generation (fencing token)', async () => {
+    const id = await session();
+    const first = (await claim(id, 'w1')).json();
+    const renewed = (await call(t.app, 'PUT', `/v1/sessions/${id}/lease`, { ttl_ms: 120_000 }, token(first.token))).json();
+    await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, token(first.token));
+    const second = (await claim(id, 'w2')).json();
+    await expireLease(id);
+    // The expiry is announced by the next claim (or the sweeper, whichever comes first).
+    const third = (await claim(id, 'w3')).json();
+    const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => [e.type, e.data]);
+    expect(events).toEqual([
+      ['lease.acquired', { owner: 'w1', fencing_token: 1, expires_at: first.expires_at }],
+      ['lease.renewed', { owner: 'w1', fencing_token: 1, expires_at: renewed.expires_at }],
+      ['lease.released', { owner: 'w1', fencing_token: 1 }],
+      ['lease.acquired', { owner: 'w2', fencing_token: 2, expires_at: second.expires_at }],
+      ['lease.expired', { owner: 'w2', fencing_token: 2 }],
+      ['lease.acquired', { owner: 'w3', fencing_token: 3, expires_at: third.expires_at }],
+    ]);
+  });
+
+  it('lease_held names the holder and until when; a renewal without ttl_ms keeps the ttl of the claim', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'holder', 600_000)).json();
+    expect(expectProblem(await claim(id, 'other'), 409, 'lease_held')).toMatchObject({ owner: 'holder', expires_at: lease.expires_at });
+    const write = expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'x', data: 1 }] }), 409, 'lease_held');
+    expect(write).toMatchObject({ owner: 'holder', expires_at: lease.expires_at });
+    const renewed = (await t.app.inject({ method: 'PUT', url: `/v1/sessions/${id}/lease`, headers: token(lease.token) })).json();
+    // Renewed later by the same 10 minutes (the default would be 30 s): never earlier than the claim's expiry.
+    expect(Date.parse(renewed.expires_at)).toBeGreaterThanOrEqual(Date.parse(lease.expires_at));
+  });
+});
+
 describe('renew and release', () => {
   it('renew moves the expiry with the current token; stale or missing tokens are refused', async () => {
     const id = await session();
