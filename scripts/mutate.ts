@@ -4,6 +4,8 @@
  * without the browser tests (vitest.mutate.config.ts). Only the tests that
  * cover a mutant run against it. Reports go to reports/mutation/<scope>/
  * (git-ignored): index.html to browse survivors, mutation.json for tools.
+ * Arguments starting with `--` go to Stryker as they are, e.g. `--testFiles
+ * test/unit/byte-budget.test.ts` to see what one test file alone kills.
  * Stryker 10 needs Node 22 or later: an older Node running this script hands
  * over to the node-22 package (optionalDependencies), as `npm test` does.
  */
@@ -11,7 +13,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-const paths = process.argv.slice(2).map((arg) => arg.replace(/\/+$/, ''));
+const args = process.argv.slice(2);
+const firstOption = args.findIndex((arg) => arg.startsWith('--'));
+const strykerArgs = firstOption < 0 ? [] : args.slice(firstOption);
+const paths = (firstOption < 0 ? args : args.slice(0, firstOption)).map((arg) => arg.replace(/\/+$/, ''));
 for (const given of paths) {
   if (!existsSync(given)) throw new Error(`npm run mutate: no such file or folder: ${given}`);
 }
@@ -23,7 +28,7 @@ const node22 = path.resolve('node_modules/node-22/bin/node');
 const node = currentMajor >= 22 ? process.execPath : existsSync(node22) ? node22 : undefined;
 if (!node) throw new Error(`Stryker needs Node 22 or later (this is ${process.version}) and node_modules/node-22 is missing`);
 
-const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs'], {
+const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs', ...strykerArgs], {
   stdio: 'inherit',
   env: {
     ...process.env,

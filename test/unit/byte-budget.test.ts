@@ -28,6 +28,23 @@ describe('ByteBudget', () => {
     expect(budget.inUse).toBe(0);
   });
 
+  it('a release grants a waiting request only once it fits', async () => {
+    const budget = new ByteBudget(100);
+    const sixty = await budget.acquire(60);
+    const thirty = await budget.acquire(30);
+    let waiting: (() => void) | undefined;
+    void budget.acquire(50).then((release) => (waiting = release));
+    thirty();
+    await settle();
+    // 60 + 50 would pass the total: still waiting.
+    expect(waiting).toBeUndefined();
+    expect(budget.inUse).toBe(60);
+    sixty();
+    await settle();
+    expect(waiting).toBeDefined();
+    expect(budget.inUse).toBe(50);
+  });
+
   it('hands out room first come, first served: a small request does not pass a large one waiting', async () => {
     const budget = new ByteBudget(100);
     const held = await budget.acquire(90);
