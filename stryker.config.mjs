@@ -1,4 +1,5 @@
 // @ts-check
+import process from 'node:process';
 const DEFAULT_SCOPE = [
   'src/state/**/*.ts',
   'src/stream/**/*.ts',
