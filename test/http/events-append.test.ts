@@ -264,7 +264,9 @@ describe('POST /v1/sessions/{id}/events: limits', () => {
   it('answers 413 payload_too_large for a batch over MAX_BATCH_EVENTS and stores none of it', async () => {
     const before = await history(small, 'limits');
     const res = await append(small, 'limits', { events: [1, 2, 3, 4].map((n) => ({ type: 'over', data: n })) });
-    expect(expectProblem(res, 413, 'payload_too_large')).toMatchObject({ limit: 3, size: 4 });
+    const problem = expectProblem(res, 413, 'payload_too_large');
+    expect(problem).toMatchObject({ limit: 3, size: 4 });
+    expect(problem.detail).toBe('a batch may hold 3 events (MAX_BATCH_EVENTS); this one has 4');
     await expectUnchanged(small, 'limits', before);
   });
 
