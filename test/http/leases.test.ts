@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
+import { settleExpired } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -142,7 +143,8 @@ describe('a replayed claim (same Idempotency-Key)', () => {
     const key = { 'idempotency-key': 'claim-ended' };
     const lease = (await claim(released, 'a', 60_000, t, key)).json();
     await call(t.app, 'DELETE', `/v1/sessions/${released}/lease`, undefined, token(lease.token));
-    expectProblem(await claim(released, 'a', 60_000, t, key), 409, 'lease_lost');
+    const lost = expectProblem(await claim(released, 'a', 60_000, t, key), 409, 'lease_lost');
+    expect(lost.detail).toBe(`the lease this Idempotency-Key claimed (fencing_token ${lease.fencing_token}) has ended; claim again with a new key`);
     const expired = await session();
     await claim(expired, 'a', 60_000, t, key);
     await expireLease(expired);
@@ -162,7 +164,8 @@ describe('the lease history', () => {
     await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, token(first.token));
     const second = (await claim(id, 'w2')).json();
     await expireLease(id);
-    // The expiry is announced by the next claim (or the sweeper, whichever comes first).
+    // The sweeper announces the expiry; the next claim must not announce it again.
+    await settleExpired(t.database.db);
     const third = (await claim(id, 'w3')).json();
     const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => [e.type, e.data]);
     expect(events).toEqual([
@@ -181,6 +184,7 @@ describe('the lease history', () => {
     expect(expectProblem(await claim(id, 'other'), 409, 'lease_held')).toMatchObject({ owner: 'holder', expires_at: lease.expires_at });
     const write = expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'x', data: 1 }] }), 409, 'lease_held');
     expect(write).toMatchObject({ owner: 'holder', expires_at: lease.expires_at });
+    expect(write.detail).toBe(`"holder" holds the lease until ${lease.expires_at}; this write must carry its Lease-Token`);
     const renewed = (await t.app.inject({ method: 'PUT', url: `/v1/sessions/${id}/lease`, headers: token(lease.token) })).json();
     // Renewed later by the same 10 minutes (the default would be 30 s): never earlier than the claim's expiry.
     expect(Date.parse(renewed.expires_at)).toBeGreaterThanOrEqual(Date.parse(lease.expires_at));
