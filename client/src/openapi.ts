@@ -1195,6 +1195,8 @@ export interface operations {
                         /** @enum {string} */
                         mode: "new" | "resume" | "catch_up" | "snapshot";
                         version: number;
+                        /** @description Seq of the state event that made `version` (0 for `new`): a reader of the history skips `state.*` events up to it. */
+                        seq: number;
                         schema_version?: number | null;
                         snapshot_version?: number;
                         /** @description json encoding: the state document. */

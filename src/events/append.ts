@@ -17,7 +17,7 @@ export interface NewEvent {
 
 /** Columns of the locked session row that a state write changes with its append, by column name. */
 export type SessionColumns = Partial<
-  Record<'version' | 'schema_version' | 'base_version' | 'snapshot_version' | 'chain_deltas' | 'chain_bytes', number>
+  Record<'version' | 'schema_version' | 'base_version' | 'snapshot_version' | 'chain_deltas' | 'chain_bytes' | 'state_seq', number>
 >;
 
 export interface Appended {

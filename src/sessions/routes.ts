@@ -5,7 +5,7 @@ import { Activity } from '../activity/routes.js';
 import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
-import { notify } from '../events/append.js';
+import { appendToSession, notify } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { jsonWithin } from '../http/limits.js';
 import { ParentNotFound, SessionExists } from '../http/errors.js';
@@ -229,8 +229,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
-        const metadata = applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>;
-        const row = await updateMetadata(tx, session.sid, metadataWithin(metadata, config.limits.maxMetadataBytes));
+        const metadata = metadataWithin(
+          applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>,
+          config.limits.maxMetadataBytes,
+        );
+        // Durable, so streams, the changes feed and a later reader of the history all see a rename.
+        await appendToSession(tx, session, [{ type: 'session.updated', dataJson: JSON.stringify({ metadata }) }]);
+        const row = await updateMetadata(tx, session.sid, metadata);
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return sendWrite(reply, outcome);

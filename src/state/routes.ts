@@ -47,6 +47,10 @@ const SyncResponse = Type.Object(
   {
     mode: StringEnum(['new', 'resume', 'catch_up', 'snapshot']),
     version: Version,
+    seq: Type.Integer({
+      minimum: 0,
+      description: 'Seq of the state event that made `version` (0 for `new`): a reader of the history skips `state.*` events up to it.',
+    }),
     schema_version: Type.Optional(Type.Union([SchemaVersion, Type.Null()])),
     snapshot_version: Type.Optional(Version),
     snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the state document.' })),

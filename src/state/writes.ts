@@ -111,7 +111,7 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
       tx,
       session,
       [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }],
-      { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0 },
+      { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0, state_seq: seq },
     ).writes,
   ]);
   // Cached before the commit: a failed write evicts it (`StateCache.write`).
@@ -215,6 +215,7 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
   const writes = inFlight([
     sendAppend(tx, session, [{ type: 'state.delta', dataJson, version }], {
       version,
+      state_seq: seq,
       base_version: chain.baseVersion,
       chain_deltas: chain.chainDeltas,
       chain_bytes: chain.chainBytes,
