@@ -10,6 +10,8 @@ import { registerAuth } from './auth/plugin.js';
 import { announceExpiredActivity } from './activity/store.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
+import { historyRoutes } from './history/routes.js';
+import { RetentionSweeper } from './history/trim.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
@@ -192,8 +194,11 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(leaseRoutes, { services });
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
+  await app.register(historyRoutes, { services });
 
   const timers: NodeJS.Timeout[] = [];
+  const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
+  let retentionSweepRunning = false;
   app.addHook('onReady', async () => {
     if (listen) await hub.start();
     timers.push(
@@ -206,6 +211,14 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
         settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
       }, EXPIRY_SWEEP_MS).unref(),
+      setInterval(() => {
+        if (retentionSweepRunning) return;
+        retentionSweepRunning = true;
+        retention
+          .sweep()
+          .catch((err: unknown) => app.log.warn({ err }, 'retention sweep failed'))
+          .finally(() => (retentionSweepRunning = false));
+      }, config.history.sweepMs).unref(),
     );
   });
   // Streams never finish on their own: end them first so closing the server can drain.

@@ -85,7 +85,7 @@ export interface paths {
         delete: operations["deleteSession"];
         options?: never;
         head?: never;
-        /** Merge-patch (RFC 7396) the session metadata */
+        /** Merge-patch (RFC 7396) the session metadata; set its retention policy */
         patch: operations["updateSession"];
         trace?: never;
     };
@@ -133,7 +133,7 @@ export interface paths {
         };
         /**
          * Read durable history after a cursor
-         * @description Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.
+         * @description Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`. `after` below `history_start` (history trimmed by retention) is 410 `cursor_expired` `{history_start}`.
          */
         get: operations["listEvents"];
         put?: never;
@@ -154,7 +154,7 @@ export interface paths {
         };
         /**
          * Follow a session: durable history after a cursor, then live (Server-Sent Events)
-         * @description Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one).
+         * @description Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one). A cursor below `history_start` is 410 `cursor_expired`; history trimmed under an open stream before it was sent ends the stream with `session.cursor_expired` `{cursor, history_start}` (reconnecting gets the 410).
          */
         get: operations["subscribe"];
         put?: never;
@@ -416,6 +416,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/compact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trim history now, by the retention policy or up to before_seq
+         * @description Removes durable events with seq < `before_seq` (or what the retention policy says is due), in bounded batches, and only where the state stays materialisable: a json session gets a checkpoint of its state when needed; a binary session is trimmed no further than its last snapshot. Answers the resulting `history_start`.
+         */
+        post: operations["compactSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -586,6 +606,15 @@ export interface operations {
                             schema_version: number | null;
                             version: number;
                             last_seq: number;
+                            /** @description History is complete after this seq (0 until something is trimmed). */
+                            history_start: number;
+                            /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                            retention: {
+                                /** @description Keep at most this many recent events. */
+                                max_events?: number;
+                                /** @description Trim events older than this. */
+                                max_age_ms?: number;
+                            } | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -665,6 +694,13 @@ export interface operations {
                      * @enum {string}
                      */
                     encoding?: "json" | "binary";
+                    /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                    retention?: {
+                        /** @description Keep at most this many recent events. */
+                        max_events?: number;
+                        /** @description Trim events older than this. */
+                        max_age_ms?: number;
+                    } | null;
                 };
             };
         };
@@ -691,6 +727,15 @@ export interface operations {
                         schema_version: number | null;
                         version: number;
                         last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -868,6 +913,15 @@ export interface operations {
                         schema_version: number | null;
                         version: number;
                         last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -1036,9 +1090,16 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description Free-form JSON object. */
-                    metadata: {
+                    metadata?: {
                         [key: string]: unknown;
                     };
+                    /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                    retention?: {
+                        /** @description Keep at most this many recent events. */
+                        max_events?: number;
+                        /** @description Trim events older than this. */
+                        max_age_ms?: number;
+                    } | null;
                 };
             };
         };
@@ -1065,6 +1126,15 @@ export interface operations {
                         schema_version: number | null;
                         version: number;
                         last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -1685,6 +1755,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     appendEvents: {
@@ -1955,6 +2044,25 @@ export interface operations {
             };
             /** @description Conflict with the current state (see `code`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4194,6 +4302,79 @@ export interface operations {
                         /** @description Active (not archived) messages. */
                         message_count: number;
                         archived_count: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    compactSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    before_seq?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
                     };
                 };
             };

@@ -145,6 +145,10 @@ export class Requests {
   getMessagesMeta(id: string, options?: RequestOptions): Promise<AnswerOf<'getMessagesMeta'>> {
     return this.call({ method: 'GET', path: `${session(id)}/messages/meta`, options });
   }
+  /** Trims history now (by the retention policy, or below `before_seq`); answers the new `history_start`. */
+  compactSession(id: string, body: BodyOf<'compactSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'compactSession'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/compact`, body, options });
+  }
 }
 
 /** NDJSON, one event a line, pulled from the iterator as the body is sent; it ends after `maxMs` or with the iterator. */

@@ -86,6 +86,8 @@ export function subscribe(
       handlers.onActivity?.(activity);
       return;
     }
+    // History this stream had not sent was trimmed: it ends, and the reconnect's 410 calls onReset.
+    if (type === 'session.cursor_expired') return;
     if (type === 'session.deleted') {
       fail(new SessionSyncError({ status: 404, code: 'session_deleted', title: 'Session deleted', detail: `session ${id} was deleted`, ...(data as object) }));
       return 'close';

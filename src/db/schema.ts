@@ -64,16 +64,15 @@ export const sessions = pgTable(
     stateSeq: bigint('state_seq', { mode: 'number' }).notNull().default(0),
     /** History is complete after this seq: events with seq <= it were trimmed. */
     historyStart: bigint('history_start', { mode: 'number' }).notNull().default(0),
-    /** The session's own retention policy; both null: the server default. */
-    retentionMaxEvents: bigint('retention_max_events', { mode: 'number' }),
-    retentionMaxAgeMs: bigint('retention_max_age_ms', { mode: 'number' }),
+    /** The session's own retention policy (`{}` keeps everything); null: the server default. */
+    retention: jsonb('retention').$type<{ max_events?: number; max_age_ms?: number }>(),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     index('sessions_parent_idx').on(t.parentId, t.sid),
     // Without a server default, the retention sweep visits only sessions with a policy of their own.
-    index('sessions_retention_idx').on(t.sid).where(sql`${t.retentionMaxEvents} is not null or ${t.retentionMaxAgeMs} is not null`),
+    index('sessions_retention_idx').on(t.sid).where(sql`${t.retention} is not null`),
     index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
     check('sessions_encoding_check', sql`${t.encoding} in ('json', 'binary')`),
   ],

@@ -25,9 +25,15 @@ export interface EventRowPage {
   rows: EventRow[];
   /** The byte budget ended the page before `limit` rows: more rows follow. */
   cut: boolean;
+  /**
+   * The session's `history_start` as of the same read: when it is past the
+   * cursor, events after the cursor were trimmed and the page does not follow
+   * on from it. Undefined when the session is gone.
+   */
+  historyStart?: number;
 }
 
-type RawEventRow = Record<'seq' | 'type' | 'data' | 'version' | 'created_at', unknown>;
+type RawEventRow = Record<'history_start' | 'seq' | 'type' | 'data' | 'version' | 'created_at', unknown>;
 
 /**
  * Durable events with seq > after, oldest first, optionally of one type: at
@@ -57,12 +63,18 @@ export async function readEventRows(
        ) e
        where p.n < ${limit} and (p.upto < ${maxBytes} or p.n = 1))
     )
-    select e.seq, e.type, case when p.n = 1 or p.upto <= ${maxBytes} then e.data::text end as data, e.version, e.created_at
-    from page p cross join lateral (select * from events where session_sid = ${sid} and seq = p.seq) e
+    select h.history_start, e.seq, e.type, case when p.n = 1 or p.upto <= ${maxBytes} then e.data::text end as data,
+      e.version, e.created_at
+    from sessions h left join (page p cross join lateral (
+      select * from events where session_sid = ${sid} and seq = p.seq) e) on true
+    where h.sid = ${sid}
     order by p.n`);
   const rows: EventRow[] = [];
+  // One snapshot for the rows and the session's history_start (a single statement).
+  const historyStart = raw[0] === undefined ? undefined : Number(raw[0].history_start);
   for (const row of raw) {
-    if (row.data === null) return { rows, cut: true };
+    if (row.seq === null) break;
+    if (row.data === null) return { rows, cut: true, historyStart };
     rows.push({
       seq: Number(row.seq),
       type: row.type as string,
@@ -72,7 +84,7 @@ export async function readEventRows(
       createdAt: events.createdAt.mapFromDriverValue(row.created_at as string) as Date,
     });
   }
-  return { rows, cut: false };
+  return { rows, cut: false, historyStart };
 }
 
 /**

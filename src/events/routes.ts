@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CursorAhead, SeqConflict } from '../http/errors.js';
+import { CursorAhead, CursorExpired, SeqConflict } from '../http/errors.js';
 import { countWithin, jsonWithin } from '../http/limits.js';
 import { Limit, problems, Seq, SessionParams, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
 import { sendWrite, writeSession } from '../http/write.js';
@@ -75,7 +75,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         description:
           'Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. ' +
           'When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends ' +
-          'early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.',
+          'early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`. `after` below ' +
+          '`history_start` (history trimmed by retention) is 410 `cursor_expired` `{history_start}`.',
         tags: ['events'],
         params: SessionParams,
         querystring: Type.Object(
@@ -88,7 +89,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         ),
         response: {
           200: Type.Object({ events: Type.Array(Event), last_seq: Seq, has_more: Type.Boolean() }),
-          ...problems(400, 404, 409),
+          ...problems(400, 404, 409, 410),
         },
       },
     },
@@ -101,6 +102,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           async (tx) => {
             const session = await getSession(tx, request.params.id);
             if (after > session.lastSeq) throw new CursorAhead(after, session.lastSeq);
+            if (after < session.historyStart) throw new CursorExpired(after, session.historyStart);
             const page = await readEvents(tx, session.sid, { after, limit, type, maxBytes: eventsPageBytes });
             const lastSeq = page.hasMore ? (page.lastSeq ?? after) : session.lastSeq;
             // Spliced from the stored JSON text: parsing and re-serialising a page would hold it twice more.

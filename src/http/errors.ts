@@ -208,6 +208,19 @@ export class SeqConflict extends ApiError {
   }
 }
 
+/** History below the cursor was trimmed (retention): never a silent gap. */
+export class CursorExpired extends ApiError {
+  readonly status = 410;
+  readonly code = 'cursor_expired';
+  readonly title = 'History trimmed under the cursor';
+  constructor(cursor: number, historyStart: number) {
+    super(
+      `events up to seq ${historyStart} are no longer kept (cursor ${cursor}): read the state (its seq says which state event it reflects), then follow the history after ${historyStart}`,
+      { history_start: historyStart },
+    );
+  }
+}
+
 export class ReservedEventType extends ApiError {
   readonly status = 400;
   readonly code = 'reserved_event_type';

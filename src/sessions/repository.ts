@@ -45,6 +45,8 @@ export interface SessionView {
   schema_version: number | null;
   version: number;
   last_seq: number;
+  history_start: number;
+  retention: SessionRow['retention'];
   created_at: string;
   updated_at: string;
   activity: ActivityView;
@@ -60,6 +62,8 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     schema_version: row.schemaVersion,
     version: row.version,
     last_seq: row.lastSeq,
+    history_start: row.historyStart,
+    retention: row.retention,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     activity,
@@ -139,6 +143,7 @@ export interface NewSession {
   parentId: string | null;
   metadata: Record<string, unknown>;
   encoding: Encoding;
+  retention?: SessionRow['retention'];
 }
 
 /** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
@@ -194,10 +199,15 @@ function readableFilter({ exact, prefixes }: { exact: string[]; prefixes: string
   );
 }
 
-export async function updateMetadata(tx: Tx, sid: number, metadata: Record<string, unknown>): Promise<SessionRecord> {
+export async function updateMetadata(
+  tx: Tx,
+  sid: number,
+  metadata: Record<string, unknown>,
+  retention?: SessionRow['retention'],
+): Promise<SessionRecord> {
   const [row] = await tx
     .update(sessions)
-    .set({ metadata, updatedAt: sql`now()` })
+    .set({ metadata, ...(retention === undefined ? {} : { retention }), updatedAt: sql`now()` })
     .where(eq(sessions.sid, sid))
     .returning(sessionColumns);
   if (!row) throw new Error(`session ${sid} vanished while locked`);

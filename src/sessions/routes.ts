@@ -27,6 +27,7 @@ import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
+import { HistoryStart, RetentionPolicy } from '../history/schemas.js';
 import {
   deleteSession,
   findSession,
@@ -48,6 +49,8 @@ export const Session = Type.Object({
   schema_version: Type.Union([SchemaVersion, Type.Null()]),
   version: Version,
   last_seq: Seq,
+  history_start: HistoryStart,
+  retention: RetentionPolicy,
   created_at: Timestamp,
   updated_at: Timestamp,
   activity: Activity,
@@ -66,6 +69,7 @@ const CreateSessionBody = Type.Object(
     parent_id: Type.Optional(SessionId),
     metadata: Type.Optional(Metadata),
     encoding: Type.Optional(StringEnum(['json', 'binary'], { description: 'How state is stored; default json.' })),
+    retention: Type.Optional(RetentionPolicy),
   },
   { additionalProperties: false },
 );
@@ -135,6 +139,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
               parentId: body.parent_id ?? null,
               metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
               encoding: body.encoding ?? 'json',
+              retention: body.retention ?? null,
             });
           } catch (error) {
             if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
@@ -218,24 +223,29 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     {
       config: { access: 'write' },
       schema: {
-        summary: 'Merge-patch (RFC 7396) the session metadata',
+        summary: 'Merge-patch (RFC 7396) the session metadata; set its retention policy',
         tags: ['sessions'],
         params: SessionParams,
         headers: IdempotencyHeaders,
-        body: Type.Object({ metadata: Metadata }, { additionalProperties: false }),
+        body: Type.Object(
+          { metadata: Type.Optional(Metadata), retention: Type.Optional(RetentionPolicy) },
+          { additionalProperties: false },
+        ),
         response: { 200: Session, ...problems(400, 404, 413, 422) },
       },
     },
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
+        const { retention } = request.body;
         const metadata = metadataWithin(
-          applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>,
+          applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata ?? {}) as Record<string, unknown>,
           config.limits.maxMetadataBytes,
         );
         // Durable, so streams, the changes feed and a later reader of the history all see a rename.
-        await appendToSession(tx, session, [{ type: 'session.updated', dataJson: JSON.stringify({ metadata }) }]);
-        const row = await updateMetadata(tx, session.sid, metadata);
+        const updated = { metadata, ...(retention === undefined ? {} : { retention }) };
+        await appendToSession(tx, session, [{ type: 'session.updated', dataJson: JSON.stringify(updated) }]);
+        const row = await updateMetadata(tx, session.sid, metadata, retention);
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return sendWrite(reply, outcome);
