@@ -1,21 +1,28 @@
 # syntax=docker/dockerfile:1
 
 # --- build: compile TypeScript to dist/ ---
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# postinstall applies patches/ (a postgres.js fix) and needs its script.
 COPY package*.json ./
-RUN npm ci
+COPY patches ./patches
+COPY scripts/postinstall.mjs ./scripts/
+# Optional dependencies are the test runtimes and embedded PostgreSQL binaries: not needed to build.
+RUN npm ci --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY client ./client
 RUN npm run build
 
 # --- runtime: production dependencies, compiled code and migrations only ---
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package*.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+COPY patches ./patches
+COPY scripts/postinstall.mjs ./scripts/
+# No optional dependencies: the container uses DATABASE_URL, never an embedded PostgreSQL.
+RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 USER node

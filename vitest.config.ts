@@ -1,12 +1,39 @@
 import { defineConfig } from 'vitest/config';
 
+/** Supported PostgreSQL majors (README "Supported versions"). */
+const MAJORS = ['15', '16', '17', '18'];
+/** The major the whole suite runs on; the others run the SQL-touching files. */
+const FULL = process.env.TEST_PG_MAJOR ?? '18';
+if (!MAJORS.includes(FULL)) throw new Error(`TEST_PG_MAJOR must be one of ${MAJORS.join(', ')}, got ${FULL}`);
+/**
+ * What depends on the server's SQL: migrations, the write path (sessions,
+ * events, state deltas, messages, queue, leases), streams (LISTEN/NOTIFY,
+ * replay by cursor) and the database-fault tests.
+ */
+const SQL_FILES = [
+  'test/db/**/*.test.ts',
+  'test/e2e/database-outage.test.ts',
+  'test/http/deltas.test.ts',
+  'test/http/events-append.test.ts',
+  'test/http/leases.test.ts',
+  'test/http/messages.test.ts',
+  'test/http/queue.test.ts',
+  'test/http/sessions.test.ts',
+  'test/http/state-sync.test.ts',
+  'test/http/stream*.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Failures should be reproducible: no retries hiding a race.
     retry: 0,
+    // The project's name picks the PostgreSQL major its global setup starts.
+    projects: MAJORS.map((major) => ({
+      extends: true,
+      test: { name: `pg${major}`, include: major === FULL ? ['test/**/*.test.ts'] : SQL_FILES },
+    })),
   },
 });

@@ -5,6 +5,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
+import { checkListenWorks } from './db/listen-check.js';
 import { activityRoutes } from './activity/routes.js';
 import { registerAuth } from './auth/plugin.js';
 import { announceExpiredActivity } from './activity/store.js';
@@ -200,7 +201,10 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
   let retentionSweepRunning = false;
   app.addHook('onReady', async () => {
-    if (listen) await hub.start();
+    if (listen) {
+      await checkListenWorks(database.url, database.sql);
+      await hub.start();
+    }
     timers.push(
       setInterval(() => {
         deleteExpiredKeys(db, config.idempotencyTtlMs).catch((err: unknown) =>

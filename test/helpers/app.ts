@@ -27,7 +27,8 @@ export async function createTestApp(
   const url = options.databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: url });
   const database = connectDatabase({
-    url,
+    // As main.ts does: the URL as the configuration reads it.
+    url: config.databaseUrl ?? url,
     poolMax: config.dbPoolMax,
     ...(options.logQuery ? { logger: { logQuery: options.logQuery } } : {}),
   });

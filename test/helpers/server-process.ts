@@ -1,48 +1,54 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 
-/** The server as users run it (src/main.ts in its own process), on a given port and database, so a test can kill it. */
-export interface ServerProcess {
+/** The server as users start it: a separate process running src/main.ts. */
+export interface SpawnedServer {
   child: ChildProcess;
-  url: string;
   output: () => string;
-  /** SIGKILL: no draining, no goodbye; resolves when the process is gone. */
-  kill(): Promise<void>;
+  exited: Promise<number | null>;
 }
 
-export async function startServerProcess(options: { port: number; databaseUrl: string; env?: Record<string, string> }): Promise<ServerProcess> {
+export function spawnServer(env: Record<string, string>): SpawnedServer {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_LEVEL: 'warn',
-      PORT: String(options.port),
-      DATABASE_URL: options.databaseUrl,
-      ...options.env,
-    },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = `http://127.0.0.1:${options.port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready: ${output}`);
-    }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Resolves once /readyz answers 200; throws with the server's output if it exits first. */
+export async function waitServerReady(base: string, running: SpawnedServer, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (running.child.exitCode !== null) throw new Error(`server exited: ${running.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  running.child.kill('SIGKILL');
+  throw new Error(`server not ready: ${running.output()}`);
+}
+
+/** A ready server process on a given port and database, that a test can kill. */
+export interface ServerProcess extends SpawnedServer {
+  url: string;
+  /** SIGKILL: no draining, no goodbye; resolves when the process is gone. */
+  kill(): Promise<void>;
+}
+
+export async function startServerProcess(options: { port: number; databaseUrl: string; env?: Record<string, string> }): Promise<ServerProcess> {
+  const running = spawnServer({ PORT: String(options.port), DATABASE_URL: options.databaseUrl, ...options.env });
+  const url = `http://127.0.0.1:${options.port}`;
+  await waitServerReady(url, running);
   return {
-    child,
+    ...running,
     url,
-    output: () => output,
     async kill() {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
+      if (running.child.exitCode === null) running.child.kill('SIGKILL');
+      await running.exited;
     },
   };
 }

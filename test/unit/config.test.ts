@@ -64,6 +64,24 @@ describe('loadConfig', () => {
   it('lets the event limit follow a smaller body limit when it is not set', () => {
     expect(loadConfig({ MAX_BODY_BYTES: '2048' }).limits.maxEventBytes).toBe(2048);
   });
+
+  it('reads target_session_attrs=read-write as libpq does: never a server in hot standby', () => {
+    const url = 'postgres://u:p@db1:5432,db2:5432/app?sslmode=require&target_session_attrs=read-write';
+    expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(
+      'postgres://u:p@db1:5432,db2:5432/app?sslmode=require&target_session_attrs=primary',
+    );
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db?sslmode=verify-full' }).databaseUrl).toBe(
+      'postgres://u@h/db?sslmode=verify-full',
+    );
+  });
+
+  it('refuses sslrootcert=<file> in DATABASE_URL and names NODE_EXTRA_CA_CERTS instead', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem' })).toThrow(
+      new ConfigError(
+        'DATABASE_URL: sslrootcert=/etc/ca.pem is not read by the driver; set NODE_EXTRA_CA_CERTS=/etc/ca.pem and keep sslmode=verify-full',
+      ),
+    );
+  });
 });
 
 describe('.env.example', () => {

@@ -1,0 +1,49 @@
+import net from 'node:net';
+
+export interface PgProxy {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy in front of PostgreSQL that passes every protocol message except
+ * NotificationResponse ('A'). That is what a client sees behind a pooler in
+ * transaction mode: LISTEN is accepted, and the notifications go to whichever
+ * client holds the server connection later, which is never the listener.
+ * Only for plain-text connections (the client must not ask for TLS).
+ */
+export async function startNotificationDroppingProxy(target: { host: string; port: number }): Promise<PgProxy> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      // Every server message is a type byte and a length that counts itself.
+      while (pending.length >= 5) {
+        const size = 1 + pending.readInt32BE(1);
+        if (pending.length < size) break;
+        if (pending[0] !== 0x41) client.write(pending.subarray(0, size));
+        pending = pending.subarray(size);
+      }
+    });
+    client.pipe(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
