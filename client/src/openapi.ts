@@ -436,6 +436,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork a session at a version (default: the head)
+         * @description Creates a session whose state is the source's state at `at_version`, with `parent_id` the source and `forked_from: {session_id, version}`. Its history starts with `session.forked` and a `state.snapshot` (a binary source's deltas after its snapshot follow as `state.delta`). Needs read on the source and write on the new id (admin when the server picks the id). 410 `version_expired` when that version is no longer kept.
+         */
+        post: operations["forkSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -615,6 +635,11 @@ export interface operations {
                                 /** @description Trim events older than this. */
                                 max_age_ms?: number;
                             } | null;
+                            /** @description Set on a fork: the source session and the version it was forked at. */
+                            forked_from: {
+                                session_id: string;
+                                version: number;
+                            } | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -735,6 +760,11 @@ export interface operations {
                             max_events?: number;
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
                         } | null;
                         /** Format: date-time */
                         created_at: string;
@@ -921,6 +951,11 @@ export interface operations {
                             max_events?: number;
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
                         } | null;
                         /** Format: date-time */
                         created_at: string;
@@ -1135,6 +1170,11 @@ export interface operations {
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
                         } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -1242,6 +1282,8 @@ export interface operations {
             query?: {
                 have?: number;
                 schema_version?: number;
+                /** @description Time travel: the state as of this version, in `snapshot` mode (`have` is ignored); 410 `version_expired` once it is no longer kept. */
+                at_version?: number;
             };
             header?: never;
             path: {
@@ -1342,6 +1384,25 @@ export interface operations {
             };
             /** @description Conflict with the current state (see `code`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4399,6 +4460,215 @@ export interface operations {
             };
             /** @description Not found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    forkSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key and request replays the first response. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                     * @example team-a:run-42
+                     */
+                    id?: string;
+                    at_version?: number;
+                    /** @description Free-form JSON object. */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                         * @example team-a:run-42
+                         */
+                        id: string;
+                        parent_id: string | null;
+                        /** @description Free-form JSON object. */
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        encoding: "json" | "binary";
+                        schema_version: number | null;
+                        version: number;
+                        last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /** @description What the agent is doing now; `{status: "idle"}` if never set, `expired: true` once its TTL passed. */
+                        activity: {
+                            status: string;
+                            detail?: unknown;
+                            /** @enum {boolean} */
+                            expired?: true;
+                            /** Format: date-time */
+                            updated_at?: string;
+                            /** Format: date-time */
+                            expires_at?: string;
+                        };
+                        lease: {
+                            owner: string;
+                            fencing_token: number;
+                            /** Format: date-time */
+                            expires_at: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token does not grant this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflict with the current state (see `code`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Over a configured size limit; nothing was stored. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

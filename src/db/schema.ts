@@ -66,6 +66,8 @@ export const sessions = pgTable(
     historyStart: bigint('history_start', { mode: 'number' }).notNull().default(0),
     /** The session's own retention policy (`{}` keeps everything); null: the server default. */
     retention: jsonb('retention').$type<{ max_events?: number; max_age_ms?: number }>(),
+    /** Set on a fork: the source session and the version it was forked at. */
+    forkedFrom: jsonb('forked_from').$type<{ session_id: string; version: number }>(),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

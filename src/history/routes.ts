@@ -1,10 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { SessionNotFound } from '../http/errors.js';
-import { emptyBodyAsObject, problems, Seq, SessionParams } from '../http/schemas.js';
+import { sql } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
+import { mayWrite } from '../auth/grants.js';
+import { Forbidden } from '../auth/plugin.js';
+import { notify, sendAppend, type NewEvent } from '../events/append.js';
+import { SessionExists, SessionNotFound } from '../http/errors.js';
+import { emptyBodyAsObject, IdempotencyHeaders, problems, Seq, SessionId, SessionParams, Version } from '../http/schemas.js';
+import { stateSnapshots } from '../db/schema.js';
 import type { Services } from '../services.js';
-import { getSession } from '../sessions/repository.js';
+import { getSession, getSessionRecord, insertSession, lockSession, toSessionView } from '../sessions/repository.js';
+import { Metadata, metadataWithin, Session } from '../sessions/routes.js';
 import { HistoryStart } from './schemas.js';
+import { stateAtVersion } from './time-travel.js';
 import { policyOf, trimSession } from './trim.js';
 
 export const historyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -38,4 +46,79 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       return { history_start: historyStart };
     },
   );
+
+  app.post(
+    '/v1/sessions/:id/fork',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'Fork a session at a version (default: the head)',
+        description:
+          'Creates a session whose state is the source\'s state at `at_version`, with `parent_id` the source and ' +
+          '`forked_from: {session_id, version}`. Its history starts with `session.forked` and a `state.snapshot` (a binary ' +
+          'source\'s deltas after its snapshot follow as `state.delta`). Needs read on the source and write on the new id ' +
+          '(admin when the server picks the id). 410 `version_expired` when that version is no longer kept.',
+        tags: ['history'],
+        params: SessionParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          { id: Type.Optional(SessionId), at_version: Type.Optional(Version), metadata: Type.Optional(Metadata) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Session, ...problems(400, 403, 404, 409, 410, 413) },
+      },
+      preValidation: emptyBodyAsObject,
+    },
+    async (request, reply) => {
+      const { body, principal } = request;
+      const id = body.id ?? uuidv7();
+      if (body.id === undefined ? !principal.admin : !mayWrite(principal, id)) {
+        throw new Forbidden(`this token may not create session "${id}" (a fork needs write on the new id; admin when the server picks it)`);
+      }
+      const metadata = metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes);
+      const row = await db.transaction(async (tx) => {
+        const source = await lockSession(tx, request.params.id);
+        if (!source) throw new SessionNotFound(request.params.id);
+        const version = body.at_version ?? source.version;
+        const state = await stateAtVersion(tx, source, version);
+        const forkedFrom = { session_id: source.id, version };
+        const created = await insertSession(tx, {
+          id,
+          parentId: source.id,
+          metadata,
+          encoding: source.encoding,
+          retention: source.retention,
+          forkedFrom,
+        });
+        if (!created) throw new SessionExists(id);
+        const events: NewEvent[] = [{ type: 'session.forked', dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
+        if (state) {
+          await tx.insert(stateSnapshots).values({
+            sessionSid: created.sid,
+            version: 1,
+            schemaVersion: state.schemaVersion,
+            origin: 'put',
+            body: state.snapshotBytes === undefined ? sql`${JSON.stringify(state.document)}::json` : null,
+            bodyBytes: state.snapshotBytes ?? null,
+          });
+          events.push({ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: state.schemaVersion }), version: 1 });
+          state.deltas.forEach((d, i) => events.push({ type: 'state.delta', dataJson: JSON.stringify(d.delta), version: i + 2 }));
+        }
+        const head = state ? 1 + state.deltas.length : 0;
+        const appended = sendAppend(tx, { ...created, leaseActive: false }, events, {
+          version: head,
+          ...(state ? { schema_version: state.schemaVersion, base_version: 1, snapshot_version: 1 } : {}),
+          chain_deltas: state?.deltas.length ?? 0,
+          // The head's state event comes last.
+          state_seq: state ? created.lastSeq + events.length : 0,
+        });
+        await appended.writes;
+        await notify(tx, { kind: 'created', session_id: id });
+        return getSessionRecord(tx, id);
+      });
+      reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
+      return reply.code(201).send(toSessionView(row));
+    },
+  );
 };
+

@@ -27,3 +27,14 @@ export const HistoryStart = Type.Integer({
   maximum: Number.MAX_SAFE_INTEGER,
   description: 'History is complete after this seq (0 until something is trimmed).',
 });
+
+export const ForkedFrom = Type.Union(
+  [
+    Type.Object({
+      session_id: Type.String(),
+      version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    }),
+    Type.Null(),
+  ],
+  { description: 'Set on a fork: the source session and the version it was forked at.' },
+);

@@ -69,10 +69,27 @@ async function materialisableBound(tx: Tx, deps: TrimDeps, session: SessionRow, 
     insert into state_snapshots (session_sid, version, schema_version, origin, body)
     values (${session.sid}, ${session.version}, ${session.schemaVersion ?? 0}, 'checkpoint', ${JSON.stringify(document)}::json)
     on conflict do nothing`);
-  await tx.execute(sql`delete from state_snapshots where session_sid = ${session.sid} and version < ${session.version}`);
   await tx.execute(sql`
     update sessions set base_version = version, chain_deltas = 0, chain_bytes = 0 where sid = ${session.sid}`);
   return upTo;
+}
+
+/**
+ * Drops the snapshots no kept version needs: every version whose state event
+ * is still kept rebuilds from the newest snapshot at or below it, so the one
+ * below the oldest kept state event, and all above, stay. With no state event
+ * kept, the newest snapshot alone stays (the head's base).
+ */
+async function pruneSnapshots(tx: Tx, sid: number): Promise<void> {
+  await tx.execute(sql`
+    with oldest as (
+      select min(version) as v from events where session_sid = ${sid} and version is not null
+    ), keep as (
+      select coalesce(
+        (select max(version) from state_snapshots, oldest where session_sid = ${sid} and version <= oldest.v),
+        (select max(version) from state_snapshots where session_sid = ${sid})) as v
+    )
+    delete from state_snapshots using keep where session_sid = ${sid} and version < keep.v`);
 }
 
 export interface TrimStep {
@@ -99,6 +116,7 @@ export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goa
   await tx.execute(sql`
     delete from events where session_sid = ${session.sid} and seq > ${session.historyStart} and seq <= ${upTo}`);
   await tx.execute(sql`update sessions set history_start = ${upTo} where sid = ${session.sid}`);
+  await pruneSnapshots(tx, session.sid);
   return { historyStart: upTo, more: upTo === step && (step < wanted || beyond) };
 }
 

@@ -221,6 +221,19 @@ export class CursorExpired extends ApiError {
   }
 }
 
+/** A version whose state is no longer kept (retention): `?at_version=` and fork. */
+export class VersionExpired extends ApiError {
+  readonly status = 410;
+  readonly code = 'version_expired';
+  readonly title = 'Version no longer kept';
+  constructor(version: number, historyStart: number) {
+    super(`the state at version ${version} is no longer kept: history starts after seq ${historyStart}`, {
+      version,
+      history_start: historyStart,
+    });
+  }
+}
+
 export class ReservedEventType extends ApiError {
   readonly status = 400;
   readonly code = 'reserved_event_type';

@@ -47,6 +47,7 @@ export interface SessionView {
   last_seq: number;
   history_start: number;
   retention: SessionRow['retention'];
+  forked_from: SessionRow['forkedFrom'];
   created_at: string;
   updated_at: string;
   activity: ActivityView;
@@ -64,6 +65,7 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     last_seq: row.lastSeq,
     history_start: row.historyStart,
     retention: row.retention,
+    forked_from: row.forkedFrom,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     activity,
@@ -144,6 +146,7 @@ export interface NewSession {
   metadata: Record<string, unknown>;
   encoding: Encoding;
   retention?: SessionRow['retention'];
+  forkedFrom?: SessionRow['forkedFrom'];
 }
 
 /** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */

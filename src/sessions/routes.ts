@@ -27,7 +27,7 @@ import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
-import { HistoryStart, RetentionPolicy } from '../history/schemas.js';
+import { ForkedFrom, HistoryStart, RetentionPolicy } from '../history/schemas.js';
 import {
   deleteSession,
   findSession,
@@ -39,7 +39,7 @@ import {
   updateMetadata,
 } from './repository.js';
 
-const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
+export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
 
 export const Session = Type.Object({
   id: SessionId,
@@ -51,6 +51,7 @@ export const Session = Type.Object({
   last_seq: Seq,
   history_start: HistoryStart,
   retention: RetentionPolicy,
+  forked_from: ForkedFrom,
   created_at: Timestamp,
   updated_at: Timestamp,
   activity: Activity,
@@ -84,7 +85,7 @@ const ListQuery = Type.Object(
 );
 
 /** Metadata is returned by every read and listing of its session: bounded, after any merge. */
-function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
+export function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
   jsonWithin(metadata, limitBytes, 'metadata', 'MAX_METADATA_BYTES', '; keep large data in the state or in events');
   return metadata;
 }

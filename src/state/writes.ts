@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Limits, StateTuning } from '../config.js';
 import type { Tx } from '../db/client.js';
 import { inFlight, send } from '../db/pipeline.js';
@@ -96,6 +96,8 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   }
   const version = session.version + 1;
   const seq = session.lastSeq + 1;
+  // Earlier snapshots stay: `?at_version=` and fork rebuild older versions from
+  // them. Trimming history (history/trim.ts) removes those nothing needs.
   const writes = inFlight([
     send(tx.insert(stateSnapshots).values({
       sessionSid: session.sid,
@@ -105,8 +107,6 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
       body: body === null ? null : sql`${body}::json`,
       bodyBytes,
     })),
-    // Everything before a replacing snapshot is obsolete.
-    send(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
     sendAppend(
       tx,
       session,
@@ -230,7 +230,6 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
             origin: 'checkpoint',
             body: sql`${checkpoint}::json`,
           })),
-          send(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
         ]),
   ]);
   return { ack: { version, seq }, writes };
