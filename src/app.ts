@@ -13,6 +13,7 @@ import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { historyRoutes } from './history/routes.js';
 import { RetentionSweeper } from './history/trim.js';
+import { deleteExpiredSessions } from './history/expiry.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
@@ -214,6 +215,7 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
       setInterval(() => {
         announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
         settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
+        deleteExpiredSessions(db).catch((err: unknown) => app.log.warn({ err }, 'session expiry sweep failed'));
       }, EXPIRY_SWEEP_MS).unref(),
       setInterval(() => {
         if (retentionSweepRunning) return;

@@ -640,6 +640,10 @@ export interface operations {
                                 session_id: string;
                                 version: number;
                             } | null;
+                            /** @description Delete the session once no write came for this long; null: never. */
+                            ttl_ms: number | null;
+                            /** @description When the session expires unless written to (last write + ttl_ms). */
+                            expires_at: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -726,6 +730,8 @@ export interface operations {
                         /** @description Trim events older than this. */
                         max_age_ms?: number;
                     } | null;
+                    /** @description Delete the session once no write came for this long; null: never. */
+                    ttl_ms?: number | null;
                 };
             };
         };
@@ -766,6 +772,10 @@ export interface operations {
                             session_id: string;
                             version: number;
                         } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -957,6 +967,10 @@ export interface operations {
                             session_id: string;
                             version: number;
                         } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -1135,6 +1149,8 @@ export interface operations {
                         /** @description Trim events older than this. */
                         max_age_ms?: number;
                     } | null;
+                    /** @description Delete the session once no write came for this long; null: never. */
+                    ttl_ms?: number | null;
                 };
             };
         };
@@ -1175,6 +1191,10 @@ export interface operations {
                             session_id: string;
                             version: number;
                         } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -4548,6 +4568,10 @@ export interface operations {
                             session_id: string;
                             version: number;
                         } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */

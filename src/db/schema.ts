@@ -66,6 +66,8 @@ export const sessions = pgTable(
     historyStart: bigint('history_start', { mode: 'number' }).notNull().default(0),
     /** The session's own retention policy (`{}` keeps everything); null: the server default. */
     retention: jsonb('retention').$type<{ max_events?: number; max_age_ms?: number }>(),
+    /** Deleted by the expiry sweep once no write came for this long (`updated_at` + ttl_ms). */
+    ttlMs: bigint('ttl_ms', { mode: 'number' }),
     /** Set on a fork: the source session and the version it was forked at. */
     forkedFrom: jsonb('forked_from').$type<{ session_id: string; version: number }>(),
     createdAt: createdAt(),
@@ -74,6 +76,8 @@ export const sessions = pgTable(
   (t) => [
     index('sessions_parent_idx').on(t.parentId, t.sid),
     // Without a server default, the retention sweep visits only sessions with a policy of their own.
+    // The expiry sweep visits only sessions that can expire.
+    index('sessions_ttl_idx').on(t.updatedAt).where(sql`${t.ttlMs} is not null`),
     index('sessions_retention_idx').on(t.sid).where(sql`${t.retention} is not null`),
     index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
     check('sessions_encoding_check', sql`${t.encoding} in ('json', 'binary')`),

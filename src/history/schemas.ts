@@ -38,3 +38,11 @@ export const ForkedFrom = Type.Union(
   ],
   { description: 'Set on a fork: the source session and the version it was forked at.' },
 );
+
+export const TtlMs = Type.Union(
+  [Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()],
+  { description: 'Delete the session once no write came for this long; null: never.' },
+);
+export const ExpiresAt = Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  description: 'When the session expires unless written to (last write + ttl_ms).',
+});

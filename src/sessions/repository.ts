@@ -48,6 +48,8 @@ export interface SessionView {
   history_start: number;
   retention: SessionRow['retention'];
   forked_from: SessionRow['forkedFrom'];
+  ttl_ms: number | null;
+  expires_at: string | null;
   created_at: string;
   updated_at: string;
   activity: ActivityView;
@@ -66,6 +68,8 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     history_start: row.historyStart,
     retention: row.retention,
     forked_from: row.forkedFrom,
+    ttl_ms: row.ttlMs,
+    expires_at: row.ttlMs === null ? null : new Date(row.updatedAt.getTime() + row.ttlMs).toISOString(),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     activity,
@@ -147,6 +151,7 @@ export interface NewSession {
   encoding: Encoding;
   retention?: SessionRow['retention'];
   forkedFrom?: SessionRow['forkedFrom'];
+  ttlMs?: number | null;
 }
 
 /** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
@@ -207,10 +212,16 @@ export async function updateMetadata(
   sid: number,
   metadata: Record<string, unknown>,
   retention?: SessionRow['retention'],
+  ttlMs?: number | null,
 ): Promise<SessionRecord> {
   const [row] = await tx
     .update(sessions)
-    .set({ metadata, ...(retention === undefined ? {} : { retention }), updatedAt: sql`now()` })
+    .set({
+      metadata,
+      ...(retention === undefined ? {} : { retention }),
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+      updatedAt: sql`now()`,
+    })
     .where(eq(sessions.sid, sid))
     .returning(sessionColumns);
   if (!row) throw new Error(`session ${sid} vanished while locked`);

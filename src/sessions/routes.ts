@@ -27,7 +27,7 @@ import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
-import { ForkedFrom, HistoryStart, RetentionPolicy } from '../history/schemas.js';
+import { ExpiresAt, ForkedFrom, HistoryStart, RetentionPolicy, TtlMs } from '../history/schemas.js';
 import {
   deleteSession,
   findSession,
@@ -52,6 +52,8 @@ export const Session = Type.Object({
   history_start: HistoryStart,
   retention: RetentionPolicy,
   forked_from: ForkedFrom,
+  ttl_ms: TtlMs,
+  expires_at: ExpiresAt,
   created_at: Timestamp,
   updated_at: Timestamp,
   activity: Activity,
@@ -71,6 +73,7 @@ const CreateSessionBody = Type.Object(
     metadata: Type.Optional(Metadata),
     encoding: Type.Optional(StringEnum(['json', 'binary'], { description: 'How state is stored; default json.' })),
     retention: Type.Optional(RetentionPolicy),
+    ttl_ms: Type.Optional(TtlMs),
   },
   { additionalProperties: false },
 );
@@ -141,6 +144,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
               metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
               encoding: body.encoding ?? 'json',
               retention: body.retention ?? null,
+              ttlMs: body.ttl_ms ?? null,
             });
           } catch (error) {
             if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
@@ -229,7 +233,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         params: SessionParams,
         headers: IdempotencyHeaders,
         body: Type.Object(
-          { metadata: Type.Optional(Metadata), retention: Type.Optional(RetentionPolicy) },
+          { metadata: Type.Optional(Metadata), retention: Type.Optional(RetentionPolicy), ttl_ms: Type.Optional(TtlMs) },
           { additionalProperties: false },
         ),
         response: { 200: Session, ...problems(400, 404, 413, 422) },
@@ -238,15 +242,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(db, request, write, async (tx, session) => {
-        const { retention } = request.body;
+        const { retention, ttl_ms: ttlMs } = request.body;
         const metadata = metadataWithin(
           applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata ?? {}) as Record<string, unknown>,
           config.limits.maxMetadataBytes,
         );
         // Durable, so streams, the changes feed and a later reader of the history all see a rename.
-        const updated = { metadata, ...(retention === undefined ? {} : { retention }) };
+        const updated = { metadata, ...(retention === undefined ? {} : { retention }), ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }) };
         await appendToSession(tx, session, [{ type: 'session.updated', dataJson: JSON.stringify(updated) }]);
-        const row = await updateMetadata(tx, session.sid, metadata, retention);
+        const row = await updateMetadata(tx, session.sid, metadata, retention, ttlMs);
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return sendWrite(reply, outcome);

@@ -59,6 +59,8 @@ describe('POST /v1/sessions', () => {
       history_start: 0,
       retention: null,
       forked_from: null,
+      ttl_ms: null,
+      expires_at: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
       activity: { status: 'idle' },
