@@ -170,15 +170,22 @@ export class RetentionSweeper {
       order by s.sid limit ${limit}`);
     this.from = due.length < limit ? 0 : Number(due[due.length - 1]?.sid ?? 0);
     let batches = 0;
+    let failed: unknown;
     for (const { sid } of due) {
-      const trimmed = await this.db.transaction(async (tx) => {
-        const session = await lockSessionBySidIfFree(tx, Number(sid));
-        if (!session) return false;
-        const step = await trimBatch(tx, this.deps, session, { policy: policyOf(session, this.defaults) });
-        return step.historyStart > session.historyStart;
-      });
-      if (trimmed) batches++;
+      try {
+        const trimmed = await this.db.transaction(async (tx) => {
+          const session = await lockSessionBySidIfFree(tx, Number(sid));
+          if (!session) return false;
+          const step = await trimBatch(tx, this.deps, session, { policy: policyOf(session, this.defaults) });
+          return step.historyStart > session.historyStart;
+        });
+        if (trimmed) batches++;
+      } catch (error) {
+        // One session whose state cannot be rebuilt (state_unreadable) must not stop the others' trimming.
+        failed ??= error;
+      }
     }
+    if (failed) throw failed;
     return batches;
   }
 }

@@ -19,6 +19,15 @@ afterAll(async () => {
   await a?.close();
 });
 
+/** Polls until `done()` holds: a bounded wait, not an assertion on time. */
+async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Moves a session's last write back in time (the sweep judges by the database clock). */
 const age = (id: string, ms: number) =>
   a.database.sql`update sessions set updated_at = now() - ${ms} * interval '1 millisecond' where id = ${id}`;
@@ -70,11 +79,11 @@ describe('expiry by ttl_ms', () => {
       expect(changes.messages.filter((m) => m.event === 'session.deleted').map((m) => m.json)).toEqual([
         { session_id: 'exp-once', reason: 'expired' },
       ]);
-      await changes.waitFor(() => notices.length > 0, 'the deletion notice');
+      await until(() => notices.length > 0, 'the deletion notice');
       // Sent after the two streams' notice, anything a second deletion sent has arrived by now too.
       await call(a.app, 'POST', '/v1/sessions', { id: 'exp-marker' });
       await call(a.app, 'DELETE', '/v1/sessions/exp-marker');
-      await changes.waitFor(() => notices.some((n) => n.includes('exp-marker')), 'the marker deletion');
+      await until(() => notices.some((n) => n.includes('exp-marker')), 'the marker deletion');
       expect(notices.filter((n) => n.includes('exp-once'))).toHaveLength(1);
       expectProblem(await call(b.app, 'GET', '/v1/sessions/exp-once'), 404, 'session_not_found');
     } finally {
