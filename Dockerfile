@@ -12,6 +12,8 @@ RUN npm ci --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY client ./client
+COPY scripts/build-inspector.ts ./scripts/
+COPY inspector ./inspector
 RUN npm run build
 
 # --- runtime: production dependencies, compiled code and migrations only ---

@@ -22,6 +22,10 @@ const SQL_FILES = [
   'test/http/sessions.test.ts',
   'test/http/state-sync.test.ts',
   'test/http/stream*.test.ts',
+  // Split out of stream.test.ts (issue 13): same coverage on every major.
+  'test/http/live.test.ts',
+  'test/http/activity.test.ts',
+  'test/http/changes.test.ts',
 ];
 
 export default defineConfig({

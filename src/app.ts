@@ -18,19 +18,24 @@ import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handl
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
-import { SessionQueue } from './http/session-queue.js';
+import { SessionQueue } from './writes/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
+import { inspectorRoutes } from './inspector/routes.js';
 import { leaseRoutes } from './leases/routes.js';
 import { settleExpired } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
 import { messageRoutes } from './messages/routes.js';
+import { turnRoutes } from './turns/routes.js';
+import { attachmentRoutes } from './attachments/routes.js';
+import { sweepAttachments } from './attachments/store.js';
 import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
-import { readHeadAndActivity, readHeads } from './sessions/repository.js';
+import { readHeadAndActivity } from './activity/store.js';
+import { readHeads } from './sessions/repository.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
@@ -50,6 +55,8 @@ export interface AppOptions {
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
 /** Expired activity, leases and claims are announced within about this long. */
 const EXPIRY_SWEEP_MS = 500;
+/** Uncommitted attachments are deleted within about this long after their TTL (or the TTL itself, when shorter). */
+const ATTACHMENT_SWEEP_MS = 60_000;
 /** Node checks its requestTimeout every 30 s: past ours by more than that, it never answers first. */
 const NODE_TIMEOUT_BACKSTOP_MS = 60_000;
 
@@ -121,11 +128,11 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
       stateLimits: stateLimitsFor(config.maxJsonDepth, config.limits.maxBodyBytes),
     },
     hub,
+    sessionQueue: new SessionQueue(),
     readEventRows: readRows,
   };
 
   registerErrorHandlers(app, metrics);
-  app.decorate('sessionQueue', new SessionQueue());
   // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.
   registerShutdownRefusal(app);
   registerBodyTimeout(app, config.requestTimeoutMs);
@@ -179,6 +186,8 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         { name: 'leases', description: 'One writer at a time: execution leases with fencing tokens.' },
         { name: 'queue', description: 'Input that waits for the worker.' },
         { name: 'messages', description: 'The conversation an LLM loop keeps.' },
+        { name: 'turns', description: 'One atomic commit per agent turn.' },
+        { name: 'attachments', description: 'Files an agent reads or writes.' },
         { name: 'operations', description: 'Health, readiness and metrics.' },
       ],
     },
@@ -197,6 +206,9 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
   await app.register(historyRoutes, { services });
+  await app.register(turnRoutes, { services });
+  await app.register(attachmentRoutes, { services });
+  await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const timers: NodeJS.Timeout[] = [];
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
@@ -225,6 +237,11 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
           .catch((err: unknown) => app.log.warn({ err }, 'retention sweep failed'))
           .finally(() => (retentionSweepRunning = false));
       }, config.history.sweepMs).unref(),
+      setInterval(() => {
+        sweepAttachments(db, config.attachments.intentTtlMs).catch((err: unknown) =>
+          app.log.warn({ err }, 'uncommitted attachment sweep failed'),
+        );
+      }, Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS)).unref(),
     );
   });
   // Streams never finish on their own: end them first so closing the server can drain.

@@ -52,6 +52,15 @@ export interface HistoryTuning {
   sweepMs: number;
 }
 
+export interface AttachmentTuning {
+  /** Largest attachment, in bytes (MAX_ATTACHMENT_BYTES). */
+  maxBytes: number;
+  /** An uncommitted attachment older than this is deleted by the sweep. */
+  intentTtlMs: number;
+  /** Bytes per stored chunk row: what an upload or download holds in memory at a time. */
+  chunkBytes: number;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -75,6 +84,7 @@ export interface Config {
   logLevel: string;
   sseHeartbeatMs: number;
   idempotencyTtlMs: number;
+  attachments: AttachmentTuning;
   limits: Limits;
   state: StateTuning;
   stream: StreamTuning;
@@ -224,6 +234,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxBufferedBytes,
       totalBufferedBytes: integer(env, 'SSE_TOTAL_BUFFER_BYTES', 128 * MiB, 1 * MiB, 64 * 1024 * MiB),
       eventsPageBytes: integer(env, 'EVENTS_PAGE_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
+    },
+    attachments: {
+      maxBytes: integer(env, 'MAX_ATTACHMENT_BYTES', 32 * MiB, 1, 1024 * 1024 * MiB),
+      intentTtlMs: integer(env, 'ATTACHMENT_INTENT_TTL_MS', 3_600_000, 1000, 365 * 24 * 3_600_000),
+      chunkBytes: integer(env, 'ATTACHMENT_CHUNK_BYTES', 256 * KiB, 1 * KiB, 64 * MiB),
     },
     state: {
       checkpointEveryDeltas: integer(env, 'STATE_CHECKPOINT_DELTAS', 200, 1, 1_000_000),

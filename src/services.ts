@@ -5,6 +5,7 @@ import type { EventRowPage } from './events/read.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { StateContext } from './state/writes.js';
 import type { ListenerHub } from './stream/hub.js';
+import type { SessionQueue } from './writes/session-queue.js';
 
 /** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
 export interface Services {
@@ -14,6 +15,8 @@ export interface Services {
   metrics: Metrics;
   stateContext: StateContext;
   hub: ListenerHub;
+  /** This process's queue of writers per session (`writeSession`). */
+  sessionQueue: SessionQueue;
   /** Durable events after a seq, for streams (shared by replay and the tails). */
   readEventRows: (sid: number, after: number, limit: number) => Promise<EventRowPage>;
 }

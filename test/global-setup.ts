@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { assertPatchesApplied } from './helpers/patches.js';
 import { embeddedPackageFor } from './helpers/postgres.js';
 
 export const TEMPLATE_DATABASE = 'session_sync_template';
@@ -35,6 +36,8 @@ export function testPostgresMajor(projectName: string): number {
  * which is much faster than migrating per file and keeps files isolated.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The tests would run against a postgres.js without the fixes the server relies on.
+  assertPatchesApplied();
   const root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-test-'));
   // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
   await chmod(root, 0o755);

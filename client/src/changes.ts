@@ -1,6 +1,7 @@
 import type { RetryOptions } from './backoff.js';
 import { SessionSyncError } from './errors.js';
 import { runStream, type StreamStatus } from './sse.js';
+import { TOKEN_EXPIRED } from './subscribe.js';
 import type { Transport } from './transport.js';
 
 /** A hint from the changes feed: `session.changed` `{session_id, last_seq, version}`, or created, deleted, activity. */
@@ -41,6 +42,8 @@ export function watchChanges(
     onMessage: (message) => {
       const type = message.event ?? 'message';
       if (type === 'sweep_required') return handlers.onSweepRequired?.();
+      // The token that opened the feed expired: reconnect at once with a fresh one (the new connection sweeps again).
+      if (type === TOKEN_EXPIRED) return 'reconnect';
       let data: Record<string, unknown>;
       try {
         data = JSON.parse(message.data) as Record<string, unknown>;

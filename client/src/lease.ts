@@ -1,5 +1,5 @@
 import { SessionSyncError } from './errors.js';
-import type { Requests } from './requests.js';
+import type { AttachmentBody, Requests } from './requests.js';
 import type { RequestOptions } from './transport.js';
 import type { AnswerOf, BodyOf, LeaseGrant, LiveAnswer, LiveEvent, QueryOf } from './types.js';
 
@@ -49,6 +49,11 @@ export interface LeasedSession {
   abandonClaim(claimId: string, options?: Opts): Promise<AnswerOf<'abandonClaim'>>;
   appendMessages(body: BodyOf<'appendMessages'>, options?: Opts): Promise<AnswerOf<'appendMessages'>>;
   listMessages(query?: QueryOf<'listMessages'>, options?: Opts): Promise<AnswerOf<'listMessages'>>;
+  commitTurn(body: BodyOf<'commitTurn'>, options?: Opts): Promise<AnswerOf<'commitTurn'>>;
+  uploadAttachment(bytes: AttachmentBody, options?: Opts & { contentType?: string }): Promise<AnswerOf<'uploadAttachment'>>;
+  listAttachments(query?: QueryOf<'listAttachments'>, options?: Opts): Promise<AnswerOf<'listAttachments'>>;
+  commitAttachment(attachmentId: string, options?: Opts): Promise<AnswerOf<'commitAttachment'>>;
+  downloadAttachment(attachmentId: string, options?: Opts & { range?: { start: number; end?: number } }): Promise<Response>;
 }
 
 /** Claims a lease and keeps it: renewal on a timer, loss noticed from renewals, writes and the clock. */
@@ -115,7 +120,7 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
   scheduleRenewal();
   options.signal?.addEventListener('abort', () => stopTimers(), { once: true });
 
-  const o = (extra?: Opts): RequestOptions => ({ ...extra, leaseToken: token });
+  const o = <T extends Opts>(extra?: T) => ({ ...extra, leaseToken: token }) as T & RequestOptions;
   const session: LeasedSession = {
     id,
     getSession: (opt) => watch(requests.getSession(id, o(opt))),
@@ -135,6 +140,11 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
     abandonClaim: (claimId, opt) => watch(requests.abandonClaim(id, claimId, o(opt))),
     appendMessages: (body, opt) => watch(requests.appendMessages(id, body, o(opt))),
     listMessages: (query, opt) => watch(requests.listMessages(id, query, o(opt))),
+    commitTurn: (body, opt) => watch(requests.commitTurn(id, body, o(opt))),
+    uploadAttachment: (bytes, opt) => watch(requests.uploadAttachment(id, bytes, o(opt))),
+    listAttachments: (query, opt) => watch(requests.listAttachments(id, query, o(opt))),
+    commitAttachment: (attachmentId, opt) => watch(requests.commitAttachment(id, attachmentId, o(opt))),
+    downloadAttachment: (attachmentId, opt) => watch(requests.downloadAttachment(id, attachmentId, o(opt))),
   };
 
   return {

@@ -456,6 +456,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/turns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit one agent turn atomically: state, events, messages, claims, attachments, usage, lease release
+         * @description All parts commit together or none does, in this order: the state change (CAS on base_version), the events, the messages, the claims completed, the attachments committed, the usage, the lease released; then one `turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses the whole turn with that part's error plus `part` and, for list parts, `index`.
+         */
+        post: operations["commitTurn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a session's attachments (committed or not), oldest first */
+        get: operations["listAttachments"];
+        put?: never;
+        /**
+         * Upload an attachment: the raw bytes are the body, streamed into storage
+         * @description Any Content-Type (kept, and served back). Up to MAX_ATTACHMENT_BYTES; the body is stored in chunks as it arrives and never held whole. The same bytes on the same session give the same attachment_id (the SHA-256). The attachment is uncommitted until a turn (or POST .../commit) commits it; uncommitted ones are deleted after ATTACHMENT_INTENT_TTL_MS. A broken upload stores nothing.
+         */
+        post: operations["uploadAttachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an attachment, streamed, with Range and ETag
+         * @description Served with its stored Content-Type, `X-Content-Type-Options: nosniff` and a sandboxing Content-Security-Policy; types a browser would render as a document (HTML, SVG, XML and anything not known to be inert) come with `Content-Disposition: attachment`, so hostile bytes never run in this origin. A single `bytes=` Range gives 206 (416 when outside the file); `If-None-Match` gives 304.
+         */
+        get: operations["downloadAttachment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/attachments/{attachment_id}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Commit an attachment outside a turn (a turn commits those it lists) */
+        post: operations["commitAttachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -665,6 +743,18 @@ export interface operations {
                                 /** Format: date-time */
                                 expires_at: string;
                             } | null;
+                            /** @description Totals of the usage the turns reported. */
+                            usage: {
+                                input_tokens: number;
+                                output_tokens: number;
+                                cost_usd: number;
+                                /** @description Turns committed (POST .../turns). */
+                                turns: number;
+                            };
+                            /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                            first_user_message: string | null;
+                            /** @description Active (not archived) messages. */
+                            message_count: number;
                         }[];
                         next_cursor: string | null;
                     };
@@ -797,6 +887,18 @@ export interface operations {
                             /** Format: date-time */
                             expires_at: string;
                         } | null;
+                        /** @description Totals of the usage the turns reported. */
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                            cost_usd: number;
+                            /** @description Turns committed (POST .../turns). */
+                            turns: number;
+                        };
+                        /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                        first_user_message: string | null;
+                        /** @description Active (not archived) messages. */
+                        message_count: number;
                     };
                 };
             };
@@ -992,6 +1094,18 @@ export interface operations {
                             /** Format: date-time */
                             expires_at: string;
                         } | null;
+                        /** @description Totals of the usage the turns reported. */
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                            cost_usd: number;
+                            /** @description Turns committed (POST .../turns). */
+                            turns: number;
+                        };
+                        /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                        first_user_message: string | null;
+                        /** @description Active (not archived) messages. */
+                        message_count: number;
                     };
                 };
             };
@@ -1216,6 +1330,18 @@ export interface operations {
                             /** Format: date-time */
                             expires_at: string;
                         } | null;
+                        /** @description Totals of the usage the turns reported. */
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                            cost_usd: number;
+                            /** @description Turns committed (POST .../turns). */
+                            turns: number;
+                        };
+                        /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                        first_user_message: string | null;
+                        /** @description Active (not archived) messages. */
+                        message_count: number;
                     };
                 };
             };
@@ -4593,6 +4719,18 @@ export interface operations {
                             /** Format: date-time */
                             expires_at: string;
                         } | null;
+                        /** @description Totals of the usage the turns reported. */
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                            cost_usd: number;
+                            /** @description Turns committed (POST .../turns). */
+                            turns: number;
+                        };
+                        /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                        first_user_message: string | null;
+                        /** @description Active (not archived) messages. */
+                        message_count: number;
                     };
                 };
             };
@@ -4693,6 +4831,614 @@ export interface operations {
             };
             /** @description Over a configured size limit; nothing was stored. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    commitTurn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key and request replays the first response. */
+                "idempotency-key"?: string;
+                /** @description The token from POST .../lease; required while an unexpired lease exists. */
+                "lease-token"?: string;
+            };
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The worker's own id for this turn (e.g. derived from the claimed input): a retry sends the same id and body. */
+                    turn_id: string;
+                    base_version?: number;
+                    /** @description One state change against base_version: a delta or a snapshot, as the state routes take them. */
+                    state?: {
+                        schema_version?: number;
+                        /** @description RFC 6902 JSON Patch (json encoding). */
+                        patch?: ({
+                            /** @enum {string} */
+                            op: "add" | "remove" | "replace" | "move" | "copy" | "test";
+                            /** @description JSON Pointer (RFC 6901). */
+                            path: string;
+                            from?: string;
+                            value?: unknown;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /** @description RFC 7396 JSON Merge Patch (json encoding). */
+                        merge_patch?: unknown;
+                        /**
+                         * Format: byte
+                         * @description Standard base64 (RFC 4648 section 4), padded.
+                         */
+                        delta_base64?: string;
+                        /** @description json encoding: the whole state (needs schema_version). */
+                        snapshot?: unknown;
+                        /**
+                         * Format: byte
+                         * @description Standard base64 (RFC 4648 section 4), padded.
+                         */
+                        snapshot_base64?: string;
+                    };
+                    events?: {
+                        /** @description Lowercase dotted name, e.g. `tool.call`; at most 128 characters. */
+                        type: string;
+                        data: unknown;
+                    }[];
+                    messages?: {
+                        /** @enum {string} */
+                        role: "system" | "user" | "assistant" | "tool";
+                        /** @description A free tag (e.g. `message`, `summary`, `system_prompt`); default `message`. */
+                        kind?: string;
+                        content: unknown;
+                    }[];
+                    complete_claims?: string[];
+                    attachments?: string[];
+                    usage?: {
+                        model: string;
+                        input_tokens: number;
+                        output_tokens: number;
+                        cost_usd?: number;
+                    }[];
+                    release_lease?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        turn_id: string;
+                        version: number;
+                        first_seq: number;
+                        last_seq: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflict with the current state (see `code`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Over a configured size limit; nothing was stored. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Well-formed but cannot be applied (see `code`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listAttachments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        attachments: {
+                            /** @description The SHA-256 of the bytes, in hex: the same bytes on one session are one attachment. */
+                            attachment_id: string;
+                            size: number;
+                            content_type: string;
+                            sha256: string;
+                            committed: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    uploadAttachment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key and request replays the first response. */
+                "idempotency-key"?: string;
+                /** @description The token from POST .../lease; required while an unexpired lease exists. */
+                "lease-token"?: string;
+            };
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The SHA-256 of the bytes, in hex: the same bytes on one session are one attachment. */
+                        attachment_id: string;
+                        size: number;
+                        content_type: string;
+                        sha256: string;
+                        committed: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflict with the current state (see `code`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Over a configured size limit; nothing was stored. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    downloadAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+                /** @description The SHA-256 of the bytes, in hex: the same bytes on one session are one attachment. */
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Default Response */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Problem details. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    commitAttachment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key and request replays the first response. */
+                "idempotency-key"?: string;
+                /** @description The token from POST .../lease; required while an unexpired lease exists. */
+                "lease-token"?: string;
+            };
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+                /** @description The SHA-256 of the bytes, in hex: the same bytes on one session are one attachment. */
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The SHA-256 of the bytes, in hex: the same bytes on one session are one attachment. */
+                        attachment_id: string;
+                        size: number;
+                        content_type: string;
+                        sha256: string;
+                        committed: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflict with the current state (see `code`). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

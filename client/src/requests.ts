@@ -2,6 +2,9 @@ import type { Call, RequestOptions, Transport } from './transport.js';
 import type { AnswerOf, BodyOf, LiveAnswer, LiveEvent, QueryOf } from './types.js';
 
 const enc = encodeURIComponent;
+
+/** What `uploadAttachment` sends: anything fetch takes as a body of bytes. */
+export type AttachmentBody = Blob | ArrayBuffer | Uint8Array | string | ReadableStream<Uint8Array>;
 const session = (id: string) => `/v1/sessions/${enc(id)}`;
 
 /**
@@ -152,6 +155,60 @@ export class Requests {
   /** Trims history now (by the retention policy, or below `before_seq`); answers the new `history_start`. */
   compactSession(id: string, body: BodyOf<'compactSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'compactSession'>> {
     return this.call({ method: 'POST', path: `${session(id)}/compact`, body, options });
+  }
+
+  // Turns
+  /**
+   * One agent turn, all or nothing (`POST .../turns`). Retried like any write,
+   * and the server also answers a repeat of the same `turn_id` and body with
+   * the first answer: a worker restarted after a crash sends its turn again.
+   */
+  commitTurn(id: string, body: BodyOf<'commitTurn'>, options?: RequestOptions): Promise<AnswerOf<'commitTurn'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/turns`, body, options });
+  }
+
+  // Attachments
+  /**
+   * Uploads a file; its bytes are the body, streamed (`POST .../attachments`).
+   * A Blob, buffer or string is retried like any write (the same bytes give
+   * the same attachment); a ReadableStream is sent once and never retried.
+   * `contentType` defaults to the Blob's type, else application/octet-stream.
+   */
+  uploadAttachment(
+    id: string,
+    bytes: AttachmentBody,
+    options?: RequestOptions & { contentType?: string },
+  ): Promise<AnswerOf<'uploadAttachment'>> {
+    const contentType = options?.contentType || (bytes instanceof Blob && bytes.type) || 'application/octet-stream';
+    const replayable = typeof ReadableStream === 'undefined' || !(bytes instanceof ReadableStream);
+    return this.call({ method: 'POST', path: `${session(id)}/attachments`, rawBody: { body: bytes as NonNullable<RequestInit['body']>, contentType, replayable }, options });
+  }
+  listAttachments(id: string, query: QueryOf<'listAttachments'> = {}, options?: RequestOptions): Promise<AnswerOf<'listAttachments'>> {
+    return this.call({ method: 'GET', path: `${session(id)}/attachments`, query, options });
+  }
+  commitAttachment(id: string, attachmentId: string, options?: RequestOptions): Promise<AnswerOf<'commitAttachment'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/attachments/${enc(attachmentId)}/commit`, body: {}, options });
+  }
+  /**
+   * The file as a fetch `Response` (stream it from `body`, or read it whole
+   * with `arrayBuffer()`/`blob()`); `range` asks for bytes `start` to `end`
+   * inclusive (206). Failures are SessionSyncErrors like any call's.
+   */
+  downloadAttachment(
+    id: string,
+    attachmentId: string,
+    options?: RequestOptions & { range?: { start: number; end?: number } },
+  ): Promise<Response> {
+    const range = options?.range;
+    return this.transport.send(
+      {
+        method: 'GET',
+        path: `${session(id)}/attachments/${enc(attachmentId)}`,
+        headers: { accept: '*/*', ...(range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {}) },
+        options,
+      },
+      async (response) => response,
+    );
   }
 }
 

@@ -15,8 +15,11 @@ export interface StreamLoopOptions {
   transport: Transport;
   /** Called before every connection attempt: the cursor may have moved. */
   plan: () => ConnectionPlan;
-  /** One parsed SSE message. Returning 'close' ends the loop for good. */
-  onMessage: (message: EventSourceMessage) => 'close' | void;
+  /**
+   * One parsed SSE message. Returning 'close' ends the loop for good;
+   * 'reconnect' ends this connection and opens the next at once (a fresh plan and token).
+   */
+  onMessage: (message: EventSourceMessage) => 'close' | 'reconnect' | void;
   /** The server answered with a stream (status 200). */
   onOpen?: () => void;
   /**
@@ -123,15 +126,16 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
     }
     options.onOpen?.();
     let closeRequested = false;
+    let reconnectRequested = false;
     let delivered = false;
     const parser = createParser({
       onEvent: (message) => {
-        if (closeRequested) return;
+        if (closeRequested || reconnectRequested) return;
         if (!delivered) {
           delivered = true;
           onData();
         }
-        let verdict: 'close' | void = undefined;
+        let verdict: 'close' | 'reconnect' | void = undefined;
         try {
           verdict = options.onMessage(message);
         } catch (error) {
@@ -141,6 +145,7 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
           });
         }
         if (verdict === 'close') closeRequested = true;
+        if (verdict === 'reconnect') reconnectRequested = true;
       },
     });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -151,6 +156,7 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
         armWatchdog();
         parser.feed(value);
         if (closeRequested) return { kind: 'close' };
+        if (reconnectRequested) return { kind: 'retry' };
       }
     } finally {
       reader.cancel().catch(() => {});

@@ -40,6 +40,8 @@ export interface Subscription {
 }
 
 const FATAL = new Set([400, 401, 403, 404]);
+/** Sent (no `id`) when the token that opened a stream reaches its `exp`; the stream then ends. */
+export const TOKEN_EXPIRED = 'session.token_expired';
 
 /**
  * Follows one session's stream. The cursor is the seq of the last durable
@@ -59,7 +61,7 @@ export function subscribe(
   const live = options.live ?? true;
   const fail = (error: SessionSyncError) => handlers.onError?.(error);
 
-  const onMessage = (message: EventSourceMessage): 'close' | void => {
+  const onMessage = (message: EventSourceMessage): 'close' | 'reconnect' | void => {
     const type = message.event ?? 'message';
     const data = parse(message.data);
     if (message.id !== undefined && message.id !== '') {
@@ -88,6 +90,8 @@ export function subscribe(
     }
     // History this stream had not sent was trimmed: it ends, and the reconnect's 410 calls onReset.
     if (type === 'session.cursor_expired') return;
+    // The token that opened this stream expired: reconnect at once, asking the token source again, from the cursor.
+    if (type === TOKEN_EXPIRED) return 'reconnect';
     if (type === 'session.deleted') {
       fail(new SessionSyncError({ status: 404, code: 'session_deleted', title: 'Session deleted', detail: `session ${id} was deleted`, ...(data as object) }));
       return 'close';

@@ -31,7 +31,7 @@ export interface Call {
   /** JSON body, serialised once so every retry sends the same bytes. */
   body?: unknown;
   /** A body sent as is (NDJSON streams); such a call is never retried. */
-  rawBody?: { body: Body; contentType: string };
+  rawBody?: { body: Body; contentType: string; replayable?: boolean };
   headers?: Record<string, string>;
   options?: RequestOptions | undefined;
 }
@@ -97,7 +97,7 @@ export class Transport {
       body = JSON.stringify(call.body);
       headers['content-type'] = 'application/json';
     }
-    const attempts = call.rawBody ? 1 : Math.max(1, this.retry.attempts);
+    const attempts = call.rawBody && !call.rawBody.replayable ? 1 : Math.max(1, this.retry.attempts);
     const url = this.url(call.path, call.query);
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,24 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { jsonWithin } from '../http/limits.js';
-import { IdempotencyHeaders, problems, SessionParams, Timestamp } from '../http/schemas.js';
-import { sendWrite, writeSession } from '../http/write.js';
+import { jsonWithin } from '../limits.js';
+import { IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { setActivity } from './store.js';
-
-export const Activity = Type.Object(
-  {
-    status: Type.String(),
-    detail: Type.Optional(Type.Unknown()),
-    expired: Type.Optional(Type.Literal(true)),
-    updated_at: Type.Optional(Timestamp),
-    expires_at: Type.Optional(Timestamp),
-  },
-  { description: 'What the agent is doing now; `{status: "idle"}` if never set, `expired: true` once its TTL passed.' },
-);
+import { Activity } from './view.js';
 
 export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, config } = services;
+  const { config } = services;
 
   app.put(
     '/v1/sessions/:id/activity',
@@ -45,11 +36,11 @@ export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       // The activity travels to other instances inside a NOTIFY payload.
       if (detail !== undefined) jsonWithin(detail, config.limits.maxLiveBytes, 'detail', 'MAX_LIVE_BYTES');
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
-      const outcome = await writeSession(db, request, write, async (tx, session) => ({
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => ({
         status: 200,
         body: await setActivity(tx, session, request.body),
       }));
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 };

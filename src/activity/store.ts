@@ -1,11 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
+import { nowPlus } from '../db/clock.js';
 import { sessionActivity } from '../db/schema.js';
-import { notify, WAKEUP_CHANNEL } from '../events/append.js';
-import type { SessionRow } from '../sessions/repository.js';
-import type { ActivityView } from '../stream/notifications.js';
-
-export const IDLE: ActivityView = { status: 'idle' };
+import { notify, WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
+import { findSession, type SessionRow } from '../sessions/repository.js';
+import { type ActivityView, IDLE } from './view.js';
 
 interface ActivityRow {
   sessionSid: number;
@@ -55,7 +54,7 @@ export interface ActivityInput {
 
 /** Sets the current activity and tells every instance's streams, in one transaction. */
 export async function setActivity(tx: Tx, session: SessionRow, input: ActivityInput): Promise<ActivityView> {
-  const expiresAt = input.ttl_ms === undefined ? null : sql`now() + make_interval(secs => ${input.ttl_ms / 1000})`;
+  const expiresAt = input.ttl_ms === undefined ? null : nowPlus(input.ttl_ms);
   const values = {
     sessionSid: session.sid,
     status: input.status,
@@ -106,4 +105,14 @@ export async function announceExpiredActivity(db: DbOrTx, batch = 500): Promise<
     )::text))::int as n
     from claimed c join sessions s on s.sid = c.session_sid`);
   return rows[0]?.n ?? 0;
+}
+
+/** Head and current activity, as the stream hub re-announces them after a reconnect. */
+export async function readHeadAndActivity(
+  db: DbOrTx,
+  id: string,
+): Promise<{ sid: number; head: number; activity: ActivityView } | undefined> {
+  const row = await findSession(db, id);
+  if (!row) return undefined;
+  return { sid: row.sid, head: row.lastSeq, activity: await readActivity(db, row.sid) };
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError } from '../http/errors.js';
+import { ApiError } from '../errors.js';
 import { mayRead, mayWrite, OPEN_ACCESS, type Principal } from './grants.js';
 import { TokenRejected, verifyToken } from './tokens.js';
 

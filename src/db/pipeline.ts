@@ -14,7 +14,7 @@
  * place on the connection is where it is sent: sending it here, before the
  * callback returns, puts it ahead of the COMMIT.
  */
-export function send<T>(query: PromiseLike<T>): Promise<T> {
+export function startQuery<T>(query: PromiseLike<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     query.then(resolve, reject);
   });

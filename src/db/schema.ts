@@ -1,10 +1,12 @@
 import { sql } from 'drizzle-orm';
+import { BATCH_STATUSES, CLAIM_STATUSES, ENCODINGS, MESSAGE_ROLES, SNAPSHOT_ORIGINS, sqlList } from '../values.js';
 import {
   type AnyPgColumn,
   bigint,
   boolean,
   check,
   customType,
+  doublePrecision,
   index,
   integer,
   json,
@@ -13,6 +15,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
@@ -34,7 +37,7 @@ export const sessions = pgTable(
     id: text('id').notNull().unique(),
     parentId: text('parent_id').references((): AnyPgColumn => sessions.id, { onDelete: 'set null' }),
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
-    encoding: text('encoding', { enum: ['json', 'binary'] }).notNull().default('json'),
+    encoding: text('encoding', { enum: ENCODINGS }).notNull().default('json'),
     schemaVersion: integer('schema_version'),
     version: bigint('version', { mode: 'number' }).notNull().default(0),
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
@@ -70,6 +73,13 @@ export const sessions = pgTable(
     ttlMs: bigint('ttl_ms', { mode: 'number' }),
     /** Set on a fork: the source session and the version it was forked at. */
     forkedFrom: jsonb('forked_from').$type<{ session_id: string; version: number }>(),
+    /** What a session picker shows, kept on the row so listing never reads messages (see `messages/store.ts`). */
+    firstUserMessage: text('first_user_message'),
+    /** Token usage totals, summed by every turn that reports usage. */
+    usageInputTokens: bigint('usage_input_tokens', { mode: 'number' }).notNull().default(0),
+    usageOutputTokens: bigint('usage_output_tokens', { mode: 'number' }).notNull().default(0),
+    usageCostUsd: doublePrecision('usage_cost_usd').notNull().default(0),
+    usageTurns: bigint('usage_turns', { mode: 'number' }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -80,7 +90,7 @@ export const sessions = pgTable(
     index('sessions_ttl_idx').on(t.updatedAt).where(sql`${t.ttlMs} is not null`),
     index('sessions_retention_idx').on(t.sid).where(sql`${t.retention} is not null`),
     index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
-    check('sessions_encoding_check', sql`${t.encoding} in ('json', 'binary')`),
+    check('sessions_encoding_check', sql`${t.encoding} in ${sql.raw(sqlList(ENCODINGS))}`),
   ],
 );
 
@@ -96,7 +106,7 @@ export const stateSnapshots = pgTable(
       .references(() => sessions.sid, { onDelete: 'cascade' }),
     version: bigint('version', { mode: 'number' }).notNull(),
     schemaVersion: integer('schema_version').notNull(),
-    origin: text('origin', { enum: ['put', 'checkpoint'] }).notNull(),
+    origin: text('origin', { enum: SNAPSHOT_ORIGINS }).notNull(),
     /** json encoding: the document as compact JSON text (`json`, not `jsonb`: kept verbatim, cheap to store). */
     body: json('body'),
     /** binary encoding: the opaque snapshot. */
@@ -132,7 +142,7 @@ export const events = pgTable(
 /**
  * Stored responses of writes sent with an Idempotency-Key. `scope` names the
  * caller (token subject, lease token digest) and what the write was to (see
- * `http/write.ts`). Rows outlive a deleted session so a retried DELETE still
+ * `writes/session-write.ts`). Rows outlive a deleted session so a retried DELETE still
  * replays its 204. `response` never holds a secret: a lease claim is stored
  * without its token.
  */
@@ -178,7 +188,7 @@ export const queueBatches = pgTable(
     sessionSid: bigint('session_sid', { mode: 'number' })
       .notNull()
       .references(() => sessions.sid, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['pending', 'claimed', 'completed', 'cancelled'] }).notNull().default('pending'),
+    status: text('status', { enum: BATCH_STATUSES }).notNull().default('pending'),
     items: json('items').notNull(),
     claimId: text('claim_id'),
     createdAt: createdAt(),
@@ -186,7 +196,7 @@ export const queueBatches = pgTable(
   },
   (t) => [
     index('queue_batches_session_idx').on(t.sessionSid, t.status, t.id),
-    check('queue_batches_status_check', sql`${t.status} in ('pending', 'claimed', 'completed', 'cancelled')`),
+    check('queue_batches_status_check', sql`${t.status} in ${sql.raw(sqlList(BATCH_STATUSES))}`),
   ],
 );
 
@@ -202,14 +212,14 @@ export const queueClaims = pgTable(
     sessionSid: bigint('session_sid', { mode: 'number' })
       .notNull()
       .references(() => sessions.sid, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['active', 'completed', 'abandoned', 'expired'] }).notNull().default('active'),
+    status: text('status', { enum: CLAIM_STATUSES }).notNull().default('active'),
     fencingToken: bigint('fencing_token', { mode: 'number' }),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
     createdAt: createdAt(),
   },
   (t) => [
     index('queue_claims_active_idx').on(t.expiresAt).where(sql`${t.status} = 'active'`),
-    check('queue_claims_status_check', sql`${t.status} in ('active', 'completed', 'abandoned', 'expired')`),
+    check('queue_claims_status_check', sql`${t.status} in ${sql.raw(sqlList(CLAIM_STATUSES))}`),
   ],
 );
 
@@ -226,7 +236,7 @@ export const messages = pgTable(
       .references(() => sessions.sid, { onDelete: 'cascade' }),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     id: text('id').notNull().unique(),
-    role: text('role', { enum: ['system', 'user', 'assistant', 'tool'] }).notNull(),
+    role: text('role', { enum: MESSAGE_ROLES }).notNull(),
     kind: text('kind').notNull().default('message'),
     content: json('content').notNull(),
     archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' }),
@@ -236,6 +246,65 @@ export const messages = pgTable(
     primaryKey({ columns: [t.sessionSid, t.seq] }),
     index('messages_kind_idx').on(t.sessionSid, t.kind, t.seq),
     index('messages_role_idx').on(t.sessionSid, t.role, t.seq),
-    check('messages_role_check', sql`${t.role} in ('system', 'user', 'assistant', 'tool')`),
+    check('messages_role_check', sql`${t.role} in ${sql.raw(sqlList(MESSAGE_ROLES))}`),
   ],
+);
+
+/**
+ * Committed turns, by the worker's `turn_id`: a retried turn finds its answer
+ * here (same body) or is refused (another body), however long after. Kept
+ * with the session, so exactly-once holds across any restart of the worker.
+ */
+export const turns = pgTable(
+  'turns',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    turnId: text('turn_id').notNull(),
+    requestHash: text('request_hash').notNull(),
+    response: json('response').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionSid, t.turnId] })],
+);
+
+/**
+ * Files of a session. A row exists once its bytes are all stored (an upload
+ * runs in one transaction, so a broken one leaves nothing); `attachment_id`
+ * is the content's SHA-256, so the same bytes on one session are one row.
+ * Uncommitted rows are intents: the sweep deletes them after
+ * ATTACHMENT_INTENT_TTL_MS.
+ */
+export const attachments = pgTable(
+  'attachments',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    attachmentId: text('attachment_id').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    contentType: text('content_type').notNull(),
+    chunkBytes: integer('chunk_bytes').notNull(),
+    committed: boolean('committed').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('attachments_session_idx').on(t.sessionSid, t.attachmentId),
+    index('attachments_intent_idx').on(t.createdAt).where(sql`not ${t.committed}`),
+  ],
+);
+
+/** An attachment's bytes, `chunk_bytes` per row (the last one shorter), in order of `n`. */
+export const attachmentChunks = pgTable(
+  'attachment_chunks',
+  {
+    blobId: bigint('blob_id', { mode: 'number' })
+      .notNull()
+      .references(() => attachments.id, { onDelete: 'cascade' }),
+    n: integer('n').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blobId, t.n] })],
 );

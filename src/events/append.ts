@@ -1,11 +1,7 @@
-import { sql } from 'drizzle-orm';
-import { type DbOrTx, transactionSql, type Tx } from '../db/client.js';
-import { inFlight, send } from '../db/pipeline.js';
+import { transactionSql, type Tx } from '../db/client.js';
+import { inFlight, startQuery } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/repository.js';
-
-import { WAKEUP_CHANNEL, encodeNotification, encodeWithinWakeup, type Notification } from '../stream/notifications.js';
-
-export { WAKEUP_CHANNEL };
+import { WAKEUP_CHANNEL, encodeNotification } from '../wakeups/wakeups.js';
 
 export interface NewEvent {
   type: string;
@@ -25,9 +21,9 @@ export interface Appended {
   lastSeq: number;
 }
 
-/** An append whose statements are on the wire; `writes` settles when they have answered. */
-export interface SentAppend extends Appended {
-  writes: Promise<unknown>;
+/** An append whose statements are on the wire; `pending` settles when they have answered. */
+export interface StartedAppend extends Appended {
+  pending: Promise<unknown>;
 }
 
 /**
@@ -39,16 +35,16 @@ export interface SentAppend extends Appended {
  * write rolls back. One statement rather than three: each costs a round of
  * protocol messages on both ends, and this is every write's path (hence also
  * postgres.js directly: drizzle's query building cost more CPU than the write).
- * Nothing is awaited: the caller awaits `writes`, or lets them ride with the
- * COMMIT (`WriteResult.writes`).
+ * Nothing is awaited: the caller awaits `pending`, or lets them ride with the
+ * COMMIT (`WriteResult.pending`).
  */
-export function sendAppend(tx: Tx, session: SessionRow, events: NewEvent[], set: SessionColumns = {}): SentAppend {
+export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set: SessionColumns = {}): StartedAppend {
   const firstSeq = session.lastSeq + 1;
   const lastSeq = session.lastSeq + events.length;
   const wakeup = encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq });
   const pg = transactionSql(tx);
-  const writes = inFlight([
-    send(pg`
+  const pending = inFlight([
+    startQuery(pg`
       with head as (
         update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now()
         where sid = ${session.sid}
@@ -64,26 +60,18 @@ export function sendAppend(tx: Tx, session: SessionRow, events: NewEvent[], set:
       )
       select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`),
   ]);
-  return { firstSeq, lastSeq, writes };
+  return { firstSeq, lastSeq, pending };
 }
 
-/**
- * Sends a notification when the transaction commits (never if it rolls back).
- * One too large for a wakeup is refused (413) before it reaches Postgres.
- */
-export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
-  await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeWithinWakeup(notification)})`);
+/** `startAppend` for writes whose only change to the session row is its history; nothing when there are no events. */
+export function startEventAppend(tx: Tx, session: SessionRow, events: NewEvent[]): StartedAppend | undefined {
+  return events.length === 0 ? undefined : startAppend(tx, session, events);
 }
 
-/** `sendAppend` for writes whose only change to the session row is its history; nothing when there are no events. */
-export function sendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): SentAppend | undefined {
-  return events.length === 0 ? undefined : sendAppend(tx, session, events);
-}
-
-/** `sendToSession`, awaited: for writes that go on after appending. */
+/** `startEventAppend`, awaited: for writes that go on after appending. */
 export async function appendToSession(tx: Tx, session: SessionRow, events: NewEvent[]): Promise<Appended | undefined> {
-  const sent = sendToSession(tx, session, events);
+  const sent = startEventAppend(tx, session, events);
   if (!sent) return undefined;
-  await sent.writes;
+  await sent.pending;
   return { firstSeq: sent.firstSeq, lastSeq: sent.lastSeq };
 }

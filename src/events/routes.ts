@@ -1,12 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CursorAhead, CursorExpired, SeqConflict } from '../http/errors.js';
-import { countWithin, jsonWithin } from '../http/limits.js';
-import { Limit, problems, Seq, SessionParams, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
-import { sendWrite, writeSession } from '../http/write.js';
+import { CursorAhead, CursorExpired, SeqConflict } from '../errors.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { Limit, Seq, Timestamp, Version } from '../shapes.js';
+import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { sendToSession } from './append.js';
+import { startEventAppend } from './append.js';
 import { releaseWhenSent } from '../stream/budget.js';
 import { pageBytesFor, readEvents } from './read.js';
 import { checkClientType, EventType } from './types.js';
@@ -57,12 +59,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         return { type: event.type, dataJson: jsonWithin(event.data, maxEventBytes, `events[${index}].data`, 'MAX_EVENT_BYTES').json };
       });
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true };
-      const outcome = await writeSession(db, request, write, async (tx, session) => {
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
         if (expectedSeq !== undefined && expectedSeq !== session.lastSeq) throw new SeqConflict(expectedSeq, session.lastSeq);
-        const sent = sendToSession(tx, session, prepared);
-        return { status: 201, body: { first_seq: sent?.firstSeq, last_seq: sent?.lastSeq }, writes: sent?.writes };
+        const sent = startEventAppend(tx, session, prepared);
+        return { status: 201, body: { first_seq: sent?.firstSeq, last_seq: sent?.lastSeq }, pending: sent?.pending };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 

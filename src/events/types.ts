@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ReservedEventType } from '../http/errors.js';
+import { ReservedEventType } from '../errors.js';
 
 export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$';
 
@@ -12,7 +12,7 @@ export const EventType = Type.String({
 });
 
 /** Written by the server only. */
-export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.'] as const;
+export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.'] as const;
 
 export function checkClientType(type: string, index?: number): void {
   if (RESERVED_PREFIXES.some((prefix) => type.startsWith(prefix))) throw new ReservedEventType(type, RESERVED_PREFIXES, index);

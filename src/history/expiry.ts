@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { notify } from '../events/append.js';
+import { notify } from '../wakeups/wakeups.js';
 import { deleteSession, lockSessionBySidIfFree } from '../sessions/repository.js';
 
 /**

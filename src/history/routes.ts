@@ -1,19 +1,17 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { mayWrite } from '../auth/grants.js';
 import { Forbidden } from '../auth/plugin.js';
-import { notify, sendAppend, type NewEvent } from '../events/append.js';
-import { SessionExists, SessionNotFound } from '../http/errors.js';
-import { emptyBodyAsObject, IdempotencyHeaders, problems, Seq, SessionId, SessionParams, Version } from '../http/schemas.js';
-import { stateSnapshots } from '../db/schema.js';
+import { SessionNotFound } from '../errors.js';
+import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import type { Services } from '../services.js';
-import { getSession, getSessionRecord, insertSession, lockSession, toSessionView } from '../sessions/repository.js';
-import { Metadata, metadataWithin, Session } from '../sessions/routes.js';
-import { HistoryStart } from './schemas.js';
-import { stateAtVersion } from './time-travel.js';
+import { Seq, SessionId, Version } from '../shapes.js';
+import { getSession } from '../sessions/repository.js';
+import { Metadata, metadataWithin, Session, toSessionView } from '../sessions/view.js';
+import { forkSession } from './fork.js';
 import { policyOf, trimSession } from './trim.js';
+import { HistoryStart } from './view.js';
 
 export const historyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config, stateContext } = services;
@@ -76,49 +74,9 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         throw new Forbidden(`this token may not create session "${id}" (a fork needs write on the new id; admin when the server picks it)`);
       }
       const metadata = metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes);
-      const row = await db.transaction(async (tx) => {
-        const source = await lockSession(tx, request.params.id);
-        if (!source) throw new SessionNotFound(request.params.id);
-        const version = body.at_version ?? source.version;
-        const state = await stateAtVersion(tx, source, version);
-        const forkedFrom = { session_id: source.id, version };
-        const created = await insertSession(tx, {
-          id,
-          parentId: source.id,
-          metadata,
-          encoding: source.encoding,
-          retention: source.retention,
-          forkedFrom,
-        });
-        if (!created) throw new SessionExists(id);
-        const events: NewEvent[] = [{ type: 'session.forked', dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
-        if (state) {
-          await tx.insert(stateSnapshots).values({
-            sessionSid: created.sid,
-            version: 1,
-            schemaVersion: state.schemaVersion,
-            origin: 'put',
-            body: state.snapshotBytes === undefined ? sql`${JSON.stringify(state.document)}::json` : null,
-            bodyBytes: state.snapshotBytes ?? null,
-          });
-          events.push({ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: state.schemaVersion }), version: 1 });
-          state.deltas.forEach((d, i) => events.push({ type: 'state.delta', dataJson: JSON.stringify(d.delta), version: i + 2 }));
-        }
-        const head = state ? 1 + state.deltas.length : 0;
-        const appended = sendAppend(tx, { ...created, leaseActive: false }, events, {
-          version: head,
-          ...(state ? { schema_version: state.schemaVersion, base_version: 1, snapshot_version: 1 } : {}),
-          chain_deltas: state?.deltas.length ?? 0,
-          // The head's state event comes last.
-          state_seq: state ? created.lastSeq + events.length : 0,
-        });
-        await appended.writes;
-        await notify(tx, { kind: 'created', session_id: id });
-        return getSessionRecord(tx, id);
-      });
+      const row = await forkSession(db, { sourceId: request.params.id, id, atVersion: body.at_version, metadata });
       reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return reply.code(201).send(toSessionView(row));
     },
   );
 };
-

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { VersionAhead, VersionExpired } from '../http/errors.js';
+import { VersionAhead, VersionExpired } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta } from '../state/chain.js';
 import { NO_LIMITS } from '../state/json-patch.js';

@@ -4,7 +4,7 @@ import type { Db, Tx } from '../db/client.js';
 import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/repository.js';
 import type { StateCache } from '../state/cache.js';
 import { materialise } from '../state/chain.js';
-import type { Retention } from './schemas.js';
+import type { Retention } from './view.js';
 
 
 /** The policy that applies to a session: its own, else the server default. */

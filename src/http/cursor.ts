@@ -1,4 +1,4 @@
-import { InvalidRequest } from './errors.js';
+import { InvalidRequest } from '../errors.js';
 
 /** Opaque keyset cursors: `tag:parts` in base64url, so clients pass them back rather than build them. */
 export function encodeCursor(tag: string, ...parts: (string | number)[]): string {

@@ -13,7 +13,7 @@ import {
   PayloadTooLarge,
   RouteNotFound,
   UnsupportedMediaType,
-} from './errors.js';
+} from '../errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -107,7 +107,7 @@ function problemDocument(problem: ApiError, url: string) {
   };
 }
 
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ApiError): FastifyReply {
+export function replyWithProblem(reply: FastifyReply, request: FastifyRequest, problem: ApiError): FastifyReply {
   return reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problemDocument(problem, request.url));
 }
 
@@ -124,7 +124,7 @@ export function writeRawProblem(res: ServerResponse, url: string, problem: ApiEr
 
 /** Errors fastify raises before routing (bad URL encoding, oversized params): problem+json too. */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  void sendProblem(reply, request, toApiError(error));
+  void replyWithProblem(reply, request, toApiError(error));
 }
 
 export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): void {
@@ -136,12 +136,12 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     // The detail can quote the request (a JSON parse error quotes the body): the client has it, the log gets the code.
     else request.log.debug({ status: problem.status, code: problem.code }, 'request refused');
-    return sendProblem(reply, request, problem);
+    return replyWithProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const methods = allowed.for(path);
-    return sendProblem(
+    return replyWithProblem(
       reply,
       request,
       methods.length > 0 ? new MethodNotAllowed(request.method, path, methods) : new RouteNotFound(`no route for ${request.method} ${path}`),

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidRequest } from './errors.js';
+import { InvalidRequest } from '../errors.js';
 
 /**
  * Every JSON body the server accepts is one it can store exactly as the client

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { sendProblem, writeRawProblem } from './error-handler.js';
-import { RequestTimeout, ShuttingDown } from './errors.js';
+import { replyWithProblem, writeRawProblem } from './error-handler.js';
+import { RequestTimeout, ShuttingDown } from '../errors.js';
 
 /**
  * A request whose body has not fully arrived `timeoutMs` after its headers
@@ -40,6 +40,6 @@ export function registerShutdownRefusal(app: FastifyInstance): void {
     closing = true;
   });
   app.addHook('onRequest', async (request, reply) => {
-    if (closing) return sendProblem(reply, request, new ShuttingDown());
+    if (closing) return replyWithProblem(reply, request, new ShuttingDown());
   });
 }

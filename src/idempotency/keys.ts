@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, lt } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
-import { send } from '../db/pipeline.js';
+import { nowMinus } from '../db/clock.js';
+import { startQuery } from '../db/pipeline.js';
 import { idempotencyKeys } from '../db/schema.js';
-import { IdempotencyKeyReused } from '../http/errors.js';
+import { IdempotencyKeyReused } from '../errors.js';
 
 export interface IdempotentRequest {
   scope: string;
@@ -57,7 +58,7 @@ export async function findStoredResponse(
 
 /** Sent at once (see `db/pipeline.ts`): it may ride with the COMMIT. */
 export function storeResponse(tx: Tx, request: IdempotentRequest, response: StoredResponse): Promise<unknown> {
-  return send(tx.insert(idempotencyKeys).values({
+  return startQuery(tx.insert(idempotencyKeys).values({
     scope: request.scope,
     key: request.key,
     requestHash: request.hash,
@@ -74,7 +75,7 @@ export async function forgetResponse(tx: Tx, request: IdempotentRequest): Promis
 export async function deleteExpiredKeys(db: DbOrTx, ttlMs: number): Promise<number> {
   const deleted = await db
     .delete(idempotencyKeys)
-    .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`))
+    .where(lt(idempotencyKeys.createdAt, nowMinus(ttlMs)))
     .returning({ key: idempotencyKeys.key });
   return deleted.length;
 }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { LeaseHeld, LeaseLost } from '../http/errors.js';
+import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 
 export const LEASE_TOKEN_HEADER = 'lease-token';

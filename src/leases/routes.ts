@@ -1,19 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { emptyBodyAsObject, IdempotencyHeaders, LeaseHolderHeaders, problems, SessionParams, Timestamp } from '../http/schemas.js';
-import { leaseTokenOf, sendWrite, writeSession } from '../http/write.js';
+import { emptyBodyAsObject, IdempotencyHeaders, LeaseHolderHeaders, problems, SessionParams } from '../http/schemas.js';
+import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import type { Tx } from '../db/client.js';
 import type { StoredResponse } from '../idempotency/keys.js';
 import type { SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { claimLease, type LeaseState, reissueLease, releaseLease, renewLease } from './store.js';
+import { claimLease, reissueLease, releaseLease, renewLease } from './store.js';
+import { LeaseGrant, LeaseState } from './view.js';
 
 const LeaseTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the lease expires unless renewed.' });
 
-const LeaseState = Type.Object({ owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp });
-
 export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, config } = services;
+  const { config } = services;
   const write = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs });
 
   app.post(
@@ -33,7 +33,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ owner: Type.String(), token: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp }),
+          201: LeaseGrant,
           ...problems(400, 404, 409, 415, 422),
         },
       },
@@ -47,13 +47,13 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           body: await reissueLease(tx, session, stored.body as LeaseState),
         }),
       };
-      const outcome = await writeSession(db, request, claim, async (tx, session) => {
+      const outcome = await writeSession(services, claim, writeCaller(request), async (tx, session) => {
         const grant = await claimLease(tx, session, owner, ttlMs);
         // The key keeps the answer without its secret (see `reissueLease`).
         const kept: LeaseState = { owner: grant.owner, fencing_token: grant.fencing_token, expires_at: grant.expires_at };
         return { status: 201, body: grant, stored: { status: 201, body: kept } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -76,11 +76,11 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const token = leaseTokenOf(request) ?? '';
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => ({
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => ({
         status: 200,
         body: await renewLease(tx, session, token, request.body.ttl_ms),
       }));
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -98,11 +98,11 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const token = leaseTokenOf(request) ?? '';
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         await releaseLease(tx, session, token);
         return { status: 204, body: null };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 };

@@ -1,27 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Tx } from '../db/client.js';
+import { nowPlus } from '../db/clock.js';
 import { sessions } from '../db/schema.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
-import { LeaseHeld, LeaseLost } from '../http/errors.js';
+import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
+import type { LeaseGrant, LeaseState } from './view.js';
 
-export interface LeaseGrant {
-  owner: string;
-  /** The secret: returned to the claimant only, never stored (only its hash). */
-  token: string;
-  fencing_token: number;
-  expires_at: string;
-}
 
-export interface LeaseState {
-  owner: string;
-  fencing_token: number;
-  expires_at: string;
-}
-
-const interval = (ms: number) => sql`now() + make_interval(secs => ${ms / 1000})`;
 
 /** A lease that ran out without anyone saying so gets its lease.expired before anything else happens. */
 export function pendingExpiryEvent(session: SessionRow): NewEvent | undefined {
@@ -45,7 +33,7 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
       leaseOwner: owner,
       leaseTokenHash: hashLeaseToken(token),
       leaseFencingToken: fencingToken,
-      leaseExpiresAt: interval(ttlMs),
+      leaseExpiresAt: nowPlus(ttlMs),
       leaseTtlMs: ttlMs,
       leaseExpiryAnnounced: false,
     })
@@ -87,7 +75,7 @@ export async function renewLease(tx: Tx, session: SessionRow, token: string, ttl
   const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;
   const [row] = await tx
     .update(sessions)
-    .set({ leaseExpiresAt: interval(ttl), leaseTtlMs: ttl })
+    .set({ leaseExpiresAt: nowPlus(ttl), leaseTtlMs: ttl })
     .where(eq(sessions.sid, session.sid))
     .returning({ expiresAt: sessions.leaseExpiresAt });
   const state = {
@@ -100,12 +88,17 @@ export async function renewLease(tx: Tx, session: SessionRow, token: string, ttl
 }
 
 export async function releaseLease(tx: Tx, session: SessionRow, token: string): Promise<void> {
+  await appendToSession(tx, session, await endLease(tx, session, token));
+}
+
+/** Ends the lease and returns its lease.released event, for a caller that appends it with others (a turn). */
+export async function endLease(tx: Tx, session: SessionRow, token: string): Promise<NewEvent[]> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   await tx
     .update(sessions)
     .set({ leaseOwner: null, leaseTokenHash: null, leaseExpiresAt: null, leaseExpiryAnnounced: true })
     .where(eq(sessions.sid, session.sid));
-  await appendToSession(tx, session, [
+  return [
     { type: 'lease.released', dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
-  ]);
+  ];
 }

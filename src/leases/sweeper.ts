@@ -1,8 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { leaseActive } from '../db/clock.js';
 import { sessions } from '../db/schema.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
-import { settleClaims } from '../queue/store.js';
+import { deadClaim, settleClaims } from '../queue/store.js';
 import { lockSessionBySidIfFree } from '../sessions/repository.js';
 import { pendingExpiryEvent } from './store.js';
 
@@ -17,8 +18,10 @@ export async function settleExpired(db: Db, batch = 100): Promise<number> {
     select sid from sessions where not lease_expiry_announced and lease_expires_at <= now()
     union
     select c.session_sid from queue_claims c join sessions s on s.sid = c.session_sid
-    where c.status = 'active' and (c.expires_at <= now() or (c.fencing_token is not null and
-      (c.fencing_token <> s.lease_fencing_token or not coalesce(s.lease_expires_at > now(), false))))
+    where c.status = 'active' and ${deadClaim(
+      { expiresAt: sql.raw('c.expires_at'), fencingToken: sql.raw('c.fencing_token') },
+      { fencingToken: sql.raw('s.lease_fencing_token'), active: leaseActive(sql.raw('s.lease_expires_at')) },
+    )}
     limit ${batch}`);
   let settled = 0;
   for (const { sid } of due) {

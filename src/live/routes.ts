@@ -2,12 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { notify } from '../events/append.js';
+import { notify } from '../wakeups/wakeups.js';
 import { checkClientType, EventType } from '../events/types.js';
-import { ApiError, InvalidRequest, PayloadTooLarge } from '../http/errors.js';
+import { ApiError, InvalidRequest, PayloadTooLarge } from '../errors.js';
 import { parseJsonBody } from '../http/json-body.js';
-import { countWithin, jsonWithin } from '../http/limits.js';
-import { problems, Seq, SessionParams } from '../http/schemas.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { Seq } from '../shapes.js';
+import { problems, SessionParams } from '../http/schemas.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 

@@ -2,31 +2,22 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { countWithin, jsonWithin } from '../http/limits.js';
-import { Limit, problems, Seq, SessionParams, StringEnum, Timestamp, Version, WorkerWriteHeaders } from '../http/schemas.js';
-import { sendWrite, writeSession } from '../http/write.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { Limit, Seq, StringEnum, Version } from '../shapes.js';
+import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMessages } from './store.js';
+import { Message, Role } from './view.js';
 
-const ROLES = ['system', 'user', 'assistant', 'tool'] as const;
-const Role = StringEnum(ROLES);
-const Kind = Type.String({
+export const Kind = Type.String({
   minLength: 1,
   maxLength: 64,
   pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
   'x-pattern-message': 'letters, digits and . _ : - only, starting with a letter or digit',
   description: 'A free tag (e.g. `message`, `summary`, `system_prompt`); default `message`.',
-});
-
-const Message = Type.Object({
-  id: Type.String(),
-  seq: Seq,
-  role: Role,
-  kind: Type.String(),
-  content: Type.Unknown(),
-  created_at: Timestamp,
-  archived_at: Type.Optional(Timestamp),
 });
 
 export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -63,13 +54,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const { messages, expected_version: expected } = request.body;
       countWithin(messages.length, maxBatchEvents, 'messages');
       const inputs = messages.map((m, i) => ({ role: m.role, kind: m.kind, contentJson: contentJson(m.content, i) }));
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await appendMessages(tx, session, inputs);
         await appendToSession(tx, session, change.events);
         return { status: 201, body: { messages: change.messages, version: change.version } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -141,13 +132,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const { role, content, expected_version: expected } = request.body;
       const input = { role, kind: request.params.kind, contentJson: contentJson(content, 0) };
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await replaceKind(tx, session, input);
         await appendToSession(tx, session, change.events);
         return { status: 200, body: { message: change.message, archived_seqs: change.archived_seqs, version: change.version } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -173,13 +164,13 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const { before_seq: beforeSeq, protected_kinds: protectedKinds = [], expected_version: expected } = request.body;
-      const outcome = await writeSession(db, request, write(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await trimMessages(tx, session, beforeSeq, protectedKinds);
         await appendToSession(tx, session, change.events);
         return { status: 200, body: { trimmed: change.trimmed, version: change.version } };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 

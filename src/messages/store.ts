@@ -3,8 +3,9 @@ import { uuidv7 } from 'uuidv7';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { messages, sessions } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
-import { VersionConflict } from '../http/errors.js';
+import { VersionConflict } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
+import type { MessageView } from './view.js';
 
 export type Role = (typeof messages.$inferSelect)['role'];
 
@@ -15,15 +16,6 @@ export interface MessageInput {
   contentJson: string;
 }
 
-export interface MessageView {
-  id: string;
-  seq: number;
-  role: Role;
-  kind: string;
-  content: unknown;
-  created_at: string;
-  archived_at?: string;
-}
 
 const columns = {
   id: messages.id,
@@ -63,6 +55,7 @@ export function checkExpectedVersion(session: SessionRow, expected: number | und
 }
 
 interface Counters {
+  firstUserMessage?: string;
   messageSeq?: number;
   messageCount?: number;
   archivedCount?: number;
@@ -99,11 +92,30 @@ export interface Change {
   version: number;
 }
 
+/** How long the session list's `first_user_message` may be, in characters (code points). */
+export const FIRST_USER_MESSAGE_CHARS = 200;
+
+/**
+ * What a session picker shows of the first user message: its text if the
+ * content is a string, else its JSON text; cut to FIRST_USER_MESSAGE_CHARS.
+ * Kept on the session row when the message is appended, so a list of sessions
+ * never reads their messages.
+ */
+export function firstUserMessagePreview(inputs: MessageInput[]): string | undefined {
+  const first = inputs.find((input) => input.role === 'user');
+  if (!first) return undefined;
+  const content: unknown = JSON.parse(first.contentJson);
+  const text = typeof content === 'string' ? content : first.contentJson;
+  return Array.from(text).slice(0, FIRST_USER_MESSAGE_CHARS).join('');
+}
+
 export async function appendMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<Change & { messages: MessageView[] }> {
   const rows = await insertMessages(tx, session, inputs);
+  const preview = session.firstUserMessage === null ? firstUserMessagePreview(inputs) : undefined;
   const version = await bumpConversation(tx, session, {
     messageSeq: session.messageSeq + rows.length,
     messageCount: session.messageCount + rows.length,
+    ...(preview === undefined ? {} : { firstUserMessage: preview }),
   });
   return { messages: rows.map(toView), events: rows.map(appendedEvent), version };
 }

@@ -2,30 +2,17 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { countWithin, jsonWithin } from '../http/limits.js';
-import {
-  emptyBodyAsObject,
-  IdempotencyHeaders,
-  Limit,
-  problems,
-  SessionParams,
-  StringEnum,
-  Timestamp,
-  WorkerWriteHeaders,
-} from '../http/schemas.js';
-import { sendWrite, writeSession } from '../http/write.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { Limit, StringEnum, Timestamp } from '../shapes.js';
+import { BATCH_STATUSES, CLAIM_ENDINGS } from '../values.js';
+import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { type ClaimAction, cancelBatch, claimBatches, enqueue, finishClaim, listBatches } from './store.js';
+import { Batch, Claim } from './view.js';
 
-const STATUSES = ['pending', 'claimed', 'completed', 'cancelled'] as const;
-
-const Batch = Type.Object({
-  batch_id: Type.String(),
-  status: StringEnum(STATUSES),
-  items: Type.Array(Type.Unknown()),
-  created_at: Timestamp,
-});
 
 const ClaimTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the claim expires unless renewed.' });
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$', 'x-pattern-message': 'an id as the server returned it (letters, digits and -)' });
@@ -53,12 +40,12 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       countWithin(items.length, config.limits.maxBatchEvents, 'items');
       // The items also travel in the batch's queue.enqueued event.
       const itemsJson = jsonWithin(items, config.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES').json;
-      const outcome = await writeSession(db, request, dashboardWrite(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, dashboardWrite(request.params.id), writeCaller(request), async (tx, session) => {
         const { view, events } = await enqueue(tx, session, itemsJson);
         await appendToSession(tx, session, events);
         return { status: 201, body: view };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -76,7 +63,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ claim_id: Type.String(), batches: Type.Array(Batch), expires_at: Timestamp }),
+          200: Claim,
           204: Type.Null({ description: 'Nothing is pending.' }),
           ...problems(400, 404, 409, 415, 422),
         },
@@ -84,12 +71,12 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const { max_batches: maxBatches, ttl_ms: ttlMs } = request.body;
-      const outcome = await writeSession(db, request, workerWrite(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, workerWrite(request.params.id), writeCaller(request), async (tx, session) => {
         const { claim, events } = await claimBatches(tx, session, maxBatches, ttlMs);
         await appendToSession(tx, session, events);
         return claim ? { status: 200, body: claim } : { status: 204, body: null };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -111,7 +98,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           response: {
             200: Type.Object({
               claim_id: Type.String(),
-              status: StringEnum(['active', 'completed', 'abandoned']),
+              status: StringEnum(CLAIM_ENDINGS),
               batch_ids: Type.Optional(Type.Array(Type.String())),
               expires_at: Type.Optional(Timestamp),
             }),
@@ -121,12 +108,12 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         preValidation: emptyBodyAsObject,
       },
       async (request, reply) => {
-        const outcome = await writeSession(db, request, workerWrite(request.params.id), async (tx, session) => {
+        const outcome = await writeSession(services, workerWrite(request.params.id), writeCaller(request), async (tx, session) => {
           const { body, events, refusal } = await finishClaim(tx, session, request.params.claim_id, action, request.body.ttl_ms);
           await appendToSession(tx, session, events);
           return { status: 200, body, refuseAfterCommit: refusal };
         });
-        return sendWrite(reply, outcome);
+        return replyWithOutcome(reply, outcome);
       },
     );
   }
@@ -144,11 +131,11 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request, reply) => {
-      const outcome = await writeSession(db, request, dashboardWrite(request.params.id), async (tx, session) => {
+      const outcome = await writeSession(services, dashboardWrite(request.params.id), writeCaller(request), async (tx, session) => {
         await appendToSession(tx, session, await cancelBatch(tx, session, request.params.batch_id));
         return { status: 204, body: null };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -161,7 +148,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         tags: ['queue'],
         params: SessionParams,
         querystring: Type.Object(
-          { status: Type.Optional(StringEnum(STATUSES)), limit: Type.Optional(Limit), cursor: Type.Optional(Type.String()) },
+          { status: Type.Optional(StringEnum(BATCH_STATUSES)), limit: Type.Optional(Limit), cursor: Type.Optional(Type.String()) },
           { additionalProperties: false },
         ),
         response: {

@@ -1,19 +1,15 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { DbOrTx, Tx } from '../db/client.js';
+import { nowPlus } from '../db/clock.js';
 import { queueBatches, queueClaims } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
-import { type ApiError, BatchClaimed, BatchNotFound, ClaimExpired, ClaimNotFound } from '../http/errors.js';
+import { type ApiError, BatchClaimed, BatchNotFound, ClaimExpired, ClaimNotFound } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
+import type { BatchView, ClaimView } from './view.js';
 
 export type BatchStatus = (typeof queueBatches.$inferSelect)['status'];
 
-export interface BatchView {
-  batch_id: string;
-  status: BatchStatus;
-  items: unknown[];
-  created_at: string;
-}
 
 const batchColumns = {
   id: queueBatches.id,
@@ -30,7 +26,6 @@ function toView(row: BatchRow, status: BatchStatus = row.status): BatchView {
 }
 
 const event = (type: string, data: unknown): NewEvent => ({ type, dataJson: JSON.stringify(data) });
-const inMs = (ms: number) => sql`now() + make_interval(secs => ${ms / 1000})`;
 
 /** Queues a batch; `itemsJson` is the items' JSON text, already size-checked. */
 export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): Promise<{ view: BatchView; events: NewEvent[] }> {
@@ -47,6 +42,19 @@ export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): P
 }
 
 /**
+ * A claim is dead once past its TTL, or once the lease generation it was taken
+ * under is over (another fencing token, or no running lease). Used under the
+ * session lock (`settleClaims`) and by the sweeper's search for due sessions.
+ */
+export function deadClaim(
+  claim: { expiresAt: SQLWrapper; fencingToken: SQLWrapper },
+  lease: { fencingToken: unknown; active: unknown },
+): SQL {
+  return sql`(${claim.expiresAt} <= now() or (${claim.fencingToken} is not null and
+             (${claim.fencingToken} <> ${lease.fencingToken} or not ${lease.active})))`;
+}
+
+/**
  * Ends the session's claims that are past their TTL or whose lease generation
  * is over, returning their batches to pending. Returns the queue.expired events
  * to append. The session row must be locked.
@@ -59,8 +67,7 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
       and(
         eq(queueClaims.sessionSid, session.sid),
         eq(queueClaims.status, 'active'),
-        sql`(${queueClaims.expiresAt} <= now() or (${queueClaims.fencingToken} is not null and
-             (${queueClaims.fencingToken} <> ${session.leaseFencingToken} or not ${session.leaseActive})))`,
+        deadClaim(queueClaims, { fencingToken: session.leaseFencingToken, active: session.leaseActive }),
       ),
     )
     .returning({ claimId: queueClaims.claimId });
@@ -86,11 +93,6 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
   );
 }
 
-export interface ClaimView {
-  claim_id: string;
-  batches: BatchView[];
-  expires_at: string;
-}
 
 /** Claims up to `maxBatches` pending batches in enqueue order; undefined when none is pending. */
 export async function claimBatches(
@@ -116,7 +118,7 @@ export async function claimBatches(
       sessionSid: session.sid,
       // A claim made under a lease lives only as long as that lease generation.
       fencingToken: session.leaseActive ? session.leaseFencingToken : null,
-      expiresAt: inMs(ttlMs),
+      expiresAt: nowPlus(ttlMs),
     })
     .returning({ expiresAt: queueClaims.expiresAt });
   await tx
@@ -158,7 +160,7 @@ export async function finishClaim(
   if (action === 'renew') {
     const [row] = await tx
       .update(queueClaims)
-      .set({ expiresAt: inMs(ttlMs ?? 30_000) })
+      .set({ expiresAt: nowPlus(ttlMs ?? 30_000) })
       .where(eq(queueClaims.claimId, claimId))
       .returning({ expiresAt: queueClaims.expiresAt });
     const body = { claim_id: claimId, status: 'active', expires_at: (row?.expiresAt ?? new Date()).toISOString() };

@@ -1,16 +1,11 @@
 import { and, desc, eq, getTableColumns, lt, or, sql } from 'drizzle-orm';
-import { IDLE, readActivity } from '../activity/store.js';
 import { type DbOrTx, transactionSql, type Tx } from '../db/client.js';
+import { LEASE_ACTIVE_SQL } from '../db/clock.js';
 import { sessions } from '../db/schema.js';
-import { SessionNotFound } from '../http/errors.js';
-import type { ActivityView } from '../stream/notifications.js';
+import { SessionNotFound } from '../errors.js';
 
-/**
- * Every read of a session also asks the database whether its lease is still
- * running: lease expiry is decided by one clock, Postgres's, never by the
- * clocks of the instances.
- */
-const LEASE_ACTIVE = 'coalesce(lease_expires_at > now(), false)';
+/** Every read of a session also asks the database whether its lease is still running (see `db/clock.ts`). */
+const LEASE_ACTIVE = LEASE_ACTIVE_SQL;
 const sessionColumns = {
   ...getTableColumns(sessions),
   leaseActive: sql<boolean>`${sql.raw(LEASE_ACTIVE)}`.as('lease_active'),
@@ -23,59 +18,6 @@ const sessionColumns = {
 export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata'> & { leaseActive: boolean };
 /** A session with its metadata, as the session routes return it. */
 export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
-export type Encoding = SessionRow['encoding'];
-
-export interface LeaseView {
-  owner: string;
-  fencing_token: number;
-  expires_at: string;
-}
-
-/** The lease as anyone may see it: never the token. */
-export function leaseView(row: SessionRow): LeaseView | null {
-  if (!row.leaseActive || row.leaseOwner === null || row.leaseExpiresAt === null) return null;
-  return { owner: row.leaseOwner, fencing_token: row.leaseFencingToken, expires_at: row.leaseExpiresAt.toISOString() };
-}
-
-export interface SessionView {
-  id: string;
-  parent_id: string | null;
-  metadata: Record<string, unknown>;
-  encoding: Encoding;
-  schema_version: number | null;
-  version: number;
-  last_seq: number;
-  history_start: number;
-  retention: SessionRow['retention'];
-  forked_from: SessionRow['forkedFrom'];
-  ttl_ms: number | null;
-  expires_at: string | null;
-  created_at: string;
-  updated_at: string;
-  activity: ActivityView;
-  lease: LeaseView | null;
-}
-
-export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE): SessionView {
-  return {
-    id: row.id,
-    parent_id: row.parentId,
-    metadata: row.metadata,
-    encoding: row.encoding,
-    schema_version: row.schemaVersion,
-    version: row.version,
-    last_seq: row.lastSeq,
-    history_start: row.historyStart,
-    retention: row.retention,
-    forked_from: row.forkedFrom,
-    ttl_ms: row.ttlMs,
-    expires_at: row.ttlMs === null ? null : new Date(row.updatedAt.getTime() + row.ttlMs).toISOString(),
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-    activity,
-    lease: leaseView(row),
-  };
-}
 
 /**
  * The reads every request makes (and the lock every write takes) are written
@@ -148,7 +90,7 @@ export interface NewSession {
   id: string;
   parentId: string | null;
   metadata: Record<string, unknown>;
-  encoding: Encoding;
+  encoding: SessionRow['encoding'];
   retention?: SessionRow['retention'];
   forkedFrom?: SessionRow['forkedFrom'];
   ttlMs?: number | null;
@@ -232,16 +174,6 @@ export async function deleteSession(tx: Tx, sid: number): Promise<void> {
   await tx.delete(sessions).where(eq(sessions.sid, sid));
 }
 
-/** Head and current activity, as the stream hub re-announces them after a reconnect. */
-export async function readHeadAndActivity(
-  db: DbOrTx,
-  id: string,
-): Promise<{ sid: number; head: number; activity: ActivityView } | undefined> {
-  const row = await findSession(db, id);
-  if (!row) return undefined;
-  return { sid: row.sid, head: row.lastSeq, activity: await readActivity(db, row.sid) };
-}
-
 /** The changes feed's hints, read from the rows (never from notifications). */
 export async function readHeads(db: DbOrTx, ids: string[]): Promise<{ session_id: string; last_seq: number; version: number }[]> {
   if (ids.length === 0) return [];
@@ -249,4 +181,16 @@ export async function readHeads(db: DbOrTx, ids: string[]): Promise<{ session_id
     .select({ session_id: sessions.id, last_seq: sessions.lastSeq, version: sessions.version })
     .from(sessions)
     .where(sql`${sessions.id} = any(${sql.param(ids)}::text[])`);
+}
+
+/**
+ * The head of a session by its internal key (a stream's incarnation), with
+ * where its kept history starts: undefined once it is gone.
+ */
+export async function readHead(db: DbOrTx, sid: number): Promise<{ lastSeq: number; historyStart: number } | undefined> {
+  const [row] = await db
+    .select({ lastSeq: sessions.lastSeq, historyStart: sessions.historyStart })
+    .from(sessions)
+    .where(eq(sessions.sid, sid));
+  return row;
 }

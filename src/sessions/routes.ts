@@ -1,33 +1,23 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
-import { Activity } from '../activity/routes.js';
 import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
-import { appendToSession, notify } from '../events/append.js';
+import { appendToSession } from '../events/append.js';
+import { notify } from '../wakeups/wakeups.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { jsonWithin } from '../http/limits.js';
-import { ParentNotFound, SessionExists } from '../http/errors.js';
-import {
-  emptyBodyAsObject,
-  IdempotencyHeaders,
-  Limit,
-  problems,
-  SessionId,
-  SessionParams,
-  Seq,
-  StringEnum,
-  SchemaVersion,
-  Timestamp,
-  Version,
-} from '../http/schemas.js';
-import { idempotencyOf, lifecycleScope, sendWrite, writeSession, type WriteOutcome } from '../http/write.js';
+import { ParentNotFound, SessionExists } from '../errors.js';
+import { Limit, SessionId, StringEnum } from '../shapes.js';
+import { ENCODINGS } from '../values.js';
+import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { idempotentRequest, lifecycleScope, writeSession, type WriteOutcome } from '../writes/session-write.js';
 import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
-import { ExpiresAt, ForkedFrom, HistoryStart, RetentionPolicy, TtlMs } from '../history/schemas.js';
+import { RetentionPolicy, TtlMs } from '../history/view.js';
 import {
   deleteSession,
   findSession,
@@ -35,43 +25,17 @@ import {
   insertSession,
   listSessions,
   readMetadata,
-  toSessionView,
   updateMetadata,
 } from './repository.js';
+import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
 
-export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
-
-export const Session = Type.Object({
-  id: SessionId,
-  parent_id: Type.Union([SessionId, Type.Null()]),
-  metadata: Metadata,
-  encoding: StringEnum(['json', 'binary']),
-  schema_version: Type.Union([SchemaVersion, Type.Null()]),
-  version: Version,
-  last_seq: Seq,
-  history_start: HistoryStart,
-  retention: RetentionPolicy,
-  forked_from: ForkedFrom,
-  ttl_ms: TtlMs,
-  expires_at: ExpiresAt,
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  activity: Activity,
-  lease: Type.Union([
-    Type.Object(
-      { owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp },
-      { description: 'The unexpired execution lease (never its token).' },
-    ),
-    Type.Null(),
-  ]),
-});
 
 const CreateSessionBody = Type.Object(
   {
     id: Type.Optional(SessionId),
     parent_id: Type.Optional(SessionId),
     metadata: Type.Optional(Metadata),
-    encoding: Type.Optional(StringEnum(['json', 'binary'], { description: 'How state is stored; default json.' })),
+    encoding: Type.Optional(StringEnum(ENCODINGS, { description: 'How state is stored; default json.' })),
     retention: Type.Optional(RetentionPolicy),
     ttl_ms: Type.Optional(TtlMs),
   },
@@ -87,13 +51,8 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** Metadata is returned by every read and listing of its session: bounded, after any merge. */
-export function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
-  jsonWithin(metadata, limitBytes, 'metadata', 'MAX_METADATA_BYTES', '; keep large data in the state or in events');
-  return metadata;
-}
 
-/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotencyOf`). */
+/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotentRequest`). */
 const GENERATED_ID_SCOPE = 'new';
 
 /**
@@ -128,7 +87,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const { body } = request;
       const id = body.id ?? uuidv7();
       const scope = body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id);
-      const idempotent = idempotencyOf(request, scope);
+      const idempotent = idempotentRequest(writeCaller(request), scope);
       const create = () =>
         db.transaction(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
@@ -172,7 +131,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         outcome = await create();
       }
       if (!outcome.replayed) reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -241,7 +200,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
-      const outcome = await writeSession(db, request, write, async (tx, session) => {
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
         const { retention, ttl_ms: ttlMs } = request.body;
         const metadata = metadataWithin(
           applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata ?? {}) as Record<string, unknown>,
@@ -253,7 +212,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         const row = await updateMetadata(tx, session.sid, metadata, retention, ttlMs);
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -271,13 +230,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     },
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
-      const outcome = await writeSession(db, request, write, async (tx, session) => {
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
         await deleteSession(tx, session.sid);
         // Open streams get session.deleted and close, on every instance.
         await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
         return { status: 204, body: null };
       });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 };

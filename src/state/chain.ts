@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { events, stateSnapshots } from '../db/schema.js';
 import type { SessionRow } from '../sessions/repository.js';
-import { PatchFailed, StateUnreadable } from '../http/errors.js';
+import { PatchFailed, StateUnreadable } from '../errors.js';
 import { applyJsonPatch, NO_LIMITS, type PatchOperation } from './json-patch.js';
 import { type Measured, measure, type StateLimits } from './json-value.js';
 import { applyMergePatchToState } from './merge-patch.js';

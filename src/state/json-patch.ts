@@ -1,4 +1,4 @@
-import { PatchFailed } from '../http/errors.js';
+import { PatchFailed } from '../errors.js';
 import {
   forbiddenMember,
   isJsonObject,

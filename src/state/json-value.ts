@@ -1,4 +1,4 @@
-import { PatchFailed } from '../http/errors.js';
+import { PatchFailed } from '../errors.js';
 
 /**
  * What a json state may hold, and how big it is, measured without walking the

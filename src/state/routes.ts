@@ -1,25 +1,19 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import {
-  Base64,
-  problems,
-  SchemaVersion,
-  SessionParams,
-  StringEnum,
-  Version,
-  WorkerWriteHeaders,
-  WriteAck,
-} from '../http/schemas.js';
-import { StateUnreadable } from '../http/errors.js';
-import { sendWrite, writeSession } from '../http/write.js';
+import { Base64, SchemaVersion, StringEnum, Version } from '../shapes.js';
+import { WriteAck } from './view.js';
+import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { StateUnreadable } from '../errors.js';
+import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { writeSession } from '../writes/session-write.js';
 import { getSession, type SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { snapshotAnswer, stateAtVersion } from '../history/time-travel.js';
 import { checkSyncQuery, syncAnswer } from './sync.js';
 import { appendDelta, putSnapshot } from './writes.js';
 
-const PatchOp = Type.Object(
+export const PatchOp = Type.Object(
   {
     op: StringEnum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
     path: Type.String({ description: 'JSON Pointer (RFC 6901).' }),
@@ -166,13 +160,13 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => {
-          const { ack, writes } = putSnapshot(tx, stateContext, session, request.body);
-          return { status: 200, body: ack, writes };
+        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
+          const { ack, pending } = putSnapshot(tx, stateContext, session, request.body);
+          return { status: 200, body: ack, pending };
         }),
       );
       if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'snapshot' });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 
@@ -201,13 +195,13 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { id } = request.params;
       const outcome = await stateContext.cache.write(id, () =>
-        writeSession(db, request, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, async (tx, session) => {
-          const { ack, writes } = await appendDelta(tx, stateContext, session, request.body);
-          return { status: 200, body: ack, writes };
+        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
+          const { ack, pending } = await appendDelta(tx, stateContext, session, request.body);
+          return { status: 200, body: ack, pending };
         }),
       );
       if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'delta' });
-      return sendWrite(reply, outcome);
+      return replyWithOutcome(reply, outcome);
     },
   );
 };

@@ -1,6 +1,6 @@
 import type { StateTuning } from '../config.js';
 import type { DbOrTx } from '../db/client.js';
-import { SchemaMismatch, VersionAhead } from '../http/errors.js';
+import { SchemaMismatch, VersionAhead } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { type Delta, materialise, readBaseSnapshot, readDeltas, type StoredDelta } from './chain.js';
 

@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { Limits, StateTuning } from '../config.js';
 import type { Tx } from '../db/client.js';
-import { inFlight, send } from '../db/pipeline.js';
+import { inFlight, startQuery } from '../db/pipeline.js';
 import { stateSnapshots } from '../db/schema.js';
-import { sendAppend } from '../events/append.js';
+import { startAppend } from '../events/append.js';
 import {
   EncodingMismatch,
   InvalidRequest,
@@ -11,13 +11,14 @@ import {
   PayloadTooLarge,
   SchemaMismatch,
   VersionConflict,
-} from '../http/errors.js';
-import { jsonWithin } from '../http/limits.js';
+} from '../errors.js';
+import { jsonWithin } from '../limits.js';
 import type { SessionRow } from '../sessions/repository.js';
 import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
 import type { PatchOperation } from './json-patch.js';
 import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
+import type { WriteAck } from './view.js';
 
 export interface StateContext {
   cache: StateCache;
@@ -35,15 +36,11 @@ export function stateLimitsFor(maxJsonDepth: number, maxBodyBytes: number): Stat
   return { maxDepth: maxJsonDepth - 1, maxBytes: maxBodyBytes - SNAPSHOT_ENVELOPE_BYTES };
 }
 
-export interface WriteAck {
-  version: number;
-  seq: number;
-}
 
-/** A state write whose statements are on the wire, to ride with the COMMIT (`WriteResult.writes`). */
-export interface SentWrite {
+/** A state write whose statements are on the wire, to ride with the COMMIT (`WriteResult.pending`). */
+export interface StartedStateWrite {
   ack: WriteAck;
-  writes: Promise<unknown>;
+  pending: Promise<unknown>;
 }
 
 export interface SnapshotInput {
@@ -69,7 +66,7 @@ function checkBaseVersion(session: SessionRow, baseVersion: number): void {
  * Replaces the state (new session, new schema, or compaction by the worker).
  * Runs inside the route's transaction with the session row locked.
  */
-export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, input: SnapshotInput): SentWrite {
+export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, input: SnapshotInput): StartedStateWrite {
   checkBaseVersion(session, input.base_version);
   if (session.schemaVersion !== null && input.schema_version < session.schemaVersion) {
     throw new SchemaMismatch(
@@ -98,8 +95,8 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   const seq = session.lastSeq + 1;
   // Earlier snapshots stay: `?at_version=` and fork rebuild older versions from
   // them. Trimming history (history/trim.ts) removes those nothing needs.
-  const writes = inFlight([
-    send(tx.insert(stateSnapshots).values({
+  const pending = inFlight([
+    startQuery(tx.insert(stateSnapshots).values({
       sessionSid: session.sid,
       version,
       schemaVersion: input.schema_version,
@@ -107,18 +104,18 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
       body: body === null ? null : sql`${body}::json`,
       bodyBytes,
     })),
-    sendAppend(
+    startAppend(
       tx,
       session,
       [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }],
       { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0, state_seq: seq },
-    ).writes,
+    ).pending,
   ]);
   // Cached before the commit: a failed write evicts it (`StateCache.write`).
   if (body !== null) {
     ctx.cache.set(session.id, { sid: session.sid, version, document: input.snapshot, bytes });
   }
-  return { ack: { version, seq }, writes };
+  return { ack: { version, seq }, pending };
 }
 
 /** A snapshot is a body, so it is plain JSON within depth already; its size is the state's own limit. */
@@ -177,7 +174,7 @@ function deltaOf(session: SessionRow, input: DeltaInput): Delta {
  * is refused with nothing stored, and the cost stays that of the delta; a
  * checkpoint of the whole document is written only every so many deltas.
  */
-export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow, input: DeltaInput): Promise<SentWrite> {
+export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow, input: DeltaInput): Promise<StartedStateWrite> {
   checkBaseVersion(session, input.base_version);
   if (session.version === 0) throw new NoState(session.id);
   if (input.schema_version !== undefined && input.schema_version !== session.schemaVersion) {
@@ -212,18 +209,18 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
   const chain = checkpoint
     ? { baseVersion: version, chainDeltas: 0, chainBytes: 0 }
     : { baseVersion: session.baseVersion, chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
-  const writes = inFlight([
-    sendAppend(tx, session, [{ type: 'state.delta', dataJson, version }], {
+  const pending = inFlight([
+    startAppend(tx, session, [{ type: 'state.delta', dataJson, version }], {
       version,
       state_seq: seq,
       base_version: chain.baseVersion,
       chain_deltas: chain.chainDeltas,
       chain_bytes: chain.chainBytes,
-    }).writes,
+    }).pending,
     ...(checkpoint === undefined
       ? []
       : [
-          send(tx.insert(stateSnapshots).values({
+          startQuery(tx.insert(stateSnapshots).values({
             sessionSid: session.sid,
             version,
             schemaVersion: session.schemaVersion ?? 0,
@@ -232,5 +229,5 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
           })),
         ]),
   ]);
-  return { ack: { version, seq }, writes };
+  return { ack: { version, seq }, pending };
 }

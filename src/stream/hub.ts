@@ -1,7 +1,7 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { BaseLogger } from 'pino';
 import postgres from 'postgres';
 import { reconnectBackoff } from '../db/client.js';
-import { type Notification, WAKEUP_CHANNEL, decodeNotification } from './notifications.js';
+import { type Notification, WAKEUP_CHANNEL, decodeNotification } from '../wakeups/wakeups.js';
 import { ByteBudget } from './budget.js';
 import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
 import { type ReadRows, SessionTail, Subscriber } from './tail.js';
@@ -21,7 +21,7 @@ export interface HubOptions {
   readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: unknown } | undefined>;
   /** Heads of sessions, for the changes feed's coalesced hints. */
   readHeads: (sessionIds: string[]) => Promise<{ session_id: string; last_seq: number; version: number }[]>;
-  log: FastifyBaseLogger;
+  log: Pick<BaseLogger, 'info' | 'warn'>;
   onTailRead?: () => void;
   changesFlushMs?: number;
 }

@@ -2,15 +2,13 @@ import { setTimeout } from 'node:timers/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { eq } from 'drizzle-orm';
 import { readActivity } from '../activity/store.js';
 import { pageBytesFor } from '../events/read.js';
-import type { DbOrTx } from '../db/client.js';
-import { sessions } from '../db/schema.js';
-import { CursorAhead, CursorExpired, InvalidRequest, SessionNotFound, TooManyStreams } from '../http/errors.js';
+import { CursorAhead, CursorExpired, InvalidRequest, SessionNotFound, TooManyStreams } from '../errors.js';
 import { mayRead } from '../auth/grants.js';
-import { problems, Seq, SessionParams } from '../http/schemas.js';
-import { getSession } from '../sessions/repository.js';
+import { Seq } from '../shapes.js';
+import { problems, SessionParams } from '../http/schemas.js';
+import { getSession, readHead } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
@@ -32,14 +30,6 @@ function lastEventId(header: string | undefined): number | undefined {
     ]);
   }
   return Number(header.trim());
-}
-
-async function readHead(db: DbOrTx, sid: number): Promise<{ lastSeq: number; historyStart: number } | undefined> {
-  const [row] = await db
-    .select({ lastSeq: sessions.lastSeq, historyStart: sessions.historyStart })
-    .from(sessions)
-    .where(eq(sessions.sid, sid));
-  return row;
 }
 
 /** Longest delay a Node timer takes. */
@@ -91,7 +81,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
    * Sends this subscriber's history after its lastSeq, page by page, waiting
    * for the socket to drain between pages; stops after `upTo` when given.
    */
-  async function sendHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
+  async function streamHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
     let sent = 0;
     while (!writer.closed && subscriber.lastSeq < upTo) {
       const release = await hub.rowBudget.acquire(pageReservation, (cancel) => writer.onClose(cancel));
@@ -110,7 +100,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         for (const row of rows) {
           chunk += toFrame(row);
           if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
-            if (!(await writer.send(chunk, () => hub.rowBudget.contended))) return sent;
+            if (!(await writer.writePaced(chunk, () => hub.rowBudget.contended))) return sent;
             chunk = '';
           }
           subscriber.lastSeq = row.seq;
@@ -199,7 +189,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
       });
       try {
-        await sendHistory(writer, subscriber, session.sid, head);
+        await streamHistory(writer, subscriber, session.sid, head);
         writer.push(liveFrame('session.activity', { ...(activity as object), cursor: head }));
         if (subscriber.finalFrame) {
           writer.push(subscriber.finalFrame);
@@ -213,7 +203,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         // Catch up with the shared tail on our own, then join it.
         while (!writer.closed && !tail.tryJoin(subscriber)) {
           // No rows although the tail is ahead: the session is being deleted and its notice is on the way.
-          if ((await sendHistory(writer, subscriber, session.sid)) === 0) await setTimeout(CATCH_UP_RETRY_MS);
+          if ((await streamHistory(writer, subscriber, session.sid)) === 0) await setTimeout(CATCH_UP_RETRY_MS);
         }
       } catch (err) {
         request.log.warn({ err, session: id }, 'stream failed; closing it');

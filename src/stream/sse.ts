@@ -96,7 +96,7 @@ export class SseWriter {
    * `DRAIN_TIMEOUT_MS` is cut off, and sooner (after `YIELD_AFTER_MS`) when
    * `othersWaiting()` says the memory it holds is wanted by other streams.
    */
-  async send(chunk: string, othersWaiting: () => boolean = () => false): Promise<boolean> {
+  async writePaced(chunk: string, othersWaiting: () => boolean = () => false): Promise<boolean> {
     if (this.closed) return false;
     if (this.res.write(chunk)) return true;
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { BaseLogger } from 'pino';
 import { type EventRow, type EventRowPage, eventJson } from '../events/read.js';
 import { durableFrame, liveFrame, type SseWriter } from './sse.js';
 
@@ -114,7 +114,7 @@ export class SessionTail {
     readonly sid: number,
     private readonly readRows: ReadRows,
     private readonly pageSize: number,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Pick<BaseLogger, 'warn'>,
     private readonly onRead: () => void = () => {},
   ) {}
 

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WAKEUP_CHANNEL } from '../../src/events/append.js';
+import { WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;

@@ -1,10 +1,9 @@
 import { sql } from 'drizzle-orm';
-import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPEN_ACCESS } from '../../src/auth/grants.js';
-import { inFlight, send } from '../../src/db/pipeline.js';
-import { sendToSession } from '../../src/events/append.js';
-import { writeSession } from '../../src/http/write.js';
+import { inFlight, startQuery } from '../../src/db/pipeline.js';
+import { startEventAppend } from '../../src/events/append.js';
+import { SessionQueue } from '../../src/writes/session-queue.js';
+import { writeSession } from '../../src/writes/session-write.js';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
 
 // A write's last statements are sent with its COMMIT and answered after it
@@ -21,23 +20,14 @@ afterAll(async () => {
 
 const DIVISION_BY_ZERO = '22012';
 
-function fakeRequest(sessionId: string, key?: string): FastifyRequest {
-  return {
-    method: 'POST',
-    url: `/v1/sessions/${sessionId}/events`,
-    headers: key ? { 'idempotency-key': key } : {},
-    body: { probe: true },
-    principal: OPEN_ACCESS,
-    // writeSession queues per session on the app's queue.
-    server: t.app,
-  } as unknown as FastifyRequest;
-}
+// The same queue of writers per session a running app uses.
+const writer = () => ({ db: t.database.db, sessionQueue: new SessionQueue() });
 
 async function appendBeside(sessionId: string, failing: boolean, key?: string) {
-  return writeSession(t.database.db, fakeRequest(sessionId, key), { sessionId, idempotencyTtlMs: 60_000 }, async (tx, session) => {
-    const sent = sendToSession(tx, session, [{ type: 'probe', dataJson: '{"n":1}' }]);
-    const extra = send(tx.execute(failing ? sql`select 1 / 0` : sql`select 1`));
-    return { status: 201, body: { last_seq: sent?.lastSeq }, writes: inFlight([sent?.writes, extra]) };
+  return writeSession(writer(), { sessionId, idempotencyTtlMs: 60_000 }, key ? { idempotency: { key, fingerprint: 'probe' } } : {}, async (tx, session) => {
+    const sent = startEventAppend(tx, session, [{ type: 'probe', dataJson: '{"n":1}' }]);
+    const extra = startQuery(tx.execute(failing ? sql`select 1 / 0` : sql`select 1`));
+    return { status: 201, body: { last_seq: sent?.lastSeq }, pending: inFlight([sent?.pending, extra]) };
   });
 }
 

@@ -151,8 +151,18 @@ describe('failover to a synchronous standby', () => {
       }
     }
     const running = Promise.all([...[0, 1, 2, 3, 4, 5].map(writer), probeReadiness()]);
+    // What a failure below says besides its expectation: where the run stood.
+    const state = () => {
+      const failed: Record<string, number> = {};
+      for (const f of failures) failed[f.phase] = (failed[f.phase] ?? 0) + 1;
+      return (
+        `phase "${phase}": ${acknowledged.size} writes acknowledged, failed by the phase they started in ${JSON.stringify(failed)}, ` +
+        `last /readyz ${JSON.stringify(readiness.at(-1))}`
+      );
+    };
+    let answered: boolean;
     try {
-      await expect.poll(() => acknowledged.size, { timeout: 60_000 }).toBeGreaterThan(60);
+      await explained(state, () => expect.poll(() => acknowledged.size, { timeout: 60_000 }).toBeGreaterThan(60));
       // Crash the primary: SIGQUIT is PostgreSQL's immediate shutdown, no checkpoint, backends gone.
       const pid = await postmasterPid(primaryDir);
       phase = 'crashing';
@@ -160,8 +170,12 @@ describe('failover to a synchronous standby', () => {
       await expect.poll(() => isAlive(pid), { timeout: 60_000 }).toBe(false);
       phase = 'primary down';
       // No writable host is left: readiness and writes must say so.
-      await expect.poll(() => readiness.filter((r) => r.phase === 'primary down').length, { timeout: 60_000 }).toBeGreaterThan(3);
-      await expect.poll(() => failures.filter((f) => f.phase === 'primary down').length, { timeout: 60_000 }).toBeGreaterThan(3);
+      await explained(state, () =>
+        expect.poll(() => readiness.filter((r) => r.phase === 'primary down').length, { timeout: 60_000 }).toBeGreaterThan(3),
+      );
+      await explained(state, () =>
+        expect.poll(() => failures.filter((f) => f.phase === 'primary down').length, { timeout: 60_000 }).toBeGreaterThan(3),
+      );
 
       phase = 'promoting';
       const standbyAdmin = postgres(standby.url('postgres'), { max: 1, onnotice: () => {} });
@@ -171,15 +185,23 @@ describe('failover to a synchronous standby', () => {
       } finally {
         await standbyAdmin.end();
       }
-      await expect.poll(async () => (await call(t.app, 'GET', '/readyz')).statusCode, { timeout: 60_000, interval: 100 }).toBe(200);
+      await explained(state, () =>
+        expect.poll(async () => (await call(t.app, 'GET', '/readyz')).statusCode, { timeout: 60_000, interval: 100 }).toBe(200),
+      );
       phase = 'recovered';
       const ackedAtRecovery = acknowledged.size;
-      await expect.poll(() => acknowledged.size, { timeout: 60_000 }).toBeGreaterThan(ackedAtRecovery + 60);
+      await explained(state, () => expect.poll(() => acknowledged.size, { timeout: 60_000 }).toBeGreaterThan(ackedAtRecovery + 60));
+      // The writers can outrun the readiness probe's 50 ms pace: wait for a probe that started after recovery.
+      await explained(state, () => expect.poll(() => readiness.some((r) => r.phase === 'recovered'), { timeout: 60_000 }).toBe(true));
     } finally {
       // Also when an expectation above failed: nothing may keep calling the app after the file closes it.
       stop = true;
-      await running;
+      // A request that never answers would hold this until the test's timeout and hide why; closing the app ends it.
+      let timer: NodeJS.Timeout | undefined;
+      answered = await Promise.race([running.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, 30_000, false)))]);
+      clearTimeout(timer);
     }
+    if (!answered) throw new Error(`requests still unanswered 30 s after the writers stopped (${state()})`);
 
     // Writes failed only while no writable database existed, and said so: 503, retry shortly.
     expect(failures.length).toBeGreaterThan(0);
@@ -214,6 +236,16 @@ describe('failover to a synchronous standby', () => {
     }
   }, 300_000);
 });
+
+/** Runs an expectation; when it fails, its message also says where the run stood. */
+async function explained(state: () => string, expectation: () => Promise<unknown>): Promise<void> {
+  try {
+    await expectation();
+  } catch (error) {
+    if (error instanceof Error) error.message = `${error.message}\n  at ${state()}`;
+    throw error;
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {

@@ -89,3 +89,10 @@ export function expectIso(value: unknown): void {
   expect(typeof value).toBe('string');
   expect(new Date(value as string).toISOString()).toBe(value);
 }
+
+/** Creates session `id` (with any other create fields in `body`); anything but 201 fails the test. Returns the id. */
+export async function createSession(t: TestApp, id: string, body: Record<string, unknown> = {}): Promise<string> {
+  const response = await call(t.app, 'POST', '/v1/sessions', { id, ...body });
+  expect(response.statusCode, response.body).toBe(201);
+  return id;
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let counter = 0;
@@ -11,8 +11,7 @@ afterAll(() => t.close());
 
 /** A json session holding `snapshot` at version 1. */
 async function sessionWith(snapshot: unknown = { items: [], n: 0 }): Promise<string> {
-  const id = `delta-${++counter}`;
-  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+  const id = await createSession(t, `delta-${++counter}`);
   expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot })).statusCode).toBe(200);
   return id;
 }

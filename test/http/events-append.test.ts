@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
 // POST /v1/sessions/{id}/events: atomic, gapless batches of durable events.
 let t: TestApp;
@@ -10,11 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-async function createSession(app: TestApp, id: string): Promise<void> {
-  const res = await call(app.app, 'POST', '/v1/sessions', { id });
-  expect(res.statusCode, res.body).toBe(201);
-}
 
 function append(app: TestApp, id: string, body: unknown, headers: Record<string, string> = {}) {
   return call(app.app, 'POST', `/v1/sessions/${id}/events`, body, headers);

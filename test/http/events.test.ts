@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 
@@ -10,11 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-async function createSession(id: string): Promise<void> {
-  const response = await call(t.app, 'POST', '/v1/sessions', { id });
-  expect(response.statusCode, response.body).toBe(201);
-}
 
 async function putState(id: string, body: Record<string, unknown>): Promise<{ version: number; seq: number }> {
   const response = await call(t.app, 'PUT', `/v1/sessions/${id}/state`, body);
@@ -45,7 +40,7 @@ const DELTAS: Record<string, unknown>[] = [
 
 describe('GET /v1/sessions/{id}/events', () => {
   beforeAll(async () => {
-    await createSession('history');
+    await createSession(t, 'history');
     expect(await putState('history', { base_version: 0, schema_version: 1, snapshot: { title: 'first', count: 0 } })).toEqual({
       version: 1,
       seq: 1,
@@ -161,12 +156,12 @@ describe('GET /v1/sessions/{id}/events', () => {
   });
 
   it('answers an empty history for a session without events', async () => {
-    await createSession('quiet');
+    await createSession(t, 'quiet');
     expect(await events('quiet')).toEqual({ events: [], last_seq: 0, has_more: false });
   });
 
   it('records a later snapshot as state.snapshot with its new schema_version', async () => {
-    await createSession('resnapshot');
+    await createSession(t, 'resnapshot');
     await putState('resnapshot', { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
     await postDelta('resnapshot', { base_version: 1, merge_patch: { a: 2 } });
     expect(await putState('resnapshot', { base_version: 2, schema_version: 3, snapshot: { b: 1 } })).toEqual({
@@ -182,7 +177,7 @@ describe('GET /v1/sessions/{id}/events', () => {
   });
 
   it('appends nothing for a refused write', async () => {
-    await createSession('refused');
+    await createSession(t, 'refused');
     await putState('refused', { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
     const stale = await call(t.app, 'POST', '/v1/sessions/refused/deltas', { base_version: 0, merge_patch: { a: 2 } });
     expectProblem(stale, 409, 'version_conflict');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WAKEUP_CHANNEL } from '../../src/stream/notifications.js';
+import { WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { deleteExpiredSessions } from '../../src/history/expiry.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let counter = 0;
@@ -14,9 +14,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function session(app: TestApp = t): Promise<string> {
-  const id = `lease-${++counter}`;
-  expect((await call(app.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
-  return id;
+  return createSession(app, `lease-${++counter}`);
 }
 
 const claim = (id: string, owner: string, ttlMs = 60_000, app: TestApp = t, headers?: Record<string, string>) =>

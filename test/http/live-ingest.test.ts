@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
 
 // Live batches and NDJSON streaming ingest on POST /v1/sessions/{id}/live,
@@ -13,11 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-async function createSession(id: string): Promise<void> {
-  const res = await call(t.app, 'POST', '/v1/sessions', { id });
-  expect(res.statusCode, res.body).toBe(201);
-}
 
 async function append(id: string, events: { type: string; data: unknown }[]): Promise<number> {
   const res = await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events });
@@ -53,7 +48,7 @@ const liveOf = (client: SseClient, type: string) => client.ofType(type).map((m) 
 
 describe('live batches', () => {
   it('{events: [...]} delivers every event in the order posted and answers {accepted, after_seq}', async () => {
-    await createSession('batch');
+    await createSession(t, 'batch');
     await append('batch', [{ type: 'e', data: 1 }]);
     const client = await openStream('batch');
     try {
@@ -69,7 +64,7 @@ describe('live batches', () => {
   });
 
   it('refuses a batch with a reserved type or an oversized item whole, naming the index', async () => {
-    await createSession('batch-bad');
+    await createSession(t, 'batch-bad');
     const client = await openStream('batch-bad');
     try {
       const reserved = expectProblem(
@@ -97,7 +92,7 @@ describe('live batches', () => {
 
 describe('NDJSON streaming ingest', () => {
   it('delivers each line while the request is still open, then answers 202 {accepted, after_seq}', async () => {
-    await createSession('nd');
+    await createSession(t, 'nd');
     const client = await openStream('nd');
     try {
       const request = ndjsonRequest('nd');
@@ -123,7 +118,7 @@ describe('NDJSON streaming ingest', () => {
   });
 
   it('causal per line: a line sent after a durable append was acknowledged arrives after that event', async () => {
-    await createSession('nd-causal');
+    await createSession(t, 'nd-causal');
     const client = await openStream('nd-causal');
     try {
       const request = ndjsonRequest('nd-causal');
@@ -149,7 +144,7 @@ describe('NDJSON streaming ingest', () => {
   });
 
   it('a malformed line ends the request with 400 naming the line; the lines before it were delivered', async () => {
-    await createSession('nd-bad');
+    await createSession(t, 'nd-bad');
     const client = await openStream('nd-bad');
     try {
       const request = ndjsonRequest('nd-bad');
@@ -170,7 +165,7 @@ describe('NDJSON streaming ingest', () => {
   });
 
   it('each line is checked like a single event: fields, reserved types and size, with the line named', async () => {
-    await createSession('nd-rules');
+    await createSession(t, 'nd-rules');
     const cases: [string, number, string][] = [
       ['{"type":"token"}', 400, 'invalid_request'],
       ['{"type":"token","data":1,"extra":1}', 400, 'invalid_request'],

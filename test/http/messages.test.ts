@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let counter = 0;
@@ -10,9 +10,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function session(): Promise<string> {
-  const id = `conv-${++counter}`;
-  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
-  return id;
+  return createSession(t, `conv-${++counter}`);
 }
 
 type Msg = { role: string; kind?: string; content: unknown };

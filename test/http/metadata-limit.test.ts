@@ -1,7 +1,6 @@
-import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPEN_ACCESS } from '../../src/auth/grants.js';
-import { writeSession } from '../../src/http/write.js';
+import { SessionQueue } from '../../src/writes/session-queue.js';
+import { writeSession } from '../../src/writes/session-write.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 // Issue 12, defect 5: metadata is capped (MAX_METADATA_BYTES, its compact JSON
@@ -49,9 +48,8 @@ describe('MAX_METADATA_BYTES', () => {
 
   it('the session lock every write takes does not read the metadata', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'locked', metadata: sized(LIMIT) });
-    const request = { method: 'POST', url: '/v1/sessions/locked/events', headers: {}, body: {}, principal: OPEN_ACCESS, server: t.app };
     let seen: object | undefined;
-    await writeSession(t.database.db, request as unknown as FastifyRequest, { sessionId: 'locked', idempotencyTtlMs: 60_000 }, async (_tx, session) => {
+    await writeSession({ db: t.database.db, sessionQueue: new SessionQueue() }, { sessionId: 'locked', idempotencyTtlMs: 60_000 }, {}, async (_tx, session) => {
       seen = session;
       return { status: 200, body: null };
     });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let counter = 0;
@@ -15,9 +15,7 @@ const LONG_TTL = 600_000;
 const POLL = { timeout: 15_000, interval: 100 };
 
 async function newSession(): Promise<string> {
-  const id = `queue-${++counter}`;
-  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
-  return id;
+  return createSession(t, `queue-${++counter}`);
 }
 
 const enqueue = (id: string, items: unknown, headers?: Record<string, string>) =>

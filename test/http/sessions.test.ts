@@ -63,6 +63,9 @@ describe('POST /v1/sessions', () => {
       expires_at: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
+      usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0, turns: 0 },
+      first_user_message: null,
+      message_count: 0,
       activity: { status: 'idle' },
       lease: null,
     });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 // No accepted write may leave a session unreadable: the patches from issue 11
 // that did, and the guard every json write now passes.
@@ -20,8 +20,7 @@ afterAll(async () => {
 });
 
 async function sessionWith(snapshot: unknown): Promise<string> {
-  const id = `guard-${++counter}`;
-  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+  const id = await createSession(t, `guard-${++counter}`);
   expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot })).statusCode).toBe(200);
   return id;
 }

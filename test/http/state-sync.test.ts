@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let counter = 0;
@@ -10,10 +10,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function session(encoding: 'json' | 'binary' = 'json'): Promise<string> {
-  const id = `sync-${++counter}`;
-  const res = await call(t.app, 'POST', '/v1/sessions', { id, encoding });
-  expect(res.statusCode).toBe(201);
-  return id;
+  return createSession(t, `sync-${++counter}`, { encoding });
 }
 
 const state = (id: string, query = '', headers: Record<string, string> = {}) =>

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeNotification, MAX_WAKEUP_BYTES } from '../../src/stream/notifications.js';
+import { encodeNotification, MAX_WAKEUP_BYTES } from '../../src/wakeups/wakeups.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
 

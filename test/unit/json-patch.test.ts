@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PatchFailed } from '../../src/http/errors.js';
+import { PatchFailed } from '../../src/errors.js';
 import { applyJsonPatch } from '../../src/state/json-patch.js';
 import { measure } from '../../src/state/json-value.js';
 import { applyMergePatchToState } from '../../src/state/merge-patch.js';

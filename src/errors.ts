@@ -234,6 +234,15 @@ export class VersionExpired extends ApiError {
   }
 }
 
+export class TurnConflict extends ApiError {
+  readonly status = 409;
+  readonly code = 'turn_conflict';
+  readonly title = 'Turn id already used';
+  constructor(turnId: string) {
+    super(`turn "${turnId}" was already committed with a different body; a new turn needs a new turn_id`, { turn_id: turnId });
+  }
+}
+
 export class ReservedEventType extends ApiError {
   readonly status = 400;
   readonly code = 'reserved_event_type';
@@ -300,6 +309,25 @@ export class BatchClaimed extends ApiError {
   readonly title = 'Batch is no longer pending';
   constructor(batchId: string, state: string) {
     super(`batch "${batchId}" is ${state}; only a pending batch can be cancelled`, { batch_id: batchId, batch_status: state });
+  }
+}
+
+export class AttachmentNotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'attachment_not_found';
+  readonly title = 'Attachment not found';
+  constructor(attachmentId: string) {
+    super(`no attachment "${attachmentId}" on this session`, { attachment_id: attachmentId });
+  }
+}
+
+export class RangeNotSatisfiable extends ApiError {
+  readonly status = 416;
+  readonly code = 'range_not_satisfiable';
+  readonly title = 'Range not satisfiable';
+  constructor(size: number) {
+    super(`the requested range lies outside the attachment's ${size} bytes`, { size });
+    this.headers['content-range'] = `bytes */${size}`;
   }
 }
 

@@ -1,11 +1,17 @@
 /**
+ * Wakeups: the one LISTEN/NOTIFY channel, what travels on it, how it is
+ * encoded and how much it carries. Writers `notify()`; the stream hub decodes.
+ *
  * What travels on the one LISTEN/NOTIFY channel. A wakeup says only "session X
  * committed up to seq N": listeners read the rows themselves. Live-only
  * signals (live events, activity) have no rows, so they ride in the payload,
  * with the session's durable head at publish time so receivers can hold them
  * until that history is delivered.
  */
-import { PayloadTooLarge } from '../http/errors.js';
+import { sql } from 'drizzle-orm';
+import type { ActivityView } from '../activity/view.js';
+import type { DbOrTx } from '../db/client.js';
+import { PayloadTooLarge } from '../errors.js';
 
 /** The one channel every instance LISTENs on. */
 export const WAKEUP_CHANNEL = 'session_sync';
@@ -27,14 +33,6 @@ export type Notification =
   | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView }
   | { kind: 'created'; session_id: string }
   | { kind: 'deleted'; session_id: string; sid: number; reason?: 'expired' };
-
-export interface ActivityView {
-  status: string;
-  detail?: unknown;
-  expired?: true;
-  updated_at?: string;
-  expires_at?: string;
-}
 
 /** Payloads of wakeups keep the two fields the wire format promises (session id and seq). */
 export function encodeNotification(notification: Notification): string {
@@ -85,4 +83,12 @@ export function decodeNotification(payload: string): Notification | undefined {
     return record as unknown as Notification;
   }
   return undefined;
+}
+
+/**
+ * Sends a notification when the transaction commits (never if it rolls back).
+ * One too large for a wakeup is refused (413) before it reaches Postgres.
+ */
+export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
+  await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeWithinWakeup(notification)})`);
 }

@@ -1,0 +1,73 @@
+/**
+ * How attachment bytes are served. They come from workers that may be
+ * hostile, and they are served from the origin of the inspector and the API,
+ * so nothing in them may run here: the browser must not sniff another type
+ * (nosniff), a document opened anyway gets an opaque origin with no scripts
+ * (the sandbox CSP), and anything a browser would render as a document is a
+ * download rather than a page.
+ */
+export const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "sandbox; default-src 'none'; frame-ancestors 'none'",
+} as const;
+
+/**
+ * Types shown inline: media a browser shows without running anything, and
+ * text shown as text. Everything else (HTML, SVG, XML, PDF, and any type not
+ * named here) is served as an attachment.
+ */
+const INLINE = new Set([
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/avif',
+  'image/bmp',
+  'text/plain',
+  'application/json',
+]);
+const INLINE_PREFIXES = ['audio/', 'video/'];
+
+export function isInline(contentType: string): boolean {
+  const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return INLINE.has(essence) || INLINE_PREFIXES.some((prefix) => essence.startsWith(prefix));
+}
+
+export function dispositionOf(contentType: string, attachmentId: string): string {
+  return isInline(contentType) ? 'inline' : `attachment; filename="${attachmentId}"`;
+}
+
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_TYPE = new RegExp(`^(${TOKEN})/(${TOKEN})((?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[^"\\\\\\r\\n]*"))*)$`);
+
+/** The upload's Content-Type as it is kept: a well-formed media type (type and subtype lowercased), else application/octet-stream. */
+export function normaliseContentType(header: string | undefined): string {
+  const value = header?.trim() ?? '';
+  const match = value.length <= 255 ? MEDIA_TYPE.exec(value) : null;
+  if (!match) return 'application/octet-stream';
+  return `${match[1]?.toLowerCase()}/${match[2]?.toLowerCase()}${match[3] ?? ''}`;
+}
+
+/**
+ * One `bytes=` range (RFC 9110 section 14), as [first, last] inclusive; a
+ * header that is absent, malformed or asks for several ranges is ignored (the
+ * whole file is sent, as the RFC allows); a range wholly outside the file is
+ * `unsatisfiable` (416).
+ */
+export function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return undefined;
+  const [, from = '', to = ''] = match;
+  if (from === '' && to === '') return undefined;
+  if (from === '') {
+    const suffix = Number(to);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return [Math.max(0, size - suffix), size - 1];
+  }
+  const first = Number(from);
+  const last = to === '' ? size - 1 : Number(to);
+  if (first >= size) return 'unsatisfiable';
+  if (last < first) return undefined;
+  return [first, Math.min(last, size - 1)];
+}

@@ -1,0 +1,197 @@
+import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
+import type { Db, DbOrTx, Tx } from '../db/client.js';
+import { attachments } from '../db/schema.js';
+import type { NewEvent } from '../events/append.js';
+import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
+import { checkFence } from '../leases/fence.js';
+import { findSession, lockSession, type SessionRow } from '../sessions/repository.js';
+import type { AttachmentBytes, BlobRef } from './bytes.js';
+
+export interface AttachmentView {
+  attachment_id: string;
+  size: number;
+  content_type: string;
+  sha256: string;
+  committed: boolean;
+  created_at: string;
+}
+
+export interface AttachmentRecord extends AttachmentView {
+  blob: BlobRef;
+}
+
+const columns = {
+  id: attachments.id,
+  attachmentId: attachments.attachmentId,
+  size: attachments.size,
+  contentType: attachments.contentType,
+  chunkBytes: attachments.chunkBytes,
+  committed: attachments.committed,
+  createdAt: attachments.createdAt,
+};
+type Row = { id: number; attachmentId: string; size: number; contentType: string; chunkBytes: number; committed: boolean; createdAt: Date };
+
+function toView(row: Row): AttachmentView {
+  return {
+    attachment_id: row.attachmentId,
+    size: row.size,
+    content_type: row.contentType,
+    // Content-addressed: the id is the digest.
+    sha256: row.attachmentId,
+    committed: row.committed,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+const toRecord = (row: Row): AttachmentRecord => ({ ...toView(row), blob: { id: row.id, chunkBytes: row.chunkBytes } });
+
+/** Thrown to roll an upload back when its bytes are already stored on the session. */
+class AlreadyStored extends Error {
+  constructor(readonly view: AttachmentView) {
+    super('already stored');
+  }
+}
+
+export interface Upload {
+  sessionId: string;
+  contentType: string;
+  body: AsyncIterable<Buffer>;
+  maxBytes: number;
+  chunkBytes: number;
+  leaseToken: string | undefined;
+}
+
+/**
+ * Stores an upload in one transaction: its bytes as they arrive, then, with
+ * the session locked only for that last moment, its row under the content's
+ * digest. A client that goes away halfway rolls all of it back. The session
+ * row is not locked while the bytes flow (the row's foreign key is checked at
+ * commit), so writers of the session never wait for an upload.
+ */
+export async function uploadAttachment(
+  db: Db,
+  bytes: AttachmentBytes,
+  upload: Upload,
+): Promise<{ view: AttachmentView; created: boolean }> {
+  try {
+    const view = await db.transaction(async (tx) => {
+      const session = await findSession(tx, upload.sessionId);
+      if (!session) throw new SessionNotFound(upload.sessionId);
+      // Refused before any byte is stored; checked again under the lock.
+      checkFence(session, upload.leaseToken);
+      const [row] = await tx
+        .insert(attachments)
+        .values({
+          sessionSid: session.sid,
+          attachmentId: `upload:${uuidv7()}`,
+          size: 0,
+          contentType: upload.contentType,
+          chunkBytes: upload.chunkBytes,
+        })
+        .returning({ id: attachments.id });
+      if (!row) throw new Error('attachment insert returned no row');
+      const stored = await bytes.write(tx, row.id, upload.body, upload.maxBytes);
+      const locked = await lockSession(tx, upload.sessionId);
+      if (!locked || locked.sid !== session.sid) throw new SessionNotFound(upload.sessionId);
+      checkFence(locked, upload.leaseToken);
+      const existing = await findAttachment(tx, locked.sid, stored.sha256);
+      if (existing) throw new AlreadyStored(existing);
+      const [done] = await tx
+        .update(attachments)
+        .set({ attachmentId: stored.sha256, size: stored.size })
+        .where(eq(attachments.id, row.id))
+        .returning(columns);
+      if (!done) throw new Error('attachment vanished during its upload');
+      return toView(done);
+    });
+    return { view, created: true };
+  } catch (error) {
+    if (!(error instanceof AlreadyStored)) throw error;
+    if (error.view.committed) return { view: error.view, created: false };
+    // Uploaded again before any commit: the intent starts over, so the sweep does not take it from under the worker.
+    const [renewed] = await db
+      .update(attachments)
+      .set({ createdAt: sql`now()` })
+      .where(and(eq(attachments.attachmentId, error.view.attachment_id), eq(attachments.committed, false), sql`${attachments.sessionSid} = (select sid from sessions where id = ${upload.sessionId})`))
+      .returning(columns);
+    return { view: renewed ? toView(renewed) : error.view, created: false };
+  }
+}
+
+export async function findAttachment(db: DbOrTx, sid: number, attachmentId: string): Promise<AttachmentRecord | undefined> {
+  const [row] = await db
+    .select(columns)
+    .from(attachments)
+    .where(and(eq(attachments.sessionSid, sid), eq(attachments.attachmentId, attachmentId)));
+  return row ? toRecord(row) : undefined;
+}
+
+export async function listAttachments(
+  db: DbOrTx,
+  sid: number,
+  { limit, afterId }: { limit: number; afterId?: number },
+): Promise<{ attachments: AttachmentView[]; nextId: number | undefined }> {
+  const rows = await db
+    .select(columns)
+    .from(attachments)
+    .where(
+      and(
+        eq(attachments.sessionSid, sid),
+        // Uploads in flight are other transactions' rows; only finished ones have a digest.
+        sql`${attachments.attachmentId} not like 'upload:%'`,
+        afterId === undefined ? undefined : gt(attachments.id, afterId),
+      ),
+    )
+    .orderBy(asc(attachments.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return { attachments: page.map(toView), nextId: rows.length > limit ? page[page.length - 1]?.id : undefined };
+}
+
+/**
+ * Commits attachments of a session whose row the caller has locked; returns
+ * the `attachment.committed` events of those not committed before. A row the
+ * sweep deleted meanwhile is not found (the update finds nothing), never half
+ * committed (the sweep skips a locked row, then sees it committed). `part` names the turn part in a refusal.
+ */
+export async function commitAttachments(
+  tx: Tx,
+  session: SessionRow,
+  attachmentIds: string[],
+  part?: string,
+): Promise<NewEvent[]> {
+  const events: NewEvent[] = [];
+  for (const [index, attachmentId] of attachmentIds.entries()) {
+    const [row] = await tx
+      .select(columns)
+      .from(attachments)
+      .where(and(eq(attachments.sessionSid, session.sid), eq(attachments.attachmentId, attachmentId)))
+      .for('update');
+    if (!row) {
+      const error: ApiError = new AttachmentNotFound(attachmentId);
+      if (part) Object.assign(error.extra, { part, index });
+      throw error;
+    }
+    if (row.committed) continue;
+    await tx.update(attachments).set({ committed: true }).where(eq(attachments.id, row.id));
+    const { committed: _committed, ...view } = toView(row);
+    events.push({ type: 'attachment.committed', dataJson: JSON.stringify(view) });
+  }
+  return events;
+}
+
+/** Deletes uncommitted attachments older than `ttlMs` (their chunks go with them); returns how many. */
+export async function sweepAttachments(db: DbOrTx, ttlMs: number): Promise<number> {
+  const deleted = await db
+    .delete(attachments)
+    .where(
+      and(
+        eq(attachments.committed, false),
+        sql`${attachments.attachmentId} not like 'upload:%'`,
+        lt(attachments.createdAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`),
+      ),
+    )
+    .returning({ id: attachments.id });
+  return deleted.length;
+}

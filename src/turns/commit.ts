@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import stableStringify from 'fast-json-stable-stringify';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
+import { inFlight, startQuery } from '../db/pipeline.js';
+import { sessions, turns } from '../db/schema.js';
+import { type NewEvent, startAppend } from '../events/append.js';
+import { ApiError, InvalidRequest, TurnConflict, VersionConflict } from '../errors.js';
+import { checkFence } from '../leases/fence.js';
+import { endLease } from '../leases/store.js';
+import { appendMessages, type MessageInput } from '../messages/store.js';
+import { finishClaim } from '../queue/store.js';
+import type { SessionRow } from '../sessions/repository.js';
+import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } from '../state/writes.js';
+import type { PatchOperation } from '../state/json-patch.js';
+import { commitAttachments } from '../attachments/store.js';
+
+/** The parts of a turn, in the order they are applied (and named in a refusal's `part`). */
+export type TurnPart = 'state' | 'events' | 'messages' | 'complete_claims' | 'attachments' | 'usage' | 'release_lease';
+
+export interface TurnState {
+  schema_version?: number;
+  patch?: PatchOperation[];
+  merge_patch?: unknown;
+  delta_base64?: string;
+  snapshot?: unknown;
+  snapshot_base64?: string;
+}
+
+export interface TurnUsage {
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd?: number;
+}
+
+/** A turn as the route has checked it: events and messages already serialised and size-checked. */
+export interface TurnInput {
+  turn_id: string;
+  base_version?: number;
+  state?: TurnState;
+  events: NewEvent[];
+  messages: MessageInput[];
+  complete_claims: string[];
+  attachments: string[];
+  usage: TurnUsage[];
+  release_lease: boolean;
+  /** Digest of the body as sent (canonical key order): a retry must send the same turn. */
+  hash: string;
+}
+
+export interface TurnAnswer {
+  turn_id: string;
+  version: number;
+  first_seq: number;
+  last_seq: number;
+}
+
+export interface TurnResult {
+  status: number;
+  body: TurnAnswer;
+  replayed: boolean;
+  pending?: Promise<unknown>;
+}
+
+/** Canonical digest of a turn's body: the same turn serialised with its keys in another order is the same turn. */
+export function turnHash(body: unknown): string {
+  return createHash('sha256').update(stableStringify(body)).digest('base64url');
+}
+
+/**
+ * Runs `work` as the given part of a turn: whatever it refuses is refused
+ * for the whole turn, and the problem says which part (and which item).
+ */
+export async function asPart<T>(part: TurnPart, index: number | undefined, work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ApiError) Object.assign(error.extra, index === undefined ? { part } : { part, index });
+    throw error;
+  }
+}
+
+/** The same, for checks made before the transaction. */
+export function asPartSync<T>(part: TurnPart, index: number | undefined, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof ApiError) Object.assign(error.extra, index === undefined ? { part } : { part, index });
+    throw error;
+  }
+}
+
+/** A committed turn with this id, if any: its answer when the body is the same, turn_conflict otherwise. */
+async function findTurn(tx: Tx, session: SessionRow, input: TurnInput): Promise<TurnAnswer | undefined> {
+  const [row] = await tx
+    .select({ requestHash: turns.requestHash, response: turns.response })
+    .from(turns)
+    .where(and(eq(turns.sessionSid, session.sid), eq(turns.turnId, input.turn_id)));
+  if (!row) return undefined;
+  if (row.requestHash !== input.hash) throw new TurnConflict(input.turn_id);
+  return row.response as TurnAnswer;
+}
+
+function writeState(tx: Tx, ctx: StateContext, session: SessionRow, baseVersion: number, state: TurnState): Promise<StartedStateWrite> | StartedStateWrite {
+  const isSnapshot = 'snapshot' in state || state.snapshot_base64 !== undefined;
+  if (isSnapshot) {
+    if (state.schema_version === undefined) {
+      throw new InvalidRequest('a snapshot needs its schema_version', [
+        { in: 'body', field: '/state/schema_version', message: 'is required with a snapshot' },
+      ]);
+    }
+    const { patch, merge_patch, delta_base64, ...snapshot } = state;
+    const extra = [patch && 'patch', merge_patch !== undefined && 'merge_patch', delta_base64 && 'delta_base64'].find(Boolean);
+    if (extra) {
+      throw new InvalidRequest(`send either a snapshot or a delta, not both`, [
+        { in: 'body', field: `/state/${extra}`, message: 'must not be sent together with a snapshot' },
+      ]);
+    }
+    return putSnapshot(tx, ctx, session, { ...snapshot, base_version: baseVersion, schema_version: state.schema_version });
+  }
+  return appendDelta(tx, ctx, session, { ...state, base_version: baseVersion });
+}
+
+/**
+ * Commits one agent turn inside the caller's transaction, with the session
+ * row locked (`writeSession`). Everything the turn holds is applied by the
+ * same domain functions the single-purpose routes use, in the contract's
+ * order: the state change, the events and messages (consecutive seqs), the
+ * claims completed, the attachments committed, the usage, the lease release;
+ * then one `turn.committed` event. Any part that refuses throws, so the
+ * transaction rolls back and nothing of the turn is stored.
+ *
+ * A retried turn is answered from its record before the lease fence: a turn
+ * that released the lease must still replay for the worker whose answer was
+ * lost, although its Lease-Token is no longer current.
+ */
+export async function commitTurn(
+  tx: Tx,
+  ctx: StateContext,
+  session: SessionRow,
+  input: TurnInput,
+  leaseToken: string | undefined,
+): Promise<TurnResult> {
+  const replayed = await findTurn(tx, session, input);
+  if (replayed) return { status: 201, body: replayed, replayed: true };
+  checkFence(session, leaseToken);
+
+  let head = session;
+  const sent: Promise<unknown>[] = [];
+  const firstSeq = session.lastSeq + 1;
+  if (input.state === undefined && input.base_version !== undefined) {
+    const expected = input.base_version;
+    // A turn may assert the state it was computed from without changing it.
+    asPartSync('state', undefined, () => {
+      if (expected !== session.version) throw new VersionConflict(expected, session.version);
+    });
+  }
+  if (input.state !== undefined) {
+    const state = input.state;
+    if (input.base_version === undefined) {
+      throw new InvalidRequest('a turn that changes the state needs base_version', [
+        { in: 'body', field: '/base_version', message: 'is required with state' },
+      ]);
+    }
+    const baseVersion = input.base_version;
+    const { ack, pending } = await asPart('state', undefined, () => writeState(tx, ctx, session, baseVersion, state));
+    sent.push(pending);
+    head = {
+      ...head,
+      version: ack.version,
+      lastSeq: ack.seq,
+      // The state write moved these on the row; later parts must not see the old values.
+      schemaVersion: 'snapshot' in state || state.snapshot_base64 !== undefined ? (state.schema_version ?? null) : head.schemaVersion,
+    };
+  }
+
+  const events: NewEvent[] = [...input.events];
+  let messageIds: string[] = [];
+  if (input.messages.length) {
+    const change = await asPart('messages', undefined, () => appendMessages(tx, head, input.messages));
+    events.push(...change.events);
+    messageIds = change.messages.map((m) => m.id);
+  }
+  for (const [index, claimId] of input.complete_claims.entries()) {
+    const done = await asPart('complete_claims', index, async () => {
+      const finished = await finishClaim(tx, head, claimId, 'complete');
+      if (finished.refusal) throw finished.refusal;
+      return finished;
+    });
+    events.push(...done.events);
+  }
+  if (input.attachments.length) {
+    events.push(...(await commitAttachments(tx, head, input.attachments, 'attachments')));
+  }
+  const usage = sumUsage(input.usage);
+  await tx
+    .update(sessions)
+    .set({
+      usageInputTokens: sql`${sessions.usageInputTokens} + ${usage.input_tokens}`,
+      usageOutputTokens: sql`${sessions.usageOutputTokens} + ${usage.output_tokens}`,
+      usageCostUsd: sql`${sessions.usageCostUsd} + ${usage.cost_usd}`,
+      usageTurns: sql`${sessions.usageTurns} + 1`,
+    })
+    .where(eq(sessions.sid, session.sid));
+  if (input.release_lease) {
+    const token = asPartSync('release_lease', undefined, () => {
+      if (leaseToken === undefined) {
+        throw new InvalidRequest('release_lease needs the Lease-Token header', [
+          { in: 'headers', field: '/lease-token', message: 'is required with release_lease' },
+        ]);
+      }
+      return leaseToken;
+    });
+    events.push(...(await asPart('release_lease', undefined, () => endLease(tx, head, token))));
+  }
+
+  const lastSeq = head.lastSeq + events.length + 1;
+  const answer: TurnAnswer = { turn_id: input.turn_id, version: head.version, first_seq: firstSeq, last_seq: lastSeq };
+  events.push({
+    type: 'turn.committed',
+    dataJson: JSON.stringify({
+      turn_id: input.turn_id,
+      version: head.version,
+      first_seq: firstSeq,
+      state_changed: input.state !== undefined,
+      events: input.events.length,
+      message_ids: messageIds,
+      completed_claims: input.complete_claims,
+      attachments: input.attachments,
+      usage: input.usage,
+      lease_released: input.release_lease,
+    }),
+  });
+  sent.push(startAppend(tx, head, events).pending);
+  sent.push(startQuery(tx.insert(turns).values({ sessionSid: session.sid, turnId: input.turn_id, requestHash: input.hash, response: answer })));
+  return { status: 201, body: answer, replayed: false, pending: inFlight(sent) };
+}
+
+function sumUsage(usage: TurnUsage[]): { input_tokens: number; output_tokens: number; cost_usd: number } {
+  return usage.reduce(
+    (total, u) => ({
+      input_tokens: total.input_tokens + u.input_tokens,
+      output_tokens: total.output_tokens + u.output_tokens,
+      cost_usd: total.cost_usd + (u.cost_usd ?? 0),
+    }),
+    { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+  );
+}

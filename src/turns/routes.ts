@@ -1,0 +1,136 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { checkClientType, EventType } from '../events/types.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
+import { Base64, SchemaVersion, Seq, Version } from '../shapes.js';
+import { Kind } from '../messages/routes.js';
+import { Role } from '../messages/view.js';
+import { writeSession } from '../writes/session-write.js';
+import type { Services } from '../services.js';
+import { PatchOp } from '../state/routes.js';
+import { AttachmentId } from '../attachments/schemas.js';
+import { asPartSync, commitTurn, turnHash } from './commit.js';
+
+const TurnId = Type.String({
+  pattern: '^[\\x21-\\x7E]{1,255}$',
+  'x-pattern-message': '1-255 visible ASCII characters (no spaces)',
+  description: "The worker's own id for this turn (e.g. derived from the claimed input): a retry sends the same id and body.",
+});
+const ClaimId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$', 'x-pattern-message': 'a claim_id as the server returned it' });
+const TokenCount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+const TurnBody = Type.Object(
+  {
+    turn_id: TurnId,
+    base_version: Type.Optional(Version),
+    state: Type.Optional(
+      Type.Object(
+        {
+          schema_version: Type.Optional(SchemaVersion),
+          patch: Type.Optional(Type.Array(PatchOp, { description: 'RFC 6902 JSON Patch (json encoding).' })),
+          merge_patch: Type.Optional(Type.Unknown({ description: 'RFC 7396 JSON Merge Patch (json encoding).' })),
+          delta_base64: Type.Optional(Base64),
+          snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the whole state (needs schema_version).' })),
+          snapshot_base64: Type.Optional(Base64),
+        },
+        { additionalProperties: false, description: 'One state change against base_version: a delta or a snapshot, as the state routes take them.' },
+      ),
+    ),
+    events: Type.Optional(Type.Array(Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false }))),
+    messages: Type.Optional(
+      Type.Array(Type.Object({ role: Role, kind: Type.Optional(Kind), content: Type.Unknown() }, { additionalProperties: false })),
+    ),
+    complete_claims: Type.Optional(Type.Array(ClaimId)),
+    attachments: Type.Optional(Type.Array(AttachmentId)),
+    usage: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            model: Type.String({ minLength: 1, maxLength: 200 }),
+            input_tokens: TokenCount,
+            output_tokens: TokenCount,
+            cost_usd: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    release_lease: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const TurnAnswer = Type.Object({
+  turn_id: Type.String(),
+  version: Version,
+  first_seq: Seq,
+  last_seq: Seq,
+});
+
+export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { config, stateContext } = services;
+  const { maxBatchEvents, maxEventBytes } = config.limits;
+
+  app.post(
+    '/v1/sessions/:id/turns',
+    {
+      config: { access: 'write' },
+      schema: {
+        summary: 'Commit one agent turn atomically: state, events, messages, claims, attachments, usage, lease release',
+        description:
+          'All parts commit together or none does, in this order: the state change (CAS on base_version), the events, the ' +
+          'messages, the claims completed, the attachments committed, the usage, the lease released; then one ' +
+          '`turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), ' +
+          'even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses ' +
+          'the whole turn with that part\'s error plus `part` and, for list parts, `index`.',
+        tags: ['turns'],
+        params: SessionParams,
+        headers: WorkerWriteHeaders,
+        body: TurnBody,
+        response: { 201: TurnAnswer, ...problems(400, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const events = body.events ?? [];
+      const messages = body.messages ?? [];
+      countWithin(events.length + messages.length, maxBatchEvents, 'events and messages');
+      const input = {
+        turn_id: body.turn_id,
+        base_version: body.base_version,
+        state: body.state,
+        events: events.map((event, index) =>
+          asPartSync('events', index, () => {
+            checkClientType(event.type, index);
+            return { type: event.type, dataJson: jsonWithin(event.data, maxEventBytes, `events[${index}].data`, 'MAX_EVENT_BYTES').json };
+          }),
+        ),
+        messages: messages.map((message, index) =>
+          asPartSync('messages', index, () => ({
+            role: message.role,
+            kind: message.kind,
+            contentJson: jsonWithin(message.content, maxEventBytes, `messages[${index}].content`, 'MAX_EVENT_BYTES').json,
+          })),
+        ),
+        complete_claims: body.complete_claims ?? [],
+        attachments: body.attachments ?? [],
+        usage: body.usage ?? [],
+        release_lease: body.release_lease === true,
+        hash: turnHash(body),
+      };
+      const id = request.params.id;
+      let replayedTurn = false;
+      const outcome = await stateContext.cache.write(id, () =>
+        // Not `fenced` here: commitTurn fences after looking up the turn, so a retry finds its answer.
+        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, writeCaller(request), async (tx, session) => {
+          const result = await commitTurn(tx, stateContext, session, input, leaseTokenOf(request));
+          replayedTurn = result.replayed;
+          return { status: result.status, body: result.body, pending: result.pending };
+        }),
+      );
+      return replyWithOutcome(reply, { ...outcome, replayed: outcome.replayed || replayedTurn });
+    },
+  );
+};

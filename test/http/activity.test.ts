@@ -1,0 +1,132 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { eventually, getSession, history, listeningApp, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
+
+// The current activity: set, read, streamed, expired.
+let t: TestApp;
+listeningApp((app) => (t = app));
+
+describe('activity', () => {
+  it('a session that never set one reads {status: "idle"}, in GET and in the stream marker', async () => {
+    await sessionWithEvents(t, 'never-active', 1);
+    expect((await getSession(t, 'never-active')).activity).toEqual({ status: 'idle' });
+    const client = await open(t, '/v1/sessions/never-active/stream?live=false');
+    try {
+      await client.waitForEnd();
+      expect(markers(client).map((m) => m.json)).toEqual([{ status: 'idle', cursor: 1 }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('PUT sets it (200 {status, detail, updated_at}); GET shows it; open streams get session.activity; no history is written', async () => {
+    const id = 'active';
+    await sessionWithEvents(t, id, 1);
+    const client = await open(t, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(client);
+      const res = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'thinking', detail: { tool: 'x' } });
+      expect(res.statusCode, res.body).toBe(200);
+      const body = res.json();
+      expect(body).toMatchObject({ status: 'thinking', detail: { tool: 'x' } });
+      expectIso(body.updated_at);
+      expect(body.expired).toBeUndefined();
+
+      const session = await getSession(t, id);
+      expect(session.activity).toEqual(body);
+      expect(session.last_seq).toBe(1);
+      expect((await history(t, id)).events).toHaveLength(1);
+
+      await client.waitFor(() => markers(client).some((m) => m.json.status === 'thinking'), 'the thinking activity');
+      const frame = markers(client).find((m) => m.json.status === 'thinking');
+      expect(frame?.id).toBeUndefined();
+      expect(frame?.json).toMatchObject({ status: 'thinking', detail: { tool: 'x' } });
+      expect(client.durable).toHaveLength(1);
+
+      // A new stream's marker carries the current activity.
+      const later = await open(t, `/v1/sessions/${id}/stream?live=false`);
+      try {
+        await later.waitForEnd();
+        expect(markers(later).map((m) => m.json)).toEqual([{ ...body, cursor: 1 }]);
+      } finally {
+        await later.close();
+      }
+
+      // The current value only: a second PUT replaces it.
+      const next = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'idle' });
+      expect(next.statusCode, next.body).toBe(200);
+      expect(next.json().detail).toBeUndefined();
+      expect((await getSession(t, id)).activity).toMatchObject({ status: 'idle' });
+      expect((await getSession(t, id)).activity.detail).toBeUndefined();
+      await client.waitFor(() => markers(client).some((m) => m.json.status === 'idle' && m.json.cursor === undefined), 'the idle activity');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('with ttl_ms it expires: GET reads {status: "idle", expired: true} and open streams are told', async () => {
+    const id = 'expiring';
+    await sessionWithEvents(t, id, 0);
+    const client = await open(t, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(client);
+      const res = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', detail: { tool: 'bash' }, ttl_ms: 300 });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ status: 'tool', detail: { tool: 'bash' } });
+
+      await client.waitFor(() => markers(client).some((m) => m.json.expired === true), 'an expired session.activity', 5_000);
+      const expired = markers(client).find((m) => m.json.expired === true);
+      expect(expired?.json).toMatchObject({ status: 'idle', expired: true });
+      expect(expired?.json.detail).toBeUndefined();
+      // The 'tool' activity came before its expiry.
+      const toolIndex = client.messages.findIndex((m) => m.event === 'session.activity' && m.json.status === 'tool');
+      expect(toolIndex).toBeGreaterThan(0);
+      expect(toolIndex).toBeLessThan(client.messages.indexOf(expired!));
+
+      const activity = (
+        await eventually(
+          () => getSession(t, id),
+          (s) => s.activity.expired === true,
+          'GET to read the expired activity',
+        )
+      ).activity;
+      expect(activity).toMatchObject({ status: 'idle', expired: true });
+      expect(activity.detail).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+  });
+
+  describe('validation', () => {
+    beforeAll(async () => {
+      await sessionWithEvents(t, 'activity-invalid', 0);
+    });
+    const invalid: [string, unknown][] = [
+      ['an empty status', { status: '' }],
+      ['a status over 64 characters', { status: 'x'.repeat(65) }],
+      ['a missing status', { detail: {} }],
+      ['a status that is not a string', { status: 5 }],
+      ['ttl_ms 0', { status: 'thinking', ttl_ms: 0 }],
+      ['ttl_ms "5"', { status: 'thinking', ttl_ms: '5' }],
+      ['a fractional ttl_ms', { status: 'thinking', ttl_ms: 1.5 }],
+      ['a negative ttl_ms', { status: 'thinking', ttl_ms: -100 }],
+      ['an unknown field', { status: 'thinking', color: 'red' }],
+    ];
+    for (const [what, body] of invalid) {
+      it(`400 invalid_request for ${what}, activity unchanged`, async () => {
+        expectProblem(await call(t.app, 'PUT', '/v1/sessions/activity-invalid/activity', body), 400, 'invalid_request');
+        expect((await getSession(t, 'activity-invalid')).activity).toEqual({ status: 'idle' });
+      });
+    }
+
+    it('accepts a status of exactly 64 characters', async () => {
+      const res = await call(t.app, 'PUT', '/v1/sessions/activity-invalid/activity', { status: 'y'.repeat(64) });
+      expect(res.statusCode, res.body).toBe(200);
+      expect((await getSession(t, 'activity-invalid')).activity.status).toBe('y'.repeat(64));
+    });
+
+    it('404 session_not_found for an unknown session', async () => {
+      expectProblem(await call(t.app, 'PUT', '/v1/sessions/no-such-session/activity', { status: 'thinking' }), 404, 'session_not_found');
+    });
+  });
+});

@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let counter = 0;
+const queries: string[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({ logQuery: (query) => queries.push(query) });
+});
+afterAll(() => t.close());
+
+const LONG_TTL = 600_000;
+
+async function newSession(state: unknown = { todo: [] }): Promise<string> {
+  const id = `turns-${++counter}`;
+  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+  if (state !== null) {
+    expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: state })).statusCode).toBe(200);
+  }
+  return id;
+}
+
+const turn = (id: string, body: unknown, headers?: Record<string, string>) => call(t.app, 'POST', `/v1/sessions/${id}/turns`, body, headers);
+const session = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
+const history = async (id: string): Promise<any[]> => (await call(t.app, 'GET', `/v1/sessions/${id}/events?limit=1000`)).json().events;
+const state = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/state`)).json();
+const messages = async (id: string): Promise<any[]> => (await call(t.app, 'GET', `/v1/sessions/${id}/messages`)).json().messages;
+const queue = async (id: string, status: string): Promise<any[]> =>
+  (await call(t.app, 'GET', `/v1/sessions/${id}/queue?status=${status}`)).json().batches;
+
+async function claimLease(id: string): Promise<string> {
+  const res = await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'worker', ttl_ms: LONG_TTL });
+  expect(res.statusCode).toBe(201);
+  return res.json().token;
+}
+
+async function enqueueAndClaim(id: string, items: unknown[], token?: string): Promise<string> {
+  expect((await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items })).statusCode).toBe(201);
+  const claim = await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 10, ttl_ms: LONG_TTL }, token ? { 'lease-token': token } : {});
+  expect(claim.statusCode).toBe(200);
+  return claim.json().claim_id;
+}
+
+/** Everything a refused turn could have touched, to compare before and after. */
+async function footprint(id: string) {
+  const s = await session(id);
+  return {
+    version: s.version,
+    last_seq: s.last_seq,
+    usage: s.usage,
+    lease: s.lease,
+    message_count: s.message_count,
+    state: (await state(id)).snapshot,
+    messages: await messages(id),
+    pending: (await queue(id, 'pending')).length,
+    claimed: (await queue(id, 'claimed')).length,
+  };
+}
+
+describe('POST /v1/sessions/{id}/turns', () => {
+  it('commits every part in one go, in the contract order, with consecutive seqs and one turn.committed', async () => {
+    const id = await newSession();
+    const token = await claimLease(id);
+    const claimId = await enqueueAndClaim(id, [{ text: 'add milk' }], token);
+    const before = await session(id);
+
+    const res = await turn(
+      id,
+      {
+        turn_id: 'turn-1',
+        base_version: 1,
+        state: { patch: [{ op: 'add', path: '/todo/-', value: 'milk' }] },
+        events: [{ type: 'tool.call', data: { name: 'add' } }],
+        messages: [
+          { role: 'user', content: 'add milk' },
+          { role: 'assistant', content: 'added' },
+        ],
+        complete_claims: [claimId],
+        usage: [
+          { model: 'm-1', input_tokens: 100, output_tokens: 20, cost_usd: 0.5 },
+          { model: 'm-2', input_tokens: 1, output_tokens: 2 },
+        ],
+        release_lease: true,
+      },
+      { 'lease-token': token },
+    );
+    expect(res.statusCode).toBe(201);
+    const answer = res.json();
+    expect(answer).toEqual({ turn_id: 'turn-1', version: 2, first_seq: before.last_seq + 1, last_seq: before.last_seq + 7 });
+
+    const turnEvents = (await history(id)).filter((e) => e.seq >= answer.first_seq);
+    expect(turnEvents.map((e) => [e.seq, e.type])).toEqual(
+      ['state.delta', 'tool.call', 'message.appended', 'message.appended', 'queue.completed', 'lease.released', 'turn.committed'].map(
+        (type, i) => [answer.first_seq + i, type],
+      ),
+    );
+    expect(turnEvents[0].version).toBe(2);
+    const committed = turnEvents.at(-1).data;
+    expect(committed).toMatchObject({
+      turn_id: 'turn-1',
+      version: 2,
+      first_seq: answer.first_seq,
+      completed_claims: [claimId],
+      lease_released: true,
+      events: 1,
+    });
+    expect(committed.message_ids).toHaveLength(2);
+
+    expect((await state(id)).snapshot).toEqual({ todo: ['milk'] });
+    expect((await messages(id)).map((m) => m.content)).toEqual(['add milk', 'added']);
+    expect(await queue(id, 'completed')).toHaveLength(1);
+    const after = await session(id);
+    expect(after.lease).toBeNull();
+    expect(after.usage).toEqual({ input_tokens: 101, output_tokens: 22, cost_usd: 0.5, turns: 1 });
+    expect(after.first_user_message).toBe('add milk');
+    expect(after.message_count).toBe(2);
+  });
+
+  it('replays a retried turn (keys in any order) without doing it twice, even after it released the lease', async () => {
+    const id = await newSession();
+    const token = await claimLease(id);
+    const body = {
+      turn_id: 'retry-me',
+      base_version: 1,
+      state: { merge_patch: { done: true } },
+      messages: [{ role: 'assistant', content: 'ok' }],
+      usage: [{ model: 'm', input_tokens: 5, output_tokens: 5 }],
+      release_lease: true,
+    };
+    const first = await turn(id, body, { 'lease-token': token });
+    expect(first.statusCode).toBe(201);
+    const settled = await footprint(id);
+
+    const reordered = Object.fromEntries(Object.entries(body).reverse());
+    const again = await turn(id, reordered, { 'lease-token': token });
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    expect(await footprint(id)).toEqual(settled);
+  });
+
+  it('the same turn_id with a different body is 409 turn_conflict and changes nothing', async () => {
+    const id = await newSession();
+    expect((await turn(id, { turn_id: 't', events: [{ type: 'a.b', data: 1 }] })).statusCode).toBe(201);
+    const settled = await footprint(id);
+    const problem = expectProblem(await turn(id, { turn_id: 't', events: [{ type: 'a.b', data: 2 }] }), 409, 'turn_conflict');
+    expect(problem.turn_id).toBe('t');
+    expect(await footprint(id)).toEqual(settled);
+  });
+
+  it('a turn without base_version or state commits its other parts; turns counts every turn', async () => {
+    const id = await newSession(null);
+    const res = await turn(id, { turn_id: 'plain', events: [{ type: 'note', data: {} }] });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ version: 0, last_seq: res.json().first_seq + 1 });
+    expect((await session(id)).usage).toEqual({ input_tokens: 0, output_tokens: 0, cost_usd: 0, turns: 1 });
+  });
+
+  describe('a refused part refuses the whole turn, naming the part and index', () => {
+    const cases: [string, (id: string, claimId: string) => unknown, number, string, Record<string, unknown>][] = [
+      ['a stale base_version', () => ({ base_version: 0, state: { merge_patch: { x: 1 } } }), 409, 'version_conflict', { part: 'state', expected_version: 0 }],
+      ['a stale base_version without state', () => ({ base_version: 7 }), 409, 'version_conflict', { part: 'state' }],
+      ['a patch that does not apply', () => ({ base_version: 1, state: { patch: [{ op: 'remove', path: '/nope' }] } }), 422, 'patch_failed', { part: 'state', op_index: 0 }],
+      ['state without base_version', () => ({ state: { merge_patch: {} } }), 400, 'invalid_request', {}],
+      ['a reserved event type', () => ({ events: [{ type: 'ok', data: 1 }, { type: 'turn.committed', data: 1 }] }), 400, 'reserved_event_type', { part: 'events', index: 1 }],
+      ['an unknown claim', (_, claimId) => ({ complete_claims: [claimId, '0000-unknown'] }), 404, 'claim_not_found', { part: 'complete_claims', index: 1 }],
+      ['an unknown attachment', () => ({ attachments: ['0'.repeat(64)] }), 404, 'attachment_not_found', { part: 'attachments', index: 0 }],
+    ];
+    for (const [name, body, status, code, members] of cases) {
+      it(`${name}: ${status} ${code}`, async () => {
+        const id = await newSession();
+        const claimId = await enqueueAndClaim(id, [1]);
+        const before = await footprint(id);
+        const problem = expectProblem(
+          await turn(id, {
+            turn_id: `refused-${name.replace(/ /g, "-")}`,
+            messages: [{ role: 'user', content: 'not stored' }],
+            usage: [{ model: 'm', input_tokens: 1, output_tokens: 1 }],
+            ...(body(id, claimId) as object),
+          }),
+          status,
+          code,
+        );
+        expect(problem).toMatchObject(members);
+        expect(await footprint(id)).toEqual(before);
+        // The turn_id stays free: a corrected turn commits under it.
+        expect((await turn(id, { turn_id: `refused-${name.replace(/ /g, "-")}` })).statusCode).toBe(201);
+      });
+    }
+  });
+
+  it('is fenced like every write: no token under a lease is lease_held, a stale one lease_lost', async () => {
+    const id = await newSession();
+    const token = await claimLease(id);
+    expectProblem(await turn(id, { turn_id: 'x', events: [{ type: 'a', data: 1 }] }), 409, 'lease_held');
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, { 'lease-token': token })).statusCode).toBe(204);
+    await claimLease(id);
+    const before = await footprint(id);
+    expectProblem(await turn(id, { turn_id: 'x', events: [{ type: 'a', data: 1 }] }, { 'lease-token': token }), 409, 'lease_lost');
+    expect(await footprint(id)).toEqual(before);
+  });
+
+  it('release_lease without a Lease-Token is refused as that part', async () => {
+    const id = await newSession();
+    const problem = expectProblem(await turn(id, { turn_id: 'r', release_lease: true }), 400, 'invalid_request');
+    expect(problem.part).toBe('release_lease');
+  });
+
+  it('two workers racing turns on one session: one wins, the other gets version_conflict and nothing of its turn is visible', async () => {
+    const id = await newSession();
+    const racer = (name: string) =>
+      turn(id, {
+        turn_id: name,
+        base_version: 1,
+        state: { merge_patch: { winner: name } },
+        events: [{ type: 'racer.step', data: name }],
+        messages: [{ role: 'assistant', content: name }],
+        usage: [{ model: 'm', input_tokens: 1, output_tokens: 1 }],
+      });
+    const [a, b] = await Promise.all([racer('a'), racer('b')]);
+    const statuses = [a.statusCode, b.statusCode].sort();
+    expect(statuses).toEqual([201, 409]);
+    const winner = a.statusCode === 201 ? 'a' : 'b';
+    expectProblem(a.statusCode === 201 ? b : a, 409, 'version_conflict');
+    expect((await state(id)).snapshot).toEqual({ todo: [], winner });
+    expect((await messages(id)).map((m) => m.content)).toEqual([winner]);
+    const stepData = (await history(id)).filter((e) => e.type === 'racer.step' || e.type === 'turn.committed').map((e) => e.data.turn_id ?? e.data);
+    expect(stepData).toEqual([winner, winner]);
+    expect((await session(id)).usage.turns).toBe(1);
+  });
+});
+
+describe('the session list', () => {
+  it('shows first_user_message and message_count without reading any message', async () => {
+    const id = await newSession(null);
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'system', content: 'be brief' }] });
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, {
+      messages: [
+        { role: 'user', content: 'x'.repeat(500) },
+        { role: 'user', content: 'second' },
+      ],
+    });
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: { text: 'later' } }] });
+    const other = await newSession(null);
+    await call(t.app, 'POST', `/v1/sessions/${other}/messages`, { messages: [{ role: 'user', content: { text: 'hi' } }] });
+
+    queries.length = 0;
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions;
+    expect(queries.length).toBeGreaterThan(0);
+    expect(queries.filter((q) => /\bmessages\b/.test(q))).toEqual([]);
+    const byId = new Map(listed.map((s: any) => [s.id, s]));
+    expect(byId.get(id)).toMatchObject({ first_user_message: 'x'.repeat(200), message_count: 4 });
+    expect(byId.get(other)).toMatchObject({ first_user_message: '{"text":"hi"}', message_count: 1 });
+  });
+});
