@@ -48,7 +48,7 @@ export interface HistoryTuning {
   maxAgeMs: number | undefined;
   /** Events removed per trimming transaction: a writer waits for at most one batch. */
   trimBatch: number;
-  /** How often each instance looks for history to trim. */
+  /** How often each instance looks for history to trim and for sessions past their ttl_ms. */
   sweepMs: number;
 }
 
