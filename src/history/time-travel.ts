@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { VersionAhead, VersionExpired } from '../errors.js';
+import { StateUnreadable, VersionAhead, VersionExpired } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
-import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta } from '../state/chain.js';
+import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta, type StoredSnapshot } from '../state/chain.js';
 import { NO_LIMITS } from '../state/json-patch.js';
 
 /** The state as of one version: what `?at_version=` answers and a fork starts from. */
@@ -43,10 +43,28 @@ export async function stateAtVersion(db: DbOrTx, session: SessionRow, version: n
   if (session.encoding === 'binary') {
     return { version, seq, schemaVersion: base.schemaVersion, snapshotVersion: base.version, snapshotBytes: base.bodyBytes ?? Buffer.alloc(0), deltas };
   }
-  // Stored deltas were accepted once: replayed under the RFC rules only.
+  return { version, seq, schemaVersion: base.schemaVersion, document: replay(base, deltas), snapshotVersion: version, deltas: [] };
+}
+
+/** Stored deltas were accepted once: replayed under the RFC rules only. */
+function replay(base: StoredSnapshot, deltas: StoredDelta[]): unknown {
   let current = { document: JSON.parse(base.body ?? 'null') as unknown, bytes: 0 };
   for (const stored of deltas) current = applyDelta(current, stored.delta, NO_LIMITS);
-  return { version, seq, schemaVersion: base.schemaVersion, document: current.document, snapshotVersion: version, deltas: [] };
+  return current.document;
+}
+
+/**
+ * The json document at `version`, rebuilt from the newest snapshot at or
+ * below it and the deltas after that, which the caller knows are all kept
+ * (trimming checks before it removes them).
+ */
+export async function documentAt(db: DbOrTx, session: SessionRow, version: number): Promise<unknown> {
+  const base = await readBaseSnapshot(db, session.sid, version);
+  const deltas = base ? await readDeltas(db, session.sid, base.version, version) : [];
+  if (!base || base.body === null || deltas.length !== version - base.version) {
+    throw new StateUnreadable(session.id, version, base?.version ?? 0, 'has no complete chain to rebuild from');
+  }
+  return replay(base, deltas);
 }
 
 /** The state at a version as a sync answer in `snapshot` mode. */

@@ -3,9 +3,9 @@ import type { HistoryTuning } from '../config.js';
 import type { Db, Tx } from '../db/client.js';
 import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/repository.js';
 import type { StateCache } from '../state/cache.js';
-import { materialise } from '../state/chain.js';
+import { readBaseSnapshot } from '../state/chain.js';
+import { documentAt } from './time-travel.js';
 import type { Retention } from './view.js';
-
 
 /** The policy that applies to a session: its own, else the server default. */
 export function policyOf(session: Pick<SessionRow, 'retention'>, defaults: HistoryTuning): Retention {
@@ -48,48 +48,49 @@ async function policyTarget(tx: Tx, session: SessionRow, policy: Retention, batc
 }
 
 /**
- * Makes sure the state stays materialisable once events up to `upTo` are
- * gone, and returns how far trimming may go. The state lives as the newest
- * stored snapshot (or checkpoint) at `base_version` plus the `state.delta`
- * events after it: none of those deltas may go. For json state the server
- * writes a checkpoint at the head when the trim would reach into that chain,
- * so any point can be trimmed to; binary state is opaque, so trimming stops
- * before the first delta after the worker's last snapshot.
+ * The version the state had right after `seq`, for a seq above
+ * `history_start`: the newest state event at or below it, else the version
+ * as of `history_start` itself (the one before the oldest kept state event,
+ * or the head when none is kept). Trimmed state events are gone, so the
+ * oldest remaining one is found first on the (session, version) index.
  */
-async function materialisableBound(tx: Tx, deps: TrimDeps, session: SessionRow, upTo: number): Promise<number> {
-  if (session.version === session.baseVersion) return upTo;
-  const [next] = await tx.execute<{ seq: string }>(sql`
-    select seq from events where session_sid = ${session.sid} and version = ${session.baseVersion + 1}`);
-  const firstNeeded = next ? Number(next.seq) : Infinity;
-  if (upTo < firstNeeded) return upTo;
-  if (session.encoding === 'binary') return firstNeeded - 1;
-  const cached = deps.cache.get(session.id, session.sid, session.version);
-  const document = cached ? cached.document : (await materialise(tx, session)).document;
-  await tx.execute(sql`
-    insert into state_snapshots (session_sid, version, schema_version, origin, body)
-    values (${session.sid}, ${session.version}, ${session.schemaVersion ?? 0}, 'checkpoint', ${JSON.stringify(document)}::json)
-    on conflict do nothing`);
-  await tx.execute(sql`
-    update sessions set base_version = version, chain_deltas = 0, chain_bytes = 0 where sid = ${session.sid}`);
-  return upTo;
+async function versionAsOf(tx: Tx, session: SessionRow, seq: number): Promise<number> {
+  const [row] = await tx.execute<{ at: string | null; oldest: string | null }>(sql`
+    select
+      (select version from events where session_sid = ${session.sid} and version is not null
+         and seq > ${session.historyStart} and seq <= ${seq} order by seq desc limit 1) as at,
+      (select min(version) from events where session_sid = ${session.sid} and version is not null) as oldest`);
+  if (row?.at != null) return Number(row.at);
+  return row?.oldest != null ? Number(row.oldest) - 1 : session.version;
 }
 
 /**
- * Drops the snapshots no kept version needs: every version whose state event
- * is still kept rebuilds from the newest snapshot at or below it, so the one
- * below the oldest kept state event, and all above, stay. With no state event
- * kept, the newest snapshot alone stays (the head's base).
+ * How far one batch may trim, and the version every kept version will rebuild
+ * from. Once events up to S are gone, each version whose state event is kept
+ * rebuilds from a stored snapshot at or below it plus the deltas after that,
+ * so a snapshot must stand at V, the version as of S (the deltas after V are
+ * all kept). For json state the server writes that checkpoint, so any point
+ * can be trimmed to; binary state is opaque, so the trim stops before the
+ * first delta after the newest snapshot at or below V.
  */
-async function pruneSnapshots(tx: Tx, sid: number): Promise<void> {
+async function trimPoint(tx: Tx, deps: TrimDeps, session: SessionRow, upTo: number): Promise<{ upTo: number; floor: number }> {
+  const floor = await versionAsOf(tx, session, upTo);
+  if (floor === 0) return { upTo, floor };
+  const base = await readBaseSnapshot(tx, session.sid, floor);
+  if (base?.version === floor) return { upTo, floor };
+  if (session.encoding === 'binary') {
+    const below = base?.version ?? 0;
+    const [next] = await tx.execute<{ seq: string }>(sql`
+      select seq from events where session_sid = ${session.sid} and version = ${below + 1} and type like 'state.%'`);
+    return { upTo: next ? Number(next.seq) - 1 : session.historyStart, floor: below };
+  }
+  const cached = floor === session.version ? deps.cache.get(session.id, session.sid, session.version) : undefined;
+  const document = cached ? cached.document : await documentAt(tx, session, floor);
   await tx.execute(sql`
-    with oldest as (
-      select min(version) as v from events where session_sid = ${sid} and version is not null
-    ), keep as (
-      select coalesce(
-        (select max(version) from state_snapshots, oldest where session_sid = ${sid} and version <= oldest.v),
-        (select max(version) from state_snapshots where session_sid = ${sid})) as v
-    )
-    delete from state_snapshots using keep where session_sid = ${sid} and version < keep.v`);
+    insert into state_snapshots (session_sid, version, schema_version, origin, body)
+    values (${session.sid}, ${floor}, ${session.schemaVersion ?? 0}, 'checkpoint', ${JSON.stringify(document)}::json)
+    on conflict do nothing`);
+  return { upTo, floor };
 }
 
 export interface TrimStep {
@@ -102,7 +103,8 @@ export interface TrimStep {
  * One bounded batch of trimming, on a session this transaction has locked:
  * removes events in (history_start, S] and moves `history_start` to S in the
  * same transaction, so a reader sees either the events or the new start, never
- * a gap it is not told about.
+ * a gap it is not told about. Snapshots below the new floor go with them: no
+ * kept version rebuilds from them any more.
  */
 export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goal: TrimGoal): Promise<TrimStep> {
   const { target: wanted, beyond } =
@@ -111,12 +113,18 @@ export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goa
       : await policyTarget(tx, session, goal.policy, deps.batch);
   if (wanted <= session.historyStart) return { historyStart: session.historyStart, more: false };
   const step = Math.min(wanted, session.historyStart + deps.batch);
-  const upTo = await materialisableBound(tx, deps, session, step);
+  const { upTo, floor } = await trimPoint(tx, deps, session, step);
   if (upTo <= session.historyStart) return { historyStart: session.historyStart, more: false };
   await tx.execute(sql`
     delete from events where session_sid = ${session.sid} and seq > ${session.historyStart} and seq <= ${upTo}`);
-  await tx.execute(sql`update sessions set history_start = ${upTo} where sid = ${session.sid}`);
-  await pruneSnapshots(tx, session.sid);
+  // The head's chain now starts at the floor at the latest (its older base is removed below). Its
+  // byte count is kept as it was: an overestimate, which at worst brings the next checkpoint sooner.
+  await tx.execute(sql`
+    update sessions set history_start = ${upTo},
+      base_version = greatest(base_version, ${floor}),
+      chain_deltas = version - greatest(base_version, ${floor})
+    where sid = ${session.sid}`);
+  await tx.execute(sql`delete from state_snapshots where session_sid = ${session.sid} and version < ${floor}`);
   return { historyStart: upTo, more: upTo === step && (step < wanted || beyond) };
 }
 
