@@ -130,6 +130,14 @@ export const events = pgTable(
     seq: bigint('seq', { mode: 'number' }).notNull(),
     type: text('type').notNull(),
     data: json('data').notNull(),
+    /**
+     * octet_length(data), written with the row, so a page can be cut at a byte
+     * budget by a window sum over this column without reading (detoasting)
+     * any data past the cut. Null on rows from before it existed: readers
+     * fall back to octet_length(data::text) for those. Nullable rather than
+     * generated so adding it did not rewrite the table.
+     */
+    dataBytes: integer('data_bytes'),
     version: bigint('version', { mode: 'number' }),
     createdAt: createdAt(),
   },
