@@ -131,13 +131,14 @@ export const events = pgTable(
     type: text('type').notNull(),
     data: json('data').notNull(),
     /**
-     * octet_length(data), written with the row, so a page can be cut at a byte
-     * budget by a window sum over this column without reading (detoasting)
-     * any data past the cut. Null on rows from before it existed: readers
-     * fall back to octet_length(data::text) for those. Nullable rather than
-     * generated so adding it did not rewrite the table.
+     * octet_length(data), so a page can be cut at a byte budget by a window
+     * sum over this column without reading (detoasting) any data past the
+     * cut. Generated, so every way a row arrives (appends, imports, SQL by
+     * hand) has it.
      */
-    dataBytes: integer('data_bytes'),
+    dataBytes: integer('data_bytes')
+      .notNull()
+      .generatedAlwaysAs(sql`octet_length(data::text)`),
     version: bigint('version', { mode: 'number' }),
     createdAt: createdAt(),
   },

@@ -49,8 +49,8 @@ export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set
         update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now()
         where sid = ${session.sid}
       ), appended as (
-        insert into events (session_sid, seq, type, data, data_bytes, version)
-        select ${session.sid}, e.seq, e.type, e.data::json, octet_length(e.data), e.version
+        insert into events (session_sid, seq, type, data, version)
+        select ${session.sid}, e.seq, e.type, e.data::json, e.version
         from unnest(
           ${events.map((_, i) => firstSeq + i)}::bigint[],
           ${events.map((e) => e.type)}::text[],

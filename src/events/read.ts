@@ -64,7 +64,7 @@ export async function readEventRows(
       p.version, p.created_at
     from sessions h left join (
       select seq, type, data, version, created_at, row_number() over w as n,
-        sum(coalesce(data_bytes, octet_length(data::text)) + octet_length(type) + ${ROW_OVERHEAD_BYTES}) over w as upto
+        sum(data_bytes + octet_length(type) + ${ROW_OVERHEAD_BYTES}) over w as upto
       from events
       where session_sid = ${sid} and seq > ${after} ${ofType}
       window w as (order by seq)
