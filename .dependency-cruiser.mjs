@@ -3,7 +3,7 @@
  * routes -> domain -> db, the shared ground (errors, limits, shapes, values,
  * config) importable from anywhere, and no cycles.
  */
-const DOMAIN = '^src/(activity|auth|events|idempotency|leases|live|messages|queue|sessions|state|stream|wakeups|writes)/(?!routes\\.ts$|plugin\\.ts$)';
+const DOMAIN = '^src/(activity|auth|events|history|idempotency|leases|live|messages|queue|sessions|state|stream|wakeups|writes)/(?!routes\\.ts$|plugin\\.ts$)';
 const GROUND = '^src/(errors|limits|shapes|values|config)\\.ts$';
 const HTTP = '^src/(http/|app\\.ts$|main\\.ts$|services\\.ts$|[a-z-]+/routes\\.ts$|auth/plugin\\.ts$)';
 

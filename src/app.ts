@@ -11,6 +11,9 @@ import { registerAuth } from './auth/plugin.js';
 import { announceExpiredActivity } from './activity/store.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
+import { historyRoutes } from './history/routes.js';
+import { RetentionSweeper } from './history/trim.js';
+import { deleteExpiredSessions } from './history/expiry.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
@@ -47,6 +50,12 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Open the LISTEN connection when ready (default). Off only to render the OpenAPI document offline. */
   listen?: boolean;
+  /**
+   * Awaited before every read of durable events for a stream (its replay and
+   * its session's tail). Tests hold a read here to make a race happen in one
+   * order (a trim landing between two pages); unset in production.
+   */
+  beforeStreamRead?: (read: { sid: number; after: number }) => Promise<void>;
 }
 
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
@@ -69,7 +78,7 @@ function serializeRequest(request: FastifyRequest) {
 }
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
-export async function buildApp({ config, database, logger, listen = true }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, listen = true, beforeStreamRead }: AppOptions): Promise<FastifyInstance> {
   // Secrets never reach the logs, whatever logger the caller passes.
   const redaction = {
     redact: ['req.headers.authorization', 'req.headers["lease-token"]'],
@@ -97,8 +106,12 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
 
   const metrics = new Metrics();
   const { db } = database;
-  const readRows = (sid: number, after: number, limit: number) =>
-    readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
+  const readRows = beforeStreamRead
+    ? async (sid: number, after: number, limit: number) => {
+        await beforeStreamRead({ sid, after });
+        return readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
+      }
+    : (sid: number, after: number, limit: number) => readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
   const hub = new ListenerHub({
     url: database.url,
     heartbeatMs: config.sseHeartbeatMs,
@@ -202,11 +215,14 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
   await app.register(leaseRoutes, { services });
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
+  await app.register(historyRoutes, { services });
   await app.register(turnRoutes, { services });
   await app.register(attachmentRoutes, { services });
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const timers: NodeJS.Timeout[] = [];
+  const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
+  let historySweepRunning = false;
   app.addHook('onReady', async () => {
     if (listen) {
       await checkListenWorks(database.url, database.sql);
@@ -222,6 +238,14 @@ export async function buildApp({ config, database, logger, listen = true }: AppO
         announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
         settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
       }, EXPIRY_SWEEP_MS).unref(),
+      setInterval(() => {
+        if (historySweepRunning) return;
+        historySweepRunning = true;
+        Promise.all([
+          retention.sweep().catch((err: unknown) => app.log.warn({ err }, 'retention sweep failed')),
+          deleteExpiredSessions(db).catch((err: unknown) => app.log.warn({ err }, 'session expiry sweep failed')),
+        ]).finally(() => (historySweepRunning = false));
+      }, config.history.sweepMs).unref(),
       setInterval(() => {
         sweepAttachments(db, config.attachments.intentTtlMs).catch((err: unknown) =>
           app.log.warn({ err }, 'uncommitted attachment sweep failed'),

@@ -42,6 +42,16 @@ export interface StreamTuning {
   eventsPageBytes: number;
 }
 
+export interface HistoryTuning {
+  /** Server default retention (a session's own policy wins); unset: keep everything. */
+  maxEvents: number | undefined;
+  maxAgeMs: number | undefined;
+  /** Events removed per trimming transaction: a writer waits for at most one batch. */
+  trimBatch: number;
+  /** How often each instance looks for history to trim and for sessions past their ttl_ms. */
+  sweepMs: number;
+}
+
 export interface AttachmentTuning {
   /** Largest attachment, in bytes (MAX_ATTACHMENT_BYTES). */
   maxBytes: number;
@@ -78,6 +88,7 @@ export interface Config {
   limits: Limits;
   state: StateTuning;
   stream: StreamTuning;
+  history: HistoryTuning;
 }
 
 /** Thrown for bad configuration; its message is the one line shown to the operator. */
@@ -100,6 +111,11 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   }
   return value;
+}
+
+function optionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : integer(env, name, 0, min, max);
 }
 
 function text(env: Env, name: string): string | undefined {
@@ -229,6 +245,12 @@ export function loadConfig(env: Env = process.env): Config {
       checkpointEveryBytes: integer(env, 'STATE_CHECKPOINT_BYTES', 1 * MiB, 1 * KiB, 1024 * MiB),
       cacheBytes: integer(env, 'STATE_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB),
       catchUpMaxDeltas: integer(env, 'STATE_CATCHUP_MAX_DELTAS', 1000, 1, 1_000_000),
+    },
+    history: {
+      maxEvents: optionalInteger(env, 'HISTORY_MAX_EVENTS', 0, Number.MAX_SAFE_INTEGER),
+      maxAgeMs: optionalInteger(env, 'HISTORY_MAX_AGE_MS', 1, Number.MAX_SAFE_INTEGER),
+      trimBatch: integer(env, 'HISTORY_TRIM_BATCH', 1000, 1, 1_000_000),
+      sweepMs: integer(env, 'HISTORY_SWEEP_MS', 10_000, 100, 86_400_000),
     },
   };
 }

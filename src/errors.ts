@@ -208,6 +208,32 @@ export class SeqConflict extends ApiError {
   }
 }
 
+/** History below the cursor was trimmed (retention): never a silent gap. */
+export class CursorExpired extends ApiError {
+  readonly status = 410;
+  readonly code = 'cursor_expired';
+  readonly title = 'History trimmed under the cursor';
+  constructor(cursor: number, historyStart: number) {
+    super(
+      `events up to seq ${historyStart} are no longer kept (cursor ${cursor}): read the state (its seq says which state event it reflects), then follow the history after ${historyStart}`,
+      { history_start: historyStart },
+    );
+  }
+}
+
+/** A version whose state is no longer kept (retention): `?at_version=` and fork. */
+export class VersionExpired extends ApiError {
+  readonly status = 410;
+  readonly code = 'version_expired';
+  readonly title = 'Version no longer kept';
+  constructor(version: number, historyStart: number) {
+    super(`the state at version ${version} is no longer kept: history starts after seq ${historyStart}`, {
+      version,
+      history_start: historyStart,
+    });
+  }
+}
+
 export class TurnConflict extends ApiError {
   readonly status = 409;
   readonly code = 'turn_conflict';

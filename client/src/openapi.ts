@@ -85,7 +85,7 @@ export interface paths {
         delete: operations["deleteSession"];
         options?: never;
         head?: never;
-        /** Merge-patch (RFC 7396) the session metadata */
+        /** Merge-patch (RFC 7396) the session metadata; set its retention policy */
         patch: operations["updateSession"];
         trace?: never;
     };
@@ -133,7 +133,7 @@ export interface paths {
         };
         /**
          * Read durable history after a cursor
-         * @description Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.
+         * @description Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`. `after` below `history_start` (history trimmed by retention) is 410 `cursor_expired` `{history_start}`.
          */
         get: operations["listEvents"];
         put?: never;
@@ -154,7 +154,7 @@ export interface paths {
         };
         /**
          * Follow a session: durable history after a cursor, then live (Server-Sent Events)
-         * @description Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one).
+         * @description Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one). A cursor below `history_start` is 410 `cursor_expired`; history trimmed under an open stream before it was sent ends the stream with `session.cursor_expired` `{cursor, history_start}` (reconnecting gets the 410).
          */
         get: operations["subscribe"];
         put?: never;
@@ -416,6 +416,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/compact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trim history now, by the retention policy or up to before_seq
+         * @description Removes durable events with seq < `before_seq` (or what the retention policy says is due), in bounded batches, and only where the state stays materialisable: a json session gets a checkpoint of its state when needed; a binary session is trimmed no further than its last snapshot. Answers the resulting `history_start`.
+         */
+        post: operations["compactSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork a session at a version (default: the head)
+         * @description Creates a session whose state is the source's state at `at_version`, with `parent_id` the source and `forked_from: {session_id, version}`. Its history starts with `session.forked` and a `state.snapshot` (a binary source's deltas after its snapshot follow as `state.delta`). Needs read on the source and write on the new id (admin when the server picks the id). 410 `version_expired` when that version is no longer kept.
+         */
+        post: operations["forkSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{id}/turns": {
         parameters: {
             query?: never;
@@ -664,6 +704,24 @@ export interface operations {
                             schema_version: number | null;
                             version: number;
                             last_seq: number;
+                            /** @description History is complete after this seq (0 until something is trimmed). */
+                            history_start: number;
+                            /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                            retention: {
+                                /** @description Keep at most this many recent events. */
+                                max_events?: number;
+                                /** @description Trim events older than this. */
+                                max_age_ms?: number;
+                            } | null;
+                            /** @description Set on a fork: the source session and the version it was forked at. */
+                            forked_from: {
+                                session_id: string;
+                                version: number;
+                            } | null;
+                            /** @description Delete the session once no write came for this long; null: never. */
+                            ttl_ms: number | null;
+                            /** @description When the session expires unless written to (last write + ttl_ms). */
+                            expires_at: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -755,6 +813,15 @@ export interface operations {
                      * @enum {string}
                      */
                     encoding?: "json" | "binary";
+                    /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                    retention?: {
+                        /** @description Keep at most this many recent events. */
+                        max_events?: number;
+                        /** @description Trim events older than this. */
+                        max_age_ms?: number;
+                    } | null;
+                    /** @description Delete the session once no write came for this long; null: never. */
+                    ttl_ms?: number | null;
                 };
             };
         };
@@ -781,6 +848,24 @@ export interface operations {
                         schema_version: number | null;
                         version: number;
                         last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -970,6 +1055,24 @@ export interface operations {
                         schema_version: number | null;
                         version: number;
                         last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -1150,9 +1253,18 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description Free-form JSON object. */
-                    metadata: {
+                    metadata?: {
                         [key: string]: unknown;
                     };
+                    /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                    retention?: {
+                        /** @description Keep at most this many recent events. */
+                        max_events?: number;
+                        /** @description Trim events older than this. */
+                        max_age_ms?: number;
+                    } | null;
+                    /** @description Delete the session once no write came for this long; null: never. */
+                    ttl_ms?: number | null;
                 };
             };
         };
@@ -1179,6 +1291,24 @@ export interface operations {
                         schema_version: number | null;
                         version: number;
                         last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -1298,6 +1428,8 @@ export interface operations {
             query?: {
                 have?: number;
                 schema_version?: number;
+                /** @description Time travel: the state as of this version, in `snapshot` mode (`have` is ignored); 410 `version_expired` once it is no longer kept. */
+                at_version?: number;
             };
             header?: never;
             path: {
@@ -1321,6 +1453,8 @@ export interface operations {
                         /** @enum {string} */
                         mode: "new" | "resume" | "catch_up" | "snapshot";
                         version: number;
+                        /** @description Seq of the state event that made `version` (0 for `new`): a reader of the history skips `state.*` events up to it. */
+                        seq: number;
                         schema_version?: number | null;
                         snapshot_version?: number;
                         /** @description json encoding: the state document. */
@@ -1396,6 +1530,25 @@ export interface operations {
             };
             /** @description Conflict with the current state (see `code`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1809,6 +1962,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     appendEvents: {
@@ -2079,6 +2251,25 @@ export interface operations {
             };
             /** @description Conflict with the current state (see `code`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4342,6 +4533,304 @@ export interface operations {
             };
             /** @description Not found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    compactSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    before_seq?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    forkSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key and request replays the first response. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                     * @example team-a:run-42
+                     */
+                    id?: string;
+                    at_version?: number;
+                    /** @description Free-form JSON object. */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                         * @example team-a:run-42
+                         */
+                        id: string;
+                        parent_id: string | null;
+                        /** @description Free-form JSON object. */
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        encoding: "json" | "binary";
+                        schema_version: number | null;
+                        version: number;
+                        last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /** @description What the agent is doing now; `{status: "idle"}` if never set, `expired: true` once its TTL passed. */
+                        activity: {
+                            status: string;
+                            detail?: unknown;
+                            /** @enum {boolean} */
+                            expired?: true;
+                            /** Format: date-time */
+                            updated_at?: string;
+                            /** Format: date-time */
+                            expires_at?: string;
+                        };
+                        lease: {
+                            owner: string;
+                            fencing_token: number;
+                            /** Format: date-time */
+                            expires_at: string;
+                        } | null;
+                        /** @description Totals of the usage the turns reported. */
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                            cost_usd: number;
+                            /** @description Turns committed (POST .../turns). */
+                            turns: number;
+                        };
+                        /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                        first_user_message: string | null;
+                        /** @description Active (not archived) messages. */
+                        message_count: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token does not grant this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflict with the current state (see `code`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description History no longer kept (retention); the problem says where it starts (`history_start`). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Over a configured size limit; nothing was stored. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

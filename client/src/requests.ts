@@ -148,6 +148,14 @@ export class Requests {
   getMessagesMeta(id: string, options?: RequestOptions): Promise<AnswerOf<'getMessagesMeta'>> {
     return this.call({ method: 'GET', path: `${session(id)}/messages/meta`, options });
   }
+  /** A new session whose state is this one's at `at_version` (default: the head). */
+  forkSession(id: string, body: BodyOf<'forkSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'forkSession'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/fork`, body, options });
+  }
+  /** Trims history now (by the retention policy, or below `before_seq`); answers the new `history_start`. */
+  compactSession(id: string, body: BodyOf<'compactSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'compactSession'>> {
+    return this.call({ method: 'POST', path: `${session(id)}/compact`, body, options });
+  }
 
   // Turns
   /**

@@ -88,6 +88,8 @@ export function subscribe(
       handlers.onActivity?.(activity);
       return;
     }
+    // History this stream had not sent was trimmed: it ends, and the reconnect's 410 calls onReset.
+    if (type === 'session.cursor_expired') return;
     // The token that opened this stream expired: reconnect at once, asking the token source again, from the cursor.
     if (type === TOKEN_EXPIRED) return 'reconnect';
     if (type === 'session.deleted') {

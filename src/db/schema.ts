@@ -63,6 +63,16 @@ export const sessions = pgTable(
     /** Kept with every change so the metadata read is O(1) on long conversations. */
     messageCount: integer('message_count').notNull().default(0),
     archivedCount: integer('archived_count').notNull().default(0),
+    /** Seq of the state event that made `version` (0 before any): sync answers carry it, and it outlives trimming. */
+    stateSeq: bigint('state_seq', { mode: 'number' }).notNull().default(0),
+    /** History is complete after this seq: events with seq <= it were trimmed. */
+    historyStart: bigint('history_start', { mode: 'number' }).notNull().default(0),
+    /** The session's own retention policy (`{}` keeps everything); null: the server default. */
+    retention: jsonb('retention').$type<{ max_events?: number; max_age_ms?: number }>(),
+    /** Deleted by the expiry sweep once no write came for this long (`updated_at` + ttl_ms). */
+    ttlMs: bigint('ttl_ms', { mode: 'number' }),
+    /** Set on a fork: the source session and the version it was forked at. */
+    forkedFrom: jsonb('forked_from').$type<{ session_id: string; version: number }>(),
     /** What a session picker shows, kept on the row so listing never reads messages (see `messages/store.ts`). */
     firstUserMessage: text('first_user_message'),
     /** Token usage totals, summed by every turn that reports usage. */
@@ -75,6 +85,10 @@ export const sessions = pgTable(
   },
   (t) => [
     index('sessions_parent_idx').on(t.parentId, t.sid),
+    // Without a server default, the retention sweep visits only sessions with a policy of their own.
+    // The expiry sweep visits only sessions that can expire.
+    index('sessions_ttl_idx').on(t.updatedAt).where(sql`${t.ttlMs} is not null`),
+    index('sessions_retention_idx').on(t.sid).where(sql`${t.retention} is not null`),
     index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
     check('sessions_encoding_check', sql`${t.encoding} in ${sql.raw(sqlList(ENCODINGS))}`),
   ],
@@ -117,13 +131,14 @@ export const events = pgTable(
     type: text('type').notNull(),
     data: json('data').notNull(),
     /**
-     * octet_length(data), written with the row, so a page can be cut at a byte
-     * budget by a window sum over this column without reading (detoasting)
-     * any data past the cut. Null on rows from before it existed: readers
-     * fall back to octet_length(data::text) for those. Nullable rather than
-     * generated so adding it did not rewrite the table.
+     * octet_length(data), so a page can be cut at a byte budget by a window
+     * sum over this column without reading (detoasting) any data past the
+     * cut. Generated, so every way a row arrives (appends, imports, SQL by
+     * hand) has it.
      */
-    dataBytes: integer('data_bytes'),
+    dataBytes: integer('data_bytes')
+      .notNull()
+      .generatedAlwaysAs(sql`octet_length(data::text)`),
     version: bigint('version', { mode: 'number' }),
     createdAt: createdAt(),
   },

@@ -13,7 +13,7 @@ export interface NewEvent {
 
 /** Columns of the locked session row that a state write changes with its append, by column name. */
 export type SessionColumns = Partial<
-  Record<'version' | 'schema_version' | 'base_version' | 'snapshot_version' | 'chain_deltas' | 'chain_bytes', number>
+  Record<'version' | 'schema_version' | 'base_version' | 'snapshot_version' | 'chain_deltas' | 'chain_bytes' | 'state_seq', number>
 >;
 
 export interface Appended {
@@ -49,8 +49,8 @@ export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set
         update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now()
         where sid = ${session.sid}
       ), appended as (
-        insert into events (session_sid, seq, type, data, data_bytes, version)
-        select ${session.sid}, e.seq, e.type, e.data::json, octet_length(e.data), e.version
+        insert into events (session_sid, seq, type, data, version)
+        select ${session.sid}, e.seq, e.type, e.data::json, e.version
         from unnest(
           ${events.map((_, i) => firstSeq + i)}::bigint[],
           ${events.map((e) => e.type)}::text[],

@@ -25,9 +25,15 @@ export interface EventRowPage {
   rows: EventRow[];
   /** The byte budget ended the page before `limit` rows: more rows follow. */
   cut: boolean;
+  /**
+   * The session's `history_start` as of the same read: when it is past the
+   * cursor, events after the cursor were trimmed and the page does not follow
+   * on from it. Undefined when the session is gone.
+   */
+  historyStart?: number;
 }
 
-type RawEventRow = Record<'seq' | 'type' | 'data' | 'version' | 'created_at', unknown>;
+type RawEventRow = Record<'history_start' | 'seq' | 'type' | 'data' | 'version' | 'created_at', unknown>;
 
 /**
  * Durable events with seq > after, oldest first, optionally of one type: at
@@ -43,6 +49,9 @@ type RawEventRow = Record<'seq' | 'type' | 'data' | 'version' | 'created_at', un
  * a plain page read (bench scenario 5). The window costs one index scan of at
  * most `limit` rows; past the cut it reads only the row headers, never the
  * (toasted) data, because the size is a column of its own.
+ *
+ * The same statement reads the session's `history_start`, so the caller can
+ * tell history trimmed under its cursor from the end of history.
  */
 export async function readEventRows(
   db: DbOrTx,
@@ -51,20 +60,25 @@ export async function readEventRows(
 ): Promise<EventRowPage> {
   const ofType = type === undefined ? sql`` : sql`and type = ${type}`;
   const raw = await db.execute<RawEventRow>(sql`
-    select seq, type, case when n = 1 or upto <= ${maxBytes} then data::text end as data, version, created_at
-    from (
+    select h.history_start, p.seq, p.type, case when p.n = 1 or p.upto <= ${maxBytes} then p.data::text end as data,
+      p.version, p.created_at
+    from sessions h left join (
       select seq, type, data, version, created_at, row_number() over w as n,
-        sum(coalesce(data_bytes, octet_length(data::text)) + octet_length(type) + ${ROW_OVERHEAD_BYTES}) over w as upto
+        sum(data_bytes + octet_length(type) + ${ROW_OVERHEAD_BYTES}) over w as upto
       from events
       where session_sid = ${sid} and seq > ${after} ${ofType}
       window w as (order by seq)
       order by seq
       limit ${limit}
-    ) page
-    order by seq`);
+    ) p on true
+    where h.sid = ${sid}
+    order by p.seq`);
   const rows: EventRow[] = [];
+  // One snapshot for the rows and the session's history_start (a single statement).
+  const historyStart = raw[0] === undefined ? undefined : Number(raw[0].history_start);
   for (const row of raw) {
-    if (row.data === null) return { rows, cut: true };
+    if (row.seq === null) break;
+    if (row.data === null) return { rows, cut: true, historyStart };
     rows.push({
       seq: Number(row.seq),
       type: row.type as string,
@@ -74,7 +88,7 @@ export async function readEventRows(
       createdAt: events.createdAt.mapFromDriverValue(row.created_at as string) as Date,
     });
   }
-  return { rows, cut: false };
+  return { rows, cut: false, historyStart };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CursorAhead, SeqConflict } from '../errors.js';
+import { CursorAhead, CursorExpired, SeqConflict } from '../errors.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Limit, Seq, Timestamp, Version } from '../shapes.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
@@ -77,7 +77,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         description:
           'Pages forward through the history. `last_seq` is where this page ends: pass it as `after` for the next page. ' +
           'When `has_more` is false it is the session head, so a filtered reader skips what it has scanned. A page ends ' +
-          'early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`.',
+          'early at `EVENTS_PAGE_BYTES` of events (one larger event comes alone), with `has_more: true`. `after` below ' +
+          '`history_start` (history trimmed by retention) is 410 `cursor_expired` `{history_start}`.',
         tags: ['events'],
         params: SessionParams,
         querystring: Type.Object(
@@ -90,7 +91,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         ),
         response: {
           200: Type.Object({ events: Type.Array(Event), last_seq: Seq, has_more: Type.Boolean() }),
-          ...problems(400, 404, 409),
+          ...problems(400, 404, 409, 410),
         },
       },
     },
@@ -103,6 +104,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           async (tx) => {
             const session = await getSession(tx, request.params.id);
             if (after > session.lastSeq) throw new CursorAhead(after, session.lastSeq);
+            if (after < session.historyStart) throw new CursorExpired(after, session.historyStart);
             const page = await readEvents(tx, session.sid, { after, limit, type, maxBytes: eventsPageBytes });
             const lastSeq = page.hasMore ? (page.lastSeq ?? after) : session.lastSeq;
             // Spliced from the stored JSON text: parsing and re-serialising a page would hold it twice more.

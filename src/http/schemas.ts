@@ -51,6 +51,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   415: 'Body is not application/json.',
   401: 'Missing, malformed, badly signed or expired token (WWW-Authenticate: Bearer).',
   403: 'The token does not grant this.',
+  410: 'History no longer kept (retention); the problem says where it starts (`history_start`).',
   422: 'Well-formed but cannot be applied (see `code`).',
   503: 'Database unavailable; retry after the Retry-After delay.',
 };

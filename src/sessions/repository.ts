@@ -91,6 +91,9 @@ export interface NewSession {
   parentId: string | null;
   metadata: Record<string, unknown>;
   encoding: SessionRow['encoding'];
+  retention?: SessionRow['retention'];
+  forkedFrom?: SessionRow['forkedFrom'];
+  ttlMs?: number | null;
 }
 
 /** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
@@ -146,10 +149,21 @@ function readableFilter({ exact, prefixes }: { exact: string[]; prefixes: string
   );
 }
 
-export async function updateMetadata(tx: Tx, sid: number, metadata: Record<string, unknown>): Promise<SessionRecord> {
+export async function updateMetadata(
+  tx: Tx,
+  sid: number,
+  metadata: Record<string, unknown>,
+  retention?: SessionRow['retention'],
+  ttlMs?: number | null,
+): Promise<SessionRecord> {
   const [row] = await tx
     .update(sessions)
-    .set({ metadata, updatedAt: sql`now()` })
+    .set({
+      metadata,
+      ...(retention === undefined ? {} : { retention }),
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+      updatedAt: sql`now()`,
+    })
     .where(eq(sessions.sid, sid))
     .returning(sessionColumns);
   if (!row) throw new Error(`session ${sid} vanished while locked`);
@@ -169,8 +183,14 @@ export async function readHeads(db: DbOrTx, ids: string[]): Promise<{ session_id
     .where(sql`${sessions.id} = any(${sql.param(ids)}::text[])`);
 }
 
-/** The head of a session by its internal key (a stream's incarnation): undefined once it is gone. */
-export async function readHead(db: DbOrTx, sid: number): Promise<number | undefined> {
-  const [row] = await db.select({ lastSeq: sessions.lastSeq }).from(sessions).where(eq(sessions.sid, sid));
-  return row?.lastSeq;
+/**
+ * The head of a session by its internal key (a stream's incarnation), with
+ * where its kept history starts: undefined once it is gone.
+ */
+export async function readHead(db: DbOrTx, sid: number): Promise<{ lastSeq: number; historyStart: number } | undefined> {
+  const [row] = await db
+    .select({ lastSeq: sessions.lastSeq, historyStart: sessions.historyStart })
+    .from(sessions)
+    .where(eq(sessions.sid, sid));
+  return row;
 }

@@ -4,9 +4,9 @@ import { uuidv7 } from 'uuidv7';
 import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
+import { appendToSession } from '../events/append.js';
 import { notify } from '../wakeups/wakeups.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { jsonWithin } from '../limits.js';
 import { ParentNotFound, SessionExists } from '../errors.js';
 import { Limit, SessionId, StringEnum } from '../shapes.js';
 import { ENCODINGS } from '../values.js';
@@ -17,6 +17,7 @@ import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
+import { RetentionPolicy, TtlMs } from '../history/view.js';
 import {
   deleteSession,
   findSession,
@@ -26,7 +27,7 @@ import {
   readMetadata,
   updateMetadata,
 } from './repository.js';
-import { Metadata, Session, toSessionView } from './view.js';
+import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
 
 
 const CreateSessionBody = Type.Object(
@@ -35,6 +36,8 @@ const CreateSessionBody = Type.Object(
     parent_id: Type.Optional(SessionId),
     metadata: Type.Optional(Metadata),
     encoding: Type.Optional(StringEnum(ENCODINGS, { description: 'How state is stored; default json.' })),
+    retention: Type.Optional(RetentionPolicy),
+    ttl_ms: Type.Optional(TtlMs),
   },
   { additionalProperties: false },
 );
@@ -48,11 +51,6 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** Metadata is returned by every read and listing of its session: bounded, after any merge. */
-function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
-  jsonWithin(metadata, limitBytes, 'metadata', 'MAX_METADATA_BYTES', '; keep large data in the state or in events');
-  return metadata;
-}
 
 /** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotentRequest`). */
 const GENERATED_ID_SCOPE = 'new';
@@ -104,6 +102,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
               parentId: body.parent_id ?? null,
               metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
               encoding: body.encoding ?? 'json',
+              retention: body.retention ?? null,
+              ttlMs: body.ttl_ms ?? null,
             });
           } catch (error) {
             if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
@@ -187,19 +187,29 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     {
       config: { access: 'write' },
       schema: {
-        summary: 'Merge-patch (RFC 7396) the session metadata',
+        summary: 'Merge-patch (RFC 7396) the session metadata; set its retention policy',
         tags: ['sessions'],
         params: SessionParams,
         headers: IdempotencyHeaders,
-        body: Type.Object({ metadata: Metadata }, { additionalProperties: false }),
+        body: Type.Object(
+          { metadata: Type.Optional(Metadata), retention: Type.Optional(RetentionPolicy), ttl_ms: Type.Optional(TtlMs) },
+          { additionalProperties: false },
+        ),
         response: { 200: Session, ...problems(400, 404, 413, 422) },
       },
     },
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
-        const metadata = applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata) as Record<string, unknown>;
-        const row = await updateMetadata(tx, session.sid, metadataWithin(metadata, config.limits.maxMetadataBytes));
+        const { retention, ttl_ms: ttlMs } = request.body;
+        const metadata = metadataWithin(
+          applyMergePatch(await readMetadata(tx, session.sid), request.body.metadata ?? {}) as Record<string, unknown>,
+          config.limits.maxMetadataBytes,
+        );
+        // Durable, so streams, the changes feed and a later reader of the history all see a rename.
+        const updated = { metadata, ...(retention === undefined ? {} : { retention }), ...(ttlMs === undefined ? {} : { ttl_ms: ttlMs }) };
+        await appendToSession(tx, session, [{ type: 'session.updated', dataJson: JSON.stringify(updated) }]);
+        const row = await updateMetadata(tx, session.sid, metadata, retention, ttlMs);
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });
       return replyWithOutcome(reply, outcome);

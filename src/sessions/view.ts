@@ -2,9 +2,17 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Activity, type ActivityView, IDLE } from '../activity/view.js';
 import { SchemaVersion, Seq, SessionId, StringEnum, Timestamp, Version } from '../shapes.js';
 import { ENCODINGS } from '../values.js';
+import { jsonWithin } from '../limits.js';
+import { ExpiresAt, ForkedFrom, HistoryStart, RetentionPolicy, TtlMs } from '../history/view.js';
 import type { SessionRecord, SessionRow } from './repository.js';
 
 export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
+
+/** Metadata is returned by every read and listing of its session: bounded, after any merge. */
+export function metadataWithin(metadata: Record<string, unknown>, limitBytes: number): Record<string, unknown> {
+  jsonWithin(metadata, limitBytes, 'metadata', 'MAX_METADATA_BYTES', '; keep large data in the state or in events');
+  return metadata;
+}
 
 export const Lease = Type.Object(
   { owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp },
@@ -20,6 +28,11 @@ export const Session = Type.Object({
   schema_version: Type.Union([SchemaVersion, Type.Null()]),
   version: Version,
   last_seq: Seq,
+  history_start: HistoryStart,
+  retention: RetentionPolicy,
+  forked_from: ForkedFrom,
+  ttl_ms: TtlMs,
+  expires_at: ExpiresAt,
   created_at: Timestamp,
   updated_at: Timestamp,
   activity: Activity,
@@ -55,6 +68,11 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     schema_version: row.schemaVersion,
     version: row.version,
     last_seq: row.lastSeq,
+    history_start: row.historyStart,
+    retention: row.retention,
+    forked_from: row.forkedFrom,
+    ttl_ms: row.ttlMs,
+    expires_at: row.ttlMs === null ? null : new Date(row.updatedAt.getTime() + row.ttlMs).toISOString(),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     activity,

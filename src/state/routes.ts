@@ -9,6 +9,7 @@ import { replyWithOutcome, writeCaller } from '../http/write.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession, type SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
+import { snapshotAnswer, stateAtVersion } from '../history/time-travel.js';
 import { checkSyncQuery, syncAnswer } from './sync.js';
 import { appendDelta, putSnapshot } from './writes.js';
 
@@ -41,6 +42,10 @@ const SyncResponse = Type.Object(
   {
     mode: StringEnum(['new', 'resume', 'catch_up', 'snapshot']),
     version: Version,
+    seq: Type.Integer({
+      minimum: 0,
+      description: 'Seq of the state event that made `version` (0 for `new`): a reader of the history skips `state.*` events up to it.',
+    }),
     schema_version: Type.Optional(Type.Union([SchemaVersion, Type.Null()])),
     snapshot_version: Type.Optional(Version),
     snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the state document.' })),
@@ -93,14 +98,28 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           {
             have: Type.Optional(Version),
             schema_version: Type.Optional(SchemaVersion),
+            at_version: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                maximum: Number.MAX_SAFE_INTEGER,
+                description:
+                  'Time travel: the state as of this version, in `snapshot` mode (`have` is ignored); 410 `version_expired` once it is no longer kept.',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
-        response: { 200: SyncResponse, 304: Type.Null(), ...problems(400, 404, 409) },
+        response: { 200: SyncResponse, 304: Type.Null(), ...problems(400, 404, 409, 410) },
       },
     },
     async (request, reply) => {
-      const { have, schema_version: schemaVersion } = request.query;
+      const { have, schema_version: schemaVersion, at_version: atVersion } = request.query;
+      if (atVersion !== undefined) {
+        return db.transaction(
+          async (tx) => snapshotAnswer(await stateAtVersion(tx, await getSession(tx, request.params.id), atVersion)),
+          { isolationLevel: 'repeatable read', accessMode: 'read only' },
+        );
+      }
       const answer = await db.transaction(
         async (tx) => {
           const session = await getSession(tx, request.params.id);

@@ -4,7 +4,8 @@ import { SchemaMismatch, VersionAhead } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { type Delta, materialise, readBaseSnapshot, readDeltas, type StoredDelta } from './chain.js';
 
-export type SyncAnswer =
+/** Every answer carries `seq`: the seq of the state event that made `version` (0 for `new`). */
+export type SyncAnswer = { seq: number } & (
   | { mode: 'new'; version: 0 }
   | { mode: 'resume'; version: number }
   | { mode: 'catch_up'; version: number; schema_version: number | null; deltas: DeltaItem[] }
@@ -16,7 +17,8 @@ export type SyncAnswer =
       snapshot?: unknown;
       snapshot_base64?: string;
       deltas: DeltaItem[];
-    };
+    }
+);
 
 export type DeltaItem = { version: number } & Delta;
 
@@ -48,8 +50,9 @@ export function checkSyncQuery(session: SessionRow, query: SyncQuery): void {
 export async function syncAnswer(db: DbOrTx, tuning: StateTuning, session: SessionRow, query: SyncQuery): Promise<SyncAnswer> {
   const head = session.version;
   const { have } = query;
-  if (head === 0) return { mode: 'new', version: 0 };
-  if (have === head) return { mode: 'resume', version: head };
+  const seq = session.stateSeq;
+  if (head === 0) return { mode: 'new', version: 0, seq: 0 };
+  if (have === head) return { mode: 'resume', version: head, seq };
 
   // Catch-up is possible when no replacing snapshot lies after `have` and every
   // delta in between is still kept.
@@ -59,7 +62,7 @@ export async function syncAnswer(db: DbOrTx, tuning: StateTuning, session: Sessi
   if (catchUpAllowed) {
     const deltas = await readDeltas(db, session.sid, have, head);
     if (deltas.length === behind) {
-      return { mode: 'catch_up', version: head, schema_version: session.schemaVersion, deltas: items(deltas) };
+      return { mode: 'catch_up', version: head, seq, schema_version: session.schemaVersion, deltas: items(deltas) };
     }
   }
 
@@ -68,6 +71,7 @@ export async function syncAnswer(db: DbOrTx, tuning: StateTuning, session: Sessi
     return {
       mode: 'snapshot',
       version: head,
+      seq,
       schema_version: session.schemaVersion,
       snapshot_version: head,
       snapshot: document,
@@ -83,6 +87,7 @@ export async function syncAnswer(db: DbOrTx, tuning: StateTuning, session: Sessi
   return {
     mode: 'snapshot',
     version: head,
+    seq,
     schema_version: session.schemaVersion,
     snapshot_version: session.snapshotVersion,
     snapshot_base64: base.bodyBytes.toString('base64'),

@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Limits, StateTuning } from '../config.js';
 import type { Tx } from '../db/client.js';
 import { inFlight, startQuery } from '../db/pipeline.js';
@@ -93,6 +93,8 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   }
   const version = session.version + 1;
   const seq = session.lastSeq + 1;
+  // Earlier snapshots stay: `?at_version=` and fork rebuild older versions from
+  // them. Trimming history (history/trim.ts) removes those nothing needs.
   const pending = inFlight([
     startQuery(tx.insert(stateSnapshots).values({
       sessionSid: session.sid,
@@ -102,13 +104,11 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
       body: body === null ? null : sql`${body}::json`,
       bodyBytes,
     })),
-    // Everything before a replacing snapshot is obsolete.
-    startQuery(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
     startAppend(
       tx,
       session,
       [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }],
-      { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0 },
+      { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0, state_seq: seq },
     ).pending,
   ]);
   // Cached before the commit: a failed write evicts it (`StateCache.write`).
@@ -212,6 +212,7 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
   const pending = inFlight([
     startAppend(tx, session, [{ type: 'state.delta', dataJson, version }], {
       version,
+      state_seq: seq,
       base_version: chain.baseVersion,
       chain_deltas: chain.chainDeltas,
       chain_bytes: chain.chainBytes,
@@ -226,7 +227,6 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
             origin: 'checkpoint',
             body: sql`${checkpoint}::json`,
           })),
-          startQuery(tx.delete(stateSnapshots).where(and(eq(stateSnapshots.sessionSid, session.sid), lt(stateSnapshots.version, version)))),
         ]),
   ]);
   return { ack: { version, seq }, pending };

@@ -238,8 +238,8 @@ export class ListenerHub {
   }
 
   /** Ends the streams of a session that is gone. */
-  private ended(tail: SessionTail): void {
-    tail.finish(liveFrame('session.deleted', { session_id: tail.sessionId }), 'session deleted');
+  private ended(tail: SessionTail, reason?: 'expired'): void {
+    tail.finish(liveFrame('session.deleted', { session_id: tail.sessionId, ...(reason ? { reason } : {}) }), 'session deleted');
   }
 
   private route(n: Notification): void {
@@ -262,9 +262,9 @@ export class ListenerHub {
         this.broadcastChange(n.session_id, 'session.created', { session_id: n.session_id });
         return;
       case 'deleted':
-        if (tail) this.ended(tail);
+        if (tail) this.ended(tail, n.reason);
         this.dirtyHeads.delete(n.session_id);
-        this.broadcastChange(n.session_id, 'session.deleted', { session_id: n.session_id });
+        this.broadcastChange(n.session_id, 'session.deleted', { session_id: n.session_id, ...(n.reason ? { reason: n.reason } : {}) });
         return;
     }
   }

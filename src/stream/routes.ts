@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { readActivity } from '../activity/store.js';
 import { pageBytesFor } from '../events/read.js';
-import { CursorAhead, InvalidRequest, SessionNotFound, TooManyStreams } from '../errors.js';
+import { CursorAhead, CursorExpired, InvalidRequest, SessionNotFound, TooManyStreams } from '../errors.js';
 import { mayRead } from '../auth/grants.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
@@ -12,7 +12,7 @@ import { getSession, readHead } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
-import { type Subscriber, toFrame } from './tail.js';
+import { cursorExpiredFrame, type Subscriber, toFrame } from './tail.js';
 
 const AccessTokenQuery = Type.String({ description: 'The bearer token, for EventSource (which cannot send headers).' });
 
@@ -88,6 +88,12 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       try {
         if (writer.closed) break;
         const page = await services.readEventRows(sid, subscriber.lastSeq, pageSize);
+        if (page.historyStart !== undefined && page.historyStart > subscriber.lastSeq) {
+          // Trimmed while this stream replayed: say so and end, never skip ahead.
+          writer.push(cursorExpiredFrame(subscriber.lastSeq, page.historyStart));
+          writer.end('cursor expired');
+          return sent;
+        }
         const rows = page.rows.filter((r) => r.seq <= upTo);
         if (rows.length === 0) break;
         let chunk = '';
@@ -118,7 +124,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           'Cursor: Last-Event-ID, else `after`, else 0 (exclusive); `after=now` starts at the head. Sends the history up to ' +
           'the head B, then one `session.activity` carrying `cursor: B`, then durable events as they commit, live events and ' +
           'activity changes. `live=false` ends after the activity marker. Ends with `session.deleted` when the session is ' +
-          'deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one).',
+          'deleted, and with `session.token_expired` when the token that opened it expires (reconnect with a fresh one). A cursor ' +
+          'below `history_start` is 410 `cursor_expired`; history trimmed under an open stream before it was sent ends the ' +
+          'stream with `session.cursor_expired` `{cursor, history_start}` (reconnecting gets the 410).',
         tags: ['stream'],
         produces: ['text/event-stream'],
         params: SessionParams,
@@ -133,7 +141,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         ),
         response: {
           200: { description: 'An event stream (text/event-stream).', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problems(400, 401, 403, 404, 409, 503),
+          ...problems(400, 401, 403, 404, 409, 410, 503),
         },
       },
     },
@@ -156,10 +164,11 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         try {
           const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
           if (currentHead === undefined) throw new SessionNotFound(id);
-          head = currentHead;
+          head = currentHead.lastSeq;
           activity = currentActivity;
           const cursor = requested === 'now' ? head : requested;
           if (cursor > head) throw new CursorAhead(cursor, head);
+          if (cursor < currentHead.historyStart) throw new CursorExpired(cursor, currentHead.historyStart);
           subscriber.lastSeq = cursor;
         } catch (error) {
           hub.unsubscribe(tail, subscriber);

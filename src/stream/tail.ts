@@ -1,6 +1,6 @@
 import type { BaseLogger } from 'pino';
 import { type EventRow, type EventRowPage, eventJson } from '../events/read.js';
-import { durableFrame, type SseWriter } from './sse.js';
+import { durableFrame, liveFrame, type SseWriter } from './sse.js';
 
 /** Bytes of live frames kept for a subscriber still replaying history; older ones are dropped (live is best-effort). */
 const CATCH_UP_LIVE_BYTES = 64 * 1024;
@@ -44,6 +44,15 @@ class FrameQueue<T extends { frame: string }> {
     this.bytes = 0;
     return items;
   }
+}
+
+/**
+ * What a stream sends when history it has not sent yet was trimmed under it
+ * (retention): it then ends, and reconnecting with its Last-Event-ID gets 410
+ * `cursor_expired`, whose recovery the client follows. Never a silent gap.
+ */
+export function cursorExpiredFrame(cursor: number, historyStart: number): string {
+  return liveFrame('session.cursor_expired', { cursor, history_start: historyStart });
 }
 
 export function toFrame(row: EventRow): string {
@@ -180,7 +189,12 @@ export class SessionTail {
         this.wokenWhileReading = false;
         for (;;) {
           this.onRead();
-          const { rows, cut } = await this.readRows(this.sid, this.cursor, this.pageSize);
+          const { rows, cut, historyStart } = await this.readRows(this.sid, this.cursor, this.pageSize);
+          if (historyStart !== undefined && historyStart > this.cursor) {
+            this.expire(historyStart);
+            this.cursor = historyStart;
+            continue;
+          }
           if (rows.length === 0) break;
           this.deliver(rows);
           this.cursor = rows[rows.length - 1]?.seq ?? this.cursor;
@@ -196,6 +210,14 @@ export class SessionTail {
       this.retryTimer = setTimeout(() => this.wake(), RETRY_READ_MS).unref();
     } finally {
       this.reading = false;
+    }
+  }
+
+  /** Ends the joined streams that had not yet sent the events now trimmed. */
+  private expire(historyStart: number): void {
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.joined || subscriber.lastSeq >= historyStart) continue;
+      subscriber.finish(cursorExpiredFrame(subscriber.lastSeq, historyStart), 'cursor expired');
     }
   }
 

@@ -32,7 +32,7 @@ export type Notification =
   | { kind: 'live'; session_id: string; sid: number; head: number; type: string; data: unknown }
   | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView }
   | { kind: 'created'; session_id: string }
-  | { kind: 'deleted'; session_id: string; sid: number };
+  | { kind: 'deleted'; session_id: string; sid: number; reason?: 'expired' };
 
 /** Payloads of wakeups keep the two fields the wire format promises (session id and seq). */
 export function encodeNotification(notification: Notification): string {

@@ -60,15 +60,19 @@ describe('json state storage', () => {
     }
   });
 
-  it('writes a checkpoint every STATE_CHECKPOINT_DELTAS deltas and keeps only the newest body', async () => {
+  it('writes a checkpoint every STATE_CHECKPOINT_DELTAS deltas; earlier bodies stay for ?at_version= until history is trimmed', async () => {
     await createWithState('ckpt', { n: 0 });
     for (let v = 1; v <= 9; v++) await call(t.app, 'POST', '/v1/sessions/ckpt/deltas', { base_version: v, merge_patch: { n: v } });
     const rows = await raw`
       select s.version, s.origin, s.body::text as body, x.base_version, x.chain_deltas
-      from state_snapshots s join sessions x on x.sid = s.session_sid where x.id = 'ckpt'`;
-    // Bodies existed at versions 1 (put), 5 and 9 (checkpoints): only the newest survives,
-    // and the delta to version 10 is the whole chain after it.
-    expect(rows).toEqual([{ version: '9', origin: 'checkpoint', body: '{"n":8}', base_version: '9', chain_deltas: 1 }]);
+      from state_snapshots s join sessions x on x.sid = s.session_sid where x.id = 'ckpt' order by s.version`;
+    // Bodies at versions 1 (put), 5 and 9 (checkpoints); the delta to version 10 is the whole chain after the newest.
+    expect(rows.map((r) => [r.version, r.origin])).toEqual([
+      ['1', 'put'],
+      ['5', 'checkpoint'],
+      ['9', 'checkpoint'],
+    ]);
+    expect(rows.at(-1)).toEqual({ version: '9', origin: 'checkpoint', body: '{"n":8}', base_version: '9', chain_deltas: 1 });
     expect((await call(t.app, 'GET', '/v1/sessions/ckpt/state')).json().snapshot).toEqual({ n: 9 });
   });
 

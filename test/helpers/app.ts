@@ -1,6 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { type AppOptions, buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { connectDatabase, type Database } from '../../src/db/client.js';
 import { createTestDatabase } from './db.js';
@@ -22,7 +22,13 @@ export interface TestApp {
  * environment, so tests exercise the same config parsing as production.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; databaseUrl?: string; logQuery?: (query: string, params: unknown[]) => void } = {},
+  options: {
+    env?: Record<string, string>;
+    databaseUrl?: string;
+    logQuery?: (query: string, params: unknown[]) => void;
+    /** See `AppOptions.beforeStreamRead`: a test's pause before each stream read. */
+    beforeStreamRead?: AppOptions['beforeStreamRead'];
+  } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: url });
@@ -32,7 +38,7 @@ export async function createTestApp(
     poolMax: config.dbPoolMax,
     ...(options.logQuery ? { logger: { logQuery: options.logQuery } } : {}),
   });
-  const app = await buildApp({ config, database, logger: false });
+  const app = await buildApp({ config, database, logger: false, beforeStreamRead: options.beforeStreamRead });
   await app.ready();
   const testApp: TestApp = {
     app,

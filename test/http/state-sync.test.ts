@@ -23,8 +23,8 @@ const delta = (id: string, body: unknown, headers?: Record<string, string>) =>
 describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
   it('answers new for a session without state, with or without have', async () => {
     const id = await session();
-    expect((await state(id)).json()).toEqual({ mode: 'new', version: 0 });
-    expect((await state(id, '?have=0')).json()).toEqual({ mode: 'new', version: 0 });
+    expect((await state(id)).json()).toEqual({ mode: 'new', version: 0, seq: 0 });
+    expect((await state(id, '?have=0')).json()).toEqual({ mode: 'new', version: 0, seq: 0 });
   });
 
   it('answers resume when the worker holds the head', async () => {
@@ -32,7 +32,7 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
     const res = await state(id, '?have=1');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ mode: 'resume', version: 1 });
+    expect(res.json()).toEqual({ mode: 'resume', version: 1, seq: 1 });
   });
 
   it('answers catch_up with every delta after have, as posted, in order', async () => {
@@ -44,6 +44,7 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect(res.json()).toEqual({
       mode: 'catch_up',
       version: 3,
+      seq: 3,
       schema_version: 3,
       deltas: [
         { version: 2, merge_patch: { n: 1 } },
@@ -70,6 +71,7 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect((await state(id)).json()).toEqual({
       mode: 'snapshot',
       version: 4,
+      seq: 4,
       schema_version: 2,
       snapshot_version: 4,
       snapshot: { todo: ['b'], done: 1, extra: { deep: true } },
@@ -109,7 +111,7 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     await put(id, { base_version: 0, schema_version: 4, snapshot: {} });
     const problem = expectProblem(await state(id, '?have=1&schema_version=3'), 409, 'schema_mismatch');
     expect(problem.stored_schema_version).toBe(4);
-    expect((await state(id, '?have=1&schema_version=4')).json()).toEqual({ mode: 'resume', version: 1 });
+    expect((await state(id, '?have=1&schema_version=4')).json()).toEqual({ mode: 'resume', version: 1, seq: 1 });
   });
 
   it('compares If-None-Match weakly, as a list, and honours *', async () => {
@@ -176,6 +178,7 @@ describe('binary state', () => {
     expect((await state(id)).json()).toEqual({
       mode: 'snapshot',
       version: 3,
+      seq: 3,
       schema_version: 1,
       snapshot_version: 1,
       snapshot_base64: b64('SQLITE-1'),
@@ -187,6 +190,7 @@ describe('binary state', () => {
     expect((await state(id, '?have=2')).json()).toEqual({
       mode: 'catch_up',
       version: 3,
+      seq: 3,
       schema_version: 1,
       deltas: [{ version: 3, delta_base64: b64('changeset-b') }],
     });
@@ -211,7 +215,7 @@ describe('binary state', () => {
     expectProblem(await put(id, { base_version: 0, schema_version: 1, snapshot_base64: 'not base64!' }), 400, 'invalid_request');
     await put(id, { base_version: 0, schema_version: 1, snapshot_base64: b64('x') });
     expectProblem(await delta(id, { base_version: 1, merge_patch: { a: 1 } }), 409, 'encoding_mismatch');
-    expect((await state(id, '?have=1')).json()).toEqual({ mode: 'resume', version: 1 });
+    expect((await state(id, '?have=1')).json()).toEqual({ mode: 'resume', version: 1, seq: 1 });
   });
 });
 

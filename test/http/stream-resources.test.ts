@@ -81,29 +81,6 @@ describe('pages bounded by bytes (EVENTS_PAGE_BYTES=16384)', () => {
     }
   });
 
-  it('rows stored before sizes were recorded (data_bytes null) are cut at the same budget, and their size is recorded from now on', async () => {
-    const small = await createTestApp({ databaseUrl: t.url, env: { EVENTS_PAGE_BYTES: '16384' } });
-    const sql = postgres(t.url, { max: 1, onnotice: () => {} });
-    try {
-      await create(small, 'legacy-sizes');
-      const blob = 'é'.repeat(2500);
-      const events = Array.from({ length: 6 }, (_, i) => ({ type: 'step', data: { i, blob } }));
-      expect((await call(small.app, 'POST', '/v1/sessions/legacy-sizes/events', { events })).statusCode).toBe(201);
-      const sizes = await sql<{ recorded: number; actual: number }[]>`
-        select data_bytes as recorded, octet_length(data::text) as actual from events
-        where session_sid = (select sid from sessions where id = 'legacy-sizes') order by seq`;
-      expect(sizes.every((r) => r.recorded === r.actual)).toBe(true);
-
-      await sql`update events set data_bytes = null where session_sid = (select sid from sessions where id = 'legacy-sizes')`;
-      const page = (await call(small.app, 'GET', '/v1/sessions/legacy-sizes/events?limit=1000')).json();
-      expect(page.events.map((e: { seq: number }) => e.seq)).toEqual([1, 2, 3]);
-      expect(page).toMatchObject({ last_seq: 3, has_more: true });
-    } finally {
-      await sql.end();
-      await small.close();
-    }
-  });
-
   it('a stream replays a history far larger than its page and buffer bounds, in order, once', async () => {
     const small = await createTestApp({ databaseUrl: t.url, env: { STREAM_PAGE_BYTES: '8192', SSE_MAX_BUFFER_BYTES: '16384' } });
     await small.listen();

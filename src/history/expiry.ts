@@ -1,0 +1,48 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { notify } from '../wakeups/wakeups.js';
+import { deleteSession, lockSessionBySidIfFree } from '../sessions/repository.js';
+
+export interface ExpirySweepOptions {
+  /** Sessions looked at per sweep. */
+  limit?: number;
+  /**
+   * Awaited between the search for due sessions and locking one, and once a
+   * session is locked. Tests hold a sweep there to run a write or another
+   * instance's sweep at exactly that point; unset in production.
+   */
+  pauses?: { afterSearch?: () => Promise<void>; afterLock?: (sessionId: string) => Promise<void> };
+}
+
+/**
+ * Deletes sessions that saw no write for their `ttl_ms` (judged by Postgres's
+ * clock). Every instance runs it: each session is deleted under its row lock
+ * (`SKIP LOCKED`, rechecked once locked), so exactly one transaction deletes
+ * it and exactly one `session.deleted` `{reason: "expired"}` goes out. A
+ * session being written is skipped; the write moves its expiry anyway.
+ * Returns the sessions deleted.
+ */
+export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: ExpirySweepOptions = {}): Promise<number> {
+  const due = await db.execute<{ sid: string }>(sql`
+    select sid from sessions
+    where ttl_ms is not null and updated_at + ttl_ms * interval '1 millisecond' <= now()
+    order by updated_at limit ${limit}`);
+  await pauses?.afterSearch?.();
+  let deleted = 0;
+  for (const { sid } of due) {
+    const done = await db.transaction(async (tx) => {
+      const session = await lockSessionBySidIfFree(tx, Number(sid));
+      if (!session || session.ttlMs === null) return false;
+      await pauses?.afterLock?.(session.id);
+      // The search saw the row before this lock: a write since then moved the expiry.
+      const [still] = await tx.execute<{ due: boolean }>(sql`
+        select updated_at + ttl_ms * interval '1 millisecond' <= now() as due from sessions where sid = ${session.sid}`);
+      if (!still?.due) return false;
+      await deleteSession(tx, session.sid);
+      await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid, reason: 'expired' });
+      return true;
+    });
+    if (done) deleted++;
+  }
+  return deleted;
+}

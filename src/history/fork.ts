@@ -1,0 +1,66 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { stateSnapshots } from '../db/schema.js';
+import { SessionExists, SessionNotFound } from '../errors.js';
+import { type NewEvent, startAppend } from '../events/append.js';
+import { getSessionRecord, insertSession, lockSession, type SessionRecord } from '../sessions/repository.js';
+import { notify } from '../wakeups/wakeups.js';
+import { stateAtVersion } from './time-travel.js';
+
+export interface ForkInput {
+  sourceId: string;
+  /** The new session's id. */
+  id: string;
+  /** Default: the source's head. */
+  atVersion?: number;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Creates a session whose state is the source's at `atVersion`, in one
+ * transaction under the source's lock (the version cannot be trimmed away
+ * meanwhile). Its history starts with `session.forked` and a `state.snapshot`;
+ * a binary source's deltas after its snapshot follow as `state.delta`, since
+ * the server cannot fold opaque deltas into a snapshot.
+ */
+export async function forkSession(db: Db, input: ForkInput): Promise<SessionRecord> {
+  return db.transaction(async (tx) => {
+    const source = await lockSession(tx, input.sourceId);
+    if (!source) throw new SessionNotFound(input.sourceId);
+    const version = input.atVersion ?? source.version;
+    const state = await stateAtVersion(tx, source, version);
+    const forkedFrom = { session_id: source.id, version };
+    const created = await insertSession(tx, {
+      id: input.id,
+      parentId: source.id,
+      metadata: input.metadata,
+      encoding: source.encoding,
+      retention: source.retention,
+      forkedFrom,
+    });
+    if (!created) throw new SessionExists(input.id);
+    const events: NewEvent[] = [{ type: 'session.forked', dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
+    if (state) {
+      await tx.insert(stateSnapshots).values({
+        sessionSid: created.sid,
+        version: 1,
+        schemaVersion: state.schemaVersion,
+        origin: 'put',
+        body: state.snapshotBytes === undefined ? sql`${JSON.stringify(state.document)}::json` : null,
+        bodyBytes: state.snapshotBytes ?? null,
+      });
+      events.push({ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: state.schemaVersion }), version: 1 });
+      state.deltas.forEach((d, i) => events.push({ type: 'state.delta', dataJson: JSON.stringify(d.delta), version: i + 2 }));
+    }
+    const head = state ? 1 + state.deltas.length : 0;
+    await startAppend(tx, { ...created, leaseActive: false }, events, {
+      version: head,
+      ...(state ? { schema_version: state.schemaVersion, base_version: 1, snapshot_version: 1 } : {}),
+      chain_deltas: state?.deltas.length ?? 0,
+      // The head's state event comes last.
+      state_seq: state ? created.lastSeq + events.length : 0,
+    }).pending;
+    await notify(tx, { kind: 'created', session_id: input.id });
+    return getSessionRecord(tx, input.id);
+  });
+}

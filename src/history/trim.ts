@@ -1,0 +1,199 @@
+import { sql } from 'drizzle-orm';
+import type { HistoryTuning } from '../config.js';
+import type { Db, Tx } from '../db/client.js';
+import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/repository.js';
+import type { StateCache } from '../state/cache.js';
+import { readBaseSnapshot } from '../state/chain.js';
+import { documentAt } from './time-travel.js';
+import type { Retention } from './view.js';
+
+/** The policy that applies to a session: its own, else the server default. */
+export function policyOf(session: Pick<SessionRow, 'retention'>, defaults: HistoryTuning): Retention {
+  if (session.retention !== null) return session.retention;
+  return {
+    ...(defaults.maxEvents === undefined ? {} : { max_events: defaults.maxEvents }),
+    ...(defaults.maxAgeMs === undefined ? {} : { max_age_ms: defaults.maxAgeMs }),
+  };
+}
+
+/** What to trim: up to a seq the caller names, or what the policy says is due. */
+export type TrimGoal = { upTo: number } | { policy: Retention };
+
+export interface TrimDeps {
+  cache: StateCache;
+  batch: number;
+}
+
+/**
+ * The highest seq the policy wants gone, looking at most `batch` events past
+ * `history_start` for the age bound (one batch is all a call trims anyway).
+ * Ages are judged by Postgres's clock, like every other expiry.
+ */
+async function policyTarget(tx: Tx, session: SessionRow, policy: Retention, batch: number): Promise<{ target: number; beyond: boolean }> {
+  let target = session.historyStart;
+  // The age bound looked no further than one batch: more may be due past it.
+  let beyond = false;
+  if (policy.max_events !== undefined) target = Math.max(target, session.lastSeq - policy.max_events);
+  if (policy.max_age_ms !== undefined) {
+    const window = Math.min(session.lastSeq, session.historyStart + batch);
+    const [young] = await tx.execute<{ seq: string }>(sql`
+      select seq from events
+      where session_sid = ${session.sid} and seq > ${session.historyStart} and seq <= ${window}
+        and created_at >= now() - make_interval(secs => ${policy.max_age_ms / 1000}::float8)
+      order by seq limit 1`);
+    target = Math.max(target, young ? Number(young.seq) - 1 : window);
+    beyond = !young && window < session.lastSeq;
+  }
+  return { target: Math.min(target, session.lastSeq), beyond };
+}
+
+/**
+ * The version the state had right after `seq`, for a seq above
+ * `history_start`: the newest state event at or below it, else the version
+ * as of `history_start` itself (the one before the oldest kept state event,
+ * or the head when none is kept). Trimmed state events are gone, so the
+ * oldest remaining one is found first on the (session, version) index.
+ */
+async function versionAsOf(tx: Tx, session: SessionRow, seq: number): Promise<number> {
+  const [row] = await tx.execute<{ at: string | null; oldest: string | null }>(sql`
+    select
+      (select version from events where session_sid = ${session.sid} and version is not null
+         and seq > ${session.historyStart} and seq <= ${seq} order by seq desc limit 1) as at,
+      (select min(version) from events where session_sid = ${session.sid} and version is not null) as oldest`);
+  if (row?.at != null) return Number(row.at);
+  return row?.oldest != null ? Number(row.oldest) - 1 : session.version;
+}
+
+/**
+ * How far one batch may trim, and the version every kept version will rebuild
+ * from. Once events up to S are gone, each version whose state event is kept
+ * rebuilds from a stored snapshot at or below it plus the deltas after that,
+ * so a snapshot must stand at V, the version as of S (the deltas after V are
+ * all kept). For json state the server writes that checkpoint, so any point
+ * can be trimmed to; binary state is opaque, so the trim stops before the
+ * first delta after the newest snapshot at or below V.
+ */
+async function trimPoint(tx: Tx, deps: TrimDeps, session: SessionRow, upTo: number): Promise<{ upTo: number; floor: number }> {
+  const floor = await versionAsOf(tx, session, upTo);
+  if (floor === 0) return { upTo, floor };
+  const base = await readBaseSnapshot(tx, session.sid, floor);
+  if (base?.version === floor) return { upTo, floor };
+  if (session.encoding === 'binary') {
+    const below = base?.version ?? 0;
+    const [next] = await tx.execute<{ seq: string }>(sql`
+      select seq from events where session_sid = ${session.sid} and version = ${below + 1} and type like 'state.%'`);
+    return { upTo: next ? Number(next.seq) - 1 : session.historyStart, floor: below };
+  }
+  const cached = floor === session.version ? deps.cache.get(session.id, session.sid, session.version) : undefined;
+  const document = cached ? cached.document : await documentAt(tx, session, floor);
+  await tx.execute(sql`
+    insert into state_snapshots (session_sid, version, schema_version, origin, body)
+    values (${session.sid}, ${floor}, ${session.schemaVersion ?? 0}, 'checkpoint', ${JSON.stringify(document)}::json)
+    on conflict do nothing`);
+  return { upTo, floor };
+}
+
+export interface TrimStep {
+  historyStart: number;
+  /** More is due than this batch removed. */
+  more: boolean;
+}
+
+/**
+ * One bounded batch of trimming, on a session this transaction has locked:
+ * removes events in (history_start, S] and moves `history_start` to S in the
+ * same transaction, so a reader sees either the events or the new start, never
+ * a gap it is not told about. Snapshots below the new floor go with them: no
+ * kept version rebuilds from them any more.
+ */
+export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goal: TrimGoal): Promise<TrimStep> {
+  const { target: wanted, beyond } =
+    'upTo' in goal
+      ? { target: Math.min(goal.upTo, session.lastSeq), beyond: false }
+      : await policyTarget(tx, session, goal.policy, deps.batch);
+  if (wanted <= session.historyStart) return { historyStart: session.historyStart, more: false };
+  const step = Math.min(wanted, session.historyStart + deps.batch);
+  const { upTo, floor } = await trimPoint(tx, deps, session, step);
+  if (upTo <= session.historyStart) return { historyStart: session.historyStart, more: false };
+  await tx.execute(sql`
+    delete from events where session_sid = ${session.sid} and seq > ${session.historyStart} and seq <= ${upTo}`);
+  // The head's chain now starts at the floor at the latest (its older base is removed below). Its
+  // byte count is kept as it was: an overestimate, which at worst brings the next checkpoint sooner.
+  await tx.execute(sql`
+    update sessions set history_start = ${upTo},
+      base_version = greatest(base_version, ${floor}),
+      chain_deltas = version - greatest(base_version, ${floor})
+    where sid = ${session.sid}`);
+  await tx.execute(sql`delete from state_snapshots where session_sid = ${session.sid} and version < ${floor}`);
+  return { historyStart: upTo, more: upTo === step && (step < wanted || beyond) };
+}
+
+/**
+ * Trims one session now, batch after batch, each in its own transaction (a
+ * writer waits for one batch at most). Waits for the session's lock, unlike
+ * the background sweep. Returns the new `history_start`, or undefined when the
+ * session does not exist.
+ */
+export async function trimSession(db: Db, deps: TrimDeps, sessionId: string, goal: TrimGoal): Promise<number | undefined> {
+  for (;;) {
+    const step = await db.transaction(async (tx) => {
+      const session = await lockSession(tx, sessionId);
+      return session && trimBatch(tx, deps, session, goal);
+    });
+    if (!step) return undefined;
+    if (!step.more) return step.historyStart;
+  }
+}
+
+/**
+ * The background sweep every instance runs: finds sessions whose policy (their
+ * own or the server default) has history due, and trims one batch each. A
+ * session another transaction holds is skipped (`SKIP LOCKED`) and picked up
+ * by a later sweep, so writers are never queued behind it. It walks the
+ * sessions in key order from where the previous sweep stopped, so sessions it
+ * cannot trim (binary state waiting for a snapshot) do not starve the others.
+ */
+export class RetentionSweeper {
+  private from = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly deps: TrimDeps,
+    private readonly defaults: HistoryTuning,
+  ) {}
+
+  /** One sweep over at most `limit` sessions; returns the batches trimmed. */
+  async sweep(limit = 100): Promise<number> {
+    const { maxEvents, maxAgeMs } = this.defaults;
+    // The effective bound per session: its own policy when it has one, else the server default.
+    const bound = (field: string, fallback: number | undefined) =>
+      sql`case when s.retention is null then ${fallback ?? null}::bigint else (s.retention->>${field})::bigint end`;
+    const ownOnly = maxEvents === undefined && maxAgeMs === undefined ? sql`and s.retention is not null` : sql``;
+    const due = await this.db.execute<{ sid: string }>(sql`
+      select s.sid from sessions s
+      where s.sid > ${this.from} and s.last_seq > s.history_start ${ownOnly}
+        and (s.last_seq - s.history_start > ${bound('max_events', maxEvents)}
+          or exists (select 1 from events e where e.session_sid = s.sid and e.seq = s.history_start + 1
+                     and e.created_at < now() - make_interval(secs => (${bound('max_age_ms', maxAgeMs)} / 1000.0)::float8)))
+      order by s.sid limit ${limit}`);
+    this.from = due.length < limit ? 0 : Number(due[due.length - 1]?.sid ?? 0);
+    let batches = 0;
+    let failed: unknown;
+    for (const { sid } of due) {
+      try {
+        const trimmed = await this.db.transaction(async (tx) => {
+          const session = await lockSessionBySidIfFree(tx, Number(sid));
+          if (!session) return false;
+          const step = await trimBatch(tx, this.deps, session, { policy: policyOf(session, this.defaults) });
+          return step.historyStart > session.historyStart;
+        });
+        if (trimmed) batches++;
+      } catch (error) {
+        // One session whose state cannot be rebuilt (state_unreadable) must not stop the others' trimming.
+        failed ??= error;
+      }
+    }
+    if (failed) throw failed;
+    return batches;
+  }
+}

@@ -1,0 +1,48 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+export const RetentionObject = Type.Object(
+  {
+    max_events: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Keep at most this many recent events.' }),
+    ),
+    max_age_ms: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Trim events older than this.' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Trim history past either bound, in the background, only where the state stays materialisable. `{}` keeps everything.',
+  },
+);
+
+export type Retention = Static<typeof RetentionObject>;
+
+export const RetentionPolicy = Type.Union([RetentionObject, Type.Null()], {
+  description: 'The session\'s retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS).',
+});
+
+export const HistoryStart = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'History is complete after this seq (0 until something is trimmed).',
+});
+
+export const ForkedFrom = Type.Union(
+  [
+    Type.Object({
+      session_id: Type.String(),
+      version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    }),
+    Type.Null(),
+  ],
+  { description: 'Set on a fork: the source session and the version it was forked at.' },
+);
+
+export const TtlMs = Type.Union(
+  [Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()],
+  { description: 'Delete the session once no write came for this long; null: never.' },
+);
+export const ExpiresAt = Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  description: 'When the session expires unless written to (last write + ttl_ms).',
+});

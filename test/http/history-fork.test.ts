@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../client/src/index.js';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { STATE_CHECKPOINT_DELTAS: '3', HISTORY_SWEEP_MS: '86400000' } });
+  await t.listen();
+});
+afterAll(() => t.close());
+
+const get = async (path: string) => (await call(t.app, 'GET', path)).json();
+
+/** A json session whose state at version v is {v, items: [1..v-1]}; a note event after each write. */
+async function history(id: string, versions: number): Promise<void> {
+  await call(t.app, 'POST', '/v1/sessions', { id, metadata: { name: id } });
+  await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 2, snapshot: { v: 1, items: [] } });
+  for (let v = 2; v <= versions; v++) {
+    const patch = [{ op: 'replace', path: '/v', value: v }, { op: 'add', path: '/items/-', value: v - 1 }];
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: v - 1, patch })).statusCode).toBe(200);
+    await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: v }] });
+  }
+}
+const stateOf = (v: number) => ({ v, items: Array.from({ length: v - 1 }, (_, i) => i + 1) });
+
+describe('?at_version= (time travel)', () => {
+  it('answers every kept version, across checkpoints, with the seq of its state event', async () => {
+    await history('tt', 10);
+    const events = (await get('/v1/sessions/tt/events?limit=100')).events as { seq: number; version?: number }[];
+    for (let v = 1; v <= 10; v++) {
+      const answer = await get(`/v1/sessions/tt/state?at_version=${v}`);
+      expect(answer, `version ${v}`).toEqual({
+        mode: 'snapshot',
+        version: v,
+        seq: events.find((e) => e.version === v)?.seq,
+        schema_version: 2,
+        snapshot_version: v,
+        snapshot: stateOf(v),
+        deltas: [],
+      });
+    }
+    expect(await get('/v1/sessions/tt/state?at_version=0')).toEqual({ mode: 'new', version: 0, seq: 0 });
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/tt/state?at_version=11'), 409, 'version_ahead');
+  });
+
+  it('is 410 version_expired once the version is trimmed; kept versions still answer', async () => {
+    await history('tt-trim', 10);
+    const { history_start: start } = (await call(t.app, 'POST', '/v1/sessions/tt-trim/compact', { before_seq: 8 })).json();
+    expect(start).toBe(7);
+    // Versions 1-4 had their state events at seq 1, 2, 4, 6: gone. Version 5 (seq 8) onwards are kept.
+    for (const v of [1, 4]) {
+      const problem = expectProblem(await call(t.app, 'GET', `/v1/sessions/tt-trim/state?at_version=${v}`), 410, 'version_expired');
+      expect(problem).toMatchObject({ history_start: 7, version: v });
+    }
+    for (let v = 5; v <= 10; v++) expect((await get(`/v1/sessions/tt-trim/state?at_version=${v}`)).snapshot).toEqual(stateOf(v));
+    // Snapshots nothing needs any more are gone; the one below version 5 stays.
+    const kept = await t.database.sql`
+      select version from state_snapshots where session_sid = (select sid from sessions where id = 'tt-trim') order by version`;
+    expect(kept.map((r) => Number(r.version))).toEqual([4, 7, 10]);
+  });
+
+  it('for a binary session: the snapshot below the version plus the deltas up to it', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'tt-bin', encoding: 'binary' });
+    await call(t.app, 'PUT', '/v1/sessions/tt-bin/state', { base_version: 0, schema_version: 1, snapshot_base64: 'AA==' });
+    await call(t.app, 'POST', '/v1/sessions/tt-bin/deltas', { base_version: 1, delta_base64: 'AQ==' });
+    await call(t.app, 'PUT', '/v1/sessions/tt-bin/state', { base_version: 2, schema_version: 1, snapshot_base64: 'Ag==' });
+    expect(await get('/v1/sessions/tt-bin/state?at_version=2')).toEqual({
+      mode: 'snapshot',
+      version: 2,
+      seq: 2,
+      schema_version: 1,
+      snapshot_version: 1,
+      snapshot_base64: 'AA==',
+      deltas: [{ version: 2, delta_base64: 'AQ==' }],
+    });
+  });
+});
+
+describe('POST .../fork', () => {
+  it('creates a session with the state at the version, parent and forked_from, and a history of its own', async () => {
+    await history('fork-src', 6);
+    const client = createClient({ baseUrl: t.baseUrl });
+    const fork = await client.forkSession('fork-src', { id: 'fork-a', at_version: 4, metadata: { title: 'branch' } });
+    expect(fork).toMatchObject({
+      id: 'fork-a',
+      parent_id: 'fork-src',
+      forked_from: { session_id: 'fork-src', version: 4 },
+      metadata: { title: 'branch' },
+      version: 1,
+      last_seq: 2,
+      schema_version: 2,
+    });
+    expect(await get('/v1/sessions/fork-a/state')).toMatchObject({ mode: 'snapshot', version: 1, seq: 2, snapshot: stateOf(4) });
+    expect((await get('/v1/sessions/fork-a/events')).events.map((e: { type: string; data: unknown }) => [e.type, e.data])).toEqual([
+      ['session.forked', { forked_from: { session_id: 'fork-src', version: 4 } }],
+      ['state.snapshot', { schema_version: 2 }],
+    ]);
+    // The fork is writable on its own; the source is untouched.
+    expect((await call(t.app, 'POST', '/v1/sessions/fork-a/deltas', { base_version: 1, merge_patch: { v: 'b' } })).statusCode).toBe(200);
+    expect((await get('/v1/sessions/fork-src/state')).snapshot).toEqual(stateOf(6));
+    // Default: the head.
+    const head = await client.forkSession('fork-src', { id: 'fork-head' });
+    expect(head.forked_from).toEqual({ session_id: 'fork-src', version: 6 });
+    expect((await get('/v1/sessions/fork-head/state')).snapshot).toEqual(stateOf(6));
+  });
+
+  it('forks a binary session with its snapshot and the deltas after it', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'fork-bin', encoding: 'binary' });
+    await call(t.app, 'PUT', '/v1/sessions/fork-bin/state', { base_version: 0, schema_version: 3, snapshot_base64: 'AA==' });
+    await call(t.app, 'POST', '/v1/sessions/fork-bin/deltas', { base_version: 1, delta_base64: 'AQ==' });
+    await call(t.app, 'POST', '/v1/sessions/fork-bin/deltas', { base_version: 2, delta_base64: 'Ag==' });
+    expect((await call(t.app, 'POST', '/v1/sessions/fork-bin/fork', { id: 'fork-bin-2', at_version: 2 })).statusCode).toBe(201);
+    expect(await get('/v1/sessions/fork-bin-2/state')).toEqual({
+      mode: 'snapshot',
+      version: 2,
+      seq: 3,
+      schema_version: 3,
+      snapshot_version: 1,
+      snapshot_base64: 'AA==',
+      deltas: [{ version: 2, delta_base64: 'AQ==' }],
+    });
+  });
+
+  it('refuses a taken id, an unknown source, a version past the head or no longer kept, and creates nothing', async () => {
+    await history('fork-bad', 6);
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-bad' }), 409, 'session_exists');
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/nope/fork', { id: 'fork-x' }), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-x', at_version: 9 }), 409, 'version_ahead');
+    await call(t.app, 'POST', '/v1/sessions/fork-bad/compact', { before_seq: 8 });
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-x', at_version: 2 }), 410, 'version_expired');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/fork-x'), 404, 'session_not_found');
+  });
+});

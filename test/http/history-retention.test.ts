@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RetentionSweeper, trimSession } from '../../src/history/trim.js';
+import { StateCache } from '../../src/state/cache.js';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
+
+let t: TestApp;
+let counter = 0;
+
+beforeAll(async () => {
+  // Checkpoints every 4 deltas, trimming 3 events per batch, no background sweep during the tests.
+  t = await createTestApp({
+    env: { STATE_CHECKPOINT_DELTAS: '4', HISTORY_TRIM_BATCH: '3', HISTORY_SWEEP_MS: '86400000' },
+  });
+  await t.listen();
+});
+afterAll(() => t.close());
+
+async function session(body: Record<string, unknown> = {}): Promise<string> {
+  const id = `ret-${++counter}`;
+  const res = await call(t.app, 'POST', '/v1/sessions', { id, ...body });
+  expect(res.statusCode, res.body).toBe(201);
+  return id;
+}
+
+const get = async (path: string) => (await call(t.app, 'GET', path)).json();
+const compact = (id: string, body: unknown = {}) => call(t.app, 'POST', `/v1/sessions/${id}/compact`, body);
+const notes = (id: string, n: number) =>
+  call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: Array.from({ length: n }, (_, i) => ({ type: 'note', data: { i } })) });
+const deltaN = (id: string, base: number) =>
+  call(t.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: base, merge_patch: { [`k${base}`]: base } });
+
+/** A json session: snapshot {start: true}, then deltas k1..k{n}, one note event after each. */
+async function jsonHistory(id: string, n: number): Promise<Record<string, unknown>> {
+  await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { start: true } });
+  const expected: Record<string, unknown> = { start: true };
+  for (let v = 1; v <= n; v++) {
+    expect((await deltaN(id, v)).statusCode).toBe(200);
+    expected[`k${v}`] = v;
+    await notes(id, 1);
+  }
+  return expected;
+}
+
+describe('retention policy on the session', () => {
+  it('starts with history_start 0 and retention null; create and PATCH set it; bad policies are 400', async () => {
+    const plain = await get(`/v1/sessions/${await session()}`);
+    expect(plain).toMatchObject({ history_start: 0, retention: null });
+    const id = await session({ retention: { max_events: 10 } });
+    expect((await get(`/v1/sessions/${id}`)).retention).toEqual({ max_events: 10 });
+    const patched = await call(t.app, 'PATCH', `/v1/sessions/${id}`, { retention: { max_age_ms: 60000 } });
+    expect(patched.json()).toMatchObject({ retention: { max_age_ms: 60000 }, metadata: {} });
+    // The change is in the history too, for dashboards.
+    expect((await get(`/v1/sessions/${id}/events`)).events.at(-1)).toMatchObject({
+      type: 'session.updated',
+      data: { metadata: {}, retention: { max_age_ms: 60000 } },
+    });
+    expectProblem(await call(t.app, 'PATCH', `/v1/sessions/${id}`, { retention: { max_events: -1 } }), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'PATCH', `/v1/sessions/${id}`, { retention: { keep: 1 } }), 400, 'invalid_request');
+    expectProblem(await call(t.app, 'POST', '/v1/sessions', { retention: { max_age_ms: 0 } }), 400, 'invalid_request');
+  });
+});
+
+describe('POST .../compact and what readers see after it', () => {
+  it('trims below before_seq; the state is unchanged; events and streams below history_start are 410 with the recovery point', async () => {
+    const id = await session();
+    const expected = await jsonHistory(id, 6); // seq 1 snapshot, then delta/note pairs: head seq 13, version 7
+    const res = await compact(id, { before_seq: 6 });
+    expect(res.json()).toEqual({ history_start: 5 });
+    expect(await get(`/v1/sessions/${id}`)).toMatchObject({ history_start: 5, last_seq: 13, version: 7 });
+
+    const state = await get(`/v1/sessions/${id}/state`);
+    expect(state).toMatchObject({ mode: 'snapshot', version: 7, seq: 12, snapshot: expected });
+    // A worker two versions behind still catches up from kept deltas; one whose deltas are gone gets a snapshot.
+    expect((await get(`/v1/sessions/${id}/state?have=5`)).mode).toBe('catch_up');
+    expect(await get(`/v1/sessions/${id}/state?have=1`)).toMatchObject({ mode: 'snapshot', snapshot: expected });
+
+    const kept = await get(`/v1/sessions/${id}/events?after=5`);
+    expect(kept.events.map((e: { seq: number }) => e.seq)).toEqual([6, 7, 8, 9, 10, 11, 12, 13]);
+    for (const after of [0, 4]) {
+      const problem = expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/events?after=${after}`), 410, 'cursor_expired');
+      expect(problem.history_start).toBe(5);
+    }
+    const byQuery = await fetch(`${t.baseUrl}/v1/sessions/${id}/stream?after=2`, { headers: { accept: 'text/event-stream' } });
+    expect(byQuery.status).toBe(410);
+    expect(await byQuery.json()).toMatchObject({ code: 'cursor_expired', history_start: 5 });
+    const byHeader = await fetch(`${t.baseUrl}/v1/sessions/${id}/stream`, {
+      headers: { accept: 'text/event-stream', 'last-event-id': '4' },
+    });
+    expect(byHeader.status).toBe(410);
+    expect(await byHeader.json()).toMatchObject({ code: 'cursor_expired', history_start: 5 });
+
+    // At history_start the stream is complete.
+    const stream = await SseClient.open(`${t.baseUrl}/v1/sessions/${id}/stream?after=5&live=false`);
+    await stream.waitFor(() => stream.ended, 'the replay to end');
+    expect(stream.durable.map((m) => Number(m.id))).toEqual([6, 7, 8, 9, 10, 11, 12, 13]);
+  });
+
+  it('writes a checkpoint when the trim reaches into the json delta chain, so the state and later deltas still work', async () => {
+    const id = await session();
+    const expected = await jsonHistory(id, 6);
+    expect((await compact(id, { before_seq: 14 })).json()).toEqual({ history_start: 13 });
+    expect((await get(`/v1/sessions/${id}/events?after=13`)).events).toEqual([]);
+    expect(await get(`/v1/sessions/${id}/state`)).toMatchObject({ version: 7, seq: 12, snapshot: expected });
+    expect((await deltaN(id, 7)).json()).toEqual({ version: 8, seq: 14 });
+    expect(await get(`/v1/sessions/${id}/state`)).toMatchObject({ version: 8, snapshot: { ...expected, k7: 7 } });
+    expect((await get(`/v1/sessions/${id}/state?have=7`)).deltas).toEqual([{ version: 8, merge_patch: { k7: 7 } }]);
+  });
+
+  it('trims a binary session no further than its last snapshot: its deltas cannot be rebuilt by the server', async () => {
+    const id = await session({ encoding: 'binary' });
+    await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AA==' });
+    await notes(id, 2);
+    await call(t.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, delta_base64: 'AQ==' }); // seq 4
+    await call(t.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 2, delta_base64: 'Ag==' }); // seq 5
+    expect((await compact(id, { before_seq: 6 })).json()).toEqual({ history_start: 3 });
+    expect(await get(`/v1/sessions/${id}/state`)).toMatchObject({
+      snapshot_version: 1,
+      snapshot_base64: 'AA==',
+      deltas: [
+        { version: 2, delta_base64: 'AQ==' },
+        { version: 3, delta_base64: 'Ag==' },
+      ],
+    });
+    // A new snapshot from the worker lets the trim go on.
+    await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 3, schema_version: 1, snapshot_base64: 'Aw==' });
+    expect((await compact(id, { before_seq: 7 })).json()).toEqual({ history_start: 6 });
+    expect(await get(`/v1/sessions/${id}/state`)).toMatchObject({ version: 4, seq: 6, snapshot_base64: 'Aw==', deltas: [] });
+  });
+
+  it('without before_seq trims by the policy; an unknown session is 404', async () => {
+    const id = await session({ retention: { max_events: 4 } });
+    await notes(id, 10);
+    expect((await compact(id)).json()).toEqual({ history_start: 6 });
+    expectProblem(await compact('ret-missing'), 404, 'session_not_found');
+  });
+});
+
+describe('background trimming', () => {
+  const deps = () => ({ cache: new StateCache(0), batch: 3 });
+
+  it('applies the server default, a session policy over it, and {} to keep everything, in bounded batches', async () => {
+    const app = await createTestApp({ databaseUrl: t.url, env: { HISTORY_MAX_EVENTS: '2', HISTORY_SWEEP_MS: '86400000' } });
+    try {
+      const byDefault = await session();
+      const own = await session({ retention: { max_events: 5 } });
+      const keepAll = await session({ retention: {} });
+      for (const id of [byDefault, own, keepAll]) await notes(id, 10);
+      const sweeper = new RetentionSweeper(app.database.db, deps(), app.config.history);
+      // One sweep trims one batch (3 events) per session that is due.
+      await sweeper.sweep(1000);
+      expect((await get(`/v1/sessions/${byDefault}`)).history_start).toBe(3);
+      expect((await get(`/v1/sessions/${own}`)).history_start).toBe(3);
+      while ((await sweeper.sweep(1000)) > 0);
+      expect((await get(`/v1/sessions/${byDefault}`)).history_start).toBe(8);
+      expect((await get(`/v1/sessions/${own}`)).history_start).toBe(5);
+      expect((await get(`/v1/sessions/${keepAll}`)).history_start).toBe(0);
+      expect((await get(`/v1/sessions/${byDefault}/events?after=8`)).events.map((e: { seq: number }) => e.seq)).toEqual([9, 10]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('trims by age, judged by the database clock', async () => {
+    const id = await session({ retention: { max_age_ms: 3_600_000 } });
+    await notes(id, 6);
+    const { sid } = (await t.database.sql`select sid from sessions where id = ${id}`)[0] as { sid: string };
+    // Events 1-4 were written two hours ago.
+    await t.database.sql`update events set created_at = now() - interval '2 hours' where session_sid = ${sid} and seq <= 4`;
+    expect(await trimSession(t.database.db, deps(), id, { policy: { max_age_ms: 3_600_000 } })).toBe(4);
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    expect(await sweeper.sweep(1000)).toBe(0);
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(4);
+  });
+
+  it('skips a session another transaction holds, and trims it on a later sweep', async () => {
+    const id = await session({ retention: { max_events: 1 } });
+    await notes(id, 3);
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    await t.database.sql.begin(async (tx) => {
+      await tx`select 1 from sessions where id = ${id} for update`;
+      await sweeper.sweep(1000);
+      expect((await tx`select history_start from sessions where id = ${id}`)[0]?.history_start).toBe('0');
+    });
+    while ((await sweeper.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(2);
+  });
+});
