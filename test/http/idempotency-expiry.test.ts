@@ -57,3 +57,27 @@ describe('Idempotency-Key lifetime', () => {
     expect(await deleteExpiredKeys(t.database.db, DAY_MS)).toBe(0);
   });
 });
+
+describe('what an Idempotency-Key is tied to', () => {
+  it('the request path: one key on two claims of a session is refused for the second, not answered with the first', async () => {
+    const id = await createSession(t, `ttl-${++counter}`);
+    for (const item of ['a', 'b']) await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: [item] });
+    const claims = [];
+    for (let i = 0; i < 2; i++) claims.push((await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 60_000 })).json());
+    const complete = (claimId: string) =>
+      call(t.app, 'POST', `/v1/sessions/${id}/queue/claims/${claimId}/complete`, {}, { 'idempotency-key': 'k-path' });
+    expect((await complete(claims[0].claim_id)).statusCode).toBe(200);
+    expectProblem(await complete(claims[1].claim_id), 422, 'idempotency_key_reused');
+  });
+
+  it('a request without a body (a lease release) replays under its key', async () => {
+    const id = await createSession(t, `ttl-${++counter}`);
+    const lease = (await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 60_000 })).json();
+    const release = () =>
+      t.app.inject({ method: 'DELETE', url: `/v1/sessions/${id}/lease`, headers: { 'lease-token': lease.token, 'idempotency-key': 'k-release' } });
+    expect((await release()).statusCode).toBe(204);
+    const retry = await release();
+    expect(retry.statusCode).toBe(204);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+  });
+});
