@@ -38,7 +38,7 @@ export interface StartedAppend extends Appended {
  * Nothing is awaited: the caller awaits `pending`, or lets them ride with the
  * COMMIT (`WriteResult.pending`). It also marks the session due for the
  * retention sweep (`trim_due_at`), unless it is due already or parked: the
- * value then stays as it was, so the row update stays a HOT update.
+ * value then stays as it was, so the row update can stay a HOT update.
  */
 export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set: SessionColumns = {}): StartedAppend {
   const firstSeq = session.lastSeq + 1;
