@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { nowMinus } from '../db/clock.js';
 import { startQuery } from '../db/pipeline.js';
@@ -42,11 +42,17 @@ export async function findStoredResponse(
   ttlMs: number,
 ): Promise<StoredResponse | undefined> {
   const [row] = await tx
-    .select()
+    .select({
+      requestHash: idempotencyKeys.requestHash,
+      statusCode: idempotencyKeys.statusCode,
+      response: idempotencyKeys.response,
+      // The database's clock decides, as for every expiry (see db/clock.ts): instances' clocks drift.
+      expired: sql<boolean>`${idempotencyKeys.createdAt} < ${nowMinus(ttlMs)}`,
+    })
     .from(idempotencyKeys)
     .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
   if (!row) return undefined;
-  if (row.createdAt.getTime() < Date.now() - ttlMs) {
+  if (row.expired) {
     await tx
       .delete(idempotencyKeys)
       .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deleteExpiredKeys } from '../../src/idempotency/keys.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
@@ -34,6 +34,20 @@ describe('Idempotency-Key lifetime', () => {
     expect(after.json()).toEqual({ first_seq: 2, last_seq: 2 });
     // The new answer is the one kept now.
     expect((await append(id, body, 'k-ttl')).json()).toEqual({ first_seq: 2, last_seq: 2 });
+  });
+
+  it("the database's clock decides the TTL, not the instance's: a retry replays on an instance whose clock runs two days ahead", async () => {
+    const id = await createSession(t, `ttl-${++counter}`);
+    const body = { events: [{ type: 'note', data: 1 }] };
+    const first = await append(id, body, 'k-clock');
+    vi.setSystemTime(Date.now() + 2 * DAY_MS);
+    try {
+      const retry = await append(id, body, 'k-clock');
+      expect(retry.headers['idempotent-replayed']).toBe('true');
+      expect(retry.json()).toEqual(first.json());
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a key reused with another body is refused within the TTL, and free to reuse after it', async () => {
