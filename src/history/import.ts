@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { uuidv7 } from 'uuidv7';

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../client/src/index.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { open } from '../helpers/streams.js';
 
 let t: TestApp;
 let auth: TestApp;
@@ -11,6 +13,7 @@ beforeAll(async () => {
   // Small stored chunks so attachments cross several of them; checkpoints every 3 deltas.
   t = await createTestApp({ env: { STATE_CHECKPOINT_DELTAS: '3', HISTORY_SWEEP_MS: '86400000', ATTACHMENT_CHUNK_BYTES: '65536' } });
   auth = await createTestApp({ env: { AUTH_SECRET: SECRET, HISTORY_SWEEP_MS: '86400000' } });
+  await t.listen();
 });
 afterAll(async () => {
   await t.close();
@@ -295,6 +298,26 @@ describe('export and import', () => {
     }
     expectProblem(await importFile('', '?id=v2'), 400, 'invalid_import');
     expect((await call(t.app, 'GET', '/v1/sessions/v2')).statusCode).toBe(404);
+  });
+
+  it('the client streams an export from one server into an import: the changes feed hears of the new session at commit', async () => {
+    await binarySession('via-client');
+    const feed = await open(t, '/v1/changes');
+    try {
+      await feed.waitFor(() => feed.messages.length >= 1, 'sweep_required');
+      const client = createClient({ baseUrl: t.baseUrl });
+      const copy = await client.importSession(await client.exportSession('via-client'), { id: 'via-client-copy' });
+      expect(copy).toMatchObject({ id: 'via-client-copy', encoding: 'binary', version: 6, last_seq: 7 });
+      const mine = (event: string) => feed.ofType(event).filter((m) => m.json?.session_id === 'via-client-copy');
+      await feed.waitFor(() => mine('session.created').length === 1, 'session.created');
+      await feed.waitFor(() => mine('session.changed').some((m) => m.json.last_seq === 7), 'the hint naming the head');
+    } finally {
+      await feed.close();
+    }
+    const { updated_at: _a, expires_at: _b, id: _c, ...original } = await get('/v1/sessions/via-client');
+    const { updated_at: _d, expires_at: _e, id: _f, ...copied } = await get('/v1/sessions/via-client-copy');
+    expect(copied).toEqual(original);
+    expect(await get('/v1/sessions/via-client-copy/state')).toEqual(await get('/v1/sessions/via-client/state'));
   });
 
   it('export is 404 for an unknown session', async () => {
