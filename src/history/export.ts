@@ -2,8 +2,8 @@ import type postgres from 'postgres';
 import { SessionNotFound } from '../errors.js';
 import { EXPORT_CHUNK_BYTES, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, type ExportCounts } from './export-format.js';
 
-/** Rows per page of the small records; a page is at most this many times MAX_EVENT_BYTES. */
-const PAGE_ROWS = 100;
+/** Rows per page of events, messages and turns: a page holds at most this many times MAX_EVENT_BYTES. */
+const PAGE_ROWS = 32;
 /** Queue batches hold up to a whole request body each: a few at a time. */
 const BATCH_ROWS = 4;
 
@@ -67,7 +67,7 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
       if (rows.length === 0) break;
       after = Number(rows[rows.length - 1]?.key);
       counts.events += rows.length;
-      yield joinLines(rows);
+      for (const row of rows) yield `${row.line}\n`;
     }
 
     for (let after = 0; ; ) {
@@ -78,7 +78,7 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
       if (rows.length === 0) break;
       after = Number(rows[rows.length - 1]?.key);
       counts.messages += rows.length;
-      yield joinLines(rows);
+      for (const row of rows) yield `${row.line}\n`;
     }
 
     for (let after = 0; ; ) {
@@ -89,7 +89,7 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
       if (rows.length === 0) break;
       after = Number(rows[rows.length - 1]?.key);
       counts.queue_batches += rows.length;
-      yield joinLines(rows);
+      for (const row of rows) yield `${row.line}\n`;
     }
 
     for (let after = ''; ; ) {
@@ -100,7 +100,7 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
       if (rows.length === 0) break;
       after = rows[rows.length - 1]?.turn_id ?? after;
       counts.turns += rows.length;
-      yield joinLines(rows);
+      for (const row of rows) yield `${row.line}\n`;
     }
 
     for (let after = 0; ; ) {
@@ -133,10 +133,6 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
     await pg`rollback`.catch(() => {});
     pg.release();
   }
-}
-
-function joinLines(rows: { line: string }[]): string {
-  return rows.map((row) => `${row.line}\n`).join('');
 }
 
 /**

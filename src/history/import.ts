@@ -35,7 +35,7 @@ export interface ImportInput {
 
 /** Rows, or bytes of JSON text, gathered before one insert: what the import holds at most. */
 const FLUSH_ROWS = 500;
-const FLUSH_BYTES = 4 * 1024 * 1024;
+const FLUSH_BYTES = 2 * 1024 * 1024;
 
 const checks = Object.fromEntries(Object.entries(RECORDS).map(([name, schema]) => [name, TypeCompiler.Compile(schema)])) as {
   [K in keyof typeof RECORDS]: TypeCheck<(typeof RECORDS)[K]>;
