@@ -130,6 +130,15 @@ export const events = pgTable(
     seq: bigint('seq', { mode: 'number' }).notNull(),
     type: text('type').notNull(),
     data: json('data').notNull(),
+    /**
+     * octet_length(data), so a page can be cut at a byte budget by a window
+     * sum over this column without reading (detoasting) any data past the
+     * cut. Generated, so every way a row arrives (appends, imports, SQL by
+     * hand) has it.
+     */
+    dataBytes: integer('data_bytes')
+      .notNull()
+      .generatedAlwaysAs(sql`octet_length(data::text)`),
     version: bigint('version', { mode: 'number' }),
     createdAt: createdAt(),
   },

@@ -54,8 +54,11 @@ function describeValidation(error: FastifyError): InvalidRequest {
   return new InvalidRequest(detail, errors);
 }
 
+/** RFC 9110 media type: token "/" token, then parameters. */
+const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+[\t ]*(;.*)?$/i;
+
 /** Maps anything thrown in a request to a problem document; the single place that does. */
-export function toApiError(error: FastifyError | Error, bodyLimit?: number): ApiError {
+export function toApiError(error: FastifyError | Error, bodyLimit?: number, contentType?: string): ApiError {
   if (error instanceof ApiError) return error;
   const fe = error as FastifyError;
   if (fe.validation) return describeValidation(fe);
@@ -65,7 +68,12 @@ export function toApiError(error: FastifyError | Error, bodyLimit?: number): Api
         ? new PayloadTooLarge('request body is larger than the configured limit (MAX_BODY_BYTES)', {})
         : new PayloadTooLarge(`request body is larger than ${bodyLimit} bytes (MAX_BODY_BYTES)`, { limit_bytes: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new UnsupportedMediaType('send the body as application/json');
+      // Routes that take any type (attachment uploads) refuse only a header that is not a media type at all.
+      return new UnsupportedMediaType(
+        contentType === undefined || MEDIA_TYPE.test(contentType)
+          ? 'send the body as application/json'
+          : `Content-Type ${JSON.stringify(contentType)} is not a media type (type/subtype, e.g. application/json)`,
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidRequest('body is empty but Content-Type is application/json; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -131,7 +139,7 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
   const allowed = new AllowedMethods();
   app.addHook('onRoute', (route) => allowed.add(route.method, route.url));
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toApiError(error, request.routeOptions.bodyLimit);
+    const problem = toApiError(error, request.routeOptions.bodyLimit, request.headers['content-type']);
     if (problem.status === 409 && request.method !== 'GET') metrics.conflicts.inc({ code: problem.code });
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     // The detail can quote the request (a JSON parse error quotes the body): the client has it, the log gets the code.

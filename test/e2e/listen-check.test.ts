@@ -37,7 +37,7 @@ describe('a DATABASE_URL whose connections cannot LISTEN (a transaction-mode poo
     try {
       expect(await server.exited).toBe(1);
       const lines = server.output().trim().split('\n');
-      expect(lines).toHaveLength(1);
+      expect(lines, server.output()).toHaveLength(1);
       expect(lines[0]).toMatch(
         /^session-sync: failed to start: LISTEN does not work on DATABASE_URL: .*transaction mode.*session-mode pool$/,
       );
