@@ -2,8 +2,11 @@ import type postgres from 'postgres';
 import { SessionNotFound } from '../errors.js';
 import { EXPORT_CHUNK_BYTES, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, type ExportCounts } from './export-format.js';
 
-/** Rows per page of events, messages and turns: a page holds at most this many times MAX_EVENT_BYTES. */
+/** Rows per page of messages and turns: a page holds at most this many times MAX_EVENT_BYTES. */
 const PAGE_ROWS = 32;
+/** A page of events: this many rows, or this many bytes of data (at least one row). */
+const EVENT_PAGE_ROWS = 1000;
+const EVENT_PAGE_BYTES = 1024 * 1024;
 /** Queue batches hold up to a whole request body each: a few at a time. */
 const BATCH_ROWS = 4;
 
@@ -59,15 +62,24 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
       }
     }
 
+    // Events by a byte budget over their stored sizes (data_bytes): many small ones a page, few large ones.
     for (let after = 0; ; ) {
-      const rows = await pg<{ key: string; line: string }[]>`
-        select seq::text as key, json_build_object('record', 'event', 'seq', seq, 'type', type, 'data', data,
-          'version', version, 'created_at', created_at)::text as line
-        from events where session_sid = ${sid} and seq > ${after} order by seq limit ${PAGE_ROWS}`;
+      const rows = await pg<{ key: string; line: string | null }[]>`
+        select seq::text as key, case when n = 1 or upto <= ${EVENT_PAGE_BYTES} then json_build_object('record', 'event',
+          'seq', seq, 'type', type, 'data', data, 'version', version, 'created_at', created_at)::text end as line
+        from (
+          select seq, type, data, version, created_at, row_number() over w as n, sum(data_bytes) over w as upto
+          from events where session_sid = ${sid} and seq > ${after}
+          window w as (order by seq) order by seq limit ${EVENT_PAGE_ROWS}
+        ) p
+        order by seq`;
       if (rows.length === 0) break;
-      after = Number(rows[rows.length - 1]?.key);
-      counts.events += rows.length;
-      for (const row of rows) yield `${row.line}\n`;
+      for (const row of rows) {
+        if (row.line === null) break;
+        after = Number(row.key);
+        counts.events++;
+        yield `${row.line}\n`;
+      }
     }
 
     for (let after = 0; ; ) {

@@ -31,6 +31,8 @@ export interface ImportInput {
   maxLineBytes: number;
   /** Where attachment bytes go, and the chunk size they are stored in. */
   bytes: AttachmentBytes & { readonly chunkBytes: number };
+  /** The largest attachment taken (MAX_ATTACHMENT_BYTES). */
+  maxAttachmentBytes: number;
 }
 
 /** Rows, or bytes of JSON text, gathered before one insert: what the import holds at most. */
@@ -77,7 +79,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
 
   return db.transaction(async (tx) => {
     const sid = await insertSession(tx, session, id);
-    const importer = new Importer(tx, sid, session, input.bytes);
+    const importer = new Importer(tx, sid, session, input);
     for (;;) {
       const line = await reader.next();
       if (!line) throw new InvalidImport(reader.lineNo + 1, 'the file ends before its end record: it was cut short');
@@ -170,7 +172,7 @@ class Importer {
     private readonly tx: Tx,
     private readonly sid: number,
     private readonly session: SessionLine,
-    private readonly bytes: AttachmentBytes & { readonly chunkBytes: number },
+    private readonly input: Pick<ImportInput, 'bytes' | 'maxAttachmentBytes' | 'maxLineBytes'>,
   ) {
     this.lastSeq = session.history_start;
     this.pg = transactionSql(tx);
@@ -234,6 +236,7 @@ class Importer {
     const rows = this.events.rows.splice(0);
     this.events.bytes = 0;
     if (rows.length === 0) return;
+    // data_bytes is generated from data, as for every append.
     await this.pg`
       insert into events (session_sid, seq, type, data, version, created_at)
       select ${this.sid}, e.seq, e.type, e.data::json, e.version, e.created_at::timestamptz
@@ -295,6 +298,9 @@ class Importer {
       throw new InvalidImport(no, `a ${this.session.encoding} session's snapshot carries ${binary ? 'a size (its bytes follow)' : 'its body'}`);
     }
     let bodyBytes: Buffer | null = null;
+    if (snapshot.size !== null && snapshot.size > this.input.maxLineBytes) {
+      throw new InvalidImport(no, `a snapshot of ${snapshot.size} bytes is more than this server takes (${this.input.maxLineBytes})`);
+    }
     if (snapshot.size !== null) {
       // A stored snapshot is at most a request body: it is put together whole, as the server stores it.
       const parts: Buffer[] = [];
@@ -309,16 +315,19 @@ class Importer {
   }
 
   private async attachment(attachment: AttachmentLine, no: number, reader: LineReader): Promise<void> {
+    if (attachment.size > this.input.maxAttachmentBytes) {
+      throw new InvalidImport(no, `attachment of ${attachment.size} bytes: this server takes ${this.input.maxAttachmentBytes} (MAX_ATTACHMENT_BYTES)`);
+    }
     // The bytes go in through a COPY on this transaction's connection: nothing else may be in flight.
     await this.flushAll();
     const [row] = await this.pg<{ id: string }[]>`
       insert into attachments (session_sid, attachment_id, size, content_type, chunk_bytes, committed, created_at)
       values (${this.sid}, ${attachment.attachment_id}, ${attachment.size}, ${attachment.content_type},
-        ${this.bytes.chunkBytes}, ${attachment.committed}, ${attachment.created_at}::timestamptz)
+        ${this.input.bytes.chunkBytes}, ${attachment.committed}, ${attachment.created_at}::timestamptz)
       on conflict do nothing
       returning id::text`;
     if (!row) throw new InvalidImport(no, `attachment ${attachment.attachment_id} appears twice`);
-    const stored = await this.bytes.write(this.tx, Number(row.id), chunks(reader, attachment.size, no), attachment.size);
+    const stored = await this.input.bytes.write(this.tx, Number(row.id), chunks(reader, attachment.size, no), attachment.size);
     if (stored.sha256 !== attachment.attachment_id) {
       throw new InvalidImport(no, `attachment ${attachment.attachment_id}: its bytes have SHA-256 ${stored.sha256}`);
     }

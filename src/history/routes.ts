@@ -161,6 +161,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         parse: (line) => parseJsonBody(line, config.maxJsonDepth + 2),
         maxLineBytes: 2 * config.limits.maxBodyBytes,
         bytes,
+        maxAttachmentBytes: config.attachments.maxBytes,
       });
       reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return reply.code(201).send(toSessionView(await getSessionRecord(db, id)));

@@ -289,6 +289,19 @@ describe('export and import', () => {
     expect(expectProblem(await importFile(wrongField.join('\n'), '?id=cut-copy'), 400, 'invalid_import').detail).toMatch(/line 9: .*seq/);
     const gap = lines.filter((_, i) => i !== 9);
     expect(expectProblem(await importFile(gap.join('\n'), '?id=cut-copy'), 400, 'invalid_import').detail).toMatch(/line 10: event seq/);
+    // Attachment bytes that are not what their id (the SHA-256) says, and one over MAX_ATTACHMENT_BYTES.
+    const at = lines.findIndex((line) => line.startsWith('{"record" : "attachment"'));
+    const tampered = [...lines];
+    const chunk = JSON.parse(tampered[at + 1] ?? '');
+    const bytes = Buffer.from(chunk.data_base64, 'base64');
+    bytes[0] = (bytes[0] ?? 0) ^ 1;
+    tampered[at + 1] = JSON.stringify({ record: 'chunk', data_base64: bytes.toString('base64') });
+    expect(expectProblem(await importFile(tampered.join('\n'), '?id=cut-copy'), 400, 'invalid_import')).toMatchObject({ line: at + 1 });
+    const huge = [...lines];
+    huge[at] = JSON.stringify({ ...JSON.parse(huge[at] ?? ''), size: 64 * 1024 * 1024 });
+    const over = expectProblem(await importFile(huge.join('\n'), '?id=cut-copy'), 400, 'invalid_import');
+    expect(over).toMatchObject({ line: at + 1 });
+    expect(over.detail).toMatch(/MAX_ATTACHMENT_BYTES/);
     expect((await call(t.app, 'GET', '/v1/sessions/cut-copy')).statusCode).toBe(404);
     const count = await t.database.sql`select count(*)::int as n from messages m join sessions s on s.sid = m.session_sid where s.id = 'cut-copy'`;
     expect(count[0]?.n).toBe(0);
