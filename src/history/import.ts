@@ -4,6 +4,7 @@ import { uuidv7 } from 'uuidv7';
 import type { AttachmentBytes } from '../attachments/bytes.js';
 import { type Db, transactionSql, type Tx } from '../db/client.js';
 import { InvalidImport, SessionExists } from '../errors.js';
+import { findSession } from '../sessions/repository.js';
 import { notify } from '../wakeups/wakeups.js';
 import {
   EXPORT_FORMAT,
@@ -19,6 +20,7 @@ import {
   type SnapshotLine,
   type TurnLine,
 } from './export-format.js';
+import { stateAtVersion } from './time-travel.js';
 
 export interface ImportInput {
   /** The file's bytes as they arrive. */
@@ -92,6 +94,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
       if (!check.Check(value)) throw new InvalidImport(line.no, describe(check, value));
       if (name === 'end') {
         await importer.finish(line.no, (value as { counts: ExportCounts }).counts);
+        await checkState(tx, id, line.no);
         const after = await reader.next();
         if (after) throw new InvalidImport(after.no, 'nothing may follow the end record');
         break;
@@ -102,6 +105,22 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
     await notify(tx, { kind: 'append', session_id: id, seq: session.last_seq });
     return id;
   });
+}
+
+/**
+ * A copy must not be a session whose state cannot be read: the head is
+ * rebuilt once from what was imported (the newest snapshot at or below it and
+ * the deltas after that), as a read would.
+ */
+async function checkState(tx: Tx, id: string, line: number): Promise<void> {
+  const row = await findSession(tx, id);
+  if (!row || row.version === 0) return;
+  try {
+    await stateAtVersion(tx, row, row.version);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new InvalidImport(line, `the state at version ${row.version} cannot be rebuilt from the file's snapshots and state events: ${why}`);
+  }
 }
 
 function parseLine(parse: (line: Buffer) => unknown, line: Line): unknown {

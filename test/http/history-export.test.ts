@@ -302,6 +302,13 @@ describe('export and import', () => {
     const over = expectProblem(await importFile(huge.join('\n'), '?id=cut-copy'), 400, 'invalid_import');
     expect(over).toMatchObject({ line: at + 1 });
     expect(over.detail).toMatch(/MAX_ATTACHMENT_BYTES/);
+    // State events that do not rebuild the head.
+    const broken = [...lines];
+    const head = broken.findIndex((line) => line.startsWith('{"record" : "event"') && JSON.parse(line).version === 9);
+    broken[head] = JSON.stringify({ ...JSON.parse(broken[head] ?? ''), data: { patch: [{ op: 'test', path: '/v', value: 'nope' }] } });
+    const unreadable = expectProblem(await importFile(broken.join('\n'), '?id=cut-copy'), 400, 'invalid_import');
+    expect(unreadable.line).toBe(lines.length - 1);
+    expect(unreadable.detail).toMatch(/state at version 9 cannot be rebuilt/);
     expect((await call(t.app, 'GET', '/v1/sessions/cut-copy')).statusCode).toBe(404);
     const count = await t.database.sql`select count(*)::int as n from messages m join sessions s on s.sid = m.session_sid where s.id = 'cut-copy'`;
     expect(count[0]?.n).toBe(0);
