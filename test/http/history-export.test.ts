@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client/src/index.js';
 import { mintToken } from '../../src/auth/tokens.js';
@@ -344,6 +345,33 @@ describe('export and import', () => {
     const { updated_at: _d, expires_at: _e, id: _f, ...copied } = await get('/v1/sessions/via-client-copy');
     expect(copied).toEqual(original);
     expect(await get('/v1/sessions/via-client-copy/state')).toEqual(await get('/v1/sessions/via-client/state'));
+  });
+
+  it('a reader that goes away halfway through an export frees its snapshot and connection', async () => {
+    await ok('POST', '/v1/sessions', { id: 'walk-away' });
+    for (let i = 0; i < 4; i++) {
+      const upload = await t.app.inject({
+        method: 'POST',
+        url: '/v1/sessions/walk-away/attachments',
+        headers: { 'content-type': 'application/octet-stream' },
+        payload: Buffer.alloc(8 * 1024 * 1024, i),
+      });
+      expect(upload.statusCode).toBe(201);
+    }
+    const inTransaction = async () =>
+      (await t.database.sql`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state like 'idle in transaction%'`)[0]?.n;
+    const request = http.get(`${t.baseUrl}/v1/sessions/walk-away/export`);
+    const response = await new Promise<http.IncomingMessage>((resolve) => request.on('response', resolve));
+    request.on('error', () => {});
+    expect(response.statusCode).toBe(200);
+    // The export is held open in its snapshot while the reader does not read.
+    await expect.poll(inTransaction, { timeout: 10_000 }).toBe(1);
+    response.socket.destroy();
+    await expect.poll(inTransaction, { timeout: 10_000 }).toBe(0);
+    const connections = () => new Promise<number>((resolve) => t.app.server.getConnections((_error, n) => resolve(n)));
+    await expect.poll(connections, { timeout: 10_000 }).toBe(0);
+    expect((await call(t.app, 'GET', '/v1/sessions/walk-away')).statusCode).toBe(200);
   });
 
   it('export is 404 for an unknown session', async () => {
