@@ -73,6 +73,19 @@ export const sessions = pgTable(
     ttlMs: bigint('ttl_ms', { mode: 'number' }),
     /** Set on a fork: the source session and the version it was forked at. */
     forkedFrom: jsonb('forked_from').$type<{ session_id: string; version: number }>(),
+    /**
+     * When the expiry sweep looks at the session next: never later than it
+     * can expire (`updated_at` + ttl_ms). Writes leave it alone (so they stay
+     * HOT updates); the sweep moves it on when a write moved the expiry.
+     */
+    expiryCheckAt: timestamp('expiry_check_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * When the retention sweep looks at the session next. A write sets it to
+     * now when it is later or unset (`startAppend`); the sweep sets it after
+     * each look (an age bound's next due time, or unset until the next
+     * write); 'infinity' parks a session no policy applies to.
+     */
+    trimDueAt: timestamp('trim_due_at', { withTimezone: true, mode: 'string' }),
     /** What a session picker shows, kept on the row so listing never reads messages (see `messages/store.ts`). */
     firstUserMessage: text('first_user_message'),
     /** Token usage totals, summed by every turn that reports usage. */
@@ -85,10 +98,9 @@ export const sessions = pgTable(
   },
   (t) => [
     index('sessions_parent_idx').on(t.parentId, t.sid),
-    // Without a server default, the retention sweep visits only sessions with a policy of their own.
-    // The expiry sweep visits only sessions that can expire.
-    index('sessions_ttl_idx').on(t.updatedAt).where(sql`${t.ttlMs} is not null`),
-    index('sessions_retention_idx').on(t.sid).where(sql`${t.retention} is not null`),
+    // The sweeps take what is due from these, never by scanning the sessions table.
+    index('sessions_expiry_check_idx').on(t.expiryCheckAt).where(sql`${t.expiryCheckAt} is not null`),
+    index('sessions_trim_due_idx').on(t.trimDueAt).where(sql`${t.trimDueAt} is not null`),
     index('sessions_lease_expiry_idx').on(t.leaseExpiresAt).where(sql`not ${t.leaseExpiryAnnounced}`),
     check('sessions_encoding_check', sql`${t.encoding} in ${sql.raw(sqlList(ENCODINGS))}`),
   ],

@@ -36,7 +36,9 @@ export interface StartedAppend extends Appended {
  * protocol messages on both ends, and this is every write's path (hence also
  * postgres.js directly: drizzle's query building cost more CPU than the write).
  * Nothing is awaited: the caller awaits `pending`, or lets them ride with the
- * COMMIT (`WriteResult.pending`).
+ * COMMIT (`WriteResult.pending`). It also marks the session due for the
+ * retention sweep (`trim_due_at`), unless it is due already or parked: the
+ * value then stays as it was, so the row update can stay a HOT update.
  */
 export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set: SessionColumns = {}): StartedAppend {
   const firstSeq = session.lastSeq + 1;
@@ -46,7 +48,8 @@ export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set
   const pending = inFlight([
     startQuery(pg`
       with head as (
-        update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now()
+        update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now(),
+          trim_due_at = case when trim_due_at = 'infinity' then trim_due_at else least(trim_due_at, now()) end
         where sid = ${session.sid}
       ), appended as (
         insert into events (session_sid, seq, type, data, version)

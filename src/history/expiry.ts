@@ -16,7 +16,8 @@ export interface ExpirySweepOptions {
 
 /**
  * Deletes sessions that saw no write for their `ttl_ms` (judged by Postgres's
- * clock). Every instance runs it: each session is deleted under its row lock
+ * clock). It takes the sessions whose `expiry_check_at` has come, on its
+ * index, never by scanning the sessions table. Every instance runs it: each session is deleted under its row lock
  * (`SKIP LOCKED`, rechecked once locked), so exactly one transaction deletes
  * it and exactly one `session.deleted` `{reason: "expired"}` goes out. A
  * session being written is skipped; the write moves its expiry anyway.
@@ -24,20 +25,23 @@ export interface ExpirySweepOptions {
  */
 export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: ExpirySweepOptions = {}): Promise<number> {
   const due = await db.execute<{ sid: string }>(sql`
-    select sid from sessions
-    where ttl_ms is not null and updated_at + ttl_ms * interval '1 millisecond' <= now()
-    order by updated_at limit ${limit}`);
+    select sid from sessions where expiry_check_at <= now() order by expiry_check_at limit ${limit}`);
   await pauses?.afterSearch?.();
   let deleted = 0;
   for (const { sid } of due) {
     const done = await db.transaction(async (tx) => {
       const session = await lockSessionBySidIfFree(tx, Number(sid));
-      if (!session || session.ttlMs === null) return false;
+      if (!session) return false;
       await pauses?.afterLock?.(session.id);
-      // The search saw the row before this lock: a write since then moved the expiry.
+      // `expiry_check_at` is only a lower bound: writes move `updated_at`, not it (they stay cheap).
       const [still] = await tx.execute<{ due: boolean }>(sql`
         select updated_at + ttl_ms * interval '1 millisecond' <= now() as due from sessions where sid = ${session.sid}`);
-      if (!still?.due) return false;
+      if (!still?.due) {
+        // Written since (or its ttl_ms cleared): look again when it could expire next.
+        await tx.execute(sql`
+          update sessions set expiry_check_at = updated_at + ttl_ms * interval '1 millisecond' where sid = ${session.sid}`);
+        return false;
+      }
       await deleteSession(tx, session.sid);
       await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid, reason: 'expired' });
       return true;

@@ -146,15 +146,40 @@ export async function trimSession(db: Db, deps: TrimDeps, sessionId: string, goa
 }
 
 /**
- * The background sweep every instance runs: finds sessions whose policy (their
- * own or the server default) has history due, and trims one batch each. A
- * session another transaction holds is skipped (`SKIP LOCKED`) and picked up
- * by a later sweep, so writers are never queued behind it. It walks the
- * sessions in key order from where the previous sweep stopped, so sessions it
- * cannot trim (binary state waiting for a snapshot) do not starve the others.
+ * When the sweep should look at a session next, after it has: now when more
+ * is due than one batch; for an age bound, when its oldest kept event comes
+ * of age; otherwise not until a write (`startAppend` marks a written session
+ * due again). A session no policy applies to is parked ('infinity'): writes
+ * leave it alone, and only a new policy (PATCH, or a server default at
+ * start-up) brings it back.
+ */
+async function scheduleNext(tx: Tx, session: SessionRow, policy: Retention, more: boolean): Promise<void> {
+  if (more) return;
+  if (policy.max_events === undefined && policy.max_age_ms === undefined) {
+    await tx.execute(sql`update sessions set trim_due_at = 'infinity' where sid = ${session.sid}`);
+    return;
+  }
+  await tx.execute(sql`
+    update sessions s set trim_due_at = ${
+      policy.max_age_ms === undefined
+        ? sql`null`
+        : sql`(select e.created_at + make_interval(secs => ${policy.max_age_ms / 1000}::float8) from events e
+               where e.session_sid = s.sid and e.seq > s.history_start order by e.seq limit 1)`
+    }
+    where sid = ${session.sid}`);
+}
+
+/**
+ * The background sweep every instance runs: takes the sessions whose
+ * `trim_due_at` has come (an index range, never a scan of the sessions
+ * table), trims one batch each and schedules the next look. A session another
+ * transaction holds is skipped (`SKIP LOCKED`) and stays due for a later
+ * sweep, so writers are never queued behind it. One that fails to trim (state
+ * that cannot be rebuilt) is looked at again only after a while, so it
+ * cannot hold up the others.
  */
 export class RetentionSweeper {
-  private from = 0;
+  private defaultsApplied = false;
 
   constructor(
     private readonly db: Db,
@@ -162,21 +187,17 @@ export class RetentionSweeper {
     private readonly defaults: HistoryTuning,
   ) {}
 
-  /** One sweep over at most `limit` sessions; returns the batches trimmed. */
+  /** One sweep over at most `limit` due sessions; returns the batches trimmed. */
   async sweep(limit = 100): Promise<number> {
-    const { maxEvents, maxAgeMs } = this.defaults;
-    // The effective bound per session: its own policy when it has one, else the server default.
-    const bound = (field: string, fallback: number | undefined) =>
-      sql`case when s.retention is null then ${fallback ?? null}::bigint else (s.retention->>${field})::bigint end`;
-    const ownOnly = maxEvents === undefined && maxAgeMs === undefined ? sql`and s.retention is not null` : sql``;
+    if (!this.defaultsApplied) {
+      // A server default that was not set when these sessions were parked applies to them now.
+      if (this.defaults.maxEvents !== undefined || this.defaults.maxAgeMs !== undefined) {
+        await this.db.execute(sql`update sessions set trim_due_at = now() where trim_due_at = 'infinity' and retention is null`);
+      }
+      this.defaultsApplied = true;
+    }
     const due = await this.db.execute<{ sid: string }>(sql`
-      select s.sid from sessions s
-      where s.sid > ${this.from} and s.last_seq > s.history_start ${ownOnly}
-        and (s.last_seq - s.history_start > ${bound('max_events', maxEvents)}
-          or exists (select 1 from events e where e.session_sid = s.sid and e.seq = s.history_start + 1
-                     and e.created_at < now() - make_interval(secs => (${bound('max_age_ms', maxAgeMs)} / 1000.0)::float8)))
-      order by s.sid limit ${limit}`);
-    this.from = due.length < limit ? 0 : Number(due[due.length - 1]?.sid ?? 0);
+      select sid from sessions where trim_due_at <= now() order by trim_due_at limit ${limit}`);
     let batches = 0;
     let failed: unknown;
     for (const { sid } of due) {
@@ -184,13 +205,17 @@ export class RetentionSweeper {
         const trimmed = await this.db.transaction(async (tx) => {
           const session = await lockSessionBySidIfFree(tx, Number(sid));
           if (!session) return false;
-          const step = await trimBatch(tx, this.deps, session, { policy: policyOf(session, this.defaults) });
+          const policy = policyOf(session, this.defaults);
+          const step = await trimBatch(tx, this.deps, session, { policy });
+          await scheduleNext(tx, session, policy, step.more);
           return step.historyStart > session.historyStart;
         });
         if (trimmed) batches++;
       } catch (error) {
-        // One session whose state cannot be rebuilt (state_unreadable) must not stop the others' trimming.
         failed ??= error;
+        await this.db
+          .execute(sql`update sessions set trim_due_at = now() + interval '1 hour' where sid = ${Number(sid)}`)
+          .catch(() => {});
       }
     }
     if (failed) throw failed;

@@ -86,6 +86,10 @@ export async function lockSessionBySidIfFree(tx: Tx, sid: number): Promise<Sessi
   return toSessionRow(raw);
 }
 
+/** The first look of the expiry sweep: a session with ttl_ms cannot expire before now + ttl_ms. */
+const expiryFromNow = (ttlMs: number | null | undefined) =>
+  ttlMs === null || ttlMs === undefined ? null : sql`now() + ${ttlMs} * interval '1 millisecond'`;
+
 export interface NewSession {
   id: string;
   parentId: string | null;
@@ -100,7 +104,7 @@ export interface NewSession {
 export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
   const [row] = await tx
     .insert(sessions)
-    .values(session)
+    .values({ ...session, expiryCheckAt: expiryFromNow(session.ttlMs) })
     .onConflictDoNothing({ target: sessions.id })
     .returning({ ...getTableColumns(sessions), leaseActive: sql<boolean>`false` });
   return row;
@@ -161,7 +165,9 @@ export async function updateMetadata(
     .set({
       metadata,
       ...(retention === undefined ? {} : { retention }),
-      ...(ttlMs === undefined ? {} : { ttlMs }),
+      ...(ttlMs === undefined ? {} : { ttlMs, expiryCheckAt: expiryFromNow(ttlMs) }),
+      // A new policy is looked at by the next retention sweep.
+      ...(retention === undefined ? {} : { trimDueAt: sql`now()` }),
       updatedAt: sql`now()`,
     })
     .where(eq(sessions.sid, sid))

@@ -34,7 +34,10 @@ async function until(done: () => boolean | Promise<boolean>, what: string, timeo
 
 /** Moves a session's last write back in time (the sweep judges by the database clock). */
 const age = (id: string, ms: number) =>
-  a.database.sql`update sessions set updated_at = now() - ${ms} * interval '1 millisecond' where id = ${id}`;
+  a.database.sql`
+    update sessions set updated_at = now() - ${ms} * interval '1 millisecond',
+      expiry_check_at = now() - ${ms} * interval '1 millisecond' + ttl_ms * interval '1 millisecond'
+    where id = ${id}`;
 
 /** Transactions of this database waiting for a row lock. */
 async function lockWaiters(): Promise<number> {

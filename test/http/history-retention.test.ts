@@ -185,4 +185,37 @@ describe('background trimming', () => {
     while ((await sweeper.sweep(1000)) > 0);
     expect((await get(`/v1/sessions/${id}`)).history_start).toBe(2);
   });
+
+  it('a server default set at a restart reaches sessions the sweep had put aside, with no write to them', async () => {
+    const id = await session();
+    await notes(id, 6);
+    // No policy applies yet: the sweep looks at the written session once and puts it aside.
+    const before = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    while ((await before.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(0);
+    const restarted = await createTestApp({ databaseUrl: t.url, env: { HISTORY_MAX_EVENTS: '2', HISTORY_SWEEP_MS: '86400000' } });
+    try {
+      const sweeper = new RetentionSweeper(restarted.database.db, deps(), restarted.config.history);
+      while ((await sweeper.sweep(1000)) > 0);
+      expect((await get(`/v1/sessions/${id}`)).history_start).toBe(4);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('a policy set by PATCH on a session put aside is applied by the next sweep', async () => {
+    const id = await session({ retention: {} });
+    await notes(id, 6);
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    while ((await sweeper.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(0);
+    // Another write leaves it aside: `{}` keeps everything.
+    await notes(id, 1);
+    while ((await sweeper.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(0);
+    expect((await call(t.app, 'PATCH', `/v1/sessions/${id}`, { retention: { max_events: 3 } })).statusCode).toBe(200);
+    while ((await sweeper.sweep(1000)) > 0);
+    // 8 events with the session.updated of the PATCH: the last 3 stay.
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(5);
+  });
 });
