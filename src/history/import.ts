@@ -153,11 +153,13 @@ function checkSession(session: SessionLine, line: number): void {
 async function insertSession(tx: Tx, s: SessionLine, id: string): Promise<number> {
   const pg = transactionSql(tx);
   // A parent this server does not hold is not named (forked_from still says where the copy came from).
+  // The import is the copy's first write: the sweeps look at it as at any written session (expiry, retention).
   const [row] = await pg<{ sid: string }[]>`
     insert into sessions (id, parent_id, metadata, encoding, schema_version, version, last_seq, state_seq, history_start,
       base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
       message_seq, message_version, message_count, archived_count, first_user_message,
-      usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at)
+      usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at,
+      expiry_check_at, trim_due_at)
     values (${id}, (select id from sessions where id = ${s.parent_id}), ${JSON.stringify(s.metadata)}::jsonb, ${s.encoding},
       ${s.schema_version}, ${s.version}, ${s.last_seq}, ${s.state_seq}, ${s.history_start},
       ${s.base_version}, ${s.snapshot_version}, ${s.chain_deltas}, ${s.chain_bytes}, ${s.lease_fencing_token},
@@ -165,7 +167,8 @@ async function insertSession(tx: Tx, s: SessionLine, id: string): Promise<number
       ${s.forked_from === null ? null : JSON.stringify(s.forked_from)}::jsonb,
       ${s.message_seq}, ${s.message_version}, ${s.message_count}, ${s.archived_count}, ${s.first_user_message},
       ${s.usage.input_tokens}, ${s.usage.output_tokens}, ${s.usage.cost_usd}, ${s.usage.turns},
-      ${s.created_at}::timestamptz, now())
+      ${s.created_at}::timestamptz, now(),
+      now() + ${s.ttl_ms} * interval '1 millisecond', case when ${s.last_seq}::bigint > 0 then now() end)
     on conflict (id) do nothing
     returning sid::text`;
   if (!row) throw new SessionExists(id);

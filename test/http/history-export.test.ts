@@ -171,6 +171,11 @@ async function roundTrip(id: string): Promise<string> {
   // The claim is the source's worker's: nobody holds its batches in the copy.
   const unclaimed = before.queue.batches.map((b: any) => (b.status === 'claimed' ? { ...b, status: 'pending' } : b));
   expect(await readsOf(id)).toEqual({ ...before, queue: { ...before.queue, batches: unclaimed } });
+  // The sweeps (expiry, retention) look at the copy as at any session just written.
+  const [due] = await t.database.sql`
+    select expiry_check_at is not distinct from (case when ttl_ms is not null then updated_at + ttl_ms * interval '1 millisecond' end) as expiry,
+      trim_due_at <= now() as trim from sessions where id = ${id}`;
+  expect(due).toEqual({ expiry: true, trim: true });
   return file;
 }
 
