@@ -264,13 +264,33 @@ describe('POST /v1/sessions/{id}/events: limits', () => {
   it('answers 413 payload_too_large for a batch over MAX_BATCH_EVENTS and stores none of it', async () => {
     const before = await history(small, 'limits');
     const res = await append(small, 'limits', { events: [1, 2, 3, 4].map((n) => ({ type: 'over', data: n })) });
-    expectProblem(res, 413, 'payload_too_large');
+    const problem = expectProblem(res, 413, 'payload_too_large');
+    expect(problem).toMatchObject({ limit: 3, size: 4 });
+    expect(problem.detail).toBe('a batch may hold 3 events (MAX_BATCH_EVENTS); this one has 4');
     await expectUnchanged(small, 'limits', before);
   });
 
-  it('accepts data well under MAX_EVENT_BYTES', async () => {
-    const res = await append(small, 'limits', { events: [{ type: 'ok', data: 'x'.repeat(500) }] });
-    expect(res.statusCode, res.body).toBe(201);
+  // A JSON string's size is its UTF-8 bytes plus two quotes: these are exactly 1024 bytes.
+  const exactly = { ascii: 'x'.repeat(1022), accented: 'é'.repeat(511), emoji: `${'😀'.repeat(255)}xx` };
+
+  it('accepts data of exactly MAX_EVENT_BYTES bytes of JSON, in any script', async () => {
+    for (const [name, data] of Object.entries(exactly)) {
+      expect(Buffer.byteLength(JSON.stringify(data))).toBe(1024);
+      const res = await append(small, 'limits', { events: [{ type: name, data }] });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+  });
+
+  it('refuses data one byte over MAX_EVENT_BYTES, counting bytes not characters, and says by how much', async () => {
+    const before = await history(small, 'limits');
+    for (const data of [`${exactly.ascii}x`, `${exactly.accented}x`, `${exactly.emoji.slice(0, -1)}é`]) {
+      // Well under 1024 characters: only the byte count is over.
+      expect(Buffer.byteLength(JSON.stringify(data))).toBe(1025);
+      const problem = expectProblem(await append(small, 'limits', { events: [{ type: 'over', data }] }), 413, 'payload_too_large');
+      expect(problem).toMatchObject({ limit_bytes: 1024, size: 1025 });
+      expect(problem.detail).toContain('events[0].data is 1025 bytes; it may hold 1024 (MAX_EVENT_BYTES)');
+    }
+    await expectUnchanged(small, 'limits', before);
   });
 
   it('answers 413 payload_too_large when one event\'s data is over MAX_EVENT_BYTES and stores none of the batch', async () => {

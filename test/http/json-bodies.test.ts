@@ -94,8 +94,11 @@ describe('clear words for JSON the parser refuses', () => {
     expect((await send('PATCH', '/v1/sessions/bodies', '{"metadata":{"constructor":"Alice"}}')).statusCode).toBe(200);
   });
 
-  it('nesting past MAX_JSON_DEPTH names where it starts', async () => {
-    const deep = `{"events":[{"type":"x","data":${'['.repeat(70)}${']'.repeat(70)}}]}`;
-    await expectRefused('POST', '/v1/sessions/bodies/events', deep, `/events/0/data${'/0'.repeat(61)}`, /nested deeper than 64 levels/);
+  it('nesting exactly MAX_JSON_DEPTH deep is accepted; one level more is refused, naming where it starts', async () => {
+    // The body object, events, the event and 61 arrays: 64 levels.
+    const nested = (arrays: number) => `{"events":[{"type":"x","data":${'['.repeat(arrays)}${']'.repeat(arrays)}}]}`;
+    expect((await send('POST', '/v1/sessions/bodies/events', nested(61))).statusCode).toBe(201);
+    await expectRefused('POST', '/v1/sessions/bodies/events', nested(62), `/events/0/data${'/0'.repeat(61)}`, /nested deeper than 64 levels/);
+    await expectRefused('POST', '/v1/sessions/bodies/events', nested(70), `/events/0/data${'/0'.repeat(61)}`, /nested deeper than 64 levels/);
   });
 });

@@ -1,8 +1,10 @@
 import { Writable } from 'node:stream';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
+import { settleExpired } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -23,6 +25,19 @@ const token = (tokenValue: string) => ({ 'lease-token': tokenValue });
 const sessionOf = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
 const eventTypes = async (id: string) =>
   (await call(t.app, 'GET', `/v1/sessions/${id}/events?limit=1000`)).json().events.map((e: { type: string }) => e.type);
+
+/**
+ * Time passes for the lease: every expiry is decided by the database's clock
+ * (db/clock.ts), so moving its expiry into the past is the lease running out.
+ */
+async function expireLease(id: string): Promise<void> {
+  const sql = postgres(t.url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
+  } finally {
+    await sql.end();
+  }
+}
 
 /** Waits, via the public API, until the lease has run out. */
 async function leaseExpired(id: string): Promise<void> {
@@ -112,6 +127,70 @@ describe('POST /v1/sessions/{id}/lease', () => {
   });
 });
 
+describe('a replayed claim (same Idempotency-Key)', () => {
+  it('hands out a fresh token that replaces the first: only one token passes the fence', async () => {
+    const id = await session();
+    const key = { 'idempotency-key': 'claim-replace' };
+    const first = (await claim(id, 'a', 60_000, t, key)).json();
+    const retry = (await claim(id, 'a', 60_000, t, key)).json();
+    const note = (tokenValue: string) => call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 1 }] }, token(tokenValue));
+    expectProblem(await note(first.token), 409, 'lease_lost');
+    expect((await note(retry.token)).statusCode).toBe(201);
+  });
+
+  it('after the lease it claimed has ended (released or expired) is lease_lost, not a second lease', async () => {
+    const released = await session();
+    const key = { 'idempotency-key': 'claim-ended' };
+    const lease = (await claim(released, 'a', 60_000, t, key)).json();
+    await call(t.app, 'DELETE', `/v1/sessions/${released}/lease`, undefined, token(lease.token));
+    const lost = expectProblem(await claim(released, 'a', 60_000, t, key), 409, 'lease_lost');
+    expect(lost.detail).toBe(`the lease this Idempotency-Key claimed (fencing_token ${lease.fencing_token}) has ended; claim again with a new key`);
+    const expired = await session();
+    await claim(expired, 'a', 60_000, t, key);
+    await expireLease(expired);
+    expectProblem(await claim(expired, 'a', 60_000, t, key), 409, 'lease_lost');
+    // Superseded by another claim: lease_lost too, and the other holder keeps its lease.
+    const other = (await claim(expired, 'b')).json();
+    expectProblem(await claim(expired, 'a', 60_000, t, key), 409, 'lease_lost');
+    expect((await sessionOf(expired)).lease).toMatchObject({ owner: 'b', fencing_token: other.fencing_token });
+  });
+});
+
+describe('the lease history', () => {
+  it('each lease event names the owner and the generation (fencing token)', async () => {
+    const id = await session();
+    const first = (await claim(id, 'w1')).json();
+    const renewed = (await call(t.app, 'PUT', `/v1/sessions/${id}/lease`, { ttl_ms: 120_000 }, token(first.token))).json();
+    await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, token(first.token));
+    const second = (await claim(id, 'w2')).json();
+    await expireLease(id);
+    // The sweeper announces the expiry; the next claim must not announce it again.
+    await settleExpired(t.database.db);
+    const third = (await claim(id, 'w3')).json();
+    const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => [e.type, e.data]);
+    expect(events).toEqual([
+      ['lease.acquired', { owner: 'w1', fencing_token: 1, expires_at: first.expires_at }],
+      ['lease.renewed', { owner: 'w1', fencing_token: 1, expires_at: renewed.expires_at }],
+      ['lease.released', { owner: 'w1', fencing_token: 1 }],
+      ['lease.acquired', { owner: 'w2', fencing_token: 2, expires_at: second.expires_at }],
+      ['lease.expired', { owner: 'w2', fencing_token: 2 }],
+      ['lease.acquired', { owner: 'w3', fencing_token: 3, expires_at: third.expires_at }],
+    ]);
+  });
+
+  it('lease_held names the holder and until when; a renewal without ttl_ms keeps the ttl of the claim', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'holder', 600_000)).json();
+    expect(expectProblem(await claim(id, 'other'), 409, 'lease_held')).toMatchObject({ owner: 'holder', expires_at: lease.expires_at });
+    const write = expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'x', data: 1 }] }), 409, 'lease_held');
+    expect(write).toMatchObject({ owner: 'holder', expires_at: lease.expires_at });
+    expect(write.detail).toBe(`"holder" holds the lease until ${lease.expires_at}; this write must carry its Lease-Token`);
+    const renewed = (await t.app.inject({ method: 'PUT', url: `/v1/sessions/${id}/lease`, headers: token(lease.token) })).json();
+    // Renewed later by the same 10 minutes (the default would be 30 s): never earlier than the claim's expiry.
+    expect(Date.parse(renewed.expires_at)).toBeGreaterThanOrEqual(Date.parse(lease.expires_at));
+  });
+});
+
 describe('renew and release', () => {
   it('renew moves the expiry with the current token; stale or missing tokens are refused', async () => {
     const id = await session();
@@ -147,26 +226,95 @@ describe('renew and release', () => {
 });
 
 describe('fencing: every worker write carries the Lease-Token while a lease runs', () => {
+  const HASH = 'a'.repeat(64);
+  /** Every worker write route (each operation that takes a Lease-Token header), with a body its schema accepts. */
   const writes = (id: string, version: number): [string, string, unknown][] => [
     ['PUT', `/v1/sessions/${id}/state`, { base_version: version, schema_version: 1, snapshot: { v: version } }],
     ['POST', `/v1/sessions/${id}/deltas`, { base_version: version, merge_patch: { n: version } }],
     ['POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: version }] }],
+    ['POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: 'hi' }] }],
+    ['PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 'short' }],
+    ['POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 1000 }],
     ['POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 1000 }],
+    ['POST', `/v1/sessions/${id}/queue/claims/c-1/complete`, {}],
+    ['POST', `/v1/sessions/${id}/queue/claims/c-1/renew`, { ttl_ms: 1000 }],
+    ['POST', `/v1/sessions/${id}/queue/claims/c-1/abandon`, {}],
+    ['POST', `/v1/sessions/${id}/attachments`, Buffer.from('bytes')],
+    ['POST', `/v1/sessions/${id}/attachments/${HASH}/commit`, {}],
+    ['POST', `/v1/sessions/${id}/turns`, { turn_id: `turn-${version}`, events: [{ type: 'note', data: version }] }],
   ];
+  const send = (method: string, url: string, body: unknown, headers: Record<string, string> = {}) =>
+    Buffer.isBuffer(body)
+      ? t.app.inject({ method: method as 'POST', url, payload: body, headers: { 'content-type': 'application/octet-stream', ...headers } })
+      : call(t.app, method as 'POST', url, body, headers);
+  /** What a refused write must leave untouched. */
+  const footprint = async (id: string) => ({
+    session: await sessionOf(id),
+    messages: (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json(),
+    attachments: (await call(t.app, 'GET', `/v1/sessions/${id}/attachments`)).json().attachments,
+  });
+
+  it('the table names every route that takes a Lease-Token, except the lease routes themselves', async () => {
+    const document = t.app.swagger() as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+    const fenced = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, operation]) => operation.parameters?.some((p) => p.in === 'header' && p.name === 'lease-token'))
+        .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{[a-z_]+\}/g, '{}')}`),
+    );
+    const asTemplate = (url: string) =>
+      url.replace('/v1/sessions/S/', '/v1/sessions/{}/').replace(/claims\/c-1\//, 'claims/{}/').replace(HASH, '{}').replace('kinds/summary', 'kinds/{}');
+    const table = writes('S', 1).map(([method, url]) => `${method} ${asTemplate(url)}`);
+    const leaseRoutes = ['PUT /v1/sessions/{}/lease', 'DELETE /v1/sessions/{}/lease'];
+    expect([...table, ...leaseRoutes].sort()).toEqual([...fenced].sort());
+  });
 
   it('no token: lease_held; a wrong token: lease_lost; nothing is stored', async () => {
     const id = await session();
     await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: {} });
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: 'before the lease' }] });
+    await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['waiting'] });
     const lease = (await claim(id, 'a')).json();
-    const before = await sessionOf(id);
+    const before = await footprint(id);
     for (const [method, url, body] of writes(id, 1)) {
-      const held = expectProblem(await call(t.app, method as 'PUT', url, body), 409, 'lease_held');
-      expect(held.owner).toBe('a');
-      expectProblem(await call(t.app, method as 'PUT', url, body, token(`${lease.token}x`)), 409, 'lease_lost');
+      const held = expectProblem(await send(method, url, body), 409, 'lease_held');
+      expect(held.owner, `${method} ${url}`).toBe('a');
+      expectProblem(await send(method, url, body, token(`${lease.token}x`)), 409, 'lease_lost');
     }
-    const after = await sessionOf(id);
-    expect(after.version).toBe(before.version);
-    expect(after.last_seq).toBe(before.last_seq);
+    expect(await footprint(id)).toEqual(before);
+  });
+
+  it('a lease that ran out without being released no longer fences: a writer without a token writes, the old token is lease_lost', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'crashed')).json();
+    await expireLease(id);
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 1 }] })).statusCode).toBe(201);
+    expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: {} })).statusCode).toBe(200);
+    expectProblem(
+      await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 2 }] }, token(lease.token)),
+      409,
+      'lease_lost',
+    );
+    // The next claim is granted and announces the expiry first (unless the sweeper already did).
+    expect((await claim(id, 'next')).statusCode).toBe(201);
+    const types = await eventTypes(id);
+    expect(types.filter((type: string) => type.startsWith('lease.'))).toEqual(['lease.acquired', 'lease.expired', 'lease.acquired']);
+  });
+
+  it('a retried write that committed under a lease that has since expired replays its answer instead of lease_lost', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'a')).json();
+    const headers = { ...token(lease.token), 'idempotency-key': 'k-1' };
+    const body = { events: [{ type: 'note', data: 'once' }] };
+    const first = await call(t.app, 'POST', `/v1/sessions/${id}/events`, body, headers);
+    expect(first.statusCode).toBe(201);
+    await expireLease(id);
+    const retry = await call(t.app, 'POST', `/v1/sessions/${id}/events`, body, headers);
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    // A new write under the dead token is still refused.
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, body, { ...token(lease.token), 'idempotency-key': 'k-2' }), 409, 'lease_lost');
+    expect((await eventTypes(id)).filter((type: string) => type === 'note')).toHaveLength(1);
   });
 
   it('the holder writes with its token', async () => {

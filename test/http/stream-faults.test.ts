@@ -1,6 +1,6 @@
 import net from 'node:net';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
 
@@ -50,7 +50,7 @@ describe('streams across instances and faults', () => {
     }
   });
 
-  it('a killed LISTEN backend: readiness drops, and commits made during the outage still arrive', async () => {
+  it('a killed LISTEN backend: commits made during the outage still arrive, and readiness comes back', async () => {
     await create('outage');
     const client = await SseClient.open(`${b.baseUrl}/v1/sessions/outage/stream`);
     const admin = postgres(a.url, { max: 1, onnotice: () => {} });
@@ -81,6 +81,29 @@ describe('streams across instances and faults', () => {
       await admin.end();
       await client.close();
     }
+  });
+
+  it('readiness drops while the LISTEN connection cannot come back, and returns with it', async () => {
+    const readiness = async () => {
+      const res = await call(b.app, 'GET', '/readyz');
+      return { status: res.statusCode, body: res.json() };
+    };
+    expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
+    const database = new URL(a.url).pathname.slice(1);
+    // The admin connection is to another database: it stays up while this one refuses new connections.
+    const admin = postgres(inject('pgAdminUrl'), { max: 1, onnotice: () => {} });
+    try {
+      // Open connections (the pools answering `select 1`) stay; a new LISTEN connection is refused.
+      await admin.unsafe(`alter database "${database}" allow_connections false`);
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = ${database}`;
+      await expect
+        .poll(readiness, { timeout: 10_000 })
+        .toEqual({ status: 503, body: { status: 'not_ready', reason: 'LISTEN connection is down' } });
+    } finally {
+      await admin.unsafe(`alter database "${database}" allow_connections true`);
+      await admin.end();
+    }
+    await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, body: { status: 'ready' } });
   });
 
   it('a subscriber that stops reading is cut off, and on reconnect with Last-Event-ID loses nothing', async () => {

@@ -1,0 +1,39 @@
+/**
+ * `npm run mutate [-- PATH...]`: Stryker over the given files or folders of
+ * src/ (default: the areas in stryker.config.mjs), on the pg18 vitest project
+ * without the browser tests (vitest.mutate.config.ts). Only the tests that
+ * cover a mutant run against it. Reports go to reports/mutation/<scope>/
+ * (git-ignored): index.html to browse survivors, mutation.json for tools.
+ * Arguments starting with `--` go to Stryker as they are, e.g. `--testFiles
+ * test/unit/byte-budget.test.ts` to see what one test file alone kills.
+ * Stryker 10 needs Node 22 or later: an older Node running this script hands
+ * over to the node-22 package (optionalDependencies), as `npm test` does.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const args = process.argv.slice(2);
+const firstOption = args.findIndex((arg) => arg.startsWith('--'));
+const strykerArgs = firstOption < 0 ? [] : args.slice(firstOption);
+const paths = (firstOption < 0 ? args : args.slice(0, firstOption)).map((arg) => arg.replace(/\/+$/, ''));
+for (const given of paths) {
+  if (!existsSync(given)) throw new Error(`npm run mutate: no such file or folder: ${given}`);
+}
+const globs = paths.map((given) => (statSync(given).isDirectory() ? `${given}/**/*.ts` : given));
+const slug = paths.length === 0 ? 'all' : paths.map((given) => given.replace(/^src\//, '').replace(/[/.]/g, '-')).join('+');
+
+const currentMajor = Number(process.versions.node.split('.')[0]);
+const node22 = path.resolve('node_modules/node-22/bin/node');
+const node = currentMajor >= 22 ? process.execPath : existsSync(node22) ? node22 : undefined;
+if (!node) throw new Error(`Stryker needs Node 22 or later (this is ${process.version}) and node_modules/node-22 is missing`);
+
+const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs', ...strykerArgs], {
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    ...(globs.length > 0 ? { MUTATE_GLOBS: globs.join(',') } : {}),
+    MUTATE_REPORTS: `reports/mutation/${slug}`,
+  },
+});
+child.on('close', (code) => process.exit(code ?? 1));

@@ -1,0 +1,51 @@
+// @ts-check
+import process from 'node:process';
+const DEFAULT_SCOPE = [
+  'src/state/**/*.ts',
+  'src/stream/**/*.ts',
+  'src/leases/**/*.ts',
+  'src/queue/**/*.ts',
+  'src/limits.ts',
+  'src/http/request-limits.ts',
+  'src/auth/**/*.ts',
+  'src/idempotency/**/*.ts',
+];
+// scripts/mutate.ts passes the paths it was given (globs, comma-separated) and a report folder.
+const scope = process.env.MUTATE_GLOBS ? process.env.MUTATE_GLOBS.split(',') : DEFAULT_SCOPE;
+const reports = process.env.MUTATE_REPORTS ?? 'reports/mutation/all';
+
+/**
+ * Mutation testing (`npm run mutate [-- PATH...]`, see scripts/mutate.ts):
+ * small bugs are put into src/ one at a time and the tests that cover each
+ * are run against it. A mutant that survives is code no test would notice
+ * breaking. Not part of `npm test`: a folder takes minutes, the scope below
+ * an hour or more.
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutate.config.ts', related: true },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.build.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: 'perTest',
+  // The machine's two cores are shared; each runner also starts its own PostgreSQL.
+  concurrency: 2,
+  ignorePatterns: ['dist', 'reports', 'bench/out', '.data', 'coverage'],
+  // The areas issue 14 measures, unless scripts/mutate.ts narrows them.
+  mutate: scope,
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  htmlReporter: { fileName: `${reports}/index.html` },
+  jsonReporter: { fileName: `${reports}/mutation.json` },
+  // Stryker marks mutated files @ts-nocheck in its sandbox; only src/ is mutated (the
+  // default pattern also catches client/src/openapi.ts, whose freshness a test checks).
+  disableTypeChecks: 'src/**/*.ts',
+  // Reruns only what changed (mutants, or the tests covering them) since the last run of the same scope.
+  incremental: true,
+  incrementalFile: `${reports}/incremental.json`,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  timeoutMS: 20_000,
+  // The first run is the suite less the out-of-process tests (vitest.mutate.config.ts): 10 minutes and more here.
+  dryRunTimeoutMinutes: 60,
+};

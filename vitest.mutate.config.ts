@@ -1,0 +1,31 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * The suite as `npm run mutate` runs it under Stryker: one project on
+ * PostgreSQL 18 (the embedded server the global setup starts; never a mocked
+ * database), without the tests that cannot see a mutant: the browser tests
+ * drive a built inspector bundle, and these e2e tests run the server in a
+ * child process, where Stryker never switches a mutant on. They still run in
+ * `npm test`.
+ */
+const OUT_OF_PROCESS = [
+  'test/browser/**',
+  'test/e2e/attachments-large.test.ts',
+  'test/e2e/listen-check.test.ts',
+  'test/e2e/memory-attack.test.ts',
+  'test/e2e/server-process.test.ts',
+  'test/e2e/tls.test.ts',
+  'test/e2e/turn-crash.test.ts',
+];
+
+export default defineConfig({
+  test: {
+    name: 'pg18',
+    globalSetup: ['test/global-setup.ts'],
+    include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...OUT_OF_PROCESS],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    retry: 0,
+  },
+});
