@@ -11,7 +11,7 @@ import { registerAuth } from './auth/plugin.js';
 import { announceExpiredActivity } from './activity/store.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
-import { historyRoutes } from './history/routes.js';
+import { historyRoutes, transferRoutes } from './history/routes.js';
 import { RetentionSweeper } from './history/trim.js';
 import { deleteExpiredSessions } from './history/expiry.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
@@ -216,6 +216,7 @@ export async function buildApp({ config, database, logger, listen = true, before
   await app.register(queueRoutes, { services });
   await app.register(messageRoutes, { services });
   await app.register(historyRoutes, { services });
+  await app.register(transferRoutes, { services });
   await app.register(turnRoutes, { services });
   await app.register(attachmentRoutes, { services });
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });

@@ -234,6 +234,16 @@ export class VersionExpired extends ApiError {
   }
 }
 
+/** An import file refused: which line, and what is wrong with it (nothing was created). */
+export class InvalidImport extends ApiError {
+  readonly status = 400;
+  readonly code = 'invalid_import';
+  readonly title = 'Invalid import file';
+  constructor(line: number, detail: string) {
+    super(`line ${line}: ${detail}`, { line });
+  }
+}
+
 export class TurnConflict extends ApiError {
   readonly status = 409;
   readonly code = 'turn_conflict';

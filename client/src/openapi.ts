@@ -456,6 +456,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a session as NDJSON, streamed
+         * @description One JSON record a line, read in one consistent snapshot and streamed as it is read: `header` (format `session-sync.export`, `format_version` 1), `session` (the record with its counters), each kept `snapshot` (the state as stored: snapshots and checkpoints, binary bytes in `chunk` lines after it), every kept `event` with its seq, every `message`, `queue_batch`, `turn` and `attachment` (its bytes in base64 `chunk` lines), and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back.
+         */
+        get: operations["exportSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a session from an export (admin)
+         * @description The body is an export file (`application/x-ndjson`), read as it arrives and imported in one transaction: the copy answers reads as the original did (state at every kept version, events with their seqs, messages, queue, attachments, metadata, history_start). `?id=` gives the copy another id. A malformed, truncated or unknown-format file is 400 `invalid_import` naming the `line`, and nothing is created; 409 `session_exists` when the id is taken. Leases do not move; a batch claimed on the source is pending in the copy; message and batch ids this server already holds (a copy beside its original) get new ones.
+         */
+        post: operations["importSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{id}/turns": {
         parameters: {
             query?: never;
@@ -4831,6 +4871,220 @@ export interface operations {
             };
             /** @description Over a configured size limit; nothing was stored. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    exportSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export, one record a line. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    importSession: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                 * @example team-a:run-42
+                 */
+                id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Letters, digits and . _ : - (not first), 1-128 characters.
+                         * @example team-a:run-42
+                         */
+                        id: string;
+                        parent_id: string | null;
+                        /** @description Free-form JSON object. */
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        encoding: "json" | "binary";
+                        schema_version: number | null;
+                        version: number;
+                        last_seq: number;
+                        /** @description History is complete after this seq (0 until something is trimmed). */
+                        history_start: number;
+                        /** @description The session's retention policy; null: the server default (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_MS). */
+                        retention: {
+                            /** @description Keep at most this many recent events. */
+                            max_events?: number;
+                            /** @description Trim events older than this. */
+                            max_age_ms?: number;
+                        } | null;
+                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        forked_from: {
+                            session_id: string;
+                            version: number;
+                        } | null;
+                        /** @description Delete the session once no write came for this long; null: never. */
+                        ttl_ms: number | null;
+                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        expires_at: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /** @description What the agent is doing now; `{status: "idle"}` if never set, `expired: true` once its TTL passed. */
+                        activity: {
+                            status: string;
+                            detail?: unknown;
+                            /** @enum {boolean} */
+                            expired?: true;
+                            /** Format: date-time */
+                            updated_at?: string;
+                            /** Format: date-time */
+                            expires_at?: string;
+                        };
+                        lease: {
+                            owner: string;
+                            fencing_token: number;
+                            /** Format: date-time */
+                            expires_at: string;
+                        } | null;
+                        /** @description Totals of the usage the turns reported. */
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                            cost_usd: number;
+                            /** @description Turns committed (POST .../turns). */
+                            turns: number;
+                        };
+                        /** @description The first user message, for a session picker: its text (or JSON text when not a string), at most 200 characters. */
+                        first_user_message: string | null;
+                        /** @description Active (not archived) messages. */
+                        message_count: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the problem names the offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token does not grant this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflict with the current state (see `code`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -157,6 +157,33 @@ export class Requests {
     return this.call({ method: 'POST', path: `${session(id)}/compact`, body, options });
   }
 
+  /**
+   * The session as an export file (`GET .../export`): its NDJSON bytes as
+   * they stream, to save or to pass to `importSession` on another server.
+   * The last line is `{"record":"end",...}`: a file without it was cut short.
+   */
+  exportSession(id: string, options?: RequestOptions): Promise<ReadableStream<Uint8Array>> {
+    return this.transport.send({ method: 'GET', path: `${session(id)}/export`, headers: { accept: 'application/x-ndjson' }, options }, async (response) => {
+      if (!response.body) throw new TypeError('the export answered without a body');
+      return response.body;
+    });
+  }
+  /**
+   * Recreates a session from an export file (`POST /v1/sessions/import`,
+   * admin), streamed; `query.id` gives the copy another id. A stream is sent
+   * once and never retried (a Blob, buffer or string is).
+   */
+  importSession(body: AttachmentBody, query: QueryOf<'importSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'importSession'>> {
+    const replayable = typeof ReadableStream === 'undefined' || !(body instanceof ReadableStream);
+    return this.call({
+      method: 'POST',
+      path: '/v1/sessions/import',
+      query,
+      rawBody: { body: body as NonNullable<RequestInit['body']>, contentType: 'application/x-ndjson', replayable },
+      options,
+    });
+  }
+
   // Turns
   /**
    * One agent turn, all or nothing (`POST .../turns`). Retried like any write,

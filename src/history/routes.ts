@@ -1,15 +1,20 @@
+import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
 import { mayWrite } from '../auth/grants.js';
 import { Forbidden } from '../auth/plugin.js';
-import { SessionNotFound } from '../errors.js';
+import { PostgresChunks } from '../attachments/bytes.js';
+import { SessionNotFound, UnsupportedMediaType } from '../errors.js';
+import { parseJsonBody } from '../http/json-body.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { Seq, SessionId, Version } from '../shapes.js';
-import { getSession } from '../sessions/repository.js';
+import { getSession, getSessionRecord } from '../sessions/repository.js';
 import { Metadata, metadataWithin, Session, toSessionView } from '../sessions/view.js';
+import { exportLines } from './export.js';
 import { forkSession } from './fork.js';
+import { importSession } from './import.js';
 import { policyOf, trimSession } from './trim.js';
 import { HistoryStart } from './view.js';
 
@@ -77,6 +82,89 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const row = await forkSession(db, { sourceId: request.params.id, id, atVersion: body.at_version, metadata });
       reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return reply.code(201).send(toSessionView(row));
+    },
+  );
+};
+
+const NDJSON = 'application/x-ndjson';
+
+/** Export and import: a plugin of their own, so the import's body stays a stream here and nowhere else. */
+export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { db, config } = services;
+  app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
+  const bytes = new PostgresChunks(config.attachments.chunkBytes);
+
+  app.get(
+    '/v1/sessions/:id/export',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'Export a session as NDJSON, streamed',
+        description:
+          'One JSON record a line, read in one consistent snapshot and streamed as it is read: `header` (format ' +
+          '`session-sync.export`, `format_version` 1), `session` (the record with its counters), each kept `snapshot` ' +
+          '(the state as stored: snapshots and checkpoints, binary bytes in `chunk` lines after it), every kept `event` ' +
+          'with its seq, every `message`, `queue_batch`, `turn` and `attachment` (its bytes in base64 `chunk` lines), ' +
+          'and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back.',
+        tags: ['history'],
+        params: SessionParams,
+        response: {
+          200: { description: 'The export, one record a line.', content: { [NDJSON]: { schema: Type.String() } } },
+          ...problems(404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const lines = exportLines(services.sql, request.params.id);
+      // The first lines are read before answering, so an unknown session is a 404 and not a broken stream.
+      const first = await lines.next();
+      const stream = Readable.from(
+        (async function* () {
+          if (!first.done) yield first.value;
+          yield* lines;
+        })(),
+        { objectMode: false },
+      );
+      reply.header('content-type', NDJSON);
+      reply.header('content-disposition', `attachment; filename="${encodeURIComponent(request.params.id)}.ndjson"`);
+      return reply.send(stream as never);
+    },
+  );
+
+  app.post(
+    '/v1/sessions/import',
+    {
+      config: { access: 'admin' },
+      schema: {
+        summary: 'Import a session from an export (admin)',
+        description:
+          'The body is an export file (`application/x-ndjson`), read as it arrives and imported in one transaction: ' +
+          'the copy answers reads as the original did (state at every kept version, events with their seqs, ' +
+          'messages, queue, attachments, metadata, history_start). `?id=` gives the copy another id. A malformed, ' +
+          'truncated or unknown-format file is 400 `invalid_import` naming the `line`, and nothing is created; 409 ' +
+          '`session_exists` when the id is taken. Leases do not move; a batch claimed on the source is pending in the ' +
+          'copy; message and batch ids this server already holds (a copy beside its original) get new ones.',
+        tags: ['history'],
+        querystring: Type.Object({ id: Type.Optional(SessionId) }, { additionalProperties: false }),
+        consumes: [NDJSON],
+        response: { 201: Session, ...problems(400, 403, 409, 415) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
+        throw new UnsupportedMediaType(`an import is an export file: send it as ${NDJSON}`);
+      }
+      const id = await importSession(db, {
+        body: request.body as Readable,
+        id: request.query.id,
+        // A record wraps what it carries in one object: two levels more than a request body may nest.
+        parse: (line) => parseJsonBody(line, config.maxJsonDepth + 2),
+        maxLineBytes: 2 * config.limits.maxBodyBytes,
+        bytes,
+        maxAttachmentBytes: config.attachments.maxBytes,
+      });
+      reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
+      return reply.code(201).send(toSessionView(await getSessionRecord(db, id)));
     },
   );
 };

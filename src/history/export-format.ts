@@ -1,0 +1,155 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { BATCH_STATUSES, ENCODINGS, MESSAGE_ROLES, SNAPSHOT_ORIGINS } from '../values.js';
+import { Base64, SchemaVersion, Seq, SessionId, Version } from '../shapes.js';
+import { ForkedFrom, RetentionPolicy } from './view.js';
+
+/**
+ * The export file: NDJSON, one record a line, told apart by `record`. Its
+ * first line names the format and its version, so a later format can be told
+ * from this one; its last line counts what came before it, so a file cut
+ * short anywhere is refused rather than imported in part.
+ *
+ *   header, session, snapshot (+ chunk lines when binary)*, event*, message*,
+ *   queue_batch*, turn*, attachment (+ chunk lines)*, end
+ *
+ * The state travels as what the server stores: every kept snapshot and
+ * checkpoint plus the kept state events (the deltas), so every version a
+ * reader could ask for (`?at_version=`, catch-up) rebuilds on the copy
+ * exactly as on the original. Bytes travel in `chunk` lines right after their
+ * owner, `EXPORT_CHUNK_BYTES` at most each.
+ */
+export const EXPORT_FORMAT = 'session-sync.export';
+export const EXPORT_FORMAT_VERSION = 1;
+export const EXPORT_CHUNK_BYTES = 48 * 1024;
+
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+/** As Postgres writes a timestamptz in JSON (microseconds, an offset), or as JavaScript does. */
+const Instant = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?(Z|[+-]\\d{2}(:?\\d{2})?)$' });
+const Json = Type.Unknown();
+/** A value list the TypeBox compiler checks (StringEnum is for the route schemas, which Ajv checks). */
+const OneOf = <const T extends readonly string[]>(values: T) => Type.Union(values.map((value) => Type.Literal(value))) as unknown as TSchema & { static: T[number] };
+const record = <const R extends string, P extends Record<string, TSchema>>(name: R, properties: P) =>
+  Type.Object({ record: Type.Literal(name), ...properties }, { additionalProperties: false });
+
+export const HeaderRecord = record('header', {
+  format: Type.String(),
+  format_version: Type.Integer(),
+  exported_at: Type.Optional(Instant),
+});
+
+export const SessionRecordLine = record('session', {
+  id: SessionId,
+  parent_id: Type.Union([SessionId, Type.Null()]),
+  metadata: Type.Record(Type.String(), Json),
+  encoding: OneOf(ENCODINGS),
+  schema_version: Type.Union([SchemaVersion, Type.Null()]),
+  version: Version,
+  last_seq: Seq,
+  state_seq: Seq,
+  history_start: Seq,
+  base_version: Version,
+  snapshot_version: Version,
+  chain_deltas: Count,
+  chain_bytes: Count,
+  lease_fencing_token: Count,
+  retention: RetentionPolicy,
+  ttl_ms: Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()]),
+  forked_from: ForkedFrom,
+  message_seq: Seq,
+  message_version: Version,
+  message_count: Count,
+  archived_count: Count,
+  first_user_message: Type.Union([Type.String(), Type.Null()]),
+  usage: Type.Object(
+    { input_tokens: Count, output_tokens: Count, cost_usd: Type.Number(), turns: Count },
+    { additionalProperties: false },
+  ),
+  created_at: Instant,
+  updated_at: Instant,
+});
+
+export const SnapshotRecord = record('snapshot', {
+  version: Version,
+  schema_version: SchemaVersion,
+  origin: OneOf(SNAPSHOT_ORIGINS),
+  created_at: Instant,
+  /** json: the document. */
+  body: Json,
+  /** binary: how many bytes the chunk lines after this one carry. */
+  size: Type.Union([Count, Type.Null()]),
+});
+
+export const ChunkRecord = record('chunk', { data_base64: Base64 });
+
+export const EventRecord = record('event', {
+  seq: Seq,
+  type: Type.String({ minLength: 1 }),
+  data: Json,
+  version: Type.Union([Version, Type.Null()]),
+  created_at: Instant,
+});
+
+export const MessageRecord = record('message', {
+  seq: Seq,
+  id: Type.String({ minLength: 1 }),
+  role: OneOf(MESSAGE_ROLES),
+  kind: Type.String(),
+  content: Json,
+  archived_at: Type.Union([Instant, Type.Null()]),
+  created_at: Instant,
+});
+
+export const QueueBatchRecord = record('queue_batch', {
+  batch_id: Type.String({ minLength: 1 }),
+  status: OneOf(BATCH_STATUSES),
+  items: Json,
+  created_at: Instant,
+  updated_at: Instant,
+});
+
+export const TurnRecord = record('turn', {
+  turn_id: Type.String({ minLength: 1 }),
+  request_hash: Type.String(),
+  response: Json,
+  created_at: Instant,
+});
+
+export const AttachmentRecord = record('attachment', {
+  attachment_id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  size: Count,
+  content_type: Type.String({ minLength: 1 }),
+  committed: Type.Boolean(),
+  created_at: Instant,
+});
+
+export const EXPORT_COUNTED = ['snapshots', 'events', 'messages', 'queue_batches', 'turns', 'attachments'] as const;
+export type ExportCounts = Record<(typeof EXPORT_COUNTED)[number], number>;
+
+export const EndRecord = record('end', {
+  counts: Type.Object(
+    { snapshots: Count, events: Count, messages: Count, queue_batches: Count, turns: Count, attachments: Count },
+    { additionalProperties: false },
+  ),
+});
+
+export type SessionLine = Static<typeof SessionRecordLine>;
+export type SnapshotLine = Static<typeof SnapshotRecord>;
+export type EventLine = Static<typeof EventRecord>;
+export type MessageLine = Static<typeof MessageRecord>;
+export type QueueBatchLine = Static<typeof QueueBatchRecord>;
+export type TurnLine = Static<typeof TurnRecord>;
+export type AttachmentLine = Static<typeof AttachmentRecord>;
+export type EndLine = Static<typeof EndRecord>;
+
+/** Every record but the header, by name. */
+export const RECORDS = {
+  session: SessionRecordLine,
+  snapshot: SnapshotRecord,
+  chunk: ChunkRecord,
+  event: EventRecord,
+  message: MessageRecord,
+  queue_batch: QueueBatchRecord,
+  turn: TurnRecord,
+  attachment: AttachmentRecord,
+  end: EndRecord,
+} as const;

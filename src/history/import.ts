@@ -1,0 +1,446 @@
+import { type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { uuidv7 } from 'uuidv7';
+import type { AttachmentBytes } from '../attachments/bytes.js';
+import { type Db, transactionSql, type Tx } from '../db/client.js';
+import { InvalidImport, SessionExists } from '../errors.js';
+import { findSession } from '../sessions/repository.js';
+import { notify } from '../wakeups/wakeups.js';
+import {
+  EXPORT_FORMAT,
+  EXPORT_FORMAT_VERSION,
+  type ExportCounts,
+  RECORDS,
+  HeaderRecord,
+  type AttachmentLine,
+  type EventLine,
+  type MessageLine,
+  type QueueBatchLine,
+  type SessionLine,
+  type SnapshotLine,
+  type TurnLine,
+} from './export-format.js';
+import { stateAtVersion } from './time-travel.js';
+
+export interface ImportInput {
+  /** The file's bytes as they arrive. */
+  body: AsyncIterable<Buffer | string>;
+  /** The id to create; default: the one in the file. */
+  id?: string;
+  /** Parses one line's JSON under the rules of any request body (throws on what cannot be stored). */
+  parse: (line: Buffer) => unknown;
+  /** The longest line accepted. */
+  maxLineBytes: number;
+  /** Where attachment bytes go, and the chunk size they are stored in. */
+  bytes: AttachmentBytes & { readonly chunkBytes: number };
+  /** The largest attachment taken (MAX_ATTACHMENT_BYTES). */
+  maxAttachmentBytes: number;
+}
+
+/** Rows, or bytes of JSON text, gathered before one insert: what the import holds at most. */
+const FLUSH_ROWS = 500;
+const FLUSH_BYTES = 2 * 1024 * 1024;
+
+const checks = Object.fromEntries(Object.entries(RECORDS).map(([name, schema]) => [name, TypeCompiler.Compile(schema)])) as {
+  [K in keyof typeof RECORDS]: TypeCheck<(typeof RECORDS)[K]>;
+};
+const checkHeader = TypeCompiler.Compile(HeaderRecord);
+
+/**
+ * Recreates an exported session (see `export-format.ts`) in one transaction,
+ * reading the file as it arrives and inserting in batches, so memory does not
+ * grow with the file: anything wrong, a line cut short or the end record
+ * missing or disagreeing with what came before, rolls it all back with 400
+ * naming the line. The copy has the original's seqs, versions, history start
+ * and counters; its lease is none (leases do not move), a batch a worker held
+ * there is pending here, and message and batch ids this server already holds
+ * (a copy beside its original) are given new ones. At commit, watchers of the
+ * new id hear of it like of any created session. Returns the new id.
+ */
+export async function importSession(db: Db, input: ImportInput): Promise<string> {
+  const reader = new LineReader(input.body, input.maxLineBytes);
+  const parse = async <S extends TSchema>(check: TypeCheck<S>, expected: string): Promise<{ no: number; value: S['static'] }> => {
+    const line = await reader.next();
+    if (!line) throw new InvalidImport(reader.lineNo + 1, `the file ends before its ${expected}: it was cut short`);
+    const value = parseLine(input.parse, line);
+    if (!check.Check(value)) throw new InvalidImport(line.no, describe(check, value));
+    return { no: line.no, value };
+  };
+
+  const header = await parse(checkHeader, 'header');
+  if (header.value.format !== EXPORT_FORMAT || header.value.format_version !== EXPORT_FORMAT_VERSION) {
+    throw new InvalidImport(
+      header.no,
+      `format "${header.value.format}" version ${header.value.format_version} is not one this server reads ` +
+        `("${EXPORT_FORMAT}" version ${EXPORT_FORMAT_VERSION})`,
+    );
+  }
+  const { value: session, no: sessionLine } = await parse(checks.session, 'session record');
+  const id = input.id ?? session.id;
+  checkSession(session, sessionLine);
+
+  return db.transaction(async (tx) => {
+    const sid = await insertSession(tx, session, id);
+    const importer = new Importer(tx, sid, session, input);
+    for (;;) {
+      const line = await reader.next();
+      if (!line) throw new InvalidImport(reader.lineNo + 1, 'the file ends before its end record: it was cut short');
+      const value = parseLine(input.parse, line);
+      const name = typeof value === 'object' && value !== null ? (value as { record?: unknown }).record : undefined;
+      if (typeof name !== 'string' || !(name in checks) || name === 'session' || name === 'chunk') {
+        throw new InvalidImport(line.no, `"record" ${JSON.stringify(name)} is not a record this format has here`);
+      }
+      const check = checks[name as keyof typeof checks] as TypeCheck<TSchema>;
+      if (!check.Check(value)) throw new InvalidImport(line.no, describe(check, value));
+      if (name === 'end') {
+        await importer.finish(line.no, (value as { counts: ExportCounts }).counts);
+        await checkState(tx, id, line.no);
+        const after = await reader.next();
+        if (after) throw new InvalidImport(after.no, 'nothing may follow the end record');
+        break;
+      }
+      await importer.take(name, value, line.no, reader);
+    }
+    await notify(tx, { kind: 'created', session_id: id });
+    await notify(tx, { kind: 'append', session_id: id, seq: session.last_seq });
+    return id;
+  });
+}
+
+/**
+ * A copy must not be a session whose state cannot be read: the head is
+ * rebuilt once from what was imported (the newest snapshot at or below it and
+ * the deltas after that), as a read would.
+ */
+async function checkState(tx: Tx, id: string, line: number): Promise<void> {
+  const row = await findSession(tx, id);
+  if (!row || row.version === 0) return;
+  try {
+    await stateAtVersion(tx, row, row.version);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new InvalidImport(line, `the state at version ${row.version} cannot be rebuilt from the file's snapshots and state events: ${why}`);
+  }
+}
+
+function parseLine(parse: (line: Buffer) => unknown, line: Line): unknown {
+  try {
+    return parse(line.bytes);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.replace(/^body/, 'the line') : String(error);
+    throw new InvalidImport(line.no, detail);
+  }
+}
+
+function describe(check: TypeCheck<TSchema>, value: unknown): string {
+  const first = check.Errors(value).First();
+  const field = first?.path ? `field ${first.path.slice(1).replaceAll('/', '.')} ` : '';
+  const record = (value as { record?: unknown } | null)?.record;
+  return `${typeof record === 'string' ? `${record} record: ` : ''}${field}${first?.message ?? 'is invalid'}`;
+}
+
+/** What the counters of the session record promise about the rest of the file. */
+function checkSession(session: SessionLine, line: number): void {
+  const fail = (detail: string) => new InvalidImport(line, detail);
+  if (session.history_start > session.last_seq) throw fail('history_start is above last_seq');
+  if (session.state_seq > session.last_seq) throw fail('state_seq is above last_seq');
+  if (session.base_version > session.version || session.snapshot_version > session.version) {
+    throw fail('base_version and snapshot_version may not be above version');
+  }
+  if (session.encoding === 'json' && session.version > 0 && session.schema_version === null) throw fail('a session with state needs its schema_version');
+}
+
+async function insertSession(tx: Tx, s: SessionLine, id: string): Promise<number> {
+  const pg = transactionSql(tx);
+  // A parent this server does not hold is not named (forked_from still says where the copy came from).
+  // The import is the copy's first write: the sweeps look at it as at any written session (expiry, retention).
+  const [row] = await pg<{ sid: string }[]>`
+    insert into sessions (id, parent_id, metadata, encoding, schema_version, version, last_seq, state_seq, history_start,
+      base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
+      message_seq, message_version, message_count, archived_count, first_user_message,
+      usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at,
+      expiry_check_at, trim_due_at)
+    values (${id}, (select id from sessions where id = ${s.parent_id}), ${JSON.stringify(s.metadata)}::jsonb, ${s.encoding},
+      ${s.schema_version}, ${s.version}, ${s.last_seq}, ${s.state_seq}, ${s.history_start},
+      ${s.base_version}, ${s.snapshot_version}, ${s.chain_deltas}, ${s.chain_bytes}, ${s.lease_fencing_token},
+      ${s.retention === null ? null : JSON.stringify(s.retention)}::jsonb, ${s.ttl_ms},
+      ${s.forked_from === null ? null : JSON.stringify(s.forked_from)}::jsonb,
+      ${s.message_seq}, ${s.message_version}, ${s.message_count}, ${s.archived_count}, ${s.first_user_message},
+      ${s.usage.input_tokens}, ${s.usage.output_tokens}, ${s.usage.cost_usd}, ${s.usage.turns},
+      ${s.created_at}::timestamptz, now(),
+      now() + ${s.ttl_ms} * interval '1 millisecond', case when ${s.last_seq}::bigint > 0 then now() end)
+    on conflict (id) do nothing
+    returning sid::text`;
+  if (!row) throw new SessionExists(id);
+  return Number(row.sid);
+}
+
+type Pending<T> = { rows: T[]; bytes: number };
+const pending = <T>(): Pending<T> => ({ rows: [], bytes: 0 });
+
+/** Takes the records after the session record, in order, and inserts them in batches. */
+class Importer {
+  private readonly counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
+  private readonly events = pending<EventLine & { text: string }>();
+  private readonly messages = pending<MessageLine & { text: string }>();
+  private readonly batches = pending<QueueBatchLine & { text: string }>();
+  private readonly turns = pending<TurnLine & { text: string }>();
+  private lastSeq: number;
+  private lastMessageSeq = 0;
+  private lastSnapshot = -1;
+  private readonly pg: ReturnType<typeof transactionSql>;
+
+  constructor(
+    private readonly tx: Tx,
+    private readonly sid: number,
+    private readonly session: SessionLine,
+    private readonly input: Pick<ImportInput, 'bytes' | 'maxAttachmentBytes' | 'maxLineBytes'>,
+  ) {
+    this.lastSeq = session.history_start;
+    this.pg = transactionSql(tx);
+  }
+
+  async take(name: string, value: unknown, no: number, reader: LineReader): Promise<void> {
+    switch (name) {
+      case 'snapshot':
+        return this.snapshot(value as SnapshotLine, no, reader);
+      case 'event': {
+        const event = value as EventLine;
+        if (event.seq !== this.lastSeq + 1) {
+          throw new InvalidImport(no, `event seq ${event.seq} should be ${this.lastSeq + 1}: kept events run without a gap from history_start + 1`);
+        }
+        if (event.seq > this.session.last_seq) throw new InvalidImport(no, `event seq ${event.seq} is above the session's last_seq`);
+        this.lastSeq = event.seq;
+        this.counts.events++;
+        return this.add(this.events, { ...event, text: JSON.stringify(event.data) }, () => this.flushEvents());
+      }
+      case 'message': {
+        const message = value as MessageLine;
+        if (message.seq <= this.lastMessageSeq || message.seq > this.session.message_seq) {
+          throw new InvalidImport(no, `message seq ${message.seq} is out of order or above the session's message_seq`);
+        }
+        this.lastMessageSeq = message.seq;
+        this.counts.messages++;
+        return this.add(this.messages, { ...message, text: JSON.stringify(message.content) }, () => this.flushMessages());
+      }
+      case 'queue_batch': {
+        const batch = value as QueueBatchLine;
+        if (!Array.isArray(batch.items)) throw new InvalidImport(no, 'queue_batch record: field items must be an array');
+        this.counts.queue_batches++;
+        return this.add(this.batches, { ...batch, text: JSON.stringify(batch.items) }, () => this.flushBatches());
+      }
+      case 'turn': {
+        const turn = value as TurnLine;
+        this.counts.turns++;
+        return this.add(this.turns, { ...turn, text: JSON.stringify(turn.response) }, () => this.flushTurns());
+      }
+      case 'attachment':
+        return this.attachment(value as AttachmentLine, no, reader);
+      default:
+        throw new InvalidImport(no, `a ${name} record cannot stand here`);
+    }
+  }
+
+  private async add<T extends { text: string }>(into: Pending<T>, row: T, flush: () => Promise<void>): Promise<void> {
+    into.rows.push(row);
+    into.bytes += row.text.length;
+    if (into.rows.length >= FLUSH_ROWS || into.bytes >= FLUSH_BYTES) await flush();
+  }
+
+  private async flushAll(): Promise<void> {
+    await this.flushEvents();
+    await this.flushMessages();
+    await this.flushBatches();
+    await this.flushTurns();
+  }
+
+  private async flushEvents(): Promise<void> {
+    const rows = this.events.rows.splice(0);
+    this.events.bytes = 0;
+    if (rows.length === 0) return;
+    // data_bytes is generated from data, as for every append.
+    await this.pg`
+      insert into events (session_sid, seq, type, data, version, created_at)
+      select ${this.sid}, e.seq, e.type, e.data::json, e.version, e.created_at::timestamptz
+      from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.text)}::text[],
+        ${rows.map((r) => r.version)}::bigint[], ${rows.map((r) => r.created_at)}::text[])
+        as e(seq, type, data, version, created_at)`;
+  }
+
+  private async flushMessages(): Promise<void> {
+    const rows = this.messages.rows.splice(0);
+    this.messages.bytes = 0;
+    if (rows.length === 0) return;
+    // Ids are unique across sessions: one this server holds already (the original, beside its copy) gets a new one.
+    await this.pg`
+      insert into messages (session_sid, seq, id, role, kind, content, archived_at, created_at)
+      select ${this.sid}, m.seq, case when exists (select 1 from messages x where x.id = m.id) then m.fresh else m.id end,
+        m.role, m.kind, m.content::json, m.archived_at::timestamptz, m.created_at::timestamptz
+      from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.id)}::text[], ${rows.map(() => uuidv7())}::text[],
+        ${rows.map((r) => r.role)}::text[], ${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.text)}::text[],
+        ${rows.map((r) => r.archived_at)}::text[], ${rows.map((r) => r.created_at)}::text[])
+        as m(seq, id, fresh, role, kind, content, archived_at, created_at)`;
+  }
+
+  private async flushBatches(): Promise<void> {
+    const rows = this.batches.rows.splice(0);
+    this.batches.bytes = 0;
+    if (rows.length === 0) return;
+    // The claim that held a batch is the source's worker's: here nobody holds it, so it is pending again.
+    await this.pg`
+      insert into queue_batches (batch_id, session_sid, status, items, created_at, updated_at)
+      select case when exists (select 1 from queue_batches x where x.batch_id = b.batch_id) then b.fresh else b.batch_id end,
+        ${this.sid}, b.status, b.items::json, b.created_at::timestamptz, b.updated_at::timestamptz
+      from unnest(${rows.map((r) => r.batch_id)}::text[], ${rows.map(() => uuidv7())}::text[],
+        ${rows.map((r) => (r.status === 'claimed' ? 'pending' : r.status))}::text[], ${rows.map((r) => r.text)}::text[],
+        ${rows.map((r) => r.created_at)}::text[], ${rows.map((r) => r.updated_at)}::text[])
+        with ordinality as b(batch_id, fresh, status, items, created_at, updated_at, n)
+      order by b.n`;
+  }
+
+  private async flushTurns(): Promise<void> {
+    const rows = this.turns.rows.splice(0);
+    this.turns.bytes = 0;
+    if (rows.length === 0) return;
+    await this.pg`
+      insert into turns (session_sid, turn_id, request_hash, response, created_at)
+      select ${this.sid}, t.turn_id, t.request_hash, t.response::json, t.created_at::timestamptz
+      from unnest(${rows.map((r) => r.turn_id)}::text[], ${rows.map((r) => r.request_hash)}::text[],
+        ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.created_at)}::text[])
+        as t(turn_id, request_hash, response, created_at)`;
+  }
+
+  private async snapshot(snapshot: SnapshotLine, no: number, reader: LineReader): Promise<void> {
+    if (snapshot.version <= this.lastSnapshot || snapshot.version > this.session.version) {
+      throw new InvalidImport(no, `snapshot version ${snapshot.version} is out of order or above the session's version`);
+    }
+    this.lastSnapshot = snapshot.version;
+    const binary = this.session.encoding === 'binary';
+    if (binary !== (snapshot.size !== null)) {
+      throw new InvalidImport(no, `a ${this.session.encoding} session's snapshot carries ${binary ? 'a size (its bytes follow)' : 'its body'}`);
+    }
+    let bodyBytes: Buffer | null = null;
+    if (snapshot.size !== null && snapshot.size > this.input.maxLineBytes) {
+      throw new InvalidImport(no, `a snapshot of ${snapshot.size} bytes is more than this server takes (${this.input.maxLineBytes})`);
+    }
+    if (snapshot.size !== null) {
+      // A stored snapshot is at most a request body: it is put together whole, as the server stores it.
+      const parts: Buffer[] = [];
+      for await (const part of chunks(reader, snapshot.size, no)) parts.push(part);
+      bodyBytes = Buffer.concat(parts);
+    }
+    this.counts.snapshots++;
+    await this.pg`
+      insert into state_snapshots (session_sid, version, schema_version, origin, body, body_bytes, created_at)
+      values (${this.sid}, ${snapshot.version}, ${snapshot.schema_version}, ${snapshot.origin},
+        ${binary ? null : JSON.stringify(snapshot.body)}::json, ${bodyBytes}, ${snapshot.created_at}::timestamptz)`;
+  }
+
+  private async attachment(attachment: AttachmentLine, no: number, reader: LineReader): Promise<void> {
+    if (attachment.size > this.input.maxAttachmentBytes) {
+      throw new InvalidImport(no, `attachment of ${attachment.size} bytes: this server takes ${this.input.maxAttachmentBytes} (MAX_ATTACHMENT_BYTES)`);
+    }
+    // The bytes go in through a COPY on this transaction's connection: nothing else may be in flight.
+    await this.flushAll();
+    const [row] = await this.pg<{ id: string }[]>`
+      insert into attachments (session_sid, attachment_id, size, content_type, chunk_bytes, committed, created_at)
+      values (${this.sid}, ${attachment.attachment_id}, ${attachment.size}, ${attachment.content_type},
+        ${this.input.bytes.chunkBytes}, ${attachment.committed}, ${attachment.created_at}::timestamptz)
+      on conflict do nothing
+      returning id::text`;
+    if (!row) throw new InvalidImport(no, `attachment ${attachment.attachment_id} appears twice`);
+    const stored = await this.input.bytes.write(this.tx, Number(row.id), chunks(reader, attachment.size, no), attachment.size);
+    if (stored.sha256 !== attachment.attachment_id) {
+      throw new InvalidImport(no, `attachment ${attachment.attachment_id}: its bytes have SHA-256 ${stored.sha256}`);
+    }
+    this.counts.attachments++;
+  }
+
+  async finish(no: number, counts: ExportCounts): Promise<void> {
+    const differ = (Object.keys(this.counts) as (keyof ExportCounts)[]).filter((key) => counts[key] !== this.counts[key]);
+    if (differ.length) {
+      const what = differ.map((key) => `${key} ${this.counts[key]} (the end record says ${counts[key]})`).join(', ');
+      throw new InvalidImport(no, `the file holds other counts than its end record: ${what}; lines are missing`);
+    }
+    if (this.lastSeq !== this.session.last_seq) {
+      throw new InvalidImport(no, `events end at seq ${this.lastSeq}, the session's last_seq is ${this.session.last_seq}`);
+    }
+    if (this.session.version > 0 && this.lastSnapshot < 0) throw new InvalidImport(no, 'a session with state needs a snapshot');
+    await this.flushAll();
+  }
+}
+
+/** The bytes of the `chunk` lines after line `owner`, exactly `size` of them. */
+async function* chunks(reader: LineReader, size: number, owner: number): AsyncGenerator<Buffer> {
+  let got = 0;
+  while (got < size) {
+    const line = await reader.next();
+    if (!line) throw new InvalidImport(reader.lineNo + 1, `the file ends inside the bytes of line ${owner}: it was cut short`);
+    let value: unknown;
+    try {
+      value = JSON.parse(line.bytes.toString('utf8'));
+    } catch {
+      throw new InvalidImport(line.no, 'the line is not JSON');
+    }
+    if (!checks.chunk.Check(value)) {
+      throw new InvalidImport(line.no, `line ${owner} has ${size - got} more bytes to come in chunk records; ${describe(checks.chunk, value)}`);
+    }
+    const bytes = Buffer.from(value.data_base64, 'base64');
+    got += bytes.length;
+    if (got > size) throw new InvalidImport(line.no, `more bytes than the ${size} line ${owner} declares`);
+    yield bytes;
+  }
+}
+
+interface Line {
+  no: number;
+  bytes: Buffer;
+}
+
+/** The lines of a byte stream, one at a time, none longer than `maxBytes` (blank lines are skipped). */
+class LineReader {
+  lineNo = 0;
+  private readonly source: AsyncIterator<Buffer | string>;
+  private parts: Buffer[] = [];
+  private held = 0;
+  private buffer: Buffer = Buffer.alloc(0);
+  private done = false;
+
+  constructor(body: AsyncIterable<Buffer | string>, private readonly maxBytes: number) {
+    this.source = body[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<Line | undefined> {
+    for (;;) {
+      const end = this.buffer.indexOf(0x0a);
+      if (end >= 0) {
+        this.parts.push(this.buffer.subarray(0, end));
+        this.buffer = this.buffer.subarray(end + 1);
+        const line = this.take();
+        if (line) return line;
+        continue;
+      }
+      if (this.buffer.length) {
+        this.parts.push(this.buffer);
+        this.held += this.buffer.length;
+        this.buffer = Buffer.alloc(0);
+      }
+      if (this.held > this.maxBytes) throw new InvalidImport(this.lineNo + 1, `the line is longer than ${this.maxBytes} bytes`);
+      if (this.done) return this.parts.length ? this.take() : undefined;
+      const next = await this.source.next();
+      if (next.done) this.done = true;
+      else this.buffer = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    }
+  }
+
+  private take(): Line | undefined {
+    let bytes = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
+    this.parts = [];
+    this.held = 0;
+    this.lineNo++;
+    if (bytes.length && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
+    if (bytes.length > this.maxBytes) throw new InvalidImport(this.lineNo, `the line is longer than ${this.maxBytes} bytes`);
+    if (bytes.every((byte) => byte === 0x20 || byte === 0x09)) return undefined;
+    return { no: this.lineNo, bytes };
+  }
+}
