@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import postgres from 'postgres';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import { memoryOf, resetPeak as resetPeakOf } from '../helpers/memory.js';
 
 // 100 MiB through a real server process: its memory stays flat (bytes are
 // streamed into and out of Postgres a chunk at a time), and a client that
@@ -51,17 +51,9 @@ afterAll(async () => {
   await server?.kill();
 });
 
-/** Peak resident memory of the server since the last `resetPeak` (Linux: /proc/<pid>/status VmHWM). */
-async function peakRss(): Promise<number> {
-  const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
-}
-async function currentRss(): Promise<number> {
-  const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
-}
-/** Writing 5 to clear_refs resets the peak to the current RSS. */
-const resetPeak = () => writeFile(`/proc/${server.child.pid}/clear_refs`, '5');
+const peakRss = async () => (await memoryOf(server.child.pid as number)).peak;
+const currentRss = async () => (await memoryOf(server.child.pid as number)).rss;
+const resetPeak = () => resetPeakOf(server.child.pid as number);
 
 /** `total` random bytes, 1 MiB at a time, hashed as they go; `stopAfter` ends the stream with an error there. */
 function source(total: number, hash: ReturnType<typeof createHash>, stopAfter?: number): Readable {

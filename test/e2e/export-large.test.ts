@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import { memoryOf, resetPeak as resetPeakOf } from '../helpers/memory.js';
 
 // A session of about 110 MiB (48 MiB of events, a 64 MiB attachment) exported
 // and imported again through a real server process: the server's memory does
@@ -52,15 +53,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function peakRss(): Promise<number> {
-  const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
-}
-async function currentRss(): Promise<number> {
-  const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
-}
-const resetPeak = () => writeFile(`/proc/${server.child.pid}/clear_refs`, '5');
+const peakRss = async () => (await memoryOf(server.child.pid as number)).peak;
+const currentRss = async () => (await memoryOf(server.child.pid as number)).rss;
+const resetPeak = () => resetPeakOf(server.child.pid as number);
 
 async function json(method: string, path: string, body?: unknown): Promise<any> {
   const response = await fetch(`${server.url}${path}`, {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { SseClient } from '../helpers/sse.js';
+import { memoryOf, resetPeak } from '../helpers/memory.js';
 
 /**
  * The large-row attack from issue 12, against the server as users run it (a
@@ -28,12 +28,6 @@ const MB = 1024 * 1024;
 interface Running {
   child: ChildProcess;
   output: () => string;
-}
-
-async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
 /** Opens a raw HTTP request, reads until `until` has been seen, then stops reading for good. */
@@ -112,7 +106,7 @@ describe('memory under the large-row attack', () => {
     await warm.close();
     await fetch(`${base}/v1/sessions/big/events?limit=1000`).then((r) => r.arrayBuffer());
     // Resets VmHWM (the peak resident set) to the current size.
-    await writeFile(`/proc/${pid}/clear_refs`, '5');
+    await resetPeak(pid);
     const before = await memoryOf(pid);
 
     const stalled: net.Socket[] = [];
