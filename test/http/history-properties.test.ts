@@ -328,7 +328,8 @@ async function run(id: string, m: Model, o: Op): Promise<void> {
       }
     }
     case 'state':
-      return checkState(id, m, Math.floor(o.have * (m.head + 1)));
+      // A fraction of exactly 1 would ask with have = head + 1: a version the server never had (409 version_ahead).
+      return checkState(id, m, Math.min(m.head, Math.floor(o.have * (m.head + 1))));
     case 'at':
       return checkAtVersion(id, m, Math.min(m.head, Math.floor(o.at * (m.head + 1))));
     case 'held': {
