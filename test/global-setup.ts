@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,12 +11,22 @@ import { embeddedPackageFor } from './helpers/postgres.js';
 
 export const TEMPLATE_DATABASE = 'session_sync_template';
 
+/**
+ * The admin URL of a PostgreSQL already running with the migrated template
+ * (`scripts/mutate.ts` starts one for a whole Stryker run). Stryker starts
+ * test runs over and over, and starting a PostgreSQL for each cost seconds a
+ * mutant; with this set, a run costs its tests.
+ */
+export const SHARED_POSTGRES_ENV = 'TEST_SHARED_PG_ADMIN_URL';
+
 declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     pgTemplate: string;
     /** The PostgreSQL major this project runs on (15 to 18). */
     pgMajor: number;
+    /** Starts the names of the databases this run clones, so a shared server's runs drop only their own. */
+    pgDatabasePrefix: string;
   }
 }
 
@@ -38,6 +49,8 @@ export function testPostgresMajor(projectName: string): number {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // The tests would run against a postgres.js without the fixes the server relies on.
   assertPatchesApplied();
+  const shared = process.env[SHARED_POSTGRES_ENV];
+  if (shared) return useSharedPostgres(project, shared);
   const root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-test-'));
   // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
   await chmod(root, 0o755);
@@ -59,8 +72,34 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('pgAdminUrl', pg.adminUrl);
   project.provide('pgTemplate', TEMPLATE_DATABASE);
   project.provide('pgMajor', major);
+  project.provide('pgDatabasePrefix', '');
   return async () => {
     await pg.stop();
     await rm(root, { recursive: true, force: true });
+  };
+}
+
+/**
+ * The shared server: nothing to start or stop, but the databases the files
+ * cloned are dropped when the run ends, or thousands of runs would fill the
+ * disk.
+ */
+async function useSharedPostgres(project: TestProject, adminUrl: string): Promise<() => Promise<void>> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const [row] = await admin<{ version: number }[]>`select current_setting('server_version_num')::int / 10000 as version`;
+  await admin.end();
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('pgTemplate', TEMPLATE_DATABASE);
+  project.provide('pgMajor', row?.version ?? 0);
+  const prefix = `r${randomBytes(4).toString('hex')}_`;
+  project.provide('pgDatabasePrefix', prefix);
+  return async () => {
+    const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      const made = await sql<{ datname: string }[]>`select datname from pg_database where starts_with(datname, ${prefix})`;
+      for (const { datname } of made) await sql.unsafe(`drop database if exists ${datname} with (force)`);
+    } finally {
+      await sql.end();
+    }
   };
 }

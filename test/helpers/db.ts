@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 /** A fresh database cloned from the migrated template; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
   const adminUrl = inject('pgAdminUrl');
-  const name = `t_${randomBytes(6).toString('hex')}`;
+  const name = `${inject('pgDatabasePrefix')}t_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database ${name} template ${inject('pgTemplate')}`);
@@ -20,7 +20,7 @@ export async function createTestDatabase(): Promise<string> {
 /** An empty database with no migrations applied (for migration tests). */
 export async function createEmptyDatabase(): Promise<string> {
   const adminUrl = inject('pgAdminUrl');
-  const name = `e_${randomBytes(6).toString('hex')}`;
+  const name = `${inject('pgDatabasePrefix')}e_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database ${name}`);
