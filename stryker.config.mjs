@@ -29,7 +29,7 @@ export default {
   tsconfigFile: 'tsconfig.build.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   coverageAnalysis: 'perTest',
-  // The machine's two cores are shared; each runner also starts its own PostgreSQL.
+  // The machine's two cores: one TypeScript checker and one test runner (scripts/mutate.ts starts the PostgreSQL they share).
   concurrency: 2,
   ignorePatterns: ['dist', 'reports', 'bench/out', '.data', 'coverage'],
   // The areas issue 14 measures, unless scripts/mutate.ts narrows them.
