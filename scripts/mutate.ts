@@ -11,14 +11,8 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
-import { startEmbeddedPostgres } from '../src/db/embedded.js';
-import { runMigrations } from '../src/db/migrate.js';
-import { SHARED_POSTGRES_ENV, TEMPLATE_DATABASE } from '../test/global-setup.js';
-import { embeddedPackageFor } from '../test/helpers/postgres.js';
+import { SHARED_POSTGRES_ENV, startTemplatePostgres } from '../test/global-setup.js';
 
 const args = process.argv.slice(2);
 const firstOption = args.findIndex((arg) => arg.startsWith('--'));
@@ -36,14 +30,8 @@ const node = currentMajor >= 22 ? process.execPath : existsSync(node22) ? node22
 if (!node) throw new Error(`Stryker needs Node 22 or later (this is ${process.version}) and node_modules/node-22 is missing`);
 
 // One PostgreSQL for the whole run, migrated once; every test run Stryker starts reuses it (test/global-setup.ts).
-const root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-mutate-'));
-await chmod(root, 0o755);
-const pg = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), database: TEMPLATE_DATABASE, packageName: embeddedPackageFor(18) });
-await runMigrations(pg.url);
-const admin = postgres(pg.adminUrl, { max: 1, onnotice: () => {} });
-// Nobody may stay connected to a template while it is cloned.
-await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${TEMPLATE_DATABASE} and pid <> pg_backend_pid()`;
-await admin.end();
+// (The pg18 project, as vitest.mutate.config.ts runs.)
+const pg = await startTemplatePostgres(18);
 
 const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs', ...strykerArgs], {
   stdio: 'inherit',
@@ -56,7 +44,6 @@ const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/
 });
 const stop = async (code: number) => {
   await pg.stop();
-  await rm(root, { recursive: true, force: true });
   process.exit(code);
 };
 process.once('SIGINT', () => child.kill('SIGINT'));

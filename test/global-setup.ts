@@ -51,10 +51,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
   assertPatchesApplied();
   const shared = process.env[SHARED_POSTGRES_ENV];
   if (shared) return useSharedPostgres(project, shared);
+  const major = testPostgresMajor(project.name);
+  const pg = await startTemplatePostgres(major);
+  project.provide('pgAdminUrl', pg.adminUrl);
+  project.provide('pgTemplate', TEMPLATE_DATABASE);
+  project.provide('pgMajor', major);
+  project.provide('pgDatabasePrefix', '');
+  return pg.stop;
+}
+
+/**
+ * An embedded PostgreSQL of `major` in a fresh directory, with the migrated
+ * template ready to clone. `stop` also removes its data.
+ */
+export async function startTemplatePostgres(major: number): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'session-sync-test-'));
   // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
   await chmod(root, 0o755);
-  const major = testPostgresMajor(project.name);
   const pg = await startEmbeddedPostgres({
     dataDir: path.join(root, 'pg'),
     database: TEMPLATE_DATABASE,
@@ -69,13 +82,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Nobody may stay connected to a template while it is cloned.
   await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${TEMPLATE_DATABASE} and pid <> pg_backend_pid()`;
   await admin.end();
-  project.provide('pgAdminUrl', pg.adminUrl);
-  project.provide('pgTemplate', TEMPLATE_DATABASE);
-  project.provide('pgMajor', major);
-  project.provide('pgDatabasePrefix', '');
-  return async () => {
-    await pg.stop();
-    await rm(root, { recursive: true, force: true });
+  return {
+    adminUrl: pg.adminUrl,
+    stop: async () => {
+      await pg.stop();
+      await rm(root, { recursive: true, force: true });
+    },
   };
 }
 

@@ -275,6 +275,11 @@ async function sidOf(id: string): Promise<number> {
   return Number(row?.sid);
 }
 
+/** A version from 0 to the head, picked by a fraction (exactly 1 would be head + 1, which the server never had). */
+function versionAt(m: Model, fraction: number): number {
+  return Math.min(m.head, Math.floor(fraction * (m.head + 1)));
+}
+
 async function run(id: string, m: Model, o: Op): Promise<void> {
   switch (o.kind) {
     case 'events':
@@ -328,10 +333,9 @@ async function run(id: string, m: Model, o: Op): Promise<void> {
       }
     }
     case 'state':
-      // A fraction of exactly 1 would ask with have = head + 1: a version the server never had (409 version_ahead).
-      return checkState(id, m, Math.min(m.head, Math.floor(o.have * (m.head + 1))));
+      return checkState(id, m, versionAt(m, o.have));
     case 'at':
-      return checkAtVersion(id, m, Math.min(m.head, Math.floor(o.at * (m.head + 1))));
+      return checkAtVersion(id, m, versionAt(m, o.at));
     case 'held': {
       // A replay held before its second page while a write and a trim land.
       const cursor = m.cursors[o.reader] ?? 0;
