@@ -100,6 +100,7 @@ export class SseWriter {
     if (this.closed) return false;
     if (this.res.write(chunk)) return true;
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    // Stryker disable next-line AssignmentOperator: `waited` is never read (the deadline and othersWaiting decide)
     for (let waited = 0; ; waited += YIELD_AFTER_MS) {
       const drained = await this.drainWithin(Math.min(YIELD_AFTER_MS, deadline - Date.now()));
       if (drained || this.closed) return !this.closed;
@@ -115,11 +116,16 @@ export class SseWriter {
     // Whichever wins, the losers' listeners and timer must go: a long replay waits here often.
     const done = new AbortController();
     const { signal } = done;
+    // Stryker disable next-line BooleanLiteral: only the close listener's answer can win the race, and a closed writer returns false whatever it says
     const lost = () => false;
     const drained = await Promise.race([
       once(this.res, 'drain', { signal }).then(() => true, lost),
       once(this.res, 'close', { signal }).then(lost, lost),
-      setTimeout(Math.max(ms, 0), false, { ref: false, signal }).catch(lost),
+      setTimeout(Math.max(ms, 0), false, {
+        // Stryker disable next-line BooleanLiteral: the timer is cleared when the wait ends, and while it runs the open response keeps the process alive anyway
+        ref: false,
+        signal,
+      }).catch(lost),
     ]);
     done.abort();
     return drained;
