@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+import type * as TimersPromises from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SseWriter, YIELD_AFTER_MS } from '../../src/stream/sse.js';
 
@@ -11,7 +12,7 @@ import { SseWriter, YIELD_AFTER_MS } from '../../src/stream/sse.js';
  * passing.
  */
 vi.mock('node:timers/promises', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:timers/promises')>();
+  const actual = await importOriginal<typeof TimersPromises>();
   return {
     ...actual,
     setTimeout: <T>(ms: number, value: T, options: { signal?: AbortSignal } = {}) =>

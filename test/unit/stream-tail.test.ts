@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EventRow, EventRowPage } from '../../src/events/read.js';
 import type { SseWriter } from '../../src/stream/sse.js';
-import { SessionTail, Subscriber, toFrame } from '../../src/stream/tail.js';
+import { cursorExpiredFrame, SessionTail, Subscriber, toFrame } from '../../src/stream/tail.js';
 
 /**
  * The shared tail of a session and its subscribers, driven by hand: rows come
@@ -20,6 +20,8 @@ class History {
   /** While held, each read waits for `release()`. */
   held = false;
   failNext = false;
+  /** Rows up to this seq were trimmed (retention); undefined: nothing trimmed. */
+  historyStart: number | undefined;
 
   append(...seqs: number[]): void {
     for (const seq of seqs) this.rows.push(row(seq));
@@ -34,7 +36,7 @@ class History {
       this.failNext = false;
       throw new Error('database unreachable');
     }
-    return { rows, cut: false };
+    return { rows, cut: false, ...(this.historyStart === undefined ? {} : { historyStart: this.historyStart }) };
   };
 
   /** Lets the oldest waiting read answer. */
@@ -47,11 +49,13 @@ class FakeWriter {
   frames: string[] = [];
   ended: string | undefined;
   push(frame: string): boolean {
+    // As an SseWriter: an ended stream takes nothing more.
+    if (this.ended !== undefined) return false;
     this.frames.push(frame);
     return true;
   }
   end(reason: string): void {
-    this.ended = reason;
+    this.ended ??= reason;
   }
   get text(): string {
     return this.frames.join('');
@@ -63,8 +67,8 @@ const settle = async () => {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 };
 
-const warnings: unknown[] = [];
-const log = { warn: (entry: unknown) => warnings.push(entry) };
+const warnings: [unknown, string][] = [];
+const log = { warn: (entry: unknown, message: string) => warnings.push([entry, message]) };
 
 function setup(pageSize = 100) {
   const history = new History();
@@ -119,14 +123,29 @@ describe('joining the shared tail', () => {
     tail.tryJoin(first.subscriber);
     await settle();
     // Another stream replayed on by itself to seq 3 while the tail was still at 1.
-    history.append(2, 3, 4);
+    history.append(2, 3, 4, 5, 6);
     const ahead = join(3);
     expect(tail.tryJoin(ahead.subscriber)).toBe(true);
     tail.wake();
     await settle();
-    expect(first.writer.text).toBe([1, 2, 3, 4].map(durable).join(''));
-    expect(ahead.writer.text).toBe(durable(4));
-    expect(ahead.subscriber.lastSeq).toBe(4);
+    expect(first.writer.text).toBe([1, 2, 3, 4, 5, 6].map(durable).join(''));
+    expect(ahead.writer.text).toBe([4, 5, 6].map(durable).join(''));
+    expect(ahead.subscriber.lastSeq).toBe(6);
+  });
+
+  it('once the last subscriber has left, a wakeup reads nothing', async () => {
+    const { history, tail, join } = setup();
+    history.append(1);
+    const { subscriber } = join(0);
+    tail.tryJoin(subscriber);
+    await settle();
+    expect(history.reads).toHaveLength(1);
+    tail.remove(subscriber);
+    history.append(2);
+    tail.wake();
+    tail.publishLive(2, live('nobody'));
+    await settle();
+    expect(history.reads).toHaveLength(1);
   });
 
   it('nobody joined: a wakeup reads nothing', async () => {
@@ -196,13 +215,90 @@ describe('reading the history behind a wakeup', () => {
     warnings.length = 0;
     tail.tryJoin(subscriber);
     await settle();
-    expect(warnings).toHaveLength(1);
+    expect(warnings).toEqual([[{ err: new Error('database unreachable'), session: 's' }, 'stream tail read failed; retrying']]);
     expect(writer.ended).toBeUndefined();
     // The next wakeup (or the retry, or a LISTEN reconnect) reads from the same cursor.
     tail.wake();
     await settle();
     expect(writer.text).toBe(durable(1));
     tail.remove(subscriber);
+  });
+});
+
+describe('a failed read is retried after RETRY_READ_MS', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reads again after exactly a second, and delivers what it missed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { history, tail, join } = setup();
+    history.append(1);
+    history.failNext = true;
+    const { subscriber, writer } = join(0);
+    tail.tryJoin(subscriber);
+    await settle();
+    expect(history.reads).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(history.reads).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(history.reads).toHaveLength(2);
+    expect(writer.text).toBe(durable(1));
+    tail.remove(subscriber);
+  });
+
+  it('failing again before the retry moves the retry on: one retry per failure, not one per failure seen', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { history, tail, join } = setup();
+    history.append(1);
+    history.failNext = true;
+    const { subscriber, writer } = join(0);
+    tail.tryJoin(subscriber);
+    await settle();
+    await vi.advanceTimersByTimeAsync(500);
+    // A wakeup half way through the wait; that read fails too.
+    history.failNext = true;
+    tail.wake();
+    await settle();
+    expect(history.reads).toHaveLength(2);
+    // The first failure's retry was replaced: nothing at its time, one read a second after the second failure.
+    await vi.advanceTimersByTimeAsync(999);
+    expect(history.reads).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(history.reads).toHaveLength(3);
+    expect(writer.text).toBe(durable(1));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(history.reads).toHaveLength(3);
+    tail.remove(subscriber);
+  });
+});
+
+describe('history trimmed under the tail (retention)', () => {
+  it('ends the joined streams that had not sent the trimmed events, with session.cursor_expired; the others go on', async () => {
+    const { history, tail, join } = setup();
+    // Events up to seq 5 were trimmed: history starts after 5.
+    history.append(6, 7, 8);
+    history.historyStart = 5;
+    const behind = join(2);
+    const atStart = join(5);
+    const ahead = join(7);
+    const replaying = join(0);
+    // The first to join starts the tail at 2; the others join ahead of it before it reads.
+    expect(tail.tryJoin(behind.subscriber)).toBe(true);
+    expect(tail.tryJoin(atStart.subscriber)).toBe(true);
+    expect(tail.tryJoin(ahead.subscriber)).toBe(true);
+    await settle();
+    expect(behind.writer.frames).toEqual([cursorExpiredFrame(2, 5)]);
+    expect(behind.writer.ended).toBe('cursor expired');
+    expect(atStart.writer.text).toBe([6, 7, 8].map(durable).join(''));
+    expect(atStart.writer.ended).toBeUndefined();
+    expect(ahead.writer.text).toBe(durable(8));
+    expect(ahead.writer.ended).toBeUndefined();
+    // A stream still replaying by itself finds the trimmed history on its own reads; the tail leaves it be.
+    expect(replaying.writer.frames).toEqual([]);
+    expect(replaying.writer.ended).toBeUndefined();
+    // The tail reads on from the start of history, not from its old cursor.
+    expect(history.reads.map((r) => r.after)).toEqual([2, 5]);
   });
 });
 
@@ -262,6 +358,31 @@ describe('live events keep their place behind the history they follow', () => {
     // Once joined, live events go straight out.
     tail.publishLive(3, live('joined'));
     expect(replaying.writer.frames.at(-1)).toBe(live('joined'));
+  });
+
+  it('a replaying subscriber keeps exactly 64 KiB of live events whole; one byte more drops the oldest', () => {
+    const subscriber = new Subscriber(0);
+    const writer = new FakeWriter();
+    subscriber.writer = writer as unknown as SseWriter;
+    // Frames of exactly 16 KiB: four make 64 KiB.
+    const frame = (i: number, extra = 0) => {
+      const head = `event: live\ndata: "${i}`;
+      return `${head}${'.'.repeat(16 * 1024 + extra - head.length - 3)}"\n\n`;
+    };
+    expect(frame(0)).toHaveLength(16 * 1024);
+    for (let i = 0; i < 4; i++) subscriber.deliverLive(frame(i));
+    subscriber.joined = true;
+    subscriber.flushLiveBacklog();
+    expect(writer.frames).toEqual([0, 1, 2, 3].map((i) => frame(i)));
+
+    const over = new Subscriber(0);
+    const overWriter = new FakeWriter();
+    over.writer = overWriter as unknown as SseWriter;
+    for (let i = 0; i < 3; i++) over.deliverLive(frame(i));
+    over.deliverLive(frame(3, 1));
+    over.joined = true;
+    over.flushLiveBacklog();
+    expect(overWriter.frames).toEqual([frame(1), frame(2), frame(3, 1)]);
   });
 
   it('a replaying subscriber keeps at most 64 KiB of live events, dropping the oldest', () => {
