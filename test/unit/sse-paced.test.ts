@@ -115,11 +115,16 @@ describe('writePaced under a client that takes nothing', () => {
   it('asks whether others wait once per YIELD_AFTER_MS, and a read before the deadline lets the replay go on', async () => {
     const client = new PacedClient();
     const writer = new SseWriter(client.res, 1 << 20);
+    const drainListeners = client.socket.listenerCount('drain');
+    const closeListeners = client.socket.listenerCount('close');
     let asked = 0;
     const sent = track(writer.writePaced(big(1), () => (asked++, false)));
     await vi.advanceTimersByTimeAsync(5 * YIELD_AFTER_MS);
     expect(asked).toBe(5);
     expect(sent.settled).toBe(false);
+    // Only the current wait listens: the earlier ones took theirs away (a 30 s stall is 30 waits).
+    expect(client.socket.listenerCount('drain')).toBe(drainListeners + 1);
+    expect(client.socket.listenerCount('close')).toBe(closeListeners + 1);
     client.read();
     await settle();
     expect(sent).toEqual({ settled: true, value: true });
