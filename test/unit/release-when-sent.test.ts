@@ -54,7 +54,8 @@ describe('releaseWhenSent', () => {
   it('a response already closed or finished while it waited frees the share at once', async () => {
     for (const gone of [{ destroyed: true }, { writableFinished: true }]) {
       const { budget, release } = await held();
-      const res = Object.assign(new FakeResponse(), gone);
+      const res = new FakeResponse();
+      Object.assign(res, gone);
       releaseWhenSent(res.res, budget, release);
       expect(budget.inUse).toBe(0);
       expect(vi.getTimerCount()).toBe(0);

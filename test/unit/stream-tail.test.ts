@@ -67,8 +67,8 @@ const settle = async () => {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 };
 
-const warnings: [unknown, string][] = [];
-const log = { warn: (entry: unknown, message: string) => warnings.push([entry, message]) };
+const warnings: [unknown, string | undefined][] = [];
+const log = { warn: (entry: unknown, message?: string) => warnings.push([entry, message]) };
 
 function setup(pageSize = 100) {
   const history = new History();
