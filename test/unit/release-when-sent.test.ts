@@ -16,7 +16,8 @@ class FakeResponse extends EventEmitter {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.emit('close');
+    // As a ServerResponse: 'close' comes later, once the socket is gone.
+    process.nextTick(() => this.emit('close'));
   }
   get res(): ServerResponse {
     return this as unknown as ServerResponse;
@@ -62,6 +63,15 @@ describe('releaseWhenSent', () => {
     }
   });
 
+  it('a client that goes away before the body is sent frees the share when it closes', async () => {
+    const { budget, release } = await held();
+    const res = new FakeResponse();
+    releaseWhenSent(res.res, budget, release);
+    res.emit('close');
+    expect(budget.inUse).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('a client that takes nothing is cut off after exactly STALLED_CLIENT_MS when nobody waits', async () => {
     const { budget, release } = await held();
     const res = new FakeResponse();
@@ -71,6 +81,7 @@ describe('releaseWhenSent', () => {
     expect(budget.inUse).toBe(60);
     vi.advanceTimersByTime(1000);
     expect(res.destroyed).toBe(true);
+    // Freed with the cut, not later when the socket reports it closed.
     expect(budget.inUse).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
@@ -86,8 +97,9 @@ describe('releaseWhenSent', () => {
     expect(res.destroyed).toBe(false);
     vi.advanceTimersByTime(1);
     expect(res.destroyed).toBe(true);
+    // The waiting answer gets the room at once.
+    expect(budget.inUse).toBe(50);
     await Promise.resolve();
     expect(waiting).toBeDefined();
-    expect(budget.inUse).toBe(50);
   });
 });
