@@ -194,6 +194,14 @@ describe('a stored json state that cannot be rebuilt', () => {
     await expectUnreadable(id, 1, 'has no stored json snapshot');
   });
 
+  it('with the snapshot at the base of the chain gone, never rebuilt from an older one', async () => {
+    const id = await session('json', { n: 0 });
+    expect((await put(id, { base_version: 1, schema_version: 1, snapshot: { n: 1 } })).statusCode).toBe(200);
+    expect((await delta(t, id, { base_version: 2, merge_patch: { m: 1 } })).statusCode).toBe(200);
+    await t.database.sql`delete from state_snapshots where version = 2 and session_sid = ${sid(id)}`;
+    await expectUnreadable(id, 2, 'has no stored json snapshot');
+  });
+
   it('with a delta missing from the chain', async () => {
     const id = await chain();
     await t.database.sql`delete from events where type = 'state.delta' and version = 2 and session_sid = ${sid(id)}`;
