@@ -125,6 +125,16 @@ describe('applyJsonPatch refusals', () => {
   });
 });
 
+describe('member names next to the refused ones', () => {
+  it('are accepted: only __proto__, and prototype inside constructor, are refused', () => {
+    expect(applied({}, [{ op: 'add', path: '/prototype', value: { constructor: 1 } }])).toEqual({ prototype: { constructor: 1 } });
+    expect(applied({}, [{ op: 'add', path: '/p', value: { prototype: 1 } }])).toEqual({ p: { prototype: 1 } });
+    expect(applied({}, [{ op: 'add', path: '/constructor', value: { x: 1 } }])).toEqual({ constructor: { x: 1 } });
+    expect(applied({ constructor: {} }, [{ op: 'add', path: '/constructor/x', value: 1 }])).toEqual({ constructor: { x: 1 } });
+    expect(applied({ constructor: [] }, [{ op: 'add', path: '/constructor/0', value: { prototype: 1 } }])).toEqual({ constructor: [{ prototype: 1 }] });
+  });
+});
+
 describe('applyJsonPatch move', () => {
   const limits = { maxDepth: 3, maxBytes: Infinity };
 

@@ -92,6 +92,15 @@ describe('applyMergePatchToState (RFC 7396 for a json state)', () => {
     expect(refusal({}, { x: { y: 1n } })).toBe('the patch does not apply: the state would hold a bigint value');
   });
 
+  it('accepts member names next to the refused ones', () => {
+    expect(merged({}, { prototype: { constructor: 1 }, p: { prototype: 1 }, constructor: { x: 1 } })).toEqual({
+      prototype: { constructor: 1 },
+      p: { prototype: 1 },
+      constructor: { x: 1 },
+    });
+    expect(merged({ constructor: {} }, { constructor: { x: 1 } })).toEqual({ constructor: { x: 1 } });
+  });
+
   it('refuses member names no JSON body may hold', () => {
     const refused = 'the patch does not apply: a member "constructor" holding a member "prototype" is not accepted';
     expect(refusal({ constructor: {} }, { constructor: { prototype: 1 } })).toBe(refused);
