@@ -46,12 +46,14 @@ function endAtExpiry(writer: SseWriter, expiresAt: number | undefined): void {
   let timer: NodeJS.Timeout;
   const arm = () => {
     const left = expiresAt - Date.now();
+    // Stryker disable next-line EqualityOperator: at exactly the cap, re-arming fires `arm` after MAX_TIMER_MS, which then expires at once: the same moment
     if (left > MAX_TIMER_MS) {
       timer = globalThis.setTimeout(arm, MAX_TIMER_MS).unref();
       return;
     }
     timer = globalThis.setTimeout(() => {
       writer.push(liveFrame('session.token_expired', { expired_at: new Date(expiresAt).toISOString() }));
+      // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
       writer.end('token expired');
     }, Math.max(left, 0)).unref();
   };
@@ -64,6 +66,7 @@ function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: Outpu
   reply.hijack();
   const writer = new SseWriter(reply.raw, maxBufferedBytes, ledger);
   const inherited = Object.fromEntries(
+    // Stryker disable next-line ConditionalExpression: a type guard; writeHead takes number and array values as well, and the headers set before a stream opens (CORS) are strings
     Object.entries(reply.getHeaders()).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
   );
   writer.open(inherited, RETRY_MS);
@@ -92,6 +95,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         if (page.historyStart !== undefined && page.historyStart > subscriber.lastSeq) {
           // Trimmed while this stream replayed: say so and end, never skip ahead.
           writer.push(cursorExpiredFrame(subscriber.lastSeq, page.historyStart));
+          // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
           writer.end('cursor expired');
           return sent;
         }
@@ -129,6 +133,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           'below `history_start` is 410 `cursor_expired`; history trimmed under an open stream before it was sent ends the ' +
           'stream with `session.cursor_expired` `{cursor, history_start}` (reconnecting gets the 410).',
         tags: ['stream'],
+        // Stryker disable next-line ArrayDeclaration,StringLiteral: OpenAPI 3 output takes the response's own `content` (below); `produces` is a Swagger 2 field and the generated document is the same without it
         produces: ['text/event-stream'],
         params: SessionParams,
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.String()) }),
@@ -149,6 +154,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     async (request, reply) => {
       const { id } = request.params;
       const requested = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0;
+      // Stryker disable next-line BooleanLiteral: unreachable; the query schema's default (useDefaults) always sets live
       const live = request.query.live ?? true;
       const release = hub.reserveStream();
       if (!release) throw new TooManyStreams(config.maxStreams);
@@ -194,6 +200,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         writer.push(liveFrame('session.activity', { ...(activity as object), cursor: head }));
         if (subscriber.finalFrame) {
           writer.push(subscriber.finalFrame);
+          // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
           writer.end('session deleted');
           return;
         }
