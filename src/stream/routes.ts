@@ -46,7 +46,6 @@ function endAtExpiry(writer: SseWriter, expiresAt: number | undefined): void {
   let timer: NodeJS.Timeout;
   const arm = () => {
     const left = expiresAt - Date.now();
-    // Stryker disable next-line EqualityOperator: at exactly the cap, re-arming fires `arm` after MAX_TIMER_MS, which then expires at once: the same moment
     if (left > MAX_TIMER_MS) {
       timer = globalThis.setTimeout(arm, MAX_TIMER_MS).unref();
       return;
@@ -66,7 +65,6 @@ function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: Outpu
   reply.hijack();
   const writer = new SseWriter(reply.raw, maxBufferedBytes, ledger);
   const inherited = Object.fromEntries(
-    // Stryker disable next-line ConditionalExpression: a type guard; writeHead takes number and array values as well, and the headers set before a stream opens (CORS) are strings
     Object.entries(reply.getHeaders()).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
   );
   writer.open(inherited, RETRY_MS);
