@@ -41,3 +41,35 @@ it('a stored chain that no longer rebuilds is logged as a warning with the error
     await writer.close();
   }
 });
+
+it('a binary session whose stored snapshot is gone is a 500 whose log names the session and the version', async () => {
+  const writer = await createTestApp();
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const database = connectDatabase({ url: writer.url, poolMax: 2 });
+  const reader = await buildApp({
+    config: loadConfig({ DATABASE_URL: writer.url, LOG_LEVEL: 'warn' }),
+    database,
+    logger: { level: 'warn', stream: sink } as never,
+    listen: false,
+  });
+  try {
+    const id = await createSession(writer, 'bytes-gone', { encoding: 'binary' });
+    const put = await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AAEC' });
+    expect(put.statusCode, put.body).toBe(200);
+    await writer.database.sql`delete from state_snapshots where session_sid = (select sid from sessions where id = ${id})`;
+    await reader.ready();
+    expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 500, 'internal_error');
+    const logged = lines.join('\n');
+    expect(logged).toContain(`session ${id}: binary snapshot 1 is missing`);
+  } finally {
+    await reader.close();
+    await database.close();
+    await writer.close();
+  }
+});
