@@ -92,7 +92,11 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
             abandon: 'Abandon a claim: its batches become pending again',
           }[action],
           tags: ['queue'],
-          params: Type.Object({ id: SessionParams.properties.id, claim_id: Id }, { additionalProperties: false }),
+          params: Type.Object(
+            { id: SessionParams.properties.id, claim_id: Id },
+            // Stryker disable next-line ObjectLiteral,BooleanLiteral: params are fixed by the route path, so the option changes nothing
+            { additionalProperties: false },
+          ),
           headers: WorkerWriteHeaders,
           body: Type.Object({ ttl_ms: Type.Optional(ClaimTtl) }, { additionalProperties: false, description: 'Optional; renew takes ttl_ms.' }),
           response: {
@@ -125,7 +129,11 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       schema: {
         summary: 'Cancel a pending batch',
         tags: ['queue'],
-        params: Type.Object({ id: SessionParams.properties.id, batch_id: Id }, { additionalProperties: false }),
+        params: Type.Object(
+          { id: SessionParams.properties.id, batch_id: Id },
+          // Stryker disable next-line ObjectLiteral,BooleanLiteral: params are fixed by the route path, so the option changes nothing
+          { additionalProperties: false },
+        ),
         headers: IdempotencyHeaders,
         response: { 204: Type.Null(), ...problems(400, 404, 409, 422) },
       },

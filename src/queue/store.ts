@@ -84,6 +84,7 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
     update queue_batches b set status = 'pending', claim_id = null, updated_at = now()
     from held where b.id = held.id
     returning held.batch_id, held.claim_id, held.id`);
+  // Stryker disable next-line MethodExpression,ArithmeticOperator: defensive; the CTE reads in id order and PostgreSQL's plan for this join (CTE scan driving a primary-key lookup) returns in that order, so no test can produce another order; the sort keeps enqueue order should the plan change
   const rows = [...returned].sort((a, b) => Number(a.id) - Number(b.id));
   return claimIds.map((claimId) =>
     event('queue.expired', {

@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import { expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { connectDatabase } from '../../src/db/client.js';
+import { call, createSession, createTestApp, expectProblem } from '../helpers/app.js';
+
+it('a stored chain that no longer rebuilds is logged as a warning with the error, for the operator to repair', async () => {
+  const writer = await createTestApp();
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const database = connectDatabase({ url: writer.url, poolMax: 2 });
+  const reader = await buildApp({
+    config: loadConfig({ DATABASE_URL: writer.url, LOG_LEVEL: 'warn' }),
+    database,
+    logger: { level: 'warn', stream: sink } as never,
+    listen: false,
+  });
+  try {
+    const id = await createSession(writer, 'unreadable');
+    expect((await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { n: 0 } })).statusCode).toBe(200);
+    expect((await call(writer.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, patch: [{ op: 'add', path: '/m', value: 1 }] })).statusCode).toBe(200);
+    // What an older applier accepted and stored: a move of a member into its own child.
+    await writer.database.sql`
+      update events set data = ${JSON.stringify({ patch: [{ op: 'move', from: '/n', path: '/n/x' }] })}::json
+      where type = 'state.delta' and version = 2 and session_sid = (select sid from sessions where id = ${id})`;
+    await reader.ready();
+    expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 409, 'state_unreadable');
+    const warnings = lines.map((line) => JSON.parse(line)).filter((line) => line.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ msg: 'stored json state cannot be rebuilt', err: { type: 'StateUnreadable' } });
+    expect(warnings[0].err.message).toContain(id);
+  } finally {
+    await reader.close();
+    await database.close();
+    await writer.close();
+  }
+});
+
+it('a binary session whose stored snapshot is gone is a 500 whose log names the session and the version', async () => {
+  const writer = await createTestApp();
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const database = connectDatabase({ url: writer.url, poolMax: 2 });
+  const reader = await buildApp({
+    config: loadConfig({ DATABASE_URL: writer.url, LOG_LEVEL: 'warn' }),
+    database,
+    logger: { level: 'warn', stream: sink } as never,
+    listen: false,
+  });
+  try {
+    const id = await createSession(writer, 'bytes-gone', { encoding: 'binary' });
+    const put = await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AAEC' });
+    expect(put.statusCode, put.body).toBe(200);
+    await writer.database.sql`delete from state_snapshots where session_sid = (select sid from sessions where id = ${id})`;
+    await reader.ready();
+    expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 500, 'internal_error');
+    const logged = lines.join('\n');
+    expect(logged).toContain(`session ${id}: binary snapshot 1 is missing`);
+  } finally {
+    await reader.close();
+    await database.close();
+    await writer.close();
+  }
+});

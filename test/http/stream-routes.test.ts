@@ -1,0 +1,105 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { mintToken } from '../../src/auth/tokens.js';
+import { loadConfig } from '../../src/config.js';
+import { connectDatabase } from '../../src/db/client.js';
+import { call, createSession, createTestApp, expectProblem } from '../helpers/app.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { SseClient } from '../helpers/sse.js';
+
+/** GET /v1/sessions/{id}/stream: what a refused, failing or long-lived stream does. */
+
+describe('a refused stream gives its slot back', () => {
+  it('with MAX_STREAMS=1, refusals (cursor ahead, unknown session) leave the one slot free', async () => {
+    const t = await createTestApp({ env: { MAX_STREAMS: '1' } });
+    try {
+      await createSession(t, 'slot');
+      for (let i = 0; i < 3; i++) {
+        expectProblem(await call(t.app, 'GET', '/v1/sessions/slot/stream?after=5&live=false'), 409, 'cursor_ahead');
+        expectProblem(await call(t.app, 'GET', '/v1/sessions/no-such/stream?live=false'), 404, 'session_not_found');
+      }
+      const res = await call(t.app, 'GET', '/v1/sessions/slot/stream?live=false');
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.body).toContain('event: session.activity');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('a token that expires after the longest timer Node takes (about 24.8 days)', () => {
+  const SECRET = 'a-stream-routes-secret-that-is-32-bytes-long';
+  it('keeps the stream open: the expiry is re-armed in steps, not fired at once', async () => {
+    const t = await createTestApp({ env: { AUTH_SECRET: SECRET } });
+    try {
+      await t.listen();
+      const admin = await mintToken(SECRET, { sessions: [], admin: true, ttlSeconds: 600 });
+      expect((await call(t.app, 'POST', '/v1/sessions', { id: 'long:1' }, { authorization: `Bearer ${admin}` })).statusCode).toBe(201);
+      const monthLong = await mintToken(SECRET, { sessions: ['long:*'], read: true, ttlSeconds: 30 * 24 * 3600 });
+      const stream = await SseClient.open(`${t.baseUrl}/v1/sessions/long:1/stream?access_token=${monthLong}`);
+      try {
+        await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
+        await call(t.app, 'POST', '/v1/sessions/long:1/events', { events: [{ type: 'step', data: 1 }] }, { authorization: `Bearer ${admin}` });
+        await stream.waitForDurable(1);
+        expect(stream.messages.map((m) => m.event)).toEqual(['session.activity', 'step']);
+        expect(stream.ended).toBe(false);
+      } finally {
+        await stream.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('a replay whose read fails', () => {
+    let failNext: Error | undefined;
+  const lines: string[] = [];
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let database: ReturnType<typeof connectDatabase>;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const url = await createTestDatabase();
+    const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' });
+    database = connectDatabase({ url, poolMax: 4 });
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    app = await buildApp({
+      config,
+      database,
+      logger: { level: 'warn', stream: sink } as never,
+      beforeStreamRead: async () => {
+        const failure = failNext;
+        failNext = undefined;
+        if (failure) throw failure;
+      },
+    });
+    baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await app.close();
+    await database.close();
+  });
+
+  it('a read that fails ends the stream and logs a warning with the error and the session', async () => {
+    expect((await call(app, 'POST', '/v1/sessions', { id: 'fails' })).statusCode).toBe(201);
+    await call(app, 'POST', '/v1/sessions/fails/events', { events: [{ type: 'step', data: 1 }] });
+    failNext = new Error('the database went away mid-replay');
+    const stream = await SseClient.open(`${baseUrl}/v1/sessions/fails/stream`);
+    try {
+      // Cut, not ended cleanly: no event, and no activity marker that would claim the replay was complete.
+      await stream.waitForEnd();
+      expect(stream.messages).toEqual([]);
+    } finally {
+      await stream.close();
+    }
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'stream failed; closing it');
+    expect(warning).toMatchObject({ level: 40, session: 'fails', err: { message: 'the database went away mid-replay' } });
+  });
+});
