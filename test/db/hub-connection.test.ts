@@ -2,9 +2,10 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { EventRowPage } from '../../src/events/read.js';
 import { ChangesSubscriber, ListenerHub } from '../../src/stream/hub.js';
-import { KEEPALIVE_FRAME, liveFrame, type SseWriter } from '../../src/stream/sse.js';
+import { KEEPALIVE_FRAME, liveFrame } from '../../src/stream/sse.js';
 import { encodeNotification, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { asWriter, FakeWriter } from '../helpers/fake-writer.js';
 
 /**
  * The hub's LISTEN connection over its life: first LISTEN, loss, reconnect
@@ -14,27 +15,6 @@ import { createTestDatabase } from '../helpers/db.js';
  * and the driver's) runs on a fake clock the test advances; the waits are for
  * what the hub or the database does, never for time to pass.
  */
-class FakeWriter {
-  frames: string[] = [];
-  ended: string | undefined;
-  backedUp = false;
-  private listeners: (() => void)[] = [];
-  push(frame: string): boolean {
-    if (this.ended !== undefined) return false;
-    this.frames.push(frame);
-    return true;
-  }
-  end(reason: string): void {
-    if (this.ended !== undefined) return;
-    this.ended = reason;
-    for (const listener of this.listeners.splice(0)) listener();
-  }
-  onClose(listener: () => void): void {
-    if (this.ended !== undefined) listener();
-    else this.listeners.push(listener);
-  }
-}
-const asWriter = (writer: FakeWriter) => writer as unknown as SseWriter;
 
 const PING_MS = 5000;
 const HEARTBEAT_MS = 15_000;

@@ -2,9 +2,10 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventRowPage } from '../../src/events/read.js';
 import { ChangesSubscriber, ListenerHub } from '../../src/stream/hub.js';
-import { KEEPALIVE_FRAME, liveFrame, type SseWriter } from '../../src/stream/sse.js';
+import { KEEPALIVE_FRAME, liveFrame } from '../../src/stream/sse.js';
 import { encodeNotification, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { asWriter, FakeWriter } from '../helpers/fake-writer.js';
 
 /**
  * The process's LISTEN hub on a real database connection, with fake readers
@@ -12,24 +13,6 @@ import { createTestDatabase } from '../helpers/db.js';
  * (heartbeat, changes flush) are advanced by hand, and every wait is for
  * something the hub does, never for time to pass.
  */
-class FakeWriter {
-  frames: string[] = [];
-  ended: string | undefined;
-  backedUp = false;
-  private listeners: (() => void)[] = [];
-  push(frame: string): boolean {
-    this.frames.push(frame);
-    return true;
-  }
-  end(reason: string): void {
-    this.ended = reason;
-    for (const listener of this.listeners.splice(0)) listener();
-  }
-  onClose(listener: () => void): void {
-    this.listeners.push(listener);
-  }
-}
-const asWriter = (writer: FakeWriter) => writer as unknown as SseWriter;
 
 let url: string;
 let sql: postgres.Sql;

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -6,6 +5,7 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
@@ -178,13 +178,7 @@ describe('tokens on streams', () => {
   });
 
   it('never reaches the logs', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const { lines, stream: sink } = logSink();
     const config = loadConfig({ DATABASE_URL: t.url, AUTH_SECRET: SECRET, LOG_LEVEL: 'trace' });
     const database = connectDatabase({ url: t.url, poolMax: 2 });
     const app = await buildApp({ config, database, logger: { level: 'trace', stream: sink } as never, listen: false });

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -6,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { settleExpired } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 
 let t: TestApp;
 let counter = 0;
@@ -367,13 +367,7 @@ describe('fencing: every worker write carries the Lease-Token while a lease runs
 
 describe('the token stays secret', () => {
   it('never appears in the logs, not even when sent as a header', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const { lines, stream: sink } = logSink();
     const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'trace' });
     const database = connectDatabase({ url: t.url, poolMax: 2 });
     const app = await buildApp({ config, database, logger: { level: 'trace', stream: sink } as never, listen: false });

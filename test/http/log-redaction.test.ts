@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -6,19 +5,14 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase, type Database } from '../../src/db/client.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { logSink } from '../helpers/logs.js';
 
 // Issue 12, hardening: logs never carry user data or secrets, read from the
 // logger's real output at its most verbose level.
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 
 async function loggingApp(env: Record<string, string>) {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
+  const { lines, stream: sink } = logSink();
   const url = await createTestDatabase();
   const config = loadConfig({ ...env, DATABASE_URL: url, LOG_LEVEL: 'trace' });
   const database = connectDatabase({ url, poolMax: 4 });

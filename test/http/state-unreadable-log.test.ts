@@ -1,27 +1,36 @@
-import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
 import { expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
-import { call, createSession, createTestApp, expectProblem } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 
-it('a stored chain that no longer rebuilds is logged as a warning with the error, for the operator to repair', async () => {
+/**
+ * A writer app, and a second instance on the same database whose warnings are
+ * kept: it starts after the test has damaged the rows, so no cache hides them.
+ */
+async function withLoggedReader(test: (writer: TestApp, reader: FastifyInstance, lines: string[]) => Promise<void>): Promise<void> {
   const writer = await createTestApp();
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
+  const { lines, stream } = logSink();
   const database = connectDatabase({ url: writer.url, poolMax: 2 });
   const reader = await buildApp({
     config: loadConfig({ DATABASE_URL: writer.url, LOG_LEVEL: 'warn' }),
     database,
-    logger: { level: 'warn', stream: sink } as never,
+    logger: { level: 'warn', stream } as never,
     listen: false,
   });
   try {
+    await test(writer, reader, lines);
+  } finally {
+    await reader.close();
+    await database.close();
+    await writer.close();
+  }
+}
+
+it('a stored chain that no longer rebuilds is logged as a warning with the error, for the operator to repair', async () => {
+  await withLoggedReader(async (writer, reader, lines) => {
     const id = await createSession(writer, 'unreadable');
     expect((await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { n: 0 } })).statusCode).toBe(200);
     expect((await call(writer.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, patch: [{ op: 'add', path: '/m', value: 1 }] })).statusCode).toBe(200);
@@ -35,30 +44,11 @@ it('a stored chain that no longer rebuilds is logged as a warning with the error
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ msg: 'stored json state cannot be rebuilt', err: { type: 'StateUnreadable' } });
     expect(warnings[0].err.message).toContain(id);
-  } finally {
-    await reader.close();
-    await database.close();
-    await writer.close();
-  }
+  });
 });
 
 it('a binary session whose stored snapshot is gone is a 500 whose log names the session and the version', async () => {
-  const writer = await createTestApp();
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  const database = connectDatabase({ url: writer.url, poolMax: 2 });
-  const reader = await buildApp({
-    config: loadConfig({ DATABASE_URL: writer.url, LOG_LEVEL: 'warn' }),
-    database,
-    logger: { level: 'warn', stream: sink } as never,
-    listen: false,
-  });
-  try {
+  await withLoggedReader(async (writer, reader, lines) => {
     const id = await createSession(writer, 'bytes-gone', { encoding: 'binary' });
     const put = await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AAEC' });
     expect(put.statusCode, put.body).toBe(200);
@@ -67,9 +57,5 @@ it('a binary session whose stored snapshot is gone is a 500 whose log names the 
     expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 500, 'internal_error');
     const logged = lines.join('\n');
     expect(logged).toContain(`session ${id}: binary snapshot 1 is missing`);
-  } finally {
-    await reader.close();
-    await database.close();
-    await writer.close();
-  }
+  });
 });

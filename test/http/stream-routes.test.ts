@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { call, createSession, createTestApp, expectProblem } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { SseClient } from '../helpers/sse.js';
 
@@ -54,8 +54,8 @@ describe('a token that expires after the longest timer Node takes (about 24.8 da
 });
 
 describe('a replay whose read fails', () => {
-    let failNext: Error | undefined;
-  const lines: string[] = [];
+  let failNext: Error | undefined;
+  const log = logSink();
   let app: Awaited<ReturnType<typeof buildApp>>;
   let database: ReturnType<typeof connectDatabase>;
   let baseUrl: string;
@@ -64,16 +64,10 @@ describe('a replay whose read fails', () => {
     const url = await createTestDatabase();
     const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' });
     database = connectDatabase({ url, poolMax: 4 });
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
     app = await buildApp({
       config,
       database,
-      logger: { level: 'warn', stream: sink } as never,
+      logger: { level: 'warn', stream: log.stream } as never,
       beforeStreamRead: async () => {
         const failure = failNext;
         failNext = undefined;
@@ -99,7 +93,7 @@ describe('a replay whose read fails', () => {
     } finally {
       await stream.close();
     }
-    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'stream failed; closing it');
+    const warning = log.entries().find((l) => l.msg === 'stream failed; closing it');
     expect(warning).toMatchObject({ level: 40, session: 'fails', err: { message: 'the database went away mid-replay' } });
   });
 });

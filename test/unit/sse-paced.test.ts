@@ -1,8 +1,7 @@
-import type { ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
 import type * as TimersPromises from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SseWriter, YIELD_AFTER_MS } from '../../src/stream/sse.js';
+import { PacedClient } from '../helpers/paced-client.js';
 
 /**
  * The waits of a replay sent at the client's pace, on a fake clock: the
@@ -28,25 +27,6 @@ vi.mock('node:timers/promises', async (importOriginal) => {
 });
 
 const DRAIN_TIMEOUT_MS = 30_000;
-
-/** A client socket that takes bytes only when the test says it reads. */
-class PacedClient {
-  received: string[] = [];
-  private pending: (() => void)[] = [];
-  readonly socket = new Writable({
-    highWaterMark: 1024,
-    write: (chunk: Buffer, _encoding, callback) => {
-      this.received.push(chunk.toString());
-      this.pending.push(callback);
-    },
-  });
-  get res(): ServerResponse {
-    return this.socket as unknown as ServerResponse;
-  }
-  read(): void {
-    for (const done of this.pending.splice(0)) done();
-  }
-}
 
 const big = (i: number) => `id: ${i}\nevent: note\ndata: "${String(i).padEnd(4000, '.')}"\n\n`;
 

@@ -1,27 +1,6 @@
-import type { ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { OutputLedger, SseWriter } from '../../src/stream/sse.js';
-
-/** A client socket that takes bytes only when the test says it reads. */
-class PacedClient {
-  received: string[] = [];
-  private pending: (() => void)[] = [];
-  readonly socket = new Writable({
-    highWaterMark: 1024,
-    write: (chunk: Buffer, _encoding, callback) => {
-      this.received.push(chunk.toString());
-      this.pending.push(callback);
-    },
-  });
-  get res(): ServerResponse {
-    return this.socket as unknown as ServerResponse;
-  }
-  /** Takes everything written so far. */
-  read(): void {
-    for (const done of this.pending.splice(0)) done();
-  }
-}
+import { PacedClient } from '../helpers/paced-client.js';
 
 const chunk = (i: number) => `id: ${i}\nevent: note\ndata: "${String(i).padEnd(4000, '.')}"\n\n`;
 

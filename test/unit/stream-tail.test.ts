@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EventRow, EventRowPage } from '../../src/events/read.js';
-import type { SseWriter } from '../../src/stream/sse.js';
 import { cursorExpiredFrame, SessionTail, Subscriber, toFrame } from '../../src/stream/tail.js';
+import { asWriter, FakeWriter } from '../helpers/fake-writer.js';
 
 /**
  * The shared tail of a session and its subscribers, driven by hand: rows come
@@ -45,22 +45,6 @@ class History {
   }
 }
 
-class FakeWriter {
-  frames: string[] = [];
-  ended: string | undefined;
-  push(frame: string): boolean {
-    // As an SseWriter: an ended stream takes nothing more.
-    if (this.ended !== undefined) return false;
-    this.frames.push(frame);
-    return true;
-  }
-  end(reason: string): void {
-    this.ended ??= reason;
-  }
-  get text(): string {
-    return this.frames.join('');
-  }
-}
 
 /** Lets every pending promise callback run (the tail's reads are promise chains, no timers). */
 const settle = async () => {
@@ -76,7 +60,7 @@ function setup(pageSize = 100) {
   const join = (lastSeq: number) => {
     const subscriber = new Subscriber(lastSeq);
     const writer = new FakeWriter();
-    subscriber.writer = writer as unknown as SseWriter;
+    subscriber.writer = asWriter(writer);
     tail.add(subscriber);
     return { subscriber, writer };
   };
@@ -181,7 +165,7 @@ describe('reading the history behind a wakeup', () => {
     const tail = new SessionTail('s', 1, cutting, 10, log);
     const subscriber = new Subscriber(0);
     const writer = new FakeWriter();
-    subscriber.writer = writer as unknown as SseWriter;
+    subscriber.writer = asWriter(writer);
     tail.add(subscriber);
     tail.tryJoin(subscriber);
     await settle();
@@ -363,7 +347,7 @@ describe('live events keep their place behind the history they follow', () => {
   it('a replaying subscriber keeps exactly 64 KiB of live events whole; one byte more drops the oldest', () => {
     const subscriber = new Subscriber(0);
     const writer = new FakeWriter();
-    subscriber.writer = writer as unknown as SseWriter;
+    subscriber.writer = asWriter(writer);
     // Frames of exactly 16 KiB: four make 64 KiB.
     const frame = (i: number, extra = 0) => {
       const head = `event: live\ndata: "${i}`;
@@ -377,7 +361,7 @@ describe('live events keep their place behind the history they follow', () => {
 
     const over = new Subscriber(0);
     const overWriter = new FakeWriter();
-    over.writer = overWriter as unknown as SseWriter;
+    over.writer = asWriter(overWriter);
     for (let i = 0; i < 3; i++) over.deliverLive(frame(i));
     over.deliverLive(frame(3, 1));
     over.joined = true;
@@ -388,7 +372,7 @@ describe('live events keep their place behind the history they follow', () => {
   it('a replaying subscriber keeps at most 64 KiB of live events, dropping the oldest', () => {
     const subscriber = new Subscriber(0);
     const writer = new FakeWriter();
-    subscriber.writer = writer as unknown as SseWriter;
+    subscriber.writer = asWriter(writer);
     const big = (i: number) => `event: live\ndata: "${String(i).padEnd(16 * 1024, '.')}"\n\n`;
     for (let i = 0; i < 5; i++) subscriber.deliverLive(big(i));
     subscriber.joined = true;
