@@ -100,8 +100,7 @@ export class SseWriter {
     if (this.closed) return false;
     if (this.res.write(chunk)) return true;
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-    // Stryker disable next-line AssignmentOperator: `waited` is never read (the deadline and othersWaiting decide)
-    for (let waited = 0; ; waited += YIELD_AFTER_MS) {
+    for (;;) {
       const drained = await this.drainWithin(Math.min(YIELD_AFTER_MS, deadline - Date.now()));
       if (drained || this.closed) return !this.closed;
       if (Date.now() >= deadline || othersWaiting()) {
