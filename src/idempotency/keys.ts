@@ -25,11 +25,9 @@ export interface StoredResponse {
  * request, not a reused key.
  */
 export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256')
-    .update(`${method} ${path}\n`)
-    // Stryker disable next-line StringLiteral: any constant works; no body serialises to a bare string without quotes, so no-body never collides with a body either way
-    .update(body === undefined ? '' : stableStringify(body))
-    .digest('base64url');
+  // Stryker disable next-line StringLiteral: any constant works; no body serialises to a bare string without quotes, so no-body never collides with a body either way
+  const bodyText = body === undefined ? '' : stableStringify(body);
+  return createHash('sha256').update(`${method} ${path}\n`).update(bodyText).digest('base64url');
 }
 
 /**

@@ -28,6 +28,26 @@ describe('a refused stream gives its slot back', () => {
   });
 });
 
+describe('a closed changes feed gives its slot back', () => {
+  it('with MAX_STREAMS=1, /v1/changes closed by its client frees the one slot for the next stream', async () => {
+    const t = await createTestApp({ env: { MAX_STREAMS: '1' } });
+    try {
+      await t.listen();
+      const feed = await SseClient.open(`${t.baseUrl}/v1/changes`);
+      await feed.waitFor(() => feed.ofType('sweep_required').length === 1, 'sweep_required');
+      expectProblem(await call(t.app, 'GET', '/v1/changes'), 503, 'too_many_streams');
+      await feed.close();
+      // The server learns of the close from its socket: asked until it has.
+      await expect.poll(async () => (await call(t.app, 'GET', '/v1/sessions/no-such/stream')).statusCode).toBe(404);
+      const again = await SseClient.open(`${t.baseUrl}/v1/changes`);
+      expect(again.status).toBe(200);
+      await again.close();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('a token that expires after the longest timer Node takes (about 24.8 days)', () => {
   const SECRET = 'a-stream-routes-secret-that-is-32-bytes-long';
   it('keeps the stream open: the expiry is re-armed in steps, not fired at once', async () => {
