@@ -4,9 +4,9 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
-import { emptyBodyAsObject, problems, WorkerWriteHeaders } from '../http/schemas.js';
+import { emptyBodyAsObject, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
-import { Limit, SessionId } from '../shapes.js';
+import { Limit } from '../shapes.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
@@ -15,8 +15,7 @@ import { dispositionOf, normaliseContentType, parseRange, SECURITY_HEADERS } fro
 import { Attachment, AttachmentId } from './schemas.js';
 import { commitAttachments, findAttachment, listAttachments, uploadAttachment } from './store.js';
 
-const AttachmentParams = Type.Object({ id: SessionId, attachment_id: AttachmentId }, { additionalProperties: false });
-const SessionOnly = Type.Object({ id: SessionId }, { additionalProperties: false });
+const AttachmentParams = sessionParamsWith({ attachment_id: AttachmentId });
 
 export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
@@ -40,7 +39,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
             'The attachment is uncommitted until a turn (or POST .../commit) commits it; uncommitted ones are deleted ' +
             'after ATTACHMENT_INTENT_TTL_MS. A broken upload stores nothing.',
           tags: ['attachments'],
-          params: SessionOnly,
+          params: SessionParams,
           headers: WorkerWriteHeaders,
           consumes: ['*/*'],
           response: { 201: Attachment, ...problems(400, 404, 409, 413) },
@@ -71,7 +70,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       schema: {
         summary: "List a session's attachments (committed or not), oldest first",
         tags: ['attachments'],
-        params: SessionOnly,
+        params: SessionParams,
         querystring: Type.Object(
           { limit: Type.Optional(Limit), cursor: Type.Optional(Type.String({ description: 'next_cursor from the previous page.' })) },
           { additionalProperties: false },

@@ -1,7 +1,12 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type TProperties, type TSchema, Type } from '@sinclair/typebox';
 import { SessionId } from '../shapes.js';
 
 export const SessionParams = Type.Object({ id: SessionId }, { additionalProperties: false });
+
+/** Path parameters of a route below /v1/sessions/{id}/ that names one more thing (a claim, a batch, a kind). */
+export function sessionParamsWith<T extends TProperties>(more: T) {
+  return Type.Object({ id: SessionId, ...more }, { additionalProperties: false });
+}
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(

@@ -4,7 +4,7 @@ import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Limit, Seq, StringEnum, Version } from '../shapes.js';
-import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
@@ -117,7 +117,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       schema: {
         summary: 'Replace the singleton of a kind (earlier active messages of the kind are archived)',
         tags: ['messages'],
-        params: Type.Object({ id: SessionParams.properties.id, kind: Kind }, { additionalProperties: false }),
+        params: sessionParamsWith({ kind: Kind }),
         headers: WorkerWriteHeaders,
         body: Type.Object(
           { role: Role, content: Type.Unknown(), expected_version: Type.Optional(Version) },

@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Limit, StringEnum, Timestamp } from '../shapes.js';
 import { BATCH_STATUSES, CLAIM_ENDINGS } from '../values.js';
-import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
+import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
@@ -92,11 +92,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
             abandon: 'Abandon a claim: its batches become pending again',
           }[action],
           tags: ['queue'],
-          params: Type.Object(
-            { id: SessionParams.properties.id, claim_id: Id },
-            // Stryker disable next-line ObjectLiteral,BooleanLiteral: params are fixed by the route path, so the option changes nothing
-            { additionalProperties: false },
-          ),
+          params: sessionParamsWith({ claim_id: Id }),
           headers: WorkerWriteHeaders,
           body: Type.Object({ ttl_ms: Type.Optional(ClaimTtl) }, { additionalProperties: false, description: 'Optional; renew takes ttl_ms.' }),
           response: {
@@ -129,11 +125,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       schema: {
         summary: 'Cancel a pending batch',
         tags: ['queue'],
-        params: Type.Object(
-          { id: SessionParams.properties.id, batch_id: Id },
-          // Stryker disable next-line ObjectLiteral,BooleanLiteral: params are fixed by the route path, so the option changes nothing
-          { additionalProperties: false },
-        ),
+        params: sessionParamsWith({ batch_id: Id }),
         headers: IdempotencyHeaders,
         response: { 204: Type.Null(), ...problems(400, 404, 409, 422) },
       },

@@ -198,16 +198,13 @@ export function applyJsonPatch(current: Measured, patch: readonly PatchOperation
       }
       case 'move': {
         const from = fromOf(operation);
-        if (from.length < path.length && from.every((token, index) => token === path[index])) {
+        // Tokens are strings, so a from longer than path is never its prefix.
+        const fromIsPrefix = from.every((token, index) => token === path[index]);
+        if (fromIsPrefix && from.length < path.length) {
           throw new OpFailed(`cannot move "${pointerOf(from)}" into its own child "${pointerOf(path)}"`);
         }
         get(from); // must exist, even when from equals path
-        if (
-          // Stryker disable next-line ConditionalExpression: redundant with every() below (a shorter prefix was refused above; a longer from never matches), kept to say what "same place" means
-          from.length === path.length &&
-          from.every((token, index) => token === path[index])
-        )
-          return;
+        if (fromIsPrefix) return; // from equals path: nothing moves
         const value = remove(from, true);
         // Moved deeper: its own depth now counts from a lower level.
         if (path.length > from.length) checked(value, path);

@@ -52,7 +52,6 @@ function endAtExpiry(writer: SseWriter, expiresAt: number | undefined): void {
     }
     timer = globalThis.setTimeout(() => {
       writer.push(liveFrame('session.token_expired', { expired_at: new Date(expiresAt).toISOString() }));
-      // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
       writer.end('token expired');
     }, Math.max(left, 0)).unref();
   };
@@ -93,7 +92,6 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         if (page.historyStart !== undefined && page.historyStart > subscriber.lastSeq) {
           // Trimmed while this stream replayed: say so and end, never skip ahead.
           writer.push(cursorExpiredFrame(subscriber.lastSeq, page.historyStart));
-          // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
           writer.end('cursor expired');
           return sent;
         }
@@ -198,12 +196,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         writer.push(liveFrame('session.activity', { ...(activity as object), cursor: head }));
         if (subscriber.finalFrame) {
           writer.push(subscriber.finalFrame);
-          // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
           writer.end('session deleted');
           return;
         }
         if (!live) {
-          // Stryker disable next-line StringLiteral: the reason is read only to count 'slow reader' disconnects, so any other text is the same to every observer
           writer.end('replay complete');
           return;
         }

@@ -23,13 +23,27 @@ export class OutputLedger {
 }
 
 /**
+ * Why a stream closed. Only 'slow reader' is counted (the slow-readers
+ * metric); the others say what happened to whoever debugs a stream.
+ */
+export type CloseReason =
+  | 'client closed'
+  | 'replay complete'
+  | 'session deleted'
+  | 'cursor expired'
+  | 'token expired'
+  | 'server shutting down'
+  | 'slow reader'
+  | 'error';
+
+/**
  * One server-sent-events response. Frames are built by the callers (once per
  * event, shared by every subscriber) and written here; a writer whose socket
  * buffer passes `maxBufferedBytes` is cut off rather than buffered without
  * bound: its client reconnects with Last-Event-ID and loses nothing durable.
  */
 export class SseWriter {
-  private closedReason: string | undefined;
+  private closedReason: CloseReason | undefined;
   private readonly closeListeners: (() => void)[] = [];
   /** This writer's share of the ledger: its unsent bytes when last looked at. */
   private counted = 0;
@@ -136,23 +150,23 @@ export class SseWriter {
   }
 
   /** Ends the stream cleanly (the client may reconnect). */
-  end(reason: string): void {
+  end(reason: CloseReason): void {
     if (this.closed) return;
     this.markClosed(reason);
     this.res.end();
   }
 
-  destroy(reason: string): void {
+  destroy(reason: CloseReason): void {
     if (this.closed) return;
     this.markClosed(reason);
     this.res.destroy();
   }
 
-  get reason(): string | undefined {
+  get reason(): CloseReason | undefined {
     return this.closedReason;
   }
 
-  private markClosed(reason: string): void {
+  private markClosed(reason: CloseReason): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     this.recount(0);

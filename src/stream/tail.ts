@@ -1,6 +1,6 @@
 import type { BaseLogger } from 'pino';
 import { type EventRow, type EventRowPage, eventJson } from '../events/read.js';
-import { durableFrame, liveFrame, type SseWriter } from './sse.js';
+import { type CloseReason, durableFrame, liveFrame, type SseWriter } from './sse.js';
 
 /** Bytes of live frames kept for a subscriber still replaying history; older ones are dropped (live is best-effort). */
 const CATCH_UP_LIVE_BYTES = 64 * 1024;
@@ -90,7 +90,7 @@ export class Subscriber {
     for (const { frame } of this.liveBacklog.drain()) this.writer?.push(frame);
   }
 
-  finish(frame: string, reason: string): void {
+  finish(frame: string, reason: CloseReason): void {
     if (!this.writer) {
       this.finalFrame = frame;
       return;
@@ -169,7 +169,7 @@ export class SessionTail {
   }
 
   /** Ends every stream of this session with a final frame (the session is gone). */
-  finish(frame: string, reason: string): void {
+  finish(frame: string, reason: CloseReason): void {
     for (const subscriber of this.subscribers) subscriber.finish(frame, reason);
   }
 
@@ -177,11 +177,12 @@ export class SessionTail {
     for (const subscriber of this.subscribers) subscriber.deliverLive(frame);
   }
 
-  private releaseLive(): void {
-    // Stryker disable next-line UnaryOperator: only called at the end of a read, which needs a cursor
-    const cursor = this.cursor ?? -1;
-    // Stryker disable next-line StringLiteral: shift() right after a peek() that found an item always returns it
-    while ((this.pendingLive.peek()?.head ?? Infinity) <= cursor) this.deliverLive(this.pendingLive.shift()?.frame ?? '');
+  /** Delivers the live frames held until history reached `cursor`. */
+  private releaseLive(cursor: number): void {
+    for (let next = this.pendingLive.peek(); next !== undefined && next.head <= cursor; next = this.pendingLive.peek()) {
+      this.pendingLive.shift();
+      this.deliverLive(next.frame);
+    }
   }
 
   private async read(): Promise<void> {
@@ -209,7 +210,7 @@ export class SessionTail {
           if (rows.length < this.pageSize && !cut) break;
         }
       } while (this.wokenWhileReading);
-      this.releaseLive();
+      this.releaseLive(this.cursor);
     } catch (err) {
       // Typically the database is unreachable: streams stay open and the tail
       // tries again; a LISTEN reconnect also wakes it.

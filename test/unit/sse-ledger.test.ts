@@ -33,8 +33,8 @@ describe('unsent output of all streams together (SSE_TOTAL_BUFFER_BYTES)', () =>
     for (let i = 0; i < 20; i++) expect(healthy.push(frame(40))).toBe(true);
     await new Promise((resolve) => setImmediate(resolve));
     expect(ledger.total).toBeLessThan(100 * 1024);
-    writers[0]?.destroy('test over');
-    writers[1]?.destroy('test over');
+    writers[0]?.destroy('client closed');
+    writers[1]?.destroy('client closed');
     expect(ledger.total).toBe(0);
   });
 });
