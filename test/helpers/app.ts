@@ -1,5 +1,6 @@
+import type { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { type AppOptions, buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { connectDatabase, type Database } from '../../src/db/client.js';
@@ -28,17 +29,24 @@ export async function createTestApp(
     logQuery?: (query: string, params: unknown[]) => void;
     /** See `AppOptions.beforeStreamRead`: a test's pause before each stream read. */
     beforeStreamRead?: AppOptions['beforeStreamRead'];
+    /** Keeps the app's log (with the production redaction) at this level: `logSink(level)`. */
+    log?: { level: string; stream: Writable };
   } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? (await createTestDatabase());
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: url });
+  const config = loadConfig({ LOG_LEVEL: options.log?.level ?? 'silent', ...options.env, DATABASE_URL: url });
   const database = connectDatabase({
     // As main.ts does: the URL as the configuration reads it.
     url: config.databaseUrl ?? url,
     poolMax: config.dbPoolMax,
     ...(options.logQuery ? { logger: { logQuery: options.logQuery } } : {}),
   });
-  const app = await buildApp({ config, database, logger: false, beforeStreamRead: options.beforeStreamRead });
+  const app = await buildApp({
+    config,
+    database,
+    logger: options.log ? { level: options.log.level, stream: options.log.stream } : false,
+    beforeStreamRead: options.beforeStreamRead,
+  });
   await app.ready();
   const testApp: TestApp = {
     app,
@@ -60,6 +68,25 @@ export async function createTestApp(
 }
 
 /** inject() with a JSON body and the parsed JSON answer. */
+/**
+ * Two instances on one database for the whole test file: the first takes the
+ * writes and caches what it wrote; the second has cached nothing, so its reads
+ * rebuild the state from the stored rows. `use` receives both before the first test.
+ */
+export function warmAndColdApps(env: Record<string, string>, use: (warm: TestApp, cold: TestApp) => void): void {
+  let warm: TestApp | undefined;
+  let cold: TestApp | undefined;
+  beforeAll(async () => {
+    warm = await createTestApp({ env });
+    cold = await createTestApp({ databaseUrl: warm.url, env });
+    use(warm, cold);
+  });
+  afterAll(async () => {
+    await cold?.close();
+    await warm?.close();
+  });
+}
+
 export async function call(
   app: FastifyInstance,
   method: InjectOptions['method'],

@@ -1,7 +1,10 @@
 import { Writable } from 'node:stream';
 
-/** A pino destination that keeps every line, for tests that assert what an operator would read in the log. */
-export function logSink(): { lines: string[]; stream: Writable; entries: () => Record<string, any>[] } {
+/**
+ * A pino destination that keeps every line, for tests that assert what an
+ * operator would read in the log: `createTestApp({ log: logSink('warn') })`.
+ */
+export function logSink(level: string): { level: string; lines: string[]; stream: Writable; entries: () => Record<string, any>[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -9,5 +12,5 @@ export function logSink(): { lines: string[]; stream: Writable; entries: () => R
       done();
     },
   });
-  return { lines, stream, entries: () => lines.map((line) => JSON.parse(line)) };
+  return { level, lines, stream, entries: () => lines.map((line) => JSON.parse(line)) };
 }

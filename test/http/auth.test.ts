@@ -1,9 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase } from '../../src/db/client.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
@@ -178,12 +175,10 @@ describe('tokens on streams', () => {
   });
 
   it('never reaches the logs', async () => {
-    const { lines, stream: sink } = logSink();
-    const config = loadConfig({ DATABASE_URL: t.url, AUTH_SECRET: SECRET, LOG_LEVEL: 'trace' });
-    const database = connectDatabase({ url: t.url, poolMax: 2 });
-    const app = await buildApp({ config, database, logger: { level: 'trace', stream: sink } as never, listen: false });
+    const { lines, ...log } = logSink('trace');
+    const logged = await createTestApp({ databaseUrl: t.url, env: { AUTH_SECRET: SECRET }, log });
+    const { app } = logged;
     try {
-      await app.ready();
       const reader = await mint({ sessions: ['team-a:1'], read: true });
       await app.inject({ method: 'GET', url: '/v1/sessions/team-a:1', headers: bearer(reader) });
       await app.inject({ method: 'GET', url: `/v1/sessions/team-a:1/stream?live=false&access_token=${reader}` });
@@ -193,8 +188,7 @@ describe('tokens on streams', () => {
       expect(log).not.toContain(reader);
       expect(log).not.toContain(reader.split('.')[2]);
     } finally {
-      await app.close();
-      await database.close();
+      await logged.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { call, type TestApp, warmAndColdApps } from '../helpers/app.js';
 
 // The public json-patch-tests suite and the RFC 7396 appendix A examples, run
 // through the HTTP API: each case is a delta on a session holding its doc,
@@ -43,14 +43,10 @@ const mergeExamples: [unknown, unknown, unknown][] = [
 let warm: TestApp;
 let cold: TestApp;
 
-beforeAll(async () => {
-  // A checkpoint every third delta: versions 2 and 3 are replayed from the chain, version 4 is a checkpoint.
-  warm = await createTestApp({ env: { STATE_CHECKPOINT_DELTAS: '3' } });
-  cold = await createTestApp({ databaseUrl: warm.url, env: { STATE_CHECKPOINT_DELTAS: '3' } });
-});
-afterAll(async () => {
-  await cold.close();
-  await warm.close();
+// A checkpoint every third delta: versions 2 and 3 are replayed from the chain, version 4 is a checkpoint.
+warmAndColdApps({ STATE_CHECKPOINT_DELTAS: '3' }, (warmApp, coldApp) => {
+  warm = warmApp;
+  cold = coldApp;
 });
 
 const state = async (t: TestApp, id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/state`)).json();

@@ -1,8 +1,5 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase } from '../../src/db/client.js';
 import { settleExpired } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
@@ -367,12 +364,11 @@ describe('fencing: every worker write carries the Lease-Token while a lease runs
 
 describe('the token stays secret', () => {
   it('never appears in the logs, not even when sent as a header', async () => {
-    const { lines, stream: sink } = logSink();
-    const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'trace' });
-    const database = connectDatabase({ url: t.url, poolMax: 2 });
-    const app = await buildApp({ config, database, logger: { level: 'trace', stream: sink } as never, listen: false });
+    const log = logSink('trace');
+    const { lines } = log;
+    const logged = await createTestApp({ databaseUrl: t.url, log });
+    const { app } = logged;
     try {
-      await app.ready();
       const id = await session();
       const lease = (await app.inject({ method: 'POST', url: `/v1/sessions/${id}/lease`, payload: { owner: 'a', ttl_ms: 60_000 } })).json();
       await app.inject({ method: 'PUT', url: `/v1/sessions/${id}/lease`, headers: { 'lease-token': lease.token } });
@@ -382,8 +378,7 @@ describe('the token stays secret', () => {
       expect(lines.join('\n')).not.toContain(lease.token);
       expect(metrics).not.toContain(lease.token);
     } finally {
-      await app.close();
-      await database.close();
+      await logged.close();
     }
   });
 });

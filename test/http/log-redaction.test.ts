@@ -1,10 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase, type Database } from '../../src/db/client.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
 
 // Issue 12, hardening: logs never carry user data or secrets, read from the
@@ -12,27 +9,22 @@ import { logSink } from '../helpers/logs.js';
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 
 async function loggingApp(env: Record<string, string>) {
-  const { lines, stream: sink } = logSink();
-  const url = await createTestDatabase();
-  const config = loadConfig({ ...env, DATABASE_URL: url, LOG_LEVEL: 'trace' });
-  const database = connectDatabase({ url, poolMax: 4 });
-  const app = await buildApp({ config, database, logger: { level: 'trace', stream: sink } as never, listen: false });
-  await app.ready();
-  return { app, database, log: () => lines.join('') };
+  const log = logSink('trace');
+  const t = await createTestApp({ env, log });
+  return { t, app: t.app, log: () => log.lines.join('') };
 }
 
 describe('with authentication on', () => {
   let app: FastifyInstance;
-  let database: Database;
+  let t: TestApp;
   let log: () => string;
   beforeAll(async () => {
-    ({ app, database, log } = await loggingApp({ AUTH_SECRET: SECRET }));
+    ({ t, app, log } = await loggingApp({ AUTH_SECRET: SECRET }));
     const admin = await mintToken(SECRET, { sessions: [], admin: true, ttlSeconds: 3600 });
     await app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: `Bearer ${admin}` }, payload: { id: 'team-a:1' } });
   });
   afterAll(async () => {
-    await app.close();
-    await database.close();
+    await t.close();
   });
 
   it('a token in the query string of a refused request (401, 403) never reaches the logs, however the name is spelled', async () => {
@@ -60,14 +52,13 @@ describe('with authentication on', () => {
 
 describe('a refused request', () => {
   let app: FastifyInstance;
-  let database: Database;
+  let t: TestApp;
   let log: () => string;
   beforeAll(async () => {
-    ({ app, database, log } = await loggingApp({}));
+    ({ t, app, log } = await loggingApp({}));
   });
   afterAll(async () => {
-    await app.close();
-    await database.close();
+    await t.close();
   });
 
   it('is logged with its status and code, never with a detail that quotes the request', async () => {
@@ -84,21 +75,20 @@ describe('a refused request', () => {
 
 describe('a request that fails with a 500', () => {
   let app: FastifyInstance;
-  let database: Database;
+  let t: TestApp;
   let log: () => string;
   beforeAll(async () => {
-    ({ app, database, log } = await loggingApp({}));
+    ({ t, app, log } = await loggingApp({}));
     await app.inject({ method: 'POST', url: '/v1/sessions', payload: { id: 'doomed' } });
     // An unexpected database fault on the activity write, whose query carries the user's detail.
-    await database.sql.unsafe(`
+    await t.database.sql.unsafe(`
       create function refuse_activity() returns trigger language plpgsql as
         $$ begin raise exception 'activity refused for "%"', new.detail using errcode = 'XX000'; end $$;
       create trigger refuse_activity before insert on session_activity for each row execute function refuse_activity();
     `);
   });
   afterAll(async () => {
-    await app.close();
-    await database.close();
+    await t.close();
   });
 
   it('is logged with its SQL, code and stack, without the query parameters or values', async () => {

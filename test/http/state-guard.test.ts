@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { call, createSession, expectProblem, type TestApp, warmAndColdApps } from '../helpers/app.js';
 
 // No accepted write may leave a session unreadable: the patches from issue 11
 // that did, and the guard every json write now passes.
@@ -10,13 +10,9 @@ let counter = 0;
 // MAX_JSON_DEPTH 8: a state may nest 7 levels. MAX_BODY_BYTES 4096: a state may measure 3968 bytes.
 const env = { MAX_JSON_DEPTH: '8', MAX_BODY_BYTES: '4096', MAX_EVENT_BYTES: '4096', STATE_CHECKPOINT_DELTAS: '4' };
 
-beforeAll(async () => {
-  t = await createTestApp({ env });
-  cold = await createTestApp({ databaseUrl: t.url, env });
-});
-afterAll(async () => {
-  await cold.close();
-  await t.close();
+warmAndColdApps(env, (warm, coldApp) => {
+  t = warm;
+  cold = coldApp;
 });
 
 async function sessionWith(snapshot: unknown): Promise<string> {

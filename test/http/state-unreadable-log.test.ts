@@ -1,30 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase } from '../../src/db/client.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
 
 /**
  * A writer app, and a second instance on the same database whose warnings are
- * kept: it starts after the test has damaged the rows, so no cache hides them.
+ * kept. The second has cached nothing, so its reads rebuild from the rows the
+ * test damaged.
  */
 async function withLoggedReader(test: (writer: TestApp, reader: FastifyInstance, lines: string[]) => Promise<void>): Promise<void> {
   const writer = await createTestApp();
-  const { lines, stream } = logSink();
-  const database = connectDatabase({ url: writer.url, poolMax: 2 });
-  const reader = await buildApp({
-    config: loadConfig({ DATABASE_URL: writer.url, LOG_LEVEL: 'warn' }),
-    database,
-    logger: { level: 'warn', stream } as never,
-    listen: false,
-  });
+  const log = logSink('warn');
+  const reader = await createTestApp({ databaseUrl: writer.url, log });
   try {
-    await test(writer, reader, lines);
+    await test(writer, reader.app, log.lines);
   } finally {
     await reader.close();
-    await database.close();
     await writer.close();
   }
 }
@@ -38,7 +29,6 @@ it('a stored chain that no longer rebuilds is logged as a warning with the error
     await writer.database.sql`
       update events set data = ${JSON.stringify({ patch: [{ op: 'move', from: '/n', path: '/n/x' }] })}::json
       where type = 'state.delta' and version = 2 and session_sid = (select sid from sessions where id = ${id})`;
-    await reader.ready();
     expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 409, 'state_unreadable');
     const warnings = lines.map((line) => JSON.parse(line)).filter((line) => line.level === 40);
     expect(warnings).toHaveLength(1);
@@ -53,7 +43,6 @@ it('a binary session whose stored snapshot is gone is a 500 whose log names the 
     const put = await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AAEC' });
     expect(put.statusCode, put.body).toBe(200);
     await writer.database.sql`delete from state_snapshots where session_sid = (select sid from sessions where id = ${id})`;
-    await reader.ready();
     expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 500, 'internal_error');
     const logged = lines.join('\n');
     expect(logged).toContain(`session ${id}: binary snapshot 1 is missing`);

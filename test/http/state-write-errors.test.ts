@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { call, createSession, expectProblem, type TestApp, warmAndColdApps } from '../helpers/app.js';
 
 // What a curl user reads when a state write is refused or a stored state
 // cannot be rebuilt: the exact problem (status, code, detail, extensions),
@@ -14,13 +14,9 @@ let counter = 0;
 // Checkpoints far apart, so a stored chain stays snapshot + deltas.
 const env = { MAX_JSON_DEPTH: '8', MAX_BODY_BYTES: '4096', MAX_EVENT_BYTES: '4096', STATE_CHECKPOINT_DELTAS: '1000' };
 
-beforeAll(async () => {
-  t = await createTestApp({ env });
-  cold = await createTestApp({ databaseUrl: t.url, env });
-});
-afterAll(async () => {
-  await cold.close();
-  await t.close();
+warmAndColdApps(env, (warm, coldApp) => {
+  t = warm;
+  cold = coldApp;
 });
 
 async function session(encoding: 'json' | 'binary', snapshot?: unknown): Promise<string> {

@@ -1,11 +1,8 @@
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase } from '../../src/db/client.js';
-import { call, createSession, createTestApp, expectProblem } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
-import { createTestDatabase } from '../helpers/db.js';
 import { SseClient } from '../helpers/sse.js';
 
 /** GET /v1/sessions/{id}/stream: what a refused, failing or long-lived stream does. */
@@ -75,30 +72,25 @@ describe('a token that expires after the longest timer Node takes (about 24.8 da
 
 describe('a replay whose read fails', () => {
   let failNext: Error | undefined;
-  const log = logSink();
-  let app: Awaited<ReturnType<typeof buildApp>>;
-  let database: ReturnType<typeof connectDatabase>;
+  const log = logSink('warn');
+  let t: TestApp;
+  let app: FastifyInstance;
   let baseUrl: string;
 
   beforeAll(async () => {
-    const url = await createTestDatabase();
-    const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' });
-    database = connectDatabase({ url, poolMax: 4 });
-    app = await buildApp({
-      config,
-      database,
-      logger: { level: 'warn', stream: log.stream } as never,
+    t = await createTestApp({
+      log,
       beforeStreamRead: async () => {
         const failure = failNext;
         failNext = undefined;
         if (failure) throw failure;
       },
     });
-    baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    app = t.app;
+    baseUrl = await t.listen();
   });
   afterAll(async () => {
-    await app.close();
-    await database.close();
+    await t.close();
   });
 
   it('a read that fails ends the stream and logs a warning with the error and the session', async () => {
