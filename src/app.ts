@@ -20,6 +20,7 @@ import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
 import { SessionQueue } from './writes/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { registerUnreadBodyDrain } from './http/unread-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/keys.js';
@@ -146,6 +147,7 @@ export async function buildApp({ config, database, logger, listen = true, before
   // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.
   registerShutdownRefusal(app);
   registerBodyTimeout(app, config.requestTimeoutMs);
+  registerUnreadBodyDrain(app);
   if (config.corsOrigins.length) {
     await app.register(cors, {
       origin: config.corsOrigins,

@@ -50,7 +50,7 @@ export class PayloadTooLarge extends ApiError {
   readonly status = 413;
   readonly code = 'payload_too_large';
   readonly title = 'Payload too large';
-  constructor(detail: string, limit: { limit_bytes?: number; limit?: number; size?: number }) {
+  constructor(detail: string, limit: { limit_bytes?: number; limit?: number; size?: number; line?: number }) {
     super(detail, limit);
   }
 }

@@ -5,6 +5,7 @@ import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
 import { emptyBodyAsObject, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
+import { bodyChunks } from '../http/unread-body.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
 import { Limit } from '../shapes.js';
 import { writeSession } from '../writes/session-write.js';
@@ -49,7 +50,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
         const declared = Number(request.headers['content-length']);
         // A declared size over the limit is refused before a byte is read.
         if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes, declared);
-        const body = (request.body as Readable | undefined) ?? Readable.from([]);
+        const body = request.body === undefined ? Readable.from([]) : bodyChunks(request.body as Readable);
         const { view } = await uploadAttachment(db, bytes, {
           sessionId: request.params.id,
           contentType: normaliseContentType(request.headers['content-type']),

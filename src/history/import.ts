@@ -3,7 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { uuidv7 } from 'uuidv7';
 import type { AttachmentBytes } from '../attachments/bytes.js';
 import { type Db, transactionSql, type Tx } from '../db/client.js';
-import { InvalidImport, SessionExists } from '../errors.js';
+import { InvalidImport, PayloadTooLarge, SessionExists } from '../errors.js';
 import { findSession } from '../sessions/repository.js';
 import { notify } from '../wakeups/wakeups.js';
 import {
@@ -397,6 +397,11 @@ interface Line {
   bytes: Buffer;
 }
 
+/** A line past the limit is a body past its limit: 413, as for live NDJSON ingest, naming the line. */
+function lineTooLong(line: number, maxBytes: number): PayloadTooLarge {
+  return new PayloadTooLarge(`line ${line}: the line is longer than ${maxBytes} bytes (twice MAX_BODY_BYTES)`, { limit_bytes: maxBytes, line });
+}
+
 /** The lines of a byte stream, one at a time, none longer than `maxBytes` (blank lines are skipped). */
 class LineReader {
   lineNo = 0;
@@ -425,7 +430,7 @@ class LineReader {
         this.held += this.buffer.length;
         this.buffer = Buffer.alloc(0);
       }
-      if (this.held > this.maxBytes) throw new InvalidImport(this.lineNo + 1, `the line is longer than ${this.maxBytes} bytes`);
+      if (this.held > this.maxBytes) throw lineTooLong(this.lineNo + 1, this.maxBytes);
       if (this.done) return this.parts.length ? this.take() : undefined;
       const next = await this.source.next();
       if (next.done) this.done = true;
@@ -439,7 +444,7 @@ class LineReader {
     this.held = 0;
     this.lineNo++;
     if (bytes.length && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
-    if (bytes.length > this.maxBytes) throw new InvalidImport(this.lineNo, `the line is longer than ${this.maxBytes} bytes`);
+    if (bytes.length > this.maxBytes) throw lineTooLong(this.lineNo, this.maxBytes);
     if (bytes.every((byte) => byte === 0x20 || byte === 0x09)) return undefined;
     return { no: this.lineNo, bytes };
   }

@@ -7,6 +7,7 @@ import { Forbidden } from '../auth/plugin.js';
 import { PostgresChunks } from '../attachments/bytes.js';
 import { SessionNotFound, UnsupportedMediaType } from '../errors.js';
 import { parseJsonBody } from '../http/json-body.js';
+import { bodyChunks } from '../http/unread-body.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { Seq, SessionId, Version } from '../shapes.js';
@@ -155,7 +156,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         throw new UnsupportedMediaType(`an import is an export file: send it as ${NDJSON}`);
       }
       const id = await importSession(db, {
-        body: request.body as Readable,
+        body: bodyChunks(request.body as Readable),
         id: request.query.id,
         // A record wraps what it carries in one object: two levels more than a request body may nest.
         parse: (line) => parseJsonBody(line, config.maxJsonDepth + 2),

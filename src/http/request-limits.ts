@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { replyWithProblem, writeRawProblem } from './error-handler.js';
 import { RequestTimeout, ShuttingDown } from '../errors.js';
+import { isDraining } from './unread-body.js';
 
 /**
  * A request whose body has not fully arrived `timeoutMs` after its headers
@@ -13,7 +14,8 @@ export function registerBodyTimeout(app: FastifyInstance, timeoutMs: number): vo
     const req = request.raw;
     if (req.complete) return;
     const timer = setTimeout(() => {
-      if (req.complete || reply.raw.writableEnded) return;
+      // A refusal already waits on the rest of the body, under bounds of its own.
+      if (req.complete || reply.raw.writableEnded || isDraining(req)) return;
       if (reply.raw.headersSent) {
         req.socket.destroy();
         return;

@@ -6,6 +6,7 @@ import { notify } from '../wakeups/wakeups.js';
 import { checkClientType, EventType } from '../events/types.js';
 import { ApiError, InvalidRequest, PayloadTooLarge } from '../errors.js';
 import { parseJsonBody } from '../http/json-body.js';
+import { bodyChunks } from '../http/unread-body.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
@@ -119,7 +120,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (failure !== undefined) throw failure;
     };
     body.setEncoding('utf8');
-    for await (const chunk of body as AsyncIterable<string>) {
+    for await (const chunk of bodyChunks<string>(body)) {
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
