@@ -237,7 +237,10 @@ export interface paths {
          * @description Returns the secret `token` (send it as Lease-Token on every write while the lease runs) and a `fencing_token` that grows with every successful claim. 409 lease_held while another unexpired lease exists.
          */
         post: operations["claimLease"];
-        /** Release the lease (Lease-Token required) */
+        /**
+         * Release the lease (Lease-Token required)
+         * @description 409 lease_lost when the token is no longer the current lease (expired, released or superseded): a worker releasing a lease it already lost learns that it lost it.
+         */
         delete: operations["releaseLease"];
         options?: never;
         head?: never;
