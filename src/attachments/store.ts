@@ -109,10 +109,11 @@ export async function uploadAttachment(
   } catch (error) {
     if (!(error instanceof AlreadyStored)) throw error;
     if (error.view.committed) return { view: error.view, created: false };
-    // Uploaded again before any commit: the intent starts over, so the sweep does not take it from under the worker.
+    // Uploaded again before any commit: the intent starts over, so the sweep does not take it from under the
+    // worker; created_at stays that of the first upload.
     const [renewed] = await db
       .update(attachments)
-      .set({ createdAt: sql`now()` })
+      .set({ intentAt: sql`now()` })
       .where(and(eq(attachments.attachmentId, error.view.attachment_id), eq(attachments.committed, false), sql`${attachments.sessionSid} = (select sid from sessions where id = ${upload.sessionId})`))
       .returning(columns);
     return { view: renewed ? toView(renewed) : error.view, created: false };
@@ -181,7 +182,7 @@ export async function commitAttachments(
   return events;
 }
 
-/** Deletes uncommitted attachments older than `ttlMs` (their chunks go with them); returns how many. */
+/** Deletes uncommitted attachments whose intent is older than `ttlMs` (their chunks go with them); returns how many. */
 export async function sweepAttachments(db: DbOrTx, ttlMs: number): Promise<number> {
   const deleted = await db
     .delete(attachments)
@@ -189,7 +190,7 @@ export async function sweepAttachments(db: DbOrTx, ttlMs: number): Promise<numbe
       and(
         eq(attachments.committed, false),
         sql`${attachments.attachmentId} not like 'upload:%'`,
-        lt(attachments.createdAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`),
+        lt(attachments.intentAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`),
       ),
     )
     .returning({ id: attachments.id });

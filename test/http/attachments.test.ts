@@ -195,14 +195,28 @@ describe('attachments', () => {
   it('uploading the same bytes again before any commit starts the intent over: the sweep leaves it', async () => {
     const id = await newSession();
     const aid = (await upload(id, 'uploaded twice')).json().attachment_id;
-    await t.database.sql`update attachments set created_at = now() - interval '2 hours' where attachment_id = ${aid}`;
+    const ageTwoHours = () =>
+      t.database.sql`update attachments set created_at = created_at - interval '2 hours', intent_at = intent_at - interval '2 hours' where attachment_id = ${aid}`;
+    await ageTwoHours();
     expect((await upload(id, 'uploaded twice')).statusCode).toBe(201);
     await sweepAttachments(t.database.db, 3_600_000);
     expect((await list(id)).map((a) => a.attachment_id)).toEqual([aid]);
     // Without the second upload it would have gone.
-    await t.database.sql`update attachments set created_at = now() - interval '2 hours' where attachment_id = ${aid}`;
+    await ageTwoHours();
     await sweepAttachments(t.database.db, 3_600_000);
     expect(await list(id)).toEqual([]);
+  });
+
+  it('uploading the same bytes again keeps the first upload\'s created_at, before and after the commit', async () => {
+    const id = await newSession();
+    const first = (await upload(id, 'the same bytes', 'text/plain')).json();
+    const again = await upload(id, 'the same bytes', 'text/plain');
+    expect(again.statusCode).toBe(201);
+    expect(again.json()).toEqual(first);
+    expect(await list(id)).toEqual([first]);
+    const committed = await call(t.app, 'POST', `/v1/sessions/${id}/attachments/${first.attachment_id}/commit`);
+    expect(committed.json().created_at).toBe(first.created_at);
+    expect((await upload(id, 'the same bytes', 'text/plain')).json()).toEqual({ ...first, committed: true });
   });
 
   it('deleting the session deletes its attachments and their bytes', async () => {
