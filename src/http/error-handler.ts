@@ -54,6 +54,16 @@ function describeValidation(error: FastifyError): InvalidRequest {
   return new InvalidRequest(detail, errors);
 }
 
+/**
+ * A route that needs a body got none (no bytes, whatever the Content-Type):
+ * said in those words, not as a value of the wrong type. fastify validates a
+ * missing body as null, so only the request tells it from a JSON `null`.
+ */
+function missingBody(error: FastifyError, request: FastifyRequest): InvalidRequest | undefined {
+  if (!error.validation || error.validationContext !== 'body' || request.body !== undefined) return undefined;
+  return new InvalidRequest('body is required: send a JSON object', [{ in: 'body', field: '', message: 'is required' }]);
+}
+
 /** RFC 9110 media type: token "/" token, then parameters. */
 const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+[\t ]*(;.*)?$/i;
 
@@ -139,7 +149,8 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
   const allowed = new AllowedMethods();
   app.addHook('onRoute', (route) => allowed.add(route.method, route.url));
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toApiError(error, request.routeOptions.bodyLimit, request.headers['content-type']);
+    const problem =
+      missingBody(error, request) ?? toApiError(error, request.routeOptions.bodyLimit, request.headers['content-type']);
     if (problem.status === 409 && request.method !== 'GET') metrics.conflicts.inc({ code: problem.code });
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     // The detail can quote the request (a JSON parse error quotes the body): the client has it, the log gets the code.
