@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
 import { AllowedMethods } from './allowed-methods.js';
+import { notAMediaType, parseMediaType } from './media-type.js';
 import {
   ApiError,
   DatabaseUnavailable,
@@ -64,9 +65,6 @@ function missingBody(error: FastifyError, request: FastifyRequest): InvalidReque
   return new InvalidRequest('body is required: send a JSON object', [{ in: 'body', field: '', message: 'is required' }]);
 }
 
-/** RFC 9110 media type: token "/" token, then parameters. */
-const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+[\t ]*(;.*)?$/i;
-
 /** Maps anything thrown in a request to a problem document; the single place that does. */
 export function toApiError(error: FastifyError | Error, bodyLimit?: number, contentType?: string): ApiError {
   if (error instanceof ApiError) return error;
@@ -79,11 +77,9 @@ export function toApiError(error: FastifyError | Error, bodyLimit?: number, cont
         : new PayloadTooLarge(`request body is larger than ${bodyLimit} bytes (MAX_BODY_BYTES)`, { limit_bytes: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       // Routes that take any type (attachment uploads) refuse only a header that is not a media type at all.
-      return new UnsupportedMediaType(
-        contentType === undefined || MEDIA_TYPE.test(contentType)
-          ? 'send the body as application/json'
-          : `Content-Type ${JSON.stringify(contentType)} is not a media type (type/subtype, e.g. application/json)`,
-      );
+      return contentType === undefined || parseMediaType(contentType) !== undefined
+        ? new UnsupportedMediaType('send the body as application/json')
+        : notAMediaType(contentType);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidRequest('body is empty but Content-Type is application/json; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
