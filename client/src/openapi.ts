@@ -510,7 +510,7 @@ export interface paths {
         put?: never;
         /**
          * Commit one agent turn atomically: state, events, messages, claims, attachments, usage, lease release
-         * @description All parts commit together or none does, in this order: the state change (CAS on base_version), the events, the messages, the claims completed, the attachments committed, the usage, the lease released; then one `turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses the whole turn with that part's error plus `part` and, for list parts, `index`.
+         * @description All parts commit together or none does, in this order: the state change (CAS on base_version), the events, the messages, the claims completed, the attachments committed, the usage, the lease released; then one `turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses the whole turn with that part's error plus `part` and, for list parts, `index`. Its lists (events, messages, complete_claims, attachments, usage) hold at most MAX_BATCH_EVENTS items together, a claim or attachment is named once, and its turn.committed event must fit MAX_EVENT_BYTES (413 otherwise).
          */
         post: operations["commitTurn"];
         delete?: never;
