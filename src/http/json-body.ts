@@ -43,8 +43,9 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
 /**
  * Generic HTTP wrappers label every request application/json, a DELETE or a
  * bodyless POST included: no bytes is no body, as without the header. A route
- * that needs a body says so when it validates (see validation.ts), and a
- * parser error would cost the client its connection (fastify closes it).
+ * that needs a body says so when it validates (missingBody in
+ * error-handler.ts); a parser error would cost the client its connection
+ * (fastify closes it).
  */
 export function registerJsonBodyParser(app: FastifyInstance, maxDepth: number): void {
   app.removeContentTypeParser('application/json');
