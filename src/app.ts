@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -67,9 +68,12 @@ const ATTACHMENT_SWEEP_MS = 60_000;
 /** Node checks its requestTimeout every 30 s: past ours by more than that, it never answers first. */
 const NODE_TIMEOUT_BACKSTOP_MS = 60_000;
 
+/** package.json holds the one version number; src/ and dist/ both sit beside it. */
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export const OPENAPI_INFO = {
   title: 'session-sync',
-  version: '1.0.0',
+  version: PACKAGE_VERSION,
   description: 'Durable, live state for AI agent sessions: state sync for workers, SSE streams for dashboards.',
 };
 

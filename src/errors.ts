@@ -114,11 +114,14 @@ export class VersionAhead extends ApiError {
   readonly status = 409;
   readonly code = 'version_ahead';
   readonly title = 'Version ahead of the server';
-  constructor(have: number, head: number) {
-    super(`have=${have} is ahead of the stored state (version ${head}); discard local state and cold-start`, {
-      have,
-      version: head,
-    });
+  /** `field` is the request's own name for the version it sent, so the answer points at it. */
+  constructor(field: 'have' | 'at_version', requested: number, head: number) {
+    super(
+      field === 'have'
+        ? `have=${requested} is ahead of the stored state (version ${head}); discard local state and cold-start`
+        : `at_version=${requested} is ahead of the stored state (version ${head}); ask for a version at or below the head`,
+      { [field]: requested, version: head },
+    );
   }
 }
 

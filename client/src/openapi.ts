@@ -237,7 +237,10 @@ export interface paths {
          * @description Returns the secret `token` (send it as Lease-Token on every write while the lease runs) and a `fencing_token` that grows with every successful claim. 409 lease_held while another unexpired lease exists.
          */
         post: operations["claimLease"];
-        /** Release the lease (Lease-Token required) */
+        /**
+         * Release the lease (Lease-Token required)
+         * @description 409 lease_lost when the token is no longer the current lease (expired, released or superseded): a worker releasing a lease it already lost learns that it lost it.
+         */
         delete: operations["releaseLease"];
         options?: never;
         head?: never;
@@ -507,7 +510,7 @@ export interface paths {
         put?: never;
         /**
          * Commit one agent turn atomically: state, events, messages, claims, attachments, usage, lease release
-         * @description All parts commit together or none does, in this order: the state change (CAS on base_version), the events, the messages, the claims completed, the attachments committed, the usage, the lease released; then one `turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses the whole turn with that part's error plus `part` and, for list parts, `index`.
+         * @description All parts commit together or none does, in this order: the state change (CAS on base_version), the events, the messages, the claims completed, the attachments committed, the usage, the lease released; then one `turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses the whole turn with that part's error plus `part` and, for list parts, `index`. Its lists (events, messages, complete_claims, attachments, usage) hold at most MAX_BATCH_EVENTS items together, a claim or attachment is named once, and its turn.committed event must fit MAX_EVENT_BYTES (413 otherwise).
          */
         post: operations["commitTurn"];
         delete?: never;
@@ -5489,6 +5492,25 @@ export interface operations {
             };
             /** @description Over a configured size limit; nothing was stored. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

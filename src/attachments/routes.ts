@@ -43,7 +43,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
           params: SessionParams,
           headers: WorkerWriteHeaders,
           consumes: ['*/*'],
-          response: { 201: Attachment, ...problems(400, 404, 409, 413) },
+          response: { 201: Attachment, ...problems(400, 404, 409, 413, 415) },
         },
       },
       async (request, reply) => {

@@ -1,3 +1,5 @@
+import { notAMediaType, parseMediaType } from '../http/media-type.js';
+
 /**
  * How attachment bytes are served. They come from workers that may be
  * hostile, and they are served from the origin of the inspector and the API,
@@ -37,15 +39,16 @@ export function dispositionOf(contentType: string, attachmentId: string): string
   return isInline(contentType) ? 'inline' : `attachment; filename="${attachmentId}"`;
 }
 
-const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
-const MEDIA_TYPE = new RegExp(`^(${TOKEN})/(${TOKEN})((?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[^"\\\\\\r\\n]*"))*)$`);
-
-/** The upload's Content-Type as it is kept: a well-formed media type (type and subtype lowercased), else application/octet-stream. */
+/**
+ * The upload's Content-Type as it is kept: a media type (type and subtype
+ * lowercased); none at all is application/octet-stream. A header that is not
+ * a media type is refused (415), never kept as some other type.
+ */
 export function normaliseContentType(header: string | undefined): string {
-  const value = header?.trim() ?? '';
-  const match = value.length <= 255 ? MEDIA_TYPE.exec(value) : null;
-  if (!match) return 'application/octet-stream';
-  return `${match[1]?.toLowerCase()}/${match[2]?.toLowerCase()}${match[3] ?? ''}`;
+  if (header === undefined || header.trim() === '') return 'application/octet-stream';
+  const mediaType = parseMediaType(header);
+  if (mediaType === undefined) throw notAMediaType(header);
+  return mediaType;
 }
 
 /**

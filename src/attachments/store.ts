@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { Db, DbOrTx, Tx } from '../db/client.js';
-import { attachments } from '../db/schema.js';
+import { attachments, sessions } from '../db/schema.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
@@ -97,6 +97,7 @@ export async function uploadAttachment(
       checkFence(locked, upload.leaseToken);
       const existing = await findAttachment(tx, locked.sid, stored.sha256);
       if (existing) throw new AlreadyStored(existing);
+      await movesExpiry(tx, locked.sid);
       const [done] = await tx
         .update(attachments)
         .set({ attachmentId: stored.sha256, size: stored.size })
@@ -108,15 +109,33 @@ export async function uploadAttachment(
     return { view, created: true };
   } catch (error) {
     if (!(error instanceof AlreadyStored)) throw error;
-    if (error.view.committed) return { view: error.view, created: false };
-    // Uploaded again before any commit: the intent starts over, so the sweep does not take it from under the worker.
-    const [renewed] = await db
-      .update(attachments)
-      .set({ createdAt: sql`now()` })
-      .where(and(eq(attachments.attachmentId, error.view.attachment_id), eq(attachments.committed, false), sql`${attachments.sessionSid} = (select sid from sessions where id = ${upload.sessionId})`))
-      .returning(columns);
-    return { view: renewed ? toView(renewed) : error.view, created: false };
+    return { view: await uploadedAgain(db, upload.sessionId, error.view), created: false };
   }
+}
+
+/** An upload is a write: like every write, it moves the session's `expires_at` (`updated_at` + ttl_ms). */
+async function movesExpiry(tx: Tx, sid: number): Promise<void> {
+  await tx.update(sessions).set({ updatedAt: sql`now()` }).where(eq(sessions.sid, sid));
+}
+
+/**
+ * Bytes already on the session: a write all the same (the session's expiry
+ * moves), and an uncommitted attachment's intent starts over, so the sweep
+ * does not take it from under the worker; created_at stays the first upload's.
+ */
+async function uploadedAgain(db: Db, sessionId: string, view: AttachmentView): Promise<AttachmentView> {
+  return db.transaction(async (tx) => {
+    const session = await lockSession(tx, sessionId);
+    if (!session) return view;
+    await movesExpiry(tx, session.sid);
+    if (view.committed) return view;
+    const [renewed] = await tx
+      .update(attachments)
+      .set({ intentAt: sql`now()` })
+      .where(and(eq(attachments.sessionSid, session.sid), eq(attachments.attachmentId, view.attachment_id), eq(attachments.committed, false)))
+      .returning(columns);
+    return renewed ? toView(renewed) : view;
+  });
 }
 
 export async function findAttachment(db: DbOrTx, sid: number, attachmentId: string): Promise<AttachmentRecord | undefined> {
@@ -181,7 +200,7 @@ export async function commitAttachments(
   return events;
 }
 
-/** Deletes uncommitted attachments older than `ttlMs` (their chunks go with them); returns how many. */
+/** Deletes uncommitted attachments whose intent is older than `ttlMs` (their chunks go with them); returns how many. */
 export async function sweepAttachments(db: DbOrTx, ttlMs: number): Promise<number> {
   const deleted = await db
     .delete(attachments)
@@ -189,7 +208,7 @@ export async function sweepAttachments(db: DbOrTx, ttlMs: number): Promise<numbe
       and(
         eq(attachments.committed, false),
         sql`${attachments.attachmentId} not like 'upload:%'`,
-        lt(attachments.createdAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`),
+        lt(attachments.intentAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`),
       ),
     )
     .returning({ id: attachments.id });

@@ -294,8 +294,9 @@ export const turns = pgTable(
  * Files of a session. A row exists once its bytes are all stored (an upload
  * runs in one transaction, so a broken one leaves nothing); `attachment_id`
  * is the content's SHA-256, so the same bytes on one session are one row.
- * Uncommitted rows are intents: the sweep deletes them after
- * ATTACHMENT_INTENT_TTL_MS.
+ * Uncommitted rows are intents: the sweep deletes them ATTACHMENT_INTENT_TTL_MS
+ * after `intent_at`, which an upload of the same bytes moves; `created_at`
+ * stays that of the first upload.
  */
 export const attachments = pgTable(
   'attachments',
@@ -310,10 +311,11 @@ export const attachments = pgTable(
     chunkBytes: integer('chunk_bytes').notNull(),
     committed: boolean('committed').notNull().default(false),
     createdAt: createdAt(),
+    intentAt: timestamp('intent_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('attachments_session_idx').on(t.sessionSid, t.attachmentId),
-    index('attachments_intent_idx').on(t.createdAt).where(sql`not ${t.committed}`),
+    index('attachments_intent_idx').on(t.intentAt).where(sql`not ${t.committed}`),
   ],
 );
 

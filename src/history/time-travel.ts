@@ -26,7 +26,7 @@ export interface StateAtVersion {
  * snapshot of the database (repeatable read, or under the session lock).
  */
 export async function stateAtVersion(db: DbOrTx, session: SessionRow, version: number): Promise<StateAtVersion | undefined> {
-  if (version > session.version) throw new VersionAhead(version, session.version);
+  if (version > session.version) throw new VersionAhead('at_version', version, session.version);
   if (version === 0) return undefined;
   let seq = session.stateSeq;
   if (version !== session.version) {

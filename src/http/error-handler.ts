@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
 import { AllowedMethods } from './allowed-methods.js';
+import { notAMediaType, parseMediaType } from './media-type.js';
 import {
   ApiError,
   DatabaseUnavailable,
@@ -54,8 +55,15 @@ function describeValidation(error: FastifyError): InvalidRequest {
   return new InvalidRequest(detail, errors);
 }
 
-/** RFC 9110 media type: token "/" token, then parameters. */
-const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+[\t ]*(;.*)?$/i;
+/**
+ * A route that needs a body got none (no bytes, whatever the Content-Type):
+ * said in those words, not as a value of the wrong type. fastify validates a
+ * missing body as null, so only the request tells it from a JSON `null`.
+ */
+function missingBody(error: FastifyError, request: FastifyRequest): InvalidRequest | undefined {
+  if (!error.validation || error.validationContext !== 'body' || request.body !== undefined) return undefined;
+  return new InvalidRequest('body is required: send a JSON object', [{ in: 'body', field: '', message: 'is required' }]);
+}
 
 /** Maps anything thrown in a request to a problem document; the single place that does. */
 export function toApiError(error: FastifyError | Error, bodyLimit?: number, contentType?: string): ApiError {
@@ -69,11 +77,9 @@ export function toApiError(error: FastifyError | Error, bodyLimit?: number, cont
         : new PayloadTooLarge(`request body is larger than ${bodyLimit} bytes (MAX_BODY_BYTES)`, { limit_bytes: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       // Routes that take any type (attachment uploads) refuse only a header that is not a media type at all.
-      return new UnsupportedMediaType(
-        contentType === undefined || MEDIA_TYPE.test(contentType)
-          ? 'send the body as application/json'
-          : `Content-Type ${JSON.stringify(contentType)} is not a media type (type/subtype, e.g. application/json)`,
-      );
+      return contentType === undefined || parseMediaType(contentType) !== undefined
+        ? new UnsupportedMediaType('send the body as application/json')
+        : notAMediaType(contentType);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidRequest('body is empty but Content-Type is application/json; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -139,7 +145,8 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
   const allowed = new AllowedMethods();
   app.addHook('onRoute', (route) => allowed.add(route.method, route.url));
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toApiError(error, request.routeOptions.bodyLimit, request.headers['content-type']);
+    const problem =
+      missingBody(error, request) ?? toApiError(error, request.routeOptions.bodyLimit, request.headers['content-type']);
     if (problem.status === 409 && request.method !== 'GET') metrics.conflicts.inc({ code: problem.code });
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     // The detail can quote the request (a JSON parse error quotes the body): the client has it, the log gets the code.

@@ -40,11 +40,23 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   return value;
 }
 
+/**
+ * Generic HTTP wrappers label every request application/json, a DELETE or a
+ * bodyless POST included: no bytes is no body, as without the header. A route
+ * that needs a body says so when it validates (missingBody in
+ * error-handler.ts); a parser error would cost the client its connection
+ * (fastify closes it).
+ */
 export function registerJsonBodyParser(app: FastifyInstance, maxDepth: number): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const raw = body as Buffer;
+    if (raw.length === 0) {
+      done(null, undefined);
+      return;
+    }
     try {
-      done(null, parseJsonBody(body as Buffer, maxDepth));
+      done(null, parseJsonBody(raw, maxDepth));
     } catch (error) {
       done(error as Error, undefined);
     }

@@ -90,6 +90,9 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       config: { access: 'write' },
       schema: {
         summary: 'Release the lease (Lease-Token required)',
+        description:
+          '409 lease_lost when the token is no longer the current lease (expired, released or superseded): ' +
+          'a worker releasing a lease it already lost learns that it lost it.',
         tags: ['leases'],
         params: SessionParams,
         headers: LeaseHolderHeaders,

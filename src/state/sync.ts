@@ -39,7 +39,7 @@ export function checkSyncQuery(session: SessionRow, query: SyncQuery): void {
       session.schemaVersion,
     );
   }
-  if (query.have !== undefined && query.have > session.version) throw new VersionAhead(query.have, session.version);
+  if (query.have !== undefined && query.have > session.version) throw new VersionAhead('have', query.have, session.version);
 }
 
 /**

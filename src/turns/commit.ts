@@ -14,6 +14,7 @@ import type { SessionRow } from '../sessions/repository.js';
 import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } from '../state/writes.js';
 import type { PatchOperation } from '../state/json-patch.js';
 import { commitAttachments } from '../attachments/store.js';
+import { turnSummaryJson } from './summary.js';
 
 /** The parts of a turn, in the order they are applied (and named in a refusal's `part`). */
 export type TurnPart = 'state' | 'events' | 'messages' | 'complete_claims' | 'attachments' | 'usage' | 'release_lease';
@@ -217,21 +218,8 @@ export async function commitTurn(
 
   const lastSeq = head.lastSeq + events.length + 1;
   const answer: TurnAnswer = { turn_id: input.turn_id, version: head.version, first_seq: firstSeq, last_seq: lastSeq };
-  events.push({
-    type: 'turn.committed',
-    dataJson: JSON.stringify({
-      turn_id: input.turn_id,
-      version: head.version,
-      first_seq: firstSeq,
-      state_changed: input.state !== undefined,
-      events: input.events.length,
-      message_ids: messageIds,
-      completed_claims: input.complete_claims,
-      attachments: input.attachments,
-      usage: input.usage,
-      lease_released: input.release_lease,
-    }),
-  });
+  // Within MAX_EVENT_BYTES: the route checked the widest it can be (checkTurnSummaryFits).
+  events.push({ type: 'turn.committed', dataJson: turnSummaryJson(input, { version: head.version, firstSeq, messageIds }) });
   sent.push(startAppend(tx, head, events).pending);
   sent.push(startQuery(tx.insert(turns).values({ sessionSid: session.sid, turnId: input.turn_id, requestHash: input.hash, response: answer })));
   return { status: 201, body: answer, replayed: false, pending: inFlight(sent) };

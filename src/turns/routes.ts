@@ -11,7 +11,9 @@ import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { PatchOp } from '../state/routes.js';
 import { AttachmentId } from '../attachments/schemas.js';
-import { asPartSync, commitTurn, turnHash } from './commit.js';
+import { InvalidRequest } from '../errors.js';
+import { asPartSync, commitTurn, type TurnInput, turnHash } from './commit.js';
+import { checkTurnSummaryFits } from './summary.js';
 
 const TurnId = Type.String({
   pattern: '^[\\x21-\\x7E]{1,255}$',
@@ -84,7 +86,9 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
           'messages, the claims completed, the attachments committed, the usage, the lease released; then one ' +
           '`turn.committed` event. The same turn_id with the same body replays the answer (Idempotent-Replayed: true), ' +
           'even after the turn released the lease; with another body it is 409 `turn_conflict`. A refused part refuses ' +
-          'the whole turn with that part\'s error plus `part` and, for list parts, `index`.',
+          'the whole turn with that part\'s error plus `part` and, for list parts, `index`. Its lists (events, messages, ' +
+          'complete_claims, attachments, usage) hold at most MAX_BATCH_EVENTS items together, a claim or attachment is named ' +
+          'once, and its turn.committed event must fit MAX_EVENT_BYTES (413 otherwise).',
         tags: ['turns'],
         params: SessionParams,
         headers: WorkerWriteHeaders,
@@ -96,8 +100,18 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const body = request.body;
       const events = body.events ?? [];
       const messages = body.messages ?? [];
-      countWithin(events.length + messages.length, maxBatchEvents, 'events and messages');
-      const input = {
+      const claims = body.complete_claims ?? [];
+      const attachments = body.attachments ?? [];
+      const usage = body.usage ?? [];
+      // One turn is at most one batch: the work it does under the session lock grows with its lists.
+      countWithin(
+        events.length + messages.length + claims.length + attachments.length + usage.length,
+        maxBatchEvents,
+        'items across events, messages, complete_claims, attachments and usage',
+      );
+      refuseRepeats('complete_claims', claims);
+      refuseRepeats('attachments', attachments);
+      const input: TurnInput = {
         turn_id: body.turn_id,
         base_version: body.base_version,
         state: body.state,
@@ -114,12 +128,13 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
             contentJson: jsonWithin(message.content, maxEventBytes, `messages[${index}].content`, 'MAX_EVENT_BYTES').json,
           })),
         ),
-        complete_claims: body.complete_claims ?? [],
-        attachments: body.attachments ?? [],
-        usage: body.usage ?? [],
+        complete_claims: claims,
+        attachments,
+        usage,
         release_lease: body.release_lease === true,
         hash: turnHash(body),
       };
+      checkTurnSummaryFits(input, maxEventBytes);
       const id = request.params.id;
       let replayedTurn = false;
       const outcome = await stateContext.cache.write(id, () =>
@@ -134,3 +149,19 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     },
   );
 };
+
+/** Completing a claim or committing an attachment twice in one turn is a mistake in the turn: said before the lock. */
+function refuseRepeats(part: 'complete_claims' | 'attachments', ids: string[]): void {
+  const firstIndex = new Map<string, number>();
+  for (const [index, id] of ids.entries()) {
+    const first = firstIndex.get(id);
+    if (first !== undefined) {
+      asPartSync(part, index, () => {
+        throw new InvalidRequest(`${part}[${index}] is ${part}[${first}] again; name each once`, [
+          { in: 'body', field: `/${part}/${index}`, message: `repeats ${part}[${first}]` },
+        ]);
+      });
+    }
+    firstIndex.set(id, index);
+  }
+}

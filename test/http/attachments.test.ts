@@ -120,10 +120,48 @@ describe('attachments', () => {
     const malformed = await upload(id, 'x', 'text/html<script>');
     expectProblem(malformed, 415, 'unsupported_media_type');
     // An upload takes any media type: the problem is the header, and the detail says so rather than asking for JSON.
-    expect(malformed.json().detail).toBe('Content-Type "text/html<script>" is not a media type (type/subtype, e.g. application/json)');
+    expect(malformed.json().detail).toBe(
+      'Content-Type "text/html<script>" is not a media type: type/subtype, then parameters as name=value (e.g. text/plain; charset=utf-8)',
+    );
     const untyped = await t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: 'untyped' });
     expect(untyped.json().content_type).toBe('application/octet-stream');
     expect((await download(id, untyped.json().attachment_id)).headers['content-disposition']).toMatch(/^attachment;/);
+  });
+
+  it('a Content-Type that is not a media type (RFC 9110) is 415 naming the header, never kept as another type', async () => {
+    const id = await newSession();
+    const malformed = [
+      'application/json; x',
+      'application/json; x=',
+      'application/json; =y',
+      'text/plain; charset=utf 8',
+      'text/plain; name="unterminated',
+      'text/plain, text/html',
+      'text/',
+      '/plain',
+      'plain',
+      `text/${'x'.repeat(300)}`,
+    ];
+    for (const type of malformed) {
+      const refused = await upload(id, 'x', type);
+      expect(refused.statusCode, type).toBe(415);
+      const problem = expectProblem(refused, 415, 'unsupported_media_type');
+      expect(problem.detail, type).toMatch(/^Content-Type (".*" is not a media type|is longer than 255 characters)/);
+    }
+    expect(await list(id)).toEqual([]);
+    // What the grammar allows is kept as sent, type and subtype lowercased.
+    const kept: [string, string][] = [
+      ['Text/Plain; charset=UTF-8', 'text/plain; charset=UTF-8'],
+      ['text/plain;charset="utf-8"', 'text/plain;charset="utf-8"'],
+      ['text/plain; name="a \\"quoted\\" ;name"', 'text/plain; name="a \\"quoted\\" ;name"'],
+      ['application/json;', 'application/json;'],
+      ['  image/png  ', 'image/png'],
+    ];
+    for (const [sent, stored] of kept) {
+      const res = await upload(id, `bytes for ${sent}`, sent);
+      expect(res.statusCode, sent).toBe(201);
+      expect(res.json().content_type, sent).toBe(stored);
+    }
   });
 
   it('over MAX_ATTACHMENT_BYTES is 413 and stores nothing, declared or not', async () => {
@@ -195,14 +233,28 @@ describe('attachments', () => {
   it('uploading the same bytes again before any commit starts the intent over: the sweep leaves it', async () => {
     const id = await newSession();
     const aid = (await upload(id, 'uploaded twice')).json().attachment_id;
-    await t.database.sql`update attachments set created_at = now() - interval '2 hours' where attachment_id = ${aid}`;
+    const ageTwoHours = () =>
+      t.database.sql`update attachments set created_at = created_at - interval '2 hours', intent_at = intent_at - interval '2 hours' where attachment_id = ${aid}`;
+    await ageTwoHours();
     expect((await upload(id, 'uploaded twice')).statusCode).toBe(201);
     await sweepAttachments(t.database.db, 3_600_000);
     expect((await list(id)).map((a) => a.attachment_id)).toEqual([aid]);
     // Without the second upload it would have gone.
-    await t.database.sql`update attachments set created_at = now() - interval '2 hours' where attachment_id = ${aid}`;
+    await ageTwoHours();
     await sweepAttachments(t.database.db, 3_600_000);
     expect(await list(id)).toEqual([]);
+  });
+
+  it('uploading the same bytes again keeps the first upload\'s created_at, before and after the commit', async () => {
+    const id = await newSession();
+    const first = (await upload(id, 'the same bytes', 'text/plain')).json();
+    const again = await upload(id, 'the same bytes', 'text/plain');
+    expect(again.statusCode).toBe(201);
+    expect(again.json()).toEqual(first);
+    expect(await list(id)).toEqual([first]);
+    const committed = await call(t.app, 'POST', `/v1/sessions/${id}/attachments/${first.attachment_id}/commit`);
+    expect(committed.json().created_at).toBe(first.created_at);
+    expect((await upload(id, 'the same bytes', 'text/plain')).json()).toEqual({ ...first, committed: true });
   });
 
   it('deleting the session deletes its attachments and their bytes', async () => {

@@ -80,6 +80,36 @@ describe('expiry by ttl_ms', () => {
     expect((await call(a.app, 'GET', '/v1/sessions/exp-written')).statusCode).toBe(200);
   });
 
+  it('an attachment upload is a write: it moves the expiry, and the session and its new attachment stay', async () => {
+    const upload = (body: string) =>
+      a.app.inject({ method: 'POST', url: '/v1/sessions/exp-upload/attachments', payload: body, headers: { 'content-type': 'text/plain' } });
+    const sweep = () => Promise.all([deleteExpiredSessions(a.database.db), deleteExpiredSessions(b.database.db)]);
+    await call(a.app, 'POST', '/v1/sessions', { id: 'exp-upload', ttl_ms: 60_000 });
+    await age('exp-upload', 120_000);
+    const before = (await call(a.app, 'GET', '/v1/sessions/exp-upload')).json();
+    const uploaded = await upload('kept bytes');
+    expect(uploaded.statusCode).toBe(201);
+    const after = (await call(a.app, 'GET', '/v1/sessions/exp-upload')).json();
+    expect(Date.parse(after.expires_at)).toBeGreaterThan(Date.parse(before.expires_at));
+    await sweep();
+    const listed = await call(a.app, 'GET', '/v1/sessions/exp-upload/attachments');
+    expect(listed.json().attachments.map((x: { attachment_id: string }) => x.attachment_id)).toEqual([uploaded.json().attachment_id]);
+
+    // The same bytes again (201, the intent starts over) is a write too.
+    await age('exp-upload', 120_000);
+    expect((await upload('kept bytes')).statusCode).toBe(201);
+    await sweep();
+    expect((await call(a.app, 'GET', '/v1/sessions/exp-upload')).statusCode).toBe(200);
+
+    // Reads, activity and live events are not writes to the session: they leave the expiry where it was.
+    await age('exp-upload', 120_000);
+    await call(a.app, 'GET', '/v1/sessions/exp-upload/attachments');
+    expect((await call(a.app, 'PUT', '/v1/sessions/exp-upload/activity', { status: 'thinking' })).statusCode).toBe(200);
+    expect((await call(a.app, 'POST', '/v1/sessions/exp-upload/live', { type: 'token', data: 'x' })).statusCode).toBe(202);
+    await sweep();
+    expect((await call(a.app, 'GET', '/v1/sessions/exp-upload')).statusCode).toBe(404);
+  });
+
   it('a write that lands after a sweep found the session due, before it locked it, keeps the session', async () => {
     await call(a.app, 'POST', '/v1/sessions', { id: 'exp-raced', ttl_ms: 60_000 });
     await age('exp-raced', 120_000);

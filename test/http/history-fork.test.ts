@@ -41,7 +41,11 @@ describe('?at_version= (time travel)', () => {
       });
     }
     expect(await get('/v1/sessions/tt/state?at_version=0')).toEqual({ mode: 'new', version: 0, seq: 0 });
-    expectProblem(await call(t.app, 'GET', '/v1/sessions/tt/state?at_version=11'), 409, 'version_ahead');
+    const ahead = expectProblem(await call(t.app, 'GET', '/v1/sessions/tt/state?at_version=11'), 409, 'version_ahead');
+    // The problem names what the request sent: at_version, not the sync handshake's have.
+    expect(ahead).toMatchObject({ at_version: 11, version: 10 });
+    expect(ahead).not.toHaveProperty('have');
+    expect(ahead.detail).toMatch(/^at_version=11 is ahead/);
   });
 
   it('is 410 version_expired once the version is trimmed; kept versions still answer', async () => {
@@ -126,7 +130,10 @@ describe('POST .../fork', () => {
     await history('fork-bad', 6);
     expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-bad' }), 409, 'session_exists');
     expectProblem(await call(t.app, 'POST', '/v1/sessions/nope/fork', { id: 'fork-x' }), 404, 'session_not_found');
-    expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-x', at_version: 9 }), 409, 'version_ahead');
+    const ahead = expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-x', at_version: 9 }), 409, 'version_ahead');
+    expect(ahead).toMatchObject({ at_version: 9, version: 6 });
+    expect(ahead).not.toHaveProperty('have');
+    expect(ahead.detail).toMatch(/^at_version=9 is ahead/);
     await call(t.app, 'POST', '/v1/sessions/fork-bad/compact', { before_seq: 8 });
     expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-x', at_version: 2 }), 410, 'version_expired');
     expectProblem(await call(t.app, 'GET', '/v1/sessions/fork-x'), 404, 'session_not_found');

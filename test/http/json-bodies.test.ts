@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
@@ -100,5 +101,95 @@ describe('clear words for JSON the parser refuses', () => {
     expect((await send('POST', '/v1/sessions/bodies/events', nested(61))).statusCode).toBe(201);
     await expectRefused('POST', '/v1/sessions/bodies/events', nested(62), `/events/0/data${'/0'.repeat(61)}`, /nested deeper than 64 levels/);
     await expectRefused('POST', '/v1/sessions/bodies/events', nested(70), `/events/0/data${'/0'.repeat(61)}`, /nested deeper than 64 levels/);
+  });
+});
+
+/**
+ * Generic HTTP wrappers send `Content-Type: application/json` on every
+ * request, with no body where there is nothing to send. Sent over one
+ * keep-alive connection, so an answer that drops the connection shows.
+ */
+describe('an empty body labelled application/json', () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  afterAll(() => agent.destroy());
+
+  interface Answer {
+    status: number;
+    body: any;
+    /** Whether the request went over the connection the one before it used. */
+    reused: boolean;
+    connection: string | undefined;
+  }
+
+  const overOneConnection = (method: string, path: string, headers: Record<string, string> = {}) =>
+    new Promise<Answer>((resolve, reject) => {
+      const request = http.request(
+        new URL(path, t.baseUrl),
+        { method, agent, headers: { 'content-type': 'application/json', 'content-length': '0', ...headers } },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              body: text ? JSON.parse(text) : undefined,
+              reused: request.reusedSocket,
+              connection: response.headers.connection,
+            }),
+          );
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+
+  beforeAll(async () => {
+    await t.listen();
+  });
+
+  it('is no body where none is required: DELETE and bodyless POSTs answer as without the header, on a connection that stays open', async () => {
+    const id = 'empty-json';
+    await call(t.app, 'POST', '/v1/sessions', { id });
+    await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 1 }] });
+    const attachment = (
+      await t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: 'bytes', headers: { 'content-type': 'text/plain' } })
+    ).json().attachment_id;
+    const lease = (await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 60_000 })).json();
+    const leased = { 'lease-token': lease.token };
+
+    const answers: Answer[] = [];
+    answers.push(await overOneConnection('PUT', `/v1/sessions/${id}/lease`, leased));
+    expect(answers.at(-1)).toMatchObject({ status: 200, body: { owner: 'w' } });
+    answers.push(await overOneConnection('POST', `/v1/sessions/${id}/attachments/${attachment}/commit`, leased));
+    expect(answers.at(-1)).toMatchObject({ status: 200, body: { attachment_id: attachment, committed: true } });
+    answers.push(await overOneConnection('POST', `/v1/sessions/${id}/compact`, leased));
+    expect(answers.at(-1)).toMatchObject({ status: 200 });
+    answers.push(await overOneConnection('DELETE', `/v1/sessions/${id}/lease`, leased));
+    expect(answers.at(-1)).toMatchObject({ status: 204 });
+    answers.push(await overOneConnection('DELETE', `/v1/sessions/${id}`));
+    expect(answers.at(-1)).toMatchObject({ status: 204 });
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).statusCode).toBe(404);
+
+    expect(answers.map((a) => a.connection)).not.toContain('close');
+    expect(answers.slice(1).map((a) => a.reused)).toEqual([true, true, true, true]);
+  });
+
+  it('is a 400 naming the missing body where one is required, and the connection stays open', async () => {
+    const id = 'empty-json-required';
+    await call(t.app, 'POST', '/v1/sessions', { id });
+    const before = (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
+    const first = await overOneConnection('POST', `/v1/sessions/${id}/events`);
+    expect(first.status).toBe(400);
+    expect(first.body).toMatchObject({ code: 'invalid_request', errors: [{ in: 'body', field: '' }] });
+    expect(first.body.detail).toMatch(/body is required/);
+    const second = await overOneConnection('PUT', `/v1/sessions/${id}/state`);
+    expect(second).toMatchObject({ status: 400, reused: true, body: { code: 'invalid_request' } });
+    expect(second.body.detail).toMatch(/body is required/);
+    expect(first.connection).not.toBe('close');
+    expect(second.connection).not.toBe('close');
+    // A JSON null is a body, of the wrong type.
+    expect(expectProblem(await send('POST', `/v1/sessions/${id}/events`, 'null'), 400, 'invalid_request').detail).toBe('body must be object');
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json()).toEqual(before);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settleExpired } from '../../src/leases/sweeper.js';
@@ -219,6 +220,28 @@ describe('renew and release', () => {
     const next = (await claim(id, 'b')).json();
     expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/lease`, {}, token(lease.token)), 409, 'lease_lost');
     expect(next.fencing_token).toBe(lease.fencing_token + 1);
+  });
+
+  it('a worker releasing a lease it already lost (expired, superseded) learns it: 409 lease_lost, as the contract says, and nothing changes', async () => {
+    const id = await session();
+    const expired = (await claim(id, 'a')).json();
+    await expireLease(id);
+    expectProblem(await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, token(expired.token)), 409, 'lease_lost');
+    const current = (await claim(id, 'b')).json();
+    const before = await eventTypes(id);
+    expectProblem(await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, token(expired.token)), 409, 'lease_lost');
+    expect((await sessionOf(id)).lease).toMatchObject({ owner: 'b', fencing_token: current.fencing_token });
+    expect(await eventTypes(id)).toEqual(before);
+
+    // The contract a client is written from lists this answer beside the 204.
+    const contract = readFileSync(new URL('../../docs/API.md', import.meta.url), 'utf8');
+    const releaseEntry = contract.split('\n- ').find((entry) => entry.startsWith('`DELETE /v1/sessions/{id}/lease`'));
+    expect(releaseEntry).toMatch(/204/);
+    expect(releaseEntry).toMatch(/409\s+`lease_lost`/);
+    const document = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'));
+    const operation = document.paths['/v1/sessions/{id}/lease'].delete;
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['204', '409']));
+    expect(operation.description).toMatch(/lease_lost/);
   });
 });
 

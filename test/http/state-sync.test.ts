@@ -104,6 +104,7 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
     const problem = expectProblem(await state(id, '?have=5'), 409, 'version_ahead');
     expect(problem).toMatchObject({ have: 5, version: 1 });
+    expect(problem.detail).toMatch(/^have=5 is ahead/);
   });
 
   it('409 schema_mismatch with stored_schema_version when schema_version differs', async () => {

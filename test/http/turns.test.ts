@@ -231,6 +231,86 @@ describe('POST /v1/sessions/{id}/turns', () => {
   });
 });
 
+describe('a turn is bounded: its lists, and the turn.committed event that names them', () => {
+  const MAX_BATCH_EVENTS = 6;
+  const MAX_EVENT_BYTES = 1024;
+  let small: TestApp;
+  const smallQueries: string[] = [];
+  beforeAll(async () => {
+    small = await createTestApp({
+      env: { MAX_BATCH_EVENTS: String(MAX_BATCH_EVENTS), MAX_EVENT_BYTES: String(MAX_EVENT_BYTES) },
+      logQuery: (query) => smallQueries.push(query),
+    });
+  });
+  afterAll(() => small.close());
+
+  const sendTurn = (id: string, body: unknown) => call(small.app, 'POST', `/v1/sessions/${id}/turns`, body);
+  const digest = (n: number) => n.toString(16).padStart(64, '0');
+  const eventsOf = async (id: string): Promise<any[]> => (await call(small.app, 'GET', `/v1/sessions/${id}/events?limit=1000`)).json().events;
+  async function smallSession(): Promise<string> {
+    const id = `bounded-${++counter}`;
+    expect((await call(small.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    return id;
+  }
+  /** Refused before the session is looked at, so before its lock: no query at all. */
+  async function refusedUnread(id: string, body: unknown, status: number, code: string) {
+    const before = await eventsOf(id);
+    smallQueries.length = 0;
+    const problem = expectProblem(await sendTurn(id, body), status, code);
+    expect(smallQueries).toEqual([]);
+    expect(await eventsOf(id)).toEqual(before);
+    expect((await call(small.app, 'GET', `/v1/sessions/${id}`)).json().usage.turns).toBe(0);
+    return problem;
+  }
+
+  it('its lists together hold at most MAX_BATCH_EVENTS items: one attachment named many times is 413 before the lock', async () => {
+    const id = await smallSession();
+    const aid = (
+      await small.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: 'x', headers: { 'content-type': 'text/plain' } })
+    ).json().attachment_id;
+    const problem = await refusedUnread(id, { turn_id: 'many', attachments: Array(5000).fill(aid) }, 413, 'payload_too_large');
+    expect(problem).toMatchObject({ limit: MAX_BATCH_EVENTS, size: 5000 });
+    expect(problem.detail).toMatch(/MAX_BATCH_EVENTS/);
+    const usage = { model: 'm', input_tokens: 1, output_tokens: 1 };
+    const mixed = {
+      turn_id: 'mixed',
+      events: [{ type: 'a', data: 1 }],
+      messages: [{ role: 'user', content: 'hi' }],
+      complete_claims: ['c1', 'c2'],
+      attachments: [digest(1), digest(2)],
+      usage: [usage],
+    };
+    expect(await refusedUnread(id, mixed, 413, 'payload_too_large')).toMatchObject({ limit: MAX_BATCH_EVENTS, size: 7 });
+    // At the bound the turn is taken.
+    expect((await sendTurn(id, { turn_id: 'at-bound', attachments: [aid], usage: Array(MAX_BATCH_EVENTS - 1).fill(usage) })).statusCode).toBe(201);
+  });
+
+  it('an attachment or claim named twice is 400 naming the second, before the lock', async () => {
+    const id = await smallSession();
+    const twice = await refusedUnread(id, { turn_id: 'twice', attachments: [digest(1), digest(2), digest(1)] }, 400, 'invalid_request');
+    expect(twice).toMatchObject({ part: 'attachments', index: 2, errors: [{ in: 'body', field: '/attachments/2' }] });
+    expect(twice.detail).toMatch(/attachments\[2\] is attachments\[0\] again/);
+    const claims = await refusedUnread(id, { turn_id: 'claims', complete_claims: ['a-1', 'a-1'] }, 400, 'invalid_request');
+    expect(claims).toMatchObject({ part: 'complete_claims', index: 1, errors: [{ in: 'body', field: '/complete_claims/1' }] });
+  });
+
+  it('a turn whose turn.committed event would pass MAX_EVENT_BYTES is 413 before the lock; one that fits commits within it', async () => {
+    const id = await smallSession();
+    // Each entry is within its own bounds (a model name of 200 characters), together too much for one event.
+    const usage = (model: string) => ({ model, input_tokens: Number.MAX_SAFE_INTEGER, output_tokens: 0, cost_usd: 0.1 });
+    const tooBig = { turn_id: 'big', usage: Array.from({ length: MAX_BATCH_EVENTS }, (_, i) => usage(`${i}`.padEnd(200, '\u0001'))) };
+    const problem = await refusedUnread(id, tooBig, 413, 'payload_too_large');
+    expect(problem).toMatchObject({ limit_bytes: MAX_EVENT_BYTES });
+    expect(problem.size).toBeGreaterThan(MAX_EVENT_BYTES);
+    expect(problem.detail).toMatch(/turn\.committed.*MAX_EVENT_BYTES/);
+
+    const fits = { turn_id: 'fits', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }], usage: [usage('m'.repeat(200))] };
+    expect((await sendTurn(id, fits)).statusCode).toBe(201);
+    const committed = (await eventsOf(id)).find((e) => e.type === 'turn.committed');
+    expect(Buffer.byteLength(JSON.stringify(committed.data))).toBeLessThanOrEqual(MAX_EVENT_BYTES);
+  });
+});
+
 describe('the session list', () => {
   it('shows first_user_message and message_count without reading any message', async () => {
     const id = await newSession(null);

@@ -13,6 +13,11 @@ describe('openapi/openapi.json', () => {
     expect(await read('openapi/openapi.json')).toBe(await buildOpenApiDocument());
   });
 
+  it('carries the version of the package, the one place the version is written', async () => {
+    const { version } = JSON.parse(await read('package.json'));
+    expect(JSON.parse(await read('openapi/openapi.json')).info.version).toBe(version);
+  });
+
   it('names every operation, once, and lists a server', async () => {
     const document = JSON.parse(await read('openapi/openapi.json'));
     const ids: string[] = [];
