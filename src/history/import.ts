@@ -279,10 +279,8 @@ class Importer {
   order(name: OrderedRecord, no: number): void {
     const stage = RECORD_ORDER.indexOf(name);
     if (stage < this.stage) {
-      throw new InvalidImport(
-        no,
-        `a "${name}" record cannot come after the "${RECORD_ORDER[this.stage]}" records: records come in the order header, session, ${RECORD_ORDER.join(', ')}`,
-      );
+      const order = ['header', 'session', ...RECORD_ORDER].join(', ');
+      throw new InvalidImport(no, `a "${name}" record cannot come after the "${RECORD_ORDER[this.stage]}" records: records come in the order ${order}`);
     }
     this.stage = stage;
   }
@@ -328,7 +326,8 @@ class Importer {
       case 'turn': {
         const turn = value as TurnLine;
         const answer = turn.response;
-        if (answer.turn_id !== turn.turn_id || answer.first_seq > answer.last_seq || answer.last_seq > this.session.last_seq || answer.version > this.session.version) {
+        const answered = answer.turn_id === turn.turn_id && answer.first_seq <= answer.last_seq;
+        if (!answered || answer.last_seq > this.session.last_seq || answer.version > this.session.version) {
           throw new InvalidImport(no, `turn record: field response is not an answer this session gave turn ${JSON.stringify(turn.turn_id)}`);
         }
         this.counts.turns++;
@@ -351,25 +350,27 @@ class Importer {
    * limit, except a delta's, which is what the client sent.
    */
   private eventData(event: EventLine, no: number): string {
+    const fail = (detail: string) => new InvalidImport(no, `event record: ${detail}`);
     const stateEvent = event.type === 'state.snapshot' || event.type === 'state.delta';
-    if (isReservedType(event.type) && !SERVER_EVENT_TYPES.has(event.type)) {
-      throw new InvalidImport(no, `event record: type "${event.type}" has a prefix only the server writes, and the server stores no such event`);
-    }
     if (stateEvent !== (event.version !== null)) {
-      throw new InvalidImport(no, stateEvent ? `event record: a ${event.type} event carries the version it made` : `event record: only state events carry a version; a ${event.type} event does not`);
+      throw fail(stateEvent ? `a ${event.type} event carries the version it made` : `only state events carry a version; a ${event.type} event does not`);
     }
     if (event.version !== null) {
       if (event.version <= this.lastStateVersion || event.version > this.session.version) {
-        throw new InvalidImport(no, `event record: state event version ${event.version} is out of order or above the session's version`);
+        throw fail(`state event version ${event.version} is out of order or above the session's version`);
       }
       this.lastStateVersion = event.version;
     }
-    if (isReservedType(event.type) && !stateEvent) return JSON.stringify(event.data);
-    if (event.type === 'state.delta') return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES').json);
-    if (stateEvent) return JSON.stringify(event.data);
-    // Three levels down in the body that sent it: {events: [{data}]}.
-    nestedWithin(no, 'event record: data', event.data, this.limits.maxJsonDepth - 3);
-    return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'data', 'MAX_EVENT_BYTES').json);
+    if (!isReservedType(event.type)) {
+      // Three levels down in the body that sent it: {events: [{data}]}.
+      nestedWithin(no, 'event record: data', event.data, this.limits.maxJsonDepth - 3);
+      return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'data', 'MAX_EVENT_BYTES').json);
+    }
+    if (!SERVER_EVENT_TYPES.has(event.type)) throw fail(`type "${event.type}" has a prefix only the server writes, and the server stores no such event`);
+    if (event.type === 'state.delta') {
+      return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES').json);
+    }
+    return JSON.stringify(event.data);
   }
 
   private async add<T extends { text: string }>(into: Pending<T>, row: T, flush: () => Promise<void>): Promise<void> {
