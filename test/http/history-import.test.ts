@@ -187,7 +187,7 @@ describe('an imported record passes the checks of the live API', () => {
 });
 
 describe('duplicates are 400 naming the line, never a 500', () => {
-  /** Record `nth` (of its kind) made a copy of record `of`'s key, or the whole line repeated. */
+  /** Each edit gives a record the key of an earlier one (or repeats a line) and returns the index of the line to be refused. */
   const cases: [name: string, edit: (lines: Line[]) => number, detail: RegExp][] = [
     ['two messages with one id', (lines) => {
       const second = at(lines, is('message'), 1);
