@@ -183,6 +183,8 @@ function asRecord<T>(no: number, record: string, check: () => T): T {
 
 /** A value a request carried: refused when it nests deeper than that request could carry it. */
 function nestedWithin(no: number, what: string, value: unknown, levels: number): void {
+  // A scalar nests nowhere (and measuring a long string would copy it for nothing).
+  if (typeof value !== 'object' || value === null) return;
   const problem = nestingProblem(value, levels);
   if (typeof problem === 'string') throw new InvalidImport(no, `${what} ${problem}`);
 }
