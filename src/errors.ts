@@ -256,6 +256,20 @@ export class TurnConflict extends ApiError {
   }
 }
 
+/** A turn whose usage would take a session total past what the API accepts (and an export carries). */
+export class UsageOverflow extends ApiError {
+  readonly status = 409;
+  readonly code = 'usage_overflow';
+  readonly title = 'Usage total would overflow';
+  constructor(field: string, total: number, limit: number) {
+    super(`the session's ${field} total is ${total}; this turn's usage would take it past ${limit}, the most a total may hold`, {
+      field,
+      total,
+      limit,
+    });
+  }
+}
+
 export class ReservedEventType extends ApiError {
   readonly status = 400;
   readonly code = 'reserved_event_type';

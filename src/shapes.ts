@@ -21,6 +21,13 @@ export const Base64 = Type.String({
   description: 'Standard base64 (RFC 4648 section 4), padded.',
   'x-pattern-message': 'standard padded base64 (A-Z a-z 0-9 + /, length a multiple of 4, = padding)',
 });
+/** An id the server made (a uuidv7: batches, claims, messages), as a route takes it back. */
+export const ServerId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9-]+$',
+  'x-pattern-message': 'an id as the server returned it (letters, digits and -)',
+});
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 
 

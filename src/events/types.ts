@@ -15,5 +15,39 @@ export const EventType = Type.String({
 export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.'] as const;
 
 export function checkClientType(type: string, index?: number): void {
-  if (RESERVED_PREFIXES.some((prefix) => type.startsWith(prefix))) throw new ReservedEventType(type, RESERVED_PREFIXES, index);
+  if (isReservedType(type)) throw new ReservedEventType(type, RESERVED_PREFIXES, index);
+}
+
+/**
+ * The durable event types the server writes under the reserved prefixes. An
+ * import takes these (a copy's history holds what the server wrote) and no
+ * other reserved type: `session.deleted`, `session.activity` and the like are
+ * only ever live frames, and one stored in a history would be replayed as if
+ * it had happened. A new type the server writes belongs here.
+ */
+export const SERVER_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'session.forked',
+  'session.updated',
+  'state.snapshot',
+  'state.delta',
+  'message.appended',
+  'message.archived',
+  'message.trimmed',
+  'queue.enqueued',
+  'queue.claimed',
+  'queue.renewed',
+  'queue.completed',
+  'queue.abandoned',
+  'queue.expired',
+  'queue.cancelled',
+  'lease.acquired',
+  'lease.renewed',
+  'lease.released',
+  'lease.expired',
+  'turn.committed',
+  'attachment.committed',
+]);
+
+export function isReservedType(type: string): boolean {
+  return RESERVED_PREFIXES.some((prefix) => type.startsWith(prefix));
 }

@@ -1,7 +1,13 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { BATCH_STATUSES, ENCODINGS, MESSAGE_ROLES, SNAPSHOT_ORIGINS } from '../values.js';
-import { Base64, SchemaVersion, Seq, SessionId, Version } from '../shapes.js';
-import { ForkedFrom, RetentionPolicy } from './view.js';
+import { Base64, SchemaVersion, Seq, ServerId, SessionId, Version } from '../shapes.js';
+import { AttachmentId } from '../attachments/schemas.js';
+import { EventType } from '../events/types.js';
+import { Kind } from '../messages/view.js';
+import { Metadata } from '../sessions/view.js';
+import { MAX_USAGE_TOTAL } from '../turns/commit.js';
+import { TurnAnswer, TurnId } from '../turns/view.js';
+import { RetentionPolicy, TtlMs } from './view.js';
 
 /**
  * The export file: NDJSON, one record a line, told apart by `record`. Its
@@ -17,6 +23,11 @@ import { ForkedFrom, RetentionPolicy } from './view.js';
  * reader could ask for (`?at_version=`, catch-up) rebuilds on the copy
  * exactly as on the original. Bytes travel in `chunk` lines right after their
  * owner, `EXPORT_CHUNK_BYTES` at most each.
+ *
+ * A record is something the live API could have written: its fields use the
+ * schemas of the routes that write them (event types, kinds, ids, turn
+ * answers, ...); the limits that depend on the configuration (sizes, depths,
+ * counts) are checked by the import, as the routes check them.
  */
 export const EXPORT_FORMAT = 'session-sync.export';
 export const EXPORT_FORMAT_VERSION = 1;
@@ -40,7 +51,7 @@ export const HeaderRecord = record('header', {
 export const SessionRecordLine = record('session', {
   id: SessionId,
   parent_id: Type.Union([SessionId, Type.Null()]),
-  metadata: Type.Record(Type.String(), Json),
+  metadata: Metadata,
   encoding: OneOf(ENCODINGS),
   schema_version: Type.Union([SchemaVersion, Type.Null()]),
   version: Version,
@@ -53,15 +64,16 @@ export const SessionRecordLine = record('session', {
   chain_bytes: Count,
   lease_fencing_token: Count,
   retention: RetentionPolicy,
-  ttl_ms: Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()]),
-  forked_from: ForkedFrom,
+  ttl_ms: TtlMs,
+  /** Only a fork sets it, naming its source. */
+  forked_from: Type.Union([Type.Object({ session_id: SessionId, version: Version }, { additionalProperties: false }), Type.Null()]),
   message_seq: Seq,
   message_version: Version,
   message_count: Count,
   archived_count: Count,
   first_user_message: Type.Union([Type.String(), Type.Null()]),
   usage: Type.Object(
-    { input_tokens: Count, output_tokens: Count, cost_usd: Type.Number(), turns: Count },
+    { input_tokens: Count, output_tokens: Count, cost_usd: Type.Number({ minimum: 0, maximum: MAX_USAGE_TOTAL }), turns: Count },
     { additionalProperties: false },
   ),
   created_at: Instant,
@@ -83,7 +95,7 @@ export const ChunkRecord = record('chunk', { data_base64: Base64 });
 
 export const EventRecord = record('event', {
   seq: Seq,
-  type: Type.String({ minLength: 1 }),
+  type: EventType,
   data: Json,
   version: Type.Union([Version, Type.Null()]),
   created_at: Instant,
@@ -91,31 +103,33 @@ export const EventRecord = record('event', {
 
 export const MessageRecord = record('message', {
   seq: Seq,
-  id: Type.String({ minLength: 1 }),
+  id: ServerId,
   role: OneOf(MESSAGE_ROLES),
-  kind: Type.String(),
+  kind: Kind,
   content: Json,
   archived_at: Type.Union([Instant, Type.Null()]),
   created_at: Instant,
 });
 
 export const QueueBatchRecord = record('queue_batch', {
-  batch_id: Type.String({ minLength: 1 }),
+  batch_id: ServerId,
   status: OneOf(BATCH_STATUSES),
-  items: Json,
+  items: Type.Array(Json, { minItems: 1 }),
   created_at: Instant,
   updated_at: Instant,
 });
 
 export const TurnRecord = record('turn', {
-  turn_id: Type.String({ minLength: 1 }),
-  request_hash: Type.String(),
-  response: Json,
+  turn_id: TurnId,
+  /** `turnHash` of the body: a SHA-256 in base64url. */
+  request_hash: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  /** What a retry of the turn is answered. */
+  response: TurnAnswer,
   created_at: Instant,
 });
 
 export const AttachmentRecord = record('attachment', {
-  attachment_id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  attachment_id: AttachmentId,
   size: Count,
   content_type: Type.String({ minLength: 1 }),
   committed: Type.Boolean(),

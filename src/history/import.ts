@@ -2,9 +2,15 @@ import { type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { uuidv7 } from 'uuidv7';
 import type { AttachmentBytes } from '../attachments/bytes.js';
+import { normaliseContentType } from '../attachments/serving.js';
+import type { Limits } from '../config.js';
 import { type Db, transactionSql, type Tx } from '../db/client.js';
-import { InvalidImport, PayloadTooLarge, SessionExists } from '../errors.js';
+import { ApiError, InvalidImport, PayloadTooLarge, SessionExists } from '../errors.js';
+import { isReservedType, SERVER_EVENT_TYPES } from '../events/types.js';
+import { countWithin, jsonWithin } from '../limits.js';
+import { FIRST_USER_MESSAGE_CHARS } from '../messages/store.js';
 import { findSession } from '../sessions/repository.js';
+import { measure, NotPlainJson, type StateLimits } from '../state/json-value.js';
 import { notify } from '../wakeups/wakeups.js';
 import {
   EXPORT_FORMAT,
@@ -35,7 +41,20 @@ export interface ImportInput {
   bytes: AttachmentBytes & { readonly chunkBytes: number };
   /** The largest attachment taken (MAX_ATTACHMENT_BYTES). */
   maxAttachmentBytes: number;
+  /** The limits of the live API, which every record passes as the request that wrote it did. */
+  limits: ImportLimits;
 }
+
+export type ImportLimits = Pick<Limits, 'maxBodyBytes' | 'maxEventBytes' | 'maxBatchEvents' | 'maxMetadataBytes'> & {
+  /** MAX_JSON_DEPTH: how deep a request body nests. */
+  maxJsonDepth: number;
+  /** What a json state may hold (`stateLimitsFor`). */
+  state: StateLimits;
+};
+
+/** The records after the session record, in the order the export writes them. */
+const RECORD_ORDER = ['snapshot', 'event', 'message', 'queue_batch', 'turn', 'attachment', 'end'] as const;
+type OrderedRecord = (typeof RECORD_ORDER)[number];
 
 /** Rows, or bytes of JSON text, gathered before one insert: what the import holds at most. */
 const FLUSH_ROWS = 500;
@@ -77,7 +96,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
   }
   const { value: session, no: sessionLine } = await parse(checks.session, 'session record');
   const id = input.id ?? session.id;
-  checkSession(session, sessionLine);
+  checkSession(session, sessionLine, input.limits);
 
   return db.transaction(async (tx) => {
     const sid = await insertSession(tx, session, id);
@@ -92,9 +111,10 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
       }
       const check = checks[name as keyof typeof checks] as TypeCheck<TSchema>;
       if (!check.Check(value)) throw new InvalidImport(line.no, describe(check, value));
+      importer.order(name as OrderedRecord, line.no);
       if (name === 'end') {
         await importer.finish(line.no, (value as { counts: ExportCounts }).counts);
-        await checkState(tx, id, line.no);
+        await checkState(tx, id, line.no, input.limits.state);
         const after = await reader.next();
         if (after) throw new InvalidImport(after.no, 'nothing may follow the end record');
         break;
@@ -110,17 +130,63 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
 /**
  * A copy must not be a session whose state cannot be read: the head is
  * rebuilt once from what was imported (the newest snapshot at or below it and
- * the deltas after that), as a read would.
+ * the deltas after that), as a read would. A json head must be a state the
+ * live API would have let its deltas make: within the state's depth and size.
  */
-async function checkState(tx: Tx, id: string, line: number): Promise<void> {
+async function checkState(tx: Tx, id: string, line: number, limits: StateLimits): Promise<void> {
   const row = await findSession(tx, id);
   if (!row || row.version === 0) return;
+  let document: unknown;
   try {
-    await stateAtVersion(tx, row, row.version);
+    document = (await stateAtVersion(tx, row, row.version))?.document;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new InvalidImport(line, `the state at version ${row.version} cannot be rebuilt from the file's snapshots and state events: ${why}`);
   }
+  if (row.encoding === 'json') {
+    const problem = stateProblem(document, limits);
+    if (problem) throw new InvalidImport(line, `the state at version ${row.version}, rebuilt from the file's snapshots and state events, ${problem}`);
+  }
+}
+
+/** Why a json state is not one the live API holds (see `measureSnapshot`), or undefined. */
+function stateProblem(document: unknown, limits: StateLimits): string | undefined {
+  const problem = nestingProblem(document, limits.maxDepth);
+  if (typeof problem === 'string') return problem;
+  if (problem > limits.maxBytes) return `measures ${problem} bytes; a json state may hold ${limits.maxBytes} (MAX_BODY_BYTES less room for the PUT envelope)`;
+  return undefined;
+}
+
+/**
+ * Why `value` nests deeper than `levels` (what the request body that carried
+ * it allowed under MAX_JSON_DEPTH, from where it sat in that body), or its
+ * measured size.
+ */
+function nestingProblem(value: unknown, levels: number): string | number {
+  try {
+    return measure(value, levels);
+  } catch (error) {
+    if (!(error instanceof NotPlainJson)) throw error;
+    return error.tooDeep ? `nests deeper than ${levels} levels (as the request that wrote it could, under MAX_JSON_DEPTH)` : `holds ${error.message}`;
+  }
+}
+
+/** Runs one of the live API's checks on a record: what it refuses is the line's refusal. */
+function asRecord<T>(no: number, record: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ApiError) throw new InvalidImport(no, `${record} record: ${error.message}`);
+    throw error;
+  }
+}
+
+/** A value a request carried: refused when it nests deeper than that request could carry it. */
+function nestedWithin(no: number, what: string, value: unknown, levels: number): void {
+  // A scalar nests nowhere (and measuring a long string would copy it for nothing).
+  if (typeof value !== 'object' || value === null) return;
+  const problem = nestingProblem(value, levels);
+  if (typeof problem === 'string') throw new InvalidImport(no, `${what} ${problem}`);
 }
 
 function parseLine(parse: (line: Buffer) => unknown, line: Line): unknown {
@@ -139,9 +205,15 @@ function describe(check: TypeCheck<TSchema>, value: unknown): string {
   return `${typeof record === 'string' ? `${record} record: ` : ''}${field}${first?.message ?? 'is invalid'}`;
 }
 
-/** What the counters of the session record promise about the rest of the file. */
-function checkSession(session: SessionLine, line: number): void {
+/** What the counters of the session record promise about the rest of the file, and the live API's limits on its fields. */
+function checkSession(session: SessionLine, line: number, limits: ImportLimits): void {
   const fail = (detail: string) => new InvalidImport(line, detail);
+  asRecord(line, 'session', () => jsonWithin(session.metadata, limits.maxMetadataBytes, 'metadata', 'MAX_METADATA_BYTES'));
+  // Metadata sits one level down in the body that sets it.
+  nestedWithin(line, 'session record: metadata', session.metadata, limits.maxJsonDepth - 1);
+  if (session.first_user_message !== null && Array.from(session.first_user_message).length > FIRST_USER_MESSAGE_CHARS) {
+    throw fail(`session record: first_user_message is longer than the ${FIRST_USER_MESSAGE_CHARS} characters the server keeps of it`);
+  }
   if (session.history_start > session.last_seq) throw fail('history_start is above last_seq');
   if (session.state_seq > session.last_seq) throw fail('state_seq is above last_seq');
   if (session.base_version > session.version || session.snapshot_version > session.version) {
@@ -182,22 +254,37 @@ const pending = <T>(): Pending<T> => ({ rows: [], bytes: 0 });
 class Importer {
   private readonly counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
   private readonly events = pending<EventLine & { text: string }>();
-  private readonly messages = pending<MessageLine & { text: string }>();
-  private readonly batches = pending<QueueBatchLine & { text: string }>();
-  private readonly turns = pending<TurnLine & { text: string }>();
+  private readonly messages = pending<MessageLine & { text: string; no: number }>();
+  private readonly batches = pending<QueueBatchLine & { text: string; no: number }>();
+  private readonly turns = pending<TurnLine & { text: string; no: number }>();
   private lastSeq: number;
   private lastMessageSeq = 0;
   private lastSnapshot = -1;
+  private lastStateVersion = 0;
+  private stage = 0;
+  private keysTable = false;
   private readonly pg: ReturnType<typeof transactionSql>;
+  private readonly limits: ImportLimits;
 
   constructor(
     private readonly tx: Tx,
     private readonly sid: number,
     private readonly session: SessionLine,
-    private readonly input: Pick<ImportInput, 'bytes' | 'maxAttachmentBytes' | 'maxLineBytes'>,
+    private readonly input: Pick<ImportInput, 'bytes' | 'maxAttachmentBytes' | 'maxLineBytes' | 'limits'>,
   ) {
     this.lastSeq = session.history_start;
     this.pg = transactionSql(tx);
+    this.limits = input.limits;
+  }
+
+  /** Records come in the order the export writes them: a kind once left does not come back. */
+  order(name: OrderedRecord, no: number): void {
+    const stage = RECORD_ORDER.indexOf(name);
+    if (stage < this.stage) {
+      const order = ['header', 'session', ...RECORD_ORDER].join(', ');
+      throw new InvalidImport(no, `a "${name}" record cannot come after the "${RECORD_ORDER[this.stage]}" records: records come in the order ${order}`);
+    }
+    this.stage = stage;
   }
 
   async take(name: string, value: unknown, no: number, reader: LineReader): Promise<void> {
@@ -210,35 +297,82 @@ class Importer {
           throw new InvalidImport(no, `event seq ${event.seq} should be ${this.lastSeq + 1}: kept events run without a gap from history_start + 1`);
         }
         if (event.seq > this.session.last_seq) throw new InvalidImport(no, `event seq ${event.seq} is above the session's last_seq`);
+        const text = this.eventData(event, no);
         this.lastSeq = event.seq;
         this.counts.events++;
-        return this.add(this.events, { ...event, text: JSON.stringify(event.data) }, () => this.flushEvents());
+        return this.add(this.events, { ...event, text }, () => this.flushEvents());
       }
       case 'message': {
         const message = value as MessageLine;
         if (message.seq <= this.lastMessageSeq || message.seq > this.session.message_seq) {
           throw new InvalidImport(no, `message seq ${message.seq} is out of order or above the session's message_seq`);
         }
+        // As PUT .../messages/kinds/{kind} takes it (one level down; POST .../messages takes it three down).
+        nestedWithin(no, 'message record: content', message.content, this.limits.maxJsonDepth - 1);
+        const text = asRecord(no, 'message', () => jsonWithin(message.content, this.limits.maxEventBytes, 'content', 'MAX_EVENT_BYTES').json);
         this.lastMessageSeq = message.seq;
         this.counts.messages++;
-        return this.add(this.messages, { ...message, text: JSON.stringify(message.content) }, () => this.flushMessages());
+        return this.add(this.messages, { ...message, text, no }, () => this.flushMessages());
       }
       case 'queue_batch': {
         const batch = value as QueueBatchLine;
-        if (!Array.isArray(batch.items)) throw new InvalidImport(no, 'queue_batch record: field items must be an array');
+        // As POST .../queue takes them.
+        const text = asRecord(no, 'queue_batch', () => {
+          countWithin(batch.items.length, this.limits.maxBatchEvents, 'items');
+          return jsonWithin(batch.items, this.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES').json;
+        });
+        nestedWithin(no, 'queue_batch record: items', batch.items, this.limits.maxJsonDepth - 1);
         this.counts.queue_batches++;
-        return this.add(this.batches, { ...batch, text: JSON.stringify(batch.items) }, () => this.flushBatches());
+        return this.add(this.batches, { ...batch, text, no }, () => this.flushBatches());
       }
       case 'turn': {
         const turn = value as TurnLine;
+        const answer = turn.response;
+        const answered = answer.turn_id === turn.turn_id && answer.first_seq <= answer.last_seq;
+        if (!answered || answer.last_seq > this.session.last_seq || answer.version > this.session.version) {
+          throw new InvalidImport(no, `turn record: field response is not an answer this session gave turn ${JSON.stringify(turn.turn_id)}`);
+        }
         this.counts.turns++;
-        return this.add(this.turns, { ...turn, text: JSON.stringify(turn.response) }, () => this.flushTurns());
+        return this.add(this.turns, { ...turn, text: JSON.stringify(answer), no }, () => this.flushTurns());
       }
       case 'attachment':
         return this.attachment(value as AttachmentLine, no, reader);
       default:
         throw new InvalidImport(no, `a ${name} record cannot stand here`);
     }
+  }
+
+  /**
+   * An event's data as JSON text, after the checks of the route that wrote it.
+   * A client's event is checked as POST .../events checks it. One the server
+   * wrote (a reserved type) must be a type the server stores, and only state
+   * events carry a version, rising, as the state writes made them; the state
+   * they make is checked when the head is rebuilt. Their data is the server's
+   * own (a message, a batch's items, a turn's summary) and is held to the line
+   * limit, except a delta's, which is what the client sent.
+   */
+  private eventData(event: EventLine, no: number): string {
+    const fail = (detail: string) => new InvalidImport(no, `event record: ${detail}`);
+    const stateEvent = event.type === 'state.snapshot' || event.type === 'state.delta';
+    if (stateEvent !== (event.version !== null)) {
+      throw fail(stateEvent ? `a ${event.type} event carries the version it made` : `only state events carry a version; a ${event.type} event does not`);
+    }
+    if (event.version !== null) {
+      if (event.version <= this.lastStateVersion || event.version > this.session.version) {
+        throw fail(`state event version ${event.version} is out of order or above the session's version`);
+      }
+      this.lastStateVersion = event.version;
+    }
+    if (!isReservedType(event.type)) {
+      // Three levels down in the body that sent it: {events: [{data}]}.
+      nestedWithin(no, 'event record: data', event.data, this.limits.maxJsonDepth - 3);
+      return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'data', 'MAX_EVENT_BYTES').json);
+    }
+    if (!SERVER_EVENT_TYPES.has(event.type)) throw fail(`type "${event.type}" has a prefix only the server writes, and the server stores no such event`);
+    if (event.type === 'state.delta') {
+      return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES').json);
+    }
+    return JSON.stringify(event.data);
   }
 
   private async add<T extends { text: string }>(into: Pending<T>, row: T, flush: () => Promise<void>): Promise<void> {
@@ -252,6 +386,33 @@ class Importer {
     await this.flushMessages();
     await this.flushBatches();
     await this.flushTurns();
+  }
+
+  /**
+   * Refuses a key (a message id, a batch id, a turn id) the file has already
+   * used, naming both lines. The keys seen are kept in a table of the
+   * transaction, not in memory: a file may hold any number of them.
+   */
+  private async once(kind: 'message' | 'queue_batch' | 'turn', field: string, rows: { key: string; no: number }[]): Promise<void> {
+    const twice = (key: string, no: number, first: number) =>
+      new InvalidImport(no, `${kind} record: ${field} ${key} appears twice (first on line ${first})`);
+    const lines = new Map<string, number>();
+    for (const { key, no } of rows) {
+      const first = lines.get(key);
+      if (first !== undefined) throw twice(key, no, first);
+      lines.set(key, no);
+    }
+    if (!this.keysTable) {
+      await this.pg`create temporary table import_keys (kind text, key text, line bigint, primary key (kind, key)) on commit drop`;
+      this.keysTable = true;
+    }
+    const keys = [...lines.keys()];
+    const [earlier] = await this.pg<{ key: string; line: string }[]>`
+      select key, line::text from import_keys where kind = ${kind} and key = any(${keys}::text[]) order by line limit 1`;
+    if (earlier) throw twice(earlier.key, lines.get(earlier.key) as number, Number(earlier.line));
+    await this.pg`
+      insert into import_keys (kind, key, line)
+      select ${kind}, k.key, k.line from unnest(${keys}::text[], ${[...lines.values()]}::bigint[]) as k(key, line)`;
   }
 
   private async flushEvents(): Promise<void> {
@@ -271,6 +432,7 @@ class Importer {
     const rows = this.messages.rows.splice(0);
     this.messages.bytes = 0;
     if (rows.length === 0) return;
+    await this.once('message', 'id', rows.map((r) => ({ key: r.id, no: r.no })));
     // Ids are unique across sessions: one this server holds already (the original, beside its copy) gets a new one.
     await this.pg`
       insert into messages (session_sid, seq, id, role, kind, content, archived_at, created_at)
@@ -286,6 +448,7 @@ class Importer {
     const rows = this.batches.rows.splice(0);
     this.batches.bytes = 0;
     if (rows.length === 0) return;
+    await this.once('queue_batch', 'batch_id', rows.map((r) => ({ key: r.batch_id, no: r.no })));
     // The claim that held a batch is the source's worker's: here nobody holds it, so it is pending again.
     await this.pg`
       insert into queue_batches (batch_id, session_sid, status, items, created_at, updated_at)
@@ -302,6 +465,7 @@ class Importer {
     const rows = this.turns.rows.splice(0);
     this.turns.bytes = 0;
     if (rows.length === 0) return;
+    await this.once('turn', 'turn_id', rows.map((r) => ({ key: r.turn_id, no: r.no })));
     await this.pg`
       insert into turns (session_sid, turn_id, request_hash, response, created_at)
       select ${this.sid}, t.turn_id, t.request_hash, t.response::json, t.created_at::timestamptz
@@ -320,8 +484,13 @@ class Importer {
       throw new InvalidImport(no, `a ${this.session.encoding} session's snapshot carries ${binary ? 'a size (its bytes follow)' : 'its body'}`);
     }
     let bodyBytes: Buffer | null = null;
-    if (snapshot.size !== null && snapshot.size > this.input.maxLineBytes) {
-      throw new InvalidImport(no, `a snapshot of ${snapshot.size} bytes is more than this server takes (${this.input.maxLineBytes})`);
+    // A binary snapshot came in one request body (as base64, smaller still).
+    if (snapshot.size !== null && snapshot.size > this.limits.maxBodyBytes) {
+      throw new InvalidImport(no, `a snapshot of ${snapshot.size} bytes is more than a request body carries (MAX_BODY_BYTES ${this.limits.maxBodyBytes})`);
+    }
+    if (!binary) {
+      const problem = stateProblem(snapshot.body, this.limits.state);
+      if (problem) throw new InvalidImport(no, `snapshot record: the state ${problem}`);
     }
     if (snapshot.size !== null) {
       // A stored snapshot is at most a request body: it is put together whole, as the server stores it.
@@ -339,6 +508,14 @@ class Importer {
   private async attachment(attachment: AttachmentLine, no: number, reader: LineReader): Promise<void> {
     if (attachment.size > this.input.maxAttachmentBytes) {
       throw new InvalidImport(no, `attachment of ${attachment.size} bytes: this server takes ${this.input.maxAttachmentBytes} (MAX_ATTACHMENT_BYTES)`);
+    }
+    // It is served back as the Content-Type header: only what an upload keeps.
+    if (normaliseContentType(attachment.content_type) !== attachment.content_type) {
+      throw new InvalidImport(
+        no,
+        `attachment record: content_type ${JSON.stringify(attachment.content_type)} is not a media type as an upload keeps it ` +
+          '(type/subtype in lowercase, then parameters; at most 255 characters)',
+      );
     }
     // The bytes go in through a COPY on this transaction's connection: nothing else may be in flight.
     await this.flushAll();

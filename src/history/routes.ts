@@ -163,6 +163,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         maxLineBytes: 2 * config.limits.maxBodyBytes,
         bytes,
         maxAttachmentBytes: config.attachments.maxBytes,
+        limits: { ...config.limits, maxJsonDepth: config.maxJsonDepth, state: services.stateContext.stateLimits },
       });
       reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return reply.code(201).send(toSessionView(await getSessionRecord(db, id)));

@@ -10,15 +10,7 @@ import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMessages } from './store.js';
-import { Message, Role } from './view.js';
-
-export const Kind = Type.String({
-  minLength: 1,
-  maxLength: 64,
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
-  'x-pattern-message': 'letters, digits and . _ : - only, starting with a letter or digit',
-  description: 'A free tag (e.g. `message`, `summary`, `system_prompt`); default `message`.',
-});
+import { Kind, Message, Role } from './view.js';
 
 export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;

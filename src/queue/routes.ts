@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
-import { Limit, StringEnum, Timestamp } from '../shapes.js';
+import { Limit, ServerId, StringEnum, Timestamp } from '../shapes.js';
 import { BATCH_STATUSES, CLAIM_ENDINGS } from '../values.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write.js';
@@ -15,7 +15,6 @@ import { Batch, Claim } from './view.js';
 
 
 const ClaimTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the claim expires unless renewed.' });
-const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$', 'x-pattern-message': 'an id as the server returned it (letters, digits and -)' });
 
 export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
@@ -92,7 +91,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
             abandon: 'Abandon a claim: its batches become pending again',
           }[action],
           tags: ['queue'],
-          params: sessionParamsWith({ claim_id: Id }),
+          params: sessionParamsWith({ claim_id: ServerId }),
           headers: WorkerWriteHeaders,
           body: Type.Object({ ttl_ms: Type.Optional(ClaimTtl) }, { additionalProperties: false, description: 'Optional; renew takes ttl_ms.' }),
           response: {
@@ -125,7 +124,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       schema: {
         summary: 'Cancel a pending batch',
         tags: ['queue'],
-        params: sessionParamsWith({ batch_id: Id }),
+        params: sessionParamsWith({ batch_id: ServerId }),
         headers: IdempotencyHeaders,
         response: { 204: Type.Null(), ...problems(400, 404, 409, 422) },
       },

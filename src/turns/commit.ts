@@ -5,7 +5,7 @@ import type { Tx } from '../db/client.js';
 import { inFlight, startQuery } from '../db/pipeline.js';
 import { sessions, turns } from '../db/schema.js';
 import { type NewEvent, startAppend } from '../events/append.js';
-import { ApiError, InvalidRequest, TurnConflict, VersionConflict } from '../errors.js';
+import { ApiError, InvalidRequest, TurnConflict, UsageOverflow, VersionConflict } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
 import { endLease } from '../leases/store.js';
 import { appendMessages, type MessageInput } from '../messages/store.js';
@@ -194,7 +194,7 @@ export async function commitTurn(
   if (input.attachments.length) {
     events.push(...(await commitAttachments(tx, head, input.attachments, 'attachments')));
   }
-  const usage = sumUsage(input.usage);
+  const usage = asPartSync('usage', undefined, () => addUsage(session, input.usage));
   await tx
     .update(sessions)
     .set({
@@ -225,13 +225,26 @@ export async function commitTurn(
   return { status: 201, body: answer, replayed: false, pending: inFlight(sent) };
 }
 
-function sumUsage(usage: TurnUsage[]): { input_tokens: number; output_tokens: number; cost_usd: number } {
-  return usage.reduce(
-    (total, u) => ({
-      input_tokens: total.input_tokens + u.input_tokens,
-      output_tokens: total.output_tokens + u.output_tokens,
-      cost_usd: total.cost_usd + (u.cost_usd ?? 0),
-    }),
-    { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
-  );
+/**
+ * The most a session's usage total may hold: what the API takes for one count
+ * (and what an export of the session must carry to import again).
+ */
+export const MAX_USAGE_TOTAL = Number.MAX_SAFE_INTEGER;
+
+/** The turn's usage summed, refused when it would take one of the session's totals past MAX_USAGE_TOTAL. */
+function addUsage(session: SessionRow, usage: TurnUsage[]): { input_tokens: number; output_tokens: number; cost_usd: number } {
+  const totals = { input_tokens: session.usageInputTokens, output_tokens: session.usageOutputTokens, cost_usd: session.usageCostUsd };
+  const added = { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+  for (const item of usage) {
+    for (const field of ['input_tokens', 'output_tokens'] as const) {
+      // Compared before adding: past 2^53 a sum of integers is no longer exact. Both terms are within it here.
+      if (item[field] > MAX_USAGE_TOTAL - totals[field] - added[field]) throw new UsageOverflow(field, totals[field], MAX_USAGE_TOTAL);
+      added[field] += item[field];
+    }
+    // A double: the total stored is this same sum (the database adds it as JavaScript does).
+    const cost = added.cost_usd + (item.cost_usd ?? 0);
+    if (totals.cost_usd + cost > MAX_USAGE_TOTAL) throw new UsageOverflow('cost_usd', totals.cost_usd, MAX_USAGE_TOTAL);
+    added.cost_usd = cost;
+  }
+  return added;
 }

@@ -4,9 +4,8 @@ import { checkClientType, EventType } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
-import { Base64, SchemaVersion, Seq, Version } from '../shapes.js';
-import { Kind } from '../messages/routes.js';
-import { Role } from '../messages/view.js';
+import { Base64, SchemaVersion, Version } from '../shapes.js';
+import { Kind, Role } from '../messages/view.js';
 import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { PatchOp } from '../state/routes.js';
@@ -14,12 +13,8 @@ import { AttachmentId } from '../attachments/schemas.js';
 import { InvalidRequest } from '../errors.js';
 import { asPartSync, commitTurn, type TurnInput, turnHash } from './commit.js';
 import { checkTurnSummaryFits } from './summary.js';
+import { TurnAnswer, TurnId } from './view.js';
 
-const TurnId = Type.String({
-  pattern: '^[\\x21-\\x7E]{1,255}$',
-  'x-pattern-message': '1-255 visible ASCII characters (no spaces)',
-  description: "The worker's own id for this turn (e.g. derived from the claimed input): a retry sends the same id and body.",
-});
 const ClaimId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$', 'x-pattern-message': 'a claim_id as the server returned it' });
 const TokenCount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
@@ -63,13 +58,6 @@ const TurnBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const TurnAnswer = Type.Object({
-  turn_id: Type.String(),
-  version: Version,
-  first_seq: Seq,
-  last_seq: Seq,
-});
 
 export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config, stateContext } = services;
