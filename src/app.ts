@@ -18,6 +18,7 @@ import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handl
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
+import { TransferSlots } from './http/transfers.js';
 import { SessionQueue } from './writes/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
@@ -139,6 +140,7 @@ export async function buildApp({ config, database, logger, listen = true, before
     },
     hub,
     sessionQueue: new SessionQueue(),
+    transfers: new TransferSlots(config.maxTransfers),
     readEventRows: readRows,
   };
 
