@@ -135,13 +135,13 @@ describe('uploads past the request timeout', () => {
     try {
       await createSession(t, 'up');
       const uploads = await Promise.all(Array.from({ length: 4 }, () => stalledRequest(t, 'POST', '/v1/sessions/up/attachments', uploadHeaders, 'abc')));
-      // The first ones time out; past the transfer limit the others are refused at once, and told when to retry.
       const answers = await outcomes(uploads);
+      await expectAnswered(t);
+      await expectPoolWhole(t);
+      // The first ones timed out; past the transfer limit the others were refused at once, and told when to retry.
       expect(answers.filter((answer) => answer === '408 request_timeout')).toHaveLength(t.config.maxTransfers);
       expect(answers.filter((answer) => answer === '503 too_many_transfers')).toHaveLength(4 - t.config.maxTransfers);
       expect(uploads.find((upload) => codeOf(upload.answer()) === 'too_many_transfers')?.answer()).toMatch(/\r\nretry-after: 1\r\n/i);
-      await expectAnswered(t);
-      await expectPoolWhole(t);
     } finally {
       await closeAll(t);
     }
