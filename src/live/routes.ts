@@ -79,8 +79,8 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     async (request, reply) => {
       const { id } = request.params;
       if (request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
-        // No connection is held while the lines come (each group of lines borrows one to publish), so this is no
-        // transfer and a token stream may pause as long as REQUEST_TIMEOUT_MS allows; that timeout's 408 ends the reading.
+        // No connection is held while the lines come (each group of lines borrows one to publish): this is no
+        // transfer, a token stream may pause between lines, and only REQUEST_TIMEOUT_MS (whose 408 ends the reading) bounds it.
         return answerUnlessGone(reply, async () => reply.code(202).send(await ingestNdjson(clientBody(request.body as Readable, reply.raw), id)));
       }
       const body = request.body as Static<typeof LiveEvent> | Static<typeof LiveBatch>;
