@@ -19,6 +19,7 @@ import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handl
 import { operationIdFor } from './http/operation-ids.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
+import { TransferSlots } from './http/transfers.js';
 import { SessionQueue } from './writes/session-queue.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerUnreadBodyDrain } from './http/unread-body.js';
@@ -144,6 +145,7 @@ export async function buildApp({ config, database, logger, listen = true, before
     },
     hub,
     sessionQueue: new SessionQueue(),
+    transfers: new TransferSlots(config.maxTransfers),
     readEventRows: readRows,
   };
 

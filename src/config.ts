@@ -81,6 +81,14 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   dbPoolMax: number;
+  /**
+   * Uploads, imports and exports in progress at once. Each holds a pool
+   * connection while it talks to its client (see src/http/transfers.ts), so
+   * this stays below `dbPoolMax`: the rest of the API always has connections.
+   */
+  maxTransfers: number;
+  /** An upload, import or export whose client sends (or takes) no byte for this long is cut off, and its connection freed. */
+  transferIdleTimeoutMs: number;
   logLevel: string;
   sseHeartbeatMs: number;
   idempotencyTtlMs: number;
@@ -202,6 +210,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (pageBytes > maxBufferedBytes / 2) {
     throw new ConfigError(`STREAM_PAGE_BYTES (${pageBytes}) must be at most half of SSE_MAX_BUFFER_BYTES (${maxBufferedBytes})`);
   }
+  const dbPoolMax = integer(env, 'DB_POOL_MAX', 10, 2, 1000);
+  // Half the pool by default (5 of the default 10): transfers get connections, and the other half serves every
+  // other request however many clients stall (a request of the API holds one for a few milliseconds).
+  const maxTransfers = integer(env, 'MAX_TRANSFERS', Math.floor(dbPoolMax / 2), 1, 1000);
+  if (maxTransfers >= dbPoolMax) {
+    throw new ConfigError(`MAX_TRANSFERS (${maxTransfers}) must be below DB_POOL_MAX (${dbPoolMax}): the rest of the API needs connections too`);
+  }
   return {
     host,
     authSecret,
@@ -215,7 +230,11 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 8080, 0, 65535),
     databaseUrl,
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? './.data'),
-    dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 2, 1000),
+    dbPoolMax,
+    maxTransfers,
+    // 10 s: a client that is sending or reading moves bytes every round trip (well under a second even on a
+    // poor mobile link); one that moved none for 10 s has stalled, and its open transaction holds back vacuum.
+    transferIdleTimeoutMs: integer(env, 'TRANSFER_IDLE_TIMEOUT_MS', 10_000, 100, 3_600_000),
     logLevel,
     sseHeartbeatMs,
     idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_MS', 24 * 3_600_000, 24 * 3_600_000, 365 * 24 * 3_600_000),

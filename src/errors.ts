@@ -378,6 +378,20 @@ export class TooManyStreams extends ApiError {
   }
 }
 
+export class TooManyTransfers extends ApiError {
+  readonly status = 503;
+  readonly code = 'too_many_transfers';
+  readonly title = 'Too many transfers';
+  /** A slot frees when an upload, import or export ends: within TRANSFER_IDLE_TIMEOUT_MS even of one whose client stalled. */
+  constructor(limit: number, retryAfterSeconds = 1) {
+    super(
+      `this instance already runs ${limit} uploads, imports and exports (MAX_TRANSFERS); nothing was changed, retry shortly`,
+      { limit },
+    );
+    this.headers['retry-after'] = String(retryAfterSeconds);
+  }
+}
+
 export class ShuttingDown extends ApiError {
   readonly status = 503;
   readonly code = 'shutting_down';
@@ -393,8 +407,14 @@ export class RequestTimeout extends ApiError {
   readonly status = 408;
   readonly code = 'request_timeout';
   readonly title = 'Request timeout';
-  constructor(limitMs: number) {
-    super(`the request body did not arrive within ${limitMs} ms (REQUEST_TIMEOUT_MS); nothing was changed`, { limit_ms: limitMs });
+  /** `idle`: no byte of the body came for `limitMs` (TRANSFER_IDLE_TIMEOUT_MS), rather than the whole body not within it. */
+  constructor(limitMs: number, idle = false) {
+    super(
+      idle
+        ? `no byte of the request body arrived for ${limitMs} ms (TRANSFER_IDLE_TIMEOUT_MS); nothing was changed`
+        : `the request body did not arrive within ${limitMs} ms (REQUEST_TIMEOUT_MS); nothing was changed`,
+      { limit_ms: limitMs },
+    );
     this.headers.connection = 'close';
   }
 }

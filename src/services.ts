@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { EventRowPage } from './events/read.js';
+import type { TransferSlots } from './http/transfers.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { StateContext } from './state/writes.js';
 import type { ListenerHub } from './stream/hub.js';
@@ -17,6 +18,8 @@ export interface Services {
   hub: ListenerHub;
   /** This process's queue of writers per session (`writeSession`). */
   sessionQueue: SessionQueue;
+  /** Uploads, imports and exports in progress: each holds a pool connection while it talks to its client. */
+  transfers: TransferSlots;
   /** Durable events after a seq, for streams (shared by replay and the tails). */
   readEventRows: (sid: number, after: number, limit: number) => Promise<EventRowPage>;
 }

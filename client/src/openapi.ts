@@ -468,7 +468,7 @@ export interface paths {
         };
         /**
          * Export a session as NDJSON, streamed
-         * @description One JSON record a line, read in one consistent snapshot and streamed as it is read: `header` (format `session-sync.export`, `format_version` 1), `session` (the record with its counters), each kept `snapshot` (the state as stored: snapshots and checkpoints, binary bytes in `chunk` lines after it), every kept `event` with its seq, every `message`, `queue_batch`, `turn` and `attachment` (its bytes in base64 `chunk` lines), and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back.
+         * @description One JSON record a line, read in one consistent snapshot and streamed as it is read: `header` (format `session-sync.export`, `format_version` 1), `session` (the record with its counters), each kept `snapshot` (the state as stored: snapshots and checkpoints, binary bytes in `chunk` lines after it), every kept `event` with its seq, every `message`, `queue_batch`, `turn` and `attachment` (its bytes in base64 `chunk` lines), and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back. A reader that takes no byte for TRANSFER_IDLE_TIMEOUT_MS is cut off; past MAX_TRANSFERS uploads, imports and exports at once, 503 `too_many_transfers` with Retry-After.
          */
         get: operations["exportSession"];
         put?: never;
@@ -490,7 +490,7 @@ export interface paths {
         put?: never;
         /**
          * Import a session from an export (admin)
-         * @description The body is an export file (`application/x-ndjson`), read as it arrives and imported in one transaction: the copy answers reads as the original did (state at every kept version, events with their seqs, messages, queue, attachments, metadata, history_start). `?id=` gives the copy another id. A malformed, truncated or unknown-format file is 400 `invalid_import` naming the `line`, and nothing is created; 409 `session_exists` when the id is taken. Leases do not move; a batch claimed on the source is pending in the copy; message and batch ids this server already holds (a copy beside its original) get new ones.
+         * @description The body is an export file (`application/x-ndjson`), read as it arrives and imported in one transaction: the copy answers reads as the original did (state at every kept version, events with their seqs, messages, queue, attachments, metadata, history_start). `?id=` gives the copy another id. A malformed, truncated or unknown-format file is 400 `invalid_import` naming the `line`, and nothing is created; 409 `session_exists` when the id is taken. Leases do not move; a batch claimed on the source is pending in the copy; message and batch ids this server already holds (a copy beside its original) get new ones. A file that sends no byte for TRANSFER_IDLE_TIMEOUT_MS is 408 `request_timeout`; past MAX_TRANSFERS uploads, imports and exports at once, 503 `too_many_transfers` with Retry-After.
          */
         post: operations["importSession"];
         delete?: never;
@@ -531,7 +531,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an attachment: the raw bytes are the body, streamed into storage
-         * @description Any Content-Type (kept, and served back). Up to MAX_ATTACHMENT_BYTES; the body is stored in chunks as it arrives and never held whole. The same bytes on the same session give the same attachment_id (the SHA-256). The attachment is uncommitted until a turn (or POST .../commit) commits it; uncommitted ones are deleted after ATTACHMENT_INTENT_TTL_MS. A broken upload stores nothing.
+         * @description Any Content-Type (kept, and served back). Up to MAX_ATTACHMENT_BYTES; the body is stored in chunks as it arrives and never held whole. The same bytes on the same session give the same attachment_id (the SHA-256). The attachment is uncommitted until a turn (or POST .../commit) commits it; uncommitted ones are deleted after ATTACHMENT_INTENT_TTL_MS. A broken upload stores nothing: one that sends no byte for TRANSFER_IDLE_TIMEOUT_MS is 408 `request_timeout`; past MAX_TRANSFERS uploads, imports and exports at once, 503 `too_many_transfers` with Retry-After.
          */
         post: operations["uploadAttachment"];
         delete?: never;
@@ -4936,6 +4936,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Database unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     importSession: {
@@ -5088,6 +5107,25 @@ export interface operations {
             };
             /** @description Body is not application/json. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Database unavailable; retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5511,6 +5549,25 @@ export interface operations {
             };
             /** @description Body is not application/json. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail: string;
+                        /** @description Stable, machine-readable error code. */
+                        code: string;
+                        instance?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Database unavailable; retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,7 +5,7 @@ import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
 import { emptyBodyAsObject, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
-import { bodyChunks } from '../http/unread-body.js';
+import { answerUnlessGone, clientBody } from '../http/transfers.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
 import { Limit } from '../shapes.js';
 import { writeSession } from '../writes/session-write.js';
@@ -38,28 +38,37 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
             'Any Content-Type (kept, and served back). Up to MAX_ATTACHMENT_BYTES; the body is stored in chunks as it ' +
             'arrives and never held whole. The same bytes on the same session give the same attachment_id (the SHA-256). ' +
             'The attachment is uncommitted until a turn (or POST .../commit) commits it; uncommitted ones are deleted ' +
-            'after ATTACHMENT_INTENT_TTL_MS. A broken upload stores nothing.',
+            'after ATTACHMENT_INTENT_TTL_MS. A broken upload stores nothing: one that sends no byte for ' +
+            'TRANSFER_IDLE_TIMEOUT_MS is 408 `request_timeout`; past MAX_TRANSFERS uploads, imports and exports at once, 503 ' +
+            '`too_many_transfers` with Retry-After.',
           tags: ['attachments'],
           params: SessionParams,
           headers: WorkerWriteHeaders,
           consumes: ['*/*'],
-          response: { 201: Attachment, ...problems(400, 404, 409, 413, 415) },
+          response: { 201: Attachment, ...problems(400, 404, 409, 413, 415, 503) },
         },
       },
       async (request, reply) => {
         const declared = Number(request.headers['content-length']);
         // A declared size over the limit is refused before a byte is read.
         if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes, declared);
-        const body = request.body === undefined ? Readable.from([]) : bodyChunks(request.body as Readable);
-        const { view } = await uploadAttachment(db, bytes, {
-          sessionId: request.params.id,
-          contentType: normaliseContentType(request.headers['content-type']),
-          body,
-          maxBytes,
-          chunkBytes,
-          leaseToken: leaseTokenOf(request),
+        // The COPY holds a connection while the bytes come: one of the MAX_TRANSFERS slots, and a body that stalls is cut.
+        const release = services.transfers.take();
+        return answerUnlessGone(reply, async () => {
+          try {
+            const { view } = await uploadAttachment(db, bytes, {
+              sessionId: request.params.id,
+              contentType: normaliseContentType(request.headers['content-type']),
+              body: clientBody((request.body as Readable | undefined) ?? Readable.from([]), reply.raw, config.transferIdleTimeoutMs),
+              maxBytes,
+              chunkBytes,
+              leaseToken: leaseTokenOf(request),
+            });
+            return reply.code(201).send(view);
+          } finally {
+            release();
+          }
         });
-        return reply.code(201).send(view);
       },
     );
   });

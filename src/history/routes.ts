@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
@@ -7,7 +7,7 @@ import { Forbidden } from '../auth/plugin.js';
 import { PostgresChunks } from '../attachments/bytes.js';
 import { SessionNotFound, UnsupportedMediaType } from '../errors.js';
 import { parseJsonBody } from '../http/json-body.js';
-import { bodyChunks } from '../http/unread-body.js';
+import { answerUnlessGone, clientBody, readerPacedBody } from '../http/transfers.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { Seq, SessionId, Version } from '../shapes.js';
@@ -106,29 +106,34 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           '`session-sync.export`, `format_version` 1), `session` (the record with its counters), each kept `snapshot` ' +
           '(the state as stored: snapshots and checkpoints, binary bytes in `chunk` lines after it), every kept `event` ' +
           'with its seq, every `message`, `queue_batch`, `turn` and `attachment` (its bytes in base64 `chunk` lines), ' +
-          'and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back.',
+          'and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back. ' +
+          'A reader that takes no byte for TRANSFER_IDLE_TIMEOUT_MS is cut off; past MAX_TRANSFERS uploads, imports and ' +
+          'exports at once, 503 `too_many_transfers` with Retry-After.',
         tags: ['history'],
         params: SessionParams,
         response: {
           200: { description: 'The export, one record a line.', content: { [NDJSON]: { schema: Type.String() } } },
-          ...problems(404),
+          ...problems(404, 503),
         },
       },
     },
     async (request, reply) => {
+      // The snapshot holds a connection for the whole export: one of the MAX_TRANSFERS slots, given back when the body ends.
+      const release = services.transfers.take();
       const lines = exportLines(services.sql, request.params.id);
-      // The first lines are read before answering, so an unknown session is a 404 and not a broken stream.
-      const first = await lines.next();
-      const stream = Readable.from(
-        (async function* () {
-          if (!first.done) yield first.value;
-          yield* lines;
-        })(),
-        { objectMode: false },
-      );
+      let first: IteratorResult<string>;
+      try {
+        // The first lines are read before answering, so an unknown session is a 404 and not a broken stream.
+        first = await lines.next();
+      } catch (error) {
+        release();
+        throw error;
+      }
+      // (exportLines yields at least its header before it is done.)
+      const body = readerPacedBody(reply.raw, first.done ? '' : first.value, lines, config.transferIdleTimeoutMs, release);
       reply.header('content-type', NDJSON);
       reply.header('content-disposition', `attachment; filename="${encodeURIComponent(request.params.id)}.ndjson"`);
-      return reply.send(stream as never);
+      return reply.send(body as never);
     },
   );
 
@@ -144,29 +149,39 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           'messages, queue, attachments, metadata, history_start). `?id=` gives the copy another id. A malformed, ' +
           'truncated or unknown-format file is 400 `invalid_import` naming the `line`, and nothing is created; 409 ' +
           '`session_exists` when the id is taken. Leases do not move; a batch claimed on the source is pending in the ' +
-          'copy; message and batch ids this server already holds (a copy beside its original) get new ones.',
+          'copy; message and batch ids this server already holds (a copy beside its original) get new ones. A file that ' +
+          'sends no byte for TRANSFER_IDLE_TIMEOUT_MS is 408 `request_timeout`; past MAX_TRANSFERS uploads, imports and ' +
+          'exports at once, 503 `too_many_transfers` with Retry-After.',
         tags: ['history'],
         querystring: Type.Object({ id: Type.Optional(SessionId) }, { additionalProperties: false }),
         consumes: [NDJSON],
-        response: { 201: Session, ...problems(400, 403, 409, 415) },
+        response: { 201: Session, ...problems(400, 403, 409, 415, 503) },
       },
     },
     async (request, reply) => {
       if (!request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
         throw new UnsupportedMediaType(`an import is an export file: send it as ${NDJSON}`);
       }
-      const id = await importSession(db, {
-        body: bodyChunks(request.body as Readable),
-        id: request.query.id,
-        // A record wraps what it carries in one object: two levels more than a request body may nest.
-        parse: (line) => parseJsonBody(line, config.maxJsonDepth + 2),
-        maxLineBytes: 2 * config.limits.maxBodyBytes,
-        bytes,
-        maxAttachmentBytes: config.attachments.maxBytes,
-        limits: { ...config.limits, maxJsonDepth: config.maxJsonDepth, state: services.stateContext.stateLimits },
+      // The transaction holds a connection while the file comes: one of the MAX_TRANSFERS slots, and a file that stalls is cut.
+      const release = services.transfers.take();
+      return answerUnlessGone(reply, async () => {
+        try {
+          const id = await importSession(db, {
+            body: clientBody(request.body as Readable, reply.raw, config.transferIdleTimeoutMs),
+            id: request.query.id,
+            // A record wraps what it carries in one object: two levels more than a request body may nest.
+            parse: (line) => parseJsonBody(line, config.maxJsonDepth + 2),
+            maxLineBytes: 2 * config.limits.maxBodyBytes,
+            bytes,
+            maxAttachmentBytes: config.attachments.maxBytes,
+            limits: { ...config.limits, maxJsonDepth: config.maxJsonDepth, state: services.stateContext.stateLimits },
+          });
+          reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
+          return reply.code(201).send(toSessionView(await getSessionRecord(db, id)));
+        } finally {
+          release();
+        }
       });
-      reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
-      return reply.code(201).send(toSessionView(await getSessionRecord(db, id)));
     },
   );
 };

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -85,14 +84,4 @@ function drain(req: IncomingMessage): Promise<boolean> {
     req.once('close', onBroken);
     onReadable();
   });
-}
-
-/**
- * A streaming route's body, as the route reads it. Leaving a `for await` over
- * the request itself early (a refusal thrown mid-body) would destroy it, and
- * destroying a request destroys its socket, refusal and all; this iterator
- * leaves the request open, and the drain above reads away the rest.
- */
-export function bodyChunks<T extends Buffer | string = Buffer>(req: Readable): AsyncIterable<T> {
-  return req.iterator({ destroyOnReturn: false }) as AsyncIterable<T>;
 }

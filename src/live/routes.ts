@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -6,7 +7,7 @@ import { notify } from '../wakeups/wakeups.js';
 import { checkClientType, EventType } from '../events/types.js';
 import { ApiError, InvalidRequest, PayloadTooLarge } from '../errors.js';
 import { parseJsonBody } from '../http/json-body.js';
-import { bodyChunks } from '../http/unread-body.js';
+import { answerUnlessGone, clientBody } from '../http/transfers.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
@@ -78,8 +79,9 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     async (request, reply) => {
       const { id } = request.params;
       if (request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
-        const answer = await ingestNdjson(request.body as IncomingMessage, id);
-        return reply.code(202).send(answer);
+        // No connection is held while the lines come (each group of lines borrows one to publish): this is no
+        // transfer, a token stream may pause between lines, and only REQUEST_TIMEOUT_MS (whose 408 ends the reading) bounds it.
+        return answerUnlessGone(reply, async () => reply.code(202).send(await ingestNdjson(clientBody(request.body as Readable, reply.raw), id)));
       }
       const body = request.body as Static<typeof LiveEvent> | Static<typeof LiveBatch>;
       const events = 'events' in body ? body.events : [body];
@@ -95,7 +97,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
    * then published with one head read. A bad line stops the request after the
    * good lines before it were published.
    */
-  async function ingestNdjson(body: IncomingMessage, sessionId: string): Promise<{ accepted: number; after_seq: number }> {
+  async function ingestNdjson(body: AsyncIterable<Buffer>, sessionId: string): Promise<{ accepted: number; after_seq: number }> {
     let afterSeq = (await getSession(db, sessionId)).lastSeq;
     let accepted = 0;
     let lineNo = 0;
@@ -119,9 +121,9 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       }
       if (failure !== undefined) throw failure;
     };
-    body.setEncoding('utf8');
-    for await (const chunk of bodyChunks<string>(body)) {
-      pending += chunk;
+    const text = new StringDecoder('utf8');
+    for await (const chunk of body) {
+      pending += text.write(chunk);
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       if (Buffer.byteLength(pending) > maxBodyBytes) {
@@ -133,6 +135,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       }
       if (lines.length) await take(lines.map((line) => line.replace(/\r$/, '')));
     }
+    pending += text.end();
     if (pending !== '') await take([pending.replace(/\r$/, '')]);
     return { accepted, after_seq: afterSeq };
   }

@@ -52,6 +52,7 @@ describe('loadConfig', () => {
     [{ HOST: '0.0.0.0' }, /^AUTH_SECRET is not set, so authentication is off: refusing to listen on non-loopback HOST 0\.0\.0\.0/],
     [{ HOST: '10.1.2.3' }, /^AUTH_SECRET is not set/],
     [{ CORS_ORIGINS: 'not an origin' }, /^CORS_ORIGINS must be/],
+    [{ DB_POOL_MAX: '4', MAX_TRANSFERS: '4' }, /^MAX_TRANSFERS \(4\) must be below DB_POOL_MAX \(4\)/],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -59,6 +60,13 @@ describe('loadConfig', () => {
 
   it('serves open on loopback hosts only', () => {
     for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) expect(loadConfig({ HOST: host }).authSecret).toBeUndefined();
+  });
+
+  it('keeps transfers to half the pool unless told otherwise, so the rest of the API always has connections', () => {
+    expect(loadConfig({}).maxTransfers).toBe(5);
+    expect(loadConfig({ DB_POOL_MAX: '4' }).maxTransfers).toBe(2);
+    expect(loadConfig({ DB_POOL_MAX: '2' }).maxTransfers).toBe(1);
+    expect(loadConfig({ DB_POOL_MAX: '4', MAX_TRANSFERS: '3' }).maxTransfers).toBe(3);
   });
 
   it('lets the event limit follow a smaller body limit when it is not set', () => {

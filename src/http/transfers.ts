@@ -1,0 +1,166 @@
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { RequestTimeout, TooManyTransfers } from '../errors.js';
+
+/**
+ * Transfers are the requests that hold a pool connection while they wait on
+ * their client: an upload streams its body into one COPY, an import reads its
+ * file inside one transaction, an export reads one REPEATABLE READ snapshot.
+ * Not holding the connection would mean giving those up: the bytes would have
+ * to land somewhere first (a temporary file, or chunks committed one by one
+ * and swept when an upload never finishes), and an export's snapshot lives
+ * only as long as its transaction. So they keep it, and instead every wait on
+ * the client is bounded (`clientBody`, `readerPacedBody`), and at most
+ * MAX_TRANSFERS run at once, below the pool size: however many clients stall,
+ * the rest of the API keeps its connections.
+ *
+ * Other routes that stream do not hold one while they wait: a download reads
+ * one slice per query, a stream reads pages of events, and NDJSON ingest holds
+ * one only to publish the lines already in.
+ */
+export class TransferSlots {
+  private taken = 0;
+
+  constructor(readonly limit: number) {}
+
+  get inUse(): number {
+    return this.taken;
+  }
+
+  /**
+   * A slot, taken synchronously (two requests never both get the last one),
+   * or 503 `too_many_transfers`. The release it returns may be called twice.
+   */
+  take(): () => void {
+    if (this.taken >= this.limit) throw new TooManyTransfers(this.limit);
+    this.taken++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.taken--;
+    };
+  }
+}
+
+/**
+ * The request body as it arrives, ending in an error (so a COPY or a
+ * transaction that reads it aborts and rolls back) when:
+ * - no byte comes for `idleMs`: 408 `request_timeout`, with Connection: close
+ *   (the rest of the body is never read);
+ * - the response ended or closed first: REQUEST_TIMEOUT_MS's 408 went out
+ *   (that answer is written outside the handler, which would otherwise wait
+ *   for the rest of the body for ever), or the connection is gone.
+ * Without `idleMs` only the second applies.
+ */
+export async function* clientBody(body: Readable, response: ServerResponse, idleMs?: number): AsyncGenerator<Buffer> {
+  // The request stays whole when the reading stops: the 408 still has to be written on its socket.
+  const chunks = body.iterator({ destroyOnReturn: false });
+  let gone = false;
+  try {
+    for (;;) {
+      // A waiter and a timer per read, both gone after it: a 32 MiB upload is ~500 reads.
+      let stop: (why: 'idle' | 'closed') => void = () => {};
+      const stopped = new Promise<'idle' | 'closed'>((resolve) => (stop = resolve));
+      const closed = () => stop('closed');
+      if (response.writableEnded || response.destroyed) closed();
+      else response.once('close', closed);
+      const timer = idleMs === undefined ? undefined : setTimeout(() => stop('idle'), idleMs);
+      const next = await Promise.race([chunks.next(), stopped]).finally(() => {
+        clearTimeout(timer);
+        response.off('close', closed);
+      });
+      if (next === 'idle') throw new RequestTimeout(idleMs ?? 0, true);
+      if (next === 'closed') {
+        gone = true;
+        throw new Error('the request was answered or its connection closed before its body ended');
+      }
+      if (next.done) return;
+      yield Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as Uint8Array);
+    }
+  } finally {
+    // Not awaited: after a timeout a read is still pending, and the iterator returns only once that one settles.
+    chunks.return?.().catch(() => {});
+    // Nobody is left to read it for.
+    if (gone) body.destroy();
+  }
+}
+
+/**
+ * Runs a transfer's handler; an error that comes after its answer went out
+ * (the 408 of REQUEST_TIMEOUT_MS) or after its client left is not answered
+ * (nobody is there, and fastify would log a second answer as an error).
+ */
+export async function answerUnlessGone<T>(reply: FastifyReply, handle: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await handle();
+  } catch (error) {
+    if (!reply.sent && !reply.raw.destroyed) throw error;
+    reply.log.debug({ err: error }, 'transfer ended after its answer or its client');
+    return undefined;
+  }
+}
+
+/**
+ * A response body read from `lines` at the reader's pace: a line is read only
+ * when the socket took the ones before. A reader that takes nothing for
+ * `idleMs` once its buffers are full is cut off, like a stream's slow reader
+ * (src/stream/sse.ts, writePaced). Whatever ends the body (the end, an error,
+ * the cut, the client closing) returns `lines`, so a transaction it holds
+ * rolls back and its connection goes back; `settled` runs after that.
+ */
+export function readerPacedBody(
+  response: ServerResponse,
+  head: string,
+  lines: AsyncGenerator<string>,
+  idleMs: number,
+  settled: () => void,
+): Readable {
+  let stall: NodeJS.Timeout | undefined;
+  let done = false;
+  const settle = () => {
+    if (done) return;
+    done = true;
+    settled();
+  };
+  const body = new Readable({
+    read() {
+      clearTimeout(stall);
+      lines.next().then(
+        (next) => {
+          if (body.destroyed) return;
+          if (next.done) {
+            body.push(null);
+            settle();
+            return;
+          }
+          // Past the high-water mark: the socket has not taken what it was given, and the reader has idleMs to take some.
+          if (!body.push(next.value)) {
+            stall = setTimeout(() => body.destroy(new Error(`the reader took no bytes for ${idleMs} ms (TRANSFER_IDLE_TIMEOUT_MS)`)), idleMs);
+          }
+        },
+        (error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))),
+      );
+    },
+    destroy(error, callback) {
+      clearTimeout(stall);
+      // Waits for a read in flight, then runs the generator's finally (its rollback and release).
+      lines.return(undefined).then(
+        () => {
+          settle();
+          callback(error);
+        },
+        (failure: unknown) => {
+          settle();
+          callback(error ?? (failure instanceof Error ? failure : new Error(String(failure))));
+        },
+      );
+    },
+  });
+  body.push(head);
+  // Fastify destroys the body when the response closes early; this also covers a client gone before it started piping.
+  if (response.destroyed) body.destroy();
+  else response.once('close', () => body.destroy());
+  return body;
+}

@@ -1,0 +1,256 @@
+import net from 'node:net';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
+
+/**
+ * The database pool is shared by every request: a client that sends slowly,
+ * stops reading or vanishes must not keep a connection from the others, for
+ * any route that streams. These run against a pool of 4 and short timeouts,
+ * with raw sockets playing the clients.
+ */
+
+interface RawClient {
+  socket: net.Socket;
+  /** What the server sent so far (only once `read()` was called: before that the socket is paused). */
+  answer: () => string;
+  /** Starts taking bytes (a paused socket takes none, and TCP stops the server's writes). */
+  read: () => void;
+  /** The connection is gone (the server cut it, or it ended after an answer with Connection: close). */
+  closed: () => boolean;
+}
+
+/** Every raw client of the running test: closed before the app, which waits for its connections. */
+const clients = new Set<net.Socket>();
+
+async function closeAll(t: TestApp): Promise<void> {
+  for (const socket of clients) socket.destroy();
+  clients.clear();
+  await t.close();
+}
+
+async function connect(baseUrl: string): Promise<RawClient> {
+  const socket = net.connect({ port: Number(new URL(baseUrl).port), host: '127.0.0.1' });
+  clients.add(socket);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let text = '';
+  let closed = false;
+  socket.on('error', () => {});
+  socket.once('close', () => (closed = true));
+  return {
+    socket,
+    answer: () => text,
+    read: () => socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1'))),
+    closed: () => closed,
+  };
+}
+
+/** Opens a request that sends its headers and `body` (not all of what it declares) and then nothing. */
+async function stalledRequest(t: TestApp, method: string, path: string, headers: Record<string, string>, body: string): Promise<RawClient> {
+  const client = await connect(t.baseUrl);
+  const head = Object.entries({ host: 'x', ...headers }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  client.socket.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n${body}`);
+  client.read();
+  return client;
+}
+
+/** A GET whose reader never takes a byte of the answer. */
+async function pausedReader(t: TestApp, path: string): Promise<RawClient> {
+  const client = await connect(t.baseUrl);
+  client.socket.write(`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`);
+  return client;
+}
+
+const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
+const codeOf = (raw: string) => /"code":"([a-z_]+)"/.exec(raw)?.[1];
+const outcomeOf = (client: RawClient) => `${statusOf(client.answer())} ${codeOf(client.answer())}`;
+
+/**
+ * Waits until each client has its problem answer, and returns them as "status code". (A refusal leaves its
+ * connection open, the rest of the body unread: what happens to that is not this file's subject.)
+ */
+async function outcomes(requests: RawClient[], timeoutMs = 10_000): Promise<string[]> {
+  await expect
+    .poll(() => requests.filter((request) => codeOf(request.answer()) === undefined).length, { timeout: timeoutMs, interval: 50 })
+    .toBe(0);
+  return requests.map(outcomeOf);
+}
+
+/** An ordinary request still gets its answer within a second. */
+async function expectAnswered(t: TestApp, path = '/v1/sessions/bystander'): Promise<void> {
+  const response = await fetch(`${t.baseUrl}${path}`, { signal: AbortSignal.timeout(1000) }).catch((error: Error) => {
+    throw new Error(`GET ${path} got no answer within 1 s (${error.name}): the pool is held by clients that do not move`);
+  });
+  expect(response.status).toBe(200);
+  await response.arrayBuffer();
+}
+
+/**
+ * The app's backends that are doing anything (a COPY waiting for bytes, a
+ * transaction left open): once every client is answered or gone there must be
+ * none. Asked on a connection of the test's own, since the app's pool may be gone.
+ */
+async function busyBackends(t: TestApp): Promise<string[]> {
+  const admin = postgres(t.url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await admin<{ state: string; query: string }[]>`
+      select state, left(query, 60) as query from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'`;
+    return rows.map((row) => `${row.state}: ${row.query}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function expectPoolWhole(t: TestApp): Promise<void> {
+  await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
+  // And as many ordinary requests at once as the pool holds all get their answers.
+  const answers = await Promise.all(
+    Array.from({ length: t.config.dbPoolMax }, () => fetch(`${t.baseUrl}/v1/sessions/bystander`, { signal: AbortSignal.timeout(2000) })),
+  );
+  expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+}
+
+async function appWith(env: Record<string, string>): Promise<TestApp> {
+  const t = await createTestApp({ env: { DB_POOL_MAX: '4', ...env } });
+  await t.listen();
+  await createSession(t, 'bystander');
+  return t;
+}
+
+/** A session whose export is far larger than what the sockets buffer between a paused reader and the server. */
+async function largeSession(t: TestApp, id: string): Promise<void> {
+  await createSession(t, id);
+  const bytes = Buffer.alloc(12 * 1024 * 1024, 7);
+  const upload = await t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
+  expect(upload.statusCode, upload.body).toBe(201);
+}
+
+const uploadHeaders = { 'content-type': 'application/octet-stream', 'content-length': '100000' };
+const importHeaders = { 'content-type': 'application/x-ndjson', 'content-length': '100000' };
+
+describe('uploads past the request timeout', () => {
+  it('give their connections back: four of them on a pool of four, and the API still answers', async () => {
+    const t = await appWith({ REQUEST_TIMEOUT_MS: '1000' });
+    try {
+      await createSession(t, 'up');
+      const uploads = await Promise.all(Array.from({ length: 4 }, () => stalledRequest(t, 'POST', '/v1/sessions/up/attachments', uploadHeaders, 'abc')));
+      const answers = await outcomes(uploads);
+      await expectAnswered(t);
+      await expectPoolWhole(t);
+      // The first ones timed out; past the transfer limit the others were refused at once, and told when to retry.
+      expect(answers.filter((answer) => answer === '408 request_timeout')).toHaveLength(t.config.maxTransfers);
+      expect(answers.filter((answer) => answer === '503 too_many_transfers')).toHaveLength(4 - t.config.maxTransfers);
+      expect(uploads.find((upload) => codeOf(upload.answer()) === 'too_many_transfers')?.answer()).toMatch(/\r\nretry-after: 1\r\n/i);
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+});
+
+describe('clients that stall or stop reading, on every route that streams', () => {
+  it('uploads that send two bytes and stop neither starve the API nor keep their connections', async () => {
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '1000' });
+    try {
+      await createSession(t, 'up');
+      const uploads = await Promise.all(Array.from({ length: 12 }, () => stalledRequest(t, 'POST', '/v1/sessions/up/attachments', uploadHeaders, 'ab')));
+      await expectAnswered(t);
+      // REQUEST_TIMEOUT_MS is its default 30 s: what ends them is the idle timeout on the body.
+      const answers = await outcomes(uploads);
+      expect(answers.filter((answer) => answer === '408 request_timeout')).toHaveLength(t.config.maxTransfers);
+      expect(answers.filter((answer) => answer === '503 too_many_transfers')).toHaveLength(12 - t.config.maxTransfers);
+      expect(uploads.find((upload) => codeOf(upload.answer()) === 'request_timeout')?.answer()).toContain('TRANSFER_IDLE_TIMEOUT_MS');
+      await expectPoolWhole(t);
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+
+  it('imports that stall halfway neither starve the API nor keep their transactions', async () => {
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '1000' });
+    try {
+      await createSession(t, 'orig');
+      const file = await (await fetch(`${t.baseUrl}/v1/sessions/orig/export`)).text();
+      const [header, session] = file.split('\n');
+      // The header and session lines are in, so the import's transaction is open; the next line never ends.
+      const imports = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          stalledRequest(t, 'POST', `/v1/sessions/import?id=copy-${i}`, importHeaders, `${header}\n${session}\n{"record":"ev`),
+        ),
+      );
+      await expectAnswered(t);
+      const answers = await outcomes(imports);
+      expect(answers.filter((answer) => answer === '408 request_timeout')).toHaveLength(t.config.maxTransfers);
+      expect(answers.filter((answer) => answer === '503 too_many_transfers')).toHaveLength(8 - t.config.maxTransfers);
+      await expectPoolWhole(t);
+      // Nothing of them was kept.
+      expect((await call(t.app, 'GET', '/v1/sessions/copy-0')).statusCode).toBe(404);
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+
+  it('paused export readers neither starve the API nor keep their transactions, and the server cuts them', async () => {
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '1000' });
+    try {
+      await largeSession(t, 'big');
+      const readers = await Promise.all(Array.from({ length: 12 }, () => pausedReader(t, '/v1/sessions/big/export')));
+      await expectAnswered(t);
+      // The readers still hold their sockets open: only the server can have let go. Those past the limit were
+      // refused (their answer unread), the others cut once they took nothing for TRANSFER_IDLE_TIMEOUT_MS.
+      await expectPoolWhole(t);
+      // A paused socket sees the end only once it reads what came before it.
+      for (const reader of readers) reader.read();
+      await expect.poll(() => readers.filter((reader) => reader.closed()).length, { timeout: 5000, interval: 50 }).toBe(t.config.maxTransfers);
+      for (const cut of readers.filter((reader) => reader.closed())) {
+        expect(statusOf(cut.answer())).toBe(200);
+        expect(cut.answer()).not.toContain('"record":"end"');
+      }
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+
+  it('exports abandoned while paused give their connections back', async () => {
+    // The idle timeout is long here: what frees the connections is the clients closing.
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '60000' });
+    try {
+      await largeSession(t, 'big');
+      for (let round = 0; round < 2; round++) {
+        const readers = await Promise.all(Array.from({ length: 12 }, () => pausedReader(t, '/v1/sessions/big/export')));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        for (const reader of readers) reader.socket.destroy();
+        await expectPoolWhole(t);
+      }
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+
+  it('slow, paused and vanished clients of every streaming route at once: the API answers, and the pool is whole after', async () => {
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '3000' });
+    try {
+      await largeSession(t, 'big');
+      const [attachment] = (await call(t.app, 'GET', '/v1/sessions/big/attachments')).json().attachments;
+      const file = await (await fetch(`${t.baseUrl}/v1/sessions/bystander/export`)).text();
+      const [header, session] = file.split('\n');
+      const clients = await Promise.all([
+        ...Array.from({ length: 3 }, () => stalledRequest(t, 'POST', '/v1/sessions/big/attachments', uploadHeaders, 'ab')),
+        ...Array.from({ length: 3 }, (_, i) => stalledRequest(t, 'POST', `/v1/sessions/import?id=mixed-${i}`, importHeaders, `${header}\n${session}\n`)),
+        ...Array.from({ length: 3 }, () => stalledRequest(t, 'POST', '/v1/sessions/big/live', importHeaders, '{"type":"token","data":"a"}\n{"ty')),
+        ...Array.from({ length: 3 }, () => pausedReader(t, '/v1/sessions/big/export')),
+        ...Array.from({ length: 3 }, () => pausedReader(t, `/v1/sessions/big/attachments/${attachment.attachment_id}`)),
+        ...Array.from({ length: 3 }, () => pausedReader(t, '/v1/sessions/big/stream')),
+      ]);
+      await expectAnswered(t);
+      // Half of them vanish mid-way; the rest are left to the server's timeouts.
+      clients.filter((_, i) => i % 2 === 0).forEach((client) => client.socket.destroy());
+      await expectAnswered(t);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await expectAnswered(t);
+      await expectPoolWhole(t);
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+});

@@ -1,0 +1,144 @@
+import { EventEmitter, once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { RequestTimeout, TooManyTransfers } from '../../src/errors.js';
+import { clientBody, readerPacedBody, TransferSlots } from '../../src/http/transfers.js';
+
+/**
+ * The pieces that keep a transfer (upload, import, export) from holding its
+ * connection for ever. `lines` stand for an export's reads: their `finally`
+ * is where the transaction rolls back and the connection goes back.
+ */
+class FakeResponse extends EventEmitter {
+  destroyed = false;
+  writableEnded = false;
+  close(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+  get res(): ServerResponse {
+    return this as unknown as ServerResponse;
+  }
+}
+
+function exportLike(count: number): { lines: AsyncGenerator<string>; released: () => boolean } {
+  let released = false;
+  async function* lines(): AsyncGenerator<string> {
+    try {
+      for (let i = 0; i < count; i++) yield `${'x'.repeat(1000)} ${i}\n`;
+    } finally {
+      released = true;
+    }
+  }
+  return { lines: lines(), released: () => released };
+}
+
+describe('TransferSlots', () => {
+  it('gives out its limit, then refuses with 503 too_many_transfers and Retry-After; a slot given back twice counts once', () => {
+    const slots = new TransferSlots(2);
+    const first = slots.take();
+    slots.take();
+    const refusal = (() => {
+      try {
+        slots.take();
+      } catch (error) {
+        return error;
+      }
+    })() as TooManyTransfers;
+    expect(refusal).toBeInstanceOf(TooManyTransfers);
+    expect(refusal).toMatchObject({ status: 503, code: 'too_many_transfers', extra: { limit: 2 }, headers: { 'retry-after': '1' } });
+    first();
+    first();
+    expect(slots.inUse).toBe(1);
+    slots.take();
+    expect(() => slots.take()).toThrow(TooManyTransfers);
+  });
+});
+
+describe('readerPacedBody', () => {
+  it('returns the lines when the client left before the body was ever read (the route read the first line already)', async () => {
+    const { lines, released } = exportLike(10);
+    const first = await lines.next();
+    const response = new FakeResponse();
+    response.close();
+    let settled = 0;
+    const body = readerPacedBody(response.res, first.value as string, lines, 60_000, () => settled++);
+    await once(body, 'close');
+    expect(released()).toBe(true);
+    expect(settled).toBe(1);
+  });
+
+  it('returns the lines when the client leaves halfway', async () => {
+    const { lines, released } = exportLike(1000);
+    const first = await lines.next();
+    const response = new FakeResponse();
+    let settled = 0;
+    const body = readerPacedBody(response.res, first.value as string, lines, 60_000, () => settled++);
+    body.pipe(new Writable({ highWaterMark: 1024, write: () => {} }));
+    await new Promise((resolve) => setImmediate(resolve));
+    response.close();
+    await once(body, 'close');
+    expect(released()).toBe(true);
+    expect(settled).toBe(1);
+  });
+
+  it('cuts a reader that takes nothing once its buffers are full, and returns the lines', async () => {
+    const { lines, released } = exportLike(1000);
+    const first = await lines.next();
+    let settled = 0;
+    const body = readerPacedBody(new FakeResponse().res, first.value as string, lines, 50, () => settled++);
+    // Takes the first write and never finishes it: the reader stopped.
+    body.pipe(new Writable({ highWaterMark: 1024, write: () => {} }));
+    const [error] = (await once(body, 'error')) as [Error];
+    expect(error.message).toMatch(/took no bytes for 50 ms \(TRANSFER_IDLE_TIMEOUT_MS\)/);
+    expect(released()).toBe(true);
+    expect(settled).toBe(1);
+  });
+
+  it('gives every line to a reader that keeps taking, then settles', async () => {
+    const { lines, released } = exportLike(200);
+    const first = await lines.next();
+    let settled = 0;
+    const body = readerPacedBody(new FakeResponse().res, first.value as string, lines, 60_000, () => settled++);
+    let text = '';
+    for await (const chunk of body) text += String(chunk);
+    expect(text.split('\n').filter(Boolean)).toHaveLength(200);
+    expect(released()).toBe(true);
+    expect(settled).toBe(1);
+  });
+});
+
+describe('clientBody', () => {
+  it('passes the body through to its end', async () => {
+    const request = new PassThrough();
+    request.end('abc');
+    const chunks: Buffer[] = [];
+    for await (const chunk of clientBody(request, new FakeResponse().res, 60_000)) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString()).toBe('abc');
+  });
+
+  it('ends in 408 request_timeout when no byte comes for idleMs, and leaves the request whole for that answer', async () => {
+    const request = new PassThrough();
+    request.write('ab');
+    const reading = (async () => {
+      for await (const _chunk of clientBody(request, new FakeResponse().res, 50));
+    })();
+    const error = await reading.catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(RequestTimeout);
+    expect(error).toMatchObject({ status: 408, code: 'request_timeout', extra: { limit_ms: 50 } });
+    expect((error as Error).message).toContain('TRANSFER_IDLE_TIMEOUT_MS');
+    expect(request.destroyed).toBe(false);
+  });
+
+  it('ends in an error when the response closes first (the 408 of REQUEST_TIMEOUT_MS went out, or the client left)', async () => {
+    const request = new PassThrough();
+    request.write('ab');
+    const response = new FakeResponse();
+    const reading = (async () => {
+      for await (const _chunk of clientBody(request, response.res)) response.close();
+    })();
+    await expect(reading).rejects.toThrow(/answered or its connection closed before its body ended/);
+    expect(request.destroyed).toBe(true);
+  });
+});
