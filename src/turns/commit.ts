@@ -8,47 +8,13 @@ import { type NewEvent, startAppend } from '../events/append.js';
 import { ApiError, InvalidRequest, TurnConflict, UsageOverflow, VersionConflict } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
 import { endLease } from '../leases/store.js';
-import { appendMessages, type MessageInput } from '../messages/store.js';
+import { appendMessages } from '../messages/store.js';
 import { finishClaim } from '../queue/store.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } from '../state/writes.js';
-import type { PatchOperation } from '../state/json-patch.js';
 import { commitAttachments } from '../attachments/store.js';
+import type { TurnInput, TurnPart, TurnState, TurnUsage } from './input.js';
 import { turnSummaryJson } from './summary.js';
-
-/** The parts of a turn, in the order they are applied (and named in a refusal's `part`). */
-export type TurnPart = 'state' | 'events' | 'messages' | 'complete_claims' | 'attachments' | 'usage' | 'release_lease';
-
-export interface TurnState {
-  schema_version?: number;
-  patch?: PatchOperation[];
-  merge_patch?: unknown;
-  delta_base64?: string;
-  snapshot?: unknown;
-  snapshot_base64?: string;
-}
-
-export interface TurnUsage {
-  model: string;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd?: number;
-}
-
-/** A turn as the route has checked it: events and messages already serialised and size-checked. */
-export interface TurnInput {
-  turn_id: string;
-  base_version?: number;
-  state?: TurnState;
-  events: NewEvent[];
-  messages: MessageInput[];
-  complete_claims: string[];
-  attachments: string[];
-  usage: TurnUsage[];
-  release_lease: boolean;
-  /** Digest of the body as sent (canonical key order): a retry must send the same turn. */
-  hash: string;
-}
 
 export interface TurnAnswer {
   turn_id: string;

@@ -11,7 +11,8 @@ import type { Services } from '../services.js';
 import { PatchOp } from '../state/routes.js';
 import { AttachmentId } from '../attachments/schemas.js';
 import { InvalidRequest } from '../errors.js';
-import { asPartSync, commitTurn, type TurnInput, turnHash } from './commit.js';
+import { asPartSync, commitTurn, turnHash } from './commit.js';
+import type { TurnInput } from './input.js';
 import { checkTurnSummaryFits } from './summary.js';
 import { TurnAnswer, TurnId } from './view.js';
 

@@ -1,5 +1,5 @@
 import { PayloadTooLarge } from '../errors.js';
-import type { TurnInput } from './commit.js';
+import type { TurnInput } from './input.js';
 
 /** What the summary needs beyond the turn itself: known only once the session is locked and the turn applied. */
 export interface TurnHead {
