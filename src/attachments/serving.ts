@@ -46,9 +46,14 @@ export function dispositionOf(contentType: string, attachmentId: string): string
  */
 export function normaliseContentType(header: string | undefined): string {
   if (header === undefined || header.trim() === '') return 'application/octet-stream';
-  const mediaType = parseMediaType(header);
+  const mediaType = keptContentType(header);
   if (mediaType === undefined) throw notAMediaType(header);
   return mediaType;
+}
+
+/** A content type as an upload keeps it, or undefined for one an upload refuses (an import's check). */
+export function keptContentType(value: string): string | undefined {
+  return parseMediaType(value);
 }
 
 /**

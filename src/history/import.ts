@@ -2,7 +2,7 @@ import { type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { uuidv7 } from 'uuidv7';
 import type { AttachmentBytes } from '../attachments/bytes.js';
-import { normaliseContentType } from '../attachments/serving.js';
+import { keptContentType } from '../attachments/serving.js';
 import type { Limits } from '../config.js';
 import { type Db, transactionSql, type Tx } from '../db/client.js';
 import { ApiError, InvalidImport, PayloadTooLarge, SessionExists } from '../errors.js';
@@ -510,7 +510,7 @@ class Importer {
       throw new InvalidImport(no, `attachment of ${attachment.size} bytes: this server takes ${this.input.maxAttachmentBytes} (MAX_ATTACHMENT_BYTES)`);
     }
     // It is served back as the Content-Type header: only what an upload keeps.
-    if (normaliseContentType(attachment.content_type) !== attachment.content_type) {
+    if (keptContentType(attachment.content_type) !== attachment.content_type) {
       throw new InvalidImport(
         no,
         `attachment record: content_type ${JSON.stringify(attachment.content_type)} is not a media type as an upload keeps it ` +
