@@ -87,15 +87,13 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
       ttlMs,
     );
   };
-  const scheduleRenewal = () => {
+  const scheduleRenewal = (delayMs = Math.max(10, options.ttlMs / 3)) => {
     if (options.renew === false || released || lost.signal.aborted) return;
     clearTimeout(renewTimer);
     renewTimer = setTimeout(() => {
-      renew().catch(() => {
-        // A failed renewal is retried soon; expiry, or a refusal, ends the lease.
-        if (!lost.signal.aborted) renewTimer = setTimeout(scheduleRenewal, Math.max(50, options.ttlMs / 10));
-      });
-    }, Math.max(10, options.ttlMs / 3));
+      // A failed renewal is tried again soon (not a whole renewal period later); expiry, or a refusal, ends the lease.
+      renew().catch(() => scheduleRenewal(Math.max(50, options.ttlMs / 10)));
+    }, delayMs);
   };
 
   const watch = async <T>(work: Promise<T>): Promise<T> => {
