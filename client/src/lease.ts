@@ -58,6 +58,8 @@ export interface LeasedSession {
 
 /** Claims a lease and keeps it: renewal on a timer, loss noticed from renewals, writes and the clock. */
 export async function claimLease(requests: Requests, id: string, options: ClaimLeaseOptions): Promise<Lease> {
+  // The server's TTL runs from when it took the claim, which is no earlier than this.
+  const claimedAt = Date.now();
   const grant: LeaseGrant = await requests.claimLeaseOnce(
     id,
     { owner: options.owner, ttl_ms: options.ttlMs },
@@ -114,7 +116,7 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
     scheduleRenewal();
   };
 
-  armExpiry(options.ttlMs);
+  armExpiry(options.ttlMs - (Date.now() - claimedAt));
   scheduleRenewal();
   options.signal?.addEventListener('abort', () => stopTimers(), { once: true });
 

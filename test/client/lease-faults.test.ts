@@ -99,6 +99,22 @@ describe('loss', () => {
     expect(server.renewCalls()).toHaveLength(attempts);
   });
 
+  it('expiry is counted from when the claim was sent: a slow answer does not lengthen the lease', async () => {
+    const server = leaseServer(() => networkFailure());
+    const slow: typeof fetch = async (input, init) => {
+      const answer = await server.fetch(input, init);
+      if (init?.method === 'POST') await new Promise((resolve) => setTimeout(resolve, 1000));
+      return answer;
+    };
+    const client = createClient({ baseUrl: 'http://server.test', fetch: slow, retry });
+    const claimed = client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync(1000);
+    const lease = await claimed;
+    // The server's TTL started when it took the claim, 1 s ago at the latest.
+    await vi.advanceTimersByTimeAsync(TTL - 1000);
+    expect(lease.signal.aborted).toBe(true);
+  });
+
   it('a renewal refused with lease_lost aborts the signal at once with that refusal, and renewing stops', async () => {
     const server = leaseServer(() => problem(409, 'lease_lost'));
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
