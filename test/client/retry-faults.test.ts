@@ -183,6 +183,35 @@ describe('waits between attempts', () => {
     }
   });
 
+  // CLIENT.md is silent on Retry-After. The server sends it with its 503s (database_unavailable 1 s,
+  // too_many_transfers 1 s, shutting_down 1 s): a client that retries sooner spends its attempts
+  // inside the outage. So a retried answer's Retry-After is a floor for the wait, and maxDelayMs
+  // stays its ceiling (the caller's bound on how long one call may sit waiting).
+  it('a 503 with Retry-After is retried no sooner than it asks, and never later than maxDelayMs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const now = new Date('2026-12-04T00:00:00Z');
+    const scripts: [retryAfter: string, expectedWait: number][] = [
+      ['1', 1000],
+      ['60', 3000],
+      [new Date(now.getTime() + 2000).toUTCString(), 2000],
+      // Unreadable: the ordinary backoff (at most baseDelayMs for the first retry).
+      ['soon', 10],
+    ];
+    for (const [retryAfter, expectedWait] of scripts) {
+      vi.setSystemTime(now);
+      const { fetch, requests } = scriptedFetch((_r, i) =>
+        i === 0 ? problem(503, 'database_unavailable', {}, { 'retry-after': retryAfter }) : json(session),
+      );
+      const client = createClient({ baseUrl: 'http://server.test', fetch, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 3000 } });
+      const call = client.getSession('x');
+      await vi.runAllTimersAsync();
+      await call;
+      const wait = requests[1]!.at - requests[0]!.at;
+      if (retryAfter === 'soon') expect(wait).toBeLessThanOrEqual(expectedWait);
+      else expect(wait, `Retry-After: ${retryAfter}`).toBe(expectedWait);
+    }
+  });
+
   it('an abort during the wait ends the call with the abort reason, and nothing more is sent', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const { fetch, requests } = scriptedFetch(() => problem(503, 'database_unavailable'));
