@@ -17,7 +17,7 @@ export interface Lease {
   readonly fencingToken: number;
   /** When the lease runs out unless renewed (moves with each renewal). */
   readonly expiresAt: Date;
-  /** Aborts when the lease is lost: renewal refused, `lease_lost` on a write, or expiry without a renewal. */
+  /** Aborts when the lease is lost: renewal refused (`lease_lost`, or 404 for a deleted session), `lease_lost` on a write, or expiry without a renewal. */
   readonly signal: AbortSignal;
   /** The session's request API with this lease's `Lease-Token` on every write. */
   readonly session: LeasedSession;
@@ -110,7 +110,11 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
   const renew = async (): Promise<void> => {
     if (lost.signal.aborted) throw lost.signal.reason;
     const started = Date.now();
-    const answer = await watch(requests.renewLease(id, { ttl_ms: options.ttlMs }, { leaseToken: token }));
+    const answer = await watch(requests.renewLease(id, { ttl_ms: options.ttlMs }, { leaseToken: token })).catch((error: unknown) => {
+      // The session was deleted, and its lease with it: no later renewal can succeed.
+      if (error instanceof SessionSyncError && error.status === 404) lose(error);
+      throw error;
+    });
     expiresAt = new Date((answer as { expires_at?: string }).expires_at ?? started + options.ttlMs);
     armExpiry(options.ttlMs - (Date.now() - started));
     scheduleRenewal();

@@ -130,6 +130,19 @@ describe('loss', () => {
     expect(server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
   });
 
+  // CLIENT.md: the signal aborts on "renewal refused". A session deleted under the worker answers its
+  // renewal 404: the lease went with it, and no later renewal can succeed, so waiting out the TTL
+  // would only let the worker write on for nothing.
+  it('a renewal answered 404 (the session was deleted) aborts the signal at once with that refusal', async () => {
+    const server = leaseServer(() => problem(404, 'session_not_found'));
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync((TTL * 2) / 3);
+    expect(lease.signal.aborted).toBe(true);
+    expect(lease.signal.reason).toMatchObject({ status: 404, code: 'session_not_found' });
+    expect(server.renewCalls()).toHaveLength(1);
+  });
+
   it('lease_lost on a write through lease.session aborts the signal; other refusals do not', async () => {
     let writes = 0;
     const server = scriptedFetch((request) => {
