@@ -17,7 +17,7 @@ export interface Lease {
   readonly fencingToken: number;
   /** When the lease runs out unless renewed (moves with each renewal). */
   readonly expiresAt: Date;
-  /** Aborts when the lease is lost: renewal refused, `lease_lost` on a write, or expiry without a renewal. */
+  /** Aborts when the lease is lost: renewal refused (`lease_lost`, or 404 for a deleted session), `lease_lost` on a write, or expiry without a renewal. */
   readonly signal: AbortSignal;
   /** The session's request API with this lease's `Lease-Token` on every write. */
   readonly session: LeasedSession;
@@ -58,6 +58,8 @@ export interface LeasedSession {
 
 /** Claims a lease and keeps it: renewal on a timer, loss noticed from renewals, writes and the clock. */
 export async function claimLease(requests: Requests, id: string, options: ClaimLeaseOptions): Promise<Lease> {
+  // The server's TTL runs from when it took the claim, which is no earlier than this.
+  const claimedAt = Date.now();
   const grant: LeaseGrant = await requests.claimLeaseOnce(
     id,
     { owner: options.owner, ttl_ms: options.ttlMs },
@@ -87,15 +89,13 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
       ttlMs,
     );
   };
-  const scheduleRenewal = () => {
+  const scheduleRenewal = (delayMs = Math.max(10, options.ttlMs / 3)) => {
     if (options.renew === false || released || lost.signal.aborted) return;
     clearTimeout(renewTimer);
     renewTimer = setTimeout(() => {
-      renew().catch(() => {
-        // A failed renewal is retried soon; expiry, or a refusal, ends the lease.
-        if (!lost.signal.aborted) renewTimer = setTimeout(scheduleRenewal, Math.max(50, options.ttlMs / 10));
-      });
-    }, Math.max(10, options.ttlMs / 3));
+      // A failed renewal is tried again soon (not a whole renewal period later); expiry, or a refusal, ends the lease.
+      renew().catch(() => scheduleRenewal(Math.max(50, options.ttlMs / 10)));
+    }, delayMs);
   };
 
   const watch = async <T>(work: Promise<T>): Promise<T> => {
@@ -110,13 +110,17 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
   const renew = async (): Promise<void> => {
     if (lost.signal.aborted) throw lost.signal.reason;
     const started = Date.now();
-    const answer = await watch(requests.renewLease(id, { ttl_ms: options.ttlMs }, { leaseToken: token }));
+    const answer = await watch(requests.renewLease(id, { ttl_ms: options.ttlMs }, { leaseToken: token })).catch((error: unknown) => {
+      // The session was deleted, and its lease with it: no later renewal can succeed.
+      if (error instanceof SessionSyncError && error.status === 404) lose(error);
+      throw error;
+    });
     expiresAt = new Date((answer as { expires_at?: string }).expires_at ?? started + options.ttlMs);
     armExpiry(options.ttlMs - (Date.now() - started));
     scheduleRenewal();
   };
 
-  armExpiry(options.ttlMs);
+  armExpiry(options.ttlMs - (Date.now() - claimedAt));
   scheduleRenewal();
   options.signal?.addEventListener('abort', () => stopTimers(), { once: true });
 

@@ -78,10 +78,11 @@ export class Transport {
 
   /**
    * Sends a call and reads its answer, retrying network errors and 502/503/504
-   * with jittered backoff. A write carries the same `Idempotency-Key` on every
-   * attempt, so an attempt that committed but whose answer was lost (before
-   * or while its body was read) is answered with the original result, never
-   * applied twice.
+   * with jittered backoff, waiting no less than an answer's `Retry-After`
+   * (and never more than `maxDelayMs`). A write carries the same
+   * `Idempotency-Key` on every attempt, so an attempt that committed but whose
+   * answer was lost (before or while its body was read) is answered with the
+   * original result, never applied twice.
    */
   async send<T>(call: Call, read: (response: Response) => Promise<T>): Promise<T> {
     const { options } = call;
@@ -100,6 +101,7 @@ export class Transport {
     const attempts = call.rawBody && !call.rawBody.replayable ? 1 : Math.max(1, this.retry.attempts);
     const url = this.url(call.path, call.query);
     for (let attempt = 0; ; attempt++) {
+      let serverWaitMs = 0;
       try {
         const init: RequestInit & { duplex?: 'half' } = {
           method: call.method,
@@ -109,7 +111,10 @@ export class Transport {
         };
         if (call.rawBody && typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) init.duplex = 'half';
         const response = await this.fetch(url, init);
-        if (!response.ok && response.status !== 304) throw await SessionSyncError.fromResponse(response);
+        if (!response.ok && response.status !== 304) {
+          serverWaitMs = retryAfterMs(response.headers.get('retry-after'));
+          throw await SessionSyncError.fromResponse(response);
+        }
         try {
           return await read(response);
         } catch (error) {
@@ -119,7 +124,8 @@ export class Transport {
         }
       } catch (error) {
         if (attempt + 1 >= attempts || !isRetryable(error)) throw error;
-        await sleep(backoffDelay(this.retry, attempt), options?.signal);
+        // The server's Retry-After is a floor (retrying sooner spends attempts inside its outage); maxDelayMs stays the ceiling.
+        await sleep(Math.min(this.retry.maxDelayMs, Math.max(backoffDelay(this.retry, attempt), serverWaitMs)), options?.signal);
       }
     }
   }
@@ -131,4 +137,13 @@ export class Transport {
       return (text ? JSON.parse(text) : undefined) as T;
     });
   }
+}
+
+/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110); 0 when absent or unreadable. */
+function retryAfterMs(header: string | null): number {
+  if (!header) return 0;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
