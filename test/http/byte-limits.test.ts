@@ -118,7 +118,7 @@ const counted: CountedRoute[] = [
     name: 'a turn\'s events alone',
     path: (id) => `/v1/sessions/${id}/turns`,
     body: (n) => ({ turn_id: `only-events-${n}`, events: Array.from({ length: n }, (_, i) => ({ type: 'note', data: i })) }),
-    count: async (id) => (await datas(id)).filter((data) => typeof data === 'number').length,
+    count: async (id) => (await datas(id)).filter((data: unknown) => typeof data === 'number').length,
   },
 ];
 
