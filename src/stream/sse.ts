@@ -55,6 +55,8 @@ export class SseWriter {
   ) {
     res.on('close', () => this.markClosed('client closed'));
     res.on('drain', () => this.recount(0));
+    // A client that went away while the route still awaited its reads fired 'close' before anyone listened.
+    if (res.destroyed) this.markClosed('client closed');
   }
 
   /** Moves this writer's share of the ledger to `unsent`; false if the process is past its bound. */

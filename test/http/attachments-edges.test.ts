@@ -1,0 +1,98 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+const CHUNK = 1024;
+const MAX = 4 * CHUNK;
+let t: TestApp;
+let counter = 0;
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { ATTACHMENT_CHUNK_BYTES: String(CHUNK), MAX_ATTACHMENT_BYTES: String(MAX) } });
+  await t.listen();
+});
+afterAll(() => t.close());
+
+async function newSession(): Promise<string> {
+  const id = `att-edge-${++counter}`;
+  expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+  return id;
+}
+
+const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const declared = (id: string, body: Buffer) =>
+  t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: body, headers: { 'content-type': 'application/octet-stream' } });
+/** Sent without a Content-Length, in pieces that do not line up with the stored chunks. */
+const streamed = (id: string, body: Buffer) =>
+  fetch(`${t.baseUrl}/v1/sessions/${id}/attachments`, {
+    method: 'POST',
+    body: Readable.toWeb(Readable.from([body.subarray(0, 1000), body.subarray(1000)])) as ReadableStream,
+    headers: { 'content-type': 'application/octet-stream' },
+    duplex: 'half',
+  } as RequestInit);
+const download = (id: string, attachmentId: string, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/attachments/${attachmentId}`, headers });
+const listed = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/attachments`)).json().attachments;
+
+describe('MAX_ATTACHMENT_BYTES at and past the edge', () => {
+  it('exactly the limit is stored, declared or streamed; one byte more is 413 and stores nothing', async () => {
+    const id = await newSession();
+    const overDeclared = expectProblem(await declared(id, randomBytes(MAX + 1)), 413, 'payload_too_large');
+    expect(overDeclared).toMatchObject({ limit_bytes: MAX });
+    const overStreamed = await streamed(id, randomBytes(MAX + 1));
+    expect(overStreamed.status).toBe(413);
+    expect(((await overStreamed.json()) as { code: string }).code).toBe('payload_too_large');
+    expect(await listed(id)).toEqual([]);
+
+    const atDeclared = randomBytes(MAX);
+    const one = await declared(id, atDeclared);
+    expect(one.statusCode, one.body).toBe(201);
+    expect(one.json()).toMatchObject({ size: MAX, sha256: sha(atDeclared) });
+    const atStreamed = randomBytes(MAX);
+    const two = await streamed(id, atStreamed);
+    expect(two.status).toBe(201);
+    expect(await two.json()).toMatchObject({ size: MAX, sha256: sha(atStreamed) });
+    expect((await download(id, sha(atStreamed))).rawPayload.equals(atStreamed)).toBe(true);
+  });
+});
+
+describe('stored chunks', () => {
+  it('bytes on either side of a chunk boundary come back as sent, whole and by range', async () => {
+    const id = await newSession();
+    for (const size of [CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 7]) {
+      const bytes = randomBytes(size);
+      const up = await declared(id, bytes);
+      expect(up.statusCode, up.body).toBe(201);
+      const whole = await download(id, sha(bytes));
+      expect(whole.rawPayload.equals(bytes), `size ${size}`).toBe(true);
+      if (size > CHUNK + 1) {
+        const part = await download(id, sha(bytes), { range: `bytes=${CHUNK - 2}-${CHUNK + 1}` });
+        expect(part.statusCode).toBe(206);
+        expect(part.headers['content-range']).toBe(`bytes ${CHUNK - 2}-${CHUNK + 1}/${size}`);
+        expect(part.rawPayload.equals(bytes.subarray(CHUNK - 2, CHUNK + 2)), `size ${size}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('GET .../attachments paging', () => {
+  it('pages of a size that divides the list end with next_cursor null, each attachment once, oldest first', async () => {
+    const id = await newSession();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await declared(id, Buffer.from(`attachment ${i}`))).json().attachment_id);
+    const seen: string[] = [];
+    const cursors: (string | null)[] = [];
+    for (let cursor: string | null = null, pages = 0; pages < 10; pages++) {
+      const query: string = cursor === null ? 'limit=2' : `limit=2&cursor=${encodeURIComponent(cursor)}`;
+      const page = (await call(t.app, 'GET', `/v1/sessions/${id}/attachments?${query}`)).json();
+      seen.push(...page.attachments.map((a: { attachment_id: string }) => a.attachment_id));
+      cursor = page.next_cursor;
+      cursors.push(cursor);
+      if (cursor === null) break;
+    }
+    expect(seen).toEqual(ids);
+    expect(cursors.length).toBe(2);
+    expect(cursors[1]).toBeNull();
+  });
+});

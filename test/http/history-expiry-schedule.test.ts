@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteExpiredSessions } from '../../src/history/expiry.js';
+import { call, createTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  // The background sweep is off (a day apart): the test runs it.
+  t = await createTestApp({ env: { HISTORY_SWEEP_MS: '86400000' } });
+});
+afterAll(() => t.close());
+
+const status = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).statusCode;
+const patch = async (id: string, body: unknown) => {
+  const res = await call(t.app, 'PATCH', `/v1/sessions/${id}`, body);
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json();
+};
+
+describe('the expiry sweep follows ttl_ms as it is now', () => {
+  it('a TTL set or shortened by PATCH is swept once due; a long TTL, no TTL, and a TTL cleared after it was due stay', async () => {
+    const create = async (id: string, ttl?: number) =>
+      expect((await call(t.app, 'POST', '/v1/sessions', { id, ...(ttl === undefined ? {} : { ttl_ms: ttl }) })).statusCode).toBe(201);
+    await create('sched-shortened', 86_400_000);
+    await create('sched-set-later');
+    await create('sched-long', 86_400_000);
+    await create('sched-none');
+    await create('sched-cleared', 1);
+
+    await patch('sched-shortened', { ttl_ms: 1 });
+    await patch('sched-set-later', { ttl_ms: 1 });
+    // Due by now: its expiry was 1 ms after its last write.
+    await expect.poll(async () => Date.parse((await call(t.app, 'GET', '/v1/sessions/sched-cleared')).json().expires_at) < Date.now()).toBe(true);
+    await patch('sched-cleared', { ttl_ms: null });
+
+    await expect
+      .poll(async () => {
+        await deleteExpiredSessions(t.database.db);
+        return [await status('sched-shortened'), await status('sched-set-later')];
+      }, { timeout: 10_000 })
+      .toEqual([404, 404]);
+    for (const id of ['sched-long', 'sched-none', 'sched-cleared']) expect(await status(id), id).toBe(200);
+  });
+});

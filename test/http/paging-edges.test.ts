@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+/** Follows next_cursor from `first`; returns every item and how many pages it took. */
+async function walk(first: string, key: string, itemKey: string): Promise<{ items: unknown[]; pages: number }> {
+  const items: unknown[] = [];
+  let pages = 0;
+  for (let cursor: string | null = null; pages < 20; ) {
+    const page: any = (await call(t.app, 'GET', cursor === null ? first : `${first}&cursor=${encodeURIComponent(cursor)}`)).json();
+    pages++;
+    items.push(...page[key].map((item: Record<string, unknown>) => item[itemKey]));
+    cursor = page.next_cursor;
+    if (cursor === null) break;
+  }
+  return { items, pages };
+}
+
+// A list whose length is a multiple of the page size: the last page is full, and it is the last one.
+describe('the last page of a list is full and says so with next_cursor null', () => {
+  it('messages, ascending and descending', async () => {
+    const id = 'paging-messages';
+    await call(t.app, 'POST', '/v1/sessions', { id });
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [1, 2, 3, 4].map((n) => ({ role: 'user', content: `m${n}` })) });
+    expect(await walk(`/v1/sessions/${id}/messages?limit=2`, 'messages', 'seq')).toEqual({ items: [1, 2, 3, 4], pages: 2 });
+    expect(await walk(`/v1/sessions/${id}/messages?limit=2&order=desc`, 'messages', 'seq')).toEqual({ items: [4, 3, 2, 1], pages: 2 });
+    expect(await walk(`/v1/sessions/${id}/messages?limit=4`, 'messages', 'seq')).toEqual({ items: [1, 2, 3, 4], pages: 1 });
+  });
+
+  it('sessions, newest first', async () => {
+    const parent = 'paging-parent';
+    await call(t.app, 'POST', '/v1/sessions', { id: parent });
+    const children = ['paging-c1', 'paging-c2', 'paging-c3', 'paging-c4'];
+    for (const id of children) expect((await call(t.app, 'POST', '/v1/sessions', { id, parent_id: parent })).statusCode).toBe(201);
+    const newestFirst = [...children].reverse();
+    expect(await walk(`/v1/sessions?parent_id=${parent}&limit=2`, 'sessions', 'id')).toEqual({ items: newestFirst, pages: 2 });
+    expect(await walk(`/v1/sessions?parent_id=${parent}&limit=4`, 'sessions', 'id')).toEqual({ items: newestFirst, pages: 1 });
+  });
+});
