@@ -359,9 +359,12 @@ describe('the rest of a refused body is read only within bounds', () => {
       if (!flushed) await new Promise((resolve) => c.socket.once('drain', resolve).once('close', resolve));
     }
     await within(c.closed, 5000);
-    // The server let go before the client was done.
+    // The server let go before the client was done. Its answer went out first, but a client still sending past the
+    // bound meets the reset, which may take the unread answer with it (the documented price of the bound).
     expect(sent).toBeLessThan(planned);
-    expect(c.answer()).toMatch(/^HTTP\/1\.1 413 /);
-    expect(c.answer()).toMatch(/\r\nconnection: close\r\n/i);
+    if (c.answer() !== '') {
+      expect(c.answer()).toMatch(/^HTTP\/1\.1 413 /);
+      expect(c.answer()).toMatch(/\r\nconnection: close\r\n/i);
+    }
   }, 30_000);
 });
