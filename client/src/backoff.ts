@@ -15,6 +15,24 @@ export function backoffDelay(retry: RetryOptions, attempt: number): number {
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
+/**
+ * The wait before the next attempt: the jittered backoff, but no less than the
+ * server's `Retry-After` (coming back sooner only adds load while it is full
+ * or down) and no more than `maxDelayMs` (the caller's bound on one wait).
+ */
+export function retryDelay(retry: RetryOptions, attempt: number, serverWaitMs: number): number {
+  return Math.min(retry.maxDelayMs, Math.max(backoffDelay(retry, attempt), serverWaitMs));
+}
+
+/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110); 0 when absent or unreadable. */
+export function retryAfterMs(header: string | null): number {
+  if (!header) return 0;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
+}
+
 /** Waits `ms`, or rejects with the signal's reason when it aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { backoffDelay, type RetryOptions, sleep } from './backoff.js';
+import { retryAfterMs, retryDelay, type RetryOptions, sleep } from './backoff.js';
 import { SessionSyncError } from './errors.js';
 import type { Transport } from './transport.js';
 
@@ -49,7 +49,9 @@ export interface StreamLoop {
  * and parsed by eventsource-parser, reconnecting by itself after any drop:
  * network errors, the server ending the stream, or a connection that sent
  * nothing, not even a heartbeat, for `idleTimeoutMs`. Waits between attempts
- * are jittered and bounded, and reset once a connection delivered something.
+ * are jittered and bounded, and reset once a connection delivered something;
+ * after a refusal they are no shorter than its `Retry-After` (still at most
+ * `retry.maxDelayMs`).
  */
 export function runStream(options: StreamLoopOptions): StreamLoop {
   const stop = new AbortController();
@@ -78,7 +80,8 @@ export function runStream(options: StreamLoopOptions): StreamLoop {
       setStatus('reconnecting');
       if (outcome.kind === 'retry') continue;
       try {
-        await sleep(backoffDelay(options.retry, failures++), stop.signal);
+        const serverWaitMs = outcome.kind === 'backoff' ? outcome.serverWaitMs : 0;
+        await sleep(retryDelay(options.retry, failures++, serverWaitMs), stop.signal);
       } catch {
         break;
       }
@@ -96,7 +99,12 @@ export function runStream(options: StreamLoopOptions): StreamLoop {
   };
 }
 
-type Outcome = { kind: 'close' } | { kind: 'retry' } | { kind: 'backoff' } | { kind: 'error'; error: unknown };
+type Outcome =
+  | { kind: 'close' }
+  | { kind: 'retry' }
+  /** serverWaitMs: the refusal's Retry-After (0 without one, or when the stream dropped). */
+  | { kind: 'backoff'; serverWaitMs: number }
+  | { kind: 'error'; error: unknown };
 
 async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData: () => void): Promise<Outcome> {
   const { transport } = options;
@@ -122,7 +130,9 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
         options.onError(error);
         return { kind: 'close' };
       }
-      return { kind: verdict };
+      if (verdict === 'retry') return { kind: 'retry' };
+      // A stream refused for load (503 too_many_streams) that came back sooner than asked would add to that load.
+      return { kind: 'backoff', serverWaitMs: retryAfterMs(response.headers.get('retry-after')) };
     }
     options.onOpen?.();
     let closeRequested = false;
@@ -161,7 +171,7 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
     } finally {
       reader.cancel().catch(() => {});
     }
-    return options.onEnd?.() === 'close' ? { kind: 'close' } : { kind: 'backoff' };
+    return options.onEnd?.() === 'close' ? { kind: 'close' } : { kind: 'backoff', serverWaitMs: 0 };
   } catch (error) {
     if (stop.aborted) return { kind: 'close' };
     return { kind: 'error', error: attempt.signal.aborted ? attempt.signal.reason : error };

@@ -1,4 +1,4 @@
-import { backoffDelay, DEFAULT_RETRY, newKey, type RetryOptions, sleep } from './backoff.js';
+import { DEFAULT_RETRY, newKey, retryAfterMs, retryDelay, type RetryOptions, sleep } from './backoff.js';
 import { isRetryable, SessionSyncError } from './errors.js';
 
 type Body = NonNullable<RequestInit['body']>;
@@ -125,7 +125,7 @@ export class Transport {
       } catch (error) {
         if (attempt + 1 >= attempts || !isRetryable(error)) throw error;
         // The server's Retry-After is a floor (retrying sooner spends attempts inside its outage); maxDelayMs stays the ceiling.
-        await sleep(Math.min(this.retry.maxDelayMs, Math.max(backoffDelay(this.retry, attempt), serverWaitMs)), options?.signal);
+        await sleep(retryDelay(this.retry, attempt, serverWaitMs), options?.signal);
       }
     }
   }
@@ -137,13 +137,4 @@ export class Transport {
       return (text ? JSON.parse(text) : undefined) as T;
     });
   }
-}
-
-/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110); 0 when absent or unreadable. */
-function retryAfterMs(header: string | null): number {
-  if (!header) return 0;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }

@@ -247,3 +247,72 @@ describe('a server that keeps closing the stream', () => {
     await sub.closed;
   });
 });
+
+// CLIENT.md is silent on Retry-After. The server sends it with the 503s that refuse a stream
+// (too_many_streams 5 s, database_unavailable and shutting_down 1 s); a stream that comes back
+// sooner adds load exactly while the server is full. So an answer's Retry-After is the least
+// wait before the next connection, and retry.maxDelayMs stays the most (as for requests).
+describe('a refusal with Retry-After', () => {
+  const retry = { attempts: 4, baseDelayMs: 100, maxDelayMs: 8000 };
+
+  function useFakeClock() {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    // The jittered wait is then its whole step: 100 ms after the first failure, 200 after the second.
+    vi.spyOn(Math, 'random').mockReturnValue(0.999999);
+  }
+
+  const waitsBetween = (requests: SeenRequest[]) => requests.slice(1).map((r, i) => r.at - requests[i]!.at);
+
+  it.each(['too_many_streams', 'database_unavailable', 'shutting_down'])(
+    '503 %s with Retry-After: 5 is reconnected after 5 s, not sooner; a later 503 without it keeps the ordinary backoff',
+    async (code) => {
+      useFakeClock();
+      const server = streamServer([
+        () => problem(503, code, {}, { 'retry-after': '5' }),
+        () => problem(503, code),
+        { frames: [event(1)], hold: true },
+      ]);
+      const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+      const errors: SessionSyncError[] = [];
+      const seen: number[] = [];
+      const sub = client.subscribe('busy-1', {}, { onEvent: (e) => seen.push(e.seq), onError: (e) => errors.push(e) });
+      await vi.advanceTimersByTimeAsync(5000 + 200);
+      expect(waitsBetween(server.requests)).toEqual([5000, 200]);
+      expect(seen).toEqual([1]);
+      expect(errors).toEqual([]);
+      sub.close();
+      await sub.closed;
+    },
+  );
+
+  it('a Retry-After longer than maxDelayMs waits maxDelayMs', async () => {
+    useFakeClock();
+    const server = streamServer([() => problem(503, 'too_many_streams', {}, { 'retry-after': '60' }), { frames: [event(1)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const seen: number[] = [];
+    const sub = client.subscribe('busy-2', {}, { onEvent: (e) => seen.push(e.seq) });
+    await vi.advanceTimersByTimeAsync(8000);
+    expect(waitsBetween(server.requests)).toEqual([8000]);
+    expect(seen).toEqual([1]);
+    sub.close();
+    await sub.closed;
+  });
+
+  it('watchChanges is reconnected after the Retry-After of a 503 too', async () => {
+    useFakeClock();
+    const server = scriptedFetch((request, i) =>
+      i === 0
+        ? problem(503, 'too_many_streams', {}, { 'retry-after': '5' })
+        : sseResponse([{ event: 'sweep_required', data: {} }], { hold: true, signal: request.signal }),
+    );
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    let sweeps = 0;
+    const feed = client.watchChanges({ onSweepRequired: () => sweeps++ });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(server.requests.map((r) => r.url.pathname)).toEqual(['/v1/changes', '/v1/changes']);
+    expect(waitsBetween(server.requests)).toEqual([5000]);
+    expect(sweeps).toBe(1);
+    feed.close();
+    await feed.closed;
+  });
+});
