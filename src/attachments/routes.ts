@@ -142,6 +142,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       // Paced like an export, so a reader that stops taking bytes is cut after TRANSFER_IDLE_TIMEOUT_MS instead of holding
       // its response and socket for ever. Not a transfer (no slot taken): each slice is its own query, and no pool
       // connection is held while the body waits on the reader.
+      // A generator of its own: bytes.read is typed as any AsyncIterable, and the body needs return() to end it early.
       const slices = (async function* () {
         yield* bytes.read(db, found.blob, start, end);
       })();
