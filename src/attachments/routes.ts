@@ -5,7 +5,7 @@ import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
 import { emptyBodyAsObject, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
-import { answerUnlessGone, clientBody } from '../http/transfers.js';
+import { answerUnlessGone, clientBody, readerPacedBody } from '../http/transfers.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
 import { Limit } from '../shapes.js';
 import { writeSession } from '../writes/session-write.js';
@@ -139,7 +139,14 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       reply.header('content-length', String(Math.max(0, end - start + 1)));
       if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${found.size}`);
       if (found.size === 0) return reply.send(Buffer.alloc(0) as never);
-      return reply.send(Readable.from(bytes.read(db, found.blob, start, end)) as never);
+      // Paced like an export, so a reader that stops taking bytes is cut after TRANSFER_IDLE_TIMEOUT_MS instead of holding
+      // its response and socket for ever. Not a transfer (no slot taken): each slice is its own query, and no pool
+      // connection is held while the body waits on the reader.
+      // A generator of its own: bytes.read is typed as any AsyncIterable, and the body needs return() to end it early.
+      const slices = (async function* () {
+        yield* bytes.read(db, found.blob, start, end);
+      })();
+      return reply.send(readerPacedBody(reply.raw, Buffer.alloc(0), slices, config.transferIdleTimeoutMs, () => {}) as never);
     },
   );
 

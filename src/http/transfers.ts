@@ -103,17 +103,18 @@ export async function answerUnlessGone<T>(reply: FastifyReply, handle: () => Pro
 }
 
 /**
- * A response body read from `lines` at the reader's pace: a line is read only
- * when the socket took the ones before. A reader that takes nothing for
- * `idleMs` once its buffers are full is cut off, like a stream's slow reader
- * (src/stream/sse.ts, writePaced). Whatever ends the body (the end, an error,
- * the cut, the client closing) returns `lines`, so a transaction it holds
- * rolls back and its connection goes back; `settled` runs after that.
+ * A response body read from `lines` at the reader's pace: a line (an
+ * export's) or a slice (a download's) is read only when the socket took the
+ * ones before. A reader that takes nothing for `idleMs` once its buffers are
+ * full is cut off, like a stream's slow reader (src/stream/sse.ts,
+ * writePaced). Whatever ends the body (the end, an error, the cut, the client
+ * closing) returns `lines`, so a transaction it holds rolls back and its
+ * connection goes back; `settled` runs after that.
  */
 export function readerPacedBody(
   response: ServerResponse,
-  head: string,
-  lines: AsyncGenerator<string>,
+  head: string | Buffer,
+  lines: AsyncGenerator<string | Buffer>,
   idleMs: number,
   settled: () => void,
 ): Readable {
