@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { generateClientTypes } from '../../scripts/client-types.js';
@@ -32,9 +34,11 @@ describe('openapi/openapi.json', () => {
   });
 
   it('passes `redocly lint` with the recommended rules: no error, no warning', async () => {
+    // Found by module resolution, not at ./node_modules/.bin: the mutation sandbox and worktrees have no node_modules of their own.
+    const cli = join(dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')), 'bin/cli.js');
     const { stdout } = await promisify(execFile)(
-      new URL('node_modules/.bin/redocly', root).pathname,
-      ['lint', 'openapi/openapi.json', '--format=json'],
+      process.execPath,
+      [cli, 'lint', 'openapi/openapi.json', '--format=json'],
       { cwd: root.pathname, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } },
     );
     const report = JSON.parse(stdout);
