@@ -50,7 +50,6 @@ export function watchState<S>(
   const listeners = new Set<() => void>();
   let subscription: Subscription | undefined;
   let closed = false;
-  let isReady = false;
   let resolveReady!: (value: StateSnapshot<S>) => void;
   let rejectReady!: (error: unknown) => void;
   const ready = new Promise<StateSnapshot<S>>((resolve, reject) => {
@@ -76,9 +75,13 @@ export function watchState<S>(
 
   /** Reads that outlast the request retries (a server down for a while) are tried again until the store closes. */
   const persist = async <T>(read: () => Promise<T>): Promise<T> => {
+    const status = snapshot.status;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await read();
+        const answer = await read();
+        // A failed attempt showed `reconnecting`; the read got through, so the store is as it was (a close meanwhile stands).
+        if (!closed) update({ status });
+        return answer;
       } catch (error) {
         if (closed || !isRetryable(error)) throw error;
         update({ status: snapshot.status === 'loading' ? 'loading' : 'reconnecting' });
@@ -90,7 +93,6 @@ export function watchState<S>(
   /** Sets the store to the server's current state; the stream's events at or below its version are then skipped. */
   const reload = async (): Promise<void> => {
     const answer = await persist(() => requests.sync(id, {}, { signal: abort.signal }));
-    if (answer.mode === 'new') return update({ version: 0, state: null });
     if (answer.snapshot_base64 !== undefined) {
       throw new SessionSyncError({
         status: 409,
@@ -99,7 +101,7 @@ export function watchState<S>(
         detail: `session ${id} holds binary state: watchState follows JSON sessions; use sync() for binary state`,
       });
     }
-    // The answer is the state at `version` (materialised), plus any deltas after a snapshot.
+    // The answer is the state at `version`: none for `new` (version 0), else a snapshot plus any deltas after it.
     let state: unknown = answer.snapshot ?? null;
     for (const delta of answer.deltas ?? []) state = applyDelta(state, delta);
     update({ version: answer.version, state: freeze(state) as S });
@@ -107,25 +109,31 @@ export function watchState<S>(
 
   const onEvent = (event: DurableEvent) =>
     enqueue(async () => {
-      if (event.type === 'state.delta' && typeof event.version === 'number') {
-        if (event.version <= snapshot.version) return update({ seq: event.seq });
-        if (event.version === snapshot.version + 1) {
-          return update({ seq: event.seq, version: event.version, state: freeze(applyDelta(snapshot.state, event.data)) as S });
+      // The server writes a version on every state event; one without would count as already held.
+      const version = event.version ?? 0;
+      if (event.type === 'state.delta') {
+        if (version <= snapshot.version) return update({ seq: event.seq });
+        if (version === snapshot.version + 1) {
+          return update({ seq: event.seq, version, state: freeze(applyDelta(snapshot.state, event.data)) as S });
         }
         await reload();
-      } else if (event.type === 'state.snapshot' && typeof event.version === 'number' && event.version > snapshot.version) {
+      } else if (event.type === 'state.snapshot' && version > snapshot.version) {
         await reload();
       }
       update({ seq: Math.max(snapshot.seq, event.seq) });
     });
 
+  const onAbort = () => finish();
   const finish = (error?: SessionSyncError) => {
     if (closed) return;
     closed = true;
+    // A caller's signal may outlive many stores: a closed one lets go of it.
+    options.signal?.removeEventListener('abort', onAbort);
     abort.abort();
     subscription?.close();
     update({ status: 'closed', ...(error ? { error } : {}) });
-    if (!isReady) rejectReady(error ?? new SessionSyncError({ status: 0, code: 'closed', title: 'Closed', detail: 'the store was closed before it was ready' }));
+    // A promise settles once: after the first consistent snapshot this changes nothing.
+    rejectReady(error ?? new SessionSyncError({ status: 0, code: 'closed', title: 'Closed', detail: 'the store was closed before it was ready' }));
   };
 
   const start = async () => {
@@ -140,6 +148,7 @@ export function watchState<S>(
     }
     await reload();
     update({ seq: session.last_seq, activity: session.activity ?? null });
+    // Stryker disable next-line ConditionalExpression: equivalent; once closed, abort.signal is aborted, and a subscription given an aborted signal never connects (runStream checks it first); this only skips that work
     if (closed) return;
     subscription = subscribeFn(
       id,
@@ -153,10 +162,8 @@ export function watchState<S>(
         onCaughtUp: () =>
           enqueue(() => {
             update({ status: 'live' });
-            if (!isReady) {
-              isReady = true;
-              resolveReady(snapshot);
-            }
+            // Only the first catch-up settles `ready`; later ones (after a reconnect) change nothing.
+            resolveReady(snapshot);
           }),
         onStatus: (status) => {
           if (status === 'reconnecting') enqueue(() => update({ status: 'reconnecting' }));
@@ -171,7 +178,7 @@ export function watchState<S>(
 
   if (options.signal) {
     if (options.signal.aborted) finish();
-    else options.signal.addEventListener('abort', () => finish(), { once: true });
+    else options.signal.addEventListener('abort', onAbort);
   }
 
   return {
@@ -194,6 +201,7 @@ function applyDelta(state: unknown, delta: unknown): unknown {
 
 function asError(error: unknown): SessionSyncError {
   if (error instanceof SessionSyncError) return error;
-  if (error instanceof DOMException && error.name === 'AbortError') return new SessionSyncError({ status: 0, code: 'closed', title: 'Closed', detail: 'closed' });
-  return new SessionSyncError({ status: 0, code: 'client_error', title: 'Client error', detail: String((error as Error)?.message ?? error) }, { cause: error });
+  // No abort error needs a case of its own: the store's requests abort only when it closes, and a closed store drops errors.
+  const detail = error instanceof Error ? error.message : String(error);
+  return new SessionSyncError({ status: 0, code: 'client_error', title: 'Client error', detail }, { cause: error });
 }

@@ -143,12 +143,40 @@ describe('watchState', () => {
     }
   });
 
+  it('applies merge patches as the server does (RFC 7396): null removes a member, an object replaces what is not one, a patch that is not an object replaces the state', async () => {
+    const client = createClient({ baseUrl: t.baseUrl });
+    const id = 'merge-rules';
+    await client.createSession({ id });
+    await client.putSnapshot(id, { base_version: 0, schema_version: 1, snapshot: { gone: 1, empty: null, list: [1, 2], text: 'x', kept: { deep: [1] } } });
+    const store = client.watchState<any>(id);
+    const stateAt = async (version: number) => {
+      await until(() => store.getSnapshot().version === version || store.getSnapshot().status === 'closed', `version ${version}`);
+      expect(store.getSnapshot()).toMatchObject({ status: 'live', version });
+      expect(store.getSnapshot().state).toEqual((await client.sync(id)).snapshot);
+      return store.getSnapshot().state;
+    };
+    try {
+      await store.ready;
+      await client.pushDelta(id, { base_version: 1, merge_patch: { gone: null, empty: { a: 1 }, list: { b: 2 }, text: { c: 3 }, kept: { more: true } } });
+      const merged = await stateAt(2);
+      expect(merged).toEqual({ empty: { a: 1 }, list: { b: 2 }, text: { c: 3 }, kept: { deep: [1], more: true } });
+      expect(Object.keys(merged)).toEqual(['empty', 'list', 'text', 'kept']);
+      expect(Object.isFrozen(merged.kept.deep)).toBe(true);
+      await client.pushDelta(id, { base_version: 2, merge_patch: null });
+      expect(await stateAt(3)).toBeNull();
+      await client.pushDelta(id, { base_version: 3, merge_patch: { fresh: { n: 1 } } });
+      expect(await stateAt(4)).toEqual({ fresh: { n: 1 } });
+    } finally {
+      store.close();
+    }
+  });
+
   it('a binary session is an error that says to use sync; a missing session closes with 404', async () => {
     const client = createClient({ baseUrl: t.baseUrl });
     await client.createSession({ id: 'bytes', encoding: 'binary' });
     const store = client.watchState('bytes');
     await expect(store.ready).rejects.toThrow(/use sync\(\)/);
-    expect(store.getSnapshot()).toMatchObject({ status: 'closed', error: { code: 'encoding_mismatch' } });
+    expect(store.getSnapshot()).toMatchObject({ status: 'closed', error: { status: 409, code: 'encoding_mismatch', problem: { title: 'Binary session' } } });
     const missing = client.watchState('no-such-session');
     await expect(missing.ready).rejects.toMatchObject({ status: 404 });
     expect(missing.getSnapshot().status).toBe('closed');
