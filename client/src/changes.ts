@@ -52,7 +52,11 @@ export function watchChanges(
       }
       handlers.onChange?.({ ...data, type, session_id: String(data.session_id) });
     },
-    onRefused: (error) => (error.status === 401 || error.status === 403 || error.status === 400 ? 'close' : 'backoff'),
+    onRefused: (error) => {
+      if (error.status === 401 || error.status === 403 || error.status === 400) return 'close';
+      // Stryker disable next-line StringLiteral: runStream backs off after any verdict but 'close' and 'retry'
+      return 'backoff';
+    },
     onStatus: (status) => handlers.onStatus?.(status),
     onError: (error) => handlers.onError?.(error instanceof SessionSyncError ? error : SessionSyncError.network(error)),
   });

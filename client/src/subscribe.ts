@@ -57,6 +57,7 @@ export function subscribe(
 ): Subscription {
   let cursor: number | 'now' = options.after ?? 0;
   let lastSeq = typeof cursor === 'number' ? cursor : 0;
+  // Stryker disable next-line BooleanLiteral: plan() sets it before every connection, the first included
   let caughtUpThisConnection = false;
   const live = options.live ?? true;
   const fail = (error: SessionSyncError) => handlers.onError?.(error);
@@ -119,6 +120,7 @@ export function subscribe(
         return 'retry';
       }
       if (FATAL.has(error.status) || error.code === 'cursor_ahead') return 'close';
+      // Stryker disable next-line StringLiteral: runStream backs off after any verdict but 'close' and 'retry'
       return 'backoff';
     },
     // A replay-only stream ends after its marker; ending before it is a drop like any other.
@@ -143,6 +145,6 @@ function parse(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return undefined;
+    // Not JSON: no data.
   }
 }

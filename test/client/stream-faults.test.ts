@@ -1,6 +1,7 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, type DurableEvent, type SessionSyncError, type StreamStatus } from '../../client/src/index.js';
-import { problem, scriptedFetch, type SeenRequest, type SseFrame, sseResponse } from '../helpers/fake-fetch.js';
+import { networkFailure, problem, scriptedFetch, type SeenRequest, type SseFrame, sseResponse, sseText } from '../helpers/fake-fetch.js';
 
 // subscribe's rules from shared/CLIENT.md ("subscribe") against a scripted
 // stream server: what it sends on each connection is written out below, so
@@ -13,13 +14,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-type Connection = SseFrame[] | { frames: SseFrame[]; hold: true } | (() => Response);
+type Connection = SseFrame[] | { frames: SseFrame[]; hold: true } | ((request: SeenRequest) => Response | Promise<Response>);
 
 /** Connection i gets `connections[i]`; past the end, a stream that stays open and silent. */
 function streamServer(connections: Connection[]) {
   return scriptedFetch((request: SeenRequest, i: number) => {
     const script = connections[i] ?? { frames: [], hold: true };
-    if (typeof script === 'function') return script();
+    if (typeof script === 'function') return script(request);
     if (Array.isArray(script)) return sseResponse(script);
     return sseResponse(script.frames, { hold: true, signal: request.signal });
   });
@@ -35,6 +36,54 @@ async function until(done: () => boolean, what: string, timeoutMs = 5000): Promi
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
+
+/** With the clock faked: lets I/O and promises run (no timer fires) until `done()` holds or nothing more is going to happen. */
+async function settle(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A handler's error is reported as uncaught from a timer of its own; with the clock faked, this runs such timers and says what they threw. */
+function uncaughtErrors(): unknown {
+  try {
+    vi.advanceTimersByTime(0);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+/** A 200 event stream the test writes raw SSE text to; `cancelled` says whether the client let it go. */
+function openStream(request: SeenRequest) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({
+    start: (c) => {
+      controller = c;
+    },
+    cancel: () => {
+      stream.cancelled = true;
+    },
+  });
+  request.signal?.addEventListener('abort', () => controller.error(request.signal?.reason), { once: true });
+  const stream = {
+    cancelled: false,
+    send: (text: string) => controller.enqueue(new TextEncoder().encode(text)),
+    response: new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
+  };
+  return stream;
+}
+
+/** A fetch that gets no answer at all (not even headers) until the client gives up on it. */
+const noAnswer = (request: SeenRequest) =>
+  new Promise<Response>((_, reject) => request.signal?.addEventListener('abort', () => reject(request.signal?.reason), { once: true }));
+
+const waitsBetween = (requests: SeenRequest[]) => requests.slice(1).map((r, i) => r.at - requests[i]!.at);
+
+/** The clock faked, and the jittered wait always its whole step: 100 ms after the first failure, 200 after the second. */
+function useFakeClock() {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.spyOn(Math, 'random').mockReturnValue(0.999999);
+}
+const clockRetry = { attempts: 4, baseDelayMs: 100, maxDelayMs: 8000 };
 
 describe('exactly once, in order, across reconnects', () => {
   it('an event resent at or below the cursor, on a new connection or the same one, is not delivered again', async () => {
@@ -60,6 +109,7 @@ describe('exactly once, in order, across reconnects', () => {
     await until(() => seen.length === 4, 'four events');
     expect(server.requests.map(after)).toEqual(['0', '2', '2', '3']);
     expect(server.requests.every((r) => r.url.pathname === '/v1/sessions/resume-1/stream')).toBe(true);
+    expect(server.requests.map((r) => r.headers.get('accept'))).toEqual(Array(4).fill('text/event-stream'));
     sub.close();
     await sub.closed;
   });
@@ -118,9 +168,125 @@ describe('frames that are not durable events', () => {
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const seen: number[] = [];
     const sub = client.subscribe('now-1', { after: 'now' }, { onEvent: (e) => seen.push(e.seq) });
+    // No event handed to onEvent yet: the cursor is a seq, not the word 'now'.
+    expect(sub.lastSeq).toBe(0);
     await until(() => seen.length === 1, 'the event after the head');
     expect(server.requests.map(after)).toEqual(['now', '10']);
     expect(seen).toEqual([11]);
+    sub.close();
+    await sub.closed;
+  });
+});
+
+describe('frames the server should not send, or sends without a name', () => {
+  it('a frame with an id but no numeric seq is no durable event: not delivered, the cursor stays, no error', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = streamServer([
+      (request) => {
+        const stream = openStream(request);
+        stream.send('id: 1\nevent: step\ndata: not json\n\n');
+        stream.send('id: 2\nevent: step\ndata: {"seq":"2","type":"step"}\n\n');
+        stream.send('id: 3\nevent: step\ndata: {"type":"step"}\n\n');
+        stream.send(sseText([event(4)]));
+        return stream.response;
+      },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: unknown[] = [];
+    const sub = client.subscribe('noseq-1', {}, { onEvent: (e) => seen.push(e.seq) });
+    await settle(() => seen.length > 0);
+    expect(seen).toEqual([4]);
+    expect(sub.lastSeq).toBe(4);
+    expect(uncaughtErrors()).toBeUndefined();
+    sub.close();
+    await sub.closed;
+  });
+
+  it('a frame with an empty id is live; one without a name is type "message"; live data that is not JSON is undefined', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = streamServer([
+      (request) => {
+        const stream = openStream(request);
+        stream.send('id:\nevent: token\ndata: {"type":"token","data":"a"}\n\n');
+        stream.send('data: {"data":"b"}\n\n');
+        stream.send('event: token\ndata: not json\n\n');
+        stream.send(sseText([event(1)]));
+        return stream.response;
+      },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const live: unknown[] = [];
+    const sub = client.subscribe('unnamed-1', {}, { onEvent: (e) => seen.push(e.seq), onLive: (e) => live.push(e) });
+    await settle(() => seen.length > 0);
+    expect(live).toEqual([
+      { type: 'token', data: 'a' },
+      { type: 'message', data: 'b' },
+      { type: 'token', data: undefined },
+    ]);
+    expect(seen).toEqual([1]);
+    expect(uncaughtErrors()).toBeUndefined();
+    sub.close();
+    await sub.closed;
+  });
+
+  it('every handler is optional: frames of each kind with no handler for them raise no error', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = streamServer([
+      {
+        frames: [
+          { event: 'token', data: { type: 'token', data: 'hi' } },
+          { event: 'session.activity', data: { status: 'thinking' } },
+          event(1),
+          { event: 'session.activity', data: { status: 'idle', cursor: 1 } },
+        ],
+        hold: true,
+      },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const sub = client.subscribe('bare-1', {}, {});
+    await settle(() => sub.lastSeq === 1 && sub.status === 'open');
+    expect(sub.lastSeq).toBe(1);
+    expect(uncaughtErrors()).toBeUndefined();
+    sub.close();
+    await sub.closed;
+  });
+
+  it('an activity frame without a cursor before the catch-up marker is plain activity; after: "now" resumes from the marker', async () => {
+    const server = streamServer([
+      [
+        { event: 'session.activity', data: { status: 'thinking' } },
+        { event: 'session.activity', data: { status: 'idle', cursor: 10 } },
+      ],
+      { frames: [event(11)], hold: true },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const activity: string[] = [];
+    const caughtUp: number[] = [];
+    const sub = client.subscribe(
+      'nocursor-1',
+      { after: 'now' },
+      { onEvent: (e) => seen.push(e.seq), onActivity: (a) => activity.push(a.status), onCaughtUp: (c) => caughtUp.push(c) },
+    );
+    await until(() => seen.length === 1, 'the event after the head');
+    expect(caughtUp).toEqual([10]);
+    expect(activity).toEqual(['thinking', 'idle']);
+    expect(server.requests.map(after)).toEqual(['now', '10']);
+    sub.close();
+    await sub.closed;
+  });
+
+  it('a catch-up marker ahead of the events delivered does not move a numeric cursor: the reconnect asks for what onEvent has not had', async () => {
+    const server = streamServer([[event(1), { event: 'session.activity', data: { status: 'idle', cursor: 3 } }], { frames: [event(2), event(3)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const caughtUp: number[] = [];
+    const sub = client.subscribe('ahead-marker-1', { after: 0 }, { onEvent: (e) => seen.push(e.seq), onCaughtUp: (c) => caughtUp.push(c) });
+    await until(() => seen.length === 3, 'the events the marker skipped');
+    expect(server.requests.map(after)).toEqual(['0', '1']);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(caughtUp).toEqual([3]);
     sub.close();
     await sub.closed;
   });
@@ -152,14 +318,73 @@ describe('410 cursor_expired', () => {
     sub.close();
     await sub.closed;
   });
+
+  it('session.cursor_expired (history trimmed under an open stream) is not handed to onLive; the reconnect gets the 410 and resets', async () => {
+    const server = streamServer([
+      [event(1), event(2), { event: 'session.cursor_expired', data: { cursor: 2, history_start: 5 } }],
+      () => problem(410, 'cursor_expired', { history_start: 5 }),
+      { frames: [event(6)], hold: true },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const live: unknown[] = [];
+    const resets: number[] = [];
+    const sub = client.subscribe(
+      'trimmed-1',
+      {},
+      { onEvent: (e) => seen.push(e.seq), onLive: (e) => live.push(e), onReset: (r) => resets.push(r.history_start) },
+    );
+    await until(() => seen.length === 3, 'the event after the reset');
+    expect(live).toEqual([]);
+    expect(resets).toEqual([5]);
+    expect(server.requests.map(after)).toEqual(['0', '2', '5']);
+    expect(seen).toEqual([1, 2, 6]);
+    sub.close();
+    await sub.closed;
+  });
+
+  it("a 410 with another code (a gateway's, say) is no reset: the cursor stays and it reconnects after a wait", async () => {
+    const server = streamServer([[event(1), event(2)], () => problem(410, 'gone'), { frames: [event(3)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const resets: number[] = [];
+    const errors: SessionSyncError[] = [];
+    const sub = client.subscribe(
+      'gone-1',
+      {},
+      { onEvent: (e) => seen.push(e.seq), onReset: (r) => resets.push(r.history_start), onError: (e) => errors.push(e) },
+    );
+    await until(() => seen.length === 3, 'the event after the 410');
+    expect(resets).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(server.requests.map(after)).toEqual(['0', '2', '2']);
+    expect(seen).toEqual([1, 2, 3]);
+    sub.close();
+    await sub.closed;
+  });
+
+  it('only a 410 resets: a 400 ends the subscription whatever its code', async () => {
+    const server = streamServer([[event(1)], () => problem(400, 'cursor_expired', { history_start: 5 })]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const resets: number[] = [];
+    const errors: SessionSyncError[] = [];
+    const sub = client.subscribe('reset-400', {}, { onReset: (r) => resets.push(r.history_start), onError: (e) => errors.push(e) });
+    await until(() => sub.status === 'closed' || server.requests.length > 2, 'the end of the subscription');
+    expect(resets).toEqual([]);
+    expect(errors.map((e) => [e.status, e.code])).toEqual([[400, 'cursor_expired']]);
+    expect(server.requests).toHaveLength(2);
+    expect(sub.lastSeq).toBe(1);
+  });
 });
 
 describe('refusals and drops', () => {
   it.each([
+    [400, 'invalid_request'],
     [401, 'unauthorized'],
     [403, 'forbidden'],
     [404, 'session_not_found'],
-  ])('%i ends the subscription: status closed, onError with it, no reconnect', async (status, code) => {
+    [409, 'cursor_ahead'],
+  ])('%i %s ends the subscription: status closed, onError with it, no reconnect', async (status, code) => {
     const server = streamServer([[event(1)], () => problem(status, code)]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const errors: SessionSyncError[] = [];
@@ -180,8 +405,39 @@ describe('refusals and drops', () => {
     const sub = client.subscribe('deleted-1', {}, { onEvent: (e) => seen.push(e.seq), onError: (e) => errors.push(e) });
     await sub.closed;
     expect(seen).toEqual([1]);
-    expect(errors.map((e) => e.status)).toEqual([404]);
+    expect(errors).toHaveLength(1);
+    // Like the 404 the stream would now get: a problem document saying which session, with the frame's fields.
+    expect(errors[0]).toMatchObject({
+      status: 404,
+      code: 'session_deleted',
+      detail: 'session deleted-1 was deleted',
+      problem: { title: 'Session deleted', reason: 'deleted' },
+    });
     expect(server.requests).toHaveLength(1);
+  });
+
+  it.each([
+    ['a 404', [[event(1)], () => problem(404, 'session_not_found')] as Connection[]],
+    ['session.deleted', [{ frames: [event(1), { event: 'session.deleted', data: { reason: 'deleted' } }], hold: true }] as Connection[]],
+  ])('with no onError handler, %s still ends it', async (_, script) => {
+    const server = streamServer(script);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const sub = client.subscribe('quiet-1', {}, {});
+    await until(() => sub.status === 'closed' || server.requests.length > script.length, 'the end of the subscription');
+    expect(sub.status).toBe('closed');
+    expect(server.requests).toHaveLength(script.length);
+  });
+
+  it('refusals in a row are one reconnecting spell: onStatus hears of each change once', async () => {
+    const server = streamServer([() => problem(503, 'database_unavailable'), () => problem(503, 'database_unavailable'), { frames: [event(1)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const statuses: StreamStatus[] = [];
+    const seen: number[] = [];
+    const sub = client.subscribe('spell-1', {}, { onEvent: (e) => seen.push(e.seq), onStatus: (s) => statuses.push(s) });
+    await until(() => seen.length === 1, 'the event after the refusals');
+    expect(statuses).toEqual(['connecting', 'reconnecting', 'open']);
+    sub.close();
+    await sub.closed;
   });
 
   it.each([
@@ -209,8 +465,8 @@ describe('refusals and drops', () => {
     const sub = client.subscribe('idle-1', { idleTimeoutMs: 50 }, { onEvent: (e) => seen.push(e.seq) });
     await until(() => seen.length === 2, 'the event on the second connection');
     expect(server.requests.map(after)).toEqual(['0', '1']);
-    // The first connection was given up (its request aborted), not left open beside the second.
-    expect(server.requests[0]!.signal?.aborted).toBe(true);
+    // The first connection was given up (its request aborted, saying why), not left open beside the second.
+    expect(server.requests[0]!.signal?.reason).toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('idleTimeoutMs') });
     sub.close();
     await sub.closed;
     expect(server.requests[1]!.signal?.aborted).toBe(true);
@@ -253,15 +509,7 @@ describe('a server that keeps closing the stream', () => {
 // sooner adds load exactly while the server is full. So an answer's Retry-After is the least
 // wait before the next connection, and retry.maxDelayMs stays the most (as for requests).
 describe('a refusal with Retry-After', () => {
-  const retry = { attempts: 4, baseDelayMs: 100, maxDelayMs: 8000 };
-
-  function useFakeClock() {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    // The jittered wait is then its whole step: 100 ms after the first failure, 200 after the second.
-    vi.spyOn(Math, 'random').mockReturnValue(0.999999);
-  }
-
-  const waitsBetween = (requests: SeenRequest[]) => requests.slice(1).map((r, i) => r.at - requests[i]!.at);
+  const retry = clockRetry;
 
   it.each(['too_many_streams', 'database_unavailable', 'shutting_down'])(
     '503 %s with Retry-After: 5 is reconnected after 5 s, not sooner; a later 503 without it keeps the ordinary backoff',
@@ -314,5 +562,233 @@ describe('a refusal with Retry-After', () => {
     expect(sweeps).toBe(1);
     feed.close();
     await feed.closed;
+  });
+});
+
+describe('the watchdog', () => {
+  it('a server that never answers, not even with headers, is given up after idleTimeoutMs and the next connection resumes', async () => {
+    const server = streamServer([noAnswer, { frames: [event(1)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const sub = client.subscribe('mute-1', { idleTimeoutMs: 50 }, { onEvent: (e) => seen.push(e.seq) });
+    await until(() => seen.length === 1, 'the event on the second connection');
+    expect(server.requests[0]!.signal?.reason).toMatchObject({ name: 'TimeoutError' });
+    sub.close();
+    await sub.closed;
+  });
+
+  it('heartbeats alone keep a connection open however long it lasts', async () => {
+    useFakeClock();
+    const streams: ReturnType<typeof openStream>[] = [];
+    const server = streamServer([
+      (request) => {
+        const stream = openStream(request);
+        streams.push(stream);
+        stream.send(sseText([event(1)]));
+        return stream.response;
+      },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry });
+    const seen: number[] = [];
+    const sub = client.subscribe('heartbeat-1', { idleTimeoutMs: 1000 }, { onEvent: (e) => seen.push(e.seq) });
+    await settle(() => seen.length === 1);
+    for (let beat = 0; beat < 10; beat++) {
+      await vi.advanceTimersByTimeAsync(600);
+      streams[0]!.send(': keepalive\n\n');
+      await settle(() => false);
+    }
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]!.signal?.aborted).toBe(false);
+    expect(sub.status).toBe('open');
+    sub.close();
+    await sub.closed;
+  });
+
+  it('a replay-only subscription that has ended leaves no timer running (a script that replays and exits is not held up)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const server = streamServer([[event(1), { event: 'session.activity', data: { status: 'idle', cursor: 1 } }]]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry });
+    const seen: number[] = [];
+    const sub = client.subscribe('replay-timers-1', { live: false }, { onEvent: (e) => seen.push(e.seq) });
+    await sub.closed;
+    expect(seen).toEqual([1]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('close and abort', () => {
+  it('a signal aborted before subscribe: no request is made and it is closed at once', async () => {
+    const server = streamServer([{ frames: [event(1)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const controller = new AbortController();
+    controller.abort();
+    const statuses: StreamStatus[] = [];
+    const sub = client.subscribe('aborted-1', { signal: controller.signal }, { onStatus: (s) => statuses.push(s) });
+    await until(() => sub.status === 'closed' || server.requests.length > 0, 'the subscription to close');
+    expect(server.requests).toHaveLength(0);
+    expect(statuses).toEqual(['connecting', 'closed']);
+    await sub.closed;
+  });
+
+  it("aborting the signal closes it: the open connection's request is aborted with an AbortError", async () => {
+    const server = streamServer([{ frames: [event(1)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const sub = client.subscribe('abort-1', { signal: controller.signal }, { onEvent: (e) => seen.push(e.seq) });
+    await until(() => seen.length === 1, 'the first event');
+    controller.abort();
+    await until(() => sub.status === 'closed', 'the subscription to close');
+    await sub.closed;
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]!.signal?.reason).toMatchObject({ name: 'AbortError', message: 'closed' });
+  });
+
+  it('subscriptions that ended, by a refusal or by close(), leave no listener on a signal they shared', async () => {
+    const server = scriptedFetch((request) =>
+      request.url.pathname.includes('missing') ? problem(404, 'session_not_found') : sseResponse([event(1)], { hold: true, signal: request.signal }),
+    );
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const app = new AbortController();
+    const missing = client.subscribe('missing-1', { signal: app.signal }, {});
+    const seen: number[] = [];
+    const open = client.subscribe('shared-1', { signal: app.signal }, { onEvent: (e) => seen.push(e.seq) });
+    await missing.closed;
+    await until(() => seen.length === 1, 'the first event');
+    open.close();
+    await open.closed;
+    expect(getEventListeners(app.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('close() from a handler, on a stream the server has just ended: closed without a reconnect', async () => {
+    const server = streamServer([[event(1), event(2)]]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const statuses: StreamStatus[] = [];
+    const sub = client.subscribe(
+      'close-in-handler-1',
+      {},
+      {
+        onEvent: (e) => {
+          if (e.seq === 2) sub.close();
+        },
+        onStatus: (s) => statuses.push(s),
+      },
+    );
+    await sub.closed;
+    expect(statuses).toEqual(['connecting', 'open', 'closed']);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('a connection that has ended is let go: close() later reaches only the connection still open', async () => {
+    const server = streamServer([[event(1)], { frames: [event(2)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const sub = client.subscribe('let-go-1', {}, { onEvent: (e) => seen.push(e.seq) });
+    await until(() => seen.length === 2, 'the event on the second connection');
+    sub.close();
+    await sub.closed;
+    expect(server.requests.map((r) => r.signal?.aborted)).toEqual([false, true]);
+  });
+});
+
+describe('reconnecting at once, or after a wait', () => {
+  it('after a 410 it reconnects at once, with or without an onReset handler', async () => {
+    useFakeClock();
+    const server = streamServer([() => problem(410, 'cursor_expired', { history_start: 5 }), { frames: [event(6)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry });
+    const seen: number[] = [];
+    const sub = client.subscribe('reset-now-1', {}, { onEvent: (e) => seen.push(e.seq) });
+    await settle(() => seen.length === 1);
+    expect(waitsBetween(server.requests)).toEqual([0]);
+    expect(server.requests.map(after)).toEqual(['0', '5']);
+    expect(seen).toEqual([6]);
+    sub.close();
+    await sub.closed;
+  });
+
+  it('session.token_expired on a connection still open: it reconnects at once with a fresh token, from the cursor, and lets the old connection go', async () => {
+    useFakeClock();
+    const streams: ReturnType<typeof openStream>[] = [];
+    const server = streamServer([
+      (request) => {
+        const stream = openStream(request);
+        streams.push(stream);
+        stream.send(sseText([event(1), { event: 'session.token_expired', data: { expired_at: '2026-12-04T00:00:00Z' } }]));
+        return stream.response;
+      },
+      { frames: [event(2)], hold: true },
+    ]);
+    let issued = 0;
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry, token: () => `token-${++issued}` });
+    const seen: number[] = [];
+    const live: unknown[] = [];
+    const sub = client.subscribe('expiry-1', {}, { onEvent: (e) => seen.push(e.seq), onLive: (e) => live.push(e) });
+    await settle(() => seen.length === 2);
+    expect(waitsBetween(server.requests)).toEqual([0]);
+    expect(server.requests.map((r) => r.headers.get('authorization'))).toEqual(['Bearer token-1', 'Bearer token-2']);
+    expect(server.requests.map(after)).toEqual(['0', '1']);
+    expect(seen).toEqual([1, 2]);
+    expect(live).toEqual([]);
+    expect(streams[0]!.cancelled).toBe(true);
+    sub.close();
+    await sub.closed;
+  });
+
+  it('session.deleted on a connection the server keeps open: the client lets the connection go', async () => {
+    const streams: ReturnType<typeof openStream>[] = [];
+    const server = streamServer([
+      (request) => {
+        const stream = openStream(request);
+        streams.push(stream);
+        stream.send(sseText([event(1), { event: 'session.deleted', data: { reason: 'deleted' } }]));
+        return stream.response;
+      },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const sub = client.subscribe('deleted-open-1', {}, {});
+    await sub.closed;
+    // The cancel travels through the decoding pipe to the body in turns of its own.
+    await settle(() => streams[0]!.cancelled);
+    expect(streams[0]!.cancelled).toBe(true);
+  });
+
+  it('a connection that got no answer is retried after the backoff, not at once', async () => {
+    useFakeClock();
+    const server = streamServer([() => networkFailure(), { frames: [event(1)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry });
+    const seen: number[] = [];
+    const sub = client.subscribe('no-answer-1', {}, { onEvent: (e) => seen.push(e.seq) });
+    await vi.advanceTimersByTimeAsync(100);
+    await settle(() => seen.length === 1);
+    expect(waitsBetween(server.requests)).toEqual([100]);
+    expect(seen).toEqual([1]);
+    sub.close();
+    await sub.closed;
+  });
+});
+
+describe('a handler that throws', () => {
+  it('is reported as an uncaught error, and the stream and its cursor carry on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = streamServer([{ frames: [event(1), event(2)], hold: true }]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const sub = client.subscribe(
+      'throws-1',
+      {},
+      {
+        onEvent: (e) => {
+          seen.push(e.seq);
+          if (e.seq === 1) throw new Error('a bug in the handler');
+        },
+      },
+    );
+    await settle(() => seen.length === 2);
+    expect(seen).toEqual([1, 2]);
+    expect(sub.lastSeq).toBe(2);
+    expect(uncaughtErrors()).toMatchObject({ message: 'a bug in the handler' });
+    expect(server.requests).toHaveLength(1);
+    sub.close();
+    await sub.closed;
   });
 });
