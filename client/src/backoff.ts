@@ -27,9 +27,9 @@ export function retryDelay(retry: RetryOptions, attempt: number, serverWaitMs: n
 /** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110); 0 when absent or unreadable. */
 export function retryAfterMs(header: string | null): number {
   if (!header) return 0;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
+  // Headers.get has already stripped the whitespace HTTP allows around a value.
+  if (/^\d+$/.test(header)) return Number(header) * 1000;
+  const at = Date.parse(header);
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
 
@@ -43,6 +43,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
+      // Stryker disable next-line OptionalChaining: onAbort is only ever added to a signal, so there is one when it runs
       reject(signal?.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -9,6 +9,7 @@ export interface ClaimLeaseOptions {
   ttlMs: number;
   /** Renew automatically, a third of the TTL before expiry at the latest (default true). */
   renew?: boolean;
+  /** Aborts the claim; aborted later, it stops the renewals and leaves the lease to run out on the server (`release()` gives it back at once). */
   signal?: AbortSignal;
 }
 
@@ -72,11 +73,14 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
   let released = false;
   const token = grant.token;
 
+  // The end of the lease, however it ends: nothing left to renew or expire, and no hold on the caller's signal.
   const stopTimers = () => {
     clearTimeout(renewTimer);
     clearTimeout(expiryTimer);
+    options.signal?.removeEventListener('abort', stopTimers);
   };
   const lose = (reason: SessionSyncError) => {
+    // Stryker disable next-line ConditionalExpression: abort() on an aborted controller keeps the first reason and the timers are already stopped, so the guard only saves work
     if (lost.signal.aborted) return;
     stopTimers();
     lost.abort(reason);
@@ -115,14 +119,16 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
       if (error instanceof SessionSyncError && error.status === 404) lose(error);
       throw error;
     });
-    expiresAt = new Date((answer as { expires_at?: string }).expires_at ?? started + options.ttlMs);
+    expiresAt = new Date(answer.expires_at);
+    // Released or lost while this renewal was on its way: the lease is over for this worker, whatever the server says.
+    if (released || lost.signal.aborted) return;
     armExpiry(options.ttlMs - (Date.now() - started));
     scheduleRenewal();
   };
 
   armExpiry(options.ttlMs - (Date.now() - claimedAt));
   scheduleRenewal();
-  options.signal?.addEventListener('abort', () => stopTimers(), { once: true });
+  options.signal?.addEventListener('abort', stopTimers);
 
   const o = <T extends Opts>(extra?: T) => ({ ...extra, leaseToken: token }) as T & RequestOptions;
   const session: LeasedSession = {

@@ -82,7 +82,8 @@ export class Transport {
    * (and never more than `maxDelayMs`). A write carries the same
    * `Idempotency-Key` on every attempt, so an attempt that committed but whose
    * answer was lost (before or while its body was read) is answered with the
-   * original result, never applied twice.
+   * original result, never applied twice. A successful answer that is not
+   * JSON fails as `invalid_response` with its status, and is not retried.
    */
   async send<T>(call: Call, read: (response: Response) => Promise<T>): Promise<T> {
     const { options } = call;
@@ -106,10 +107,12 @@ export class Transport {
         const init: RequestInit & { duplex?: 'half' } = {
           method: call.method,
           headers: { ...headers, ...(await this.authHeaders()) },
+          // Stryker disable next-line ConditionalExpression: fetch reads a body member that is undefined as no body, so leaving the key out only keeps the init tidy
           ...(body === undefined ? {} : { body }),
           ...(options?.signal ? { signal: options.signal } : {}),
         };
-        if (call.rawBody && typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) init.duplex = 'half';
+        // Only a raw body can be a stream (a JSON body is a string); the client needs a global ReadableStream anyway (CLIENT.md, "Package").
+        if (body instanceof ReadableStream) init.duplex = 'half';
         const response = await this.fetch(url, init);
         if (!response.ok && response.status !== 304) {
           serverWaitMs = retryAfterMs(response.headers.get('retry-after'));
@@ -119,8 +122,10 @@ export class Transport {
           return await read(response);
         } catch (error) {
           if (options?.signal?.aborted) throw options.signal.reason;
+          // A whole answer that is not JSON (a web page where the API should be) is the same on every attempt.
+          if (error instanceof SyntaxError) throw notJson(response, error);
           // The connection died while the answer was coming in.
-          throw error instanceof SyntaxError ? error : SessionSyncError.network(error);
+          throw SessionSyncError.network(error);
         }
       } catch (error) {
         if (attempt + 1 >= attempts || !isRetryable(error)) throw error;
@@ -137,4 +142,11 @@ export class Transport {
       return (text ? JSON.parse(text) : undefined) as T;
     });
   }
+}
+
+function notJson(response: Response, error: SyntaxError): SessionSyncError {
+  return new SessionSyncError(
+    { status: response.status, code: 'invalid_response', title: 'Invalid response', detail: `the ${response.status} answer is not JSON (${error.message})` },
+    { cause: error },
+  );
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createClient, SessionSyncError } from '../../client/src/index.js';
 import { json, networkFailure, problem, scriptedFetch, type SeenRequest } from '../helpers/fake-fetch.js';
@@ -91,7 +92,9 @@ describe('loss', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(lease.signal.aborted).toBe(true);
     expect(lease.signal.reason).toBeInstanceOf(SessionSyncError);
-    expect(lease.signal.reason).toMatchObject({ status: 409, code: 'lease_lost' });
+    expect(lease.signal.reason).toMatchObject({ status: 409, code: 'lease_lost', problem: { title: 'Lease expired' } });
+    // Whoever logs the reason learns what happened to which session.
+    expect((lease.signal.reason as SessionSyncError).detail).toBe('the lease on s expired without a renewal');
     expect(lease.expiresAt.getTime()).toBe(expiresAt);
     // Once lost, it stops renewing.
     const attempts = server.renewCalls().length;
@@ -158,6 +161,8 @@ describe('loss', () => {
     await expect(lease.session.pushDelta({ base_version: 0, merge_patch: {} })).rejects.toMatchObject({ code: 'lease_lost' });
     expect(lease.signal.aborted).toBe(true);
     expect(server.requests.slice(1).map((r) => r.headers.get('lease-token'))).toEqual(['tok-1', 'tok-1']);
+    // A lost lease keeps no timer (nothing left to renew or expire), so a worker process can exit.
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('release stops renewing and gives the lease back with its token', async () => {
@@ -165,8 +170,202 @@ describe('loss', () => {
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
     const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
     await lease.release();
+    expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(TTL * 3);
     expect(server.renewCalls()).toHaveLength(0);
+    // Giving the lease back is not losing it: the signal stays quiet past the TTL.
+    expect(lease.signal.aborted).toBe(false);
     expect(server.requests.filter((r) => r.method === 'DELETE').map((r) => r.headers.get('lease-token'))).toEqual(['tok-1']);
+  });
+});
+
+describe('renewal timing', () => {
+  it('lease.renew() moves the next automatic renewal a whole period on, so renewing by hand adds no extra requests', async () => {
+    const server = leaseServer();
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync(TTL / 6);
+    await lease.renew();
+    await lease.renew();
+    expect(server.renewCalls()).toHaveLength(2);
+    // The period (a third of the TTL) now runs from the last renewal: nothing at the old time.
+    await vi.advanceTimersByTimeAsync(TTL / 3 - 1);
+    expect(server.renewCalls()).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(server.renewCalls()).toHaveLength(3);
+    await lease.release();
+  });
+
+  it('a failed renewal is tried again a tenth of the TTL later: well before expiry, without hammering a failing server', async () => {
+    const server = leaseServer(() => networkFailure());
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: { ...retry, attempts: 1 } });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync(TTL / 3);
+    expect(server.renewCalls()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(TTL / 10 - 1);
+    expect(server.renewCalls()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(server.renewCalls()).toHaveLength(2);
+    await lease.release();
+  });
+
+  it("renewals ask the server for the lease's TTL again, and expiresAt is the server's answer", async () => {
+    const bodies: unknown[] = [];
+    // The server's clock runs ahead of this one: its expiry is what it reports.
+    const serverExpiry = () => new Date(Date.now() + TTL + 60_000).toISOString();
+    const server = leaseServer(() => json({ owner: 'w', fencing_token: 7, expires_at: serverExpiry() }));
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      if (init?.method === 'PUT') bodies.push(JSON.parse(String(init.body)));
+      return server.fetch(input, init);
+    };
+    const client = createClient({ baseUrl: 'http://server.test', fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await lease.renew();
+    expect(bodies).toEqual([{ ttl_ms: TTL }]);
+    expect(lease.expiresAt.toISOString()).toBe(serverExpiry());
+    await lease.release();
+  });
+
+  it('expiry after a slow renewal is counted from when the renewal was sent, not from when its answer came', async () => {
+    let renewals = 0;
+    const server = leaseServer(async () => {
+      // The first renewal is answered half a second late; every later one fails.
+      if (renewals++ > 0) networkFailure();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return granted();
+    });
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: { ...retry, attempts: 1 } });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync(TTL / 3);
+    const renewalSentAt = server.renewCalls()[0]!.at;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(lease.signal.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(renewalSentAt + TTL - 1 - Date.now());
+    expect(lease.signal.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(lease.signal.aborted).toBe(true);
+  });
+});
+
+describe('after the end', () => {
+  it('once lost, lease.renew() rejects with the loss and sends nothing', async () => {
+    const server = leaseServer(() => problem(409, 'lease_lost'));
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await expect(lease.renew()).rejects.toMatchObject({ code: 'lease_lost' });
+    expect(server.renewCalls()).toHaveLength(1);
+    await expect(lease.renew()).rejects.toBe(lease.signal.reason);
+    expect(server.renewCalls()).toHaveLength(1);
+  });
+
+  it.each([
+    ['answered', () => granted()],
+    ['failed', () => networkFailure()],
+  ])('a renewal in flight when release is called and %s afterwards starts nothing: no renewal, no expiry, no timer', async (_name, outcome) => {
+    let answerRenewal!: () => void;
+    const renewalHeld = new Promise<void>((resolve) => (answerRenewal = resolve));
+    const server = leaseServer(async () => {
+      await renewalHeld;
+      return outcome();
+    });
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: { ...retry, attempts: 1 } });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync(TTL / 3);
+    expect(server.renewCalls()).toHaveLength(1);
+    await lease.release();
+    answerRenewal();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(TTL * 3);
+    expect(server.renewCalls()).toHaveLength(1);
+    expect(lease.signal.aborted).toBe(false);
+  });
+
+  it('a renewal answered after the lease expired here does not revive it or leave a timer', async () => {
+    let answerRenewal!: () => void;
+    const renewalHeld = new Promise<void>((resolve) => (answerRenewal = resolve));
+    const server = leaseServer(async () => {
+      await renewalHeld;
+      return granted();
+    });
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await vi.advanceTimersByTimeAsync(TTL);
+    expect(lease.signal.aborted).toBe(true);
+    const reason: unknown = lease.signal.reason;
+    answerRenewal();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(lease.signal.reason).toBe(reason);
+    expect(server.renewCalls()).toHaveLength(1);
+  });
+
+  it.each([
+    ['409 lease_lost (it expired or was taken over)', () => problem(409, 'lease_lost'), undefined],
+    ['404 (the session, and its lease, were deleted)', () => problem(404, 'session_not_found'), undefined],
+    ['500', () => problem(500, 'internal_error'), { status: 500, code: 'internal_error' }],
+    ['409 of another kind', () => problem(409, 'idempotency_conflict'), { status: 409, code: 'idempotency_conflict' }],
+    ['nothing (the connection failed)', () => networkFailure(), { status: 0, code: 'network_error' }],
+  ])('release answered %s: resolves when the lease is gone anyway, rejects when it may still be held', async (_name, answer, failure) => {
+    const scripted = scriptedFetch((request) =>
+      request.method === 'DELETE' ? answer() : json({ owner: 'w', token: 'tok-1', fencing_token: 7, expires_at: new Date(Date.now() + TTL).toISOString() }, 201),
+    );
+    const client = createClient({ baseUrl: 'http://server.test', fetch: scripted.fetch, retry: { ...retry, attempts: 1 } });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    const released = lease.release().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (failure) expect(await released).toMatchObject(failure);
+    else expect(await released).toBeUndefined();
+    expect(scripted.requests.map((r) => r.method)).toEqual(['POST', 'DELETE']);
+  });
+});
+
+describe("the claim's signal", () => {
+  it('aborting it while the claim is in flight rejects claimLease with the reason', async () => {
+    const scripted = scriptedFetch(
+      (request) =>
+        new Promise<Response>((resolve, reject) => {
+          const answer = setTimeout(() => resolve(granted()), 1000);
+          request.signal?.addEventListener('abort', () => {
+            clearTimeout(answer);
+            reject(request.signal!.reason);
+          });
+        }),
+    );
+    const client = createClient({ baseUrl: 'http://server.test', fetch: scripted.fetch, retry });
+    const controller = new AbortController();
+    const claimed = client.claimLease('s', { owner: 'w', ttlMs: TTL, signal: controller.signal }).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(100);
+    const reason = new DOMException('worker shutting down', 'AbortError');
+    controller.abort(reason);
+    await vi.advanceTimersByTimeAsync(TTL * 3);
+    expect(await claimed).toBe(reason);
+    expect(scripted.requests).toHaveLength(1);
+  });
+
+  it('aborting it after the claim stops renewing and leaves no timer and no listener behind', async () => {
+    const server = leaseServer();
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const controller = new AbortController();
+    await client.claimLease('s', { owner: 'w', ttlMs: TTL, signal: controller.signal });
+    controller.abort();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(TTL * 3);
+    expect(server.renewCalls()).toHaveLength(0);
+  });
+
+  it('one long-lived signal shared by many leases keeps no listener from those that were released or lost', async () => {
+    const server = leaseServer(() => problem(409, 'lease_lost'));
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const shutdown = new AbortController();
+    for (let i = 0; i < 12; i++) {
+      const lease = await client.claimLease(`s-${i}`, { owner: 'w', ttlMs: TTL, signal: shutdown.signal });
+      if (i % 2 === 0) await lease.release();
+      else await expect(lease.renew()).rejects.toMatchObject({ code: 'lease_lost' });
+    }
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 });

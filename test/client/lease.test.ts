@@ -93,6 +93,57 @@ describe('claimLease', () => {
     await lease.release();
   });
 
+  it("every method of lease.session reaches its route with the Lease-Token and answers the server's answer", async () => {
+    const id = 'bound-api';
+    const sent: { method: string; path: string; leaseToken: string | null }[] = [];
+    const client = createClient({
+      baseUrl: t.baseUrl,
+      fetch: (input, init) => {
+        sent.push({ method: init?.method ?? 'GET', path: new URL(String(input)).pathname, leaseToken: new Headers(init?.headers).get('lease-token') });
+        return fetch(input, init);
+      },
+    });
+    await client.createSession({ id });
+    const lease = await client.claimLease(id, { owner: 'bound-worker', ttlMs: 60_000, renew: false });
+    const s = lease.session;
+    sent.length = 0;
+
+    expect(s.id).toBe(id);
+    expect(await s.getSession()).toMatchObject({ id, lease: { owner: 'bound-worker', fencing_token: lease.fencingToken } });
+    expect((await s.updateSession({ metadata: { title: 'leased' } })).metadata).toEqual({ title: 'leased' });
+    expect(await s.putSnapshot({ base_version: 0, schema_version: 1, snapshot: { n: 0 } })).toMatchObject({ version: 1 });
+    expect(await s.pushDelta({ base_version: 1, merge_patch: { n: 1 } })).toMatchObject({ version: 2 });
+    expect(await s.sync({ have: 1 })).toMatchObject({ mode: 'catch_up', version: 2 });
+    const appended = await s.appendEvents({ events: [{ type: 'bound.note', data: 'x' }] });
+    expect((await s.listEvents({ after: appended.first_seq - 1 })).events.map((e) => e.type)).toEqual(['bound.note']);
+    expect(await s.setActivity({ status: 'thinking' })).toMatchObject({ status: 'thinking' });
+    expect(await s.publishLive({ type: 'token', data: 'a' })).toMatchObject({ accepted: 1 });
+
+    const batch = await s.enqueue({ items: ['first'] });
+    expect((await s.listQueue()).batches.map((b) => b.batch_id)).toEqual([batch.batch_id]);
+    const abandoned = await s.claimQueue({ max_batches: 1, ttl_ms: 10_000 });
+    expect(await s.renewClaim(abandoned!.claim_id, { ttl_ms: 20_000 })).toMatchObject({ claim_id: abandoned!.claim_id, status: 'active' });
+    expect(await s.abandonClaim(abandoned!.claim_id)).toMatchObject({ claim_id: abandoned!.claim_id, status: 'abandoned' });
+    // Abandoned work is pending again and can be claimed and completed.
+    const claim = await s.claimQueue({ max_batches: 1, ttl_ms: 10_000 });
+    expect(claim?.batches.map((b) => b.batch_id)).toEqual([batch.batch_id]);
+    expect(await s.completeClaim(claim!.claim_id)).toMatchObject({ claim_id: claim!.claim_id, status: 'completed' });
+
+    expect((await s.appendMessages({ messages: [{ role: 'user', content: 'hello' }] })).messages).toHaveLength(1);
+    expect((await s.listMessages({ role: 'user' })).messages.map((m) => m.content)).toEqual(['hello']);
+
+    const file = await s.uploadAttachment('bound bytes', { contentType: 'text/plain' });
+    expect((await s.listAttachments()).attachments.map((a) => [a.attachment_id, a.committed])).toEqual([[file.attachment_id, false]]);
+    expect(await s.commitAttachment(file.attachment_id)).toMatchObject({ attachment_id: file.attachment_id, committed: true });
+    expect(await (await s.downloadAttachment(file.attachment_id)).text()).toBe('bound bytes');
+    expect(await s.commitTurn({ turn_id: 'bound-turn', events: [{ type: 'bound.turn', data: 1 }] })).toMatchObject({ turn_id: 'bound-turn' });
+
+    // One request per call above, none sent without the token.
+    expect(sent).toHaveLength(23);
+    expect(sent.filter((r) => r.leaseToken !== lease.token)).toEqual([]);
+    await lease.release();
+  });
+
   it('queue claims through the bound session carry the lease token', async () => {
     const client = createClient({ baseUrl: t.baseUrl });
     const id = 'leased-queue';
