@@ -40,7 +40,7 @@ export class SessionSyncError extends Error {
     try {
       body = JSON.parse(text);
     } catch {
-      body = undefined;
+      // Not JSON (a proxy's page, a body cut short): the text itself is the detail below.
     }
     if (isProblem(body)) return new SessionSyncError({ ...body, status: response.status });
     return new SessionSyncError({

@@ -59,6 +59,49 @@ describe('request methods', () => {
     await expect(client.getSession('req-1')).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
   });
 
+  it('queue claims are completed, renewed and abandoned, and a pending batch cancelled, each with its effect', async () => {
+    const client = createClient({ baseUrl: t.baseUrl });
+    const id = 'req-queue';
+    await client.createSession({ id });
+    const [done, renewed, cancelled] = [
+      await client.enqueue(id, { items: ['done'] }),
+      await client.enqueue(id, { items: ['renewed'] }),
+      await client.enqueue(id, { items: ['cancelled'] }),
+    ];
+    const statuses = async () => Object.fromEntries((await client.listQueue(id)).batches.map((b) => [b.items[0], b.status]));
+
+    const first = (await client.claimQueue(id, { max_batches: 1, ttl_ms: 10_000 }))!;
+    expect(await client.completeClaim(id, first.claim_id)).toMatchObject({ claim_id: first.claim_id, status: 'completed', batch_ids: [done.batch_id] });
+
+    const second = (await client.claimQueue(id, { max_batches: 1, ttl_ms: 1_000 }))!;
+    const renewal = await client.renewClaim(id, second.claim_id, { ttl_ms: 60_000 });
+    expect(renewal).toMatchObject({ claim_id: second.claim_id, status: 'active' });
+    expect(Date.parse(renewal.expires_at!)).toBeGreaterThan(Date.parse(second.expires_at) + 30_000);
+    expect(await client.abandonClaim(id, second.claim_id)).toMatchObject({ claim_id: second.claim_id, status: 'abandoned' });
+
+    await client.cancelBatch(id, cancelled.batch_id);
+    expect(await statuses()).toEqual({ done: 'completed', renewed: 'pending', cancelled: 'cancelled' });
+    // The abandoned batch is pending again: the next claim gets it.
+    expect((await client.claimQueue(id, { max_batches: 5, ttl_ms: 10_000 }))?.batches.map((b) => b.batch_id)).toEqual([renewed.batch_id]);
+  });
+
+  it('a message kind is replaced and older messages trimmed', async () => {
+    const client = createClient({ baseUrl: t.baseUrl });
+    const id = 'req-messages';
+    await client.createSession({ id });
+    await client.appendMessages(id, {
+      messages: [
+        { role: 'user', content: 'old question' },
+        { role: 'system', kind: 'summary', content: 'first summary' },
+      ],
+    });
+    const replaced = await client.replaceMessageKind(id, 'summary', { role: 'system', content: 'second summary' });
+    expect(replaced).toMatchObject({ message: { role: 'system', kind: 'summary', content: 'second summary' }, version: 2 });
+    // The replaced summary is archived already; the trim archives the question before the new summary.
+    expect(await client.trimMessages(id, { before_seq: replaced.message.seq })).toEqual({ trimmed: 1, version: 3 });
+    expect((await client.listMessages(id)).messages.map((m) => m.content)).toEqual(['second summary']);
+  });
+
   it('publishLive streams an async iterable as NDJSON, in consecutive requests when it runs longer than maxRequestMs', async () => {
     const posts: string[] = [];
     const client = createClient({

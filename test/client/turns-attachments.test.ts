@@ -15,7 +15,7 @@ afterAll(() => t?.close());
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
 describe('client turns and attachments', () => {
-  it('uploads (bytes, Blob, stream), lists, downloads whole and by range, and commits by a turn', async () => {
+  it('uploads (bytes, Blob, stream), lists, downloads whole and by range, and commits by a turn or on its own', async () => {
     const client = createClient({ baseUrl: t.baseUrl });
     await client.createSession({ id: 'ct-1' });
     const bytes = randomBytes(300_000);
@@ -44,6 +44,9 @@ describe('client turns and attachments', () => {
     const part = await client.downloadAttachment('ct-1', uploaded.attachment_id, { range: { start: 262_140, end: 262_150 } });
     expect(part.status).toBe(206);
     expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(262_140, 262_151))).toBe(true);
+    const tail = await client.downloadAttachment('ct-1', uploaded.attachment_id, { range: { start: 299_990 } });
+    expect(tail.status).toBe(206);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(299_990))).toBe(true);
     await expect(client.downloadAttachment('ct-1', '0'.repeat(64))).rejects.toMatchObject({ status: 404, code: 'attachment_not_found' });
 
     const body = { turn_id: 'ct-turn', attachments: [uploaded.attachment_id], messages: [{ role: 'assistant' as const, content: 'see file' }] };
@@ -53,6 +56,10 @@ describe('client turns and attachments', () => {
     expect(await client.commitTurn('ct-1', body)).toEqual(answer);
     expect((await client.listAttachments('ct-1')).attachments[0]?.committed).toBe(true);
     await expect(client.commitTurn('ct-1', { ...body, messages: [] })).rejects.toMatchObject({ status: 409, code: 'turn_conflict' });
+
+    // An attachment no turn names is committed on its own.
+    expect(await client.commitAttachment('ct-1', blob.attachment_id)).toMatchObject({ attachment_id: blob.attachment_id, committed: true });
+    expect((await client.listAttachments('ct-1')).attachments.map((a) => a.committed)).toEqual([true, true, false]);
   });
 
   it("a lease's session uploads and commits turns with its Lease-Token", async () => {
