@@ -174,7 +174,7 @@ export class Requests {
    * once and never retried (a Blob, buffer or string is).
    */
   importSession(body: AttachmentBody, query: QueryOf<'importSession'> = {}, options?: RequestOptions): Promise<AnswerOf<'importSession'>> {
-    const replayable = typeof ReadableStream === 'undefined' || !(body instanceof ReadableStream);
+    const replayable = !(body instanceof ReadableStream);
     return this.call({
       method: 'POST',
       path: '/v1/sessions/import',
@@ -207,7 +207,7 @@ export class Requests {
     options?: RequestOptions & { contentType?: string },
   ): Promise<AnswerOf<'uploadAttachment'>> {
     const contentType = options?.contentType || (bytes instanceof Blob && bytes.type) || 'application/octet-stream';
-    const replayable = typeof ReadableStream === 'undefined' || !(bytes instanceof ReadableStream);
+    const replayable = !(bytes instanceof ReadableStream);
     return this.call({ method: 'POST', path: `${session(id)}/attachments`, rawBody: { body: bytes as NonNullable<RequestInit['body']>, contentType, replayable }, options });
   }
   listAttachments(id: string, query: QueryOf<'listAttachments'> = {}, options?: RequestOptions): Promise<AnswerOf<'listAttachments'>> {

@@ -108,20 +108,6 @@ describe('uploads and imports', () => {
     }
   });
 
-  it('without a global ReadableStream (an older runtime), bytes still upload and import, retried', async () => {
-    const sent: unknown[] = [];
-    // Made before the global goes: the test's own Response needs it.
-    const answers = [problem(502, 'bad_gateway'), json({ attachment_id: 'a' }, 201), problem(502, 'bad_gateway'), json({ id: 'imported' }, 201)];
-    const fetch: typeof globalThis.fetch = async (_input, init) => {
-      sent.push(init?.body);
-      return answers[sent.length - 1]!;
-    };
-    const client = createClient({ baseUrl: 'http://server.test', fetch, retry: fast });
-    vi.stubGlobal('ReadableStream', undefined);
-    expect(await client.uploadAttachment('s', 'bytes')).toMatchObject({ attachment_id: 'a' });
-    expect(await client.importSession('{"record":"header"}\n')).toMatchObject({ id: 'imported' });
-    expect(sent).toEqual(['bytes', 'bytes', '{"record":"header"}\n', '{"record":"header"}\n']);
-  });
 });
 
 describe('exports and downloads', () => {
