@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, type SessionChange, type SessionSyncError, type StreamStatus } from '../../client/src/index.js';
 import { problem, scriptedFetch, type SeenRequest, sseResponse, sseText } from '../helpers/fake-fetch.js';
+import { until, settleIo, uncaughtTimerErrors } from '../helpers/waits.js';
 
 // watchChanges (shared/CLIENT.md, "watchChanges") against a scripted changes
 // feed: refusals, token expiry and frames the real server never sends.
@@ -12,29 +13,6 @@ afterEach(() => {
 });
 
 const sweep = { event: 'sweep_required', data: {} };
-
-async function until(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** With the clock faked: lets I/O and promises run (no timer fires) until `done()` holds or nothing more is going to happen. */
-async function settle(done: () => boolean): Promise<void> {
-  for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A handler's error is reported as uncaught from a timer of its own; with the clock faked, this runs such timers and says what they threw. */
-function uncaughtErrors(): unknown {
-  try {
-    vi.advanceTimersByTime(0);
-    return undefined;
-  } catch (error) {
-    return error;
-  }
-}
 
 /** A 200 event stream of raw SSE text that stays open until the client lets it go. */
 function heldRaw(request: SeenRequest, text: string): Response {
@@ -109,7 +87,7 @@ describe('watchChanges frames', () => {
     const changes: SessionChange[] = [];
     let sweeps = 0;
     const feed = client.watchChanges({ onChange: (c) => changes.push(c), onSweepRequired: () => sweeps++ });
-    await settle(() => sweeps === 2);
+    await settleIo(() => sweeps === 2);
     expect(sweeps).toBe(2);
     expect(server.requests.map((r) => r.at - server.requests[0]!.at)).toEqual([0, 0]);
     expect(server.requests.map((r) => r.headers.get('authorization'))).toEqual(['Bearer token-1', 'Bearer token-2']);
@@ -133,13 +111,13 @@ describe('watchChanges frames', () => {
     const changes: SessionChange[] = [];
     let sweeps = 0;
     const feed = client.watchChanges({ onChange: (c) => changes.push(c), onSweepRequired: () => sweeps++ });
-    await settle(() => changes.length === 2);
+    await settleIo(() => changes.length === 2);
     expect(sweeps).toBe(1);
     expect(changes).toEqual([
       { type: 'message', session_id: 'a' },
       { type: 'session.created', session_id: 'b' },
     ]);
-    expect(uncaughtErrors()).toBeUndefined();
+    expect(uncaughtTimerErrors()).toBeUndefined();
     feed.close();
     await feed.closed;
   });
@@ -154,10 +132,10 @@ describe('watchChanges frames', () => {
     );
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const feed = client.watchChanges(handlers);
-    await settle(() => feed.status === 'open');
-    await settle(() => false);
+    await settleIo(() => feed.status === 'open');
+    await settleIo(() => false);
     expect(feed.status).toBe('open');
-    expect(uncaughtErrors()).toBeUndefined();
+    expect(uncaughtTimerErrors()).toBeUndefined();
     feed.close();
     await feed.closed;
   });

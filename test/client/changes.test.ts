@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type SessionChange, type StreamStatus } from '../../client/src/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TcpProxy } from '../helpers/proxy.js';
+import { until } from '../helpers/waits.js';
 
 // client.watchChanges against the real server's changes feed.
 let t: TestApp;
@@ -16,14 +17,6 @@ afterAll(async () => {
   await proxy?.close();
   await t?.close();
 });
-
-async function until(done: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('watchChanges', () => {
   it('starts with a sweep, reports created and changed sessions, and sweeps again after a reconnect', async () => {

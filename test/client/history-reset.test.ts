@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type DurableEvent } from '../../client/src/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TcpProxy } from '../helpers/proxy.js';
+import { until } from '../helpers/waits.js';
 
 // The client's 410 recovery against a server that trims: onReset, then the
 // history after history_start; watchState reads the state again.
@@ -17,14 +18,6 @@ afterAll(async () => {
   await proxy?.close();
   await t?.close();
 });
-
-async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('410 cursor_expired recovery', () => {
   it('subscribe from a trimmed cursor calls onReset with history_start, then delivers every kept event in order', async () => {

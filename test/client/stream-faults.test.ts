@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, type DurableEvent, type SessionSyncError, type StreamStatus } from '../../client/src/index.js';
 import { networkFailure, problem, scriptedFetch, type SeenRequest, type SseFrame, sseResponse, sseText } from '../helpers/fake-fetch.js';
+import { until, settleIo, uncaughtTimerErrors } from '../helpers/waits.js';
 
 // subscribe's rules from shared/CLIENT.md ("subscribe") against a scripted
 // stream server: what it sends on each connection is written out below, so
@@ -29,29 +30,6 @@ function streamServer(connections: Connection[]) {
 const event = (seq: number, type = 'step'): SseFrame => ({ id: seq, event: type, data: { seq, type, data: { n: seq }, created_at: '2026-12-04T00:00:00Z' } });
 const after = (request: SeenRequest | undefined) => request?.url.searchParams.get('after');
 
-async function until(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** With the clock faked: lets I/O and promises run (no timer fires) until `done()` holds or nothing more is going to happen. */
-async function settle(done: () => boolean): Promise<void> {
-  for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A handler's error is reported as uncaught from a timer of its own; with the clock faked, this runs such timers and says what they threw. */
-function uncaughtErrors(): unknown {
-  try {
-    vi.advanceTimersByTime(0);
-    return undefined;
-  } catch (error) {
-    return error;
-  }
-}
-
 /** A 200 event stream the test writes raw SSE text to; `cancelled` says whether the client let it go. */
 function openStream(request: SeenRequest) {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -70,6 +48,16 @@ function openStream(request: SeenRequest) {
     response: new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
   };
   return stream;
+}
+
+/** A connection that writes these raw SSE texts and stays open; the stream goes into `streams` when the test needs to write more or see it let go. */
+function rawConnection(texts: string[], streams: ReturnType<typeof openStream>[] = []): Connection {
+  return (request) => {
+    const stream = openStream(request);
+    streams.push(stream);
+    for (const text of texts) stream.send(text);
+    return stream.response;
+  };
 }
 
 /** A fetch that gets no answer at all (not even headers) until the client gives up on it. */
@@ -182,22 +170,15 @@ describe('frames the server should not send, or sends without a name', () => {
   it('a frame with an id but no numeric seq is no durable event: not delivered, the cursor stays, no error', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const server = streamServer([
-      (request) => {
-        const stream = openStream(request);
-        stream.send('id: 1\nevent: step\ndata: not json\n\n');
-        stream.send('id: 2\nevent: step\ndata: {"seq":"2","type":"step"}\n\n');
-        stream.send('id: 3\nevent: step\ndata: {"type":"step"}\n\n');
-        stream.send(sseText([event(4)]));
-        return stream.response;
-      },
+      rawConnection(['id: 1\nevent: step\ndata: not json\n\n', 'id: 2\nevent: step\ndata: {"seq":"2","type":"step"}\n\n', 'id: 3\nevent: step\ndata: {"type":"step"}\n\n', sseText([event(4)])]),
     ]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const seen: unknown[] = [];
     const sub = client.subscribe('noseq-1', {}, { onEvent: (e) => seen.push(e.seq) });
-    await settle(() => seen.length > 0);
+    await settleIo(() => seen.length > 0);
     expect(seen).toEqual([4]);
     expect(sub.lastSeq).toBe(4);
-    expect(uncaughtErrors()).toBeUndefined();
+    expect(uncaughtTimerErrors()).toBeUndefined();
     sub.close();
     await sub.closed;
   });
@@ -205,27 +186,20 @@ describe('frames the server should not send, or sends without a name', () => {
   it('a frame with an empty id is live; one without a name is type "message"; live data that is not JSON is undefined', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const server = streamServer([
-      (request) => {
-        const stream = openStream(request);
-        stream.send('id:\nevent: token\ndata: {"type":"token","data":"a"}\n\n');
-        stream.send('data: {"data":"b"}\n\n');
-        stream.send('event: token\ndata: not json\n\n');
-        stream.send(sseText([event(1)]));
-        return stream.response;
-      },
+      rawConnection(['id:\nevent: token\ndata: {"type":"token","data":"a"}\n\n', 'data: {"data":"b"}\n\n', 'event: token\ndata: not json\n\n', sseText([event(1)])]),
     ]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const seen: number[] = [];
     const live: unknown[] = [];
     const sub = client.subscribe('unnamed-1', {}, { onEvent: (e) => seen.push(e.seq), onLive: (e) => live.push(e) });
-    await settle(() => seen.length > 0);
+    await settleIo(() => seen.length > 0);
     expect(live).toEqual([
       { type: 'token', data: 'a' },
       { type: 'message', data: 'b' },
       { type: 'token', data: undefined },
     ]);
     expect(seen).toEqual([1]);
-    expect(uncaughtErrors()).toBeUndefined();
+    expect(uncaughtTimerErrors()).toBeUndefined();
     sub.close();
     await sub.closed;
   });
@@ -245,9 +219,9 @@ describe('frames the server should not send, or sends without a name', () => {
     ]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const sub = client.subscribe('bare-1', {}, {});
-    await settle(() => sub.lastSeq === 1 && sub.status === 'open');
+    await settleIo(() => sub.lastSeq === 1 && sub.status === 'open');
     expect(sub.lastSeq).toBe(1);
-    expect(uncaughtErrors()).toBeUndefined();
+    expect(uncaughtTimerErrors()).toBeUndefined();
     sub.close();
     await sub.closed;
   });
@@ -581,21 +555,16 @@ describe('the watchdog', () => {
     useFakeClock();
     const streams: ReturnType<typeof openStream>[] = [];
     const server = streamServer([
-      (request) => {
-        const stream = openStream(request);
-        streams.push(stream);
-        stream.send(sseText([event(1)]));
-        return stream.response;
-      },
+      rawConnection([sseText([event(1)])], streams),
     ]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry });
     const seen: number[] = [];
     const sub = client.subscribe('heartbeat-1', { idleTimeoutMs: 1000 }, { onEvent: (e) => seen.push(e.seq) });
-    await settle(() => seen.length === 1);
+    await settleIo(() => seen.length === 1);
     for (let beat = 0; beat < 10; beat++) {
       await vi.advanceTimersByTimeAsync(600);
       streams[0]!.send(': keepalive\n\n');
-      await settle(() => false);
+      await settleIo(() => false);
     }
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]!.signal?.aborted).toBe(false);
@@ -698,7 +667,7 @@ describe('reconnecting at once, or after a wait', () => {
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: clockRetry });
     const seen: number[] = [];
     const sub = client.subscribe('reset-now-1', {}, { onEvent: (e) => seen.push(e.seq) });
-    await settle(() => seen.length === 1);
+    await settleIo(() => seen.length === 1);
     expect(waitsBetween(server.requests)).toEqual([0]);
     expect(server.requests.map(after)).toEqual(['0', '5']);
     expect(seen).toEqual([6]);
@@ -710,12 +679,7 @@ describe('reconnecting at once, or after a wait', () => {
     useFakeClock();
     const streams: ReturnType<typeof openStream>[] = [];
     const server = streamServer([
-      (request) => {
-        const stream = openStream(request);
-        streams.push(stream);
-        stream.send(sseText([event(1), { event: 'session.token_expired', data: { expired_at: '2026-12-04T00:00:00Z' } }]));
-        return stream.response;
-      },
+      rawConnection([sseText([event(1), { event: 'session.token_expired', data: { expired_at: '2026-12-04T00:00:00Z' } }])], streams),
       { frames: [event(2)], hold: true },
     ]);
     let issued = 0;
@@ -723,7 +687,7 @@ describe('reconnecting at once, or after a wait', () => {
     const seen: number[] = [];
     const live: unknown[] = [];
     const sub = client.subscribe('expiry-1', {}, { onEvent: (e) => seen.push(e.seq), onLive: (e) => live.push(e) });
-    await settle(() => seen.length === 2);
+    await settleIo(() => seen.length === 2);
     expect(waitsBetween(server.requests)).toEqual([0]);
     expect(server.requests.map((r) => r.headers.get('authorization'))).toEqual(['Bearer token-1', 'Bearer token-2']);
     expect(server.requests.map(after)).toEqual(['0', '1']);
@@ -737,18 +701,13 @@ describe('reconnecting at once, or after a wait', () => {
   it('session.deleted on a connection the server keeps open: the client lets the connection go', async () => {
     const streams: ReturnType<typeof openStream>[] = [];
     const server = streamServer([
-      (request) => {
-        const stream = openStream(request);
-        streams.push(stream);
-        stream.send(sseText([event(1), { event: 'session.deleted', data: { reason: 'deleted' } }]));
-        return stream.response;
-      },
+      rawConnection([sseText([event(1), { event: 'session.deleted', data: { reason: 'deleted' } }])], streams),
     ]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
     const sub = client.subscribe('deleted-open-1', {}, {});
     await sub.closed;
     // The cancel travels through the decoding pipe to the body in turns of its own.
-    await settle(() => streams[0]!.cancelled);
+    await settleIo(() => streams[0]!.cancelled);
     expect(streams[0]!.cancelled).toBe(true);
   });
 
@@ -759,7 +718,7 @@ describe('reconnecting at once, or after a wait', () => {
     const seen: number[] = [];
     const sub = client.subscribe('no-answer-1', {}, { onEvent: (e) => seen.push(e.seq) });
     await vi.advanceTimersByTimeAsync(100);
-    await settle(() => seen.length === 1);
+    await settleIo(() => seen.length === 1);
     expect(waitsBetween(server.requests)).toEqual([100]);
     expect(seen).toEqual([1]);
     sub.close();
@@ -783,10 +742,10 @@ describe('a handler that throws', () => {
         },
       },
     );
-    await settle(() => seen.length === 2);
+    await settleIo(() => seen.length === 2);
     expect(seen).toEqual([1, 2]);
     expect(sub.lastSeq).toBe(2);
-    expect(uncaughtErrors()).toMatchObject({ message: 'a bug in the handler' });
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in the handler' });
     expect(server.requests).toHaveLength(1);
     sub.close();
     await sub.closed;

@@ -5,6 +5,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { seededRandom, TcpProxy } from '../helpers/proxy.js';
 import { startServerProcess } from '../helpers/server-process.js';
+import { until } from '../helpers/waits.js';
 
 // client.subscribe against the real server: every durable event exactly
 // once, in order, whatever happens to the connection.
@@ -24,14 +25,6 @@ afterAll(async () => {
 const fastRetry = { attempts: 4, baseDelayMs: 5, maxDelayMs: 50 };
 
 /** Polls until `done()` holds: a bounded wait, not an assertion on time. */
-async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 describe('subscribe', () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type DurableEvent, type LiveEvent, type SessionChange, type StreamStatus } from '../../client/src/index.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/waits.js';
 
 // A stream ends at its token's `exp` with `session.token_expired`: the client
 // reconnects with a fresh token from its token function and resumes from its
@@ -16,14 +17,6 @@ beforeAll(async () => {
   admin = await mintToken(SECRET, { sessions: ['*'], admin: true, ttlSeconds: 3600 });
 });
 afterAll(() => t?.close());
-
-async function until(done: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A token source handing out short-lived read tokens, counting how often it is asked. */
 function shortLivedTokens() {

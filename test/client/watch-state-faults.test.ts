@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, SessionSyncError, type StateStore, type WatchStatus } from '../../client/src/index.js';
 import { json, problem, scriptedFetch, type SeenRequest, type SseFrame, sseText } from '../helpers/fake-fetch.js';
+import { until } from '../helpers/waits.js';
 
 // watchState's rules from shared/CLIENT.md ("watchState") against a scripted
 // server for one session: the answers to its reads are written out below and
@@ -93,12 +94,11 @@ const durable = (seq: number, type: string, data: unknown, version?: number): Ss
 const delta = (seq: number, version: number, data: unknown) => durable(seq, 'state.delta', data, version);
 const snapshotWritten = (seq: number, version: number) => durable(seq, 'state.snapshot', { schema_version: 1 }, version);
 
-async function until(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+/** Waits for the store's stream request, ends its catch-up at `seq` and waits for `ready`. */
+async function goLive<S>(server: ReturnType<typeof sessionServer>, store: StateStore<S>, seq: number): Promise<void> {
+  await until(() => server.streams.length === 1, 'the stream request');
+  server.streams[0]!.send(caughtUp(seq));
+  await store.ready;
 }
 
 /** Lets every answer already given (and the work it starts) run to its end. */
@@ -265,9 +265,7 @@ describe('following the stream', () => {
     let toldAfterLeaving = 0;
     const leave = store.subscribe(() => toldAfterLeaving++);
     try {
-      await until(() => server.streams.length === 1, 'the stream request');
-      server.streams[0]!.send(caughtUp(3));
-      await store.ready;
+      await goLive(server, store, 3);
       leave();
       toldAfterLeaving = 0;
       server.streams[0]!.end();
@@ -293,9 +291,7 @@ describe('following the stream', () => {
     const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('follow-3');
     const statuses = statusesOf(store);
     try {
-      await until(() => server.streams.length === 1, 'the stream request');
-      server.streams[0]!.send(caughtUp(2));
-      await store.ready;
+      await goLive(server, store, 2);
       server.streams[0]!.send(snapshotWritten(3, 2));
       await until(() => store.getSnapshot().seq === 3, 'the snapshot at seq 3');
       expect(server.stateReads()).toHaveLength(4);
@@ -314,9 +310,7 @@ describe('following the stream', () => {
     const server = sessionServer({ sessions: [ok(sessionBody(2))], states: [ok(stateBody(1, 2, { n: 1 })), unavailable, closeThenAnswer] });
     const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('follow-5');
     const statuses = statusesOf(store);
-    await until(() => server.streams.length === 1, 'the stream request');
-    server.streams[0]!.send(caughtUp(2));
-    await store.ready;
+    await goLive(server, store, 2);
     server.streams[0]!.send(snapshotWritten(3, 2));
     await until(() => server.stateReads().length === 3, 'the last state read');
     await settle();
@@ -326,9 +320,7 @@ describe('following the stream', () => {
   it('the session deleted under it closes the store with session_deleted', async () => {
     const server = sessionServer({ sessions: [ok(sessionBody(1))], states: [ok(stateBody(1, 1, { n: 1 }))] });
     const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('follow-4');
-    await until(() => server.streams.length === 1, 'the stream request');
-    server.streams[0]!.send(caughtUp(1));
-    await store.ready;
+    await goLive(server, store, 1);
     server.streams[0]!.send({ event: 'session.deleted', data: { id: 'follow-4' } });
     await until(() => store.getSnapshot().status === 'closed', 'the close');
     expect(store.getSnapshot().error).toMatchObject({ status: 404, code: 'session_deleted' });
@@ -339,9 +331,7 @@ describe('deltas it cannot apply', () => {
   it('a binary delta in a JSON session closes the store with unsupported_delta', async () => {
     const server = sessionServer({ sessions: [ok(sessionBody(1))], states: [ok(stateBody(1, 1, { n: 1 }))] });
     const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('bad-1');
-    await until(() => server.streams.length === 1, 'the stream request');
-    server.streams[0]!.send(caughtUp(1));
-    await store.ready;
+    await goLive(server, store, 1);
     server.streams[0]!.send(delta(2, 2, { delta_base64: 'AAE=' }));
     await until(() => store.getSnapshot().status === 'closed', 'the close');
     expect(store.getSnapshot()).toMatchObject({ version: 1, state: { n: 1 } });
@@ -357,9 +347,7 @@ describe('deltas it cannot apply', () => {
   it('a JSON Patch that does not apply to the state it holds closes the store with client_error, carrying the patch error', async () => {
     const server = sessionServer({ sessions: [ok(sessionBody(1))], states: [ok(stateBody(1, 1, { n: 1 }))] });
     const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('bad-2');
-    await until(() => server.streams.length === 1, 'the stream request');
-    server.streams[0]!.send(caughtUp(1));
-    await store.ready;
+    await goLive(server, store, 1);
     server.streams[0]!.send(delta(2, 2, { patch: [{ op: 'test', path: '/n', value: 99 }] }));
     await until(() => store.getSnapshot().status === 'closed', 'the close');
     const error = store.getSnapshot().error!;
@@ -379,9 +367,7 @@ describe('deltas it cannot apply', () => {
         throw 'listener failed';
       }
     });
-    await until(() => server.streams.length === 1, 'the stream request');
-    server.streams[0]!.send(caughtUp(1));
-    await store.ready;
+    await goLive(server, store, 1);
     server.streams[0]!.send(delta(2, 2, { merge_patch: { n: 2 } }));
     await until(() => store.getSnapshot().status === 'closed', 'the close');
     expect(store.getSnapshot().error?.problem).toEqual({ status: 0, code: 'client_error', title: 'Client error', detail: 'listener failed' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client/src/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/waits.js';
 
 // watchState's start-up against the real server, with a write landing
 // between the requests it makes to start (the session read, the state read,
@@ -15,14 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-async function until(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 type Items = { items: string[] };
 

@@ -3,6 +3,7 @@ import { createClient, type SessionSyncClient, SessionSyncError } from '../../cl
 import { freePort } from '../../src/db/embedded.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { seededRandom, TcpProxy } from '../helpers/proxy.js';
+import { until } from '../helpers/waits.js';
 
 // client.watchState against the real server: the store equals GET .../state.
 let t: TestApp;
@@ -17,14 +18,6 @@ afterAll(async () => {
   await proxy?.close();
   await t?.close();
 });
-
-async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Optimistic writes: read the head, write against it, and on version_conflict read again. */
 async function writeAgainstHead(client: SessionSyncClient, id: string, write: (version: number, state: any) => Promise<unknown>) {

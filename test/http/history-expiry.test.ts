@@ -4,6 +4,7 @@ import { deleteExpiredSessions } from '../../src/history/expiry.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
+import { until } from '../helpers/waits.js';
 
 // Two instances on one database. Their background sweeps are off (a day apart):
 // each test runs the sweeps itself, held at the point it names, so the race
@@ -24,14 +25,6 @@ afterAll(async () => {
 });
 
 /** Polls until `done()` holds: a bounded wait, not an assertion on time. */
-async function until(done: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Moves a session's last write back in time (the sweep judges by the database clock). */
 const age = (id: string, ms: number) =>
   a.database.sql`
