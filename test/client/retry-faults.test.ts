@@ -148,15 +148,22 @@ describe('bodies that cannot be sent twice', () => {
     expect(requests).toHaveLength(1);
   });
 
-  it('a streamed upload or import is sent once; the same bytes as a Blob are retried', async () => {
-    const { fetch, requests } = scriptedFetch((_r, i) => (i < 2 ? problem(502, 'bad_gateway') : json({ attachment_id: 'a' }, 201)));
-    const client = createClient({ baseUrl: 'http://server.test', fetch, retry: fast });
+  it('a streamed upload or import is sent once; the same bytes as a Blob are retried, whole each time', async () => {
+    const { fetch, requests } = scriptedFetch((_r, i) => (i < 3 ? problem(502, 'bad_gateway') : json({ attachment_id: 'a' }, 201)));
+    const bodies: unknown[] = [];
+    const recording: typeof fetch = (input, init) => {
+      bodies.push(init?.body);
+      return fetch(input, init);
+    };
+    const client = createClient({ baseUrl: 'http://server.test', fetch: recording, retry: fast });
     const stream = () => new Blob(['bytes']).stream();
     await expect(client.uploadAttachment('s', stream())).rejects.toMatchObject({ status: 502 });
     await expect(client.importSession(stream())).rejects.toMatchObject({ status: 502 });
     expect(requests).toHaveLength(2);
+    // The Blob's first attempt meets the third 502 and is sent again.
     expect(await client.uploadAttachment('s', new Blob(['bytes']))).toEqual({ attachment_id: 'a' });
-    expect(requests).toHaveLength(3);
+    expect(requests).toHaveLength(4);
+    expect(await Promise.all(bodies.slice(2).map((body) => new Response(body as Blob).text()))).toEqual(['bytes', 'bytes']);
   });
 });
 
