@@ -16,7 +16,7 @@ export interface WatchChangesHandlers {
   /** Hints may have been missed (every (re)connect starts with this): re-list what you show. */
   onSweepRequired?: () => void;
   onStatus?: (status: StreamStatus) => void;
-  /** The feed ended for good (401, 403, another refusal). */
+  /** The feed ended for good: 400, 401, 403, or 404 (a base URL with no changes feed behind it). */
   onError?: (error: SessionSyncError) => void;
 }
 
@@ -25,6 +25,9 @@ export interface ChangesFeed {
   close(): void;
   readonly closed: Promise<void>;
 }
+
+/** Refusals that no reconnect can change; any other (429, 5xx, a proxy's) is retried after a wait. */
+const FATAL = new Set([400, 401, 403, 404]);
 
 /** Follows `GET /v1/changes`, reconnecting like `subscribe`; each connection opens with `sweep_required`. */
 export function watchChanges(
@@ -53,7 +56,7 @@ export function watchChanges(
       handlers.onChange?.({ ...data, type, session_id: String(data.session_id) });
     },
     onRefused: (error) => {
-      if (error.status === 401 || error.status === 403 || error.status === 400) return 'close';
+      if (FATAL.has(error.status)) return 'close';
       // Stryker disable next-line StringLiteral: runStream backs off after any verdict but 'close' and 'retry'
       return 'backoff';
     },

@@ -59,7 +59,7 @@ export function runStream(options: StreamLoopOptions): StreamLoop {
   const setStatus = (next: StreamStatus) => {
     if (status === next) return;
     status = next;
-    options.onStatus(next);
+    callHandler(() => options.onStatus(next));
   };
   const close = () => stop.abort(new DOMException('closed', 'AbortError'));
   const onOuterAbort = () => close();
@@ -68,7 +68,7 @@ export function runStream(options: StreamLoopOptions): StreamLoop {
   if (options.signal?.aborted) close();
 
   const done = (async () => {
-    options.onStatus(status);
+    callHandler(() => options.onStatus(status));
     let failures = 0;
     while (!stop.signal.aborted) {
       // connectOnce never rejects: whatever goes wrong in an attempt is its outcome.
@@ -96,6 +96,24 @@ export function runStream(options: StreamLoopOptions): StreamLoop {
     close,
     done,
   };
+}
+
+/**
+ * Runs a caller's handler. A handler that throws is the caller's bug: it is
+ * reported like an uncaught error, from a timer of its own, and the stream
+ * goes on as if it had returned. Were the throw to reach the loop, a throwing
+ * onError would turn the refusal that ended a stream into a drop, and the
+ * loop would reconnect to be refused again, forever.
+ */
+export function callHandler<T>(handler: () => T): T | undefined {
+  try {
+    return handler();
+  } catch (error) {
+    setTimeout(() => {
+      throw error;
+    });
+    return undefined;
+  }
 }
 
 type Outcome =
@@ -127,7 +145,7 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
       const error = await SessionSyncError.fromResponse(response);
       const verdict = options.onRefused(error);
       if (verdict === 'close') {
-        options.onError(error);
+        callHandler(() => options.onError(error));
         return { kind: 'close' };
       }
       if (verdict === 'retry') return { kind: 'retry' };
@@ -141,15 +159,7 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
       onEvent: (message) => {
         if (closeRequested || reconnectRequested) return;
         onData();
-        let verdict: 'close' | 'reconnect' | void = undefined;
-        try {
-          verdict = options.onMessage(message);
-        } catch (error) {
-          // A throwing handler is the caller's bug: report it like an uncaught error, but keep the stream (and its cursor) going.
-          setTimeout(() => {
-            throw error;
-          });
-        }
+        const verdict = callHandler(() => options.onMessage(message));
         if (verdict === 'close') closeRequested = true;
         if (verdict === 'reconnect') reconnectRequested = true;
       },

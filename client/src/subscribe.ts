@@ -1,7 +1,7 @@
 import type { EventSourceMessage } from 'eventsource-parser';
 import type { RetryOptions } from './backoff.js';
 import { SessionSyncError } from './errors.js';
-import { runStream, type StreamStatus } from './sse.js';
+import { callHandler, runStream, type StreamStatus } from './sse.js';
 import type { Transport } from './transport.js';
 import type { Activity, DurableEvent, LiveEvent } from './types.js';
 
@@ -60,7 +60,7 @@ export function subscribe(
   // Stryker disable next-line BooleanLiteral: plan() sets it before every connection, the first included
   let caughtUpThisConnection = false;
   const live = options.live ?? true;
-  const fail = (error: SessionSyncError) => handlers.onError?.(error);
+  const fail = (error: SessionSyncError) => callHandler(() => handlers.onError?.(error));
 
   const onMessage = (message: EventSourceMessage): 'close' | 'reconnect' | void => {
     const type = message.event ?? 'message';
@@ -116,7 +116,7 @@ export function subscribe(
         const historyStart = Number(error.problem.history_start ?? 0);
         lastSeq = historyStart;
         cursor = historyStart;
-        handlers.onReset?.({ history_start: historyStart });
+        callHandler(() => handlers.onReset?.({ history_start: historyStart }));
         return 'retry';
       }
       if (FATAL.has(error.status) || error.code === 'cursor_ahead') return 'close';

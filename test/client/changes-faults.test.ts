@@ -30,6 +30,8 @@ describe('watchChanges refusals', () => {
     [400, 'invalid_request'],
     [401, 'unauthorized'],
     [403, 'forbidden'],
+    // A base URL with no changes feed behind it: no reconnect will find one.
+    [404, 'not_found'],
   ])('%i %s ends the feed: onError with it, status closed, no reconnect', async (status, code) => {
     const server = scriptedFetch(() => problem(status, code));
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
@@ -49,6 +51,21 @@ describe('watchChanges refusals', () => {
     const feed = client.watchChanges({});
     await until(() => feed.status === 'closed' || server.requests.length > 1, 'the end of the feed');
     expect(feed.status).toBe('closed');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('an onError that throws is reported as uncaught, and the feed still ends: no reconnect to be refused again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = scriptedFetch(() => problem(403, 'forbidden'));
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const feed = client.watchChanges({
+      onError: () => {
+        throw new Error('a bug in onError');
+      },
+    });
+    await settleIo(() => feed.status === 'closed');
+    await feed.closed;
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in onError' });
     expect(server.requests).toHaveLength(1);
   });
 

@@ -727,6 +727,77 @@ describe('reconnecting at once, or after a wait', () => {
 });
 
 describe('a handler that throws', () => {
+  it('a throwing onError still ends the subscription on a refusal or session.deleted: it is not taken for a drop', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const onError = () => {
+      throw new Error('a bug in onError');
+    };
+    const refused = streamServer([() => problem(404, 'session_not_found')]);
+    const first = createClient({ baseUrl: 'http://server.test', fetch: refused.fetch, retry: fast }).subscribe('throws-404', {}, { onError });
+    await settleIo(() => first.status === 'closed');
+    await first.closed;
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in onError' });
+    expect(refused.requests).toHaveLength(1);
+
+    const deleted = streamServer([{ frames: [event(1), { event: 'session.deleted', data: { reason: 'deleted' } }, event(2)], hold: true }]);
+    const seen: number[] = [];
+    const second = createClient({ baseUrl: 'http://server.test', fetch: deleted.fetch, retry: fast }).subscribe(
+      'throws-deleted',
+      {},
+      { onEvent: (e) => seen.push(e.seq), onError },
+    );
+    await settleIo(() => second.status === 'closed');
+    await second.closed;
+    expect(seen).toEqual([1]);
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in onError' });
+    expect(deleted.requests).toHaveLength(1);
+  });
+
+  it('a throwing onReset still resumes from history_start, once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = streamServer([() => problem(410, 'cursor_expired', { history_start: 5 }), { frames: [event(6)], hold: true }]);
+    const seen: number[] = [];
+    const sub = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).subscribe(
+      'throws-reset',
+      { after: 2 },
+      {
+        onEvent: (e) => seen.push(e.seq),
+        onReset: () => {
+          throw new Error('a bug in onReset');
+        },
+      },
+    );
+    await settleIo(() => seen.length === 1);
+    expect(seen).toEqual([6]);
+    expect(server.requests.map(after)).toEqual(['2', '5']);
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in onReset' });
+    sub.close();
+    await sub.closed;
+  });
+
+  it('a throwing onStatus changes nothing: the stream opens, delivers and closes as it would', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = streamServer([{ frames: [event(1)], hold: true }]);
+    const seen: number[] = [];
+    const sub = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).subscribe(
+      'throws-status',
+      {},
+      {
+        onEvent: (e) => seen.push(e.seq),
+        onStatus: () => {
+          throw new Error('a bug in onStatus');
+        },
+      },
+    );
+    await settleIo(() => seen.length === 1 && sub.status === 'open');
+    expect(sub.status).toBe('open');
+    sub.close();
+    await sub.closed;
+    expect(sub.status).toBe('closed');
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in onStatus' });
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('is reported as an uncaught error, and the stream and its cursor carry on', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const server = streamServer([{ frames: [event(1), event(2)], hold: true }]);
