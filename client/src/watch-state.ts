@@ -3,6 +3,7 @@ import { backoffDelay, type RetryOptions, sleep } from './backoff.js';
 import { isRetryable, SessionSyncError } from './errors.js';
 import { applyJsonPatch, applyMergePatch, freeze } from './patch.js';
 import type { Requests } from './requests.js';
+import { callHandler } from './sse.js';
 import type { SubscribeHandlers, SubscribeOptions, Subscription } from './subscribe.js';
 import type { Activity, DurableEvent } from './types.js';
 
@@ -64,7 +65,8 @@ export function watchState<S>(
     const same = (Object.keys(next) as (keyof StateSnapshot<S>)[]).every((key) => Object.is(next[key], snapshot[key]));
     if (same) return;
     snapshot = next;
-    for (const listener of [...listeners]) listener();
+    // A listener that throws is its caller's bug, reported as uncaught: it neither closes the store for every other listener nor stops this change.
+    for (const listener of [...listeners]) callHandler(listener);
   };
 
   // One queue for events and reads, so they apply in order.

@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, SessionSyncError, type StateStore, type WatchStatus } from '../../client/src/index.js';
 import { json, problem, scriptedFetch, type SeenRequest, type SseFrame, sseText } from '../helpers/fake-fetch.js';
-import { until } from '../helpers/waits.js';
+import { settleIo, uncaughtTimerErrors, until } from '../helpers/waits.js';
 
 // watchState's rules from shared/CLIENT.md ("watchState") against a scripted
 // server for one session: the answers to its reads are written out below and
@@ -356,21 +356,43 @@ describe('deltas it cannot apply', () => {
     expect(error.problem).toEqual({ status: 0, code: 'client_error', title: 'Client error', detail: (error.cause as Error).message });
     expect(error.detail).toMatch(/test operation failed/i);
   });
+});
 
-  it('a listener that throws something other than an Error closes the store with client_error naming it', async () => {
+describe('a listener that throws', () => {
+  it('is reported as uncaught; the other listeners are told, and the store stays live and applies what comes next', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const server = sessionServer({ sessions: [ok(sessionBody(1))], states: [ok(stateBody(1, 1, { n: 1 }))] });
-    const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('bad-3');
-    let thrown = false;
+    const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('throws-1');
     store.subscribe(() => {
-      if (store.getSnapshot().version === 2 && !thrown) {
-        thrown = true;
-        throw 'listener failed';
-      }
+      throw new Error('a bug in a listener');
     });
-    await goLive(server, store, 1);
-    server.streams[0]!.send(delta(2, 2, { merge_patch: { n: 2 } }));
-    await until(() => store.getSnapshot().status === 'closed', 'the close');
-    expect(store.getSnapshot().error?.problem).toEqual({ status: 0, code: 'client_error', title: 'Client error', detail: 'listener failed' });
+    const versions: number[] = [];
+    store.subscribe(() => versions.push(store.getSnapshot().version));
+    await settleIo(() => server.streams.length === 1);
+    server.streams[0]!.send(caughtUp(1));
+    await store.ready;
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in a listener' });
+    server.streams[0]!.send(delta(2, 2, { merge_patch: { n: 2 } }), delta(3, 3, { merge_patch: { n: 3 } }));
+    await settleIo(() => store.getSnapshot().version === 3);
+    expect(store.getSnapshot()).toMatchObject({ status: 'live', version: 3, state: { n: 3 } });
+    expect(store.getSnapshot().error).toBeUndefined();
+    expect(versions.at(-1)).toBe(3);
+    store.close();
+    expect(store.getSnapshot().status).toBe('closed');
+  });
+
+  it('closed before ready by a listener that throws on every change, ready still rejects with closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = sessionServer({ sessions: [noAnswer], states: [ok(stateBody(1, 1, { n: 1 }))] });
+    const store = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast }).watchState('throws-2');
+    store.subscribe(() => {
+      throw new Error('a bug in a listener');
+    });
+    await settleIo(() => server.requests.length === 1);
+    store.close();
+    await expect(store.ready).rejects.toMatchObject({ code: 'closed' });
+    expect(store.getSnapshot().status).toBe('closed');
+    expect(uncaughtTimerErrors()).toMatchObject({ message: 'a bug in a listener' });
   });
 });
 
