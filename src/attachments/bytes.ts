@@ -122,11 +122,18 @@ export class PostgresChunks implements AttachmentBytes {
       const [row] = await db.execute<{ data: Buffer | null }>(
         sql`select substring(data from ${offset + 1} for ${length}) as data from attachment_chunks where blob_id = ${blobId} and n = ${n}`,
       );
-      // Deleted while being read (its session went): the response ends short, and the client sees a broken transfer.
-      if (!row?.data || row.data.length === 0) throw new Error(`attachment chunk ${blobId}/${n} is gone`);
+      // Deleted while being read (its session went): past the first slice the response ends short, and the client sees a broken transfer.
+      if (!row?.data || row.data.length === 0) throw new BlobGone(blobId, n);
       position += row.data.length;
       yield row.data;
     }
+  }
+}
+
+/** The bytes were deleted after their attachment was found (its session went meanwhile). */
+export class BlobGone extends Error {
+  constructor(blobId: number, n: number) {
+    super(`attachment chunk ${blobId}/${n} is gone`);
   }
 }
 

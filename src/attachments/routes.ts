@@ -11,7 +11,7 @@ import { Limit } from '../shapes.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
-import { PostgresChunks, tooLarge } from './bytes.js';
+import { BlobGone, PostgresChunks, tooLarge } from './bytes.js';
 import { dispositionOf, normaliseContentType, parseRange, SECURITY_HEADERS } from './serving.js';
 import { Attachment, AttachmentId } from './schemas.js';
 import { commitAttachments, findAttachment, listAttachments, uploadAttachment } from './store.js';
@@ -125,28 +125,42 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       const found = await findAttachment(db, session.sid, request.params.attachment_id);
       if (!found) throw new AttachmentNotFound(request.params.attachment_id);
       const etag = `"${found.sha256}"`;
-      reply.headers({ ...SECURITY_HEADERS, etag, 'accept-ranges': 'bytes', 'cache-control': 'private, no-cache' });
-      reply.header('content-disposition', dispositionOf(found.content_type, found.attachment_id));
+      const served = {
+        ...SECURITY_HEADERS,
+        etag,
+        'accept-ranges': 'bytes',
+        'cache-control': 'private, no-cache',
+        'content-disposition': dispositionOf(found.content_type, found.attachment_id),
+      };
       const ifNoneMatch = request.headers['if-none-match'];
       if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
-        return reply.code(304).send(undefined as never);
+        return reply.code(304).headers(served).send(undefined as never);
       }
       const ifRange = request.headers['if-range'];
       const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, found.size) : undefined;
-      if (range === 'unsatisfiable') throw new RangeNotSatisfiable(found.size);
+      if (range === 'unsatisfiable') {
+        reply.headers(served);
+        throw new RangeNotSatisfiable(found.size);
+      }
       const [start, end] = range ?? [0, found.size - 1];
-      reply.header('content-type', found.content_type);
-      reply.header('content-length', String(Math.max(0, end - start + 1)));
-      if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${found.size}`);
-      if (found.size === 0) return reply.send(Buffer.alloc(0) as never);
       // Paced like an export, so a reader that stops taking bytes is cut after TRANSFER_IDLE_TIMEOUT_MS instead of holding
       // its response and socket for ever. Not a transfer (no slot taken): each slice is its own query, and no pool
       // connection is held while the body waits on the reader.
       // A generator of its own: bytes.read is typed as any AsyncIterable, and the body needs return() to end it early.
       const slices = (async function* () {
-        yield* bytes.read(db, found.blob, start, end);
+        if (found.size > 0) yield* bytes.read(db, found.blob, start, end);
       })();
-      return reply.send(readerPacedBody(reply.raw, Buffer.alloc(0), slices, config.transferIdleTimeoutMs, () => {}) as never);
+      // The first slice is read before the status line goes out, so a failure there (the database gone, the bytes
+      // deleted since the lookup above) is answered as what it is, not as a 200 whose body ends short.
+      const first = await slices.next().catch((error: unknown) => {
+        throw error instanceof BlobGone ? new AttachmentNotFound(found.attachment_id) : error;
+      });
+      reply.headers(served);
+      reply.header('content-type', found.content_type);
+      reply.header('content-length', String(Math.max(0, end - start + 1)));
+      if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${found.size}`);
+      if (first.done) return reply.send(Buffer.alloc(0) as never);
+      return reply.send(readerPacedBody(reply.raw, first.value, slices, config.transferIdleTimeoutMs, () => {}) as never);
     },
   );
 

@@ -76,6 +76,22 @@ describe('stored chunks', () => {
   });
 });
 
+describe('bytes gone between the lookup and the read', () => {
+  it('a download whose bytes were deleted after its attachment was found is a 404 problem, not a 200 that ends short', async () => {
+    const id = await newSession();
+    const bytes = randomBytes(3 * CHUNK + 7);
+    expect((await declared(id, bytes)).statusCode).toBe(201);
+    // What a session deleted, or an intent swept, a moment after the lookup leaves: the row read, its bytes gone.
+    await t.database.sql`delete from attachment_chunks where blob_id = (select id from attachments where attachment_id = ${sha(bytes)})`;
+    for (const headers of [{}, { range: `bytes=${CHUNK + 3}-` }]) {
+      const gone = await download(id, sha(bytes), headers);
+      expect(expectProblem(gone, 404, 'attachment_not_found')).toMatchObject({ attachment_id: sha(bytes) });
+      expect(gone.headers['content-disposition']).toBeUndefined();
+      expect(gone.headers['content-range']).toBeUndefined();
+    }
+  });
+});
+
 describe('GET .../attachments paging', () => {
   it('pages of a size that divides the list end with next_cursor null, each attachment once, oldest first', async () => {
     const id = await newSession();
