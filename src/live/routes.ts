@@ -83,6 +83,12 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         // transfer, a token stream may pause between lines, and only REQUEST_TIMEOUT_MS (whose 408 ends the reading) bounds it.
         return answerUnlessGone(reply, async () => reply.code(202).send(await ingestNdjson(clientBody(request.body as Readable, reply.raw), id)));
       }
+      // With a schema per content type, fastify checks a body only when one came with its type: none at all arrives here.
+      if (request.body === undefined) {
+        throw new InvalidRequest(`body is required: send a JSON object {type, data} or {events}, or ${NDJSON} lines`, [
+          { in: 'body', field: '', message: 'is required' },
+        ]);
+      }
       const body = request.body as Static<typeof LiveEvent> | Static<typeof LiveBatch>;
       const events = 'events' in body ? body.events : [body];
       if ('events' in body) countWithin(events.length, maxBatchEvents, 'live events');

@@ -106,6 +106,14 @@ describe('live events', () => {
     expectProblem(await call(t.app, 'POST', '/v1/sessions/live-errors/live', { type: 'token', data: 1, extra: 1 }), 400, 'invalid_request');
     expectProblem(await call(t.app, 'POST', '/v1/sessions/no-such-session/live', { type: 'token', data: 1 }), 404, 'session_not_found');
   });
+
+  it('no body at all is 400 invalid_request saying what to send (a 500 before), whatever the session', async () => {
+    await sessionWithEvents(t, 'live-no-body', 0);
+    for (const id of ['live-no-body', 'no-such-session']) {
+      const refused = expectProblem(await t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/live` }), 400, 'invalid_request');
+      expect(refused).toMatchObject({ detail: expect.stringContaining('body is required'), errors: [{ in: 'body', field: '', message: 'is required' }] });
+    }
+  });
 });
 
 describe('limits on live payloads (MAX_LIVE_BYTES=100)', () => {
