@@ -16,7 +16,7 @@ import { historyRoutes, transferRoutes } from './history/routes.js';
 import { RetentionSweeper } from './history/trim.js';
 import { deleteExpiredSessions } from './history/expiry.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
-import { operationIdFor } from './http/operation-ids.js';
+import { openApiShaping } from './http/openapi-shape.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
 import { TransferSlots } from './http/transfers.js';
@@ -172,12 +172,7 @@ export async function buildApp({ config, database, logger, listen = true, before
   });
 
   await app.register(swagger, {
-    // Every operation is named (the client's method names), so generated clients and the docs agree with ours.
-    transform: ({ schema, url, route }) => {
-      const method = Array.isArray(route.method) ? route.method[0] : route.method;
-      const operationId = operationIdFor(String(method), url, schema as { operationId?: string });
-      return { schema: operationId && schema ? { ...schema, operationId } : schema, url };
-    },
+    ...openApiShaping(),
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,

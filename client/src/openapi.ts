@@ -834,7 +834,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /**
@@ -2694,7 +2694,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Optional; ttl_ms defaults to that of the claim. */
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description Milliseconds until the lease expires unless renewed. */
@@ -3446,7 +3446,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Optional; renew takes ttl_ms. */
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description Milliseconds until the claim expires unless renewed. */
@@ -3588,7 +3588,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Optional; renew takes ttl_ms. */
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description Milliseconds until the claim expires unless renewed. */
@@ -3730,7 +3730,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Optional; renew takes ttl_ms. */
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description Milliseconds until the claim expires unless renewed. */
@@ -4608,7 +4608,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     before_seq?: number;
@@ -4684,7 +4684,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /**
@@ -4970,7 +4970,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+            };
+        };
         responses: {
             /** @description Default Response */
             201: {
@@ -5451,7 +5455,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "*/*": string;
+            };
+        };
         responses: {
             /** @description Default Response */
             201: {
@@ -5708,7 +5716,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": Record<string, never>;
             };
