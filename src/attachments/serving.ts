@@ -1,4 +1,4 @@
-import { notAMediaType, parseMediaType } from '../http/media-type.js';
+import { notAMediaType, parseMediaType } from '../media-type.js';
 
 /**
  * How attachment bytes are served. They come from workers that may be

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
 import { AllowedMethods } from './allowed-methods.js';
-import { notAMediaType, parseMediaType } from './media-type.js';
+import { notAMediaType, parseMediaType } from '../media-type.js';
 import {
   ApiError,
   DatabaseUnavailable,

@@ -1,4 +1,4 @@
-import { UnsupportedMediaType } from '../errors.js';
+import { UnsupportedMediaType } from './errors.js';
 
 /** A Content-Type longer than this is refused rather than stored (attachments keep theirs). */
 export const MAX_MEDIA_TYPE_LENGTH = 255;
