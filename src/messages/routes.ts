@@ -93,6 +93,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         kind: q.kind,
         afterSeq: q.after_seq,
         beforeSeq: q.before_seq,
+        // Stryker disable next-line BooleanLiteral: unreachable; the query schema's default (useDefaults) always sets include_archived
         includeArchived: q.include_archived ?? false,
         order,
         limit: q.limit ?? 100,

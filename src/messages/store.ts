@@ -137,6 +137,7 @@ export async function replaceKind(
 ): Promise<Change & { message: MessageView; archived_seqs: number[] }> {
   const archivedSeqs = await archive(tx, session, eq(messages.kind, input.kind));
   const [row] = await insertMessages(tx, session, [input]);
+  // Stryker disable next-line StringLiteral: unreachable; an INSERT of one row with RETURNING always returns that row (a failed one throws)
   if (!row) throw new Error('replace inserted no row');
   const version = await bumpConversation(tx, session, {
     messageSeq: session.messageSeq + 1,

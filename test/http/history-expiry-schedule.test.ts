@@ -41,4 +41,16 @@ describe('the expiry sweep follows ttl_ms as it is now', () => {
       .toEqual([404, 404]);
     for (const id of ['sched-long', 'sched-none', 'sched-cleared']) expect(await status(id), id).toBe(200);
   });
+
+  it('a PATCH that leaves ttl_ms out keeps it: the session is swept once no write came for ttl_ms after the PATCH', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'sched-renamed', ttl_ms: 1 })).statusCode).toBe(201);
+    const renamed = await patch('sched-renamed', { metadata: { name: 'renamed' } });
+    expect(renamed.ttl_ms).toBe(1);
+    await expect
+      .poll(async () => {
+        await deleteExpiredSessions(t.database.db);
+        return status('sched-renamed');
+      }, { timeout: 10_000 })
+      .toBe(404);
+  });
 });

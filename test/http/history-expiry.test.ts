@@ -56,12 +56,23 @@ async function flushNotices(notices: string[], marker: string): Promise<void> {
 }
 
 describe('expiry by ttl_ms', () => {
-  it('shows expires_at as the last write plus ttl_ms; PATCH sets and clears it', async () => {
+  it('shows expires_at as the last write plus ttl_ms; PATCH sets and clears it, and its session.updated event says so', async () => {
     const created = (await call(a.app, 'POST', '/v1/sessions', { id: 'exp-view', ttl_ms: 60_000 })).json();
     expect(created.ttl_ms).toBe(60_000);
     expect(Date.parse(created.expires_at) - Date.parse(created.updated_at)).toBe(60_000);
+    const set = (await call(a.app, 'PATCH', '/v1/sessions/exp-view', { ttl_ms: 30_000 })).json();
+    expect(set.ttl_ms).toBe(30_000);
+    expect(Date.parse(set.expires_at) - Date.parse(set.updated_at)).toBe(30_000);
     const cleared = (await call(a.app, 'PATCH', '/v1/sessions/exp-view', { ttl_ms: null })).json();
     expect(cleared).toMatchObject({ ttl_ms: null, expires_at: null });
+    expect((await call(a.app, 'PATCH', '/v1/sessions/exp-view', { metadata: { name: 'renamed' } })).statusCode).toBe(200);
+    // Streams and the changes feed carry each change, so a dashboard learns a new TTL without re-reading the session.
+    const updates = (await call(a.app, 'GET', '/v1/sessions/exp-view/events?type=session.updated')).json().events;
+    expect(updates.map((event: { data: unknown }) => event.data)).toEqual([
+      { metadata: {}, ttl_ms: 30_000 },
+      { metadata: {}, ttl_ms: null },
+      { metadata: { name: 'renamed' } },
+    ]);
     expectProblem(await call(a.app, 'PATCH', '/v1/sessions/exp-view', { ttl_ms: 0 }), 400, 'invalid_request');
   });
 

@@ -55,6 +55,9 @@ describe('retention policy on the session', () => {
       type: 'session.updated',
       data: { metadata: {}, retention: { max_age_ms: 60000 } },
     });
+    // A PATCH that leaves retention out keeps the policy.
+    expect((await call(t.app, 'PATCH', `/v1/sessions/${id}`, { metadata: { name: 'renamed' } })).json().retention).toEqual({ max_age_ms: 60000 });
+    expect((await get(`/v1/sessions/${id}`)).retention).toEqual({ max_age_ms: 60000 });
     expectProblem(await call(t.app, 'PATCH', `/v1/sessions/${id}`, { retention: { max_events: -1 } }), 400, 'invalid_request');
     expectProblem(await call(t.app, 'PATCH', `/v1/sessions/${id}`, { retention: { keep: 1 } }), 400, 'invalid_request');
     expectProblem(await call(t.app, 'POST', '/v1/sessions', { retention: { max_age_ms: 0 } }), 400, 'invalid_request');

@@ -155,6 +155,24 @@ describe('with authentication off', () => {
     expect(third.json()).toEqual(second.json());
   });
 
+  it('a key retried after its session was deleted and the id created again by another request is session_exists, not a replay', async () => {
+    const key = { 'idempotency-key': 'make-taken' };
+    const first = await call(t.app, 'POST', '/v1/sessions', { id: 'taken', metadata: { by: 'first' } }, key);
+    expect(first.statusCode).toBe(201);
+    expect((await call(t.app, 'DELETE', '/v1/sessions/taken')).statusCode).toBe(204);
+    // The two lives are told apart by created_at, at millisecond precision.
+    const created = first.json().created_at as string;
+    await expect
+      .poll(async () => (await t.database.sql`select date_trunc('milliseconds', now()) > ${created}::timestamptz as later`)[0]?.later)
+      .toBe(true);
+    const other = await call(t.app, 'POST', '/v1/sessions', { id: 'taken', metadata: { by: 'other' } });
+    expect(other.statusCode).toBe(201);
+
+    const retry = await call(t.app, 'POST', '/v1/sessions', { id: 'taken', metadata: { by: 'first' } }, key);
+    expectProblem(retry, 409, 'session_exists');
+    expect((await call(t.app, 'GET', '/v1/sessions/taken')).json()).toEqual(other.json());
+  });
+
   it('the same holds for a create that let the server pick the id', async () => {
     const key = { 'idempotency-key': 'make-any' };
     const first = await call(t.app, 'POST', '/v1/sessions', {}, key);

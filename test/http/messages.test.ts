@@ -143,6 +143,12 @@ describe('GET /v1/sessions/{id}/messages', () => {
     expectProblem(await call(t.app, 'GET', '/v1/sessions/nobody/messages'), 404, 'session_not_found');
   });
 
+  it('refuses an unknown query parameter, naming it, rather than listing as if it were not there', async () => {
+    // A misspelt filter would otherwise answer every message, archived ones hidden.
+    const problem = expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/messages?archived=true`), 400, 'invalid_request');
+    expect(problem.errors).toEqual([expect.objectContaining({ in: 'querystring', field: '/archived' })]);
+  });
+
   it('pages never repeat or skip while other writers append', async () => {
     const busy = await session();
     await append(busy, Array.from({ length: 40 }, (_, i) => ({ role: 'user' as const, content: i })));
@@ -188,16 +194,25 @@ describe('replace by kind, trim, and metadata', () => {
     expect(await meta(id)).toEqual({ version: 3, last_seq: 4, message_count: 2, archived_count: 2 });
     const types = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: { type: string }) => e.type);
     expect(types).toEqual(['message.appended', 'message.appended', 'message.archived', 'message.appended', 'message.archived', 'message.appended']);
+    // A subscriber follows the conversation from the stream: each message.archived names what it archived.
+    const archived = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.archived`)).json().events;
+    expect(archived.map((e: { data: unknown }) => e.data)).toEqual([
+      { kind: 'summary', seqs: [1] },
+      { kind: 'summary', seqs: [3] },
+    ]);
   });
 
-  it('replacing with a stale expected_version is a version_conflict and changes nothing', async () => {
+  it('replacing with a stale expected_version is a version_conflict of the conversation and changes nothing', async () => {
     const id = await session();
     await append(id, [{ role: 'system', kind: 'summary', content: 'v1' }]);
-    expectProblem(
+    const problem = expectProblem(
       await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 'v2', expected_version: 0 }),
       409,
       'version_conflict',
     );
+    expect(problem).toMatchObject({ expected_version: 0, actual_version: 1 });
+    // The session has two versions (state and conversation): the detail says which one moved.
+    expect(problem.detail).toMatch(/^the conversation is at version 1, not 0;/);
     expect((await list(id, '?kind=summary')).messages[0].content).toBe('v1');
   });
 
@@ -232,6 +247,9 @@ describe('replace by kind, trim, and metadata', () => {
     ]);
     await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 3 });
     expect((await meta(id))).toMatchObject({ message_count: 0, archived_count: 2 });
+    // Without protected_kinds, none is protected, and the event says so.
+    const trimmed = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events;
+    expect(trimmed.map((e: { data: unknown }) => e.data)).toEqual([{ before_seq: 3, protected_kinds: [], seqs: [1, 2] }]);
     const replaced = (await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 's2' })).json();
     // s1 was already archived by the trim: nothing more to archive.
     expect(replaced.archived_seqs).toEqual([]);

@@ -24,6 +24,13 @@ async function createOk(body: Record<string, unknown>): Promise<any> {
   return response.json();
 }
 
+/** Transactions of this app's database waiting for a lock. */
+async function lockWaiters(): Promise<number> {
+  const [row] = await t.database.sql<{ n: number }[]>`
+    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+  return row?.n ?? 0;
+}
+
 /** Every session, following next_cursor to the end. */
 async function listAll(query = '', limit = 1000): Promise<any[]> {
   const sessions: any[] = [];
@@ -521,6 +528,26 @@ describe('concurrent creates', () => {
     for (const b of bodies) expect(b).toEqual(bodies[0]);
     expect(responses.filter((r) => r.headers['idempotent-replayed'] === undefined)).toHaveLength(1);
     expect((await listAll()).filter((s) => s.id === 'race-keyed')).toHaveLength(1);
+  });
+
+  it('with one Idempotency-Key and no id, both past the key check before either stored it: the second replays the first', async () => {
+    await createOk({ id: 'race-held-parent' });
+    const body = { parent_id: 'race-held-parent', metadata: { race: 'held' } };
+    const key = { 'idempotency-key': 'race-key-held' };
+    let attempts: ReturnType<typeof create>[] = [];
+    // Each create checks the key, then waits on the parent's row (its foreign-key check)
+    // while the test holds it: both have found no stored answer before either commits.
+    await t.database.sql.begin(async (tx) => {
+      await tx`select 1 from sessions where id = 'race-held-parent' for update`;
+      attempts = [create(body, key), create(body, key)];
+      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+    });
+    const responses = await Promise.all(attempts);
+    expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
+    const [first, second] = responses.map((r) => r.json());
+    expect(second).toEqual(first);
+    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+    expect(await listAll('parent_id=race-held-parent')).toEqual([first]);
   });
 
   it('with one Idempotency-Key and no id: all 201 with identical bodies, one session', async () => {
