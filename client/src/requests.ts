@@ -64,8 +64,9 @@ export class Requests {
    * stream) is streamed as NDJSON, each event sent as it is produced; it
    * cannot be replayed, so it is not retried. A long stream continues in a
    * new request after `maxRequestMs` (default 20 s), because servers bound
-   * how long one request may take to arrive (REQUEST_TIMEOUT_MS); the answer
-   * adds up the requests.
+   * how long one request may take to arrive (REQUEST_TIMEOUT_MS), also while
+   * the producer is quiet; the next request opens with the next event. The
+   * answer adds up the requests.
    */
   async publishLive(
     id: string,
@@ -75,18 +76,22 @@ export class Requests {
     const path = `${session(id)}/live`;
     if (Symbol.iterator in events) return this.call({ method: 'POST', path, body: { events: [...events] }, options });
     if (!(Symbol.asyncIterator in events)) return this.call({ method: 'POST', path, body: events, options });
-    const iterator = events[Symbol.asyncIterator]();
+    const source = new PendingEvents(events[Symbol.asyncIterator]());
+    const maxMs = options?.maxRequestMs ?? 20_000;
     const total: LiveAnswer = { accepted: 0, after_seq: 0 };
     try {
       for (let ended = false; !ended; ) {
-        const body = ndjsonStream(iterator, options?.maxRequestMs ?? 20_000, () => (ended = true));
+        const body = ndjsonStream(source, maxMs, () => (ended = true));
         const answer = await this.call<LiveAnswer>({ method: 'POST', path, rawBody: { body, contentType: 'application/x-ndjson' }, options });
         total.accepted += answer.accepted;
         total.after_seq = answer.after_seq;
+        // Ended by the clock while the producer was quiet (a model calling a tool): the next request opens only
+        // once there is something to send, so a pause of any length holds no request open.
+        if (!ended && (await source.peek()).done) break;
       }
     } catch (error) {
       // The producer is told to stop (a generator's finally blocks run).
-      await iterator.return?.();
+      await source.iterator.return?.();
       throw error;
     }
     return total;
@@ -239,14 +244,37 @@ export class Requests {
   }
 }
 
-/** NDJSON, one event a line, pulled from the iterator as the body is sent; it ends after `maxMs` or with the iterator. */
-function ndjsonStream(iterator: AsyncIterator<LiveEvent>, maxMs: number, onEnd: () => void): ReadableStream<Uint8Array> {
+/** An iterator whose next result, once asked for, is kept until taken: a request that ends while waiting for it leaves it to the next. */
+class PendingEvents {
+  private pending: Promise<IteratorResult<LiveEvent>> | undefined;
+  constructor(readonly iterator: AsyncIterator<LiveEvent>) {}
+  peek(): Promise<IteratorResult<LiveEvent>> {
+    this.pending ??= this.iterator.next();
+    return this.pending;
+  }
+  take(): void {
+    this.pending = undefined;
+  }
+}
+
+/**
+ * NDJSON, one event a line, pulled from the producer as the body is sent. It
+ * ends with the producer, or once it is `maxMs` old, also while waiting for
+ * the producer: a body that waited on without sending would outlast the
+ * server's REQUEST_TIMEOUT_MS and fail the whole call with a 408.
+ */
+function ndjsonStream(source: PendingEvents, maxMs: number, onEnd: () => void): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const started = Date.now();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (Date.now() - started > maxMs) return controller.close();
-      const next = await iterator.next();
+      const left = maxMs - (Date.now() - started);
+      if (left < 0) return controller.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), left)));
+      const next = await Promise.race([source.peek(), late]).finally(() => clearTimeout(timer));
+      if (next === undefined) return controller.close();
+      source.take();
       if (next.done) {
         onEnd();
         controller.close();
@@ -254,7 +282,7 @@ function ndjsonStream(iterator: AsyncIterator<LiveEvent>, maxMs: number, onEnd: 
     },
     async cancel(reason) {
       onEnd();
-      await iterator.return?.(reason);
+      await source.iterator.return?.(reason);
     },
   });
 }

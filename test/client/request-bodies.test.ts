@@ -53,6 +53,38 @@ describe('publishLive with a token stream', () => {
     expect(bodies).toEqual(['a,b,c,d', 'e']);
   });
 
+  it('a producer quiet for longer than maxRequestMs: its request ends on time, and the next opens only once there is an event to send', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const bodies: string[] = [];
+    let opened = 0;
+    const client = createClient({
+      baseUrl: 'http://server.test',
+      retry: fast,
+      fetch: async (_input, init) => {
+        opened++;
+        const lines = (await new Response(init?.body).text()).split('\n').filter(Boolean);
+        bodies.push(lines.map((line) => (JSON.parse(line) as LiveEvent).data).join(','));
+        return json({ accepted: lines.length, after_seq: 3 });
+      },
+    });
+    let resume!: () => void;
+    const toolCall = new Promise<void>((resolve) => (resume = resolve));
+    async function* tokens() {
+      yield { type: 'token', data: 'a' };
+      // The model calls a tool: nothing for far longer than a request may stay open.
+      await toolCall;
+      yield { type: 'token', data: 'b' };
+    }
+    const published = client.publishLive('s', tokens(), { maxRequestMs: 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(bodies).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(opened).toBe(1);
+    resume();
+    expect(await published).toEqual({ accepted: 2, after_seq: 3 });
+    expect(bodies).toEqual(['a', 'b']);
+  });
+
   it('a request whose body is cancelled (its reader stopped) ends the stream: the producer is stopped, nothing more is sent', async () => {
     let stopped = false;
     async function* tokens() {
