@@ -14,6 +14,7 @@ import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { historyRoutes, transferRoutes } from './history/routes.js';
 import { RetentionSweeper } from './history/trim.js';
+import { SweepSupervisor } from './maintenance/supervisor.js';
 import { deleteExpiredSessions } from './history/expiry.js';
 import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { openApiShaping } from './http/openapi-shape.js';
@@ -224,43 +225,40 @@ export async function buildApp({ config, database, logger, listen = true, before
   await app.register(attachmentRoutes, { services });
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
-  const timers: NodeJS.Timeout[] = [];
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
-  let historySweepRunning = false;
+  const sweeps = new SweepSupervisor(
+    [
+      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(db, config.idempotencyTtlMs) },
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(db) },
+      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db) },
+      { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
+      { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },
+      {
+        name: 'attachment_intents',
+        everyMs: Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS),
+        run: () => sweepAttachments(db, config.attachments.intentTtlMs),
+      },
+    ],
+    {
+      ran: (sweep, seconds, error) => {
+        metrics.sweepDuration.observe({ sweep }, seconds);
+        metrics.sweepRuns.inc({ sweep, outcome: error === undefined ? 'ok' : 'failed' });
+        if (error !== undefined) app.log.warn({ err: error, sweep }, 'sweep failed');
+      },
+    },
+  );
   app.addHook('onReady', async () => {
     if (listen) {
       await checkListenWorks(database.url, database.sql);
       await hub.start();
     }
-    timers.push(
-      setInterval(() => {
-        deleteExpiredKeys(db, config.idempotencyTtlMs).catch((err: unknown) =>
-          app.log.warn({ err }, 'idempotency key sweep failed'),
-        );
-      }, IDEMPOTENCY_SWEEP_MS).unref(),
-      setInterval(() => {
-        announceExpiredActivity(db).catch((err: unknown) => app.log.warn({ err }, 'activity expiry sweep failed'));
-        settleExpired(db).catch((err: unknown) => app.log.warn({ err }, 'lease and claim expiry sweep failed'));
-      }, EXPIRY_SWEEP_MS).unref(),
-      setInterval(() => {
-        if (historySweepRunning) return;
-        historySweepRunning = true;
-        Promise.all([
-          retention.sweep().catch((err: unknown) => app.log.warn({ err }, 'retention sweep failed')),
-          deleteExpiredSessions(db).catch((err: unknown) => app.log.warn({ err }, 'session expiry sweep failed')),
-        ]).finally(() => (historySweepRunning = false));
-      }, config.history.sweepMs).unref(),
-      setInterval(() => {
-        sweepAttachments(db, config.attachments.intentTtlMs).catch((err: unknown) =>
-          app.log.warn({ err }, 'uncommitted attachment sweep failed'),
-        );
-      }, Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS)).unref(),
-    );
+    sweeps.start();
   });
   // Streams never finish on their own: end them first so closing the server can drain.
   app.addHook('preClose', async () => hub.endStreams());
   app.addHook('onClose', async () => {
-    for (const timer of timers) clearInterval(timer);
+    // Sweeps in flight end before the pool is closed under them.
+    await sweeps.stop();
     await hub.stop();
   });
 

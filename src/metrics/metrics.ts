@@ -44,6 +44,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly sweepRuns = new Counter({
+    name: 'session_sync_sweep_runs_total',
+    help: 'Runs of each background sweep, by outcome (ok, failed).',
+    labelNames: ['sweep', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sweepDuration = new Histogram({
+    name: 'session_sync_sweep_duration_seconds',
+    help: 'How long each run of a background sweep took.',
+    labelNames: ['sweep'] as const,
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60],
+    registers: [this.registry],
+  });
+
   /** Reports `read()` as the open-stream gauge at each scrape. */
   observeOpenStreams(read: () => number): void {
     new Gauge({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/waits.js';
 
 let t: TestApp;
 
@@ -87,6 +88,15 @@ describe('GET /metrics', () => {
     const text = await metricsText();
     expect(text).toContain('session_sync_conflicts_total{code="version_conflict"}');
     expect(sample(text, 'session_sync_conflicts_total', { code: 'version_conflict' })).toBe(before + 1);
+  });
+
+  it('counts the runs of each background sweep by outcome, and times them', async () => {
+    // The expiry sweeps run every 500 ms: two runs of each are a second away.
+    await until(async () => (sample(await metricsText(), 'session_sync_sweep_runs_total', { sweep: 'activity_expiry', outcome: 'ok' }) ?? 0) >= 2, 'two expiry sweeps');
+    const text = await metricsText();
+    expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'lease_and_claim_expiry', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'activity_expiry', outcome: 'failed' })).toBeUndefined();
+    expect(sample(text, 'session_sync_sweep_duration_seconds_count', { sweep: 'activity_expiry' })).toBeGreaterThanOrEqual(2);
   });
 });
 
