@@ -242,7 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes,
       maxEventBytes,
       maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 1000, 1, 100_000),
-      // NOTIFY payloads are shorter than 8000 bytes; the whole payload is checked too (notifications.ts).
+      // NOTIFY payloads are shorter than 8000 bytes; the whole payload is checked too (src/wakeups/wakeups.ts, notify).
       maxLiveBytes: integer(env, 'MAX_LIVE_BYTES', 7000, 1, 7999),
       maxMetadataBytes,
     },
