@@ -2703,7 +2703,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description The unexpired execution lease (never its token). */
             200: {
                 headers: {
                     [name: string]: unknown;

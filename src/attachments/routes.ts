@@ -13,7 +13,7 @@ import { getSession } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { BlobGone, PostgresChunks, tooLarge } from './bytes.js';
 import { dispositionOf, normaliseContentType, parseRange, SECURITY_HEADERS } from './serving.js';
-import { Attachment, AttachmentId } from './schemas.js';
+import { Attachment, AttachmentId } from './view.js';
 import { commitAttachments, findAttachment, listAttachments, uploadAttachment } from './store.js';
 
 const AttachmentParams = sessionParamsWith({ attachment_id: AttachmentId });

@@ -7,15 +7,7 @@ import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js
 import { checkFence } from '../leases/fence.js';
 import { findSession, lockSession, type SessionRow } from '../sessions/repository.js';
 import type { AttachmentBytes, BlobRef } from './bytes.js';
-
-export interface AttachmentView {
-  attachment_id: string;
-  size: number;
-  content_type: string;
-  sha256: string;
-  committed: boolean;
-  created_at: string;
-}
+import type { AttachmentView } from './view.js';
 
 export interface AttachmentRecord extends AttachmentView {
   blob: BlobRef;

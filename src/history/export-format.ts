@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { BATCH_STATUSES, ENCODINGS, MESSAGE_ROLES, SNAPSHOT_ORIGINS } from '../values.js';
 import { Base64, SchemaVersion, Seq, ServerId, SessionId, Version } from '../shapes.js';
-import { AttachmentId } from '../attachments/schemas.js';
+import { AttachmentId } from '../attachments/view.js';
 import { EventType } from '../events/types.js';
 import { Kind } from '../messages/view.js';
 import { Metadata } from '../sessions/view.js';

@@ -8,7 +8,7 @@ import type { StoredResponse } from '../idempotency/keys.js';
 import type { SessionRow } from '../sessions/repository.js';
 import type { Services } from '../services.js';
 import { claimLease, reissueLease, releaseLease, renewLease } from './store.js';
-import { LeaseGrant, LeaseState } from './view.js';
+import { LeaseGrant, Lease } from './view.js';
 
 const LeaseTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the lease expires unless renewed.' });
 
@@ -44,13 +44,13 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         ...write(request.params.id),
         replay: async (tx: Tx, session: SessionRow, stored: StoredResponse) => ({
           status: stored.status,
-          body: await reissueLease(tx, session, stored.body as LeaseState),
+          body: await reissueLease(tx, session, stored.body as Lease),
         }),
       };
       const outcome = await writeSession(services, claim, writeCaller(request), async (tx, session) => {
         const grant = await claimLease(tx, session, owner, ttlMs);
         // The key keeps the answer without its secret (see `reissueLease`).
-        const kept: LeaseState = { owner: grant.owner, fencing_token: grant.fencing_token, expires_at: grant.expires_at };
+        const kept: Lease = { owner: grant.owner, fencing_token: grant.fencing_token, expires_at: grant.expires_at };
         return { status: 201, body: grant, stored: { status: 201, body: kept } };
       });
       return replyWithOutcome(reply, outcome);
@@ -70,7 +70,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
           { ttl_ms: Type.Optional(LeaseTtl) },
           { additionalProperties: false, description: 'Optional; ttl_ms defaults to that of the claim.' },
         ),
-        response: { 200: LeaseState, ...problems(400, 404, 409, 415, 422) },
+        response: { 200: Lease, ...problems(400, 404, 409, 415, 422) },
       },
       preValidation: emptyBodyAsObject,
     },

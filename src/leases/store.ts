@@ -7,7 +7,7 @@ import { appendToSession, type NewEvent } from '../events/append.js';
 import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
-import type { LeaseGrant, LeaseState } from './view.js';
+import type { LeaseGrant, Lease } from './view.js';
 
 
 
@@ -56,7 +56,7 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
  * and there is never more than one token that passes the fence. A claim whose
  * lease has since ended is lease_lost: claim again with a new key.
  */
-export async function reissueLease(tx: Tx, session: SessionRow, claimed: LeaseState): Promise<LeaseGrant> {
+export async function reissueLease(tx: Tx, session: SessionRow, claimed: Lease): Promise<LeaseGrant> {
   if (!session.leaseActive || session.leaseFencingToken !== claimed.fencing_token || session.leaseExpiresAt === null) {
     throw new LeaseLost(
       `the lease this Idempotency-Key claimed (fencing_token ${claimed.fencing_token}) has ended; claim again with a new key`,
@@ -72,7 +72,7 @@ export async function reissueLease(tx: Tx, session: SessionRow, claimed: LeaseSt
   };
 }
 
-export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<LeaseState> {
+export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<Lease> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;
   const [row] = await tx

@@ -4,6 +4,7 @@ import { SchemaVersion, Seq, SessionId, StringEnum, Timestamp, Version } from '.
 import { ENCODINGS } from '../values.js';
 import { jsonWithin } from '../limits.js';
 import { ExpiresAt, ForkedFrom, HistoryStart, RetentionPolicy, TtlMs } from '../history/view.js';
+import { Lease } from '../leases/view.js';
 import type { SessionRecord, SessionRow } from './repository.js';
 
 export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
@@ -14,11 +15,6 @@ export function metadataWithin(metadata: Record<string, unknown>, limitBytes: nu
   return metadata;
 }
 
-export const Lease = Type.Object(
-  { owner: Type.String(), fencing_token: Type.Integer(), expires_at: Timestamp },
-  { description: 'The unexpired execution lease (never its token).' },
-);
-export type LeaseView = Static<typeof Lease>;
 
 export const Session = Type.Object({
   id: SessionId,
@@ -54,7 +50,7 @@ export const Session = Type.Object({
 export type SessionView = Static<typeof Session>;
 
 /** The lease as anyone may see it: never the token. */
-export function leaseView(row: SessionRow): LeaseView | null {
+export function leaseView(row: SessionRow): Lease | null {
   if (!row.leaseActive || row.leaseOwner === null || row.leaseExpiresAt === null) return null;
   return { owner: row.leaseOwner, fencing_token: row.leaseFencingToken, expires_at: row.leaseExpiresAt.toISOString() };
 }

@@ -9,7 +9,7 @@ import { Kind, Role } from '../messages/view.js';
 import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { PatchOp } from '../state/routes.js';
-import { AttachmentId } from '../attachments/schemas.js';
+import { AttachmentId } from '../attachments/view.js';
 import { InvalidRequest } from '../errors.js';
 import { asPartSync, commitTurn, turnHash } from './commit.js';
 import type { TurnInput } from './input.js';

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { Timestamp } from '../shapes.js';
 
 export const AttachmentId = Type.String({
@@ -15,3 +15,4 @@ export const Attachment = Type.Object({
   committed: Type.Boolean(),
   created_at: Timestamp,
 });
+export type AttachmentView = Static<typeof Attachment>;
