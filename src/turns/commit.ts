@@ -77,8 +77,9 @@ function writeState(tx: Tx, ctx: StateContext, session: SessionRow, baseVersion:
         { in: 'body', field: '/state/schema_version', message: 'is required with a snapshot' },
       ]);
     }
-    const { patch, merge_patch, delta_base64, ...snapshot } = state;
-    const extra = [patch && 'patch', merge_patch !== undefined && 'merge_patch', delta_base64 && 'delta_base64'].find(Boolean);
+    const { patch: _patch, merge_patch: _mergePatch, delta_base64: _deltaBase64, ...snapshot } = state;
+    // Present is sent, as on the state routes: a null merge patch and an empty binary delta are deltas too.
+    const extra = (['patch', 'merge_patch', 'delta_base64'] as const).find((field) => state[field] !== undefined);
     if (extra) {
       throw new InvalidRequest(`send either a snapshot or a delta, not both`, [
         { in: 'body', field: `/state/${extra}`, message: 'must not be sent together with a snapshot' },
