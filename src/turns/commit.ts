@@ -43,7 +43,7 @@ export async function asPart<T>(part: TurnPart, index: number | undefined, work:
   try {
     return await work();
   } catch (error) {
-    if (error instanceof ApiError) Object.assign(error.extra, index === undefined ? { part } : { part, index });
+    namePart(error, part, index);
     throw error;
   }
 }
@@ -53,9 +53,15 @@ export function asPartSync<T>(part: TurnPart, index: number | undefined, work: (
   try {
     return work();
   } catch (error) {
-    if (error instanceof ApiError) Object.assign(error.extra, index === undefined ? { part } : { part, index });
+    namePart(error, part, index);
     throw error;
   }
+}
+
+function namePart(error: unknown, part: TurnPart, index: number | undefined): void {
+  if (!(error instanceof ApiError)) return;
+  // Stryker disable next-line ConditionalExpression: `{ part, index: undefined }` answers the same as `{ part }`: no refusal of an unindexed part carries an index of its own to overwrite, and an undefined member is left out of the JSON problem (dropping a real index instead is what the index assertions in test/http/turns.test.ts catch)
+  Object.assign(error.extra, index === undefined ? { part } : { part, index });
 }
 
 /** A committed turn with this id, if any: its answer when the body is the same, turn_conflict otherwise. */
