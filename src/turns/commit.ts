@@ -43,7 +43,7 @@ export async function asPart<T>(part: TurnPart, index: number | undefined, work:
   try {
     return await work();
   } catch (error) {
-    if (error instanceof ApiError) Object.assign(error.extra, index === undefined ? { part } : { part, index });
+    namePart(error, part, index);
     throw error;
   }
 }
@@ -53,9 +53,15 @@ export function asPartSync<T>(part: TurnPart, index: number | undefined, work: (
   try {
     return work();
   } catch (error) {
-    if (error instanceof ApiError) Object.assign(error.extra, index === undefined ? { part } : { part, index });
+    namePart(error, part, index);
     throw error;
   }
+}
+
+function namePart(error: unknown, part: TurnPart, index: number | undefined): void {
+  if (!(error instanceof ApiError)) return;
+  // Stryker disable next-line ConditionalExpression: `{ part, index: undefined }` answers the same as `{ part }`: no refusal of an unindexed part carries an index of its own to overwrite, and an undefined member is left out of the JSON problem (dropping a real index instead is what the index assertions in test/http/turns.test.ts catch)
+  Object.assign(error.extra, index === undefined ? { part } : { part, index });
 }
 
 /** A committed turn with this id, if any: its answer when the body is the same, turn_conflict otherwise. */
@@ -77,8 +83,9 @@ function writeState(tx: Tx, ctx: StateContext, session: SessionRow, baseVersion:
         { in: 'body', field: '/state/schema_version', message: 'is required with a snapshot' },
       ]);
     }
-    const { patch, merge_patch, delta_base64, ...snapshot } = state;
-    const extra = [patch && 'patch', merge_patch !== undefined && 'merge_patch', delta_base64 && 'delta_base64'].find(Boolean);
+    const { patch: _patch, merge_patch: _mergePatch, delta_base64: _deltaBase64, ...snapshot } = state;
+    // Present is sent, as on the state routes: a null merge patch and an empty binary delta are deltas too.
+    const extra = (['patch', 'merge_patch', 'delta_base64'] as const).find((field) => state[field] !== undefined);
     if (extra) {
       throw new InvalidRequest(`send either a snapshot or a delta, not both`, [
         { in: 'body', field: `/state/${extra}`, message: 'must not be sent together with a snapshot' },

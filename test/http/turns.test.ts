@@ -157,12 +157,62 @@ describe('POST /v1/sessions/{id}/turns', () => {
     expect((await session(id)).usage).toEqual({ input_tokens: 0, output_tokens: 0, cost_usd: 0, turns: 1 });
   });
 
+  it('a snapshot in state replaces the state and may raise schema_version, as PUT /state does', async () => {
+    const id = await newSession({ todo: ['old'] });
+    const res = await turn(id, {
+      turn_id: 'compact',
+      base_version: 1,
+      state: { snapshot: { todo: ['fresh'] }, schema_version: 2 },
+      messages: [{ role: 'assistant', content: 'migrated' }],
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ version: 2 });
+    expect(await state(id)).toMatchObject({ version: 2, schema_version: 2, snapshot: { todo: ['fresh'] } });
+    const turnEvents = (await history(id)).filter((e) => e.seq >= res.json().first_seq);
+    expect(turnEvents.map((e) => e.type)).toEqual(['state.snapshot', 'message.appended', 'turn.committed']);
+    expect(turnEvents[2].data).toMatchObject({ version: 2, state_changed: true });
+  });
+
   describe('a refused part refuses the whole turn, naming the part and index', () => {
-    const cases: [string, (id: string, claimId: string) => unknown, number, string, Record<string, unknown>][] = [
+    // The delta each sends next to a snapshot: a null merge patch and an empty binary delta are deltas too, as on the state routes.
+    const bothWith = { patch: { patch: [] }, merge_patch: { merge_patch: null }, delta_base64: { delta_base64: '' } };
+    type RefusalCase = [string, (id: string, claimId: string) => unknown, number, string, Record<string, unknown>];
+    const cases: RefusalCase[] = [
       ['a stale base_version', () => ({ base_version: 0, state: { merge_patch: { x: 1 } } }), 409, 'version_conflict', { part: 'state', expected_version: 0 }],
       ['a stale base_version without state', () => ({ base_version: 7 }), 409, 'version_conflict', { part: 'state' }],
       ['a patch that does not apply', () => ({ base_version: 1, state: { patch: [{ op: 'remove', path: '/nope' }] } }), 422, 'patch_failed', { part: 'state', op_index: 0 }],
-      ['state without base_version', () => ({ state: { merge_patch: {} } }), 400, 'invalid_request', {}],
+      [
+        'state without base_version',
+        () => ({ state: { merge_patch: {} } }),
+        400,
+        'invalid_request',
+        { detail: expect.stringContaining('base_version'), errors: [{ in: 'body', field: '/base_version', message: expect.stringContaining('required') }] },
+      ],
+      [
+        'a snapshot without schema_version',
+        () => ({ base_version: 1, state: { snapshot: { todo: ['x'] } } }),
+        400,
+        'invalid_request',
+        {
+          part: 'state',
+          detail: expect.stringContaining('schema_version'),
+          errors: [{ in: 'body', field: '/state/schema_version', message: expect.stringContaining('required') }],
+        },
+      ],
+      // A state change is one snapshot or one delta; the delta is not dropped silently.
+      ...(['patch', 'merge_patch', 'delta_base64'] as const).map(
+        (delta): RefusalCase => [
+          `a snapshot with ${delta} too`,
+          () => ({ base_version: 1, state: { snapshot: { todo: ['x'] }, schema_version: 1, ...bothWith[delta] } }),
+          400,
+          'invalid_request',
+          {
+            part: 'state',
+            detail: expect.stringMatching(/snapshot or a delta/),
+            errors: [{ in: 'body', field: `/state/${delta}`, message: expect.stringContaining('snapshot') }],
+          },
+        ],
+      ),
       ['a reserved event type', () => ({ events: [{ type: 'ok', data: 1 }, { type: 'turn.committed', data: 1 }] }), 400, 'reserved_event_type', { part: 'events', index: 1 }],
       ['an unknown claim', (_, claimId) => ({ complete_claims: [claimId, '0000-unknown'] }), 404, 'claim_not_found', { part: 'complete_claims', index: 1 }],
       ['an unknown attachment', () => ({ attachments: ['0'.repeat(64)] }), 404, 'attachment_not_found', { part: 'attachments', index: 0 }],
@@ -203,8 +253,14 @@ describe('POST /v1/sessions/{id}/turns', () => {
 
   it('release_lease without a Lease-Token is refused as that part', async () => {
     const id = await newSession();
+    const before = await footprint(id);
     const problem = expectProblem(await turn(id, { turn_id: 'r', release_lease: true }), 400, 'invalid_request');
-    expect(problem.part).toBe('release_lease');
+    expect(problem).toMatchObject({
+      part: 'release_lease',
+      detail: expect.stringContaining('Lease-Token'),
+      errors: [{ in: 'headers', field: '/lease-token', message: expect.stringContaining('release_lease') }],
+    });
+    expect(await footprint(id)).toEqual(before);
   });
 
   it('two workers racing turns on one session: one wins, the other gets version_conflict and nothing of its turn is visible', async () => {
@@ -288,7 +344,7 @@ describe('a turn is bounded: its lists, and the turn.committed event that names 
   it('an attachment or claim named twice is 400 naming the second, before the lock', async () => {
     const id = await smallSession();
     const twice = await refusedUnread(id, { turn_id: 'twice', attachments: [digest(1), digest(2), digest(1)] }, 400, 'invalid_request');
-    expect(twice).toMatchObject({ part: 'attachments', index: 2, errors: [{ in: 'body', field: '/attachments/2' }] });
+    expect(twice).toMatchObject({ part: 'attachments', index: 2, errors: [{ in: 'body', field: '/attachments/2', message: 'repeats attachments[0]' }] });
     expect(twice.detail).toMatch(/attachments\[2\] is attachments\[0\] again/);
     const claims = await refusedUnread(id, { turn_id: 'claims', complete_claims: ['a-1', 'a-1'] }, 400, 'invalid_request');
     expect(claims).toMatchObject({ part: 'complete_claims', index: 1, errors: [{ in: 'body', field: '/complete_claims/1' }] });
