@@ -54,6 +54,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Open the LISTEN connection when ready (default). Off only to render the OpenAPI document offline. */
   listen?: boolean;
+  /** Run the background sweeps (default). Off for the OpenAPI document, and for a test that counts the queries one request makes. */
+  sweeps?: boolean;
   /**
    * Awaited before every read of durable events for a stream (its replay and
    * its session's tail). Tests hold a read here to make a race happen in one
@@ -85,7 +87,7 @@ function serializeRequest(request: FastifyRequest) {
 }
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
-export async function buildApp({ config, database, logger, listen = true, beforeStreamRead }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, listen = true, sweeps: runSweeps = true, beforeStreamRead }: AppOptions): Promise<FastifyInstance> {
   // Secrets never reach the logs, whatever logger the caller passes.
   const redaction = {
     redact: ['req.headers.authorization', 'req.headers["lease-token"]'],
@@ -252,7 +254,7 @@ export async function buildApp({ config, database, logger, listen = true, before
       await checkListenWorks(database.url, database.sql);
       await hub.start();
     }
-    sweeps.start();
+    if (runSweeps) sweeps.start();
   });
   // Streams never finish on their own: end them first so closing the server can drain.
   app.addHook('preClose', async () => hub.endStreams());

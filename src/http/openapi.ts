@@ -9,7 +9,7 @@ import { connectDatabase } from '../db/client.js';
 export async function buildOpenApiDocument(): Promise<string> {
   const config = loadConfig({});
   const database = connectDatabase({ url: 'postgres://openapi@127.0.0.1:1/none', poolMax: 2 });
-  const app = await buildApp({ config, database, logger: false, listen: false });
+  const app = await buildApp({ config, database, logger: false, listen: false, sweeps: false });
   try {
     await app.ready();
     return `${JSON.stringify(app.swagger(), null, 2)}\n`;

@@ -29,6 +29,8 @@ export async function createTestApp(
     logQuery?: (query: string, params: unknown[]) => void;
     /** See `AppOptions.beforeStreamRead`: a test's pause before each stream read. */
     beforeStreamRead?: AppOptions['beforeStreamRead'];
+    /** See `AppOptions.sweeps`: off when a test counts every query a request makes. */
+    sweeps?: boolean;
     /** Keeps the app's log (with the production redaction) at this level: `logSink(level)`. */
     log?: { level: string; stream: Writable };
   } = {},
@@ -46,6 +48,7 @@ export async function createTestApp(
     database,
     logger: options.log ? { level: options.log.level, stream: options.log.stream } : false,
     beforeStreamRead: options.beforeStreamRead,
+    ...(options.sweeps === undefined ? {} : { sweeps: options.sweeps }),
   });
   await app.ready();
   const testApp: TestApp = {
