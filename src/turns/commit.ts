@@ -132,12 +132,14 @@ export async function commitTurn(
   }
   if (input.state !== undefined) {
     const state = input.state;
-    if (input.base_version === undefined) {
-      throw new InvalidRequest('a turn that changes the state needs base_version', [
-        { in: 'body', field: '/base_version', message: 'is required with state' },
-      ]);
-    }
-    const baseVersion = input.base_version;
+    const baseVersion = asPartSync('state', undefined, () => {
+      if (input.base_version === undefined) {
+        throw new InvalidRequest('a turn that changes the state needs base_version', [
+          { in: 'body', field: '/base_version', message: 'is required with state' },
+        ]);
+      }
+      return input.base_version;
+    });
     const { ack, pending } = await asPart('state', undefined, () => writeState(tx, ctx, session, baseVersion, state));
     sent.push(pending);
     head = {

@@ -186,7 +186,7 @@ describe('POST /v1/sessions/{id}/turns', () => {
         () => ({ state: { merge_patch: {} } }),
         400,
         'invalid_request',
-        { detail: expect.stringContaining('base_version'), errors: [{ in: 'body', field: '/base_version', message: expect.stringContaining('required') }] },
+        { part: 'state', detail: expect.stringContaining('base_version'), errors: [{ in: 'body', field: '/base_version', message: expect.stringContaining('required') }] },
       ],
       [
         'a snapshot without schema_version',
