@@ -391,4 +391,15 @@ describe('the session list', () => {
     expect(byId.get(id)).toMatchObject({ first_user_message: 'x'.repeat(200), message_count: 4 });
     expect(byId.get(other)).toMatchObject({ first_user_message: '{"text":"hi"}', message_count: 1 });
   });
+
+  it('cuts first_user_message at 200 characters, not UTF-16 units: no emoji is halved', async () => {
+    const id = await newSession(null);
+    // Each emoji is two UTF-16 units: a cut in units would keep 100 of them, or end in half of one.
+    const emoji = '\u{1F600}';
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: `a${emoji.repeat(300)}` }] });
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions;
+    const shown = listed.find((s: { id: string }) => s.id === id).first_user_message as string;
+    expect(shown).toBe(`a${emoji.repeat(199)}`);
+    expect(Array.from(shown)).toHaveLength(200);
+  });
 });
