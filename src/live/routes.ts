@@ -132,14 +132,11 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       pending += text.write(chunk);
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      if (Buffer.byteLength(pending) > maxBodyBytes) {
-        throw withLine(
-          new PayloadTooLarge(`a line is longer than ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, { limit_bytes: maxBodyBytes }),
-          lineNo + lines.length + 1,
-          accepted,
-        );
-      }
+      // The whole lines before an unfinished one that is already too long are delivered first, as before any bad line.
       if (lines.length) await take(lines.map((line) => line.replace(/\r$/, '')));
+      if (Buffer.byteLength(pending) > maxBodyBytes) {
+        throw withLine(new PayloadTooLarge(`a line is longer than ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, { limit_bytes: maxBodyBytes }), lineNo + 1, accepted);
+      }
     }
     pending += text.end();
     if (pending !== '') await take([pending.replace(/\r$/, '')]);

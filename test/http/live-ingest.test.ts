@@ -193,3 +193,30 @@ describe('NDJSON streaming ingest', () => {
     expect(((await res.json()) as any).code).toBe('session_not_found');
   });
 });
+
+describe('an NDJSON line held to MAX_BODY_BYTES', () => {
+  const LIMIT = 64 * 1024;
+  let small: TestApp;
+  beforeAll(async () => {
+    small = await createTestApp({ env: { MAX_BODY_BYTES: String(LIMIT) } });
+    await small.listen();
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('counts bytes, not characters: a line of three-byte characters under the limit in characters, over it in bytes, is 413 naming the line', async () => {
+    await createSession(small, 'nd-bytes');
+    // 30,000 characters, 90,000 bytes: still unfinished (no newline) when it passes the limit.
+    const line = `{"type":"t","data":"${'\u20AC'.repeat(30_000)}`;
+    expect(line.length).toBeLessThan(LIMIT);
+    expect(Buffer.byteLength(line)).toBeGreaterThan(LIMIT);
+    const res = await fetch(`${small.baseUrl}/v1/sessions/nd-bytes/live`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: `{"type":"ok","data":0}\n${line}`,
+    });
+    const problem = (await res.json()) as Record<string, unknown>;
+    expect([res.status, problem.code, problem.line, problem.accepted, problem.limit_bytes]).toEqual([413, 'payload_too_large', 2, 1, LIMIT]);
+  });
+});
