@@ -113,8 +113,8 @@ describe('POST /v1/sessions/{id}/events: success', () => {
 
   it('accepts names that only resemble a reserved prefix', async () => {
     await createSession(t, 'near-reserved');
-    // Only `session.`, `state.`, `message.`, `queue.` and `lease.` (with the dot) are reserved.
-    const types = ['session', 'state', 'messages.sent', 'queued.item', 'leases', 'sessionx.y'];
+    // Only the reserved prefixes of API.md, with their dot, are reserved.
+    const types = ['session', 'state', 'messages.sent', 'queued.item', 'leases', 'sessionx.y', 'turn', 'turns.x', 'attachments.x'];
     const res = await append(t, 'near-reserved', { events: types.map((type) => ({ type, data: type })) });
     expect(res.statusCode, res.body).toBe(201);
     expect((await history(t, 'near-reserved')).events.map((e) => e.type)).toEqual(types);
@@ -171,7 +171,8 @@ describe('POST /v1/sessions/{id}/events: conflicts and refusals', () => {
     await expectUnchanged(t, 'stale', before);
   });
 
-  for (const prefix of ['session.', 'state.', 'message.', 'queue.', 'lease.']) {
+  // API.md's list, written out here rather than imported: a prefix dropped from the code must fail this.
+  for (const prefix of ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.']) {
     it(`answers 400 reserved_event_type for "${prefix}*", naming the index, and stores nothing of the batch`, async () => {
       const id = `reserved-${prefix.slice(0, -1)}`;
       await createSession(t, id);
