@@ -80,6 +80,12 @@ describe('live batches', () => {
       );
       expect(big.detail).toContain('events[1].data');
       expectProblem(await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { events: [] }), 400, 'invalid_request');
+      const many = expectProblem(
+        await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { events: Array.from({ length: 1001 }, () => ({ type: 'ok', data: 1 })) }),
+        413,
+        'payload_too_large',
+      );
+      expect(many).toMatchObject({ limit: 1000, size: 1001, detail: 'a batch may hold 1000 live events (MAX_BATCH_EVENTS); this one has 1001' });
       // A marker published afterwards arrives; nothing from the refused batches came before it.
       expect((await call(t.app, 'POST', '/v1/sessions/batch-bad/live', { type: 'marker', data: 0 })).statusCode).toBe(202);
       await client.waitFor(() => client.ofType('marker').length === 1, 'the marker');
@@ -181,6 +187,40 @@ describe('NDJSON streaming ingest', () => {
       const res = await request.response;
       const problem: any = await res.json();
       expect([res.status, problem.code, problem.line, problem.accepted], line).toEqual([status, code, 2, 1]);
+    }
+  });
+
+  it('a refused line is named and explained in the detail, in words a person reading curl output can act on', async () => {
+    await createSession(t, 'nd-words');
+    const cases: [string, string][] = [
+      ['not json', 'line 2 is not valid JSON: expected a value, found "n" at column 1'],
+      ['{"type":"token"}', 'line 2 field data Expected required property; each line is {type, data}'],
+      ['{"type":"token","data":1,"x":1}', 'line 2 field x Unexpected property; each line is {type, data}'],
+      ['{"type":"t","data":"\\u0000"}', 'line 2 at /data: a string holds U+0000, which Postgres cannot store'],
+      ['{"type":"session.x","data":1}', expect.stringMatching(/^line 2: event type "session\.x" uses a prefix only the server writes/)],
+    ];
+    for (const [line, detail] of cases) {
+      const request = ndjsonRequest('nd-words');
+      request.write(`{"type":"ok","data":0}\n${line}\n`);
+      request.end();
+      const res = await request.response;
+      expect(await res.json(), line).toMatchObject({ status: 400, line: 2, accepted: 1, detail });
+    }
+  });
+
+  it('the last line needs no newline, and its CRLF ending is as good as a newline', async () => {
+    await createSession(t, 'nd-last');
+    const client = await openStream('nd-last');
+    try {
+      const request = ndjsonRequest('nd-last');
+      request.write('{"type":"first","data":1}\r\n{"type":"last","data":2}\r');
+      request.end();
+      const res = await request.response;
+      expect([res.status, await res.json()]).toEqual([202, { accepted: 2, after_seq: 0 }]);
+      await client.waitFor(() => client.ofType('last').length === 1, 'the last line');
+      expect(liveOf(client, 'last')).toEqual([2]);
+    } finally {
+      await client.close();
     }
   });
 
