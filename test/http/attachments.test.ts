@@ -90,12 +90,25 @@ describe('attachments', () => {
     }
     const outside = expectProblem(await download(id, aid, { range: `bytes=${bytes.length}-` }), 416, 'range_not_satisfiable');
     expect(outside.size).toBe(bytes.length);
+    // A suffix of no bytes asks for nothing the file has (RFC 9110, 14.1.2).
+    expectProblem(await download(id, aid, { range: 'bytes=-0' }), 416, 'range_not_satisfiable');
+    // A range with neither end, or a last byte before the first, is no range: the whole file.
+    for (const range of ['bytes=-', 'bytes=9-3']) {
+      const whole = await download(id, aid, { range });
+      expect([whole.statusCode, whole.headers['content-range'], whole.rawPayload.equals(bytes)], range).toEqual([200, undefined, true]);
+    }
     // Several ranges, or a stale If-Range: the whole file.
     expect((await download(id, aid, { range: 'bytes=0-1,5-6' })).statusCode).toBe(200);
     expect((await download(id, aid, { range: 'bytes=0-1', 'if-range': '"other"' })).statusCode).toBe(200);
     const cached = await download(id, aid, { 'if-none-match': `"${aid}"` });
     expect(cached.statusCode).toBe(304);
     expect(cached.rawPayload.length).toBe(0);
+
+    // An empty file has no byte to give: any suffix range is 416; without a range it is a 200 of nothing.
+    const { attachment_id: empty } = (await upload(id, Buffer.alloc(0))).json();
+    expectProblem(await download(id, empty, { range: 'bytes=-5' }), 416, 'range_not_satisfiable');
+    const nothing = await download(id, empty);
+    expect([nothing.statusCode, nothing.headers['content-length'], nothing.rawPayload.length]).toEqual([200, '0', 0]);
   });
 
   it('hostile documents never render in this origin: nosniff, a sandbox CSP, and a download for HTML, SVG and XML', async () => {
