@@ -39,10 +39,17 @@ describe('MAX_ATTACHMENT_BYTES at and past the edge', () => {
   it('exactly the limit is stored, declared or streamed; one byte more is 413 and stores nothing', async () => {
     const id = await newSession();
     const overDeclared = expectProblem(await declared(id, randomBytes(MAX + 1)), 413, 'payload_too_large');
-    expect(overDeclared).toMatchObject({ limit_bytes: MAX });
+    // A declared size is refused before a byte is read, and named; a streamed body is cut where it passes the limit, its size unknown.
+    expect(overDeclared).toMatchObject({
+      limit_bytes: MAX,
+      size: MAX + 1,
+      detail: `an attachment may hold ${MAX} bytes (MAX_ATTACHMENT_BYTES); this one has ${MAX + 1}`,
+    });
     const overStreamed = await streamed(id, randomBytes(MAX + 1));
     expect(overStreamed.status).toBe(413);
-    expect(((await overStreamed.json()) as { code: string }).code).toBe('payload_too_large');
+    const streamedProblem = (await overStreamed.json()) as Record<string, unknown>;
+    expect(streamedProblem).toMatchObject({ code: 'payload_too_large', limit_bytes: MAX, detail: `an attachment may hold ${MAX} bytes (MAX_ATTACHMENT_BYTES)` });
+    expect(streamedProblem).not.toHaveProperty('size');
     expect(await listed(id)).toEqual([]);
 
     const atDeclared = randomBytes(MAX);
@@ -98,16 +105,19 @@ describe('GET .../attachments paging', () => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push((await declared(id, Buffer.from(`attachment ${i}`))).json().attachment_id);
     const seen: string[] = [];
+    const sizes: number[] = [];
     const cursors: (string | null)[] = [];
     for (let cursor: string | null = null, pages = 0; pages < 10; pages++) {
       const query: string = cursor === null ? 'limit=2' : `limit=2&cursor=${encodeURIComponent(cursor)}`;
       const page = (await call(t.app, 'GET', `/v1/sessions/${id}/attachments?${query}`)).json();
+      sizes.push(page.attachments.length);
       seen.push(...page.attachments.map((a: { attachment_id: string }) => a.attachment_id));
       cursor = page.next_cursor;
       cursors.push(cursor);
       if (cursor === null) break;
     }
     expect(seen).toEqual(ids);
+    expect(sizes).toEqual([2, 2]);
     expect(cursors.length).toBe(2);
     expect(cursors[1]).toBeNull();
   });
