@@ -56,7 +56,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
         const release = services.transfers.take();
         return answerUnlessGone(reply, async () => {
           try {
-            const { view } = await uploadAttachment(db, bytes, {
+            const view = await uploadAttachment(db, bytes, {
               sessionId: request.params.id,
               contentType: normaliseContentType(request.headers['content-type']),
               body: clientBody((request.body as Readable | undefined) ?? Readable.from([]), reply.raw, config.transferIdleTimeoutMs),
