@@ -121,4 +121,17 @@ describe('GET .../attachments paging', () => {
     expect(cursors.length).toBe(2);
     expect(cursors[1]).toBeNull();
   });
+
+  it('takes a cursor only as a listing gave it out, and no parameter it does not know', async () => {
+    const id = await newSession();
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    for (const text of ['att:x12', 'att:12x', 'att:', 'msg:12']) {
+      const refused = expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/attachments?cursor=${cursor(text)}`), 400, 'invalid_request');
+      expect(refused.errors, text).toEqual([{ in: 'querystring', field: '/cursor', message: 'is not a valid cursor' }]);
+    }
+    // One this listing could have given out (past every row): the last page, empty.
+    const past = await call(t.app, 'GET', `/v1/sessions/${id}/attachments?cursor=${cursor('att:1234')}`);
+    expect([past.statusCode, past.json()]).toEqual([200, { attachments: [], next_cursor: null }]);
+    expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/attachments?limit=2&committed=true`), 400, 'invalid_request');
+  });
 });

@@ -103,6 +103,14 @@ describe('attachments', () => {
     const cached = await download(id, aid, { 'if-none-match': `"${aid}"` });
     expect(cached.statusCode).toBe(304);
     expect(cached.rawPayload.length).toBe(0);
+    // If-None-Match as RFC 9110 reads it: any tag of a list, weak or strong, with spaces around, or *; another tag is a 200.
+    for (const header of [`"other", "${aid}"`, `W/"${aid}"`, `  "${aid}"  `, '*']) {
+      expect((await download(id, aid, { 'if-none-match': header })).statusCode, header).toBe(304);
+    }
+    expect((await download(id, aid, { 'if-none-match': '"other"' })).statusCode).toBe(200);
+    // If-Range with the current tag: the range is served.
+    const ranged = await download(id, aid, { range: 'bytes=0-1', 'if-range': `"${aid}"` });
+    expect([ranged.statusCode, ranged.headers['content-range']]).toEqual([206, `bytes 0-1/${bytes.length}`]);
 
     // An empty file has no byte to give: any suffix range is 416; without a range it is a 200 of nothing.
     const { attachment_id: empty } = (await upload(id, Buffer.alloc(0))).json();
