@@ -126,6 +126,12 @@ describe('GET /v1/sessions/{id}/events', () => {
     expect(page.has_more).toBe(false);
   });
 
+  it('refuses a query parameter it does not know (a misspelt filter would list everything)', async () => {
+    const res = await call(t.app, 'GET', '/v1/sessions/history/events?types=state.delta');
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().code).toBe('invalid_request');
+  });
+
   it('filters by type', async () => {
     const deltas = await events('history', '?type=state.delta');
     expect(deltas.events.map((e: any) => e.seq)).toEqual([2, 3, 4, 5, 6]);

@@ -146,11 +146,13 @@ describe('limits on live payloads (MAX_LIVE_BYTES=100)', () => {
   });
 
   it('413 payload_too_large for an activity detail over the limit; the activity is unchanged', async () => {
-    expectProblem(
+    const refused = expectProblem(
       await call(small.app, 'PUT', '/v1/sessions/small/activity', { status: 'tool', detail: { blob: 'x'.repeat(200) } }),
       413,
       'payload_too_large',
     );
+    // It names what was too large and the setting that bounds it.
+    expect(refused.detail).toMatch(/^detail .*MAX_LIVE_BYTES/);
     expect((await getSession(small, 'small')).activity).toEqual({ status: 'idle' });
   });
 });

@@ -49,6 +49,10 @@ describe('what a wakeup carries', () => {
       const over = await call(t.app, 'PUT', `/v1/sessions/${ID}/activity`, { status: STATUS, detail: textOf(room, true) });
       const problem = expectProblem(over, 413, 'payload_too_large');
       expect(problem).toMatchObject({ limit_bytes: MAX_WAKEUP_BYTES, size: MAX_WAKEUP_BYTES + 1 });
+      // The detail says what was counted and against which bound, for the person who reads it.
+      expect(problem.detail).toContain(
+        `travels to other instances as ${MAX_WAKEUP_BYTES + 1} bytes (session id, type, data and envelope, JSON-escaped); a Postgres NOTIFY carries at most ${MAX_WAKEUP_BYTES}`,
+      );
       expect((await call(t.app, 'GET', `/v1/sessions/${ID}`)).json().activity).toEqual({ status: 'idle' });
 
       const ok = await call(t.app, 'PUT', `/v1/sessions/${ID}/activity`, { status: STATUS, detail: fits });
