@@ -62,7 +62,12 @@ function describeValidation(error: FastifyError): InvalidRequest {
  */
 function missingBody(error: FastifyError, request: FastifyRequest): InvalidRequest | undefined {
   if (!error.validation || error.validationContext !== 'body' || request.body !== undefined) return undefined;
-  return new InvalidRequest('body is required: send a JSON object', [{ in: 'body', field: '', message: 'is required' }]);
+  return bodyRequired('a JSON object');
+}
+
+/** The refusal of a request that came with no body where its route needs one; `send` says what it takes. */
+export function bodyRequired(send: string): InvalidRequest {
+  return new InvalidRequest(`body is required: send ${send}`, [{ in: 'body', field: '', message: 'is required' }]);
 }
 
 /** Maps anything thrown in a request to a problem document; the single place that does. */

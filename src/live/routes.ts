@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { notify } from '../wakeups/wakeups.js';
 import { checkClientType, EventType } from '../events/types.js';
 import { ApiError, InvalidRequest, PayloadTooLarge } from '../errors.js';
+import { bodyRequired } from '../http/error-handler.js';
 import { parseJsonBody } from '../http/json-body.js';
 import { answerUnlessGone, clientBody } from '../http/transfers.js';
 import { countWithin, jsonWithin } from '../limits.js';
@@ -84,11 +85,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         return answerUnlessGone(reply, async () => reply.code(202).send(await ingestNdjson(clientBody(request.body as Readable, reply.raw), id)));
       }
       // With a schema per content type, fastify checks a body only when one came with its type: none at all arrives here.
-      if (request.body === undefined) {
-        throw new InvalidRequest(`body is required: send a JSON object {type, data} or {events}, or ${NDJSON} lines`, [
-          { in: 'body', field: '', message: 'is required' },
-        ]);
-      }
+      if (request.body === undefined) throw bodyRequired(`a JSON object {type, data} or {events}, or ${NDJSON} lines`);
       const body = request.body as Static<typeof LiveEvent> | Static<typeof LiveBatch>;
       const events = 'events' in body ? body.events : [body];
       if ('events' in body) countWithin(events.length, maxBatchEvents, 'live events');

@@ -15,7 +15,6 @@ export function metadataWithin(metadata: Record<string, unknown>, limitBytes: nu
   return metadata;
 }
 
-
 export const Session = Type.Object({
   id: SessionId,
   parent_id: Type.Union([SessionId, Type.Null()]),
