@@ -376,6 +376,25 @@ async function run(id: string, m: Model, o: Op): Promise<void> {
   }
 }
 
+/**
+ * Runs first on every run, so that each outcome the generators should reach is reached whatever the seed:
+ * a replay trimmed under its held second page, the other reader's page then expired, and versions both
+ * kept and trimmed away. Random runs reached a trim under a held replay in about 29 of 30 runs, not all.
+ */
+const reachesEveryOutcome: [Encoding, Op[]] = [
+  'json',
+  [
+    { kind: 'patch', key: 'a', value: 1 },
+    { kind: 'patch', key: 'b', value: 2 },
+    { kind: 'events', count: 5 },
+    { kind: 'events', count: 5 },
+    { kind: 'held', reader: 0, trim: 1, write: { kind: 'patch', key: 'c', value: 3 } },
+    { kind: 'page', reader: 1, limit: 3 },
+    { kind: 'patch', key: 'a', value: 4 },
+    { kind: 'at', at: 0.5 },
+  ],
+];
+
 describe('history under random writes, trims and reads', () => {
   it('no reader meets a silent gap, and every state read agrees with the model and with a replay of what is kept', async () => {
     await fc.assert(
@@ -394,7 +413,7 @@ describe('history under random writes, trims and reads', () => {
         await checkReplayOfKept(id, m);
         await call(t.app, 'DELETE', `/v1/sessions/${id}`);
       }),
-      { numRuns: 30 },
+      { numRuns: 30, examples: [reachesEveryOutcome] },
     );
     // The generators reach every outcome.
     expect(seen.trimmedUnderReplay).toBeGreaterThan(0);
