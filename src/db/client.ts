@@ -1,4 +1,3 @@
-import type { Logger } from 'drizzle-orm/logger';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.js';
@@ -24,9 +23,31 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Fail fast when the database cannot be reached (seconds). */
   connectTimeoutSeconds?: number;
-  /** Sees every query drizzle sends (tests use it to count what a write reads). */
-  logger?: Logger;
+  /** Sees every statement sent, with its parameters (tests use it to count what a write reads). */
+  onQuery?: (query: string, parameters: unknown[]) => void;
 }
+
+/**
+ * How values cross the driver, for every statement. postgres.js's defaults,
+ * except:
+ * - int8 comes back as a number, not a string: seqs, versions and ids stay far
+ *   below 2^53.
+ * - a json or jsonb parameter is JSON text the caller has serialised (event
+ *   data is kept as the text the client sent), so it is sent as it is; the
+ *   default would JSON.stringify the text into a JSON string.
+ * - a timestamptz parameter given as text is sent as it is, so a timestamp
+ *   read from an import file keeps its microseconds.
+ */
+const types = {
+  bigint: { to: 20, from: [20], serialize: (n: number | string) => String(n), parse: (text: string) => Number(text) },
+  json: { to: 114, from: [114, 3802], serialize: (text: string) => text, parse: (text: string): unknown => JSON.parse(text) },
+  date: {
+    to: 1184,
+    from: [1082, 1114, 1184],
+    serialize: (at: Date | string) => (at instanceof Date ? at.toISOString() : at),
+    parse: (text: string) => new Date(text),
+  },
+};
 
 /**
  * Seconds before a connection is tried again after failures. postgres.js
@@ -44,7 +65,7 @@ export function connectDatabase({
   poolMax,
   applicationName = 'session-sync',
   connectTimeoutSeconds = 5,
-  logger,
+  onQuery,
 }: DatabaseOptions): Database {
   const sql = postgres(url, {
     max: poolMax,
@@ -52,14 +73,30 @@ export function connectDatabase({
     backoff: reconnectBackoff,
     onnotice: () => {},
     connection: { application_name: applicationName },
+    types,
+    ...(onQuery ? { debug: (_connection: number, query: string, parameters: unknown[]) => onQuery(query, parameters) } : {}),
   });
-  const db = drizzle({ client: preparingStatements(sql), schema, ...(logger ? { logger } : {}) });
+  const db = drizzle({ client: forDrizzle(sql), schema });
   return {
     url,
     db,
     sql,
     close: (timeout = 5) => sql.end({ timeout }),
   };
+}
+
+/**
+ * The client as drizzle's query builder sees it, while statements move from it
+ * to postgres.js (issue 26). drizzle rewrites the client's parsers and
+ * serializers when it is built (timestamps as text, JSON passed through);
+ * here it rewrites a copy, so every statement, drizzle's or not, crosses the
+ * driver as `types` above says. drizzle's column mappers take those values as
+ * they are (a Date for a timestamp, a number for an int8), and it sends JSON
+ * already serialised, which the json serializer above passes through.
+ */
+function forDrizzle(client: postgres.Sql): postgres.Sql {
+  const options = { ...client.options, parsers: { ...client.options.parsers }, serializers: { ...client.options.serializers } };
+  return preparingStatements(new Proxy(client, { get: (target, property, receiver) => (property === 'options' ? options : Reflect.get(target, property, receiver)) }));
 }
 
 /**

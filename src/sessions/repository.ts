@@ -6,8 +6,10 @@ import { SessionNotFound } from '../errors.js';
 
 /** Every read of a session also asks the database whether its lease is still running (see `db/clock.ts`). */
 const LEASE_ACTIVE = LEASE_ACTIVE_SQL;
+// trim_due_at is the retention sweep's schedule, read only in SQL (and 'infinity' when parked, which no Date holds).
+const { trimDueAt: _schedule, ...readColumns } = getTableColumns(sessions);
 const sessionColumns = {
-  ...getTableColumns(sessions),
+  ...readColumns,
   leaseActive: sql<boolean>`${sql.raw(LEASE_ACTIVE)}`.as('lease_active'),
 };
 
@@ -15,7 +17,7 @@ const sessionColumns = {
  * A session as every write locks it and most reads see it: without its
  * metadata, which can be large and which only the session routes show.
  */
-export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata'> & { leaseActive: boolean };
+export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata' | 'trimDueAt'> & { leaseActive: boolean };
 /** A session with its metadata, as the session routes return it. */
 export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
 
@@ -25,7 +27,7 @@ export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
  * more CPU than the rest of a delta write. Rows are decoded with the schema's
  * own column mappers, so they match what drizzle would return.
  */
-const allFields = Object.entries(getTableColumns(sessions)).map(([key, column]) => ({ key, column }));
+const allFields = Object.entries(readColumns).map(([key, column]) => ({ key, column }));
 // The metadata stays out of the lock every write takes (and of the reads that
 // only need the counters): a write must not pay for a large metadata document.
 const sessionFields = allFields.filter(({ key }) => key !== 'metadata');

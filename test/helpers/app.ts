@@ -41,7 +41,7 @@ export async function createTestApp(
     // As main.ts does: the URL as the configuration reads it.
     url: config.databaseUrl ?? url,
     poolMax: config.dbPoolMax,
-    ...(options.logQuery ? { logger: { logQuery: options.logQuery } } : {}),
+    ...(options.logQuery ? { onQuery: options.logQuery } : {}),
   });
   const app = await buildApp({
     config,
