@@ -74,6 +74,8 @@ export function connectDatabase({
     onnotice: () => {},
     connection: { application_name: applicationName },
     types,
+    // Rows come back with camelCase keys, the names the schema gives the columns: `select last_seq` reads as `row.lastSeq`.
+    transform: { column: { from: postgres.toCamel } },
     ...(onQuery ? { debug: (_connection: number, query: string, parameters: unknown[]) => onQuery(query, parameters) } : {}),
   });
   const db = drizzle({ client: forDrizzle(sql), schema });

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { events } from '../db/schema.js';
 
 /** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */
 export interface EventRow {
@@ -33,7 +32,14 @@ export interface EventRowPage {
   historyStart?: number;
 }
 
-type RawEventRow = Record<'history_start' | 'seq' | 'type' | 'data' | 'version' | 'created_at', unknown>;
+type RawEventRow = {
+  historyStart: number;
+  seq: number | null;
+  type: string;
+  data: string | null;
+  version: number | null;
+  createdAt: Date;
+};
 
 /**
  * Durable events with seq > after, oldest first, optionally of one type: at
@@ -75,17 +81,16 @@ export async function readEventRows(
     order by p.seq`);
   const rows: EventRow[] = [];
   // One snapshot for the rows and the session's history_start (a single statement).
-  const historyStart = raw[0] === undefined ? undefined : Number(raw[0].history_start);
+  const historyStart = raw[0] === undefined ? undefined : raw[0].historyStart;
   for (const row of raw) {
     if (row.seq === null) break;
     if (row.data === null) return { rows, cut: true, historyStart };
     rows.push({
-      seq: Number(row.seq),
-      type: row.type as string,
-      data: row.data as string,
-      version: row.version === null ? null : Number(row.version),
-      // The column's own mapper: the driver hands timestamps over as text.
-      createdAt: events.createdAt.mapFromDriverValue(row.created_at as string) as Date,
+      seq: row.seq,
+      type: row.type,
+      data: row.data,
+      version: row.version,
+      createdAt: row.createdAt,
     });
   }
   return { rows, cut: false, historyStart };

@@ -105,18 +105,18 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
     }
 
     for (let after = ''; ; ) {
-      const rows = await pg<{ turn_id: string; line: string }[]>`
+      const rows = await pg<{ turnId: string; line: string }[]>`
         select turn_id, json_build_object('record', 'turn', 'turn_id', turn_id, 'request_hash', request_hash,
           'response', response, 'created_at', created_at)::text as line
         from turns where session_sid = ${sid} and turn_id collate "C" > ${after} order by turn_id collate "C" limit ${PAGE_ROWS}`;
       if (rows.length === 0) break;
-      after = rows[rows.length - 1]?.turn_id ?? after;
+      after = rows[rows.length - 1]?.turnId ?? after;
       counts.turns += rows.length;
       for (const row of rows) yield `${row.line}\n`;
     }
 
     for (let after = 0; ; ) {
-      const rows = await pg<{ key: string; bytes: string; chunk_bytes: number; line: string }[]>`
+      const rows = await pg<{ key: string; bytes: string; chunkBytes: number; line: string }[]>`
         select id::text as key, size::text as bytes, chunk_bytes, json_build_object('record', 'attachment', 'attachment_id', attachment_id,
           'size', size, 'content_type', content_type, 'committed', committed, 'created_at', created_at)::text as line
         from attachments where session_sid = ${sid} and id > ${after} and attachment_id not like 'upload:%'
@@ -127,7 +127,7 @@ export async function* exportLines(sql: postgres.Sql, sessionId: string): AsyncG
         counts.attachments++;
         yield `${row.line}\n`;
         const blobId = row.key;
-        const chunkBytes = row.chunk_bytes;
+        const chunkBytes = row.chunkBytes;
         yield* chunkLines(Number(row.bytes), (offset, length) => {
           // A slice never crosses a stored chunk (chunkLines asks for at most what is left of one).
           const n = Math.floor(offset / chunkBytes);

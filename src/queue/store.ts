@@ -74,7 +74,7 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
   if (dead.length === 0) return [];
   const claimIds = dead.map((d) => d.claimId);
   // RETURNING shows new values, and claim_id is cleared: read the old one in a CTE.
-  const returned = await tx.execute<{ id: string; batch_id: string; claim_id: string }>(sql`
+  const returned = await tx.execute<{ id: number; batchId: string; claimId: string }>(sql`
     with held as (
       select id, batch_id, claim_id from queue_batches
       where claim_id in ${claimIds} and status = 'claimed'
@@ -85,11 +85,11 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
     from held where b.id = held.id
     returning held.batch_id, held.claim_id, held.id`);
   // Stryker disable next-line MethodExpression,ArithmeticOperator: defensive; the CTE reads in id order and PostgreSQL's plan for this join (CTE scan driving a primary-key lookup) returns in that order, so no test can produce another order; the sort keeps enqueue order should the plan change
-  const rows = [...returned].sort((a, b) => Number(a.id) - Number(b.id));
+  const rows = [...returned].sort((a, b) => a.id - b.id);
   return claimIds.map((claimId) =>
     event('queue.expired', {
       claim_id: claimId,
-      batch_ids: rows.filter((r) => r.claim_id === claimId).map((r) => r.batch_id),
+      batch_ids: rows.filter((r) => r.claimId === claimId).map((r) => r.batchId),
     }),
   );
 }

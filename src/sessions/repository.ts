@@ -39,9 +39,9 @@ const lockSessionText = `${selectText(sessionFields)} where id = $1 for update`;
 
 function toSessionRow(raw: Record<string, unknown> | undefined, fields = sessionFields): SessionRow | undefined {
   if (!raw) return undefined;
-  const row: Record<string, unknown> = { leaseActive: raw.lease_active === true };
+  const row: Record<string, unknown> = { leaseActive: raw.leaseActive === true };
   for (const { key, column } of fields) {
-    const value = raw[column.name];
+    const value = raw[key];
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
   return row as SessionRow;

@@ -183,7 +183,7 @@ describe('background trimming', () => {
     await t.database.sql.begin(async (tx) => {
       await tx`select 1 from sessions where id = ${id} for update`;
       await sweeper.sweep(1000);
-      expect((await tx`select history_start from sessions where id = ${id}`)[0]?.history_start).toBe(0);
+      expect((await tx`select history_start from sessions where id = ${id}`)[0]?.historyStart).toBe(0);
     });
     while ((await sweeper.sweep(1000)) > 0);
     expect((await get(`/v1/sessions/${id}`)).history_start).toBe(2);
