@@ -7,6 +7,12 @@ export type Db = PostgresJsDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Either handle: plain reads work on both. */
 export type DbOrTx = Db | Tx;
+/**
+ * A postgres.js handle, the pool or a transaction's connection: what every
+ * statement function (`<feature>/statements.ts`) takes, so the caller decides
+ * whether the statement is part of a transaction.
+ */
+export type Sql = postgres.Sql | postgres.TransactionSql;
 
 export interface Database {
   /** Where it is: the stream hub opens its own LISTEN connection there. */

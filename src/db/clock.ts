@@ -1,10 +1,15 @@
 import { type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import type { PendingQuery, Row } from 'postgres';
+import type { Sql } from './client.js';
 
 /**
  * Time as the database tells it: every expiry is decided by one clock,
  * Postgres's, never by the clocks of the instances. Each predicate is written
  * here once and used by drizzle queries and literal SQL alike.
  */
+
+/** `now()` plus a duration, as a fragment of a postgres.js statement. */
+export const nowPlusMs = (pg: Sql, ms: number): PendingQuery<Row[]> => pg`now() + make_interval(secs => ${ms / 1000})`;
 
 /** `now()` plus a duration. */
 export const nowPlus = (ms: number): SQL => sql`now() + make_interval(secs => ${ms / 1000})`;

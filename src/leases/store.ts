@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
-import type { Tx } from '../db/client.js';
-import { nowPlus } from '../db/clock.js';
-import { sessions } from '../db/schema.js';
+import { transactionSql, type Tx } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
+import { clearLease, extendLease, holdLease, replaceLeaseToken } from './statements.js';
 import type { LeaseGrant, Lease } from './view.js';
 
 
@@ -29,19 +27,9 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
   }
   const token = randomBytes(32).toString('base64url');
   const fencingToken = session.leaseFencingToken + 1;
-  const [row] = await tx
-    .update(sessions)
-    .set({
-      leaseOwner: owner,
-      leaseTokenHash: hashLeaseToken(token),
-      leaseFencingToken: fencingToken,
-      leaseExpiresAt: nowPlus(ttlMs),
-      leaseTtlMs: ttlMs,
-      leaseExpiryAnnounced: false,
-    })
-    .where(eq(sessions.sid, session.sid))
-    .returning({ expiresAt: sessions.leaseExpiresAt });
-  const expiresAt = (row?.expiresAt ?? new Date()).toISOString();
+  const expiresAt = (
+    await holdLease(transactionSql(tx), session.sid, { owner, tokenHash: hashLeaseToken(token), fencingToken, ttlMs })
+  ).toISOString();
   const events = [pendingExpiryEvent(session)].filter((e): e is NewEvent => e !== undefined);
   events.push({ type: 'lease.acquired', dataJson: JSON.stringify({ owner, fencing_token: fencingToken, expires_at: expiresAt }) });
   await appendToSession(tx, session, events);
@@ -63,7 +51,7 @@ export async function reissueLease(tx: Tx, session: SessionRow, claimed: Lease):
     );
   }
   const token = randomBytes(32).toString('base64url');
-  await tx.update(sessions).set({ leaseTokenHash: hashLeaseToken(token) }).where(eq(sessions.sid, session.sid));
+  await replaceLeaseToken(transactionSql(tx), session.sid, hashLeaseToken(token));
   return {
     owner: session.leaseOwner ?? claimed.owner,
     token,
@@ -75,16 +63,12 @@ export async function reissueLease(tx: Tx, session: SessionRow, claimed: Lease):
 export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<Lease> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;
-  const [row] = await tx
-    .update(sessions)
-    .set({ leaseExpiresAt: nowPlus(ttl), leaseTtlMs: ttl })
-    .where(eq(sessions.sid, session.sid))
-    .returning({ expiresAt: sessions.leaseExpiresAt });
+  const expiresAt = await extendLease(transactionSql(tx), session.sid, ttl);
   const state = {
     // Stryker disable next-line StringLiteral: unreachable; holdsLease passed, so the lease has an owner
     owner: session.leaseOwner ?? '',
     fencing_token: session.leaseFencingToken,
-    expires_at: (row?.expiresAt ?? new Date()).toISOString(),
+    expires_at: expiresAt.toISOString(),
   };
   await appendToSession(tx, session, [{ type: 'lease.renewed', dataJson: JSON.stringify(state) }]);
   return state;
@@ -97,10 +81,7 @@ export async function releaseLease(tx: Tx, session: SessionRow, token: string): 
 /** Ends the lease and returns its lease.released event, for a caller that appends it with others (a turn). */
 export async function endLease(tx: Tx, session: SessionRow, token: string): Promise<NewEvent[]> {
   if (!holdsLease(session, token)) throw new LeaseLost();
-  await tx
-    .update(sessions)
-    .set({ leaseOwner: null, leaseTokenHash: null, leaseExpiresAt: null, leaseExpiryAnnounced: true })
-    .where(eq(sessions.sid, session.sid));
+  await clearLease(transactionSql(tx), session.sid);
   return [
     { type: 'lease.released', dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
   ];

@@ -1,10 +1,10 @@
-import { eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { sql } from 'drizzle-orm';
+import { type Db, transactionSql } from '../db/client.js';
 import { leaseActive } from '../db/clock.js';
-import { sessions } from '../db/schema.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { deadClaim, settleClaims } from '../queue/store.js';
 import { lockSessionBySidIfFree } from '../sessions/repository.js';
+import { markLeaseExpiryAnnounced } from './statements.js';
 import { pendingExpiryEvent } from './store.js';
 
 /**
@@ -32,7 +32,7 @@ export async function settleExpired(db: Db, batch = 100): Promise<number> {
       const expiry = pendingExpiryEvent(session);
       if (expiry) {
         events.push(expiry);
-        await tx.update(sessions).set({ leaseExpiryAnnounced: true }).where(eq(sessions.sid, session.sid));
+        await markLeaseExpiryAnnounced(transactionSql(tx), session.sid);
       }
       events.push(...(await settleClaims(tx, session)));
       await appendToSession(tx, session, events);
