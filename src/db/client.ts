@@ -2,7 +2,7 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.js';
 
-export type Db = PostgresJsDatabase<typeof schema>;
+export type Db = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
 /** A transaction handle; functions that must run inside the route's transaction take this. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Either handle: plain reads work on both. */
@@ -142,6 +142,15 @@ function preparingStatements<T extends postgres.Sql | postgres.TransactionSql>(c
  * building costs more CPU than those writes). It is the transaction's own
  * connection, so these statements are part of the transaction.
  */
+/**
+ * The postgres.js handle under a drizzle handle, for statement functions
+ * called by code that still passes drizzle's (the bridge goes when the last
+ * caller does, issue 26): a transaction's own connection, or the pool.
+ */
+export function pgOf(handle: DbOrTx): Sql {
+  return '$client' in handle ? handle.$client : transactionSql(handle);
+}
+
 export function transactionSql(tx: Tx): postgres.TransactionSql {
   const client = (tx as unknown as { session?: { client?: postgres.TransactionSql } }).session?.client;
   if (typeof client !== 'function') throw new Error('drizzle transaction without its postgres.js client');

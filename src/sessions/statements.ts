@@ -1,0 +1,158 @@
+import { getTableColumns } from 'drizzle-orm';
+import type { Sql } from '../db/client.js';
+import { LEASE_ACTIVE_SQL } from '../db/clock.js';
+import { sessions } from '../db/schema.js';
+
+/*
+ * Every statement on the sessions table that reads or writes a whole session.
+ * Each column a row carries is the schema's (db/schema.ts), so a column added
+ * there is read everywhere; the lease's running state is asked of the
+ * database's clock in the same read (see db/clock.ts).
+ */
+
+/**
+ * A session as every write locks it and most reads see it: without its
+ * metadata, which can be large and which only the session routes show, and
+ * without the retention sweep's schedule, which only SQL reads (and which is
+ * 'infinity' when parked, a time no Date holds).
+ */
+export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata' | 'trimDueAt'> & { leaseActive: boolean };
+/** A session with its metadata, as the session routes return it. */
+export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
+
+const { trimDueAt: _schedule, metadata: _metadata, ...rowColumns } = getTableColumns(sessions);
+const rowNames = Object.values(rowColumns).map((column) => column.name);
+const recordNames = [...rowNames, sessions.metadata.name];
+// The metadata stays out of the lock every write takes (and of the reads that
+// only need the counters): a write must not pay for a large metadata document.
+const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${pg.unsafe(LEASE_ACTIVE_SQL)} as lease_active`;
+const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${pg.unsafe(LEASE_ACTIVE_SQL)} as lease_active`;
+
+export async function findSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
+  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id}`;
+  return row;
+}
+
+export async function findSessionRecord(pg: Sql, id: string): Promise<SessionRecord | undefined> {
+  const [row] = await pg<SessionRecord[]>`select ${recordFields(pg)} from sessions where id = ${id}`;
+  return row;
+}
+
+/**
+ * Locks the session row for the rest of the transaction: every write to a
+ * session sends this first, which serialises writers per session and makes
+ * seq and version assignment gapless and commit-ordered.
+ */
+export async function lockSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
+  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} for update`;
+  return row;
+}
+
+/** Locks the session unless another transaction holds it (sweepers skip busy sessions). */
+export async function lockSessionRowIfFree(pg: Sql, sid: number): Promise<SessionRow | undefined> {
+  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where sid = ${sid} for update skip locked`;
+  return row;
+}
+
+export async function readSessionMetadata(pg: Sql, sid: number): Promise<Record<string, unknown> | undefined> {
+  const [row] = await pg<{ metadata: Record<string, unknown> }[]>`select metadata from sessions where sid = ${sid}`;
+  return row?.metadata;
+}
+
+export interface NewSession {
+  id: string;
+  parentId: string | null;
+  metadata: Record<string, unknown>;
+  encoding: SessionRow['encoding'];
+  retention?: SessionRow['retention'];
+  forkedFrom?: SessionRow['forkedFrom'];
+  ttlMs?: number | null;
+}
+
+/** The expiry sweep's first look at a session with ttl_ms: it cannot expire before now + ttl_ms. */
+const expiryCheck = (pg: Sql, ttlMs: number | null | undefined) =>
+  ttlMs === null || ttlMs === undefined ? pg`null` : pg`now() + ${ttlMs} * interval '1 millisecond'`;
+
+/** Inserts unless the id is taken; `undefined` means it was (after any concurrent insert committed). */
+export async function insertSessionRow(pg: Sql, session: NewSession): Promise<SessionRecord | undefined> {
+  const [row] = await pg<SessionRecord[]>`
+    insert into sessions (id, parent_id, metadata, encoding, retention, forked_from, ttl_ms, expiry_check_at)
+    values (${session.id}, ${session.parentId}, ${JSON.stringify(session.metadata)}::jsonb, ${session.encoding},
+      ${json(session.retention)}::jsonb, ${json(session.forkedFrom)}::jsonb, ${session.ttlMs ?? null},
+      ${expiryCheck(pg, session.ttlMs)})
+    on conflict (id) do nothing
+    returning ${pg(recordNames)}, false as lease_active`;
+  return row;
+}
+
+/** Newest first, keyset-paginated on the internal key (insertion order): `limit` rows and one more if there is one. */
+export async function listSessionRecords(
+  pg: Sql,
+  {
+    parentId,
+    limit,
+    beforeSid,
+    readable,
+  }: { parentId?: string; limit: number; beforeSid?: number; readable?: { exact: string[]; prefixes: string[] } },
+): Promise<SessionRecord[]> {
+  // Each filter is there or not (eight statement texts at most), so each keeps the plan its indexes give it.
+  return pg<SessionRecord[]>`
+    select ${recordFields(pg)} from sessions
+    where true
+      ${parentId === undefined ? pg`` : pg`and parent_id = ${parentId}`}
+      ${beforeSid === undefined ? pg`` : pg`and sid < ${beforeSid}`}
+      ${
+        readable === undefined
+          ? pg``
+          : pg`and (id = any(${readable.exact}::text[])
+              or exists (select 1 from unnest(${readable.prefixes}::text[]) as p(prefix) where starts_with(id, p.prefix)))`
+      }
+    order by sid desc
+    limit ${limit + 1}`;
+}
+
+export interface SessionSettings {
+  metadata: Record<string, unknown>;
+  /** Undefined keeps the policy; null is the server default. */
+  retention?: SessionRow['retention'];
+  /** Undefined keeps the TTL. */
+  ttlMs?: number | null;
+}
+
+/** A PATCH of a locked session: its metadata, and its retention policy and TTL when given. */
+export async function updateSessionSettings(pg: Sql, sid: number, settings: SessionSettings): Promise<SessionRecord | undefined> {
+  const { metadata, retention, ttlMs } = settings;
+  const [row] = await pg<SessionRecord[]>`
+    update sessions set metadata = ${JSON.stringify(metadata)}::jsonb,
+      ${
+        retention === undefined
+          ? pg``
+          : // A new policy is looked at by the next retention sweep.
+            // Stryker disable next-line ConditionalExpression: equivalent; every PATCH appends session.updated, whose append marks the session due unless the sweep parked it, and a parked session has no policy to trim by (with the server default every instance shares), so the sweep only parks it again
+            pg`retention = ${json(retention)}::jsonb, trim_due_at = now(),`
+      }
+      ${ttlMs === undefined ? pg`` : pg`ttl_ms = ${ttlMs}, expiry_check_at = ${expiryCheck(pg, ttlMs)},`}
+      updated_at = now()
+    where sid = ${sid}
+    returning ${recordFields(pg)}`;
+  return row;
+}
+
+export async function deleteSessionRow(pg: Sql, sid: number): Promise<void> {
+  await pg`delete from sessions where sid = ${sid}`;
+}
+
+/** The changes feed's hints, read from the rows (never from notifications). */
+export async function readSessionHeads(pg: Sql, ids: string[]): Promise<{ sessionId: string; lastSeq: number; version: number }[]> {
+  return pg<{ sessionId: string; lastSeq: number; version: number }[]>`
+    select id as session_id, last_seq, version from sessions where id = any(${ids}::text[])`;
+}
+
+/** The head of a session by its internal key (a stream's incarnation), with where its kept history starts. */
+export async function readSessionHead(pg: Sql, sid: number): Promise<{ lastSeq: number; historyStart: number } | undefined> {
+  const [row] = await pg<{ lastSeq: number; historyStart: number }[]>`select last_seq, history_start from sessions where sid = ${sid}`;
+  return row;
+}
+
+/** A JSON column's text, or null. */
+const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
