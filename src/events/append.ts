@@ -1,7 +1,8 @@
 import { transactionSql, type Tx } from '../db/client.js';
-import { inFlight, startQuery } from '../db/pipeline.js';
+import { inFlight } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/repository.js';
-import { WAKEUP_CHANNEL, encodeNotification } from '../wakeups/wakeups.js';
+import { encodeNotification } from '../wakeups/wakeups.js';
+import { sendAppend } from './statements.js';
 
 export interface NewEvent {
   type: string;
@@ -44,24 +45,8 @@ export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set
   const firstSeq = session.lastSeq + 1;
   const lastSeq = session.lastSeq + events.length;
   const wakeup = encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq });
-  const pg = transactionSql(tx);
   const pending = inFlight([
-    startQuery(pg`
-      with head as (
-        update sessions set ${pg({ ...set, last_seq: lastSeq })}, updated_at = now(),
-          trim_due_at = case when trim_due_at = 'infinity' then trim_due_at else least(trim_due_at, now()) end
-        where sid = ${session.sid}
-      ), appended as (
-        insert into events (session_sid, seq, type, data, version)
-        select ${session.sid}, e.seq, e.type, e.data::json, e.version
-        from unnest(
-          ${events.map((_, i) => firstSeq + i)}::bigint[],
-          ${events.map((e) => e.type)}::text[],
-          ${events.map((e) => e.dataJson)}::text[],
-          ${events.map((e) => e.version ?? null)}::bigint[]
-        ) as e(seq, type, data, version)
-      )
-      select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`),
+    sendAppend(transactionSql(tx), { sid: session.sid, firstSeq, events, set: { ...set, last_seq: lastSeq }, wakeup }),
   ]);
   return { firstSeq, lastSeq, pending };
 }

@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import { type DbOrTx, pgOf } from '../db/client.js';
+import { readEventPage } from './statements.js';
 
 /** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */
 export interface EventRow {
@@ -32,53 +32,20 @@ export interface EventRowPage {
   historyStart?: number;
 }
 
-type RawEventRow = {
-  historyStart: number;
-  seq: number | null;
-  type: string;
-  data: string | null;
-  version: number | null;
-  createdAt: Date;
-};
-
 /**
  * Durable events with seq > after, oldest first, optionally of one type: at
  * most `limit` rows and at most `maxBytes` of them (data, type and
  * `ROW_OVERHEAD_BYTES` each), except that the first row always comes, however
- * large, so a page always moves on. A running sum over the stored sizes
- * (`data_bytes`) finds the cut; only rows inside the budget have their data
- * read, and the first row past it comes back without data, only to say the
- * budget cut the page.
- *
- * Why a window sum and not a walk: a recursive walk that stops at the budget
- * costs an index descent per row, and replayed history five times slower than
- * a plain page read (bench scenario 5). The window costs one index scan of at
- * most `limit` rows; past the cut it reads only the row headers, never the
- * (toasted) data, because the size is a column of its own.
- *
- * The same statement reads the session's `history_start`, so the caller can
- * tell history trimmed under its cursor from the end of history.
+ * large, so a page always moves on (see `readEventPage`). The same statement
+ * reads the session's `history_start`, so the caller can tell history trimmed
+ * under its cursor from the end of history.
  */
 export async function readEventRows(
   db: DbOrTx,
   sid: number,
   { after, limit, type, maxBytes }: { after: number; limit: number; type?: string; maxBytes: number },
 ): Promise<EventRowPage> {
-  const ofType = type === undefined ? sql`` : sql`and type = ${type}`;
-  const raw = await db.execute<RawEventRow>(sql`
-    select h.history_start, p.seq, p.type, case when p.n = 1 or p.upto <= ${maxBytes} then p.data::text end as data,
-      p.version, p.created_at
-    from sessions h left join (
-      select seq, type, data, version, created_at, row_number() over w as n,
-        sum(data_bytes + octet_length(type) + ${ROW_OVERHEAD_BYTES}) over w as upto
-      from events
-      where session_sid = ${sid} and seq > ${after} ${ofType}
-      window w as (order by seq)
-      order by seq
-      limit ${limit}
-    ) p on true
-    where h.sid = ${sid}
-    order by p.seq`);
+  const raw = await readEventPage(pgOf(db), sid, { after, limit, type, maxBytes, rowOverheadBytes: ROW_OVERHEAD_BYTES });
   const rows: EventRow[] = [];
   // One snapshot for the rows and the session's history_start (a single statement).
   const historyStart = raw[0] === undefined ? undefined : raw[0].historyStart;
