@@ -1,11 +1,12 @@
-import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
-import { events, stateSnapshots } from '../db/schema.js';
+import { type DbOrTx, pgOf } from '../db/client.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { PatchFailed, StateUnreadable } from '../errors.js';
 import { applyJsonPatch, NO_LIMITS, type PatchOperation } from './json-patch.js';
 import { type Measured, measure, type StateLimits } from './json-value.js';
 import { applyMergePatchToState } from './merge-patch.js';
+import { readDeltaRows, readSnapshotAtOrBelow, type StoredSnapshot } from './statements.js';
+
+export type { StoredSnapshot } from './statements.js';
 
 /** A delta as posted (and as stored in its `state.delta` event). */
 export type Delta = { patch: PatchOperation[] } | { merge_patch: unknown } | { delta_base64: string };
@@ -15,46 +16,15 @@ export interface StoredDelta {
   delta: Delta;
 }
 
-export interface StoredSnapshot {
-  version: number;
-  schemaVersion: number;
-  /** json: the document as JSON text. */
-  body: string | null;
-  /** binary: the opaque bytes. */
-  bodyBytes: Buffer | null;
-}
-
 /** The newest stored snapshot or checkpoint at or below `version`. */
 export async function readBaseSnapshot(db: DbOrTx, sid: number, version: number): Promise<StoredSnapshot | undefined> {
-  const [row] = await db
-    .select({
-      version: stateSnapshots.version,
-      schemaVersion: stateSnapshots.schemaVersion,
-      body: sql<string | null>`${stateSnapshots.body}::text`,
-      bodyBytes: stateSnapshots.bodyBytes,
-    })
-    .from(stateSnapshots)
-    .where(and(eq(stateSnapshots.sessionSid, sid), lte(stateSnapshots.version, version)))
-    .orderBy(desc(stateSnapshots.version))
-    .limit(1);
-  return row;
+  return readSnapshotAtOrBelow(pgOf(db), sid, version);
 }
 
 /** The kept deltas with version in (after, upTo], in order. */
 export async function readDeltas(db: DbOrTx, sid: number, after: number, upTo: number): Promise<StoredDelta[]> {
-  const rows = await db
-    .select({ version: events.version, data: sql<string>`${events.data}::text` })
-    .from(events)
-    .where(
-      and(
-        eq(events.sessionSid, sid),
-        gt(events.version, after),
-        lte(events.version, upTo),
-        eq(events.type, 'state.delta'),
-      ),
-    )
-    .orderBy(asc(events.version));
-  return rows.map((row) => ({ version: row.version as number, delta: JSON.parse(row.data) as Delta }));
+  const rows = await readDeltaRows(pgOf(db), sid, after, upTo);
+  return rows.map((row) => ({ version: row.version, delta: JSON.parse(row.data) as Delta }));
 }
 
 export function applyDelta(current: Measured, delta: Delta, limits: StateLimits): Measured {

@@ -1,8 +1,6 @@
-import { sql } from 'drizzle-orm';
 import type { Limits, StateTuning } from '../config.js';
-import type { Tx } from '../db/client.js';
-import { inFlight, startQuery } from '../db/pipeline.js';
-import { stateSnapshots } from '../db/schema.js';
+import { transactionSql, type Tx } from '../db/client.js';
+import { inFlight } from '../db/pipeline.js';
 import { startAppend } from '../events/append.js';
 import {
   EncodingMismatch,
@@ -18,6 +16,7 @@ import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
 import type { PatchOperation } from './json-patch.js';
 import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
+import { sendSnapshotInsert } from './statements.js';
 import type { WriteAck } from './view.js';
 
 export interface StateContext {
@@ -96,14 +95,7 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   // Earlier snapshots stay: `?at_version=` and fork rebuild older versions from
   // them. Trimming history (history/trim.ts) removes those nothing needs.
   const pending = inFlight([
-    startQuery(tx.insert(stateSnapshots).values({
-      sessionSid: session.sid,
-      version,
-      schemaVersion: input.schema_version,
-      origin: 'put',
-      body: body === null ? null : sql`${body}::json`,
-      bodyBytes,
-    })),
+    sendSnapshotInsert(transactionSql(tx), { sid: session.sid, version, schemaVersion: input.schema_version, origin: 'put', body, bodyBytes }),
     startAppend(
       tx,
       session,
@@ -222,13 +214,14 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     ...(checkpoint === undefined
       ? []
       : [
-          startQuery(tx.insert(stateSnapshots).values({
-            sessionSid: session.sid,
+          sendSnapshotInsert(transactionSql(tx), {
+            sid: session.sid,
             version,
             schemaVersion: session.schemaVersion ?? 0,
             origin: 'checkpoint',
-            body: sql`${checkpoint}::json`,
-          })),
+            body: checkpoint,
+            bodyBytes: null,
+          }),
         ]),
   ]);
   return { ack: { version, seq }, pending };

@@ -102,10 +102,10 @@ describe(`the history lifecycle on ${SESSIONS} sessions and a ${EVENTS}-event se
     const event = await planOf(/select seq from events\s+where session_sid = \$1 and version = \$2/);
     expect(event).toContain('events_state_version_idx');
     expect(event).not.toMatch(/Seq Scan/);
-    const checkpoint = await planOf(/from "state_snapshots"/);
+    const checkpoint = await planOf(/from "?state_snapshots"?\s/);
     expect(checkpoint).toContain('state_snapshots');
     expect(checkpoint).not.toMatch(/Seq Scan/);
-    const deltas = await planOf(/from "events" where/);
+    const deltas = await planOf(/from "?events"?\s+where/);
     expect(deltas).not.toMatch(/Seq Scan/);
   });
 });
