@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { and, eq, sql } from 'drizzle-orm';
-import type { Tx } from '../db/client.js';
-import { inFlight, startQuery } from '../db/pipeline.js';
-import { sessions, turns } from '../db/schema.js';
+import { transactionSql, type Tx } from '../db/client.js';
+import { inFlight } from '../db/pipeline.js';
 import { type NewEvent, startAppend } from '../events/append.js';
 import { ApiError, InvalidRequest, TurnConflict, UsageOverflow, VersionConflict } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
@@ -14,6 +12,7 @@ import type { SessionRow } from '../sessions/repository.js';
 import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } from '../state/writes.js';
 import { commitAttachments } from '../attachments/store.js';
 import type { TurnInput, TurnPart, TurnState, TurnUsage } from './input.js';
+import { addSessionUsage, findCommittedTurn, sendTurnInsert } from './statements.js';
 import { turnSummaryJson } from './summary.js';
 
 export interface TurnAnswer {
@@ -66,10 +65,7 @@ function namePart(error: unknown, part: TurnPart, index: number | undefined): vo
 
 /** A committed turn with this id, if any: its answer when the body is the same, turn_conflict otherwise. */
 async function findTurn(tx: Tx, session: SessionRow, input: TurnInput): Promise<TurnAnswer | undefined> {
-  const [row] = await tx
-    .select({ requestHash: turns.requestHash, response: turns.response })
-    .from(turns)
-    .where(and(eq(turns.sessionSid, session.sid), eq(turns.turnId, input.turn_id)));
+  const row = await findCommittedTurn(transactionSql(tx), session.sid, input.turn_id);
   if (!row) return undefined;
   if (row.requestHash !== input.hash) throw new TurnConflict(input.turn_id);
   return row.response as TurnAnswer;
@@ -170,15 +166,11 @@ export async function commitTurn(
     events.push(...(await commitAttachments(tx, head, input.attachments, 'attachments')));
   }
   const usage = asPartSync('usage', undefined, () => addUsage(session, input.usage));
-  await tx
-    .update(sessions)
-    .set({
-      usageInputTokens: sql`${sessions.usageInputTokens} + ${usage.input_tokens}`,
-      usageOutputTokens: sql`${sessions.usageOutputTokens} + ${usage.output_tokens}`,
-      usageCostUsd: sql`${sessions.usageCostUsd} + ${usage.cost_usd}`,
-      usageTurns: sql`${sessions.usageTurns} + 1`,
-    })
-    .where(eq(sessions.sid, session.sid));
+  await addSessionUsage(transactionSql(tx), session.sid, {
+    inputTokens: usage.input_tokens,
+    outputTokens: usage.output_tokens,
+    costUsd: usage.cost_usd,
+  });
   if (input.release_lease) {
     const token = asPartSync('release_lease', undefined, () => {
       if (leaseToken === undefined) {
@@ -196,7 +188,9 @@ export async function commitTurn(
   // Within MAX_EVENT_BYTES: the route checked the widest it can be (checkTurnSummaryFits).
   events.push({ type: 'turn.committed', dataJson: turnSummaryJson(input, { version: head.version, firstSeq, messageIds }) });
   sent.push(startAppend(tx, head, events).pending);
-  sent.push(startQuery(tx.insert(turns).values({ sessionSid: session.sid, turnId: input.turn_id, requestHash: input.hash, response: answer })));
+  sent.push(
+    sendTurnInsert(transactionSql(tx), { sid: session.sid, turnId: input.turn_id, requestHash: input.hash, responseJson: JSON.stringify(answer) }),
+  );
   return { status: 201, body: answer, replayed: false, pending: inFlight(sent) };
 }
 
