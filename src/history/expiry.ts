@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { type Db, pgOf } from '../db/client.js';
 import { notify } from '../wakeups/wakeups.js';
 import { deleteSession, lockSessionBySidIfFree } from '../sessions/repository.js';
+import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
 
 export interface ExpirySweepOptions {
   /** Sessions looked at per sweep. */
@@ -24,22 +24,18 @@ export interface ExpirySweepOptions {
  * Returns the sessions deleted.
  */
 export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: ExpirySweepOptions = {}): Promise<number> {
-  const due = await db.execute<{ sid: string }>(sql`
-    select sid from sessions where expiry_check_at <= now() order by expiry_check_at limit ${limit}`);
+  const due = await findSessionsDueForExpiry(pgOf(db), limit);
   await pauses?.afterSearch?.();
   let deleted = 0;
-  for (const { sid } of due) {
+  for (const sid of due) {
     const done = await db.transaction(async (tx) => {
-      const session = await lockSessionBySidIfFree(tx, Number(sid));
+      const session = await lockSessionBySidIfFree(tx, sid);
       if (!session) return false;
       await pauses?.afterLock?.(session.id);
       // `expiry_check_at` is only a lower bound: writes move `updated_at`, not it (they stay cheap).
-      const [still] = await tx.execute<{ due: boolean }>(sql`
-        select updated_at + ttl_ms * interval '1 millisecond' <= now() as due from sessions where sid = ${session.sid}`);
-      if (!still?.due) {
+      if (!(await isExpired(pgOf(tx), session.sid))) {
         // Written since (or its ttl_ms cleared): look again when it could expire next.
-        await tx.execute(sql`
-          update sessions set expiry_check_at = updated_at + ttl_ms * interval '1 millisecond' where sid = ${session.sid}`);
+        await moveExpiryCheck(pgOf(tx), session.sid);
         return false;
       }
       await deleteSession(tx, session.sid);

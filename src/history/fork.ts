@@ -1,9 +1,8 @@
-import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { stateSnapshots } from '../db/schema.js';
+import { type Db, pgOf } from '../db/client.js';
 import { SessionExists, SessionNotFound } from '../errors.js';
 import { type NewEvent, startAppend } from '../events/append.js';
 import { getSessionRecord, insertSession, lockSession, type SessionRecord } from '../sessions/repository.js';
+import { sendSnapshotInsert } from '../state/statements.js';
 import { notify } from '../wakeups/wakeups.js';
 import { stateAtVersion } from './time-travel.js';
 
@@ -41,12 +40,12 @@ export async function forkSession(db: Db, input: ForkInput): Promise<SessionReco
     if (!created) throw new SessionExists(input.id);
     const events: NewEvent[] = [{ type: 'session.forked', dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
     if (state) {
-      await tx.insert(stateSnapshots).values({
-        sessionSid: created.sid,
+      await sendSnapshotInsert(pgOf(tx), {
+        sid: created.sid,
         version: 1,
         schemaVersion: state.schemaVersion,
         origin: 'put',
-        body: state.snapshotBytes === undefined ? sql`${JSON.stringify(state.document)}::json` : null,
+        body: state.snapshotBytes === undefined ? JSON.stringify(state.document) : null,
         bodyBytes: state.snapshotBytes ?? null,
       });
       events.push({ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: state.schemaVersion }), version: 1 });

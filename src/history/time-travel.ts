@@ -1,9 +1,9 @@
-import { sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import { type DbOrTx, pgOf } from '../db/client.js';
 import { StateUnreadable, VersionAhead, VersionExpired } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta, type StoredSnapshot } from '../state/chain.js';
 import { NO_LIMITS } from '../state/json-patch.js';
+import { findStateEventSeq } from './statements.js';
 
 /** The state as of one version: what `?at_version=` answers and a fork starts from. */
 export interface StateAtVersion {
@@ -30,11 +30,9 @@ export async function stateAtVersion(db: DbOrTx, session: SessionRow, version: n
   if (version === 0) return undefined;
   let seq = session.stateSeq;
   if (version !== session.version) {
-    const [event] = await db.execute<{ seq: string }>(sql`
-      select seq from events
-      where session_sid = ${session.sid} and version = ${version} and type like 'state.%' and seq > ${session.historyStart}`);
-    if (!event) throw new VersionExpired(version, session.historyStart);
-    seq = Number(event.seq);
+    const event = await findStateEventSeq(pgOf(db), session.sid, version, session.historyStart);
+    if (event === undefined) throw new VersionExpired(version, session.historyStart);
+    seq = event;
   }
   const base = await readBaseSnapshot(db, session.sid, version);
   if (!base) throw new VersionExpired(version, session.historyStart);

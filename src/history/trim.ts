@@ -1,10 +1,23 @@
-import { sql } from 'drizzle-orm';
 import type { HistoryTuning } from '../config.js';
-import type { Db, Tx } from '../db/client.js';
+import { type Db, pgOf, type Tx } from '../db/client.js';
 import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/repository.js';
 import type { StateCache } from '../state/cache.js';
 import { readBaseSnapshot } from '../state/chain.js';
 import { documentAt } from './time-travel.js';
+import {
+  deleteEventsThrough,
+  deleteSnapshotsBelow,
+  findFirstYoungEvent,
+  findSessionsDueForTrim,
+  findStateEventSeq,
+  insertCheckpointIfMissing,
+  moveHistoryStart,
+  parkFromRetention,
+  postponeTrim,
+  readVersionsAround,
+  scheduleRetention,
+  unparkSessionsWithoutPolicy,
+} from './statements.js';
 import type { Retention } from './view.js';
 
 /** The policy that applies to a session: its own, else the server default. */
@@ -36,13 +49,9 @@ async function policyTarget(tx: Tx, session: SessionRow, policy: Retention, batc
   if (policy.max_events !== undefined) target = Math.max(target, session.lastSeq - policy.max_events);
   if (policy.max_age_ms !== undefined) {
     const window = Math.min(session.lastSeq, session.historyStart + batch);
-    const [young] = await tx.execute<{ seq: string }>(sql`
-      select seq from events
-      where session_sid = ${session.sid} and seq > ${session.historyStart} and seq <= ${window}
-        and created_at >= now() - make_interval(secs => ${policy.max_age_ms / 1000}::float8)
-      order by seq limit 1`);
-    target = Math.max(target, young ? Number(young.seq) - 1 : window);
-    beyond = !young && window < session.lastSeq;
+    const young = await findFirstYoungEvent(pgOf(tx), session.sid, session.historyStart, window, policy.max_age_ms);
+    target = Math.max(target, young === undefined ? window : young - 1);
+    beyond = young === undefined && window < session.lastSeq;
   }
   return { target: Math.min(target, session.lastSeq), beyond };
 }
@@ -55,13 +64,9 @@ async function policyTarget(tx: Tx, session: SessionRow, policy: Retention, batc
  * oldest remaining one is found first on the (session, version) index.
  */
 async function versionAsOf(tx: Tx, session: SessionRow, seq: number): Promise<number> {
-  const [row] = await tx.execute<{ at: string | null; oldest: string | null }>(sql`
-    select
-      (select version from events where session_sid = ${session.sid} and version is not null
-         and seq > ${session.historyStart} and seq <= ${seq} order by seq desc limit 1) as at,
-      (select min(version) from events where session_sid = ${session.sid} and version is not null) as oldest`);
-  if (row?.at != null) return Number(row.at);
-  return row?.oldest != null ? Number(row.oldest) - 1 : session.version;
+  const { at, oldest } = await readVersionsAround(pgOf(tx), session.sid, session.historyStart, seq);
+  if (at !== null) return at;
+  return oldest !== null ? oldest - 1 : session.version;
 }
 
 /**
@@ -80,16 +85,17 @@ async function trimPoint(tx: Tx, deps: TrimDeps, session: SessionRow, upTo: numb
   if (base?.version === floor) return { upTo, floor };
   if (session.encoding === 'binary') {
     const below = base?.version ?? 0;
-    const [next] = await tx.execute<{ seq: string }>(sql`
-      select seq from events where session_sid = ${session.sid} and version = ${below + 1} and type like 'state.%'`);
-    return { upTo: next ? Number(next.seq) - 1 : session.historyStart, floor: below };
+    const next = await findStateEventSeq(pgOf(tx), session.sid, below + 1, 0);
+    return { upTo: next === undefined ? session.historyStart : next - 1, floor: below };
   }
   const cached = floor === session.version ? deps.cache.get(session.id, session.sid, session.version) : undefined;
   const document = cached ? cached.document : await documentAt(tx, session, floor);
-  await tx.execute(sql`
-    insert into state_snapshots (session_sid, version, schema_version, origin, body)
-    values (${session.sid}, ${floor}, ${session.schemaVersion ?? 0}, 'checkpoint', ${JSON.stringify(document)}::json)
-    on conflict do nothing`);
+  await insertCheckpointIfMissing(pgOf(tx), {
+    sid: session.sid,
+    version: floor,
+    schemaVersion: session.schemaVersion ?? 0,
+    bodyJson: JSON.stringify(document),
+  });
   return { upTo, floor };
 }
 
@@ -115,16 +121,10 @@ export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goa
   const step = Math.min(wanted, session.historyStart + deps.batch);
   const { upTo, floor } = await trimPoint(tx, deps, session, step);
   if (upTo <= session.historyStart) return { historyStart: session.historyStart, more: false };
-  await tx.execute(sql`
-    delete from events where session_sid = ${session.sid} and seq > ${session.historyStart} and seq <= ${upTo}`);
-  // The head's chain now starts at the floor at the latest (its older base is removed below). Its
-  // byte count is kept as it was: an overestimate, which at worst brings the next checkpoint sooner.
-  await tx.execute(sql`
-    update sessions set history_start = ${upTo},
-      base_version = greatest(base_version, ${floor}),
-      chain_deltas = version - greatest(base_version, ${floor})
-    where sid = ${session.sid}`);
-  await tx.execute(sql`delete from state_snapshots where session_sid = ${session.sid} and version < ${floor}`);
+  const pg = pgOf(tx);
+  await deleteEventsThrough(pg, session.sid, session.historyStart, upTo);
+  await moveHistoryStart(pg, session.sid, upTo, floor);
+  await deleteSnapshotsBelow(pg, session.sid, floor);
   return { historyStart: upTo, more: upTo === step && (step < wanted || beyond) };
 }
 
@@ -156,17 +156,10 @@ export async function trimSession(db: Db, deps: TrimDeps, sessionId: string, goa
 async function scheduleNext(tx: Tx, session: SessionRow, policy: Retention, more: boolean): Promise<void> {
   if (more) return;
   if (policy.max_events === undefined && policy.max_age_ms === undefined) {
-    await tx.execute(sql`update sessions set trim_due_at = 'infinity' where sid = ${session.sid}`);
+    await parkFromRetention(pgOf(tx), session.sid);
     return;
   }
-  await tx.execute(sql`
-    update sessions s set trim_due_at = ${
-      policy.max_age_ms === undefined
-        ? sql`null`
-        : sql`(select e.created_at + make_interval(secs => ${policy.max_age_ms / 1000}::float8) from events e
-               where e.session_sid = s.sid and e.seq > s.history_start order by e.seq limit 1)`
-    }
-    where sid = ${session.sid}`);
+  await scheduleRetention(pgOf(tx), session.sid, policy.max_age_ms);
 }
 
 /**
@@ -192,18 +185,17 @@ export class RetentionSweeper {
     if (!this.defaultsApplied) {
       // A server default that was not set when these sessions were parked applies to them now.
       if (this.defaults.maxEvents !== undefined || this.defaults.maxAgeMs !== undefined) {
-        await this.db.execute(sql`update sessions set trim_due_at = now() where trim_due_at = 'infinity' and retention is null`);
+        await unparkSessionsWithoutPolicy(pgOf(this.db));
       }
       this.defaultsApplied = true;
     }
-    const due = await this.db.execute<{ sid: string }>(sql`
-      select sid from sessions where trim_due_at <= now() order by trim_due_at limit ${limit}`);
+    const due = await findSessionsDueForTrim(pgOf(this.db), limit);
     let batches = 0;
     let failed: unknown;
-    for (const { sid } of due) {
+    for (const sid of due) {
       try {
         const trimmed = await this.db.transaction(async (tx) => {
-          const session = await lockSessionBySidIfFree(tx, Number(sid));
+          const session = await lockSessionBySidIfFree(tx, sid);
           if (!session) return false;
           const policy = policyOf(session, this.defaults);
           const step = await trimBatch(tx, this.deps, session, { policy });
@@ -213,9 +205,7 @@ export class RetentionSweeper {
         if (trimmed) batches++;
       } catch (error) {
         failed ??= error;
-        await this.db
-          .execute(sql`update sessions set trim_due_at = now() + interval '1 hour' where sid = ${Number(sid)}`)
-          .catch(() => {});
+        await postponeTrim(pgOf(this.db), sid).catch(() => {});
       }
     }
     if (failed) throw failed;
