@@ -238,7 +238,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
       {
         name: 'attachment_intents',
         everyMs: Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS),
-        run: () => sweepAttachments(db, config.attachments.intentTtlMs),
+        run: () => sweepAttachments(database.sql, config.attachments.intentTtlMs),
       },
     ],
     {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { transactionSql, type DbOrTx, type Tx } from '../db/client.js';
+import { type Sql, transactionSql, type Tx } from '../db/client.js';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { sql } from 'drizzle-orm';
 import { PayloadTooLarge } from '../errors.js';
+import { openChunkCopy, readChunkSlice } from './statements.js';
 
 /** A stored blob: its key, and the chunk size it was written with. */
 export interface BlobRef {
@@ -29,7 +29,7 @@ export interface AttachmentBytes {
   /** Stores `source` under `blobId`, refusing more than `maxBytes`. Memory use is one chunk, whatever the size. */
   write(tx: Tx, blobId: number, source: AsyncIterable<Buffer>, maxBytes: number): Promise<StoredBytes>;
   /** Bytes `start` to `end` (inclusive) of a stored blob, one chunk at a time. */
-  read(db: DbOrTx, blob: BlobRef, start: number, end: number): AsyncIterable<Buffer>;
+  read(pg: Sql, blob: BlobRef, start: number, end: number): AsyncIterable<Buffer>;
 }
 
 export function tooLarge(maxBytes: number, size?: number): PayloadTooLarge {
@@ -52,14 +52,12 @@ export class PostgresChunks implements AttachmentBytes {
   constructor(readonly chunkBytes: number) {}
 
   /**
-   * The chunks go in through one `COPY ... FROM STDIN (FORMAT binary)`: the
-   * bytes reach the socket as they are, where a bytea parameter would be sent
-   * as hex text (twice the size, in strings the garbage collector frees late),
-   * and the stream's backpressure reaches the client's socket.
+   * The chunks go in through one binary COPY (`openChunkCopy`), written with
+   * its backpressure: the stream waits for the socket, so a slow database
+   * slows the reading of the client's body.
    */
   async write(tx: Tx, blobId: number, source: AsyncIterable<Buffer>, maxBytes: number): Promise<StoredBytes> {
-    const pg = transactionSql(tx);
-    const copy = await pg`copy attachment_chunks (blob_id, n, data) from stdin (format binary)`.writable();
+    const copy = await openChunkCopy(transactionSql(tx));
     const done = finished(copy);
     // A refused or broken upload aborts the COPY (and so the transaction).
     done.catch(() => {});
@@ -109,23 +107,21 @@ export class PostgresChunks implements AttachmentBytes {
    * queries. postgres.js reads bytea as hex text; slices this small keep those
    * strings in V8's young generation, which is collected at once (whole
    * chunks made 512 KiB strings that piled up until a full collection: the
-   * process grew by most of a 100 MiB download). `substring` of an
-   * uncompressed (EXTERNAL) bytea reads only the slice from disk.
+   * process grew by most of a 100 MiB download); `readChunkSlice` reads only
+   * the slice from disk.
    * (A COPY TO STDOUT stream would avoid the hex text, but postgres.js pauses
    * the connection for good when such a stream is abandoned halfway.)
    */
-  async *read(db: DbOrTx, { id: blobId, chunkBytes }: BlobRef, start: number, end: number): AsyncIterable<Buffer> {
+  async *read(pg: Sql, { id: blobId, chunkBytes }: BlobRef, start: number, end: number): AsyncIterable<Buffer> {
     for (let position = start; position <= end; ) {
       const n = Math.floor(position / chunkBytes);
       const offset = position - n * chunkBytes;
       const length = Math.min(READ_SLICE_BYTES, chunkBytes - offset, end - position + 1);
-      const [row] = await db.execute<{ data: Buffer | null }>(
-        sql`select substring(data from ${offset + 1} for ${length}) as data from attachment_chunks where blob_id = ${blobId} and n = ${n}`,
-      );
+      const data = await readChunkSlice(pg, blobId, n, offset, length);
       // Deleted while being read (its session went): past the first slice the response ends short, and the client sees a broken transfer.
-      if (!row?.data || row.data.length === 0) throw new BlobGone(blobId, n);
-      position += row.data.length;
-      yield row.data;
+      if (!data || data.length === 0) throw new BlobGone(blobId, n);
+      position += data.length;
+      yield data;
     }
   }
 }

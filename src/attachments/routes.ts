@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { transactionSql } from '../db/client.js';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
@@ -19,7 +20,7 @@ import { commitAttachments, findAttachment, listAttachments, uploadAttachment } 
 const AttachmentParams = sessionParamsWith({ attachment_id: AttachmentId });
 
 export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, config } = services;
+  const { db, sql, config } = services;
   const { maxBytes, chunkBytes } = config.attachments;
   const bytes = new PostgresChunks(chunkBytes);
 
@@ -94,7 +95,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
     async (request) => {
       const session = await getSession(db, request.params.id);
       const afterId = request.query.cursor === undefined ? undefined : Number(decodeCursor('att', request.query.cursor, /^(\d+)$/)[0]);
-      const page = await listAttachments(db, session.sid, { limit: request.query.limit ?? 100, afterId });
+      const page = await listAttachments(sql, session.sid, { limit: request.query.limit ?? 100, afterId });
       return { attachments: page.attachments, next_cursor: page.nextId === undefined ? null : encodeCursor('att', page.nextId) };
     },
   );
@@ -122,7 +123,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
     },
     async (request, reply) => {
       const session = await getSession(db, request.params.id);
-      const found = await findAttachment(db, session.sid, request.params.attachment_id);
+      const found = await findAttachment(sql, session.sid, request.params.attachment_id);
       if (!found) throw new AttachmentNotFound(request.params.attachment_id);
       const etag = `"${found.sha256}"`;
       const served = {
@@ -148,7 +149,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       // connection is held while the body waits on the reader.
       // A generator of its own: bytes.read is typed as any AsyncIterable, and the body needs return() to end it early.
       const slices = (async function* () {
-        if (found.size > 0) yield* bytes.read(db, found.blob, start, end);
+        if (found.size > 0) yield* bytes.read(sql, found.blob, start, end);
       })();
       // The first slice is read before the status line goes out, so a failure there (the database gone, the bytes
       // deleted since the lookup above) is answered as what it is, not as a 200 whose body ends short.
@@ -182,7 +183,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       const { id, attachment_id: attachmentId } = request.params;
       const outcome = await writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
         await appendToSession(tx, session, await commitAttachments(tx, session, [attachmentId]));
-        const found = await findAttachment(tx, session.sid, attachmentId);
+        const found = await findAttachment(transactionSql(tx), session.sid, attachmentId);
         if (!found) throw new AttachmentNotFound(attachmentId);
         const { blob: _blob, ...view } = found;
         return { status: 200, body: view };

@@ -1,30 +1,29 @@
-import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import type { Db, DbOrTx, Tx } from '../db/client.js';
-import { attachments, sessions } from '../db/schema.js';
+import { type Db, type Sql, transactionSql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
 import { findSession, lockSession, type SessionRow } from '../sessions/repository.js';
 import type { AttachmentBytes, BlobRef } from './bytes.js';
+import {
+  type AttachmentRow,
+  deleteExpiredIntents,
+  findAttachmentRow,
+  finishUploadRow,
+  insertUploadRow,
+  listAttachmentRows,
+  lockAttachmentRow,
+  markAttachmentCommitted,
+  moveSessionExpiry,
+  renewAttachmentIntent,
+} from './statements.js';
 import type { AttachmentView } from './view.js';
 
 export interface AttachmentRecord extends AttachmentView {
   blob: BlobRef;
 }
 
-const columns = {
-  id: attachments.id,
-  attachmentId: attachments.attachmentId,
-  size: attachments.size,
-  contentType: attachments.contentType,
-  chunkBytes: attachments.chunkBytes,
-  committed: attachments.committed,
-  createdAt: attachments.createdAt,
-};
-type Row = { id: number; attachmentId: string; size: number; contentType: string; chunkBytes: number; committed: boolean; createdAt: Date };
-
-function toView(row: Row): AttachmentView {
+function toView(row: AttachmentRow): AttachmentView {
   return {
     attachment_id: row.attachmentId,
     size: row.size,
@@ -36,7 +35,7 @@ function toView(row: Row): AttachmentView {
   };
 }
 
-const toRecord = (row: Row): AttachmentRecord => ({ ...toView(row), blob: { id: row.id, chunkBytes: row.chunkBytes } });
+const toRecord = (row: AttachmentRow): AttachmentRecord => ({ ...toView(row), blob: { id: row.id, chunkBytes: row.chunkBytes } });
 
 /** Thrown to roll an upload back when its bytes are already stored on the session. */
 class AlreadyStored extends Error {
@@ -73,29 +72,16 @@ export async function uploadAttachment(
       if (!session) throw new SessionNotFound(upload.sessionId);
       // Refused before any byte is stored; checked again under the lock.
       checkFence(session, upload.leaseToken);
-      const [row] = await tx
-        .insert(attachments)
-        .values({
-          sessionSid: session.sid,
-          attachmentId: `upload:${uuidv7()}`,
-          size: 0,
-          contentType: upload.contentType,
-          chunkBytes: upload.chunkBytes,
-        })
-        .returning({ id: attachments.id });
-      if (!row) throw new Error('attachment insert returned no row');
-      const stored = await bytes.write(tx, row.id, upload.body, upload.maxBytes);
+      const pg = transactionSql(tx);
+      const blobId = await insertUploadRow(pg, session.sid, `upload:${uuidv7()}`, upload.contentType, upload.chunkBytes);
+      const stored = await bytes.write(tx, blobId, upload.body, upload.maxBytes);
       const locked = await lockSession(tx, upload.sessionId);
       if (!locked || locked.sid !== session.sid) throw new SessionNotFound(upload.sessionId);
       checkFence(locked, upload.leaseToken);
-      const existing = await findAttachment(tx, locked.sid, stored.sha256);
+      const existing = await findAttachment(pg, locked.sid, stored.sha256);
       if (existing) throw new AlreadyStored(existing);
-      await movesExpiry(tx, locked.sid);
-      const [done] = await tx
-        .update(attachments)
-        .set({ attachmentId: stored.sha256, size: stored.size })
-        .where(eq(attachments.id, row.id))
-        .returning(columns);
+      await moveSessionExpiry(pg, locked.sid);
+      const done = await finishUploadRow(pg, blobId, stored.sha256, stored.size);
       if (!done) throw new Error('attachment vanished during its upload');
       return toView(done);
     });
@@ -104,11 +90,6 @@ export async function uploadAttachment(
     if (!(error instanceof AlreadyStored)) throw error;
     return uploadedAgain(db, upload.sessionId, error.view);
   }
-}
-
-/** An upload is a write: like every write, it moves the session's `expires_at` (`updated_at` + ttl_ms). */
-async function movesExpiry(tx: Tx, sid: number): Promise<void> {
-  await tx.update(sessions).set({ updatedAt: sql`now()` }).where(eq(sessions.sid, sid));
 }
 
 /**
@@ -120,44 +101,26 @@ async function uploadedAgain(db: Db, sessionId: string, view: AttachmentView): P
   return db.transaction(async (tx) => {
     const session = await lockSession(tx, sessionId);
     if (!session) return view;
-    await movesExpiry(tx, session.sid);
+    const pg = transactionSql(tx);
+    await moveSessionExpiry(pg, session.sid);
     // Stryker disable next-line ConditionalExpression: the update below matches uncommitted rows only, so for a committed one it finds none and the same view is returned; the check only saves the statement
     if (view.committed) return view;
-    const [renewed] = await tx
-      .update(attachments)
-      .set({ intentAt: sql`now()` })
-      .where(and(eq(attachments.sessionSid, session.sid), eq(attachments.attachmentId, view.attachment_id), eq(attachments.committed, false)))
-      .returning(columns);
+    const renewed = await renewAttachmentIntent(pg, session.sid, view.attachment_id);
     return renewed ? toView(renewed) : view;
   });
 }
 
-export async function findAttachment(db: DbOrTx, sid: number, attachmentId: string): Promise<AttachmentRecord | undefined> {
-  const [row] = await db
-    .select(columns)
-    .from(attachments)
-    .where(and(eq(attachments.sessionSid, sid), eq(attachments.attachmentId, attachmentId)));
+export async function findAttachment(pg: Sql, sid: number, attachmentId: string): Promise<AttachmentRecord | undefined> {
+  const row = await findAttachmentRow(pg, sid, attachmentId);
   return row ? toRecord(row) : undefined;
 }
 
 export async function listAttachments(
-  db: DbOrTx,
+  pg: Sql,
   sid: number,
   { limit, afterId }: { limit: number; afterId?: number },
 ): Promise<{ attachments: AttachmentView[]; nextId: number | undefined }> {
-  const rows = await db
-    .select(columns)
-    .from(attachments)
-    .where(
-      and(
-        eq(attachments.sessionSid, sid),
-        // Uploads in flight are other transactions' rows; only finished ones have a digest.
-        sql`${attachments.attachmentId} not like 'upload:%'`,
-        afterId === undefined ? undefined : gt(attachments.id, afterId),
-      ),
-    )
-    .orderBy(asc(attachments.id))
-    .limit(limit + 1);
+  const rows = await listAttachmentRows(pg, sid, afterId, limit + 1);
   const page = rows.slice(0, limit);
   return { attachments: page.map(toView), nextId: rows.length > limit ? page[page.length - 1]?.id : undefined };
 }
@@ -174,13 +137,10 @@ export async function commitAttachments(
   attachmentIds: string[],
   part?: string,
 ): Promise<NewEvent[]> {
+  const pg = transactionSql(tx);
   const events: NewEvent[] = [];
   for (const [index, attachmentId] of attachmentIds.entries()) {
-    const [row] = await tx
-      .select(columns)
-      .from(attachments)
-      .where(and(eq(attachments.sessionSid, session.sid), eq(attachments.attachmentId, attachmentId)))
-      .for('update');
+    const row = await lockAttachmentRow(pg, session.sid, attachmentId);
     if (!row) {
       const error: ApiError = new AttachmentNotFound(attachmentId);
       // Stryker disable next-line ConditionalExpression: without a part, { part: undefined, index: undefined } answers the same: an undefined member is left out of the JSON problem
@@ -188,7 +148,7 @@ export async function commitAttachments(
       throw error;
     }
     if (row.committed) continue;
-    await tx.update(attachments).set({ committed: true }).where(eq(attachments.id, row.id));
+    await markAttachmentCommitted(pg, row.id);
     const { committed: _committed, ...view } = toView(row);
     events.push({ type: 'attachment.committed', dataJson: JSON.stringify(view) });
   }
@@ -196,16 +156,6 @@ export async function commitAttachments(
 }
 
 /** Deletes uncommitted attachments whose intent is older than `ttlMs` (their chunks go with them); returns how many. */
-export async function sweepAttachments(db: DbOrTx, ttlMs: number): Promise<number> {
-  const deleted = await db
-    .delete(attachments)
-    .where(
-      and(
-        eq(attachments.committed, false),
-        sql`${attachments.attachmentId} not like 'upload:%'`,
-        lt(attachments.intentAt, sql`now() - make_interval(secs => ${ttlMs / 1000})`),
-      ),
-    )
-    .returning({ id: attachments.id });
-  return deleted.length;
+export async function sweepAttachments(pg: Sql, ttlMs: number): Promise<number> {
+  return deleteExpiredIntents(pg, ttlMs);
 }

@@ -22,3 +22,6 @@ export const LEASE_ACTIVE_SQL = 'coalesce(lease_expires_at > now(), false)';
 
 /** A lease whose expiry is `expiresAt` is running (false when there is none). */
 export const leaseActive = (expiresAt: SQLWrapper): SQL => sql`coalesce(${expiresAt} > now(), false)`;
+
+/** `now()` minus a duration, as a fragment of a postgres.js statement. */
+export const nowMinusMs = (pg: Sql, ms: number): PendingQuery<Row[]> => pg`now() - make_interval(secs => ${ms / 1000})`;

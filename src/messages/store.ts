@@ -1,13 +1,21 @@
-import { and, asc, desc, eq, gt, isNull, lt, notInArray, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import type { DbOrTx, Tx } from '../db/client.js';
-import { messages, sessions } from '../db/schema.js';
+import { type Sql, transactionSql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { VersionConflict } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
+import {
+  archiveBefore,
+  archiveKind,
+  type ConversationCounters,
+  insertMessages,
+  listMessageRows,
+  type MessageRow,
+  type Role,
+  setConversationVersion,
+} from './statements.js';
 import type { MessageView } from './view.js';
 
-export type Role = (typeof messages.$inferSelect)['role'];
+export type { Role } from './statements.js';
 
 export interface MessageInput {
   role: Role;
@@ -16,18 +24,6 @@ export interface MessageInput {
   contentJson: string;
 }
 
-
-const columns = {
-  id: messages.id,
-  seq: messages.seq,
-  role: messages.role,
-  kind: messages.kind,
-  content: sql<string>`${messages.content}::text`,
-  archivedAt: messages.archivedAt,
-  createdAt: messages.createdAt,
-};
-
-type MessageRow = { id: string; seq: number; role: Role; kind: string; content: string; archivedAt: Date | null; createdAt: Date };
 
 function toView(row: MessageRow): MessageView {
   return {
@@ -54,37 +50,26 @@ export function checkExpectedVersion(session: SessionRow, expected: number | und
   }
 }
 
-interface Counters {
-  firstUserMessage?: string;
-  messageSeq?: number;
-  messageCount?: number;
-  archivedCount?: number;
-}
-
 /** Bumps the conversation version by one, with the counters the change moved. */
-async function bumpConversation(tx: Tx, session: SessionRow, counters: Counters): Promise<number> {
+async function bumpConversation(tx: Tx, session: SessionRow, counters: ConversationCounters): Promise<number> {
   const version = session.messageVersion + 1;
-  await tx
-    .update(sessions)
-    .set({ messageVersion: version, ...counters })
-    .where(eq(sessions.sid, session.sid));
+  await setConversationVersion(transactionSql(tx), session.sid, version, counters);
   return version;
 }
 
-async function insertMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<MessageRow[]> {
-  return tx
-    .insert(messages)
-    .values(
-      inputs.map((input, i) => ({
-        sessionSid: session.sid,
-        seq: session.messageSeq + i + 1,
-        id: uuidv7(),
-        role: input.role,
-        kind: input.kind ?? 'message',
-        content: sql`${input.contentJson}::json`,
-      })),
-    )
-    .returning(columns);
+/** Stores the inputs as the messages after the session's last one. */
+async function storeInputs(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<MessageRow[]> {
+  return insertMessages(
+    transactionSql(tx),
+    session.sid,
+    inputs.map((input, i) => ({
+      seq: session.messageSeq + i + 1,
+      id: uuidv7(),
+      role: input.role,
+      kind: input.kind ?? 'message',
+      contentJson: input.contentJson,
+    })),
+  );
 }
 
 export interface Change {
@@ -110,7 +95,7 @@ export function firstUserMessagePreview(inputs: MessageInput[]): string | undefi
 }
 
 export async function appendMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<Change & { messages: MessageView[] }> {
-  const rows = await insertMessages(tx, session, inputs);
+  const rows = await storeInputs(tx, session, inputs);
   const preview = session.firstUserMessage === null ? firstUserMessagePreview(inputs) : undefined;
   const version = await bumpConversation(tx, session, {
     messageSeq: session.messageSeq + rows.length,
@@ -120,14 +105,7 @@ export async function appendMessages(tx: Tx, session: SessionRow, inputs: Messag
   return { messages: rows.map(toView), events: rows.map(appendedEvent), version };
 }
 
-async function archive(tx: Tx, session: SessionRow, where: ReturnType<typeof and>): Promise<number[]> {
-  const archived = await tx
-    .update(messages)
-    .set({ archivedAt: sql`now()` })
-    .where(and(eq(messages.sessionSid, session.sid), isNull(messages.archivedAt), where))
-    .returning({ seq: messages.seq });
-  return archived.map((a) => a.seq).sort((a, b) => a - b);
-}
+const ascending = (seqs: number[]): number[] => seqs.sort((a, b) => a - b);
 
 /** The singleton of a kind: earlier active messages of the kind are archived, the new one appended. */
 export async function replaceKind(
@@ -135,8 +113,8 @@ export async function replaceKind(
   session: SessionRow,
   input: MessageInput & { kind: string },
 ): Promise<Change & { message: MessageView; archived_seqs: number[] }> {
-  const archivedSeqs = await archive(tx, session, eq(messages.kind, input.kind));
-  const [row] = await insertMessages(tx, session, [input]);
+  const archivedSeqs = ascending(await archiveKind(transactionSql(tx), session.sid, input.kind));
+  const [row] = await storeInputs(tx, session, [input]);
   // Stryker disable next-line StringLiteral: unreachable; an INSERT of one row with RETURNING always returns that row (a failed one throws)
   if (!row) throw new Error('replace inserted no row');
   const version = await bumpConversation(tx, session, {
@@ -159,11 +137,7 @@ export async function trimMessages(
   beforeSeq: number,
   protectedKinds: string[],
 ): Promise<Change & { trimmed: number }> {
-  const seqs = await archive(
-    tx,
-    session,
-    and(lt(messages.seq, beforeSeq), protectedKinds.length ? notInArray(messages.kind, protectedKinds) : undefined),
-  );
+  const seqs = ascending(await archiveBefore(transactionSql(tx), session.sid, beforeSeq, protectedKinds));
   const version = await bumpConversation(tx, session, {
     messageCount: session.messageCount - seqs.length,
     archivedCount: session.archivedCount + seqs.length,
@@ -189,23 +163,18 @@ export interface MessageQuery {
   from?: number;
 }
 
-export async function listMessages(db: DbOrTx, sid: number, q: MessageQuery): Promise<{ messages: MessageView[]; last: number | undefined }> {
-  const rows = await db
-    .select(columns)
-    .from(messages)
-    .where(
-      and(
-        eq(messages.sessionSid, sid),
-        q.role === undefined ? undefined : eq(messages.role, q.role),
-        q.kind === undefined ? undefined : eq(messages.kind, q.kind),
-        q.afterSeq === undefined ? undefined : gt(messages.seq, q.afterSeq),
-        q.beforeSeq === undefined ? undefined : lt(messages.seq, q.beforeSeq),
-        q.includeArchived ? undefined : isNull(messages.archivedAt),
-        q.from === undefined ? undefined : q.order === 'asc' ? gt(messages.seq, q.from) : lt(messages.seq, q.from),
-      ),
-    )
-    .orderBy(q.order === 'asc' ? asc(messages.seq) : desc(messages.seq))
-    .limit(q.limit + 1);
+export async function listMessages(pg: Sql, sid: number, q: MessageQuery): Promise<{ messages: MessageView[]; last: number | undefined }> {
+  // A keyset position narrows the bound on its side of the order.
+  const from = (order: MessageQuery['order']) => (q.from !== undefined && q.order === order ? [q.from] : []);
+  const rows = await listMessageRows(pg, sid, {
+    role: q.role,
+    kind: q.kind,
+    above: Math.max(q.afterSeq ?? 0, ...from('asc')),
+    below: Math.min(q.beforeSeq ?? Number.MAX_SAFE_INTEGER, ...from('desc')),
+    includeArchived: q.includeArchived,
+    order: q.order,
+    limit: q.limit + 1,
+  });
   const page = rows.slice(0, q.limit);
   return { messages: page.map(toView), last: rows.length > q.limit ? page[page.length - 1]?.seq : undefined };
 }
