@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import { listen, sendNotification } from './statements.js';
 
 export const LISTEN_CHECK_TIMEOUT_MS = 5000;
 
@@ -36,11 +37,11 @@ export async function checkListenWorks(
   let timer: NodeJS.Timeout | undefined;
   try {
     try {
-      await listener.unsafe(`listen "${channel}"`);
+      await listen(listener, channel);
     } catch (error) {
       throw new Error(`LISTEN failed on DATABASE_URL (${(error as Error).message}); ${POOLER_HINT}`, { cause: error });
     }
-    await pool`select pg_notify(${channel}, ${payload})`;
+    await sendNotification(pool, channel, payload);
     const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     if ((await Promise.race([arrival.then(() => true), timedOut])) === false) {
       throw new Error(

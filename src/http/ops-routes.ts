@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ping } from '../db/statements.js';
 import { problems } from './schemas.js';
 import type { Services } from '../services.js';
 
@@ -36,7 +37,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          sql`select 1`,
+          ping(sql),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
           }),

@@ -1,6 +1,7 @@
 import type { BaseLogger } from 'pino';
 import postgres from 'postgres';
 import { reconnectBackoff } from '../db/client.js';
+import { listen } from '../db/statements.js';
 import { type Notification, WAKEUP_CHANNEL, decodeNotification } from '../wakeups/wakeups.js';
 import { ByteBudget } from './budget.js';
 import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
@@ -174,7 +175,7 @@ export class ListenerHub {
     if (this.connecting) return this.connecting;
     this.connecting = (async () => {
       try {
-        await this.listenSql.unsafe(`listen "${WAKEUP_CHANNEL}"`);
+        await listen(this.listenSql, WAKEUP_CHANNEL);
         this.listening = true;
         this.reconnectDelay = RECONNECT_MIN_MS;
         if (this.connectedOnce) this.resync();

@@ -1,0 +1,22 @@
+import type { Sql } from './client.js';
+
+/* The statements about the connection itself rather than any table: health, LISTEN and NOTIFY. */
+
+/** Answers when the database does: the readiness probe's question. */
+export async function ping(pg: Sql): Promise<void> {
+  await pg`select 1`;
+}
+
+/**
+ * Starts listening on `channel` on this client's connection. LISTEN takes no
+ * parameter, so the name is quoted into the text; channels are this
+ * server's own constants, never input.
+ */
+export async function listen(pg: Sql, channel: string): Promise<void> {
+  await pg.unsafe(`listen "${channel.replaceAll('"', '""')}"`);
+}
+
+/** Sends `payload` on `channel`, delivered when the statement's transaction commits (at once outside one). */
+export async function sendNotification(pg: Sql, channel: string, payload: string): Promise<void> {
+  await pg`select pg_notify(${channel}, ${payload})`;
+}
