@@ -231,7 +231,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const sweeps = new SweepSupervisor(
     [
       { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(database.sql, config.idempotencyTtlMs) },
-      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(db) },
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(database.sql) },
       { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db, database.sql) },
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
       { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },
