@@ -230,9 +230,9 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
   const sweeps = new SweepSupervisor(
     [
-      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(db, config.idempotencyTtlMs) },
-      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(db) },
-      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db) },
+      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(database.sql, config.idempotencyTtlMs) },
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(database.sql) },
+      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db, database.sql) },
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
       { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },
       {

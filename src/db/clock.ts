@@ -25,3 +25,6 @@ export const leaseActive = (expiresAt: SQLWrapper): SQL => sql`coalesce(${expire
 
 /** `now()` minus a duration, as a fragment of a postgres.js statement. */
 export const nowMinusMs = (pg: Sql, ms: number): PendingQuery<Row[]> => pg`now() - make_interval(secs => ${ms / 1000})`;
+
+/** A lease whose expiry is `expiresAt` is running (false when there is none), as a fragment of a postgres.js statement. */
+export const leaseRunning = (pg: Sql, expiresAt: PendingQuery<Row[]>): PendingQuery<Row[]> => pg`coalesce(${expiresAt} > now(), false)`;

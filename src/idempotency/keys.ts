@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { and, eq, lt, sql } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../db/client.js';
-import { nowMinus } from '../db/clock.js';
-import { startQuery } from '../db/pipeline.js';
-import { idempotencyKeys } from '../db/schema.js';
+import { transactionSql, type Tx } from '../db/client.js';
 import { IdempotencyKeyReused } from '../errors.js';
+import { deleteKey, findKeyedResponse, insertKeyedResponse } from './statements.js';
+
+export { deleteExpiredKeys } from './statements.js';
 
 export interface IdempotentRequest {
   scope: string;
@@ -40,21 +39,11 @@ export async function findStoredResponse(
   request: IdempotentRequest,
   ttlMs: number,
 ): Promise<StoredResponse | undefined> {
-  const [row] = await tx
-    .select({
-      requestHash: idempotencyKeys.requestHash,
-      statusCode: idempotencyKeys.statusCode,
-      response: idempotencyKeys.response,
-      // The database's clock decides, as for every expiry (see db/clock.ts): instances' clocks drift.
-      expired: sql<boolean>`${idempotencyKeys.createdAt} < ${nowMinus(ttlMs)}`,
-    })
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
+  const pg = transactionSql(tx);
+  const row = await findKeyedResponse(pg, request.scope, request.key, ttlMs);
   if (!row) return undefined;
   if (row.expired) {
-    await tx
-      .delete(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
+    await deleteKey(pg, request.scope, request.key);
     return undefined;
   }
   if (row.requestHash !== request.hash) throw new IdempotencyKeyReused(request.key);
@@ -63,24 +52,16 @@ export async function findStoredResponse(
 
 /** Sent at once (see `db/pipeline.ts`): it may ride with the COMMIT. */
 export function storeResponse(tx: Tx, request: IdempotentRequest, response: StoredResponse): Promise<unknown> {
-  return startQuery(tx.insert(idempotencyKeys).values({
+  return insertKeyedResponse(transactionSql(tx), {
     scope: request.scope,
     key: request.key,
     requestHash: request.hash,
     statusCode: response.status,
-    response: response.body ?? null,
-  }));
+    responseJson: response.body === undefined || response.body === null ? null : JSON.stringify(response.body),
+  });
 }
 
 /** Drops a stored answer that no longer holds (see the create route), so the request runs again. */
 export async function forgetResponse(tx: Tx, request: IdempotentRequest): Promise<void> {
-  await tx.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, request.scope), eq(idempotencyKeys.key, request.key)));
-}
-
-export async function deleteExpiredKeys(db: DbOrTx, ttlMs: number): Promise<number> {
-  const deleted = await db
-    .delete(idempotencyKeys)
-    .where(lt(idempotencyKeys.createdAt, nowMinus(ttlMs)))
-    .returning({ key: idempotencyKeys.key });
-  return deleted.length;
+  await deleteKey(transactionSql(tx), request.scope, request.key);
 }

@@ -1,9 +1,10 @@
 import type { Sql } from '../db/client.js';
-import { nowPlusMs } from '../db/clock.js';
+import { leaseRunning, nowPlusMs } from '../db/clock.js';
+import { deadClaim } from '../queue/statements.js';
 
 /*
- * Every statement of the lease feature. Each runs against a session row its
- * caller has locked (`lockSession`), so none of them checks who holds the
+ * Every statement of the lease feature. Each write runs against a session row
+ * its caller has locked (`lockSession`), so none of them checks who holds the
  * lease: the store decided that from the locked row.
  */
 
@@ -49,6 +50,21 @@ export async function clearLease(pg: Sql, sid: number): Promise<void> {
 /** The lease that ran out has had its lease.expired. */
 export async function markLeaseExpiryAnnounced(pg: Sql, sid: number): Promise<void> {
   await pg`update sessions set lease_expiry_announced = true where sid = ${sid}`;
+}
+
+/**
+ * Up to `batch` sessions the sweeper has to settle: a lease ran out and its
+ * lease.expired is not said yet, or an active claim is dead (what makes it
+ * dead is the queue's `deadClaim`). Read without locks: the sweeper locks each.
+ */
+export async function findDueSessions(pg: Sql, batch: number): Promise<number[]> {
+  const rows = await pg<{ sid: number }[]>`
+    select sid from sessions where not lease_expiry_announced and lease_expires_at <= now()
+    union
+    select c.session_sid from queue_claims c join sessions s on s.sid = c.session_sid
+    where c.status = 'active' and ${deadClaim(pg, { fencingToken: pg`s.lease_fencing_token`, active: leaseRunning(pg, pg`s.lease_expires_at`) })}
+    limit ${batch}`;
+  return rows.map((row) => row.sid);
 }
 
 function expiry(row: { leaseExpiresAt: Date } | undefined): Date {

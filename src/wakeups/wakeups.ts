@@ -8,10 +8,10 @@
  * with the session's durable head at publish time so receivers can hold them
  * until that history is delivered.
  */
-import { sql } from 'drizzle-orm';
 import type { ActivityView } from '../activity/view.js';
-import type { DbOrTx } from '../db/client.js';
+import { type DbOrTx, pgOf } from '../db/client.js';
 import { PayloadTooLarge } from '../errors.js';
+import { sendNotification } from './statements.js';
 
 /** The one channel every instance LISTENs on. */
 export const WAKEUP_CHANNEL = 'session_sync';
@@ -90,5 +90,5 @@ export function decodeNotification(payload: string): Notification | undefined {
  * One too large for a wakeup is refused (413) before it reaches Postgres.
  */
 export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
-  await db.execute(sql`select pg_notify(${WAKEUP_CHANNEL}, ${encodeWithinWakeup(notification)})`);
+  await sendNotification(pgOf(db), WAKEUP_CHANNEL, encodeWithinWakeup(notification));
 }

@@ -64,11 +64,11 @@ describe('Idempotency-Key lifetime', () => {
     await append(id, { events: [{ type: 'note', data: 2 }] }, 'k-young');
     await age('k-old', 25);
     await age('k-young', 23);
-    expect(await deleteExpiredKeys(t.database.db, DAY_MS)).toBe(1);
+    expect(await deleteExpiredKeys(t.database.sql, DAY_MS)).toBe(1);
     const left = await t.database.sql<{ key: string }[]>`select key from idempotency_keys where key like 'k-%' order by key`;
     expect(left.map((row) => row.key)).not.toContain('k-old');
     expect(left.map((row) => row.key)).toContain('k-young');
-    expect(await deleteExpiredKeys(t.database.db, DAY_MS)).toBe(0);
+    expect(await deleteExpiredKeys(t.database.sql, DAY_MS)).toBe(0);
   });
 });
 
