@@ -16,7 +16,10 @@ export async function listen(pg: Sql, channel: string): Promise<void> {
   await pg.unsafe(`listen "${channel.replaceAll('"', '""')}"`);
 }
 
-/** Sends `payload` on `channel`, delivered when the statement's transaction commits (at once outside one). */
+/**
+ * Queues `payload` on `channel`: in a transaction it is delivered when that
+ * commits (never if it rolls back); on the pool, at once.
+ */
 export async function sendNotification(pg: Sql, channel: string, payload: string): Promise<void> {
   await pg`select pg_notify(${channel}, ${payload})`;
 }

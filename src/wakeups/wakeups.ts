@@ -11,7 +11,7 @@
 import type { ActivityView } from '../activity/view.js';
 import { type DbOrTx, pgOf } from '../db/client.js';
 import { PayloadTooLarge } from '../errors.js';
-import { sendNotification } from './statements.js';
+import { sendNotification } from '../db/statements.js';
 
 /** The one channel every instance LISTENs on. */
 export const WAKEUP_CHANNEL = 'session_sync';
