@@ -138,7 +138,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const services: Services = {
     config,
     db,
-    sql: database.sql,
+    sql: database.db,
     metrics,
     stateContext: {
       cache: new StateCache(config.state.cacheBytes),
@@ -230,15 +230,15 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
   const sweeps = new SweepSupervisor(
     [
-      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(database.sql, config.idempotencyTtlMs) },
-      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(database.sql) },
-      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db, database.sql) },
+      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(database.db, config.idempotencyTtlMs) },
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(database.db) },
+      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db, database.db) },
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
       { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },
       {
         name: 'attachment_intents',
         everyMs: Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS),
-        run: () => sweepAttachments(database.sql, config.attachments.intentTtlMs),
+        run: () => sweepAttachments(database.db, config.attachments.intentTtlMs),
       },
     ],
     {
@@ -251,7 +251,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   );
   app.addHook('onReady', async () => {
     if (listen) {
-      await checkListenWorks(database.url, database.sql);
+      await checkListenWorks(database.url, database.db);
       await hub.start();
     }
     if (runSweeps) sweeps.start();

@@ -1,4 +1,4 @@
-import { type DbOrTx, pgOf, type Sql, transactionSql, type Tx } from '../db/client.js';
+import { type Sql, type Tx } from '../db/client.js';
 import { notify, WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
 import { findSession, type SessionRow } from '../sessions/repository.js';
 import { type ActivityRow, announceExpiredActivities, replaceActivity, selectActivities } from './statements.js';
@@ -15,13 +15,13 @@ function toView(row: ActivityRow | undefined): ActivityView {
   };
 }
 
-export async function readActivities(db: DbOrTx, sids: number[]): Promise<Map<number, ActivityView>> {
+export async function readActivities(db: Sql, sids: number[]): Promise<Map<number, ActivityView>> {
   if (sids.length === 0) return new Map();
-  const rows = await selectActivities(pgOf(db), sids);
+  const rows = await selectActivities(db, sids);
   return new Map(rows.map((row) => [row.sessionSid, toView(row)]));
 }
 
-export async function readActivity(db: DbOrTx, sid: number): Promise<ActivityView> {
+export async function readActivity(db: Sql, sid: number): Promise<ActivityView> {
   return (await readActivities(db, [sid])).get(sid) ?? IDLE;
 }
 
@@ -33,7 +33,7 @@ export interface ActivityInput {
 
 /** Sets the current activity and tells every instance's streams, in one transaction. */
 export async function setActivity(tx: Tx, session: SessionRow, input: ActivityInput): Promise<ActivityView> {
-  const row = await replaceActivity(transactionSql(tx), session.sid, {
+  const row = await replaceActivity(tx, session.sid, {
     status: input.status,
     detailJson: input.detail === undefined ? null : JSON.stringify(input.detail),
     ttlMs: input.ttl_ms,
@@ -50,7 +50,7 @@ export async function announceExpiredActivity(pg: Sql, batch = 500): Promise<num
 
 /** Head and current activity, as the stream hub re-announces them after a reconnect. */
 export async function readHeadAndActivity(
-  db: DbOrTx,
+  db: Sql,
   id: string,
 ): Promise<{ sid: number; head: number; activity: ActivityView } | undefined> {
   const row = await findSession(db, id);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Sql, transactionSql, type Tx } from '../db/client.js';
+import { type Sql, type Tx } from '../db/client.js';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { PayloadTooLarge } from '../errors.js';
@@ -57,7 +57,7 @@ export class PostgresChunks implements AttachmentBytes {
    * slows the reading of the client's body.
    */
   async write(tx: Tx, blobId: number, source: AsyncIterable<Buffer>, maxBytes: number): Promise<StoredBytes> {
-    const copy = await openChunkCopy(transactionSql(tx));
+    const copy = await openChunkCopy(tx);
     const done = finished(copy);
     // A refused or broken upload aborts the COPY (and so the transaction).
     done.catch(() => {});

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { transactionSql } from '../db/client.js';
+
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
@@ -183,7 +183,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       const { id, attachment_id: attachmentId } = request.params;
       const outcome = await writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
         await appendToSession(tx, session, await commitAttachments(tx, session, [attachmentId]));
-        const found = await findAttachment(transactionSql(tx), session.sid, attachmentId);
+        const found = await findAttachment(tx, session.sid, attachmentId);
         if (!found) throw new AttachmentNotFound(attachmentId);
         const { blob: _blob, ...view } = found;
         return { status: 200, body: view };

@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import { type Db, type Sql, transactionSql, type Tx } from '../db/client.js';
+import { type Db, type Sql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
@@ -67,21 +67,20 @@ export async function uploadAttachment(
   upload: Upload,
 ): Promise<AttachmentView> {
   try {
-    const view = await db.transaction(async (tx) => {
+    const view = await db.begin(async (tx) => {
       const session = await findSession(tx, upload.sessionId);
       if (!session) throw new SessionNotFound(upload.sessionId);
       // Refused before any byte is stored; checked again under the lock.
       checkFence(session, upload.leaseToken);
-      const pg = transactionSql(tx);
-      const blobId = await insertUploadRow(pg, session.sid, `upload:${uuidv7()}`, upload.contentType, upload.chunkBytes);
+      const blobId = await insertUploadRow(tx, session.sid, `upload:${uuidv7()}`, upload.contentType, upload.chunkBytes);
       const stored = await bytes.write(tx, blobId, upload.body, upload.maxBytes);
       const locked = await lockSession(tx, upload.sessionId);
       if (!locked || locked.sid !== session.sid) throw new SessionNotFound(upload.sessionId);
       checkFence(locked, upload.leaseToken);
-      const existing = await findAttachment(pg, locked.sid, stored.sha256);
+      const existing = await findAttachment(tx, locked.sid, stored.sha256);
       if (existing) throw new AlreadyStored(existing);
-      await moveSessionExpiry(pg, locked.sid);
-      const done = await finishUploadRow(pg, blobId, stored.sha256, stored.size);
+      await moveSessionExpiry(tx, locked.sid);
+      const done = await finishUploadRow(tx, blobId, stored.sha256, stored.size);
       if (!done) throw new Error('attachment vanished during its upload');
       return toView(done);
     });
@@ -98,14 +97,13 @@ export async function uploadAttachment(
  * does not take it from under the worker; created_at stays the first upload's.
  */
 async function uploadedAgain(db: Db, sessionId: string, view: AttachmentView): Promise<AttachmentView> {
-  return db.transaction(async (tx) => {
+  return db.begin(async (tx) => {
     const session = await lockSession(tx, sessionId);
     if (!session) return view;
-    const pg = transactionSql(tx);
-    await moveSessionExpiry(pg, session.sid);
+    await moveSessionExpiry(tx, session.sid);
     // Stryker disable next-line ConditionalExpression: the update below matches uncommitted rows only, so for a committed one it finds none and the same view is returned; the check only saves the statement
     if (view.committed) return view;
-    const renewed = await renewAttachmentIntent(pg, session.sid, view.attachment_id);
+    const renewed = await renewAttachmentIntent(tx, session.sid, view.attachment_id);
     return renewed ? toView(renewed) : view;
   });
 }
@@ -137,10 +135,9 @@ export async function commitAttachments(
   attachmentIds: string[],
   part?: string,
 ): Promise<NewEvent[]> {
-  const pg = transactionSql(tx);
   const events: NewEvent[] = [];
   for (const [index, attachmentId] of attachmentIds.entries()) {
-    const row = await lockAttachmentRow(pg, session.sid, attachmentId);
+    const row = await lockAttachmentRow(tx, session.sid, attachmentId);
     if (!row) {
       const error: ApiError = new AttachmentNotFound(attachmentId);
       // Stryker disable next-line ConditionalExpression: without a part, { part: undefined, index: undefined } answers the same: an undefined member is left out of the JSON problem
@@ -148,7 +145,7 @@ export async function commitAttachments(
       throw error;
     }
     if (row.committed) continue;
-    await markAttachmentCommitted(pg, row.id);
+    await markAttachmentCommitted(tx, row.id);
     const { committed: _committed, ...view } = toView(row);
     events.push({ type: 'attachment.committed', dataJson: JSON.stringify(view) });
   }

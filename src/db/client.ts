@@ -1,25 +1,27 @@
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import * as schema from './schema.js';
 
-export type Db = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
-/** A transaction handle; functions that must run inside the route's transaction take this. */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-/** Either handle: plain reads work on both. */
-export type DbOrTx = Db | Tx;
+/** The pool: a statement sent on it takes any free connection. */
+export type Db = postgres.Sql;
+/** A transaction's own connection: functions that must run inside the caller's transaction take this. */
+export type Tx = postgres.TransactionSql;
 /**
- * A postgres.js handle, the pool or a transaction's connection: what every
- * statement function (`<feature>/statements.ts`) takes, so the caller decides
- * whether the statement is part of a transaction.
+ * Either handle: what every statement function (`<feature>/statements.ts`)
+ * takes, so the caller decides whether the statement is part of a transaction.
  */
-export type Sql = postgres.Sql | postgres.TransactionSql;
+export type Sql = Db | Tx;
+
+/**
+ * How a read of several statements begins (`db.begin(READ_ONLY_SNAPSHOT, ...)`):
+ * every statement sees the same snapshot, so a page and the head it is judged
+ * against agree, and nothing in it can write.
+ */
+export const READ_ONLY_SNAPSHOT = 'isolation level repeatable read read only';
 
 export interface Database {
   /** Where it is: the stream hub opens its own LISTEN connection there. */
   url: string;
+  /** The pool every statement of the app runs on, or begins its transaction on. */
   db: Db;
-  /** The raw postgres.js client, for LISTEN and health checks. */
-  sql: postgres.Sql;
   close(timeoutSeconds?: number): Promise<void>;
 }
 
@@ -73,7 +75,9 @@ export function connectDatabase({
   connectTimeoutSeconds = 5,
   onQuery,
 }: DatabaseOptions): Database {
-  const sql = postgres(url, {
+  // Every statement is prepared (postgres.js's default) and cached per connection by its text, which saves a
+  // round trip and a plan each time: statement texts keep a fixed shape (a list is one array parameter).
+  const db = postgres(url, {
     max: poolMax,
     connect_timeout: connectTimeoutSeconds,
     backoff: reconnectBackoff,
@@ -84,75 +88,9 @@ export function connectDatabase({
     transform: { column: { from: postgres.toCamel } },
     ...(onQuery ? { debug: (_connection: number, query: string, parameters: unknown[]) => onQuery(query, parameters) } : {}),
   });
-  const db = drizzle({ client: forDrizzle(sql), schema });
   return {
     url,
     db,
-    sql,
-    close: (timeout = 5) => sql.end({ timeout }),
+    close: (timeout = 5) => db.end({ timeout }),
   };
-}
-
-/**
- * The client as drizzle's query builder sees it, while statements move from it
- * to postgres.js (issue 26). drizzle rewrites the client's parsers and
- * serializers when it is built (timestamps as text, JSON passed through);
- * here it rewrites a copy, so every statement, drizzle's or not, crosses the
- * driver as `types` above says. drizzle's column mappers take those values as
- * they are (a Date for a timestamp, a number for an int8), and it sends JSON
- * already serialised, which the json serializer above passes through.
- */
-function forDrizzle(client: postgres.Sql): postgres.Sql {
-  const options = { ...client.options, parsers: { ...client.options.parsers }, serializers: { ...client.options.serializers } };
-  return preparingStatements(new Proxy(client, { get: (target, property, receiver) => (property === 'options' ? options : Reflect.get(target, property, receiver)) }));
-}
-
-/**
- * drizzle sends every query unprepared (`prepare: false`), and postgres.js
- * then spends an extra round trip per parameterised query (Parse/Describe,
- * wait, Bind/Execute) while Postgres parses and plans it every time. A write
- * that locks its session and appends costs twice the round trips of the same
- * SQL written against postgres.js. Named statements are cached per connection
- * and keyed by the SQL text, so queries must keep a fixed shape: pass lists as
- * one array parameter (`= any(...)`), never as a variable-length `in (...)`.
- * Transactions and savepoints hand drizzle their own client: wrapped too.
- */
-function preparingStatements<T extends postgres.Sql | postgres.TransactionSql>(client: T): T {
-  return new Proxy(client, {
-    get(target, property, receiver) {
-      if (property === 'unsafe') {
-        return (query: string, parameters?: never[], options?: postgres.UnsafeQueryOptions) =>
-          target.unsafe(query, parameters, { ...options, prepare: true });
-      }
-      if (property === 'begin' || property === 'savepoint') {
-        const start = Reflect.get(target, property, receiver) as (...args: unknown[]) => Promise<unknown>;
-        return (...args: unknown[]) => {
-          const body = args.pop() as (tx: postgres.TransactionSql) => unknown;
-          return start.call(target, ...args, (tx: postgres.TransactionSql) => body(preparingStatements(tx)));
-        };
-      }
-      return Reflect.get(target, property, receiver);
-    },
-  });
-}
-
-/**
- * The postgres.js client under a drizzle transaction, for the few hot-path
- * statements written as postgres.js tagged templates (drizzle's own query
- * building costs more CPU than those writes). It is the transaction's own
- * connection, so these statements are part of the transaction.
- */
-/**
- * The postgres.js handle under a drizzle handle, for statement functions
- * called by code that still passes drizzle's (the bridge goes when the last
- * caller does, issue 26): a transaction's own connection, or the pool.
- */
-export function pgOf(handle: DbOrTx): Sql {
-  return '$client' in handle ? handle.$client : transactionSql(handle);
-}
-
-export function transactionSql(tx: Tx): postgres.TransactionSql {
-  const client = (tx as unknown as { session?: { client?: postgres.TransactionSql } }).session?.client;
-  if (typeof client !== 'function') throw new Error('drizzle transaction without its postgres.js client');
-  return client;
 }

@@ -1,4 +1,4 @@
-import { transactionSql, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { encodeNotification } from '../wakeups/wakeups.js';
@@ -46,7 +46,7 @@ export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set
   const lastSeq = session.lastSeq + events.length;
   const wakeup = encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq });
   const pending = inFlight([
-    sendAppend(transactionSql(tx), { sid: session.sid, firstSeq, events, set: { ...set, last_seq: lastSeq }, wakeup }),
+    sendAppend(tx, { sid: session.sid, firstSeq, events, set: { ...set, last_seq: lastSeq }, wakeup }),
   ]);
   return { firstSeq, lastSeq, pending };
 }

@@ -1,4 +1,4 @@
-import { type DbOrTx, pgOf } from '../db/client.js';
+import { type Sql } from '../db/client.js';
 import { readEventPage } from './statements.js';
 
 /** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */
@@ -41,11 +41,11 @@ export interface EventRowPage {
  * under its cursor from the end of history.
  */
 export async function readEventRows(
-  db: DbOrTx,
+  db: Sql,
   sid: number,
   { after, limit, type, maxBytes }: { after: number; limit: number; type?: string; maxBytes: number },
 ): Promise<EventRowPage> {
-  const raw = await readEventPage(pgOf(db), sid, { after, limit, type, maxBytes, rowOverheadBytes: ROW_OVERHEAD_BYTES });
+  const raw = await readEventPage(db, sid, { after, limit, type, maxBytes, rowOverheadBytes: ROW_OVERHEAD_BYTES });
   const rows: EventRow[] = [];
   // One snapshot for the rows and the session's history_start (a single statement).
   const historyStart = raw[0] === undefined ? undefined : raw[0].historyStart;
@@ -80,7 +80,7 @@ export interface EventPage {
 }
 
 export async function readEvents(
-  db: DbOrTx,
+  db: Sql,
   sid: number,
   query: { after: number; limit: number; type?: string; maxBytes: number },
 ): Promise<EventPage> {

@@ -1,3 +1,4 @@
+import { READ_ONLY_SNAPSHOT } from '../db/client.js';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CursorAhead, CursorExpired, SeqConflict } from '../errors.js';
@@ -100,8 +101,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       // The page and its answer stay in memory until the client has taken them: their bytes are reserved first.
       const release = await services.hub.rowBudget.acquire(2 * pageBytesFor(eventsPageBytes, maxEventBytes));
       try {
-        const body = await db.transaction(
-          async (tx) => {
+        const body = await db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
             const session = await getSession(tx, request.params.id);
             if (after > session.lastSeq) throw new CursorAhead(after, session.lastSeq);
             if (after < session.historyStart) throw new CursorExpired(after, session.historyStart);
@@ -109,9 +109,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
             const lastSeq = page.hasMore ? (page.lastSeq ?? after) : session.lastSeq;
             // Spliced from the stored JSON text: parsing and re-serialising a page would hold it twice more.
             return `{"events":[${page.eventsJson.join(',')}],"last_seq":${lastSeq},"has_more":${page.hasMore}}`;
-          },
-          { isolationLevel: 'repeatable read', accessMode: 'read only' },
-        );
+          });
         releaseWhenSent(reply.raw, services.hub.rowBudget, release);
         // Already JSON text, so the response schema's serializer is not asked to serialise it again.
         return reply.type('application/json; charset=utf-8').send(body as never);

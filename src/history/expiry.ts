@@ -1,4 +1,4 @@
-import { type Db, pgOf } from '../db/client.js';
+import { type Db } from '../db/client.js';
 import { notify } from '../wakeups/wakeups.js';
 import { deleteSession, lockSessionBySidIfFree } from '../sessions/repository.js';
 import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
@@ -24,18 +24,18 @@ export interface ExpirySweepOptions {
  * Returns the sessions deleted.
  */
 export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: ExpirySweepOptions = {}): Promise<number> {
-  const due = await findSessionsDueForExpiry(pgOf(db), limit);
+  const due = await findSessionsDueForExpiry(db, limit);
   await pauses?.afterSearch?.();
   let deleted = 0;
   for (const sid of due) {
-    const done = await db.transaction(async (tx) => {
+    const done = await db.begin(async (tx) => {
       const session = await lockSessionBySidIfFree(tx, sid);
       if (!session) return false;
       await pauses?.afterLock?.(session.id);
       // `expiry_check_at` is only a lower bound: writes move `updated_at`, not it (they stay cheap).
-      if (!(await isExpired(pgOf(tx), session.sid))) {
+      if (!(await isExpired(tx, session.sid))) {
         // Written since (or its ttl_ms cleared): look again when it could expire next.
-        await moveExpiryCheck(pgOf(tx), session.sid);
+        await moveExpiryCheck(tx, session.sid);
         return false;
       }
       await deleteSession(tx, session.sid);

@@ -1,4 +1,4 @@
-import { type Db, pgOf } from '../db/client.js';
+import { type Db } from '../db/client.js';
 import { SessionExists, SessionNotFound } from '../errors.js';
 import { type NewEvent, startAppend } from '../events/append.js';
 import { getSessionRecord, insertSession, lockSession, type SessionRecord } from '../sessions/repository.js';
@@ -23,7 +23,7 @@ export interface ForkInput {
  * the server cannot fold opaque deltas into a snapshot.
  */
 export async function forkSession(db: Db, input: ForkInput): Promise<SessionRecord> {
-  return db.transaction(async (tx) => {
+  return db.begin(async (tx) => {
     const source = await lockSession(tx, input.sourceId);
     if (!source) throw new SessionNotFound(input.sourceId);
     const version = input.atVersion ?? source.version;
@@ -40,7 +40,7 @@ export async function forkSession(db: Db, input: ForkInput): Promise<SessionReco
     if (!created) throw new SessionExists(input.id);
     const events: NewEvent[] = [{ type: 'session.forked', dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
     if (state) {
-      await sendSnapshotInsert(pgOf(tx), {
+      await sendSnapshotInsert(tx, {
         sid: created.sid,
         version: 1,
         schemaVersion: state.schemaVersion,

@@ -4,7 +4,7 @@ import { uuidv7 } from 'uuidv7';
 import type { AttachmentBytes } from '../attachments/bytes.js';
 import { keptContentType } from '../attachments/serving.js';
 import type { Limits } from '../config.js';
-import { type Db, transactionSql, type Tx } from '../db/client.js';
+import { type Db, type Tx } from '../db/client.js';
 import { ApiError, InvalidImport, PayloadTooLarge, SessionExists } from '../errors.js';
 import { isReservedType, SERVER_EVENT_TYPES } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
@@ -98,7 +98,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
   const id = input.id ?? session.id;
   checkSession(session, sessionLine, input.limits);
 
-  return db.transaction(async (tx) => {
+  return db.begin(async (tx) => {
     const sid = await insertSession(tx, session, id);
     const importer = new Importer(tx, sid, session, input);
     for (;;) {
@@ -223,10 +223,9 @@ function checkSession(session: SessionLine, line: number, limits: ImportLimits):
 }
 
 async function insertSession(tx: Tx, s: SessionLine, id: string): Promise<number> {
-  const pg = transactionSql(tx);
   // A parent this server does not hold is not named (forked_from still says where the copy came from).
   // The import is the copy's first write: the sweeps look at it as at any written session (expiry, retention).
-  const [row] = await pg<{ sid: string }[]>`
+  const [row] = await tx<{ sid: string }[]>`
     insert into sessions (id, parent_id, metadata, encoding, schema_version, version, last_seq, state_seq, history_start,
       base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
       message_seq, message_version, message_count, archived_count, first_user_message,
@@ -263,7 +262,7 @@ class Importer {
   private lastStateVersion = 0;
   private stage = 0;
   private keysTable = false;
-  private readonly pg: ReturnType<typeof transactionSql>;
+  private readonly pg: Tx;
   private readonly limits: ImportLimits;
 
   constructor(
@@ -273,7 +272,7 @@ class Importer {
     private readonly input: Pick<ImportInput, 'bytes' | 'maxAttachmentBytes' | 'maxLineBytes' | 'limits'>,
   ) {
     this.lastSeq = session.history_start;
-    this.pg = transactionSql(tx);
+    this.pg = tx;
     this.limits = input.limits;
   }
 

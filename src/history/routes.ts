@@ -120,7 +120,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     async (request, reply) => {
       // The snapshot holds a connection for the whole export: one of the MAX_TRANSFERS slots, given back when the body ends.
       const release = services.transfers.take();
-      const lines = exportLines(services.sql, request.params.id);
+      const lines = exportLines(services.db, request.params.id);
       let first: IteratorResult<string>;
       try {
         // The first lines are read before answering, so an unknown session is a 404 and not a broken stream.

@@ -1,4 +1,4 @@
-import { type DbOrTx, pgOf } from '../db/client.js';
+import { type Sql } from '../db/client.js';
 import { StateUnreadable, VersionAhead, VersionExpired } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta, type StoredSnapshot } from '../state/chain.js';
@@ -25,12 +25,12 @@ export interface StateAtVersion {
  * `version_expired`. Undefined for version 0 (no state). Run it in one
  * snapshot of the database (repeatable read, or under the session lock).
  */
-export async function stateAtVersion(db: DbOrTx, session: SessionRow, version: number): Promise<StateAtVersion | undefined> {
+export async function stateAtVersion(db: Sql, session: SessionRow, version: number): Promise<StateAtVersion | undefined> {
   if (version > session.version) throw new VersionAhead('at_version', version, session.version);
   if (version === 0) return undefined;
   let seq = session.stateSeq;
   if (version !== session.version) {
-    const event = await findStateEventSeq(pgOf(db), session.sid, version, session.historyStart);
+    const event = await findStateEventSeq(db, session.sid, version, session.historyStart);
     if (event === undefined) throw new VersionExpired(version, session.historyStart);
     seq = event;
   }
@@ -56,7 +56,7 @@ function replay(base: StoredSnapshot, deltas: StoredDelta[]): unknown {
  * below it and the deltas after that, which the caller knows are all kept
  * (trimming checks before it removes them).
  */
-export async function documentAt(db: DbOrTx, session: SessionRow, version: number): Promise<unknown> {
+export async function documentAt(db: Sql, session: SessionRow, version: number): Promise<unknown> {
   const base = await readBaseSnapshot(db, session.sid, version);
   const deltas = base ? await readDeltas(db, session.sid, base.version, version) : [];
   if (!base || base.body === null || deltas.length !== version - base.version) {

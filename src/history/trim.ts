@@ -1,5 +1,5 @@
 import type { HistoryTuning } from '../config.js';
-import { type Db, pgOf, type Tx } from '../db/client.js';
+import { type Db, type Tx } from '../db/client.js';
 import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/repository.js';
 import type { StateCache } from '../state/cache.js';
 import { readBaseSnapshot } from '../state/chain.js';
@@ -49,7 +49,7 @@ async function policyTarget(tx: Tx, session: SessionRow, policy: Retention, batc
   if (policy.max_events !== undefined) target = Math.max(target, session.lastSeq - policy.max_events);
   if (policy.max_age_ms !== undefined) {
     const window = Math.min(session.lastSeq, session.historyStart + batch);
-    const young = await findFirstYoungEvent(pgOf(tx), session.sid, session.historyStart, window, policy.max_age_ms);
+    const young = await findFirstYoungEvent(tx, session.sid, session.historyStart, window, policy.max_age_ms);
     target = Math.max(target, young === undefined ? window : young - 1);
     beyond = young === undefined && window < session.lastSeq;
   }
@@ -64,7 +64,7 @@ async function policyTarget(tx: Tx, session: SessionRow, policy: Retention, batc
  * oldest remaining one is found first on the (session, version) index.
  */
 async function versionAsOf(tx: Tx, session: SessionRow, seq: number): Promise<number> {
-  const { at, oldest } = await readVersionsAround(pgOf(tx), session.sid, session.historyStart, seq);
+  const { at, oldest } = await readVersionsAround(tx, session.sid, session.historyStart, seq);
   if (at !== null) return at;
   return oldest !== null ? oldest - 1 : session.version;
 }
@@ -85,12 +85,12 @@ async function trimPoint(tx: Tx, deps: TrimDeps, session: SessionRow, upTo: numb
   if (base?.version === floor) return { upTo, floor };
   if (session.encoding === 'binary') {
     const below = base?.version ?? 0;
-    const next = await findStateEventSeq(pgOf(tx), session.sid, below + 1, 0);
+    const next = await findStateEventSeq(tx, session.sid, below + 1, 0);
     return { upTo: next === undefined ? session.historyStart : next - 1, floor: below };
   }
   const cached = floor === session.version ? deps.cache.get(session.id, session.sid, session.version) : undefined;
   const document = cached ? cached.document : await documentAt(tx, session, floor);
-  await insertCheckpointIfMissing(pgOf(tx), {
+  await insertCheckpointIfMissing(tx, {
     sid: session.sid,
     version: floor,
     schemaVersion: session.schemaVersion ?? 0,
@@ -121,10 +121,9 @@ export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goa
   const step = Math.min(wanted, session.historyStart + deps.batch);
   const { upTo, floor } = await trimPoint(tx, deps, session, step);
   if (upTo <= session.historyStart) return { historyStart: session.historyStart, more: false };
-  const pg = pgOf(tx);
-  await deleteEventsThrough(pg, session.sid, session.historyStart, upTo);
-  await moveHistoryStart(pg, session.sid, upTo, floor);
-  await deleteSnapshotsBelow(pg, session.sid, floor);
+  await deleteEventsThrough(tx, session.sid, session.historyStart, upTo);
+  await moveHistoryStart(tx, session.sid, upTo, floor);
+  await deleteSnapshotsBelow(tx, session.sid, floor);
   return { historyStart: upTo, more: upTo === step && (step < wanted || beyond) };
 }
 
@@ -136,7 +135,7 @@ export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goa
  */
 export async function trimSession(db: Db, deps: TrimDeps, sessionId: string, goal: TrimGoal): Promise<number | undefined> {
   for (;;) {
-    const step = await db.transaction(async (tx) => {
+    const step = await db.begin(async (tx) => {
       const session = await lockSession(tx, sessionId);
       return session && trimBatch(tx, deps, session, goal);
     });
@@ -156,10 +155,10 @@ export async function trimSession(db: Db, deps: TrimDeps, sessionId: string, goa
 async function scheduleNext(tx: Tx, session: SessionRow, policy: Retention, more: boolean): Promise<void> {
   if (more) return;
   if (policy.max_events === undefined && policy.max_age_ms === undefined) {
-    await parkFromRetention(pgOf(tx), session.sid);
+    await parkFromRetention(tx, session.sid);
     return;
   }
-  await scheduleRetention(pgOf(tx), session.sid, policy.max_age_ms);
+  await scheduleRetention(tx, session.sid, policy.max_age_ms);
 }
 
 /**
@@ -185,16 +184,16 @@ export class RetentionSweeper {
     if (!this.defaultsApplied) {
       // A server default that was not set when these sessions were parked applies to them now.
       if (this.defaults.maxEvents !== undefined || this.defaults.maxAgeMs !== undefined) {
-        await unparkSessionsWithoutPolicy(pgOf(this.db));
+        await unparkSessionsWithoutPolicy(this.db);
       }
       this.defaultsApplied = true;
     }
-    const due = await findSessionsDueForTrim(pgOf(this.db), limit);
+    const due = await findSessionsDueForTrim(this.db, limit);
     let batches = 0;
     let failed: unknown;
     for (const sid of due) {
       try {
-        const trimmed = await this.db.transaction(async (tx) => {
+        const trimmed = await this.db.begin(async (tx) => {
           const session = await lockSessionBySidIfFree(tx, sid);
           if (!session) return false;
           const policy = policyOf(session, this.defaults);
@@ -205,7 +204,7 @@ export class RetentionSweeper {
         if (trimmed) batches++;
       } catch (error) {
         failed ??= error;
-        await postponeTrim(pgOf(this.db), sid).catch(() => {});
+        await postponeTrim(this.db, sid).catch(() => {});
       }
     }
     if (failed) throw failed;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { transactionSql, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { IdempotencyKeyReused } from '../errors.js';
 import { deleteKey, findKeyedResponse, insertKeyedResponse } from './statements.js';
 
@@ -39,11 +39,10 @@ export async function findStoredResponse(
   request: IdempotentRequest,
   ttlMs: number,
 ): Promise<StoredResponse | undefined> {
-  const pg = transactionSql(tx);
-  const row = await findKeyedResponse(pg, request.scope, request.key, ttlMs);
+  const row = await findKeyedResponse(tx, request.scope, request.key, ttlMs);
   if (!row) return undefined;
   if (row.expired) {
-    await deleteKey(pg, request.scope, request.key);
+    await deleteKey(tx, request.scope, request.key);
     return undefined;
   }
   if (row.requestHash !== request.hash) throw new IdempotencyKeyReused(request.key);
@@ -52,7 +51,7 @@ export async function findStoredResponse(
 
 /** Sent at once (see `db/pipeline.ts`): it may ride with the COMMIT. */
 export function storeResponse(tx: Tx, request: IdempotentRequest, response: StoredResponse): Promise<unknown> {
-  return insertKeyedResponse(transactionSql(tx), {
+  return insertKeyedResponse(tx, {
     scope: request.scope,
     key: request.key,
     requestHash: request.hash,
@@ -63,5 +62,5 @@ export function storeResponse(tx: Tx, request: IdempotentRequest, response: Stor
 
 /** Drops a stored answer that no longer holds (see the create route), so the request runs again. */
 export async function forgetResponse(tx: Tx, request: IdempotentRequest): Promise<void> {
-  await deleteKey(transactionSql(tx), request.scope, request.key);
+  await deleteKey(tx, request.scope, request.key);
 }

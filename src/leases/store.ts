@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { transactionSql, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
@@ -28,7 +28,7 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
   const token = randomBytes(32).toString('base64url');
   const fencingToken = session.leaseFencingToken + 1;
   const expiresAt = (
-    await holdLease(transactionSql(tx), session.sid, { owner, tokenHash: hashLeaseToken(token), fencingToken, ttlMs })
+    await holdLease(tx, session.sid, { owner, tokenHash: hashLeaseToken(token), fencingToken, ttlMs })
   ).toISOString();
   const events = [pendingExpiryEvent(session)].filter((e): e is NewEvent => e !== undefined);
   events.push({ type: 'lease.acquired', dataJson: JSON.stringify({ owner, fencing_token: fencingToken, expires_at: expiresAt }) });
@@ -51,7 +51,7 @@ export async function reissueLease(tx: Tx, session: SessionRow, claimed: Lease):
     );
   }
   const token = randomBytes(32).toString('base64url');
-  await replaceLeaseToken(transactionSql(tx), session.sid, hashLeaseToken(token));
+  await replaceLeaseToken(tx, session.sid, hashLeaseToken(token));
   return {
     owner: session.leaseOwner ?? claimed.owner,
     token,
@@ -63,7 +63,7 @@ export async function reissueLease(tx: Tx, session: SessionRow, claimed: Lease):
 export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<Lease> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;
-  const expiresAt = await extendLease(transactionSql(tx), session.sid, ttl);
+  const expiresAt = await extendLease(tx, session.sid, ttl);
   const state = {
     // Stryker disable next-line StringLiteral: unreachable; holdsLease passed, so the lease has an owner
     owner: session.leaseOwner ?? '',
@@ -81,7 +81,7 @@ export async function releaseLease(tx: Tx, session: SessionRow, token: string): 
 /** Ends the lease and returns its lease.released event, for a caller that appends it with others (a turn). */
 export async function endLease(tx: Tx, session: SessionRow, token: string): Promise<NewEvent[]> {
   if (!holdsLease(session, token)) throw new LeaseLost();
-  await clearLease(transactionSql(tx), session.sid);
+  await clearLease(tx, session.sid);
   return [
     { type: 'lease.released', dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
   ];

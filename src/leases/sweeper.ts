@@ -1,4 +1,4 @@
-import { type Db, type Sql, transactionSql } from '../db/client.js';
+import { type Db, type Sql } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { settleClaims } from '../queue/store.js';
 import { lockSessionBySidIfFree } from '../sessions/repository.js';
@@ -15,14 +15,14 @@ export async function settleExpired(db: Db, pg: Sql, batch = 100): Promise<numbe
   const due = await findDueSessions(pg, batch);
   let settled = 0;
   for (const sid of due) {
-    const done = await db.transaction(async (tx) => {
+    const done = await db.begin(async (tx) => {
       const session = await lockSessionBySidIfFree(tx, sid);
       if (!session) return false;
       const events: NewEvent[] = [];
       const expiry = pendingExpiryEvent(session);
       if (expiry) {
         events.push(expiry);
-        await markLeaseExpiryAnnounced(transactionSql(tx), session.sid);
+        await markLeaseExpiryAnnounced(tx, session.sid);
       }
       events.push(...(await settleClaims(tx, session)));
       await appendToSession(tx, session, events);

@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import { type Sql, transactionSql, type Tx } from '../db/client.js';
+import { type Sql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { VersionConflict } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
@@ -53,14 +53,14 @@ export function checkExpectedVersion(session: SessionRow, expected: number | und
 /** Bumps the conversation version by one, with the counters the change moved. */
 async function bumpConversation(tx: Tx, session: SessionRow, counters: ConversationCounters): Promise<number> {
   const version = session.messageVersion + 1;
-  await setConversationVersion(transactionSql(tx), session.sid, version, counters);
+  await setConversationVersion(tx, session.sid, version, counters);
   return version;
 }
 
 /** Stores the inputs as the messages after the session's last one. */
 async function storeInputs(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<MessageRow[]> {
   return insertMessages(
-    transactionSql(tx),
+    tx,
     session.sid,
     inputs.map((input, i) => ({
       seq: session.messageSeq + i + 1,
@@ -113,7 +113,7 @@ export async function replaceKind(
   session: SessionRow,
   input: MessageInput & { kind: string },
 ): Promise<Change & { message: MessageView; archived_seqs: number[] }> {
-  const archivedSeqs = ascending(await archiveKind(transactionSql(tx), session.sid, input.kind));
+  const archivedSeqs = ascending(await archiveKind(tx, session.sid, input.kind));
   const [row] = await storeInputs(tx, session, [input]);
   // Stryker disable next-line StringLiteral: unreachable; an INSERT of one row with RETURNING always returns that row (a failed one throws)
   if (!row) throw new Error('replace inserted no row');
@@ -137,7 +137,7 @@ export async function trimMessages(
   beforeSeq: number,
   protectedKinds: string[],
 ): Promise<Change & { trimmed: number }> {
-  const seqs = ascending(await archiveBefore(transactionSql(tx), session.sid, beforeSeq, protectedKinds));
+  const seqs = ascending(await archiveBefore(tx, session.sid, beforeSeq, protectedKinds));
   const version = await bumpConversation(tx, session, {
     messageCount: session.messageCount - seqs.length,
     archivedCount: session.archivedCount + seqs.length,

@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import { type Sql, transactionSql, type Tx } from '../db/client.js';
+import { type Sql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, BatchClaimed, BatchNotFound, ClaimExpired, ClaimNotFound } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
@@ -33,7 +33,7 @@ const event = (type: string, data: unknown): NewEvent => ({ type, dataJson: JSON
 /** Queues a batch; `itemsJson` is the items' JSON text, already size-checked. */
 export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): Promise<{ view: BatchView; events: NewEvent[] }> {
   const batchId = uuidv7();
-  const row = await insertBatch(transactionSql(tx), session.sid, batchId, itemsJson);
+  const row = await insertBatch(tx, session.sid, batchId, itemsJson);
   return {
     view: toView(row),
     events: [{ type: 'queue.enqueued', dataJson: `{"batch_id":${JSON.stringify(batchId)},"items":${itemsJson}}` }],
@@ -46,10 +46,9 @@ export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): P
  * to append. The session row must be locked.
  */
 export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEvent[]> {
-  const pg = transactionSql(tx);
-  const claimIds = await expireDeadClaims(pg, session.sid, { fencingToken: session.leaseFencingToken, active: session.leaseActive });
+  const claimIds = await expireDeadClaims(tx, session.sid, { fencingToken: session.leaseFencingToken, active: session.leaseActive });
   if (claimIds.length === 0) return [];
-  const returned = await releaseBatchesOfClaims(pg, claimIds);
+  const returned = await releaseBatchesOfClaims(tx, claimIds);
   // Stryker disable next-line MethodExpression,ArithmeticOperator: defensive; the CTE reads in id order and PostgreSQL's plan for this join (CTE scan driving a primary-key lookup) returns in that order, so no test can produce another order; the sort keeps enqueue order should the plan change
   const rows = [...returned].sort((a, b) => a.id - b.id);
   return claimIds.map((claimId) =>
@@ -69,14 +68,13 @@ export async function claimBatches(
   ttlMs: number,
 ): Promise<{ claim: ClaimView | undefined; events: NewEvent[] }> {
   const events = await settleClaims(tx, session);
-  const pg = transactionSql(tx);
-  const pending = await lockPendingBatches(pg, session.sid, maxBatches);
+  const pending = await lockPendingBatches(tx, session.sid, maxBatches);
   if (pending.length === 0) return { claim: undefined, events };
   const claimId = uuidv7();
   // A claim made under a lease lives only as long as that lease generation.
   const fencingToken = session.leaseActive ? session.leaseFencingToken : null;
-  const expiresAt = (await insertClaim(pg, claimId, session.sid, fencingToken, ttlMs)).toISOString();
-  await markBatchesClaimed(pg, pending.map((b) => b.id), claimId);
+  const expiresAt = (await insertClaim(tx, claimId, session.sid, fencingToken, ttlMs)).toISOString();
+  await markBatchesClaimed(tx, pending.map((b) => b.id), claimId);
   const batchIds = pending.map((b) => b.batchId);
   events.push(event('queue.claimed', { claim_id: claimId, batch_ids: batchIds, expires_at: expiresAt }));
   return { claim: { claim_id: claimId, batches: pending.map((b) => toView(b, 'claimed')), expires_at: expiresAt }, events };
@@ -88,7 +86,7 @@ export async function claimBatches(
  */
 async function activeClaim(tx: Tx, session: SessionRow, claimId: string): Promise<{ events: NewEvent[]; refusal?: ApiError }> {
   const events = await settleClaims(tx, session);
-  const status = await findClaimStatus(transactionSql(tx), session.sid, claimId);
+  const status = await findClaimStatus(tx, session.sid, claimId);
   if (!status) return { events, refusal: new ClaimNotFound(claimId) };
   if (status !== 'active') return { events, refusal: new ClaimExpired(claimId, status) };
   return { events };
@@ -105,16 +103,15 @@ export async function finishClaim(
 ): Promise<{ body: Record<string, unknown>; events: NewEvent[]; refusal?: ApiError }> {
   const { events, refusal } = await activeClaim(tx, session, claimId);
   if (refusal) return { body: {}, events, refusal };
-  const pg = transactionSql(tx);
   if (action === 'renew') {
-    const expiresAt = await extendClaim(pg, claimId, ttlMs ?? 30_000);
+    const expiresAt = await extendClaim(tx, claimId, ttlMs ?? 30_000);
     const body = { claim_id: claimId, status: 'active', expires_at: expiresAt.toISOString() };
     events.push(event('queue.renewed', body));
     return { body, events };
   }
   const complete = action === 'complete';
-  await endClaim(pg, claimId, complete ? 'completed' : 'abandoned');
-  const batches = await (complete ? completeClaimedBatches : releaseClaimedBatches)(pg, claimId);
+  await endClaim(tx, claimId, complete ? 'completed' : 'abandoned');
+  const batches = await (complete ? completeClaimedBatches : releaseClaimedBatches)(tx, claimId);
   const batchIds = batches.sort((a, b) => a.id - b.id).map((b) => b.batchId);
   const body = { claim_id: claimId, status: complete ? 'completed' : 'abandoned', batch_ids: batchIds };
   events.push(event(complete ? 'queue.completed' : 'queue.abandoned', { claim_id: claimId, batch_ids: batchIds }));
@@ -123,12 +120,11 @@ export async function finishClaim(
 
 /** Cancels a pending batch; cancelling a cancelled batch changes nothing. */
 export async function cancelBatch(tx: Tx, session: SessionRow, batchId: string): Promise<NewEvent[]> {
-  const pg = transactionSql(tx);
-  const status = await lockBatchStatus(pg, session.sid, batchId);
+  const status = await lockBatchStatus(tx, session.sid, batchId);
   if (!status) throw new BatchNotFound(batchId);
   if (status === 'cancelled') return [];
   if (status !== 'pending') throw new BatchClaimed(batchId, status);
-  await markBatchCancelled(pg, batchId);
+  await markBatchCancelled(tx, batchId);
   return [event('queue.cancelled', { batch_id: batchId })];
 }
 

@@ -89,7 +89,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const scope = body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id);
       const idempotent = idempotentRequest(writeCaller(request), scope);
       const create = () =>
-        db.transaction(async (tx): Promise<WriteOutcome> => {
+        db.begin(async (tx): Promise<WriteOutcome> => {
           if (idempotent) {
             const stored = await findStoredResponse(tx, idempotent, config.idempotencyTtlMs);
             if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };

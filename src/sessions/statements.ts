@@ -1,6 +1,6 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { Sql } from '../db/client.js';
-import { LEASE_ACTIVE_SQL } from '../db/clock.js';
+import { leaseRunning } from '../db/clock.js';
 import { sessions } from '../db/schema.js';
 
 /*
@@ -25,8 +25,9 @@ const rowNames = Object.values(rowColumns).map((column) => column.name);
 const recordNames = [...rowNames, sessions.metadata.name];
 // The metadata stays out of the lock every write takes (and of the reads that
 // only need the counters): a write must not pay for a large metadata document.
-const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${pg.unsafe(LEASE_ACTIVE_SQL)} as lease_active`;
-const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${pg.unsafe(LEASE_ACTIVE_SQL)} as lease_active`;
+const leaseActive = (pg: Sql) => leaseRunning(pg, pg`lease_expires_at`);
+const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active`;
+const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active`;
 
 export async function findSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
   const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id}`;

@@ -1,4 +1,4 @@
-import { type DbOrTx, pgOf } from '../db/client.js';
+import { type Sql } from '../db/client.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { PatchFailed, StateUnreadable } from '../errors.js';
 import { applyJsonPatch, NO_LIMITS, type PatchOperation } from './json-patch.js';
@@ -17,13 +17,13 @@ export interface StoredDelta {
 }
 
 /** The newest stored snapshot or checkpoint at or below `version`. */
-export async function readBaseSnapshot(db: DbOrTx, sid: number, version: number): Promise<StoredSnapshot | undefined> {
-  return readSnapshotAtOrBelow(pgOf(db), sid, version);
+export async function readBaseSnapshot(db: Sql, sid: number, version: number): Promise<StoredSnapshot | undefined> {
+  return readSnapshotAtOrBelow(db, sid, version);
 }
 
 /** The kept deltas with version in (after, upTo], in order. */
-export async function readDeltas(db: DbOrTx, sid: number, after: number, upTo: number): Promise<StoredDelta[]> {
-  const rows = await readDeltaRows(pgOf(db), sid, after, upTo);
+export async function readDeltas(db: Sql, sid: number, after: number, upTo: number): Promise<StoredDelta[]> {
+  const rows = await readDeltaRows(db, sid, after, upTo);
   return rows.map((row) => ({ version: row.version, delta: JSON.parse(row.data) as Delta }));
 }
 
@@ -50,7 +50,7 @@ export const READ_DEPTH = 1000;
  * the answer is `StateUnreadable`, naming the version that failed, and a PUT
  * snapshot (which never reads the chain) repairs the session.
  */
-export async function materialise(db: DbOrTx, session: SessionRow): Promise<Measured> {
+export async function materialise(db: Sql, session: SessionRow): Promise<Measured> {
   const [base, deltas] = await Promise.all([
     readBaseSnapshot(db, session.sid, session.version),
     readDeltas(db, session.sid, session.baseVersion, session.version),

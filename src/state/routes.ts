@@ -1,3 +1,4 @@
+import { READ_ONLY_SNAPSHOT } from '../db/client.js';
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -115,21 +116,15 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { have, schema_version: schemaVersion, at_version: atVersion } = request.query;
       if (atVersion !== undefined) {
-        return db.transaction(
-          async (tx) => snapshotAnswer(await stateAtVersion(tx, await getSession(tx, request.params.id), atVersion)),
-          { isolationLevel: 'repeatable read', accessMode: 'read only' },
-        );
+        return db.begin(READ_ONLY_SNAPSHOT, async (tx) => snapshotAnswer(await stateAtVersion(tx, await getSession(tx, request.params.id), atVersion)));
       }
-      const answer = await db.transaction(
-        async (tx) => {
+      const answer = await db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
           const session = await getSession(tx, request.params.id);
           checkSyncQuery(session, { have, schemaVersion });
           const etag = stateEtag(session);
           if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return { etag, body: undefined };
           return { etag, body: await syncAnswer(tx, config.state, session, { have, schemaVersion }) };
-        },
-        { isolationLevel: 'repeatable read', accessMode: 'read only' },
-      );
+        });
       reply.header('etag', answer.etag);
       // No payload at all: a 304 carries neither a body nor its Content-Type/-Length.
       return answer.body === undefined ? reply.code(304).send(undefined as never) : answer.body;

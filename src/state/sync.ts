@@ -1,5 +1,5 @@
 import type { StateTuning } from '../config.js';
-import type { DbOrTx } from '../db/client.js';
+import type { Sql } from '../db/client.js';
 import { SchemaMismatch, VersionAhead } from '../errors.js';
 import type { SessionRow } from '../sessions/repository.js';
 import { type Delta, materialise, readBaseSnapshot, readDeltas, type StoredDelta } from './chain.js';
@@ -47,7 +47,7 @@ export function checkSyncQuery(session: SessionRow, query: SyncQuery): void {
  * read-only repeatable-read transaction (or under the session lock) so the
  * session row, snapshot and deltas are one consistent picture.
  */
-export async function syncAnswer(db: DbOrTx, tuning: StateTuning, session: SessionRow, query: SyncQuery): Promise<SyncAnswer> {
+export async function syncAnswer(db: Sql, tuning: StateTuning, session: SessionRow, query: SyncQuery): Promise<SyncAnswer> {
   const head = session.version;
   const { have } = query;
   const seq = session.stateSeq;

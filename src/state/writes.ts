@@ -1,5 +1,5 @@
 import type { Limits, StateTuning } from '../config.js';
-import { transactionSql, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
 import { startAppend } from '../events/append.js';
 import {
@@ -95,7 +95,7 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
   // Earlier snapshots stay: `?at_version=` and fork rebuild older versions from
   // them. Trimming history (history/trim.ts) removes those nothing needs.
   const pending = inFlight([
-    sendSnapshotInsert(transactionSql(tx), { sid: session.sid, version, schemaVersion: input.schema_version, origin: 'put', body, bodyBytes }),
+    sendSnapshotInsert(tx, { sid: session.sid, version, schemaVersion: input.schema_version, origin: 'put', body, bodyBytes }),
     startAppend(
       tx,
       session,
@@ -214,7 +214,7 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     ...(checkpoint === undefined
       ? []
       : [
-          sendSnapshotInsert(transactionSql(tx), {
+          sendSnapshotInsert(tx, {
             sid: session.sid,
             version,
             schemaVersion: session.schemaVersion ?? 0,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
-import { transactionSql, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
 import { type NewEvent, startAppend } from '../events/append.js';
 import { ApiError, InvalidRequest, TurnConflict, UsageOverflow, VersionConflict } from '../errors.js';
@@ -65,7 +65,7 @@ function namePart(error: unknown, part: TurnPart, index: number | undefined): vo
 
 /** A committed turn with this id, if any: its answer when the body is the same, turn_conflict otherwise. */
 async function findTurn(tx: Tx, session: SessionRow, input: TurnInput): Promise<TurnAnswer | undefined> {
-  const row = await findCommittedTurn(transactionSql(tx), session.sid, input.turn_id);
+  const row = await findCommittedTurn(tx, session.sid, input.turn_id);
   if (!row) return undefined;
   if (row.requestHash !== input.hash) throw new TurnConflict(input.turn_id);
   return row.response as TurnAnswer;
@@ -166,7 +166,7 @@ export async function commitTurn(
     events.push(...(await commitAttachments(tx, head, input.attachments, 'attachments')));
   }
   const usage = asPartSync('usage', undefined, () => addUsage(session, input.usage));
-  await addSessionUsage(transactionSql(tx), session.sid, {
+  await addSessionUsage(tx, session.sid, {
     inputTokens: usage.input_tokens,
     outputTokens: usage.output_tokens,
     costUsd: usage.cost_usd,
@@ -189,7 +189,7 @@ export async function commitTurn(
   events.push({ type: 'turn.committed', dataJson: turnSummaryJson(input, { version: head.version, firstSeq, messageIds }) });
   sent.push(startAppend(tx, head, events).pending);
   sent.push(
-    sendTurnInsert(transactionSql(tx), { sid: session.sid, turnId: input.turn_id, requestHash: input.hash, responseJson: JSON.stringify(answer) }),
+    sendTurnInsert(tx, { sid: session.sid, turnId: input.turn_id, requestHash: input.hash, responseJson: JSON.stringify(answer) }),
   );
   return { status: 201, body: answer, replayed: false, pending: inFlight(sent) };
 }

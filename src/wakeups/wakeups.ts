@@ -9,7 +9,7 @@
  * until that history is delivered.
  */
 import type { ActivityView } from '../activity/view.js';
-import { type DbOrTx, pgOf } from '../db/client.js';
+import { type Sql } from '../db/client.js';
 import { PayloadTooLarge } from '../errors.js';
 import { sendNotification } from '../db/statements.js';
 
@@ -89,6 +89,6 @@ export function decodeNotification(payload: string): Notification | undefined {
  * Sends a notification when the transaction commits (never if it rolls back).
  * One too large for a wakeup is refused (413) before it reaches Postgres.
  */
-export async function notify(db: DbOrTx, notification: Notification): Promise<void> {
-  await sendNotification(pgOf(db), WAKEUP_CHANNEL, encodeWithinWakeup(notification));
+export async function notify(db: Sql, notification: Notification): Promise<void> {
+  await sendNotification(db, WAKEUP_CHANNEL, encodeWithinWakeup(notification));
 }

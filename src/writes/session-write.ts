@@ -117,7 +117,7 @@ async function runWrite(
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
-  const outcome = await db.transaction(async (tx): Promise<WriteOutcome> => {
+  const outcome = await db.begin(async (tx): Promise<WriteOutcome> => {
     const session = await lockSession(tx, sessionId);
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);

@@ -15,7 +15,7 @@ afterAll(async () => {
 
 /** What a paused worker (a long GC, a partition) looks like to the server: its lease ran out. */
 async function expireLeaseOnServer(id: string): Promise<void> {
-  await t.database.sql`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
+  await t.database.db`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
 }
 
 function aborted(signal: AbortSignal): Promise<unknown> {

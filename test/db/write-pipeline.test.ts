@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inFlight, startQuery } from '../../src/db/pipeline.js';
 import { startEventAppend } from '../../src/events/append.js';
@@ -26,7 +25,7 @@ const writer = () => ({ db: t.database.db, sessionQueue: new SessionQueue() });
 async function appendBeside(sessionId: string, failing: boolean, key?: string) {
   return writeSession(writer(), { sessionId, idempotencyTtlMs: 60_000 }, key ? { idempotency: { key, fingerprint: 'probe' } } : {}, async (tx, session) => {
     const sent = startEventAppend(tx, session, [{ type: 'probe', dataJson: '{"n":1}' }]);
-    const extra = startQuery(tx.execute(failing ? sql`select 1 / 0` : sql`select 1`));
+    const extra = startQuery(failing ? tx`select 1 / 0` : tx`select 1`);
     return { status: 201, body: { last_seq: sent?.lastSeq }, pending: inFlight([sent?.pending, extra]) };
   });
 }

@@ -89,7 +89,7 @@ describe('bytes gone between the lookup and the read', () => {
     const bytes = randomBytes(3 * CHUNK + 7);
     expect((await declared(id, bytes)).statusCode).toBe(201);
     // What a session deleted, or an intent swept, a moment after the lookup leaves: the row read, its bytes gone.
-    await t.database.sql`delete from attachment_chunks where blob_id = (select id from attachments where attachment_id = ${sha(bytes)})`;
+    await t.database.db`delete from attachment_chunks where blob_id = (select id from attachments where attachment_id = ${sha(bytes)})`;
     for (const headers of [{}, { range: `bytes=${CHUNK + 3}-` }] as Record<string, string>[]) {
       const gone = await download(id, sha(bytes), headers);
       expect(expectProblem(gone, 404, 'attachment_not_found')).toMatchObject({ attachment_id: sha(bytes) });

@@ -31,7 +31,7 @@ const download = (id: string, attachmentId: string, headers: Record<string, stri
 const list = async (id: string): Promise<any[]> => (await call(t.app, 'GET', `/v1/sessions/${id}/attachments`)).json().attachments;
 
 async function chunkRows(): Promise<number> {
-  const [row] = await t.database.sql`select count(*)::int as n from attachment_chunks`;
+  const [row] = await t.database.db`select count(*)::int as n from attachment_chunks`;
   return row?.n as number;
 }
 
@@ -240,14 +240,14 @@ describe('attachments', () => {
     const dropped = (await upload(id, 'dropped')).json().attachment_id;
     expect((await call(t.app, 'POST', `/v1/sessions/${id}/attachments/${kept}/commit`)).statusCode).toBe(200);
     // Within the TTL nothing goes.
-    await sweepAttachments(t.database.sql, 3_600_000);
+    await sweepAttachments(t.database.db, 3_600_000);
     expect((await list(id)).map((a) => a.attachment_id).sort()).toEqual([kept, dropped].sort());
     // Past it (a TTL of 0: everything uncommitted is old enough), the uncommitted one goes, with its bytes.
-    await sweepAttachments(t.database.sql, 0);
+    await sweepAttachments(t.database.db, 0);
     expect((await list(id)).map((a) => a.attachment_id)).toEqual([kept]);
     expectProblem(await download(id, dropped), 404, 'attachment_not_found');
     expect((await download(id, kept)).body).toBe('kept');
-    const [orphans] = await t.database.sql`select count(*)::int as n from attachment_chunks c where not exists (select 1 from attachments a where a.id = c.blob_id)`;
+    const [orphans] = await t.database.db`select count(*)::int as n from attachment_chunks c where not exists (select 1 from attachments a where a.id = c.blob_id)`;
     expect(orphans?.n).toBe(0);
   });
 
@@ -255,14 +255,14 @@ describe('attachments', () => {
     const id = await newSession();
     const aid = (await upload(id, 'uploaded twice')).json().attachment_id;
     const ageTwoHours = () =>
-      t.database.sql`update attachments set created_at = created_at - interval '2 hours', intent_at = intent_at - interval '2 hours' where attachment_id = ${aid}`;
+      t.database.db`update attachments set created_at = created_at - interval '2 hours', intent_at = intent_at - interval '2 hours' where attachment_id = ${aid}`;
     await ageTwoHours();
     expect((await upload(id, 'uploaded twice')).statusCode).toBe(201);
-    await sweepAttachments(t.database.sql, 3_600_000);
+    await sweepAttachments(t.database.db, 3_600_000);
     expect((await list(id)).map((a) => a.attachment_id)).toEqual([aid]);
     // Without the second upload it would have gone.
     await ageTwoHours();
-    await sweepAttachments(t.database.sql, 3_600_000);
+    await sweepAttachments(t.database.db, 3_600_000);
     expect(await list(id)).toEqual([]);
   });
 
@@ -284,7 +284,7 @@ describe('attachments', () => {
     const rows = await chunkRows();
     expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBe(204);
     expect(await chunkRows()).toBe(rows - 4);
-    const [left] = await t.database.sql`select count(*)::int as n from attachments a join sessions s on s.sid = a.session_sid where s.id = ${id}`;
+    const [left] = await t.database.db`select count(*)::int as n from attachments a join sessions s on s.sid = a.session_sid where s.id = ${id}`;
     expect(left?.n).toBe(0);
   });
 

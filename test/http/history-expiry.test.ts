@@ -27,14 +27,14 @@ afterAll(async () => {
 /** Polls until `done()` holds: a bounded wait, not an assertion on time. */
 /** Moves a session's last write back in time (the sweep judges by the database clock). */
 const age = (id: string, ms: number) =>
-  a.database.sql`
+  a.database.db`
     update sessions set updated_at = now() - ${ms} * interval '1 millisecond',
       expiry_check_at = now() - ${ms} * interval '1 millisecond' + ttl_ms * interval '1 millisecond'
     where id = ${id}`;
 
 /** Transactions of this database waiting for a row lock. */
 async function lockWaiters(): Promise<number> {
-  const [row] = await a.database.sql<{ n: number }[]>`
+  const [row] = await a.database.db<{ n: number }[]>`
     select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
   return row?.n ?? 0;
 }
@@ -42,7 +42,7 @@ async function lockWaiters(): Promise<number> {
 /** The deletion notices sent on the wakeup channel, as they arrive. */
 async function listenForDeletions(): Promise<{ notices: string[]; stop: () => Promise<void> }> {
   const notices: string[] = [];
-  const listener = await a.database.sql.listen(WAKEUP_CHANNEL, (payload) => {
+  const listener = await a.database.db.listen(WAKEUP_CHANNEL, (payload) => {
     if (payload.includes('"deleted"')) notices.push(payload);
   });
   return { notices, stop: () => listener.unlisten() };

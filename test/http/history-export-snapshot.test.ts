@@ -17,7 +17,7 @@ const ok = async (method: 'POST' | 'PUT', path: string, body: unknown) => {
 };
 
 const inTransaction = async () =>
-  (await t.database.sql`select count(*)::int as n from pg_stat_activity
+  (await t.database.db`select count(*)::int as n from pg_stat_activity
     where datname = current_database() and state like 'idle in transaction%'`)[0]?.n;
 
 describe('an export is one snapshot', () => {

@@ -172,7 +172,7 @@ async function roundTrip(id: string): Promise<string> {
   const unclaimed = before.queue.batches.map((b: any) => (b.status === 'claimed' ? { ...b, status: 'pending' } : b));
   expect(await readsOf(id)).toEqual({ ...before, queue: { ...before.queue, batches: unclaimed } });
   // The sweeps (expiry, retention) look at the copy as at any session just written.
-  const [due] = await t.database.sql`
+  const [due] = await t.database.db`
     select expiry_check_at is not distinct from (case when ttl_ms is not null then updated_at + ttl_ms * interval '1 millisecond' end) as expiry,
       trim_due_at <= now() as trim from sessions where id = ${id}`;
   expect(due).toEqual({ expiry: true, trim: true });
@@ -316,7 +316,7 @@ describe('export and import', () => {
     expect(unreadable.line).toBe(lines.length - 1);
     expect(unreadable.detail).toMatch(/state at version 9 cannot be rebuilt/);
     expect((await call(t.app, 'GET', '/v1/sessions/cut-copy')).statusCode).toBe(404);
-    const count = await t.database.sql`select count(*)::int as n from messages m join sessions s on s.sid = m.session_sid where s.id = 'cut-copy'`;
+    const count = await t.database.db`select count(*)::int as n from messages m join sessions s on s.sid = m.session_sid where s.id = 'cut-copy'`;
     expect(count[0]?.n).toBe(0);
   });
 
@@ -364,7 +364,7 @@ describe('export and import', () => {
       expect(upload.statusCode).toBe(201);
     }
     const inTransaction = async () =>
-      (await t.database.sql`select count(*)::int as n from pg_stat_activity
+      (await t.database.db`select count(*)::int as n from pg_stat_activity
         where datname = current_database() and state like 'idle in transaction%'`)[0]?.n;
     const connections = () => new Promise<number>((resolve) => t.app.server.getConnections((_error, n) => resolve(n)));
     const idle = await connections();

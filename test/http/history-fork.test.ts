@@ -59,7 +59,7 @@ describe('?at_version= (time travel)', () => {
     }
     for (let v = 5; v <= 10; v++) expect((await get(`/v1/sessions/tt-trim/state?at_version=${v}`)).snapshot).toEqual(stateOf(v));
     // Snapshots nothing needs any more are gone; the one below version 5 stays.
-    const kept = await t.database.sql`
+    const kept = await t.database.db`
       select version from state_snapshots where session_sid = (select sid from sessions where id = 'tt-trim') order by version`;
     expect(kept.map((r) => Number(r.version))).toEqual([4, 7, 10]);
   });

@@ -100,7 +100,7 @@ async function expectRefused(lines: Line[], line: number, detail: RegExp, id = `
   expect(problem.detail).toMatch(detail);
   expect(problem.line, problem.detail).toBe(line);
   expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}`), 404, 'session_not_found');
-  const [left] = await t.database.sql`select count(*)::int as n from sessions where id = ${id}`;
+  const [left] = await t.database.db`select count(*)::int as n from sessions where id = ${id}`;
   expect(left?.n).toBe(0);
 }
 

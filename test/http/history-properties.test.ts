@@ -271,7 +271,7 @@ async function checkReplayOfKept(id: string, m: Model): Promise<void> {
 }
 
 async function sidOf(id: string): Promise<number> {
-  const [row] = await t.database.sql<{ sid: string }[]>`select sid from sessions where id = ${id}`;
+  const [row] = await t.database.db<{ sid: string }[]>`select sid from sessions where id = ${id}`;
   return Number(row?.sid);
 }
 

@@ -167,9 +167,9 @@ describe('background trimming', () => {
   it('trims by age, judged by the database clock', async () => {
     const id = await session({ retention: { max_age_ms: 3_600_000 } });
     await notes(id, 6);
-    const { sid } = (await t.database.sql`select sid from sessions where id = ${id}`)[0] as { sid: string };
+    const { sid } = (await t.database.db`select sid from sessions where id = ${id}`)[0] as { sid: string };
     // Events 1-4 were written two hours ago.
-    await t.database.sql`update events set created_at = now() - interval '2 hours' where session_sid = ${sid} and seq <= 4`;
+    await t.database.db`update events set created_at = now() - interval '2 hours' where session_sid = ${sid} and seq <= 4`;
     expect(await trimSession(t.database.db, deps(), id, { policy: { max_age_ms: 3_600_000 } })).toBe(4);
     const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
     expect(await sweeper.sweep(1000)).toBe(0);
@@ -180,7 +180,7 @@ describe('background trimming', () => {
     const id = await session({ retention: { max_events: 1 } });
     await notes(id, 3);
     const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
-    await t.database.sql.begin(async (tx) => {
+    await t.database.db.begin(async (tx) => {
       await tx`select 1 from sessions where id = ${id} for update`;
       await sweeper.sweep(1000);
       expect((await tx`select history_start from sessions where id = ${id}`)[0]?.historyStart).toBe(0);

@@ -11,7 +11,7 @@ const CLAIM = { owner: 'worker', ttl_ms: 600_000 };
 
 /** Every stored answer, as text: no lease token may ever be among them. */
 async function storedAnswers(t: TestApp): Promise<string> {
-  const rows = await t.database.sql`select scope, response::text as response from idempotency_keys`;
+  const rows = await t.database.db`select scope, response::text as response from idempotency_keys`;
   return rows.map((row) => `${row.scope} ${row.response}`).join('\n');
 }
 
@@ -163,7 +163,7 @@ describe('with authentication off', () => {
     // The two lives are told apart by created_at, at millisecond precision.
     const created = first.json().created_at as string;
     await expect
-      .poll(async () => (await t.database.sql`select date_trunc('milliseconds', now()) > ${created}::timestamptz as later`)[0]?.later)
+      .poll(async () => (await t.database.db`select date_trunc('milliseconds', now()) > ${created}::timestamptz as later`)[0]?.later)
       .toBe(true);
     const other = await call(t.app, 'POST', '/v1/sessions', { id: 'taken', metadata: { by: 'other' } });
     expect(other.statusCode).toBe(201);

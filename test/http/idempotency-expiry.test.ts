@@ -15,7 +15,7 @@ afterAll(() => t.close());
 const append = (id: string, body: unknown, key: string) => call(t.app, 'POST', `/v1/sessions/${id}/events`, body, { 'idempotency-key': key });
 /** Time passes for the stored answers of a key: its row is dated `hours` ago. */
 const age = (key: string, hours: number) =>
-  t.database.sql`update idempotency_keys set created_at = now() - make_interval(hours => ${hours}) where key = ${key}`;
+  t.database.db`update idempotency_keys set created_at = now() - make_interval(hours => ${hours}) where key = ${key}`;
 
 describe('Idempotency-Key lifetime', () => {
   it('a retry within the TTL replays; the same key after the TTL runs the request again', async () => {
@@ -64,11 +64,11 @@ describe('Idempotency-Key lifetime', () => {
     await append(id, { events: [{ type: 'note', data: 2 }] }, 'k-young');
     await age('k-old', 25);
     await age('k-young', 23);
-    expect(await deleteExpiredKeys(t.database.sql, DAY_MS)).toBe(1);
-    const left = await t.database.sql<{ key: string }[]>`select key from idempotency_keys where key like 'k-%' order by key`;
+    expect(await deleteExpiredKeys(t.database.db, DAY_MS)).toBe(1);
+    const left = await t.database.db<{ key: string }[]>`select key from idempotency_keys where key like 'k-%' order by key`;
     expect(left.map((row) => row.key)).not.toContain('k-old');
     expect(left.map((row) => row.key)).toContain('k-young');
-    expect(await deleteExpiredKeys(t.database.sql, DAY_MS)).toBe(0);
+    expect(await deleteExpiredKeys(t.database.db, DAY_MS)).toBe(0);
   });
 });
 

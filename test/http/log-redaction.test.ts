@@ -81,7 +81,7 @@ describe('a request that fails with a 500', () => {
     ({ t, app, log } = await loggingApp({}));
     await app.inject({ method: 'POST', url: '/v1/sessions', payload: { id: 'doomed' } });
     // An unexpected database fault on the activity write, whose query carries the user's detail.
-    await t.database.sql.unsafe(`
+    await t.database.db.unsafe(`
       create function refuse_activity() returns trigger language plpgsql as
         $$ begin raise exception 'activity refused for "%"', new.detail using errcode = 'XX000'; end $$;
       create trigger refuse_activity before insert on session_activity for each row execute function refuse_activity();

@@ -26,7 +26,7 @@ async function createOk(body: Record<string, unknown>): Promise<any> {
 
 /** Transactions of this app's database waiting for a lock. */
 async function lockWaiters(): Promise<number> {
-  const [row] = await t.database.sql<{ n: number }[]>`
+  const [row] = await t.database.db<{ n: number }[]>`
     select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
   return row?.n ?? 0;
 }
@@ -537,7 +537,7 @@ describe('concurrent creates', () => {
     let attempts: ReturnType<typeof create>[] = [];
     // Each create checks the key, then waits on the parent's row (its foreign-key check)
     // while the test holds it: both have found no stored answer before either commits.
-    await t.database.sql.begin(async (tx) => {
+    await t.database.db.begin(async (tx) => {
       await tx`select 1 from sessions where id = 'race-held-parent' for update`;
       attempts = [create(body, key), create(body, key)];
       await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);

@@ -205,7 +205,7 @@ describe('a stored chain that no longer rebuilds (data written by an older build
     await delta(t, id, { base_version: 1, patch: [{ op: 'add', path: '/m', value: 1 }] });
     await delta(t, id, { base_version: 2, patch: [{ op: 'remove', path: '/m' }] });
     // What the old applier accepted and stored: a move of a member into its own child.
-    await t.database.sql`
+    await t.database.db`
       update events set data = ${JSON.stringify({ patch: [{ op: 'move', from: '/n', path: '/n/x' }] })}::json
       where type = 'state.delta' and version = 3
         and session_sid = (select sid from sessions where id = ${id})`;

@@ -26,7 +26,7 @@ it('a stored chain that no longer rebuilds is logged as a warning with the error
     expect((await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { n: 0 } })).statusCode).toBe(200);
     expect((await call(writer.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, patch: [{ op: 'add', path: '/m', value: 1 }] })).statusCode).toBe(200);
     // What an older applier accepted and stored: a move of a member into its own child.
-    await writer.database.sql`
+    await writer.database.db`
       update events set data = ${JSON.stringify({ patch: [{ op: 'move', from: '/n', path: '/n/x' }] })}::json
       where type = 'state.delta' and version = 2 and session_sid = (select sid from sessions where id = ${id})`;
     expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 409, 'state_unreadable');
@@ -42,7 +42,7 @@ it('a binary session whose stored snapshot is gone is a 500 whose log names the 
     const id = await createSession(writer, 'bytes-gone', { encoding: 'binary' });
     const put = await call(writer.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AAEC' });
     expect(put.statusCode, put.body).toBe(200);
-    await writer.database.sql`delete from state_snapshots where session_sid = (select sid from sessions where id = ${id})`;
+    await writer.database.db`delete from state_snapshots where session_sid = (select sid from sessions where id = ${id})`;
     expectProblem(await call(reader, 'GET', `/v1/sessions/${id}/state`), 500, 'internal_error');
     const logged = lines.join('\n');
     expect(logged).toContain(`session ${id}: binary snapshot 1 is missing`);

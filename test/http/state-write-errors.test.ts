@@ -172,7 +172,7 @@ describe('a stored json state that cannot be rebuilt', () => {
     expect((await delta(t, id, { base_version: 2, patch: [{ op: 'remove', path: '/m' }] })).statusCode).toBe(200);
     return id;
   }
-  const sid = (id: string) => t.database.sql`(select sid from sessions where id = ${id})`;
+  const sid = (id: string) => t.database.db`(select sid from sessions where id = ${id})`;
 
   async function expectUnreadable(id: string, failedVersion: number, reason: string): Promise<void> {
     const detail = `the stored state of session "${id}" cannot be rebuilt at version 3: version ${failedVersion} ${reason}; PUT /v1/sessions/${id}/state with base_version 3 to replace it`;
@@ -186,7 +186,7 @@ describe('a stored json state that cannot be rebuilt', () => {
 
   it('with no stored snapshot at the base of the chain', async () => {
     const id = await chain();
-    await t.database.sql`delete from state_snapshots where session_sid = ${sid(id)}`;
+    await t.database.db`delete from state_snapshots where session_sid = ${sid(id)}`;
     await expectUnreadable(id, 1, 'has no stored json snapshot');
   });
 
@@ -194,26 +194,26 @@ describe('a stored json state that cannot be rebuilt', () => {
     const id = await session('json', { n: 0 });
     expect((await put(id, { base_version: 1, schema_version: 1, snapshot: { n: 1 } })).statusCode).toBe(200);
     expect((await delta(t, id, { base_version: 2, merge_patch: { m: 1 } })).statusCode).toBe(200);
-    await t.database.sql`delete from state_snapshots where version = 2 and session_sid = ${sid(id)}`;
+    await t.database.db`delete from state_snapshots where version = 2 and session_sid = ${sid(id)}`;
     await expectUnreadable(id, 2, 'has no stored json snapshot');
   });
 
   it('with a delta missing from the chain', async () => {
     const id = await chain();
-    await t.database.sql`delete from events where type = 'state.delta' and version = 2 and session_sid = ${sid(id)}`;
+    await t.database.db`delete from events where type = 'state.delta' and version = 2 and session_sid = ${sid(id)}`;
     await expectUnreadable(id, 1, 'is followed by an incomplete delta chain');
   });
 
   it('with a stored delta that no longer applies', async () => {
     const id = await chain();
-    await t.database.sql`update events set data = ${JSON.stringify({ patch: [{ op: 'remove', path: '/gone' }] })}::json
+    await t.database.db`update events set data = ${JSON.stringify({ patch: [{ op: 'remove', path: '/gone' }] })}::json
       where type = 'state.delta' and version = 2 and session_sid = ${sid(id)}`;
     await expectUnreadable(id, 2, 'does not apply (operation 0 does not apply: "/gone" does not exist)');
   });
 
   it('with a binary delta in a json chain', async () => {
     const id = await chain();
-    await t.database.sql`update events set data = ${JSON.stringify({ delta_base64: 'AAEC' })}::json
+    await t.database.db`update events set data = ${JSON.stringify({ delta_base64: 'AAEC' })}::json
       where type = 'state.delta' and version = 3 and session_sid = ${sid(id)}`;
     await expectUnreadable(id, 3, 'cannot be read (binary deltas cannot be applied by the server)');
   });
@@ -221,7 +221,7 @@ describe('a stored json state that cannot be rebuilt', () => {
   it('with a state nested deeper than a read rebuilds', async () => {
     const id = await chain();
     const deep = `${'['.repeat(1001)}${']'.repeat(1001)}`;
-    await t.database.sql`update state_snapshots set body = ${`{"n":${deep}}`}::json where version = 1 and session_sid = ${sid(id)}`;
+    await t.database.db`update state_snapshots set body = ${`{"n":${deep}}`}::json where version = 1 and session_sid = ${sid(id)}`;
     await expectUnreadable(id, 3, 'cannot be read (nesting too deep)');
   });
 });

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const busyConnections = async () =>
-  (await t.database.sql`select count(*)::int as n from pg_stat_activity
+  (await t.database.db`select count(*)::int as n from pg_stat_activity
     where datname = current_database() and pid <> pg_backend_pid() and state in ('active', 'idle in transaction')
       and query not ilike '%listen%'`)[0]?.n;
 
@@ -61,13 +61,13 @@ describe('a subscriber that goes away before its first event', () => {
     const connections = () => new Promise<number>((resolve) => t.app.server.getConnections((_error, n) => resolve(n)));
     const idle = await connections();
     // Holds the stream's first read (the session lookup) until the client has gone.
-    const locker = await t.database.sql.reserve();
+    const locker = await t.database.db.reserve();
     try {
       await locker`begin`;
       await locker`lock table sessions in access exclusive mode`;
       const request = http.get(`${t.baseUrl}/v1/sessions/${id}/stream`);
       request.on('error', () => {});
-      await expect.poll(async () => (await t.database.sql`select count(*)::int as n from pg_stat_activity
+      await expect.poll(async () => (await t.database.db`select count(*)::int as n from pg_stat_activity
         where datname = current_database() and wait_event_type = 'Lock'`)[0]?.n, { timeout: 10_000 }).toBeGreaterThan(0);
       request.destroy();
       await expect.poll(connections, { timeout: 10_000 }).toBeLessThanOrEqual(idle);

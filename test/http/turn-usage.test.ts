@@ -61,7 +61,7 @@ describe('usage totals', () => {
     const id = await createSession(t, `usage-${++counter}`);
     expect((await turn(id, 'a', [{ model: 'm', input_tokens: 0, output_tokens: 0, cost_usd: 0.25 }])).statusCode).toBe(201);
     // Reaching this through the API takes some nine thousand turns at the largest cost one usage item may carry (1e12).
-    await t.database.sql`update sessions set usage_cost_usd = ${MAX - 1e12 + 1} where id = ${id}`;
+    await t.database.db`update sessions set usage_cost_usd = ${MAX - 1e12 + 1} where id = ${id}`;
     const problem = expectProblem(await turn(id, 'b', [{ model: 'm', input_tokens: 0, output_tokens: 0, cost_usd: 1e12 }]), 409, 'usage_overflow');
     expect(problem).toMatchObject({ part: 'usage', field: 'cost_usd' });
     expect((await usage(id)).cost_usd).toBe(MAX - 1e12 + 1);
