@@ -34,7 +34,7 @@ export interface PgErrorLike {
   message: string;
 }
 
-/** drizzle wraps driver errors (DrizzleQueryError); the SQLSTATE lives on the cause. */
+/** The driver's error, where it may come wrapped (an error whose `cause` it is): its SQLSTATE decides the answer. */
 export function pgErrorOf(error: unknown): PgErrorLike | undefined {
   for (let current = error, depth = 0; current && depth < 5; depth++) {
     if (typeof current === 'object' && 'code' in current && typeof current.code === 'string') {

@@ -10,7 +10,7 @@
  */
 
 /**
- * Sends a query now. drizzle queries are lazy until awaited, and a query's
+ * Sends a query now. postgres.js queries are lazy until awaited, and a query's
  * place on the connection is where it is sent: sending it here, before the
  * callback returns, puts it ahead of the COMMIT.
  */

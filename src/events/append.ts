@@ -28,18 +28,12 @@ export interface StartedAppend extends Appended {
 }
 
 /**
- * Sends the one statement that appends durable events to a session whose row
- * the caller has locked (`lockSession`), so `seq` continues gaplessly from
- * `session.lastSeq` and commit order is seq order. The same statement moves
- * the head (`last_seq`, plus the caller's own column changes in `set`) and
- * queues the NOTIFY, which is transactional: delivered at commit, never if the
- * write rolls back. One statement rather than three: each costs a round of
- * protocol messages on both ends, and this is every write's path (hence also
- * postgres.js directly: drizzle's query building cost more CPU than the write).
- * Nothing is awaited: the caller awaits `pending`, or lets them ride with the
- * COMMIT (`WriteResult.pending`). It also marks the session due for the
- * retention sweep (`trim_due_at`), unless it is due already or parked: the
- * value then stays as it was, so the row update can stay a HOT update.
+ * Appends durable events to a session whose row the caller has locked
+ * (`lockSession`), so `seq` continues gaplessly from `session.lastSeq` and
+ * commit order is seq order; the one statement (`sendAppend`) also moves the
+ * head (`last_seq`, plus the caller's own column changes in `set`) and queues
+ * the NOTIFY. Nothing is awaited: the caller awaits `pending`, or lets it ride
+ * with the COMMIT (`WriteResult.pending`).
  */
 export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set: SessionColumns = {}): StartedAppend {
   const firstSeq = session.lastSeq + 1;

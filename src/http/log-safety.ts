@@ -1,6 +1,6 @@
 /**
- * What the logs may carry. Errors from the database wrap their query's
- * parameters (drizzle puts them in the message itself), and those parameters
+ * What the logs may carry. Errors from the database carry their query's
+ * parameters (postgres.js's `parameters` and `args`), and those parameters
  * are user data: state, activity details, NOTIFY payloads, token digests. Log
  * lines keep what an operator needs to find the fault (the SQL text with its
  * placeholders, the Postgres code, the stack), never the values.
@@ -28,9 +28,7 @@ const SAFE_FIELDS = [
 const maskQuoted = (text: string) => text.replace(/".*$/s, '"…');
 
 function safeMessage(error: Error & Record<string, unknown>): string {
-  // DrizzleQueryError: "Failed query: <sql>\nparams: <values>".
-  const message = error.message.replace(/\nparams: [\s\S]*$/, '');
-  return typeof error.severity === 'string' ? maskQuoted(message) : message;
+  return typeof error.severity === 'string' ? maskQuoted(error.message) : error.message;
 }
 
 export interface LoggedError {

@@ -104,10 +104,10 @@ describe('a request that fails with a 500', () => {
     const failure = text.split('\n').find((line) => line.includes('request failed'));
     expect(failure).toBeDefined();
     const entry = JSON.parse(failure ?? '{}');
-    expect(entry.err.message).toMatch(/^Failed query: insert into "session_activity"/);
-    expect(entry.err.cause).toMatchObject({ code: 'XX000', message: 'activity refused for "…' });
+    expect(entry.err).toMatchObject({ code: 'XX000', message: 'activity refused for "…' });
+    expect(entry.err.query).toMatch(/insert into session_activity/);
     expect(entry.err.stack).toMatch(/\n\s+at /);
     expect(text).not.toContain(marker);
-    expect(text).not.toContain('params:');
+    expect(text).not.toContain('parameters');
   });
 });
