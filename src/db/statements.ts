@@ -23,3 +23,16 @@ export async function listen(pg: Sql, channel: string): Promise<void> {
 export async function sendNotification(pg: Sql, channel: string, payload: string): Promise<void> {
   await pg`select pg_notify(${channel}, ${payload})`;
 }
+
+/** Begins a transaction on a connection the caller holds (`db.reserve()`), for a read that spans its own awaits. */
+export async function beginOn(pg: Sql, mode: string): Promise<void> {
+  await pg.unsafe(`begin ${mode}`);
+}
+
+export async function commit(pg: Sql): Promise<void> {
+  await pg`commit`;
+}
+
+export async function rollback(pg: Sql): Promise<void> {
+  await pg`rollback`;
+}

@@ -134,3 +134,104 @@ export async function isExpired(pg: Sql, sid: number): Promise<boolean> {
 export async function moveExpiryCheck(pg: Sql, sid: number): Promise<void> {
   await pg`update sessions set expiry_check_at = updated_at + ttl_ms * interval '1 millisecond' where sid = ${sid}`;
 }
+
+// ---- export: each record kind a page of JSON lines built by Postgres (json_build_object), so stored JSON travels verbatim
+
+/** The session's record, with its internal key. */
+export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: number; line: string } | undefined> {
+  const [row] = await pg<{ sid: number; line: string }[]>`
+    select sid, json_build_object(
+      'record', 'session', 'id', id, 'parent_id', parent_id, 'metadata', metadata, 'encoding', encoding,
+      'schema_version', schema_version, 'version', version, 'last_seq', last_seq, 'state_seq', state_seq,
+      'history_start', history_start, 'base_version', base_version, 'snapshot_version', snapshot_version,
+      'chain_deltas', chain_deltas, 'chain_bytes', chain_bytes, 'lease_fencing_token', lease_fencing_token,
+      'retention', retention, 'ttl_ms', ttl_ms, 'forked_from', forked_from,
+      'message_seq', message_seq, 'message_version', message_version, 'message_count', message_count,
+      'archived_count', archived_count, 'first_user_message', first_user_message,
+      'usage', json_build_object('input_tokens', usage_input_tokens, 'output_tokens', usage_output_tokens,
+                                 'cost_usd', usage_cost_usd, 'turns', usage_turns),
+      'created_at', created_at, 'updated_at', updated_at)::text as line
+    from sessions where id = ${id}`;
+  return row;
+}
+
+/** The next stored snapshot after `after`, one at a time (a json body can be as large as a request body); `size` for binary bytes that follow. */
+export async function readSnapshotLine(
+  pg: Sql,
+  sid: number,
+  after: number,
+): Promise<{ version: number; size: number | null; line: string } | undefined> {
+  const [row] = await pg<{ version: number; size: number | null; line: string }[]>`
+    select version, octet_length(body_bytes) as size, json_build_object(
+      'record', 'snapshot', 'version', version, 'schema_version', schema_version, 'origin', origin,
+      'created_at', created_at, 'body', body, 'size', octet_length(body_bytes))::text as line
+    from state_snapshots where session_sid = ${sid} and version > ${after} order by version limit 1`;
+  return row;
+}
+
+/** `length` bytes of a binary snapshot from `offset`. */
+export async function readSnapshotSlice(pg: Sql, sid: number, version: number, offset: number, length: number): Promise<Buffer | null | undefined> {
+  const [row] = await pg<{ data: Buffer | null }[]>`
+    select substring(body_bytes from ${offset + 1} for ${length}) as data
+    from state_snapshots where session_sid = ${sid} and version = ${version}`;
+  return row?.data;
+}
+
+/**
+ * Events after `after` by a byte budget over their stored sizes (data_bytes):
+ * at most `rows`, and past `maxBytes` (after the first) a row comes without
+ * its line, only to end the page.
+ */
+export function readEventLines(
+  pg: Sql,
+  sid: number,
+  after: number,
+  rows: number,
+  maxBytes: number,
+): Promise<{ seq: number; line: string | null }[]> {
+  return pg<{ seq: number; line: string | null }[]>`
+    select seq, case when n = 1 or upto <= ${maxBytes} then json_build_object('record', 'event',
+      'seq', seq, 'type', type, 'data', data, 'version', version, 'created_at', created_at)::text end as line
+    from (
+      select seq, type, data, version, created_at, row_number() over w as n, sum(data_bytes) over w as upto
+      from events where session_sid = ${sid} and seq > ${after}
+      window w as (order by seq) order by seq limit ${rows}
+    ) p
+    order by seq`;
+}
+
+export function readMessageLines(pg: Sql, sid: number, after: number, rows: number): Promise<{ seq: number; line: string }[]> {
+  return pg<{ seq: number; line: string }[]>`
+    select seq, json_build_object('record', 'message', 'seq', seq, 'id', id, 'role', role, 'kind', kind,
+      'content', content, 'archived_at', archived_at, 'created_at', created_at)::text as line
+    from messages where session_sid = ${sid} and seq > ${after} order by seq limit ${rows}`;
+}
+
+export function readQueueBatchLines(pg: Sql, sid: number, after: number, rows: number): Promise<{ id: number; line: string }[]> {
+  return pg<{ id: number; line: string }[]>`
+    select id, json_build_object('record', 'queue_batch', 'batch_id', batch_id, 'status', status,
+      'items', items, 'created_at', created_at, 'updated_at', updated_at)::text as line
+    from queue_batches where session_sid = ${sid} and id > ${after} order by id limit ${rows}`;
+}
+
+/** Turns by id in byte order (collation "C"), so the page after `after` is the same on every database. */
+export function readTurnLines(pg: Sql, sid: number, after: string, rows: number): Promise<{ turnId: string; line: string }[]> {
+  return pg<{ turnId: string; line: string }[]>`
+    select turn_id, json_build_object('record', 'turn', 'turn_id', turn_id, 'request_hash', request_hash,
+      'response', response, 'created_at', created_at)::text as line
+    from turns where session_sid = ${sid} and turn_id collate "C" > ${after} order by turn_id collate "C" limit ${rows}`;
+}
+
+/** Stored attachments (not uploads in progress), with where their bytes are: the blob and its chunk size. */
+export function readAttachmentLines(
+  pg: Sql,
+  sid: number,
+  after: number,
+  rows: number,
+): Promise<{ id: number; size: number; chunkBytes: number; line: string }[]> {
+  return pg<{ id: number; size: number; chunkBytes: number; line: string }[]>`
+    select id, size, chunk_bytes, json_build_object('record', 'attachment', 'attachment_id', attachment_id,
+      'size', size, 'content_type', content_type, 'committed', committed, 'created_at', created_at)::text as line
+    from attachments where session_sid = ${sid} and id > ${after} and attachment_id not like 'upload:%'
+    order by id limit ${rows}`;
+}
