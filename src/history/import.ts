@@ -26,6 +26,18 @@ import {
   type SnapshotLine,
   type TurnLine,
 } from './export-format.js';
+import {
+  createImportKeys,
+  findUsedImportKey,
+  insertImportedAttachment,
+  insertImportedBatches,
+  insertImportedEvents,
+  insertImportedMessages,
+  insertImportedSession,
+  insertImportedSnapshot,
+  insertImportedTurns,
+  recordImportKeys,
+} from './statements.js';
 import { stateAtVersion } from './time-travel.js';
 
 export interface ImportInput {
@@ -223,27 +235,9 @@ function checkSession(session: SessionLine, line: number, limits: ImportLimits):
 }
 
 async function insertSession(tx: Tx, s: SessionLine, id: string): Promise<number> {
-  // A parent this server does not hold is not named (forked_from still says where the copy came from).
-  // The import is the copy's first write: the sweeps look at it as at any written session (expiry, retention).
-  const [row] = await tx<{ sid: string }[]>`
-    insert into sessions (id, parent_id, metadata, encoding, schema_version, version, last_seq, state_seq, history_start,
-      base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
-      message_seq, message_version, message_count, archived_count, first_user_message,
-      usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at,
-      expiry_check_at, trim_due_at)
-    values (${id}, (select id from sessions where id = ${s.parent_id}), ${JSON.stringify(s.metadata)}::jsonb, ${s.encoding},
-      ${s.schema_version}, ${s.version}, ${s.last_seq}, ${s.state_seq}, ${s.history_start},
-      ${s.base_version}, ${s.snapshot_version}, ${s.chain_deltas}, ${s.chain_bytes}, ${s.lease_fencing_token},
-      ${s.retention === null ? null : JSON.stringify(s.retention)}::jsonb, ${s.ttl_ms},
-      ${s.forked_from === null ? null : JSON.stringify(s.forked_from)}::jsonb,
-      ${s.message_seq}, ${s.message_version}, ${s.message_count}, ${s.archived_count}, ${s.first_user_message},
-      ${s.usage.input_tokens}, ${s.usage.output_tokens}, ${s.usage.cost_usd}, ${s.usage.turns},
-      ${s.created_at}::timestamptz, now(),
-      now() + ${s.ttl_ms} * interval '1 millisecond', case when ${s.last_seq}::bigint > 0 then now() end)
-    on conflict (id) do nothing
-    returning sid::text`;
-  if (!row) throw new SessionExists(id);
-  return Number(row.sid);
+  const sid = await insertImportedSession(tx, id, s);
+  if (sid === undefined) throw new SessionExists(id);
+  return sid;
 }
 
 type Pending<T> = { rows: T[]; bytes: number };
@@ -262,7 +256,6 @@ class Importer {
   private lastStateVersion = 0;
   private stage = 0;
   private keysTable = false;
-  private readonly pg: Tx;
   private readonly limits: ImportLimits;
 
   constructor(
@@ -272,7 +265,6 @@ class Importer {
     private readonly input: Pick<ImportInput, 'bytes' | 'maxAttachmentBytes' | 'maxLineBytes' | 'limits'>,
   ) {
     this.lastSeq = session.history_start;
-    this.pg = tx;
     this.limits = input.limits;
   }
 
@@ -402,29 +394,20 @@ class Importer {
       lines.set(key, no);
     }
     if (!this.keysTable) {
-      await this.pg`create temporary table import_keys (kind text, key text, line bigint, primary key (kind, key)) on commit drop`;
+      await createImportKeys(this.tx);
       this.keysTable = true;
     }
     const keys = [...lines.keys()];
-    const [earlier] = await this.pg<{ key: string; line: string }[]>`
-      select key, line::text from import_keys where kind = ${kind} and key = any(${keys}::text[]) order by line limit 1`;
-    if (earlier) throw twice(earlier.key, lines.get(earlier.key) as number, Number(earlier.line));
-    await this.pg`
-      insert into import_keys (kind, key, line)
-      select ${kind}, k.key, k.line from unnest(${keys}::text[], ${[...lines.values()]}::bigint[]) as k(key, line)`;
+    const earlier = await findUsedImportKey(this.tx, kind, keys);
+    if (earlier) throw twice(earlier.key, lines.get(earlier.key) as number, earlier.line);
+    await recordImportKeys(this.tx, kind, keys, [...lines.values()]);
   }
 
   private async flushEvents(): Promise<void> {
     const rows = this.events.rows.splice(0);
     this.events.bytes = 0;
     if (rows.length === 0) return;
-    // data_bytes is generated from data, as for every append.
-    await this.pg`
-      insert into events (session_sid, seq, type, data, version, created_at)
-      select ${this.sid}, e.seq, e.type, e.data::json, e.version, e.created_at::timestamptz
-      from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.text)}::text[],
-        ${rows.map((r) => r.version)}::bigint[], ${rows.map((r) => r.created_at)}::text[])
-        as e(seq, type, data, version, created_at)`;
+    await insertImportedEvents(this.tx, this.sid, rows);
   }
 
   private async flushMessages(): Promise<void> {
@@ -432,15 +415,7 @@ class Importer {
     this.messages.bytes = 0;
     if (rows.length === 0) return;
     await this.once('message', 'id', rows.map((r) => ({ key: r.id, no: r.no })));
-    // Ids are unique across sessions: one this server holds already (the original, beside its copy) gets a new one.
-    await this.pg`
-      insert into messages (session_sid, seq, id, role, kind, content, archived_at, created_at)
-      select ${this.sid}, m.seq, case when exists (select 1 from messages x where x.id = m.id) then m.fresh else m.id end,
-        m.role, m.kind, m.content::json, m.archived_at::timestamptz, m.created_at::timestamptz
-      from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.id)}::text[], ${rows.map(() => uuidv7())}::text[],
-        ${rows.map((r) => r.role)}::text[], ${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.text)}::text[],
-        ${rows.map((r) => r.archived_at)}::text[], ${rows.map((r) => r.created_at)}::text[])
-        as m(seq, id, fresh, role, kind, content, archived_at, created_at)`;
+    await insertImportedMessages(this.tx, this.sid, rows.map((row) => ({ ...row, fresh: uuidv7() })));
   }
 
   private async flushBatches(): Promise<void> {
@@ -449,15 +424,8 @@ class Importer {
     if (rows.length === 0) return;
     await this.once('queue_batch', 'batch_id', rows.map((r) => ({ key: r.batch_id, no: r.no })));
     // The claim that held a batch is the source's worker's: here nobody holds it, so it is pending again.
-    await this.pg`
-      insert into queue_batches (batch_id, session_sid, status, items, created_at, updated_at)
-      select case when exists (select 1 from queue_batches x where x.batch_id = b.batch_id) then b.fresh else b.batch_id end,
-        ${this.sid}, b.status, b.items::json, b.created_at::timestamptz, b.updated_at::timestamptz
-      from unnest(${rows.map((r) => r.batch_id)}::text[], ${rows.map(() => uuidv7())}::text[],
-        ${rows.map((r) => (r.status === 'claimed' ? 'pending' : r.status))}::text[], ${rows.map((r) => r.text)}::text[],
-        ${rows.map((r) => r.created_at)}::text[], ${rows.map((r) => r.updated_at)}::text[])
-        with ordinality as b(batch_id, fresh, status, items, created_at, updated_at, n)
-      order by b.n`;
+    const batches = rows.map((row) => ({ ...row, status: row.status === 'claimed' ? ('pending' as const) : row.status, fresh: uuidv7() }));
+    await insertImportedBatches(this.tx, this.sid, batches);
   }
 
   private async flushTurns(): Promise<void> {
@@ -465,12 +433,7 @@ class Importer {
     this.turns.bytes = 0;
     if (rows.length === 0) return;
     await this.once('turn', 'turn_id', rows.map((r) => ({ key: r.turn_id, no: r.no })));
-    await this.pg`
-      insert into turns (session_sid, turn_id, request_hash, response, created_at)
-      select ${this.sid}, t.turn_id, t.request_hash, t.response::json, t.created_at::timestamptz
-      from unnest(${rows.map((r) => r.turn_id)}::text[], ${rows.map((r) => r.request_hash)}::text[],
-        ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.created_at)}::text[])
-        as t(turn_id, request_hash, response, created_at)`;
+    await insertImportedTurns(this.tx, this.sid, rows);
   }
 
   private async snapshot(snapshot: SnapshotLine, no: number, reader: LineReader): Promise<void> {
@@ -498,10 +461,7 @@ class Importer {
       bodyBytes = Buffer.concat(parts);
     }
     this.counts.snapshots++;
-    await this.pg`
-      insert into state_snapshots (session_sid, version, schema_version, origin, body, body_bytes, created_at)
-      values (${this.sid}, ${snapshot.version}, ${snapshot.schema_version}, ${snapshot.origin},
-        ${binary ? null : JSON.stringify(snapshot.body)}::json, ${bodyBytes}, ${snapshot.created_at}::timestamptz)`;
+    await insertImportedSnapshot(this.tx, this.sid, snapshot, { json: binary ? null : JSON.stringify(snapshot.body), bytes: bodyBytes });
   }
 
   private async attachment(attachment: AttachmentLine, no: number, reader: LineReader): Promise<void> {
@@ -518,14 +478,9 @@ class Importer {
     }
     // The bytes go in through a COPY on this transaction's connection: nothing else may be in flight.
     await this.flushAll();
-    const [row] = await this.pg<{ id: string }[]>`
-      insert into attachments (session_sid, attachment_id, size, content_type, chunk_bytes, committed, created_at)
-      values (${this.sid}, ${attachment.attachment_id}, ${attachment.size}, ${attachment.content_type},
-        ${this.input.bytes.chunkBytes}, ${attachment.committed}, ${attachment.created_at}::timestamptz)
-      on conflict do nothing
-      returning id::text`;
-    if (!row) throw new InvalidImport(no, `attachment ${attachment.attachment_id} appears twice`);
-    const stored = await this.input.bytes.write(this.tx, Number(row.id), chunks(reader, attachment.size, no), attachment.size);
+    const blobId = await insertImportedAttachment(this.tx, this.sid, attachment, this.input.bytes.chunkBytes);
+    if (blobId === undefined) throw new InvalidImport(no, `attachment ${attachment.attachment_id} appears twice`);
+    const stored = await this.input.bytes.write(this.tx, blobId, chunks(reader, attachment.size, no), attachment.size);
     if (stored.sha256 !== attachment.attachment_id) {
       throw new InvalidImport(no, `attachment ${attachment.attachment_id}: its bytes have SHA-256 ${stored.sha256}`);
     }
