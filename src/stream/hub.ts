@@ -1,7 +1,7 @@
 import type { BaseLogger } from 'pino';
 import postgres from 'postgres';
 import { reconnectBackoff } from '../db/client.js';
-import { listen } from '../db/statements.js';
+import { listen, ping } from '../db/statements.js';
 import { type Notification, WAKEUP_CHANNEL, decodeNotification } from '../wakeups/wakeups.js';
 import { ByteBudget } from './budget.js';
 import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
@@ -115,7 +115,7 @@ export class ListenerHub {
     this.timers.push(
       setInterval(() => this.heartbeat(), heartbeatMs).unref(),
       setInterval(() => this.flushChanges(), changesFlushMs).unref(),
-      setInterval(() => this.ping(), PING_MS).unref(),
+      setInterval(() => this.probe(), PING_MS).unref(),
     );
   }
 
@@ -212,10 +212,10 @@ export class ListenerHub {
   }
 
   /** A half-open connection only shows itself when used. */
-  private ping(): void {
+  private probe(): void {
     if (!this.listening) return;
     // Stryker disable next-line ArrowFunction: a ping fails only when its connection closes, whose onclose calls lost() already
-    this.listenSql`select 1`.catch(() => this.lost());
+    ping(this.listenSql).catch(() => this.lost());
   }
 
   /** After an outage: wakeups may have been missed, so re-read everything from the cursors. */
