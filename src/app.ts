@@ -39,11 +39,11 @@ import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
 import { readHeadAndActivity } from './activity/store.js';
-import { readHeads } from './sessions/repository.js';
+import { readHeads } from './sessions/store.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
-import { stateLimitsFor } from './state/writes.js';
+import { stateLimitsFor } from './state/store.js';
 import { ListenerHub } from './stream/hub.js';
 import { streamRoutes } from './stream/routes.js';
 

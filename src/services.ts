@@ -4,7 +4,7 @@ import type { Db } from './db/client.js';
 import type { EventRowPage } from './events/read.js';
 import type { TransferSlots } from './http/transfers.js';
 import type { Metrics } from './metrics/metrics.js';
-import type { StateContext } from './state/writes.js';
+import type { StateContext } from './state/store.js';
 import type { ListenerHub } from './stream/hub.js';
 import type { SessionQueue } from './writes/session-queue.js';
 

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { jsonWithin } from '../limits.js';
 import { IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
-import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { setActivity } from './store.js';

@@ -1,6 +1,6 @@
 import { type Sql, type Tx } from '../db/client.js';
 import { notify, WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
-import { findSession, type SessionRow } from '../sessions/repository.js';
+import { findSession, type SessionRow } from '../sessions/store.js';
 import { type ActivityRow, announceExpiredActivities, replaceActivity, selectActivities } from './statements.js';
 import { type ActivityView, IDLE } from './view.js';
 

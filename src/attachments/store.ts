@@ -3,7 +3,7 @@ import { type Db, type Sql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
-import { findSession, lockSession, type SessionRow } from '../sessions/repository.js';
+import { findSession, lockSession, type SessionRow } from '../sessions/store.js';
 import type { AttachmentBytes, BlobRef } from './bytes.js';
 import {
   type AttachmentRow,

@@ -1,6 +1,6 @@
 import { type Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import { encodeNotification } from '../wakeups/wakeups.js';
 import { sendAppend } from './statements.js';
 

@@ -1,6 +1,6 @@
 import { type Db } from '../db/client.js';
 import { notify } from '../wakeups/wakeups.js';
-import { deleteSession, lockSessionBySidIfFree } from '../sessions/repository.js';
+import { deleteSession, lockSessionBySidIfFree } from '../sessions/store.js';
 import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
 
 export interface ExpirySweepOptions {

@@ -1,7 +1,7 @@
 import { type Db } from '../db/client.js';
 import { SessionExists, SessionNotFound } from '../errors.js';
 import { type NewEvent, startAppend } from '../events/append.js';
-import { getSessionRecord, insertSession, lockSession, type SessionRecord } from '../sessions/repository.js';
+import { getSessionRecord, insertSession, lockSession, type SessionRecord } from '../sessions/store.js';
 import { sendSnapshotInsert } from '../state/statements.js';
 import { notify } from '../wakeups/wakeups.js';
 import { stateAtVersion } from './time-travel.js';

@@ -9,7 +9,7 @@ import { ApiError, InvalidImport, PayloadTooLarge, SessionExists } from '../erro
 import { isReservedType, SERVER_EVENT_TYPES } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { FIRST_USER_MESSAGE_CHARS } from '../messages/store.js';
-import { findSession } from '../sessions/repository.js';
+import { findSession } from '../sessions/store.js';
 import { measure, NotPlainJson, type StateLimits } from '../state/json-value.js';
 import { notify } from '../wakeups/wakeups.js';
 import {

@@ -11,7 +11,7 @@ import { answerUnlessGone, clientBody, readerPacedBody } from '../http/transfers
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { Seq, SessionId, Version } from '../shapes.js';
-import { getSession, getSessionRecord } from '../sessions/repository.js';
+import { getSession, getSessionRecord } from '../sessions/store.js';
 import { Metadata, metadataWithin, Session, toSessionView } from '../sessions/view.js';
 import { exportLines } from './export.js';
 import { forkSession } from './fork.js';

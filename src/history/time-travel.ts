@@ -1,6 +1,6 @@
 import { type Sql } from '../db/client.js';
 import { StateUnreadable, VersionAhead, VersionExpired } from '../errors.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta, type StoredSnapshot } from '../state/chain.js';
 import { NO_LIMITS } from '../state/json-patch.js';
 import { findStateEventSeq } from './statements.js';

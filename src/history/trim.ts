@@ -1,6 +1,6 @@
 import type { HistoryTuning } from '../config.js';
 import { type Db, type Tx } from '../db/client.js';
-import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/repository.js';
+import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/store.js';
 import type { StateCache } from '../state/cache.js';
 import { readBaseSnapshot } from '../state/chain.js';
 import { documentAt } from './time-travel.js';

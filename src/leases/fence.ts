@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { LeaseHeld, LeaseLost } from '../errors.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 
 export const LEASE_TOKEN_HEADER = 'lease-token';
 

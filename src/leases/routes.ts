@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { emptyBodyAsObject, IdempotencyHeaders, LeaseHolderHeaders, problems, SessionParams } from '../http/schemas.js';
-import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { writeSession } from '../writes/session-write.js';
 import type { Tx } from '../db/client.js';
 import type { StoredResponse } from '../idempotency/keys.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { claimLease, reissueLease, releaseLease, renewLease } from './store.js';
 import { LeaseGrant, Lease } from './view.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Tx } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { LeaseHeld, LeaseLost } from '../errors.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
 import { clearLease, extendLease, holdLease, replaceLeaseToken } from './statements.js';
 import type { LeaseGrant, Lease } from './view.js';

@@ -1,7 +1,7 @@
 import { type Db, type Sql } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { settleClaims } from '../queue/store.js';
-import { lockSessionBySidIfFree } from '../sessions/repository.js';
+import { lockSessionBySidIfFree } from '../sessions/store.js';
 import { findDueSessions, markLeaseExpiryAnnounced } from './statements.js';
 import { pendingExpiryEvent } from './store.js';
 

@@ -12,7 +12,7 @@ import { answerUnlessGone, clientBody } from '../http/transfers.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
-import { getSession } from '../sessions/repository.js';
+import { getSession } from '../sessions/store.js';
 import type { Services } from '../services.js';
 
 const LiveEvent = Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false });

@@ -2,7 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import { type Sql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { VersionConflict } from '../errors.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import {
   archiveBefore,
   archiveKind,

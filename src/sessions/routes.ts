@@ -11,7 +11,7 @@ import { ParentNotFound, SessionExists } from '../errors.js';
 import { Limit, SessionId, StringEnum } from '../shapes.js';
 import { ENCODINGS } from '../values.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
-import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { idempotentRequest, lifecycleScope, writeSession, type WriteOutcome } from '../writes/session-write.js';
 import type { Tx } from '../db/client.js';
 import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
@@ -26,7 +26,7 @@ import {
   listSessions,
   readMetadata,
   updateMetadata,
-} from './repository.js';
+} from './store.js';
 import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
 
 

@@ -5,7 +5,7 @@ import { ENCODINGS } from '../values.js';
 import { jsonWithin } from '../limits.js';
 import { ExpiresAt, ForkedFrom, HistoryStart, RetentionPolicy, TtlMs } from '../history/view.js';
 import { Lease } from '../leases/view.js';
-import type { SessionRecord, SessionRow } from './repository.js';
+import type { SessionRecord, SessionRow } from './store.js';
 
 export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object.' });
 

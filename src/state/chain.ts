@@ -1,5 +1,5 @@
 import { type Sql } from '../db/client.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import { PatchFailed, StateUnreadable } from '../errors.js';
 import { applyJsonPatch, NO_LIMITS, type PatchOperation } from './json-patch.js';
 import { type Measured, measure, type StateLimits } from './json-value.js';

@@ -6,13 +6,13 @@ import { Base64, SchemaVersion, StringEnum, Version } from '../shapes.js';
 import { WriteAck } from './view.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { StateUnreadable } from '../errors.js';
-import { replyWithOutcome, writeCaller } from '../http/write.js';
+import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { writeSession } from '../writes/session-write.js';
-import { getSession, type SessionRow } from '../sessions/repository.js';
+import { getSession, type SessionRow } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { snapshotAnswer, stateAtVersion } from '../history/time-travel.js';
 import { checkSyncQuery, syncAnswer } from './sync.js';
-import { appendDelta, putSnapshot } from './writes.js';
+import { appendDelta, putSnapshot } from './store.js';
 
 export const PatchOp = Type.Object(
   {

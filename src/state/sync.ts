@@ -1,7 +1,7 @@
 import type { StateTuning } from '../config.js';
 import type { Sql } from '../db/client.js';
 import { SchemaMismatch, VersionAhead } from '../errors.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import { type Delta, materialise, readBaseSnapshot, readDeltas, type StoredDelta } from './chain.js';
 
 /** Every answer carries `seq`: the seq of the state event that made `version` (0 for `new`). */

@@ -8,7 +8,7 @@ import { CursorAhead, CursorExpired, InvalidRequest, SessionNotFound, TooManyStr
 import { mayRead } from '../auth/grants.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
-import { getSession, readHead } from '../sessions/repository.js';
+import { getSession, readHead } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';

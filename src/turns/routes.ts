@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkClientType, EventType } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
-import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write.js';
+import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { Base64, SchemaVersion, Version } from '../shapes.js';
 import { Kind, Role } from '../messages/view.js';
 import { writeSession } from '../writes/session-write.js';

@@ -4,7 +4,7 @@ import { inFlight } from '../db/pipeline.js';
 import { type ApiError, SessionNotFound } from '../errors.js';
 import { findStoredResponse, type IdempotentRequest, storeResponse, type StoredResponse } from '../idempotency/keys.js';
 import { checkFence } from '../leases/fence.js';
-import { lockSession, type SessionRow } from '../sessions/repository.js';
+import { lockSession, type SessionRow } from '../sessions/store.js';
 import type { SessionQueue } from './session-queue.js';
 
 export interface WriteResult {
@@ -31,7 +31,7 @@ export interface WriteOutcome extends WriteResult {
 
 /**
  * Who asks for a write, in plain terms (the HTTP layer reads them off the
- * request, see `http/write.ts`).
+ * request, see `http/write-request.ts`).
  */
 export interface WriteCaller {
   /** The Idempotency-Key the caller sent, if any. */

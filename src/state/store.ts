@@ -11,7 +11,7 @@ import {
   VersionConflict,
 } from '../errors.js';
 import { jsonWithin } from '../limits.js';
-import type { SessionRow } from '../sessions/repository.js';
+import type { SessionRow } from '../sessions/store.js';
 import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
 import type { PatchOperation } from './json-patch.js';
