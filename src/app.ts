@@ -138,7 +138,6 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const services: Services = {
     config,
     db,
-    sql: database.db,
     metrics,
     stateContext: {
       cache: new StateCache(config.state.cacheBytes),
@@ -230,15 +229,15 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
   const sweeps = new SweepSupervisor(
     [
-      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(database.db, config.idempotencyTtlMs) },
-      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(database.db) },
-      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db, database.db) },
+      { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(db, config.idempotencyTtlMs) },
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(db) },
+      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db) },
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
       { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },
       {
         name: 'attachment_intents',
         everyMs: Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS),
-        run: () => sweepAttachments(database.db, config.attachments.intentTtlMs),
+        run: () => sweepAttachments(db, config.attachments.intentTtlMs),
       },
     ],
     {
@@ -251,7 +250,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   );
   app.addHook('onReady', async () => {
     if (listen) {
-      await checkListenWorks(database.url, database.db);
+      await checkListenWorks(database.url, db);
       await hub.start();
     }
     if (runSweeps) sweeps.start();

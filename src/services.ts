@@ -1,4 +1,3 @@
-import type postgres from 'postgres';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { EventRowPage } from './events/read.js';
@@ -11,8 +10,8 @@ import type { SessionQueue } from './writes/session-queue.js';
 /** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
 export interface Services {
   config: Config;
+  /** The pool: statements run on it, transactions begin on it. */
   db: Db;
-  sql: postgres.Sql;
   metrics: Metrics;
   stateContext: StateContext;
   hub: ListenerHub;

@@ -20,7 +20,7 @@ import { commitAttachments, findAttachment, listAttachments, uploadAttachment } 
 const AttachmentParams = sessionParamsWith({ attachment_id: AttachmentId });
 
 export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, sql, config } = services;
+  const { db, config } = services;
   const { maxBytes, chunkBytes } = config.attachments;
   const bytes = new PostgresChunks(chunkBytes);
 
@@ -95,7 +95,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
     async (request) => {
       const session = await getSession(db, request.params.id);
       const afterId = request.query.cursor === undefined ? undefined : Number(decodeCursor('att', request.query.cursor, /^(\d+)$/)[0]);
-      const page = await listAttachments(sql, session.sid, { limit: request.query.limit ?? 100, afterId });
+      const page = await listAttachments(db, session.sid, { limit: request.query.limit ?? 100, afterId });
       return { attachments: page.attachments, next_cursor: page.nextId === undefined ? null : encodeCursor('att', page.nextId) };
     },
   );
@@ -123,7 +123,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
     },
     async (request, reply) => {
       const session = await getSession(db, request.params.id);
-      const found = await findAttachment(sql, session.sid, request.params.attachment_id);
+      const found = await findAttachment(db, session.sid, request.params.attachment_id);
       if (!found) throw new AttachmentNotFound(request.params.attachment_id);
       const etag = `"${found.sha256}"`;
       const served = {
@@ -149,7 +149,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       // connection is held while the body waits on the reader.
       // A generator of its own: bytes.read is typed as any AsyncIterable, and the body needs return() to end it early.
       const slices = (async function* () {
-        if (found.size > 0) yield* bytes.read(sql, found.blob, start, end);
+        if (found.size > 0) yield* bytes.read(db, found.blob, start, end);
       })();
       // The first slice is read before the status line goes out, so a failure there (the database gone, the bytes
       // deleted since the lookup above) is answered as what it is, not as a 200 whose body ends short.

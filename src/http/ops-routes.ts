@@ -7,7 +7,7 @@ import type { Services } from '../services.js';
 const READY_TIMEOUT_MS = 2000;
 
 export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { sql, metrics, hub } = services;
+  const { db, metrics, hub } = services;
 
   app.get(
     '/healthz',
@@ -37,7 +37,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          ping(sql),
+          ping(db),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
           }),

@@ -1,4 +1,4 @@
-import { type Db, type Sql } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { settleClaims } from '../queue/store.js';
 import { lockSessionBySidIfFree } from '../sessions/store.js';
@@ -11,8 +11,8 @@ import { pendingExpiryEvent } from './store.js';
  * batches pending again). Every instance runs it; a session locked by another
  * writer or sweeper is skipped and picked up next time. Returns sessions settled.
  */
-export async function settleExpired(db: Db, pg: Sql, batch = 100): Promise<number> {
-  const due = await findDueSessions(pg, batch);
+export async function settleExpired(db: Db, batch = 100): Promise<number> {
+  const due = await findDueSessions(db, batch);
   let settled = 0;
   for (const sid of due) {
     const done = await db.begin(async (tx) => {

@@ -13,7 +13,7 @@ import { appendMessages, checkExpectedVersion, listMessages, replaceKind, trimMe
 import { Kind, Message, Role } from './view.js';
 
 export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, sql, config } = services;
+  const { db, config } = services;
   const { maxBatchEvents, maxEventBytes } = config.limits;
   const write = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true });
 
@@ -88,7 +88,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const order = q.order ?? 'asc';
       const from = q.cursor === undefined ? undefined : Number(decodeCursor('m', q.cursor, new RegExp(`^${order}:(\\d{1,16})$`))[0]);
       const session = await getSession(db, request.params.id);
-      const page = await listMessages(sql, session.sid, {
+      const page = await listMessages(db, session.sid, {
         role: q.role,
         kind: q.kind,
         afterSeq: q.after_seq,

@@ -17,7 +17,7 @@ import { Batch, Claim } from './view.js';
 const ClaimTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the claim expires unless renewed.' });
 
 export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, sql, config } = services;
+  const { db, config } = services;
   const dashboardWrite = (sessionId: string) => ({ sessionId, idempotencyTtlMs: config.idempotencyTtlMs });
   const workerWrite = (sessionId: string) => ({ ...dashboardWrite(sessionId), fenced: true });
 
@@ -159,7 +159,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request) => {
       const { status, limit = 100, cursor } = request.query;
       const session = await getSession(db, request.params.id);
-      const page = await listBatches(sql, session.sid, {
+      const page = await listBatches(db, session.sid, {
         status,
         limit,
         afterId: cursor === undefined ? undefined : Number(decodeCursor('q', cursor, /^(\d{1,16})$/)[0]),

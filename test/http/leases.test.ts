@@ -163,7 +163,7 @@ describe('the lease history', () => {
     const second = (await claim(id, 'w2')).json();
     await expireLease(id);
     // The sweeper announces the expiry; the next claim must not announce it again.
-    await settleExpired(t.database.db, t.database.db);
+    await settleExpired(t.database.db);
     const third = (await claim(id, 'w3')).json();
     const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => [e.type, e.data]);
     expect(events).toEqual([
