@@ -46,7 +46,7 @@ describe('writes sent with the COMMIT', () => {
 
   it('fail the write, and commit nothing, when a statement beside the COMMIT fails', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-fail' });
-    await expect(appendBeside('pipe-fail', true)).rejects.toMatchObject({ cause: { code: DIVISION_BY_ZERO } });
+    await expect(appendBeside('pipe-fail', true)).rejects.toMatchObject({ code: DIVISION_BY_ZERO });
     expect(await head('pipe-fail')).toEqual({ lastSeq: 0, events: 0 });
     // The connection is clean afterwards: the next write on the pool commits.
     await appendBeside('pipe-fail', false);
@@ -55,7 +55,7 @@ describe('writes sent with the COMMIT', () => {
 
   it('roll back the Idempotency-Key stored beside a failed COMMIT, so a retry runs again', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-key' });
-    await expect(appendBeside('pipe-key', true, 'k1')).rejects.toMatchObject({ cause: { code: DIVISION_BY_ZERO } });
+    await expect(appendBeside('pipe-key', true, 'k1')).rejects.toMatchObject({ code: DIVISION_BY_ZERO });
     const retried = await appendBeside('pipe-key', false, 'k1');
     expect(retried.replayed).toBe(false);
     expect(await head('pipe-key')).toEqual({ lastSeq: 1, events: 1 });
