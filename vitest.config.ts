@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/** The server imports the protocol's names by the package's own name; tests take them from the source (tsconfig.json "paths"). */
+const PROTOCOL = { 'session-sync/client/protocol': fileURLToPath(new URL('./client/src/protocol.ts', import.meta.url)) };
 
 /** Supported PostgreSQL majors (README "Supported versions"). */
 const MAJORS = ['15', '16', '17', '18'];
@@ -29,6 +33,7 @@ const SQL_FILES = [
 ];
 
 export default defineConfig({
+  resolve: { alias: PROTOCOL },
   test: {
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,

@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+
+/** The server imports the protocol's names by the package's own name; tests take them from the source (tsconfig.json "paths"). */
+const PROTOCOL = { 'session-sync/client/protocol': fileURLToPath(new URL('./client/src/protocol.ts', import.meta.url)) };
 
 /**
  * The suite as `npm run mutate` runs it under Stryker: one project on
@@ -19,6 +23,7 @@ const OUT_OF_PROCESS = [
 ];
 
 export default defineConfig({
+  resolve: { alias: PROTOCOL },
   test: {
     name: 'pg18',
     globalSetup: ['test/global-setup.ts'],

@@ -8,7 +8,7 @@
  * SESSION_SYNC_URL (default http://127.0.0.1:8080) and SESSION_SYNC_TOKEN
  * (when the server has AUTH_SECRET) say where and as whom.
  */
-import { createClient, type LeasedSession, SessionSyncError } from 'session-sync/client';
+import { PROBLEM, SessionSyncError, createClient, type LeasedSession } from 'session-sync/client';
 
 interface Conversation {
   turns: { input: unknown; reply: string }[];
@@ -21,7 +21,7 @@ const client = createClient({
 });
 
 await client.createSession({ id }).catch((error: unknown) => {
-  if (!(error instanceof SessionSyncError && error.code === 'session_exists')) throw error;
+  if (!(error instanceof SessionSyncError && error.code === PROBLEM.sessionExists)) throw error;
 });
 
 const lease = await client.claimLease(id, { owner: `example-worker-${process.pid}`, ttlMs: 15_000 });

@@ -46,6 +46,7 @@ import { stateRoutes } from './state/routes.js';
 import { stateLimitsFor } from './state/store.js';
 import { ListenerHub } from './stream/hub.js';
 import { streamRoutes } from './stream/routes.js';
+import { HEADER } from 'session-sync/client/protocol';
 
 export interface AppOptions {
   config: Config;
@@ -90,7 +91,7 @@ function serializeRequest(request: FastifyRequest) {
 export async function buildApp({ config, database, logger, listen = true, sweeps: runSweeps = true, beforeStreamRead }: AppOptions): Promise<FastifyInstance> {
   // Secrets never reach the logs, whatever logger the caller passes.
   const redaction = {
-    redact: ['req.headers.authorization', 'req.headers["lease-token"]'],
+    redact: ['req.headers.authorization', `req.headers["${HEADER.leaseToken}"]`],
     serializers: { req: serializeRequest, err: serializeError },
   };
   const app = Fastify({
@@ -160,8 +161,8 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     await app.register(cors, {
       origin: config.corsOrigins,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'lease-token', 'last-event-id', 'if-none-match'],
-      exposedHeaders: ['etag', 'idempotent-replayed', 'location', 'retry-after'],
+      allowedHeaders: ['authorization', 'content-type', HEADER.idempotencyKey, HEADER.leaseToken, HEADER.lastEventId, 'if-none-match'],
+      exposedHeaders: ['etag', HEADER.idempotentReplayed, 'location', HEADER.retryAfter],
       maxAge: 600,
     });
   }

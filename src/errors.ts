@@ -1,10 +1,12 @@
+import { HEADER, PROBLEM, type ProblemCode } from 'session-sync/client/protocol';
+
 /**
  * Typed errors with a stable `code` (part of the API contract). Domain code
  * throws these; the one error handler turns them into problem+json.
  */
 export abstract class ApiError extends Error {
   abstract readonly status: number;
-  abstract readonly code: string;
+  abstract readonly code: ProblemCode;
   abstract readonly title: string;
   /** Extra members of the problem document (RFC 9457 extensions). */
   readonly extra: Record<string, unknown>;
@@ -33,7 +35,7 @@ export interface FieldError {
 
 export class InvalidRequest extends ApiError {
   readonly status = 400;
-  readonly code = 'invalid_request';
+  readonly code = PROBLEM.invalidRequest;
   readonly title = 'Invalid request';
   constructor(detail: string, errors: FieldError[] = []) {
     super(detail, errors.length ? { errors } : {});
@@ -42,13 +44,13 @@ export class InvalidRequest extends ApiError {
 
 export class UnsupportedMediaType extends ApiError {
   readonly status = 415;
-  readonly code = 'unsupported_media_type';
+  readonly code = PROBLEM.unsupportedMediaType;
   readonly title = 'Unsupported media type';
 }
 
 export class PayloadTooLarge extends ApiError {
   readonly status = 413;
-  readonly code = 'payload_too_large';
+  readonly code = PROBLEM.payloadTooLarge;
   readonly title = 'Payload too large';
   constructor(detail: string, limit: { limit_bytes?: number; limit?: number; size?: number; line?: number }) {
     super(detail, limit);
@@ -57,13 +59,13 @@ export class PayloadTooLarge extends ApiError {
 
 export class RouteNotFound extends ApiError {
   readonly status = 404;
-  readonly code = 'not_found';
+  readonly code = PROBLEM.notFound;
   readonly title = 'Not found';
 }
 
 export class MethodNotAllowed extends ApiError {
   readonly status = 405;
-  readonly code = 'method_not_allowed';
+  readonly code = PROBLEM.methodNotAllowed;
   readonly title = 'Method not allowed';
   constructor(method: string, path: string, allowed: string[]) {
     super(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, { allowed });
@@ -73,7 +75,7 @@ export class MethodNotAllowed extends ApiError {
 
 export class SessionNotFound extends ApiError {
   readonly status = 404;
-  readonly code = 'session_not_found';
+  readonly code = PROBLEM.sessionNotFound;
   readonly title = 'Session not found';
   constructor(id: string) {
     super(`session "${id}" does not exist`, { session_id: id });
@@ -82,7 +84,7 @@ export class SessionNotFound extends ApiError {
 
 export class ParentNotFound extends ApiError {
   readonly status = 404;
-  readonly code = 'parent_not_found';
+  readonly code = PROBLEM.parentNotFound;
   readonly title = 'Parent session not found';
   constructor(parentId: string) {
     super(`parent session "${parentId}" does not exist`, { parent_id: parentId });
@@ -91,7 +93,7 @@ export class ParentNotFound extends ApiError {
 
 export class SessionExists extends ApiError {
   readonly status = 409;
-  readonly code = 'session_exists';
+  readonly code = PROBLEM.sessionExists;
   readonly title = 'Session already exists';
   constructor(id: string) {
     super(`session "${id}" already exists`, { session_id: id });
@@ -100,7 +102,7 @@ export class SessionExists extends ApiError {
 
 export class VersionConflict extends ApiError {
   readonly status = 409;
-  readonly code = 'version_conflict';
+  readonly code = PROBLEM.versionConflict;
   readonly title = 'Version conflict';
   constructor(expected: number, actual: number, what = 'state') {
     super(`${what} is at version ${actual}, not ${expected}; re-sync and retry against version ${actual}`, {
@@ -112,7 +114,7 @@ export class VersionConflict extends ApiError {
 
 export class VersionAhead extends ApiError {
   readonly status = 409;
-  readonly code = 'version_ahead';
+  readonly code = PROBLEM.versionAhead;
   readonly title = 'Version ahead of the server';
   /** `field` is the request's own name for the version it sent, so the answer points at it. */
   constructor(field: 'have' | 'at_version', requested: number, head: number) {
@@ -127,7 +129,7 @@ export class VersionAhead extends ApiError {
 
 export class SchemaMismatch extends ApiError {
   readonly status = 409;
-  readonly code = 'schema_mismatch';
+  readonly code = PROBLEM.schemaMismatch;
   readonly title = 'Schema version mismatch';
   constructor(detail: string, stored: number | null) {
     super(detail, { stored_schema_version: stored });
@@ -136,7 +138,7 @@ export class SchemaMismatch extends ApiError {
 
 export class EncodingMismatch extends ApiError {
   readonly status = 409;
-  readonly code = 'encoding_mismatch';
+  readonly code = PROBLEM.encodingMismatch;
   readonly title = 'Wrong state encoding';
   constructor(detail: string, encoding: string) {
     super(detail, { encoding });
@@ -145,7 +147,7 @@ export class EncodingMismatch extends ApiError {
 
 export class NoState extends ApiError {
   readonly status = 409;
-  readonly code = 'no_state';
+  readonly code = PROBLEM.noState;
   readonly title = 'Session has no state yet';
   constructor(id: string) {
     super(`session "${id}" has no state to apply a delta to; PUT /v1/sessions/${id}/state first`);
@@ -154,7 +156,7 @@ export class NoState extends ApiError {
 
 export class PatchFailed extends ApiError {
   readonly status = 422;
-  readonly code = 'patch_failed';
+  readonly code = PROBLEM.patchFailed;
   readonly title = 'Patch does not apply';
   /** `opIndex` is omitted when the result as a whole is refused (a merge patch, or a state over its size limit). */
   constructor(opIndex: number | undefined, reason: string) {
@@ -167,7 +169,7 @@ export class PatchFailed extends ApiError {
 
 export class StateUnreadable extends ApiError {
   readonly status = 409;
-  readonly code = 'state_unreadable';
+  readonly code = PROBLEM.stateUnreadable;
   readonly title = 'Stored state cannot be rebuilt';
   constructor(sessionId: string, version: number, failedVersion: number, reason: string) {
     super(
@@ -180,7 +182,7 @@ export class StateUnreadable extends ApiError {
 
 export class IdempotencyKeyReused extends ApiError {
   readonly status = 422;
-  readonly code = 'idempotency_key_reused';
+  readonly code = PROBLEM.idempotencyKeyReused;
   readonly title = 'Idempotency key reused';
   constructor(key: string) {
     super(`Idempotency-Key "${key}" was already used for a different request; use a new key for a new request`);
@@ -189,7 +191,7 @@ export class IdempotencyKeyReused extends ApiError {
 
 export class CursorAhead extends ApiError {
   readonly status = 409;
-  readonly code = 'cursor_ahead';
+  readonly code = PROBLEM.cursorAhead;
   readonly title = 'Cursor ahead of the history';
   constructor(cursor: number, lastSeq: number) {
     super(`cursor ${cursor} is beyond the last event (seq ${lastSeq}); was the session deleted and re-created?`, {
@@ -201,7 +203,7 @@ export class CursorAhead extends ApiError {
 
 export class SeqConflict extends ApiError {
   readonly status = 409;
-  readonly code = 'seq_conflict';
+  readonly code = PROBLEM.seqConflict;
   readonly title = 'Sequence conflict';
   constructor(expected: number, actual: number) {
     super(`the session's last seq is ${actual}, not ${expected}; read what you missed and retry`, {
@@ -214,7 +216,7 @@ export class SeqConflict extends ApiError {
 /** History below the cursor was trimmed (retention): never a silent gap. */
 export class CursorExpired extends ApiError {
   readonly status = 410;
-  readonly code = 'cursor_expired';
+  readonly code = PROBLEM.cursorExpired;
   readonly title = 'History trimmed under the cursor';
   constructor(cursor: number, historyStart: number) {
     super(
@@ -227,7 +229,7 @@ export class CursorExpired extends ApiError {
 /** A version whose state is no longer kept (retention): `?at_version=` and fork. */
 export class VersionExpired extends ApiError {
   readonly status = 410;
-  readonly code = 'version_expired';
+  readonly code = PROBLEM.versionExpired;
   readonly title = 'Version no longer kept';
   constructor(version: number, historyStart: number) {
     super(`the state at version ${version} is no longer kept: history starts after seq ${historyStart}`, {
@@ -240,7 +242,7 @@ export class VersionExpired extends ApiError {
 /** An import file refused: which line, and what is wrong with it (nothing was created). */
 export class InvalidImport extends ApiError {
   readonly status = 400;
-  readonly code = 'invalid_import';
+  readonly code = PROBLEM.invalidImport;
   readonly title = 'Invalid import file';
   constructor(line: number, detail: string) {
     super(`line ${line}: ${detail}`, { line });
@@ -249,7 +251,7 @@ export class InvalidImport extends ApiError {
 
 export class TurnConflict extends ApiError {
   readonly status = 409;
-  readonly code = 'turn_conflict';
+  readonly code = PROBLEM.turnConflict;
   readonly title = 'Turn id already used';
   constructor(turnId: string) {
     super(`turn "${turnId}" was already committed with a different body; a new turn needs a new turn_id`, { turn_id: turnId });
@@ -259,7 +261,7 @@ export class TurnConflict extends ApiError {
 /** A turn whose usage would take a session total past what the API accepts (and an export carries). */
 export class UsageOverflow extends ApiError {
   readonly status = 409;
-  readonly code = 'usage_overflow';
+  readonly code = PROBLEM.usageOverflow;
   readonly title = 'Usage total would overflow';
   constructor(field: string, total: number, limit: number) {
     super(`the session's ${field} total is ${total}; this turn's usage would take it past ${limit}, the most a total may hold`, {
@@ -272,7 +274,7 @@ export class UsageOverflow extends ApiError {
 
 export class ReservedEventType extends ApiError {
   readonly status = 400;
-  readonly code = 'reserved_event_type';
+  readonly code = PROBLEM.reservedEventType;
   readonly title = 'Reserved event type';
   constructor(type: string, reserved: readonly string[], index?: number) {
     super(
@@ -284,7 +286,7 @@ export class ReservedEventType extends ApiError {
 
 export class LeaseHeld extends ApiError {
   readonly status = 409;
-  readonly code = 'lease_held';
+  readonly code = PROBLEM.leaseHeld;
   readonly title = 'Session is leased';
   constructor(owner: string, expiresAt: string, detail?: string) {
     super(detail ?? `"${owner}" holds the lease until ${expiresAt}; send its Lease-Token, or wait for it to expire`, {
@@ -296,7 +298,7 @@ export class LeaseHeld extends ApiError {
 
 export class LeaseLost extends ApiError {
   readonly status = 409;
-  readonly code = 'lease_lost';
+  readonly code = PROBLEM.leaseLost;
   readonly title = 'Lease lost';
   constructor(detail = 'this Lease-Token is not the current lease: it expired, was released or was superseded; claim again') {
     super(detail);
@@ -305,7 +307,7 @@ export class LeaseLost extends ApiError {
 
 export class ClaimNotFound extends ApiError {
   readonly status = 404;
-  readonly code = 'claim_not_found';
+  readonly code = PROBLEM.claimNotFound;
   readonly title = 'Claim not found';
   constructor(claimId: string) {
     super(`no claim "${claimId}" on this session`, { claim_id: claimId });
@@ -314,7 +316,7 @@ export class ClaimNotFound extends ApiError {
 
 export class ClaimExpired extends ApiError {
   readonly status = 409;
-  readonly code = 'claim_expired';
+  readonly code = PROBLEM.claimExpired;
   readonly title = 'Claim no longer active';
   constructor(claimId: string, state: string) {
     super(`claim "${claimId}" is ${state}; its batches were returned to the queue unless completed`, { claim_id: claimId, state });
@@ -323,7 +325,7 @@ export class ClaimExpired extends ApiError {
 
 export class BatchNotFound extends ApiError {
   readonly status = 404;
-  readonly code = 'batch_not_found';
+  readonly code = PROBLEM.batchNotFound;
   readonly title = 'Batch not found';
   constructor(batchId: string) {
     super(`no queued batch "${batchId}" on this session`, { batch_id: batchId });
@@ -332,7 +334,7 @@ export class BatchNotFound extends ApiError {
 
 export class BatchClaimed extends ApiError {
   readonly status = 409;
-  readonly code = 'batch_claimed';
+  readonly code = PROBLEM.batchClaimed;
   readonly title = 'Batch is no longer pending';
   constructor(batchId: string, state: string) {
     super(`batch "${batchId}" is ${state}; only a pending batch can be cancelled`, { batch_id: batchId, batch_status: state });
@@ -341,7 +343,7 @@ export class BatchClaimed extends ApiError {
 
 export class AttachmentNotFound extends ApiError {
   readonly status = 404;
-  readonly code = 'attachment_not_found';
+  readonly code = PROBLEM.attachmentNotFound;
   readonly title = 'Attachment not found';
   constructor(attachmentId: string) {
     super(`no attachment "${attachmentId}" on this session`, { attachment_id: attachmentId });
@@ -350,7 +352,7 @@ export class AttachmentNotFound extends ApiError {
 
 export class RangeNotSatisfiable extends ApiError {
   readonly status = 416;
-  readonly code = 'range_not_satisfiable';
+  readonly code = PROBLEM.rangeNotSatisfiable;
   readonly title = 'Range not satisfiable';
   constructor(size: number) {
     super(`the requested range lies outside the attachment's ${size} bytes`, { size });
@@ -360,27 +362,27 @@ export class RangeNotSatisfiable extends ApiError {
 
 export class DatabaseUnavailable extends ApiError {
   readonly status = 503;
-  readonly code = 'database_unavailable';
+  readonly code = PROBLEM.databaseUnavailable;
   readonly title = 'Database unavailable';
   constructor(retryAfterSeconds = 1) {
     super('the database cannot be reached right now; nothing was changed, retry shortly');
-    this.headers['retry-after'] = String(retryAfterSeconds);
+    this.headers[HEADER.retryAfter] = String(retryAfterSeconds);
   }
 }
 
 export class TooManyStreams extends ApiError {
   readonly status = 503;
-  readonly code = 'too_many_streams';
+  readonly code = PROBLEM.tooManyStreams;
   readonly title = 'Too many open streams';
   constructor(limit: number, retryAfterSeconds = 5) {
     super(`this instance already serves ${limit} streams (MAX_STREAMS); retry shortly or on another instance`, { limit });
-    this.headers['retry-after'] = String(retryAfterSeconds);
+    this.headers[HEADER.retryAfter] = String(retryAfterSeconds);
   }
 }
 
 export class TooManyTransfers extends ApiError {
   readonly status = 503;
-  readonly code = 'too_many_transfers';
+  readonly code = PROBLEM.tooManyTransfers;
   readonly title = 'Too many transfers';
   /** A slot frees when an upload, import or export ends: within TRANSFER_IDLE_TIMEOUT_MS even of one whose client stalled. */
   constructor(limit: number, retryAfterSeconds = 1) {
@@ -388,24 +390,24 @@ export class TooManyTransfers extends ApiError {
       `this instance already runs ${limit} uploads, imports and exports (MAX_TRANSFERS); nothing was changed, retry shortly`,
       { limit },
     );
-    this.headers['retry-after'] = String(retryAfterSeconds);
+    this.headers[HEADER.retryAfter] = String(retryAfterSeconds);
   }
 }
 
 export class ShuttingDown extends ApiError {
   readonly status = 503;
-  readonly code = 'shutting_down';
+  readonly code = PROBLEM.shuttingDown;
   readonly title = 'Shutting down';
   constructor(retryAfterSeconds = 1) {
     super('this instance is shutting down; retry, and you will reach another one or this one restarted');
-    this.headers['retry-after'] = String(retryAfterSeconds);
+    this.headers[HEADER.retryAfter] = String(retryAfterSeconds);
     this.headers.connection = 'close';
   }
 }
 
 export class RequestTimeout extends ApiError {
   readonly status = 408;
-  readonly code = 'request_timeout';
+  readonly code = PROBLEM.requestTimeout;
   readonly title = 'Request timeout';
   /** `idle`: no byte of the body came for `limitMs` (TRANSFER_IDLE_TIMEOUT_MS), rather than the whole body not within it. */
   constructor(limitMs: number, idle = false) {
@@ -421,6 +423,6 @@ export class RequestTimeout extends ApiError {
 
 export class InternalError extends ApiError {
   readonly status = 500;
-  readonly code = 'internal_error';
+  readonly code = PROBLEM.internalError;
   readonly title = 'Internal server error';
 }

@@ -1,12 +1,12 @@
 import type { RetryOptions } from './backoff.js';
 import { SessionSyncError } from './errors.js';
 import { runStream, type StreamStatus } from './sse.js';
-import { TOKEN_EXPIRED } from './subscribe.js';
 import type { Transport } from './transport.js';
+import { CHANGE_EVENT } from './protocol.js';
 
 /** A hint from the changes feed: `session.changed` `{session_id, last_seq, version}`, or created, deleted, activity. */
 export interface SessionChange {
-  type: 'session.changed' | 'session.created' | 'session.deleted' | 'session.activity' | string;
+  type: (typeof CHANGE_EVENT)[keyof typeof CHANGE_EVENT] | (string & {});
   session_id: string;
   [field: string]: unknown;
 }
@@ -44,9 +44,9 @@ export function watchChanges(
     plan: () => ({ path: '/v1/changes', query: {} }),
     onMessage: (message) => {
       const type = message.event ?? 'message';
-      if (type === 'sweep_required') return handlers.onSweepRequired?.();
+      if (type === CHANGE_EVENT.sweepRequired) return handlers.onSweepRequired?.();
       // The token that opened the feed expired: reconnect at once with a fresh one (the new connection sweeps again).
-      if (type === TOKEN_EXPIRED) return 'reconnect';
+      if (type === CHANGE_EVENT.tokenExpired) return 'reconnect';
       let data: Record<string, unknown>;
       try {
         data = JSON.parse(message.data) as Record<string, unknown>;

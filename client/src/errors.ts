@@ -1,10 +1,18 @@
-/** An RFC 9457 problem document as the server sends it. */
+import type { components } from './openapi.js';
+import { CLIENT_ERROR, type ErrorCode, type ProblemCode } from './protocol.js';
+
+// The server's codes as the OpenAPI document lists them (`Problem.code`) are the protocol module's, both ways.
+type DocumentedCode = components['schemas']['Problem']['code'];
+const sameCodes: [DocumentedCode, ProblemCode] extends [ProblemCode, DocumentedCode] ? true : never = true;
+void sameCodes;
+
+/** An RFC 9457 problem document as the server sends it, or as the client makes one for a failure of its own. */
 export interface Problem {
   type?: string;
   title?: string;
   status: number;
   detail: string;
-  code: string;
+  code: ErrorCode;
   [extension: string]: unknown;
 }
 
@@ -16,7 +24,8 @@ export interface Problem {
 export class SessionSyncError extends Error {
   override readonly name = 'SessionSyncError';
   readonly status: number;
-  readonly code: string;
+  /** The server's problem code, or the client's own (`network_error`, `http_<status>`, ...: see `CLIENT_ERROR`). */
+  readonly code: ErrorCode;
   readonly detail: string;
   readonly problem: Problem;
 
@@ -30,7 +39,7 @@ export class SessionSyncError extends Error {
 
   static network(cause: unknown): SessionSyncError {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    return new SessionSyncError({ status: 0, code: 'network_error', title: 'Network error', detail }, { cause });
+    return new SessionSyncError({ status: 0, code: CLIENT_ERROR.networkError, title: 'Network error', detail }, { cause });
   }
 
   /** The answer of a failed request as an error (a problem document, or whatever the body was). */

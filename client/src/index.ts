@@ -49,4 +49,5 @@ export type { StateSnapshot, StateStore, WatchStatus } from './watch-state.js';
 export type { ClaimLeaseOptions, Lease, LeasedSession } from './lease.js';
 export type { ChangesFeed, SessionChange, WatchChangesHandlers } from './changes.js';
 export type * from './types.js';
+export * from './protocol.js';
 export type { paths, operations, components } from './openapi.js';

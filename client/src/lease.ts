@@ -2,6 +2,7 @@ import { SessionSyncError } from './errors.js';
 import type { AttachmentBody, Requests } from './requests.js';
 import type { RequestOptions } from './transport.js';
 import type { AnswerOf, BodyOf, LeaseGrant, LiveAnswer, LiveEvent, QueryOf } from './types.js';
+import { PROBLEM } from './protocol.js';
 
 export interface ClaimLeaseOptions {
   /** Who holds the lease, e.g. a worker id (shown to others in `lease.owner`). */
@@ -89,7 +90,7 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
   const armExpiry = (ttlMs: number) => {
     clearTimeout(expiryTimer);
     expiryTimer = setTimeout(
-      () => lose(new SessionSyncError({ status: 409, code: 'lease_lost', title: 'Lease expired', detail: `the lease on ${id} expired without a renewal` })),
+      () => lose(new SessionSyncError({ status: 409, code: PROBLEM.leaseLost, title: 'Lease expired', detail: `the lease on ${id} expired without a renewal` })),
       ttlMs,
     );
   };
@@ -106,7 +107,7 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
     try {
       return await work;
     } catch (error) {
-      if (error instanceof SessionSyncError && error.code === 'lease_lost') lose(error);
+      if (error instanceof SessionSyncError && error.code === PROBLEM.leaseLost) lose(error);
       throw error;
     }
   };
@@ -173,7 +174,7 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
       try {
         await requests.releaseLease(id, { leaseToken: token });
       } catch (error) {
-        if (!(error instanceof SessionSyncError && (error.code === 'lease_lost' || error.status === 404))) throw error;
+        if (!(error instanceof SessionSyncError && (error.code === PROBLEM.leaseLost || error.status === 404))) throw error;
       }
     },
   };

@@ -2,6 +2,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { retryAfterMs, retryDelay, type RetryOptions, sleep } from './backoff.js';
 import { SessionSyncError } from './errors.js';
 import type { Transport } from './transport.js';
+import { HEADER } from './protocol.js';
 
 export type StreamStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -150,7 +151,7 @@ async function connectOnce(options: StreamLoopOptions, stop: AbortSignal, onData
       }
       if (verdict === 'retry') return { kind: 'retry' };
       // A stream refused for load (503 too_many_streams) that came back sooner than asked would add to that load.
-      return { kind: 'backoff', serverWaitMs: retryAfterMs(response.headers.get('retry-after')) };
+      return { kind: 'backoff', serverWaitMs: retryAfterMs(response.headers.get(HEADER.retryAfter)) };
     }
     options.onOpen?.();
     let closeRequested = false;

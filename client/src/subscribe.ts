@@ -4,6 +4,7 @@ import { SessionSyncError } from './errors.js';
 import { callHandler, runStream, type StreamStatus } from './sse.js';
 import type { Transport } from './transport.js';
 import type { Activity, DurableEvent, LiveEvent } from './types.js';
+import { CLIENT_ERROR, LIVE_EVENT, PROBLEM } from './protocol.js';
 
 export interface SubscribeOptions {
   /** Deliver durable events after this seq (exclusive); `'now'` starts at the head. Default 0: the whole history. */
@@ -40,8 +41,6 @@ export interface Subscription {
 }
 
 const FATAL = new Set([400, 401, 403, 404]);
-/** Sent (no `id`) when the token that opened a stream reaches its `exp`; the stream then ends. */
-export const TOKEN_EXPIRED = 'session.token_expired';
 
 /**
  * Follows one session's stream. The cursor is the seq of the last durable
@@ -73,7 +72,7 @@ export function subscribe(
       handlers.onEvent?.(event);
       return;
     }
-    if (type === 'session.activity') {
+    if (type === LIVE_EVENT.activity) {
       const activity = data as Activity & { cursor?: number };
       if (typeof activity.cursor === 'number' && !caughtUpThisConnection) {
         caughtUpThisConnection = true;
@@ -90,11 +89,11 @@ export function subscribe(
       return;
     }
     // History this stream had not sent was trimmed: it ends, and the reconnect's 410 calls onReset.
-    if (type === 'session.cursor_expired') return;
+    if (type === LIVE_EVENT.cursorExpired) return;
     // The token that opened this stream expired: reconnect at once, asking the token source again, from the cursor.
-    if (type === TOKEN_EXPIRED) return 'reconnect';
-    if (type === 'session.deleted') {
-      fail(new SessionSyncError({ status: 404, code: 'session_deleted', title: 'Session deleted', detail: `session ${id} was deleted`, ...(data as object) }));
+    if (type === LIVE_EVENT.tokenExpired) return 'reconnect';
+    if (type === LIVE_EVENT.deleted) {
+      fail(new SessionSyncError({ status: 404, code: CLIENT_ERROR.sessionDeleted, title: 'Session deleted', detail: `session ${id} was deleted`, ...(data as object) }));
       return 'close';
     }
     const liveEvent = data as { type?: string; data?: unknown };
@@ -112,14 +111,14 @@ export function subscribe(
     },
     onMessage,
     onRefused: (error) => {
-      if (error.status === 410 && error.code === 'cursor_expired') {
+      if (error.status === 410 && error.code === PROBLEM.cursorExpired) {
         const historyStart = Number(error.problem.history_start ?? 0);
         lastSeq = historyStart;
         cursor = historyStart;
         callHandler(() => handlers.onReset?.({ history_start: historyStart }));
         return 'retry';
       }
-      if (FATAL.has(error.status) || error.code === 'cursor_ahead') return 'close';
+      if (FATAL.has(error.status) || error.code === PROBLEM.cursorAhead) return 'close';
       // Stryker disable next-line StringLiteral: runStream backs off after any verdict but 'close' and 'retry'
       return 'backoff';
     },

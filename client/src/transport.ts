@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY, newKey, retryAfterMs, retryDelay, type RetryOptions, sleep } from './backoff.js';
 import { isRetryable, SessionSyncError } from './errors.js';
+import { CLIENT_ERROR, HEADER } from './protocol.js';
 
 type Body = NonNullable<RequestInit['body']>;
 
@@ -89,8 +90,8 @@ export class Transport {
     const { options } = call;
     const write = call.method !== 'GET';
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
-    if (write) headers['idempotency-key'] = options?.idempotencyKey ?? newKey();
-    if (options?.leaseToken) headers['lease-token'] = options.leaseToken;
+    if (write) headers[HEADER.idempotencyKey] = options?.idempotencyKey ?? newKey();
+    if (options?.leaseToken) headers[HEADER.leaseToken] = options.leaseToken;
     let body: Body | undefined;
     if (call.rawBody) {
       body = call.rawBody.body;
@@ -115,7 +116,7 @@ export class Transport {
         if (body instanceof ReadableStream) init.duplex = 'half';
         const response = await this.fetch(url, init);
         if (!response.ok && response.status !== 304) {
-          serverWaitMs = retryAfterMs(response.headers.get('retry-after'));
+          serverWaitMs = retryAfterMs(response.headers.get(HEADER.retryAfter));
           throw await SessionSyncError.fromResponse(response);
         }
         try {
@@ -146,7 +147,7 @@ export class Transport {
 
 function notJson(response: Response, error: SyntaxError): SessionSyncError {
   return new SessionSyncError(
-    { status: response.status, code: 'invalid_response', title: 'Invalid response', detail: `the ${response.status} answer is not JSON (${error.message})` },
+    { status: response.status, code: CLIENT_ERROR.invalidResponse, title: 'Invalid response', detail: `the ${response.status} answer is not JSON (${error.message})` },
     { cause: error },
   );
 }

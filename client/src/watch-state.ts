@@ -6,6 +6,7 @@ import type { Requests } from './requests.js';
 import { callHandler } from './sse.js';
 import type { SubscribeHandlers, SubscribeOptions, Subscription } from './subscribe.js';
 import type { Activity, DurableEvent } from './types.js';
+import { CLIENT_ERROR, EVENT, PROBLEM } from './protocol.js';
 
 export type WatchStatus = 'loading' | 'live' | 'reconnecting' | 'closed';
 
@@ -98,7 +99,7 @@ export function watchState<S>(
     if (answer.snapshot_base64 !== undefined) {
       throw new SessionSyncError({
         status: 409,
-        code: 'encoding_mismatch',
+        code: PROBLEM.encodingMismatch,
         title: 'Binary session',
         detail: `session ${id} holds binary state: watchState follows JSON sessions; use sync() for binary state`,
       });
@@ -113,13 +114,13 @@ export function watchState<S>(
     enqueue(async () => {
       // The server writes a version on every state event; one without would count as already held.
       const version = event.version ?? 0;
-      if (event.type === 'state.delta') {
+      if (event.type === EVENT.stateDelta) {
         if (version <= snapshot.version) return update({ seq: event.seq });
         if (version === snapshot.version + 1) {
           return update({ seq: event.seq, version, state: freeze(applyDelta(snapshot.state, event.data)) as S });
         }
         await reload();
-      } else if (event.type === 'state.snapshot' && version > snapshot.version) {
+      } else if (event.type === EVENT.stateSnapshot && version > snapshot.version) {
         await reload();
       }
       update({ seq: Math.max(snapshot.seq, event.seq) });
@@ -135,7 +136,7 @@ export function watchState<S>(
     subscription?.close();
     update({ status: 'closed', ...(error ? { error } : {}) });
     // A promise settles once: after the first consistent snapshot this changes nothing.
-    rejectReady(error ?? new SessionSyncError({ status: 0, code: 'closed', title: 'Closed', detail: 'the store was closed before it was ready' }));
+    rejectReady(error ?? new SessionSyncError({ status: 0, code: CLIENT_ERROR.closed, title: 'Closed', detail: 'the store was closed before it was ready' }));
   };
 
   const start = async () => {
@@ -143,7 +144,7 @@ export function watchState<S>(
     if (session.encoding === 'binary') {
       throw new SessionSyncError({
         status: 409,
-        code: 'encoding_mismatch',
+        code: PROBLEM.encodingMismatch,
         title: 'Binary session',
         detail: `session ${id} holds binary state: watchState follows JSON sessions; use sync() for binary state`,
       });
@@ -198,12 +199,12 @@ function applyDelta(state: unknown, delta: unknown): unknown {
   const d = delta as { patch?: Operation[]; merge_patch?: unknown };
   if (d.patch) return applyJsonPatch(state, d.patch);
   if ('merge_patch' in d) return applyMergePatch(state, d.merge_patch);
-  throw new SessionSyncError({ status: 0, code: 'unsupported_delta', title: 'Unsupported delta', detail: 'a binary delta in a JSON session' });
+  throw new SessionSyncError({ status: 0, code: CLIENT_ERROR.unsupportedDelta, title: 'Unsupported delta', detail: 'a binary delta in a JSON session' });
 }
 
 function asError(error: unknown): SessionSyncError {
   if (error instanceof SessionSyncError) return error;
   // No abort error needs a case of its own: the store's requests abort only when it closes, and a closed store drops errors.
   const detail = error instanceof Error ? error.message : String(error);
-  return new SessionSyncError({ status: 0, code: 'client_error', title: 'Client error', detail }, { cause: error });
+  return new SessionSyncError({ status: 0, code: CLIENT_ERROR.clientError, title: 'Client error', detail }, { cause: error });
 }

@@ -3,7 +3,7 @@
  * (watchState), its token stream (subscribe), a session list (watchChanges),
  * and a form that queues input for the worker.
  */
-import { createClient } from 'session-sync/client';
+import { CHANGE_EVENT, createClient } from 'session-sync/client';
 
 const params = new URLSearchParams(location.search);
 const id = params.get('session') ?? 'demo';
@@ -53,7 +53,7 @@ client.watchChanges({
     showSessions();
   },
   onChange: (change) => {
-    if (change.type === 'session.deleted') sessions.delete(change.session_id);
+    if (change.type === CHANGE_EVENT.deleted) sessions.delete(change.session_id);
     else sessions.add(change.session_id);
     showSessions();
   },

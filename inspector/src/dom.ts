@@ -3,7 +3,7 @@
  * session holds ever reaches innerHTML (the page's CSP requires Trusted Types
  * with no policy, so the browser would refuse it anyway).
  */
-import { SessionSyncError } from 'session-sync/client';
+import { CLIENT_ERROR, SessionSyncError } from 'session-sync/client';
 
 export type Child = Node | string | number | null | undefined | false;
 
@@ -61,7 +61,7 @@ export function jsonText(value: unknown, limit = 4000, space?: number): string {
 /** An error in words, as a person reads it. */
 export function describeError(error: unknown): string {
   if (error instanceof SessionSyncError) {
-    if (error.status === 0 && error.code === 'network_error') return `cannot reach the server (${error.detail})`;
+    if (error.status === 0 && error.code === CLIENT_ERROR.networkError) return `cannot reach the server (${error.detail})`;
     return `${error.status ? `${error.status} ` : ''}${error.code}: ${error.detail}`;
   }
   if (error instanceof Error) return error.message;

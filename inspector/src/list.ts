@@ -7,6 +7,7 @@
 import type { ChangesFeed, Session } from 'session-sync/client';
 import type { Context } from './context.js';
 import { debounce, fill, h, sessionLink, timeOf } from './dom.js';
+import { CHANGE_EVENT } from 'session-sync/client';
 
 const PAGE = 50;
 /** Pages read for one "More" while a prefix filter finds nothing in them. */
@@ -59,10 +60,10 @@ export class SessionList {
     this.feed = context.client.watchChanges({
       onSweepRequired: () => void this.reload(Math.max(1, this.pagesLoaded)),
       onChange: (change) => {
-        if (change.type === 'session.created') void this.added(change.session_id);
-        else if (change.type === 'session.deleted') this.removed(change.session_id);
-        else if (change.type === 'session.activity') this.activity(change.session_id, change);
-        else if (change.type === 'session.changed') this.changed(change.session_id, change);
+        if (change.type === CHANGE_EVENT.created) void this.added(change.session_id);
+        else if (change.type === CHANGE_EVENT.deleted) this.removed(change.session_id);
+        else if (change.type === CHANGE_EVENT.activity) this.activity(change.session_id, change);
+        else if (change.type === CHANGE_EVENT.changed) this.changed(change.session_id, change);
       },
       onStatus: (status) => context.connection('changes feed', status),
       onError: (error) => {

@@ -10,6 +10,7 @@ import { applyJsonPatch, applyMergePatch } from '../../client/src/patch.js';
 import type { Context } from './context.js';
 import { describeError, fill, h, jsonText, relative, sessionLink, throttle, timeOf } from './dom.js';
 import { Folding, renderTree } from './tree.js';
+import { CLIENT_ERROR, PROBLEM } from 'session-sync/client';
 
 type Messages = Awaited<ReturnType<SessionSyncClient['listMessages']>>['messages'];
 type Batches = Awaited<ReturnType<SessionSyncClient['listQueue']>>['batches'];
@@ -158,7 +159,7 @@ export class SessionView {
       onActivity: (activity) => this.onActivity(activity),
       onStatus: (status) => this.context.connection('session stream', status),
       onError: (error) => {
-        this.context.connection('session stream', 'closed', error.code === 'session_deleted' ? 'the session was deleted' : 'the session stream ended');
+        this.context.connection('session stream', 'closed', error.code === CLIENT_ERROR.sessionDeleted ? 'the session was deleted' : 'the session stream ended');
         this.context.error('Session stream', error);
       },
     });
@@ -356,9 +357,9 @@ export class SessionView {
       const code = (error as { code?: string; status?: number }).code;
       const status = (error as { status?: number }).status;
       const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
-      if (status === 400 && code === 'invalid_request') {
+      if (status === 400 && code === PROBLEM.invalidRequest) {
         this.travelNote.textContent = this.cannotTravel(version);
-      } else if (code === 'version_expired') {
+      } else if (code === PROBLEM.versionExpired) {
         this.travelNote.textContent = `Version ${version} is no longer kept by the server (its history was trimmed).${since}`;
       } else {
         this.travelNote.textContent = `Could not read version ${version}: ${describeError(error)}`;

@@ -18,6 +18,7 @@ import {
   renewAttachmentIntent,
 } from './statements.js';
 import type { AttachmentView } from './view.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 export interface AttachmentRecord extends AttachmentView {
   blob: BlobRef;
@@ -147,7 +148,7 @@ export async function commitAttachments(
     if (row.committed) continue;
     await markAttachmentCommitted(tx, row.id);
     const { committed: _committed, ...view } = toView(row);
-    events.push({ type: 'attachment.committed', dataJson: JSON.stringify(view) });
+    events.push({ type: EVENT.attachmentCommitted, dataJson: JSON.stringify(view) });
   }
   return events;
 }

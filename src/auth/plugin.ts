@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PROBLEM } from 'session-sync/client/protocol';
 import { ApiError } from '../errors.js';
 import { mayRead, mayWrite, OPEN_ACCESS, type Principal } from './grants.js';
 import { TokenRejected, verifyToken } from './tokens.js';
@@ -26,7 +27,7 @@ declare module 'fastify' {
 
 export class Unauthorized extends ApiError {
   readonly status = 401;
-  readonly code = 'unauthorized';
+  readonly code = PROBLEM.unauthorized;
   readonly title = 'Unauthorized';
   constructor(detail: string) {
     super(detail);
@@ -36,7 +37,7 @@ export class Unauthorized extends ApiError {
 
 export class Forbidden extends ApiError {
   readonly status = 403;
-  readonly code = 'forbidden';
+  readonly code = PROBLEM.forbidden;
   readonly title = 'Forbidden';
 }
 

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ReservedEventType } from '../errors.js';
+import { RESERVED_PREFIXES, SERVER_EVENT_TYPES as SERVER_EVENT_TYPE_LIST } from 'session-sync/client/protocol';
 
 export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$';
 
@@ -11,9 +12,6 @@ export const EventType = Type.String({
   description: 'Lowercase dotted name, e.g. `tool.call`; at most 128 characters.',
 });
 
-/** Written by the server only. */
-export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.'] as const;
-
 export function checkClientType(type: string, index?: number): void {
   if (isReservedType(type)) throw new ReservedEventType(type, RESERVED_PREFIXES, index);
 }
@@ -23,30 +21,9 @@ export function checkClientType(type: string, index?: number): void {
  * import takes these (a copy's history holds what the server wrote) and no
  * other reserved type: `session.deleted`, `session.activity` and the like are
  * only ever live frames, and one stored in a history would be replayed as if
- * it had happened. A new type the server writes belongs here.
+ * it had happened. A new type the server writes belongs in the protocol's `EVENT`.
  */
-export const SERVER_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'session.forked',
-  'session.updated',
-  'state.snapshot',
-  'state.delta',
-  'message.appended',
-  'message.archived',
-  'message.trimmed',
-  'queue.enqueued',
-  'queue.claimed',
-  'queue.renewed',
-  'queue.completed',
-  'queue.abandoned',
-  'queue.expired',
-  'queue.cancelled',
-  'lease.acquired',
-  'lease.renewed',
-  'lease.released',
-  'lease.expired',
-  'turn.committed',
-  'attachment.committed',
-]);
+export const SERVER_EVENT_TYPES: ReadonlySet<string> = new Set(SERVER_EVENT_TYPE_LIST);
 
 export function isReservedType(type: string): boolean {
   return RESERVED_PREFIXES.some((prefix) => type.startsWith(prefix));

@@ -5,6 +5,7 @@ import { getSessionRecord, insertSession, lockSession, type SessionRecord } from
 import { sendSnapshotInsert } from '../state/statements.js';
 import { notify } from '../wakeups/wakeups.js';
 import { stateAtVersion } from './time-travel.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 export interface ForkInput {
   sourceId: string;
@@ -38,7 +39,7 @@ export async function forkSession(db: Db, input: ForkInput): Promise<SessionReco
       forkedFrom,
     });
     if (!created) throw new SessionExists(input.id);
-    const events: NewEvent[] = [{ type: 'session.forked', dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
+    const events: NewEvent[] = [{ type: EVENT.sessionForked, dataJson: JSON.stringify({ forked_from: forkedFrom }) }];
     if (state) {
       await sendSnapshotInsert(tx, {
         sid: created.sid,
@@ -48,8 +49,8 @@ export async function forkSession(db: Db, input: ForkInput): Promise<SessionReco
         body: state.snapshotBytes === undefined ? JSON.stringify(state.document) : null,
         bodyBytes: state.snapshotBytes ?? null,
       });
-      events.push({ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: state.schemaVersion }), version: 1 });
-      state.deltas.forEach((d, i) => events.push({ type: 'state.delta', dataJson: JSON.stringify(d.delta), version: i + 2 }));
+      events.push({ type: EVENT.stateSnapshot, dataJson: JSON.stringify({ schema_version: state.schemaVersion }), version: 1 });
+      state.deltas.forEach((d, i) => events.push({ type: EVENT.stateDelta, dataJson: JSON.stringify(d.delta), version: i + 2 }));
     }
     const head = state ? 1 + state.deltas.length : 0;
     await startAppend(tx, { ...created, leaseActive: false }, events, {

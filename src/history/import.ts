@@ -39,6 +39,7 @@ import {
   recordImportKeys,
 } from './statements.js';
 import { stateAtVersion } from './time-travel.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 export interface ImportInput {
   /** The file's bytes as they arrive. */
@@ -344,7 +345,7 @@ class Importer {
    */
   private eventData(event: EventLine, no: number): string {
     const fail = (detail: string) => new InvalidImport(no, `event record: ${detail}`);
-    const stateEvent = event.type === 'state.snapshot' || event.type === 'state.delta';
+    const stateEvent = event.type === EVENT.stateSnapshot || event.type === EVENT.stateDelta;
     if (stateEvent !== (event.version !== null)) {
       throw fail(stateEvent ? `a ${event.type} event carries the version it made` : `only state events carry a version; a ${event.type} event does not`);
     }
@@ -360,7 +361,7 @@ class Importer {
       return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'data', 'MAX_EVENT_BYTES').json);
     }
     if (!SERVER_EVENT_TYPES.has(event.type)) throw fail(`type "${event.type}" has a prefix only the server writes, and the server stores no such event`);
-    if (event.type === 'state.delta') {
+    if (event.type === EVENT.stateDelta) {
       return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES').json);
     }
     return JSON.stringify(event.data);

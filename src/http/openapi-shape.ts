@@ -1,9 +1,10 @@
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
 import { operationIdFor } from './operation-ids.js';
-import { emptyBodyAsObject } from './schemas.js';
+import { emptyBodyAsObject, Problem } from './schemas.js';
 
 type RouteSchema = { operationId?: string; body?: unknown; consumes?: string[] } & Record<string, unknown>;
-type Operation = { requestBody?: { required?: boolean } };
+type Content = Record<string, { schema?: unknown } | undefined>;
+type Operation = { requestBody?: { required?: boolean }; responses?: Record<string, { content?: Content } | undefined> };
 type Paths = Record<string, Record<string, Operation> | undefined>;
 
 /**
@@ -14,7 +15,10 @@ type Paths = Record<string, Record<string, Operation> | undefined>;
  * - a raw body (an upload's bytes, an import's file) has no schema for fastify
  *   to check, only `consumes`: the document still gives it a body, of bytes;
  * - a body the route reads as `{}` when absent (`emptyBodyAsObject`) is not
- *   required, whereas the library marks every body required.
+ *   required, whereas the library marks every body required;
+ * - the problem document is one component (`Problem`, its `code` the enum of
+ *   every problem code), referred to by every error answer, rather than a
+ *   copy in each of them, so a generated client has one `Problem` type.
  */
 export function openApiShaping(): { transform: SwaggerTransform; transformObject: SwaggerTransformObject } {
   const optionalBodies = new Set<string>();
@@ -39,10 +43,22 @@ export function openApiShaping(): { transform: SwaggerTransform; transformObject
         const body = paths[path]?.[method]?.requestBody;
         if (body) body.required = false;
       }
+      for (const operations of Object.values(paths)) {
+        for (const operation of Object.values(operations ?? {})) {
+          for (const response of Object.values(operation.responses ?? {})) {
+            const problem = response?.content?.[PROBLEM_MEDIA_TYPE];
+            if (problem) problem.schema = { $ref: '#/components/schemas/Problem' };
+          }
+        }
+      }
+      const withComponents = document as { components?: { schemas?: Record<string, unknown> } };
+      withComponents.components = { ...withComponents.components, schemas: { ...withComponents.components?.schemas, Problem } };
       return document;
     },
   };
 }
+
+const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 /** `/v1/sessions/:id` as OpenAPI writes it: `/v1/sessions/{id}`. */
 function openApiPath(url: string): string {

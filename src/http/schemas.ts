@@ -1,4 +1,5 @@
 import { type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { HEADER, PROBLEM_CODES, type ProblemCode } from 'session-sync/client/protocol';
 import { SessionId } from '../shapes.js';
 
 export const SessionParams = Type.Object({ id: SessionId }, { additionalProperties: false });
@@ -9,7 +10,7 @@ export function sessionParamsWith<T extends TProperties>(more: T) {
 }
 
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
+  [HEADER.idempotencyKey]: Type.Optional(
     Type.String({
       pattern: '^[\\x21-\\x7E]{1,255}$',
       'x-pattern-message': '1-255 visible ASCII characters (no spaces)',
@@ -26,14 +27,14 @@ const LeaseTokenHeader = Type.String({
 
 /** Headers of a worker's write: idempotency plus the lease fence. */
 export const WorkerWriteHeaders = Type.Object({
-  'idempotency-key': IdempotencyHeaders.properties['idempotency-key'],
-  'lease-token': Type.Optional(LeaseTokenHeader),
+  [HEADER.idempotencyKey]: IdempotencyHeaders.properties[HEADER.idempotencyKey],
+  [HEADER.leaseToken]: Type.Optional(LeaseTokenHeader),
 });
 
 /** Headers of a lease holder's own lease operations (renew, release). */
 export const LeaseHolderHeaders = Type.Object({
-  'idempotency-key': IdempotencyHeaders.properties['idempotency-key'],
-  'lease-token': LeaseTokenHeader,
+  [HEADER.idempotencyKey]: IdempotencyHeaders.properties[HEADER.idempotencyKey],
+  [HEADER.leaseToken]: LeaseTokenHeader,
 });
 
 export const Problem = Type.Object(
@@ -42,7 +43,8 @@ export const Problem = Type.Object(
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.String(),
-    code: Type.String({ description: 'Stable, machine-readable error code.' }),
+    // An enum in the OpenAPI document, so a client's generated types know every code.
+    code: Type.Unsafe<ProblemCode>({ type: 'string', enum: [...PROBLEM_CODES], description: 'Stable, machine-readable error code.' }),
     instance: Type.Optional(Type.String()),
   },
   { additionalProperties: true, description: 'RFC 9457 problem details (application/problem+json).' },

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requestHash } from '../idempotency/keys.js';
-import { LEASE_TOKEN_HEADER } from '../leases/fence.js';
 import type { WriteCaller, WriteOutcome } from '../writes/session-write.js';
+import { HEADER } from 'session-sync/client/protocol';
 
 /**
  * The caller of a write as the domain sees it (`writeSession`): the
@@ -9,7 +9,7 @@ import type { WriteCaller, WriteOutcome } from '../writes/session-write.js';
  * subject and a fingerprint of the request, and the lease token it writes under.
  */
 export function writeCaller(request: FastifyRequest): WriteCaller {
-  const key = request.headers['idempotency-key'];
+  const key = request.headers[HEADER.idempotencyKey];
   const leaseToken = leaseTokenOf(request);
   return {
     ...(leaseToken === undefined ? {} : { leaseToken }),
@@ -26,13 +26,13 @@ export function writeCaller(request: FastifyRequest): WriteCaller {
 }
 
 export function leaseTokenOf(request: FastifyRequest): string | undefined {
-  const token = request.headers[LEASE_TOKEN_HEADER];
+  const token = request.headers[HEADER.leaseToken];
   return typeof token === 'string' ? token : undefined;
 }
 
 /** Answers with a write's outcome, marking a replayed Idempotency-Key. */
 export function replyWithOutcome(reply: FastifyReply, outcome: WriteOutcome): FastifyReply {
-  if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+  if (outcome.replayed) reply.header(HEADER.idempotentReplayed, 'true');
   reply.code(outcome.status);
   return outcome.status === 204 ? reply.send() : reply.send(outcome.body);
 }

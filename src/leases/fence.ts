@@ -2,8 +2,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/store.js';
 
-export const LEASE_TOKEN_HEADER = 'lease-token';
-
 export function hashLeaseToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }

@@ -9,6 +9,7 @@ import type { SessionRow } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { claimLease, reissueLease, releaseLease, renewLease } from './store.js';
 import { LeaseGrant, Lease } from './view.js';
+import { HEADER } from 'session-sync/client/protocol';
 
 const LeaseTtl = Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Milliseconds until the lease expires unless renewed.' });
 
@@ -75,7 +76,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       preValidation: emptyBodyAsObject,
     },
     async (request, reply) => {
-      const token = request.headers['lease-token'];
+      const token = request.headers[HEADER.leaseToken];
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => ({
         status: 200,
         body: await renewLease(tx, session, token, request.body.ttl_ms),
@@ -100,7 +101,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request, reply) => {
-      const token = request.headers['lease-token'];
+      const token = request.headers[HEADER.leaseToken];
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         await releaseLease(tx, session, token);
         return { status: 204, body: null };

@@ -6,6 +6,7 @@ import type { SessionRow } from '../sessions/store.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
 import { clearLease, extendLease, holdLease, replaceLeaseToken } from './statements.js';
 import type { LeaseGrant, Lease } from './view.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 
 
@@ -15,7 +16,7 @@ export function pendingExpiryEvent(session: SessionRow): NewEvent | undefined {
   // Stryker disable next-line ConditionalExpression: defensive; a lease without an owner is always announced (the column defaults to true and a release sets it), so this check never decides
   if (session.leaseOwner === null) return undefined;
   return {
-    type: 'lease.expired',
+    type: EVENT.leaseExpired,
     dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }),
   };
 }
@@ -31,7 +32,7 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
     await holdLease(tx, session.sid, { owner, tokenHash: hashLeaseToken(token), fencingToken, ttlMs })
   ).toISOString();
   const events = [pendingExpiryEvent(session)].filter((e): e is NewEvent => e !== undefined);
-  events.push({ type: 'lease.acquired', dataJson: JSON.stringify({ owner, fencing_token: fencingToken, expires_at: expiresAt }) });
+  events.push({ type: EVENT.leaseAcquired, dataJson: JSON.stringify({ owner, fencing_token: fencingToken, expires_at: expiresAt }) });
   await appendToSession(tx, session, events);
   return { owner, token, fencing_token: fencingToken, expires_at: expiresAt };
 }
@@ -70,7 +71,7 @@ export async function renewLease(tx: Tx, session: SessionRow, token: string, ttl
     fencing_token: session.leaseFencingToken,
     expires_at: expiresAt.toISOString(),
   };
-  await appendToSession(tx, session, [{ type: 'lease.renewed', dataJson: JSON.stringify(state) }]);
+  await appendToSession(tx, session, [{ type: EVENT.leaseRenewed, dataJson: JSON.stringify(state) }]);
   return state;
 }
 
@@ -83,6 +84,6 @@ export async function endLease(tx: Tx, session: SessionRow, token: string): Prom
   if (!holdsLease(session, token)) throw new LeaseLost();
   await clearLease(tx, session.sid);
   return [
-    { type: 'lease.released', dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
+    { type: EVENT.leaseReleased, dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
   ];
 }

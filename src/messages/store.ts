@@ -14,6 +14,7 @@ import {
   setConversationVersion,
 } from './statements.js';
 import type { MessageView } from './view.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 export type { Role } from './statements.js';
 
@@ -41,7 +42,7 @@ function toView(row: MessageRow): MessageView {
 function appendedEvent(row: MessageRow): NewEvent {
   const { content: _placeholder, ...rest } = toView({ ...row, content: 'null' });
   const head = JSON.stringify(rest);
-  return { type: 'message.appended', dataJson: `${head.slice(0, -1)},"content":${row.content}}` };
+  return { type: EVENT.messageAppended, dataJson: `${head.slice(0, -1)},"content":${row.content}}` };
 }
 
 export function checkExpectedVersion(session: SessionRow, expected: number | undefined): void {
@@ -124,7 +125,7 @@ export async function replaceKind(
   });
   const events: NewEvent[] = [];
   if (archivedSeqs.length) {
-    events.push({ type: 'message.archived', dataJson: JSON.stringify({ kind: input.kind, seqs: archivedSeqs }) });
+    events.push({ type: EVENT.messageArchived, dataJson: JSON.stringify({ kind: input.kind, seqs: archivedSeqs }) });
   }
   events.push(appendedEvent(row));
   return { message: toView(row), archived_seqs: archivedSeqs, events, version };
@@ -144,7 +145,7 @@ export async function trimMessages(
   });
   const events = [
     {
-      type: 'message.trimmed',
+      type: EVENT.messageTrimmed,
       dataJson: JSON.stringify({ before_seq: beforeSeq, protected_kinds: protectedKinds, seqs }),
     },
   ];

@@ -22,6 +22,7 @@ import {
   selectBatches,
 } from './statements.js';
 import type { BatchView, ClaimView } from './view.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 
 function toView(row: BatchRow, status: BatchStatus = row.status): BatchView {
@@ -36,7 +37,7 @@ export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): P
   const row = await insertBatch(tx, session.sid, batchId, itemsJson);
   return {
     view: toView(row),
-    events: [{ type: 'queue.enqueued', dataJson: `{"batch_id":${JSON.stringify(batchId)},"items":${itemsJson}}` }],
+    events: [{ type: EVENT.queueEnqueued, dataJson: `{"batch_id":${JSON.stringify(batchId)},"items":${itemsJson}}` }],
   };
 }
 
@@ -52,7 +53,7 @@ export async function settleClaims(tx: Tx, session: SessionRow): Promise<NewEven
   // Stryker disable next-line MethodExpression,ArithmeticOperator: defensive; the CTE reads in id order and PostgreSQL's plan for this join (CTE scan driving a primary-key lookup) returns in that order, so no test can produce another order; the sort keeps enqueue order should the plan change
   const rows = [...returned].sort((a, b) => a.id - b.id);
   return claimIds.map((claimId) =>
-    event('queue.expired', {
+    event(EVENT.queueExpired, {
       claim_id: claimId,
       batch_ids: rows.filter((r) => r.claimId === claimId).map((r) => r.batchId),
     }),
@@ -76,7 +77,7 @@ export async function claimBatches(
   const expiresAt = (await insertClaim(tx, claimId, session.sid, fencingToken, ttlMs)).toISOString();
   await markBatchesClaimed(tx, pending.map((b) => b.id), claimId);
   const batchIds = pending.map((b) => b.batchId);
-  events.push(event('queue.claimed', { claim_id: claimId, batch_ids: batchIds, expires_at: expiresAt }));
+  events.push(event(EVENT.queueClaimed, { claim_id: claimId, batch_ids: batchIds, expires_at: expiresAt }));
   return { claim: { claim_id: claimId, batches: pending.map((b) => toView(b, 'claimed')), expires_at: expiresAt }, events };
 }
 
@@ -106,7 +107,7 @@ export async function finishClaim(
   if (action === 'renew') {
     const expiresAt = await extendClaim(tx, claimId, ttlMs ?? 30_000);
     const body = { claim_id: claimId, status: 'active', expires_at: expiresAt.toISOString() };
-    events.push(event('queue.renewed', body));
+    events.push(event(EVENT.queueRenewed, body));
     return { body, events };
   }
   const complete = action === 'complete';
@@ -114,7 +115,7 @@ export async function finishClaim(
   const batches = await (complete ? completeClaimedBatches : releaseClaimedBatches)(tx, claimId);
   const batchIds = batches.sort((a, b) => a.id - b.id).map((b) => b.batchId);
   const body = { claim_id: claimId, status: complete ? 'completed' : 'abandoned', batch_ids: batchIds };
-  events.push(event(complete ? 'queue.completed' : 'queue.abandoned', { claim_id: claimId, batch_ids: batchIds }));
+  events.push(event(complete ? EVENT.queueCompleted : EVENT.queueAbandoned, { claim_id: claimId, batch_ids: batchIds }));
   return { body, events };
 }
 
@@ -125,7 +126,7 @@ export async function cancelBatch(tx: Tx, session: SessionRow, batchId: string):
   if (status === 'cancelled') return [];
   if (status !== 'pending') throw new BatchClaimed(batchId, status);
   await markBatchCancelled(tx, batchId);
-  return [event('queue.cancelled', { batch_id: batchId })];
+  return [event(EVENT.queueCancelled, { batch_id: batchId })];
 }
 
 export async function listBatches(

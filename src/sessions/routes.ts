@@ -28,6 +28,7 @@ import {
   updateMetadata,
 } from './store.js';
 import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 
 const CreateSessionBody = Type.Object(
@@ -210,7 +211,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         // Durable, so streams, the changes feed and a later reader of the history all see a rename.
         // What the PATCH left out is undefined here, and JSON leaves it out of the event (a null it sent stays).
         const updated = { metadata, retention, ttl_ms: ttlMs };
-        await appendToSession(tx, session, [{ type: 'session.updated', dataJson: JSON.stringify(updated) }]);
+        await appendToSession(tx, session, [{ type: EVENT.sessionUpdated, dataJson: JSON.stringify(updated) }]);
         const row = await updateMetadata(tx, session.sid, metadata, retention, ttlMs);
         return { status: 200, body: toSessionView(row, await readActivity(tx, row.sid)) };
       });

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/client.js';
 import { startQuery } from '../db/pipeline.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 /* Every statement of the state feature: snapshots stored and read, and the delta chain read from the events. */
 
@@ -45,6 +46,6 @@ export async function readSnapshotAtOrBelow(pg: Sql, sid: number, version: numbe
 export function readDeltaRows(pg: Sql, sid: number, after: number, upTo: number): Promise<{ version: number; data: string }[]> {
   return pg<{ version: number; data: string }[]>`
     select version, data::text as data from events
-    where session_sid = ${sid} and version > ${after} and version <= ${upTo} and type = 'state.delta'
+    where session_sid = ${sid} and version > ${after} and version <= ${upTo} and type = ${EVENT.stateDelta}
     order by version`;
 }

@@ -18,6 +18,7 @@ import type { PatchOperation } from './json-patch.js';
 import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
 import { sendSnapshotInsert } from './statements.js';
 import type { WriteAck } from './view.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 export interface StateContext {
   cache: StateCache;
@@ -99,7 +100,7 @@ export function putSnapshot(tx: Tx, ctx: StateContext, session: SessionRow, inpu
     startAppend(
       tx,
       session,
-      [{ type: 'state.snapshot', dataJson: JSON.stringify({ schema_version: input.schema_version }), version }],
+      [{ type: EVENT.stateSnapshot, dataJson: JSON.stringify({ schema_version: input.schema_version }), version }],
       { version, schema_version: input.schema_version, base_version: version, snapshot_version: version, chain_deltas: 0, chain_bytes: 0, state_seq: seq },
     ).pending,
   ]);
@@ -204,7 +205,7 @@ export async function appendDelta(tx: Tx, ctx: StateContext, session: SessionRow
     ? { baseVersion: version, chainDeltas: 0, chainBytes: 0 }
     : { baseVersion: session.baseVersion, chainDeltas: session.chainDeltas + 1, chainBytes: session.chainBytes + size };
   const pending = inFlight([
-    startAppend(tx, session, [{ type: 'state.delta', dataJson, version }], {
+    startAppend(tx, session, [{ type: EVENT.stateDelta, dataJson, version }], {
       version,
       state_seq: seq,
       base_version: chain.baseVersion,

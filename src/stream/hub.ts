@@ -6,6 +6,7 @@ import { type Notification, WAKEUP_CHANNEL, decodeNotification } from '../wakeup
 import { ByteBudget } from './budget.js';
 import { KEEPALIVE_FRAME, liveFrame, OutputLedger, type SseWriter } from './sse.js';
 import { type ReadRows, SessionTail, Subscriber } from './tail.js';
+import { CHANGE_EVENT, LIVE_EVENT } from 'session-sync/client/protocol';
 
 export interface HubOptions {
   url: string;
@@ -227,11 +228,11 @@ export class ListenerHub {
         .then((current) => {
           // Deleted meanwhile (and perhaps created again: another incarnation): its deletion notice was lost.
           if (!current || current.sid !== tail.sid) this.ended(tail);
-          else tail.publishLive(current.head, liveFrame('session.activity', current.activity));
+          else tail.publishLive(current.head, liveFrame(LIVE_EVENT.activity, current.activity));
         })
         .catch((err: unknown) => this.options.log.warn({ err }, 'activity re-read after reconnect failed'));
     }
-    for (const subscriber of this.changes) subscriber.writer.push(liveFrame('sweep_required', {}));
+    for (const subscriber of this.changes) subscriber.writer.push(liveFrame(CHANGE_EVENT.sweepRequired, {}));
   }
 
   private dispatch(payload: string): void {
@@ -245,7 +246,7 @@ export class ListenerHub {
 
   /** Ends the streams of a session that is gone. */
   private ended(tail: SessionTail, reason?: 'expired'): void {
-    tail.finish(liveFrame('session.deleted', { session_id: tail.sessionId, ...(reason ? { reason } : {}) }), 'session deleted');
+    tail.finish(liveFrame(LIVE_EVENT.deleted, { session_id: tail.sessionId, ...(reason ? { reason } : {}) }), 'session deleted');
   }
 
   private route(n: Notification): void {
@@ -261,16 +262,16 @@ export class ListenerHub {
         tail?.publishLive(n.head, liveFrame(n.type, { type: n.type, data: n.data }));
         return;
       case 'activity':
-        tail?.publishLive(n.head, liveFrame('session.activity', n.activity));
-        this.broadcastChange(n.session_id, 'session.activity', { session_id: n.session_id, ...n.activity });
+        tail?.publishLive(n.head, liveFrame(LIVE_EVENT.activity, n.activity));
+        this.broadcastChange(n.session_id, LIVE_EVENT.activity, { session_id: n.session_id, ...n.activity });
         return;
       case 'created':
-        this.broadcastChange(n.session_id, 'session.created', { session_id: n.session_id });
+        this.broadcastChange(n.session_id, CHANGE_EVENT.created, { session_id: n.session_id });
         return;
       case 'deleted':
         if (tail) this.ended(tail, n.reason);
         this.dirtyHeads.delete(n.session_id);
-        this.broadcastChange(n.session_id, 'session.deleted', { session_id: n.session_id, ...(n.reason ? { reason: n.reason } : {}) });
+        this.broadcastChange(n.session_id, LIVE_EVENT.deleted, { session_id: n.session_id, ...(n.reason ? { reason: n.reason } : {}) });
         return;
     }
   }
@@ -292,7 +293,7 @@ export class ListenerHub {
     this.options
       .readHeads(ids)
       .then((heads) => {
-        for (const head of heads) this.broadcastChange(head.session_id, 'session.changed', head);
+        for (const head of heads) this.broadcastChange(head.session_id, CHANGE_EVENT.changed, head);
       })
       .catch((err: unknown) => {
         this.options.log.warn({ err }, 'changes feed head read failed');

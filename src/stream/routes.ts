@@ -13,6 +13,7 @@ import type { Services } from '../services.js';
 import { ChangesSubscriber } from './hub.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
 import { cursorExpiredFrame, type Subscriber, toFrame } from './tail.js';
+import { CHANGE_EVENT, HEADER, LIVE_EVENT } from 'session-sync/client/protocol';
 
 const AccessTokenQuery = Type.String({ description: 'The bearer token, for EventSource (which cannot send headers).' });
 
@@ -51,7 +52,7 @@ function endAtExpiry(writer: SseWriter, expiresAt: number | undefined): void {
       return;
     }
     timer = globalThis.setTimeout(() => {
-      writer.push(liveFrame('session.token_expired', { expired_at: new Date(expiresAt).toISOString() }));
+      writer.push(liveFrame(LIVE_EVENT.tokenExpired, { expired_at: new Date(expiresAt).toISOString() }));
       writer.end('token expired');
     }, Math.max(left, 0)).unref();
   };
@@ -132,7 +133,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         // Stryker disable next-line ArrayDeclaration,StringLiteral: OpenAPI 3 output takes the response's own `content` (below); `produces` is a Swagger 2 field and the generated document is the same without it
         produces: ['text/event-stream'],
         params: SessionParams,
-        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String()) }),
+        headers: Type.Object({ [HEADER.lastEventId]: Type.Optional(Type.String()) }),
         querystring: Type.Object(
           {
             after: Type.Optional(Type.Union([Type.Literal('now'), Seq])),
@@ -149,7 +150,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     },
     async (request, reply) => {
       const { id } = request.params;
-      const requested = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0;
+      const requested = lastEventId(request.headers[HEADER.lastEventId]) ?? request.query.after ?? 0;
       // Stryker disable next-line BooleanLiteral: unreachable; the query schema's default (useDefaults) always sets live
       const live = request.query.live ?? true;
       const release = hub.reserveStream();
@@ -193,7 +194,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       });
       try {
         await streamHistory(writer, subscriber, session.sid, head);
-        writer.push(liveFrame('session.activity', { ...(activity as object), cursor: head }));
+        writer.push(liveFrame(LIVE_EVENT.activity, { ...(activity as object), cursor: head }));
         if (subscriber.finalFrame) {
           writer.push(subscriber.finalFrame);
           writer.end('session deleted');
@@ -243,7 +244,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
       writer.onClose(release);
       endAtExpiry(writer, principal.expiresAt);
-      writer.push(liveFrame('sweep_required', {}));
+      writer.push(liveFrame(CHANGE_EVENT.sweepRequired, {}));
       hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
     },
   );

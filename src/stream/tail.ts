@@ -1,6 +1,7 @@
 import type { BaseLogger } from 'pino';
 import { type EventRow, type EventRowPage, eventJson } from '../events/read.js';
 import { type CloseReason, durableFrame, liveFrame, type SseWriter } from './sse.js';
+import { LIVE_EVENT } from 'session-sync/client/protocol';
 
 /** Bytes of live frames kept for a subscriber still replaying history; older ones are dropped (live is best-effort). */
 const CATCH_UP_LIVE_BYTES = 64 * 1024;
@@ -57,7 +58,7 @@ class FrameQueue<T extends { frame: string }> {
  * `cursor_expired`, whose recovery the client follows. Never a silent gap.
  */
 export function cursorExpiredFrame(cursor: number, historyStart: number): string {
-  return liveFrame('session.cursor_expired', { cursor, history_start: historyStart });
+  return liveFrame(LIVE_EVENT.cursorExpired, { cursor, history_start: historyStart });
 }
 
 export function toFrame(row: EventRow): string {

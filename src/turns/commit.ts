@@ -14,6 +14,7 @@ import { commitAttachments } from '../attachments/store.js';
 import type { TurnInput, TurnPart, TurnState, TurnUsage } from './input.js';
 import { addSessionUsage, findCommittedTurn, sendTurnInsert } from './statements.js';
 import { turnSummaryJson } from './summary.js';
+import { EVENT } from 'session-sync/client/protocol';
 
 export interface TurnAnswer {
   turn_id: string;
@@ -186,7 +187,7 @@ export async function commitTurn(
   const lastSeq = head.lastSeq + events.length + 1;
   const answer: TurnAnswer = { turn_id: input.turn_id, version: head.version, first_seq: firstSeq, last_seq: lastSeq };
   // Within MAX_EVENT_BYTES: the route checked the widest it can be (checkTurnSummaryFits).
-  events.push({ type: 'turn.committed', dataJson: turnSummaryJson(input, { version: head.version, firstSeq, messageIds }) });
+  events.push({ type: EVENT.turnCommitted, dataJson: turnSummaryJson(input, { version: head.version, firstSeq, messageIds }) });
   sent.push(startAppend(tx, head, events).pending);
   sent.push(
     sendTurnInsert(tx, { sid: session.sid, turnId: input.turn_id, requestHash: input.hash, responseJson: JSON.stringify(answer) }),

@@ -3,7 +3,7 @@ import { ApiError } from '../../src/errors.js';
 
 class Example extends ApiError {
   readonly status = 409;
-  readonly code = 'example';
+  readonly code = 'version_conflict';
   readonly title = 'Example';
 }
 
