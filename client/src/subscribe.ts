@@ -4,7 +4,7 @@ import { SessionSyncError } from './errors.js';
 import { callHandler, runStream, type StreamStatus } from './sse.js';
 import type { Transport } from './transport.js';
 import type { Activity, DurableEvent, LiveEvent } from './types.js';
-import { CLIENT_ERROR, LIVE_EVENT, PROBLEM } from './protocol.js';
+import { CLIENT_ERROR, LIVE_EVENT, type LiveFrames, PROBLEM } from './protocol.js';
 
 export interface SubscribeOptions {
   /** Deliver durable events after this seq (exclusive); `'now'` starts at the head. Default 0: the whole history. */
@@ -73,7 +73,7 @@ export function subscribe(
       return;
     }
     if (type === LIVE_EVENT.activity) {
-      const activity = data as Activity & { cursor?: number };
+      const activity = data as Activity & LiveFrames[typeof LIVE_EVENT.activity];
       if (typeof activity.cursor === 'number' && !caughtUpThisConnection) {
         caughtUpThisConnection = true;
         // Started at the head ('now'): the head is the cursor to resume from.
@@ -93,7 +93,7 @@ export function subscribe(
     // The token that opened this stream expired: reconnect at once, asking the token source again, from the cursor.
     if (type === LIVE_EVENT.tokenExpired) return 'reconnect';
     if (type === LIVE_EVENT.deleted) {
-      fail(new SessionSyncError({ status: 404, code: CLIENT_ERROR.sessionDeleted, title: 'Session deleted', detail: `session ${id} was deleted`, ...(data as object) }));
+      fail(new SessionSyncError({ status: 404, code: CLIENT_ERROR.sessionDeleted, title: 'Session deleted', detail: `session ${id} was deleted`, ...(data as LiveFrames[typeof LIVE_EVENT.deleted]) }));
       return 'close';
     }
     const liveEvent = data as { type?: string; data?: unknown };
