@@ -44,7 +44,7 @@ import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
 import { stateLimitsFor } from './state/store.js';
-import { ListenerHub } from './stream/hub.js';
+import { buildStreamSide } from './stream/stream-side.js';
 import { streamRoutes } from './stream/routes.js';
 import { HEADER } from 'session-sync/client/protocol';
 
@@ -122,7 +122,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
         return readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
       }
     : (sid: number, after: number, limit: number) => readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
-  const hub = new ListenerHub({
+  const streamSide = buildStreamSide({
     url: database.url,
     heartbeatMs: config.sseHeartbeatMs,
     pageSize: config.stream.pageSize,
@@ -135,7 +135,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     log: app.log,
     onTailRead: () => metrics.streamReads.inc(),
   });
-  metrics.observeOpenStreams(() => hub.openStreams);
+  metrics.observeOpenStreams(() => streamSide.admission.openStreams);
   const services: Services = {
     config,
     db,
@@ -146,7 +146,10 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
       limits: config.limits,
       stateLimits: stateLimitsFor(config.maxJsonDepth, config.limits.maxBodyBytes),
     },
-    hub,
+    listenConnection: streamSide.listenConnection,
+    sessionTails: streamSide.sessionTails,
+    changesFeed: streamSide.changesFeed,
+    streamAdmission: streamSide.admission,
     sessionQueue: new SessionQueue(),
     transfers: new TransferSlots(config.maxTransfers),
     readEventRows: readRows,
@@ -252,16 +255,16 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   app.addHook('onReady', async () => {
     if (listen) {
       await checkListenWorks(database.url, db);
-      await hub.start();
+      await streamSide.start();
     }
     if (runSweeps) sweeps.start();
   });
   // Streams never finish on their own: end them first so closing the server can drain.
-  app.addHook('preClose', async () => hub.endStreams());
+  app.addHook('preClose', async () => streamSide.admission.endStreams());
   app.addHook('onClose', async () => {
     // Sweeps in flight end before the pool is closed under them.
     await sweeps.stop();
-    await hub.stop();
+    await streamSide.stop();
   });
 
   return app;

@@ -4,7 +4,10 @@ import type { EventRowPage } from './events/read.js';
 import type { TransferSlots } from './http/transfers.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { StateContext } from './state/store.js';
-import type { ListenerHub } from './stream/hub.js';
+import type { StreamAdmission } from './stream/admission.js';
+import type { ChangesFeed } from './stream/changes-feed.js';
+import type { ListenConnection } from './stream/listen-connection.js';
+import type { SessionTails } from './stream/session-tails.js';
 import type { SessionQueue } from './writes/session-queue.js';
 
 /** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
@@ -14,7 +17,14 @@ export interface Services {
   db: Db;
   metrics: Metrics;
   stateContext: StateContext;
-  hub: ListenerHub;
+  /** The process's one LISTEN connection; /readyz reports whether it is up. */
+  listenConnection: ListenConnection;
+  /** Per-session shared tails that streams join once caught up. */
+  sessionTails: SessionTails;
+  /** The open changes feeds (`GET /v1/changes`). */
+  changesFeed: ChangesFeed;
+  /** Stream slots, the row budget every page held for a client reserves from, the output ledger, heartbeats. */
+  streamAdmission: StreamAdmission;
   /** This process's queue of writers per session (`writeSession`). */
   sessionQueue: SessionQueue;
   /** Uploads, imports and exports in progress: each holds a pool connection while it talks to its client. */

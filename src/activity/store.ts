@@ -48,7 +48,7 @@ export async function announceExpiredActivity(pg: Sql, batch = 500): Promise<num
   return announceExpiredActivities(pg, WAKEUP_CHANNEL, batch);
 }
 
-/** Head and current activity, as the stream hub re-announces them after a reconnect. */
+/** Head and current activity, as the session tails re-announce them after a reconnect. */
 export async function readHeadAndActivity(
   db: Sql,
   id: string,

@@ -18,7 +18,7 @@ export type Sql = Db | Tx;
 export const READ_ONLY_SNAPSHOT = 'isolation level repeatable read read only';
 
 export interface Database {
-  /** Where it is: the stream hub opens its own LISTEN connection there. */
+  /** Where it is: the stream side opens its own LISTEN connection there. */
   url: string;
   /** The pool every statement of the app runs on, or begins its transaction on. */
   db: Db;

@@ -99,7 +99,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { after = 0, limit = 100, type } = request.query;
       // The page and its answer stay in memory until the client has taken them: their bytes are reserved first.
-      const release = await services.hub.rowBudget.acquire(2 * pageBytesFor(eventsPageBytes, maxEventBytes));
+      const release = await services.streamAdmission.rowBudget.acquire(2 * pageBytesFor(eventsPageBytes, maxEventBytes));
       try {
         const body = await db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
             const session = await getSession(tx, request.params.id);
@@ -110,7 +110,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
             // Spliced from the stored JSON text: parsing and re-serialising a page would hold it twice more.
             return `{"events":[${page.eventsJson.join(',')}],"last_seq":${lastSeq},"has_more":${page.hasMore}}`;
           });
-        releaseWhenSent(reply.raw, services.hub.rowBudget, release);
+        releaseWhenSent(reply.raw, services.streamAdmission.rowBudget, release);
         // Already JSON text, so the response schema's serializer is not asked to serialise it again.
         return reply.type('application/json; charset=utf-8').send(body as never);
       } catch (error) {

@@ -7,7 +7,7 @@ import type { Services } from '../services.js';
 const READY_TIMEOUT_MS = 2000;
 
 export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, metrics, hub } = services;
+  const { db, metrics, listenConnection } = services;
 
   app.get(
     '/healthz',
@@ -42,7 +42,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
             timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
           }),
         ]);
-        if (!hub.ready) return reply.code(503).send({ status: 'not_ready' as const, reason: 'LISTEN connection is down' });
+        if (!listenConnection.ready) return reply.code(503).send({ status: 'not_ready' as const, reason: 'LISTEN connection is down' });
         return { status: 'ready' as const };
       } catch (error) {
         return reply.code(503).send({ status: 'not_ready' as const, reason: `database: ${(error as Error).message}` });

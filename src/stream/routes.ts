@@ -10,7 +10,7 @@ import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
 import { getSession, readHead } from '../sessions/store.js';
 import type { Services } from '../services.js';
-import { ChangesSubscriber } from './hub.js';
+import { ChangesSubscriber } from './changes-feed.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
 import { cursorExpiredFrame, type Subscriber, toFrame } from './tail.js';
 import { CHANGE_EVENT, HEADER, LIVE_EVENT } from 'session-sync/client/protocol';
@@ -72,7 +72,7 @@ function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: Outpu
 }
 
 export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { db, hub, config } = services;
+  const { db, sessionTails, changesFeed, streamAdmission, config } = services;
   const pageSize = config.stream.pageSize;
 
   // A page and its frames are held until the socket takes them, so their bytes
@@ -86,7 +86,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   async function streamHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
     let sent = 0;
     while (!writer.closed && subscriber.lastSeq < upTo) {
-      const release = await hub.rowBudget.acquire(pageReservation, (cancel) => writer.onClose(cancel));
+      const release = await streamAdmission.rowBudget.acquire(pageReservation, (cancel) => writer.onClose(cancel));
       try {
         if (writer.closed) break;
         const page = await services.readEventRows(sid, subscriber.lastSeq, pageSize);
@@ -102,7 +102,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         for (const row of rows) {
           chunk += toFrame(row);
           if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
-            if (!(await writer.writePaced(chunk, () => hub.rowBudget.contended))) return sent;
+            if (!(await writer.writePaced(chunk, () => streamAdmission.rowBudget.contended))) return sent;
             chunk = '';
           }
           subscriber.lastSeq = row.seq;
@@ -153,7 +153,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const requested = lastEventId(request.headers[HEADER.lastEventId]) ?? request.query.after ?? 0;
       // Stryker disable next-line BooleanLiteral: unreachable; the query schema's default (useDefaults) always sets live
       const live = request.query.live ?? true;
-      const release = hub.reserveStream();
+      const release = streamAdmission.reserveStream();
       if (!release) throw new TooManyStreams(config.maxStreams);
       let session;
       let tail;
@@ -164,7 +164,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         session = await getSession(db, id);
         // Register for wakeups first, then capture the head B: anything committed
         // after B wakes this stream's tail, so nothing can fall in between.
-        ({ tail, subscriber } = hub.subscribe(id, session.sid, 0));
+        ({ tail, subscriber } = sessionTails.subscribe(id, session.sid, 0));
         try {
           const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
           if (currentHead === undefined) throw new SessionNotFound(id);
@@ -175,7 +175,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           if (cursor < currentHead.historyStart) throw new CursorExpired(cursor, currentHead.historyStart);
           subscriber.lastSeq = cursor;
         } catch (error) {
-          hub.unsubscribe(tail, subscriber);
+          sessionTails.unsubscribe(tail, subscriber);
           throw error;
         }
       } catch (error) {
@@ -183,13 +183,13 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         throw error;
       }
 
-      const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
+      const writer = openStream(reply, config.stream.maxBufferedBytes, streamAdmission.outputLedger);
       endAtExpiry(writer, request.principal.expiresAt);
       subscriber.writer = writer;
-      hub.track(writer);
+      streamAdmission.track(writer);
       writer.onClose(() => {
         release();
-        hub.unsubscribe(tail, subscriber);
+        sessionTails.unsubscribe(tail, subscriber);
         if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
       });
       try {
@@ -238,14 +238,15 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       },
     },
     async (request, reply) => {
-      const release = hub.reserveStream();
+      const release = streamAdmission.reserveStream();
       if (!release) throw new TooManyStreams(config.maxStreams);
       const { principal } = request;
-      const writer = openStream(reply, config.stream.maxBufferedBytes, hub.outputLedger);
+      const writer = openStream(reply, config.stream.maxBufferedBytes, streamAdmission.outputLedger);
       writer.onClose(release);
       endAtExpiry(writer, principal.expiresAt);
       writer.push(liveFrame(CHANGE_EVENT.sweepRequired, {}));
-      hub.addChanges(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
+      streamAdmission.track(writer);
+      changesFeed.add(new ChangesSubscriber(writer, (sessionId) => mayRead(principal, sessionId)));
     },
   );
 };

@@ -1,6 +1,7 @@
 /**
  * Wakeups: the one LISTEN/NOTIFY channel, what travels on it, how it is
- * encoded and how much it carries. Writers `notify()`; the stream hub decodes.
+ * encoded and how much it carries. Writers `notify()`; the stream side's LISTEN
+ * connection (`stream/listen-connection.ts`) decodes.
  *
  * What travels on the one LISTEN/NOTIFY channel. A wakeup says only "session X
  * committed up to seq N": listeners read the rows themselves. Live-only

@@ -1,7 +1,7 @@
 import type { SseWriter } from '../../src/stream/sse.js';
 
 /**
- * What the tail and the hub see of a stream's SseWriter, with what they
+ * What the tails, the changes feed and stream admission see of a stream's SseWriter, with what they
  * pushed kept for the test: an ended stream takes nothing more, and a close
  * listener added after the end runs at once.
  */

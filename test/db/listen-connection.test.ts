@@ -1,19 +1,20 @@
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { EventRowPage } from '../../src/events/read.js';
-import { ChangesSubscriber, ListenerHub } from '../../src/stream/hub.js';
+import { ChangesSubscriber } from '../../src/stream/changes-feed.js';
+import { buildStreamSide, type StreamSide } from '../../src/stream/stream-side.js';
 import { KEEPALIVE_FRAME, liveFrame } from '../../src/stream/sse.js';
 import { encodeNotification, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asWriter, FakeWriter } from '../helpers/fake-writer.js';
 
 /**
- * The hub's LISTEN connection over its life: first LISTEN, loss, reconnect
+ * The stream side's LISTEN connection over its life: first LISTEN, loss, reconnect
  * with backoff, pings, stop. The connection is real (embedded PostgreSQL);
  * an outage is the database refusing new connections (ALLOW_CONNECTIONS
- * false) after the listener's backend was terminated. Every timer (the hub's
+ * false) after the listener's backend was terminated. Every timer (the stream side's
  * and the driver's) runs on a fake clock the test advances; the waits are for
- * what the hub or the database does, never for time to pass.
+ * what the stream side or the database does, never for time to pass.
  */
 
 const PING_MS = 5000;
@@ -25,7 +26,7 @@ let dbName: string;
 let sql: postgres.Sql;
 /** On another database: a database cannot refuse connections from a session of its own. */
 let admin: postgres.Sql;
-let hub: ListenerHub | undefined;
+let side: StreamSide | undefined;
 
 beforeAll(async () => {
   url = await createTestDatabase();
@@ -44,8 +45,8 @@ afterEach(async () => {
   vi.useRealTimers();
   vi.restoreAllMocks();
   await admin.unsafe(`alter database ${dbName} with allow_connections true`);
-  await hub?.stop();
-  hub = undefined;
+  await side?.stop();
+  side = undefined;
   await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = current_database()`;
 });
 
@@ -83,13 +84,13 @@ function settled<T>(promise: Promise<T>) {
 }
 
 interface Harness {
-  hub: ListenerHub;
-  /** What the hub logged, as [level, message, fields]. */
+  side: StreamSide;
+  /** What the stream side logged, as [level, message, fields]. */
   logs: [string, string, unknown][];
   /** LISTEN attempts (and their outcome) and pings, in order. */
   listens: { settled: boolean; failed: boolean }[];
   pings: number;
-  /** Closes of the LISTEN connection the hub was told of. */
+  /** Closes of the LISTEN connection the connection was told of. */
   closes: number;
   reads: number[];
   headReads: string[][];
@@ -98,8 +99,8 @@ interface Harness {
   failHeadReads: number;
 }
 
-/** A hub on a fake clock, its LISTEN connection watched (not replaced) to count attempts and pings. */
-function makeHub(heartbeatMs = HEARTBEAT_MS): Harness {
+/** A stream side on a fake clock, its LISTEN connection watched (not replaced) to count attempts and pings. */
+function makeSide(heartbeatMs = HEARTBEAT_MS): Harness {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
   // The driver times its reconnects with perf_hooks' performance, which the fake timers do not replace.
   vi.spyOn(performance, 'now').mockImplementation(() => Date.now());
@@ -116,7 +117,7 @@ function makeHub(heartbeatMs = HEARTBEAT_MS): Harness {
   } as unknown as Harness;
   const record = (level: string) => (fields: unknown, message?: string) =>
     h.logs.push(typeof fields === 'string' ? [level, fields, undefined] : [level, message ?? '', fields]);
-  hub = new ListenerHub({
+  side = buildStreamSide({
     url,
     heartbeatMs,
     pageSize: 100,
@@ -143,9 +144,9 @@ function makeHub(heartbeatMs = HEARTBEAT_MS): Harness {
     log: { info: record('info'), warn: record('warn') },
     changesFlushMs: FLUSH_MS,
   });
-  h.hub = hub;
-  const inner = hub as unknown as { listenSql: postgres.Sql; lost: () => void };
-  const lost = inner.lost.bind(hub);
+  h.side = side;
+  const inner = side.listenConnection as unknown as { listenSql: postgres.Sql; lost: () => void };
+  const lost = inner.lost.bind(side.listenConnection);
   inner.lost = () => {
     h.closes++;
     lost();
@@ -169,8 +170,8 @@ function makeHub(heartbeatMs = HEARTBEAT_MS): Harness {
 }
 
 async function start(h: Harness): Promise<void> {
-  const started = settled(h.hub.start());
-  await waitFor(() => started.settled, 'the hub to start');
+  const started = settled(h.side.start());
+  await waitFor(() => started.settled, 'the stream side to start');
   expect(started.failed).toBe(false);
 }
 
@@ -189,24 +190,30 @@ const restore = () => admin.unsafe(`alter database ${dbName} with allow_connecti
 const send = (notification: Notification | string) =>
   sql`select pg_notify(${WAKEUP_CHANNEL}, ${typeof notification === 'string' ? notification : encodeNotification(notification)})`;
 
+/** A changes feed opened as `GET /v1/changes` opens one: tracked for heartbeats and shutdown, then added to the feeds. */
+function addChanges(side: StreamSide, subscriber: ChangesSubscriber): void {
+  side.admission.track(subscriber.writer);
+  side.changesFeed.add(subscriber);
+}
+
 /** A stream of session `id` that has caught up and joined its tail. */
 function joinedStream(h: Harness, id: string, sid: number, cursor = 0) {
   const writer = new FakeWriter();
-  const { tail, subscriber } = h.hub.subscribe(id, sid, cursor);
+  const { tail, subscriber } = h.side.sessionTails.subscribe(id, sid, cursor);
   subscriber.writer = asWriter(writer);
-  h.hub.track(asWriter(writer));
+  h.side.admission.track(asWriter(writer));
   expect(tail.tryJoin(subscriber)).toBe(true);
   return writer;
 }
 
 describe('the first LISTEN', () => {
-  it('the hub is not ready until its LISTEN is in place, and the first LISTEN is no reconnect (no sweep, no re-read)', async () => {
-    const h = makeHub();
-    expect(h.hub.ready).toBe(false);
+  it('the stream side is not ready until its LISTEN is in place, and the first LISTEN is no reconnect (no sweep, no re-read)', async () => {
+    const h = makeSide();
+    expect(h.side.listenConnection.ready).toBe(false);
     const changes = new FakeWriter();
-    h.hub.addChanges(new ChangesSubscriber(asWriter(changes), () => true));
+    addChanges(h.side, new ChangesSubscriber(asWriter(changes), () => true));
     await start(h);
-    expect(h.hub.ready).toBe(true);
+    expect(h.side.listenConnection.ready).toBe(true);
     expect(h.listens).toHaveLength(1);
     await waitFor(() => true, 'nothing');
     expect(changes.frames).toEqual([]);
@@ -217,10 +224,10 @@ describe('the first LISTEN', () => {
 describe('losing the LISTEN connection', () => {
   it('reconnects after 100 ms, doubling the wait after each failed attempt up to 5 s, and warns once', async () => {
     // Heartbeats out of the way: only what the reconnect sends is on the streams.
-    const h = makeHub(3_600_000);
+    const h = makeSide(3_600_000);
     await start(h);
     const changes = new FakeWriter();
-    h.hub.addChanges(new ChangesSubscriber(asWriter(changes), () => true));
+    addChanges(h.side, new ChangesSubscriber(asWriter(changes), () => true));
     const stream = joinedStream(h, 'r1', 1);
     const failing = joinedStream(h, 'r2', 1);
     await waitFor(() => h.reads.length === 2, 'the tails to read once');
@@ -228,7 +235,7 @@ describe('losing the LISTEN connection', () => {
     h.activities.set('r2', new Error('database unreachable'));
 
     await dropListener(true);
-    await waitFor(() => !h.hub.ready, 'the loss to be seen');
+    await waitFor(() => !h.side.listenConnection.ready, 'the loss to be seen');
     expect(h.logs).toEqual([['warn', 'LISTEN connection lost; reconnecting', undefined]]);
     for (const wait of [100, 200, 400, 800, 1600, 3200, 5000, 5000]) {
       const before = h.listens.length;
@@ -245,12 +252,12 @@ describe('losing the LISTEN connection', () => {
     // Failed attempts are not warned about again, and nothing pings a connection that is down.
     expect(h.logs).toHaveLength(1);
     expect(h.pings).toBe(0);
-    expect(h.hub.ready).toBe(false);
+    expect(h.side.listenConnection.ready).toBe(false);
 
     await restore();
     await vi.advanceTimersByTimeAsync(5000);
     await driverConnects();
-    await waitFor(() => h.hub.ready, 'the LISTEN to come back');
+    await waitFor(() => h.side.listenConnection.ready, 'the LISTEN to come back');
     await waitFor(() => h.logs.length === 3, 'the re-read of activity');
     expect(h.logs.slice(1)).toEqual(
       expect.arrayContaining([
@@ -267,18 +274,18 @@ describe('losing the LISTEN connection', () => {
 
     // Once back, the wait starts at 100 ms again.
     await dropListener(false);
-    await waitFor(() => !h.hub.ready, 'the second loss to be seen');
+    await waitFor(() => !h.side.listenConnection.ready, 'the second loss to be seen');
     const before = h.listens.length;
     await vi.advanceTimersByTimeAsync(99);
     expect(h.listens).toHaveLength(before);
     await vi.advanceTimersByTimeAsync(1);
     expect(h.listens).toHaveLength(before + 1);
     await driverConnects();
-    await waitFor(() => h.hub.ready, 'the LISTEN to come back again');
+    await waitFor(() => h.side.listenConnection.ready, 'the LISTEN to come back again');
   });
 
   it('pings the connection every 5 s while it listens, so a half-open one shows itself', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     await vi.advanceTimersByTimeAsync(PING_MS - 1);
     expect(h.pings).toBe(0);
@@ -293,17 +300,17 @@ describe('losing the LISTEN connection', () => {
 
 describe('stop()', () => {
   it('ends every stream and feed, is no longer ready, and leaves no timer and no reconnect behind', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     const stream = joinedStream(h, 's1', 1);
     const changes = new FakeWriter();
-    h.hub.addChanges(new ChangesSubscriber(asWriter(changes), () => true));
-    const stopped = settled(h.hub.stop());
+    addChanges(h.side, new ChangesSubscriber(asWriter(changes), () => true));
+    const stopped = settled(h.side.stop());
     await waitFor(() => stopped.settled, 'stop');
-    hub = undefined;
+    side = undefined;
     expect(stream.ended).toBe('server shutting down');
     expect(changes.ended).toBe('server shutting down');
-    expect(h.hub.ready).toBe(false);
+    expect(h.side.listenConnection.ready).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
     const attempts = h.listens.length;
     await vi.advanceTimersByTimeAsync(60_000);
@@ -314,13 +321,13 @@ describe('stop()', () => {
   });
 
   it('cancels a reconnect that was waiting', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     await dropListener(false);
-    await waitFor(() => !h.hub.ready, 'the loss to be seen');
-    const stopped = settled(h.hub.stop());
+    await waitFor(() => !h.side.listenConnection.ready, 'the loss to be seen');
+    const stopped = settled(h.side.stop());
     await waitFor(() => stopped.settled, 'stop');
-    hub = undefined;
+    side = undefined;
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(10_000);
     await waitFor(() => true, 'nothing');
@@ -329,14 +336,14 @@ describe('stop()', () => {
   });
 
   it('does not hang on a connection whose query never answers: it gives up after 2 s', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     // A query the server sits on, as a half-open connection would leave a ping.
-    const inner = h.hub as unknown as { listenSql: postgres.Sql };
+    const inner = h.side.listenConnection as unknown as { listenSql: postgres.Sql };
     const stuck = settled(inner.listenSql`select pg_sleep(3600)`);
     await until(listenBackends, ['select pg_sleep(3600)']);
-    const stopped = settled(h.hub.stop());
-    hub = undefined;
+    const stopped = settled(h.side.stop());
+    side = undefined;
     await waitFor(() => true, 'nothing');
     expect(stopped.settled).toBe(false);
     await vi.advanceTimersByTimeAsync(2000);
@@ -349,10 +356,10 @@ describe('stop()', () => {
 
 describe('the changes feed', () => {
   it('gets heartbeats like any stream, and once closed costs nothing: no head reads for it', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     const changes = new FakeWriter();
-    h.hub.addChanges(new ChangesSubscriber(asWriter(changes), () => true));
+    addChanges(h.side, new ChangesSubscriber(asWriter(changes), () => true));
     await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     expect(changes.frames).toEqual([KEEPALIVE_FRAME]);
     await send({ kind: 'append', session_id: 'c1', seq: 1 } as Notification);
@@ -365,10 +372,10 @@ describe('the changes feed', () => {
   });
 
   it('one hint per session per flush, none for a session deleted meanwhile; a failed head read is logged and retried', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     const changes = new FakeWriter();
-    h.hub.addChanges(new ChangesSubscriber(asWriter(changes), () => true));
+    addChanges(h.side, new ChangesSubscriber(asWriter(changes), () => true));
     h.heads = [
       { session_id: 'c1', last_seq: 2, version: 0 },
       { session_id: 'gone', last_seq: 9, version: 0 },
@@ -397,7 +404,7 @@ describe('the changes feed', () => {
 
 describe('notifications', () => {
   it('a malformed payload is logged with its size, not its text', async () => {
-    const h = makeHub();
+    const h = makeSide();
     await start(h);
     await send('not json');
     await waitFor(() => h.logs.length === 1, 'the warning');

@@ -1,17 +1,18 @@
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventRowPage } from '../../src/events/read.js';
-import { ChangesSubscriber, ListenerHub } from '../../src/stream/hub.js';
+import { ChangesSubscriber } from '../../src/stream/changes-feed.js';
+import { buildStreamSide, type StreamSide } from '../../src/stream/stream-side.js';
 import { KEEPALIVE_FRAME, liveFrame } from '../../src/stream/sse.js';
 import { encodeNotification, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asWriter, FakeWriter } from '../helpers/fake-writer.js';
 
 /**
- * The process's LISTEN hub on a real database connection, with fake readers
- * and writers around it: wakeups are sent with pg_notify, the hub's intervals
+ * The stream side (LISTEN connection, session tails, changes feed, admission) on a real database connection, with fake readers
+ * and writers around it: wakeups are sent with pg_notify, its intervals
  * (heartbeat, changes flush) are advanced by hand, and every wait is for
- * something the hub does, never for time to pass.
+ * something the stream side does, never for time to pass.
  */
 
 let url: string;
@@ -20,7 +21,7 @@ const warnings: unknown[] = [];
 /** What readActivity answers per session id (none: the session is gone). */
 const activities = new Map<string, { sid: number; head: number; activity: unknown }>();
 let heads: { session_id: string; last_seq: number; version: number }[] = [];
-let hub: ListenerHub;
+let side: StreamSide;
 
 const HEARTBEAT_MS = 15_000;
 const FLUSH_MS = 100;
@@ -33,10 +34,10 @@ afterAll(async () => {
   await sql.end();
 });
 
-async function startHub(): Promise<ListenerHub> {
-  // Only the hub's intervals are faked: its LISTEN connection and reconnect timer are real.
+async function startSide(): Promise<StreamSide> {
+  // Only its intervals are faked: its LISTEN connection and reconnect timer are real.
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  hub = new ListenerHub({
+  side = buildStreamSide({
     url,
     heartbeatMs: HEARTBEAT_MS,
     pageSize: 100,
@@ -49,11 +50,11 @@ async function startHub(): Promise<ListenerHub> {
     log: { info: () => {}, warn: (entry: unknown) => warnings.push(entry) },
     changesFlushMs: FLUSH_MS,
   });
-  await hub.start();
-  return hub;
+  await side.start();
+  return side;
 }
 afterEach(async () => {
-  await hub?.stop();
+  await side?.stop();
   vi.useRealTimers();
   warnings.length = 0;
 });
@@ -61,24 +62,30 @@ afterEach(async () => {
 const send = (notification: Notification | string) =>
   sql`select pg_notify(${WAKEUP_CHANNEL}, ${typeof notification === 'string' ? notification : encodeNotification(notification)})`;
 
+/** A changes feed opened as `GET /v1/changes` opens one: tracked for heartbeats and shutdown, then added to the feeds. */
+function addChanges(side: StreamSide, subscriber: ChangesSubscriber): void {
+  side.admission.track(subscriber.writer);
+  side.changesFeed.add(subscriber);
+}
+
 /** A stream of session `id` (incarnation `sid`) that has caught up and joined the tail. */
 function joinedStream(id: string, sid: number, cursor = 0) {
   const writer = new FakeWriter();
-  const { tail, subscriber } = hub.subscribe(id, sid, cursor);
+  const { tail, subscriber } = side.sessionTails.subscribe(id, sid, cursor);
   subscriber.writer = asWriter(writer);
-  hub.track(asWriter(writer));
+  side.admission.track(asWriter(writer));
   expect(tail.tryJoin(subscriber)).toBe(true);
   return writer;
 }
 
 describe('heartbeats', () => {
   it('go to every open stream except one whose earlier output is still backed up', async () => {
-    await startHub();
+    await startSide();
     const reading = new FakeWriter();
     const backedUp = new FakeWriter();
     backedUp.backedUp = true;
-    hub.track(asWriter(reading));
-    hub.track(asWriter(backedUp));
+    side.admission.track(asWriter(reading));
+    side.admission.track(asWriter(backedUp));
     vi.advanceTimersByTime(HEARTBEAT_MS);
     expect(reading.frames).toEqual([KEEPALIVE_FRAME]);
     expect(backedUp.frames).toEqual([]);
@@ -93,7 +100,7 @@ describe('heartbeats', () => {
 
 describe('wakeups reach the streams of their session incarnation only', () => {
   it('a live event of another incarnation of the id is not delivered; the current one is', async () => {
-    await startHub();
+    await startSide();
     const writer = joinedStream('s1', 7);
     await send({ kind: 'live', session_id: 's1', sid: 6, head: 0, type: 'old', data: 1 });
     await send({ kind: 'live', session_id: 's1', sid: 7, head: 0, type: 'current', data: 2 });
@@ -102,7 +109,7 @@ describe('wakeups reach the streams of their session incarnation only', () => {
   });
 
   it('a malformed payload is logged and ignored; the next wakeup still arrives', async () => {
-    await startHub();
+    await startSide();
     const writer = joinedStream('s2', 1);
     await send('not json');
     await send({ kind: 'live', session_id: 's2', sid: 1, head: 0, type: 'ok', data: 1 });
@@ -111,7 +118,7 @@ describe('wakeups reach the streams of their session incarnation only', () => {
   });
 
   it('a deletion ends the streams of that incarnation with session.deleted', async () => {
-    await startHub();
+    await startSide();
     const current = joinedStream('s3', 2);
     await send({ kind: 'deleted', session_id: 's3', sid: 1 });
     await send({ kind: 'deleted', session_id: 's3', sid: 2 });
@@ -120,7 +127,7 @@ describe('wakeups reach the streams of their session incarnation only', () => {
   });
 
   it('a stream of a newer incarnation ends the streams of the older one', async () => {
-    await startHub();
+    await startSide();
     const old = joinedStream('s4', 1);
     joinedStream('s4', 2);
     expect(old.ended).toBe('session deleted');
@@ -129,9 +136,9 @@ describe('wakeups reach the streams of their session incarnation only', () => {
 
 describe('the changes feed', () => {
   it('gets activity and lifecycle notices for sessions it may read, and one coalesced hint per flush', async () => {
-    await startHub();
+    await startSide();
     const writer = new FakeWriter();
-    hub.addChanges(new ChangesSubscriber(asWriter(writer), (id) => id !== 'secret'));
+    addChanges(side, new ChangesSubscriber(asWriter(writer), (id) => id !== 'secret'));
     await send({ kind: 'created', session_id: 'secret' });
     await send({ kind: 'created', session_id: 'c1' });
     await send({ kind: 'activity', session_id: 'c1', sid: 1, head: 0, activity: { status: 'thinking' } });
@@ -154,18 +161,18 @@ describe('the changes feed', () => {
   });
 
   it('after the LISTEN connection comes back: sweep_required, and tails re-read and re-announce their activity', async () => {
-    await startHub();
+    await startSide();
     const changes = new FakeWriter();
-    hub.addChanges(new ChangesSubscriber(asWriter(changes), () => true));
+    addChanges(side, new ChangesSubscriber(asWriter(changes), () => true));
     const stream = joinedStream('r1', 5);
     const gone = joinedStream('r2', 1);
     const recreated = joinedStream('r3', 1);
     activities.set('r1', { sid: 5, head: 0, activity: { status: 'waiting' } });
     activities.set('r3', { sid: 2, head: 0, activity: { status: 'idle' } });
-    expect(hub.ready).toBe(true);
+    expect(side.listenConnection.ready).toBe(true);
     await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = current_database()`;
     await expect.poll(() => changes.frames).toEqual([liveFrame('sweep_required', {})]);
-    expect(hub.ready).toBe(true);
+    expect(side.listenConnection.ready).toBe(true);
     await expect.poll(() => stream.frames).toEqual([liveFrame('session.activity', { status: 'waiting' })]);
     // Deleted while the connection was down (its notice was lost): its streams end.
     // Deleted (or deleted and created again) while the connection was down, their notices lost: those streams end.

@@ -1,0 +1,91 @@
+import type { BaseLogger } from 'pino';
+import type { Notification } from '../wakeups/wakeups.js';
+import { liveFrame } from './sse.js';
+import { type ReadRows, SessionTail, Subscriber } from './tail.js';
+import { LIVE_EVENT } from 'session-sync/client/protocol';
+
+export interface SessionTailsOptions {
+  pageSize: number;
+  readRows: ReadRows;
+  /** Current incarnation, head and activity of a session, to re-check and re-announce after a reconnect. */
+  readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: unknown } | undefined>;
+  log: Pick<BaseLogger, 'warn'>;
+  onTailRead?: () => void;
+}
+
+/**
+ * The tails of the sessions this process streams, one per session: a wakeup
+ * goes to the tail of its session, live frames to its subscribers, and after
+ * a LISTEN outage every tail re-reads from its cursor.
+ */
+export class SessionTails {
+  private readonly tails = new Map<string, SessionTail>();
+
+  constructor(private readonly options: SessionTailsOptions) {}
+
+  /** Registers a stream before its head is read, so no wakeup after that read can be missed. */
+  subscribe(sessionId: string, sid: number, cursor: number): { tail: SessionTail; subscriber: Subscriber } {
+    let tail = this.tails.get(sessionId);
+    if (!tail || tail.sid !== sid) {
+      const previous = tail;
+      tail = new SessionTail(sessionId, sid, this.options.readRows, this.options.pageSize, this.options.log, this.options.onTailRead);
+      // Incarnations only grow: an older sid here is a session already gone (its request finds no head and ends).
+      // Stryker disable next-line EqualityOperator: inside `tail.sid !== sid`, so the two sids are never equal here
+      if (!previous || previous.sid < sid) {
+        this.tails.set(sessionId, tail);
+        // The id names a newer incarnation, so the previous one was deleted, whether or not its notice arrived.
+        if (previous) this.ended(previous);
+      }
+    }
+    const subscriber = new Subscriber(cursor);
+    tail.add(subscriber);
+    return { tail, subscriber };
+  }
+
+  unsubscribe(tail: SessionTail, subscriber: Subscriber): void {
+    tail.remove(subscriber);
+    if (tail.size === 0 && this.tails.get(tail.sessionId) === tail) this.tails.delete(tail.sessionId);
+  }
+
+  /** After an outage: wakeups may have been missed, so re-read everything from the cursors. */
+  rereadAll(): void {
+    for (const tail of this.tails.values()) {
+      tail.wake();
+      this.options
+        .readActivity(tail.sessionId)
+        .then((current) => {
+          // Deleted meanwhile (and perhaps created again: another incarnation): its deletion notice was lost.
+          if (!current || current.sid !== tail.sid) this.ended(tail);
+          else tail.publishLive(current.head, liveFrame(LIVE_EVENT.activity, current.activity));
+        })
+        .catch((err: unknown) => this.options.log.warn({ err }, 'activity re-read after reconnect failed'));
+    }
+  }
+
+  /** Ends the streams of a session that is gone. */
+  private ended(tail: SessionTail, reason?: 'expired'): void {
+    tail.finish(liveFrame(LIVE_EVENT.deleted, { session_id: tail.sessionId, ...(reason ? { reason } : {}) }), 'session deleted');
+  }
+
+  /** What a notification means for the streams of its session. */
+  route(n: Notification): void {
+    const current = this.tails.get(n.session_id);
+    // Signals of another incarnation of the id are not this tail's (an older instance sends no sid).
+    const tail = 'sid' in n && typeof n.sid === 'number' && current && current.sid !== n.sid ? undefined : current;
+    if (!tail) return;
+    switch (n.kind) {
+      case 'append':
+        tail.wake();
+        return;
+      case 'live':
+        tail.publishLive(n.head, liveFrame(n.type, { type: n.type, data: n.data }));
+        return;
+      case 'activity':
+        tail.publishLive(n.head, liveFrame(LIVE_EVENT.activity, n.activity));
+        return;
+      case 'deleted':
+        this.ended(tail, n.reason);
+        return;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import type { BaseLogger } from 'pino';
+import { StreamAdmission, type StreamAdmissionOptions } from './admission.js';
+import { ChangesFeed, type ChangesFeedOptions } from './changes-feed.js';
+import { ListenConnection } from './listen-connection.js';
+import { SessionTails, type SessionTailsOptions } from './session-tails.js';
+
+export interface StreamSideOptions extends StreamAdmissionOptions, SessionTailsOptions {
+  url: string;
+  readHeads: ChangesFeedOptions['readHeads'];
+  log: Pick<BaseLogger, 'info' | 'warn'>;
+  changesFlushMs?: number;
+}
+
+/** The parts that serve streams on this process, each with one job; services hand them to the routes. */
+export interface StreamSide {
+  listenConnection: ListenConnection;
+  sessionTails: SessionTails;
+  changesFeed: ChangesFeed;
+  admission: StreamAdmission;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the stream side together: each notification the LISTEN connection
+ * receives goes to the session tails, then to the changes feeds; after a
+ * reconnect every tail re-reads from its cursor and every feed is told to
+ * sweep.
+ */
+export function buildStreamSide(options: StreamSideOptions): StreamSide {
+  const { log } = options;
+  const admission = new StreamAdmission(options);
+  const sessionTails = new SessionTails(options);
+  const changesFeed = new ChangesFeed({ readHeads: options.readHeads, log, flushMs: options.changesFlushMs });
+  const listenConnection = new ListenConnection({
+    url: options.url,
+    log,
+    onNotification: (notification) => {
+      sessionTails.route(notification);
+      changesFeed.route(notification);
+    },
+    onReconnect: () => {
+      sessionTails.rereadAll();
+      changesFeed.sweepRequired();
+    },
+  });
+  return {
+    listenConnection,
+    sessionTails,
+    changesFeed,
+    admission,
+    async start() {
+      await listenConnection.start();
+      admission.start();
+      changesFeed.start();
+    },
+    async stop() {
+      changesFeed.stop();
+      admission.stop();
+      await listenConnection.stop();
+    },
+  };
+}
