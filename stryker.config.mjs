@@ -19,7 +19,7 @@ export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutate.config.ts', related: true },
   checkers: ['typescript'],
-  tsconfigFile: 'tsconfig.build.json',
+  tsconfigFile: 'tsconfig.mutate.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   coverageAnalysis: 'perTest',
   // The machine's two cores: one TypeScript checker and one test runner (scripts/mutate.ts starts the PostgreSQL they share).
