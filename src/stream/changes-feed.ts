@@ -1,7 +1,7 @@
 import type { BaseLogger } from 'pino';
 import type { Notification } from '../wakeups/wakeups.js';
 import { liveFrame, type SseWriter } from './sse.js';
-import { CHANGE_EVENT, LIVE_EVENT } from 'session-sync/client/protocol';
+import { CHANGE_EVENT, LIVE_EVENT, type LiveFrameName, type LiveFrames } from 'session-sync/client/protocol';
 
 export interface ChangesFeedOptions {
   /** Heads of sessions, for the changes feed's coalesced hints. */
@@ -70,7 +70,7 @@ export class ChangesFeed {
     }
   }
 
-  private broadcastChange(sessionId: string, type: string, data: unknown): void {
+  private broadcastChange<K extends LiveFrameName>(sessionId: string, type: K, data: LiveFrames[K]): void {
     if (this.changes.size === 0) return;
     const frame = liveFrame(type, data);
     for (const subscriber of this.changes) if (subscriber.mayRead(sessionId)) subscriber.writer.push(frame);

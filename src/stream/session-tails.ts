@@ -1,6 +1,7 @@
 import type { BaseLogger } from 'pino';
+import type { ActivityView } from '../activity/view.js';
 import type { Notification } from '../wakeups/wakeups.js';
-import { liveFrame } from './sse.js';
+import { liveFrame, publishedFrame } from './sse.js';
 import { type ReadRows, SessionTail, Subscriber } from './tail.js';
 import { LIVE_EVENT } from 'session-sync/client/protocol';
 
@@ -8,7 +9,7 @@ export interface SessionTailsOptions {
   pageSize: number;
   readRows: ReadRows;
   /** Current incarnation, head and activity of a session, to re-check and re-announce after a reconnect. */
-  readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: unknown } | undefined>;
+  readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: ActivityView } | undefined>;
   log: Pick<BaseLogger, 'warn'>;
   onTailRead?: () => void;
 }
@@ -78,7 +79,7 @@ export class SessionTails {
         tail.wake();
         return;
       case 'live':
-        tail.publishLive(n.head, liveFrame(n.type, { type: n.type, data: n.data }));
+        tail.publishLive(n.head, publishedFrame(n.type, { type: n.type, data: n.data }));
         return;
       case 'activity':
         tail.publishLive(n.head, liveFrame(LIVE_EVENT.activity, n.activity));

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { setTimeout } from 'node:timers/promises';
 import type { ServerResponse } from 'node:http';
+import type { LiveFrameName, LiveFrames } from 'session-sync/client/protocol';
 
 /**
  * Unsent output of every stream of the process together: the bound that holds
@@ -187,7 +188,12 @@ export function durableFrame(seq: number, type: string, json: string): string {
   return `id: ${seq}\nevent: ${type}\ndata: ${json}\n\n`;
 }
 
-/** A live frame: no `id:`, so it never moves the cursor and is never replayed. */
-export function liveFrame(type: string, data: unknown): string {
+/** One of the server's own live frames (no `id:`, so it never moves the cursor and is never replayed), its data as the protocol types it. */
+export function liveFrame<K extends LiveFrameName>(type: K, data: LiveFrames[K]): string {
+  return publishedFrame(type, data);
+}
+
+/** A live event a worker published (`POST .../live`), under its own type name (checked by the route: no CR or LF). */
+export function publishedFrame(type: string, data: unknown): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }

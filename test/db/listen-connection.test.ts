@@ -1,3 +1,4 @@
+import type { ActivityView } from '../../src/activity/view.js';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { EventRowPage } from '../../src/events/read.js';
@@ -94,7 +95,7 @@ interface Harness {
   closes: number;
   reads: number[];
   headReads: string[][];
-  activities: Map<string, { sid: number; head: number; activity: unknown } | Error>;
+  activities: Map<string, { sid: number; head: number; activity: ActivityView } | Error>;
   heads: { session_id: string; last_seq: number; version: number }[];
   failHeadReads: number;
 }

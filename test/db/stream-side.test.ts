@@ -1,9 +1,10 @@
+import type { ActivityView } from '../../src/activity/view.js';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventRowPage } from '../../src/events/read.js';
 import { ChangesSubscriber } from '../../src/stream/changes-feed.js';
 import { buildStreamSide, type StreamSide } from '../../src/stream/stream-side.js';
-import { KEEPALIVE_FRAME, liveFrame } from '../../src/stream/sse.js';
+import { KEEPALIVE_FRAME, liveFrame, publishedFrame } from '../../src/stream/sse.js';
 import { encodeNotification, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { asWriter, FakeWriter } from '../helpers/fake-writer.js';
@@ -19,7 +20,7 @@ let url: string;
 let sql: postgres.Sql;
 const warnings: unknown[] = [];
 /** What readActivity answers per session id (none: the session is gone). */
-const activities = new Map<string, { sid: number; head: number; activity: unknown }>();
+const activities = new Map<string, { sid: number; head: number; activity: ActivityView }>();
 let heads: { session_id: string; last_seq: number; version: number }[] = [];
 let side: StreamSide;
 
@@ -105,7 +106,7 @@ describe('wakeups reach the streams of their session incarnation only', () => {
     await send({ kind: 'live', session_id: 's1', sid: 6, head: 0, type: 'old', data: 1 });
     await send({ kind: 'live', session_id: 's1', sid: 7, head: 0, type: 'current', data: 2 });
     await expect.poll(() => writer.frames.length).toBe(1);
-    expect(writer.frames).toEqual([liveFrame('current', { type: 'current', data: 2 })]);
+    expect(writer.frames).toEqual([publishedFrame('current', { type: 'current', data: 2 })]);
   });
 
   it('a malformed payload is logged and ignored; the next wakeup still arrives', async () => {
