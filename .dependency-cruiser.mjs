@@ -5,7 +5,7 @@
  * feature folder but metrics (ground, README's Layout) is domain but for its routes.
  */
 const DOMAIN = '^src/(activity|attachments|auth|events|history|idempotency|leases|live|maintenance|messages|queue|sessions|state|stream|turns|wakeups|writes)/(?!routes\\.ts$|plugin\\.ts$)';
-const GROUND = '^src/(errors|limits|media-type|shapes|values|config)\\.ts$';
+const GROUND = '^src/(errors|limits|media-type|shapes|slots|values|config)\\.ts$';
 const HTTP = '^src/(http/|app\\.ts$|main\\.ts$|services\\.ts$|[a-z-]+/routes\\.ts$|auth/plugin\\.ts$)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { RequestTimeout, TooManyTransfers } from '../errors.js';
+import { Slots } from '../slots.js';
 
 /**
  * Transfers are the requests that hold a pool connection while they wait on
@@ -20,27 +21,21 @@ import { RequestTimeout, TooManyTransfers } from '../errors.js';
  * one only to publish the lines already in.
  */
 export class TransferSlots {
-  private taken = 0;
+  private readonly slots: Slots;
 
-  constructor(readonly limit: number) {}
-
-  get inUse(): number {
-    return this.taken;
+  constructor(readonly limit: number) {
+    this.slots = new Slots(limit);
   }
 
-  /**
-   * A slot, taken synchronously (two requests never both get the last one),
-   * or 503 `too_many_transfers`. The release it returns may be called twice.
-   */
+  get inUse(): number {
+    return this.slots.inUse;
+  }
+
+  /** A slot (see `Slots`), or 503 `too_many_transfers`. */
   take(): () => void {
-    if (this.taken >= this.limit) throw new TooManyTransfers(this.limit);
-    this.taken++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.taken--;
-    };
+    const release = this.slots.take();
+    if (!release) throw new TooManyTransfers(this.limit);
+    return release;
   }
 }
 

@@ -1,3 +1,4 @@
+import { Slots } from '../slots.js';
 import { ByteBudget } from './budget.js';
 import { KEEPALIVE_FRAME, OutputLedger, type SseWriter } from './sse.js';
 
@@ -19,37 +20,26 @@ export interface StreamAdmissionOptions {
  */
 export class StreamAdmission {
   private readonly writers = new Set<SseWriter>();
-  /** Stream slots taken, counted from the moment a request asks for one (before any await). */
-  private slotsTaken = 0;
+  /** Stream slots, taken from the moment a request asks for one (before any await). */
+  private readonly slots: Slots;
   /** Replay pages held by streams whose clients may not be reading. */
   readonly rowBudget: ByteBudget;
   readonly outputLedger: OutputLedger;
   private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: StreamAdmissionOptions) {
+    this.slots = new Slots(options.maxStreams);
     this.rowBudget = new ByteBudget(options.rowsMemoryBytes);
     this.outputLedger = new OutputLedger(options.totalBufferedBytes);
   }
 
   get openStreams(): number {
-    return this.slotsTaken;
+    return this.slots.inUse;
   }
 
-  /**
-   * Takes one of the `maxStreams` slots, synchronously, so concurrent opens
-   * cannot all pass a check made before their awaits. The returned release is
-   * idempotent; call it on every exit path (refusal, error, stream closed).
-   * `undefined` when every slot is taken.
-   */
+  /** One of the `maxStreams` slots (see `Slots`), `undefined` when every one is taken. */
   reserveStream(): (() => void) | undefined {
-    if (this.slotsTaken >= this.options.maxStreams) return undefined;
-    this.slotsTaken++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.slotsTaken--;
-    };
+    return this.slots.take();
   }
 
   start(): void {
