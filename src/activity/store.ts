@@ -2,7 +2,7 @@ import { type Sql, type Tx } from '../db/client.js';
 import { notify, WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
 import { findSession, type SessionRow } from '../sessions/store.js';
 import { type ActivityRow, announceExpiredActivities, replaceActivity, selectActivities } from './statements.js';
-import { type ActivityView, IDLE } from './view.js';
+import { type ActivityInput, type ActivityView, IDLE } from './view.js';
 
 function toView(row: ActivityRow | undefined): ActivityView {
   if (!row) return IDLE;
@@ -23,12 +23,6 @@ export async function readActivities(db: Sql, sids: number[]): Promise<Map<numbe
 
 export async function readActivity(db: Sql, sid: number): Promise<ActivityView> {
   return (await readActivities(db, [sid])).get(sid) ?? IDLE;
-}
-
-export interface ActivityInput {
-  status: string;
-  detail?: unknown;
-  ttl_ms?: number;
 }
 
 /** Sets the current activity and tells every instance's streams, in one transaction. */
