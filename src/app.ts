@@ -9,7 +9,7 @@ import type { Database } from './db/client.js';
 import { checkListenWorks } from './db/listen-check.js';
 import { activityRoutes } from './activity/routes.js';
 import { registerAuth } from './auth/plugin.js';
-import { announceExpiredActivity } from './activity/store.js';
+import { announceExpiredActivities } from './activity/statements.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { historyRoutes, transferRoutes } from './history/routes.js';
@@ -39,7 +39,7 @@ import { queueRoutes } from './queue/routes.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
 import { readHeadAndActivity } from './activity/store.js';
-import { readHeads } from './sessions/store.js';
+import { readSessionHeads } from './sessions/statements.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
@@ -131,7 +131,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     totalBufferedBytes: config.stream.totalBufferedBytes,
     readRows,
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
-    readHeads: (sessionIds) => readHeads(db, sessionIds),
+    readHeads: (sessionIds) => readSessionHeads(db, sessionIds),
     log: app.log,
     onTailRead: () => metrics.streamReads.inc(),
   });
@@ -234,7 +234,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   const sweeps = new SweepSupervisor(
     [
       { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(db, config.idempotencyTtlMs) },
-      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(db) },
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivities(db) },
       { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db) },
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
       { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },

@@ -1,7 +1,8 @@
 import { type Sql, type Tx } from '../db/client.js';
-import { notify, WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
-import { findSession, type SessionRow } from '../sessions/store.js';
-import { type ActivityRow, announceExpiredActivities, replaceActivity, selectActivities } from './statements.js';
+import { notify } from '../wakeups/wakeups.js';
+import { type SessionRow } from '../sessions/store.js';
+import { findSessionRow } from '../sessions/statements.js';
+import { type ActivityRow, replaceActivity, selectActivities } from './statements.js';
 import { type ActivityInput, type ActivityView, IDLE } from './view.js';
 
 function toView(row: ActivityRow | undefined): ActivityView {
@@ -37,17 +38,12 @@ export async function setActivity(tx: Tx, session: SessionRow, input: ActivityIn
   return activity;
 }
 
-/** Announces activities whose TTL passed, each once whatever the number of instances; returns how many. */
-export async function announceExpiredActivity(pg: Sql, batch = 500): Promise<number> {
-  return announceExpiredActivities(pg, WAKEUP_CHANNEL, batch);
-}
-
 /** Head and current activity, as the session tails re-announce them after a reconnect. */
 export async function readHeadAndActivity(
   db: Sql,
   id: string,
 ): Promise<{ sid: number; head: number; activity: ActivityView } | undefined> {
-  const row = await findSession(db, id);
+  const row = await findSessionRow(db, id);
   if (!row) return undefined;
   return { sid: row.sid, head: row.lastSeq, activity: await readActivity(db, row.sid) };
 }

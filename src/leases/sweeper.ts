@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { settleClaims } from '../queue/store.js';
-import { lockSessionBySidIfFree } from '../sessions/store.js';
+import { lockSessionRowIfFree } from '../sessions/statements.js';
 import { findDueSessions, markLeaseExpiryAnnounced } from './statements.js';
 import { pendingExpiryEvent } from './store.js';
 
@@ -16,7 +16,7 @@ export async function settleExpired(db: Db, batch = 100): Promise<number> {
   let settled = 0;
   for (const sid of due) {
     const done = await db.begin(async (tx) => {
-      const session = await lockSessionBySidIfFree(tx, sid);
+      const session = await lockSessionRowIfFree(tx, sid);
       if (!session) return false;
       const events: NewEvent[] = [];
       const expiry = pendingExpiryEvent(session);

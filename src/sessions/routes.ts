@@ -16,14 +16,8 @@ import { createSession, writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
 import { RetentionPolicy, TtlMs } from '../history/view.js';
-import {
-  deleteSession,
-  getSessionRecord,
-  insertSession,
-  listSessions,
-  readMetadata,
-  updateMetadata,
-} from './store.js';
+import { getSessionRecord, listSessions, readMetadata, updateMetadata } from './store.js';
+import { deleteSessionRow, insertSessionRow } from './statements.js';
 import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
 import { EVENT } from 'session-sync/client/protocol';
 
@@ -73,7 +67,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await createSession(services, create, writeCaller(request), async (tx) => {
         let row;
         try {
-          row = await insertSession(tx, {
+          row = await insertSessionRow(tx, {
             id,
             parentId: body.parent_id ?? null,
             metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
@@ -193,7 +187,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
       const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
-        await deleteSession(tx, session.sid);
+        await deleteSessionRow(tx, session.sid);
         // Open streams get session.deleted and close, on every instance.
         await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
         return { status: 204, body: null };

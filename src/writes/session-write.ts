@@ -11,7 +11,8 @@ import {
   type StoredResponse,
 } from '../idempotency/keys.js';
 import { checkFence } from '../leases/fence.js';
-import { findSession, lockSession, type SessionRow } from '../sessions/store.js';
+import { type SessionRow } from '../sessions/store.js';
+import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
 import type { SessionQueue } from './session-queue.js';
 
 export interface WriteResult {
@@ -125,7 +126,7 @@ async function runWrite(
 ): Promise<WriteOutcome> {
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
   return inTransaction(db, async (tx) => {
-    const session = await lockSession(tx, sessionId);
+    const session = await lockSessionRow(tx, sessionId);
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);
     if (idempotent) {
@@ -206,7 +207,7 @@ async function runCreate(
 async function stillCreated(tx: Tx, stored: StoredResponse): Promise<boolean> {
   // A create's key finds only what the create stored (the fingerprint holds the method and path), and it stores only its 201.
   const created = stored.body as { id: string; created_at: string };
-  const row = await findSession(tx, created.id);
+  const row = await findSessionRow(tx, created.id);
   return row !== undefined && row.createdAt.toISOString() === created.created_at;
 }
 
