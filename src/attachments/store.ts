@@ -8,7 +8,6 @@ import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
 import type { AttachmentBytes, BlobRef } from './bytes.js';
 import {
   type AttachmentRow,
-  deleteExpiredIntents,
   findAttachmentRow,
   finishUploadRow,
   insertUploadRow,
@@ -152,9 +151,4 @@ export async function commitAttachments(
     events.push({ type: EVENT.attachmentCommitted, dataJson: JSON.stringify(view) });
   }
   return events;
-}
-
-/** Deletes uncommitted attachments whose intent is older than `ttlMs` (their chunks go with them); returns how many. */
-export async function sweepAttachments(pg: Sql, ttlMs: number): Promise<number> {
-  return deleteExpiredIntents(pg, ttlMs);
 }
