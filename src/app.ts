@@ -9,7 +9,7 @@ import type { Database } from './db/client.js';
 import { checkListenWorks } from './db/listen-check.js';
 import { activityRoutes } from './activity/routes.js';
 import { registerAuth } from './auth/plugin.js';
-import { announceExpiredActivity } from './activity/store.js';
+import { announceExpiredActivities } from './activity/statements.js';
 import { readEventRows } from './events/read.js';
 import { eventRoutes } from './events/routes.js';
 import { historyRoutes, transferRoutes } from './history/routes.js';
@@ -26,20 +26,21 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { registerUnreadBodyDrain } from './http/unread-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
-import { deleteExpiredKeys } from './idempotency/keys.js';
+import { deleteExpiredKeys } from './idempotency/statements.js';
 import { inspectorRoutes } from './inspector/routes.js';
 import { leaseRoutes } from './leases/routes.js';
-import { settleExpired } from './leases/sweeper.js';
+import { settleExpiredLeases } from './leases/sweeper.js';
 import { liveRoutes } from './live/routes.js';
 import { messageRoutes } from './messages/routes.js';
 import { turnRoutes } from './turns/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
-import { sweepAttachments } from './attachments/store.js';
+import { deleteExpiredIntents } from './attachments/statements.js';
 import { queueRoutes } from './queue/routes.js';
+import { settleDeadClaims } from './queue/sweeper.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Services } from './services.js';
 import { readHeadAndActivity } from './activity/store.js';
-import { readHeads } from './sessions/store.js';
+import { readSessionHeads } from './sessions/statements.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
@@ -131,7 +132,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     totalBufferedBytes: config.stream.totalBufferedBytes,
     readRows,
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
-    readHeads: (sessionIds) => readHeads(db, sessionIds),
+    readHeads: (sessionIds) => readSessionHeads(db, sessionIds),
     log: app.log,
     onTailRead: () => metrics.streamReads.inc(),
   });
@@ -231,17 +232,28 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
+  // Every background job, each with how instances share it (there is no lock of the supervisor's): a "session
+  // lock" sweep locks each due session with SKIP LOCKED, so a session being written waits for the next run; the
+  // others are one statement each, which two instances cannot both carry out.
   const sweeps = new SweepSupervisor(
     [
+      // One DELETE.
       { name: 'idempotency_keys', everyMs: IDEMPOTENCY_SWEEP_MS, run: () => deleteExpiredKeys(db, config.idempotencyTtlMs) },
-      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivity(db) },
-      { name: 'lease_and_claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpired(db) },
+      // One statement: the activity rows it announces, claimed with SKIP LOCKED and marked as sent.
+      { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivities(db) },
+      // Session lock.
+      { name: 'lease_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpiredLeases(db) },
+      // Session lock.
+      { name: 'claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleDeadClaims(db) },
+      // Session lock.
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
+      // Session lock (rechecked once locked).
       { name: 'session_expiry', everyMs: config.history.sweepMs, run: () => deleteExpiredSessions(db) },
+      // One DELETE.
       {
         name: 'attachment_intents',
         everyMs: Math.min(config.attachments.intentTtlMs, ATTACHMENT_SWEEP_MS),
-        run: () => sweepAttachments(db, config.attachments.intentTtlMs),
+        run: () => deleteExpiredIntents(db, config.attachments.intentTtlMs),
       },
     ],
     {

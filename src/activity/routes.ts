@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { jsonWithin } from '../limits.js';
 import { IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
@@ -6,7 +5,7 @@ import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { setActivity } from './store.js';
-import { Activity } from './view.js';
+import { Activity, ActivityBody } from './view.js';
 
 export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services;
@@ -20,14 +19,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         tags: ['stream'],
         params: SessionParams,
         headers: IdempotencyHeaders,
-        body: Type.Object(
-          {
-            status: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\r\\n]*$', 'x-pattern-message': 'one line (no CR or LF)', examples: ['thinking'] }),
-            detail: Type.Optional(Type.Unknown()),
-            ttl_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'Reads as idle (expired) after this.' })),
-          },
-          { additionalProperties: false },
-        ),
+        body: ActivityBody,
         response: { 200: Activity, ...problems(400, 404, 413, 415, 422) },
       },
     },

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/client.js';
 import { nowPlusMs } from '../db/clock.js';
+import { WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
 
 /*
  * Every statement of the activity feature: one current activity per session
@@ -46,13 +47,13 @@ export async function replaceActivity(
 }
 
 /**
- * Announces up to `batch` activities whose TTL passed, on `channel`, as each
+ * Announces up to `batch` activities whose TTL passed, on the wakeup channel, as each
  * session's streams show an expired activity (`{status: "idle", expired: true,
  * updated_at}`); returns how many. Every instance runs this; each expiry is
  * claimed by exactly one of them (SKIP LOCKED plus the `expired_sent` flag),
  * so it is announced once.
  */
-export async function announceExpiredActivities(pg: Sql, channel: string, batch: number): Promise<number> {
+export async function announceExpiredActivities(pg: Sql, batch = 500): Promise<number> {
   const [row] = await pg<{ n: number }[]>`
     with due as (
       select session_sid from session_activity
@@ -65,7 +66,7 @@ export async function announceExpiredActivities(pg: Sql, channel: string, batch:
       from due where a.session_sid = due.session_sid
       returning a.session_sid, a.updated_at
     )
-    select count(pg_notify(${channel}, json_build_object(
+    select count(pg_notify(${WAKEUP_CHANNEL}, json_build_object(
       'kind', 'activity',
       'session_id', s.id,
       'sid', s.sid,

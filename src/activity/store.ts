@@ -1,8 +1,9 @@
 import { type Sql, type Tx } from '../db/client.js';
-import { notify, WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
-import { findSession, type SessionRow } from '../sessions/store.js';
-import { type ActivityRow, announceExpiredActivities, replaceActivity, selectActivities } from './statements.js';
-import { type ActivityView, IDLE } from './view.js';
+import { notify } from '../wakeups/wakeups.js';
+import { type SessionRow } from '../sessions/store.js';
+import { findSessionRow } from '../sessions/statements.js';
+import { type ActivityRow, replaceActivity, selectActivities } from './statements.js';
+import { type ActivityInput, type ActivityView, IDLE } from './view.js';
 
 function toView(row: ActivityRow | undefined): ActivityView {
   if (!row) return IDLE;
@@ -25,12 +26,6 @@ export async function readActivity(db: Sql, sid: number): Promise<ActivityView> 
   return (await readActivities(db, [sid])).get(sid) ?? IDLE;
 }
 
-export interface ActivityInput {
-  status: string;
-  detail?: unknown;
-  ttl_ms?: number;
-}
-
 /** Sets the current activity and tells every instance's streams, in one transaction. */
 export async function setActivity(tx: Tx, session: SessionRow, input: ActivityInput): Promise<ActivityView> {
   const row = await replaceActivity(tx, session.sid, {
@@ -43,17 +38,12 @@ export async function setActivity(tx: Tx, session: SessionRow, input: ActivityIn
   return activity;
 }
 
-/** Announces activities whose TTL passed, each once whatever the number of instances; returns how many. */
-export async function announceExpiredActivity(pg: Sql, batch = 500): Promise<number> {
-  return announceExpiredActivities(pg, WAKEUP_CHANNEL, batch);
-}
-
 /** Head and current activity, as the session tails re-announce them after a reconnect. */
 export async function readHeadAndActivity(
   db: Sql,
   id: string,
 ): Promise<{ sid: number; head: number; activity: ActivityView } | undefined> {
-  const row = await findSession(db, id);
+  const row = await findSessionRow(db, id);
   if (!row) return undefined;
   return { sid: row.sid, head: row.lastSeq, activity: await readActivity(db, row.sid) };
 }

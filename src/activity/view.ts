@@ -14,3 +14,14 @@ export const Activity = Type.Object(
 export type ActivityView = Static<typeof Activity>;
 
 export const IDLE: ActivityView = { status: 'idle' };
+
+/** PUT /v1/sessions/:id/activity. */
+export const ActivityBody = Type.Object(
+  {
+    status: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\r\\n]*$', 'x-pattern-message': 'one line (no CR or LF)', examples: ['thinking'] }),
+    detail: Type.Optional(Type.Unknown()),
+    ttl_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'Reads as idle (expired) after this.' })),
+  },
+  { additionalProperties: false },
+);
+export type ActivityInput = Static<typeof ActivityBody>;

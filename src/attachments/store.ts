@@ -3,11 +3,11 @@ import { type Db, type Sql, type Tx } from '../db/client.js';
 import type { NewEvent } from '../events/append.js';
 import { type ApiError, AttachmentNotFound, SessionNotFound } from '../errors.js';
 import { checkFence } from '../leases/fence.js';
-import { findSession, lockSession, type SessionRow } from '../sessions/store.js';
+import { type SessionRow } from '../sessions/store.js';
+import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
 import type { AttachmentBytes, BlobRef } from './bytes.js';
 import {
   type AttachmentRow,
-  deleteExpiredIntents,
   findAttachmentRow,
   finishUploadRow,
   insertUploadRow,
@@ -69,13 +69,13 @@ export async function uploadAttachment(
 ): Promise<AttachmentView> {
   try {
     const view = await db.begin(async (tx) => {
-      const session = await findSession(tx, upload.sessionId);
+      const session = await findSessionRow(tx, upload.sessionId);
       if (!session) throw new SessionNotFound(upload.sessionId);
       // Refused before any byte is stored; checked again under the lock.
       checkFence(session, upload.leaseToken);
       const blobId = await insertUploadRow(tx, session.sid, `upload:${uuidv7()}`, upload.contentType, upload.chunkBytes);
       const stored = await bytes.write(tx, blobId, upload.body, upload.maxBytes);
-      const locked = await lockSession(tx, upload.sessionId);
+      const locked = await lockSessionRow(tx, upload.sessionId);
       if (!locked || locked.sid !== session.sid) throw new SessionNotFound(upload.sessionId);
       checkFence(locked, upload.leaseToken);
       const existing = await findAttachment(tx, locked.sid, stored.sha256);
@@ -99,7 +99,7 @@ export async function uploadAttachment(
  */
 async function uploadedAgain(db: Db, sessionId: string, view: AttachmentView): Promise<AttachmentView> {
   return db.begin(async (tx) => {
-    const session = await lockSession(tx, sessionId);
+    const session = await lockSessionRow(tx, sessionId);
     if (!session) return view;
     await moveSessionExpiry(tx, session.sid);
     // Stryker disable next-line ConditionalExpression: the update below matches uncommitted rows only, so for a committed one it finds none and the same view is returned; the check only saves the statement
@@ -151,9 +151,4 @@ export async function commitAttachments(
     events.push({ type: EVENT.attachmentCommitted, dataJson: JSON.stringify(view) });
   }
   return events;
-}
-
-/** Deletes uncommitted attachments whose intent is older than `ttlMs` (their chunks go with them); returns how many. */
-export async function sweepAttachments(pg: Sql, ttlMs: number): Promise<number> {
-  return deleteExpiredIntents(pg, ttlMs);
 }

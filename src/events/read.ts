@@ -1,14 +1,7 @@
 import { type Sql } from '../db/client.js';
-import { readEventPage } from './statements.js';
+import { type EventRow, readEventPage } from './statements.js';
 
-/** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */
-export interface EventRow {
-  seq: number;
-  type: string;
-  data: string;
-  version: number | null;
-  createdAt: Date;
-}
+export type { EventRow } from './statements.js';
 
 /** What one row costs beyond its data and type, in a page or a stream frame (seq, version, timestamp, framing). */
 export const ROW_OVERHEAD_BYTES = 128;
@@ -49,16 +42,10 @@ export async function readEventRows(
   const rows: EventRow[] = [];
   // One snapshot for the rows and the session's history_start (a single statement).
   const historyStart = raw[0] === undefined ? undefined : raw[0].historyStart;
-  for (const row of raw) {
-    if (row.seq === null) break;
-    if (row.data === null) return { rows, cut: true, historyStart };
-    rows.push({
-      seq: row.seq,
-      type: row.type,
-      data: row.data,
-      version: row.version,
-      createdAt: row.createdAt,
-    });
+  for (const { historyStart: _start, seq, data, ...event } of raw) {
+    if (seq === null) break;
+    if (data === null) return { rows, cut: true, historyStart };
+    rows.push({ ...event, seq, data });
   }
   return { rows, cut: false, historyStart };
 }

@@ -44,15 +44,17 @@ export function sendAppend(pg: Sql, { sid, firstSeq, events, set, wakeup }: Appe
     select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`);
 }
 
-/** One row of `readEventPage`: the session's history start, and an event or (past the budget) only its seq, or nothing. */
-export interface EventPageRow {
-  historyStart: number;
-  seq: number | null;
+/** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */
+export interface EventRow {
+  seq: number;
   type: string;
-  data: string | null;
+  data: string;
   version: number | null;
   createdAt: Date;
 }
+
+/** One row of `readEventPage`: the session's history start, and an event or (past the budget) only its seq, or nothing. */
+export type EventPageRow = Omit<EventRow, 'seq' | 'data'> & { historyStart: number; seq: number | null; data: string | null };
 
 /**
  * Durable events with seq > after, oldest first, optionally of one type: at

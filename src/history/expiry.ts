@@ -1,6 +1,6 @@
 import { type Db } from '../db/client.js';
 import { notify } from '../wakeups/wakeups.js';
-import { deleteSession, lockSessionBySidIfFree } from '../sessions/store.js';
+import { deleteSessionRow, lockSessionRowIfFree } from '../sessions/statements.js';
 import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
 
 export interface ExpirySweepOptions {
@@ -29,7 +29,7 @@ export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: Exp
   let deleted = 0;
   for (const sid of due) {
     const done = await db.begin(async (tx) => {
-      const session = await lockSessionBySidIfFree(tx, sid);
+      const session = await lockSessionRowIfFree(tx, sid);
       if (!session) return false;
       await pauses?.afterLock?.(session.id);
       // `expiry_check_at` is only a lower bound: writes move `updated_at`, not it (they stay cheap).
@@ -38,7 +38,7 @@ export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: Exp
         await moveExpiryCheck(tx, session.sid);
         return false;
       }
-      await deleteSession(tx, session.sid);
+      await deleteSessionRow(tx, session.sid);
       await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid, reason: 'expired' });
       return true;
     });

@@ -1,7 +1,8 @@
 import { type Db } from '../db/client.js';
 import { SessionExists, SessionNotFound } from '../errors.js';
 import { type NewEvent, startAppend } from '../events/append.js';
-import { getSessionRecord, insertSession, lockSession, type SessionRecord } from '../sessions/store.js';
+import { getSessionRecord, type SessionRecord } from '../sessions/store.js';
+import { insertSessionRow, lockSessionRow } from '../sessions/statements.js';
 import { sendSnapshotInsert } from '../state/statements.js';
 import { notify } from '../wakeups/wakeups.js';
 import { stateAtVersion } from './time-travel.js';
@@ -25,12 +26,12 @@ export interface ForkInput {
  */
 export async function forkSession(db: Db, input: ForkInput): Promise<SessionRecord> {
   return db.begin(async (tx) => {
-    const source = await lockSession(tx, input.sourceId);
+    const source = await lockSessionRow(tx, input.sourceId);
     if (!source) throw new SessionNotFound(input.sourceId);
     const version = input.atVersion ?? source.version;
     const state = await stateAtVersion(tx, source, version);
     const forkedFrom = { session_id: source.id, version };
-    const created = await insertSession(tx, {
+    const created = await insertSessionRow(tx, {
       id: input.id,
       parentId: source.id,
       metadata: input.metadata,

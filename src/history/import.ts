@@ -9,7 +9,7 @@ import { ApiError, InvalidImport, PayloadTooLarge, SessionExists } from '../erro
 import { isReservedType, SERVER_EVENT_TYPES } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { FIRST_USER_MESSAGE_CHARS } from '../messages/store.js';
-import { findSession } from '../sessions/store.js';
+import { findSessionRow } from '../sessions/statements.js';
 import { measure, NotPlainJson, type StateLimits } from '../state/json-value.js';
 import { notify } from '../wakeups/wakeups.js';
 import {
@@ -147,7 +147,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
  * live API would have let its deltas make: within the state's depth and size.
  */
 async function checkState(tx: Tx, id: string, line: number, limits: StateLimits): Promise<void> {
-  const row = await findSession(tx, id);
+  const row = await findSessionRow(tx, id);
   if (!row || row.version === 0) return;
   let document: unknown;
   try {

@@ -1,7 +1,8 @@
 import { type Sql } from '../db/client.js';
 import { StateUnreadable, VersionAhead, VersionExpired } from '../errors.js';
 import type { SessionRow } from '../sessions/store.js';
-import { applyDelta, readBaseSnapshot, readDeltas, type StoredDelta, type StoredSnapshot } from '../state/chain.js';
+import { readSnapshotAtOrBelow } from '../state/statements.js';
+import { applyDelta, readDeltas, type StoredDelta, type StoredSnapshot } from '../state/chain.js';
 import { NO_LIMITS } from '../state/json-patch.js';
 import { findStateEventSeq } from './statements.js';
 
@@ -34,7 +35,7 @@ export async function stateAtVersion(db: Sql, session: SessionRow, version: numb
     if (event === undefined) throw new VersionExpired(version, session.historyStart);
     seq = event;
   }
-  const base = await readBaseSnapshot(db, session.sid, version);
+  const base = await readSnapshotAtOrBelow(db, session.sid, version);
   if (!base) throw new VersionExpired(version, session.historyStart);
   const deltas = await readDeltas(db, session.sid, base.version, version);
   if (deltas.length !== version - base.version) throw new VersionExpired(version, session.historyStart);
@@ -57,7 +58,7 @@ function replay(base: StoredSnapshot, deltas: StoredDelta[]): unknown {
  * (trimming checks before it removes them).
  */
 export async function documentAt(db: Sql, session: SessionRow, version: number): Promise<unknown> {
-  const base = await readBaseSnapshot(db, session.sid, version);
+  const base = await readSnapshotAtOrBelow(db, session.sid, version);
   const deltas = base ? await readDeltas(db, session.sid, base.version, version) : [];
   if (!base || base.body === null || deltas.length !== version - base.version) {
     throw new StateUnreadable(session.id, version, base?.version ?? 0, 'has no complete chain to rebuild from');

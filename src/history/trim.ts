@@ -1,8 +1,9 @@
 import type { HistoryTuning } from '../config.js';
 import { type Db, type Tx } from '../db/client.js';
-import { lockSession, lockSessionBySidIfFree, type SessionRow } from '../sessions/store.js';
+import { type SessionRow } from '../sessions/store.js';
+import { lockSessionRow, lockSessionRowIfFree } from '../sessions/statements.js';
 import type { StateCache } from '../state/cache.js';
-import { readBaseSnapshot } from '../state/chain.js';
+import { readSnapshotAtOrBelow } from '../state/statements.js';
 import { documentAt } from './time-travel.js';
 import {
   deleteEventsThrough,
@@ -81,7 +82,7 @@ async function versionAsOf(tx: Tx, session: SessionRow, seq: number): Promise<nu
 async function trimPoint(tx: Tx, deps: TrimDeps, session: SessionRow, upTo: number): Promise<{ upTo: number; floor: number }> {
   const floor = await versionAsOf(tx, session, upTo);
   if (floor === 0) return { upTo, floor };
-  const base = await readBaseSnapshot(tx, session.sid, floor);
+  const base = await readSnapshotAtOrBelow(tx, session.sid, floor);
   if (base?.version === floor) return { upTo, floor };
   if (session.encoding === 'binary') {
     const below = base?.version ?? 0;
@@ -136,7 +137,7 @@ export async function trimBatch(tx: Tx, deps: TrimDeps, session: SessionRow, goa
 export async function trimSession(db: Db, deps: TrimDeps, sessionId: string, goal: TrimGoal): Promise<number | undefined> {
   for (;;) {
     const step = await db.begin(async (tx) => {
-      const session = await lockSession(tx, sessionId);
+      const session = await lockSessionRow(tx, sessionId);
       return session && trimBatch(tx, deps, session, goal);
     });
     if (!step) return undefined;
@@ -194,7 +195,7 @@ export class RetentionSweeper {
     for (const sid of due) {
       try {
         const trimmed = await this.db.begin(async (tx) => {
-          const session = await lockSessionBySidIfFree(tx, sid);
+          const session = await lockSessionRowIfFree(tx, sid);
           if (!session) return false;
           const policy = policyOf(session, this.defaults);
           const step = await trimBatch(tx, this.deps, session, { policy });

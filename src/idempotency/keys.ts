@@ -4,8 +4,6 @@ import { type Tx } from '../db/client.js';
 import { IdempotencyKeyReused } from '../errors.js';
 import { deleteKey, findKeyedResponse, insertKeyedResponse } from './statements.js';
 
-export { deleteExpiredKeys } from './statements.js';
-
 export interface IdempotentRequest {
   scope: string;
   key: string;

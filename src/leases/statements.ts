@@ -1,6 +1,5 @@
 import type { Sql } from '../db/client.js';
-import { leaseRunning, nowPlusMs } from '../db/clock.js';
-import { deadClaim } from '../queue/statements.js';
+import { nowPlusMs } from '../db/clock.js';
 
 /*
  * Every statement of the lease feature. Each write runs against a session row
@@ -53,16 +52,12 @@ export async function markLeaseExpiryAnnounced(pg: Sql, sid: number): Promise<vo
 }
 
 /**
- * Up to `batch` sessions the sweeper has to settle: a lease ran out and its
- * lease.expired is not said yet, or an active claim is dead (what makes it
- * dead is the queue's `deadClaim`). Read without locks: the sweeper locks each.
+ * Up to `batch` sessions whose lease ran out with its lease.expired not said
+ * yet. Read without locks: the sweep locks each.
  */
-export async function findDueSessions(pg: Sql, batch: number): Promise<number[]> {
+export async function findSessionsWithLeaseExpiryDue(pg: Sql, batch: number): Promise<number[]> {
   const rows = await pg<{ sid: number }[]>`
     select sid from sessions where not lease_expiry_announced and lease_expires_at <= now()
-    union
-    select c.session_sid from queue_claims c join sessions s on s.sid = c.session_sid
-    where c.status = 'active' and ${deadClaim(pg, { fencingToken: pg`s.lease_fencing_token`, active: leaseRunning(pg, pg`s.lease_expires_at`) })}
     limit ${batch}`;
   return rows.map((row) => row.sid);
 }

@@ -1,6 +1,6 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Sql } from '../db/client.js';
-import { nowPlusMs } from '../db/clock.js';
+import { leaseRunning, nowPlusMs } from '../db/clock.js';
 import type { BATCH_STATUSES, CLAIM_STATUSES } from '../values.js';
 
 /*
@@ -30,13 +30,24 @@ export interface ClaimLease {
 /**
  * A claim is dead once past its TTL, or once the lease generation it was taken
  * under is over (another fencing token, or no running lease). Used under the
- * session lock (`expireDeadClaims`) and by the sweeper's search for due
- * sessions (`findDueSessions` in leases/statements.ts). The claim is the
- * statement's `c`.
+ * session lock (`expireDeadClaims`) and by the claims sweep's search for due
+ * sessions (`findSessionsWithDeadClaims`). The claim is the statement's `c`.
  */
-export const deadClaim = (pg: Sql, lease: ClaimLease): PendingQuery<Row[]> => pg`
+const deadClaim = (pg: Sql, lease: ClaimLease): PendingQuery<Row[]> => pg`
   (c.expires_at <= now() or (c.fencing_token is not null and
     (c.fencing_token <> ${lease.fencingToken} or not ${lease.active})))`;
+
+/**
+ * Up to `batch` sessions with an active claim that is dead. Read without
+ * locks: the sweep locks each.
+ */
+export async function findSessionsWithDeadClaims(pg: Sql, batch: number): Promise<number[]> {
+  const rows = await pg<{ sid: number }[]>`
+    select distinct c.session_sid as sid from queue_claims c join sessions s on s.sid = c.session_sid
+    where c.status = 'active' and ${deadClaim(pg, { fencingToken: pg`s.lease_fencing_token`, active: leaseRunning(pg, pg`s.lease_expires_at`) })}
+    limit ${batch}`;
+  return rows.map((row) => row.sid);
+}
 
 /** A new batch waits for the worker behind every batch queued before it. */
 export async function insertBatch(pg: Sql, sid: number, batchId: string, itemsJson: string): Promise<BatchRow> {

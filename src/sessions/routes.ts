@@ -7,26 +7,17 @@ import { isPgError, PgError } from '../db/pg-errors.js';
 import { appendToSession } from '../events/append.js';
 import { notify } from '../wakeups/wakeups.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { ParentNotFound, SessionExists } from '../errors.js';
+import { ParentNotFound } from '../errors.js';
 import { Limit, SessionId, StringEnum } from '../shapes.js';
 import { ENCODINGS } from '../values.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
-import { idempotentRequest, lifecycleScope, writeSession, type WriteOutcome } from '../writes/session-write.js';
-import type { Tx } from '../db/client.js';
-import { findStoredResponse, forgetResponse, storeResponse, type StoredResponse } from '../idempotency/keys.js';
+import { createSession, writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
 import { RetentionPolicy, TtlMs } from '../history/view.js';
-import {
-  deleteSession,
-  findSession,
-  getSessionRecord,
-  insertSession,
-  listSessions,
-  readMetadata,
-  updateMetadata,
-} from './store.js';
+import { getSessionRecord, listSessions, readMetadata, updateMetadata } from './store.js';
+import { deleteSessionRow, insertSessionRow } from './statements.js';
 import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
 import { EVENT } from 'session-sync/client/protocol';
 
@@ -53,21 +44,6 @@ const ListQuery = Type.Object(
 );
 
 
-/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotentRequest`). */
-const GENERATED_ID_SCOPE = 'new';
-
-/**
- * Whether the session a stored create answered with is still there, the same
- * incarnation. Deleting it spends the key: a create sent again with it runs
- * afresh rather than replaying a 201 for a session that is gone.
- */
-async function stillCreated(tx: Tx, stored: StoredResponse): Promise<boolean> {
-  // A create's key finds only what this route stored (the fingerprint holds the method and path), and it stores only its 201.
-  const created = stored.body as { id: string; created_at: string };
-  const row = await findSession(tx, created.id);
-  return row !== undefined && row.createdAt.toISOString() === created.created_at;
-}
-
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
 
@@ -87,51 +63,27 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const { body } = request;
       const id = body.id ?? uuidv7();
-      const scope = body.id === undefined ? GENERATED_ID_SCOPE : lifecycleScope(body.id);
-      const idempotent = idempotentRequest(writeCaller(request), scope);
-      const create = () =>
-        db.begin(async (tx): Promise<WriteOutcome> => {
-          if (idempotent) {
-            const stored = await findStoredResponse(tx, idempotent, config.idempotencyTtlMs);
-            if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
-            if (stored) await forgetResponse(tx, idempotent);
-          }
-          let row;
-          try {
-            row = await insertSession(tx, {
-              id,
-              parentId: body.parent_id ?? null,
-              metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
-              encoding: body.encoding ?? 'json',
-              retention: body.retention ?? null,
-              ttlMs: body.ttl_ms ?? null,
-            });
-          } catch (error) {
-            // Stryker disable next-line StringLiteral: unreachable; only a parent_id the body names can violate the parent's foreign key
-            if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
-            throw error;
-          }
-          if (!row) {
-            // The insert waited for a concurrent create of this id to commit; if
-            // that was this very request's first attempt, its answer is stored now.
-            const stored = idempotent && (await findStoredResponse(tx, idempotent, config.idempotencyTtlMs));
-            if (stored) return { ...stored, replayed: true };
-            throw new SessionExists(id);
-          }
-          await notify(tx, { kind: 'created', session_id: row.id });
-          const result = { status: 201, body: toSessionView(row) };
-          if (idempotent) await storeResponse(tx, idempotent, result);
-          return { ...result, replayed: false };
-        });
-      let outcome: WriteOutcome;
-      try {
-        outcome = await create();
-      } catch (error) {
-        // Two attempts with one key raced: the loser's transaction failed on the
-        // key, the winner has committed, so a second run replays its response.
-        if (!idempotent || !isPgError(error, PgError.UNIQUE_VIOLATION)) throw error;
-        outcome = await create();
-      }
+      const create = { sessionId: id, named: body.id !== undefined, idempotencyTtlMs: config.idempotencyTtlMs };
+      const outcome = await createSession(services, create, writeCaller(request), async (tx) => {
+        let row;
+        try {
+          row = await insertSessionRow(tx, {
+            id,
+            parentId: body.parent_id ?? null,
+            metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
+            encoding: body.encoding ?? 'json',
+            retention: body.retention ?? null,
+            ttlMs: body.ttl_ms ?? null,
+          });
+        } catch (error) {
+          // Stryker disable next-line StringLiteral: unreachable; only a parent_id the body names can violate the parent's foreign key
+          if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
+          throw error;
+        }
+        if (!row) return undefined;
+        await notify(tx, { kind: 'created', session_id: row.id });
+        return { status: 201, body: toSessionView(row) };
+      });
       if (!outcome.replayed) reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return replyWithOutcome(reply, outcome);
     },
@@ -235,7 +187,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
       const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
-        await deleteSession(tx, session.sid);
+        await deleteSessionRow(tx, session.sid);
         // Open streams get session.deleted and close, on every instance.
         await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
         return { status: 204, body: null };

@@ -123,16 +123,14 @@ export interface SessionSettings {
 /** A PATCH of a locked session: its metadata, and its retention policy and TTL when given. */
 export async function updateSessionSettings(pg: Sql, sid: number, settings: SessionSettings): Promise<SessionRecord | undefined> {
   const { metadata, retention, ttlMs } = settings;
+  // A new policy is looked at by the next retention sweep.
+  // Stryker disable next-line ConditionalExpression: equivalent; every PATCH appends session.updated, whose append marks the session due unless the sweep parked it, and a parked session has no policy to trim by (with the server default every instance shares), so the sweep only parks it again
+  const setRetention = retention === undefined ? pg`` : pg`retention = ${json(retention)}::jsonb, trim_due_at = now(),`;
+  const setTtl = ttlMs === undefined ? pg`` : pg`ttl_ms = ${ttlMs}, expiry_check_at = ${expiryCheck(pg, ttlMs)},`;
   const [row] = await pg<SessionRecord[]>`
     update sessions set metadata = ${JSON.stringify(metadata)}::jsonb,
-      ${
-        retention === undefined
-          ? pg``
-          : // A new policy is looked at by the next retention sweep.
-            // Stryker disable next-line ConditionalExpression: equivalent; every PATCH appends session.updated, whose append marks the session due unless the sweep parked it, and a parked session has no policy to trim by (with the server default every instance shares), so the sweep only parks it again
-            pg`retention = ${json(retention)}::jsonb, trim_due_at = now(),`
-      }
-      ${ttlMs === undefined ? pg`` : pg`ttl_ms = ${ttlMs}, expiry_check_at = ${expiryCheck(pg, ttlMs)},`}
+      ${setRetention}
+      ${setTtl}
       updated_at = now()
     where sid = ${sid}
     returning ${recordFields(pg)}`;
@@ -143,10 +141,23 @@ export async function deleteSessionRow(pg: Sql, sid: number): Promise<void> {
   await pg`delete from sessions where sid = ${sid}`;
 }
 
-/** The changes feed's hints, read from the rows (never from notifications). */
-export async function readSessionHeads(pg: Sql, ids: string[]): Promise<{ sessionId: string; lastSeq: number; version: number }[]> {
-  return pg<{ sessionId: string; lastSeq: number; version: number }[]>`
-    select id as session_id, last_seq, version from sessions where id = any(${ids}::text[])`;
+/** A session's head as the changes feed sends it. */
+export interface SessionHead {
+  session_id: string;
+  last_seq: number;
+  version: number;
+}
+
+/**
+ * The changes feed's hints, read from the rows (never from notifications), as
+ * the feed sends them: built as JSON, whose keys the column transform leaves
+ * as they are.
+ */
+export async function readSessionHeads(pg: Sql, ids: string[]): Promise<SessionHead[]> {
+  const [row] = await pg<{ heads: SessionHead[] }[]>`
+    select coalesce(json_agg(json_build_object('session_id', id, 'last_seq', last_seq, 'version', version)), '[]'::json) as heads
+    from sessions where id = any(${ids}::text[])`;
+  return row?.heads ?? [];
 }
 
 /** The head of a session by its internal key (a stream's incarnation), with where its kept history starts. */

@@ -4,7 +4,7 @@ import { PatchFailed, StateUnreadable } from '../errors.js';
 import { applyJsonPatch, NO_LIMITS, type PatchOperation } from './json-patch.js';
 import { type Measured, measure, type StateLimits } from './json-value.js';
 import { applyMergePatchToState } from './merge-patch.js';
-import { readDeltaRows, readSnapshotAtOrBelow, type StoredSnapshot } from './statements.js';
+import { readDeltaRows, readSnapshotAtOrBelow } from './statements.js';
 
 export type { StoredSnapshot } from './statements.js';
 
@@ -14,11 +14,6 @@ export type Delta = { patch: PatchOperation[] } | { merge_patch: unknown } | { d
 export interface StoredDelta {
   version: number;
   delta: Delta;
-}
-
-/** The newest stored snapshot or checkpoint at or below `version`. */
-export async function readBaseSnapshot(db: Sql, sid: number, version: number): Promise<StoredSnapshot | undefined> {
-  return readSnapshotAtOrBelow(db, sid, version);
 }
 
 /** The kept deltas with version in (after, upTo], in order. */
@@ -52,7 +47,7 @@ export const READ_DEPTH = 1000;
  */
 export async function materialise(db: Sql, session: SessionRow): Promise<Measured> {
   const [base, deltas] = await Promise.all([
-    readBaseSnapshot(db, session.sid, session.version),
+    readSnapshotAtOrBelow(db, session.sid, session.version),
     readDeltas(db, session.sid, session.baseVersion, session.version),
   ]);
   if (!base || base.version !== session.baseVersion || base.body === null) {

@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import { PatchFailed } from '../errors.js';
 import {
   forbiddenMember,
@@ -12,18 +13,13 @@ import {
   type StateLimits,
   tooDeep,
 } from './json-value.js';
+import type { PatchOp } from './view.js';
 
 /**
  * An RFC 6902 operation as the route schema admits it. Members an operation
  * does not define are ignored (section 4), so they may be present.
  */
-export interface PatchOperation {
-  op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
-  path: string;
-  from?: string;
-  value?: unknown;
-  [member: string]: unknown;
-}
+export type PatchOperation = Static<typeof PatchOp>;
 
 /** Replaying stored deltas: they were accepted once, so only RFC rules apply. */
 export const NO_LIMITS: StateLimits = { maxDepth: Infinity, maxBytes: Infinity };

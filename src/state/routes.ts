@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Base64, SchemaVersion, StringEnum, Version } from '../shapes.js';
-import { WriteAck } from './view.js';
+import { DeltaBody, PatchOp, SnapshotBody, WriteAck } from './view.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { StateUnreadable } from '../errors.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
@@ -13,21 +13,6 @@ import type { Services } from '../services.js';
 import { snapshotAnswer, stateAtVersion } from '../history/time-travel.js';
 import { checkSyncQuery, syncAnswer } from './sync.js';
 import { appendDelta, putSnapshot } from './store.js';
-
-export const PatchOp = Type.Object(
-  {
-    op: StringEnum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
-    path: Type.String({ description: 'JSON Pointer (RFC 6901).' }),
-    from: Type.Optional(Type.String()),
-    value: Type.Optional(Type.Unknown()),
-  },
-  {
-    // RFC 6902 section 4: members an operation does not define are ignored.
-    additionalProperties: true,
-    description:
-      'One RFC 6902 operation; an op missing its value or from is refused as patch_failed; other members are ignored (and kept in the stored delta).',
-  },
-);
 
 const DeltaItem = Type.Object(
   {
@@ -140,15 +125,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         tags: ['state'],
         params: SessionParams,
         headers: WorkerWriteHeaders,
-        body: Type.Object(
-          {
-            base_version: Version,
-            schema_version: SchemaVersion,
-            snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the whole state.' })),
-            snapshot_base64: Type.Optional(Base64),
-          },
-          { additionalProperties: false },
-        ),
+        body: SnapshotBody,
         response: { 200: WriteAck, ...problems(400, 404, 409, 413, 422) },
       },
     },
@@ -174,16 +151,7 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         tags: ['state'],
         params: SessionParams,
         headers: WorkerWriteHeaders,
-        body: Type.Object(
-          {
-            base_version: Version,
-            schema_version: Type.Optional(SchemaVersion),
-            patch: Type.Optional(Type.Array(PatchOp, { description: 'RFC 6902 JSON Patch (json encoding).' })),
-            merge_patch: Type.Optional(Type.Unknown({ description: 'RFC 7396 JSON Merge Patch (json encoding).' })),
-            delta_base64: Type.Optional(Base64),
-          },
-          { additionalProperties: false },
-        ),
+        body: DeltaBody,
         response: { 200: WriteAck, ...problems(400, 404, 409, 413, 422) },
       },
     },

@@ -14,10 +14,9 @@ import { jsonWithin } from '../limits.js';
 import type { SessionRow } from '../sessions/store.js';
 import type { StateCache } from './cache.js';
 import { applyDelta, type Delta, materialise } from './chain.js';
-import type { PatchOperation } from './json-patch.js';
 import { measure, NotPlainJson, type StateLimits, tooDeep } from './json-value.js';
 import { sendSnapshotInsert } from './statements.js';
-import type { WriteAck } from './view.js';
+import type { DeltaInput, SnapshotInput, WriteAck } from './view.js';
 import { EVENT } from 'session-sync/client/protocol';
 
 export interface StateContext {
@@ -41,21 +40,6 @@ export function stateLimitsFor(maxJsonDepth: number, maxBodyBytes: number): Stat
 export interface StartedStateWrite {
   ack: WriteAck;
   pending: Promise<unknown>;
-}
-
-export interface SnapshotInput {
-  base_version: number;
-  schema_version: number;
-  snapshot?: unknown;
-  snapshot_base64?: string;
-}
-
-export interface DeltaInput {
-  base_version: number;
-  schema_version?: number;
-  patch?: PatchOperation[];
-  merge_patch?: unknown;
-  delta_base64?: string;
 }
 
 function checkBaseVersion(session: SessionRow, baseVersion: number): void {

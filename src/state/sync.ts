@@ -2,7 +2,8 @@ import type { StateTuning } from '../config.js';
 import type { Sql } from '../db/client.js';
 import { SchemaMismatch, VersionAhead } from '../errors.js';
 import type { SessionRow } from '../sessions/store.js';
-import { type Delta, materialise, readBaseSnapshot, readDeltas, type StoredDelta } from './chain.js';
+import { type Delta, materialise, readDeltas, type StoredDelta } from './chain.js';
+import { readSnapshotAtOrBelow } from './statements.js';
 
 /** Every answer carries `seq`: the seq of the state event that made `version` (0 for `new`). */
 export type SyncAnswer = { seq: number } & (
@@ -80,7 +81,7 @@ export async function syncAnswer(db: Sql, tuning: StateTuning, session: SessionR
   }
   // Binary state is opaque to us: the last snapshot the worker put, and the chain after it.
   const [base, deltas] = await Promise.all([
-    readBaseSnapshot(db, session.sid, session.snapshotVersion),
+    readSnapshotAtOrBelow(db, session.sid, session.snapshotVersion),
     readDeltas(db, session.sid, session.snapshotVersion, head),
   ]);
   if (!base?.bodyBytes) throw new Error(`session ${session.id}: binary snapshot ${session.snapshotVersion} is missing`);

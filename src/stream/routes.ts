@@ -8,7 +8,8 @@ import { CursorAhead, CursorExpired, InvalidRequest, SessionNotFound, TooManyStr
 import { mayRead } from '../auth/grants.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
-import { getSession, readHead } from '../sessions/store.js';
+import { getSession } from '../sessions/store.js';
+import { readSessionHead } from '../sessions/statements.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './changes-feed.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
@@ -166,7 +167,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         // after B wakes this stream's tail, so nothing can fall in between.
         ({ tail, subscriber } = sessionTails.subscribe(id, session.sid, 0));
         try {
-          const [currentHead, currentActivity] = await Promise.all([readHead(db, session.sid), readActivity(db, session.sid)]);
+          const [currentHead, currentActivity] = await Promise.all([readSessionHead(db, session.sid), readActivity(db, session.sid)]);
           if (currentHead === undefined) throw new SessionNotFound(id);
           head = currentHead.lastSeq;
           activity = currentActivity;

@@ -11,17 +11,11 @@ import { finishClaim } from '../queue/store.js';
 import type { SessionRow } from '../sessions/store.js';
 import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } from '../state/store.js';
 import { commitAttachments } from '../attachments/store.js';
-import type { TurnInput, TurnPart, TurnState, TurnUsage } from './input.js';
+import type { TurnInput, TurnPart } from './input.js';
+import type { TurnAnswer, TurnState, TurnUsage } from './view.js';
 import { addSessionUsage, findCommittedTurn, sendTurnInsert } from './statements.js';
 import { turnSummaryJson } from './summary.js';
 import { EVENT } from 'session-sync/client/protocol';
-
-export interface TurnAnswer {
-  turn_id: string;
-  version: number;
-  first_seq: number;
-  last_seq: number;
-}
 
 export interface TurnResult {
   status: number;

@@ -1,25 +1,9 @@
 import type { NewEvent } from '../events/append.js';
 import type { MessageInput } from '../messages/store.js';
-import type { PatchOperation } from '../state/json-patch.js';
+import type { TurnState, TurnUsage } from './view.js';
 
 /** The parts of a turn, in the order they are applied (and named in a refusal's `part`). */
 export type TurnPart = 'state' | 'events' | 'messages' | 'complete_claims' | 'attachments' | 'usage' | 'release_lease';
-
-export interface TurnState {
-  schema_version?: number;
-  patch?: PatchOperation[];
-  merge_patch?: unknown;
-  delta_base64?: string;
-  snapshot?: unknown;
-  snapshot_base64?: string;
-}
-
-export interface TurnUsage {
-  model: string;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd?: number;
-}
 
 /** A turn as the route has checked it: events and messages already serialised and size-checked. */
 export interface TurnInput {

@@ -4,57 +4,31 @@ import { checkClientType, EventType } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write-request.js';
-import { Base64, SchemaVersion, Version } from '../shapes.js';
+import { Version } from '../shapes.js';
 import { Kind, Role } from '../messages/view.js';
 import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
-import { PatchOp } from '../state/routes.js';
 import { AttachmentId } from '../attachments/view.js';
 import { InvalidRequest } from '../errors.js';
 import { asPartSync, commitTurn, turnHash } from './commit.js';
 import type { TurnInput } from './input.js';
 import { checkTurnSummaryFits } from './summary.js';
-import { TurnAnswer, TurnId } from './view.js';
+import { TurnAnswer, TurnId, TurnState, TurnUsage } from './view.js';
 
 const ClaimId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$', 'x-pattern-message': 'a claim_id as the server returned it' });
-const TokenCount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
 const TurnBody = Type.Object(
   {
     turn_id: TurnId,
     base_version: Type.Optional(Version),
-    state: Type.Optional(
-      Type.Object(
-        {
-          schema_version: Type.Optional(SchemaVersion),
-          patch: Type.Optional(Type.Array(PatchOp, { description: 'RFC 6902 JSON Patch (json encoding).' })),
-          merge_patch: Type.Optional(Type.Unknown({ description: 'RFC 7396 JSON Merge Patch (json encoding).' })),
-          delta_base64: Type.Optional(Base64),
-          snapshot: Type.Optional(Type.Unknown({ description: 'json encoding: the whole state (needs schema_version).' })),
-          snapshot_base64: Type.Optional(Base64),
-        },
-        { additionalProperties: false, description: 'One state change against base_version: a delta or a snapshot, as the state routes take them.' },
-      ),
-    ),
+    state: Type.Optional(TurnState),
     events: Type.Optional(Type.Array(Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false }))),
     messages: Type.Optional(
       Type.Array(Type.Object({ role: Role, kind: Type.Optional(Kind), content: Type.Unknown() }, { additionalProperties: false })),
     ),
     complete_claims: Type.Optional(Type.Array(ClaimId)),
     attachments: Type.Optional(Type.Array(AttachmentId)),
-    usage: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            model: Type.String({ minLength: 1, maxLength: 200 }),
-            input_tokens: TokenCount,
-            output_tokens: TokenCount,
-            cost_usd: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12 })),
-          },
-          { additionalProperties: false },
-        ),
-      ),
-    ),
+    usage: Type.Optional(Type.Array(TurnUsage)),
     release_lease: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },

@@ -1,10 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { Db, Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
-import { type ApiError, SessionNotFound } from '../errors.js';
-import { findStoredResponse, type IdempotentRequest, storeResponse, type StoredResponse } from '../idempotency/keys.js';
+import { isPgError, PgError } from '../db/pg-errors.js';
+import { type ApiError, SessionExists, SessionNotFound } from '../errors.js';
+import {
+  findStoredResponse,
+  forgetResponse,
+  type IdempotentRequest,
+  storeResponse,
+  type StoredResponse,
+} from '../idempotency/keys.js';
 import { checkFence } from '../leases/fence.js';
-import { lockSession, type SessionRow } from '../sessions/store.js';
+import { type SessionRow } from '../sessions/store.js';
+import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
 import type { SessionQueue } from './session-queue.js';
 
 export interface WriteResult {
@@ -117,8 +125,8 @@ async function runWrite(
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
-  const outcome = await db.begin(async (tx): Promise<WriteOutcome> => {
-    const session = await lockSession(tx, sessionId);
+  return inTransaction(db, async (tx) => {
+    const session = await lockSessionRow(tx, sessionId);
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);
     if (idempotent) {
@@ -127,10 +135,90 @@ async function runWrite(
     }
     if (!session) throw new SessionNotFound(sessionId);
     if (fenced) checkFence(session, caller.leaseToken);
-    const result = await work(tx, session);
-    const stored = idempotent && !result.refuseAfterCommit ? storeResponse(tx, idempotent, result.stored ?? result) : undefined;
-    return { ...result, pending: inFlight([result.pending, stored]), replayed: false };
+    return settle(tx, idempotent, await work(tx, session));
   });
+}
+
+/** A create that let the server pick the id has no session to scope its key to (the caller scopes it, see `idempotentRequest`). */
+const GENERATED_ID_SCOPE = 'new';
+
+export interface SessionCreate {
+  sessionId: string;
+  /** The caller named the id; otherwise the server picked it. */
+  named: boolean;
+  idempotencyTtlMs: number;
+}
+
+/**
+ * The write that makes a session: there is no row to lock yet, so a retried
+ * Idempotency-Key is answered from its stored response while the session it
+ * made still lives, and two attempts with one key that race are settled by
+ * the key's unique index. `work` inserts the session and answers `undefined`
+ * when the id is taken.
+ */
+export async function createSession(
+  { db, sessionQueue }: SessionWriter,
+  create: SessionCreate,
+  caller: WriteCaller,
+  work: (tx: Tx) => Promise<WriteResult | undefined>,
+): Promise<WriteOutcome> {
+  const idempotent = idempotentRequest(caller, create.named ? lifecycleScope(create.sessionId) : GENERATED_ID_SCOPE);
+  return sessionQueue.run(create.sessionId, async () => {
+    try {
+      return await runCreate(db, create, idempotent, work);
+    } catch (error) {
+      // Two attempts with one key raced: the loser's transaction failed on the
+      // key, the winner has committed, so a second run replays its response.
+      if (!idempotent || !isPgError(error, PgError.UNIQUE_VIOLATION)) throw error;
+      return runCreate(db, create, idempotent, work);
+    }
+  });
+}
+
+async function runCreate(
+  db: Db,
+  { sessionId, idempotencyTtlMs }: SessionCreate,
+  idempotent: IdempotentRequest | undefined,
+  work: (tx: Tx) => Promise<WriteResult | undefined>,
+): Promise<WriteOutcome> {
+  return inTransaction(db, async (tx) => {
+    if (idempotent) {
+      const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
+      if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
+      if (stored) await forgetResponse(tx, idempotent);
+    }
+    const result = await work(tx);
+    if (!result) {
+      // The insert waited for a concurrent create of this id to commit; if
+      // that was this very request's first attempt, its answer is stored now.
+      const stored = idempotent && (await findStoredResponse(tx, idempotent, idempotencyTtlMs));
+      if (stored) return { ...stored, replayed: true };
+      throw new SessionExists(sessionId);
+    }
+    return settle(tx, idempotent, result);
+  });
+}
+
+/**
+ * Whether the session a stored create answered with is still there, the same
+ * incarnation. Deleting it spends the key: a create sent again with it runs
+ * afresh rather than replaying a 201 for a session that is gone.
+ */
+async function stillCreated(tx: Tx, stored: StoredResponse): Promise<boolean> {
+  // A create's key finds only what the create stored (the fingerprint holds the method and path), and it stores only its 201.
+  const created = stored.body as { id: string; created_at: string };
+  const row = await findSessionRow(tx, created.id);
+  return row !== undefined && row.createdAt.toISOString() === created.created_at;
+}
+
+/** The work's answer, its Idempotency-Key stored with it (in flight, see `db/pipeline.ts`). */
+function settle(tx: Tx, idempotent: IdempotentRequest | undefined, result: WriteResult): WriteOutcome {
+  const stored = idempotent && !result.refuseAfterCommit ? storeResponse(tx, idempotent, result.stored ?? result) : undefined;
+  return { ...result, pending: inFlight([result.pending, stored]), replayed: false };
+}
+
+async function inTransaction(db: Db, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
+  const outcome = await db.begin(write);
   // Every statement has answered by now (Postgres answers in order and the
   // COMMIT went last); if one of them failed, that COMMIT was a ROLLBACK.
   await outcome.pending;

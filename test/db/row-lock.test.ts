@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
-import { settleExpired } from '../../src/leases/sweeper.js';
+import { settleExpiredLeases } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 /**
@@ -101,14 +101,14 @@ describe('the expiry sweeper and writers', () => {
       await writer`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
       const whileHeld = await holdingRow(writer, id, async () => {
         // Awaited while the lock is held: a sweeper that waited for the row would never return.
-        return settleExpired(database.db);
+        return settleExpiredLeases(database.db);
       });
       expect(whileHeld).toBe(0);
-      expect(await settleExpired(database.db)).toBe(1);
+      expect(await settleExpiredLeases(database.db)).toBe(1);
       const types = await database.db<{ type: string }[]>`
         select e.type from events e join sessions s on s.sid = e.session_sid where s.id = ${id} order by e.seq`;
       expect(types.map((row) => row.type)).toEqual(['lease.acquired', 'lease.expired']);
-      expect(await settleExpired(database.db)).toBe(0);
+      expect(await settleExpiredLeases(database.db)).toBe(0);
     } finally {
       await writer.end();
       await database.close();

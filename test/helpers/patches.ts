@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -9,13 +9,17 @@ import path from 'node:path';
  * and the server silently loses what the new one fixes: a failover then hung
  * (writes and /readyz waiting forever for an acceptable host) instead of
  * answering 503. A patch that still applies in reverse is fully applied.
+ * It is checked where node_modules really is: git apply refuses a path beyond
+ * a symbolic link, and a worktree's node_modules is often one to the main
+ * checkout's.
  */
 export function assertPatchesApplied(root = process.cwd()): void {
+  const installed = path.dirname(realpathSync(path.join(root, 'node_modules')));
   const stale = readdirSync(path.join(root, 'patches'))
     .filter((name) => name.endsWith('.patch'))
     .filter((name) => {
       try {
-        execFileSync('git', ['apply', '--check', '--reverse', path.join('patches', name)], { cwd: root, stdio: 'pipe' });
+        execFileSync('git', ['apply', '--check', '--reverse', path.join(root, 'patches', name)], { cwd: installed, stdio: 'pipe' });
         return false;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { announceExpiredActivity } from '../../src/activity/store.js';
+import { announceExpiredActivities } from '../../src/activity/statements.js';
 import { call, type TestApp } from '../helpers/app.js';
 import type { SseClient } from '../helpers/sse.js';
 import { getSession, listeningApp, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
@@ -31,7 +31,7 @@ describe('the activity TTL sweep', () => {
       await due.waitFor(() => expiredMarkers(due).length === 1, 'the first expiry');
       // A sweep of our own after everything was set, then a write to each other session: its event is told after
       // any notice that sweep sent, so once a stream has it, an expiry it was wrongly told of has arrived too.
-      await announceExpiredActivity(t.database.db);
+      await announceExpiredActivities(t.database.db);
       for (const id of [ids.later, ids.none]) {
         await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 'flush' }] });
         const client = streams[id]!;

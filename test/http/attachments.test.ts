@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepAttachments } from '../../src/attachments/store.js';
+import { deleteExpiredIntents } from '../../src/attachments/statements.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -240,10 +240,10 @@ describe('attachments', () => {
     const dropped = (await upload(id, 'dropped')).json().attachment_id;
     expect((await call(t.app, 'POST', `/v1/sessions/${id}/attachments/${kept}/commit`)).statusCode).toBe(200);
     // Within the TTL nothing goes.
-    await sweepAttachments(t.database.db, 3_600_000);
+    await deleteExpiredIntents(t.database.db, 3_600_000);
     expect((await list(id)).map((a) => a.attachment_id).sort()).toEqual([kept, dropped].sort());
     // Past it (a TTL of 0: everything uncommitted is old enough), the uncommitted one goes, with its bytes.
-    await sweepAttachments(t.database.db, 0);
+    await deleteExpiredIntents(t.database.db, 0);
     expect((await list(id)).map((a) => a.attachment_id)).toEqual([kept]);
     expectProblem(await download(id, dropped), 404, 'attachment_not_found');
     expect((await download(id, kept)).body).toBe('kept');
@@ -258,11 +258,11 @@ describe('attachments', () => {
       t.database.db`update attachments set created_at = created_at - interval '2 hours', intent_at = intent_at - interval '2 hours' where attachment_id = ${aid}`;
     await ageTwoHours();
     expect((await upload(id, 'uploaded twice')).statusCode).toBe(201);
-    await sweepAttachments(t.database.db, 3_600_000);
+    await deleteExpiredIntents(t.database.db, 3_600_000);
     expect((await list(id)).map((a) => a.attachment_id)).toEqual([aid]);
     // Without the second upload it would have gone.
     await ageTwoHours();
-    await sweepAttachments(t.database.db, 3_600_000);
+    await deleteExpiredIntents(t.database.db, 3_600_000);
     expect(await list(id)).toEqual([]);
   });
 

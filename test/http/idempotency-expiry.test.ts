@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deleteExpiredKeys } from '../../src/idempotency/keys.js';
+import { deleteExpiredKeys } from '../../src/idempotency/statements.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 /** An Idempotency-Key holds its answer for IDEMPOTENCY_TTL_MS (24 h by default), then the request is new again. */

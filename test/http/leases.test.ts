@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { settleExpired } from '../../src/leases/sweeper.js';
+import { settleExpiredLeases } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
 
@@ -163,7 +163,7 @@ describe('the lease history', () => {
     const second = (await claim(id, 'w2')).json();
     await expireLease(id);
     // The sweeper announces the expiry; the next claim must not announce it again.
-    await settleExpired(t.database.db);
+    await settleExpiredLeases(t.database.db);
     const third = (await claim(id, 'w3')).json();
     const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => [e.type, e.data]);
     expect(events).toEqual([

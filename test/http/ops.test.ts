@@ -94,7 +94,8 @@ describe('GET /metrics', () => {
     // The expiry sweeps run every 500 ms: two runs of each are a second away.
     await until(async () => (sample(await metricsText(), 'session_sync_sweep_runs_total', { sweep: 'activity_expiry', outcome: 'ok' }) ?? 0) >= 2, 'two expiry sweeps');
     const text = await metricsText();
-    expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'lease_and_claim_expiry', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'lease_expiry', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'claim_expiry', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'activity_expiry', outcome: 'failed' })).toBeUndefined();
     expect(sample(text, 'session_sync_sweep_duration_seconds_count', { sweep: 'activity_expiry' })).toBeGreaterThanOrEqual(2);
   });
