@@ -42,6 +42,15 @@ export default {
       to: { path: '^src/', pathNot: ['^src/db/', GROUND] },
     },
     {
+      name: 'routes-ask-stores',
+      severity: 'error',
+      comment:
+        'Routes call their features\' stores, which decide; the statements only read and write (README "SQL"). ' +
+        'The connection\'s own statements (db/statements.ts: the readiness ping) are not a feature\'s.',
+      from: { path: '^src/([a-z-]+/routes\\.ts|http/)' },
+      to: { path: '^src/(?!db/)[a-z-]+/statements\\.ts$' },
+    },
+    {
       name: 'routes-not-tables',
       severity: 'error',
       comment: 'Routes ask the feature stores; they do not query tables (the schema module) themselves.',

@@ -1,6 +1,6 @@
 import { type Db } from '../db/client.js';
-import { notify } from '../wakeups/wakeups.js';
-import { deleteSessionRow, lockSessionRowIfFree } from '../sessions/statements.js';
+import { lockSessionRowIfFree } from '../sessions/statements.js';
+import { deleteSession } from '../sessions/store.js';
 import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
 
 export interface ExpirySweepOptions {
@@ -38,8 +38,7 @@ export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: Exp
         await moveExpiryCheck(tx, session.sid);
         return false;
       }
-      await deleteSessionRow(tx, session.sid);
-      await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid, reason: 'expired' });
+      await deleteSession(tx, session, 'expired');
       return true;
     });
     if (done) deleted++;

@@ -1,10 +1,9 @@
 import { type Db } from '../db/client.js';
 import { SessionExists, SessionNotFound } from '../errors.js';
 import { type NewEvent, startAppend } from '../events/append.js';
-import { getSessionRecord, type SessionRecord } from '../sessions/store.js';
-import { insertSessionRow, lockSessionRow } from '../sessions/statements.js';
+import { getSessionRecord, insertSession, type SessionRecord } from '../sessions/store.js';
+import { lockSessionRow } from '../sessions/statements.js';
 import { sendSnapshotInsert } from '../state/statements.js';
-import { notify } from '../wakeups/wakeups.js';
 import { stateAtVersion } from './time-travel.js';
 import { EVENT } from 'session-sync/client/protocol';
 
@@ -31,7 +30,7 @@ export async function forkSession(db: Db, input: ForkInput): Promise<SessionReco
     const version = input.atVersion ?? source.version;
     const state = await stateAtVersion(tx, source, version);
     const forkedFrom = { session_id: source.id, version };
-    const created = await insertSessionRow(tx, {
+    const created = await insertSession(tx, {
       id: input.id,
       parentId: source.id,
       metadata: input.metadata,
@@ -61,7 +60,6 @@ export async function forkSession(db: Db, input: ForkInput): Promise<SessionReco
       // The head's state event comes last.
       state_seq: state ? created.lastSeq + events.length : 0,
     }).pending;
-    await notify(tx, { kind: 'created', session_id: input.id });
     return getSessionRecord(tx, input.id);
   });
 }

@@ -3,11 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidv7 } from 'uuidv7';
 import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
-import { isPgError, PgError } from '../db/pg-errors.js';
 import { appendToSession } from '../events/append.js';
-import { notify } from '../wakeups/wakeups.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { ParentNotFound } from '../errors.js';
 import { Limit, SessionId, StringEnum } from '../shapes.js';
 import { ENCODINGS } from '../values.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
@@ -16,8 +13,7 @@ import { createSession, writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { applyMergePatch } from '../state/merge-patch.js';
 import { RetentionPolicy, TtlMs } from '../history/view.js';
-import { getSessionRecord, listSessions, readMetadata, updateMetadata } from './store.js';
-import { deleteSessionRow, insertSessionRow } from './statements.js';
+import { deleteSession, getSessionRecord, insertSession, listSessions, readMetadata, updateMetadata } from './store.js';
 import { Metadata, metadataWithin, Session, toSessionView } from './view.js';
 import { EVENT } from 'session-sync/client/protocol';
 
@@ -65,24 +61,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const id = body.id ?? uuidv7();
       const create = { sessionId: id, named: body.id !== undefined, idempotencyTtlMs: config.idempotencyTtlMs };
       const outcome = await createSession(services, create, writeCaller(request), async (tx) => {
-        let row;
-        try {
-          row = await insertSessionRow(tx, {
-            id,
-            parentId: body.parent_id ?? null,
-            metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
-            encoding: body.encoding ?? 'json',
-            retention: body.retention ?? null,
-            ttlMs: body.ttl_ms ?? null,
-          });
-        } catch (error) {
-          // Stryker disable next-line StringLiteral: unreachable; only a parent_id the body names can violate the parent's foreign key
-          if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(body.parent_id ?? '');
-          throw error;
-        }
-        if (!row) return undefined;
-        await notify(tx, { kind: 'created', session_id: row.id });
-        return { status: 201, body: toSessionView(row) };
+        const row = await insertSession(tx, {
+          id,
+          parentId: body.parent_id ?? null,
+          metadata: metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes),
+          encoding: body.encoding ?? 'json',
+          retention: body.retention ?? null,
+          ttlMs: body.ttl_ms ?? null,
+        });
+        return row && { status: 201, body: toSessionView(row) };
       });
       if (!outcome.replayed) reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return replyWithOutcome(reply, outcome);
@@ -187,9 +174,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const write = { sessionId: request.params.id, idempotencyTtlMs: config.idempotencyTtlMs, lifecycle: true };
       const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
-        await deleteSessionRow(tx, session.sid);
-        // Open streams get session.deleted and close, on every instance.
-        await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
+        await deleteSession(tx, session);
         return { status: 204, body: null };
       });
       return replyWithOutcome(reply, outcome);

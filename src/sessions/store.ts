@@ -1,9 +1,15 @@
 import { type Sql, type Tx } from '../db/client.js';
-import { SessionNotFound } from '../errors.js';
+import { isPgError, PgError } from '../db/pg-errors.js';
+import { ParentNotFound, SessionNotFound } from '../errors.js';
+import { notify } from '../wakeups/wakeups.js';
 import {
+  deleteSessionRow,
+  insertSessionRow,
+  type NewSession,
   findSessionRecord,
   findSessionRow,
   listSessionRecords,
+  readSessionHead,
   readSessionMetadata,
   type SessionRecord,
   type SessionRow,
@@ -11,6 +17,30 @@ import {
 } from './statements.js';
 
 export type { SessionRecord, SessionRow } from './statements.js';
+
+/**
+ * A new session, announced to the changes feeds when the transaction commits;
+ * `undefined` when the id is taken. A `parentId` that names no session is 404
+ * `parent_not_found`.
+ */
+export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
+  let row;
+  try {
+    row = await insertSessionRow(tx, session);
+  } catch (error) {
+    // Stryker disable next-line StringLiteral: unreachable; only a parent_id the caller names can violate the parent's foreign key
+    if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(session.parentId ?? '');
+    throw error;
+  }
+  if (row) await notify(tx, { kind: 'created', session_id: row.id });
+  return row;
+}
+
+/** Deletes a locked session with all it holds; its open streams, on every instance, get `session.deleted` and end. */
+export async function deleteSession(tx: Tx, session: Pick<SessionRow, 'id' | 'sid'>, reason?: 'expired'): Promise<void> {
+  await deleteSessionRow(tx, session.sid);
+  await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid, ...(reason ? { reason } : {}) });
+}
 
 /** The session with its metadata (only the session routes show it). */
 export async function getSessionRecord(db: Sql, id: string): Promise<SessionRecord> {
@@ -22,6 +52,13 @@ export async function getSessionRecord(db: Sql, id: string): Promise<SessionReco
 /** The metadata of a session this transaction has locked. */
 export async function readMetadata(tx: Tx, sid: number): Promise<Record<string, unknown>> {
   return (await readSessionMetadata(tx, sid)) ?? {};
+}
+
+/** Where the history of session `sid` (named `id`) ends and starts now; 404 once it is gone. */
+export async function getSessionHead(db: Sql, sid: number, id: string): Promise<{ lastSeq: number; historyStart: number }> {
+  const head = await readSessionHead(db, sid);
+  if (!head) throw new SessionNotFound(id);
+  return head;
 }
 
 export async function getSession(db: Sql, id: string): Promise<SessionRow> {

@@ -4,12 +4,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { readActivity } from '../activity/store.js';
 import { pageBytesFor } from '../events/read.js';
-import { CursorAhead, CursorExpired, InvalidRequest, SessionNotFound, TooManyStreams } from '../errors.js';
+import { CursorAhead, CursorExpired, InvalidRequest, TooManyStreams } from '../errors.js';
 import { mayRead } from '../auth/grants.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
-import { getSession } from '../sessions/store.js';
-import { readSessionHead } from '../sessions/statements.js';
+import { getSession, getSessionHead } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './changes-feed.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
@@ -167,8 +166,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         // after B wakes this stream's tail, so nothing can fall in between.
         ({ tail, subscriber } = sessionTails.subscribe(id, session.sid, 0));
         try {
-          const [currentHead, currentActivity] = await Promise.all([readSessionHead(db, session.sid), readActivity(db, session.sid)]);
-          if (currentHead === undefined) throw new SessionNotFound(id);
+          const [currentHead, currentActivity] = await Promise.all([getSessionHead(db, session.sid, id), readActivity(db, session.sid)]);
           head = currentHead.lastSeq;
           activity = currentActivity;
           const cursor = requested === 'now' ? head : requested;
