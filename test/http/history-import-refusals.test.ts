@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { exportFile, exportLines, type ExportLine as Line } from '../helpers/export-file.js';
 
 // The import's contract (docs/API.md, "export" and "import"), from what a user relies on: every refusal is its
 // status and code, names the line at fault, and leaves the database as it was; an export imports back as the
@@ -25,7 +26,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-type Line = Record<string, any>;
 let ids = 0;
 const unique = (what: string) => `${what}-${++ids}`;
 
@@ -61,33 +61,7 @@ async function source(): Promise<{ id: string; lines: Line[] }> {
   await upload(id, 'second attachment');
   await ok('POST', `/v1/sessions/${id}/turns`, { turn_id: 'turn-1', base_version: 3, state: { merge_patch: { v: 4 } }, attachments: [first] });
   await ok('POST', `/v1/sessions/${id}/turns`, { turn_id: 'turn-2', events: [{ type: 'tool.called', data: {} }] });
-  return { id, lines: await exportLines(id) };
-}
-
-async function exportLines(id: string): Promise<Line[]> {
-  const response = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
-  expect(response.statusCode, response.body).toBe(200);
-  return response.body.trimEnd().split('\n').map((line) => JSON.parse(line) as Line);
-}
-
-const COUNTED: Record<string, string> = {
-  snapshot: 'snapshots',
-  event: 'events',
-  message: 'messages',
-  queue_batch: 'queue_batches',
-  turn: 'turns',
-  attachment: 'attachments',
-};
-
-/** The file's text; the end record's counts made to agree with the records in it (as a careful forger would) unless `asIs`. */
-function fileOf(lines: Line[], asIs = false): string {
-  const counts: Record<string, number> = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
-  for (const line of lines) {
-    const key = COUNTED[line.record];
-    if (key) counts[key] = (counts[key] ?? 0) + 1;
-  }
-  const fixed = (line: Line) => (line.record === 'end' && !asIs ? { ...line, counts } : line);
-  return lines.map((line) => JSON.stringify(fixed(line))).join('\n') + '\n';
+  return { id, lines: await exportLines(t, id) };
 }
 
 const importText = (payload: string | PassThrough, id: string) =>
@@ -151,7 +125,7 @@ describe('records out of the export order are refused on the first line out of p
       const moved = lines.splice(from, withChunks(lines, from));
       const to = indexOf(lines, later) + withChunks(lines, indexOf(lines, later));
       lines.splice(to, 0, ...moved);
-      const problem = await expectRefused(fileOf(lines), to + 1, new RegExp(`"${earlier}" record cannot come after the "${later}" records`));
+      const problem = await expectRefused(exportFile(lines), to + 1, new RegExp(`"${earlier}" record cannot come after the "${later}" records`));
       expect(problem.detail).toContain('header, session, snapshot, event, message, queue_batch, turn, attachment, end');
     });
   }
@@ -160,7 +134,7 @@ describe('records out of the export order are refused on the first line out of p
     const { lines } = await source();
     const from = indexOf(lines, 'attachment', -1);
     const moved = lines.splice(from, withChunks(lines, from));
-    const text = fileOf(lines) + moved.map((line) => JSON.stringify(line)).join('\n') + '\n';
+    const text = exportFile(lines) + moved.map((line) => JSON.stringify(line)).join('\n') + '\n';
     await expectRefused(text, lines.length + 1, /nothing may follow the end record/);
   });
 
@@ -170,15 +144,15 @@ describe('records out of the export order are refused on the first line out of p
       const edited = structuredClone(lines);
       const at = indexOf(edited, 'event');
       edited.splice(at, 0, stray as Line);
-      await expectRefused(fileOf(edited), at + 1, /is not a record this format has here|cannot come after/);
+      await expectRefused(exportFile(edited), at + 1, /is not a record this format has here|cannot come after/);
     }
   });
 
   it('a header that is not first, or of another format or version, is refused on line 1', async () => {
     const { lines } = await source();
-    await expectRefused(fileOf(lines.slice(1)), 1, /field format/);
-    await expectRefused(fileOf([{ ...lines[0], format: 'other' }, ...lines.slice(1)]), 1, /format "other" version 1 is not one this server reads/);
-    await expectRefused(fileOf([{ ...lines[0], format_version: 2 }, ...lines.slice(1)]), 1, /version 2 is not one this server reads/);
+    await expectRefused(exportFile(lines.slice(1)), 1, /field format/);
+    await expectRefused(exportFile([{ ...lines[0], format: 'other' }, ...lines.slice(1)]), 1, /format "other" version 1 is not one this server reads/);
+    await expectRefused(exportFile([{ ...lines[0], format_version: 2 }, ...lines.slice(1)]), 1, /version 2 is not one this server reads/);
   });
 });
 
@@ -187,7 +161,7 @@ describe('snapshots', () => {
     const { lines } = await source();
     const first = indexOf(lines, 'snapshot');
     lines.splice(first + 1, 0, { ...lines[first] });
-    await expectRefused(fileOf(lines), first + 2, new RegExp(`snapshot version ${lines[first]?.version} is out of order`));
+    await expectRefused(exportFile(lines), first + 2, new RegExp(`snapshot version ${lines[first]?.version} is out of order`));
   });
 
   it('snapshots going down in version are refused', async () => {
@@ -195,7 +169,7 @@ describe('snapshots', () => {
     const first = indexOf(lines, 'snapshot');
     const second = indexOf(lines, 'snapshot', 1);
     [lines[first], lines[second]] = [lines[second] as Line, lines[first] as Line];
-    await expectRefused(fileOf(lines), second + 1, /snapshot version \d+ is out of order or above the session's version/);
+    await expectRefused(exportFile(lines), second + 1, /snapshot version \d+ is out of order or above the session's version/);
   });
 
   it("a snapshot above the session's version is refused", async () => {
@@ -203,34 +177,34 @@ describe('snapshots', () => {
     const last = indexOf(lines, 'snapshot', -1);
     const version = lines[indexOf(lines, 'session')]?.version as number;
     lines[last] = { ...lines[last], version: version + 1 };
-    await expectRefused(fileOf(lines), last + 1, new RegExp(`snapshot version ${version + 1} is out of order`));
+    await expectRefused(exportFile(lines), last + 1, new RegExp(`snapshot version ${version + 1} is out of order`));
   });
 
   it('a session with state and no snapshot is refused on the end record', async () => {
     const { lines } = await source();
     const without = lines.filter((line) => line.record !== 'snapshot');
-    await expectRefused(fileOf(without), without.length, /a session with state needs a snapshot/);
+    await expectRefused(exportFile(without), without.length, /a session with state needs a snapshot/);
   });
 
   it('a snapshot at the session version is taken (the edge)', async () => {
     const { lines } = await source();
     const version = lines[indexOf(lines, 'session')]?.version as number;
     expect(lines[indexOf(lines, 'snapshot', -1)]?.version).toBeLessThan(version);
-    await expectImported(fileOf(lines));
+    await expectImported(exportFile(lines));
   });
 });
 
 describe('the end record', () => {
   it('a file without its end record is cut short: refused on the line after the last', async () => {
     const { lines } = await source();
-    await expectRefused(fileOf(lines.slice(0, -1)), lines.length, /the file ends before its end record: it was cut short/);
+    await expectRefused(exportFile(lines.slice(0, -1)), lines.length, /the file ends before its end record: it was cut short/);
   });
 
   it('a file that stops after its header or after its session record', async () => {
     const { lines } = await source();
     await expectRefused('', 1, /the file ends before its header/);
-    await expectRefused(fileOf(lines.slice(0, 1)), 2, /the file ends before its session record/);
-    await expectRefused(fileOf(lines.slice(0, 2)), 3, /the file ends before its end record/);
+    await expectRefused(exportFile(lines.slice(0, 1)), 2, /the file ends before its session record/);
+    await expectRefused(exportFile(lines.slice(0, 2)), 3, /the file ends before its end record/);
   });
 
   for (const key of ['snapshots', 'events', 'messages', 'queue_batches', 'turns', 'attachments']) {
@@ -239,7 +213,7 @@ describe('the end record', () => {
       const end = lines.at(-1) as Line;
       const held = end.counts[key] as number;
       lines[lines.length - 1] = { ...end, counts: { ...end.counts, [key]: held + 1 } };
-      await expectRefused(fileOf(lines, true), lines.length, new RegExp(`other counts than its end record: ${key} ${held} \\(the end record says ${held + 1}\\); lines are missing`));
+      await expectRefused(exportFile(lines, true), lines.length, new RegExp(`other counts than its end record: ${key} ${held} \\(the end record says ${held + 1}\\); lines are missing`));
     });
   }
 
@@ -248,7 +222,7 @@ describe('the end record', () => {
     for (const record of ['message', 'queue_batch', 'turn']) {
       const edited = structuredClone(lines);
       edited.splice(indexOf(edited, record, -1), 1);
-      await expectRefused(fileOf(edited, true), edited.length, /other counts than its end record/);
+      await expectRefused(exportFile(edited, true), edited.length, /other counts than its end record/);
     }
   });
 });
@@ -259,21 +233,21 @@ describe('events run without a gap from history_start + 1 to last_seq', () => {
     const first = indexOf(lines, 'event', 1);
     const seq = lines[first]?.seq as number;
     lines.splice(first, 1);
-    await expectRefused(fileOf(lines), first + 1, new RegExp(`event seq ${seq + 1} should be ${seq}: kept events run without a gap`));
+    await expectRefused(exportFile(lines), first + 1, new RegExp(`event seq ${seq + 1} should be ${seq}: kept events run without a gap`));
   });
 
   it('the first event not at history_start + 1', async () => {
     const { lines } = await source();
     const first = indexOf(lines, 'event');
     lines.splice(first, 1);
-    await expectRefused(fileOf(lines), first + 1, /event seq 2 should be 1/);
+    await expectRefused(exportFile(lines), first + 1, /event seq 2 should be 1/);
   });
 
   it('the same seq twice', async () => {
     const { lines } = await source();
     const first = indexOf(lines, 'event');
     lines.splice(first + 1, 0, { ...lines[first] });
-    await expectRefused(fileOf(lines), first + 2, /event seq 1 should be 2/);
+    await expectRefused(exportFile(lines), first + 2, /event seq 1 should be 2/);
   });
 
   it('events that stop before last_seq are refused on the end record', async () => {
@@ -281,14 +255,14 @@ describe('events run without a gap from history_start + 1 to last_seq', () => {
     const last = indexOf(lines, 'event', -1);
     const seq = lines[last]?.seq as number;
     lines.splice(last, 1);
-    await expectRefused(fileOf(lines), lines.length, new RegExp(`events end at seq ${seq - 1}, the session's last_seq is ${seq}`));
+    await expectRefused(exportFile(lines), lines.length, new RegExp(`events end at seq ${seq - 1}, the session's last_seq is ${seq}`));
   });
 
   it("an event past the session's last_seq", async () => {
     const { lines } = await source();
     const last = indexOf(lines, 'event', -1);
     lines.splice(last + 1, 0, { ...lines[last], seq: (lines[last]?.seq as number) + 1, type: 'note', version: null, data: 1 });
-    await expectRefused(fileOf(lines), last + 2, /event seq \d+ is above the session's last_seq/);
+    await expectRefused(exportFile(lines), last + 2, /event seq \d+ is above the session's last_seq/);
   });
 });
 
@@ -299,7 +273,7 @@ describe('state event versions rise, up to the session version', () => {
     const { lines } = await source();
     const [first, second] = stateEvents(lines) as [number, number];
     lines[second] = { ...lines[second], version: lines[first]?.version };
-    await expectRefused(fileOf(lines), second + 1, new RegExp(`state event version ${lines[first]?.version} is out of order`));
+    await expectRefused(exportFile(lines), second + 1, new RegExp(`state event version ${lines[first]?.version} is out of order`));
   });
 
   it("a state event above the session's version is refused", async () => {
@@ -307,7 +281,7 @@ describe('state event versions rise, up to the session version', () => {
     const last = stateEvents(lines).at(-1) as number;
     const version = lines[indexOf(lines, 'session')]?.version as number;
     lines[last] = { ...lines[last], version: version + 1 };
-    await expectRefused(fileOf(lines), last + 1, new RegExp(`state event version ${version + 1} is out of order or above the session's version`));
+    await expectRefused(exportFile(lines), last + 1, new RegExp(`state event version ${version + 1} is out of order or above the session's version`));
   });
 
   it('a state event without a version, and a client event with one', async () => {
@@ -315,18 +289,18 @@ describe('state event versions rise, up to the session version', () => {
     const state = stateEvents(lines)[0] as number;
     const stripped = structuredClone(lines);
     stripped[state] = { ...stripped[state], version: null };
-    await expectRefused(fileOf(stripped), state + 1, /event carries the version it made/);
+    await expectRefused(exportFile(stripped), state + 1, /event carries the version it made/);
     const note = lines.findIndex((line) => line.record === 'event' && line.type === 'note');
     const versioned = structuredClone(lines);
     versioned[note] = { ...versioned[note], version: 1 };
-    await expectRefused(fileOf(versioned), note + 1, /only state events carry a version; a note event does not/);
+    await expectRefused(exportFile(versioned), note + 1, /only state events carry a version; a note event does not/);
   });
 
   it("a session record whose version is below its snapshot's", async () => {
     const { lines } = await source();
     const session = indexOf(lines, 'session');
     lines[session] = { ...lines[session], snapshot_version: (lines[session]?.version as number) + 1 };
-    await expectRefused(fileOf(lines), session + 1, /base_version and snapshot_version may not be above version/);
+    await expectRefused(exportFile(lines), session + 1, /base_version and snapshot_version may not be above version/);
   });
 });
 
@@ -343,7 +317,7 @@ describe('event types', () => {
       const { lines } = await source();
       const note = lines.findIndex((line) => line.record === 'event' && line.type === 'note');
       lines[note] = { ...lines[note], type };
-      await expectRefused(fileOf(lines), note + 1, detail);
+      await expectRefused(exportFile(lines), note + 1, detail);
     });
   }
 
@@ -351,7 +325,7 @@ describe('event types', () => {
     const { lines } = await source();
     const types = new Set(lines.filter((line) => line.record === 'event').map((line) => line.type));
     expect([...types].filter((type) => type !== 'note').length).toBeGreaterThan(3);
-    await expectImported(fileOf(lines));
+    await expectImported(exportFile(lines));
   });
 });
 
@@ -365,9 +339,9 @@ describe('sizes are measured in bytes, at the limit and one past it', () => {
     const { lines } = await source();
     const note = lines.findIndex((line) => line.record === 'event' && line.type === 'note');
     lines[note] = { ...lines[note], data: atEdge };
-    await expectImported(fileOf(lines));
+    await expectImported(exportFile(lines));
     lines[note] = { ...lines[note], data: pastEdge };
-    const problem = await expectRefused(fileOf(lines), note + 1, new RegExp(`event record: data is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
+    const problem = await expectRefused(exportFile(lines), note + 1, new RegExp(`event record: data is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
     expect(problem.limit_bytes).toBeUndefined();
   });
 
@@ -375,9 +349,9 @@ describe('sizes are measured in bytes, at the limit and one past it', () => {
     const { lines } = await source();
     const message = indexOf(lines, 'message');
     lines[message] = { ...lines[message], content: atEdge };
-    await expectImported(fileOf(lines));
+    await expectImported(exportFile(lines));
     lines[message] = { ...lines[message], content: pastEdge };
-    await expectRefused(fileOf(lines), message + 1, new RegExp(`message record: content is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
+    await expectRefused(exportFile(lines), message + 1, new RegExp(`message record: content is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
   });
 
   it('queue items of MAX_EVENT_BYTES are taken, one byte more is refused', async () => {
@@ -386,9 +360,9 @@ describe('sizes are measured in bytes, at the limit and one past it', () => {
     // ["…"]: the array's two brackets around the string.
     const items = 'é'.repeat((MAX_EVENT_BYTES - 4) / 2);
     lines[batch] = { ...lines[batch], items: [items] };
-    await expectImported(fileOf(lines));
+    await expectImported(exportFile(lines));
     lines[batch] = { ...lines[batch], items: [`a${items}`] };
-    await expectRefused(fileOf(lines), batch + 1, new RegExp(`queue_batch record: items is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
+    await expectRefused(exportFile(lines), batch + 1, new RegExp(`queue_batch record: items is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
   });
 
   it('a state delta of MAX_EVENT_BYTES is taken, one byte more is refused', async () => {
@@ -398,15 +372,15 @@ describe('sizes are measured in bytes, at the limit and one past it', () => {
     const room = MAX_EVENT_BYTES - Buffer.byteLength(JSON.stringify({ ...data, pad: '' }));
     lines[delta] = { ...lines[delta], data: { ...data, pad: 'é'.repeat(Math.floor(room / 2)) + 'a'.repeat(room % 2) } };
     expect(Buffer.byteLength(JSON.stringify(lines[delta]?.data))).toBe(MAX_EVENT_BYTES);
-    await expectImported(fileOf(lines));
+    await expectImported(exportFile(lines));
     lines[delta] = { ...lines[delta], data: { ...lines[delta]?.data, pad: `a${lines[delta]?.data.pad}` } };
-    await expectRefused(fileOf(lines), delta + 1, new RegExp(`event record: the delta is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
+    await expectRefused(exportFile(lines), delta + 1, new RegExp(`event record: the delta is ${MAX_EVENT_BYTES + 1} bytes; it may hold ${MAX_EVENT_BYTES} \\(MAX_EVENT_BYTES\\)`));
   });
 
   it('a line longer than twice MAX_BODY_BYTES is 413 payload_too_large naming the line and the limit', async () => {
     const { lines } = await source();
     const note = lines.findIndex((line) => line.record === 'event' && line.type === 'note');
-    const text = fileOf(lines).split('\n');
+    const text = exportFile(lines).split('\n');
     text[note] = `${text[note]}${' '.repeat(2 * MAX_BODY_BYTES)}`;
     const problem = await expectRefused(text.join('\n'), note + 1, /longer than/, 413, 'payload_too_large');
     expect(problem.limit_bytes).toBe(2 * MAX_BODY_BYTES);
@@ -415,7 +389,7 @@ describe('sizes are measured in bytes, at the limit and one past it', () => {
   it('a line of exactly twice MAX_BODY_BYTES is read (the edge)', async () => {
     const { lines } = await source();
     const note = lines.findIndex((line) => line.record === 'event' && line.type === 'note');
-    const text = fileOf(lines).split('\n');
+    const text = exportFile(lines).split('\n');
     text[note] = `${text[note]}${' '.repeat(2 * MAX_BODY_BYTES - Buffer.byteLength(text[note] as string))}`;
     await expectImported(text.join('\n'));
   });
@@ -427,8 +401,8 @@ describe('attachments', () => {
     await ok('POST', '/v1/sessions', { id });
     const bytes = Buffer.from('é'.repeat(MAX_ATTACHMENT_BYTES / 2));
     const attachmentId = await upload(id, bytes);
-    const lines = await exportLines(id);
-    const copy = await expectImported(fileOf(lines));
+    const lines = await exportLines(t, id);
+    const copy = await expectImported(exportFile(lines));
     const read = await t.app.inject({ method: 'GET', url: `/v1/sessions/${copy}/attachments/${attachmentId}` });
     expect(read.rawPayload.equals(bytes)).toBe(true);
 
@@ -436,14 +410,14 @@ describe('attachments', () => {
     const at = indexOf(lines, 'attachment');
     lines[at] = { ...lines[at], attachment_id: sha256(over), size: over.length };
     lines.splice(at + 1, withChunks(lines, at) - 1, { record: 'chunk', data_base64: over.toString('base64') });
-    await expectRefused(fileOf(lines), at + 1, /attachment of 65 bytes: this server takes 64 \(MAX_ATTACHMENT_BYTES\)/);
+    await expectRefused(exportFile(lines), at + 1, /attachment of 65 bytes: this server takes 64 \(MAX_ATTACHMENT_BYTES\)/);
   });
 
   it('a chunk that is not base64 is refused on its line', async () => {
     const { lines } = await source();
     const at = indexOf(lines, 'attachment');
     lines[at + 1] = { record: 'chunk', data_base64: 'not base64!' };
-    await expectRefused(fileOf(lines), at + 2, /line \d+ has \d+ more bytes to come in chunk records; chunk record: field data_base64/);
+    await expectRefused(exportFile(lines), at + 2, /line \d+ has \d+ more bytes to come in chunk records; chunk record: field data_base64/);
   });
 
   it('bytes that do not hash to their attachment_id are refused on the attachment line', async () => {
@@ -452,7 +426,7 @@ describe('attachments', () => {
     const bytes = Buffer.from(lines[at + 1]?.data_base64, 'base64');
     bytes[0] = (bytes[0] as number) ^ 1;
     lines[at + 1] = { record: 'chunk', data_base64: bytes.toString('base64') };
-    await expectRefused(fileOf(lines), at + 1, new RegExp(`attachment ${lines[at]?.attachment_id}: its bytes have SHA-256 ${sha256(bytes)}`));
+    await expectRefused(exportFile(lines), at + 1, new RegExp(`attachment ${lines[at]?.attachment_id}: its bytes have SHA-256 ${sha256(bytes)}`));
   });
 
   it('more bytes than the attachment declares, or fewer before the next record', async () => {
@@ -460,10 +434,10 @@ describe('attachments', () => {
     const at = indexOf(lines, 'attachment');
     const more = structuredClone(lines);
     more[at + 1] = { record: 'chunk', data_base64: Buffer.concat([Buffer.from(more[at + 1]?.data_base64, 'base64'), Buffer.from('x')]).toString('base64') };
-    await expectRefused(fileOf(more), at + 2, /more bytes than the \d+ line \d+ declares/);
+    await expectRefused(exportFile(more), at + 2, /more bytes than the \d+ line \d+ declares/);
     const fewer = structuredClone(lines);
     fewer.splice(at + 1, 1);
-    await expectRefused(fileOf(fewer), at + 2, new RegExp(`line ${at + 1} has \\d+ more bytes to come in chunk records`));
+    await expectRefused(exportFile(fewer), at + 2, new RegExp(`line ${at + 1} has \\d+ more bytes to come in chunk records`));
   });
 
   it('the same attachment twice is refused on the second', async () => {
@@ -471,7 +445,7 @@ describe('attachments', () => {
     const at = indexOf(lines, 'attachment');
     const size = withChunks(lines, at);
     lines.splice(at + size, 0, ...structuredClone(lines.slice(at, at + size)));
-    await expectRefused(fileOf(lines), at + size + 1, /attachment [0-9a-f]{64} appears twice/);
+    await expectRefused(exportFile(lines), at + size + 1, /attachment [0-9a-f]{64} appears twice/);
   });
 });
 
@@ -480,7 +454,7 @@ describe('the id, the body and the transfer', () => {
     const { id, lines } = await source();
     const before = await rows();
     const events = await ok('GET', `/v1/sessions/${id}/events`);
-    const problem = expectProblem(await importText(fileOf(lines), id), 409, 'session_exists');
+    const problem = expectProblem(await importText(exportFile(lines), id), 409, 'session_exists');
     expect(problem.detail).toContain(id);
     expect(await rows()).toEqual(before);
     expect(await ok('GET', `/v1/sessions/${id}/events`)).toEqual(events);
@@ -488,10 +462,10 @@ describe('the id, the body and the transfer', () => {
 
   it('without ?id= the copy takes the id in the file, and that id taken is 409', async () => {
     const { id, lines } = await source();
-    const response = await t.app.inject({ method: 'POST', url: '/v1/sessions/import', headers: { 'content-type': 'application/x-ndjson' }, payload: fileOf(lines) });
+    const response = await t.app.inject({ method: 'POST', url: '/v1/sessions/import', headers: { 'content-type': 'application/x-ndjson' }, payload: exportFile(lines) });
     expectProblem(response, 409, 'session_exists');
     await ok('DELETE', `/v1/sessions/${id}`);
-    const again = await t.app.inject({ method: 'POST', url: '/v1/sessions/import', headers: { 'content-type': 'application/x-ndjson' }, payload: fileOf(lines) });
+    const again = await t.app.inject({ method: 'POST', url: '/v1/sessions/import', headers: { 'content-type': 'application/x-ndjson' }, payload: exportFile(lines) });
     expect(again.statusCode, again.body).toBe(201);
     expect(again.json().id).toBe(id);
   });
@@ -501,7 +475,7 @@ describe('the id, the body and the transfer', () => {
     const id = unique('copy');
     const before = await rows();
     const body = new PassThrough();
-    const text = fileOf(lines).split('\n');
+    const text = exportFile(lines).split('\n');
     body.write(`${text[0]}\n${text[1]}\n${text[2]}\n{"record":"ev`);
     const started = Date.now();
     const problem = expectProblem(await importText(body, id), 408, 'request_timeout');
@@ -514,16 +488,16 @@ describe('the id, the body and the transfer', () => {
 
   it('a body of another content type is 415', async () => {
     const { lines } = await source();
-    const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${unique('copy')}`, headers: { 'content-type': 'text/plain' }, payload: fileOf(lines) });
+    const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${unique('copy')}`, headers: { 'content-type': 'text/plain' }, payload: exportFile(lines) });
     expectProblem(response, 415, 'unsupported_media_type');
   });
 
   it('CRLF line ends and blank lines are read as the lines they end', async () => {
     const { lines } = await source();
-    const text = fileOf(lines).split('\n').join('\r\n\n  \n');
+    const text = exportFile(lines).split('\n').join('\r\n\n  \n');
     await expectImported(text);
     // The line numbers count the blank lines too.
-    const broken = fileOf(lines).replace('"record":"end"', '"record":"nope"').split('\n').join('\n\n');
+    const broken = exportFile(lines).replace('"record":"end"', '"record":"nope"').split('\n').join('\n\n');
     await expectRefused(broken, 2 * lines.length - 1, /"record" "nope" is not a record this format has here/);
   });
 });
@@ -531,7 +505,7 @@ describe('the id, the body and the transfer', () => {
 describe('round trip', () => {
   it('export then import yields the same session: record, state, events, messages, queue, turns, attachments', async () => {
     const { id, lines } = await source();
-    const copy = await expectImported(fileOf(lines));
+    const copy = await expectImported(exportFile(lines));
     const read = async (sid: string) => {
       const session = await ok('GET', `/v1/sessions/${sid}`);
       const { id: _id, updated_at: _updated, ...rest } = session;
@@ -549,7 +523,7 @@ describe('round trip', () => {
     expect(copied).toEqual(original);
     expect(copied.events.events.length).toBeGreaterThan(5);
     // The copy's export is the original's file, but for the ids the copy gave what this server held already.
-    const again = await exportLines(copy);
+    const again = await exportLines(t, copy);
     expect(again.length).toBe(lines.length);
     expect(again.map((line) => line.record)).toEqual(lines.map((line) => line.record));
     // A retried turn replays the answer the original gave.
