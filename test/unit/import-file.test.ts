@@ -127,7 +127,10 @@ describe('the header and the session record', () => {
     await refused(`${JSON.stringify(header())}\n${JSON.stringify(session())}\n`, 3, 'the file ends before its end record: it was cut short');
     await refused(`${JSON.stringify(header())}\n{"record":"session"}\n`, 2, /^line 2: session record: field /);
     await refused(`${JSON.stringify(header())}\nnot json\n`, 2, /^line 2: \S/);
-    await refused('[1]\n', 1, /^line 1: /);
+    await refused('[1]\n', 1, 'Expected object');
+    await refused('"header"\n', 1, 'Expected object');
+    await refused(`${JSON.stringify(header())}\n{"record":"session"}\n`, 2, 'session record: field id Expected required property');
+    await refused(file(session({ usage: { ...session().usage, cost_usd: -1 } })), 2, /^line 2: session record: field usage\.cost_usd /);
   });
 
   const counters: [name: string, fields: Line, detail: string][] = [
@@ -145,6 +148,11 @@ describe('the header and the session record', () => {
       await refused(file(session(fields)), 2, detail);
     });
   }
+
+  it('a json session without state needs no schema_version; a binary one never does', async () => {
+    await expect(read(file(session({ schema_version: null })))).resolves.toHaveLength(2);
+    await refused(file(session({ schema_version: null, version: 1, base_version: 1 }), [snapshot(1)]), 2, 'a session with state needs its schema_version');
+  });
 
   it('takes each at its edge', async () => {
     const metadata = { t: 'é'.repeat(21) };
@@ -388,6 +396,11 @@ describe('lines', () => {
       return value;
     };
     await refused(file(session()), 2, 'the line nests too deep', { parse });
+    const named = (line: Buffer) => {
+      if (line.toString().includes('"session"')) throw new Error('the body of a body');
+      return JSON.parse(line.toString());
+    };
+    await refused(file(session()), 2, 'the body of a body', { parse: named });
     await refused(file(session()), 2, 'nope', {
       parse: (line) => {
         if (line.toString().includes('"session"')) throw 'nope';
