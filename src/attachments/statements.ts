@@ -117,3 +117,25 @@ export async function readChunkSlice(pg: Sql, blobId: number, n: number, offset:
     select substring(data from ${offset + 1} for ${length}) as data from attachment_chunks where blob_id = ${blobId} and n = ${n}`;
   return row?.data;
 }
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** An attachment as an export file carries it (history/export-format.ts). */
+export interface ImportedAttachment {
+  attachment_id: string;
+  size: number;
+  content_type: string;
+  committed: boolean;
+  created_at: string;
+}
+
+/** An attachment's row, its bytes to follow in `chunkBytes` chunks; undefined when the file named it already. */
+export async function insertImportedAttachment(pg: Sql, sid: number, attachment: ImportedAttachment, chunkBytes: number): Promise<number | undefined> {
+  const [row] = await pg<{ id: number }[]>`
+    insert into attachments (session_sid, attachment_id, size, content_type, chunk_bytes, committed, created_at)
+    values (${sid}, ${attachment.attachment_id}, ${attachment.size}, ${attachment.content_type},
+      ${chunkBytes}, ${attachment.committed}, ${attachment.created_at}::timestamptz)
+    on conflict do nothing
+    returning id`;
+  return row?.id;
+}

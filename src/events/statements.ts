@@ -91,3 +91,23 @@ export function readEventPage(
     where h.sid = ${sid}
     order by p.seq`;
 }
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** An event as an export file carries it (history/export-format.ts). */
+export interface ImportedEvent {
+  seq: number;
+  type: string;
+  version: number | null;
+  created_at: string;
+}
+
+/** Events as the file has them, `text` their data as JSON text; data_bytes is generated from data, as for every append. */
+export async function insertImportedEvents(pg: Sql, sid: number, rows: (ImportedEvent & { text: string })[]): Promise<void> {
+  await pg`
+    insert into events (session_sid, seq, type, data, version, created_at)
+    select ${sid}, e.seq, e.type, e.data::json, e.version, e.created_at::timestamptz
+    from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.text)}::text[],
+      ${rows.map((r) => r.version)}::bigint[], ${rows.map((r) => r.created_at)}::text[])
+      as e(seq, type, data, version, created_at)`;
+}

@@ -1,5 +1,4 @@
 import type { Sql } from '../db/client.js';
-import type { AttachmentLine, EventLine, MessageLine, QueueBatchLine, SessionLine, SnapshotLine, TurnLine } from './export-format.js';
 
 /*
  * The statements of history's lifecycle: trimming (by request and by the
@@ -237,34 +236,7 @@ export function readAttachmentLines(
     order by id limit ${rows}`;
 }
 
-// ---- import: a copy's rows, in batches, inside the import's one transaction
-
-/**
- * The copy's session row, unless the id is taken (undefined). A parent this
- * server does not hold is not named (forked_from still says where the copy
- * came from). The import is the copy's first write: the sweeps look at it as
- * at any written session (expiry, retention).
- */
-export async function insertImportedSession(pg: Sql, id: string, s: SessionLine): Promise<number | undefined> {
-  const [row] = await pg<{ sid: number }[]>`
-    insert into sessions (id, parent_id, metadata, encoding, schema_version, version, last_seq, state_seq, history_start,
-      base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
-      message_seq, message_version, message_count, archived_count, first_user_message,
-      usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at,
-      expiry_check_at, trim_due_at)
-    values (${id}, (select id from sessions where id = ${s.parent_id}), ${JSON.stringify(s.metadata)}::jsonb, ${s.encoding},
-      ${s.schema_version}, ${s.version}, ${s.last_seq}, ${s.state_seq}, ${s.history_start},
-      ${s.base_version}, ${s.snapshot_version}, ${s.chain_deltas}, ${s.chain_bytes}, ${s.lease_fencing_token},
-      ${s.retention === null ? null : JSON.stringify(s.retention)}::jsonb, ${s.ttl_ms},
-      ${s.forked_from === null ? null : JSON.stringify(s.forked_from)}::jsonb,
-      ${s.message_seq}, ${s.message_version}, ${s.message_count}, ${s.archived_count}, ${s.first_user_message},
-      ${s.usage.input_tokens}, ${s.usage.output_tokens}, ${s.usage.cost_usd}, ${s.usage.turns},
-      ${s.created_at}::timestamptz, now(),
-      now() + ${s.ttl_ms} * interval '1 millisecond', case when ${s.last_seq}::bigint > 0 then now() end)
-    on conflict (id) do nothing
-    returning sid`;
-  return row?.sid;
-}
+// ---- import: the keys a file has used (the copy's rows are inserted by their features' statements)
 
 /**
  * The keys a file has used (message ids, batch ids, turn ids), in a table of
@@ -287,83 +259,8 @@ export async function recordImportKeys(pg: Sql, kind: string, keys: string[], li
     select ${kind}, k.key, k.line from unnest(${keys}::text[], ${lines}::bigint[]) as k(key, line)`;
 }
 
-/** Events as the file has them, `text` their data as JSON text; data_bytes is generated from data, as for every append. */
-export async function insertImportedEvents(pg: Sql, sid: number, rows: (EventLine & { text: string })[]): Promise<void> {
-  await pg`
-    insert into events (session_sid, seq, type, data, version, created_at)
-    select ${sid}, e.seq, e.type, e.data::json, e.version, e.created_at::timestamptz
-    from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.text)}::text[],
-      ${rows.map((r) => r.version)}::bigint[], ${rows.map((r) => r.created_at)}::text[])
-      as e(seq, type, data, version, created_at)`;
-}
 
-/**
- * Messages as the file has them, `text` their content as JSON text. Ids are
- * unique across sessions: one this server holds already (the original, beside
- * its copy) gets its `fresh` id instead.
- */
-export async function insertImportedMessages(pg: Sql, sid: number, rows: (MessageLine & { text: string; fresh: string })[]): Promise<void> {
-  await pg`
-    insert into messages (session_sid, seq, id, role, kind, content, archived_at, created_at)
-    select ${sid}, m.seq, case when exists (select 1 from messages x where x.id = m.id) then m.fresh else m.id end,
-      m.role, m.kind, m.content::json, m.archived_at::timestamptz, m.created_at::timestamptz
-    from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.fresh)}::text[],
-      ${rows.map((r) => r.role)}::text[], ${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.text)}::text[],
-      ${rows.map((r) => r.archived_at)}::text[], ${rows.map((r) => r.created_at)}::text[])
-      as m(seq, id, fresh, role, kind, content, archived_at, created_at)`;
-}
 
-/**
- * Queue batches in the file's order, `text` their items as JSON text, under
- * the status the caller gives (a claimed one is pending again: nobody here
- * holds its claim). A batch id this server holds already gets its `fresh` one.
- */
-export async function insertImportedBatches(
-  pg: Sql,
-  sid: number,
-  rows: (QueueBatchLine & { text: string; fresh: string })[],
-): Promise<void> {
-  await pg`
-    insert into queue_batches (batch_id, session_sid, status, items, created_at, updated_at)
-    select case when exists (select 1 from queue_batches x where x.batch_id = b.batch_id) then b.fresh else b.batch_id end,
-      ${sid}, b.status, b.items::json, b.created_at::timestamptz, b.updated_at::timestamptz
-    from unnest(${rows.map((r) => r.batch_id)}::text[], ${rows.map((r) => r.fresh)}::text[],
-      ${rows.map((r) => r.status)}::text[], ${rows.map((r) => r.text)}::text[],
-      ${rows.map((r) => r.created_at)}::text[], ${rows.map((r) => r.updated_at)}::text[])
-      with ordinality as b(batch_id, fresh, status, items, created_at, updated_at, n)
-    order by b.n`;
-}
 
-/** Committed turns, `text` their answer as JSON text. */
-export async function insertImportedTurns(pg: Sql, sid: number, rows: (TurnLine & { text: string })[]): Promise<void> {
-  await pg`
-    insert into turns (session_sid, turn_id, request_hash, response, created_at)
-    select ${sid}, t.turn_id, t.request_hash, t.response::json, t.created_at::timestamptz
-    from unnest(${rows.map((r) => r.turn_id)}::text[], ${rows.map((r) => r.request_hash)}::text[],
-      ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.created_at)}::text[])
-      as t(turn_id, request_hash, response, created_at)`;
-}
 
-/** A stored snapshot: a json body as JSON text, or binary bytes. */
-export async function insertImportedSnapshot(
-  pg: Sql,
-  sid: number,
-  snapshot: SnapshotLine,
-  body: { json: string | null; bytes: Buffer | null },
-): Promise<void> {
-  await pg`
-    insert into state_snapshots (session_sid, version, schema_version, origin, body, body_bytes, created_at)
-    values (${sid}, ${snapshot.version}, ${snapshot.schema_version}, ${snapshot.origin},
-      ${body.json}::json, ${body.bytes}, ${snapshot.created_at}::timestamptz)`;
-}
 
-/** An attachment's row, its bytes to follow in `chunkBytes` chunks; undefined when the file named it already. */
-export async function insertImportedAttachment(pg: Sql, sid: number, attachment: AttachmentLine, chunkBytes: number): Promise<number | undefined> {
-  const [row] = await pg<{ id: number }[]>`
-    insert into attachments (session_sid, attachment_id, size, content_type, chunk_bytes, committed, created_at)
-    values (${sid}, ${attachment.attachment_id}, ${attachment.size}, ${attachment.content_type},
-      ${chunkBytes}, ${attachment.committed}, ${attachment.created_at}::timestamptz)
-    on conflict do nothing
-    returning id`;
-  return row?.id;
-}

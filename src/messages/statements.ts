@@ -108,3 +108,31 @@ export async function listMessageRows(pg: Sql, sid: number, filter: MessageFilte
     ${filter.order === 'asc' ? pg`order by seq` : pg`order by seq desc`}
     limit ${filter.limit}`;
 }
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** A message as an export file carries it (history/export-format.ts). */
+export interface ImportedMessage {
+  seq: number;
+  id: string;
+  role: string;
+  kind: string;
+  archived_at: string | null;
+  created_at: string;
+}
+
+/**
+ * Messages as the file has them, `text` their content as JSON text. Ids are
+ * unique across sessions: one this server holds already (the original, beside
+ * its copy) gets its `fresh` id instead.
+ */
+export async function insertImportedMessages(pg: Sql, sid: number, rows: (ImportedMessage & { text: string; fresh: string })[]): Promise<void> {
+  await pg`
+    insert into messages (session_sid, seq, id, role, kind, content, archived_at, created_at)
+    select ${sid}, m.seq, case when exists (select 1 from messages x where x.id = m.id) then m.fresh else m.id end,
+      m.role, m.kind, m.content::json, m.archived_at::timestamptz, m.created_at::timestamptz
+    from unnest(${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.fresh)}::text[],
+      ${rows.map((r) => r.role)}::text[], ${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.text)}::text[],
+      ${rows.map((r) => r.archived_at)}::text[], ${rows.map((r) => r.created_at)}::text[])
+      as m(seq, id, fresh, role, kind, content, archived_at, created_at)`;
+}

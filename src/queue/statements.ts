@@ -180,3 +180,34 @@ function expiry(row: { expiresAt: Date } | undefined): Date {
   if (!row) throw new Error('queue statement found no claim row under the session lock');
   return row.expiresAt;
 }
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** A queue batch as an export file carries it (history/export-format.ts). */
+export interface ImportedBatch {
+  batch_id: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * Queue batches in the file's order, `text` their items as JSON text, under
+ * the status the caller gives (a claimed one is pending again: nobody here
+ * holds its claim). A batch id this server holds already gets its `fresh` one.
+ */
+export async function insertImportedBatches(
+  pg: Sql,
+  sid: number,
+  rows: (ImportedBatch & { text: string; fresh: string })[],
+): Promise<void> {
+  await pg`
+    insert into queue_batches (batch_id, session_sid, status, items, created_at, updated_at)
+    select case when exists (select 1 from queue_batches x where x.batch_id = b.batch_id) then b.fresh else b.batch_id end,
+      ${sid}, b.status, b.items::json, b.created_at::timestamptz, b.updated_at::timestamptz
+    from unnest(${rows.map((r) => r.batch_id)}::text[], ${rows.map((r) => r.fresh)}::text[],
+      ${rows.map((r) => r.status)}::text[], ${rows.map((r) => r.text)}::text[],
+      ${rows.map((r) => r.created_at)}::text[], ${rows.map((r) => r.updated_at)}::text[])
+      with ordinality as b(batch_id, fresh, status, items, created_at, updated_at, n)
+    order by b.n`;
+}

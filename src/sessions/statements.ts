@@ -168,3 +168,59 @@ export async function readSessionHead(pg: Sql, sid: number): Promise<{ lastSeq: 
 
 /** A JSON column's text, or null. */
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** A session as an export file carries it (history/export-format.ts), its counters as they were. */
+export interface ImportedSession {
+  parent_id: string | null;
+  metadata: Record<string, unknown>;
+  encoding: SessionRow['encoding'];
+  schema_version: number | null;
+  version: number;
+  last_seq: number;
+  state_seq: number;
+  history_start: number;
+  base_version: number;
+  snapshot_version: number;
+  chain_deltas: number;
+  chain_bytes: number;
+  lease_fencing_token: number;
+  retention: unknown;
+  ttl_ms: number | null;
+  forked_from: { session_id: string; version: number } | null;
+  message_seq: number;
+  message_version: number;
+  message_count: number;
+  archived_count: number;
+  first_user_message: string | null;
+  usage: { input_tokens: number; output_tokens: number; cost_usd: number; turns: number };
+  created_at: string;
+}
+
+/**
+ * The copy's session row, unless the id is taken (undefined). A parent this
+ * server does not hold is not named (forked_from still says where the copy
+ * came from). The import is the copy's first write: the sweeps look at it as
+ * at any written session (expiry, retention).
+ */
+export async function insertImportedSession(pg: Sql, id: string, s: ImportedSession): Promise<number | undefined> {
+  const [row] = await pg<{ sid: number }[]>`
+    insert into sessions (id, parent_id, metadata, encoding, schema_version, version, last_seq, state_seq, history_start,
+      base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
+      message_seq, message_version, message_count, archived_count, first_user_message,
+      usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at,
+      expiry_check_at, trim_due_at)
+    values (${id}, (select id from sessions where id = ${s.parent_id}), ${JSON.stringify(s.metadata)}::jsonb, ${s.encoding},
+      ${s.schema_version}, ${s.version}, ${s.last_seq}, ${s.state_seq}, ${s.history_start},
+      ${s.base_version}, ${s.snapshot_version}, ${s.chain_deltas}, ${s.chain_bytes}, ${s.lease_fencing_token},
+      ${s.retention === null ? null : JSON.stringify(s.retention)}::jsonb, ${s.ttl_ms},
+      ${s.forked_from === null ? null : JSON.stringify(s.forked_from)}::jsonb,
+      ${s.message_seq}, ${s.message_version}, ${s.message_count}, ${s.archived_count}, ${s.first_user_message},
+      ${s.usage.input_tokens}, ${s.usage.output_tokens}, ${s.usage.cost_usd}, ${s.usage.turns},
+      ${s.created_at}::timestamptz, now(),
+      now() + ${s.ttl_ms} * interval '1 millisecond', case when ${s.last_seq}::bigint > 0 then now() end)
+    on conflict (id) do nothing
+    returning sid`;
+  return row?.sid;
+}

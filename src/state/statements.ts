@@ -49,3 +49,26 @@ export function readDeltaRows(pg: Sql, sid: number, after: number, upTo: number)
     where session_sid = ${sid} and version > ${after} and version <= ${upTo} and type = ${EVENT.stateDelta}
     order by version`;
 }
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** A stored snapshot as an export file carries it (history/export-format.ts). */
+export interface ImportedSnapshot {
+  version: number;
+  schema_version: number;
+  origin: string;
+  created_at: string;
+}
+
+/** A stored snapshot: a json body as JSON text, or binary bytes. */
+export async function insertImportedSnapshot(
+  pg: Sql,
+  sid: number,
+  snapshot: ImportedSnapshot,
+  body: { json: string | null; bytes: Buffer | null },
+): Promise<void> {
+  await pg`
+    insert into state_snapshots (session_sid, version, schema_version, origin, body, body_bytes, created_at)
+    values (${sid}, ${snapshot.version}, ${snapshot.schema_version}, ${snapshot.origin},
+      ${body.json}::json, ${body.bytes}, ${snapshot.created_at}::timestamptz)`;
+}

@@ -35,3 +35,22 @@ export function sendTurnInsert(pg: Sql, turn: { sid: number; turnId: string; req
     insert into turns (session_sid, turn_id, request_hash, response)
     values (${turn.sid}, ${turn.turnId}, ${turn.requestHash}, ${turn.responseJson}::json)`);
 }
+
+// ---- import: the rows of a copy, inside the import's one transaction (history/import.ts)
+
+/** A committed turn as an export file carries it (history/export-format.ts). */
+export interface ImportedTurn {
+  turn_id: string;
+  request_hash: string;
+  created_at: string;
+}
+
+/** Committed turns, `text` their answer as JSON text. */
+export async function insertImportedTurns(pg: Sql, sid: number, rows: (ImportedTurn & { text: string })[]): Promise<void> {
+  await pg`
+    insert into turns (session_sid, turn_id, request_hash, response, created_at)
+    select ${sid}, t.turn_id, t.request_hash, t.response::json, t.created_at::timestamptz
+    from unnest(${rows.map((r) => r.turn_id)}::text[], ${rows.map((r) => r.request_hash)}::text[],
+      ${rows.map((r) => r.text)}::text[], ${rows.map((r) => r.created_at)}::text[])
+      as t(turn_id, request_hash, response, created_at)`;
+}

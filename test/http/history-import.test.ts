@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { exportFile, exportLines, type ExportLine as Line } from '../helpers/export-file.js';
 
 // Issue 24, defects 6-8: an import file passes the checks the live API makes
 // (a record it takes is one the API could have written), refusals name the
@@ -25,8 +26,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => t.close());
-
-type Line = Record<string, any>;
 
 const ok = async (method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) => {
   const response = await call(t.app, method, path, body);
@@ -60,36 +59,12 @@ async function fullSession(id: string): Promise<void> {
   await ok('POST', `/v1/sessions/${id}/turns`, { turn_id: 'turn-2', events: [{ type: 'tool.called', data: {} }] });
 }
 
-async function exportLines(id: string): Promise<Line[]> {
-  const response = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
-  expect(response.statusCode, response.body).toBe(200);
-  return response.body.trimEnd().split('\n').map((line) => JSON.parse(line) as Line);
-}
-
-/** The file with the end record's counts made to agree with the records in it, as a careful forger would. */
-function fileOf(lines: Line[]): string {
-  const counts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
-  const counted: Record<string, keyof typeof counts> = {
-    snapshot: 'snapshots',
-    event: 'events',
-    message: 'messages',
-    queue_batch: 'queue_batches',
-    turn: 'turns',
-    attachment: 'attachments',
-  };
-  for (const line of lines) {
-    const key = counted[line.record];
-    if (key) counts[key]++;
-  }
-  return lines.map((line) => JSON.stringify(line.record === 'end' ? { ...line, counts } : line)).join('\n') + '\n';
-}
-
 function importFile(lines: Line[], id: string) {
   return t.app.inject({
     method: 'POST',
     url: `/v1/sessions/import?id=${id}`,
     headers: { 'content-type': 'application/x-ndjson' },
-    payload: fileOf(lines),
+    payload: exportFile(lines),
   });
 }
 
@@ -116,7 +91,7 @@ const nest = (levels: number): unknown => (levels === 0 ? 1 : { a: nest(levels -
 let original: Line[];
 beforeAll(async () => {
   await fullSession('source');
-  original = await exportLines('source');
+  original = await exportLines(t, 'source');
 });
 
 describe('an imported record passes the checks of the live API', () => {
@@ -234,7 +209,7 @@ describe('duplicates are 400 naming the line, never a 500', () => {
       await ok('POST', '/v1/sessions/long/messages', { messages: Array.from({ length: 100 }, (_, n) => ({ role: 'user', content: `m${i * 100 + n}` })) });
       await ok('POST', '/v1/sessions/long/queue', { items: [i] });
     }
-    const lines = await exportLines('long');
+    const lines = await exportLines(t, 'long');
     await ok('DELETE', '/v1/sessions/long');
     const messageAt = (nth: number) => at(lines, is('message'), nth);
     const twice = structuredClone(lines);

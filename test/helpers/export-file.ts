@@ -1,0 +1,36 @@
+import { expect } from 'vitest';
+import type { TestApp } from './app.js';
+
+/** One line of an export file, parsed: tests edit them freely. */
+export type ExportLine = Record<string, any>;
+
+/** The export of session `id`, one parsed record a line. */
+export async function exportLines(t: TestApp, id: string): Promise<ExportLine[]> {
+  const response = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.body.trimEnd().split('\n').map((line) => JSON.parse(line) as ExportLine);
+}
+
+const COUNTED: Record<string, string> = {
+  snapshot: 'snapshots',
+  event: 'events',
+  message: 'messages',
+  queue_batch: 'queue_batches',
+  turn: 'turns',
+  attachment: 'attachments',
+};
+
+/**
+ * The file's text. The end record's counts are made to agree with the records
+ * in it, as a careful forger would, unless `asIs`: then they are what the
+ * lines say.
+ */
+export function exportFile(lines: ExportLine[], asIs = false): string {
+  const counts: Record<string, number> = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
+  for (const line of lines) {
+    const key = COUNTED[line.record];
+    if (key) counts[key] = (counts[key] ?? 0) + 1;
+  }
+  const fixed = (line: ExportLine) => (line.record === 'end' && !asIs ? { ...line, counts } : line);
+  return lines.map((line) => JSON.stringify(fixed(line))).join('\n') + '\n';
+}
