@@ -1,27 +1,21 @@
-import { setTimeout } from 'node:timers/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { readActivity } from '../activity/store.js';
 import { pageBytesFor } from '../events/read.js';
-import { CursorAhead, CursorExpired, InvalidRequest, TooManyStreams } from '../errors.js';
+import { InvalidRequest, TooManyStreams } from '../errors.js';
 import { mayRead } from '../auth/grants.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
-import { getSession, getSessionHead } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { ChangesSubscriber } from './changes-feed.js';
 import { liveFrame, type OutputLedger, SseWriter } from './sse.js';
-import { cursorExpiredFrame, type Subscriber, toFrame } from './tail.js';
+import { admitSessionStream, runSessionStream, type SessionStreamContext } from './session-stream.js';
 import { CHANGE_EVENT, HEADER, LIVE_EVENT } from 'session-sync/client/protocol';
 
 const AccessTokenQuery = Type.String({ description: 'The bearer token, for EventSource (which cannot send headers).' });
 
 /** Reconnect hint sent to EventSource clients. */
 const RETRY_MS = 1000;
-const CATCH_UP_RETRY_MS = 50;
-/** History goes out in chunks of about this size: few syscalls, little memory per stream. */
-const HISTORY_CHUNK_CHARS = 64 * 1024;
 
 function lastEventId(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
@@ -73,48 +67,17 @@ function openStream(reply: FastifyReply, maxBufferedBytes: number, ledger: Outpu
 
 export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, sessionTails, changesFeed, streamAdmission, config } = services;
-  const pageSize = config.stream.pageSize;
 
-  // A page and its frames are held until the socket takes them, so their bytes
-  // are reserved first; one row may be larger than a page (it then comes alone).
-  const pageReservation = 2 * pageBytesFor(config.stream.pageBytes, config.limits.maxEventBytes);
-
-  /**
-   * Sends this subscriber's history after its lastSeq, page by page, waiting
-   * for the socket to drain between pages; stops after `upTo` when given.
-   */
-  async function streamHistory(writer: SseWriter, subscriber: Subscriber, sid: number, upTo = Infinity): Promise<number> {
-    let sent = 0;
-    while (!writer.closed && subscriber.lastSeq < upTo) {
-      const release = await streamAdmission.rowBudget.acquire(pageReservation, (cancel) => writer.onClose(cancel));
-      try {
-        if (writer.closed) break;
-        const page = await services.readEventRows(sid, subscriber.lastSeq, pageSize);
-        if (page.historyStart !== undefined && page.historyStart > subscriber.lastSeq) {
-          // Trimmed while this stream replayed: say so and end, never skip ahead.
-          writer.push(cursorExpiredFrame(subscriber.lastSeq, page.historyStart));
-          writer.end('cursor expired');
-          return sent;
-        }
-        const rows = page.rows.filter((r) => r.seq <= upTo);
-        if (rows.length === 0) break;
-        let chunk = '';
-        for (const row of rows) {
-          chunk += toFrame(row);
-          if (chunk.length >= HISTORY_CHUNK_CHARS || row === rows[rows.length - 1]) {
-            if (!(await writer.writePaced(chunk, () => streamAdmission.rowBudget.contended))) return sent;
-            chunk = '';
-          }
-          subscriber.lastSeq = row.seq;
-          sent++;
-        }
-        if (page.rows.length < pageSize && !page.cut) break;
-      } finally {
-        release();
-      }
-    }
-    return sent;
-  }
+  const sessionStreams: SessionStreamContext = {
+    db,
+    sessionTails,
+    admission: streamAdmission,
+    readEventRows: services.readEventRows,
+    pageSize: config.stream.pageSize,
+    // A page and its frames are held until the socket takes them, so their bytes
+    // are reserved first; one row may be larger than a page (it then comes alone).
+    pageReservation: 2 * pageBytesFor(config.stream.pageBytes, config.limits.maxEventBytes),
+  };
 
   app.get(
     '/v1/sessions/:id/stream',
@@ -155,28 +118,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const live = request.query.live ?? true;
       const release = streamAdmission.reserveStream();
       if (!release) throw new TooManyStreams(config.maxStreams);
-      let session;
-      let tail;
-      let subscriber: Subscriber;
-      let head: number;
-      let activity: unknown;
+      let stream;
       try {
-        session = await getSession(db, id);
-        // Register for wakeups first, then capture the head B: anything committed
-        // after B wakes this stream's tail, so nothing can fall in between.
-        ({ tail, subscriber } = sessionTails.subscribe(id, session.sid, 0));
-        try {
-          const [currentHead, currentActivity] = await Promise.all([getSessionHead(db, session.sid, id), readActivity(db, session.sid)]);
-          head = currentHead.lastSeq;
-          activity = currentActivity;
-          const cursor = requested === 'now' ? head : requested;
-          if (cursor > head) throw new CursorAhead(cursor, head);
-          if (cursor < currentHead.historyStart) throw new CursorExpired(cursor, currentHead.historyStart);
-          subscriber.lastSeq = cursor;
-        } catch (error) {
-          sessionTails.unsubscribe(tail, subscriber);
-          throw error;
-        }
+        stream = await admitSessionStream(sessionStreams, id, requested);
       } catch (error) {
         release();
         throw error;
@@ -184,30 +128,14 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
 
       const writer = openStream(reply, config.stream.maxBufferedBytes, streamAdmission.outputLedger);
       endAtExpiry(writer, request.principal.expiresAt);
-      subscriber.writer = writer;
       streamAdmission.track(writer);
       writer.onClose(() => {
         release();
-        sessionTails.unsubscribe(tail, subscriber);
+        stream.cancel();
         if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
       });
       try {
-        await streamHistory(writer, subscriber, session.sid, head);
-        writer.push(liveFrame(LIVE_EVENT.activity, { ...(activity as object), cursor: head }));
-        if (subscriber.finalFrame) {
-          writer.push(subscriber.finalFrame);
-          writer.end('session deleted');
-          return;
-        }
-        if (!live) {
-          writer.end('replay complete');
-          return;
-        }
-        // Catch up with the shared tail on our own, then join it.
-        while (!writer.closed && !tail.tryJoin(subscriber)) {
-          // No rows although the tail is ahead: the session is being deleted and its notice is on the way.
-          if ((await streamHistory(writer, subscriber, session.sid)) === 0) await setTimeout(CATCH_UP_RETRY_MS);
-        }
+        await runSessionStream(sessionStreams, stream, writer, live);
       } catch (err) {
         request.log.warn({ err, session: id }, 'stream failed; closing it');
         writer.destroy('error');
