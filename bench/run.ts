@@ -94,17 +94,22 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       const durationMs = quick ? 3000 : 6000;
       // Server and baseline take turns, so slow spells of a shared machine hit both.
       const rounds = quick ? 1 : 3;
-      const viaServer = { count: 0, serverCpu: 0, postgresCpu: 0, clientCpu: 0 };
+      const viaServer = { count: 0, serverCpu: 0, postgresCpu: 0, clientCpu: 0, notifyTransactions: 0, deltas: 0 };
+      const notifyTransactions = () => metric(server.url, 'session_sync_wakeup_notify_transactions_total{outcome="ok"}');
+      const deltasWritten = () => metric(server.url, 'session_sync_state_writes_total{kind="delta"}');
       const viaPostgres = { count: 0, postgresCpu: 0, clientCpu: 0 };
       for (let round = 0; round < rounds; round++) {
         const ids = Array.from({ length: clients }, (_, i) => `append-${round}-${i}`);
         for (const id of ids) await createSession(server.url, id, { counter: 0 });
+        const [notifiesBefore, deltasBefore] = [await notifyTransactions(), await deltasWritten()];
         const served = await measuredRun<{ count: number; errors: number; cpuMs: number }>(
           'append-load',
           { url: server.url, sessions: ids.map((id) => ({ id, version: 1 })), warmupMs, durationMs },
           () => [cpuMsOf(server.pid), postgresCpuMs()],
         );
         viaServer.count += served.result.count;
+        viaServer.notifyTransactions += (await notifyTransactions()) - notifiesBefore;
+        viaServer.deltas += (await deltasWritten()) - deltasBefore;
         viaServer.clientCpu += served.result.cpuMs;
         viaServer.serverCpu += served.cpu[0] ?? 0;
         viaServer.postgresCpu += served.cpu[1] ?? 0;
@@ -125,6 +130,14 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       const value = viaServer.count / seconds;
       const baseline = viaPostgres.count / seconds;
       record({ scenario: 'append_throughput', metric: 'deltas/s via HTTP', value, baseline, ratio: value / baseline, target: 'ratio >= 0.6', pass: value / baseline >= 0.6 });
+      record({
+        scenario: 'append_throughput',
+        metric: 'NOTIFY transactions per durable append',
+        value: viaServer.notifyTransactions / Math.max(1, viaServer.deltas),
+        baseline: null,
+        target: '<= 0.1 (was 1: a NOTIFY in every write)',
+        pass: viaServer.notifyTransactions / Math.max(1, viaServer.deltas) <= 0.1,
+      });
       // Where the CPU goes (2 cores are shared by every process): per delta, vs per baseline transaction.
       const perDelta = (ms: number) => ms / Math.max(1, viaServer.count);
       const perTx = (ms: number) => ms / Math.max(1, viaPostgres.count);

@@ -22,6 +22,7 @@ import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
 import { TransferSlots } from './http/transfers.js';
 import { SessionQueue } from './writes/session-queue.js';
+import { WakeupPublisher } from './wakeups/publisher.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerUnreadBodyDrain } from './http/unread-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
@@ -64,6 +65,12 @@ export interface AppOptions {
    * order (a trim landing between two pages); unset in production.
    */
   beforeStreamRead?: (read: { sid: number; after: number }) => Promise<void>;
+  /**
+   * Sends the wakeup publisher's NOTIFY payloads (default: one statement on
+   * the pool). Tests drop them to play an instance that dies between its
+   * commits and their wakeups; unset in production.
+   */
+  sendWakeups?: (payloads: string[]) => Promise<void>;
 }
 
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
@@ -89,7 +96,7 @@ function serializeRequest(request: FastifyRequest) {
 }
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
-export async function buildApp({ config, database, logger, listen = true, sweeps: runSweeps = true, beforeStreamRead }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, listen = true, sweeps: runSweeps = true, beforeStreamRead, sendWakeups }: AppOptions): Promise<FastifyInstance> {
   // Secrets never reach the logs, whatever logger the caller passes.
   const redaction = {
     redact: ['req.headers.authorization', `req.headers["${HEADER.leaseToken}"]`],
@@ -133,10 +140,22 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     readRows,
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
     readHeads: (sessionIds) => readSessionHeads(db, sessionIds),
+    headPollMs: config.stream.headPollMs,
     log: app.log,
     onTailRead: () => metrics.streamReads.inc(),
   });
   metrics.observeOpenStreams(() => streamSide.admission.openStreams);
+  const wakeups = new WakeupPublisher({
+    db,
+    log: app.log,
+    send: sendWakeups,
+    onFlush: ({ notifications, payloads, seconds, failed }) => {
+      metrics.wakeupTransactions.inc({ outcome: failed ? 'failed' : 'ok' });
+      metrics.wakeupsPublished.inc(notifications);
+      metrics.wakeupPayloads.inc(payloads);
+      metrics.wakeupFlushSeconds.observe(seconds);
+    },
+  });
   const services: Services = {
     config,
     db,
@@ -152,6 +171,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     changesFeed: streamSide.changesFeed,
     streamAdmission: streamSide.admission,
     sessionQueue: new SessionQueue(),
+    wakeups,
     transfers: new TransferSlots(config.maxTransfers),
     readEventRows: readRows,
   };
@@ -242,9 +262,9 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
       // One statement: the activity rows it announces, claimed with SKIP LOCKED and marked as sent.
       { name: 'activity_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => announceExpiredActivities(db) },
       // Session lock.
-      { name: 'lease_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpiredLeases(db) },
+      { name: 'lease_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleExpiredLeases(services) },
       // Session lock.
-      { name: 'claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleDeadClaims(db) },
+      { name: 'claim_expiry', everyMs: EXPIRY_SWEEP_MS, run: () => settleDeadClaims(services) },
       // Session lock.
       { name: 'retention', everyMs: config.history.sweepMs, run: () => retention.sweep() },
       // Session lock (rechecked once locked).
@@ -276,6 +296,8 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   app.addHook('onClose', async () => {
     // Sweeps in flight end before the pool is closed under them.
     await sweeps.stop();
+    // What committed is announced before the pool closes.
+    await wakeups.drain();
     await streamSide.stop();
   });
 

@@ -8,6 +8,7 @@ import type { StreamAdmission } from './stream/admission.js';
 import type { ChangesFeed } from './stream/changes-feed.js';
 import type { ListenConnection } from './stream/listen-connection.js';
 import type { SessionTails } from './stream/session-tails.js';
+import type { WakeupPublisher } from './wakeups/publisher.js';
 import type { SessionQueue } from './writes/session-queue.js';
 
 /** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
@@ -27,6 +28,8 @@ export interface Services {
   streamAdmission: StreamAdmission;
   /** This process's queue of writers per session (`writeSession`). */
   sessionQueue: SessionQueue;
+  /** Publishes wakeups after their commits, and live events (`wakeups/publisher.ts`). */
+  wakeups: WakeupPublisher;
   /** Uploads, imports and exports in progress: each holds a pool connection while it talks to its client. */
   transfers: TransferSlots;
   /** Durable events after a seq, for streams (shared by replay and the tails). */

@@ -1,5 +1,5 @@
 import { type Sql, type Tx } from '../db/client.js';
-import { notify } from '../wakeups/wakeups.js';
+import { wakeAfterCommit } from '../wakeups/publisher.js';
 import { type SessionRow } from '../sessions/store.js';
 import { findSessionRow } from '../sessions/statements.js';
 import { type ActivityRow, replaceActivity, selectActivities } from './statements.js';
@@ -26,7 +26,7 @@ export async function readActivity(db: Sql, sid: number): Promise<ActivityView> 
   return (await readActivities(db, [sid])).get(sid) ?? IDLE;
 }
 
-/** Sets the current activity and tells every instance's streams, in one transaction. */
+/** Sets the current activity; every instance's streams hear of it once the transaction commits. */
 export async function setActivity(tx: Tx, session: SessionRow, input: ActivityInput): Promise<ActivityView> {
   const row = await replaceActivity(tx, session.sid, {
     status: input.status,
@@ -34,7 +34,7 @@ export async function setActivity(tx: Tx, session: SessionRow, input: ActivityIn
     ttlMs: input.ttl_ms,
   });
   const activity = toView(row);
-  await notify(tx, { kind: 'activity', session_id: session.id, sid: session.sid, head: session.lastSeq, activity });
+  wakeAfterCommit(tx, { kind: 'activity', session_id: session.id, sid: session.sid, head: session.lastSeq, activity });
   return activity;
 }
 

@@ -24,6 +24,15 @@ export async function sendNotification(pg: Sql, channel: string, payload: string
   await pg`select pg_notify(${channel}, ${payload})`;
 }
 
+/**
+ * Sends every payload on `channel` in one statement, so in one transaction:
+ * one NOTIFY commit for all of them, delivered in array order (a function
+ * scan yields its rows in order, and the target list is evaluated row by row).
+ */
+export async function sendNotifications(pg: Sql, channel: string, payloads: string[]): Promise<void> {
+  await pg`select count(pg_notify(${channel}, p)) from unnest(${payloads}::text[]) as p`;
+}
+
 /** Begins a transaction on a connection the caller holds (`db.reserve()`), for a read that spans its own awaits. */
 export async function beginOn(pg: Sql, mode: string): Promise<void> {
   await pg.unsafe(`begin ${mode}`);

@@ -1,7 +1,7 @@
 import { type Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
 import type { SessionRow } from '../sessions/store.js';
-import { encodeNotification } from '../wakeups/wakeups.js';
+import { wakeAfterCommit } from '../wakeups/publisher.js';
 import { sendAppend } from './statements.js';
 
 export interface NewEvent {
@@ -31,17 +31,15 @@ export interface StartedAppend extends Appended {
  * Appends durable events to a session whose row the caller has locked
  * (`lockSession`), so `seq` continues gaplessly from `session.lastSeq` and
  * commit order is seq order; the one statement (`sendAppend`) also moves the
- * head (`last_seq`, plus the caller's own column changes in `set`) and queues
- * the NOTIFY. Nothing is awaited: the caller awaits `pending`, or lets it ride
+ * head (`last_seq`, plus the caller's own column changes in `set`); the
+ * wakeup is queued for after the commit (`wakeAfterCommit`). Nothing is awaited: the caller awaits `pending`, or lets it ride
  * with the COMMIT (`WriteResult.pending`).
  */
 export function startAppend(tx: Tx, session: SessionRow, events: NewEvent[], set: SessionColumns = {}): StartedAppend {
   const firstSeq = session.lastSeq + 1;
   const lastSeq = session.lastSeq + events.length;
-  const wakeup = encodeNotification({ kind: 'append', session_id: session.id, seq: lastSeq });
-  const pending = inFlight([
-    sendAppend(tx, { sid: session.sid, firstSeq, events, set: { ...set, last_seq: lastSeq }, wakeup }),
-  ]);
+  const pending = inFlight([sendAppend(tx, { sid: session.sid, firstSeq, events, set: { ...set, last_seq: lastSeq } })]);
+  wakeAfterCommit(tx, { kind: 'append', session_id: session.id, seq: lastSeq });
   return { firstSeq, lastSeq, pending };
 }
 

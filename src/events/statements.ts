@@ -1,6 +1,5 @@
 import type { Sql } from '../db/client.js';
 import { startQuery } from '../db/pipeline.js';
-import { WAKEUP_CHANNEL } from '../wakeups/wakeups.js';
 
 /* Every statement on the events table: the append every write sends, and the page every read sends. */
 
@@ -11,37 +10,33 @@ export interface AppendStatement {
   events: { type: string; dataJson: string; version?: number }[];
   /** The session row's columns the write changes with it, by column name: last_seq at least. */
   set: Record<string, number>;
-  /** The NOTIFY payload that tells every instance to read again. */
-  wakeup: string;
 }
 
 /**
  * Sends, without waiting for its answer, the one statement that appends the
- * events, moves the session row's head (its `set` columns, `updated_at`) and
- * queues the NOTIFY, which is transactional: delivered at commit, never if
- * the write rolls back. One statement rather than three: each costs a round
- * of protocol messages on both ends, and this is every write's path. It also
- * marks the session due for the retention sweep (`trim_due_at`), unless it is
- * due already or parked: the value then stays as it was, so the row update
- * can stay a HOT update.
+ * events and moves the session row's head (its `set` columns, `updated_at`).
+ * One statement rather than two: each costs a round of protocol messages on
+ * both ends, and this is every write's path. It also marks the session due
+ * for the retention sweep (`trim_due_at`), unless it is due already or
+ * parked: the value then stays as it was, so the row update can stay a HOT
+ * update. No NOTIFY: the wakeup is published after the commit
+ * (`wakeups/publisher.ts` says why).
  */
-export function sendAppend(pg: Sql, { sid, firstSeq, events, set, wakeup }: AppendStatement): Promise<unknown> {
+export function sendAppend(pg: Sql, { sid, firstSeq, events, set }: AppendStatement): Promise<unknown> {
   return startQuery(pg`
     with head as (
       update sessions set ${pg(set)}, updated_at = now(),
         trim_due_at = case when trim_due_at = 'infinity' then trim_due_at else least(trim_due_at, now()) end
       where sid = ${sid}
-    ), appended as (
-      insert into events (session_sid, seq, type, data, version)
-      select ${sid}, e.seq, e.type, e.data::json, e.version
-      from unnest(
-        ${events.map((_, i) => firstSeq + i)}::bigint[],
-        ${events.map((e) => e.type)}::text[],
-        ${events.map((e) => e.dataJson)}::text[],
-        ${events.map((e) => e.version ?? null)}::bigint[]
-      ) as e(seq, type, data, version)
     )
-    select pg_notify(${WAKEUP_CHANNEL}, ${wakeup})`);
+    insert into events (session_sid, seq, type, data, version)
+    select ${sid}, e.seq, e.type, e.data::json, e.version
+    from unnest(
+      ${events.map((_, i) => firstSeq + i)}::bigint[],
+      ${events.map((e) => e.type)}::text[],
+      ${events.map((e) => e.dataJson)}::text[],
+      ${events.map((e) => e.version ?? null)}::bigint[]
+    ) as e(seq, type, data, version)`);
 }
 
 /** An event as stored; `data` is its JSON text, compact and single-line as we wrote it. */

@@ -1,10 +1,10 @@
-import { type Db } from '../db/client.js';
 import { SessionExists, SessionNotFound } from '../errors.js';
 import { type NewEvent, startAppend } from '../events/append.js';
 import { getSessionRecord, insertSession, type SessionRecord } from '../sessions/store.js';
 import { lockSessionRow } from '../sessions/statements.js';
 import { sendSnapshotInsert } from '../state/statements.js';
 import { stateAtVersion } from './time-travel.js';
+import { beginAndWake, type Committer } from '../wakeups/publisher.js';
 import { EVENT } from 'session-sync/client/protocol';
 
 export interface ForkInput {
@@ -23,8 +23,8 @@ export interface ForkInput {
  * a binary source's deltas after its snapshot follow as `state.delta`, since
  * the server cannot fold opaque deltas into a snapshot.
  */
-export async function forkSession(db: Db, input: ForkInput): Promise<SessionRecord> {
-  return db.begin(async (tx) => {
+export async function forkSession(committer: Committer, input: ForkInput): Promise<SessionRecord> {
+  return beginAndWake(committer, async (tx) => {
     const source = await lockSessionRow(tx, input.sourceId);
     if (!source) throw new SessionNotFound(input.sourceId);
     const version = input.atVersion ?? source.version;

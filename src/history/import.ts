@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import type { AttachmentBytes } from '../attachments/bytes.js';
 import { insertImportedAttachment } from '../attachments/statements.js';
-import { type Db, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { InvalidImport, SessionExists } from '../errors.js';
 import { insertImportedEvents } from '../events/statements.js';
 import { insertImportedMessages } from '../messages/statements.js';
@@ -11,6 +11,7 @@ import type { StateLimits } from '../state/json-value.js';
 import { insertImportedSnapshot } from '../state/statements.js';
 import { insertImportedTurns } from '../turns/statements.js';
 import { notify } from '../wakeups/wakeups.js';
+import { beginAndWake, type Committer, wakeAfterCommit } from '../wakeups/publisher.js';
 import type { EventLine, MessageLine, QueueBatchLine, TurnLine } from './export-format.js';
 import { type ImportFileInput, type ImportRecord, readImportFile, stateProblem } from './import-file.js';
 import { createImportKeys, findUsedImportKey, recordImportKeys } from './statements.js';
@@ -41,7 +42,7 @@ const FLUSH_BYTES = 2 * 1024 * 1024;
  * original) are given new ones. At commit, watchers of the new id hear of it
  * like of any created session. Returns the new id.
  */
-export async function importSession(db: Db, input: ImportInput): Promise<string> {
+export async function importSession(committer: Committer, input: ImportInput): Promise<string> {
   const records = readImportFile(input);
   // The header and the session record are read and checked before a connection is taken.
   const first = await records.next();
@@ -49,7 +50,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
   const session = first.value.session;
   const id = input.id ?? session.id;
 
-  return db.begin(async (tx) => {
+  return beginAndWake(committer, async (tx) => {
     const sid = await insertImportedSession(tx, id, session);
     if (sid === undefined) throw new SessionExists(id);
     const store = new Store(tx, sid, input.bytes);
@@ -58,7 +59,7 @@ export async function importSession(db: Db, input: ImportInput): Promise<string>
       if (record.record === 'end') await checkState(tx, id, record.no, input.limits.state);
     }
     await notify(tx, { kind: 'created', session_id: id });
-    await notify(tx, { kind: 'append', session_id: id, seq: session.last_seq });
+    wakeAfterCommit(tx, { kind: 'append', session_id: id, seq: session.last_seq });
     return id;
   });
 }

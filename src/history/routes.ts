@@ -80,7 +80,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         throw new Forbidden(`this token may not create session "${id}" (a fork needs write on the new id; admin when the server picks it)`);
       }
       const metadata = metadataWithin(body.metadata ?? {}, config.limits.maxMetadataBytes);
-      const row = await forkSession(db, { sourceId: request.params.id, id, atVersion: body.at_version, metadata });
+      const row = await forkSession(services, { sourceId: request.params.id, id, atVersion: body.at_version, metadata });
       reply.header('location', `/v1/sessions/${encodeURIComponent(id)}`);
       return reply.code(201).send(toSessionView(row));
     },
@@ -166,7 +166,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const release = services.transfers.take();
       return answerUnlessGone(reply, async () => {
         try {
-          const id = await importSession(db, {
+          const id = await importSession(services, {
             body: clientBody(request.body as Readable, reply.raw, config.transferIdleTimeoutMs),
             id: request.query.id,
             // A record wraps what it carries in one object: two levels more than a request body may nest.

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import type { Committer } from '../wakeups/publisher.js';
 import { settleSessions } from '../maintenance/session-sweep.js';
 import { findSessionsWithLeaseExpiryDue, markLeaseExpiryAnnounced } from './statements.js';
 import { pendingExpiryEvent } from './store.js';
@@ -8,8 +8,8 @@ import { pendingExpiryEvent } from './store.js';
  * Every instance runs it; a session another writer or sweep holds is skipped
  * and picked up next time. Returns the sessions it announced an expiry for.
  */
-export async function settleExpiredLeases(db: Db, batch = 100): Promise<number> {
-  return settleSessions(db, await findSessionsWithLeaseExpiryDue(db, batch), async (tx, session) => {
+export async function settleExpiredLeases(committer: Committer, batch = 100): Promise<number> {
+  return settleSessions(committer, await findSessionsWithLeaseExpiryDue(committer.db, batch), async (tx, session) => {
     const expiry = pendingExpiryEvent(session);
     if (!expiry) return [];
     await markLeaseExpiryAnnounced(tx, session.sid);

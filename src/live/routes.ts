@@ -3,7 +3,6 @@ import { StringDecoder } from 'node:string_decoder';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { notify } from '../wakeups/wakeups.js';
 import { checkClientType, EventType } from '../events/types.js';
 import { ApiError, InvalidRequest, PayloadTooLarge } from '../errors.js';
 import { bodyRequired } from '../http/error-handler.js';
@@ -37,12 +36,18 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   /**
    * The head read here is at least every seq acknowledged before these events
    * were sent, so receivers deliver them only after those (the causal rule).
-   * Sequential notifies keep the posted order.
+   * The publisher sends in the order it is given; a refused event (413) ends
+   * the batch, after the ones before it have been sent.
    */
   const publish = async (sessionId: string, events: LiveEvent[]): Promise<number> => {
     const session = await getSession(db, sessionId);
-    for (const { type, data } of events) {
-      await notify(db, { kind: 'live', session_id: session.id, sid: session.sid, head: session.lastSeq, type, data });
+    const sent: Promise<void>[] = [];
+    try {
+      for (const { type, data } of events) {
+        sent.push(services.wakeups.publish({ kind: 'live', session_id: session.id, sid: session.sid, head: session.lastSeq, type, data }));
+      }
+    } finally {
+      await Promise.all(sent);
     }
     return session.lastSeq;
   };

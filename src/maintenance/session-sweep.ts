@@ -1,6 +1,7 @@
-import type { Db, Tx } from '../db/client.js';
+import type { Tx } from '../db/client.js';
 import { appendToSession, type NewEvent } from '../events/append.js';
 import { lockSessionRowIfFree, type SessionRow } from '../sessions/statements.js';
+import { beginAndWake, type Committer } from '../wakeups/publisher.js';
 
 /**
  * Settles each due session in a transaction of its own, under the session's
@@ -9,13 +10,13 @@ import { lockSessionRowIfFree, type SessionRow } from '../sessions/statements.js
  * (SKIP LOCKED): the next run picks it up. Returns how many sessions got events.
  */
 export async function settleSessions(
-  db: Db,
+  committer: Committer,
   due: readonly number[],
   settle: (tx: Tx, session: SessionRow) => Promise<NewEvent[]>,
 ): Promise<number> {
   let settled = 0;
   for (const sid of due) {
-    const done = await db.begin(async (tx) => {
+    const done = await beginAndWake(committer, async (tx) => {
       const session = await lockSessionRowIfFree(tx, sid);
       if (!session) return false;
       const events = await settle(tx, session);

@@ -59,6 +59,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly wakeupTransactions = new Counter({
+    name: 'session_sync_wakeup_notify_transactions_total',
+    help: 'NOTIFY transactions this process sent to publish wakeups and live events, by outcome (ok, failed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly wakeupsPublished = new Counter({
+    name: 'session_sync_wakeups_published_total',
+    help: 'Wakeups and live events published (coalesced appends count once), across all NOTIFY payloads.',
+    registers: [this.registry],
+  });
+
+  readonly wakeupPayloads = new Counter({
+    name: 'session_sync_wakeup_payloads_total',
+    help: 'NOTIFY payloads sent; each packs one or more wakeups.',
+    registers: [this.registry],
+  });
+
+  readonly wakeupFlushSeconds = new Histogram({
+    name: 'session_sync_wakeup_flush_seconds',
+    help: 'How long one NOTIFY transaction of the wakeup publisher took.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5],
+    registers: [this.registry],
+  });
+
   /** Reports `read()` as the open-stream gauge at each scrape. */
   observeOpenStreams(read: () => number): void {
     new Gauge({

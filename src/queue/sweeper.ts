@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import type { Committer } from '../wakeups/publisher.js';
 import { settleSessions } from '../maintenance/session-sweep.js';
 import { findSessionsWithDeadClaims } from './statements.js';
 import { settleClaims } from './store.js';
@@ -9,6 +9,6 @@ import { settleClaims } from './store.js';
  * yet. Every instance runs it; a session another writer or sweep holds is
  * skipped and picked up next time. Returns the sessions it settled claims of.
  */
-export async function settleDeadClaims(db: Db, batch = 100): Promise<number> {
-  return settleSessions(db, await findSessionsWithDeadClaims(db, batch), settleClaims);
+export async function settleDeadClaims(committer: Committer, batch = 100): Promise<number> {
+  return settleSessions(committer, await findSessionsWithDeadClaims(committer.db, batch), settleClaims);
 }

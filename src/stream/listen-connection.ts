@@ -2,7 +2,7 @@ import type { BaseLogger } from 'pino';
 import postgres from 'postgres';
 import { reconnectBackoff } from '../db/client.js';
 import { listen, ping } from '../db/statements.js';
-import { type Notification, WAKEUP_CHANNEL, decodeNotification } from '../wakeups/wakeups.js';
+import { type Notification, WAKEUP_CHANNEL, decodeNotifications } from '../wakeups/wakeups.js';
 
 export interface ListenConnectionOptions {
   url: string;
@@ -116,11 +116,11 @@ export class ListenConnection {
   }
 
   private dispatch(payload: string): void {
-    const notification = decodeNotification(payload);
-    if (!notification) {
+    const notifications = decodeNotifications(payload);
+    if (!notifications) {
       this.options.log.warn({ payloadBytes: Buffer.byteLength(payload) }, 'ignored a malformed notification');
       return;
     }
-    this.options.onNotification(notification);
+    for (const notification of notifications) this.options.onNotification(notification);
   }
 }

@@ -10,6 +10,10 @@ export interface SessionTailsOptions {
   readRows: ReadRows;
   /** Current incarnation, head and activity of a session, to re-check and re-announce after a reconnect. */
   readActivity: (sessionId: string) => Promise<{ sid: number; head: number; activity: ActivityView } | undefined>;
+  /** Heads of sessions by id: the poll that finds commits whose wakeup never came. */
+  readHeads: (sessionIds: string[]) => Promise<{ session_id: string; last_seq: number }[]>;
+  /** How often to poll the heads of the sessions with joined tails. */
+  headPollMs: number;
   log: Pick<BaseLogger, 'warn'>;
   onTailRead?: () => void;
 }
@@ -21,8 +25,43 @@ export interface SessionTailsOptions {
  */
 export class SessionTails {
   private readonly tails = new Map<string, SessionTail>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
 
   constructor(private readonly options: SessionTailsOptions) {}
+
+  start(): void {
+    this.pollTimer = setInterval(() => void this.pollHeads(), this.options.headPollMs).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.pollTimer);
+  }
+
+  /**
+   * Wakes every tail whose session's head has moved past what it read. A
+   * wakeup is published after its commit, so an instance that dies between
+   * the two, or a publication that fails, leaves no NOTIFY behind: this one
+   * query per interval per instance (not per stream) bounds the delay that
+   * costs. Tails already reading are not woken twice (`SessionTail.wake`).
+   */
+  async pollHeads(): Promise<void> {
+    if (this.polling) return;
+    const ids = [...this.tails.values()].filter((tail) => tail.readUpTo !== undefined).map((tail) => tail.sessionId);
+    if (ids.length === 0) return;
+    this.polling = true;
+    try {
+      for (const head of await this.options.readHeads(ids)) {
+        const tail = this.tails.get(head.session_id);
+        const readUpTo = tail?.readUpTo;
+        if (tail && readUpTo !== undefined && head.last_seq > readUpTo) tail.wake();
+      }
+    } catch (err) {
+      this.options.log.warn({ err }, 'head poll failed');
+    } finally {
+      this.polling = false;
+    }
+  }
 
   /** Registers a stream before its head is read, so no wakeup after that read can be missed. */
   subscribe(sessionId: string, sid: number, cursor: number): { tail: SessionTail; subscriber: Subscriber } {

@@ -53,8 +53,10 @@ export function buildStreamSide(options: StreamSideOptions): StreamSide {
       await listenConnection.start();
       admission.start();
       changesFeed.start();
+      sessionTails.start();
     },
     async stop() {
+      sessionTails.stop();
       changesFeed.stop();
       admission.stop();
       await listenConnection.stop();

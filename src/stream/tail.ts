@@ -128,6 +128,11 @@ export class SessionTail {
     return this.subscribers.size;
   }
 
+  /** The last seq handed to joined subscribers; undefined until someone joins. */
+  get readUpTo(): number | undefined {
+    return this.cursor;
+  }
+
   add(subscriber: Subscriber): void {
     this.subscribers.add(subscriber);
   }

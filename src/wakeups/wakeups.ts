@@ -67,13 +67,29 @@ export function encodeWithinWakeup(notification: Notification): string {
   return payload;
 }
 
-export function decodeNotification(payload: string): Notification | undefined {
+/**
+ * The notifications in one NOTIFY payload: one notification, or an array of
+ * them (a publisher packs what it has into as few payloads as fit). A payload
+ * that is neither, or an array with any malformed entry, yields nothing.
+ */
+export function decodeNotifications(payload: string): Notification[] | undefined {
   let value: unknown;
   try {
     value = JSON.parse(payload);
   } catch {
     return undefined;
   }
+  const entries = Array.isArray(value) ? value : [value];
+  const notifications: Notification[] = [];
+  for (const entry of entries) {
+    const notification = toNotification(entry);
+    if (!notification) return undefined;
+    notifications.push(notification);
+  }
+  return notifications;
+}
+
+function toNotification(value: unknown): Notification | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as Record<string, unknown>;
   if (typeof record.session_id !== 'string') return undefined;

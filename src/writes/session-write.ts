@@ -13,6 +13,7 @@ import {
 import { checkFence } from '../leases/fence.js';
 import { type SessionRow } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
+import type { WakeupPublisher } from '../wakeups/publisher.js';
 import type { SessionQueue } from './session-queue.js';
 
 export interface WriteResult {
@@ -95,10 +96,11 @@ export interface SessionWrite {
   replay?: (tx: Tx, session: SessionRow, stored: StoredResponse) => Promise<StoredResponse>;
 }
 
-/** What a session write needs from the process: the database and its queue of writers per session. */
+/** What a session write needs from the process: the database, its queue of writers per session, its wakeup publisher. */
 export interface SessionWriter {
   db: Db;
   sessionQueue: SessionQueue;
+  wakeups: WakeupPublisher;
 }
 
 /**
@@ -109,23 +111,23 @@ export interface SessionWriter {
  * stores the response with the write.
  */
 export async function writeSession(
-  { db, sessionQueue }: SessionWriter,
+  writer: SessionWriter,
   write: SessionWrite,
   caller: WriteCaller,
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   // One writer per session at a time takes a pool connection (see SessionQueue).
-  return sessionQueue.run(write.sessionId, () => runWrite(db, write, caller, work));
+  return writer.sessionQueue.run(write.sessionId, () => runWrite(writer, write, caller, work));
 }
 
 async function runWrite(
-  db: Db,
+  writer: SessionWriter,
   write: SessionWrite,
   caller: WriteCaller,
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
-  return inTransaction(db, async (tx) => {
+  return inTransaction(writer, async (tx) => {
     const session = await lockSessionRow(tx, sessionId);
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);
@@ -157,31 +159,31 @@ export interface SessionCreate {
  * when the id is taken.
  */
 export async function createSession(
-  { db, sessionQueue }: SessionWriter,
+  writer: SessionWriter,
   create: SessionCreate,
   caller: WriteCaller,
   work: (tx: Tx) => Promise<WriteResult | undefined>,
 ): Promise<WriteOutcome> {
   const idempotent = idempotentRequest(caller, create.named ? lifecycleScope(create.sessionId) : GENERATED_ID_SCOPE);
-  return sessionQueue.run(create.sessionId, async () => {
+  return writer.sessionQueue.run(create.sessionId, async () => {
     try {
-      return await runCreate(db, create, idempotent, work);
+      return await runCreate(writer, create, idempotent, work);
     } catch (error) {
       // Two attempts with one key raced: the loser's transaction failed on the
       // key, the winner has committed, so a second run replays its response.
       if (!idempotent || !isPgError(error, PgError.UNIQUE_VIOLATION)) throw error;
-      return runCreate(db, create, idempotent, work);
+      return runCreate(writer, create, idempotent, work);
     }
   });
 }
 
 async function runCreate(
-  db: Db,
+  writer: SessionWriter,
   { sessionId, idempotencyTtlMs }: SessionCreate,
   idempotent: IdempotentRequest | undefined,
   work: (tx: Tx) => Promise<WriteResult | undefined>,
 ): Promise<WriteOutcome> {
-  return inTransaction(db, async (tx) => {
+  return inTransaction(writer, async (tx) => {
     if (idempotent) {
       const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
       if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
@@ -217,11 +219,16 @@ function settle(tx: Tx, idempotent: IdempotentRequest | undefined, result: Write
   return { ...result, pending: inFlight([result.pending, stored]), replayed: false };
 }
 
-async function inTransaction(db: Db, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
-  const outcome = await db.begin(write);
+async function inTransaction({ db, wakeups }: SessionWriter, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
+  let transaction: Tx | undefined;
+  const outcome = await db.begin((tx) => {
+    transaction = tx;
+    return write(tx);
+  });
   // Every statement has answered by now (Postgres answers in order and the
   // COMMIT went last); if one of them failed, that COMMIT was a ROLLBACK.
   await outcome.pending;
+  wakeups.publishCommitted(transaction!);
   if (outcome.refuseAfterCommit) throw outcome.refuseAfterCommit;
   return outcome;
 }

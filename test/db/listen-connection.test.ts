@@ -125,6 +125,8 @@ function makeSide(heartbeatMs = HEARTBEAT_MS): Harness {
     maxStreams: 10,
     rowsMemoryBytes: 1 << 20,
     totalBufferedBytes: 1 << 20,
+    // The head poll (a lost wakeup's backstop) is tested on its own.
+    headPollMs: 3_600_000,
     readRows: async (_sid, after): Promise<EventRowPage> => {
       h.reads.push(after);
       return { rows: [], cut: false };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
 import { settleExpiredLeases } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { committerOn } from '../helpers/committer.js';
 
 /**
  * Writers are serialised by the session's row lock in the database, not by
@@ -101,14 +102,14 @@ describe('the expiry sweeper and writers', () => {
       await writer`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
       const whileHeld = await holdingRow(writer, id, async () => {
         // Awaited while the lock is held: a sweeper that waited for the row would never return.
-        return settleExpiredLeases(database.db);
+        return settleExpiredLeases(committerOn(database.db));
       });
       expect(whileHeld).toBe(0);
-      expect(await settleExpiredLeases(database.db)).toBe(1);
+      expect(await settleExpiredLeases(committerOn(database.db))).toBe(1);
       const types = await database.db<{ type: string }[]>`
         select e.type from events e join sessions s on s.sid = e.session_sid where s.id = ${id} order by e.seq`;
       expect(types.map((row) => row.type)).toEqual(['lease.acquired', 'lease.expired']);
-      expect(await settleExpiredLeases(database.db)).toBe(0);
+      expect(await settleExpiredLeases(committerOn(database.db))).toBe(0);
     } finally {
       await writer.end();
       await database.close();

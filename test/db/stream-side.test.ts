@@ -45,6 +45,8 @@ async function startSide(): Promise<StreamSide> {
     maxStreams: 10,
     rowsMemoryBytes: 1 << 20,
     totalBufferedBytes: 1 << 20,
+    // The head poll (a lost wakeup's backstop) is tested on its own.
+    headPollMs: 3_600_000,
     readRows: async (): Promise<EventRowPage> => ({ rows: [], cut: false }),
     readActivity: async (id) => activities.get(id),
     readHeads: async (ids) => heads.filter((head) => ids.includes(head.session_id)),

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inFlight, startQuery } from '../../src/db/pipeline.js';
 import { startEventAppend } from '../../src/events/append.js';
-import { SessionQueue } from '../../src/writes/session-queue.js';
 import { writeSession } from '../../src/writes/session-write.js';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { sessionWriterOn } from '../helpers/committer.js';
 
 // A write's last statements are sent with its COMMIT and answered after it
 // (src/db/pipeline.ts). These tests hold the promise that makes this safe: a
@@ -20,7 +20,7 @@ afterAll(async () => {
 const DIVISION_BY_ZERO = '22012';
 
 // The same queue of writers per session a running app uses.
-const writer = () => ({ db: t.database.db, sessionQueue: new SessionQueue() });
+const writer = () => sessionWriterOn(t.database.db);
 
 async function appendBeside(sessionId: string, failing: boolean, key?: string) {
   return writeSession(writer(), { sessionId, idempotencyTtlMs: 60_000 }, key ? { idempotency: { key, fingerprint: 'probe' } } : {}, async (tx, session) => {

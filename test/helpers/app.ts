@@ -29,6 +29,8 @@ export async function createTestApp(
     logQuery?: (query: string, params: unknown[]) => void;
     /** See `AppOptions.beforeStreamRead`: a test's pause before each stream read. */
     beforeStreamRead?: AppOptions['beforeStreamRead'];
+    /** See `AppOptions.sendWakeups`: where the wakeup publisher's NOTIFYs go (a test drops them). */
+    sendWakeups?: AppOptions['sendWakeups'];
     /** See `AppOptions.sweeps`: off when a test counts every query a request makes. */
     sweeps?: boolean;
     /** Keeps the app's log (with the production redaction) at this level: `logSink(level)`. */
@@ -48,6 +50,7 @@ export async function createTestApp(
     database,
     logger: options.log ? { level: options.log.level, stream: options.log.stream } : false,
     beforeStreamRead: options.beforeStreamRead,
+    sendWakeups: options.sendWakeups,
     ...(options.sweeps === undefined ? {} : { sweeps: options.sweeps }),
   });
   await app.ready();

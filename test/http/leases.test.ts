@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settleExpiredLeases } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
+import { committerOn } from '../helpers/committer.js';
 
 let t: TestApp;
 let counter = 0;
@@ -163,7 +164,7 @@ describe('the lease history', () => {
     const second = (await claim(id, 'w2')).json();
     await expireLease(id);
     // The sweeper announces the expiry; the next claim must not announce it again.
-    await settleExpiredLeases(t.database.db);
+    await settleExpiredLeases(committerOn(t.database.db));
     const third = (await claim(id, 'w3')).json();
     const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => [e.type, e.data]);
     expect(events).toEqual([

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionQueue } from '../../src/writes/session-queue.js';
 import { writeSession } from '../../src/writes/session-write.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { sessionWriterOn } from '../helpers/committer.js';
 
 // Issue 12, defect 5: metadata is capped (MAX_METADATA_BYTES, its compact JSON
 // text in UTF-8) and stays out of the lock every write takes.
@@ -49,7 +49,7 @@ describe('MAX_METADATA_BYTES', () => {
   it('the session lock every write takes does not read the metadata', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'locked', metadata: sized(LIMIT) });
     let seen: object | undefined;
-    await writeSession({ db: t.database.db, sessionQueue: new SessionQueue() }, { sessionId: 'locked', idempotencyTtlMs: 60_000 }, {}, async (_tx, session) => {
+    await writeSession(sessionWriterOn(t.database.db), { sessionId: 'locked', idempotencyTtlMs: 60_000 }, {}, async (_tx, session) => {
       seen = session;
       return { status: 200, body: null };
     });

@@ -101,6 +101,32 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('wakeup metrics', () => {
+  /** An unlabelled sample (`name value`), 0 before its first increment. */
+  const plain = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+
+  it('count the wakeups published after commits, their payloads and NOTIFY transactions, and time each flush', async () => {
+    const before = await metricsText();
+    await call(t.app, 'POST', '/v1/sessions', { id: 'metered-wakeups' });
+    for (let i = 0; i < 3; i++) {
+      const res = await call(t.app, 'POST', '/v1/sessions/metered-wakeups/events', { events: [{ type: 'note', data: i }] });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    // Published after each commit, without the request waiting for it.
+    const published = (text: string) => plain(text, 'session_sync_wakeups_published_total') - plain(before, 'session_sync_wakeups_published_total');
+    await until(async () => published(await metricsText()) >= 3, 'three wakeups published');
+    const after = await metricsText();
+    // Three appends, one wakeup each (the created notice travels in its own transaction, not through the publisher).
+    expect(published(after)).toBe(3);
+    const transactions = (text: string) => sample(text, 'session_sync_wakeup_notify_transactions_total', { outcome: 'ok' }) ?? 0;
+    const sent = transactions(after) - transactions(before);
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(sent).toBeLessThanOrEqual(3);
+    expect(plain(after, 'session_sync_wakeup_payloads_total') - plain(before, 'session_sync_wakeup_payloads_total')).toBe(sent);
+    expect(plain(after, 'session_sync_wakeup_flush_seconds_count') - plain(before, 'session_sync_wakeup_flush_seconds_count')).toBe(sent);
+  });
+});
+
 describe('GET /openapi.json', () => {
   it('is an OpenAPI 3.1 document describing the session, state and event routes', async () => {
     const response = await call(t.app, 'GET', '/openapi.json');

@@ -1,0 +1,239 @@
+/**
+ * Wakeups leave the write transaction: a commit carries no NOTIFY, and each
+ * instance publishes what it committed afterwards, packed into few NOTIFYs.
+ *
+ * Why: Postgres serialises the commits of every transaction that notified,
+ * database-wide, under one lock held through the commit's WAL flush
+ * (`PreCommit_Notify` in `async.c`). With a NOTIFY in every write, appends to
+ * different sessions queue behind each other's disk flush however many
+ * instances run. Published after the commit, the only notifying transactions
+ * are the publisher's own: one at a time per instance, each carrying every
+ * wakeup that committed while the previous one was on the wire.
+ *
+ * What it costs: a wakeup can now be lost when an instance dies between a
+ * commit and its publication, or when a publication fails. Rows are the truth
+ * and a wakeup only says "read again", so each instance also reads, every
+ * `STREAM_HEAD_POLL_MS`, the heads of the sessions it has streams of
+ * (`stream/session-tails.ts`): a lost wakeup costs that much delay, never an
+ * event. Lifecycle notices (created, deleted) are rare and have no such
+ * re-read behind them, so they stay in their transaction (`notify`).
+ */
+import type { BaseLogger } from 'pino';
+import type { Db, Tx } from '../db/client.js';
+import { sendNotifications } from '../db/statements.js';
+import { encodeNotification, encodeWithinWakeup, MAX_WAKEUP_BYTES, type Notification, WAKEUP_CHANNEL } from './wakeups.js';
+
+/** A notification waiting to be published, encoded; `settle` when its publisher awaits it (a live event). */
+interface Queued {
+  notification: Notification;
+  payload: string;
+  bytes: number;
+  settle?: { resolve: () => void; reject: (error: unknown) => void };
+}
+
+/** One flush: what it sent, in how many payloads, how long the statement took. */
+export interface FlushReport {
+  notifications: number;
+  payloads: number;
+  seconds: number;
+  failed: boolean;
+}
+
+export interface WakeupPublisherOptions {
+  db: Db;
+  /** Sends one flush's payloads; default `sendNotifications` on `db` (tests drop them, see `AppOptions.sendWakeups`). */
+  send?: (payloads: string[]) => Promise<void>;
+  log: Pick<BaseLogger, 'warn'>;
+  onFlush?: (report: FlushReport) => void;
+  /**
+   * Payloads in one NOTIFY transaction at most (each up to 7999 bytes): a
+   * bound on the statement's size, not a wait. What does not fit goes in the
+   * next flush, right after.
+   */
+  maxPayloadsPerFlush?: number;
+  /** Encoded bytes waiting at most; past it a live event is refused and a wakeup dropped (the head poll finds its rows). */
+  maxQueuedBytes?: number;
+}
+
+/** Wakeups a transaction queued (`wakeAfterCommit`), keyed by the transaction until its runner publishes them. */
+const committedWakeups = new WeakMap<Tx, Queued[]>();
+
+/**
+ * Queues a wakeup to publish once `tx` commits: nothing is sent if it rolls
+ * back. Encoded now, so one too large for a wakeup is refused (413) inside the
+ * transaction and the write it belongs to changes nothing.
+ */
+export function wakeAfterCommit(tx: Tx, notification: Notification): void {
+  const payload = notification.kind === 'append' ? encodeNotification(notification) : encodeWithinWakeup(notification);
+  const queued = committedWakeups.get(tx);
+  const entry = { notification, payload, bytes: Buffer.byteLength(payload) };
+  if (queued) queued.push(entry);
+  else committedWakeups.set(tx, [entry]);
+}
+
+/**
+ * The process's one publisher of wakeups. Flushes run one at a time, from
+ * the pool: a flush starts as soon as there is something to send and none
+ * is running (what is waiting is batched; nothing waits to be batched), so a
+ * wakeup waits at most for the flush in flight and its own.
+ */
+export class WakeupPublisher {
+  private queue: Queued[] = [];
+  private queuedBytes = 0;
+  /** Appends still in the queue, by session id: a later commit raises their seq instead of queueing another. */
+  private readonly unsentAppends = new Map<string, Queued>();
+  private flushing: Promise<void> | undefined;
+  private readonly maxPayloadsPerFlush: number;
+  private readonly maxQueuedBytes: number;
+
+  constructor(private readonly options: WakeupPublisherOptions) {
+    this.maxPayloadsPerFlush = options.maxPayloadsPerFlush ?? 64;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Publishes what `tx` queued with `wakeAfterCommit`: call it once the transaction has committed. */
+  publishCommitted(tx: Tx): void {
+    const queued = committedWakeups.get(tx);
+    if (!queued) return;
+    committedWakeups.delete(tx);
+    for (const entry of queued) this.enqueue(entry);
+    this.kick();
+  }
+
+  /**
+   * Publishes a live-only signal now (a live event), settling when the NOTIFY
+   * carrying it has been sent: a failure reaches the caller. Refused (413)
+   * when too large for a wakeup.
+   */
+  publish(notification: Notification): Promise<void> {
+    const payload = encodeWithinWakeup(notification);
+    return new Promise<void>((resolve, reject) => {
+      if (!this.enqueue({ notification, payload, bytes: Buffer.byteLength(payload), settle: { resolve, reject } })) return;
+      this.kick();
+    });
+  }
+
+  /** Waits until everything queued so far has been sent (or has failed): on shutdown, before the pool closes. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Wakeups and live events waiting for a flush (for tests and metrics). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  private enqueue(entry: Queued): boolean {
+    const { notification } = entry;
+    if (notification.kind === 'append') {
+      const unsent = this.unsentAppends.get(notification.session_id);
+      if (unsent && unsent.notification.kind === 'append') {
+        if (notification.seq > unsent.notification.seq) {
+          this.queuedBytes += entry.bytes - unsent.bytes;
+          Object.assign(unsent, { notification, payload: entry.payload, bytes: entry.bytes });
+        }
+        return true;
+      }
+    }
+    if (this.queuedBytes + entry.bytes > this.maxQueuedBytes) {
+      const error = new Error(`wakeup queue full (${this.queuedBytes} bytes waiting): the database is not taking NOTIFYs`);
+      if (entry.settle) entry.settle.reject(error);
+      else this.options.log.warn({ session_id: notification.session_id }, error.message);
+      return false;
+    }
+    if (notification.kind === 'append') this.unsentAppends.set(notification.session_id, entry);
+    this.queue.push(entry);
+    this.queuedBytes += entry.bytes;
+    return true;
+  }
+
+  private kick(): void {
+    this.flushing ??= this.flushAll().finally(() => (this.flushing = undefined));
+  }
+
+  private async flushAll(): Promise<void> {
+    while (this.queue.length > 0) {
+      const { payloads, count } = this.pack();
+      const sent = this.queue.slice(0, count);
+      this.queue = this.queue.slice(count);
+      for (const entry of sent) {
+        this.queuedBytes -= entry.bytes;
+        if (entry.notification.kind === 'append' && this.unsentAppends.get(entry.notification.session_id) === entry) {
+          this.unsentAppends.delete(entry.notification.session_id);
+        }
+      }
+      const started = performance.now();
+      let failure: unknown;
+      try {
+        await (this.options.send ?? ((p) => sendNotifications(this.options.db, WAKEUP_CHANNEL, p)))(payloads);
+      } catch (error) {
+        failure = error;
+        this.options.log.warn({ err: error, notifications: sent.length }, 'publishing wakeups failed; streams find the rows by their head poll');
+      }
+      this.options.onFlush?.({ notifications: sent.length, payloads: payloads.length, seconds: (performance.now() - started) / 1000, failed: failure !== undefined });
+      for (const { settle } of sent) {
+        if (!settle) continue;
+        if (failure === undefined) settle.resolve();
+        else settle.reject(failure);
+      }
+    }
+  }
+
+  /**
+   * The head of the queue packed into payloads: notifications in order, as
+   * many as fit in each payload (one alone goes bare, several as a JSON
+   * array), up to `maxPayloadsPerFlush`. Postgres delivers identical payloads
+   * of one transaction only once, so a payload equal to one already in this
+   * flush ends it: it goes first in the next.
+   */
+  private pack(): { payloads: string[]; count: number } {
+    const payloads: string[] = [];
+    const seen = new Set<string>();
+    let parts: string[] = [];
+    let bytes = 0;
+    let count = 0;
+    const close = (): boolean => {
+      const payload = parts.length === 1 ? parts[0]! : `[${parts.join(',')}]`;
+      if (seen.has(payload)) return false;
+      seen.add(payload);
+      payloads.push(payload);
+      return true;
+    };
+    let packed = 0;
+    for (const entry of this.queue) {
+      // Two bytes for the brackets, one for each comma.
+      if (parts.length > 0 && bytes + entry.bytes + 3 > MAX_WAKEUP_BYTES) {
+        if (!close()) return { payloads, count };
+        count = packed;
+        if (payloads.length === this.maxPayloadsPerFlush) return { payloads, count };
+        parts = [];
+        bytes = 0;
+      }
+      parts.push(entry.payload);
+      bytes += entry.bytes + 1;
+      packed++;
+    }
+    if (close()) count = packed;
+    return { payloads, count };
+  }
+}
+
+/** Who commits outside `writeSession`: the pool, and the publisher of what commits. */
+export interface Committer {
+  db: Db;
+  wakeups: WakeupPublisher;
+}
+
+/**
+ * A transaction whose wakeups (`wakeAfterCommit`) are published once it has
+ * committed: for writers outside `writeSession` (fork, import, the sweeps).
+ */
+export async function beginAndWake<T>({ db, wakeups }: Committer, work: (tx: Tx) => Promise<T>): Promise<T> {
+  let transaction: Tx | undefined;
+  const result = (await db.begin((tx) => {
+    transaction = tx;
+    return work(tx);
+  })) as T;
+  wakeups.publishCommitted(transaction!);
+  return result;
+}

@@ -1,0 +1,16 @@
+import type { Db } from '../../src/db/client.js';
+import { type Committer, WakeupPublisher } from '../../src/wakeups/publisher.js';
+import { SessionQueue } from '../../src/writes/session-queue.js';
+import type { SessionWriter } from '../../src/writes/session-write.js';
+
+const quiet = { warn: () => {} };
+
+/** What a sweep or fork needs, on `db`, with a publisher of its own (as a running app has one). */
+export function committerOn(db: Db): Committer {
+  return { db, wakeups: new WakeupPublisher({ db, log: quiet }) };
+}
+
+/** The same queue of writers per session and publisher a running app uses. */
+export function sessionWriterOn(db: Db): SessionWriter {
+  return { ...committerOn(db), sessionQueue: new SessionQueue() };
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, createTestApp, type TestApp } from '../helpers/app.js';
+import { append, open, waitForMarker } from '../helpers/streams.js';
+
+// Wakeups are published after their commit (src/wakeups/publisher.ts), so an
+// instance can commit and die before it publishes. Instance `mute` plays that
+// instance: it commits, and its wakeups go nowhere. Streams on `reader` must
+// still deliver what `mute` committed, found by the head poll.
+let mute: TestApp;
+let reader: TestApp;
+let slowPoll: TestApp;
+
+beforeAll(async () => {
+  mute = await createTestApp({ sendWakeups: async () => {} });
+  reader = await createTestApp({ databaseUrl: mute.url, env: { STREAM_HEAD_POLL_MS: '200' } });
+  slowPoll = await createTestApp({ databaseUrl: mute.url, env: { STREAM_HEAD_POLL_MS: '3600000' } });
+  await reader.listen();
+  await slowPoll.listen();
+});
+afterAll(async () => {
+  await slowPoll.close();
+  await reader.close();
+  await mute.close();
+});
+
+describe('a commit whose wakeup is never published', () => {
+  it('reaches the streams of another instance by its head poll, in order, once', async () => {
+    const id = 'wakeup-lost';
+    await createSession(mute, id);
+    const stream = await open(reader, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(stream);
+      await append(mute, id, [{ type: 'one', data: 1 }]);
+      await append(mute, id, [{ type: 'two', data: 2 }, { type: 'three', data: 3 }]);
+      await stream.waitFor(() => stream.messages.filter((m) => m.id !== undefined).length >= 3, 'three durable events');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(stream.messages.filter((m) => m.id !== undefined).map((m) => [m.id, m.event])).toEqual([
+        ['1', 'one'],
+        ['2', 'two'],
+        ['3', 'three'],
+      ]);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('waits for the poll, not for another wakeup: with the poll an hour away, nothing comes', async () => {
+    const id = 'wakeup-lost-unpolled';
+    await createSession(mute, id);
+    const stream = await open(slowPoll, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(stream);
+      await append(mute, id, [{ type: 'one', data: 1 }]);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(stream.messages.filter((m) => m.id !== undefined)).toEqual([]);
+      // A wakeup that does arrive (from an instance that publishes) still delivers everything.
+      await append(reader, id, [{ type: 'two', data: 2 }]);
+      await stream.waitFor(() => stream.messages.filter((m) => m.id !== undefined).length >= 2, 'both events');
+    } finally {
+      await stream.close();
+    }
+  });
+});
