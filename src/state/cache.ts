@@ -5,9 +5,11 @@
  *
  * Postgres stays the truth. An entry is used only when its session incarnation
  * (`sid`) and `version` equal the head read under the session's row lock; any
- * failed or uncertain write evicts it. Writes that use an entry run inside
- * `write(sessionId)`, so concurrent requests on one process never see a document
- * that a transaction has patched but not yet committed.
+ * failed or uncertain write evicts it. Writes that use an entry run in the
+ * process's one queue of writers per session (`writes/session-queue.ts`, through
+ * `writeSession`), which evicts the entry of a write that failed, commit
+ * included, before the session's next writer starts: no request on this process
+ * sees a document that a transaction patched but did not commit.
  */
 export interface CachedState {
   /** Session incarnation: a deleted and re-created id starts over at version 0. */
@@ -20,40 +22,9 @@ export interface CachedState {
 
 export class StateCache {
   private readonly entries = new Map<string, CachedState>();
-  private readonly tails = new Map<string, Promise<void>>();
   private totalBytes = 0;
 
   constructor(private readonly budgetBytes: number) {}
-
-  /** Runs `work` after every earlier `exclusive` call for the same key has settled. */
-  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const tail = new Promise<void>((resolve) => (release = resolve));
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-
-  /**
-   * Runs a state write for one session exclusively on this process and drops the
-   * session's entry if the write fails in any way, commit included.
-   */
-  async write<T>(sessionId: string, work: () => Promise<T>): Promise<T> {
-    return this.exclusive(sessionId, async () => {
-      try {
-        return await work();
-      } catch (error) {
-        this.evict(sessionId);
-        throw error;
-      }
-    });
-  }
 
   /** The entry if it is exactly this incarnation at this version; otherwise drops it. */
   get(sessionId: string, sid: number, version: number): CachedState | undefined {

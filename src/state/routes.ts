@@ -64,6 +64,13 @@ function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
 
 export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config, stateContext, metrics } = services;
+  /** A worker's state write; a failed one drops the document the cache holds for a version that may not have committed. */
+  const stateWrite = (id: string) => ({
+    sessionId: id,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    fenced: true,
+    onFailed: () => stateContext.cache.evict(id),
+  });
 
   app.addHook('onError', async (request, _reply, error) => {
     if (!(error instanceof StateUnreadable)) return;
@@ -131,12 +138,10 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const { id } = request.params;
-      const outcome = await stateContext.cache.write(id, () =>
-        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
-          const { ack, pending } = putSnapshot(tx, stateContext, session, request.body);
-          return { status: 200, body: ack, pending };
-        }),
-      );
+      const outcome = await writeSession(services, stateWrite(id), writeCaller(request), async (tx, session) => {
+        const { ack, pending } = putSnapshot(tx, stateContext, session, request.body);
+        return { status: 200, body: ack, pending };
+      });
       if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'snapshot' });
       return replyWithOutcome(reply, outcome);
     },
@@ -157,12 +162,10 @@ export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const { id } = request.params;
-      const outcome = await stateContext.cache.write(id, () =>
-        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, fenced: true }, writeCaller(request), async (tx, session) => {
-          const { ack, pending } = await appendDelta(tx, stateContext, session, request.body);
-          return { status: 200, body: ack, pending };
-        }),
-      );
+      const outcome = await writeSession(services, stateWrite(id), writeCaller(request), async (tx, session) => {
+        const { ack, pending } = await appendDelta(tx, stateContext, session, request.body);
+        return { status: 200, body: ack, pending };
+      });
       if (!outcome.replayed) metrics.stateWrites.inc({ kind: 'delta' });
       return replyWithOutcome(reply, outcome);
     },

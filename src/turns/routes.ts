@@ -100,14 +100,14 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       checkTurnSummaryFits(input, maxEventBytes);
       const id = request.params.id;
       let replayedTurn = false;
-      const outcome = await stateContext.cache.write(id, () =>
-        // Not `fenced` here: commitTurn fences after looking up the turn, so a retry finds its answer.
-        writeSession(services, { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs }, writeCaller(request), async (tx, session) => {
-          const result = await commitTurn(tx, stateContext, session, input, leaseTokenOf(request));
-          replayedTurn = result.replayed;
-          return { status: result.status, body: result.body, pending: result.pending };
-        }),
-      );
+      // Not `fenced` here: commitTurn fences after looking up the turn, so a retry finds its answer. A failed
+      // turn drops the document the state cache holds for a version that may not have committed.
+      const write = { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, onFailed: () => stateContext.cache.evict(id) };
+      const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
+        const result = await commitTurn(tx, stateContext, session, input, leaseTokenOf(request));
+        replayedTurn = result.replayed;
+        return { status: result.status, body: result.body, pending: result.pending };
+      });
       return replyWithOutcome(reply, { ...outcome, replayed: outcome.replayed || replayedTurn });
     },
   );

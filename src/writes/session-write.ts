@@ -94,6 +94,12 @@ export interface SessionWrite {
    * (a lease claim stores no token, so its replay issues a fresh one).
    */
   replay?: (tx: Tx, session: SessionRow, stored: StoredResponse) => Promise<StoredResponse>;
+  /**
+   * Called when the write fails in any way, commit included, before the
+   * session's next writer on this process starts: a state write drops the
+   * document it cached for a version that may not have committed.
+   */
+  onFailed?: () => void;
 }
 
 /** What a session write needs from the process: the database, its queue of writers per session, its wakeup publisher. */
@@ -117,7 +123,14 @@ export async function writeSession(
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   // One writer per session at a time takes a pool connection (see SessionQueue).
-  return writer.sessionQueue.run(write.sessionId, () => runWrite(writer, write, caller, work));
+  return writer.sessionQueue.run(write.sessionId, async () => {
+    try {
+      return await runWrite(writer, write, caller, work);
+    } catch (error) {
+      write.onFailed?.();
+      throw error;
+    }
+  });
 }
 
 async function runWrite(

@@ -62,4 +62,21 @@ describe('writes sent with the COMMIT', () => {
     const again = await appendBeside('pipe-key', false, 'k1');
     expect(again).toMatchObject({ replayed: true, body: { last_seq: 1 } });
   });
+
+  it("tell a failed write, commit included, before the session's next writer starts; a committed one is not told", async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-told' });
+    const log: string[] = [];
+    const shared = writer();
+    const attempt = (failing: boolean, name: string) =>
+      writeSession(shared, { sessionId: 'pipe-told', idempotencyTtlMs: 60_000, onFailed: () => log.push(`${name} failed`) }, {}, async (tx, session) => {
+        log.push(`${name} runs`);
+        const sent = startEventAppend(tx, session, [{ type: 'probe', dataJson: '{}' }]);
+        // Fails beside the COMMIT, after the work has returned: only the commit tells.
+        const extra = startQuery(failing ? tx`select 1 / 0` : tx`select 1`);
+        return { status: 201, body: null, pending: inFlight([sent?.pending, extra]) };
+      });
+    const results = await Promise.allSettled([attempt(true, 'first'), attempt(false, 'second')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect(log).toEqual(['first runs', 'first failed', 'second runs']);
+  });
 });
