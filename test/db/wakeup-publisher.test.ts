@@ -2,8 +2,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendNotifications } from '../../src/db/statements.js';
 import { PayloadTooLarge } from '../../src/errors.js';
-import { beginAndWake, wakeAfterCommit, WakeupPublisher } from '../../src/wakeups/publisher.js';
-import { decodeNotifications, MAX_WAKEUP_BYTES, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
+import { beginAndWake, type FlushReport, wakeAfterCommit, WakeupPublisher } from '../../src/wakeups/publisher.js';
+import { decodeNotifications, encodeNotification, MAX_WAKEUP_BYTES, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/streams.js';
 
@@ -27,26 +27,38 @@ afterAll(async () => {
 
 const quiet = { warn: () => {} };
 
-/** A publisher whose sends wait at a gate the test opens, each send recorded, then really sent. */
-function gatedPublisher() {
+/**
+ * A publisher whose sends each wait at a gate the test opens (`step` opens the
+ * oldest waiting send, `release` every send from now on), each send recorded
+ * and then really sent.
+ */
+function gatedPublisher(options: { maxPayloadsPerFlush?: number; maxQueuedBytes?: number; log?: { warn: (...args: unknown[]) => void } } = {}) {
   const sends: string[][] = [];
-  let open!: () => void;
-  let gate = new Promise<void>((resolve) => (open = resolve));
+  const reports: FlushReport[] = [];
+  const waiting: (() => void)[] = [];
+  let open = false;
   const publisher = new WakeupPublisher({
     db,
-    log: quiet,
+    log: options.log ?? quiet,
+    ...options,
+    onFlush: (report) => reports.push(report),
     send: async (payloads) => {
       sends.push(payloads);
-      await gate;
+      if (!open) await new Promise<void>((resolve) => waiting.push(resolve));
       await sendNotifications(db, WAKEUP_CHANNEL, payloads);
     },
   });
   return {
     publisher,
     sends,
+    reports,
+    step: async () => {
+      await eventually(async () => waiting.length, (n) => n > 0, 'a send at the gate');
+      waiting.shift()!();
+    },
     release: () => {
-      open();
-      gate = Promise.resolve();
+      open = true;
+      for (const resolve of waiting.splice(0)) resolve();
     },
   };
 }
@@ -75,6 +87,9 @@ describe('wakeup publisher', () => {
     expect(sends).toHaveLength(2);
     expect(sends[1]).toHaveLength(1);
     await eventually(async () => received.length, (n) => n === 2, 'both payloads');
+    // One notification alone goes bare, as every listener has always read it; several as an array.
+    expect(received[0]).toBe(JSON.stringify({ session_id: 'first', seq: 1 }));
+    expect(received[1]!.startsWith('[')).toBe(true);
     // The twenty in the order they committed, which the pool decides.
     const batched = Array.from({ length: 20 }, (_, i) => append(`batched-${i}`, i + 1));
     expect(notifications()[0]).toEqual(append('first', 1));
@@ -98,13 +113,22 @@ describe('wakeup publisher', () => {
 
   it('never lets Postgres fold two equal payloads of one flush into one: the second goes in the next flush', async () => {
     received = [];
-    const { publisher, sends, release } = gatedPublisher();
+    const { publisher, sends, step } = gatedPublisher();
     await commitWith(publisher, append('hold', 1));
     // Each too large to share a payload with the other, and equal: one transaction would deliver it once.
     const token = 'x'.repeat(MAX_WAKEUP_BYTES / 2);
+    const resolved: number[] = [];
     const both = [publisher.publish(live('twice', token)), publisher.publish(live('twice', token))];
-    release();
+    both.forEach((sent, i) => void sent.then(() => resolved.push(i)));
+    await step();
+    await step();
+    await eventually(async () => resolved.length, (n) => n >= 1, 'the first answered');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The second is answered only once the NOTIFY carrying it has gone.
+    expect(resolved).toEqual([0]);
+    await step();
     await Promise.all(both);
+    expect(resolved).toEqual([0, 1]);
     await eventually(async () => notifications().length, (n) => n >= 3, 'three notifications');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(notifications()).toEqual([append('hold', 1), live('twice', token), live('twice', token)]);
@@ -166,5 +190,111 @@ describe('wakeup publisher', () => {
     await publisher.publish(live('flaky', 2));
     await eventually(async () => received.length, (n) => n >= 1, 'the second event');
     expect(notifications()).toEqual([live('flaky', 2)]);
+  });
+
+  it("publishes an append committed after its session's wakeup went out, rather than folding it into the one sent", async () => {
+    received = [];
+    const { publisher, release } = gatedPublisher();
+    await commitWith(publisher, append('again', 1));
+    await commitWith(publisher, append('again', 2));
+    release();
+    await publisher.drain();
+    await eventually(async () => notifications().length, (n) => n >= 2, 'both wakeups');
+    expect(notifications()).toEqual([append('again', 1), append('again', 2)]);
+  });
+
+  it('fills a payload to exactly 7999 bytes, and starts another one byte past it', async () => {
+    const sized = (name: string, bytes: number): Notification => {
+      const empty = Buffer.byteLength(encodeNotification(live(name, '')));
+      return live(name, name.repeat(bytes - empty));
+    };
+    // Two parts, a comma and two brackets.
+    const half = (MAX_WAKEUP_BYTES - 3) / 2;
+    for (const [extra, payloads] of [
+      [0, 1],
+      [1, 2],
+    ] as const) {
+      received = [];
+      const { publisher, release } = gatedPublisher();
+      await commitWith(publisher, append('hold', 1));
+      const pair = [sized('a', half), sized('b', half + extra)];
+      const sent = pair.map((n) => publisher.publish(n));
+      release();
+      await Promise.all(sent);
+      await eventually(async () => notifications().length, (n) => n >= 3, 'the pair');
+      expect(notifications()).toEqual([append('hold', 1), ...pair]);
+      expect(received.slice(1).map((p) => Buffer.byteLength(p))).toEqual(payloads === 1 ? [MAX_WAKEUP_BYTES] : [half, half + extra]);
+    }
+  });
+
+  it('sends a live event of the full 7999 bytes alone and whole', async () => {
+    received = [];
+    const publisher = new WakeupPublisher({ db, log: quiet });
+    const empty = Buffer.byteLength(encodeNotification(live('full', '')));
+    const full = live('full', 'f'.repeat(MAX_WAKEUP_BYTES - empty));
+    await publisher.publish(full);
+    await eventually(async () => received.length, (n) => n >= 1, 'the event');
+    expect(received.map((p) => Buffer.byteLength(p))).toEqual([MAX_WAKEUP_BYTES]);
+    expect(notifications()).toEqual([full]);
+  });
+
+  it('puts at most maxPayloadsPerFlush payloads in one NOTIFY transaction; the rest follow in order', async () => {
+    received = [];
+    const { publisher, sends, release } = gatedPublisher({ maxPayloadsPerFlush: 2 });
+    await commitWith(publisher, append('hold', 1));
+    // Each too large to share a payload.
+    const tokens = Array.from({ length: 5 }, (_, i) => live('many', `${i}`.repeat(5000)));
+    const sent = tokens.map((n) => publisher.publish(n));
+    release();
+    await Promise.all(sent);
+    expect(sends.map((payloads) => payloads.length)).toEqual([1, 2, 2, 1]);
+    await eventually(async () => notifications().length, (n) => n >= 6, 'every token');
+    expect(notifications()).toEqual([append('hold', 1), ...tokens]);
+  });
+
+  it('bounds what waits: past maxQueuedBytes a live event is refused and a wakeup dropped with a warning, and room comes back once sent', async () => {
+    received = [];
+    const warnings: unknown[] = [];
+    const { publisher, release } = gatedPublisher({ maxQueuedBytes: 1000, log: { warn: (...args) => warnings.push(args) } });
+    await commitWith(publisher, append('hold', 1));
+    // 990 of the 1000 bytes: no wakeup fits beside it.
+    const filling = live('bounded', 'a'.repeat(990 - Buffer.byteLength(encodeNotification(live('bounded', '')))));
+    const first = publisher.publish(filling);
+    await expect(publisher.publish(live('bounded', 'b'))).rejects.toThrow('wakeup queue full (990 bytes waiting)');
+    await commitWith(publisher, append('dropped', 1));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toEqual([{ session_id: 'dropped' }, expect.stringMatching(/^wakeup queue full/)]);
+    release();
+    await first;
+    await publisher.publish(filling);
+    await eventually(async () => notifications().length, (n) => n >= 3, 'the accepted ones');
+    expect(notifications()).toEqual([append('hold', 1), filling, filling]);
+  });
+
+  it('reports each flush: what it carried, how long it took, whether it failed (and warns when it did)', async () => {
+    const warnings: unknown[] = [];
+    const { publisher, reports, step } = gatedPublisher();
+    const held = Date.now();
+    const sent = publisher.publish(live('timed', 1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await step();
+    await sent;
+    expect(reports).toEqual([{ notifications: 1, payloads: 1, seconds: expect.any(Number), failed: false }]);
+    expect(reports[0]!.seconds).toBeGreaterThanOrEqual(0.04);
+    expect(reports[0]!.seconds).toBeLessThanOrEqual((Date.now() - held) / 1000 + 0.01);
+
+    const failing: FlushReport[] = [];
+    const broken = new WakeupPublisher({
+      db,
+      log: { warn: (...args: unknown[]) => warnings.push(args) },
+      onFlush: (report) => failing.push(report),
+      send: async () => {
+        throw new Error('connection lost');
+      },
+    });
+    await commitWith(broken, append('lost', 1), append('lost-too', 1));
+    await broken.drain();
+    expect(failing).toEqual([{ notifications: 2, payloads: 1, seconds: expect.any(Number), failed: true }]);
+    expect(warnings).toEqual([[{ err: new Error('connection lost'), notifications: 2 }, expect.stringContaining('publishing wakeups failed')]]);
   });
 });
