@@ -349,6 +349,20 @@ describe('the turn.committed event: what a reader of the history learns of a tur
   });
 });
 
+describe('a turn and the conversation version', () => {
+  const conversation = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json();
+
+  it('a turn with messages is one append (the conversation moves by one); a turn without any leaves it where it was', async () => {
+    const id = await newSession(null);
+    expect((await turn(id, { turn_id: 'talks', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] })).statusCode).toBe(201);
+    expect(await conversation(id)).toEqual({ version: 1, last_seq: 2, message_count: 2, archived_count: 0 });
+    expect((await turn(id, { turn_id: 'silent', events: [{ type: 'note', data: 1 }], usage: [{ model: 'm', input_tokens: 1, output_tokens: 1 }] })).statusCode).toBe(201);
+    expect(await conversation(id)).toEqual({ version: 1, last_seq: 2, message_count: 2, archived_count: 0 });
+    // The append routes' expected_version still matches: the silent turn did not move it.
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: 'c' }], expected_version: 1 })).statusCode).toBe(201);
+  });
+});
+
 describe('turn_id: 1-255 visible ASCII characters', () => {
   const visible = '!~'.repeat(127) + 'x';
   it.each([
