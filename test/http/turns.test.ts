@@ -469,6 +469,27 @@ describe('a turn is bounded: its lists, and the turn.committed event that names 
     expect(Buffer.byteLength(JSON.stringify(committed.data))).toBeLessThanOrEqual(MAX_EVENT_BYTES);
   });
 
+  it('a claim that expired is 409 claim_expired as that part, and the refused turn stores nothing, not even the expiry', async () => {
+    // This app runs no sweeps: the turn is the first to find the claim dead.
+    const id = await smallSession();
+    expect((await call(small.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['work'] })).statusCode).toBe(201);
+    const claimed = await call(small.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 100 });
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    const claimId = claimed.json().claim_id as string;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = await eventsOf(id);
+    const problem = expectProblem(
+      await sendTurn(id, { turn_id: 'late', messages: [{ role: 'assistant', content: 'done' }], complete_claims: [claimId] }),
+      409,
+      'claim_expired',
+    );
+    expect(problem).toMatchObject({ part: 'complete_claims', index: 0, claim_id: claimId });
+    expect(await eventsOf(id)).toEqual(before);
+    expect((await call(small.app, 'GET', `/v1/sessions/${id}`)).json()).toMatchObject({ message_count: 0, usage: { turns: 0 } });
+    // The turn_id is free: the same turn without the dead claim commits.
+    expect((await sendTurn(id, { turn_id: 'late', messages: [{ role: 'assistant', content: 'done' }] })).statusCode).toBe(201);
+  });
+
   it('the turn.committed bound is in bytes, at its widest: exactly MAX_EVENT_BYTES commits, one byte more is 413', async () => {
     // The widest event the turn could make: version and first_seq up to 2^53-1, each message id a UUID's 36 characters.
     const widest = (body: { turn_id: string; messages: unknown[]; usage: unknown[] }) =>
