@@ -630,6 +630,21 @@ describe('what a session picker and a retrying client rely on', () => {
     expect((await call(t.app, 'GET', '/v1/sessions/busy-one')).json()).toEqual(listed);
   });
 
+  it('concurrent PATCHes of different keys all land: each merges into what the one before it wrote', async () => {
+    await createOk({ id: 'many-editors', metadata: { base: true } });
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call(t.app, 'PATCH', '/v1/sessions/many-editors', { metadata: { [`editor${i}`]: i } })),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(200));
+    const expected = { base: true, ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`editor${i}`, i])) };
+    expect((await call(t.app, 'GET', '/v1/sessions/many-editors')).json().metadata).toEqual(expected);
+    // Each answer is the metadata as of its own write: the last one's holds every key.
+    expect(answers.map((a) => Object.keys(a.json().metadata).length).sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => i + 2));
+    const updates = (await call(t.app, 'GET', '/v1/sessions/many-editors/events?type=session.updated')).json().events;
+    expect(updates).toHaveLength(10);
+    expect(updates.at(-1).data.metadata).toEqual(expected);
+  });
+
   it('create keeps retention and ttl_ms, and shows expires_at as ttl_ms after the last write', async () => {
     const session = await createOk({ id: 'with-policy', retention: { max_events: 10 }, ttl_ms: 60_000 });
     expect(session).toMatchObject({ retention: { max_events: 10 }, ttl_ms: 60_000 });
