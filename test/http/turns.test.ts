@@ -363,6 +363,35 @@ describe('a turn and the conversation version', () => {
   });
 });
 
+describe('concurrent turns', () => {
+  it('without base_version all commit, each over consecutive seqs of its own: no turn interleaves with another', async () => {
+    const id = await newSession(null);
+    const answers = await Promise.all(
+      ['a', 'b', 'c', 'd', 'e'].map((name) =>
+        turn(id, {
+          turn_id: `racer-${name}`,
+          events: [{ type: 'step', data: name }, { type: 'step', data: name }],
+          messages: [{ role: 'assistant', content: name }],
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(5).fill(201));
+    const events = await history(id);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const answer of answers.map((a) => a.json())) {
+      const name = answer.turn_id.slice('racer-'.length);
+      const span = events.filter((e) => e.seq >= answer.first_seq && e.seq <= answer.last_seq);
+      expect(span.map((e) => [e.type, e.type === 'turn.committed' ? e.data.turn_id : e.type === 'message.appended' ? e.data.content : e.data])).toEqual([
+        ['step', name],
+        ['step', name],
+        ['message.appended', name],
+        ['turn.committed', answer.turn_id],
+      ]);
+    }
+    expect((await session(id)).usage.turns).toBe(5);
+  });
+});
+
 describe('turn_id: 1-255 visible ASCII characters', () => {
   const visible = '!~'.repeat(127) + 'x';
   it.each([
