@@ -39,19 +39,22 @@ interface SizedRoute {
   /** Where the value is read back from. */
   stored: (id: string) => Promise<unknown[]>;
   part?: { part: string; index: number };
+  /** How the refusal names the value at fault. */
+  named: RegExp;
 }
 
 // The contract counts data and content in bytes of their JSON: `MAX_EVENT_BYTES`.
 const sized: SizedRoute[] = [
-  { name: 'an event\'s data', method: 'POST', path: (id) => `/v1/sessions/${id}/events`, body: (v) => ({ events: [{ type: 'note', data: v }] }), stored: datas },
+  { name: 'an event\'s data', method: 'POST', path: (id) => `/v1/sessions/${id}/events`, body: (v) => ({ events: [{ type: 'note', data: v }] }), stored: datas, named: /^events\[0\]\.data is 1025 bytes/ },
   {
     name: 'a message\'s content',
     method: 'POST',
     path: (id) => `/v1/sessions/${id}/messages`,
     body: (v) => ({ messages: [{ role: 'user', content: 'short' }, { role: 'user', content: v }] }),
     stored: async (id) => (await contents(id)).slice(1),
+    named: /^messages\[1\]\.content is 1025 bytes/,
   },
-  { name: 'a replaced kind\'s content', method: 'PUT', path: (id) => `/v1/sessions/${id}/messages/kinds/summary`, body: (v) => ({ role: 'system', content: v }), stored: contents },
+  { name: 'a replaced kind\'s content', method: 'PUT', path: (id) => `/v1/sessions/${id}/messages/kinds/summary`, body: (v) => ({ role: 'system', content: v }), stored: contents, named: /content is 1025 bytes/ },
   {
     name: 'a turn event\'s data',
     method: 'POST',
@@ -59,6 +62,7 @@ const sized: SizedRoute[] = [
     body: (v) => ({ turn_id: `t-${v.length}`, events: [{ type: 'note', data: 1 }, { type: 'note', data: v }] }),
     stored: async (id) => (await datas(id)).slice(1, 2),
     part: { part: 'events', index: 1 },
+    named: /^events\[1\]\.data is 1025 bytes/,
   },
   {
     name: 'a turn message\'s content',
@@ -67,6 +71,7 @@ const sized: SizedRoute[] = [
     body: (v) => ({ turn_id: `m-${v.length}`, messages: [{ role: 'user', content: v }] }),
     stored: contents,
     part: { part: 'messages', index: 0 },
+    named: /^messages\[0\]\.content is 1025 bytes/,
   },
 ];
 
@@ -78,6 +83,8 @@ describe('MAX_EVENT_BYTES counts bytes of JSON, multibyte text included', () => 
       const before = await session(id);
       const problem = expectProblem(await call(t.app, route.method, route.path(id), route.body(over)), 413, 'payload_too_large');
       expect(problem).toMatchObject({ limit_bytes: MAX_EVENT_BYTES, size: MAX_EVENT_BYTES + 1, ...route.part });
+      expect(problem.detail).toMatch(route.named);
+      expect(problem.detail).toContain('MAX_EVENT_BYTES');
       expect(await session(id)).toEqual(before);
 
       const at = textOfBytes(MAX_EVENT_BYTES);
@@ -93,6 +100,8 @@ interface CountedRoute {
   path: (id: string) => string;
   body: (n: number) => unknown;
   count: (id: string) => Promise<number>;
+  /** What the refusal says the batch holds too many of. */
+  items: string;
 }
 
 const counted: CountedRoute[] = [
@@ -101,24 +110,28 @@ const counted: CountedRoute[] = [
     path: (id) => `/v1/sessions/${id}/events`,
     body: (n) => ({ events: Array.from({ length: n }, (_, i) => ({ type: 'note', data: i })) }),
     count: async (id) => (await session(id)).last_seq,
+    items: 'events',
   },
   {
     name: 'messages',
     path: (id) => `/v1/sessions/${id}/messages`,
     body: (n) => ({ messages: Array.from({ length: n }, (_, i) => ({ role: 'user', content: `m${i}` })) }),
     count: async (id) => (await contents(id)).length,
+    items: 'messages',
   },
   {
     name: 'a turn\'s messages alone',
     path: (id) => `/v1/sessions/${id}/turns`,
     body: (n) => ({ turn_id: `only-messages-${n}`, messages: Array.from({ length: n }, (_, i) => ({ role: 'user', content: `m${i}` })) }),
     count: async (id) => (await contents(id)).length,
+    items: 'items across events, messages',
   },
   {
     name: 'a turn\'s events alone',
     path: (id) => `/v1/sessions/${id}/turns`,
     body: (n) => ({ turn_id: `only-events-${n}`, events: Array.from({ length: n }, (_, i) => ({ type: 'note', data: i })) }),
     count: async (id) => (await datas(id)).filter((data: unknown) => typeof data === 'number').length,
+    items: 'items across events, messages',
   },
 ];
 
@@ -128,6 +141,7 @@ describe('MAX_BATCH_EVENTS bounds each list', () => {
       const id = await newSession();
       const problem = expectProblem(await call(t.app, 'POST', route.path(id), route.body(MAX_BATCH_EVENTS + 1)), 413, 'payload_too_large');
       expect(problem).toMatchObject({ limit: MAX_BATCH_EVENTS, size: MAX_BATCH_EVENTS + 1 });
+      expect(problem.detail).toMatch(new RegExp(`^a batch may hold ${MAX_BATCH_EVENTS} ${route.items}.* \\(MAX_BATCH_EVENTS\\); this one has ${MAX_BATCH_EVENTS + 1}$`));
       expect(await route.count(id)).toBe(0);
       const taken = await call(t.app, 'POST', route.path(id), route.body(MAX_BATCH_EVENTS));
       expect(taken.statusCode, taken.body).toBe(201);

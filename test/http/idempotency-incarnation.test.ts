@@ -82,3 +82,51 @@ describe('a session deleted and created again under the same id replays nothing 
     expect((await eventsOf('turn-scope-b')).map((event) => event.type)).toEqual(['note', 'turn.committed']);
   });
 });
+
+describe('the keyed writes of the session and messages routes belong to one life too', () => {
+  const writes: [name: string, method: 'POST' | 'PUT' | 'PATCH', path: (id: string) => string, body: unknown, seen: (id: string) => Promise<unknown>][] = [
+    ['PATCH metadata', 'PATCH', (id) => `/v1/sessions/${id}`, { metadata: { title: 'set' } }, async (id) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json().metadata],
+    [
+      'replace a kind',
+      'PUT',
+      (id) => `/v1/sessions/${id}/messages/kinds/summary`,
+      { role: 'system', content: 'sum' },
+      async (id) => (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json(),
+    ],
+    ['trim', 'POST', (id) => `/v1/sessions/${id}/messages/trim`, { before_seq: 5 }, async (id) => (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json()],
+  ];
+  for (const [name, method, path, body, seen] of writes) {
+    it(`${name}: the key of the old life runs again on the new one, then replays there`, async () => {
+      const id = `reborn-${name.replace(/ /g, '-').toLowerCase()}`;
+      expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+      const key = { 'idempotency-key': 'same-key' };
+      const first = await call(t.app, method, path(id), body, key);
+      expect(first.statusCode, first.body).toBe(200);
+      await recreate(id);
+      const fresh = await seen(id);
+
+      const again = await call(t.app, method, path(id), body, key);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.headers['idempotent-replayed']).toBeUndefined();
+      const done = await seen(id);
+      expect(done).not.toEqual(fresh);
+      const replay = await call(t.app, method, path(id), body, key);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.json()).toEqual(again.json());
+      expect(await seen(id)).toEqual(done);
+    });
+  }
+
+  it('DELETE: a retried delete whose first attempt committed replays its 204 and leaves the new life alone', async () => {
+    const id = 'reborn-delete';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const key = { 'idempotency-key': 'delete-once' };
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, key)).statusCode).toBe(204);
+    const reborn = await call(t.app, 'POST', '/v1/sessions', { id, metadata: { life: 2 } });
+    expect(reborn.statusCode).toBe(201);
+    const retried = await call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, key);
+    expect(retried.statusCode).toBe(204);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json()).toEqual(reborn.json());
+  });
+});

@@ -29,6 +29,8 @@ async function allPages(id: string, query: string): Promise<number[]> {
     const page = await list(id, `${query}${cursor ? `${sep}cursor=${cursor}` : ''}`);
     seen.push(...seqsOf(page));
     cursor = page.next_cursor;
+    // A cursor that does not move on would page forever.
+    if (seen.length > 1000) throw new Error(`paging ${query} does not end: ${seen.slice(0, 20).join(',')}...`);
   } while (cursor);
   return seen;
 }
@@ -263,5 +265,177 @@ describe('replace by kind, trim, and metadata', () => {
     expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'ghost', content: 1 }), 400, 'invalid_request');
     expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/bad%20kind`, { role: 'user', content: 1 }), 400, 'invalid_request');
     expect(await meta(id)).toEqual({ version: 0, last_seq: 0, message_count: 0, archived_count: 0 });
+  });
+});
+
+describe('the bounds a caller meets', () => {
+  const kindOf = (n: number) => `k${'x'.repeat(n - 1)}`;
+
+  it('a kind is 1-64 characters of the tag alphabet: 64 is taken on append, replace and list; 65 is 400 and stores nothing', async () => {
+    const id = await session();
+    const at = kindOf(64);
+    const appended = await append(id, [{ role: 'system', kind: at, content: 'a' }]);
+    expect(appended.statusCode, appended.body).toBe(201);
+    expect(appended.json().messages[0].kind).toBe(at);
+    const replaced = await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/${at}`, { role: 'system', content: 'b' });
+    expect(replaced.statusCode, replaced.body).toBe(200);
+    expect(replaced.json()).toMatchObject({ message: { kind: at, content: 'b' }, archived_seqs: [1] });
+    expect((await list(id, `?kind=${at}`)).messages.map((m: { content: string }) => m.content)).toEqual(['b']);
+
+    const over = kindOf(65);
+    for (const refused of [
+      await append(id, [{ role: 'system', kind: over, content: 'c' }]),
+      await append(id, [{ role: 'system', kind: '.dot-first', content: 'c' }]),
+      await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/${over}`, { role: 'system', content: 'c' }),
+      await call(t.app, 'GET', `/v1/sessions/${id}/messages?kind=${over}`),
+    ]) {
+      expectProblem(refused, 400, 'invalid_request');
+    }
+    expect(await meta(id)).toEqual({ version: 2, last_seq: 2, message_count: 1, archived_count: 1 });
+  });
+
+  it('trim takes up to 100 protected kinds; 101 is 400 and archives nothing', async () => {
+    const id = await session();
+    await append(id, [
+      { role: 'user', content: 'old' },
+      { role: 'system', kind: 'k99', content: 'kept' },
+      { role: 'user', content: 'new' },
+    ]);
+    const kinds = (n: number) => Array.from({ length: n }, (_, i) => `k${i}`);
+    const refused = expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 3, protected_kinds: kinds(101) }), 400, 'invalid_request');
+    expect(refused.errors[0].field).toBe('/protected_kinds');
+    expect(await meta(id)).toEqual({ version: 1, last_seq: 3, message_count: 3, archived_count: 0 });
+    const taken = await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 3, protected_kinds: kinds(100) });
+    expect(taken.json()).toEqual({ trimmed: 1, version: 2 });
+    expect(seqsOf(await list(id))).toEqual([2, 3]);
+  });
+
+  it('limit is 1-1000: 1000 is taken, 1001 is 400', async () => {
+    const id = await session();
+    await append(id, [{ role: 'user', content: 1 }]);
+    expect(seqsOf(await list(id, '?limit=1000'))).toEqual([1]);
+    expect(expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/messages?limit=1001`), 400, 'invalid_request').errors[0].field).toBe('/limit');
+  });
+
+  it('a page exactly as long as what is left has no next_cursor; one message more gives one', async () => {
+    const id = await session();
+    await append(id, [1, 2, 3].map((n) => ({ role: 'user', content: n })));
+    expect(await list(id, '?limit=3')).toMatchObject({ next_cursor: null });
+    expect((await list(id, '?limit=3&order=desc')).next_cursor).toBeNull();
+    const short = await list(id, '?limit=2');
+    expect(seqsOf(short)).toEqual([1, 2]);
+    expect(short.next_cursor).toEqual(expect.any(String));
+    const rest = await list(id, `?limit=2&cursor=${short.next_cursor}`);
+    expect(rest).toMatchObject({ next_cursor: null });
+    expect(seqsOf(rest)).toEqual([3]);
+  });
+});
+
+describe('paging inside a seq window', () => {
+  it('after_seq and before_seq are exclusive and hold on every page, in both orders', async () => {
+    const id = await session();
+    await append(id, Array.from({ length: 20 }, (_, i) => ({ role: 'user' as const, content: i + 1 })));
+    const window = [6, 7, 8, 9, 10, 11, 12, 13, 14];
+    expect(await allPages(id, '?after_seq=5&before_seq=15&limit=2')).toEqual(window);
+    expect(await allPages(id, '?after_seq=5&before_seq=15&limit=2&order=desc')).toEqual([...window].reverse());
+    // A window on one side only pages to the session's end on the other.
+    expect(await allPages(id, '?after_seq=16&limit=3')).toEqual([17, 18, 19, 20]);
+    expect(await allPages(id, '?before_seq=5&limit=3&order=desc')).toEqual([4, 3, 2, 1]);
+    expect(await allPages(id, '?before_seq=5&limit=3')).toEqual([1, 2, 3, 4]);
+    expect(await allPages(id, '?after_seq=16&limit=3&order=desc')).toEqual([20, 19, 18, 17]);
+    // An empty window is an empty page.
+    expect(await list(id, '?after_seq=5&before_seq=6')).toEqual({ messages: [], next_cursor: null });
+  });
+});
+
+describe('replace by kind when several are active', () => {
+  it('archives every active message of the kind, names their seqs ascending, and counts them out', async () => {
+    const id = await session();
+    await append(id, [
+      { role: 'system', kind: 'note', content: 'n1' },
+      { role: 'user', content: 'q' },
+      { role: 'system', kind: 'note', content: 'n2' },
+    ]);
+    await append(id, [{ role: 'system', kind: 'note', content: 'n3' }]);
+    const res = await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/note`, { role: 'assistant', content: 'only' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ message: { seq: 5, role: 'assistant', kind: 'note', content: 'only' }, archived_seqs: [1, 3, 4], version: 3 });
+    expect(await meta(id)).toEqual({ version: 3, last_seq: 5, message_count: 2, archived_count: 3 });
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().message_count).toBe(2);
+    const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events?after=4`)).json().events;
+    expect(events.map((e: { type: string; data: unknown }) => [e.type, e.type === 'message.archived' ? e.data : (e.data as { seq: number }).seq])).toEqual([
+      ['message.archived', { kind: 'note', seqs: [1, 3, 4] }],
+      ['message.appended', 5],
+    ]);
+    const archived = (await list(id, '?include_archived=true&kind=note')).messages;
+    expect(archived.map((m: { seq: number; archived_at?: string }) => [m.seq, typeof m.archived_at])).toEqual([
+      [1, 'string'],
+      [3, 'string'],
+      [4, 'string'],
+      [5, 'undefined'],
+    ]);
+  });
+});
+
+describe('seqs named ascending whatever order the rows lie in', () => {
+  // A vacuum lets a later message reuse room an earlier one left (here: a deleted session's), so a
+  // scan of the table meets the session's messages out of seq order; the answers must not follow it.
+  async function messagesStoredOutOfOrder(id: string): Promise<void> {
+    // Seqs past 9 too, so that sorting them as text would not do either.
+    await append(id, Array.from({ length: 8 }, (_, i) => ({ role: 'user' as const, content: `early ${i}` })));
+    const other = await session();
+    await append(other, Array.from({ length: 8 }, (_, i) => ({ role: 'user' as const, content: `filler ${i}` })));
+    await append(id, [{ role: 'system', kind: 'note', content: 'n1' }]);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${other}`)).statusCode).toBe(204);
+    await t.database.db`vacuum messages`;
+    await append(id, [{ role: 'user', content: 'q' }]);
+    await append(id, [{ role: 'system', kind: 'note', content: 'n2' }]);
+    const order = await t.database.db<{ seq: number }[]>`
+      select m.seq from messages m join sessions s on s.sid = m.session_sid where s.id = ${id} order by m.ctid`;
+    // The premise: the table holds them out of seq order.
+    expect(order.map((r) => Number(r.seq))).not.toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+  }
+
+  it('replace', async () => {
+    const id = await session();
+    await messagesStoredOutOfOrder(id);
+    const res = await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/note`, { role: 'system', content: 'n3' });
+    expect(res.json()).toMatchObject({ archived_seqs: [9, 11] });
+  });
+
+  it('trim', async () => {
+    const id = await session();
+    await messagesStoredOutOfOrder(id);
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 12 });
+    const trimmed = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events;
+    expect(trimmed[0].data.seqs).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+  });
+});
+
+describe('first_user_message', () => {
+  const shown = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json().first_user_message;
+
+  it('is the first user message of the first batch that has one, and never moves after', async () => {
+    const id = await session();
+    await append(id, [{ role: 'system', content: 'rules' }, { role: 'assistant', content: 'hello' }]);
+    expect(await shown(id)).toBeNull();
+    await append(id, [{ role: 'assistant', content: 'ask me' }, { role: 'user', content: 'first' }, { role: 'user', content: 'second' }]);
+    expect(await shown(id)).toBe('first');
+    await append(id, [{ role: 'user', content: 'third' }]);
+    // Archiving it does not move it either: a picker names the session by how it began.
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 100 });
+    await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/message`, { role: 'user', content: 'replaced' });
+    expect(await shown(id)).toBe('first');
+  });
+
+  it('exactly 200 characters are shown whole; JSON content shows as its JSON text, cut alike', async () => {
+    const whole = await session();
+    const text = 'é'.repeat(200);
+    await append(whole, [{ role: 'user', content: text }]);
+    expect(await shown(whole)).toBe(text);
+    const json = await session();
+    const content = { text: 'ü'.repeat(300) };
+    await append(json, [{ role: 'user', content }]);
+    expect(await shown(json)).toBe(JSON.stringify(content).slice(0, 200));
   });
 });

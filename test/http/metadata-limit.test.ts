@@ -46,6 +46,20 @@ describe('MAX_METADATA_BYTES', () => {
     expect(shrunk.json().metadata).toEqual({ keep: 1, x: 2 });
   });
 
+  it('fork: its metadata is held to the same bytes; one byte over is 413 and creates nothing', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'fork-source' });
+    const over = expectProblem(
+      await call(t.app, 'POST', '/v1/sessions/fork-source/fork', { id: 'fork-over', metadata: sized(LIMIT + 1) }),
+      413,
+      'payload_too_large',
+    );
+    expect(over).toMatchObject({ limit_bytes: LIMIT, size: LIMIT + 1 });
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/fork-over'), 404, 'session_not_found');
+    const at = await call(t.app, 'POST', '/v1/sessions/fork-source/fork', { id: 'fork-at', metadata: sized(LIMIT) });
+    expect(at.statusCode, at.body).toBe(201);
+    expect(at.json().metadata).toEqual(sized(LIMIT));
+  });
+
   it('the session lock every write takes does not read the metadata', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'locked', metadata: sized(LIMIT) });
     let seen: object | undefined;

@@ -566,3 +566,89 @@ describe('concurrent creates', () => {
     expect(after.filter((s) => s.metadata.race === 'generated').map((s) => s.id)).toEqual([bodies[0].id]);
   });
 });
+
+describe('what a session picker and a retrying client rely on', () => {
+  it('an Idempotency-Key belongs to its session: the same key creating two named ids creates both', async () => {
+    const key = { 'idempotency-key': 'per-session-key' };
+    const a = await create({ id: 'key-scope-a' }, key);
+    const b = await create({ id: 'key-scope-b' }, key);
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    expect(b.headers['idempotent-replayed']).toBeUndefined();
+    expect(b.json().id).toBe('key-scope-b');
+    expect((await call(t.app, 'GET', '/v1/sessions/key-scope-b')).statusCode).toBe(200);
+  });
+
+  it('a replayed create never points its Location at another session than the one it answers with', async () => {
+    const key = { 'idempotency-key': 'located-once' };
+    const first = await create({ metadata: { where: 'here' } }, key);
+    expect(first.headers.location).toBe(`/v1/sessions/${first.json().id}`);
+    const again = await create({ metadata: { where: 'here' } }, key);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect([undefined, `/v1/sessions/${first.json().id}`]).toContain(again.headers.location);
+  });
+
+  it('a list without limit answers 100 and a cursor to the rest', async () => {
+    await createOk({ id: 'hundred-parent' });
+    for (let i = 0; i < 101; i++) await createOk({ id: `hundred-${i}`, parent_id: 'hundred-parent' });
+    const page = (await call(t.app, 'GET', '/v1/sessions?parent_id=hundred-parent')).json();
+    expect(page.sessions).toHaveLength(100);
+    expect(page.sessions[0].id).toBe('hundred-100');
+    const rest = (await call(t.app, 'GET', `/v1/sessions?parent_id=hundred-parent&cursor=${page.next_cursor}`)).json();
+    expect(rest).toEqual({ sessions: [expect.objectContaining({ id: 'hundred-0' })], next_cursor: null });
+  });
+
+  it('a page exactly as long as what is left has no next_cursor', async () => {
+    await createOk({ id: 'exact-parent' });
+    for (const id of ['exact-a', 'exact-b']) await createOk({ id, parent_id: 'exact-parent' });
+    expect((await call(t.app, 'GET', '/v1/sessions?parent_id=exact-parent&limit=2')).json()).toMatchObject({
+      sessions: [{ id: 'exact-b' }, { id: 'exact-a' }],
+      next_cursor: null,
+    });
+    const first = (await call(t.app, 'GET', '/v1/sessions?parent_id=exact-parent&limit=1')).json();
+    expect(first).toMatchObject({ sessions: [{ id: 'exact-b' }], next_cursor: expect.any(String) });
+    expect((await call(t.app, 'GET', `/v1/sessions?parent_id=exact-parent&limit=1&cursor=${first.next_cursor}`)).json()).toMatchObject({
+      sessions: [{ id: 'exact-a' }],
+      next_cursor: null,
+    });
+  });
+
+  it.each([
+    ['a number with text after it', 's:12x'],
+    ['a number with text before it', 's:x12'],
+    ['17 digits', `s:${'1'.repeat(17)}`],
+    ['another listing\'s tag', 'm:asc:12'],
+  ])('refuses a forged cursor holding %s', async (_what, text) => {
+    const problem = expectProblem(await call(t.app, 'GET', `/v1/sessions?cursor=${Buffer.from(text).toString('base64url')}`), 400, 'invalid_request');
+    expect(problem.errors[0].field).toBe('/cursor');
+  });
+
+  it('the list and the read show a session\'s current activity', async () => {
+    await createOk({ id: 'busy-one' });
+    expect((await call(t.app, 'PUT', '/v1/sessions/busy-one/activity', { status: 'thinking' })).statusCode).toBe(200);
+    const listed = (await listAll()).find((s) => s.id === 'busy-one');
+    expect(listed.activity).toMatchObject({ status: 'thinking' });
+    expect((await call(t.app, 'GET', '/v1/sessions/busy-one')).json()).toEqual(listed);
+  });
+
+  it('concurrent PATCHes of different keys all land: each merges into what the one before it wrote', async () => {
+    await createOk({ id: 'many-editors', metadata: { base: true } });
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call(t.app, 'PATCH', '/v1/sessions/many-editors', { metadata: { [`editor${i}`]: i } })),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(200));
+    const expected = { base: true, ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`editor${i}`, i])) };
+    expect((await call(t.app, 'GET', '/v1/sessions/many-editors')).json().metadata).toEqual(expected);
+    // Each answer is the metadata as of its own write: the last one's holds every key.
+    expect(answers.map((a) => Object.keys(a.json().metadata).length).sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => i + 2));
+    const updates = (await call(t.app, 'GET', '/v1/sessions/many-editors/events?type=session.updated')).json().events;
+    expect(updates).toHaveLength(10);
+    expect(updates.at(-1).data.metadata).toEqual(expected);
+  });
+
+  it('create keeps retention and ttl_ms, and shows expires_at as ttl_ms after the last write', async () => {
+    const session = await createOk({ id: 'with-policy', retention: { max_events: 10 }, ttl_ms: 60_000 });
+    expect(session).toMatchObject({ retention: { max_events: 10 }, ttl_ms: 60_000 });
+    expect(Date.parse(session.expires_at) - Date.parse(session.updated_at)).toBe(60_000);
+    expect((await call(t.app, 'GET', '/v1/sessions/with-policy')).json()).toEqual(session);
+  });
+});

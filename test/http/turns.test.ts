@@ -287,6 +287,136 @@ describe('POST /v1/sessions/{id}/turns', () => {
   });
 });
 
+describe('the turn.committed event: what a reader of the history learns of a turn', () => {
+  it('names every part exactly: the message ids as stored, the claims, attachments and usage as sent, the counts and flags', async () => {
+    const id = await newSession();
+    const claimId = await enqueueAndClaim(id, [{ text: 'job' }]);
+    const upload = await t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: 'notes', headers: { 'content-type': 'text/plain' } });
+    expect(upload.statusCode, upload.body).toBe(201);
+    const aid = upload.json().attachment_id as string;
+    const usage = [
+      { model: 'm-1', input_tokens: 3, output_tokens: 4, cost_usd: 0.25 },
+      { model: 'm-2', input_tokens: 0, output_tokens: 1 },
+    ];
+    const before = await session(id);
+    const res = await turn(id, {
+      turn_id: 'summarised',
+      events: [
+        { type: 'tool.call', data: 1 },
+        { type: 'tool.result', data: 2 },
+      ],
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', kind: 'answer', content: 'a' },
+      ],
+      complete_claims: [claimId],
+      attachments: [aid],
+      usage,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const answer = res.json();
+    // No state part: the head version is unchanged, and the answer says so.
+    expect(answer).toEqual({ turn_id: 'summarised', version: 1, first_seq: before.last_seq + 1, last_seq: before.last_seq + 7 });
+    const stored = await messages(id);
+    expect(stored.map((m) => [m.role, m.kind, m.content])).toEqual([
+      ['user', 'message', 'q'],
+      ['assistant', 'answer', 'a'],
+    ]);
+    const turnEvents = (await history(id)).filter((e) => e.seq >= answer.first_seq);
+    expect(turnEvents.map((e) => e.type)).toEqual([
+      'tool.call',
+      'tool.result',
+      'message.appended',
+      'message.appended',
+      'queue.completed',
+      'attachment.committed',
+      'turn.committed',
+    ]);
+    expect(turnEvents.at(-1).seq).toBe(answer.last_seq);
+    expect(turnEvents.at(-1).data).toEqual({
+      turn_id: 'summarised',
+      version: 1,
+      first_seq: answer.first_seq,
+      state_changed: false,
+      events: 2,
+      message_ids: stored.map((m) => m.id),
+      completed_claims: [claimId],
+      attachments: [aid],
+      usage,
+      lease_released: false,
+    });
+    expect((await session(id)).usage).toEqual({ input_tokens: 3, output_tokens: 5, cost_usd: 0.25, turns: 1 });
+  });
+});
+
+describe('a turn and the conversation version', () => {
+  const conversation = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}/messages/meta`)).json();
+
+  it('a turn with messages is one append (the conversation moves by one); a turn without any leaves it where it was', async () => {
+    const id = await newSession(null);
+    expect((await turn(id, { turn_id: 'talks', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] })).statusCode).toBe(201);
+    expect(await conversation(id)).toEqual({ version: 1, last_seq: 2, message_count: 2, archived_count: 0 });
+    expect((await turn(id, { turn_id: 'silent', events: [{ type: 'note', data: 1 }], usage: [{ model: 'm', input_tokens: 1, output_tokens: 1 }] })).statusCode).toBe(201);
+    expect(await conversation(id)).toEqual({ version: 1, last_seq: 2, message_count: 2, archived_count: 0 });
+    // The append routes' expected_version still matches: the silent turn did not move it.
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [{ role: 'user', content: 'c' }], expected_version: 1 })).statusCode).toBe(201);
+  });
+});
+
+describe('concurrent turns', () => {
+  it('without base_version all commit, each over consecutive seqs of its own: no turn interleaves with another', async () => {
+    const id = await newSession(null);
+    const answers = await Promise.all(
+      ['a', 'b', 'c', 'd', 'e'].map((name) =>
+        turn(id, {
+          turn_id: `racer-${name}`,
+          events: [{ type: 'step', data: name }, { type: 'step', data: name }],
+          messages: [{ role: 'assistant', content: name }],
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(5).fill(201));
+    const events = await history(id);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const answer of answers.map((a) => a.json())) {
+      const name = answer.turn_id.slice('racer-'.length);
+      const span = events.filter((e) => e.seq >= answer.first_seq && e.seq <= answer.last_seq);
+      expect(span.map((e) => [e.type, e.type === 'turn.committed' ? e.data.turn_id : e.type === 'message.appended' ? e.data.content : e.data])).toEqual([
+        ['step', name],
+        ['step', name],
+        ['message.appended', name],
+        ['turn.committed', answer.turn_id],
+      ]);
+    }
+    expect((await session(id)).usage.turns).toBe(5);
+  });
+});
+
+describe('turn_id: 1-255 visible ASCII characters', () => {
+  const visible = '!~'.repeat(127) + 'x';
+  it.each([
+    ['255 of them, the extremes of the range included', visible, 201],
+    ['a single one', 'x', 201],
+    ['256 of them', `${visible}y`, 400],
+    ['none', '', 400],
+    ['a space', 'has space', 400],
+    ['a non-ASCII letter', 'tour-\u00e9', 400],
+    ['a control character', 'tab\tbed', 400],
+  ])('%s', async (_what, turnId, status) => {
+    const id = await newSession(null);
+    const res = await turn(id, { turn_id: turnId, events: [{ type: 'note', data: 1 }] });
+    expect(res.statusCode, res.body).toBe(status);
+    if (status === 400) {
+      expect(expectProblem(res, 400, 'invalid_request').errors[0].field).toBe('/turn_id');
+      expect((await session(id)).last_seq).toBe(0);
+    } else {
+      expect(res.json().turn_id).toBe(turnId);
+      // And it replays under the same id.
+      expect((await turn(id, { turn_id: turnId, events: [{ type: 'note', data: 1 }] })).headers['idempotent-replayed']).toBe('true');
+    }
+  });
+});
+
 describe('a turn is bounded: its lists, and the turn.committed event that names them', () => {
   const MAX_BATCH_EVENTS = 6;
   const MAX_EVENT_BYTES = 1024;
@@ -366,6 +496,68 @@ describe('a turn is bounded: its lists, and the turn.committed event that names 
     expect((await sendTurn(id, fits)).statusCode).toBe(201);
     const committed = (await eventsOf(id)).find((e) => e.type === 'turn.committed');
     expect(Buffer.byteLength(JSON.stringify(committed.data))).toBeLessThanOrEqual(MAX_EVENT_BYTES);
+  });
+
+  it('a claim that expired is 409 claim_expired as that part, and the refused turn stores nothing, not even the expiry', async () => {
+    // This app runs no sweeps: the turn is the first to find the claim dead.
+    const id = await smallSession();
+    expect((await call(small.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['work'] })).statusCode).toBe(201);
+    const claimed = await call(small.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 100 });
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    const claimId = claimed.json().claim_id as string;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = await eventsOf(id);
+    const problem = expectProblem(
+      await sendTurn(id, { turn_id: 'late', messages: [{ role: 'assistant', content: 'done' }], complete_claims: [claimId] }),
+      409,
+      'claim_expired',
+    );
+    expect(problem).toMatchObject({ part: 'complete_claims', index: 0, claim_id: claimId });
+    expect(await eventsOf(id)).toEqual(before);
+    expect((await call(small.app, 'GET', `/v1/sessions/${id}`)).json()).toMatchObject({ message_count: 0, usage: { turns: 0 } });
+    // The turn_id is free: the same turn without the dead claim commits.
+    expect((await sendTurn(id, { turn_id: 'late', messages: [{ role: 'assistant', content: 'done' }] })).statusCode).toBe(201);
+  });
+
+  it('the turn.committed bound is in bytes, at its widest: exactly MAX_EVENT_BYTES commits, one byte more is 413', async () => {
+    // The widest event the turn could make: version and first_seq up to 2^53-1, each message id a UUID's 36 characters.
+    const widest = (body: { turn_id: string; messages: unknown[]; usage: unknown[] }) =>
+      Buffer.byteLength(
+        JSON.stringify({
+          turn_id: body.turn_id,
+          version: Number.MAX_SAFE_INTEGER,
+          first_seq: Number.MAX_SAFE_INTEGER,
+          state_changed: false,
+          events: 0,
+          message_ids: body.messages.map(() => '0'.repeat(36)),
+          completed_claims: [],
+          attachments: [],
+          usage: body.usage,
+          lease_released: false,
+        }),
+      );
+    /** A turn whose widest event is `bytes` long: model names of two-byte characters, so bytes and characters differ. */
+    const turnOfBytes = (turnId: string, bytes: number) => {
+      const body = {
+        turn_id: turnId,
+        messages: [{ role: 'user', content: 'hi' }],
+        usage: [0, 1, 2].map(() => ({ model: 'a', input_tokens: 1, output_tokens: 1 })),
+      };
+      for (const item of body.usage) {
+        while (item.model.length < 200 && bytes - widest(body) >= 2) item.model += 'é';
+        if (item.model.length < 200 && bytes - widest(body) === 1) item.model += 'a';
+      }
+      expect(widest(body)).toBe(bytes);
+      return body;
+    };
+    const id = await smallSession();
+    const over = await refusedUnread(id, turnOfBytes('edge-over', MAX_EVENT_BYTES + 1), 413, 'payload_too_large');
+    expect(over).toMatchObject({ limit_bytes: MAX_EVENT_BYTES, size: MAX_EVENT_BYTES + 1 });
+    const res = await sendTurn(id, turnOfBytes('edge-at', MAX_EVENT_BYTES));
+    expect(res.statusCode, res.body).toBe(201);
+    const committed = (await eventsOf(id)).find((e) => e.type === 'turn.committed');
+    expect(committed.data.message_ids[0]).toHaveLength(36);
+    expect(Buffer.byteLength(JSON.stringify(committed.data))).toBeLessThan(MAX_EVENT_BYTES);
   });
 });
 
