@@ -377,40 +377,6 @@ describe('replace by kind when several are active', () => {
   });
 });
 
-describe('seqs named ascending whatever order the rows lie in', () => {
-  // A vacuum lets a later message reuse room an earlier one left (here: a deleted session's), so a
-  // scan of the table meets the session's messages out of seq order; the answers must not follow it.
-  async function messagesStoredOutOfOrder(id: string): Promise<void> {
-    // Seqs past 9 too, so that sorting them as text would not do either.
-    await append(id, Array.from({ length: 8 }, (_, i) => ({ role: 'user' as const, content: `early ${i}` })));
-    const other = await session();
-    await append(other, Array.from({ length: 8 }, (_, i) => ({ role: 'user' as const, content: `filler ${i}` })));
-    await append(id, [{ role: 'system', kind: 'note', content: 'n1' }]);
-    expect((await call(t.app, 'DELETE', `/v1/sessions/${other}`)).statusCode).toBe(204);
-    await t.database.db`vacuum messages`;
-    await append(id, [{ role: 'user', content: 'q' }]);
-    await append(id, [{ role: 'system', kind: 'note', content: 'n2' }]);
-    const order = await t.database.db<{ seq: number }[]>`
-      select m.seq from messages m join sessions s on s.sid = m.session_sid where s.id = ${id} order by m.ctid`;
-    // The premise: the table holds them out of seq order.
-    expect(order.map((r) => Number(r.seq))).not.toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-  }
-
-  it('replace', async () => {
-    const id = await session();
-    await messagesStoredOutOfOrder(id);
-    const res = await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/note`, { role: 'system', content: 'n3' });
-    expect(res.json()).toMatchObject({ archived_seqs: [9, 11] });
-  });
-
-  it('trim', async () => {
-    const id = await session();
-    await messagesStoredOutOfOrder(id);
-    await call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 12 });
-    const trimmed = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events;
-    expect(trimmed[0].data.seqs).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-  });
-});
 
 describe('first_user_message', () => {
   const shown = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json().first_user_message;
