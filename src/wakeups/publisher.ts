@@ -86,10 +86,12 @@ export class WakeupPublisher {
   private flushing: Promise<void> | undefined;
   private readonly maxPayloadsPerFlush: number;
   private readonly maxQueuedBytes: number;
+  private readonly send: (payloads: string[]) => Promise<void>;
 
   constructor(private readonly options: WakeupPublisherOptions) {
     this.maxPayloadsPerFlush = options.maxPayloadsPerFlush ?? 64;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.send = options.send ?? ((payloads) => sendNotifications(options.db, WAKEUP_CHANNEL, payloads));
   }
 
   /** Publishes what `tx` queued with `wakeAfterCommit`: call it once the transaction has committed. */
@@ -172,7 +174,7 @@ export class WakeupPublisher {
       const started = performance.now();
       let failure: unknown;
       try {
-        await (this.options.send ?? ((p) => sendNotifications(this.options.db, WAKEUP_CHANNEL, p)))(payloads);
+        await this.send(payloads);
       } catch (error) {
         failure = error;
         this.options.log.warn({ err: error, notifications: sent.length }, 'publishing wakeups failed; streams find the rows by their head poll');
@@ -233,14 +235,21 @@ export interface Committer {
 
 /**
  * A transaction whose wakeups (`wakeAfterCommit`) are published once it has
- * committed: for writers outside `writeSession` (fork, import, the sweeps).
+ * committed. `settled` is awaited after the COMMIT and before publishing:
+ * statements the work left in flight (`db/pipeline.ts`) answer there, and had
+ * one failed, the COMMIT was a ROLLBACK and nothing is published.
  */
-export async function beginAndWake<T>({ db, wakeups }: Committer, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function beginAndWake<T>(
+  { db, wakeups }: Committer,
+  work: (tx: Tx) => Promise<T>,
+  settled?: (result: T) => Promise<unknown> | undefined,
+): Promise<T> {
   let transaction: Tx | undefined;
   const result = (await db.begin((tx) => {
     transaction = tx;
     return work(tx);
   })) as T;
+  await settled?.(result);
   wakeups.publishCommitted(transaction!);
   return result;
 }

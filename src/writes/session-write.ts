@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db, Tx } from '../db/client.js';
+import type { Tx } from '../db/client.js';
 import { inFlight } from '../db/pipeline.js';
 import { isPgError, PgError } from '../db/pg-errors.js';
 import { type ApiError, SessionExists, SessionNotFound } from '../errors.js';
@@ -13,7 +13,7 @@ import {
 import { checkFence } from '../leases/fence.js';
 import { type SessionRow } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
-import type { WakeupPublisher } from '../wakeups/publisher.js';
+import { beginAndWake, type Committer } from '../wakeups/publisher.js';
 import type { SessionQueue } from './session-queue.js';
 
 export interface WriteResult {
@@ -102,11 +102,9 @@ export interface SessionWrite {
   onFailed?: () => void;
 }
 
-/** What a session write needs from the process: the database, its queue of writers per session, its wakeup publisher. */
-export interface SessionWriter {
-  db: Db;
+/** What a session write needs from the process: the database and its wakeup publisher, and its queue of writers per session. */
+export interface SessionWriter extends Committer {
   sessionQueue: SessionQueue;
-  wakeups: WakeupPublisher;
 }
 
 /**
@@ -232,16 +230,10 @@ function settle(tx: Tx, idempotent: IdempotentRequest | undefined, result: Write
   return { ...result, pending: inFlight([result.pending, stored]), replayed: false };
 }
 
-async function inTransaction({ db, wakeups }: SessionWriter, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
-  let transaction: Tx | undefined;
-  const outcome = await db.begin((tx) => {
-    transaction = tx;
-    return write(tx);
-  });
-  // Every statement has answered by now (Postgres answers in order and the
-  // COMMIT went last); if one of them failed, that COMMIT was a ROLLBACK.
-  await outcome.pending;
-  wakeups.publishCommitted(transaction!);
+async function inTransaction(writer: SessionWriter, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
+  // The statements left in flight answer after the COMMIT (Postgres answers in
+  // order and the COMMIT went last); if one of them failed, it was a ROLLBACK.
+  const outcome = await beginAndWake(writer, write, (sent) => sent.pending);
   if (outcome.refuseAfterCommit) throw outcome.refuseAfterCommit;
   return outcome;
 }
