@@ -26,6 +26,8 @@ export interface ServerProcess {
 export async function startServer(databaseUrl: string, port: number, env: Record<string, string> = {}): Promise<ServerProcess> {
   // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server under load.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // e.g. BENCH_SERVER_ENV='WRITE_CONCURRENCY=1' to compare settings in paired runs.
+  const extraEnv = Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(' ').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string]));
   const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     cwd: ROOT,
     env: {
@@ -34,6 +36,7 @@ export async function startServer(databaseUrl: string, port: number, env: Record
       PORT: String(port),
       LOG_LEVEL: 'warn',
       DB_POOL_MAX: '20',
+      ...extraEnv,
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -346,6 +346,59 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       });
     },
   ],
+  [
+    8,
+    'Append throughput with the database 1 ms away (64 and 256 writers) vs one transaction per request on the same pool',
+    async ({ dbUrl, sql }) => {
+      const roundTripMs = 1;
+      const poolMax = 20;
+      const warmupMs = 1000;
+      const durationMs = quick ? 3000 : 6000;
+      const target = new URL(dbUrl);
+      let proxyPort = 0;
+      const proxy = runWorker<never>('latency-proxy', { target: { host: target.hostname, port: Number(target.port) }, roundTripMs }, (message) => {
+        if (message.type === 'listening') proxyPort = message.port as number;
+      });
+      proxy.result.catch(() => {});
+      while (proxyPort === 0) await sleep(20);
+      const farUrl = new URL(dbUrl);
+      farUrl.port = String(proxyPort);
+      const far = await startServer(farUrl.toString(), await freePort(), { DB_POOL_MAX: String(poolMax) });
+      try {
+        for (const writers of [64, 256]) {
+          const ids = Array.from({ length: writers }, (_, i) => `far-${writers}-${i}`);
+          for (const id of ids) await createSession(far.url, id, { counter: 0 });
+          const served = await measuredRun<{ count: number; errors: number }>(
+            'append-load',
+            { url: far.url, sessions: ids.map((id) => ({ id, version: 1 })), warmupMs, durationMs },
+            () => [],
+          );
+          const baseIds = Array.from({ length: writers }, (_, i) => `far-base-${writers}-${i}`);
+          for (const id of baseIds) await createSession(far.url, id, { counter: 0 });
+          const sids = await sql`select sid, id from sessions where id = any(${baseIds})`;
+          const direct = await measuredRun<{ count: number }>(
+            'pg-append',
+            { dbUrl: farUrl.toString(), sessions: sids.map((r) => ({ sid: Number(r.sid), id: r.id as string })), warmupMs, durationMs, poolMax },
+            () => [],
+          );
+          const value = served.result.count / (durationMs / 1000);
+          const baseline = direct.result.count / (durationMs / 1000);
+          record({
+            scenario: 'far_database',
+            metric: `deltas/s, ${writers} writers, database ${roundTripMs} ms away`,
+            value,
+            baseline,
+            ratio: value / baseline,
+            target: `ratio >= 1 (group commit beats a transaction per request on ${poolMax} connections)`,
+            pass: value / baseline >= 1,
+          });
+        }
+      } finally {
+        await far.stop();
+        proxy.child.kill();
+      }
+    },
+  ],
 ];
 
 async function main(): Promise<void> {

@@ -22,6 +22,7 @@ import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
 import { TransferSlots } from './http/transfers.js';
 import { SessionQueue } from './writes/session-queue.js';
+import { GROUP_LOCK_WAIT_MS, MAX_WRITES_PER_TRANSACTION, WriteGroups } from './writes/write-groups.js';
 import { WakeupPublisher } from './wakeups/publisher.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerUnreadBodyDrain } from './http/unread-body.js';
@@ -71,6 +72,12 @@ export interface AppOptions {
    * commits and their wakeups; unset in production.
    */
   sendWakeups?: (payloads: string[]) => Promise<void>;
+  /**
+   * How long a write transaction under WRITE_CONCURRENCY waits for a lock
+   * (default `GROUP_LOCK_WAIT_MS`). Tests lengthen it to hold the only slot
+   * while writes gather behind it; unset in production.
+   */
+  writeLockWaitMs?: number;
 }
 
 const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
@@ -96,7 +103,7 @@ function serializeRequest(request: FastifyRequest) {
 }
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */
-export async function buildApp({ config, database, logger, listen = true, sweeps: runSweeps = true, beforeStreamRead, sendWakeups }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, listen = true, sweeps: runSweeps = true, beforeStreamRead, sendWakeups, writeLockWaitMs }: AppOptions): Promise<FastifyInstance> {
   // Secrets never reach the logs, whatever logger the caller passes.
   const redaction = {
     redact: ['req.headers.authorization', `req.headers["${HEADER.leaseToken}"]`],
@@ -171,10 +178,24 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     changesFeed: streamSide.changesFeed,
     streamAdmission: streamSide.admission,
     sessionQueue: new SessionQueue(),
+    writeGroups: new WriteGroups(
+      { db, wakeups },
+      {
+        maxInFlight: config.writeConcurrency,
+        maxGroupSize: MAX_WRITES_PER_TRANSACTION,
+        lockWaitMs: writeLockWaitMs ?? GROUP_LOCK_WAIT_MS,
+        onGroup: ({ writes, outcome }) => {
+          metrics.writeTransactions.inc({ outcome });
+          metrics.writesPerTransaction.observe(writes);
+        },
+      },
+    ),
     wakeups,
     transfers: new TransferSlots(config.maxTransfers),
     readEventRows: readRows,
   };
+
+  metrics.observeWaitingWrites(() => services.writeGroups.load.waiting);
 
   registerErrorHandlers(app, metrics);
   // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.

@@ -89,6 +89,12 @@ export interface Config {
    * this stays below `dbPoolMax`: the rest of the API always has connections.
    */
   maxTransfers: number;
+  /**
+   * Write transactions running at once (`writes/write-groups.ts`): writes
+   * that arrive while this many run wait, and the next transaction to start
+   * takes them all together (group commit).
+   */
+  writeConcurrency: number;
   /** An upload, import or export whose client sends (or takes) no byte for this long is cut off, and its connection freed. */
   transferIdleTimeoutMs: number;
   logLevel: string;
@@ -219,6 +225,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (maxTransfers >= dbPoolMax) {
     throw new ConfigError(`MAX_TRANSFERS (${maxTransfers}) must be below DB_POOL_MAX (${dbPoolMax}): the rest of the API needs connections too`);
   }
+  // Half of what transfers leave (2 of the default 10): see writeConcurrency in bench/README.md for the figures.
+  const writeConcurrency = integer(env, 'WRITE_CONCURRENCY', Math.max(1, Math.floor((dbPoolMax - maxTransfers) / 2)), 1, 1000);
+  if (writeConcurrency > dbPoolMax - maxTransfers) {
+    throw new ConfigError(`WRITE_CONCURRENCY (${writeConcurrency}) must be at most DB_POOL_MAX - MAX_TRANSFERS (${dbPoolMax - maxTransfers})`);
+  }
   return {
     host,
     authSecret,
@@ -234,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? './.data'),
     dbPoolMax,
     maxTransfers,
+    writeConcurrency,
     // 10 s: a client that is sending or reading moves bytes every round trip (well under a second even on a
     // poor mobile link); one that moved none for 10 s has stalled, and its open transaction holds back vacuum.
     transferIdleTimeoutMs: integer(env, 'TRANSFER_IDLE_TIMEOUT_MS', 10_000, 100, 3_600_000),

@@ -10,6 +10,7 @@ import type { ListenConnection } from './stream/listen-connection.js';
 import type { SessionTails } from './stream/session-tails.js';
 import type { WakeupPublisher } from './wakeups/publisher.js';
 import type { SessionQueue } from './writes/session-queue.js';
+import type { WriteGroups } from './writes/write-groups.js';
 
 /** What route plugins need, built once per app in `buildApp` and passed down explicitly. */
 export interface Services {
@@ -28,6 +29,8 @@ export interface Services {
   streamAdmission: StreamAdmission;
   /** This process's queue of writers per session (`writeSession`). */
   sessionQueue: SessionQueue;
+  /** This process's group commit: session writes that wait at the same moment share a transaction (`writes/write-groups.ts`). */
+  writeGroups: WriteGroups;
   /** Publishes wakeups after their commits, and live events (`wakeups/publisher.ts`). */
   wakeups: WakeupPublisher;
   /** Uploads, imports and exports in progress: each holds a pool connection while it talks to its client. */

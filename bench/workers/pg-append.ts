@@ -9,10 +9,12 @@ interface Input {
   sessions: { sid: number; id: string }[];
   warmupMs: number;
   durationMs: number;
+  /** Connections (default: one per session); fewer, and writers wait for one, as behind a server's pool. */
+  poolMax?: number;
 }
 
-serve<Input, { count: number; cpuMs: number }>(async ({ dbUrl, sessions, warmupMs, durationMs }) => {
-  const sql = postgres(dbUrl, { max: sessions.length, onnotice: () => {} });
+serve<Input, { count: number; cpuMs: number }>(async ({ dbUrl, sessions, warmupMs, durationMs, poolMax }) => {
+  const sql = postgres(dbUrl, { max: poolMax ?? sessions.length, onnotice: () => {} });
   const window = measured(warmupMs, durationMs);
   await Promise.all(
     sessions.map(async ({ sid, id }) => {

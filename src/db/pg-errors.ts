@@ -12,6 +12,7 @@ export const PgError = {
   CRASH_SHUTDOWN: '57P02',
   CANNOT_CONNECT_NOW: '57P03',
   READ_ONLY_SQL_TRANSACTION: '25006',
+  LOCK_NOT_AVAILABLE: '55P03',
 } as const;
 
 /** Connection-level failures reported by postgres.js or the socket layer, not by SQL. */

@@ -1,6 +1,6 @@
-import type { Sql } from './client.js';
+import type { Sql, Tx } from './client.js';
 
-/* The statements about the connection itself rather than any table: health, LISTEN and NOTIFY. */
+/* The statements about the connection itself rather than any table: health, LISTEN and NOTIFY, transaction settings. */
 
 /** Answers when the database does: the readiness probe's question. */
 export async function ping(pg: Sql): Promise<void> {
@@ -44,4 +44,14 @@ export async function commit(pg: Sql): Promise<void> {
 
 export async function rollback(pg: Sql): Promise<void> {
   await pg`rollback`;
+}
+
+/**
+ * Bounds every lock wait of the rest of `tx` to `ms` (`lock_timeout`, for this
+ * transaction only): past it the waiting statement fails with 55P03. Sent, not
+ * awaited: it goes ahead of the transaction's next statement on the wire.
+ */
+export function boundLockWaits(tx: Tx, ms: number): void {
+  // Its failure fails the transaction, whose runner sees it there; this promise need not report it again.
+  tx`select set_config('lock_timeout', ${`${ms}ms`}, true)`.catch(() => {});
 }

@@ -85,6 +85,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly writeTransactions = new Counter({
+    name: 'session_sync_write_transactions_total',
+    help: 'Transactions of session writes, by outcome (committed, rolled_back, rerun: a group rolled back for one write and ran its others again).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly writesPerTransaction = new Histogram({
+    name: 'session_sync_writes_per_transaction',
+    help: 'Session writes that shared one transaction (group commit).',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+
+  /** Reports `read()` as the gauge of session writes waiting for a write transaction. */
+  observeWaitingWrites(read: () => number): void {
+    new Gauge({
+      name: 'session_sync_writes_waiting',
+      help: 'Session writes waiting for a write transaction (all WRITE_CONCURRENCY of them running); the next one takes them together.',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   /** Reports `read()` as the open-stream gauge at each scrape. */
   observeOpenStreams(read: () => number): void {
     new Gauge({

@@ -13,8 +13,9 @@ import {
 import { checkFence } from '../leases/fence.js';
 import { type SessionRow } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
-import { beginAndWake, type Committer } from '../wakeups/publisher.js';
+import type { Committer } from '../wakeups/publisher.js';
 import type { SessionQueue } from './session-queue.js';
+import type { WriteGroups } from './write-groups.js';
 
 export interface WriteResult {
   status: number;
@@ -102,9 +103,13 @@ export interface SessionWrite {
   onFailed?: () => void;
 }
 
-/** What a session write needs from the process: the database and its wakeup publisher, and its queue of writers per session. */
+/**
+ * What a session write needs from the process: the database and its wakeup
+ * publisher, its queue of writers per session, and its group commit.
+ */
 export interface SessionWriter extends Committer {
   sessionQueue: SessionQueue;
+  writeGroups: WriteGroups;
 }
 
 /**
@@ -138,7 +143,7 @@ async function runWrite(
   work: (tx: Tx, session: SessionRow) => Promise<WriteResult>,
 ): Promise<WriteOutcome> {
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
-  return inTransaction(writer, async (tx) => {
+  return inTransaction(writer, sessionId, async (tx) => {
     const session = await lockSessionRow(tx, sessionId);
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);
@@ -194,7 +199,7 @@ async function runCreate(
   idempotent: IdempotentRequest | undefined,
   work: (tx: Tx) => Promise<WriteResult | undefined>,
 ): Promise<WriteOutcome> {
-  return inTransaction(writer, async (tx) => {
+  return inTransaction(writer, sessionId, async (tx) => {
     if (idempotent) {
       const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
       if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
@@ -230,10 +235,9 @@ function settle(tx: Tx, idempotent: IdempotentRequest | undefined, result: Write
   return { ...result, pending: inFlight([result.pending, stored]), replayed: false };
 }
 
-async function inTransaction(writer: SessionWriter, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
-  // The statements left in flight answer after the COMMIT (Postgres answers in
-  // order and the COMMIT went last); if one of them failed, it was a ROLLBACK.
-  const outcome = await beginAndWake(writer, write, (sent) => sent.pending);
+/** Runs a write's transaction, perhaps shared with writes to other sessions (`write-groups.ts`), and answers after its commit. */
+async function inTransaction(writer: SessionWriter, sessionId: string, write: (tx: Tx) => Promise<WriteOutcome>): Promise<WriteOutcome> {
+  const outcome = await writer.writeGroups.run(sessionId, write);
   if (outcome.refuseAfterCommit) throw outcome.refuseAfterCommit;
   return outcome;
 }

@@ -31,6 +31,8 @@ export async function createTestApp(
     beforeStreamRead?: AppOptions['beforeStreamRead'];
     /** See `AppOptions.sendWakeups`: where the wakeup publisher's NOTIFYs go (a test drops them). */
     sendWakeups?: AppOptions['sendWakeups'];
+    /** See `AppOptions.writeLockWaitMs`: how long a write under WRITE_CONCURRENCY waits for a lock. */
+    writeLockWaitMs?: number;
     /** See `AppOptions.sweeps`: off when a test counts every query a request makes. */
     sweeps?: boolean;
     /** Keeps the app's log (with the production redaction) at this level: `logSink(level)`. */
@@ -51,6 +53,7 @@ export async function createTestApp(
     logger: options.log ? { level: options.log.level, stream: options.log.stream } : false,
     beforeStreamRead: options.beforeStreamRead,
     sendWakeups: options.sendWakeups,
+    writeLockWaitMs: options.writeLockWaitMs,
     ...(options.sweeps === undefined ? {} : { sweeps: options.sweeps }),
   });
   await app.ready();

@@ -2,6 +2,7 @@ import type { Db } from '../../src/db/client.js';
 import { type Committer, WakeupPublisher } from '../../src/wakeups/publisher.js';
 import { SessionQueue } from '../../src/writes/session-queue.js';
 import type { SessionWriter } from '../../src/writes/session-write.js';
+import { GROUP_LOCK_WAIT_MS, MAX_WRITES_PER_TRANSACTION, WriteGroups } from '../../src/writes/write-groups.js';
 
 const quiet = { warn: () => {} };
 
@@ -10,7 +11,12 @@ export function committerOn(db: Db): Committer {
   return { db, wakeups: new WakeupPublisher({ db, log: quiet }) };
 }
 
-/** The same queue of writers per session and publisher a running app uses. */
-export function sessionWriterOn(db: Db): SessionWriter {
-  return { ...committerOn(db), sessionQueue: new SessionQueue() };
+/** The same queue of writers per session, group commit and publisher a running app uses. */
+export function sessionWriterOn(db: Db, maxInFlight = 2): SessionWriter {
+  const committer = committerOn(db);
+  return {
+    ...committer,
+    sessionQueue: new SessionQueue(),
+    writeGroups: new WriteGroups(committer, { maxInFlight, maxGroupSize: MAX_WRITES_PER_TRANSACTION, lockWaitMs: GROUP_LOCK_WAIT_MS }),
+  };
 }

@@ -53,6 +53,8 @@ describe('loadConfig', () => {
     [{ HOST: '10.1.2.3' }, /^AUTH_SECRET is not set/],
     [{ CORS_ORIGINS: 'not an origin' }, /^CORS_ORIGINS must be/],
     [{ DB_POOL_MAX: '4', MAX_TRANSFERS: '4' }, /^MAX_TRANSFERS \(4\) must be below DB_POOL_MAX \(4\)/],
+    [{ DB_POOL_MAX: '10', WRITE_CONCURRENCY: '6' }, /^WRITE_CONCURRENCY \(6\) must be at most DB_POOL_MAX - MAX_TRANSFERS \(5\)/],
+    [{ WRITE_CONCURRENCY: '0' }, /^WRITE_CONCURRENCY /],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -67,6 +69,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ DB_POOL_MAX: '4' }).maxTransfers).toBe(2);
     expect(loadConfig({ DB_POOL_MAX: '2' }).maxTransfers).toBe(1);
     expect(loadConfig({ DB_POOL_MAX: '4', MAX_TRANSFERS: '3' }).maxTransfers).toBe(3);
+  });
+
+  it('runs half of the connections transfers leave as write transactions unless told otherwise, at least one', () => {
+    expect(loadConfig({}).writeConcurrency).toBe(2);
+    expect(loadConfig({ DB_POOL_MAX: '20' }).writeConcurrency).toBe(5);
+    expect(loadConfig({ DB_POOL_MAX: '2' }).writeConcurrency).toBe(1);
+    expect(loadConfig({ DB_POOL_MAX: '10', WRITE_CONCURRENCY: '5' }).writeConcurrency).toBe(5);
   });
 
   it('lets the event limit follow a smaller body limit when it is not set', () => {
