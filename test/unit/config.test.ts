@@ -71,9 +71,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ DB_POOL_MAX: '4', MAX_TRANSFERS: '3' }).maxTransfers).toBe(3);
   });
 
-  it('runs half of the connections transfers leave as write transactions unless told otherwise, at least one', () => {
+  it('runs two write transactions at once unless told otherwise, fewer when transfers leave fewer connections', () => {
     expect(loadConfig({}).writeConcurrency).toBe(2);
-    expect(loadConfig({ DB_POOL_MAX: '20' }).writeConcurrency).toBe(5);
+    expect(loadConfig({ DB_POOL_MAX: '20' }).writeConcurrency).toBe(2);
     expect(loadConfig({ DB_POOL_MAX: '2' }).writeConcurrency).toBe(1);
     expect(loadConfig({ DB_POOL_MAX: '10', WRITE_CONCURRENCY: '5' }).writeConcurrency).toBe(5);
   });
