@@ -297,4 +297,25 @@ describe('wakeup publisher', () => {
     expect(failing).toEqual([{ notifications: 2, payloads: 1, seconds: expect.any(Number), failed: true }]);
     expect(warnings).toEqual([[{ err: new Error('connection lost'), notifications: 2 }, expect.stringContaining('publishing wakeups failed')]]);
   });
+  it('starts flushes at most every minFlushIntervalMs: the first after a quiet spell at once, what arrives meanwhile together in the next', async () => {
+    const starts: number[] = [];
+    const sends: string[][] = [];
+    const publisher = new WakeupPublisher({
+      db,
+      log: quiet,
+      minFlushIntervalMs: 1000,
+      send: async (payloads) => {
+        starts.push(performance.now());
+        sends.push(payloads);
+        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+      },
+    });
+    const quietSince = performance.now();
+    await publisher.publish(live('interval', 1));
+    expect(starts[0]! - quietSince).toBeLessThan(1000);
+    await Promise.all([2, 3, 4].map((n) => publisher.publish(live('interval', n))));
+    expect(sends).toHaveLength(2);
+    expect(sends[1]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => (n.kind === 'live' ? n.data : undefined))).toEqual([2, 3, 4]);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(990);
+  });
 });

@@ -20,7 +20,7 @@ beforeAll(async () => {
   db = postgres(url, { max: 8, onnotice: () => {} });
   other = postgres(url, { max: 2, onnotice: () => {} });
   await db`create table group_rows (session text primary key, value int not null)`;
-  await db`create table group_log (session text not null, txid bigint not null)`;
+  await db`create table group_log (n bigserial, session text not null, txid bigint not null)`;
 });
 afterAll(async () => {
   await other.end();
@@ -90,6 +90,8 @@ describe('write groups', () => {
     const results = await Promise.all(waiting);
     await held[0];
     expect(new Set(results.map((r) => r.txid)).size).toBe(1);
+    // Run in session id order, whatever order they came in: every instance's groups lock rows alike.
+    expect((await db<{ session: string }[]>`select session from group_log where txid = ${results[0]!.txid} order by n`).map((r) => r.session)).toEqual(['a', 'b', 'c']);
     expect(reports.map((r) => r.writes)).toEqual([1, 3]);
     expect(await committedSessions()).toEqual(['a', 'b', 'c', 'held-0']);
   });
@@ -155,6 +157,29 @@ describe('write groups', () => {
       ].sort(),
     );
     expect(await committedSessions()).toEqual(['a', 'c', 'held-0']);
+  });
+
+  it('answers a lone write that fails with its own failure, in one transaction, without running it again', async () => {
+    const { groups, reports } = groupsOn(1);
+    let runs = 0;
+    const refused = groups.run('alone', async () => {
+      runs += 1;
+      throw new VersionConflict(1, 2);
+    });
+    await expect(refused).rejects.toBeInstanceOf(VersionConflict);
+    const broken = groups.run(
+      'alone',
+      logWrite('alone', async (tx) => {
+        runs += 1;
+        await tx`select 1 / 0`;
+      }),
+    );
+    await expect(broken).rejects.toMatchObject({ code: '22012' });
+    expect(runs).toBe(2);
+    expect(reports).toEqual([
+      { writes: 1, outcome: 'rolled_back' },
+      { writes: 1, outcome: 'rolled_back' },
+    ]);
   });
 
   it('counts a statement left in flight that fails as its write failing, in a group too', async () => {
