@@ -187,6 +187,7 @@ export async function createSession(
     } catch (error) {
       // Two attempts with one key raced: the loser's transaction failed on the
       // key, the winner has committed, so a second run replays its response.
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: running again a create that failed otherwise fails it alike (a second attempt's cost, no other answer)
       if (!idempotent || !isPgError(error, PgError.UNIQUE_VIOLATION)) throw error;
       return runCreate(writer, create, idempotent, work);
     }
@@ -203,6 +204,7 @@ async function runCreate(
     if (idempotent) {
       const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
       if (stored && (await stillCreated(tx, stored))) return { ...stored, replayed: true };
+      // Stryker disable next-line ConditionalExpression: forgetting a key that has no stored answer deletes no row
       if (stored) await forgetResponse(tx, idempotent);
     }
     const result = await work(tx);

@@ -15,7 +15,31 @@ afterAll(async () => {
   await a.close();
 });
 
+async function lockWaiters(): Promise<number> {
+  const [row] = await a.database.db<{ n: number }[]>`
+    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+  return row?.n ?? 0;
+}
+
 describe('two instances on one database', () => {
+  it('one create with an Idempotency-Key sent to both instances at once: one creates the session, the other replays its answer', async () => {
+    expect((await call(a.app, 'POST', '/v1/sessions', { id: 'twin-parent' })).statusCode).toBe(201);
+    const body = { id: 'twin-child', parent_id: 'twin-parent' };
+    const key = { 'idempotency-key': 'twin-key' };
+    let attempts: ReturnType<typeof call>[] = [];
+    // Both check the key and find nothing, then wait on the parent's row (their foreign-key check) while the test
+    // holds it: released, one inserts the id first and the other's insert waits for that commit.
+    await a.database.db.begin(async (tx) => {
+      await tx`select 1 from sessions where id = 'twin-parent' for update`;
+      attempts = [call(a.app, 'POST', '/v1/sessions', body, key), call(b.app, 'POST', '/v1/sessions', body, key)];
+      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+    });
+    const responses = await Promise.all(attempts);
+    expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
+    expect(responses[1]!.json()).toEqual(responses[0]!.json());
+    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+  });
+
   it('alternating JSON Patch writers never patch a stale cached document', async () => {
     const id = 'two-instances';
     await call(a.app, 'POST', '/v1/sessions', { id });
