@@ -156,7 +156,8 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     db,
     log: app.log,
     send: sendWakeups,
-    onFlush: ({ notifications, payloads, seconds, failed }) => {
+    onFlush: ({ notifications, payloads, seconds, failed, waitedSeconds }) => {
+      metrics.wakeupDelaySeconds.observe(waitedSeconds);
       metrics.wakeupTransactions.inc({ outcome: failed ? 'failed' : 'ok' });
       metrics.wakeupsPublished.inc(notifications);
       metrics.wakeupPayloads.inc(payloads);
@@ -184,8 +185,9 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
         maxInFlight: config.writeConcurrency,
         maxGroupSize: MAX_WRITES_PER_TRANSACTION,
         lockWaitMs: writeLockWaitMs ?? GROUP_LOCK_WAIT_MS,
-        onGroup: ({ writes, outcome }) => {
+        onGroup: ({ writes, outcome, seconds }) => {
           metrics.writeTransactions.inc({ outcome });
+          metrics.writeTransactionSeconds.observe(seconds);
           metrics.writesPerTransaction.observe(writes);
         },
       },

@@ -1,6 +1,6 @@
 // A TCP proxy that delays every chunk by a fixed time in each direction: the
-// server and its database as far apart as two zones of a cloud region (about
-// 1 ms a round trip). A process of its own, so its CPU is not the server's.
+// server and its database as far apart as two zones of a cloud region
+// (scenario 8: 1 ms each way). A process of its own, so its CPU is not the server's.
 // It reports `listening` with its port and runs until it is killed.
 import net from 'node:net';
 import { report, serve } from './worker.js';

@@ -78,6 +78,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly wakeupDelaySeconds = new Histogram({
+    name: 'session_sync_wakeup_delay_seconds',
+    help: 'How long the oldest wakeup or live event of each NOTIFY transaction waited for it (from its commit, for a wakeup).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5],
+    registers: [this.registry],
+  });
+
   readonly wakeupFlushSeconds = new Histogram({
     name: 'session_sync_wakeup_flush_seconds',
     help: 'How long one NOTIFY transaction of the wakeup publisher took.',
@@ -89,6 +96,13 @@ export class Metrics {
     name: 'session_sync_write_transactions_total',
     help: 'Transactions of session writes, by outcome (committed, rolled_back, rerun: a group rolled back for one write and ran its others again).',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly writeTransactionSeconds = new Histogram({
+    name: 'session_sync_write_transaction_seconds',
+    help: 'How long one transaction of session writes took, from BEGIN to the end of its COMMIT (commit latency).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5],
     registers: [this.registry],
   });
 

@@ -29,6 +29,8 @@ interface Queued {
   payload: string;
   bytes: number;
   settle?: { resolve: () => void; reject: (error: unknown) => void };
+  /** When it joined the queue (its commit, for a wakeup): a coalesced append keeps the first. */
+  queuedAt?: number;
 }
 
 /** One flush: what it sent, in how many payloads, how long the statement took. */
@@ -37,6 +39,8 @@ export interface FlushReport {
   payloads: number;
   seconds: number;
   failed: boolean;
+  /** How long the oldest notification it carried waited in the queue before this flush sent it. */
+  waitedSeconds: number;
 }
 
 export interface WakeupPublisherOptions {
@@ -163,6 +167,7 @@ export class WakeupPublisher {
       return;
     }
     if (notification.kind === 'append') this.unsentAppends.set(notification.session_id, entry);
+    entry.queuedAt = performance.now();
     this.queue.push(entry);
     this.queuedBytes += entry.bytes;
   }
@@ -193,6 +198,8 @@ export class WakeupPublisher {
       }
       const started = performance.now();
       this.lastFlushAt = started;
+      let oldest = started;
+      for (const entry of sent) oldest = Math.min(oldest, entry.queuedAt ?? started);
       let failure: unknown;
       try {
         await this.send(payloads);
@@ -200,7 +207,13 @@ export class WakeupPublisher {
         failure = error;
         this.options.log.warn({ err: error, notifications: sent.length }, 'publishing wakeups failed; streams find the rows by their head poll');
       }
-      this.options.onFlush?.({ notifications: sent.length, payloads: payloads.length, seconds: (performance.now() - started) / 1000, failed: failure !== undefined });
+      this.options.onFlush?.({
+        notifications: sent.length,
+        payloads: payloads.length,
+        seconds: (performance.now() - started) / 1000,
+        failed: failure !== undefined,
+        waitedSeconds: (started - oldest) / 1000,
+      });
       for (const { settle } of sent) {
         if (!settle) continue;
         if (failure === undefined) settle.resolve();

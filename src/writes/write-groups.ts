@@ -50,6 +50,8 @@ interface Written {
 /** One write transaction: how many writes shared it, and how it ended. */
 export interface GroupReport {
   writes: number;
+  /** From BEGIN to the end of its COMMIT (or rollback). */
+  seconds: number;
   /**
    * `rolled_back`: its writes failed (refused, or a statement or the COMMIT
    * failed); `rerun`: it rolled back and some of its writes run again.
@@ -136,6 +138,7 @@ export class WriteGroups {
     // Stryker disable next-line ConditionalExpression: a lone write awaiting its in-flight statements before the COMMIT is as correct, one round trip slower (only the bench sees it)
     const alone = group.length === 1;
     let settled: PromiseSettledResult<Written>[] = [];
+    const began = performance.now();
     try {
       await beginAndWake(
         this.committer,
@@ -155,18 +158,18 @@ export class WriteGroups {
         () => (alone ? (settled[0] as PromiseFulfilledResult<Written>).value.pending : undefined),
       );
     } catch (error) {
-      if (error === ROLL_BACK) return this.afterRollback(group, settled);
+      if (error === ROLL_BACK) return this.afterRollback(group, settled, began);
       // BEGIN or COMMIT failed (or, alone, a statement sent with the COMMIT): whether it committed is unknown.
-      this.report(group.length, 'rolled_back');
+      this.report(group.length, 'rolled_back', began);
       for (const write of group) write.reject(error);
       return;
     }
-    this.report(group.length, 'committed');
+    this.report(group.length, 'committed', began);
     group.forEach((write, index) => write.resolve((settled[index] as PromiseFulfilledResult<Written>).value));
   }
 
   /** Refusals are answered; the other writes run again (see the module's comment). */
-  private async afterRollback(group: Waiting[], settled: PromiseSettledResult<Written>[]): Promise<void> {
+  private async afterRollback(group: Waiting[], settled: PromiseSettledResult<Written>[], began: number): Promise<void> {
     const again: Waiting[] = [];
     let onlyRefusals = true;
     group.forEach((write, index) => {
@@ -181,7 +184,7 @@ export class WriteGroups {
       if (outcome.status === 'rejected') onlyRefusals = false;
       again.push(write);
     });
-    this.report(group.length, again.length > 0 ? 'rerun' : 'rolled_back');
+    this.report(group.length, again.length > 0 ? 'rerun' : 'rolled_back', began);
     if (again.length === 0) return;
     if (onlyRefusals) return this.runGroup(again);
     // Outside the limit: this slot is free for the next group while they run (or wait for their locks).
@@ -189,17 +192,18 @@ export class WriteGroups {
   }
 
   private async runAlone(write: Waiting): Promise<void> {
+    const began = performance.now();
     try {
       const result = await beginAndWake(this.committer, write.work, (sent) => sent.pending);
-      this.report(1, 'committed');
+      this.report(1, 'committed', began);
       write.resolve(result);
     } catch (error) {
-      this.report(1, 'rolled_back');
+      this.report(1, 'rolled_back', began);
       write.reject(error);
     }
   }
 
-  private report(writes: number, outcome: GroupReport['outcome']): void {
-    this.options.onGroup?.({ writes, outcome });
+  private report(writes: number, outcome: GroupReport['outcome'], began: number): void {
+    this.options.onGroup?.({ writes, outcome, seconds: (performance.now() - began) / 1000 });
   }
 }

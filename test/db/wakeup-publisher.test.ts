@@ -279,7 +279,7 @@ describe('wakeup publisher', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await step();
     await sent;
-    expect(reports).toEqual([{ notifications: 1, payloads: 1, seconds: expect.any(Number), failed: false }]);
+    expect(reports).toEqual([{ notifications: 1, payloads: 1, seconds: expect.any(Number), failed: false, waitedSeconds: expect.any(Number) }]);
     expect(reports[0]!.seconds).toBeGreaterThanOrEqual(0.04);
     expect(reports[0]!.seconds).toBeLessThanOrEqual((Date.now() - held) / 1000 + 0.01);
 
@@ -294,16 +294,18 @@ describe('wakeup publisher', () => {
     });
     await commitWith(broken, append('lost', 1), append('lost-too', 1));
     await broken.drain();
-    expect(failing).toEqual([{ notifications: 2, payloads: 1, seconds: expect.any(Number), failed: true }]);
+    expect(failing).toEqual([{ notifications: 2, payloads: 1, seconds: expect.any(Number), failed: true, waitedSeconds: expect.any(Number) }]);
     expect(warnings).toEqual([[{ err: new Error('connection lost'), notifications: 2 }, expect.stringContaining('publishing wakeups failed')]]);
   });
   it('starts flushes at most every minFlushIntervalMs: the first after a quiet spell at once, what arrives meanwhile together in the next', async () => {
     const starts: number[] = [];
     const sends: string[][] = [];
+    const reports: FlushReport[] = [];
     const publisher = new WakeupPublisher({
       db,
       log: quiet,
       minFlushIntervalMs: 1000,
+      onFlush: (report) => reports.push(report),
       send: async (payloads) => {
         starts.push(performance.now());
         sends.push(payloads);
@@ -317,5 +319,8 @@ describe('wakeup publisher', () => {
     expect(sends).toHaveLength(2);
     expect(sends[1]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => (n.kind === 'live' ? n.data : undefined))).toEqual([2, 3, 4]);
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(990);
+    // The wait is what the delay metric reports: none for the first, the interval's rest for the others.
+    expect(reports[0]!.waitedSeconds).toBeLessThan(0.5);
+    expect(reports[1]!.waitedSeconds).toBeGreaterThanOrEqual(0.9);
   });
 });

@@ -38,9 +38,9 @@ interface Written {
 }
 
 function groupsOn(maxInFlight: number, sent: string[][] = []) {
-  const reports: GroupReport[] = [];
+  const reports: Omit<GroupReport, 'seconds'>[] = [];
   const wakeups = new WakeupPublisher({ db, log: quiet, send: async (payloads) => void sent.push(payloads) });
-  const groups = new WriteGroups({ db, wakeups }, { maxInFlight, maxGroupSize: 64, lockWaitMs: 100, onGroup: (report) => reports.push(report) });
+  const groups = new WriteGroups({ db, wakeups }, { maxInFlight, maxGroupSize: 64, lockWaitMs: 100, onGroup: ({ writes, outcome }) => reports.push({ writes, outcome }) });
   return { groups, reports, wakeups };
 }
 
@@ -103,9 +103,13 @@ describe('write groups', () => {
     const { release } = occupy(groups, 1);
     const waiting = ['a', 'b', 'c', 'd', 'e'].map((session) => groups.run(session, logWrite(session)));
     await eventually(async () => groups.load.waiting, (n) => n === 5, 'five writes waiting');
+    await new Promise((resolve) => setTimeout(resolve, 100));
     release();
     await Promise.all(waiting);
     expect(reports.map((r) => r.writes)).toEqual([1, 2, 2, 1]);
+    // Each report times its transaction: the held one lasted as long as the test held it.
+    expect(reports[0]!.seconds).toBeGreaterThanOrEqual(0.1);
+    expect(reports[1]!.seconds).toBeLessThan(reports[0]!.seconds);
   });
 
   it('answers a refused write with its refusal and commits its neighbours, none of the refused write kept', async () => {

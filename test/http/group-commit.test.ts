@@ -110,5 +110,7 @@ describe('group commit', () => {
     expect(grew('session_sync_writes_per_transaction_bucket{le="1"}')).toBeGreaterThanOrEqual(1);
     expect(grew('session_sync_writes_per_transaction_count') - grew('session_sync_writes_per_transaction_bucket{le="4"}')).toBe(2);
     expect(grew('session_sync_writes_per_transaction_bucket{le="8"}') - grew('session_sync_writes_per_transaction_bucket{le="4"}')).toBe(2);
+    // Every transaction is timed, alone or grouped.
+    expect(grew('session_sync_write_transaction_seconds_count')).toBe(grew('session_sync_writes_per_transaction_count'));
   });
 });

@@ -124,6 +124,7 @@ describe('wakeup metrics', () => {
     expect(sent).toBeLessThanOrEqual(3);
     expect(plain(after, 'session_sync_wakeup_payloads_total') - plain(before, 'session_sync_wakeup_payloads_total')).toBe(sent);
     expect(plain(after, 'session_sync_wakeup_flush_seconds_count') - plain(before, 'session_sync_wakeup_flush_seconds_count')).toBe(sent);
+    expect(plain(after, 'session_sync_wakeup_delay_seconds_count') - plain(before, 'session_sync_wakeup_delay_seconds_count')).toBe(sent);
   });
 });
 
