@@ -13,7 +13,6 @@ import {
 import { checkFence } from '../leases/fence.js';
 import { type SessionRow } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
-import type { Committer } from '../wakeups/publisher.js';
 import type { SessionQueue } from './session-queue.js';
 import type { WriteGroups } from './write-groups.js';
 
@@ -104,10 +103,11 @@ export interface SessionWrite {
 }
 
 /**
- * What a session write needs from the process: the database and its wakeup
- * publisher, its queue of writers per session, and its group commit.
+ * What a session write needs from the process: its queue of writers per
+ * session, and its group commit (which holds the database and the wakeup
+ * publisher the transaction commits and publishes through).
  */
-export interface SessionWriter extends Committer {
+export interface SessionWriter {
   sessionQueue: SessionQueue;
   writeGroups: WriteGroups;
 }

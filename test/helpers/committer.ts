@@ -13,10 +13,8 @@ export function committerOn(db: Db): Committer {
 
 /** The same queue of writers per session, group commit and publisher a running app uses. */
 export function sessionWriterOn(db: Db, maxInFlight = 2): SessionWriter {
-  const committer = committerOn(db);
   return {
-    ...committer,
     sessionQueue: new SessionQueue(),
-    writeGroups: new WriteGroups(committer, { maxInFlight, maxGroupSize: MAX_WRITES_PER_TRANSACTION, lockWaitMs: GROUP_LOCK_WAIT_MS }),
+    writeGroups: new WriteGroups(committerOn(db), { maxInFlight, maxGroupSize: MAX_WRITES_PER_TRANSACTION, lockWaitMs: GROUP_LOCK_WAIT_MS }),
   };
 }
