@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -137,7 +138,10 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
         return readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
       }
     : (sid: number, after: number, limit: number) => readEventRows(db, sid, { after, limit, maxBytes: config.stream.pageBytes });
+  // Names this instance in the live signals it publishes (`WakeupPublisher`'s `local`); 48 random bits, 8 characters.
+  const instanceId = randomBytes(6).toString('base64url');
   const streamSide = buildStreamSide({
+    instanceId,
     url: database.url,
     heartbeatMs: config.sseHeartbeatMs,
     pageSize: config.stream.pageSize,
@@ -156,6 +160,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     db,
     log: app.log,
     send: sendWakeups,
+    local: { instanceId, deliver: (notification) => streamSide.sessionTails.route(notification) },
     onFlush: ({ notifications, payloads, seconds, failed, waitedSeconds }) => {
       metrics.wakeupDelaySeconds.observe(waitedSeconds);
       metrics.wakeupTransactions.inc({ outcome: failed ? 'failed' : 'ok' });

@@ -9,6 +9,8 @@ export interface StreamSideOptions extends StreamAdmissionOptions, SessionTailsO
   readHeads: ChangesFeedOptions['readHeads'];
   log: Pick<BaseLogger, 'info' | 'warn'>;
   changesFlushMs?: number;
+  /** This instance's id: live signals stamped with it were delivered to its streams when published (`WakeupPublisher`'s `local`). */
+  instanceId?: string;
 }
 
 /** The parts that serve streams on this process, each with one job; services hand them to the routes. */
@@ -36,7 +38,8 @@ export function buildStreamSide(options: StreamSideOptions): StreamSide {
     url: options.url,
     log,
     onNotification: (notification) => {
-      sessionTails.route(notification);
+      const own = 'from' in notification && notification.from !== undefined && notification.from === options.instanceId;
+      if (!own) sessionTails.route(notification);
       changesFeed.route(notification);
     },
     onReconnect: () => {

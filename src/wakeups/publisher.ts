@@ -21,7 +21,7 @@
 import type { BaseLogger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
 import { sendNotifications } from '../db/statements.js';
-import { encodeNotification, encodeWithinWakeup, MAX_WAKEUP_BYTES, type Notification, WAKEUP_CHANNEL } from './wakeups.js';
+import { encodeNotification, encodeWithinWakeup, MAX_WAKEUP_BYTES, type Notification, stampFrom, WAKEUP_CHANNEL } from './wakeups.js';
 
 /** A notification waiting to be published, encoded; `settle` when its publisher awaits it (a live event). */
 interface Queued {
@@ -59,6 +59,16 @@ export interface WakeupPublisherOptions {
   maxQueuedBytes?: number;
   /** Time between the starts of two flushes at least (default `MIN_FLUSH_INTERVAL_MS`). */
   minFlushIntervalMs?: number;
+  /**
+   * This instance's own streams. A live event or activity goes to them as it
+   * is queued, without the round trip through Postgres, and is stamped with
+   * `instanceId` so the LISTEN side skips it when it comes back
+   * (`stream/stream-side.ts`). Safe because a stream delivers a live signal
+   * only after the durable events up to its `head`, reading them itself when
+   * their wakeup has not come yet (`SessionTail.publishLive`): the same
+   * frames in the same order as through Postgres, only sooner.
+   */
+  local?: { instanceId: string; deliver: (notification: Notification) => void };
 }
 
 /**
@@ -160,6 +170,12 @@ export class WakeupPublisher {
         return;
       }
     }
+    const local = this.options.local;
+    const signal = local !== undefined && (notification.kind === 'live' || notification.kind === 'activity');
+    if (signal) {
+      entry.payload = stampFrom(entry.payload, local.instanceId);
+      entry.bytes = Buffer.byteLength(entry.payload);
+    }
     if (this.queuedBytes + entry.bytes > this.maxQueuedBytes) {
       const error = new Error(`wakeup queue full (${this.queuedBytes} bytes waiting): the database is not taking NOTIFYs`);
       if (entry.settle) entry.settle.reject(error);
@@ -170,6 +186,13 @@ export class WakeupPublisher {
     entry.queuedAt = performance.now();
     this.queue.push(entry);
     this.queuedBytes += entry.bytes;
+    if (signal) {
+      try {
+        local.deliver(notification);
+      } catch (err) {
+        this.options.log.warn({ err, session_id: notification.session_id }, 'delivering a live signal to this instance\'s streams failed');
+      }
+    }
   }
 
   private kick(): void {

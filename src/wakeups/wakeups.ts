@@ -30,10 +30,29 @@ export const MAX_WAKEUP_BYTES = 7999;
  */
 export type Notification =
   | { kind: 'append'; session_id: string; seq: number }
-  | { kind: 'live'; session_id: string; sid: number; head: number; type: string; data: unknown }
-  | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView }
+  | { kind: 'live'; session_id: string; sid: number; head: number; type: string; data: unknown; from?: string }
+  | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView; from?: string }
   | { kind: 'created'; session_id: string }
   | { kind: 'deleted'; session_id: string; sid: number; reason?: 'expired' };
+
+/**
+ * Live-only signals (live events, activity) carry the id of the instance that
+ * published them (`from`), which has already handed them to its own streams
+ * (`WakeupPublisher`'s `local`) and skips them when its LISTEN brings them back.
+ * Every id has this many characters, so the bytes `from` adds are known
+ * before the publishing instance is (an activity is encoded in its
+ * transaction) and reserved by `encodeWithinWakeup`.
+ */
+export const INSTANCE_ID_LENGTH = 8;
+const FROM_FIELD_BYTES = Buffer.byteLength(`"from":"${'x'.repeat(INSTANCE_ID_LENGTH)}",`);
+
+/** `payload`, an encoded live event or activity, with the publishing instance's id added. */
+export function stampFrom(payload: string, instanceId: string): string {
+  if (instanceId.length !== INSTANCE_ID_LENGTH || !/^[\w-]+$/.test(instanceId)) {
+    throw new Error(`an instance id is ${INSTANCE_ID_LENGTH} URL-safe characters; got "${instanceId}"`);
+  }
+  return `{"from":"${instanceId}",${payload.slice(1)}`;
+}
 
 /** Payloads of wakeups keep the two fields the wire format promises (session id and seq). */
 export function encodeNotification(notification: Notification): string {
@@ -56,7 +75,8 @@ const CARRIED: Record<Notification['kind'], string> = {
  */
 export function encodeWithinWakeup(notification: Notification): string {
   const payload = encodeNotification(notification);
-  const bytes = Buffer.byteLength(payload);
+  // The signals that carry `from` count it now, while the instance that adds it may not be known.
+  const bytes = Buffer.byteLength(payload) + (notification.kind === 'live' || notification.kind === 'activity' ? FROM_FIELD_BYTES : 0);
   if (bytes > MAX_WAKEUP_BYTES) {
     throw new PayloadTooLarge(
       `${CARRIED[notification.kind]} travels to other instances as ${bytes} bytes (session id, type, data and envelope, ` +

@@ -2,8 +2,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendNotifications } from '../../src/db/statements.js';
 import { PayloadTooLarge } from '../../src/errors.js';
-import { beginAndWake, type FlushReport, wakeAfterCommit, WakeupPublisher } from '../../src/wakeups/publisher.js';
-import { decodeNotifications, encodeNotification, MAX_WAKEUP_BYTES, type Notification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
+import { beginAndWake, type FlushReport, wakeAfterCommit, WakeupPublisher, type WakeupPublisherOptions } from '../../src/wakeups/publisher.js';
+import { decodeNotifications, encodeNotification, MAX_WAKEUP_BYTES, type Notification, stampFrom, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/streams.js';
 
@@ -32,7 +32,7 @@ const quiet = { warn: () => {} };
  * oldest waiting send, `release` every send from now on), each send recorded
  * and then really sent.
  */
-function gatedPublisher(options: { maxPayloadsPerFlush?: number; maxQueuedBytes?: number; log?: { warn: (...args: unknown[]) => void } } = {}) {
+function gatedPublisher(options: Partial<Pick<WakeupPublisherOptions, 'maxPayloadsPerFlush' | 'maxQueuedBytes' | 'local'>> & { log?: { warn: (...args: unknown[]) => void } } = {}) {
   const sends: string[][] = [];
   const reports: FlushReport[] = [];
   const waiting: (() => void)[] = [];
@@ -229,13 +229,40 @@ describe('wakeup publisher', () => {
 
   it('sends a live event of the full 7999 bytes alone and whole', async () => {
     received = [];
-    const publisher = new WakeupPublisher({ db, log: quiet });
-    const empty = Buffer.byteLength(encodeNotification(live('full', '')));
+    const publisher = new WakeupPublisher({ db, log: quiet, local: { instanceId: 'abcd-_12', deliver: () => {} } });
+    // Counted with the publishing instance's id, which it carries.
+    const empty = Buffer.byteLength(stampFrom(encodeNotification(live('full', '')), 'abcd-_12'));
     const full = live('full', 'f'.repeat(MAX_WAKEUP_BYTES - empty));
+    expect(() => publisher.publish(live('full', 'f'.repeat(MAX_WAKEUP_BYTES - empty + 1)))).toThrow(PayloadTooLarge);
     await publisher.publish(full);
     await eventually(async () => received.length, (n) => n >= 1, 'the event');
     expect(received.map((p) => Buffer.byteLength(p))).toEqual([MAX_WAKEUP_BYTES]);
-    expect(notifications()).toEqual([full]);
+    expect(notifications()).toEqual([{ from: 'abcd-_12', ...full }]);
+  });
+
+  it("hands live events and activity to this instance's streams as they are queued, stamped with its id; not appends, not refused ones", async () => {
+    received = [];
+    const local: Notification[] = [];
+    const { publisher, release } = gatedPublisher({ maxQueuedBytes: 1000, local: { instanceId: 'instance', deliver: (n) => local.push(n) } });
+    const activity: Notification = { kind: 'activity', session_id: 'here', sid: 1, head: 0, activity: { status: 'thinking', updated_at: '2026-01-01T00:00:00.000Z' } };
+    await commitWith(publisher, append('here', 1), activity);
+    const token = live('here', 'a');
+    const sent = publisher.publish(token);
+    // Both delivered before anything was sent: the first flush waits at the gate.
+    expect(local).toEqual([activity, token]);
+    await expect(publisher.publish(live('here', 'b'.repeat(1000)))).rejects.toThrow('wakeup queue full');
+    expect(local).toEqual([activity, token]);
+    release();
+    await sent;
+    await eventually(async () => notifications().length, (n) => n >= 3, 'the notifications');
+    expect(notifications()).toEqual([append('here', 1), { from: 'instance', ...activity }, { from: 'instance', ...token }]);
+  });
+
+  it('refuses an instance id of another length, or one a payload would have to escape', () => {
+    expect(stampFrom('{"a":1}', 'abcdefgh')).toBe('{"from":"abcdefgh","a":1}');
+    expect(() => stampFrom('{}', 'abcdefg')).toThrow('an instance id is 8 URL-safe characters; got "abcdefg"');
+    expect(() => stampFrom('{}', 'abcdefghi')).toThrow('an instance id is 8 URL-safe characters');
+    expect(() => stampFrom('{}', 'abcdefg"')).toThrow('an instance id is 8 URL-safe characters');
   });
 
   it('puts at most maxPayloadsPerFlush payloads in one NOTIFY transaction; the rest follow in order', async () => {

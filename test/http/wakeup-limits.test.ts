@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeNotification, MAX_WAKEUP_BYTES } from '../../src/wakeups/wakeups.js';
+import { encodeNotification, INSTANCE_ID_LENGTH, MAX_WAKEUP_BYTES, type Notification, stampFrom } from '../../src/wakeups/wakeups.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
 
@@ -28,6 +28,8 @@ afterAll(async () => {
 });
 
 const bytes = (text: string) => Buffer.byteLength(text);
+/** The payload's bytes as it is sent: with the id of the instance that published it. */
+const sentBytes = (notification: Notification) => bytes(stampFrom(encodeNotification(notification), 'i'.repeat(INSTANCE_ID_LENGTH)));
 
 /** Text of `n` bytes ending in a multi-byte character; `over` swaps its last 'a' for 'é' (one byte more, same length). */
 function textOf(n: number, over = false): string {
@@ -41,7 +43,7 @@ describe('what a wakeup carries', () => {
     try {
       await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
       const size = (detail: string) =>
-        bytes(encodeNotification({ kind: 'activity', session_id: ID, sid, head: 0, activity: { status: STATUS, detail, updated_at: ISO } }));
+        sentBytes({ kind: 'activity', session_id: ID, sid, head: 0, activity: { status: STATUS, detail, updated_at: ISO } });
       const room = MAX_WAKEUP_BYTES - size('');
       const fits = textOf(room);
       expect(size(fits)).toBe(MAX_WAKEUP_BYTES);
@@ -69,7 +71,7 @@ describe('what a wakeup carries', () => {
     try {
       await stream.waitFor(() => stream.ofType('session.activity').length === 1, 'the activity marker');
       const type = `t${'.x'.repeat(63)}`; // 127 characters
-      const size = (data: unknown) => bytes(encodeNotification({ kind: 'live', session_id: ID, sid, head: 0, type, data }));
+      const size = (data: unknown) => sentBytes({ kind: 'live', session_id: ID, sid, head: 0, type, data });
       const room = MAX_WAKEUP_BYTES - size({ text: '' });
       const fits = { text: textOf(room) };
       expect(size(fits)).toBe(MAX_WAKEUP_BYTES);

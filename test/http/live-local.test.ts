@@ -1,0 +1,132 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendNotifications } from '../../src/db/statements.js';
+import { decodeNotifications, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
+import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
+import { append, eventually, open, waitForMarker } from '../helpers/streams.js';
+
+// A live event (or an activity) published on an instance reaches that
+// instance's own streams without going through Postgres, and exactly once when
+// its NOTIFY comes back; other instances get it from the NOTIFY as before.
+// Instance `publisher` holds its NOTIFYs at a gate the test opens, so what its
+// streams receive meanwhile came the local way; `other` shares its database.
+let publisher: TestApp;
+let other: TestApp;
+let sql: postgres.Sql;
+/** Each flush's payloads, as `publisher` sent them. */
+const sent: string[][] = [];
+const gate = { open: true, waiting: [] as (() => void)[] };
+
+beforeAll(async () => {
+  publisher = await createTestApp({
+    // No head poll in this file's time: a durable event a stream shows came from a wakeup or a read the stream made itself.
+    env: { STREAM_HEAD_POLL_MS: '3600000' },
+    sendWakeups: async (payloads) => {
+      sent.push(payloads);
+      if (!gate.open) await new Promise<void>((resolve) => gate.waiting.push(resolve));
+      await sendNotifications(sql, WAKEUP_CHANNEL, payloads);
+    },
+  });
+  sql = postgres(publisher.url, { max: 2, onnotice: () => {} });
+  other = await createTestApp({ databaseUrl: publisher.url });
+  await publisher.listen();
+  await other.listen();
+});
+afterAll(async () => {
+  await other.close();
+  await publisher.close();
+  await sql.end();
+});
+
+function hold(): void {
+  gate.open = false;
+}
+function release(): void {
+  gate.open = true;
+  for (const resolve of gate.waiting.splice(0)) resolve();
+}
+const sentLive = (type: string) => sent.flat().flatMap((payload) => decodeNotifications(payload) ?? []).filter((n) => n.kind === 'live' && n.type === type);
+const live = (t: TestApp, id: string, type: string, data: unknown = {}) => call(t.app, 'POST', `/v1/sessions/${id}/live`, { type, data });
+
+describe('live signals on the instance that publishes them', () => {
+  it('reach its streams while their NOTIFY is still held, once, and reach other instances by the NOTIFY', async () => {
+    const id = 'live-local-once';
+    await createSession(publisher, id);
+    const here = await open(publisher, `/v1/sessions/${id}/stream`);
+    const there = await open(other, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(here);
+      await waitForMarker(there);
+      hold();
+      // Answered only once its NOTIFY is sent, so not awaited yet.
+      const posted = live(publisher, id, 'token', { text: 'hello' });
+      await here.waitFor(() => here.ofType('token').length === 1, 'the live event, before its NOTIFY was sent');
+      expect(here.ofType('token')[0]?.json).toEqual({ type: 'token', data: { text: 'hello' } });
+      expect(there.ofType('token')).toEqual([]);
+      // The NOTIFY carries it too, named as this instance's, for the others.
+      await eventually(async () => sentLive('token').length, (n) => n === 1, 'the NOTIFY at the gate');
+      expect(sentLive('token')[0]).toMatchObject({ from: expect.stringMatching(/^[\w-]{8}$/), data: { text: 'hello' } });
+      release();
+      expect((await posted).statusCode).toBe(202);
+      await there.waitFor(() => there.ofType('token').length === 1, 'the live event on the other instance');
+      // `other` publishes after `publisher`'s NOTIFY was sent, so every LISTEN gets that one first: once this arrives, the first has come back.
+      expect((await live(other, id, 'after')).statusCode).toBe(202);
+      await here.waitFor(() => here.ofType('after').length === 1, "the other instance's event");
+      await there.waitFor(() => there.ofType('after').length === 1, "the other instance's event on its own stream");
+      expect(here.ofType('token')).toHaveLength(1);
+      expect(there.ofType('token')).toHaveLength(1);
+      expect(there.ofType('after')).toHaveLength(1);
+    } finally {
+      release();
+      await here.close();
+      await there.close();
+    }
+  });
+
+  it('still follow the durable events committed before them, whose wakeup has not been sent', async () => {
+    const id = 'live-local-causal';
+    await createSession(publisher, id);
+    const here = await open(publisher, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(here);
+      hold();
+      await append(publisher, id, [{ type: 'durable', data: 1 }]);
+      const posted = live(publisher, id, 'token');
+      await here.waitFor(() => here.ofType('token').length === 1, 'the live event');
+      // The append's wakeup is still at the gate and no head poll runs: the stream read the row because the live event follows it.
+      expect(here.messages.filter((m) => m.event === 'durable' || m.event === 'token').map((m) => [m.event, m.id])).toEqual([
+        ['durable', '1'],
+        ['token', undefined],
+      ]);
+      release();
+      expect((await posted).statusCode).toBe(202);
+    } finally {
+      release();
+      await here.close();
+    }
+  });
+
+  it('keep the order they were published in: an activity, then a live event', async () => {
+    const id = 'live-local-order';
+    await createSession(publisher, id);
+    const here = await open(publisher, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(here);
+      hold();
+      // Answered once committed: its publication waits at the gate.
+      expect((await call(publisher.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'thinking' })).statusCode).toBe(200);
+      const posted = live(publisher, id, 'token');
+      await here.waitFor(() => here.ofType('token').length === 1, 'the live event');
+      expect(here.messages.filter((m) => m.event === 'session.activity' || m.event === 'token').map((m) => [m.event, m.json?.status])).toEqual([
+        ['session.activity', 'idle'],
+        ['session.activity', 'thinking'],
+        ['token', undefined],
+      ]);
+      release();
+      expect((await posted).statusCode).toBe(202);
+    } finally {
+      release();
+      await here.close();
+    }
+  });
+});
