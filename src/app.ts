@@ -160,7 +160,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     db,
     log: app.log,
     send: sendWakeups,
-    local: { instanceId, deliver: (notification) => streamSide.sessionTails.route(notification) },
+    local: { instanceId, deliver: (notification) => streamSide.localSignals.deliver(notification) },
     onFlush: ({ notifications, payloads, seconds, failed, waitedSeconds }) => {
       metrics.wakeupDelaySeconds.observe(waitedSeconds);
       metrics.wakeupTransactions.inc({ outcome: failed ? 'failed' : 'ok' });

@@ -54,6 +54,17 @@ export class ListenConnection {
     return this.listening;
   }
 
+  /**
+   * Resolves once every notification committed before this call has been
+   * handed to `onNotification`: Postgres sends a listener the notifications
+   * pending when it reads a query before answering it, on this one
+   * connection, in order. At once while not listening (nothing arrives then).
+   */
+  async barrier(): Promise<void> {
+    if (!this.listening) return;
+    await ping(this.listenSql);
+  }
+
   async start(): Promise<void> {
     await this.connect();
     this.pingTimer = setInterval(() => this.probe(), PING_MS).unref();

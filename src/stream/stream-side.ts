@@ -2,6 +2,7 @@ import type { BaseLogger } from 'pino';
 import { StreamAdmission, type StreamAdmissionOptions } from './admission.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes-feed.js';
 import { ListenConnection } from './listen-connection.js';
+import { LocalSignals } from './local-signals.js';
 import { SessionTails, type SessionTailsOptions } from './session-tails.js';
 
 export interface StreamSideOptions extends StreamAdmissionOptions, SessionTailsOptions {
@@ -17,6 +18,8 @@ export interface StreamSideOptions extends StreamAdmissionOptions, SessionTailsO
 export interface StreamSide {
   listenConnection: ListenConnection;
   sessionTails: SessionTails;
+  /** Live signals this instance published, on their way to its own streams (`WakeupPublisher`'s `local`). */
+  localSignals: LocalSignals;
   changesFeed: ChangesFeed;
   admission: StreamAdmission;
   start(): Promise<void>;
@@ -47,8 +50,10 @@ export function buildStreamSide(options: StreamSideOptions): StreamSide {
       changesFeed.sweepRequired();
     },
   });
+  const localSignals = new LocalSignals({ barrier: () => listenConnection.barrier(), route: (n) => sessionTails.route(n), log });
   return {
     listenConnection,
+    localSignals,
     sessionTails,
     changesFeed,
     admission,

@@ -65,8 +65,10 @@ export interface WakeupPublisherOptions {
    * `instanceId` so the LISTEN side skips it when it comes back
    * (`stream/stream-side.ts`). Safe because a stream delivers a live signal
    * only after the durable events up to its `head`, reading them itself when
-   * their wakeup has not come yet (`SessionTail.publishLive`): the same
-   * frames in the same order as through Postgres, only sooner.
+   * their wakeup has not come yet (`SessionTail.publishLive`), and because
+   * `deliver` waits until what other instances published before it has
+   * arrived (`stream/local-signals.ts`): the same frames in the same order
+   * as through a NOTIFY, only sooner.
    */
   local?: { instanceId: string; deliver: (notification: Notification) => void };
 }

@@ -47,3 +47,44 @@ export async function startNotificationDroppingProxy(target: { host: string; por
       }),
   };
 }
+
+/**
+ * A TCP proxy in front of PostgreSQL that delays what the server sends on the
+ * LISTEN connection (the one whose startup names `session-sync-listen`) by
+ * `delayMs`, in order, and passes every other connection through untouched:
+ * notifications reach that instance late, as from a busy or far listener,
+ * while its queries on the pool stay fast.
+ */
+export async function startListenDelayingProxy(target: { host: string; port: number }, delayMs: number): Promise<PgProxy> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    let delayed: boolean | undefined;
+    client.on('data', (chunk: Buffer) => {
+      // The startup message is the client's first.
+      delayed ??= chunk.includes('session-sync-listen');
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (delayed) setTimeout(() => client.write(chunk), delayMs);
+      else client.write(chunk);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendNotifications } from '../../src/db/statements.js';
 import { decodeNotifications, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
+import { type PgProxy, startListenDelayingProxy } from '../helpers/pg-proxy.js';
 import { append, eventually, open, waitForMarker } from '../helpers/streams.js';
 
 // A live event (or an activity) published on an instance reaches that
@@ -12,6 +13,9 @@ import { append, eventually, open, waitForMarker } from '../helpers/streams.js';
 // streams receive meanwhile came the local way; `other` shares its database.
 let publisher: TestApp;
 let other: TestApp;
+/** An instance whose LISTEN connection hears everything 300 ms late (its pool does not). */
+let lateListener: TestApp;
+let proxy: PgProxy;
 let sql: postgres.Sql;
 /** Each flush's payloads, as `publisher` sent them. */
 const sent: string[][] = [];
@@ -29,10 +33,18 @@ beforeAll(async () => {
   });
   sql = postgres(publisher.url, { max: 2, onnotice: () => {} });
   other = await createTestApp({ databaseUrl: publisher.url });
+  const direct = new URL(publisher.url);
+  proxy = await startListenDelayingProxy({ host: direct.hostname, port: Number(direct.port) }, 300);
+  const late = new URL(publisher.url);
+  late.port = String(proxy.port);
+  lateListener = await createTestApp({ databaseUrl: late.toString() });
   await publisher.listen();
   await other.listen();
+  await lateListener.listen();
 });
 afterAll(async () => {
+  await lateListener.close();
+  await proxy.close();
   await other.close();
   await publisher.close();
   await sql.end();
@@ -126,6 +138,22 @@ describe('live signals on the instance that publishes them', () => {
       expect((await posted).statusCode).toBe(202);
     } finally {
       release();
+      await here.close();
+    }
+  });
+
+  it('wait for what another instance published before them: a publisher that alternates instances keeps its order', async () => {
+    const id = 'live-local-alternating';
+    await createSession(publisher, id);
+    const here = await open(lateListener, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(here);
+      // Answered once its NOTIFY has committed; it reaches `lateListener` 300 ms later.
+      expect((await live(other, id, 'first')).statusCode).toBe(202);
+      expect((await live(lateListener, id, 'second')).statusCode).toBe(202);
+      await here.waitFor(() => here.ofType('second').length === 1, 'the second event');
+      expect(here.messages.filter((m) => m.event === 'first' || m.event === 'second').map((m) => m.event)).toEqual(['first', 'second']);
+    } finally {
       await here.close();
     }
   });
