@@ -11,10 +11,11 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { runMigrations } from '../src/db/migrate.js';
-import { api, cpuMsOf, measuredRun, metric, percentile, postgresCpuMs, ROOT, type Row, rssOf, runWorker, type ServerProcess, sleep, startServer } from './lib.js';
+import { api, cpuMsOf, measuredRun, metric, percentile, postgresCpuMs, ROOT, type Row, rssOf, runWorker, type ServerProcess, sleep, startServer, wallMs } from './lib.js';
+import type { LiveReceipts } from './workers/live-subscribers.js';
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --only 1,3]
-  (no flags)   every scenario, about 2.5 minutes on 2 cores; writes bench/results.json (the committed figures)
+  (no flags)   every scenario, about 3.5 minutes on 2 cores; writes bench/results.json (the committed figures)
   --quick      smaller counts, under a minute; writes bench/out/results-quick.json
   --only N,M   only these scenarios; writes bench/out/results-only.json
   DATABASE_URL=postgres://... npm run bench   against your own Postgres instead of an embedded one`;
@@ -50,7 +51,7 @@ const rows: Row[] = [];
 function record(row: Omit<Row, 'ratio'> & { ratio?: number | null }): void {
   const full = { ratio: null, ...row } as Row;
   rows.push(full);
-  const fmt = (n: number | null) => (n === null ? '-' : Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 3 : 1));
+  const fmt = (n: number | null) => (n === null ? '-' : Number.isInteger(n) ? String(n) : Math.abs(n) < 0.001 ? n.toPrecision(2) : n.toFixed(n < 10 ? 3 : 1));
   console.log(`  ${full.pass ? 'PASS' : 'FAIL'}  ${full.metric}: ${fmt(full.value)} (baseline ${fmt(full.baseline)}, ratio ${fmt(full.ratio)}, target ${full.target})`);
 }
 
@@ -449,6 +450,164 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       }
     },
   ],
+  [
+    9,
+    'Live events (never stored): NDJSON token streams and single-event requests to SSE subscribers, and durable appends beside them',
+    async ({ server, dbUrl, sql }) => {
+      const clients = 16;
+      const warmupMs = 1000;
+      const notifyTransactions = () => metric(server.url, 'session_sync_wakeup_notify_transactions_total{outcome="ok"}');
+      /** One subscriber per session (one process): `finish` waits for what was accepted and answers the totals. */
+      const subscribe = async (sessions: string[]) => {
+        for (const id of sessions) await createSession(server.url, id);
+        let ready = false;
+        const group = runWorker<LiveReceipts>('live-subscribers', { url: server.url, sessions }, (message) => message.type === 'ready' && (ready = true));
+        while (!ready) await sleep(50);
+        return async (expect: number[], windows: { start: number; end: number }[]) => {
+          group.child.send({ type: 'finish', expect, windows });
+          const receipts = await group.result;
+          // Every accepted event reaches its stream once, in order.
+          const lost = expect.reduce((sum, n, i) => sum + Math.max(0, n - (receipts.distinct[i] ?? 0)), 0);
+          return { ...receipts, lost };
+        };
+      };
+      const sum = (ns: number[]) => ns.reduce((a, b) => a + b, 0);
+      /** Reads the server's CPU at the start and end of a worker's counted window, and when they were. */
+      const windowed = () => {
+        const marks: number[] = [];
+        return {
+          cpu: () => {
+            marks.push(wallMs());
+            return [cpuMsOf(server.pid)];
+          },
+          window: () => ({ start: marks[0] ?? 0, end: marks[1] ?? 0 }),
+        };
+      };
+
+      // 1. NDJSON: one publisher process streams paced lines into 16 sessions, one subscriber each.
+      {
+        const perSecond = 21_000;
+        const durationMs = quick ? 3000 : 5000;
+        const ids = Array.from({ length: clients }, (_, i) => `live-ndjson-${i}`);
+        const finish = await subscribe(ids);
+        const notifiesBefore = await notifyTransactions();
+        const marks = windowed();
+        const run = await measuredRun<{ sent: number[]; accepted: number[]; status: number[]; cpuMs: number }>(
+          'live-ndjson',
+          { url: server.url, sessions: ids, perSecond, burstMs: 10, warmupMs, durationMs },
+          marks.cpu,
+        );
+        const notifies = (await notifyTransactions()) - notifiesBefore;
+        const window = marks.window();
+        const received = await finish(run.result.accepted, [window]);
+        const seconds = (window.end - window.start) / 1000;
+        const accepted = sum(run.result.accepted);
+        const refused = sum(run.result.sent) - accepted;
+        const value = received.receivedInWindows / seconds;
+        record({ scenario: 'live_events', metric: `live events/s received, NDJSON, ${clients} sessions (${perSecond}/s offered)`, value, baseline: null, target: '>= 20000', pass: value >= 20_000 });
+        record({ scenario: 'live_events', metric: 'p99 publish -> receipt, NDJSON (ms)', value: received.latency.p99, baseline: null, target: '<= 50', pass: received.latency.p99 <= 50 });
+        record({ scenario: 'live_events', metric: 'p50 publish -> receipt, NDJSON (ms)', value: received.latency.p50, baseline: null, target: 'info', pass: true });
+        const bad = received.lost + received.disorder + refused;
+        record({ scenario: 'live_events', metric: `events lost, refused or out of order, NDJSON (of ${accepted} accepted)`, value: bad, baseline: null, target: '0', pass: bad === 0 && received.ended === 0 && run.result.status.every((s) => s === 202) });
+        record({ scenario: 'live_events', metric: 'NOTIFY transactions per live event, NDJSON', value: notifies / Math.max(1, accepted), baseline: null, target: 'info', pass: true });
+        record({ scenario: 'live_events', metric: 'server CPU per live event, NDJSON (ms)', value: (run.cpu[0] ?? 0) / Math.max(1, received.receivedInWindows), baseline: null, target: 'info', pass: true });
+        // The load generator shares the 2 cores: if it is the limit, this says so.
+        const clientCpu = run.result.cpuMs / Math.max(1, received.receivedInWindows) + received.cpuMs / Math.max(1, sum(received.distinct));
+        record({ scenario: 'live_events', metric: 'client CPU per live event, NDJSON: publisher + subscribers (ms)', value: clientCpu, baseline: null, target: 'info', pass: true });
+      }
+
+      // 2. One live event per request, 16 clients, vs postgres.js doing one transaction per request (scenario 1's
+      // baseline), taking turns.
+      {
+        const durationMs = quick ? 2000 : 3000;
+        const rounds = quick ? 1 : 2;
+        const ids = Array.from({ length: clients }, (_, i) => `live-single-${i}`);
+        const finish = await subscribe(ids);
+        const accepted = ids.map(() => 0);
+        const windows: { start: number; end: number }[] = [];
+        const viaServer = { count: 0, errors: 0, cpu: 0, notifies: 0 };
+        let viaPostgres = 0;
+        for (let round = 0; round < rounds; round++) {
+          const notifiesBefore = await notifyTransactions();
+          const marks = windowed();
+          const served = await measuredRun<{ count: number; errors: number; accepted: number[] }>(
+            'live-load',
+            { url: server.url, sessions: ids, warmupMs, durationMs, firstIndex: round * 10_000_000 },
+            marks.cpu,
+          );
+          viaServer.notifies += (await notifyTransactions()) - notifiesBefore;
+          viaServer.count += served.result.count;
+          viaServer.errors += served.result.errors;
+          viaServer.cpu += served.cpu[0] ?? 0;
+          served.result.accepted.forEach((n, i) => (accepted[i]! += n));
+          windows.push(marks.window());
+
+          const baseIds = Array.from({ length: clients }, (_, i) => `live-base-${round}-${i}`);
+          for (const id of baseIds) await createSession(server.url, id, { counter: 0 });
+          const sids = await sql`select sid, id from sessions where id = any(${baseIds})`;
+          const direct = await measuredRun<{ count: number }>('pg-append', { dbUrl, sessions: sids.map((r) => ({ sid: Number(r.sid), id: r.id as string })), warmupMs, durationMs }, () => []);
+          viaPostgres += direct.result.count;
+        }
+        const received = await finish(accepted, windows);
+        const seconds = (rounds * durationMs) / 1000;
+        const value = viaServer.count / seconds;
+        const baseline = viaPostgres / seconds;
+        record({ scenario: 'live_events', metric: `live events/s, one per request, ${clients} clients`, value, baseline, ratio: value / baseline, target: 'ratio >= 2.2 (vs a transaction per request)', pass: value / baseline >= 2.2 });
+        const bad = received.lost + received.disorder + viaServer.errors;
+        record({ scenario: 'live_events', metric: `events lost, refused or out of order, one per request (of ${sum(accepted)} accepted)`, value: bad, baseline: null, target: '0', pass: bad === 0 && received.ended === 0 });
+        record({ scenario: 'live_events', metric: 'NOTIFY transactions per live event, one per request', value: viaServer.notifies / Math.max(1, sum(accepted)), baseline: null, target: 'info', pass: true });
+        record({ scenario: 'live_events', metric: 'server CPU per live event, one per request (ms)', value: viaServer.cpu / Math.max(1, viaServer.count), baseline: null, target: 'info', pass: true });
+      }
+
+      // 3. Durable appends (scenario 1's load) alone, and while live events flow at a paced 5,000/s into 16 other
+      // sessions with subscribers; alternating which goes first, so slow spells hit both.
+      {
+        const livePerSecond = 5000;
+        const durationMs = quick ? 2000 : 3000;
+        const rounds = quick ? 1 : 2;
+        const liveIds = Array.from({ length: clients }, (_, i) => `live-beside-${i}`);
+        const finish = await subscribe(liveIds);
+        const accepted = liveIds.map(() => 0);
+        const liveWindows: { start: number; end: number }[] = [];
+        const deltas = { alone: 0, beside: 0 };
+        let refused = 0;
+        for (let round = 0; round < rounds; round++) {
+          for (const mode of round % 2 === 0 ? (['alone', 'beside'] as const) : (['beside', 'alone'] as const)) {
+            const ids = Array.from({ length: clients }, (_, i) => `live-durable-${mode}-${round}-${i}`);
+            for (const id of ids) await createSession(server.url, id, { counter: 0 });
+            let flowing = mode === 'alone';
+            const live =
+              mode === 'beside'
+                ? runWorker<{ sent: number[]; accepted: number[]; status: number[] }>(
+                    'live-ndjson',
+                    { url: server.url, sessions: liveIds, perSecond: livePerSecond, burstMs: 10, warmupMs: 500, firstIndex: round * 10_000_000 },
+                    (message) => message.type === 'flowing' && (flowing = true),
+                  )
+                : undefined;
+            while (!flowing) await sleep(20);
+            const marks = windowed();
+            const served = await measuredRun<{ count: number; errors: number }>('append-load', { url: server.url, sessions: ids.map((id) => ({ id, version: 1 })), warmupMs, durationMs }, marks.cpu);
+            deltas[mode] += served.result.count;
+            if (live) {
+              live.child.send({ type: 'finish' });
+              const published = await live.result;
+              published.accepted.forEach((n, i) => (accepted[i]! += n));
+              refused += sum(published.sent) - sum(published.accepted);
+              liveWindows.push(marks.window());
+            }
+          }
+        }
+        const received = await finish(accepted, liveWindows);
+        const ratio = deltas.beside / Math.max(1, deltas.alone);
+        const seconds = (rounds * durationMs) / 1000;
+        record({ scenario: 'live_events', metric: `deltas/s, ${clients} writers, while ${livePerSecond} live events/s flow`, value: deltas.beside / seconds, baseline: deltas.alone / seconds, ratio, target: 'ratio >= 0.7 (vs the same writers alone)', pass: ratio >= 0.7 });
+        const liveSeconds = liveWindows.reduce((total, w) => total + (w.end - w.start), 0) / 1000;
+        record({ scenario: 'live_events', metric: 'live events/s received meanwhile', value: received.receivedInWindows / Math.max(0.001, liveSeconds), baseline: null, target: `info (${livePerSecond} offered)`, pass: true });
+        const bad = received.lost + received.disorder + refused;
+        record({ scenario: 'live_events', metric: `events lost, refused or out of order, beside durable appends (of ${sum(accepted)} accepted)`, value: bad, baseline: null, target: '0', pass: bad === 0 && received.ended === 0 });
+      }
+    },
+  ],
 ];
 
 async function main(): Promise<void> {
@@ -491,7 +650,8 @@ async function main(): Promise<void> {
   }
   console.log(`\n${'scenario'.padEnd(18)} ${'metric'.padEnd(58)} ${'value'.padStart(10)} ${'baseline'.padStart(10)} ${'ratio'.padStart(7)}  pass`);
   for (const r of rows) {
-    const num = (n: number | null, digits = 1) => (n === null ? '-' : n.toFixed(Math.abs(n) < 10 && !Number.isInteger(n) ? Math.max(digits, 2) : digits));
+    const num = (n: number | null, digits = 1) =>
+      n === null ? '-' : n !== 0 && Math.abs(n) < 0.01 ? n.toPrecision(2) : n.toFixed(Math.abs(n) < 10 && !Number.isInteger(n) ? Math.max(digits, 2) : digits);
     console.log(`${r.scenario.padEnd(18)} ${r.metric.padEnd(58)} ${num(r.value).padStart(10)} ${num(r.baseline).padStart(10)} ${num(r.ratio, 2).padStart(7)}  ${r.pass ? 'yes' : 'NO'}`);
   }
   await mkdir(path.join(ROOT, path.dirname(resultsFile)), { recursive: true });

@@ -21,7 +21,9 @@ export function measured(warmupMs: number, durationMs: number) {
     report({ type: 'measured' });
   }, warmupMs + durationMs);
   return {
-    over: () => Date.now() >= end,
+    // Over once `measured` has been sent, not merely at `end`: a worker whose last requests finish before that
+    // timer fires would otherwise send its result first, and the orchestrator would read no CPU for the window.
+    over: () => cpuAtEnd !== undefined,
     done: () => {
       const now = Date.now();
       if (now >= start && now < end) count++;
