@@ -157,4 +157,41 @@ describe('live signals on the instance that publishes them', () => {
       await here.close();
     }
   });
+
+  it('an NDJSON token stream goes on being read and delivered while its NOTIFYs are held, and is answered once they are sent', async () => {
+    const id = 'live-local-ndjson';
+    await createSession(publisher, id);
+    const here = await open(publisher, `/v1/sessions/${id}/stream`);
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const line = (i: number) => new TextEncoder().encode(`${JSON.stringify({ type: 'token', data: { i } })}\n`);
+    try {
+      await waitForMarker(here);
+      hold();
+      const response = fetch(`${publisher.baseUrl}/v1/sessions/${id}/live`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      // Each line arrives on its own; the first group's NOTIFY waits at the gate from the first line on.
+      for (let i = 1; i <= 3; i++) {
+        controller.enqueue(line(i));
+        await here.waitFor(() => here.ofType('token').length === i, `line ${i}`);
+      }
+      controller.close();
+      let answered = false;
+      void response.then(() => (answered = true));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(answered).toBe(false);
+      release();
+      const res = await response;
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({ accepted: 3, after_seq: 0 });
+      expect(here.ofType('token').map((m) => m.json.data.i)).toEqual([1, 2, 3]);
+    } finally {
+      release();
+      await here.close();
+    }
+  });
 });
