@@ -11,8 +11,8 @@ import { answerUnlessGone, clientBody } from '../http/transfers.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
-import { getSession } from '../sessions/store.js';
 import type { Services } from '../services.js';
+import { LiveHeads } from './heads.js';
 
 const LiveEvent = Type.Object({ type: EventType, data: Type.Unknown() }, { additionalProperties: false });
 type LiveEvent = Static<typeof LiveEvent>;
@@ -26,6 +26,7 @@ const NDJSON_UNSENT_EVENTS = 256;
 export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, config } = services;
   const { maxLiveBytes, maxBatchEvents, maxBodyBytes } = config.limits;
+  const heads = new LiveHeads(db);
 
   // Scoped to this plugin: the body stays a stream so each line is published as it arrives.
   app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
@@ -43,7 +44,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
    * the NOTIFYs carrying them have been sent.
    */
   const publish = async (sessionId: string, events: LiveEvent[]): Promise<{ afterSeq: number; sent: Promise<unknown> }> => {
-    const session = await getSession(db, sessionId);
+    const session = await heads.read(sessionId);
     const sent: Promise<void>[] = [];
     try {
       for (const { type, data } of events) {
@@ -120,7 +121,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
    * waited in the socket about 1.7 s at p50 (bench scenario 9).
    */
   async function ingestNdjson(body: AsyncIterable<Buffer>, sessionId: string): Promise<{ accepted: number; after_seq: number }> {
-    let afterSeq = (await getSession(db, sessionId)).lastSeq;
+    let afterSeq = (await heads.read(sessionId)).lastSeq;
     let accepted = 0;
     let lineNo = 0;
     let pending = '';

@@ -160,6 +160,11 @@ export async function readSessionHeads(pg: Sql, ids: string[]): Promise<SessionH
   return row?.heads ?? [];
 }
 
+/** Incarnation and head of each session named that exists (live publishes read many at once: `live/heads.ts`). */
+export async function readLiveHeads(pg: Sql, ids: string[]): Promise<{ id: string; sid: number; lastSeq: number }[]> {
+  return pg<{ id: string; sid: number; lastSeq: number }[]>`select id, sid, last_seq from sessions where id = any(${ids}::text[])`;
+}
+
 /** The head of a session by its internal key (a stream's incarnation), with where its kept history starts. */
 export async function readSessionHead(pg: Sql, sid: number): Promise<{ lastSeq: number; historyStart: number } | undefined> {
   const [row] = await pg<{ lastSeq: number; historyStart: number }[]>`select last_seq, history_start from sessions where sid = ${sid}`;
