@@ -340,14 +340,30 @@ describe('wakeup publisher', () => {
       },
     });
     const quietSince = performance.now();
-    await publisher.publish(live('interval', 1));
+    await commitWith(publisher, append('interval-1', 1));
+    await publisher.drain();
     expect(starts[0]! - quietSince).toBeLessThan(1000);
-    await Promise.all([2, 3, 4].map((n) => publisher.publish(live('interval', n))));
+    await Promise.all([2, 3, 4].map((n) => commitWith(publisher, append(`interval-${n}`, n))));
+    await publisher.drain();
     expect(sends).toHaveLength(2);
-    expect(sends[1]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => (n.kind === 'live' ? n.data : undefined))).toEqual([2, 3, 4]);
+    expect(sends[1]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => n.session_id).sort()).toEqual(['interval-2', 'interval-3', 'interval-4']);
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(990);
     // The wait is what the delay metric reports: none for the first, the interval's rest for the others.
     expect(reports[0]!.waitedSeconds).toBeLessThan(0.5);
     expect(reports[1]!.waitedSeconds).toBeGreaterThanOrEqual(0.9);
+
+    // A live event's request waits for its NOTIFY: it does not wait for the interval, and takes what waits with it.
+    const waitingSince = performance.now();
+    await commitWith(publisher, append('interval-5', 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await publisher.publish(live('interval', 6));
+    expect(performance.now() - waitingSince).toBeLessThan(900);
+    expect(sends).toHaveLength(3);
+    expect(sends[2]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => n.session_id)).toEqual(['interval-5', 'interval']);
+    // Nor when it comes first.
+    const next = performance.now();
+    await publisher.publish(live('interval', 7));
+    expect(performance.now() - next).toBeLessThan(900);
+    expect(sends).toHaveLength(4);
   });
 });
