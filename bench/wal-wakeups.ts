@@ -194,9 +194,12 @@ async function runRound(variant: Variant, round: number): Promise<Round> {
   const writers = await runWorker<WritersResult>(
     'wakeup-writers',
     { dbUrl: variant.cluster.pg.url, sessions, warmupMs: WARMUP_MS, durationMs: DURATION_MS, publish: variant.publish, flushIntervalMs: variant.flushIntervalMs },
-    (message) => {
+    (message, child) => {
       if (message?.type === 'measuring') atStart = sample();
-      if (message?.type === 'measured') atEnd = sample();
+      if (message?.type === 'measured') {
+        atEnd = sample();
+        child.send({ type: 'sampled' });
+      }
     },
   ).result;
   // What committed last still has to arrive.

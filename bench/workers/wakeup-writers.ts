@@ -9,7 +9,7 @@ import { sendAppend } from '../../src/events/statements.js';
 import { wakeAfterCommit, WakeupPublisher } from '../../src/wakeups/publisher.js';
 import { wallMs } from '../lib.js';
 import { measured } from './measured.js';
-import { report, serve } from './worker.js';
+import { serve } from './worker.js';
 
 interface Input {
   dbUrl: string;
@@ -32,7 +32,9 @@ export interface WritersResult {
   notifyTransactions: number;
 }
 
-serve<Input, WritersResult>(async ({ dbUrl, sessions, warmupMs, durationMs, publish, flushIntervalMs }) => {
+serve<Input, WritersResult>(async ({ dbUrl, sessions, warmupMs, durationMs, publish, flushIntervalMs }, signal) => {
+  // The orchestrator reads the cluster's CPU when the window ends: the connections stay open until it has.
+  const sampled = new Promise<void>((resolve) => signal.on('sampled', () => resolve()));
   // One connection per writer and one for the publisher's flushes, as the server's pool has spare ones.
   const sql = postgres(dbUrl, { max: sessions.length + 1, onnotice: () => {} });
   let notifyTransactions = 0;
@@ -73,7 +75,7 @@ serve<Input, WritersResult>(async ({ dbUrl, sessions, warmupMs, durationMs, publ
     }),
   );
   await publisher.drain();
-  report({ type: 'writers-done' });
+  await sampled;
   await sql.end();
   return { ...window.result(), windowStart, windowEnd, commits, notifyTransactions };
 });
