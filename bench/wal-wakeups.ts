@@ -3,7 +3,7 @@
 // Same append load for both, alternating rounds so a shared machine's slow
 // spells hit every variant; prints a table, writes bench/out/wal-wakeups.json.
 //
-//   nice -n 19 npx tsx bench/wal-wakeups.ts [--rounds 3] [--seconds 6] [--writers 16]
+//   nice -n 19 npx tsx bench/wal-wakeups.ts [--rounds 8] [--seconds 4] [--writers 16]   (about 6 minutes on 2 cores)
 //
 // Two embedded PostgreSQL clusters run side by side: one as shipped
 // (wal_level=replica, what today's design needs) and one with wal_level=logical
@@ -31,8 +31,8 @@ import type { WritersResult } from './workers/wakeup-writers.js';
 
 const args = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '4' },
     writers: { type: 'string', default: '16' },
   },
 }).values;

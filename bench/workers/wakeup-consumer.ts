@@ -21,6 +21,9 @@ export interface ConsumerResult {
   messages: number;
 }
 
+// An orchestrator that died (or was stopped) never sends `stop`: go with it.
+process.on('disconnect', () => process.exit(1));
+
 serve<Input, ConsumerResult>(async ({ dbUrl, mode, publication }, signal) => {
   const receipts: Record<string, [number, number][]> = {};
   let messages = 0;

@@ -32,6 +32,9 @@ export interface WritersResult {
   notifyTransactions: number;
 }
 
+// An orchestrator that died (or was stopped) never sends `stop`: go with it.
+process.on('disconnect', () => process.exit(1));
+
 serve<Input, WritersResult>(async ({ dbUrl, sessions, warmupMs, durationMs, publish, flushIntervalMs }, signal) => {
   // The orchestrator reads the cluster's CPU when the window ends: the connections stay open until it has.
   const sampled = new Promise<void>((resolve) => signal.on('sampled', () => resolve()));
