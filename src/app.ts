@@ -161,10 +161,10 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     log: app.log,
     send: sendWakeups,
     local: { instanceId, deliver: (notification) => streamSide.localSignals.deliver(notification) },
-    onFlush: ({ notifications, payloads, seconds, failed, waitedSeconds }) => {
+    onFlush: ({ kinds, payloads, seconds, failed, waitedSeconds }) => {
       metrics.wakeupDelaySeconds.observe(waitedSeconds);
       metrics.wakeupTransactions.inc({ outcome: failed ? 'failed' : 'ok' });
-      metrics.wakeupsPublished.inc(notifications);
+      for (const [kind, count] of Object.entries(kinds)) metrics.wakeupsPublished.inc({ kind }, count);
       metrics.wakeupPayloads.inc(payloads);
       metrics.wakeupFlushSeconds.observe(seconds);
     },

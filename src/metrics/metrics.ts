@@ -68,7 +68,8 @@ export class Metrics {
 
   readonly wakeupsPublished = new Counter({
     name: 'session_sync_wakeups_published_total',
-    help: 'Wakeups and live events published (coalesced appends count once), across all NOTIFY payloads.',
+    help: 'Notifications published, by kind: append (wakeups; coalesced appends count once), live (events), activity.',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
 

@@ -36,6 +36,8 @@ interface Queued {
 /** One flush: what it sent, in how many payloads, how long the statement took. */
 export interface FlushReport {
   notifications: number;
+  /** Of them, how many of each kind (appends, live events, activity). */
+  kinds: Partial<Record<Notification['kind'], number>>;
   payloads: number;
   seconds: number;
   failed: boolean;
@@ -254,8 +256,11 @@ export class WakeupPublisher {
         failure = error;
         this.options.log.warn({ err: error, notifications: sent.length }, 'publishing wakeups failed; streams find the rows by their head poll');
       }
+      const kinds: FlushReport['kinds'] = {};
+      for (const { notification } of sent) kinds[notification.kind] = (kinds[notification.kind] ?? 0) + 1;
       this.options.onFlush?.({
         notifications: sent.length,
+        kinds,
         payloads: payloads.length,
         seconds: (performance.now() - started) / 1000,
         failed: failure !== undefined,

@@ -306,7 +306,7 @@ describe('wakeup publisher', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await step();
     await sent;
-    expect(reports).toEqual([{ notifications: 1, payloads: 1, seconds: expect.any(Number), failed: false, waitedSeconds: expect.any(Number) }]);
+    expect(reports).toEqual([{ notifications: 1, kinds: { live: 1 }, payloads: 1, seconds: expect.any(Number), failed: false, waitedSeconds: expect.any(Number) }]);
     expect(reports[0]!.seconds).toBeGreaterThanOrEqual(0.04);
     expect(reports[0]!.seconds).toBeLessThanOrEqual((Date.now() - held) / 1000 + 0.01);
 
@@ -321,7 +321,7 @@ describe('wakeup publisher', () => {
     });
     await commitWith(broken, append('lost', 1), append('lost-too', 1));
     await broken.drain();
-    expect(failing).toEqual([{ notifications: 2, payloads: 1, seconds: expect.any(Number), failed: true, waitedSeconds: expect.any(Number) }]);
+    expect(failing).toEqual([{ notifications: 2, kinds: { append: 2 }, payloads: 1, seconds: expect.any(Number), failed: true, waitedSeconds: expect.any(Number) }]);
     expect(warnings).toEqual([[{ err: new Error('connection lost'), notifications: 2 }, expect.stringContaining('publishing wakeups failed')]]);
   });
   it('starts flushes at most every minFlushIntervalMs: the first after a quiet spell at once, what arrives meanwhile together in the next', async () => {

@@ -113,15 +113,20 @@ describe('wakeup metrics', () => {
       expect(res.statusCode, res.body).toBe(201);
     }
     // Published after each commit, without the request waiting for it.
-    const published = (text: string) => plain(text, 'session_sync_wakeups_published_total') - plain(before, 'session_sync_wakeups_published_total');
-    await until(async () => published(await metricsText()) >= 3, 'three wakeups published');
+    const published = (text: string, kind: string) =>
+      (sample(text, 'session_sync_wakeups_published_total', { kind }) ?? 0) - (sample(before, 'session_sync_wakeups_published_total', { kind }) ?? 0);
+    await until(async () => published(await metricsText(), 'append') >= 3, 'three wakeups published');
+    // A live event's request is answered once its NOTIFY is sent.
+    expect((await call(t.app, 'POST', '/v1/sessions/metered-wakeups/live', { type: 'token', data: 'x' })).statusCode).toBe(202);
     const after = await metricsText();
-    // Three appends, one wakeup each (the created notice travels in its own transaction, not through the publisher).
-    expect(published(after)).toBe(3);
+    // Three appends, one wakeup each (the created notice travels in its own transaction, not through the publisher), and the live event.
+    expect(published(after, 'append')).toBe(3);
+    expect(published(after, 'live')).toBe(1);
+    expect(published(after, 'activity')).toBe(0);
     const transactions = (text: string) => sample(text, 'session_sync_wakeup_notify_transactions_total', { outcome: 'ok' }) ?? 0;
     const sent = transactions(after) - transactions(before);
     expect(sent).toBeGreaterThanOrEqual(1);
-    expect(sent).toBeLessThanOrEqual(3);
+    expect(sent).toBeLessThanOrEqual(4);
     expect(plain(after, 'session_sync_wakeup_payloads_total') - plain(before, 'session_sync_wakeup_payloads_total')).toBe(sent);
     expect(plain(after, 'session_sync_wakeup_flush_seconds_count') - plain(before, 'session_sync_wakeup_flush_seconds_count')).toBe(sent);
     expect(plain(after, 'session_sync_wakeup_delay_seconds_count') - plain(before, 'session_sync_wakeup_delay_seconds_count')).toBe(sent);
