@@ -14,12 +14,12 @@ afterAll(() => t.close());
 const cursor = (text: string) => Buffer.from(text).toString('base64url');
 
 describe('unknown query parameters', () => {
-  it('are 400 invalid_request on the stream, the queue listing and the state handshake', async () => {
+  it('are 400 invalid_request on the stream, the queue and message listings and the state handshake', async () => {
     // Built here: a route's query schema is read when the route is registered.
     const own = await createTestApp();
     try {
       await createSession(own, 'uq');
-      for (const path of ['/v1/sessions/uq/stream?live=false', '/v1/sessions/uq/queue?limit=5', '/v1/sessions/uq/state?have=0']) {
+      for (const path of ['/v1/sessions/uq/stream?live=false', '/v1/sessions/uq/queue?limit=5', '/v1/sessions/uq/messages?limit=5', '/v1/sessions/uq/state?have=0']) {
         const problem = expectProblem(await call(own.app, 'GET', `${path}&aftr=1`), 400, 'invalid_request');
         expect({ path, errors: problem.errors }).toEqual({ path, errors: [expect.objectContaining({ in: 'querystring' })] });
         expect(JSON.stringify(problem.errors)).toContain('aftr');
