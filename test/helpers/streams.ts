@@ -66,3 +66,21 @@ export async function eventually<T>(read: () => Promise<T>, done: (value: T) => 
 }
 
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
+/** A POST of NDJSON live lines whose body the test writes while the request is open. */
+export function ndjsonRequest(baseUrl: string, id: string) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const encoder = new TextEncoder();
+  const response = fetch(`${baseUrl}/v1/sessions/${id}/live`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  return {
+    write: (text: string) => controller.enqueue(encoder.encode(text)),
+    end: () => controller.close(),
+    response,
+  };
+}

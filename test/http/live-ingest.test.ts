@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { ndjsonRequest as ndjsonRequestTo } from '../helpers/streams.js';
 
 // Live batches and NDJSON streaming ingest on POST /v1/sessions/{id}/live,
 // over real sockets: a worker pipes a token stream through one request.
@@ -27,22 +28,7 @@ async function openStream(id: string): Promise<SseClient> {
 }
 
 /** A POST whose NDJSON body the test writes line by line while the request is open. */
-function ndjsonRequest(id: string) {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-  const encoder = new TextEncoder();
-  const response = fetch(`${t.baseUrl}/v1/sessions/${id}/live`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-ndjson' },
-    body,
-    duplex: 'half',
-  } as RequestInit);
-  return {
-    write: (text: string) => controller.enqueue(encoder.encode(text)),
-    end: () => controller.close(),
-    response,
-  };
-}
+const ndjsonRequest = (id: string) => ndjsonRequestTo(t.baseUrl, id);
 
 const liveOf = (client: SseClient, type: string) => client.ofType(type).map((m) => m.json.data);
 

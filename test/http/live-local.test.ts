@@ -4,7 +4,7 @@ import { sendNotifications } from '../../src/db/statements.js';
 import { decodeNotifications, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { type PgProxy, startListenDelayingProxy } from '../helpers/pg-proxy.js';
-import { append, eventually, open, waitForMarker } from '../helpers/streams.js';
+import { append, eventually, ndjsonRequest, open, waitForMarker } from '../helpers/streams.js';
 
 // A live event (or an activity) published on an instance reaches that
 // instance's own streams without going through Postgres, and exactly once when
@@ -162,24 +162,17 @@ describe('live signals on the instance that publishes them', () => {
     const id = 'live-local-ndjson';
     await createSession(publisher, id);
     const here = await open(publisher, `/v1/sessions/${id}/stream`);
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-    const line = (i: number) => new TextEncoder().encode(`${JSON.stringify({ type: 'token', data: { i } })}\n`);
+    const line = (i: number) => `${JSON.stringify({ type: 'token', data: { i } })}\n`;
     try {
       await waitForMarker(here);
       hold();
-      const response = fetch(`${publisher.baseUrl}/v1/sessions/${id}/live`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson' },
-        body,
-        duplex: 'half',
-      } as RequestInit);
+      const { write, end, response } = ndjsonRequest(publisher.baseUrl, id);
       // Each line arrives on its own; the first group's NOTIFY waits at the gate from the first line on.
       for (let i = 1; i <= 3; i++) {
-        controller.enqueue(line(i));
+        write(line(i));
         await here.waitFor(() => here.ofType('token').length === i, `line ${i}`);
       }
-      controller.close();
+      end();
       let answered = false;
       void response.then(() => (answered = true));
       await new Promise((resolve) => setTimeout(resolve, 200));
