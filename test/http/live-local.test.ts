@@ -78,6 +78,11 @@ describe('live signals on the instance that publishes them', () => {
       // The NOTIFY carries it too, named as this instance's, for the others.
       await eventually(async () => sentLive('token').length, (n) => n === 1, 'the NOTIFY at the gate');
       expect(sentLive('token')[0]).toMatchObject({ from: expect.stringMatching(/^[\w-]{8}$/), data: { text: 'hello' } });
+      // Not answered while its NOTIFY is held: what the publisher posts after the answer, through any instance, is sent after it.
+      let answered = false;
+      void posted.then(() => (answered = true));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(answered).toBe(false);
       release();
       expect((await posted).statusCode).toBe(202);
       await there.waitFor(() => there.ofType('token').length === 1, 'the live event on the other instance');
