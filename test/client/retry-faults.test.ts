@@ -316,3 +316,14 @@ describe('a committed write whose answer is lost (real server)', () => {
     expect(await direct.sync(id)).toMatchObject({ version: 2, snapshot: { items: ['x'] } });
   });
 });
+
+describe('the token on a retried request', () => {
+  it('is asked of the token function again before each attempt, so a retry carries a refreshed token', async () => {
+    let issued = 0;
+    const token = async () => `t${++issued}`;
+    const { fetch, requests } = scriptedFetch((_request, i) => (i === 0 ? problem(503, 'database_unavailable') : json({ ...session, id: 'fresh' }, 201)));
+    const client = createClient({ baseUrl: 'http://server.test', fetch, token, retry: fast });
+    expect(await client.createSession({ id: 'fresh' })).toMatchObject({ id: 'fresh' });
+    expect(requests.map((r) => r.headers.get('authorization'))).toEqual(['Bearer t1', 'Bearer t2']);
+  });
+});
