@@ -75,6 +75,30 @@ describe('two instances on one database', () => {
     expect((await call(b.app, 'GET', `/v1/sessions/${id}/state`)).json().snapshot).toEqual({ v: 'new', b: 2 });
   });
 
+  it('a turn refused after its state change leaves no document behind that the other instance\'s write could be mistaken for', async () => {
+    const id = 'turn-refused-elsewhere';
+    await call(a.app, 'POST', '/v1/sessions', { id });
+    await call(a.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { n: 0 } });
+    // On a: the turn's delta is applied (version 2 in a's hands), then its unknown claim refuses the whole turn.
+    const refused = await call(a.app, 'POST', `/v1/sessions/${id}/turns`, {
+      turn_id: 'refused',
+      base_version: 1,
+      state: { merge_patch: { by: 'the refused turn' } },
+      complete_claims: ['0000-unknown'],
+    });
+    expect(refused.statusCode, refused.body).toBe(404);
+    // On b: another version 2; then a patches it, testing what b wrote.
+    expect((await call(b.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, merge_patch: { by: 'b' } })).statusCode).toBe(200);
+    const res = await call(a.app, 'POST', `/v1/sessions/${id}/deltas`, {
+      base_version: 2,
+      patch: [{ op: 'test', path: '/by', value: 'b' }, { op: 'add', path: '/then', value: 'a' }],
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const expected = { n: 0, by: 'b', then: 'a' };
+    expect((await call(a.app, 'GET', `/v1/sessions/${id}/state`)).json().snapshot).toEqual(expected);
+    expect((await call(b.app, 'GET', `/v1/sessions/${id}/state`)).json().snapshot).toEqual(expected);
+  });
+
   it('a session deleted and re-created under the same id starts from its own state', async () => {
     const id = 'reborn';
     await call(a.app, 'POST', '/v1/sessions', { id });
