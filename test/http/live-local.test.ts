@@ -19,7 +19,7 @@ let proxy: PgProxy;
 let sql: postgres.Sql;
 /** Each flush's payloads, as `publisher` sent them. */
 const sent: string[][] = [];
-const gate = { open: true, waiting: [] as (() => void)[] };
+const gate = { open: true, failing: false, waiting: [] as (() => void)[] };
 
 beforeAll(async () => {
   publisher = await createTestApp({
@@ -28,6 +28,7 @@ beforeAll(async () => {
     sendWakeups: async (payloads) => {
       sent.push(payloads);
       if (!gate.open) await new Promise<void>((resolve) => gate.waiting.push(resolve));
+      if (gate.failing) throw new Error('NOTIFY failed (test)');
       await sendNotifications(sql, WAKEUP_CHANNEL, payloads);
     },
   });
@@ -191,5 +192,52 @@ describe('live signals on the instance that publishes them', () => {
       release();
       await here.close();
     }
+  });
+
+  it('an NDJSON request reads at most 256 lines ahead of their NOTIFYs, then waits for them', async () => {
+    const id = 'live-local-ndjson-bound';
+    await createSession(publisher, id);
+    const here = await open(publisher, `/v1/sessions/${id}/stream`);
+    const lines = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => `${JSON.stringify({ type: 'token', data: { i: from + i } })}\n`).join('');
+    const quiet = () => new Promise((resolve) => setTimeout(resolve, 300));
+    try {
+      await waitForMarker(here);
+      hold();
+      const { write, end, response } = ndjsonRequest(publisher.baseUrl, id);
+      // 256 unsent: still reading.
+      write(lines(1, 256));
+      await here.waitFor(() => here.ofType('token').length === 256, 'the first 256 lines');
+      write(lines(257, 257));
+      await here.waitFor(() => here.ofType('token').length === 257, 'line 257, read with 256 unsent');
+      // 257 unsent: the request waits for them before reading on.
+      write(lines(258, 258));
+      await quiet();
+      expect(here.ofType('token')).toHaveLength(257);
+      release();
+      await here.waitFor(() => here.ofType('token').length === 258, 'line 258, once the NOTIFYs were sent');
+      end();
+      expect((await response).status).toBe(202);
+    } finally {
+      release();
+      await here.close();
+    }
+  });
+
+  it('a live request whose NOTIFY fails is not answered 202: NDJSON and JSON alike', async () => {
+    const id = 'live-local-notify-fails';
+    await createSession(publisher, id);
+    gate.failing = true;
+    try {
+      const { write, end, response } = ndjsonRequest(publisher.baseUrl, id);
+      write(`${JSON.stringify({ type: 'token', data: 1 })}\n`);
+      end();
+      const res = await response;
+      expect(res.status).toBe(500);
+      expect((await live(publisher, id, 'token')).statusCode).toBe(500);
+    } finally {
+      gate.failing = false;
+    }
+    expect((await live(publisher, id, 'token')).statusCode).toBe(202);
   });
 });
