@@ -62,9 +62,15 @@ describe('live heads', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await sql`update sessions set last_seq = 11 where id = 'h1'`;
     const second = heads.read('h1');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const third = heads.read('h2');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // One read at a time: the callers who came during the first wait for it to end, then share the next.
+    expect(reads).toBe(1);
     release();
     expect((await first).lastSeq).toBe(10);
     expect((await second).lastSeq).toBe(11);
+    expect((await third).id).toBe('h2');
     expect(reads).toBe(2);
   });
 

@@ -29,6 +29,9 @@ describe('local signals', () => {
     expect(barriers).toHaveLength(1);
     expect(routed).toEqual([]);
     signals.deliver(live('c'));
+    await settle();
+    // One barrier at a time: `c` waits for the first to answer before its own starts.
+    expect(barriers).toHaveLength(1);
     barriers[0]!.answer();
     await settle();
     expect(routed).toEqual(['a', 'b']);
