@@ -263,6 +263,7 @@ describe('wakeup publisher', () => {
     expect(() => stampFrom('{}', 'abcdefg')).toThrow('an instance id is 8 URL-safe characters; got "abcdefg"');
     expect(() => stampFrom('{}', 'abcdefghi')).toThrow('an instance id is 8 URL-safe characters');
     expect(() => stampFrom('{}', 'abcdefg"')).toThrow('an instance id is 8 URL-safe characters');
+    expect(() => stampFrom('{}', '"bcdefgh')).toThrow('an instance id is 8 URL-safe characters');
   });
 
   it('puts at most maxPayloadsPerFlush payloads in one NOTIFY transaction; the rest follow in order', async () => {
@@ -365,5 +366,10 @@ describe('wakeup publisher', () => {
     await publisher.publish(live('interval', 7));
     expect(performance.now() - next).toBeLessThan(900);
     expect(sends).toHaveLength(4);
+    // Once they are sent, wakeups wait for the interval again.
+    await commitWith(publisher, append('interval-8', 8));
+    await publisher.drain();
+    expect(sends).toHaveLength(5);
+    expect(starts[4]! - starts[3]!).toBeGreaterThanOrEqual(990);
   });
 });
