@@ -87,7 +87,6 @@ export interface WakeupPublisherOptions {
  */
 export const MIN_FLUSH_INTERVAL_MS = 10;
 
-
 /** Wakeups a transaction queued (`wakeAfterCommit`), keyed by the transaction until its runner publishes them. */
 const committedWakeups = new WeakMap<Tx, Queued[]>();
 
