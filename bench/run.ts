@@ -61,6 +61,28 @@ async function createSession(url: string, id: string, snapshot?: unknown): Promi
 }
 
 /** Latencies (ms) from append acknowledgement to receipt, and loss/duplicates per stream. */
+/** The server's group commit counters, to say what a run's transactions looked like (`since` an earlier reading). */
+async function groupFigures(url: string) {
+  const read = (name: string) => metric(url, name);
+  const [writes, transactions, seconds] = await Promise.all([
+    read('session_sync_writes_per_transaction_sum'),
+    read('session_sync_writes_per_transaction_count'),
+    read('session_sync_write_transaction_seconds_sum'),
+  ]);
+  return {
+    writes,
+    transactions,
+    seconds,
+    since(before: { writes: number; transactions: number; seconds: number }) {
+      const count = transactions - before.transactions;
+      return {
+        writesPerTransaction: count > 0 ? (writes - before.writes) / count : 0,
+        msPerTransaction: count > 0 ? ((seconds - before.seconds) * 1000) / count : 0,
+      };
+    },
+  };
+}
+
 function deliveries(acks: [number, number][], receipts: [number, number][][]) {
   const ackAt = new Map(acks);
   const expected = [...ackAt.keys()].sort((a, b) => a - b);
@@ -416,11 +438,13 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
         for (const writers of [16, 64, 256]) {
           const ids = Array.from({ length: writers }, (_, i) => `far-${writers}-${i}`);
           for (const id of ids) await createSession(far.url, id, { counter: 0 });
+          const groupsBefore = await groupFigures(far.url);
           const served = await measuredRun<{ count: number; errors: number }>(
             'append-load',
             { url: far.url, sessions: ids.map((id) => ({ id, version: 1 })), warmupMs, durationMs },
             () => [],
           );
+          const groups = (await groupFigures(far.url)).since(groupsBefore);
           const baseIds = Array.from({ length: writers }, (_, i) => `far-base-${writers}-${i}`);
           for (const id of baseIds) await createSession(far.url, id, { counter: 0 });
           const sids = await sql`select sid, id from sessions where id = any(${baseIds})`;
@@ -442,6 +466,8 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
             target: `grows with writers; ratio >= ${bar} (vs a transaction per request on ${poolMax} connections)`,
             pass: grows && value / baseline >= bar,
           });
+          record({ scenario: 'far_database', metric: `writes per transaction, ${writers} writers`, value: groups.writesPerTransaction, baseline: null, target: 'info', pass: true });
+          record({ scenario: 'far_database', metric: `ms per write transaction, ${writers} writers`, value: groups.msPerTransaction, baseline: null, target: 'info', pass: true });
           previous = value;
         }
       } finally {

@@ -51,6 +51,15 @@ export function isPgError(error: unknown, code: string): boolean {
   return pgErrorOf(error)?.code === code;
 }
 
+/**
+ * Postgres refused a statement (an error it answered, not a lost connection):
+ * in a transaction block, that aborts the transaction, and its COMMIT rolls back.
+ */
+export function isStatementError(error: unknown): boolean {
+  const e = pgErrorOf(error) as (PgErrorLike & { name?: string }) | undefined;
+  return e?.name === 'PostgresError' && !isDatabaseUnavailable(e);
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   const e = pgErrorOf(error);
   if (!e) return false;

@@ -31,13 +31,16 @@
  *   its own session's rows decided; the others run again, as a group while
  *   every failure was such a refusal, each alone after any other error (a
  *   failed statement fails every statement after it, so whose it was is
- *   unknown; alone, it fails by itself).
+ *   unknown; alone, it fails by itself). The writes' last statements (their
+ *   inserts, once every check has passed) travel with the COMMIT instead of
+ *   being awaited before it; if one fails there, Postgres rolls the COMMIT
+ *   back, and the writes run again alone as after any other failure.
  * - Each write is answered after its own commit, and a failed COMMIT fails
  *   every write of its group: whether it committed is unknown, so none is
  *   run again.
  */
 import type { Tx } from '../db/client.js';
-import { isPgError, PgError } from '../db/pg-errors.js';
+import { isPgError, isStatementError, PgError } from '../db/pg-errors.js';
 import { boundLockWaits } from '../db/statements.js';
 import { ApiError } from '../errors.js';
 import { beginAndWake, type Committer } from '../wakeups/publisher.js';
@@ -94,6 +97,35 @@ export const GROUP_LOCK_WAIT_MS = 100;
 /** Thrown inside a group's transaction to roll it back once one of its writes failed. */
 const ROLL_BACK = Symbol('roll back the group');
 
+/**
+ * Statements sent with the COMMIT failed in Postgres, so the COMMIT rolled
+ * back: Postgres aborts a transaction at its first failed statement and
+ * answers a COMMIT in an aborted transaction with a rollback. Each write's
+ * outcome is its statements' (an innocent one may have failed only because
+ * an earlier statement aborted the transaction).
+ */
+class StatementsFailed extends Error {
+  constructor(readonly outcomes: PromiseSettledResult<Written>[]) {
+    super('statements sent with the COMMIT failed');
+  }
+}
+
+/**
+ * Awaits what the writes sent with the COMMIT. When any failed in Postgres,
+ * nothing committed ({@link StatementsFailed}); a failure that did not come
+ * from Postgres (a statement the driver never sent) says nothing of the
+ * COMMIT, so it is thrown as it is and taken for a failed COMMIT.
+ */
+async function statementsSent(settled: PromiseSettledResult<Written>[]): Promise<void> {
+  const sent = await Promise.allSettled(settled.map((outcome) => (outcome as PromiseFulfilledResult<Written>).value.pending));
+  const failures = sent.filter((outcome) => outcome.status === 'rejected').map((outcome) => outcome.reason as unknown);
+  if (failures.length === 0) return;
+  if (!failures.some(isStatementError)) throw failures[0];
+  throw new StatementsFailed(
+    sent.map((outcome, index) => (outcome.status === 'rejected' ? outcome : (settled[index] as PromiseFulfilledResult<Written>))),
+  );
+}
+
 /** The process's one gate to write transactions: see the module's comment. */
 export class WriteGroups {
   private readonly waiting: Waiting[] = [];
@@ -135,8 +167,6 @@ export class WriteGroups {
   private async runGroup(group: Waiting[]): Promise<void> {
     // Stryker disable next-line EqualityOperator: `<=` is the same order, ids in a group are never equal (one write per session at a time)
     group.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
-    // Stryker disable next-line ConditionalExpression: a lone write awaiting its in-flight statements before the COMMIT is as correct, one round trip slower (only the bench sees it)
-    const alone = group.length === 1;
     let settled: PromiseSettledResult<Written>[] = [];
     const began = performance.now();
     try {
@@ -145,21 +175,16 @@ export class WriteGroups {
         async (tx) => {
           boundLockWaits(tx, this.options.lockWaitMs);
           // Every work starts before any is awaited: their statements share the connection's pipeline, in session order.
-          const runs = group.map(async ({ work }) => {
-            const result = await work(tx);
-            // In a group, awaited before the COMMIT, so a failure is known while the group can still roll back;
-            // alone, they travel with the COMMIT (`db/pipeline.ts`).
-            if (!alone) await result.pending;
-            return result;
-          });
-          settled = await Promise.allSettled(runs);
+          settled = await Promise.allSettled(group.map(({ work }) => work(tx)));
           if (settled.some((outcome) => outcome.status === 'rejected')) throw ROLL_BACK;
         },
-        () => (alone ? (settled[0] as PromiseFulfilledResult<Written>).value.pending : undefined),
+        // The writes' last statements travel with the COMMIT (`db/pipeline.ts`): one round trip less per group.
+        () => statementsSent(settled),
       );
     } catch (error) {
       if (error === ROLL_BACK) return this.afterRollback(group, settled, began);
-      // BEGIN or COMMIT failed (or, alone, a statement sent with the COMMIT): whether it committed is unknown.
+      if (error instanceof StatementsFailed) return this.afterRollback(group, error.outcomes, began);
+      // BEGIN or COMMIT failed: whether it committed is unknown.
       this.report(group.length, 'rolled_back', began);
       for (const write of group) write.reject(error);
       return;

@@ -201,6 +201,48 @@ describe('write groups', () => {
     expect(await committedSessions()).toEqual(['a', 'held-0']);
   });
 
+  it('sends a group\'s last statements with its COMMIT; one failing there rolls the group back, and the others run again alone', async () => {
+    const { groups, reports } = groupsOn(1);
+    const { release } = occupy(groups, 1);
+    const runs: string[] = [];
+    const counted = (session: string, pending: (tx: Tx) => Promise<unknown>) => async (tx: Tx) => {
+      runs.push(session);
+      const written = await logWrite(session)(tx);
+      return { ...written, pending: startQuery(pending(tx)) };
+    };
+    const fine = groups.run('a', counted('a', (tx) => tx`select 1`));
+    const broken = groups.run('b', counted('b', (tx) => tx`select 1 / 0`));
+    await eventually(async () => groups.load.waiting, (n) => n === 2, 'two writes waiting');
+    release();
+    await expect(broken).rejects.toMatchObject({ code: '22012' });
+    await fine;
+    // Once together (rolled back by b's statement), then each alone.
+    expect(runs.sort()).toEqual(['a', 'a', 'b', 'b']);
+    expect(reports.slice(-3).map((r) => r.outcome).sort()).toEqual(['committed', 'rerun', 'rolled_back']);
+    expect(await committedSessions()).toEqual(['a', 'held-0']);
+  });
+
+  it('takes a statement the driver never sent for a failed COMMIT: every write of the group fails, none runs again', async () => {
+    const { groups, reports } = groupsOn(1);
+    const { release } = occupy(groups, 1);
+    let runs = 0;
+    const writes = ['a', 'b'].map((session) =>
+      groups.run(session, async (tx) => {
+        runs += 1;
+        const written = await logWrite(session)(tx);
+        if (session === 'a') return written;
+        const notSent = Promise.reject(new Error('not sent'));
+        notSent.catch(() => {});
+        return { ...written, pending: notSent };
+      }),
+    );
+    await eventually(async () => groups.load.waiting, (n) => n === 2, 'two writes waiting');
+    release();
+    for (const write of writes) await expect(write).rejects.toThrow('not sent');
+    expect(runs).toBe(2);
+    expect(reports.at(-1)).toEqual({ writes: 2, outcome: 'rolled_back' });
+  });
+
   it('fails every write of a group whose COMMIT fails, and runs none of them again', async () => {
     await db`create table if not exists group_deferred (value int unique deferrable initially deferred)`;
     await db`truncate group_deferred`;
