@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { checkListenWorks } from './db/listen-check.js';
+import { listApplications } from './db/statements.js';
 import { activityRoutes } from './activity/routes.js';
 import { registerAuth } from './auth/plugin.js';
 import { announceExpiredActivities } from './activity/statements.js';
@@ -49,6 +50,7 @@ import { StateCache } from './state/cache.js';
 import { stateRoutes } from './state/routes.js';
 import { stateLimitsFor } from './state/store.js';
 import { buildStreamSide } from './stream/stream-side.js';
+import { LISTEN_APPLICATION_PREFIX } from './stream/listen-connection.js';
 import { streamRoutes } from './stream/routes.js';
 import { HEADER } from 'session-sync/client/protocol';
 
@@ -152,6 +154,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     readActivity: (sessionId) => readHeadAndActivity(db, sessionId),
     readHeads: (sessionIds) => readSessionHeads(db, sessionIds),
     headPollMs: config.stream.headPollMs,
+    listInstances: () => listApplications(db, LISTEN_APPLICATION_PREFIX),
     log: app.log,
     onTailRead: () => metrics.streamReads.inc(),
   });
@@ -325,6 +328,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     // Sweeps in flight end before the pool is closed under them.
     await sweeps.stop();
     // What committed is announced before the pool closes.
+    wakeups.stop();
     await wakeups.drain();
     await streamSide.stop();
   });

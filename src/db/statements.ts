@@ -8,6 +8,19 @@ export async function ping(pg: Sql): Promise<void> {
 }
 
 /**
+ * The application names, less `prefix`, of the connections whose name starts
+ * with it: every instance names its LISTEN connection after itself, so this
+ * is who is listening now. Any role sees other sessions' application names.
+ */
+export async function listApplications(pg: Sql, prefix: string): Promise<string[]> {
+  const rows = await pg<{ name: string }[]>`
+    select substr(application_name, ${prefix.length + 1}) as name
+    from pg_stat_activity
+    where starts_with(application_name, ${prefix})`;
+  return rows.map((row) => row.name);
+}
+
+/**
  * Starts listening on `channel` on this client's connection. LISTEN takes no
  * parameter, so the name is quoted into the text; channels are this
  * server's own constants, never input.

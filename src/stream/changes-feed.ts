@@ -1,5 +1,5 @@
 import type { BaseLogger } from 'pino';
-import type { Notification } from '../wakeups/wakeups.js';
+import type { SessionNotification } from '../wakeups/wakeups.js';
 import { liveFrame, type SseWriter } from './sse.js';
 import { CHANGE_EVENT, LIVE_EVENT, type LiveFrameName, type LiveFrames } from 'session-sync/client/protocol';
 
@@ -39,6 +39,11 @@ export class ChangesFeed {
     clearInterval(this.flushTimer);
   }
 
+  /** Feeds open on this process. */
+  get size(): number {
+    return this.changes.size;
+  }
+
   add(subscriber: ChangesSubscriber): void {
     this.changes.add(subscriber);
     subscriber.writer.onClose(() => this.changes.delete(subscriber));
@@ -50,7 +55,7 @@ export class ChangesFeed {
   }
 
   /** What a notification means for the feeds. */
-  route(n: Notification): void {
+  route(n: SessionNotification): void {
     switch (n.kind) {
       case 'append':
         if (this.changes.size) this.dirtyHeads.add(n.session_id);

@@ -4,8 +4,13 @@ import { reconnectBackoff } from '../db/client.js';
 import { listen, ping } from '../db/statements.js';
 import { type Notification, WAKEUP_CHANNEL, decodeNotifications } from '../wakeups/wakeups.js';
 
+/** What every instance's LISTEN connection is named, before the instance's id: peers list each other by it (`stream/peers.ts`). */
+export const LISTEN_APPLICATION_PREFIX = 'session-sync-listen:';
+
 export interface ListenConnectionOptions {
   url: string;
+  /** This instance's id, in the connection's application name. */
+  instanceId?: string;
   log: Pick<BaseLogger, 'info' | 'warn'>;
   /** Each well-formed notification on the wakeup channel, in the order they arrive. */
   onNotification: (notification: Notification) => void;
@@ -41,7 +46,7 @@ export class ListenConnection {
       backoff: reconnectBackoff,
       fetch_types: false,
       onnotice: () => {},
-      connection: { application_name: 'session-sync-listen' },
+      connection: { application_name: options.instanceId ? `${LISTEN_APPLICATION_PREFIX}${options.instanceId}` : 'session-sync-listen' },
       onnotify: (channel: string, payload: string) => {
         if (channel === WAKEUP_CHANNEL) this.dispatch(payload);
       },

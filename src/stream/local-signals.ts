@@ -1,11 +1,11 @@
 import type { BaseLogger } from 'pino';
-import type { Notification } from '../wakeups/wakeups.js';
+import type { SessionNotification } from '../wakeups/wakeups.js';
 
 export interface LocalSignalsOptions {
   /** Resolves once every notification committed before the call has been routed (`ListenConnection.barrier`). */
   barrier: () => Promise<void>;
   /** Where a signal goes once it may: the session tails. */
-  route: (notification: Notification) => void;
+  route: (notification: SessionNotification) => void;
   log: Pick<BaseLogger, 'warn'>;
 }
 
@@ -24,12 +24,12 @@ export interface LocalSignalsOptions {
  * no commit, and under load many signals per query.
  */
 export class LocalSignals {
-  private waiting: Notification[] = [];
+  private waiting: SessionNotification[] = [];
   private running = false;
 
   constructor(private readonly options: LocalSignalsOptions) {}
 
-  deliver(notification: Notification): void {
+  deliver(notification: SessionNotification): void {
     this.waiting.push(notification);
     if (this.running) return;
     this.running = true;

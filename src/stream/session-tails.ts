@@ -1,6 +1,6 @@
 import type { BaseLogger } from 'pino';
 import type { ActivityView } from '../activity/view.js';
-import type { Notification } from '../wakeups/wakeups.js';
+import type { SessionNotification } from '../wakeups/wakeups.js';
 import { liveFrame, publishedFrame } from './sse.js';
 import { type ReadRows, SessionTail, Subscriber } from './tail.js';
 import { LIVE_EVENT } from 'session-sync/client/protocol';
@@ -108,7 +108,7 @@ export class SessionTails {
   }
 
   /** What a notification means for the streams of its session. */
-  route(n: Notification): void {
+  route(n: SessionNotification): void {
     const current = this.tails.get(n.session_id);
     // Signals of another incarnation of the id are not this tail's (an older instance sends no sid).
     const tail = 'sid' in n && typeof n.sid === 'number' && current && current.sid !== n.sid ? undefined : current;

@@ -3,6 +3,7 @@ import { StreamAdmission, type StreamAdmissionOptions } from './admission.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes-feed.js';
 import { ListenConnection } from './listen-connection.js';
 import { LocalSignals } from './local-signals.js';
+import { PeerWatch } from './peers.js';
 import { SessionTails, type SessionTailsOptions } from './session-tails.js';
 
 export interface StreamSideOptions extends StreamAdmissionOptions, SessionTailsOptions {
@@ -12,6 +13,8 @@ export interface StreamSideOptions extends StreamAdmissionOptions, SessionTailsO
   changesFlushMs?: number;
   /** This instance's id: live signals stamped with it were delivered to its streams when published (`WakeupPublisher`'s `local`). */
   instanceId?: string;
+  /** The instances listening on the database now, by id (`PeerWatch`). */
+  listInstances: () => Promise<string[]>;
 }
 
 /** The parts that serve streams on this process, each with one job; services hand them to the routes. */
@@ -39,8 +42,10 @@ export function buildStreamSide(options: StreamSideOptions): StreamSide {
   const changesFeed = new ChangesFeed({ readHeads: options.readHeads, log, flushMs: options.changesFlushMs });
   const listenConnection = new ListenConnection({
     url: options.url,
+    instanceId: options.instanceId,
     log,
     onNotification: (notification) => {
+      if (notification.kind === 'missed') return changesFeed.sweepRequired();
       const own = 'from' in notification && notification.from !== undefined && notification.from === options.instanceId;
       if (!own) sessionTails.route(notification);
       changesFeed.route(notification);
@@ -49,6 +54,13 @@ export function buildStreamSide(options: StreamSideOptions): StreamSide {
       sessionTails.rereadAll();
       changesFeed.sweepRequired();
     },
+  });
+  const peers = new PeerWatch({
+    listInstances: options.listInstances,
+    onVanished: () => changesFeed.sweepRequired(),
+    watching: () => changesFeed.size > 0,
+    intervalMs: options.headPollMs,
+    log,
   });
   const localSignals = new LocalSignals({ barrier: () => listenConnection.barrier(), route: (n) => sessionTails.route(n), log });
   return {
@@ -62,8 +74,10 @@ export function buildStreamSide(options: StreamSideOptions): StreamSide {
       admission.start();
       changesFeed.start();
       sessionTails.start();
+      peers.start();
     },
     async stop() {
+      peers.stop();
       sessionTails.stop();
       changesFeed.stop();
       admission.stop();

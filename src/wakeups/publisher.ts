@@ -21,7 +21,7 @@
 import type { BaseLogger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
 import { sendNotifications } from '../db/statements.js';
-import { encodeNotification, encodeWithinWakeup, MAX_WAKEUP_BYTES, type Notification, stampFrom, WAKEUP_CHANNEL } from './wakeups.js';
+import { encodeNotification, encodeWithinWakeup, MAX_WAKEUP_BYTES, type Notification, type SessionNotification, stampFrom, WAKEUP_CHANNEL } from './wakeups.js';
 
 /** A notification waiting to be published, encoded; `settle` when its publisher awaits it (a live event). */
 interface Queued {
@@ -61,6 +61,8 @@ export interface WakeupPublisherOptions {
   maxQueuedBytes?: number;
   /** Time between the starts of two flushes at least (default `MIN_FLUSH_INTERVAL_MS`). */
   minFlushIntervalMs?: number;
+  /** Time from losing wakeups to the `missed` notice (default `MISSED_NOTICE_DELAY_MS`). */
+  missedNoticeDelayMs?: number;
   /**
    * This instance's own streams. A live event or activity goes to them as it
    * is queued, without the round trip through Postgres, and is stamped with
@@ -72,7 +74,7 @@ export interface WakeupPublisherOptions {
    * arrived (`stream/local-signals.ts`): the same frames in the same order
    * as through a NOTIFY, only sooner.
    */
-  local?: { instanceId: string; deliver: (notification: Notification) => void };
+  local?: { instanceId: string; deliver: (notification: SessionNotification) => void };
 }
 
 /**
@@ -86,6 +88,14 @@ export interface WakeupPublisherOptions {
  * `npm run bench` (scenario 1, 2 cores, 16 writers): NOTIFY transactions per append 0.24 -> 0.07, with fan-out p99 from append to receipt 31 -> 37 ms (within its run-to-run spread) and deltas/s unchanged.
  */
 export const MIN_FLUSH_INTERVAL_MS = 10;
+
+/**
+ * How long after losing wakeups the publisher tells every instance so (a
+ * `missed` notice). Not at once: a database refusing every NOTIFY would be
+ * asked again every flush interval; a second bounds how stale a dashboard's
+ * changes feed stays, and a failed notice is a loss like any other.
+ */
+export const MISSED_NOTICE_DELAY_MS = 1000;
 
 /** Wakeups a transaction queued (`wakeAfterCommit`), keyed by the transaction until its runner publishes them. */
 const committedWakeups = new WeakMap<Tx, Queued[]>();
@@ -125,6 +135,8 @@ export class WakeupPublisher {
   /** Ends the interval's wait early (an awaited notification arrived). */
   private endWait: (() => void) | undefined;
   private readonly send: (payloads: string[]) => Promise<void>;
+  /** Armed while a `missed` notice is due (`lost`). */
+  private missedTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WakeupPublisherOptions) {
     this.maxPayloadsPerFlush = options.maxPayloadsPerFlush ?? 64;
@@ -187,7 +199,10 @@ export class WakeupPublisher {
     if (this.queuedBytes + entry.bytes > this.maxQueuedBytes) {
       const error = new Error(`wakeup queue full (${this.queuedBytes} bytes waiting): the database is not taking NOTIFYs`);
       if (entry.settle) entry.settle.reject(error);
-      else this.options.log.warn({ session_id: notification.session_id }, error.message);
+      else {
+        this.options.log.warn({ session_id: 'session_id' in notification ? notification.session_id : undefined }, error.message);
+        this.lost();
+      }
       return;
     }
     if (notification.kind === 'append') this.unsentAppends.set(notification.session_id, entry);
@@ -272,7 +287,31 @@ export class WakeupPublisher {
         if (failure === undefined) settle.resolve();
         else settle.reject(failure);
       }
+      // A live event's publisher hears of its failure; a wakeup's reader would not.
+      if (failure !== undefined && sent.some((entry) => !entry.settle)) this.lost();
     }
+  }
+
+  /**
+   * Wakeups were lost. Streams find their rows by their head poll, but a
+   * changes feed has no cursor: every instance is told (`missed`) and has its
+   * feeds sweep, soon after (`MISSED_NOTICE_DELAY_MS`).
+   */
+  private lost(): void {
+    if (this.missedTimer) return;
+    this.missedTimer = setTimeout(() => {
+      this.missedTimer = undefined;
+      const notification: Notification = { kind: 'missed' };
+      const payload = encodeNotification(notification);
+      this.enqueue({ notification, payload, bytes: Buffer.byteLength(payload) });
+      this.kick();
+    }, this.options.missedNoticeDelayMs ?? MISSED_NOTICE_DELAY_MS).unref();
+  }
+
+  /** Stops a `missed` notice still to come (on shutdown: the instance's peers see it go, `stream/peers.ts`). */
+  stop(): void {
+    clearTimeout(this.missedTimer);
+    this.missedTimer = undefined;
   }
 
   /**

@@ -28,12 +28,20 @@ export const MAX_WAKEUP_BYTES = 7999;
  * `sid` names the incarnation: an id deleted and created again is another
  * session, and a stream of the old one must never take the new one's signals.
  */
-export type Notification =
+export type SessionNotification =
   | { kind: 'append'; session_id: string; seq: number }
   | { kind: 'live'; session_id: string; sid: number; head: number; type: string; data: unknown; from?: string }
   | { kind: 'activity'; session_id: string; sid: number; head: number; activity: ActivityView; from?: string }
   | { kind: 'created'; session_id: string }
   | { kind: 'deleted'; session_id: string; sid: number; reason?: 'expired' };
+
+/**
+ * What travels on the channel: a session's signal, or the notice that an
+ * instance lost wakeups of appends (a failed publication, a full queue) and
+ * publishes again. Streams find such rows by their head poll; a changes feed
+ * has no cursor to poll from, so every feed is told to sweep.
+ */
+export type Notification = SessionNotification | { kind: 'missed' };
 
 /**
  * Live-only signals (live events, activity) carry the id of the instance that
@@ -66,6 +74,7 @@ const CARRIED: Record<Notification['kind'], string> = {
   activity: 'the activity',
   created: 'the creation notice',
   deleted: 'the deletion notice',
+  missed: 'the notice of missed wakeups',
 };
 
 /**
@@ -113,6 +122,7 @@ export function decodeNotifications(payload: string): Notification[] | undefined
 function toNotification(value: unknown): Notification | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as Record<string, unknown>;
+  if (record.kind === 'missed') return { kind: 'missed' };
   if (typeof record.session_id !== 'string') return undefined;
   if (record.kind === undefined && typeof record.seq === 'number') {
     return { kind: 'append', session_id: record.session_id, seq: record.seq };

@@ -120,6 +120,7 @@ function makeSide(heartbeatMs = HEARTBEAT_MS): Harness {
     h.logs.push(typeof fields === 'string' ? [level, fields, undefined] : [level, message ?? '', fields]);
   side = buildStreamSide({
     url,
+    listInstances: async () => [],
     heartbeatMs,
     pageSize: 100,
     maxStreams: 10,

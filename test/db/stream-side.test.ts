@@ -40,6 +40,7 @@ async function startSide(): Promise<StreamSide> {
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
   side = buildStreamSide({
     url,
+    listInstances: async () => [],
     heartbeatMs: HEARTBEAT_MS,
     pageSize: 100,
     maxStreams: 10,

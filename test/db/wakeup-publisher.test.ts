@@ -32,7 +32,7 @@ const quiet = { warn: () => {} };
  * oldest waiting send, `release` every send from now on), each send recorded
  * and then really sent.
  */
-function gatedPublisher(options: Partial<Pick<WakeupPublisherOptions, 'maxPayloadsPerFlush' | 'maxQueuedBytes' | 'local'>> & { log?: { warn: (...args: unknown[]) => void } } = {}) {
+function gatedPublisher(options: Partial<Pick<WakeupPublisherOptions, 'maxPayloadsPerFlush' | 'maxQueuedBytes' | 'local' | 'missedNoticeDelayMs'>> & { log?: { warn: (...args: unknown[]) => void } } = {}) {
   const sends: string[][] = [];
   const reports: FlushReport[] = [];
   const waiting: (() => void)[] = [];
@@ -297,6 +297,69 @@ describe('wakeup publisher', () => {
     await publisher.publish(filling);
     await eventually(async () => notifications().length, (n) => n >= 3, 'the accepted ones');
     expect(notifications()).toEqual([append('hold', 1), filling, filling]);
+    publisher.stop();
+  });
+
+  it('tells every instance soon after it lost wakeups (a failed flush, a full queue): one `missed` notice, sent again until it goes', async () => {
+    received = [];
+    let noticeFailures = 1;
+    const sends: string[][] = [];
+    const publisher = new WakeupPublisher({
+      db,
+      log: quiet,
+      missedNoticeDelayMs: 50,
+      maxQueuedBytes: 200,
+      send: async (payloads) => {
+        sends.push(payloads);
+        // Every flush of the two wakeups fails, and the first notice.
+        const notice = payloads.includes('{"kind":"missed"}');
+        if (sends.length <= 2 && !notice) throw new Error('connection lost');
+        if (notice && noticeFailures-- > 0) throw new Error('connection lost');
+        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+      },
+    });
+    // Lost in the first flush, with another wakeup: one notice for both; the notice itself fails once and is sent again.
+    await Promise.all([commitWith(publisher, append('lost-1', 1)), commitWith(publisher, append('lost-2', 1))]);
+    await eventually(async () => notifications(), (n) => n.length >= 1, 'the notice');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(notifications()).toEqual([{ kind: 'missed' }]);
+    expect(sends.flat().filter((payload) => payload === '{"kind":"missed"}')).toHaveLength(2);
+
+    publisher.stop();
+  });
+
+  it('counts a wakeup dropped from a full queue as lost', async () => {
+    received = [];
+    const { publisher, release } = gatedPublisher({ maxQueuedBytes: 200, missedNoticeDelayMs: 50 });
+    await commitWith(publisher, append('hold-2', 1));
+    const filling = live('full', 'a'.repeat(190 - Buffer.byteLength(encodeNotification(live('full', '')))));
+    const sent = publisher.publish(filling);
+    await commitWith(publisher, append('dropped-2', 1));
+    release();
+    await sent;
+    await eventually(async () => notifications(), (n) => n.length >= 3, 'the notice');
+    expect(notifications()).toEqual([append('hold-2', 1), filling, { kind: 'missed' }]);
+    publisher.stop();
+  });
+
+  it('sends no notice for a live event that failed: its publisher heard of it', async () => {
+    received = [];
+    let fail = true;
+    const publisher = new WakeupPublisher({
+      db,
+      log: quiet,
+      missedNoticeDelayMs: 20,
+      send: async (payloads) => {
+        if (fail) throw new Error('connection lost');
+        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+      },
+    });
+    await expect(publisher.publish(live('heard', 1))).rejects.toThrow('connection lost');
+    fail = false;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await publisher.publish(live('heard', 2));
+    await eventually(async () => notifications(), (n) => n.length >= 1, 'the second event');
+    expect(notifications()).toEqual([live('heard', 2)]);
   });
 
   it('reports each flush: what it carried, how long it took, whether it failed (and warns when it did)', async () => {
@@ -324,6 +387,7 @@ describe('wakeup publisher', () => {
     await broken.drain();
     expect(failing).toEqual([{ notifications: 2, kinds: { append: 2 }, payloads: 1, seconds: expect.any(Number), failed: true, waitedSeconds: expect.any(Number) }]);
     expect(warnings).toEqual([[{ err: new Error('connection lost'), notifications: 2 }, expect.stringContaining('publishing wakeups failed')]]);
+    broken.stop();
   });
   it('starts flushes at most every minFlushIntervalMs: the first after a quiet spell at once, what arrives meanwhile together in the next', async () => {
     const starts: number[] = [];
@@ -347,7 +411,7 @@ describe('wakeup publisher', () => {
     await Promise.all([2, 3, 4].map((n) => commitWith(publisher, append(`interval-${n}`, n))));
     await publisher.drain();
     expect(sends).toHaveLength(2);
-    expect(sends[1]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => n.session_id).sort()).toEqual(['interval-2', 'interval-3', 'interval-4']);
+    expect(sends[1]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => ('session_id' in n ? n.session_id : n.kind)).sort()).toEqual(['interval-2', 'interval-3', 'interval-4']);
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(990);
     // The wait is what the delay metric reports: none for the first, the interval's rest for the others.
     expect(reports[0]!.waitedSeconds).toBeLessThan(0.5);
@@ -360,7 +424,7 @@ describe('wakeup publisher', () => {
     await publisher.publish(live('interval', 6));
     expect(performance.now() - waitingSince).toBeLessThan(900);
     expect(sends).toHaveLength(3);
-    expect(sends[2]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => n.session_id)).toEqual(['interval-5', 'interval']);
+    expect(sends[2]!.flatMap((payload) => decodeNotifications(payload)!).map((n) => ('session_id' in n ? n.session_id : n.kind))).toEqual(['interval-5', 'interval']);
     // Nor when it comes first.
     const next = performance.now();
     await publisher.publish(live('interval', 7));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LocalSignals } from '../../src/stream/local-signals.js';
-import type { Notification } from '../../src/wakeups/wakeups.js';
+import type { SessionNotification } from '../../src/wakeups/wakeups.js';
 
-const live = (type: string): Notification => ({ kind: 'live', session_id: 's', sid: 1, head: 0, type, data: null });
+const live = (type: string): SessionNotification => ({ kind: 'live', session_id: 's', sid: 1, head: 0, type, data: null });
 
 /** Barriers the test answers one at a time, each recording what had been routed when it started. */
 function harness(log = { warn: (..._args: unknown[]) => {} }) {
