@@ -477,3 +477,13 @@ export class NotImplemented extends ApiError {
   readonly code = PROBLEM.notImplemented;
   readonly title = 'Not implemented';
 }
+
+/** A Durable Streams PUT for a stream that exists with another configuration (Content-Type, closed or not). */
+export class StreamExists extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.sessionExists;
+  readonly title = 'Stream exists with another configuration';
+  constructor(id: string, difference: string) {
+    super(`stream of session "${id}" already exists, ${difference}`, { session_id: id });
+  }
+}
