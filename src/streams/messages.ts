@@ -2,7 +2,7 @@ import { EVENT } from 'session-sync/client/protocol';
 import { InvalidRequest } from '../errors.js';
 import type { NewEvent } from '../events/append.js';
 import type { EventRow } from '../events/read.js';
-import { jsonWithin } from '../limits.js';
+import { countWithin, jsonWithin } from '../limits.js';
 
 /*
  * Durable Streams messages are the session's durable events. A JSON stream
@@ -28,6 +28,8 @@ export const isJsonStream = (contentType: string) => contentType === JSON_CONTEN
 
 export interface MessageLimits {
   maxEventBytes: number;
+  /** How many messages one JSON append may hold (MAX_BATCH_EVENTS, as a native batch). */
+  maxBatchEvents: number;
   /** Parses a JSON body (the HTTP layer's parser, with its depth and string rules). */
   parseJson: (raw: Buffer) => unknown;
 }
@@ -45,6 +47,7 @@ export function eventsOf(contentType: string, body: Buffer, limits: MessageLimit
   if (body.length === 0) return [];
   const value = limits.parseJson(body);
   const messages = Array.isArray(value) ? value : [value];
+  countWithin(messages.length, limits.maxBatchEvents, 'messages');
   if (messages.length === 0 && !allowEmpty) {
     throw new InvalidRequest('an empty JSON array appends nothing: send at least one message', [{ in: 'body', field: '', message: 'is an empty array' }]);
   }

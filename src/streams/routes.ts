@@ -61,6 +61,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   const settings = {
     idempotencyTtlMs: config.idempotencyTtlMs,
     maxEventBytes: config.limits.maxEventBytes,
+    maxBatchEvents: config.limits.maxBatchEvents,
     parseJson: (raw: Buffer) => parseJsonBody(raw, config.maxJsonDepth),
   };
   const pageBytes = pageBytesFor(config.stream.eventsPageBytes, config.limits.maxEventBytes);

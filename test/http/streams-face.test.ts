@@ -100,6 +100,13 @@ describe('append (POST)', () => {
     expect((await read('json-2')).body).toBe('[]');
   });
 
+  it('JSON: one append holds at most MAX_BATCH_EVENTS messages, as a native batch (413, nothing appended)', async () => {
+    await put('json-3', undefined, { 'content-type': 'application/json' });
+    const tooMany = JSON.stringify(Array.from({ length: t.config.limits.maxBatchEvents + 1 }, (_, i) => i));
+    expectProblem(await post('json-3', tooMany, { 'content-type': 'application/json' }), 413, 'payload_too_large');
+    expect((await read('json-3')).body).toBe('[]');
+  });
+
   it('bytes: each append is one event and the body reads back byte for byte', async () => {
     await put('bytes-1', undefined, { 'content-type': 'application/octet-stream' });
     const chunk = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
