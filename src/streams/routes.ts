@@ -57,7 +57,7 @@ declare module 'fastify' {
 
 export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const { config } = services;
-  const writer = { ...services, db: services.db };
+  const writer = services;
   const settings = {
     idempotencyTtlMs: config.idempotencyTtlMs,
     maxEventBytes: config.limits.maxEventBytes,
