@@ -201,6 +201,14 @@ describe('one store, two faces', () => {
     expect((await call(t.app, 'GET', '/v1/sessions/native-closed')).json().last_seq).toBe(0);
   });
 
+  it('a lease that runs when the session is closed still ends on the record (the sweep appends after close)', async () => {
+    await createSession(t, 'closed-lease');
+    expect((await call(t.app, 'POST', '/v1/sessions/closed-lease/lease', { owner: 'w', ttl_ms: 150 })).statusCode).toBe(201);
+    expect((await post('closed-lease', '', { 'stream-closed': 'true' })).statusCode).toBe(204);
+    const types = async () => (await call(t.app, 'GET', '/v1/sessions/closed-lease/events')).json().events.map((e: { type: string }) => e.type);
+    await expect.poll(types, { timeout: 10_000 }).toEqual(['lease.acquired', 'lease.expired']);
+  });
+
   it('the stream. event type prefix is the server\'s', async () => {
     await createSession(t, 'reserved-1');
     const res = await call(t.app, 'POST', '/v1/sessions/reserved-1/events', { events: [{ type: 'stream.message', data: 1 }] });
