@@ -4,7 +4,7 @@
  * shapes, values, config) importable from anywhere, and no cycles. Every
  * feature folder but metrics (ground, README's Layout) is domain but for its routes.
  */
-const DOMAIN = '^src/(activity|attachments|auth|events|history|idempotency|leases|live|maintenance|messages|queue|sessions|state|stream|turns|wakeups|writes)/(?!routes\\.ts$|plugin\\.ts$)';
+const DOMAIN = '^src/(activity|attachments|auth|events|history|idempotency|leases|live|maintenance|messages|queue|sessions|state|stream|streams|turns|wakeups|writes)/(?!routes\\.ts$|plugin\\.ts$)';
 const GROUND = '^src/(errors|limits|media-type|shapes|slots|values|config)\\.ts$';
 const HTTP = '^src/(http/|app\\.ts$|main\\.ts$|services\\.ts$|[a-z-]+/routes\\.ts$|auth/plugin\\.ts$)';
 

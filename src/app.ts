@@ -52,6 +52,7 @@ import { stateLimitsFor } from './state/store.js';
 import { buildStreamSide } from './stream/stream-side.js';
 import { LISTEN_APPLICATION_PREFIX } from './stream/listen-connection.js';
 import { streamRoutes } from './stream/routes.js';
+import { DS_REQUEST_HEADERS, DS_RESPONSE_HEADERS, streamsFaceRoutes } from './streams/routes.js';
 import { HEADER } from 'session-sync/client/protocol';
 
 export interface AppOptions {
@@ -215,9 +216,18 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   if (config.corsOrigins.length) {
     await app.register(cors, {
       origin: config.corsOrigins,
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', HEADER.idempotencyKey, HEADER.leaseToken, HEADER.lastEventId, 'if-none-match'],
-      exposedHeaders: ['etag', HEADER.idempotentReplayed, 'location', HEADER.retryAfter],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        HEADER.idempotencyKey,
+        HEADER.leaseToken,
+        HEADER.lastEventId,
+        'if-none-match',
+        // The Durable Streams face's (streams/routes.ts).
+        ...DS_REQUEST_HEADERS,
+      ],
+      exposedHeaders: ['etag', HEADER.idempotentReplayed, 'location', HEADER.retryAfter, 'content-type', ...DS_RESPONSE_HEADERS],
       maxAge: 600,
     });
   }
@@ -280,6 +290,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   await app.register(transferRoutes, { services });
   await app.register(turnRoutes, { services });
   await app.register(attachmentRoutes, { services });
+  await app.register(streamsFaceRoutes, { services });
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
 
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);

@@ -426,3 +426,64 @@ export class InternalError extends ApiError {
   readonly code = PROBLEM.internalError;
   readonly title = 'Internal server error';
 }
+
+/** A Durable Streams path that cannot name a session (`streams/paths.ts` says the rule). */
+export class InvalidStreamPath extends ApiError {
+  readonly status = 400;
+  readonly code = PROBLEM.invalidStreamPath;
+  readonly title = 'Invalid stream path';
+  constructor(path: string, rule: string) {
+    super(`stream path ${JSON.stringify(path)} ${rule}`, { path });
+  }
+}
+
+/**
+ * The session was closed (a Durable Streams `Stream-Closed: true`): its history
+ * takes no more events, through either face. `headers` carries what the
+ * Durable Streams face adds (`Stream-Closed`, `Stream-Next-Offset`).
+ */
+export class SessionClosed extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.sessionClosed;
+  readonly title = 'Session closed';
+  constructor(id: string, headers: Record<string, string> = {}) {
+    super(`session "${id}" is closed: its history takes no more events`, { session_id: id });
+    Object.assign(this.headers, headers);
+  }
+}
+
+export class ContentTypeMismatch extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.contentTypeMismatch;
+  readonly title = 'Content-Type mismatch';
+  constructor(sent: string | undefined, stream: string) {
+    super(`the stream's Content-Type is ${stream}, not ${sent ?? '(none)'}`, { content_type: stream });
+  }
+}
+
+export class StreamSeqConflict extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.streamSeqConflict;
+  readonly title = 'Stream-Seq not increasing';
+  constructor(sent: string, last: string) {
+    super(`Stream-Seq ${JSON.stringify(sent)} is not above the last one, ${JSON.stringify(last)} (compared byte by byte)`, {
+      last_stream_seq: last,
+    });
+  }
+}
+
+export class NotImplemented extends ApiError {
+  readonly status = 501;
+  readonly code = PROBLEM.notImplemented;
+  readonly title = 'Not implemented';
+}
+
+/** A Durable Streams PUT for a stream that exists with another configuration (Content-Type, closed or not). */
+export class StreamExists extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.sessionExists;
+  readonly title = 'Stream exists with another configuration';
+  constructor(id: string, difference: string) {
+    super(`stream of session "${id}" already exists, ${difference}`, { session_id: id });
+  }
+}

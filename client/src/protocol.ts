@@ -55,6 +55,16 @@ export const PROBLEM = {
   requestTimeout: 'request_timeout',
   shuttingDown: 'shutting_down',
   internalError: 'internal_error',
+  /** A Durable Streams path that maps to no session id (docs/API.md "Durable Streams"). */
+  invalidStreamPath: 'invalid_stream_path',
+  /** The session was closed (Durable Streams `Stream-Closed`): its history takes no more events. */
+  sessionClosed: 'session_closed',
+  /** A Durable Streams append whose Content-Type is not the stream's. */
+  contentTypeMismatch: 'content_type_mismatch',
+  /** A Durable Streams `Stream-Seq` not above the stream's last one. */
+  streamSeqConflict: 'stream_seq_conflict',
+  /** A Durable Streams feature this server does not offer yet (long-poll, SSE, producers, TTL, forks). */
+  notImplemented: 'not_implemented',
 } as const;
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];
 export const PROBLEM_CODES: readonly ProblemCode[] = Object.values(PROBLEM);
@@ -117,12 +127,16 @@ export const EVENT = {
   leaseExpired: 'lease.expired',
   turnCommitted: 'turn.committed',
   attachmentCommitted: 'attachment.committed',
+  /** One message of a JSON Durable Stream; its data is the message. */
+  streamMessage: 'stream.message',
+  /** One append to a Durable Stream of any other content type; data `{"base64": ...}`, the exact bytes. */
+  streamBytes: 'stream.bytes',
 } as const;
 export type ServerEventType = (typeof EVENT)[keyof typeof EVENT];
 export const SERVER_EVENT_TYPES: readonly ServerEventType[] = Object.values(EVENT);
 
 /** Event type prefixes only the server writes; a client's event under one is refused (`reserved_event_type`). */
-export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.'] as const;
+export const RESERVED_PREFIXES = ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.', 'stream.'] as const;
 
 /**
  * Frames without an `id` on a session's stream and on the changes feed:
@@ -162,3 +176,39 @@ export interface LiveFrames {
   [CHANGE_EVENT.created]: { session_id: string };
 }
 export type LiveFrameName = keyof LiveFrames;
+
+/**
+ * The Durable Streams face (`/v1/stream/<path>`, PROTOCOL.md of
+ * durable-streams/durable-streams): its header names, lowercase.
+ */
+export const DS_HEADER = {
+  nextOffset: 'stream-next-offset',
+  upToDate: 'stream-up-to-date',
+  closed: 'stream-closed',
+  cursor: 'stream-cursor',
+  seq: 'stream-seq',
+  ttl: 'stream-ttl',
+  expiresAt: 'stream-expires-at',
+  forkedFrom: 'stream-forked-from',
+  forkOffset: 'stream-fork-offset',
+  forkSubOffset: 'stream-fork-sub-offset',
+  sseDataEncoding: 'stream-sse-data-encoding',
+  producerId: 'producer-id',
+  producerEpoch: 'producer-epoch',
+  producerSeq: 'producer-seq',
+  producerExpectedSeq: 'producer-expected-seq',
+  producerReceivedSeq: 'producer-received-seq',
+} as const;
+
+/** Query parameters of the Durable Streams face. */
+export const DS_PARAM = {
+  offset: 'offset',
+  live: 'live',
+  cursor: 'cursor',
+} as const;
+
+/** Special `offset` values: the start of the stream and its tail. */
+export const DS_OFFSET = {
+  start: '-1',
+  now: 'now',
+} as const;

@@ -93,6 +93,12 @@ export const sessions = pgTable(
     usageOutputTokens: bigint('usage_output_tokens', { mode: 'number' }).notNull().default(0),
     usageCostUsd: doublePrecision('usage_cost_usd').notNull().default(0),
     usageTurns: bigint('usage_turns', { mode: 'number' }).notNull().default(0),
+    /** The Content-Type a Durable Streams PUT created the session with; null for a native session (it reads as JSON). */
+    streamContentType: text('stream_content_type'),
+    /** When the session was closed (Durable Streams `Stream-Closed`): no write appends to its history after it. */
+    closedAt: timestamp('closed_at', { withTimezone: true, mode: 'date' }),
+    /** The last Durable Streams `Stream-Seq` accepted; the next must be above it, byte by byte. */
+    streamSeq: text('stream_seq'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -330,4 +336,22 @@ export const attachmentChunks = pgTable(
     data: bytea('data').notNull(),
   },
   (t) => [primaryKey({ columns: [t.blobId, t.n] })],
+);
+
+/**
+ * Durable Streams idempotent producers: per (session, producer) the epoch that
+ * fences it and the highest seq accepted, read and written under the session
+ * row lock with the append they guard.
+ */
+export const streamProducers = pgTable(
+  'stream_producers',
+  {
+    sessionSid: bigint('session_sid', { mode: 'number' })
+      .notNull()
+      .references(() => sessions.sid, { onDelete: 'cascade' }),
+    producerId: text('producer_id').notNull(),
+    epoch: bigint('epoch', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionSid, t.producerId] })],
 );

@@ -20,7 +20,8 @@ export async function settleSessions(
       const session = await lockSessionRowIfFree(tx, sid);
       if (!session) return false;
       const events = await settle(tx, session);
-      await appendToSession(tx, session, events);
+      // A lease or claim that ran when the session was closed still ends on the record.
+      await appendToSession(tx, session, events, { afterClose: true });
       return events.length > 0;
     });
     if (done) settled++;

@@ -172,7 +172,7 @@ describe('POST /v1/sessions/{id}/events: conflicts and refusals', () => {
   });
 
   // API.md's list, written out here rather than imported: a prefix dropped from the code must fail this.
-  for (const prefix of ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.']) {
+  for (const prefix of ['session.', 'state.', 'message.', 'queue.', 'lease.', 'turn.', 'attachment.', 'stream.']) {
     it(`answers 400 reserved_event_type for "${prefix}*", naming the index, and stores nothing of the batch`, async () => {
       const id = `reserved-${prefix.slice(0, -1)}`;
       await createSession(t, id);

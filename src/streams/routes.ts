@@ -1,0 +1,202 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { DS_HEADER, DS_PARAM } from 'session-sync/client/protocol';
+import { InvalidRequest, NotImplemented } from '../errors.js';
+import { pageBytesFor } from '../events/read.js';
+import { parseJsonBody } from '../http/json-body.js';
+import type { Services } from '../services.js';
+import { releaseWhenSent } from '../stream/budget.js';
+import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
+import { offsetOf, parseOffset } from './offsets.js';
+import { sessionIdOf } from './paths.js';
+import { appendStream, createStream, deleteStream, readStream, type StreamHead, streamHead } from './store.js';
+
+/*
+ * The Durable Streams face (PROTOCOL.md of durable-streams/durable-streams):
+ * `/v1/stream/<path>` is the session `sessionIdOf(path)`. Every answer is the
+ * protocol's: its statuses and headers; refusals are problem documents.
+ * Not yet here (later slices): long-poll and SSE reads, idempotent producers,
+ * TTL and expiry, forks: each answers 501 `not_implemented`.
+ */
+
+const PREFIX = '/v1/stream/';
+
+/** The protocol's headers a browser may send and read (CORS, `app.ts`). */
+export const DS_REQUEST_HEADERS = [
+  DS_HEADER.seq,
+  DS_HEADER.ttl,
+  DS_HEADER.expiresAt,
+  DS_HEADER.closed,
+  DS_HEADER.forkedFrom,
+  DS_HEADER.forkOffset,
+  DS_HEADER.forkSubOffset,
+  DS_HEADER.producerId,
+  DS_HEADER.producerEpoch,
+  DS_HEADER.producerSeq,
+];
+export const DS_RESPONSE_HEADERS = [
+  DS_HEADER.nextOffset,
+  DS_HEADER.cursor,
+  DS_HEADER.upToDate,
+  DS_HEADER.closed,
+  DS_HEADER.sseDataEncoding,
+  DS_HEADER.producerEpoch,
+  DS_HEADER.producerSeq,
+  DS_HEADER.producerExpectedSeq,
+  DS_HEADER.producerReceivedSeq,
+];
+
+/** A catch-up page that is not the tail never changes: caches may keep it a while. */
+const HISTORY_CACHE_CONTROL = 'private, max-age=60, stale-while-revalidate=300';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The session a Durable Streams path names (set before the grant is checked). */
+    streamSessionId?: string;
+  }
+}
+
+export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  const { config } = services;
+  const writer = services;
+  const settings = {
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    maxEventBytes: config.limits.maxEventBytes,
+    maxBatchEvents: config.limits.maxBatchEvents,
+    parseJson: (raw: Buffer) => parseJsonBody(raw, config.maxJsonDepth),
+  };
+  const pageBytes = pageBytesFor(config.stream.eventsPageBytes, config.limits.maxEventBytes);
+
+  // Every body is bytes here: the stream's Content-Type, not the request's, decides what they are.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request) => {
+    // The path as sent, undecoded: a %-escape is refused rather than read as another path.
+    const path = (request.url.split('?')[0] ?? '').slice(PREFIX.length);
+    const id = sessionIdOf(path);
+    request.streamSessionId = id;
+    // The grant check (auth/plugin.ts) reads the session from `params.id`, as on every native route.
+    (request.params as Record<string, unknown>).id = id;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cross-origin-resource-policy', 'cross-origin');
+  });
+
+  const sessionOf = (request: FastifyRequest) => request.streamSessionId as string;
+  const bodyBytes = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+
+  app.put(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
+    refuseLater(request, [DS_HEADER.ttl, DS_HEADER.expiresAt, DS_HEADER.forkedFrom, DS_HEADER.forkOffset, DS_HEADER.forkSubOffset]);
+    const header = request.headers['content-type'];
+    const contentType = header === undefined || header.trim() === '' ? DEFAULT_CONTENT_TYPE : contentTypeKey(header);
+    const { created, head } = await createStream(
+      writer,
+      { sessionId: sessionOf(request), contentType, closed: closedHeader(request), body: bodyBytes(request) },
+      settings,
+    );
+    streamHeaders(reply, head);
+    if (created) reply.header('location', `${request.protocol}://${request.host}${request.url.split('?')[0]}`);
+    return reply.code(created ? 201 : 200).send();
+  });
+
+  app.post(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
+    refuseLater(request, [DS_HEADER.producerId, DS_HEADER.producerEpoch, DS_HEADER.producerSeq]);
+    const body = bodyBytes(request);
+    const close = closedHeader(request);
+    const contentType = request.headers['content-type'];
+    if (body.length === 0 && !close) {
+      throw new InvalidRequest('the body is empty: send the messages to append, or Stream-Closed: true to close', [
+        { in: 'body', field: '', message: 'is empty' },
+      ]);
+    }
+    if (body.length > 0 && (contentType === undefined || contentType.trim() === '')) {
+      throw new InvalidRequest('Content-Type is required with a body: the stream\'s own', [
+        { in: 'headers', field: '/content-type', message: 'is required' },
+      ]);
+    }
+    const seq = request.headers[DS_HEADER.seq];
+    if (Array.isArray(seq)) throw new InvalidRequest('Stream-Seq is given more than once');
+    const head = await appendStream(
+      writer,
+      { sessionId: sessionOf(request), contentType: body.length > 0 ? contentType : undefined, body, close, streamSeq: seq },
+      settings,
+    );
+    reply.header(DS_HEADER.nextOffset, offsetOf(head.lastSeq));
+    if (head.closed) reply.header(DS_HEADER.closed, 'true');
+    return reply.code(204).send();
+  });
+
+  app.head(`${PREFIX}*`, { config: { access: 'read' }, schema: { hide: true } }, async (request, reply) => {
+    const head = await streamHead(services.db, sessionOf(request));
+    streamHeaders(reply, head);
+    reply.header('cache-control', 'no-store');
+    return reply.code(200).send();
+  });
+
+  app.delete(`${PREFIX}*`, { config: { access: 'admin' }, schema: { hide: true } }, async (request, reply) => {
+    await deleteStream(writer, sessionOf(request), settings);
+    return reply.code(204).send();
+  });
+
+  app.get(`${PREFIX}*`, { config: { access: 'read' }, exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const live = query[DS_PARAM.live];
+    if (live !== undefined) {
+      if (query[DS_PARAM.offset] === undefined) {
+        throw new InvalidRequest('a live read needs an offset (-1 for the start, now for the tail)', [
+          { in: 'querystring', field: '/offset', message: 'is required' },
+        ]);
+      }
+      parseOffset(query[DS_PARAM.offset]);
+      // A stream that is not there is 404 before anything else, as it will be once live reads come.
+      await streamHead(services.db, sessionOf(request));
+      throw new NotImplemented(`live=${String(live)} reads are not offered yet: read with catch-up GETs`);
+    }
+    const from = parseOffset(query[DS_PARAM.offset]);
+    // The page stays in memory until the client has it: its bytes are reserved first, as for a native page.
+    const release = await services.streamAdmission.rowBudget.acquire(2 * pageBytes);
+    try {
+      const page = await readStream(services.db, sessionOf(request), from, { limit: config.stream.pageSize, maxBytes: pageBytes });
+      const { head } = page;
+      reply.header(DS_HEADER.nextOffset, offsetOf(page.nextSeq));
+      if (page.upToDate) reply.header(DS_HEADER.upToDate, 'true');
+      const closedAtTail = head.closed && page.upToDate;
+      if (closedAtTail) reply.header(DS_HEADER.closed, 'true');
+      if ('tail' in from) {
+        reply.header('cache-control', 'no-store');
+      } else {
+        const etag = `"${head.sid}:${offsetOf(page.after)}:${offsetOf(page.nextSeq)}${closedAtTail ? ':c' : ''}"`;
+        reply.header('etag', etag);
+        reply.header('cache-control', page.upToDate ? 'no-cache' : HISTORY_CACHE_CONTROL);
+        if (request.headers['if-none-match'] === etag) {
+          release();
+          return reply.code(304).send();
+        }
+      }
+      releaseWhenSent(reply.raw, services.streamAdmission.rowBudget, release);
+      return reply.code(200).type(head.contentType).send(bodyOf(head.contentType, page.rows));
+    } catch (error) {
+      release();
+      throw error;
+    }
+  });
+};
+
+function streamHeaders(reply: FastifyReply, head: StreamHead): void {
+  reply.type(head.contentType);
+  reply.header(DS_HEADER.nextOffset, offsetOf(head.lastSeq));
+  if (head.closed) reply.header(DS_HEADER.closed, 'true');
+}
+
+/** `Stream-Closed: true` (the value compared case-insensitively); any other value is no close. */
+function closedHeader(request: FastifyRequest): boolean {
+  const value = request.headers[DS_HEADER.closed];
+  return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+}
+
+/** Headers of features a later slice brings: 501 rather than a request half understood. */
+function refuseLater(request: FastifyRequest, headers: string[]): void {
+  const sent = headers.filter((name) => request.headers[name] !== undefined);
+  if (sent.length > 0) throw new NotImplemented(`${sent.join(', ')}: not offered by this server yet`);
+}

@@ -1,0 +1,185 @@
+import { DS_HEADER } from 'session-sync/client/protocol';
+import { type Db, READ_ONLY_SNAPSHOT, type Sql } from '../db/client.js';
+import { CursorExpired, InvalidRequest, SessionClosed, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
+import { startEventAppend } from '../events/append.js';
+import { type EventRow, readEventRows } from '../events/read.js';
+import { deleteSession, getSession, insertSession, type SessionRow } from '../sessions/store.js';
+import { findSessionRow } from '../sessions/statements.js';
+import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
+import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
+import { offsetOf, type ReadFrom } from './offsets.js';
+import { updateStreamColumns } from './statements.js';
+
+/*
+ * The Durable Streams face's domain: a stream is a session, its messages the
+ * session's durable events, written through the session write path (its
+ * queue, group commit, row lock and wakeups) like every native write.
+ */
+
+/** What a stream answers with in its headers. */
+export interface StreamHead {
+  sid: number;
+  contentType: string;
+  closed: boolean;
+  /** Seq of the last event: the tail offset is `offsetOf(lastSeq)`. */
+  lastSeq: number;
+}
+
+export function headOf(row: Pick<SessionRow, 'sid' | 'streamContentType' | 'closedAt' | 'lastSeq'>): StreamHead {
+  return { sid: row.sid, contentType: row.streamContentType ?? NATIVE_CONTENT_TYPE, closed: row.closedAt !== null, lastSeq: row.lastSeq };
+}
+
+export interface StreamWriter extends SessionWriter {
+  db: Db;
+}
+
+export interface StreamSettings extends MessageLimits {
+  idempotencyTtlMs: number;
+}
+
+export interface CreateInput {
+  sessionId: string;
+  /** As compared: `contentTypeKey`. */
+  contentType: string;
+  closed: boolean;
+  body: Buffer;
+}
+
+/**
+ * PUT: makes the session with its first messages (201), or finds it made with
+ * the same Content-Type and closure (200); another configuration is 409.
+ */
+export async function createStream(
+  writer: StreamWriter,
+  input: CreateInput,
+  settings: StreamSettings,
+): Promise<{ created: boolean; head: StreamHead }> {
+  const existing = await findSessionRow(writer.db, input.sessionId);
+  if (existing) return { created: false, head: sameConfig(existing, input) };
+  const events = eventsOf(input.contentType, input.body, settings, true);
+  const create = { sessionId: input.sessionId, named: true, idempotencyTtlMs: settings.idempotencyTtlMs };
+  try {
+    // The protocol's own retry rules stand in for Idempotency-Key here: no key, so no stored answer.
+    const outcome = await createSession(writer, create, {}, async (tx) => {
+      const row = await insertSession(tx, { id: input.sessionId, parentId: null, metadata: {}, encoding: 'json' });
+      if (!row) return undefined;
+      await updateStreamColumns(tx, row.sid, { contentType: input.contentType, close: input.closed });
+      // Appended before the close takes effect: the row as inserted is open.
+      const sent = startEventAppend(tx, { ...row, leaseActive: false }, events);
+      const head: StreamHead = { sid: row.sid, contentType: input.contentType, closed: input.closed, lastSeq: sent?.lastSeq ?? row.lastSeq };
+      return { status: 201, body: head, pending: sent?.pending };
+    });
+    return { created: true, head: outcome.body as StreamHead };
+  } catch (error) {
+    if (!(error instanceof SessionExists)) throw error;
+    // Another PUT made it meanwhile: the same answer as if it had come first.
+    const raced = await findSessionRow(writer.db, input.sessionId);
+    if (!raced) throw error;
+    return { created: false, head: sameConfig(raced, input) };
+  }
+}
+
+function sameConfig(row: SessionRow, input: CreateInput): StreamHead {
+  const head = headOf(row);
+  if (head.contentType !== input.contentType) throw new StreamExists(row.id, `with Content-Type ${head.contentType}`);
+  if (head.closed !== input.closed) throw new StreamExists(row.id, head.closed ? 'closed' : 'open');
+  return head;
+}
+
+export interface AppendInput {
+  sessionId: string;
+  /** The request's Content-Type header as sent; undefined for a close-only append. */
+  contentType: string | undefined;
+  body: Buffer;
+  close: boolean;
+  streamSeq: string | undefined;
+}
+
+/**
+ * POST: appends the body's messages as durable events and, with `close`,
+ * closes the session in the same transaction. Refused in the protocol's order:
+ * closed (409 with `Stream-Closed`), Content-Type, `Stream-Seq`.
+ */
+export async function appendStream(writer: StreamWriter, input: AppendInput, settings: StreamSettings): Promise<StreamHead> {
+  const write = { sessionId: input.sessionId, idempotencyTtlMs: settings.idempotencyTtlMs };
+  const outcome = await writeSession(writer, write, {}, async (tx, session) => {
+    const head = headOf(session);
+    if (head.closed) {
+      // Closing again is a no-op that succeeds (PROTOCOL.md §5.3); appending is not.
+      if (input.close && input.body.length === 0) return { status: 204, body: head };
+      throw new SessionClosed(session.id, { [DS_HEADER.closed]: 'true', [DS_HEADER.nextOffset]: offsetOf(head.lastSeq) });
+    }
+    if (input.body.length > 0) {
+      const sent = input.contentType === undefined ? undefined : contentTypeKey(input.contentType);
+      if (sent !== head.contentType) throw new ContentTypeMismatch(sent, head.contentType);
+    }
+    if (input.streamSeq !== undefined && session.streamSeq !== null && !byteWiseAbove(input.streamSeq, session.streamSeq)) {
+      throw new StreamSeqConflict(input.streamSeq, session.streamSeq);
+    }
+    const events = eventsOf(head.contentType, input.body, settings, false);
+    const sent = startEventAppend(tx, session, events);
+    if (input.close || input.streamSeq !== undefined) {
+      await updateStreamColumns(tx, session.sid, { close: input.close, streamSeq: input.streamSeq });
+    }
+    const after: StreamHead = { ...head, closed: input.close, lastSeq: sent?.lastSeq ?? head.lastSeq };
+    return { status: 204, body: after, pending: sent?.pending };
+  });
+  return outcome.body as StreamHead;
+}
+
+/** Header values are bytes (latin1 as Node gives them): compared byte by byte, as PROTOCOL.md §5.2 asks. */
+function byteWiseAbove(next: string, last: string): boolean {
+  return Buffer.compare(Buffer.from(next, 'latin1'), Buffer.from(last, 'latin1')) > 0;
+}
+
+/** DELETE: the session goes with all it holds, as a native DELETE. */
+export async function deleteStream(writer: StreamWriter, sessionId: string, settings: StreamSettings): Promise<void> {
+  const write = { sessionId, idempotencyTtlMs: settings.idempotencyTtlMs, lifecycle: true };
+  await writeSession(writer, write, {}, async (tx, session) => {
+    await deleteSession(tx, session);
+    return { status: 204, body: null };
+  });
+}
+
+/** HEAD: 404 `session_not_found` when there is none. */
+export async function streamHead(db: Sql, sessionId: string): Promise<StreamHead> {
+  return headOf(await getSession(db, sessionId));
+}
+
+export interface StreamPage {
+  head: StreamHead;
+  /** Where the read started (after this seq). */
+  after: number;
+  rows: EventRow[];
+  /** Seq the next read starts after. */
+  nextSeq: number;
+  /** The page reaches the tail. */
+  upToDate: boolean;
+}
+
+/**
+ * A catch-up read: events after the offset, bounded by count and bytes like a
+ * native page. An offset past the tail is 400, one below the kept history 410.
+ */
+export async function readStream(
+  db: Db,
+  sessionId: string,
+  from: ReadFrom,
+  page: { limit: number; maxBytes: number },
+): Promise<StreamPage> {
+  return db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
+    const session = await getSession(tx, sessionId);
+    const head = headOf(session);
+    if ('tail' in from) return { head, after: head.lastSeq, rows: [], nextSeq: head.lastSeq, upToDate: true };
+    const { after } = from;
+    if (after > head.lastSeq) {
+      throw new InvalidRequest(`offset ${offsetOf(after)} is beyond the tail of the stream, ${offsetOf(head.lastSeq)}`, [
+        { in: 'querystring', field: '/offset', message: 'is beyond the tail' },
+      ]);
+    }
+    if (after < session.historyStart) throw new CursorExpired(after, session.historyStart);
+    const { rows } = await readEventRows(tx, session.sid, { after, limit: page.limit, maxBytes: page.maxBytes });
+    const nextSeq = rows.at(-1)?.seq ?? after;
+    return { head, after, rows, nextSeq, upToDate: nextSeq === head.lastSeq };
+  });
+}

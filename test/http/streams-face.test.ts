@@ -1,0 +1,311 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
+
+// The Durable Streams face (issue 28, slice 1): /v1/stream/<path> is a session; its messages are durable events.
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { CORS_ORIGINS: 'https://dash.example.com' } });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const ZERO = '0000000000000000_0000000000000000';
+const offset = (seq: number) => `0000000000000000_${String(seq).padStart(16, '0')}`;
+
+function ds(method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE', path: string, body?: string | Buffer, headers: Record<string, string> = {}) {
+  return t.app.inject({ method, url: `/v1/stream/${path}`, headers, ...(body === undefined ? {} : { payload: body }) });
+}
+const put = (path: string, body?: string, headers: Record<string, string> = {}) => ds('PUT', path, body, headers);
+const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => ds('POST', path, body, headers);
+const read = (path: string, query = '', headers: Record<string, string> = {}) => ds('GET', `${path}${query}`, undefined, headers);
+
+describe('create (PUT)', () => {
+  it('201 with Location and the tail offset; 200 when the config matches; 409 when it differs', async () => {
+    const created = await put('create-1', undefined, { 'content-type': 'text/plain' });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers.location).toMatch(/\/v1\/stream\/create-1$/);
+    expect(created.headers['stream-next-offset']).toBe(ZERO);
+    expect(created.headers['x-content-type-options']).toBe('nosniff');
+    // Case and parameters do not make another type.
+    const again = await put('create-1', undefined, { 'content-type': 'TEXT/Plain; charset=utf-8' });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers.location).toBeUndefined();
+    expectProblem(await put('create-1', undefined, { 'content-type': 'application/json' }), 409, 'session_exists');
+    expectProblem(await put('create-1', undefined, { 'content-type': 'text/plain', 'stream-closed': 'true' }), 409, 'session_exists');
+  });
+
+  it('defaults to application/octet-stream, and keeps the initial body as the first message', async () => {
+    expect((await put('create-2', 'first')).statusCode).toBe(201);
+    const head = await ds('HEAD', 'create-2');
+    expect(head.headers['content-type']).toBe('application/octet-stream');
+    expect(head.headers['stream-next-offset']).toBe(offset(1));
+    expect((await read('create-2', '?offset=-1')).body).toBe('first');
+  });
+
+  it('a JSON [] body creates an empty stream; Stream-Closed: true creates it closed', async () => {
+    expect((await put('create-3', '[]', { 'content-type': 'application/json' })).statusCode).toBe(201);
+    const empty = await read('create-3');
+    expect(empty.body).toBe('[]');
+    expect(empty.headers['stream-next-offset']).toBe(ZERO);
+    const closed = await put('create-4', '{"last":true}', { 'content-type': 'application/json', 'stream-closed': 'true' });
+    expect(closed.statusCode).toBe(201);
+    expect(closed.headers['stream-closed']).toBe('true');
+    const all = await read('create-4', '?offset=-1');
+    expect(all.json()).toEqual([{ last: true }]);
+    expect(all.headers['stream-closed']).toBe('true');
+  });
+
+  it('a folder path is a session id with :, readable through the native API', async () => {
+    expect((await put('team-a/chat-1', '{"n":1}', { 'content-type': 'application/json' })).statusCode).toBe(201);
+    const session = await call(t.app, 'GET', '/v1/sessions/team-a:chat-1');
+    expect(session.statusCode).toBe(200);
+    expect(session.json().last_seq).toBe(1);
+  });
+
+  it('refuses a path that cannot name a session, with invalid_stream_path', async () => {
+    // (A `..` segment is refused too, see test/unit/stream-paths.test.ts; inject resolves it before routing.)
+    for (const path of ['a:b', 'a%2Fb', 'a//b', '-x', '__ds/jwks.json']) {
+      const problem = expectProblem(await put(path), 400, 'invalid_stream_path');
+      expect(problem.detail).toContain('stream path');
+    }
+  });
+});
+
+describe('append (POST)', () => {
+  it('JSON: an array is flattened one level into messages, each a stream.message event', async () => {
+    await put('json-1', undefined, { 'content-type': 'application/json' });
+    const appended = await post('json-1', '[{"a":1},[2,3]]', { 'content-type': 'application/json' });
+    expect(appended.statusCode).toBe(204);
+    expect(appended.headers['stream-next-offset']).toBe(offset(2));
+    await post('json-1', '"x"', { 'content-type': 'application/json; charset=utf-8' });
+    expect((await read('json-1', '?offset=-1')).json()).toEqual([{ a: 1 }, [2, 3], 'x']);
+    const events = (await call(t.app, 'GET', '/v1/sessions/json-1/events')).json().events;
+    expect(events.map((e: { type: string; data: unknown }) => [e.type, e.data])).toEqual([
+      ['stream.message', { a: 1 }],
+      ['stream.message', [2, 3]],
+      ['stream.message', 'x'],
+    ]);
+  });
+
+  it('JSON: [] , invalid JSON, an empty body and a missing Content-Type are 400; another type is 409', async () => {
+    await put('json-2', undefined, { 'content-type': 'application/json' });
+    expectProblem(await post('json-2', '[]', { 'content-type': 'application/json' }), 400, 'invalid_request');
+    expectProblem(await post('json-2', '{"a":', { 'content-type': 'application/json' }), 400, 'invalid_request');
+    expectProblem(await post('json-2', '', { 'content-type': 'application/json' }), 400, 'invalid_request');
+    expectProblem(await post('json-2', '{"a":1}'), 400, 'invalid_request');
+    expectProblem(await post('json-2', 'text', { 'content-type': 'text/plain' }), 409, 'content_type_mismatch');
+    expect((await read('json-2')).body).toBe('[]');
+  });
+
+  it('JSON: one append holds at most MAX_BATCH_EVENTS messages, as a native batch (413, nothing appended)', async () => {
+    await put('json-3', undefined, { 'content-type': 'application/json' });
+    const tooMany = JSON.stringify(Array.from({ length: t.config.limits.maxBatchEvents + 1 }, (_, i) => i));
+    expectProblem(await post('json-3', tooMany, { 'content-type': 'application/json' }), 413, 'payload_too_large');
+    expect((await read('json-3')).body).toBe('[]');
+  });
+
+  it('bytes: each append is one event and the body reads back byte for byte', async () => {
+    await put('bytes-1', undefined, { 'content-type': 'application/octet-stream' });
+    const chunk = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
+    await post('bytes-1', chunk, { 'content-type': 'application/octet-stream' });
+    await post('bytes-1', Buffer.from('tail'), { 'content-type': 'application/octet-stream' });
+    const all = await read('bytes-1', '?offset=-1');
+    expect(all.rawPayload.equals(Buffer.concat([chunk, Buffer.from('tail')]))).toBe(true);
+    // Reading on from an offset the first read did not reach gives the rest.
+    expect((await read('bytes-1', `?offset=${offset(1)}`)).body).toBe('tail');
+  });
+
+  it('Stream-Seq must rise byte-wise, else 409 and nothing is appended', async () => {
+    await put('seq-1', undefined, { 'content-type': 'text/plain' });
+    expect((await post('seq-1', 'a', { 'content-type': 'text/plain', 'stream-seq': '09' })).statusCode).toBe(204);
+    expect((await post('seq-1', 'b', { 'content-type': 'text/plain', 'stream-seq': '10' })).statusCode).toBe(204);
+    expectProblem(await post('seq-1', 'c', { 'content-type': 'text/plain', 'stream-seq': '10' }), 409, 'stream_seq_conflict');
+    // Byte-wise, not numeric: "1" is below "10", "2" above it.
+    expectProblem(await post('seq-1', 'c', { 'content-type': 'text/plain', 'stream-seq': '1' }), 409, 'stream_seq_conflict');
+    expect((await post('seq-1', 'c', { 'content-type': 'text/plain', 'stream-seq': '2' })).statusCode).toBe(204);
+    expect((await read('seq-1', '?offset=-1')).body).toBe('abc');
+  });
+
+  it('Stream-Closed: true closes, with a final body or without; then appends are 409 with Stream-Closed and the tail', async () => {
+    await put('close-1', undefined, { 'content-type': 'text/plain' });
+    const last = await post('close-1', 'bye', { 'content-type': 'text/plain', 'stream-closed': 'true' });
+    expect(last.statusCode).toBe(204);
+    expect(last.headers['stream-closed']).toBe('true');
+    const refused = await post('close-1', 'more', { 'content-type': 'text/plain' });
+    expectProblem(refused, 409, 'session_closed');
+    expect(refused.headers['stream-closed']).toBe('true');
+    expect(refused.headers['stream-next-offset']).toBe(offset(1));
+    // Closing again is idempotent.
+    const again = await post('close-1', '', { 'stream-closed': 'true' });
+    expect(again.statusCode).toBe(204);
+    expect(again.headers['stream-closed']).toBe('true');
+    const head = await ds('HEAD', 'close-1');
+    expect(head.headers['stream-closed']).toBe('true');
+    expect(head.headers['cache-control']).toBe('no-store');
+
+    await put('close-2', 'x', { 'content-type': 'text/plain' });
+    const closeOnly = await post('close-2', '', { 'stream-closed': 'true' });
+    expect(closeOnly.statusCode).toBe(204);
+    expect(closeOnly.headers['stream-next-offset']).toBe(offset(1));
+  });
+
+  it('404 for a stream that does not exist', async () => {
+    expectProblem(await post('missing-1', 'x', { 'content-type': 'text/plain' }), 404, 'session_not_found');
+    // A HEAD answer has no body: only its status.
+    expect((await ds('HEAD', 'missing-1')).statusCode).toBe(404);
+    expectProblem(await read('missing-1'), 404, 'session_not_found');
+    expectProblem(await ds('DELETE', 'missing-1'), 404, 'session_not_found');
+  });
+});
+
+describe('one store, two faces', () => {
+  it('a native SSE subscriber of the session sees what a stream append wrote', async () => {
+    await put('both-1', undefined, { 'content-type': 'application/json' });
+    const base = await t.listen();
+    const sse = await SseClient.open(`${base}/v1/sessions/both-1/stream`);
+    try {
+      await post('both-1', '[{"n":1},{"n":2}]', { 'content-type': 'application/json' });
+      await sse.waitForDurable(2);
+      expect(sse.durable.map((m) => [m.event, m.json.data])).toEqual([
+        ['stream.message', { n: 1 }],
+        ['stream.message', { n: 2 }],
+      ]);
+    } finally {
+      await sse.close();
+    }
+  });
+
+  it('a stream reader sees native typed events as {type, data}; a native session reads as JSON', async () => {
+    await createSession(t, 'native-1');
+    await call(t.app, 'POST', '/v1/sessions/native-1/events', { events: [{ type: 'tool.call', data: { name: 'grep' } }] });
+    const head = await ds('HEAD', 'native-1');
+    expect(head.headers['content-type']).toBe('application/json');
+    expect((await read('native-1', '?offset=-1')).json()).toEqual([{ type: 'tool.call', data: { name: 'grep' } }]);
+  });
+
+  it('native writes to a closed session are 409 session_closed: events, state, messages', async () => {
+    await createSession(t, 'native-closed');
+    expect((await post('native-closed', '', { 'stream-closed': 'true' })).statusCode).toBe(204);
+    const events = await call(t.app, 'POST', '/v1/sessions/native-closed/events', { events: [{ type: 'x.y', data: 1 }] });
+    expectProblem(events, 409, 'session_closed');
+    expectProblem(await call(t.app, 'PUT', '/v1/sessions/native-closed/state', { base_version: 0, schema_version: 1, snapshot: { n: 0 } }), 409, 'session_closed');
+    expectProblem(
+      await call(t.app, 'POST', '/v1/sessions/native-closed/messages', { messages: [{ role: 'user', content: 'hi' }] }),
+      409,
+      'session_closed',
+    );
+    // Reads still work, and the history did not move.
+    expect((await call(t.app, 'GET', '/v1/sessions/native-closed')).json().last_seq).toBe(0);
+  });
+
+  it('a lease that runs when the session is closed still ends on the record (the sweep appends after close)', async () => {
+    await createSession(t, 'closed-lease');
+    expect((await call(t.app, 'POST', '/v1/sessions/closed-lease/lease', { owner: 'w', ttl_ms: 150 })).statusCode).toBe(201);
+    expect((await post('closed-lease', '', { 'stream-closed': 'true' })).statusCode).toBe(204);
+    const types = async () => (await call(t.app, 'GET', '/v1/sessions/closed-lease/events')).json().events.map((e: { type: string }) => e.type);
+    await expect.poll(types, { timeout: 10_000 }).toEqual(['lease.acquired', 'lease.expired']);
+  });
+
+  it('the stream. event type prefix is the server\'s', async () => {
+    await createSession(t, 'reserved-1');
+    const res = await call(t.app, 'POST', '/v1/sessions/reserved-1/events', { events: [{ type: 'stream.message', data: 1 }] });
+    expectProblem(res, 400, 'reserved_event_type');
+  });
+});
+
+describe('catch-up read (GET)', () => {
+  it('offset -1, an offset, now; Stream-Up-To-Date only at the tail; 400 past the tail or malformed', async () => {
+    await put('read-1', '[1,2,3]', { 'content-type': 'application/json' });
+    const all = await read('read-1', '?offset=-1');
+    expect(all.json()).toEqual([1, 2, 3]);
+    expect(all.headers['stream-up-to-date']).toBe('true');
+    expect(all.headers['cross-origin-resource-policy']).toBe('cross-origin');
+    expect((await read('read-1', `?offset=${offset(2)}`)).json()).toEqual([3]);
+    const now = await read('read-1', '?offset=now');
+    expect(now.json()).toEqual([]);
+    expect(now.headers['stream-next-offset']).toBe(offset(3));
+    expect(now.headers['cache-control']).toContain('no-store');
+    expectProblem(await read('read-1', `?offset=${offset(4)}`), 400, 'invalid_request');
+    expectProblem(await read('read-1', '?offset='), 400, 'invalid_request');
+    expectProblem(await read('read-1', '?offset=-1&offset=-1'), 400, 'invalid_request');
+    expectProblem(await read('read-1', '?offset=abc'), 400, 'invalid_request');
+  });
+
+  it('pages by bytes: following Stream-Next-Offset reaches the tail with every byte once', async () => {
+    await put('page-1', undefined, { 'content-type': 'application/octet-stream' });
+    const chunks = [0, 1, 2, 3].map((i) => Buffer.alloc(100 * 1024, i));
+    for (const chunk of chunks) await post('page-1', chunk, { 'content-type': 'application/octet-stream' });
+    const small = await createTestApp({ databaseUrl: t.url, env: { EVENTS_PAGE_BYTES: String(16 * 1024) } });
+    try {
+      const got: Buffer[] = [];
+      let at = '-1';
+      let pages = 0;
+      for (;;) {
+        const res = await small.app.inject({ method: 'GET', url: `/v1/stream/page-1?offset=${at}` });
+        expect(res.statusCode).toBe(200);
+        got.push(res.rawPayload);
+        pages++;
+        at = res.headers['stream-next-offset'] as string;
+        if (res.headers['stream-up-to-date'] === 'true') break;
+      }
+      expect(pages).toBeGreaterThan(1);
+      expect(Buffer.concat(got).equals(Buffer.concat(chunks))).toBe(true);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('ETag and If-None-Match: 304 while nothing changed, 200 after an append or a close', async () => {
+    await put('etag-1', 'a', { 'content-type': 'text/plain' });
+    const first = await read('etag-1', '?offset=-1');
+    const etag = first.headers.etag as string;
+    expect(etag).toBeTruthy();
+    const same = await read('etag-1', '?offset=-1', { 'if-none-match': etag });
+    expect(same.statusCode).toBe(304);
+    expect(same.body).toBe('');
+    await post('etag-1', '', { 'stream-closed': 'true' });
+    const closed = await read('etag-1', '?offset=-1', { 'if-none-match': etag });
+    expect(closed.statusCode).toBe(200);
+    expect(closed.headers.etag).not.toBe(etag);
+  });
+
+  it('live reads are a later slice: 501 not_implemented (400 without an offset)', async () => {
+    await put('live-1', undefined, { 'content-type': 'text/plain' });
+    expectProblem(await read('live-1', '?offset=-1&live=long-poll'), 501, 'not_implemented');
+    expectProblem(await read('live-1', '?live=sse'), 400, 'invalid_request');
+  });
+});
+
+describe('delete, headers, CORS', () => {
+  it('DELETE is 204, then the path is free for a fresh stream', async () => {
+    await put('del-1', 'old', { 'content-type': 'text/plain' });
+    expect((await ds('DELETE', 'del-1')).statusCode).toBe(204);
+    expect((await ds('HEAD', 'del-1')).statusCode).toBe(404);
+    expect((await put('del-1', 'new', { 'content-type': 'text/plain' })).statusCode).toBe(201);
+    expect((await read('del-1', '?offset=-1')).body).toBe('new');
+  });
+
+  it('errors carry nosniff; a preflight allows the protocol headers and If-None-Match', async () => {
+    expect((await read('nothing-here')).headers['x-content-type-options']).toBe('nosniff');
+    const preflight = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/stream/x',
+      headers: {
+        origin: 'https://dash.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'if-none-match, stream-seq, producer-id',
+      },
+    });
+    expect(preflight.statusCode).toBe(204);
+    const allowed = String(preflight.headers['access-control-allow-headers']);
+    for (const name of ['if-none-match', 'stream-seq', 'stream-closed', 'producer-id', 'producer-epoch', 'producer-seq']) {
+      expect(allowed).toContain(name);
+    }
+    const get = await read('nothing-here', '', { origin: 'https://dash.example.com' });
+    const exposed = String(get.headers['access-control-expose-headers']);
+    for (const name of ['stream-next-offset', 'stream-up-to-date', 'stream-closed', 'etag']) expect(exposed).toContain(name);
+  });
+});

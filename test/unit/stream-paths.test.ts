@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { sessionIdOf, streamPathOf } from '../../src/streams/paths.js';
+import { offsetOf, parseOffset } from '../../src/streams/offsets.js';
+
+describe('Durable Streams paths name sessions', () => {
+  it('joins segments with : so a folder is an id prefix a grant pattern covers', () => {
+    expect(sessionIdOf('chat-1')).toBe('chat-1');
+    expect(sessionIdOf('team-a/chat-1')).toBe('team-a:chat-1');
+    expect(sessionIdOf('a/b.c/d_e')).toBe('a:b.c:d_e');
+  });
+
+  it('maps back: the session of a path has that path', () => {
+    for (const path of ['chat-1', 'team-a/chat-1', 'a/b.c/d_e', '9/x']) expect(streamPathOf(sessionIdOf(path))).toBe(path);
+  });
+
+  it('refuses what cannot map one to one, naming the rule', () => {
+    const refused: [string, RegExp][] = [
+      ['a:b', /character outside/],
+      ['a%2Fb', /character outside/],
+      ['a b', /character outside/],
+      ['é', /character outside/],
+      ['a//b', /empty segment/],
+      ['a/', /empty segment/],
+      ['', /empty segment/],
+      ['a/../b', /\. or \.\. segment/],
+      ['a/./b', /\. or \.\. segment/],
+      ['-a', /start with a letter or a digit/],
+      ['.a', /start with a letter or a digit/],
+      ['__ds/subscriptions/x', /reserves/],
+      ['a'.repeat(129), /longer than 128/],
+    ];
+    for (const [path, rule] of refused) {
+      expect(() => sessionIdOf(path), path).toThrow(rule);
+      try {
+        sessionIdOf(path);
+      } catch (error) {
+        expect((error as { code: string; status: number }).code).toBe('invalid_stream_path');
+        expect((error as { status: number }).status).toBe(400);
+      }
+    }
+    expect(sessionIdOf('a'.repeat(128))).toHaveLength(128);
+  });
+
+  it('a native session id with an empty segment has no stream path', () => {
+    expect(streamPathOf('a::b')).toBeUndefined();
+    expect(streamPathOf('a:')).toBeUndefined();
+    expect(streamPathOf('a:..:b')).toBeUndefined();
+  });
+});
+
+describe('Durable Streams offsets are seq cursors', () => {
+  it('is fixed width, so string order is seq order', () => {
+    expect(offsetOf(0)).toBe('0000000000000000_0000000000000000');
+    expect(offsetOf(42)).toBe('0000000000000000_0000000000000042');
+    const seqs = [0, 1, 9, 10, 99, 100, 12345, Number.MAX_SAFE_INTEGER];
+    const offsets = seqs.map(offsetOf);
+    expect([...offsets].sort()).toEqual(offsets);
+  });
+
+  it('reads -1 and the zero offset as the start, now as the tail, and an offset as after its seq', () => {
+    expect(parseOffset(undefined)).toEqual({ after: 0 });
+    expect(parseOffset('-1')).toEqual({ after: 0 });
+    expect(parseOffset('0000000000000000_0000000000000000')).toEqual({ after: 0 });
+    expect(parseOffset('now')).toEqual({ tail: true });
+    expect(parseOffset(offsetOf(7))).toEqual({ after: 7 });
+  });
+
+  it('refuses any other shape with 400', () => {
+    for (const bad of ['', ['-1', '-1'], '7', '-2', 'NOW', '0000000000000001_0000000000000000', '0000000000000000_000000000000000',
+      '0000000000000000_0000000000000000 ', '0000000000000000,0000000000000000', '../x', '0000000000000000_9999999999999999']) {
+      expect(() => parseOffset(bad), JSON.stringify(bad)).toThrow(/offset/);
+    }
+  });
+});
