@@ -169,3 +169,50 @@ export function decideProducerAppend(
 export function newEpochDetail(decision: { epoch: number; seq: number }): string {
   return `Producer-Epoch ${decision.epoch} is a new epoch, which starts at Producer-Seq 0; got ${decision.seq}`;
 }
+
+/**
+ * The status a producer request is answered with. An accepted request with a
+ * body is 200 (§5.2.1: "200 OK: Append successful (new data)"), unlike a plain
+ * append's 204; an accepted close-only request (no body) appended nothing and
+ * is 204 (suite "idempotent-close-only-with-producer-headers").
+ */
+export function producerStatus(decision: ProducerDecision, request: { closeOnly: boolean }): 200 | 204 | 400 | 403 | 409 {
+  switch (decision.kind) {
+    case 'accept':
+      return request.closeOnly ? 204 : 200;
+    case 'duplicate':
+      return 204;
+    case 'stale-epoch':
+      return 403;
+    case 'new-epoch-not-at-zero':
+      return 400;
+    case 'sequence-gap':
+    case 'closed':
+      return 409;
+  }
+}
+
+/**
+ * The producer headers of the answer (§5.2.1 "Response Headers"); the route
+ * adds the stream's own (Stream-Next-Offset, Stream-Closed). On success both
+ * echo the epoch and give the highest seq accepted in it, which for an accept
+ * is the request's own.
+ */
+export function producerResponseHeaders(decision: ProducerDecision): Record<string, string> {
+  switch (decision.kind) {
+    case 'accept':
+      return { [PRODUCER_HEADER.epoch]: String(decision.state.epoch), [PRODUCER_HEADER.seq]: String(decision.state.seq) };
+    case 'duplicate':
+      return { [PRODUCER_HEADER.epoch]: String(decision.epoch), [PRODUCER_HEADER.seq]: String(decision.highestSeq) };
+    case 'stale-epoch':
+      return { [PRODUCER_HEADER.epoch]: String(decision.currentEpoch) };
+    case 'sequence-gap':
+      return {
+        [PRODUCER_HEADER.expectedSeq]: String(decision.expectedSeq),
+        [PRODUCER_HEADER.receivedSeq]: String(decision.receivedSeq),
+      };
+    case 'new-epoch-not-at-zero':
+    case 'closed':
+      return {};
+  }
+}

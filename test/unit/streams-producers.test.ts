@@ -4,7 +4,10 @@ import {
   decideProducerAppend,
   newEpochDetail,
   parseProducerHeaders,
+  producerResponseHeaders,
+  producerStatus,
   type ProducerClaim,
+  type ProducerDecision,
   type ProducerState,
   type StreamClosure,
 } from '../../src/streams/producers.js';
@@ -184,5 +187,29 @@ describe('decideProducerAppend on a closed stream (§5.2.1 "Stream Closure with 
     expect(decideProducerAppend(state(0, 0), claim(0, 5), closedBy(null))).toEqual({ kind: 'closed' });
     expect(decideProducerAppend(state(0, 0), claim(1, 5), closedBy(null))).toEqual({ kind: 'closed' });
     expect(decideProducerAppend(null, claim(0, 5), closedBy(null))).toEqual({ kind: 'closed' });
+  });
+});
+
+describe('producerStatus and producerResponseHeaders (§5.2.1 "Response Codes", "Response Headers")', () => {
+  const cases: [ProducerDecision, number, Record<string, string>][] = [
+    [{ kind: 'accept', state: state(1, 4) }, 200, { 'producer-epoch': '1', 'producer-seq': '4' }],
+    [{ kind: 'duplicate', epoch: 0, highestSeq: 2, closed: false }, 204, { 'producer-epoch': '0', 'producer-seq': '2' }],
+    [{ kind: 'stale-epoch', currentEpoch: 3 }, 403, { 'producer-epoch': '3' }],
+    [{ kind: 'new-epoch-not-at-zero', epoch: 1, seq: 5 }, 400, {}],
+    [{ kind: 'sequence-gap', expectedSeq: 1, receivedSeq: 2 }, 409, { 'producer-expected-seq': '1', 'producer-received-seq': '2' }],
+    [{ kind: 'closed' }, 409, {}],
+  ];
+
+  it.each(cases)('%j answers %i with its producer headers', (decision, status, headers) => {
+    expect(producerStatus(decision, { closeOnly: false })).toBe(status);
+    expect(producerResponseHeaders(decision)).toEqual(headers);
+  });
+
+  it('an accepted close-only request appended nothing: 204 (suite "idempotent-close-only-with-producer-headers")', () => {
+    expect(producerStatus({ kind: 'accept', state: state(0, 1) }, { closeOnly: true })).toBe(204);
+  });
+
+  it('a duplicate is 204 with or without a body', () => {
+    expect(producerStatus({ kind: 'duplicate', epoch: 0, highestSeq: 0, closed: true }, { closeOnly: true })).toBe(204);
   });
 });
