@@ -42,6 +42,8 @@ export interface StreamTuning {
   eventsPageBytes: number;
   /** How often the heads of sessions with open streams here are read: the most a lost wakeup delays their events. */
   headPollMs: number;
+  /** How long a Durable Streams long-poll at the tail waits for an append or a close before answering 204. */
+  longPollMs: number;
 }
 
 export interface HistoryTuning {
@@ -270,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
       totalBufferedBytes: integer(env, 'SSE_TOTAL_BUFFER_BYTES', 128 * MiB, 1 * MiB, 64 * 1024 * MiB),
       eventsPageBytes: integer(env, 'EVENTS_PAGE_BYTES', 1 * MiB, 16 * KiB, 1024 * MiB),
       headPollMs: integer(env, 'STREAM_HEAD_POLL_MS', 1000, 10, 3_600_000),
+      longPollMs: integer(env, 'STREAM_LONG_POLL_MS', 30_000, 100, 600_000),
     },
     attachments: {
       maxBytes: integer(env, 'MAX_ATTACHMENT_BYTES', 32 * MiB, 1, 1024 * 1024 * MiB),

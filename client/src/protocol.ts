@@ -207,6 +207,29 @@ export const DS_PARAM = {
   cursor: 'cursor',
 } as const;
 
+/** Values of `live`: how a read waits at the tail (PROTOCOL §5.7, §5.8). */
+export const DS_LIVE = {
+  longPoll: 'long-poll',
+  sse: 'sse',
+} as const;
+
+/** SSE event names of a Durable Streams read (§5.8): a batch of data, then a control event. */
+export const DS_SSE_EVENT = {
+  data: 'data',
+  control: 'control',
+} as const;
+
+/** Members of a control event's JSON (§5.8). */
+export const DS_SSE_CONTROL = {
+  nextOffset: 'streamNextOffset',
+  cursor: 'streamCursor',
+  upToDate: 'upToDate',
+  closed: 'streamClosed',
+} as const;
+
+/** The value of `stream-sse-data-encoding` when data events are base64 (binary streams). */
+export const DS_SSE_BASE64 = 'base64';
+
 /** Special `offset` values: the start of the stream and its tail. */
 export const DS_OFFSET = {
   start: '-1',

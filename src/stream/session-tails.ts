@@ -2,7 +2,7 @@ import type { BaseLogger } from 'pino';
 import type { ActivityView } from '../activity/view.js';
 import type { SessionNotification } from '../wakeups/wakeups.js';
 import { liveFrame, publishedFrame } from './sse.js';
-import { type ReadRows, SessionTail, Subscriber } from './tail.js';
+import { type ReadRows, SessionTail, Subscriber, type TailWatcher } from './tail.js';
 import { LIVE_EVENT } from 'session-sync/client/protocol';
 
 export interface SessionTailsOptions {
@@ -47,14 +47,13 @@ export class SessionTails {
    */
   async pollHeads(): Promise<void> {
     if (this.polling) return;
-    const ids = [...this.tails.values()].filter((tail) => tail.readUpTo !== undefined).map((tail) => tail.sessionId);
+    const ids = [...this.tails.values()].filter((tail) => tail.followed).map((tail) => tail.sessionId);
     if (ids.length === 0) return;
     this.polling = true;
     try {
       for (const head of await this.options.readHeads(ids)) {
         const tail = this.tails.get(head.session_id);
-        const readUpTo = tail?.readUpTo;
-        if (tail && readUpTo !== undefined && head.last_seq > readUpTo) tail.wake();
+        if (tail?.behind(head.last_seq)) tail.wake();
       }
     } catch (err) {
       this.options.log.warn({ err }, 'head poll failed');
@@ -65,6 +64,31 @@ export class SessionTails {
 
   /** Registers a stream before its head is read, so no wakeup after that read can be missed. */
   subscribe(sessionId: string, sid: number, cursor: number): { tail: SessionTail; subscriber: Subscriber } {
+    const tail = this.tailFor(sessionId, sid);
+    const subscriber = new Subscriber(cursor);
+    tail.add(subscriber);
+    return { tail, subscriber };
+  }
+
+  /**
+   * Registers a reader that reads on its own (`TailWatcher`), before it reads
+   * the head, as `subscribe`; the function returned unregisters it.
+   */
+  watch(sessionId: string, sid: number, watcher: TailWatcher): () => void {
+    const tail = this.tailFor(sessionId, sid);
+    tail.addWatcher(watcher);
+    return () => {
+      tail.removeWatcher(watcher);
+      this.dropIfUnused(tail);
+    };
+  }
+
+  /** Tails here (one per session with a stream or a watcher): none is left once every reader has gone. */
+  get size(): number {
+    return this.tails.size;
+  }
+
+  private tailFor(sessionId: string, sid: number): SessionTail {
     let tail = this.tails.get(sessionId);
     if (!tail || tail.sid !== sid) {
       const previous = tail;
@@ -77,13 +101,15 @@ export class SessionTails {
         if (previous) this.ended(previous);
       }
     }
-    const subscriber = new Subscriber(cursor);
-    tail.add(subscriber);
-    return { tail, subscriber };
+    return tail;
   }
 
   unsubscribe(tail: SessionTail, subscriber: Subscriber): void {
     tail.remove(subscriber);
+    this.dropIfUnused(tail);
+  }
+
+  private dropIfUnused(tail: SessionTail): void {
     if (tail.size === 0 && this.tails.get(tail.sessionId) === tail) this.tails.delete(tail.sessionId);
   }
 

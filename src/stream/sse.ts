@@ -33,6 +33,8 @@ export type CloseReason =
   | 'session deleted'
   | 'cursor expired'
   | 'token expired'
+  | 'stream closed'
+  | 'stream lifetime'
   | 'server shutting down'
   | 'slow reader'
   | 'error';

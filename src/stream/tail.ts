@@ -102,6 +102,20 @@ export class Subscriber {
 }
 
 /**
+ * A reader that reads rows on its own and only needs to know when to look
+ * again (the Durable Streams face's long-polls and SSE reads: their frames
+ * are not the native ones). It holds no connection while it waits.
+ */
+export interface TailWatcher {
+  /** The seq it has read up to: the head poll wakes it once the head is past it. */
+  readonly seenSeq: number;
+  /** Something was committed (rows, or a close): read again. */
+  wake(): void;
+  /** The session is gone. */
+  end(): void;
+}
+
+/**
  * The shared tail of one session on this process: on a wakeup it reads the
  * rows after its cursor once and hands them to every joined subscriber, then
  * waits again. Live frames wait here until the history they follow is read.
@@ -110,6 +124,7 @@ export class SessionTail {
   /** Last seq read and handed to joined subscribers; unset until someone joins. */
   private cursor: number | undefined;
   private readonly subscribers = new Set<Subscriber>();
+  private readonly watchers = new Set<TailWatcher>();
   private reading = false;
   private wokenWhileReading = false;
   private readonly pendingLive = new FrameQueue<{ head: number; frame: string }>(PENDING_LIVE_BYTES);
@@ -125,7 +140,27 @@ export class SessionTail {
   ) {}
 
   get size(): number {
-    return this.subscribers.size;
+    return this.subscribers.size + this.watchers.size;
+  }
+
+  /** Whether the head poll should wake this tail: a joined subscriber or a watcher has read less than `head`. */
+  behind(head: number): boolean {
+    if (this.cursor !== undefined && head > this.cursor) return true;
+    for (const watcher of this.watchers) if (head > watcher.seenSeq) return true;
+    return false;
+  }
+
+  /** Whether the head poll should look at this tail at all. */
+  get followed(): boolean {
+    return this.cursor !== undefined || this.watchers.size > 0;
+  }
+
+  addWatcher(watcher: TailWatcher): void {
+    this.watchers.add(watcher);
+  }
+
+  removeWatcher(watcher: TailWatcher): void {
+    this.watchers.delete(watcher);
   }
 
   /** The last seq handed to joined subscribers; undefined until someone joins. */
@@ -160,8 +195,10 @@ export class SessionTail {
     return true;
   }
 
+  /** A commit (or a close) may be there to read: the tail reads it, and the watchers read on their own. */
   wake(): void {
     void this.read();
+    for (const watcher of this.watchers) watcher.wake();
   }
 
   publishLive(head: number, frame: string): void {
@@ -171,12 +208,14 @@ export class SessionTail {
     }
     this.pendingLive.push({ head, frame });
     // The wakeup for `head` was sent before this frame; if it got lost, this read finds the rows anyway.
-    this.wake();
+    // (Watchers are not woken: a live frame is nothing they read.)
+    void this.read();
   }
 
   /** Ends every stream of this session with a final frame (the session is gone). */
   finish(frame: string, reason: CloseReason): void {
     for (const subscriber of this.subscribers) subscriber.finish(frame, reason);
+    for (const watcher of this.watchers) watcher.end();
   }
 
   private deliverLive(frame: string): void {

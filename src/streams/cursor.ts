@@ -8,10 +8,6 @@
  * Pure: the clock and the random source are passed in.
  */
 
-/** Wire names (lowercase, as Node gives them); the lead moves them into client/src/protocol.ts. */
-export const STREAM_CURSOR_HEADER = 'stream-cursor';
-export const CURSOR_PARAM = 'cursor';
-
 /** §10.1 defaults, kept so cursors from this server and from others (and the reference) count the same intervals. */
 export const CURSOR_EPOCH_MS = Date.UTC(2024, 9, 9);
 export const CURSOR_INTERVAL_SECONDS = 20;

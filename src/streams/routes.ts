@@ -1,12 +1,16 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { DS_HEADER, DS_PARAM } from 'session-sync/client/protocol';
-import { InvalidRequest, NotImplemented } from '../errors.js';
+import { DS_HEADER, DS_LIVE, DS_PARAM, DS_SSE_BASE64 } from 'session-sync/client/protocol';
+import { InvalidRequest, NotImplemented, TooManyStreams } from '../errors.js';
 import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
 import { releaseWhenSent } from '../stream/budget.js';
+import { SseWriter } from '../stream/sse.js';
+import { responseCursor } from './cursor.js';
+import { type AdmittedSse, admitSse, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
 import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
-import { offsetOf, parseOffset } from './offsets.js';
+import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
+import { sseDataEncodingFor } from './sse-frames.js';
 import { sessionIdOf } from './paths.js';
 import { appendStream, createStream, deleteStream, readStream, type StreamHead, streamHead } from './store.js';
 
@@ -14,8 +18,8 @@ import { appendStream, createStream, deleteStream, readStream, type StreamHead, 
  * The Durable Streams face (PROTOCOL.md of durable-streams/durable-streams):
  * `/v1/stream/<path>` is the session `sessionIdOf(path)`. Every answer is the
  * protocol's: its statuses and headers; refusals are problem documents.
- * Not yet here (later slices): long-poll and SSE reads, idempotent producers,
- * TTL and expiry, forks: each answers 501 `not_implemented`.
+ * Not yet here (later slices): idempotent producers, TTL and expiry, forks:
+ * each answers 501 `not_implemented`.
  */
 
 const PREFIX = '/v1/stream/';
@@ -47,6 +51,8 @@ export const DS_RESPONSE_HEADERS = [
 
 /** A catch-up page that is not the tail never changes: caches may keep it a while. */
 const HISTORY_CACHE_CONTROL = 'private, max-age=60, stale-while-revalidate=300';
+/** Reconnect hint of an SSE read (the `retry:` field). */
+const SSE_RETRY_MS = 1000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -139,25 +145,23 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(204).send();
   });
 
-  app.get(`${PREFIX}*`, { config: { access: 'read' }, exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    const live = query[DS_PARAM.live];
-    if (live !== undefined) {
-      if (query[DS_PARAM.offset] === undefined) {
-        throw new InvalidRequest('a live read needs an offset (-1 for the start, now for the tail)', [
-          { in: 'querystring', field: '/offset', message: 'is required' },
-        ]);
-      }
-      parseOffset(query[DS_PARAM.offset]);
-      // A stream that is not there is 404 before anything else, as it will be once live reads come.
-      await streamHead(services.db, sessionOf(request));
-      throw new NotImplemented(`live=${String(live)} reads are not offered yet: read with catch-up GETs`);
-    }
-    const from = parseOffset(query[DS_PARAM.offset]);
-    // The page stays in memory until the client has it: its bytes are reserved first, as for a native page.
-    const release = await services.streamAdmission.rowBudget.acquire(2 * pageBytes);
+  const live: LiveContext = {
+    db: services.db,
+    sessionTails: services.sessionTails,
+    admission: services.streamAdmission,
+    maxStreams: config.maxStreams,
+    page: { limit: config.stream.pageSize, maxBytes: pageBytes },
+    pageReservation: 2 * pageBytes,
+    longPollMs: config.stream.longPollMs,
+  };
+  const cursorFor = (query: Record<string, unknown>) => {
+    const echoed = query[DS_PARAM.cursor];
+    return () => responseCursor(typeof echoed === 'string' ? echoed : undefined, { nowMs: Date.now(), random: Math.random });
+  };
+
+  /** A page as a catch-up read answers it (also a long-poll that found data): 200, or 304 for a matching ETag. */
+  const sendPage = (request: FastifyRequest, reply: FastifyReply, from: ReadFrom, { page, release }: HeldPage) => {
     try {
-      const page = await readStream(services.db, sessionOf(request), from, { limit: config.stream.pageSize, maxBytes: pageBytes });
       const { head } = page;
       reply.header(DS_HEADER.nextOffset, offsetOf(page.nextSeq));
       if (page.upToDate) reply.header(DS_HEADER.upToDate, 'true');
@@ -180,7 +184,107 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
       release();
       throw error;
     }
+  };
+
+  app.get(`${PREFIX}*`, { config: { access: 'read' }, exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const mode = query[DS_PARAM.live];
+    if (mode !== undefined) {
+      if (query[DS_PARAM.offset] === undefined) {
+        throw new InvalidRequest('a live read needs an offset (-1 for the start, now for the tail)', [
+          { in: 'querystring', field: '/offset', message: 'is required' },
+        ]);
+      }
+      const from = parseOffset(query[DS_PARAM.offset]);
+      if (mode === DS_LIVE.longPoll) return longPollRead(request, reply, from, cursorFor(query));
+      if (mode === DS_LIVE.sse) return sseRead(request, reply, from, cursorFor(query));
+      throw new InvalidRequest(`live must be ${DS_LIVE.longPoll} or ${DS_LIVE.sse}`, [
+        { in: 'querystring', field: '/live', message: `is not ${DS_LIVE.longPoll} or ${DS_LIVE.sse}` },
+      ]);
+    }
+    const from = parseOffset(query[DS_PARAM.offset]);
+    // The page stays in memory until the client has it: its bytes are reserved first, as for a native page.
+    const release = await services.streamAdmission.rowBudget.acquire(2 * pageBytes);
+    let page;
+    try {
+      page = await readStream(services.db, sessionOf(request), from, { limit: config.stream.pageSize, maxBytes: pageBytes });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return sendPage(request, reply, from, { page, release });
   });
+
+  /** §5.7: data at once; at the tail a wait, then 204 with the tail offset (and `Stream-Closed` once closed). */
+  async function longPollRead(request: FastifyRequest, reply: FastifyReply, from: ReadFrom, cursor: () => string) {
+    // The client going away ends the wait (and gives back what it took).
+    const gone = new AbortController();
+    const abort = () => gone.abort();
+    reply.raw.once('close', abort);
+    let held: HeldPage;
+    try {
+      held = await longPoll(live, sessionOf(request), from, gone.signal);
+    } finally {
+      reply.raw.off('close', abort);
+    }
+    const { page } = held;
+    if (!page.head.closed || !page.upToDate) reply.header(DS_HEADER.cursor, cursor());
+    if (page.rows.length > 0) return sendPage(request, reply, from, held);
+    held.release();
+    reply.header(DS_HEADER.nextOffset, offsetOf(page.nextSeq));
+    reply.header(DS_HEADER.upToDate, 'true');
+    if (page.head.closed) reply.header(DS_HEADER.closed, 'true');
+    return reply.code(204).send();
+  }
+
+  /** §5.8: data and control events from the offset, then live; ends after the final control of a closed stream. */
+  async function sseRead(request: FastifyRequest, reply: FastifyReply, from: ReadFrom, cursor: () => string) {
+    const sessionId = sessionOf(request);
+    // Taken before any await, so concurrent opens cannot all pass (as a native stream's).
+    const releaseSlot = services.streamAdmission.reserveStream();
+    if (!releaseSlot) throw new TooManyStreams(config.maxStreams);
+    let admitted: AdmittedSse;
+    try {
+      admitted = await admitSse(live, sessionId, from);
+    } catch (error) {
+      releaseSlot();
+      throw error;
+    }
+    const { contentType } = admitted.first.page.head;
+    // The response is taken over from here: the onSend hook does not run, so its headers are set now.
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cross-origin-resource-policy', 'cross-origin');
+    reply.hijack();
+    const writer = new SseWriter(reply.raw, config.stream.maxBufferedBytes, services.streamAdmission.outputLedger);
+    const inherited = Object.fromEntries(
+      Object.entries(reply.getHeaders()).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
+    writer.open(
+      {
+        ...inherited,
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        ...(sseDataEncodingFor(contentType) === 'base64' ? { [DS_HEADER.sseDataEncoding]: DS_SSE_BASE64 } : {}),
+      },
+      SSE_RETRY_MS,
+    );
+    services.streamAdmission.track(writer);
+    writer.onClose(() => {
+      releaseSlot();
+      admitted.cancel();
+      if (writer.reason === 'slow reader') services.metrics.slowReaders.inc();
+    });
+    // No longer than the token that opened it (as a native stream), nor than §10.2's minute.
+    const expiresAt = request.principal.expiresAt;
+    const lifetimeMs = Math.min(SSE_LIFETIME_MS, expiresAt === undefined ? Infinity : expiresAt - Date.now());
+    try {
+      await runSse(live, sessionId, admitted, writer, { cursor, lifetimeMs });
+    } catch (err) {
+      // Deleted meanwhile (404 on the next read), or the database failed: the client reconnects and is told.
+      request.log.warn({ err, session: sessionId }, 'stream read failed; closing it');
+      writer.destroy('error');
+    }
+  }
 };
 
 function streamHeaders(reply: FastifyReply, head: StreamHead): void {

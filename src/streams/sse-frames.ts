@@ -1,24 +1,11 @@
+import { DS_SSE_CONTROL, DS_SSE_EVENT } from 'session-sync/client/protocol';
+
 /**
  * The Durable Streams SSE wire (PROTOCOL §5.8): `event: data` frames carrying
  * a batch of the stream's content, each followed by an `event: control` frame
  * with the offset to resume from. Frames are strings for the caller to write
  * (built once per batch, shared by every subscriber).
  */
-
-/** Wire names as the protocol spells them; the lead moves them into client/src/protocol.ts. */
-export const SSE_EVENT = { data: 'data', control: 'control' } as const;
-
-/** Response header saying data events are base64 (lowercase, as Node and fetch give it). */
-export const SSE_DATA_ENCODING_HEADER = 'stream-sse-data-encoding';
-export const SSE_BASE64 = 'base64';
-
-/** Members of a control event's JSON (camelCase, §5.8). */
-export const SSE_CONTROL_FIELD = {
-  nextOffset: 'streamNextOffset',
-  cursor: 'streamCursor',
-  upToDate: 'upToDate',
-  closed: 'streamClosed',
-} as const;
 
 export type SseDataEncoding = 'text' | 'base64';
 
@@ -55,7 +42,7 @@ const frame = (event: string, payload: string) => `event: ${event}\n${dataLines(
 
 /** A data event of a `text/*` stream: its bytes decoded as UTF-8 by the caller. */
 export function textDataFrame(text: string): string {
-  return frame(SSE_EVENT.data, text);
+  return frame(DS_SSE_EVENT.data, text);
 }
 
 /**
@@ -64,7 +51,7 @@ export function textDataFrame(text: string): string {
  * catch-up pairs every data event with a control event").
  */
 export function jsonDataFrame(messages: readonly string[]): string {
-  return frame(SSE_EVENT.data, `[${messages.join(',')}]`);
+  return frame(DS_SSE_EVENT.data, `[${messages.join(',')}]`);
 }
 
 /**
@@ -74,7 +61,7 @@ export function jsonDataFrame(messages: readonly string[]): string {
  * concatenated do not decode (suite "base64 SSE catch-up pairs every data event").
  */
 export function base64DataFrame(bytes: Uint8Array): string {
-  return frame(SSE_EVENT.data, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'));
+  return frame(DS_SSE_EVENT.data, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'));
 }
 
 /**
@@ -89,13 +76,13 @@ export function base64DataFrame(bytes: Uint8Array): string {
 export type SseControl = { nextOffset: string; cursor: string; upToDate: boolean } | { nextOffset: string; closed: true };
 
 export function controlFrame(control: SseControl): string {
-  const body: Record<string, string | boolean> = { [SSE_CONTROL_FIELD.nextOffset]: control.nextOffset };
+  const body: Record<string, string | boolean> = { [DS_SSE_CONTROL.nextOffset]: control.nextOffset };
   if ('closed' in control) {
-    body[SSE_CONTROL_FIELD.upToDate] = true;
-    body[SSE_CONTROL_FIELD.closed] = true;
+    body[DS_SSE_CONTROL.upToDate] = true;
+    body[DS_SSE_CONTROL.closed] = true;
   } else {
-    body[SSE_CONTROL_FIELD.cursor] = control.cursor;
-    if (control.upToDate) body[SSE_CONTROL_FIELD.upToDate] = true;
+    body[DS_SSE_CONTROL.cursor] = control.cursor;
+    if (control.upToDate) body[DS_SSE_CONTROL.upToDate] = true;
   }
-  return frame(SSE_EVENT.control, JSON.stringify(body));
+  return frame(DS_SSE_EVENT.control, JSON.stringify(body));
 }

@@ -7,6 +7,7 @@ import { deleteSession, getSession, insertSession, type SessionRow } from '../se
 import { findSessionRow } from '../sessions/statements.js';
 import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
 import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
+import { wakeAfterCommit } from '../wakeups/publisher.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { updateStreamColumns } from './statements.js';
 
@@ -121,6 +122,9 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
     if (input.close || input.streamSeq !== undefined) {
       await updateStreamColumns(tx, session.sid, { close: input.close, streamSeq: input.streamSeq });
     }
+    // A close appends no row, yet readers waiting at the tail must learn of it (they re-read `closed_at`
+    // when woken): the same wakeup an append sends, at the unchanged head. With messages, theirs does it.
+    if (input.close && !sent) wakeAfterCommit(tx, { kind: 'append', session_id: session.id, seq: head.lastSeq });
     const after: StreamHead = { ...head, closed: input.close, lastSeq: sent?.lastSeq ?? head.lastSeq };
     return { status: 204, body: after, pending: sent?.pending };
   });

@@ -1,0 +1,222 @@
+import type { Db } from '../db/client.js';
+import { TooManyStreams } from '../errors.js';
+import { getSession } from '../sessions/store.js';
+import type { StreamAdmission } from '../stream/admission.js';
+import type { SessionTails } from '../stream/session-tails.js';
+import type { SseWriter } from '../stream/sse.js';
+import type { TailWatcher } from '../stream/tail.js';
+import { bodyOf, isJsonStream, jsonMessageOf } from './messages.js';
+import { offsetOf, type ReadFrom } from './offsets.js';
+import { base64DataFrame, controlFrame, jsonDataFrame, sseDataEncodingFor, textDataFrame } from './sse-frames.js';
+import { readStream, type StreamPage } from './store.js';
+
+/*
+ * Live reads of the Durable Streams face (PROTOCOL §5.7 long-poll, §5.8 SSE).
+ * A reader at the tail waits on its session's tail (`SessionTails.watch`),
+ * woken by the wakeups of appends and closes (LISTEN, every instance), by the
+ * head poll and after a LISTEN reconnect; it holds no pool connection while
+ * it waits, and reads with one short snapshot query (`readStream`) each time
+ * it is woken: the rows and `closed_at` as of one moment.
+ */
+
+/** §10.2: an SSE read ends after about this long; the client reconnects from its last `streamNextOffset`. */
+export const SSE_LIFETIME_MS = 60_000;
+
+export interface LiveContext {
+  db: Db;
+  sessionTails: SessionTails;
+  admission: StreamAdmission;
+  maxStreams: number;
+  page: { limit: number; maxBytes: number };
+  /** Row-budget bytes one page and its output hold until the socket takes them. */
+  pageReservation: number;
+  longPollMs: number;
+}
+
+/**
+ * Waits for its tail: `wake` and `end` (the session is gone: the next read
+ * says 404) end the wait; one that comes while the reader reads is kept, so
+ * the next wait returns at once and nothing committed meanwhile is missed.
+ */
+class TailWait implements TailWatcher {
+  private pending = false;
+  private notify: (() => void) | undefined;
+
+  constructor(public seenSeq: number) {}
+
+  wake(): void {
+    this.pending = true;
+    this.notify?.();
+  }
+
+  end(): void {
+    this.wake();
+  }
+
+  /** Until woken, `ms` passed, or `signal` aborted (the client went away). */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.pending || signal.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.notify = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(ms, 0));
+      signal.addEventListener('abort', done, { once: true });
+      this.notify = done;
+    });
+  }
+}
+
+/** A page read with its share of the row budget, released once it is sent (or not needed). */
+export interface HeldPage {
+  page: StreamPage;
+  release: () => void;
+}
+
+async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, abandon?: (cancel: () => void) => void): Promise<HeldPage> {
+  const release = await ctx.admission.rowBudget.acquire(ctx.pageReservation, abandon);
+  try {
+    return { page: await readStream(ctx.db, sessionId, from, ctx.page), release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/**
+ * A long-poll (§5.7): the page after `from` as soon as there is one; at the
+ * tail, waits (at most `longPollMs`) for an append or a close, and answers
+ * the empty page at the tail if none comes. A closed stream at its tail
+ * answers at once. While it waits it holds a `MAX_STREAMS` slot (it holds
+ * what a stream holds: a socket, a tail registration, a timer); an answer
+ * found at once takes none. `signal` (the client went away) ends the wait.
+ */
+export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFrom, signal: AbortSignal): Promise<HeldPage> {
+  const session = await getSession(ctx.db, sessionId);
+  const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
+  // Registered before the first read: a commit after that read wakes it.
+  const unwatch = ctx.sessionTails.watch(sessionId, session.sid, wait);
+  let releaseSlot: (() => void) | undefined;
+  try {
+    const deadline = Date.now() + ctx.longPollMs;
+    let position = from;
+    for (;;) {
+      const held = await readHeld(ctx, sessionId, position);
+      const { page } = held;
+      const left = deadline - Date.now();
+      // Another incarnation of the id (deleted and made again): whatever it holds is the answer now.
+      if (page.rows.length > 0 || page.head.closed || page.head.sid !== session.sid || left <= 0 || signal.aborted) return held;
+      held.release();
+      if (!releaseSlot) {
+        releaseSlot = ctx.admission.reserveStream();
+        if (!releaseSlot) throw new TooManyStreams(ctx.maxStreams);
+      }
+      position = { after: page.nextSeq };
+      wait.seenSeq = page.nextSeq;
+      await wait.wait(left, signal);
+    }
+  } finally {
+    unwatch();
+    releaseSlot?.();
+  }
+}
+
+/** An SSE read admitted: the session found, its tail watched, the first page read (refusals come before the response opens). */
+export interface AdmittedSse {
+  first: HeldPage;
+  wait: TailWait;
+  cancel: () => void;
+}
+
+/** Finds the session, watches its tail, reads the first page; throws the refusal (404, 400 past the tail, 410). */
+export async function admitSse(ctx: LiveContext, sessionId: string, from: ReadFrom): Promise<AdmittedSse> {
+  const session = await getSession(ctx.db, sessionId);
+  const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
+  const cancel = ctx.sessionTails.watch(sessionId, session.sid, wait);
+  try {
+    return { first: await readHeld(ctx, sessionId, from), wait, cancel };
+  } catch (error) {
+    cancel();
+    throw error;
+  }
+}
+
+/** A data event holding a page's messages: JSON as one array, `text/*` as UTF-8 text, anything else base64. */
+function dataFrameOf(contentType: string, page: StreamPage): string {
+  if (isJsonStream(contentType)) return jsonDataFrame(page.rows.map(jsonMessageOf));
+  const bytes = bodyOf(contentType, page.rows);
+  return sseDataEncodingFor(contentType) === 'base64' ? base64DataFrame(bytes) : textDataFrame(bytes.toString('utf8'));
+}
+
+/**
+ * An SSE read (§5.8) on an open writer: each page as a data event followed by
+ * a control event; at the tail, waits on the tail and reads again when woken.
+ * The first control comes at once even without data (`upToDate`, for
+ * `offset=now`). Once the stream is closed and everything is sent, a final
+ * control with `streamClosed` and the response ends; it also ends after
+ * `lifetimeMs` (§10.2), when the client goes away, or as a slow reader (the
+ * writer's bounds). Pages are written at the client's pace, each holding its
+ * share of the row budget until the socket took it.
+ */
+export async function runSse(
+  ctx: LiveContext,
+  sessionId: string,
+  admitted: AdmittedSse,
+  writer: SseWriter,
+  options: { cursor: () => string; lifetimeMs: number },
+): Promise<void> {
+  const { wait } = admitted;
+  const endAt = Date.now() + options.lifetimeMs;
+  const gone = new AbortController();
+  writer.onClose(() => gone.abort());
+  let held: HeldPage | undefined = admitted.first;
+  let first = true;
+  try {
+    for (;;) {
+      const { page } = held;
+      const final = page.head.closed && page.upToDate;
+      let out = page.rows.length > 0 ? dataFrameOf(page.head.contentType, page) : '';
+      if (out !== '' || first || final) {
+        const nextOffset = offsetOf(page.nextSeq);
+        out += controlFrame(final ? { nextOffset, closed: true } : { nextOffset, cursor: options.cursor(), upToDate: page.upToDate });
+      }
+      first = false;
+      if (out !== '' && !(await writer.writePaced(out, () => ctx.admission.rowBudget.contended))) return;
+      held.release();
+      held = undefined;
+      if (final) {
+        writer.end('stream closed');
+        return;
+      }
+      if (writer.closed) return;
+      const position = { after: page.nextSeq };
+      // (An empty page short of the tail cannot be; were it so, waiting beats spinning.)
+      if (page.upToDate || page.rows.length === 0) {
+        wait.seenSeq = page.nextSeq;
+        const left = endAt - Date.now();
+        if (left <= 0) {
+          writer.end('stream lifetime');
+          return;
+        }
+        await wait.wait(left, gone.signal);
+        if (writer.closed) return;
+        if (Date.now() >= endAt) {
+          writer.end('stream lifetime');
+          return;
+        }
+      }
+      held = await readHeld(ctx, sessionId, position, (cancel) => writer.onClose(cancel));
+      if (writer.closed) return;
+    }
+  } finally {
+    held?.release();
+    admitted.cancel();
+  }
+}
