@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
+
+// The Durable Streams face, slice 2 (issue 28): long-poll and SSE reads wait on the session's tail.
+const LONG_POLL_MS = 1500;
+let t: TestApp;
+let other: TestApp;
+
+const env = { STREAM_LONG_POLL_MS: String(LONG_POLL_MS), STREAM_HEAD_POLL_MS: '60000' };
+
+beforeAll(async () => {
+  t = await createTestApp({ env });
+  await t.listen();
+  // A second instance on the same database: its readers learn of the first one's appends by LISTEN only.
+  other = await createTestApp({ databaseUrl: t.url, env });
+  await other.listen();
+});
+afterAll(async () => {
+  await other?.close();
+  await t?.close();
+});
+
+const offset = (seq: number) => `0000000000000000_${String(seq).padStart(16, '0')}`;
+const url = (app: TestApp, path: string, query = '') => `${app.baseUrl}/v1/stream/${path}${query}`;
+
+async function put(path: string, contentType: string, body?: string) {
+  const res = await fetch(url(t, path), { method: 'PUT', headers: { 'content-type': contentType }, body });
+  expect(res.status).toBe(201);
+}
+async function post(path: string, contentType: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
+  const res = await fetch(url(t, path), { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+  expect(res.status, await res.clone().text()).toBe(204);
+  return res;
+}
+async function close(path: string) {
+  const res = await fetch(url(t, path), { method: 'POST', headers: { 'stream-closed': 'true' } });
+  expect(res.status).toBe(204);
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function openStreams(app: TestApp): Promise<number> {
+  const res = await app.app.inject({ method: 'GET', url: '/metrics' });
+  const line = res.body.split('\n').find((l) => l.startsWith('session_sync_open_streams '));
+  return Number(line?.split(' ')[1]);
+}
+
+describe('long-poll (PROTOCOL 5.7)', () => {
+  it('needs an offset; data after it answers at once', async () => {
+    await put('lp-1', 'application/json', '[{"n":1}]');
+    expect((await fetch(url(t, 'lp-1', '?live=long-poll'))).status).toBe(400);
+    const started = Date.now();
+    const res = await fetch(url(t, 'lp-1', '?live=long-poll&offset=-1'));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([{ n: 1 }]);
+    expect(res.headers.get('stream-next-offset')).toBe(offset(1));
+    expect(res.headers.get('stream-cursor')).toMatch(/^\d+$/);
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS);
+  });
+
+  it('at the tail waits, then answers 200 with what was appended meanwhile', async () => {
+    await put('lp-2', 'application/json', '[{"n":1}]');
+    const started = Date.now();
+    const polled = fetch(url(t, 'lp-2', `?live=long-poll&offset=${offset(1)}`));
+    await sleep(300);
+    await post('lp-2', 'application/json', '{"n":2}');
+    const res = await polled;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([{ n: 2 }]);
+    expect(res.headers.get('stream-next-offset')).toBe(offset(2));
+    expect(res.headers.get('stream-up-to-date')).toBe('true');
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS);
+  });
+
+  it('204 after the timeout with the tail offset, up-to-date and a cursor; an echoed cursor gets a larger one', async () => {
+    await put('lp-3', 'text/plain', 'x');
+    const started = Date.now();
+    const res = await fetch(url(t, 'lp-3', `?live=long-poll&offset=${offset(1)}`));
+    expect(res.status).toBe(204);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LONG_POLL_MS - 50);
+    expect(res.headers.get('stream-next-offset')).toBe(offset(1));
+    expect(res.headers.get('stream-up-to-date')).toBe('true');
+    expect(res.headers.get('stream-closed')).toBeNull();
+    const cursor = res.headers.get('stream-cursor') as string;
+    expect(cursor).toMatch(/^\d+$/);
+    const again = await fetch(url(t, 'lp-3', `?live=long-poll&offset=${offset(1)}&cursor=${cursor}`));
+    expect(Number(again.headers.get('stream-cursor'))).toBeGreaterThan(Number(cursor));
+  });
+
+  it('offset=now waits for the next append', async () => {
+    await put('lp-4', 'application/json', '[{"n":1},{"n":2}]');
+    const polled = fetch(url(t, 'lp-4', '?live=long-poll&offset=now'));
+    await sleep(300);
+    await post('lp-4', 'application/json', '{"n":3}');
+    const res = await polled;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([{ n: 3 }]);
+  });
+
+  it('a closed stream at its tail answers 204 Stream-Closed at once; closing wakes a waiting long-poll', async () => {
+    await put('lp-5', 'text/plain', 'a');
+    const polled = fetch(url(t, 'lp-5', `?live=long-poll&offset=${offset(1)}`));
+    await sleep(300);
+    const started = Date.now();
+    await close('lp-5');
+    const woken = await polled;
+    expect(woken.status).toBe(204);
+    expect(woken.headers.get('stream-closed')).toBe('true');
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
+    const begun = Date.now();
+    const atTail = await fetch(url(t, 'lp-5', '?live=long-poll&offset=now'));
+    expect(atTail.status).toBe(204);
+    expect(atTail.headers.get('stream-closed')).toBe('true');
+    expect(atTail.headers.get('stream-next-offset')).toBe(offset(1));
+    expect(Date.now() - begun).toBeLessThan(LONG_POLL_MS / 2);
+  });
+
+  it('two instances: a long-poll on one is answered by an append and a close on the other', async () => {
+    await put('lp-6', 'application/json', '[]');
+    const polled = fetch(url(other, 'lp-6', `?live=long-poll&offset=${offset(0)}`));
+    await sleep(300);
+    await post('lp-6', 'application/json', '{"from":"t"}');
+    const res = await polled;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([{ from: 't' }]);
+    const waiting = fetch(url(other, 'lp-6', `?live=long-poll&offset=${offset(1)}`));
+    await sleep(300);
+    const started = Date.now();
+    await close('lp-6');
+    const closed = await waiting;
+    expect(closed.status).toBe(204);
+    expect(closed.headers.get('stream-closed')).toBe('true');
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
+  });
+
+  it('a client that goes away mid-wait leaves no stream slot behind', async () => {
+    await put('lp-7', 'text/plain', 'a');
+    const before = await openStreams(t);
+    const aborter = new AbortController();
+    const polled = fetch(url(t, 'lp-7', `?live=long-poll&offset=${offset(1)}`), { signal: aborter.signal }).catch(() => undefined);
+    await sleep(300);
+    expect(await openStreams(t)).toBe(before + 1);
+    aborter.abort();
+    await polled;
+    await sleep(100);
+    expect(await openStreams(t)).toBe(before);
+  });
+});
+
+describe('SSE (PROTOCOL 5.8)', () => {
+  const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
+  const data = (c: SseClient) => c.messages.filter((m) => m.event === 'data').map((m) => m.data);
+
+  it('text/event-stream, no-cache, no Content-Length; a control after every data event; live appends follow', async () => {
+    await put('sse-1', 'application/json', '[{"n":1},{"n":2}]');
+    const client = await SseClient.open(url(t, 'sse-1', '?live=sse&offset=-1'));
+    try {
+      expect(client.status).toBe(200);
+      expect(client.headers.get('content-type')).toBe('text/event-stream');
+      expect(client.headers.get('cache-control')).toContain('no-cache');
+      expect(client.headers.get('content-length')).toBeNull();
+      expect(client.headers.get('stream-sse-data-encoding')).toBeNull();
+      expect(client.headers.get('x-content-type-options')).toBe('nosniff');
+      await client.waitFor(() => controls(client).length >= 1, 'the first control');
+      expect(data(client).map((d) => JSON.parse(d))).toEqual([[{ n: 1 }, { n: 2 }]]);
+      expect(controls(client)[0]).toMatchObject({ streamNextOffset: offset(2), upToDate: true });
+      expect(controls(client)[0].streamCursor).toMatch(/^\d+$/);
+      await post('sse-1', 'application/json', '{"n":3}');
+      await client.waitFor(() => controls(client).length >= 2, 'the second control');
+      expect(JSON.parse(data(client)[1] as string)).toEqual([{ n: 3 }]);
+      expect(controls(client)[1]).toMatchObject({ streamNextOffset: offset(3), upToDate: true });
+      const events = client.messages.filter((m) => m.event === 'data' || m.event === 'control').map((m) => m.event);
+      expect(events).toEqual(['data', 'control', 'data', 'control']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('binary streams are base64 with stream-sse-data-encoding; CR/LF in text is framed as data lines', async () => {
+    await put('sse-2', 'application/octet-stream');
+    await post('sse-2', 'application/octet-stream', new Uint8Array([0, 1, 2, 255, 10, 13]));
+    const binary = await SseClient.open(url(t, 'sse-2', '?live=sse&offset=-1'));
+    try {
+      expect(binary.headers.get('stream-sse-data-encoding')).toBe('base64');
+      await binary.waitFor(() => controls(binary).length >= 1, 'a control');
+      expect([...Buffer.from(data(binary)[0] as string, 'base64')]).toEqual([0, 1, 2, 255, 10, 13]);
+    } finally {
+      await binary.close();
+    }
+    await put('sse-3', 'text/plain');
+    await post('sse-3', 'text/plain', 'line1\r\nevent: control\ndata: {"streamClosed":true}\rend');
+    const text = await SseClient.open(url(t, 'sse-3', '?live=sse&offset=-1'));
+    try {
+      await text.waitFor(() => controls(text).length >= 1, 'a control');
+      expect(data(text)).toEqual(['line1\nevent: control\ndata: {"streamClosed":true}\nend']);
+      expect(controls(text)).toHaveLength(1);
+      expect(controls(text)[0].streamClosed).toBeUndefined();
+    } finally {
+      await text.close();
+    }
+  });
+
+  it('offset=now starts with an up-to-date control; a close sends the final control and ends the response', async () => {
+    await put('sse-4', 'application/json', '[{"n":1}]');
+    const client = await SseClient.open(url(t, 'sse-4', '?live=sse&offset=now'));
+    await client.waitFor(() => controls(client).length >= 1, 'the first control');
+    expect(data(client)).toEqual([]);
+    expect(controls(client)[0]).toMatchObject({ streamNextOffset: offset(1), upToDate: true });
+    await fetch(url(t, 'sse-4'), { method: 'POST', headers: { 'content-type': 'application/json', 'stream-closed': 'true' }, body: '{"n":2}' });
+    await client.waitForEnd();
+    expect(data(client).map((d) => JSON.parse(d))).toEqual([[{ n: 2 }]]);
+    expect(controls(client).at(-1)).toEqual({ streamNextOffset: offset(2), streamClosed: true, upToDate: true });
+    // At the tail of a closed stream: the final control at once, then the end.
+    const again = await SseClient.open(url(t, 'sse-4', `?live=sse&offset=${offset(2)}`));
+    await again.waitForEnd();
+    expect(controls(again)).toEqual([{ streamNextOffset: offset(2), streamClosed: true, upToDate: true }]);
+  });
+
+  it('two instances: an SSE read on one follows appends and the close made on the other', async () => {
+    await put('sse-5', 'text/plain');
+    const client = await SseClient.open(url(other, 'sse-5', '?live=sse&offset=-1'));
+    await client.waitFor(() => controls(client).length >= 1, 'the first control');
+    await post('sse-5', 'text/plain', 'hello');
+    await client.waitFor(() => data(client).length >= 1, 'the data');
+    expect(data(client)).toEqual(['hello']);
+    await close('sse-5');
+    await client.waitForEnd();
+    expect(controls(client).at(-1)).toMatchObject({ streamClosed: true });
+  });
+
+  it('a client that goes away gives back its stream slot', async () => {
+    await put('sse-6', 'text/plain');
+    const before = await openStreams(t);
+    const client = await SseClient.open(url(t, 'sse-6', '?live=sse&offset=-1'));
+    await client.waitFor(() => controls(client).length >= 1, 'the first control');
+    expect(await openStreams(t)).toBe(before + 1);
+    await client.close();
+    await sleep(200);
+    expect(await openStreams(t)).toBe(before);
+    // A refusal (past the tail) takes nothing either.
+    const refused = await fetch(url(t, 'sse-6', `?live=sse&offset=${offset(5)}`));
+    expect(refused.status).toBe(400);
+    expect(await openStreams(t)).toBe(before);
+  });
+});
