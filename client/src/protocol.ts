@@ -63,7 +63,7 @@ export const PROBLEM = {
   contentTypeMismatch: 'content_type_mismatch',
   /** A Durable Streams `Stream-Seq` not above the stream's last one. */
   streamSeqConflict: 'stream_seq_conflict',
-  /** A Durable Streams feature this server does not offer yet (long-poll, SSE, producers, TTL, forks). */
+  /** A Durable Streams feature this server does not offer yet (producers, TTL, forks). */
   notImplemented: 'not_implemented',
 } as const;
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];

@@ -8,9 +8,6 @@ import { parseDecimal, quoteHeaderValue } from './header-values.js';
  * debugging with curl.
  */
 
-/** Header names (lowercase, as Node gives them); the lead moves them into client/src/protocol.ts. */
-export const EXPIRY_HEADER = { ttl: 'stream-ttl', expiresAt: 'stream-expires-at' } as const;
-
 /**
  * The longest Stream-TTL taken: 2^31-1 seconds (about 68 years). The protocol
  * sets no bound, but the window must fit what stores it and what is computed

@@ -11,13 +11,6 @@ import { parseDecimal, quoteHeaderValue } from './header-values.js';
  * materialise for it.
  */
 
-/** Header names (lowercase, as Node gives them); the lead moves them into client/src/protocol.ts. */
-export const FORK_HEADER = {
-  forkedFrom: 'stream-forked-from',
-  offset: 'stream-fork-offset',
-  subOffset: 'stream-fork-sub-offset',
-} as const;
-
 export interface RawForkHeaders {
   forkedFrom: string | undefined;
   offset: string | undefined;

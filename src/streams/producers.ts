@@ -1,3 +1,4 @@
+import { DS_HEADER } from 'session-sync/client/protocol';
 import { parseDecimal, quoteHeaderValue } from './header-values.js';
 
 /**
@@ -10,17 +11,6 @@ import { parseDecimal, quoteHeaderValue } from './header-values.js';
  * transaction as the append (§5.2.1 "Atomicity Requirements"), so a retry can
  * never be accepted twice.
  */
-
-/** Header names (lowercase, as Node gives them); the lead moves them into client/src/protocol.ts. */
-export const PRODUCER_HEADER = {
-  id: 'producer-id',
-  epoch: 'producer-epoch',
-  seq: 'producer-seq',
-  /** On a 409 sequence gap: the seq the server waits for. */
-  expectedSeq: 'producer-expected-seq',
-  /** On a 409 sequence gap: the seq the request carried. */
-  receivedSeq: 'producer-received-seq',
-} as const;
 
 /**
  * The id is part of a primary key (stream, producer id): a btree entry must
@@ -201,15 +191,15 @@ export function producerStatus(decision: ProducerDecision, request: { closeOnly:
 export function producerResponseHeaders(decision: ProducerDecision): Record<string, string> {
   switch (decision.kind) {
     case 'accept':
-      return { [PRODUCER_HEADER.epoch]: String(decision.state.epoch), [PRODUCER_HEADER.seq]: String(decision.state.seq) };
+      return { [DS_HEADER.producerEpoch]: String(decision.state.epoch), [DS_HEADER.producerSeq]: String(decision.state.seq) };
     case 'duplicate':
-      return { [PRODUCER_HEADER.epoch]: String(decision.epoch), [PRODUCER_HEADER.seq]: String(decision.highestSeq) };
+      return { [DS_HEADER.producerEpoch]: String(decision.epoch), [DS_HEADER.producerSeq]: String(decision.highestSeq) };
     case 'stale-epoch':
-      return { [PRODUCER_HEADER.epoch]: String(decision.currentEpoch) };
+      return { [DS_HEADER.producerEpoch]: String(decision.currentEpoch) };
     case 'sequence-gap':
       return {
-        [PRODUCER_HEADER.expectedSeq]: String(decision.expectedSeq),
-        [PRODUCER_HEADER.receivedSeq]: String(decision.receivedSeq),
+        [DS_HEADER.producerExpectedSeq]: String(decision.expectedSeq),
+        [DS_HEADER.producerReceivedSeq]: String(decision.receivedSeq),
       };
     case 'new-epoch-not-at-zero':
     case 'closed':

@@ -6,9 +6,6 @@
  * §5.2 asks the server to document it). A fork starts with none (§4.2).
  */
 
-/** Header name (lowercase, as Node gives it); the lead moves it into client/src/protocol.ts. */
-export const STREAM_SEQ_HEADER = 'stream-seq';
-
 /**
  * Orders two strings by their UTF-8 bytes. JavaScript's `<` compares UTF-16
  * code units, which disagrees with byte order once a character beyond U+FFFF
