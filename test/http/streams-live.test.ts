@@ -91,10 +91,13 @@ describe('long-poll (PROTOCOL 5.7)', () => {
     await put('lp-4', 'application/json', '[{"n":1},{"n":2}]');
     const polled = fetch(url(t, 'lp-4', '?live=long-poll&offset=now'));
     await sleep(300);
+    const started = Date.now();
     await post('lp-4', 'application/json', '{"n":3}');
     const res = await polled;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([{ n: 3 }]);
+    // Woken by the append, not found by the read at the deadline.
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
   });
 
   it('a closed stream at its tail answers 204 Stream-Closed at once; closing wakes a waiting long-poll', async () => {
