@@ -272,10 +272,13 @@ describe('catch-up read (GET)', () => {
     expect(closed.headers.etag).not.toBe(etag);
   });
 
-  it('live reads are a later slice: 501 not_implemented (400 without an offset)', async () => {
+  // Live reads themselves: test/http/streams-live.test.ts.
+  it('a live read needs an offset and a known mode (400); a stream that is not there is 404', async () => {
     await put('live-1', undefined, { 'content-type': 'text/plain' });
-    expectProblem(await read('live-1', '?offset=-1&live=long-poll'), 501, 'not_implemented');
     expectProblem(await read('live-1', '?live=sse'), 400, 'invalid_request');
+    expectProblem(await read('live-1', '?live=long-poll'), 400, 'invalid_request');
+    expectProblem(await read('live-1', '?offset=-1&live=websocket'), 400, 'invalid_request');
+    expectProblem(await read('live-0', '?offset=-1&live=long-poll'), 404, 'session_not_found');
   });
 });
 
