@@ -163,11 +163,6 @@ export class SessionTail {
     this.watchers.delete(watcher);
   }
 
-  /** The last seq handed to joined subscribers; undefined until someone joins. */
-  get readUpTo(): number | undefined {
-    return this.cursor;
-  }
-
   add(subscriber: Subscriber): void {
     this.subscribers.add(subscriber);
   }

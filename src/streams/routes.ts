@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DS_HEADER, DS_LIVE, DS_PARAM, DS_SSE_BASE64 } from 'session-sync/client/protocol';
-import { InvalidRequest, NotImplemented, TooManyStreams } from '../errors.js';
+import { InvalidRequest, NotImplemented, SessionNotFound, TooManyStreams } from '../errors.js';
 import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
@@ -280,7 +280,12 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     try {
       await runSse(live, sessionId, admitted, writer, { cursor, lifetimeMs });
     } catch (err) {
-      // Deleted meanwhile (404 on the next read), or the database failed: the client reconnects and is told.
+      // Deleted meanwhile: the read after its wakeup finds no session. The reconnect gets the 404.
+      if (err instanceof SessionNotFound) {
+        writer.end('session deleted');
+        return;
+      }
+      // The database failed: the client reconnects from its last offset.
       request.log.warn({ err, session: sessionId }, 'stream read failed; closing it');
       writer.destroy('error');
     }

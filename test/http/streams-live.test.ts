@@ -231,6 +231,16 @@ describe('SSE (PROTOCOL 5.8)', () => {
     expect(controls(client).at(-1)).toMatchObject({ streamClosed: true });
   });
 
+  it('a stream deleted while read ends the response cleanly; the reconnect gets 404', async () => {
+    await put('sse-7', 'text/plain', 'a');
+    const client = await SseClient.open(url(other, 'sse-7', '?live=sse&offset=-1'));
+    await client.waitFor(() => controls(client).length >= 1, 'the first control');
+    expect((await fetch(url(t, 'sse-7'), { method: 'DELETE' })).status).toBe(204);
+    await client.waitForEnd();
+    expect(client.error).toBeUndefined();
+    expect((await fetch(url(other, 'sse-7', '?live=sse&offset=-1'))).status).toBe(404);
+  });
+
   it('a client that goes away gives back its stream slot', async () => {
     await put('sse-6', 'text/plain');
     const before = await openStreams(t);
