@@ -80,8 +80,19 @@ export interface HeldPage {
   release: () => void;
 }
 
-async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, abandon?: (cancel: () => void) => void): Promise<HeldPage> {
-  const release = await ctx.admission.rowBudget.acquire(ctx.pageReservation, abandon);
+async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gone?: AbortSignal): Promise<HeldPage> {
+  // A client gone while this waits for room gives its place up; the listener goes once the wait is over
+  // (a long SSE read waits here once per wakeup, and must not collect one per read).
+  let abandon: (() => void) | undefined;
+  const release = await ctx.admission.rowBudget.acquire(
+    ctx.pageReservation,
+    gone &&
+      ((cancel) => {
+        abandon = cancel;
+        gone.addEventListener('abort', cancel, { once: true });
+      }),
+  );
+  if (abandon) gone?.removeEventListener('abort', abandon);
   try {
     return { page: await readStream(ctx.db, sessionId, from, ctx.page), release };
   } catch (error) {
@@ -212,7 +223,7 @@ export async function runSse(
           return;
         }
       }
-      held = await readHeld(ctx, sessionId, position, (cancel) => writer.onClose(cancel));
+      held = await readHeld(ctx, sessionId, position, gone.signal);
       if (writer.closed) return;
     }
   } finally {
