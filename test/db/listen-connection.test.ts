@@ -48,7 +48,7 @@ afterEach(async () => {
   await admin.unsafe(`alter database ${dbName} with allow_connections true`);
   await side?.stop();
   side = undefined;
-  await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = current_database()`;
+  await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = current_database()`;
 });
 
 /** Real I/O gets its turn; the fake clock does not move. */
@@ -180,14 +180,14 @@ async function start(h: Harness): Promise<void> {
 }
 
 const listenBackends = async () =>
-  (await sql`select query from pg_stat_activity where application_name = 'session-sync-listen' and datname = current_database()`).map(
+  (await sql`select query from pg_stat_activity where application_name like 'session-sync-listen%' and datname = current_database()`).map(
     (r) => r.query as string,
   );
 
 /** The listener's backend goes away; with `refuse`, the database takes no new connections until `restore()`. */
 async function dropListener(refuse: boolean): Promise<void> {
   if (refuse) await admin.unsafe(`alter database ${dbName} with allow_connections false`);
-  await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = current_database()`;
+  await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = current_database()`;
 }
 const restore = () => admin.unsafe(`alter database ${dbName} with allow_connections true`);
 

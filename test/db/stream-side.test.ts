@@ -174,7 +174,7 @@ describe('the changes feed', () => {
     activities.set('r1', { sid: 5, head: 0, activity: { status: 'waiting' } });
     activities.set('r3', { sid: 2, head: 0, activity: { status: 'idle' } });
     expect(side.listenConnection.ready).toBe(true);
-    await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = current_database()`;
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = current_database()`;
     await expect.poll(() => changes.frames).toEqual([liveFrame('sweep_required', {})]);
     expect(side.listenConnection.ready).toBe(true);
     await expect.poll(() => stream.frames).toEqual([liveFrame('session.activity', { status: 'waiting' })]);

@@ -61,7 +61,7 @@ describe('streams across instances and faults', () => {
 
       const killed = await admin`
         select pg_terminate_backend(pid) as ok from pg_stat_activity
-        where application_name = 'session-sync-listen' and datname = current_database()`;
+        where application_name like 'session-sync-listen%' and datname = current_database()`;
       expect(killed.length).toBeGreaterThanOrEqual(3);
       // Written through instance a while every LISTEN connection (a, b, c) is down or reconnecting.
       await call(a.app, 'POST', '/v1/sessions/outage/events', {
@@ -95,7 +95,7 @@ describe('streams across instances and faults', () => {
     try {
       // Open connections (the pools answering `select 1`) stay; a new LISTEN connection is refused.
       await admin.unsafe(`alter database "${database}" allow_connections false`);
-      await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'session-sync-listen' and datname = ${database}`;
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = ${database}`;
       await expect
         .poll(readiness, { timeout: 10_000 })
         .toEqual({ status: 503, body: { status: 'not_ready', reason: 'LISTEN connection is down' } });

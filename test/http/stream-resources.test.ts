@@ -106,7 +106,7 @@ describe('a session deleted while the LISTEN connection is down', () => {
     try {
       const killed = await admin`
         select pg_terminate_backend(pid) as ok from pg_stat_activity
-        where application_name = 'session-sync-listen' and datname = current_database()`;
+        where application_name like 'session-sync-listen%' and datname = current_database()`;
       expect(killed.length).toBeGreaterThanOrEqual(1);
     } finally {
       await admin.end();
