@@ -140,6 +140,9 @@ export class Transport {
   json<T>(call: Call): Promise<T> {
     return this.send(call, async (response) => {
       const text = await response.text();
+      // A browser can hand over an answer whose connection was cut right after its headers as an empty
+      // body: its Content-Length says what should have come, and the attempt is retried as a cut one.
+      if (text === '' && Number(response.headers.get('content-length') ?? 0) > 0) throw new Error('the answer ended before its body');
       return (text ? JSON.parse(text) : undefined) as T;
     });
   }
