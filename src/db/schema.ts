@@ -99,6 +99,14 @@ export const sessions = pgTable(
     closedAt: timestamp('closed_at', { withTimezone: true, mode: 'date' }),
     /** The last Durable Streams `Stream-Seq` accepted; the next must be above it, byte by byte. */
     streamSeq: text('stream_seq'),
+    /** The producer tuple whose append closed the stream: a retry of that append is acknowledged, any other refused. */
+    closedBy: jsonb('closed_by').$type<{ producer_id: string; epoch: number; seq: number }>(),
+    /** A Durable Streams `Stream-Expires-At`: an absolute expiry that no read or write moves. */
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    /** The last Durable Streams read; a stream's TTL (`ttl_ms`) slides from its last write or read, whichever is later. */
+    readAt: timestamp('read_at', { withTimezone: true, mode: 'date' }),
+    /** A Durable Streams DELETE of a stream with live forks: gone for readers and writers, its row kept until its last fork goes. */
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
