@@ -182,7 +182,8 @@ describe('background trimming', () => {
     const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
     await t.database.db.begin(async (tx) => {
       await tx`select 1 from sessions where id = ${id} for update`;
-      await sweeper.sweep(1000);
+      // Nothing trimmed, and the sweep says so: its supervisor runs again at once only after a sweep that trimmed.
+      expect(await sweeper.sweep(1000)).toBe(0);
       expect((await tx`select history_start from sessions where id = ${id}`)[0]?.historyStart).toBe(0);
     });
     while ((await sweeper.sweep(1000)) > 0);
@@ -221,4 +222,108 @@ describe('background trimming', () => {
     // 8 events with the session.updated of the PATCH: the last 3 stay.
     expect((await get(`/v1/sessions/${id}`)).history_start).toBe(5);
   });
+
+  it('applies a server default age bound, set at a restart, to sessions without a policy that the sweep had put aside', async () => {
+    const id = await session();
+    await notes(id, 5);
+    await backdate(id, 3);
+    const before = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    while ((await before.sweep(1000)) > 0);
+    expect(await dueIn(id)).toEqual({ parked: true, dueAt: null });
+    const app = await createTestApp({ databaseUrl: t.url, env: { HISTORY_MAX_AGE_MS: '3600000', HISTORY_SWEEP_MS: '86400000' } });
+    try {
+      const sweeper = new RetentionSweeper(app.database.db, deps(), app.config.history);
+      while ((await sweeper.sweep(1000)) > 0);
+      expect((await get(`/v1/sessions/${id}`)).history_start).toBe(3);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps trimming an age bound past one batch, then looks again exactly when the oldest kept event comes of age', async () => {
+    const id = await session({ retention: { max_age_ms: 3_600_000 } });
+    await notes(id, 9);
+    await backdate(id, 7); // two batches and a bit of 3: the first two looks find no young event in their window
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    // Three looks, one batch each; the one that trims the last old event already sets the next look.
+    for (const start of [3, 6, 7]) {
+      await sweeper.sweep(1000);
+      expect((await get(`/v1/sessions/${id}`)).history_start).toBe(start);
+    }
+    // Not due again before event 8 is an hour old: the sweep leaves it alone till then, with no write needed after.
+    expect(await dueIn(id)).toEqual({ parked: false, dueAt: await createdAt(id, 8, '1 hour') });
+    expect(await sweeper.sweep(1000)).toBe(0);
+
+    // All of one batch old and nothing after it: trimmed in one look, and no look is due before the next write.
+    const allOld = await session({ retention: { max_age_ms: 3_600_000 } });
+    await notes(allOld, 3);
+    await backdate(allOld, 3);
+    await sweeper.sweep(1000);
+    expect((await get(`/v1/sessions/${allOld}`)).history_start).toBe(3);
+    expect(await dueIn(allOld)).toEqual({ parked: false, dueAt: null });
+  });
+
+  it('after a look, a count bound waits for the next write, and a session no policy applies to is put aside for good', async () => {
+    const counted = await session({ retention: { max_events: 2 } });
+    const kept = await session({ retention: {} });
+    for (const id of [counted, kept]) await notes(id, 4);
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    while ((await sweeper.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${counted}`)).history_start).toBe(2);
+    expect(await dueIn(counted)).toEqual({ parked: false, dueAt: null });
+    expect(await dueIn(kept)).toEqual({ parked: true, dueAt: null });
+    await notes(counted, 1);
+    await notes(kept, 1);
+    // The write makes the counted session due now; the one put aside stays aside.
+    const due = await dueIn(counted);
+    expect(due.dueAt !== null && due.dueAt <= (await databaseNow())).toBe(true);
+    expect(await dueIn(kept)).toEqual({ parked: true, dueAt: null });
+  });
+
+  it('a session whose state cannot be rebuilt does not hold up the others: the sweep trims them, then fails, and looks at it again in an hour', async () => {
+    const broken = await session({ retention: { max_events: 2 } });
+    await jsonHistory(broken, 4); // seq 1 snapshot, then delta/note pairs up to seq 9
+    const healthy = await session({ retention: { max_events: 2 } });
+    await notes(healthy, 6);
+    // Its stored snapshot lost under the server (an operator's mistake): the checkpoint the trim needs cannot be built.
+    const { sid } = (await t.database.db`select sid from sessions where id = ${broken}`)[0] as { sid: string };
+    await t.database.db`delete from state_snapshots where session_sid = ${sid}`;
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    await expect(sweeper.sweep(1000)).rejects.toMatchObject({ code: 'state_unreadable' });
+    expect((await get(`/v1/sessions/${healthy}`)).history_start).toBe(3);
+    expect((await get(`/v1/sessions/${broken}`)).history_start).toBe(0);
+    const [{ postponed }] = (await t.database.db`
+      select trim_due_at between now() + interval '59 minutes' and now() + interval '61 minutes' as postponed
+      from sessions where id = ${broken}`) as unknown as [{ postponed: boolean }];
+    expect(postponed).toBe(true);
+    // Until then the others go on without it.
+    while ((await sweeper.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${healthy}`)).history_start).toBe(4);
+  });
 });
+
+/** Makes the session's events up to `seq` two hours old. */
+async function backdate(id: string, seq: number): Promise<void> {
+  const { sid } = (await t.database.db`select sid from sessions where id = ${id}`)[0] as { sid: string };
+  await t.database.db`update events set created_at = now() - interval '2 hours' where session_sid = ${sid} and seq <= ${seq}`;
+}
+
+/** When the retention sweep looks at the session next: parked ('infinity'), a time, or null (after the next write). */
+async function dueIn(id: string): Promise<{ parked: boolean; dueAt: string | null }> {
+  const [row] = (await t.database.db`
+    select trim_due_at = 'infinity' as parked, case when trim_due_at = 'infinity' then null else trim_due_at::text end as due_at
+    from sessions where id = ${id}`) as unknown as [{ parked: boolean | null; dueAt: string | null }];
+  return { parked: row.parked === true, dueAt: row.dueAt };
+}
+
+async function createdAt(id: string, seq: number, plus: string): Promise<string> {
+  const [row] = (await t.database.db`
+    select (e.created_at + ${plus}::interval)::text as at from events e join sessions s on s.sid = e.session_sid
+    where s.id = ${id} and e.seq = ${seq}`) as unknown as [{ at: string }];
+  return row.at;
+}
+
+async function databaseNow(): Promise<string> {
+  const [row] = (await t.database.db`select now()::text as now`) as unknown as [{ now: string }];
+  return row.now;
+}
