@@ -109,6 +109,7 @@ export interface AppendedHead extends StreamHead {
 /**
  * POST: appends the body's messages as durable events and, with `close`,
  * closes the session in the same transaction. Refused in the protocol's order:
+ * a producer's claim (producer-append.ts: fenced, closed, duplicate, gap),
  * closed (409 with `Stream-Closed`), Content-Type, `Stream-Seq`.
  */
 export async function appendStream(writer: StreamWriter, input: AppendInput, settings: StreamSettings): Promise<AppendedHead> {
