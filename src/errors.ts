@@ -472,6 +472,36 @@ export class StreamSeqConflict extends ApiError {
   }
 }
 
+/** 403: a newer instance of this Durable Streams producer claimed a higher epoch (zombie fencing, PROTOCOL §5.2.1). */
+export class ProducerEpochStale extends ApiError {
+  readonly status = 403;
+  readonly code = PROBLEM.producerEpochStale;
+  readonly title = 'Producer epoch stale';
+  constructor(producerId: string, sent: number, current: number, headers: Record<string, string>) {
+    super(
+      `producer ${JSON.stringify(producerId)} writes with Producer-Epoch ${sent}, but epoch ${current} has taken over: ` +
+        'this instance was replaced and must stop (or claim a higher epoch, starting at Producer-Seq 0)',
+      { producer_id: producerId, current_epoch: current },
+    );
+    Object.assign(this.headers, headers);
+  }
+}
+
+/** 409: a Durable Streams producer skipped a `Producer-Seq` (a request in between never arrived). */
+export class ProducerSeqGap extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.producerSeqGap;
+  readonly title = 'Producer sequence gap';
+  constructor(producerId: string, expected: number, received: number, headers: Record<string, string>) {
+    super(
+      `producer ${JSON.stringify(producerId)} sent Producer-Seq ${received}, but the next one expected is ${expected}: ` +
+        `resend from ${expected}`,
+      { producer_id: producerId, expected_seq: expected, received_seq: received },
+    );
+    Object.assign(this.headers, headers);
+  }
+}
+
 export class NotImplemented extends ApiError {
   readonly status = 501;
   readonly code = PROBLEM.notImplemented;

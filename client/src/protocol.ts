@@ -63,6 +63,10 @@ export const PROBLEM = {
   contentTypeMismatch: 'content_type_mismatch',
   /** A Durable Streams `Stream-Seq` not above the stream's last one. */
   streamSeqConflict: 'stream_seq_conflict',
+  /** A Durable Streams producer (`Producer-Id`) writing with an epoch older than the one a newer instance of it claimed. */
+  producerEpochStale: 'producer_epoch_stale',
+  /** A Durable Streams producer's `Producer-Seq` past the next one expected: a request in between never arrived. */
+  producerSeqGap: 'producer_seq_gap',
   /** A Durable Streams feature this server does not offer yet (producers, TTL, forks). */
   notImplemented: 'not_implemented',
 } as const;

@@ -12,13 +12,14 @@ import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
 import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
 import { sessionIdOf } from './paths.js';
+import { parseProducerHeaders, type ProducerClaim, producerResponseHeaders, producerStatus } from './producers.js';
 import { appendStream, createStream, deleteStream, readStream, type StreamHead, streamHead } from './store.js';
 
 /*
  * The Durable Streams face (PROTOCOL.md of durable-streams/durable-streams):
  * `/v1/stream/<path>` is the session `sessionIdOf(path)`. Every answer is the
  * protocol's: its statuses and headers; refusals are problem documents.
- * Not yet here (later slices): idempotent producers, TTL and expiry, forks:
+ * Not yet here (later slices): TTL and expiry, forks:
  * each answers 501 `not_implemented`.
  */
 
@@ -107,7 +108,6 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   });
 
   app.post(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
-    refuseLater(request, [DS_HEADER.producerId, DS_HEADER.producerEpoch, DS_HEADER.producerSeq]);
     const body = bodyBytes(request);
     const close = closedHeader(request);
     const contentType = request.headers['content-type'];
@@ -123,13 +123,19 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     }
     const seq = request.headers[DS_HEADER.seq];
     if (Array.isArray(seq)) throw new InvalidRequest('Stream-Seq is given more than once');
+    const producer = producerClaim(request);
     const head = await appendStream(
       writer,
-      { sessionId: sessionOf(request), contentType: body.length > 0 ? contentType : undefined, body, close, streamSeq: seq },
+      { sessionId: sessionOf(request), contentType: body.length > 0 ? contentType : undefined, body, close, streamSeq: seq, producer },
       settings,
     );
     reply.header(DS_HEADER.nextOffset, offsetOf(head.lastSeq));
     if (head.closed) reply.header(DS_HEADER.closed, 'true');
+    if (head.producer) {
+      // §5.2.1: 200 for a new append, 204 for a duplicate, both echoing the epoch and the highest seq accepted.
+      reply.headers(producerResponseHeaders(head.producer));
+      return reply.code(producerStatus(head.producer, { closeOnly: body.length === 0 })).send();
+    }
     return reply.code(204).send();
   });
 
@@ -302,6 +308,22 @@ function streamHeaders(reply: FastifyReply, head: StreamHead): void {
 function closedHeader(request: FastifyRequest): boolean {
   const value = request.headers[DS_HEADER.closed];
   return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+}
+
+/** The request's Producer-Id/Epoch/Seq as a claim (undefined: none sent); 400 unless all three are there and valid. */
+function producerClaim(request: FastifyRequest): ProducerClaim | undefined {
+  const one = (name: string) => {
+    const value = request.headers[name];
+    if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
+    return value;
+  };
+  const parsed = parseProducerHeaders({
+    id: one(DS_HEADER.producerId),
+    epoch: one(DS_HEADER.producerEpoch),
+    seq: one(DS_HEADER.producerSeq),
+  });
+  if (parsed.kind === 'invalid') throw new InvalidRequest(parsed.detail, [{ in: 'headers', field: '', message: parsed.detail }]);
+  return parsed.kind === 'producer' ? parsed.claim : undefined;
 }
 
 /** Headers of features a later slice brings: 501 rather than a request half understood. */

@@ -21,3 +21,31 @@ export async function updateStreamColumns(pg: Sql, sid: number, { contentType, c
       updated_at = now()
     where sid = ${sid}`;
 }
+
+/*
+ * Idempotent producers (PROTOCOL §5.2.1). Each is sent with the session row
+ * locked: the lock, not these rows, serialises a stream's producers, so the
+ * read needs no lock of its own and the write is atomic with the append.
+ */
+
+/** A producer's stored epoch and highest accepted seq on a stream (undefined: never seen). */
+export async function findProducerState(pg: Sql, sid: number, producerId: string): Promise<{ epoch: number; seq: number } | undefined> {
+  const [row] = await pg<{ epoch: number; seq: number }[]>`
+    select epoch, seq from stream_producers where session_sid = ${sid} and producer_id = ${producerId}`;
+  return row;
+}
+
+/** Stores what a producer's accepted request makes its state: a new epoch replaces the old one with its seq. */
+export async function saveProducerState(pg: Sql, sid: number, producerId: string, state: { epoch: number; seq: number }): Promise<void> {
+  await pg`
+    insert into stream_producers (session_sid, producer_id, epoch, seq)
+    values (${sid}, ${producerId}, ${state.epoch}, ${state.seq})
+    on conflict (session_sid, producer_id) do update set epoch = excluded.epoch, seq = excluded.seq`;
+}
+
+/** Records which producer request closed the stream: only that request, retried, is acknowledged afterwards. */
+export async function recordClosingProducer(pg: Sql, sid: number, claim: { id: string; epoch: number; seq: number }): Promise<void> {
+  await pg`
+    update sessions set closed_by = ${JSON.stringify({ producer_id: claim.id, epoch: claim.epoch, seq: claim.seq })}::jsonb
+    where sid = ${sid}`;
+}

@@ -9,7 +9,10 @@ import { createSession, type SessionWriter, writeSession } from '../writes/sessi
 import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
 import { wakeAfterCommit } from '../wakeups/publisher.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
+import { judgeProducer, type ProducerVerdict, settleProducer } from './producer-append.js';
+import type { ProducerClaim } from './producers.js';
 import { updateStreamColumns } from './statements.js';
+import { checkStreamSeq } from './stream-seq.js';
 
 /*
  * The Durable Streams face's domain: a stream is a session, its messages the
@@ -94,17 +97,29 @@ export interface AppendInput {
   body: Buffer;
   close: boolean;
   streamSeq: string | undefined;
+  /** The request's Producer-Id/Epoch/Seq (PROTOCOL §5.2.1), if it sent them. */
+  producer?: ProducerClaim;
+}
+
+/** The stream after an append, and for a producer's request what was decided (accepted or a duplicate). */
+export interface AppendedHead extends StreamHead {
+  producer?: ProducerVerdict;
 }
 
 /**
  * POST: appends the body's messages as durable events and, with `close`,
  * closes the session in the same transaction. Refused in the protocol's order:
+ * a producer's claim (producer-append.ts: fenced, closed, duplicate, gap),
  * closed (409 with `Stream-Closed`), Content-Type, `Stream-Seq`.
  */
-export async function appendStream(writer: StreamWriter, input: AppendInput, settings: StreamSettings): Promise<StreamHead> {
+export async function appendStream(writer: StreamWriter, input: AppendInput, settings: StreamSettings): Promise<AppendedHead> {
   const write = { sessionId: input.sessionId, idempotencyTtlMs: settings.idempotencyTtlMs };
   const outcome = await writeSession(writer, write, {}, async (tx, session) => {
     const head = headOf(session);
+    // A producer's request is judged first: a fenced one is told so even on a closed stream, and a
+    // duplicate is acknowledged before any check of what it carries (it appends nothing).
+    const producer = input.producer && (await judgeProducer(tx, session, input.producer));
+    if (producer?.kind === 'duplicate') return { status: 204, body: { ...head, producer } };
     if (head.closed) {
       // Closing again is a no-op that succeeds (PROTOCOL.md §5.3); appending is not.
       if (input.close && input.body.length === 0) return { status: 204, body: head };
@@ -114,7 +129,7 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
       const sent = input.contentType === undefined ? undefined : contentTypeKey(input.contentType);
       if (sent !== head.contentType) throw new ContentTypeMismatch(sent, head.contentType);
     }
-    if (input.streamSeq !== undefined && session.streamSeq !== null && !byteWiseAbove(input.streamSeq, session.streamSeq)) {
+    if (input.streamSeq !== undefined && session.streamSeq !== null && checkStreamSeq(session.streamSeq, input.streamSeq) === 'regression') {
       throw new StreamSeqConflict(input.streamSeq, session.streamSeq);
     }
     const events = eventsOf(head.contentType, input.body, settings, false);
@@ -125,15 +140,11 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
     // A close appends no row, yet readers waiting at the tail must learn of it (they re-read `closed_at`
     // when woken): the same wakeup an append sends, at the unchanged head. With messages, theirs does it.
     if (input.close && !sent) wakeAfterCommit(tx, { kind: 'append', session_id: session.id, seq: head.lastSeq });
-    const after: StreamHead = { ...head, closed: input.close, lastSeq: sent?.lastSeq ?? head.lastSeq };
+    if (producer && input.producer) await settleProducer(tx, session.sid, input.producer, producer.state, input.close);
+    const after: AppendedHead = { ...head, closed: input.close, lastSeq: sent?.lastSeq ?? head.lastSeq, producer };
     return { status: 204, body: after, pending: sent?.pending };
   });
-  return outcome.body as StreamHead;
-}
-
-/** Header values are bytes (latin1 as Node gives them): compared byte by byte, as PROTOCOL.md §5.2 asks. */
-function byteWiseAbove(next: string, last: string): boolean {
-  return Buffer.compare(Buffer.from(next, 'latin1'), Buffer.from(last, 'latin1')) > 0;
+  return outcome.body as AppendedHead;
 }
 
 /** DELETE: the session goes with all it holds, as a native DELETE. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkStreamSeq, compareUtf8 } from '../../src/streams/stream-seq.js';
+import { checkStreamSeq, compareWireBytes } from '../../src/streams/stream-seq.js';
 
 describe('checkStreamSeq (PROTOCOL §5.2 Stream-Seq)', () => {
   it('the first value of a stream is always accepted, even the empty string', () => {
@@ -31,24 +31,25 @@ describe('checkStreamSeq (PROTOCOL §5.2 Stream-Seq)', () => {
     expect(checkStreamSeq('abc', 'ab')).toBe('regression');
   });
 
-  it('compares UTF-8 bytes where JavaScript\'s UTF-16 order disagrees: an astral character is above U+FFFD', () => {
-    const replacement = '\uFFFD'; // UTF-8 EF BF BD; one UTF-16 unit 0xFFFD
-    const emoji = '\u{1F600}'; // UTF-8 F0 9F 98 80; UTF-16 units 0xD83D 0xDE00
-    expect(emoji < replacement).toBe(true); // the order a naive comparison would use
-    expect(checkStreamSeq(replacement, emoji)).toBe('ok');
-    expect(checkStreamSeq(emoji, replacement)).toBe('regression');
-  });
-
-  it('orders Latin-1 header text (Node decodes header bytes as Latin-1) as the raw bytes', () => {
-    // The raw bytes C3 A9 ("é" in UTF-8) arrive as two Latin-1 characters; 0xC3 > 0x7A ("z").
-    expect(checkStreamSeq('z', '\u00C3\u00A9')).toBe('ok');
+  it('orders non-ASCII values by their wire bytes, as Node hands them over (one Latin-1 character per byte)', () => {
+    // The raw bytes C3 A9 ("é" sent as UTF-8) arrive as two Latin-1 characters; 0xC3 > 0x7A ("z").
+    const wire = (bytes: number[]) => Buffer.from(bytes).toString('latin1');
+    expect(checkStreamSeq('z', wire([0xc3, 0xa9]))).toBe('ok');
+    // "é" (C3 A9) then "ÿ" sent as Latin-1 (FF): FF is above C3 byte by byte.
+    expect(checkStreamSeq(wire([0xc3, 0xa9]), wire([0xff]))).toBe('ok');
+    expect(checkStreamSeq(wire([0xff]), wire([0xc3, 0xa9]))).toBe('regression');
+    // A multi-byte value against its first byte alone: the prefix is smaller.
+    expect(checkStreamSeq(wire([0xc3, 0xa9]), wire([0xc3]))).toBe('regression');
   });
 });
 
-describe('compareUtf8', () => {
-  it('is negative, zero, positive as the byte order says', () => {
-    expect(compareUtf8('a', 'b')).toBeLessThan(0);
-    expect(compareUtf8('b', 'b')).toBe(0);
-    expect(compareUtf8('\u{10000}', '\uE000')).toBeGreaterThan(0);
+describe('compareWireBytes', () => {
+  it('is negative, zero, positive as the raw bytes compare (Buffer order)', () => {
+    const samples = [[0x61], [0x62], [0x7f], [0x80], [0xc3, 0xa9], [0xff], [0xff, 0x00]].map((bytes) => Buffer.from(bytes));
+    for (const a of samples) {
+      for (const b of samples) {
+        expect(Math.sign(compareWireBytes(a.toString('latin1'), b.toString('latin1')))).toBe(Math.sign(Buffer.compare(a, b)));
+      }
+    }
   });
 });
