@@ -114,7 +114,9 @@ describe('POST .../fork', () => {
     await call(t.app, 'PUT', '/v1/sessions/fork-bin/state', { base_version: 0, schema_version: 3, snapshot_base64: 'AA==' });
     await call(t.app, 'POST', '/v1/sessions/fork-bin/deltas', { base_version: 1, delta_base64: 'AQ==' });
     await call(t.app, 'POST', '/v1/sessions/fork-bin/deltas', { base_version: 2, delta_base64: 'Ag==' });
-    expect((await call(t.app, 'POST', '/v1/sessions/fork-bin/fork', { id: 'fork-bin-2', at_version: 2 })).statusCode).toBe(201);
+    const forked = await call(t.app, 'POST', '/v1/sessions/fork-bin/fork', { id: 'fork-bin-2', at_version: 2 });
+    expect(forked.statusCode).toBe(201);
+    expect(forked.headers.location).toBe('/v1/sessions/fork-bin-2');
     expect(await get('/v1/sessions/fork-bin-2/state')).toEqual({
       mode: 'snapshot',
       version: 2,

@@ -486,10 +486,23 @@ describe('the id, the body and the transfer', () => {
     expect(await rows()).toEqual(before);
   });
 
-  it('a body of another content type is 415', async () => {
+  it('a body of another content type is 415, JSON included (an export file is NDJSON), and nothing is created', async () => {
     const { lines } = await source();
-    const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${unique('copy')}`, headers: { 'content-type': 'text/plain' }, payload: exportFile(lines) });
-    expectProblem(response, 415, 'unsupported_media_type');
+    for (const contentType of ['text/plain', 'application/json']) {
+      const id = unique('copy');
+      const payload = contentType === 'application/json' ? JSON.stringify(lines[0]) : exportFile(lines);
+      const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${id}`, headers: { 'content-type': contentType }, payload });
+      expect(expectProblem(response, 415, 'unsupported_media_type').detail, contentType).toBe('an import is an export file: send it as application/x-ndjson');
+      expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}`), 404, 'session_not_found');
+    }
+  });
+
+  it('a query parameter other than id is 400, and nothing is created', async () => {
+    const { lines } = await source();
+    const id = unique('copy');
+    const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?ids=${id}`, headers: { 'content-type': 'application/x-ndjson' }, payload: exportFile(lines) });
+    expectProblem(response, 400, 'invalid_request');
+    expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}`), 404, 'session_not_found');
   });
 
   it('CRLF line ends and blank lines are read as the lines they end', async () => {

@@ -110,6 +110,18 @@ describe('POST .../compact and what readers see after it', () => {
     expect((await get(`/v1/sessions/${id}/state?have=7`)).deltas).toEqual([{ version: 8, merge_patch: { k7: 7 } }]);
   });
 
+  it('refuses to trim past a lost delta rather than checkpoint a wrong state: 409 state_unreadable, what was trimmed before it stays trimmed', async () => {
+    const id = await session();
+    await jsonHistory(id, 4); // seq 1 snapshot (version 1), then delta/note pairs: the delta of version 3 is seq 4
+    const { sid } = (await t.database.db`select sid from sessions where id = ${id}`)[0] as { sid: string };
+    await t.database.db`delete from events where session_sid = ${sid} and seq = 4`;
+    // The first batch (to seq 3) rebuilds version 2; the second would need version 4 without the delta of version 3.
+    const problem = expectProblem(await compact(id, { before_seq: 7 }), 409, 'state_unreadable');
+    expect(problem).toMatchObject({ version: 4, failed_version: 2 });
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(3);
+    expect((await get(`/v1/sessions/${id}/events?after=3`)).events.map((e: { seq: number }) => e.seq)).toEqual([5, 6, 7, 8, 9]);
+  });
+
   it('trims a binary session no further than its last snapshot: its deltas cannot be rebuilt by the server', async () => {
     const id = await session({ encoding: 'binary' });
     await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot_base64: 'AA==' });

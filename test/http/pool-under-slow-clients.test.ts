@@ -211,6 +211,18 @@ describe('clients that stall or stop reading, on every route that streams', () =
     }
   }, 25_000);
 
+  it('an export refused (unknown session) gives its transfer slot back: the next exports are served, not 503', async () => {
+    const t = await appWith({ MAX_TRANSFERS: '1' });
+    try {
+      for (let round = 0; round < 3; round++) {
+        expect((await call(t.app, 'GET', '/v1/sessions/no-such-session/export')).statusCode).toBe(404);
+      }
+      expect((await call(t.app, 'GET', '/v1/sessions/bystander/export')).statusCode).toBe(200);
+    } finally {
+      await closeAll(t);
+    }
+  });
+
   it('exports abandoned while paused give their connections back', async () => {
     // The idle timeout is long here: what frees the connections is the clients closing.
     const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '60000' });

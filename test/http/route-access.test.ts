@@ -121,6 +121,12 @@ describe('every route declares the access docs/API.md gives it', () => {
             if (route.key === 'POST /v1/sessions/{id}/fork') {
               // Read on the source, and write on the new id the body names.
               await allowed(route, readWriter, 'read and write', { id: 'acc:fork' });
+              const forkDetail = (id: string) => `this token may not create session "${id}" (a fork needs write on the new id; admin when the server picks it)`;
+              await denied(route, reader, forkDetail('acc:fork'), { id: 'acc:fork' });
+              await denied(route, readWriter, forkDetail('other:fork'), { id: 'other:fork' });
+              // No id: the server picks one, which only an admin may have it do.
+              const picked = expectProblem(await send(route, readWriter, {}), 403, 'forbidden');
+              expect(picked.detail).toMatch(/^this token may not create session "[0-9a-f-]{36}" \(a fork needs write on the new id; admin when the server picks it\)$/);
             } else {
               await allowed(route, reader, 'read');
             }
