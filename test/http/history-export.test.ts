@@ -380,6 +380,23 @@ describe('export and import', () => {
     expect((await call(t.app, 'GET', '/v1/sessions/walk-away')).statusCode).toBe(200);
   });
 
+  it('stored bytes found short (a chunk cut under the server) cut the connection of the export before its end record, so no file looks whole', async () => {
+    const id = 'short-bytes';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const upload = await t.app.inject({
+      method: 'POST',
+      url: `/v1/sessions/${id}/attachments`,
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.alloc(3 * 65536, 1),
+    });
+    expect(upload.statusCode, upload.body).toBe(201);
+    await t.database.db`
+      update attachment_chunks set data = substring(data from 1 for 10) where n = 1 and blob_id in
+        (select a.id from attachments a join sessions s on s.sid = a.session_sid where s.id = ${id})`;
+    // The 200 and the lines before the attachment's are sent; then the connection is cut.
+    await expect(t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` })).rejects.toThrow('response destroyed before completion');
+  });
+
   it('export is 404 for an unknown session', async () => {
     expectProblem(await call(t.app, 'GET', '/v1/sessions/nope/export'), 404, 'session_not_found');
   });
