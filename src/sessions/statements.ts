@@ -186,13 +186,27 @@ export async function findDeletedSession(pg: Sql, id: string): Promise<{ sid: nu
   return row;
 }
 
-/** Locks the session under this id, soft-deleted or not: a fork's source, or a parent its fork's delete releases. */
+/** Locks the session under this id, soft-deleted or not: a fork's source, or a soft-deleted parent its fork's delete releases. */
 export async function lockSessionRowAny(pg: Sql, id: string): Promise<SessionRow | undefined> {
   const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} for update`;
   return row;
 }
 
-/** Whether a Durable Streams fork of the session exists (soft-deleted forks count: their own forks may need them). */
+/**
+ * Whether Durable Streams forks of a locked session exist (soft-deleted forks
+ * count: their own forks may need them), holding them (`for key share`) until
+ * commit: a fork being deleted meanwhile is waited for and then not counted, and
+ * one not yet deleted cannot go before this commits. So a source's delete and
+ * its last fork's delete, at once, end with both gone: the fork's delete then
+ * finds the source soft-deleted (`lockSessionRowAny`), or the source's delete
+ * finds no fork.
+ */
+export async function holdStreamForks(pg: Sql, id: string): Promise<boolean> {
+  const rows = await pg`select sid from sessions where ${streamForkOf(pg, id)} for key share`;
+  return rows.length > 0;
+}
+
+/** Whether Durable Streams forks of the session exist (soft-deleted forks count). */
 export async function hasStreamForks(pg: Sql, id: string): Promise<boolean> {
   const [row] = await pg<{ found: boolean }[]>`select exists (select 1 from sessions where ${streamForkOf(pg, id)}) as found`;
   return row?.found ?? false;

@@ -54,14 +54,18 @@ export async function deleteSession(tx: Tx, session: Pick<SessionRow, 'id' | 'si
 }
 
 /**
- * Removes soft-deleted parents left without forks. Locks go child before
- * parent, the order every delete takes (a DELETE of the source itself locks
- * only the source), so two deletes in one chain cannot deadlock. The parent
- * was announced deleted when it was soft-deleted: no second notice.
+ * Removes soft-deleted parents left without forks. A parent that is not
+ * soft-deleted is not locked: a child is locked before its parent only here,
+ * and a delete of a live parent locks parent then children (its foreign key
+ * sets their parent_id null; a Durable Streams DELETE holds its forks), so
+ * locking it could deadlock. A soft delete of it that has not committed yet
+ * holds this child (`holdStreamForks`), so it is waited for, then finds the
+ * child gone and deletes the parent itself. A soft-deleted parent can no longer
+ * be written or deleted but through this.
  */
 async function releaseDeletedParents(tx: Tx, parentId: string | null): Promise<void> {
   let next = parentId;
-  while (next !== null) {
+  while (next !== null && (await findDeletedSession(tx, next))) {
     const parent = await lockSessionRowAny(tx, next);
     if (!parent || parent.deletedAt === null || (await hasStreamForks(tx, parent.id))) return;
     await deleteSessionRow(tx, parent.sid);

@@ -5,7 +5,7 @@ import { ContentTypeMismatch, CursorExpired, ForkHasState, InvalidRequest, Sessi
 import { type NewEvent, startEventAppend } from '../events/append.js';
 import { pageBytesFor, readEventRows } from '../events/read.js';
 import { deleteSession, insertSession, isSoftDeleted, type SessionRow, softDeleteSession } from '../sessions/store.js';
-import { findSessionRow, hasStreamForks, lockSessionRowAny } from '../sessions/statements.js';
+import { findSessionRow, holdStreamForks, lockSessionRowAny } from '../sessions/statements.js';
 import { createSession, writeSession } from '../writes/session-write.js';
 import { bytesForkPrefix, jsonForkPrefix } from './fork-offsets.js';
 import { bytesOf, eventsOf, isJsonStream } from './messages.js';
@@ -191,7 +191,8 @@ export async function deleteStream(writer: StreamWriter, sessionId: string, sett
   const write = { sessionId, idempotencyTtlMs: settings.idempotencyTtlMs, lifecycle: true };
   await writeSession(writer, write, {}, async (tx, session) => {
     // Under the row lock: a fork being made of it has committed (and is counted) or waits, then finds it gone.
-    if (await hasStreamForks(tx, session.id)) await softDeleteSession(tx, session);
+    // Its forks are held until this commits; one being deleted is waited for (sessions/statements.ts).
+    if (await holdStreamForks(tx, session.id)) await softDeleteSession(tx, session);
     else await deleteSession(tx, session);
     return { status: 204, body: null };
   });

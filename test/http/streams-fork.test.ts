@@ -164,6 +164,19 @@ describe('soft delete of a source with live forks', () => {
     }
   });
 
+  it('a native DELETE of a source (a plain delete: its forks hold copies) and a DELETE of its fork at once: no deadlock', async () => {
+    for (let round = 0; round < 8; round++) {
+      await source(`nd-src-${round}`, 'data');
+      await fork(`nd-fork-${round}`, `nd-src-${round}`);
+      const [a, b] = await Promise.all([
+        fetch(`${t.baseUrl}/v1/sessions/nd-src-${round}`, { method: 'DELETE' }),
+        fetch(url(`nd-fork-${round}`), { method: 'DELETE' }),
+      ]);
+      expect([a.status, b.status]).toEqual([204, 204]);
+      expect((await ds('HEAD', `nd-src-${round}`)).statusCode).toBe(404);
+    }
+  });
+
   it('forking and deleting the source at once: the fork is made and the source soft-deleted, or the fork is 404', async () => {
     for (let round = 0; round < 8; round++) {
       await source(`fd-src-${round}`, 'data');
