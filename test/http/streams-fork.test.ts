@@ -98,6 +98,17 @@ describe('fork history', () => {
     for (const path of ['ref-1', 'ref-2', 'ref-3', 'ref-4', 'ref-5', 'ref-6']) expect((await ds('HEAD', path)).statusCode).toBe(404);
   });
 
+  it('a source with trimmed history forks at or after where it starts; below it is 410 cursor_expired', async () => {
+    await source('trim-src', 'A', 'B', 'C');
+    const trimmed = await call(t.app, 'POST', '/v1/sessions/trim-src/compact', { before_seq: 3 });
+    expect(trimmed.json().history_start).toBe(2);
+    expectProblem(await fork('trim-1', 'trim-src', { 'stream-fork-offset': offset(1) }), 410, 'cursor_expired');
+    expect((await fork('trim-2', 'trim-src')).statusCode).toBe(201);
+    expect((await ds('GET', `trim-2?offset=${offset(2)}`)).body).toBe('C');
+    expectProblem(await ds('GET', 'trim-2?offset=-1'), 410, 'cursor_expired');
+    expect((await call(t.app, 'GET', '/v1/sessions/trim-2')).json().history_start).toBe(2);
+  });
+
   it('a native fork of a closed stream is an open native session: its state, not the stream (no content type, no closure)', async () => {
     await ds('PUT', 'nat-src', '{"n":1}', { 'content-type': 'application/json', 'stream-closed': 'true' });
     const forked = await call(t.app, 'POST', '/v1/sessions/nat-src/fork', { id: 'nat-fork' });
