@@ -139,7 +139,7 @@ async function subOffsetCut(
   let after = seq;
   const maxBytes = pageBytesFor(0, settings.maxEventBytes);
   while (units < subOffset) {
-    const page = await readEventRows(tx, source.sid, { after, limit: Math.min(subOffset - rows.length, 256), maxBytes });
+    const page = await readEventRows(tx, source.sid, { after, limit: Math.min(subOffset - units, 256), maxBytes });
     if (page.rows.length === 0) break;
     for (const row of page.rows) {
       rows.push(row);
