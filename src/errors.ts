@@ -517,3 +517,38 @@ export class StreamExists extends ApiError {
     super(`stream of session "${id}" already exists, ${difference}`, { session_id: id });
   }
 }
+
+/**
+ * A Durable Streams DELETE of a stream with live forks keeps it as a soft
+ * delete until its last fork goes (PROTOCOL §4.2): gone (410) for reads,
+ * appends and DELETE; 409 for a PUT of its path or a fork of it, which would
+ * bring it back.
+ */
+export class SessionDeleted extends ApiError {
+  readonly status: 409 | 410;
+  readonly code = PROBLEM.sessionDeleted;
+  readonly title = 'Session deleted';
+  constructor(id: string, status: 409 | 410 = 410) {
+    super(
+      status === 410
+        ? `session "${id}" was deleted; forks of it still live, so its id stays taken until they are deleted`
+        : `session "${id}" was deleted and forks of it still live: it cannot be created again or forked until they are deleted`,
+      { session_id: id },
+    );
+    this.status = status;
+  }
+}
+
+/** A Durable Streams fork copies events; a session with state or messages holds more than its events say. */
+export class ForkHasState extends ApiError {
+  readonly status = 409;
+  readonly code = PROBLEM.forkHasState;
+  readonly title = 'Fork source has state';
+  constructor(id: string) {
+    super(
+      `session "${id}" has state or a conversation, which a Durable Streams fork (a copy of its events) would not carry: ` +
+        'fork it with POST /v1/sessions/{id}/fork instead',
+      { session_id: id },
+    );
+  }
+}

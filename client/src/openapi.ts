@@ -591,7 +591,7 @@ export interface components {
              * @description Stable, machine-readable error code.
              * @enum {string}
              */
-            code: "invalid_request" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "unauthorized" | "forbidden" | "session_not_found" | "parent_not_found" | "session_exists" | "version_conflict" | "version_ahead" | "schema_mismatch" | "encoding_mismatch" | "no_state" | "patch_failed" | "state_unreadable" | "idempotency_key_reused" | "cursor_ahead" | "seq_conflict" | "cursor_expired" | "version_expired" | "invalid_import" | "turn_conflict" | "usage_overflow" | "reserved_event_type" | "lease_held" | "lease_lost" | "claim_not_found" | "claim_expired" | "batch_not_found" | "batch_claimed" | "attachment_not_found" | "range_not_satisfiable" | "database_unavailable" | "too_many_streams" | "too_many_transfers" | "request_timeout" | "shutting_down" | "internal_error" | "invalid_stream_path" | "session_closed" | "content_type_mismatch" | "stream_seq_conflict" | "producer_epoch_stale" | "producer_seq_gap" | "not_implemented";
+            code: "invalid_request" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "unauthorized" | "forbidden" | "session_not_found" | "parent_not_found" | "session_exists" | "version_conflict" | "version_ahead" | "schema_mismatch" | "encoding_mismatch" | "no_state" | "patch_failed" | "state_unreadable" | "idempotency_key_reused" | "cursor_ahead" | "seq_conflict" | "cursor_expired" | "version_expired" | "invalid_import" | "turn_conflict" | "usage_overflow" | "reserved_event_type" | "lease_held" | "lease_lost" | "claim_not_found" | "claim_expired" | "batch_not_found" | "batch_claimed" | "attachment_not_found" | "range_not_satisfiable" | "database_unavailable" | "too_many_streams" | "too_many_transfers" | "request_timeout" | "shutting_down" | "internal_error" | "invalid_stream_path" | "session_closed" | "content_type_mismatch" | "stream_seq_conflict" | "producer_epoch_stale" | "producer_seq_gap" | "not_implemented" | "session_deleted" | "fork_has_state";
             instance?: string;
         } & {
             [key: string]: unknown;
@@ -752,10 +752,16 @@ export interface operations {
                                 /** @description Trim events older than this. */
                                 max_age_ms?: number;
                             } | null;
-                            /** @description Set on a fork: the source session and the version it was forked at. */
+                            /** @description Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at. */
                             forked_from: {
                                 session_id: string;
                                 version: number;
+                            } | {
+                                session_id: string;
+                                /** @description The history is the source's up to this seq. */
+                                seq: number;
+                                /** @description Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one. */
+                                sub_offset: number;
                             } | null;
                             /** @description Delete the session once no write came for this long; null: never. */
                             ttl_ms: number | null;
@@ -886,10 +892,16 @@ export interface operations {
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
                         } | null;
-                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        /** @description Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at. */
                         forked_from: {
                             session_id: string;
                             version: number;
+                        } | {
+                            session_id: string;
+                            /** @description The history is the source's up to this seq. */
+                            seq: number;
+                            /** @description Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one. */
+                            sub_offset: number;
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
@@ -1033,10 +1045,16 @@ export interface operations {
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
                         } | null;
-                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        /** @description Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at. */
                         forked_from: {
                             session_id: string;
                             version: number;
+                        } | {
+                            session_id: string;
+                            /** @description The history is the source's up to this seq. */
+                            seq: number;
+                            /** @description Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one. */
+                            sub_offset: number;
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
@@ -1219,10 +1237,16 @@ export interface operations {
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
                         } | null;
-                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        /** @description Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at. */
                         forked_from: {
                             session_id: string;
                             version: number;
+                        } | {
+                            session_id: string;
+                            /** @description The history is the source's up to this seq. */
+                            seq: number;
+                            /** @description Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one. */
+                            sub_offset: number;
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
@@ -3468,10 +3492,16 @@ export interface operations {
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
                         } | null;
-                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        /** @description Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at. */
                         forked_from: {
                             session_id: string;
                             version: number;
+                        } | {
+                            session_id: string;
+                            /** @description The history is the source's up to this seq. */
+                            seq: number;
+                            /** @description Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one. */
+                            sub_offset: number;
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
@@ -3663,10 +3693,16 @@ export interface operations {
                             /** @description Trim events older than this. */
                             max_age_ms?: number;
                         } | null;
-                        /** @description Set on a fork: the source session and the version it was forked at. */
+                        /** @description Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at. */
                         forked_from: {
                             session_id: string;
                             version: number;
+                        } | {
+                            session_id: string;
+                            /** @description The history is the source's up to this seq. */
+                            seq: number;
+                            /** @description Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one. */
+                            sub_offset: number;
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;

@@ -69,6 +69,10 @@ export const PROBLEM = {
   producerSeqGap: 'producer_seq_gap',
   /** A Durable Streams feature this server does not offer yet (producers, TTL, forks). */
   notImplemented: 'not_implemented',
+  /** A Durable Streams stream deleted while forks of it live: 410 on reads and writes, 409 on PUT and fork. */
+  sessionDeleted: 'session_deleted',
+  /** A Durable Streams fork of a session with state or a conversation, which a copy of its events would not carry. */
+  forkHasState: 'fork_has_state',
 } as const;
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];
 export const PROBLEM_CODES: readonly ProblemCode[] = Object.values(PROBLEM);

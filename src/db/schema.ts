@@ -18,6 +18,9 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
+/** `sessions.forked_from`: a native fork's or a Durable Streams fork's origin. */
+export type ForkedFrom = { session_id: string; version: number } | { session_id: string; seq: number; sub_offset: number };
+
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
   dataType: () => 'bytea',
 });
@@ -71,8 +74,13 @@ export const sessions = pgTable(
     retention: jsonb('retention').$type<{ max_events?: number; max_age_ms?: number }>(),
     /** Deleted by the expiry sweep once no write came for this long (`updated_at` + ttl_ms). */
     ttlMs: bigint('ttl_ms', { mode: 'number' }),
-    /** Set on a fork: the source session and the version it was forked at. */
-    forkedFrom: jsonb('forked_from').$type<{ session_id: string; version: number }>(),
+    /**
+     * Set on a fork: the source session and where it was forked. A native fork
+     * (`POST /v1/sessions/:id/fork`) names the state version; a Durable Streams
+     * fork (`Stream-Forked-From`) the seq its history was copied up to and the
+     * sub-offset past it (`streams/fork-store.ts`).
+     */
+    forkedFrom: jsonb('forked_from').$type<ForkedFrom>(),
     /**
      * When the expiry sweep looks at the session next: never later than it
      * can expire (`updated_at` + ttl_ms). Writes leave it alone (so they stay

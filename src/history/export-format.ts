@@ -66,7 +66,11 @@ export const SessionRecordLine = record('session', {
   retention: RetentionPolicy,
   ttl_ms: TtlMs,
   /** Only a fork sets it, naming its source. */
-  forked_from: Type.Union([Type.Object({ session_id: SessionId, version: Version }, { additionalProperties: false }), Type.Null()]),
+  forked_from: Type.Union([
+    Type.Object({ session_id: SessionId, version: Version }, { additionalProperties: false }),
+    Type.Object({ session_id: SessionId, seq: Seq, sub_offset: Count }, { additionalProperties: false }),
+    Type.Null(),
+  ]),
   message_seq: Seq,
   message_version: Version,
   message_count: Count,

@@ -137,7 +137,7 @@ export async function moveExpiryCheck(pg: Sql, sid: number): Promise<void> {
 
 // ---- export: each record kind a page of JSON lines built by Postgres (json_build_object), so stored JSON travels verbatim
 
-/** The session's record, with its internal key. */
+/** The session's record, with its internal key (none for a soft-deleted one, as every read by id). */
 export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: number; line: string } | undefined> {
   const [row] = await pg<{ sid: number; line: string }[]>`
     select sid, json_build_object(
@@ -151,7 +151,7 @@ export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: numbe
       'usage', json_build_object('input_tokens', usage_input_tokens, 'output_tokens', usage_output_tokens,
                                  'cost_usd', usage_cost_usd, 'turns', usage_turns),
       'created_at', created_at, 'updated_at', updated_at)::text as line
-    from sessions where id = ${id}`;
+    from sessions where id = ${id} and deleted_at is null`;
   return row;
 }
 

@@ -34,9 +34,22 @@ export const ForkedFrom = Type.Union(
       session_id: Type.String(),
       version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     }),
+    Type.Object({
+      session_id: Type.String(),
+      seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The history is the source\'s up to this seq.' }),
+      sub_offset: Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'Then this many more messages (JSON) or bytes (any other type), as one event when it cuts one.',
+      }),
+    }),
     Type.Null(),
   ],
-  { description: 'Set on a fork: the source session and the version it was forked at.' },
+  {
+    description:
+      'Set on a fork: the source session and the version it was forked at (`POST /v1/sessions/{id}/fork`), or, for a ' +
+      'Durable Streams fork (`Stream-Forked-From`), the seq and sub-offset it was forked at.',
+  },
 );
 
 export const TtlMs = Type.Union(

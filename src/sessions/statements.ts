@@ -1,13 +1,17 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { Sql } from '../db/client.js';
 import { leaseRunning } from '../db/clock.js';
-import { sessions } from '../db/schema.js';
+import { type ForkedFrom, sessions } from '../db/schema.js';
 
 /*
  * Every statement on the sessions table that reads or writes a whole session.
  * Each column a row carries is the schema's (db/schema.ts), so a column added
  * there is read everywhere; the lease's running state is asked of the
  * database's clock in the same read (see db/clock.ts).
+ *
+ * A session soft-deleted by the Durable Streams face (`deleted_at`, a forked
+ * source kept until its last fork goes) is gone for every read and lock by id
+ * here: only the statements of the block "soft delete" below see it.
  */
 
 /**
@@ -30,12 +34,12 @@ const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_a
 const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active`;
 
 export async function findSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
-  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id}`;
+  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null`;
   return row;
 }
 
 export async function findSessionRecord(pg: Sql, id: string): Promise<SessionRecord | undefined> {
-  const [row] = await pg<SessionRecord[]>`select ${recordFields(pg)} from sessions where id = ${id}`;
+  const [row] = await pg<SessionRecord[]>`select ${recordFields(pg)} from sessions where id = ${id} and deleted_at is null`;
   return row;
 }
 
@@ -45,7 +49,7 @@ export async function findSessionRecord(pg: Sql, id: string): Promise<SessionRec
  * seq and version assignment gapless and commit-ordered.
  */
 export async function lockSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
-  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} for update`;
+  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null for update`;
   return row;
 }
 
@@ -99,7 +103,7 @@ export async function listSessionRecords(
   // Each filter is there or not (eight statement texts at most), so each keeps the plan its indexes give it.
   return pg<SessionRecord[]>`
     select ${recordFields(pg)} from sessions
-    where true
+    where deleted_at is null
       ${parentId === undefined ? pg`` : pg`and parent_id = ${parentId}`}
       ${beforeSid === undefined ? pg`` : pg`and sid < ${beforeSid}`}
       ${
@@ -171,6 +175,48 @@ export async function readSessionHead(pg: Sql, sid: number): Promise<{ lastSeq: 
   return row;
 }
 
+// ---- soft delete: a Durable Streams source deleted while forks of it live (streams/fork-store.ts)
+
+/** Durable Streams forks: the ones whose `forked_from` names a seq (a native fork names a version). */
+const streamForkOf = (pg: Sql, id: string) => pg`parent_id = ${id} and forked_from->>'seq' is not null`;
+
+/** The soft-deleted session under this id, if there is one (the Durable Streams face answers 410 for it). */
+export async function findDeletedSession(pg: Sql, id: string): Promise<{ sid: number } | undefined> {
+  const [row] = await pg<{ sid: number }[]>`select sid from sessions where id = ${id} and deleted_at is not null`;
+  return row;
+}
+
+/** Locks the session under this id, soft-deleted or not: a fork's source, or a soft-deleted parent its fork's delete releases. */
+export async function lockSessionRowAny(pg: Sql, id: string): Promise<SessionRow | undefined> {
+  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} for update`;
+  return row;
+}
+
+/**
+ * Whether Durable Streams forks of a locked session exist (soft-deleted forks
+ * count: their own forks may need them), holding them (`for key share`) until
+ * commit: a fork being deleted meanwhile is waited for and then not counted, and
+ * one not yet deleted cannot go before this commits. So a source's delete and
+ * its last fork's delete, at once, end with both gone: the fork's delete then
+ * finds the source soft-deleted (`lockSessionRowAny`), or the source's delete
+ * finds no fork.
+ */
+export async function holdStreamForks(pg: Sql, id: string): Promise<boolean> {
+  const rows = await pg`select sid from sessions where ${streamForkOf(pg, id)} for key share`;
+  return rows.length > 0;
+}
+
+/** Whether Durable Streams forks of the session exist (soft-deleted forks count). */
+export async function hasStreamForks(pg: Sql, id: string): Promise<boolean> {
+  const [row] = await pg<{ found: boolean }[]>`select exists (select 1 from sessions where ${streamForkOf(pg, id)}) as found`;
+  return row?.found ?? false;
+}
+
+/** Marks a locked session deleted; its row and history stay until its last fork goes. */
+export async function softDeleteSessionRow(pg: Sql, sid: number): Promise<void> {
+  await pg`update sessions set deleted_at = now(), updated_at = now() where sid = ${sid}`;
+}
+
 /** A JSON column's text, or null. */
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
@@ -193,7 +239,7 @@ export interface ImportedSession {
   lease_fencing_token: number;
   retention: unknown;
   ttl_ms: number | null;
-  forked_from: { session_id: string; version: number } | null;
+  forked_from: ForkedFrom | null;
   message_seq: number;
   message_version: number;
   message_count: number;

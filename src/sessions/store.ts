@@ -4,6 +4,10 @@ import { ParentNotFound, SessionNotFound } from '../errors.js';
 import { notify } from '../wakeups/wakeups.js';
 import {
   deleteSessionRow,
+  findDeletedSession,
+  hasStreamForks,
+  lockSessionRowAny,
+  softDeleteSessionRow,
   insertSessionRow,
   type NewSession,
   findSessionRecord,
@@ -36,10 +40,48 @@ export async function insertSession(tx: Tx, session: NewSession): Promise<Sessio
   return row;
 }
 
-/** Deletes a locked session with all it holds; its open streams, on every instance, get `session.deleted` and end. */
-export async function deleteSession(tx: Tx, session: Pick<SessionRow, 'id' | 'sid'>, reason?: 'expired'): Promise<void> {
+/**
+ * Deletes a locked session with all it holds; its open streams, on every
+ * instance, get `session.deleted` and end. When it was the last fork of a
+ * soft-deleted Durable Streams source, the source goes too, in the same
+ * transaction, and so on up the chain (whichever way the fork went: DELETE on
+ * either face, or expiry).
+ */
+export async function deleteSession(tx: Tx, session: Pick<SessionRow, 'id' | 'sid' | 'parentId'>, reason?: 'expired'): Promise<void> {
   await deleteSessionRow(tx, session.sid);
   await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid, ...(reason ? { reason } : {}) });
+  await releaseDeletedParents(tx, session.parentId);
+}
+
+/**
+ * Removes soft-deleted parents left without forks. A parent that is not
+ * soft-deleted is not locked: a child is locked before its parent only here,
+ * and a delete of a live parent locks parent then children (its foreign key
+ * sets their parent_id null; a Durable Streams DELETE holds its forks), so
+ * locking it could deadlock. A soft delete of it that has not committed yet
+ * holds this child (`holdStreamForks`), so it is waited for, then finds the
+ * child gone and deletes the parent itself. A soft-deleted parent can no longer
+ * be written or deleted but through this.
+ */
+async function releaseDeletedParents(tx: Tx, parentId: string | null): Promise<void> {
+  let next = parentId;
+  while (next !== null && (await findDeletedSession(tx, next))) {
+    const parent = await lockSessionRowAny(tx, next);
+    if (!parent || parent.deletedAt === null || (await hasStreamForks(tx, parent.id))) return;
+    await deleteSessionRow(tx, parent.sid);
+    next = parent.parentId;
+  }
+}
+
+/** Durable Streams DELETE of a locked session that forks still hold: gone for everyone (410 on that face), its row kept. */
+export async function softDeleteSession(tx: Tx, session: Pick<SessionRow, 'id' | 'sid'>): Promise<void> {
+  await softDeleteSessionRow(tx, session.sid);
+  await notify(tx, { kind: 'deleted', session_id: session.id, sid: session.sid });
+}
+
+/** Whether the id names a soft-deleted session (see `softDeleteSession`). */
+export async function isSoftDeleted(db: Sql, id: string): Promise<boolean> {
+  return (await findDeletedSession(db, id)) !== undefined;
 }
 
 /** The session with its metadata (only the session routes show it). */

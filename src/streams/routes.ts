@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DS_HEADER, DS_LIVE, DS_PARAM, DS_SSE_BASE64 } from 'session-sync/client/protocol';
-import { InvalidRequest, NotImplemented, SessionNotFound, TooManyStreams } from '../errors.js';
+import { InvalidRequest, NotImplemented, SessionDeleted, SessionNotFound, TooManyStreams } from '../errors.js';
 import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
@@ -13,14 +13,19 @@ import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
 import { sessionIdOf } from './paths.js';
 import { parseProducerHeaders, type ProducerClaim, producerResponseHeaders, producerStatus } from './producers.js';
-import { appendStream, createStream, deleteStream, readStream, type StreamHead, streamHead } from './store.js';
+import { appendStream, createStream, readStream, type StreamHead, streamHead } from './store.js';
+import { deleteStream, forkStream } from './fork-store.js';
+import { parseForkHeaders } from './fork-offsets.js';
+import { isSoftDeleted } from '../sessions/store.js';
+import { mayRead } from '../auth/grants.js';
+import { Forbidden } from '../auth/plugin.js';
 
 /*
  * The Durable Streams face (PROTOCOL.md of durable-streams/durable-streams):
  * `/v1/stream/<path>` is the session `sessionIdOf(path)`. Every answer is the
  * protocol's: its statuses and headers; refusals are problem documents.
- * Not yet here (later slices): TTL and expiry, forks:
- * each answers 501 `not_implemented`.
+ * Not yet here (a later slice): TTL and expiry: each answers 501
+ * `not_implemented`. Forks: fork-store.ts.
  */
 
 const PREFIX = '/v1/stream/';
@@ -91,17 +96,60 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   });
 
   const sessionOf = (request: FastifyRequest) => request.streamSessionId as string;
+
+  // A soft-deleted stream (a forked source deleted, kept for its forks) is not found by the session
+  // statements: on this face it is 410 rather than 404 (PROTOCOL §4.2). Only the 404 path pays the look.
+  app.setErrorHandler(async (error, request) => {
+    const id = request.streamSessionId;
+    if (error instanceof SessionNotFound && id !== undefined && error.extra.session_id === id && (await isSoftDeleted(services.db, id))) {
+      throw new SessionDeleted(id);
+    }
+    throw error;
+  });
+
+  /** The fork a PUT asks for (PROTOCOL §4.2), undefined for none; its source readable by the caller. */
+  const forkOf = (request: FastifyRequest) => {
+    const raw = (name: string) => {
+      const value = request.headers[name];
+      if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
+      return value;
+    };
+    const parsed = parseForkHeaders({ forkedFrom: raw(DS_HEADER.forkedFrom), offset: raw(DS_HEADER.forkOffset), subOffset: raw(DS_HEADER.forkSubOffset) });
+    if (parsed.kind === 'none') return undefined;
+    if (parsed.kind === 'invalid') throw new InvalidRequest(parsed.detail);
+    if (!parsed.source.startsWith(PREFIX)) {
+      throw new InvalidRequest(`Stream-Forked-From must be the source stream's path on this server, ${PREFIX}<path>`, [
+        { in: 'headers', field: `/${DS_HEADER.forkedFrom}`, message: `does not start with ${PREFIX}` },
+      ]);
+    }
+    const sourceId = sessionIdOf(parsed.source.slice(PREFIX.length));
+    if (!mayRead(request.principal, sourceId)) throw new Forbidden(`this token may not read session "${sourceId}", the fork's source`);
+    let offset: ReadFrom | null = null;
+    if (parsed.offset !== null) {
+      try {
+        offset = parseOffset(parsed.offset);
+      } catch {
+        throw new InvalidRequest(`Stream-Fork-Offset ${JSON.stringify(parsed.offset)} is not an offset of the source`, [
+          { in: 'headers', field: `/${DS_HEADER.forkOffset}`, message: 'is not an offset' },
+        ]);
+      }
+    }
+    return { sourceId, offset, subOffset: parsed.subOffset };
+  };
   const bodyBytes = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
 
   app.put(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
-    refuseLater(request, [DS_HEADER.ttl, DS_HEADER.expiresAt, DS_HEADER.forkedFrom, DS_HEADER.forkOffset, DS_HEADER.forkSubOffset]);
+    refuseLater(request, [DS_HEADER.ttl, DS_HEADER.expiresAt]);
     const header = request.headers['content-type'];
-    const contentType = header === undefined || header.trim() === '' ? DEFAULT_CONTENT_TYPE : contentTypeKey(header);
-    const { created, head } = await createStream(
-      writer,
-      { sessionId: sessionOf(request), contentType, closed: closedHeader(request), body: bodyBytes(request) },
-      settings,
-    );
+    const sent = header === undefined || header.trim() === '' ? undefined : contentTypeKey(header);
+    const fork = forkOf(request);
+    const { created, head } = fork
+      ? await forkStream(writer, { sessionId: sessionOf(request), ...fork, contentType: sent, closed: closedHeader(request), body: bodyBytes(request) }, settings)
+      : await createStream(
+          writer,
+          { sessionId: sessionOf(request), contentType: sent ?? DEFAULT_CONTENT_TYPE, closed: closedHeader(request), body: bodyBytes(request) },
+          settings,
+        );
     streamHeaders(reply, head);
     if (created) reply.header('location', `${request.protocol}://${request.host}${request.url.split('?')[0]}`);
     return reply.code(created ? 201 : 200).send();

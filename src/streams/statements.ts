@@ -49,3 +49,25 @@ export async function recordClosingProducer(pg: Sql, sid: number, claim: { id: s
     update sessions set closed_by = ${JSON.stringify({ producer_id: claim.id, epoch: claim.epoch, seq: claim.seq })}::jsonb
     where sid = ${sid}`;
 }
+
+// ---- forks (fork-store.ts)
+
+/**
+ * Copies the source's kept events up to `upTo` into the fork, same seqs, same
+ * rows (times included), and sets the fork's head there: its offsets up to the
+ * fork point are the source's. One statement, whatever the length.
+ */
+export async function copyForkHistory(
+  pg: Sql,
+  { forkSid, sourceSid, historyStart, upTo, contentType }: { forkSid: number; sourceSid: number; historyStart: number; upTo: number; contentType: string },
+): Promise<void> {
+  await pg`
+    with copied as (
+      insert into events (session_sid, seq, type, data, version, created_at)
+      select ${forkSid}, seq, type, data, version, created_at from events
+      where session_sid = ${sourceSid} and seq > ${historyStart} and seq <= ${upTo}
+    )
+    update sessions set last_seq = ${upTo}, history_start = ${historyStart}, stream_content_type = ${contentType},
+      trim_due_at = case when ${upTo}::bigint > ${historyStart}::bigint then now() end
+    where sid = ${forkSid}`;
+}

@@ -1,9 +1,9 @@
 import { DS_HEADER } from 'session-sync/client/protocol';
 import { type Db, READ_ONLY_SNAPSHOT, type Sql } from '../db/client.js';
-import { CursorExpired, InvalidRequest, SessionClosed, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
+import { CursorExpired, InvalidRequest, SessionClosed, SessionDeleted, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
 import { startEventAppend } from '../events/append.js';
 import { type EventRow, readEventRows } from '../events/read.js';
-import { deleteSession, getSession, insertSession, type SessionRow } from '../sessions/store.js';
+import { getSession, insertSession, isSoftDeleted, type SessionRow } from '../sessions/store.js';
 import { findSessionRow } from '../sessions/statements.js';
 import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
 import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
@@ -60,6 +60,7 @@ export async function createStream(
 ): Promise<{ created: boolean; head: StreamHead }> {
   const existing = await findSessionRow(writer.db, input.sessionId);
   if (existing) return { created: false, head: sameConfig(existing, input) };
+  if (await isSoftDeleted(writer.db, input.sessionId)) throw new SessionDeleted(input.sessionId, 409);
   const events = eventsOf(input.contentType, input.body, settings, true);
   const create = { sessionId: input.sessionId, named: true, idempotencyTtlMs: settings.idempotencyTtlMs };
   try {
@@ -145,15 +146,6 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
     return { status: 204, body: after, pending: sent?.pending };
   });
   return outcome.body as AppendedHead;
-}
-
-/** DELETE: the session goes with all it holds, as a native DELETE. */
-export async function deleteStream(writer: StreamWriter, sessionId: string, settings: StreamSettings): Promise<void> {
-  const write = { sessionId, idempotencyTtlMs: settings.idempotencyTtlMs, lifecycle: true };
-  await writeSession(writer, write, {}, async (tx, session) => {
-    await deleteSession(tx, session);
-    return { status: 204, body: null };
-  });
 }
 
 /** HEAD: 404 `session_not_found` when there is none. */

@@ -17,7 +17,7 @@ const bearer = async (grants: { sessions: string[]; read?: boolean; write?: bool
   authorization: `Bearer ${await mintToken(SECRET, { ...grants, ttlSeconds: 600 })}`,
 });
 
-function ds(method: 'PUT' | 'POST' | 'GET' | 'DELETE', path: string, headers: Record<string, string>, body?: string) {
+function ds(method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE', path: string, headers: Record<string, string>, body?: string) {
   return t.app.inject({ method, url: `/v1/stream/${path}`, headers: { 'content-type': 'text/plain', ...headers }, payload: body });
 }
 
@@ -39,6 +39,18 @@ describe('grants on stream paths', () => {
     const writer = await bearer({ sessions: ['team-c:*'], read: true, write: true });
     expectProblem(await ds('DELETE', 'team-c/log', writer), 403, 'forbidden');
     expect((await ds('DELETE', 'team-c/log', admin)).statusCode).toBe(204);
+  });
+
+  it('a fork needs write on its own path and read on its source', async () => {
+    const admin = await bearer({ sessions: ['*'], admin: true, read: true, write: true });
+    expect((await ds('PUT', 'team-b/source', admin, 'secret')).statusCode).toBe(201);
+    expect((await ds('PUT', 'team-a/source', admin, 'open')).statusCode).toBe(201);
+    const writer = await bearer({ sessions: ['team-a:*'], read: true, write: true });
+    const forkOf = (source: string) => ({ ...writer, 'stream-forked-from': `/v1/stream/${source}` });
+    expectProblem(await ds('PUT', 'team-a/copy', forkOf('team-b/source')), 403, 'forbidden');
+    expect((await ds('HEAD', 'team-a/copy', writer)).statusCode).toBe(404);
+    expect((await ds('PUT', 'team-a/copy', forkOf('team-a/source'))).statusCode).toBe(201);
+    expect((await ds('GET', 'team-a/copy?offset=-1', writer)).body).toBe('open');
   });
 
   it('no token is 401, with nosniff like every answer of the face', async () => {
