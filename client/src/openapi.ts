@@ -759,7 +759,7 @@ export interface operations {
                             } | null;
                             /** @description Delete the session once no write came for this long; null: never. */
                             ttl_ms: number | null;
-                            /** @description When the session expires unless written to (last write + ttl_ms). */
+                            /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                             expires_at: string | null;
                             /** Format: date-time */
                             created_at: string;
@@ -893,7 +893,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -1040,7 +1040,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -1226,7 +1226,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -3475,7 +3475,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -3670,7 +3670,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;

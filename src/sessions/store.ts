@@ -45,7 +45,7 @@ export async function deleteSession(tx: Tx, session: Pick<SessionRow, 'id' | 'si
 /** The session with its metadata (only the session routes show it). */
 export async function getSessionRecord(db: Sql, id: string): Promise<SessionRecord> {
   const row = await findSessionRecord(db, id);
-  if (!row) throw new SessionNotFound(id);
+  if (!row || row.streamExpired) throw new SessionNotFound(id);
   return row;
 }
 
@@ -63,7 +63,8 @@ export async function getSessionHead(db: Sql, sid: number, id: string): Promise<
 
 export async function getSession(db: Sql, id: string): Promise<SessionRow> {
   const row = await findSessionRow(db, id);
-  if (!row) throw new SessionNotFound(id);
+  // An expired stream is absent though the sweep has not deleted it yet (`SessionRow.streamExpired`).
+  if (!row || row.streamExpired) throw new SessionNotFound(id);
   return row;
 }
 

@@ -12,13 +12,15 @@ import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
 import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
 import { sessionIdOf } from './paths.js';
+import { parseStreamExpiry } from './expiry.js';
+import { expireStream, expiryColumns, expiryHeaders, StreamExpired, type StreamExpiryConfig } from './stream-expiry.js';
 import { appendStream, createStream, deleteStream, readStream, type StreamHead, streamHead } from './store.js';
 
 /*
  * The Durable Streams face (PROTOCOL.md of durable-streams/durable-streams):
  * `/v1/stream/<path>` is the session `sessionIdOf(path)`. Every answer is the
  * protocol's: its statuses and headers; refusals are problem documents.
- * Not yet here (later slices): idempotent producers, TTL and expiry, forks:
+ * Not yet here (later slices): idempotent producers, forks:
  * each answers 501 `not_implemented`.
  */
 
@@ -84,6 +86,10 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     // The grant check (auth/plugin.ts) reads the session from `params.id`, as on every native route.
     (request.params as Record<string, unknown>).id = id;
   });
+  // A stream found expired answers 404 and is deleted now rather than at the next expiry sweep (writes delete it themselves).
+  app.addHook('onError', async (request, _reply, error) => {
+    if (error instanceof StreamExpired) await expireStream(services.db, sessionOf(request));
+  });
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('cross-origin-resource-policy', 'cross-origin');
@@ -93,12 +99,13 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   const bodyBytes = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
 
   app.put(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
-    refuseLater(request, [DS_HEADER.ttl, DS_HEADER.expiresAt, DS_HEADER.forkedFrom, DS_HEADER.forkOffset, DS_HEADER.forkSubOffset]);
+    refuseLater(request, [DS_HEADER.forkedFrom, DS_HEADER.forkOffset, DS_HEADER.forkSubOffset]);
+    const expiry = expiryOfRequest(request);
     const header = request.headers['content-type'];
     const contentType = header === undefined || header.trim() === '' ? DEFAULT_CONTENT_TYPE : contentTypeKey(header);
     const { created, head } = await createStream(
       writer,
-      { sessionId: sessionOf(request), contentType, closed: closedHeader(request), body: bodyBytes(request) },
+      { sessionId: sessionOf(request), contentType, closed: closedHeader(request), body: bodyBytes(request), expiry },
       settings,
     );
     streamHeaders(reply, head);
@@ -136,6 +143,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   app.head(`${PREFIX}*`, { config: { access: 'read' }, schema: { hide: true } }, async (request, reply) => {
     const head = await streamHead(services.db, sessionOf(request));
     streamHeaders(reply, head);
+    reply.headers(expiryHeaders(head.expiry));
     reply.header('cache-control', 'no-store');
     return reply.code(200).send();
   });
@@ -302,6 +310,18 @@ function streamHeaders(reply: FastifyReply, head: StreamHead): void {
 function closedHeader(request: FastifyRequest): boolean {
   const value = request.headers[DS_HEADER.closed];
   return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+}
+
+/** `Stream-TTL` / `Stream-Expires-At` of a PUT as stored; 400 naming the rule when malformed, or both are sent. */
+function expiryOfRequest(request: FastifyRequest): StreamExpiryConfig {
+  const one = (name: string) => {
+    const value = request.headers[name];
+    if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
+    return value;
+  };
+  const expiry = parseStreamExpiry({ ttl: one(DS_HEADER.ttl), expiresAt: one(DS_HEADER.expiresAt) });
+  if (expiry.kind === 'invalid') throw new InvalidRequest(expiry.detail);
+  return expiryColumns(expiry);
 }
 
 /** Headers of features a later slice brings: 501 rather than a request half understood. */

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.js';
+import { sessionExpired } from '../db/clock.js';
 
 /* The Durable Streams face's statements on the sessions row (its events are the events feature's). */
 
@@ -20,4 +21,28 @@ export async function updateStreamColumns(pg: Sql, sid: number, { contentType, c
       ${streamSeq === undefined ? pg`` : pg`stream_seq = ${streamSeq},`}
       updated_at = now()
     where sid = ${sid}`;
+}
+
+// ---- stream expiry (Stream-TTL, Stream-Expires-At; the domain is stream-expiry.ts)
+
+/**
+ * Sets a locked session's expiry as a PUT asks for it: `ttl_ms` (the idle
+ * window) or the fixed `expires_at`, and when the expiry sweep first looks at
+ * it: the soonest it can expire (reads and writes only move that later).
+ */
+export async function setStreamExpiry(pg: Sql, sid: number, { ttlMs, expiresAt }: { ttlMs: number | null; expiresAt: Date | null }): Promise<void> {
+  await pg`
+    update sessions set ttl_ms = ${ttlMs}, expires_at = ${expiresAt},
+      expiry_check_at = least(${expiresAt}::timestamptz, now() + ${ttlMs}::bigint * interval '1 millisecond')
+    where sid = ${sid}`;
+}
+
+/**
+ * A Durable Streams access that is no write (a read, closing a closed stream)
+ * slides the idle window of a session with `ttl_ms`: `read_at` moves, so
+ * `updated_at` keeps meaning the last write. One already expired stays so: an
+ * access never revives it.
+ */
+export async function slideStreamWindow(pg: Sql, sid: number): Promise<void> {
+  await pg`update sessions set read_at = now() where sid = ${sid} and ttl_ms is not null and not ${sessionExpired(pg)}`;
 }

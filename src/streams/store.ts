@@ -3,13 +3,14 @@ import { type Db, READ_ONLY_SNAPSHOT, type Sql } from '../db/client.js';
 import { CursorExpired, InvalidRequest, SessionClosed, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
 import { startEventAppend } from '../events/append.js';
 import { type EventRow, readEventRows } from '../events/read.js';
-import { deleteSession, getSession, insertSession, type SessionRow } from '../sessions/store.js';
+import { deleteSession, insertSession, type SessionRow } from '../sessions/store.js';
 import { findSessionRow } from '../sessions/statements.js';
 import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
 import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
 import { wakeAfterCommit } from '../wakeups/publisher.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { updateStreamColumns } from './statements.js';
+import { applyStreamExpiry, expireStream, expiryDifference, expiryOf, findStream, slideOnAccess, type StreamExpiryConfig } from './stream-expiry.js';
 
 /*
  * The Durable Streams face's domain: a stream is a session, its messages the
@@ -24,10 +25,18 @@ export interface StreamHead {
   closed: boolean;
   /** Seq of the last event: the tail offset is `offsetOf(lastSeq)`. */
   lastSeq: number;
+  /** Its TTL or fixed expiry (`stream-expiry.ts`). */
+  expiry: StreamExpiryConfig;
 }
 
-export function headOf(row: Pick<SessionRow, 'sid' | 'streamContentType' | 'closedAt' | 'lastSeq'>): StreamHead {
-  return { sid: row.sid, contentType: row.streamContentType ?? NATIVE_CONTENT_TYPE, closed: row.closedAt !== null, lastSeq: row.lastSeq };
+export function headOf(row: Pick<SessionRow, 'sid' | 'streamContentType' | 'closedAt' | 'lastSeq' | 'ttlMs' | 'expiresAt'>): StreamHead {
+  return {
+    sid: row.sid,
+    contentType: row.streamContentType ?? NATIVE_CONTENT_TYPE,
+    closed: row.closedAt !== null,
+    lastSeq: row.lastSeq,
+    expiry: expiryOf(row),
+  };
 }
 
 export interface StreamWriter extends SessionWriter {
@@ -44,11 +53,14 @@ export interface CreateInput {
   contentType: string;
   closed: boolean;
   body: Buffer;
+  /** `Stream-TTL` / `Stream-Expires-At` as stored (`expiryColumns`). */
+  expiry: StreamExpiryConfig;
 }
 
 /**
  * PUT: makes the session with its first messages (201), or finds it made with
- * the same Content-Type and closure (200); another configuration is 409.
+ * the same Content-Type, closure and expiry (200); another configuration is
+ * 409. A stream past its expiry is deleted first: the PUT makes a new one.
  */
 export async function createStream(
   writer: StreamWriter,
@@ -56,7 +68,8 @@ export async function createStream(
   settings: StreamSettings,
 ): Promise<{ created: boolean; head: StreamHead }> {
   const existing = await findSessionRow(writer.db, input.sessionId);
-  if (existing) return { created: false, head: sameConfig(existing, input) };
+  if (existing?.streamExpired) await expireStream(writer.db, input.sessionId);
+  else if (existing) return { created: false, head: sameConfig(existing, input) };
   const events = eventsOf(input.contentType, input.body, settings, true);
   const create = { sessionId: input.sessionId, named: true, idempotencyTtlMs: settings.idempotencyTtlMs };
   try {
@@ -65,9 +78,16 @@ export async function createStream(
       const row = await insertSession(tx, { id: input.sessionId, parentId: null, metadata: {}, encoding: 'json' });
       if (!row) return undefined;
       await updateStreamColumns(tx, row.sid, { contentType: input.contentType, close: input.closed });
+      await applyStreamExpiry(tx, row.sid, input.expiry);
       // Appended before the close takes effect: the row as inserted is open.
       const sent = startEventAppend(tx, { ...row, leaseActive: false }, events);
-      const head: StreamHead = { sid: row.sid, contentType: input.contentType, closed: input.closed, lastSeq: sent?.lastSeq ?? row.lastSeq };
+      const head: StreamHead = {
+        sid: row.sid,
+        contentType: input.contentType,
+        closed: input.closed,
+        lastSeq: sent?.lastSeq ?? row.lastSeq,
+        expiry: input.expiry,
+      };
       return { status: 201, body: head, pending: sent?.pending };
     });
     return { created: true, head: outcome.body as StreamHead };
@@ -84,6 +104,8 @@ function sameConfig(row: SessionRow, input: CreateInput): StreamHead {
   const head = headOf(row);
   if (head.contentType !== input.contentType) throw new StreamExists(row.id, `with Content-Type ${head.contentType}`);
   if (head.closed !== input.closed) throw new StreamExists(row.id, head.closed ? 'closed' : 'open');
+  const difference = expiryDifference(head.expiry, input.expiry);
+  if (difference !== undefined) throw new StreamExists(row.id, difference);
   return head;
 }
 
@@ -107,7 +129,11 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
     const head = headOf(session);
     if (head.closed) {
       // Closing again is a no-op that succeeds (PROTOCOL.md §5.3); appending is not.
-      if (input.close && input.body.length === 0) return { status: 204, body: head };
+      if (input.close && input.body.length === 0) {
+        // An access all the same: it slides the idle window as the close did.
+        await slideOnAccess(tx, head);
+        return { status: 204, body: head };
+      }
       throw new SessionClosed(session.id, { [DS_HEADER.closed]: 'true', [DS_HEADER.nextOffset]: offsetOf(head.lastSeq) });
     }
     if (input.body.length > 0) {
@@ -145,9 +171,9 @@ export async function deleteStream(writer: StreamWriter, sessionId: string, sett
   });
 }
 
-/** HEAD: 404 `session_not_found` when there is none. */
+/** HEAD: 404 `session_not_found` when there is none or it has expired (HEAD does not slide a TTL, PROTOCOL §5.1). */
 export async function streamHead(db: Sql, sessionId: string): Promise<StreamHead> {
-  return headOf(await getSession(db, sessionId));
+  return headOf(await findStream(db, sessionId));
 }
 
 export interface StreamPage {
@@ -171,8 +197,8 @@ export async function readStream(
   from: ReadFrom,
   page: { limit: number; maxBytes: number },
 ): Promise<StreamPage> {
-  return db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
-    const session = await getSession(tx, sessionId);
+  const read = await db.begin(READ_ONLY_SNAPSHOT, async (tx): Promise<StreamPage> => {
+    const session = await findStream(tx, sessionId);
     const head = headOf(session);
     if ('tail' in from) return { head, after: head.lastSeq, rows: [], nextSeq: head.lastSeq, upToDate: true };
     const { after } = from;
@@ -186,4 +212,7 @@ export async function readStream(
     const nextSeq = rows.at(-1)?.seq ?? after;
     return { head, after, rows, nextSeq, upToDate: nextSeq === head.lastSeq };
   });
+  // Every read slides a TTL (catch-up, offset=now, each page of a live read), after it (the snapshot is read-only).
+  await slideOnAccess(db, read.head);
+  return read;
 }
