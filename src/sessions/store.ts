@@ -9,6 +9,7 @@ import {
   findSessionRecord,
   findSessionRow,
   listSessionRecords,
+  lockSessionRow,
   readSessionHead,
   readSessionMetadata,
   type SessionRecord,
@@ -24,16 +25,27 @@ export type { SessionRecord, SessionRow } from './statements.js';
  * `parent_not_found`.
  */
 export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
-  let row;
+  let row = await tryInsert(tx, session);
+  if (!row) {
+    // The id of a stream past its expiry is free, as reads say: it goes (as the expiry sweep would take it), the new one comes.
+    const taken = await lockSessionRow(tx, session.id);
+    if (taken?.streamExpired) {
+      await deleteSession(tx, taken, 'expired');
+      row = await tryInsert(tx, session);
+    }
+  }
+  if (row) await notify(tx, { kind: 'created', session_id: row.id });
+  return row;
+}
+
+async function tryInsert(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
   try {
-    row = await insertSessionRow(tx, session);
+    return await insertSessionRow(tx, session);
   } catch (error) {
     // Stryker disable next-line StringLiteral: unreachable; only a parent_id the caller names can violate the parent's foreign key
     if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(session.parentId ?? '');
     throw error;
   }
-  if (row) await notify(tx, { kind: 'created', session_id: row.id });
-  return row;
 }
 
 /** Deletes a locked session with all it holds; its open streams, on every instance, get `session.deleted` and end. */

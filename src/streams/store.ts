@@ -10,7 +10,7 @@ import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } fro
 import { wakeAfterCommit } from '../wakeups/publisher.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { updateStreamColumns } from './statements.js';
-import { applyStreamExpiry, expireStream, expiryDifference, expiryOf, findStream, slideOnAccess, type StreamExpiryConfig } from './stream-expiry.js';
+import { applyStreamExpiry, expiryDifference, expiryOf, findStream, slideOnAccess, type StreamExpiryConfig } from './stream-expiry.js';
 
 /*
  * The Durable Streams face's domain: a stream is a session, its messages the
@@ -60,7 +60,7 @@ export interface CreateInput {
 /**
  * PUT: makes the session with its first messages (201), or finds it made with
  * the same Content-Type, closure and expiry (200); another configuration is
- * 409. A stream past its expiry is deleted first: the PUT makes a new one.
+ * 409. A stream past its expiry is replaced: the PUT makes a new one.
  */
 export async function createStream(
   writer: StreamWriter,
@@ -68,8 +68,8 @@ export async function createStream(
   settings: StreamSettings,
 ): Promise<{ created: boolean; head: StreamHead }> {
   const existing = await findSessionRow(writer.db, input.sessionId);
-  if (existing?.streamExpired) await expireStream(writer.db, input.sessionId);
-  else if (existing) return { created: false, head: sameConfig(existing, input) };
+  // One past its expiry is absent: the insert below takes its place (`insertSession`).
+  if (existing && !existing.streamExpired) return { created: false, head: sameConfig(existing, input) };
   const events = eventsOf(input.contentType, input.body, settings, true);
   const create = { sessionId: input.sessionId, named: true, idempotencyTtlMs: settings.idempotencyTtlMs };
   try {
