@@ -41,8 +41,13 @@ export async function setStreamExpiry(pg: Sql, sid: number, { ttlMs, expiresAt }
  * A Durable Streams access that is no write (a read, closing a closed stream)
  * slides the idle window of a session with `ttl_ms`: `read_at` moves, so
  * `updated_at` keeps meaning the last write. One already expired stays so: an
- * access never revives it.
+ * access never revives it. A window slid less than a tenth of the TTL ago (at
+ * most a second) is left as it is: the row is neither written nor locked, so
+ * the many reads of a busy stream do not queue behind its writers for it.
  */
 export async function slideStreamWindow(pg: Sql, sid: number): Promise<void> {
-  await pg`update sessions set read_at = now() where sid = ${sid} and ttl_ms is not null and not ${sessionExpired(pg)}`;
+  await pg`
+    update sessions set read_at = now()
+    where sid = ${sid} and ttl_ms is not null and not ${sessionExpired(pg)}
+      and greatest(updated_at, read_at) < now() - least(ttl_ms / 10, 1000) * interval '1 millisecond'`;
 }

@@ -115,6 +115,19 @@ describe('the sliding window', () => {
     expect(await status('HEAD', 'x-reads')).toBe(404);
   });
 
+  it('a read within a tenth of the TTL (at most 1 s) of the last slide writes nothing: busy streams do not queue reads behind writes', async () => {
+    await putTtl('x-cheap', '60', 'data');
+    const readAt = async () => (await t.database.db<{ readAt: Date | null }[]>`select read_at from sessions where id = 'x-cheap'`)[0]?.readAt;
+    expect(await status('GET', 'x-cheap')).toBe(200);
+    expect(await readAt()).toBeNull();
+    await age('x-cheap', 2000);
+    expect(await status('GET', 'x-cheap')).toBe(200);
+    const slid = await readAt();
+    expect(slid).toBeInstanceOf(Date);
+    expect(await status('GET', 'x-cheap')).toBe(200);
+    expect(await readAt()).toEqual(slid);
+  });
+
   it('HEAD does not slide it', async () => {
     await putTtl('x-head-only', '60');
     await age('x-head-only', 45_000);
