@@ -1,6 +1,6 @@
 import { type Db } from '../db/client.js';
 import { lockSessionRowIfFree } from '../sessions/statements.js';
-import { deleteSession } from '../sessions/store.js';
+import { deleteExpiredSession } from '../sessions/store.js';
 import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
 
 export interface ExpirySweepOptions {
@@ -39,7 +39,7 @@ export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: Exp
         await moveExpiryCheck(tx, session.sid);
         return false;
       }
-      await deleteSession(tx, session, 'expired');
+      await deleteExpiredSession(tx, session);
       return true;
     });
     if (done) deleted++;

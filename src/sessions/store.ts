@@ -30,7 +30,7 @@ export async function insertSession(tx: Tx, session: NewSession): Promise<Sessio
     // The id of a stream past its expiry is free, as reads say: it goes (as the expiry sweep would take it), the new one comes.
     const taken = await lockSessionRow(tx, session.id);
     if (taken?.streamExpired) {
-      await deleteSession(tx, taken, 'expired');
+      await deleteExpiredSession(tx, taken);
       row = await tryInsert(tx, session);
     }
   }
@@ -46,6 +46,15 @@ async function tryInsert(tx: Tx, session: NewSession): Promise<SessionRecord | u
     if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(session.parentId ?? '');
     throw error;
   }
+}
+
+/**
+ * Deletes a locked session found past its expiry (the expiry sweep, or the
+ * first write or stream access that finds a stream expired): every expiry
+ * delete goes through here, with one `session.deleted {reason: "expired"}`.
+ */
+export async function deleteExpiredSession(tx: Tx, session: Pick<SessionRow, 'id' | 'sid'>): Promise<void> {
+  await deleteSession(tx, session, 'expired');
 }
 
 /** Deletes a locked session with all it holds; its open streams, on every instance, get `session.deleted` and end. */

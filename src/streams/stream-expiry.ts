@@ -1,7 +1,7 @@
 import { DS_HEADER } from 'session-sync/client/protocol';
 import type { Db, Sql, Tx } from '../db/client.js';
 import { SessionNotFound } from '../errors.js';
-import { deleteSession } from '../sessions/store.js';
+import { deleteExpiredSession } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow, type SessionRow } from '../sessions/statements.js';
 import type { StreamExpiry } from './expiry.js';
 import { setStreamExpiry, slideStreamWindow } from './statements.js';
@@ -16,7 +16,9 @@ import { setStreamExpiry, slideStreamWindow } from './statements.js';
  * access: a stream past its expiry is absent at once on both faces
  * (`SessionRow.streamExpired`), and the face deletes it on the spot, as the
  * sweep would, with the same `session.deleted {reason: "expired"}`.
- * Forks (helper F) take their expiry through `expiryOf` / `applyStreamExpiry`.
+ * A fork's expiry (§4.2) is set with `applyStreamExpiry` from its own headers
+ * or its source's (`expiryOf`); every expiry delete, sweep or access, goes
+ * through `deleteExpiredSession` (sessions/store.ts).
  */
 
 /** A stream found past its expiry: 404 like an absent one; the face then deletes it (`expireStream`). */
@@ -88,7 +90,7 @@ export async function expireStream(db: Db, sessionId: string): Promise<boolean> 
   return db.begin(async (tx) => {
     const row = await lockSessionRow(tx, sessionId);
     if (!row?.streamExpired) return false;
-    await deleteSession(tx, row, 'expired');
+    await deleteExpiredSession(tx, row);
     return true;
   });
 }

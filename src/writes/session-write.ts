@@ -11,7 +11,7 @@ import {
   type StoredResponse,
 } from '../idempotency/keys.js';
 import { checkFence } from '../leases/fence.js';
-import { deleteSession, type SessionRow } from '../sessions/store.js';
+import { deleteExpiredSession, type SessionRow } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
 import type { SessionQueue } from './session-queue.js';
 import type { WriteGroups } from './write-groups.js';
@@ -148,7 +148,7 @@ async function runWrite(
     if (session?.streamExpired) {
       // An expired stream is absent to every writer; the first to find it deletes it, as the expiry sweep would
       // (under the lock just taken, so no write lands in it once it has expired).
-      await deleteSession(tx, session, 'expired');
+      await deleteExpiredSession(tx, session);
       return { status: 404, body: null, refuseAfterCommit: new SessionNotFound(sessionId), replayed: false };
     }
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
