@@ -88,7 +88,13 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   });
   // A stream found expired answers 404 and is deleted now rather than at the next expiry sweep (writes delete it themselves).
   app.addHook('onError', async (request, _reply, error) => {
-    if (error instanceof StreamExpired) await expireStream(services.db, sessionOf(request));
+    if (!(error instanceof StreamExpired)) return;
+    try {
+      await expireStream(services.db, sessionOf(request));
+    } catch (err) {
+      // The 404 stands; the expiry sweep deletes it later.
+      request.log.warn({ err, session: sessionOf(request) }, 'deleting an expired stream failed');
+    }
   });
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');

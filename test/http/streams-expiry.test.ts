@@ -12,7 +12,7 @@ import { until } from '../helpers/waits.js';
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await createTestApp({ env: { HISTORY_SWEEP_MS: '86400000' } });
+  t = await createTestApp({ env: { HISTORY_SWEEP_MS: '86400000', STREAM_LONG_POLL_MS: '20000' } });
   await t.listen();
 });
 afterAll(async () => {
@@ -39,6 +39,11 @@ async function age(id: string, ms: number): Promise<void> {
 async function putTtl(name: string, ttl: string, body?: string) {
   const res = await ds('PUT', name, { 'content-type': 'text/plain', 'stream-ttl': ttl }, body);
   expect(res.statusCode, res.body).toBe(201);
+}
+
+async function openStreams(): Promise<number> {
+  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
+  return Number(res.body.split('\n').find((line) => line.startsWith('session_sync_open_streams '))?.split(' ')[1]);
 }
 
 const status = async (method: 'GET' | 'HEAD', name: string) => (await ds(method, name)).statusCode;
@@ -126,6 +131,33 @@ describe('the sliding window', () => {
     expect(slid).toBeInstanceOf(Date);
     expect(await status('GET', 'x-cheap')).toBe(200);
     expect(await readAt()).toEqual(slid);
+  });
+
+  it('an SSE read slides it with the pages it sends', async () => {
+    await putTtl('x-sse', '60', 'data');
+    await age('x-sse', 45_000);
+    const reading = new AbortController();
+    const res = await fetch(`${t.baseUrl}${path('x-sse')}?live=sse&offset=-1`, { signal: reading.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('event: control')) text += new TextDecoder().decode((await reader.read()).value);
+    reading.abort();
+    await age('x-sse', 45_000);
+    expect(await status('HEAD', 'x-sse')).toBe(200);
+  });
+
+  it('a long-poll waiting at the tail of a stream that expires meanwhile ends with 404 once it is deleted', async () => {
+    await putTtl('x-lp', '60', 'data');
+    const started = Date.now();
+    const polled = t.app.inject({ method: 'GET', url: `${path('x-lp')}?live=long-poll&offset=${offset(1)}` });
+    // A waiting long-poll holds a stream slot.
+    await until(async () => (await openStreams()) === 1, 'the long-poll to wait at the tail');
+    await age('x-lp', 61_000);
+    expect(await status('HEAD', 'x-lp')).toBe(404);
+    const res = await polled;
+    expectProblem(res, 404, 'session_not_found');
+    // Woken by the deletion, not by its 20 s timeout.
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('HEAD does not slide it', async () => {
