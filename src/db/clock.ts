@@ -29,5 +29,13 @@ export const leaseRunning = (pg: Sql, expiresAt: Fragment): Fragment => pg`coale
 export const sessionExpiry = (pg: Sql): Fragment =>
   pg`least(expires_at, greatest(updated_at, read_at) + ttl_ms * interval '1 millisecond')`;
 
-/** The session (a `sessions` row) is past its expiry. */
-export const sessionExpired = (pg: Sql): Fragment => pg`coalesce(${sessionExpiry(pg)} <= now(), false)`;
+/**
+ * The session (a `sessions` row) is past its expiry: as of the transaction's
+ * start (`now()`), or, for `at: 'statement'`, as of when the row is read
+ * (`clock_timestamp()`: a `FOR UPDATE` that waited for a writer judges after
+ * the wait, so a write whose transaction began before the expiry and got the
+ * lock after it is refused rather than landing in a stream a reader has just
+ * been told is gone).
+ */
+export const sessionExpired = (pg: Sql, at: 'transaction' | 'statement' = 'transaction'): Fragment =>
+  pg`coalesce(${sessionExpiry(pg)} <= ${at === 'statement' ? pg`clock_timestamp()` : pg`now()`}, false)`;
