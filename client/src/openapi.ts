@@ -765,7 +765,7 @@ export interface operations {
                             } | null;
                             /** @description Delete the session once no write came for this long; null: never. */
                             ttl_ms: number | null;
-                            /** @description When the session expires unless written to (last write + ttl_ms). */
+                            /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                             expires_at: string | null;
                             /** Format: date-time */
                             created_at: string;
@@ -905,7 +905,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -1058,7 +1058,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -1250,7 +1250,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -3505,7 +3505,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -3706,7 +3706,7 @@ export interface operations {
                         } | null;
                         /** @description Delete the session once no write came for this long; null: never. */
                         ttl_ms: number | null;
-                        /** @description When the session expires unless written to (last write + ttl_ms). */
+                        /** @description When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); for a stream with Stream-Expires-At, no later than that. */
                         expires_at: string | null;
                         /** Format: date-time */
                         created_at: string;

@@ -70,13 +70,13 @@ export async function uploadAttachment(
   try {
     const view = await db.begin(async (tx) => {
       const session = await findSessionRow(tx, upload.sessionId);
-      if (!session) throw new SessionNotFound(upload.sessionId);
+      if (!session || session.streamExpired) throw new SessionNotFound(upload.sessionId);
       // Refused before any byte is stored; checked again under the lock.
       checkFence(session, upload.leaseToken);
       const blobId = await insertUploadRow(tx, session.sid, `upload:${uuidv7()}`, upload.contentType, upload.chunkBytes);
       const stored = await bytes.write(tx, blobId, upload.body, upload.maxBytes);
       const locked = await lockSessionRow(tx, upload.sessionId);
-      if (!locked || locked.sid !== session.sid) throw new SessionNotFound(upload.sessionId);
+      if (!locked || locked.sid !== session.sid || locked.streamExpired) throw new SessionNotFound(upload.sessionId);
       checkFence(locked, upload.leaseToken);
       const existing = await findAttachment(tx, locked.sid, stored.sha256);
       if (existing) throw new AlreadyStored(existing);
@@ -100,7 +100,7 @@ export async function uploadAttachment(
 async function uploadedAgain(db: Db, sessionId: string, view: AttachmentView): Promise<AttachmentView> {
   return db.begin(async (tx) => {
     const session = await lockSessionRow(tx, sessionId);
-    if (!session) return view;
+    if (!session || session.streamExpired) return view;
     await moveSessionExpiry(tx, session.sid);
     // Stryker disable next-line ConditionalExpression: the update below matches uncommitted rows only, so for a committed one it finds none and the same view is returned; the check only saves the statement
     if (view.committed) return view;

@@ -1,6 +1,6 @@
 import { type Db } from '../db/client.js';
 import { lockSessionRowIfFree } from '../sessions/statements.js';
-import { deleteSession } from '../sessions/store.js';
+import { deleteExpiredSession } from '../sessions/store.js';
 import { findSessionsDueForExpiry, isExpired, moveExpiryCheck } from './statements.js';
 
 export interface ExpirySweepOptions {
@@ -15,8 +15,9 @@ export interface ExpirySweepOptions {
 }
 
 /**
- * Deletes sessions that saw no write for their `ttl_ms` (judged by Postgres's
- * clock). It takes the sessions whose `expiry_check_at` has come, on its
+ * Deletes sessions that saw no write for their `ttl_ms`, or whose stream is
+ * past its `Stream-Expires-At` or idle window (`sessionExpiry`, judged by
+ * Postgres's clock). It takes the sessions whose `expiry_check_at` has come, on its
  * index, never by scanning the sessions table. Every instance runs it: each session is deleted under its row lock
  * (`SKIP LOCKED`, rechecked once locked), so exactly one transaction deletes
  * it and exactly one `session.deleted` `{reason: "expired"}` goes out. A
@@ -32,13 +33,13 @@ export async function deleteExpiredSessions(db: Db, { limit = 100, pauses }: Exp
       const session = await lockSessionRowIfFree(tx, sid);
       if (!session) return false;
       await pauses?.afterLock?.(session.id);
-      // `expiry_check_at` is only a lower bound: writes move `updated_at`, not it (they stay cheap).
+      // `expiry_check_at` is only a lower bound: writes move `updated_at` and stream reads `read_at`, not it (they stay cheap).
       if (!(await isExpired(tx, session.sid))) {
-        // Written since (or its ttl_ms cleared): look again when it could expire next.
+        // Written or read since (or its ttl_ms cleared): look again when it could expire next.
         await moveExpiryCheck(tx, session.sid);
         return false;
       }
-      await deleteSession(tx, session, 'expired');
+      await deleteExpiredSession(tx, session);
       return true;
     });
     if (done) deleted++;

@@ -26,7 +26,7 @@ export interface ForkInput {
 export async function forkSession(committer: Committer, input: ForkInput): Promise<SessionRecord> {
   return beginAndWake(committer, async (tx) => {
     const source = await lockSessionRow(tx, input.sourceId);
-    if (!source) throw new SessionNotFound(input.sourceId);
+    if (!source || source.streamExpired) throw new SessionNotFound(input.sourceId);
     const version = input.atVersion ?? source.version;
     const state = await stateAtVersion(tx, source, version);
     const forkedFrom = { session_id: source.id, version };

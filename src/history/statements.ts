@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.js';
+import { sessionExpired, sessionExpiry } from '../db/clock.js';
 
 /*
  * The statements of history's lifecycle: trimming (by request and by the
@@ -123,16 +124,19 @@ export async function findSessionsDueForExpiry(pg: Sql, limit: number): Promise<
   return rows.map((row) => row.sid);
 }
 
-/** Whether the session saw no write for its ttl_ms (`expiry_check_at` is only a lower bound: writes move `updated_at`, not it). */
+/**
+ * Whether the session is past its expiry: no write (nor Durable Streams read)
+ * for its ttl_ms, or past a stream's fixed `expires_at` (`expiry_check_at` is
+ * only a lower bound: writes move `updated_at`, reads `read_at`, not it).
+ */
 export async function isExpired(pg: Sql, sid: number): Promise<boolean> {
-  const [row] = await pg<{ due: boolean | null }[]>`
-    select updated_at + ttl_ms * interval '1 millisecond' <= now() as due from sessions where sid = ${sid}`;
+  const [row] = await pg<{ due: boolean }[]>`select ${sessionExpired(pg)} as due from sessions where sid = ${sid}`;
   return row?.due === true;
 }
 
-/** Written since (or its ttl_ms cleared): the next check is when it could expire next. */
+/** Written or read since (or its ttl_ms cleared): the next check is when it could expire next. */
 export async function moveExpiryCheck(pg: Sql, sid: number): Promise<void> {
-  await pg`update sessions set expiry_check_at = updated_at + ttl_ms * interval '1 millisecond' where sid = ${sid}`;
+  await pg`update sessions set expiry_check_at = ${sessionExpiry(pg)} where sid = ${sid}`;
 }
 
 // ---- export: each record kind a page of JSON lines built by Postgres (json_build_object), so stored JSON travels verbatim

@@ -57,5 +57,7 @@ export const TtlMs = Type.Union(
   { description: 'Delete the session once no write came for this long; null: never.' },
 );
 export const ExpiresAt = Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-  description: 'When the session expires unless written to (last write + ttl_ms).',
+  description:
+    'When the session expires unless written to (last write + ttl_ms; a Durable Streams read counts as a write here); ' +
+    "for a stream with Stream-Expires-At, no later than that.",
 });

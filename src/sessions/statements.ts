@@ -1,6 +1,6 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { Sql } from '../db/client.js';
-import { leaseRunning } from '../db/clock.js';
+import { leaseRunning, sessionExpired } from '../db/clock.js';
 import { type ForkedFrom, sessions } from '../db/schema.js';
 
 /*
@@ -20,7 +20,15 @@ import { type ForkedFrom, sessions } from '../db/schema.js';
  * without the retention sweep's schedule, which only SQL reads (and which is
  * 'infinity' when parked, a time no Date holds).
  */
-export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata' | 'trimDueAt'> & { leaseActive: boolean };
+export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata' | 'trimDueAt'> & {
+  leaseActive: boolean;
+  /**
+   * A session made by the Durable Streams face that is past its expiry (by the
+   * database's clock): it reads as absent on both faces at once, before the
+   * expiry sweep deletes it (a native session waits for the sweep, as always).
+   */
+  streamExpired: boolean;
+};
 /** A session with its metadata, as the session routes return it. */
 export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
 
@@ -30,8 +38,9 @@ const recordNames = [...rowNames, sessions.metadata.name];
 // The metadata stays out of the lock every write takes (and of the reads that
 // only need the counters): a write must not pay for a large metadata document.
 const leaseActive = (pg: Sql) => leaseRunning(pg, pg`lease_expires_at`);
-const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active`;
-const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active`;
+const streamExpired = (pg: Sql) => pg`(stream_content_type is not null and ${sessionExpired(pg, 'statement')})`;
+const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired`;
+const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired`;
 
 export async function findSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
   const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null`;
@@ -86,7 +95,7 @@ export async function insertSessionRow(pg: Sql, session: NewSession): Promise<Se
       ${json(session.retention)}::jsonb, ${json(session.forkedFrom)}::jsonb, ${session.ttlMs ?? null},
       ${expiryCheck(pg, session.ttlMs)})
     on conflict (id) do nothing
-    returning ${pg(recordNames)}, false as lease_active`;
+    returning ${pg(recordNames)}, false as lease_active, false as stream_expired`;
   return row;
 }
 
@@ -106,6 +115,7 @@ export async function listSessionRecords(
     where deleted_at is null
       ${parentId === undefined ? pg`` : pg`and parent_id = ${parentId}`}
       ${beforeSid === undefined ? pg`` : pg`and sid < ${beforeSid}`}
+      and not ${streamExpired(pg)}
       ${
         readable === undefined
           ? pg``
@@ -130,7 +140,8 @@ export async function updateSessionSettings(pg: Sql, sid: number, settings: Sess
   // A new policy is looked at by the next retention sweep.
   // Stryker disable next-line ConditionalExpression: equivalent; every PATCH appends session.updated, whose append marks the session due unless the sweep parked it, and a parked session has no policy to trim by (with the server default every instance shares), so the sweep only parks it again
   const setRetention = retention === undefined ? pg`` : pg`retention = ${json(retention)}::jsonb, trim_due_at = now(),`;
-  const setTtl = ttlMs === undefined ? pg`` : pg`ttl_ms = ${ttlMs}, expiry_check_at = ${expiryCheck(pg, ttlMs)},`;
+  // A stream's fixed expiry (`expires_at`) stays a bound the sweep must look at.
+  const setTtl = ttlMs === undefined ? pg`` : pg`ttl_ms = ${ttlMs}, expiry_check_at = least(expires_at, ${expiryCheck(pg, ttlMs)}),`;
   const [row] = await pg<SessionRecord[]>`
     update sessions set metadata = ${JSON.stringify(metadata)}::jsonb,
       ${setRetention}

@@ -13,6 +13,7 @@ import {
   findSessionRecord,
   findSessionRow,
   listSessionRecords,
+  lockSessionRow,
   readSessionHead,
   readSessionMetadata,
   type SessionRecord,
@@ -28,16 +29,36 @@ export type { SessionRecord, SessionRow } from './statements.js';
  * `parent_not_found`.
  */
 export async function insertSession(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
-  let row;
+  let row = await tryInsert(tx, session);
+  if (!row) {
+    // The id of a stream past its expiry is free, as reads say: it goes (as the expiry sweep would take it), the new one comes.
+    const taken = await lockSessionRow(tx, session.id);
+    if (taken?.streamExpired) {
+      await deleteExpiredSession(tx, taken);
+      row = await tryInsert(tx, session);
+    }
+  }
+  if (row) await notify(tx, { kind: 'created', session_id: row.id });
+  return row;
+}
+
+async function tryInsert(tx: Tx, session: NewSession): Promise<SessionRecord | undefined> {
   try {
-    row = await insertSessionRow(tx, session);
+    return await insertSessionRow(tx, session);
   } catch (error) {
     // Stryker disable next-line StringLiteral: unreachable; only a parent_id the caller names can violate the parent's foreign key
     if (isPgError(error, PgError.FOREIGN_KEY_VIOLATION)) throw new ParentNotFound(session.parentId ?? '');
     throw error;
   }
-  if (row) await notify(tx, { kind: 'created', session_id: row.id });
-  return row;
+}
+
+/**
+ * Deletes a locked session found past its expiry (the expiry sweep, or the
+ * first write or stream access that finds a stream expired): every expiry
+ * delete goes through here, with one `session.deleted {reason: "expired"}`.
+ */
+export async function deleteExpiredSession(tx: Tx, session: Pick<SessionRow, 'id' | 'sid' | 'parentId'>): Promise<void> {
+  await deleteSession(tx, session, 'expired');
 }
 
 /**
@@ -87,7 +108,7 @@ export async function isSoftDeleted(db: Sql, id: string): Promise<boolean> {
 /** The session with its metadata (only the session routes show it). */
 export async function getSessionRecord(db: Sql, id: string): Promise<SessionRecord> {
   const row = await findSessionRecord(db, id);
-  if (!row) throw new SessionNotFound(id);
+  if (!row || row.streamExpired) throw new SessionNotFound(id);
   return row;
 }
 
@@ -105,7 +126,8 @@ export async function getSessionHead(db: Sql, sid: number, id: string): Promise<
 
 export async function getSession(db: Sql, id: string): Promise<SessionRow> {
   const row = await findSessionRow(db, id);
-  if (!row) throw new SessionNotFound(id);
+  // An expired stream is absent though the sweep has not deleted it yet (`SessionRow.streamExpired`).
+  if (!row || row.streamExpired) throw new SessionNotFound(id);
   return row;
 }
 

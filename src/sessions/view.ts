@@ -54,6 +54,13 @@ export function leaseView(row: SessionRow): Lease | null {
   return { owner: row.leaseOwner, fencing_token: row.leaseFencingToken, expires_at: row.leaseExpiresAt.toISOString() };
 }
 
+/** When the session expires (`sessionExpiry` in db/clock.ts): the sooner of a stream's fixed expiry and the end of its idle window. */
+function expiresAtOf(row: SessionRow): string | null {
+  const lastTouch = Math.max(row.updatedAt.getTime(), row.readAt?.getTime() ?? 0);
+  const times = [row.expiresAt?.getTime(), row.ttlMs === null ? undefined : lastTouch + row.ttlMs].filter((t) => t !== undefined);
+  return times.length === 0 ? null : new Date(Math.min(...times)).toISOString();
+}
+
 export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE): SessionView {
   return {
     id: row.id,
@@ -67,7 +74,7 @@ export function toSessionView(row: SessionRecord, activity: ActivityView = IDLE)
     retention: row.retention,
     forked_from: row.forkedFrom,
     ttl_ms: row.ttlMs,
-    expires_at: row.ttlMs === null ? null : new Date(row.updatedAt.getTime() + row.ttlMs).toISOString(),
+    expires_at: expiresAtOf(row),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     activity,

@@ -12,6 +12,7 @@ import { bytesOf, eventsOf, isJsonStream } from './messages.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { copyForkHistory, updateStreamColumns } from './statements.js';
 import { headOf, type StreamHead, type StreamSettings, type StreamWriter } from './store.js';
+import { applyStreamExpiry, expiryDifference, expiryOf, type StreamExpiryConfig } from './stream-expiry.js';
 
 /*
  * Durable Streams forks (PROTOCOL §4.2) and the soft delete of their sources.
@@ -44,6 +45,8 @@ export interface ForkInput {
   closed: boolean;
   /** The PUT's body, appended after what the fork inherits. */
   body: Buffer;
+  /** The PUT's own `Stream-TTL` / `Stream-Expires-At`; none inherits the source's (§4.2). */
+  expiry: StreamExpiryConfig;
 }
 
 /**
@@ -53,7 +56,8 @@ export interface ForkInput {
  */
 export async function forkStream(writer: StreamWriter, input: ForkInput, settings: StreamSettings): Promise<{ created: boolean; head: StreamHead }> {
   const existing = await findSessionRow(writer.db, input.sessionId);
-  if (existing) return { created: false, head: sameFork(existing, input) };
+  // One past its expiry is absent: the insert takes its place, as for a plain PUT.
+  if (existing && !existing.streamExpired) return { created: false, head: sameFork(existing, input) };
   const create = { sessionId: input.sessionId, named: true, idempotencyTtlMs: settings.idempotencyTtlMs };
   try {
     const outcome = await createSession(writer, create, {}, async (tx) => {
@@ -95,20 +99,21 @@ async function makeFork(
   const row = await insertSession(tx, { id: input.sessionId, parentId: source.id, metadata: {}, encoding: source.encoding, retention: source.retention, forkedFrom });
   if (!row) return undefined;
   await copyForkHistory(tx, { forkSid: row.sid, sourceSid: source.sid, historyStart: source.historyStart, upTo: cut.copyTo, contentType });
-  await inheritExpiry(tx, row.sid, source);
+  const expiry = hasExpiry(input.expiry) ? input.expiry : expiryOf(source);
+  await applyStreamExpiry(tx, row.sid, expiry);
   const events = [...cut.events, ...eventsOf(contentType, input.body, settings, true)];
   const sent = startEventAppend(tx, { ...row, lastSeq: cut.copyTo, leaseActive: false }, events);
   if (input.closed) await updateStreamColumns(tx, row.sid, { close: true });
-  return { head: { sid: row.sid, contentType, closed: input.closed, lastSeq: sent?.lastSeq ?? cut.copyTo }, pending: sent?.pending };
+  return { head: { sid: row.sid, contentType, closed: input.closed, lastSeq: sent?.lastSeq ?? cut.copyTo, expiry }, pending: sent?.pending };
 }
 
 /**
- * TTL and expiry of a fork (§4.2's table: a fork without its own inherits the
- * source's, and never outlives it): the hook for the expiry part, which sets
- * the fork's `ttl_ms` / `expires_at` here from the request and `source`. Until
- * then a fork has none (and a PUT with Stream-TTL or Stream-Expires-At is 501).
+ * A fork's expiry (§4.2): its own when the PUT gives one, longer than the
+ * source's or not (no capping: a fork may outlive its source); else the
+ * source's, the same idle window on the fork's own clock or the same fixed
+ * time.
  */
-async function inheritExpiry(_tx: Tx, _forkSid: number, _source: SessionRow): Promise<void> {}
+const hasExpiry = (expiry: StreamExpiryConfig) => expiry.ttlMs !== null || expiry.expiresAt !== null;
 
 /** The seq the fork copies up to: the offset's, or the source's tail; past the tail 400, below the kept history 410. */
 function forkSeq(source: SessionRow, offset: ReadFrom | null): number {
@@ -179,6 +184,9 @@ function sameFork(row: SessionRow, input: ForkInput): StreamHead {
   if (input.subOffset !== from.sub_offset) throw new StreamExists(row.id, `forked at sub-offset ${from.sub_offset}`);
   if (input.contentType !== undefined && input.contentType !== head.contentType) throw new StreamExists(row.id, `with Content-Type ${head.contentType}`);
   if (head.closed !== input.closed) throw new StreamExists(row.id, head.closed ? 'closed' : 'open');
+  // A retry without expiry headers took the source's at the time: only an expiry the PUT names is compared.
+  const difference = hasExpiry(input.expiry) ? expiryDifference(head.expiry, input.expiry) : undefined;
+  if (difference !== undefined) throw new StreamExists(row.id, difference);
   return head;
 }
 

@@ -1,6 +1,5 @@
 import type { Db } from '../db/client.js';
 import { TooManyStreams } from '../errors.js';
-import { getSession } from '../sessions/store.js';
 import type { StreamAdmission } from '../stream/admission.js';
 import type { SessionTails } from '../stream/session-tails.js';
 import type { SseWriter } from '../stream/sse.js';
@@ -9,6 +8,7 @@ import { bodyOf, isJsonStream, jsonMessageOf } from './messages.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { base64DataFrame, controlFrame, jsonDataFrame, sseDataEncodingFor, textDataFrame } from './sse-frames.js';
 import { readStream, type StreamPage } from './store.js';
+import { findStream } from './stream-expiry.js';
 
 /*
  * Live reads of the Durable Streams face (PROTOCOL §5.7 long-poll, §5.8 SSE).
@@ -110,7 +110,7 @@ async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gon
  * found at once takes none. `signal` (the client went away) ends the wait.
  */
 export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFrom, signal: AbortSignal): Promise<HeldPage> {
-  const session = await getSession(ctx.db, sessionId);
+  const session = await findStream(ctx.db, sessionId);
   const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
   // Registered before the first read: a commit after that read wakes it.
   const unwatch = ctx.sessionTails.watch(sessionId, session.sid, wait);
@@ -148,7 +148,7 @@ export interface AdmittedSse {
 
 /** Finds the session, watches its tail, reads the first page; throws the refusal (404, 400 past the tail, 410). */
 export async function admitSse(ctx: LiveContext, sessionId: string, from: ReadFrom): Promise<AdmittedSse> {
-  const session = await getSession(ctx.db, sessionId);
+  const session = await findStream(ctx.db, sessionId);
   const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
   const cancel = ctx.sessionTails.watch(sessionId, session.sid, wait);
   try {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DS_HEADER, DS_LIVE, DS_PARAM, DS_SSE_BASE64 } from 'session-sync/client/protocol';
-import { InvalidRequest, NotImplemented, SessionDeleted, SessionNotFound, TooManyStreams } from '../errors.js';
+import { InvalidRequest, SessionDeleted, SessionNotFound, TooManyStreams } from '../errors.js';
 import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
@@ -13,6 +13,8 @@ import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
 import { sessionIdOf } from './paths.js';
 import { parseProducerHeaders, type ProducerClaim, producerResponseHeaders, producerStatus } from './producers.js';
+import { parseStreamExpiry } from './expiry.js';
+import { expireStream, expiryColumns, expiryHeaders, StreamExpired, type StreamExpiryConfig } from './stream-expiry.js';
 import { appendStream, createStream, readStream, type StreamHead, streamHead } from './store.js';
 import { deleteStream, forkStream } from './fork-store.js';
 import { parseForkHeaders } from './fork-offsets.js';
@@ -24,8 +26,7 @@ import { Forbidden } from '../auth/plugin.js';
  * The Durable Streams face (PROTOCOL.md of durable-streams/durable-streams):
  * `/v1/stream/<path>` is the session `sessionIdOf(path)`. Every answer is the
  * protocol's: its statuses and headers; refusals are problem documents.
- * Not yet here (a later slice): TTL and expiry: each answers 501
- * `not_implemented`. Forks: fork-store.ts.
+ * Producers: producer-append.ts; forks: fork-store.ts; expiry: stream-expiry.ts.
  */
 
 const PREFIX = '/v1/stream/';
@@ -90,6 +91,16 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     // The grant check (auth/plugin.ts) reads the session from `params.id`, as on every native route.
     (request.params as Record<string, unknown>).id = id;
   });
+  // A stream found expired answers 404 and is deleted now rather than at the next expiry sweep (writes delete it themselves).
+  app.addHook('onError', async (request, _reply, error) => {
+    if (!(error instanceof StreamExpired)) return;
+    try {
+      await expireStream(services.db, sessionOf(request));
+    } catch (err) {
+      // The 404 stands; the expiry sweep deletes it later.
+      request.log.warn({ err, session: sessionOf(request) }, 'deleting an expired stream failed');
+    }
+  });
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('cross-origin-resource-policy', 'cross-origin');
@@ -139,15 +150,19 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   const bodyBytes = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
 
   app.put(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
-    refuseLater(request, [DS_HEADER.ttl, DS_HEADER.expiresAt]);
+    const expiry = expiryOfRequest(request);
     const header = request.headers['content-type'];
     const sent = header === undefined || header.trim() === '' ? undefined : contentTypeKey(header);
     const fork = forkOf(request);
     const { created, head } = fork
-      ? await forkStream(writer, { sessionId: sessionOf(request), ...fork, contentType: sent, closed: closedHeader(request), body: bodyBytes(request) }, settings)
+      ? await forkStream(
+          writer,
+          { sessionId: sessionOf(request), ...fork, contentType: sent, closed: closedHeader(request), body: bodyBytes(request), expiry },
+          settings,
+        )
       : await createStream(
           writer,
-          { sessionId: sessionOf(request), contentType: sent ?? DEFAULT_CONTENT_TYPE, closed: closedHeader(request), body: bodyBytes(request) },
+          { sessionId: sessionOf(request), contentType: sent ?? DEFAULT_CONTENT_TYPE, closed: closedHeader(request), body: bodyBytes(request), expiry },
           settings,
         );
     streamHeaders(reply, head);
@@ -190,6 +205,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   app.head(`${PREFIX}*`, { config: { access: 'read' }, schema: { hide: true } }, async (request, reply) => {
     const head = await streamHead(services.db, sessionOf(request));
     streamHeaders(reply, head);
+    reply.headers(expiryHeaders(head.expiry));
     reply.header('cache-control', 'no-store');
     return reply.code(200).send();
   });
@@ -374,8 +390,15 @@ function producerClaim(request: FastifyRequest): ProducerClaim | undefined {
   return parsed.kind === 'producer' ? parsed.claim : undefined;
 }
 
-/** Headers of features a later slice brings: 501 rather than a request half understood. */
-function refuseLater(request: FastifyRequest, headers: string[]): void {
-  const sent = headers.filter((name) => request.headers[name] !== undefined);
-  if (sent.length > 0) throw new NotImplemented(`${sent.join(', ')}: not offered by this server yet`);
+/** `Stream-TTL` / `Stream-Expires-At` of a PUT as stored; 400 naming the rule when malformed, or both are sent. */
+function expiryOfRequest(request: FastifyRequest): StreamExpiryConfig {
+  const one = (name: string) => {
+    const value = request.headers[name];
+    if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
+    return value;
+  };
+  const expiry = parseStreamExpiry({ ttl: one(DS_HEADER.ttl), expiresAt: one(DS_HEADER.expiresAt) });
+  if (expiry.kind === 'invalid') throw new InvalidRequest(expiry.detail);
+  return expiryColumns(expiry);
 }
+

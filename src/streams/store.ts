@@ -3,7 +3,7 @@ import { type Db, READ_ONLY_SNAPSHOT, type Sql } from '../db/client.js';
 import { CursorExpired, InvalidRequest, SessionClosed, SessionDeleted, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
 import { startEventAppend } from '../events/append.js';
 import { type EventRow, readEventRows } from '../events/read.js';
-import { getSession, insertSession, isSoftDeleted, type SessionRow } from '../sessions/store.js';
+import { insertSession, isSoftDeleted, type SessionRow } from '../sessions/store.js';
 import { findSessionRow } from '../sessions/statements.js';
 import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
 import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
@@ -13,6 +13,7 @@ import { judgeProducer, type ProducerVerdict, settleProducer } from './producer-
 import type { ProducerClaim } from './producers.js';
 import { updateStreamColumns } from './statements.js';
 import { checkStreamSeq } from './stream-seq.js';
+import { applyStreamExpiry, expiryDifference, expiryOf, findStream, slideOnAccess, type StreamExpiryConfig } from './stream-expiry.js';
 
 /*
  * The Durable Streams face's domain: a stream is a session, its messages the
@@ -27,10 +28,18 @@ export interface StreamHead {
   closed: boolean;
   /** Seq of the last event: the tail offset is `offsetOf(lastSeq)`. */
   lastSeq: number;
+  /** Its TTL or fixed expiry (`stream-expiry.ts`). */
+  expiry: StreamExpiryConfig;
 }
 
-export function headOf(row: Pick<SessionRow, 'sid' | 'streamContentType' | 'closedAt' | 'lastSeq'>): StreamHead {
-  return { sid: row.sid, contentType: row.streamContentType ?? NATIVE_CONTENT_TYPE, closed: row.closedAt !== null, lastSeq: row.lastSeq };
+export function headOf(row: Pick<SessionRow, 'sid' | 'streamContentType' | 'closedAt' | 'lastSeq' | 'ttlMs' | 'expiresAt'>): StreamHead {
+  return {
+    sid: row.sid,
+    contentType: row.streamContentType ?? NATIVE_CONTENT_TYPE,
+    closed: row.closedAt !== null,
+    lastSeq: row.lastSeq,
+    expiry: expiryOf(row),
+  };
 }
 
 export interface StreamWriter extends SessionWriter {
@@ -47,11 +56,14 @@ export interface CreateInput {
   contentType: string;
   closed: boolean;
   body: Buffer;
+  /** `Stream-TTL` / `Stream-Expires-At` as stored (`expiryColumns`). */
+  expiry: StreamExpiryConfig;
 }
 
 /**
  * PUT: makes the session with its first messages (201), or finds it made with
- * the same Content-Type and closure (200); another configuration is 409.
+ * the same Content-Type, closure and expiry (200); another configuration is
+ * 409. A stream past its expiry is replaced: the PUT makes a new one.
  */
 export async function createStream(
   writer: StreamWriter,
@@ -59,7 +71,8 @@ export async function createStream(
   settings: StreamSettings,
 ): Promise<{ created: boolean; head: StreamHead }> {
   const existing = await findSessionRow(writer.db, input.sessionId);
-  if (existing) return { created: false, head: sameConfig(existing, input) };
+  // One past its expiry is absent: the insert below takes its place (`insertSession`).
+  if (existing && !existing.streamExpired) return { created: false, head: sameConfig(existing, input) };
   if (await isSoftDeleted(writer.db, input.sessionId)) throw new SessionDeleted(input.sessionId, 409);
   const events = eventsOf(input.contentType, input.body, settings, true);
   const create = { sessionId: input.sessionId, named: true, idempotencyTtlMs: settings.idempotencyTtlMs };
@@ -69,9 +82,16 @@ export async function createStream(
       const row = await insertSession(tx, { id: input.sessionId, parentId: null, metadata: {}, encoding: 'json' });
       if (!row) return undefined;
       await updateStreamColumns(tx, row.sid, { contentType: input.contentType, close: input.closed });
+      await applyStreamExpiry(tx, row.sid, input.expiry);
       // Appended before the close takes effect: the row as inserted is open.
       const sent = startEventAppend(tx, { ...row, leaseActive: false }, events);
-      const head: StreamHead = { sid: row.sid, contentType: input.contentType, closed: input.closed, lastSeq: sent?.lastSeq ?? row.lastSeq };
+      const head: StreamHead = {
+        sid: row.sid,
+        contentType: input.contentType,
+        closed: input.closed,
+        lastSeq: sent?.lastSeq ?? row.lastSeq,
+        expiry: input.expiry,
+      };
       return { status: 201, body: head, pending: sent?.pending };
     });
     return { created: true, head: outcome.body as StreamHead };
@@ -88,6 +108,8 @@ function sameConfig(row: SessionRow, input: CreateInput): StreamHead {
   const head = headOf(row);
   if (head.contentType !== input.contentType) throw new StreamExists(row.id, `with Content-Type ${head.contentType}`);
   if (head.closed !== input.closed) throw new StreamExists(row.id, head.closed ? 'closed' : 'open');
+  const difference = expiryDifference(head.expiry, input.expiry);
+  if (difference !== undefined) throw new StreamExists(row.id, difference);
   return head;
 }
 
@@ -123,7 +145,11 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
     if (producer?.kind === 'duplicate') return { status: 204, body: { ...head, producer } };
     if (head.closed) {
       // Closing again is a no-op that succeeds (PROTOCOL.md §5.3); appending is not.
-      if (input.close && input.body.length === 0) return { status: 204, body: head };
+      if (input.close && input.body.length === 0) {
+        // An access all the same: it slides the idle window as the close did.
+        await slideOnAccess(tx, head);
+        return { status: 204, body: head };
+      }
       throw new SessionClosed(session.id, { [DS_HEADER.closed]: 'true', [DS_HEADER.nextOffset]: offsetOf(head.lastSeq) });
     }
     if (input.body.length > 0) {
@@ -148,9 +174,9 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
   return outcome.body as AppendedHead;
 }
 
-/** HEAD: 404 `session_not_found` when there is none. */
+/** HEAD: 404 `session_not_found` when there is none or it has expired (HEAD does not slide a TTL, PROTOCOL §5.1). */
 export async function streamHead(db: Sql, sessionId: string): Promise<StreamHead> {
-  return headOf(await getSession(db, sessionId));
+  return headOf(await findStream(db, sessionId));
 }
 
 export interface StreamPage {
@@ -174,8 +200,8 @@ export async function readStream(
   from: ReadFrom,
   page: { limit: number; maxBytes: number },
 ): Promise<StreamPage> {
-  return db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
-    const session = await getSession(tx, sessionId);
+  const read = await db.begin(READ_ONLY_SNAPSHOT, async (tx): Promise<StreamPage> => {
+    const session = await findStream(tx, sessionId);
     const head = headOf(session);
     if ('tail' in from) return { head, after: head.lastSeq, rows: [], nextSeq: head.lastSeq, upToDate: true };
     const { after } = from;
@@ -189,4 +215,7 @@ export async function readStream(
     const nextSeq = rows.at(-1)?.seq ?? after;
     return { head, after, rows, nextSeq, upToDate: nextSeq === head.lastSeq };
   });
+  // Every read slides a TTL (catch-up, offset=now, each page of a live read), after it (the snapshot is read-only).
+  await slideOnAccess(db, read.head);
+  return read;
 }

@@ -11,7 +11,7 @@ import {
   type StoredResponse,
 } from '../idempotency/keys.js';
 import { checkFence } from '../leases/fence.js';
-import { type SessionRow } from '../sessions/store.js';
+import { deleteExpiredSession, type SessionRow } from '../sessions/store.js';
 import { findSessionRow, lockSessionRow } from '../sessions/statements.js';
 import type { SessionQueue } from './session-queue.js';
 import type { WriteGroups } from './write-groups.js';
@@ -145,6 +145,12 @@ async function runWrite(
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
   return inTransaction(writer, sessionId, async (tx) => {
     const session = await lockSessionRow(tx, sessionId);
+    if (session?.streamExpired) {
+      // An expired stream is absent to every writer; the first to find it deletes it, as the expiry sweep would
+      // (under the lock just taken, so no write lands in it once it has expired).
+      await deleteExpiredSession(tx, session);
+      return { status: 404, body: null, refuseAfterCommit: new SessionNotFound(sessionId), replayed: false };
+    }
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);
     if (idempotent) {

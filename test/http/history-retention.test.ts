@@ -120,6 +120,8 @@ describe('POST .../compact and what readers see after it', () => {
     expect(problem).toMatchObject({ version: 4, failed_version: 2 });
     expect((await get(`/v1/sessions/${id}`)).history_start).toBe(3);
     expect((await get(`/v1/sessions/${id}/events?after=3`)).events.map((e: { seq: number }) => e.seq)).toEqual([5, 6, 7, 8, 9]);
+    // Broken on purpose: gone, so that the sweeps of later tests do not meet it.
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBe(204);
   });
 
   it('trims a binary session no further than its last snapshot: its deltas cannot be rebuilt by the server', async () => {
@@ -311,6 +313,7 @@ describe('background trimming', () => {
     // Until then the others go on without it.
     while ((await sweeper.sweep(1000)) > 0);
     expect((await get(`/v1/sessions/${healthy}`)).history_start).toBe(4);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${broken}`)).statusCode).toBe(204);
   });
 });
 
