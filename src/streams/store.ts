@@ -7,7 +7,7 @@ import { insertSession, isSoftDeleted, type SessionRow } from '../sessions/store
 import { findSessionRow } from '../sessions/statements.js';
 import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
 import { contentTypeKey, eventsOf, type MessageLimits, NATIVE_CONTENT_TYPE } from './messages.js';
-import { wakeAfterCommit } from '../wakeups/publisher.js';
+import { notify } from '../wakeups/wakeups.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { judgeProducer, type ProducerVerdict, settleProducer } from './producer-append.js';
 import type { ProducerClaim } from './producers.js';
@@ -165,8 +165,11 @@ export async function appendStream(writer: StreamWriter, input: AppendInput, set
       await updateStreamColumns(tx, session.sid, { close: input.close, streamSeq: input.streamSeq });
     }
     // A close appends no row, yet readers waiting at the tail must learn of it (they re-read `closed_at`
-    // when woken): the same wakeup an append sends, at the unchanged head. With messages, theirs does it.
-    if (input.close && !sent) wakeAfterCommit(tx, { kind: 'append', session_id: session.id, seq: head.lastSeq });
+    // when woken): the same wakeup an append sends, at the unchanged head. With messages, theirs does it
+    // (and if that wakeup is lost, the head poll sees the head move). A bare close moves no head for the
+    // poll to see, so its notice goes in the transaction, as a delete's does: it arrives if the close
+    // commits. Once per stream, it costs nothing of the append path's (no NOTIFY in append commits).
+    if (input.close && !sent) await notify(tx, { kind: 'append', session_id: session.id, seq: head.lastSeq });
     if (producer && input.producer) await settleProducer(tx, session.sid, input.producer, producer.state, input.close);
     const after: AppendedHead = { ...head, closed: input.close, lastSeq: sent?.lastSeq ?? head.lastSeq, producer };
     return { status: 204, body: after, pending: sent?.pending };

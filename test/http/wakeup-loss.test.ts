@@ -61,3 +61,22 @@ describe('a commit whose wakeup is never published', () => {
     }
   });
 });
+
+describe('a Durable Streams close whose post-commit wakeups are never published', () => {
+  it('still ends a long-poll waiting at the tail on another instance at once, with the head poll an hour away', async () => {
+    const path = '/v1/stream/wakeup-lost-close';
+    const put = await mute.app.inject({ method: 'PUT', url: path, headers: { 'content-type': 'application/json' } });
+    expect(put.statusCode, put.body).toBe(201);
+    const tail = String(put.headers['stream-next-offset']);
+    const started = Date.now();
+    // slowPoll: no head poll to find it, and a long-poll that would wait 30 s.
+    const waiting = fetch(`${slowPoll.baseUrl}${path}?offset=${tail}&live=long-poll`);
+    // Let the long-poll reach its wait before the close commits.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const close = await mute.app.inject({ method: 'POST', url: path, headers: { 'stream-closed': 'true' } });
+    expect(close.statusCode, close.body).toBe(204);
+    const answer = await waiting;
+    expect({ status: answer.status, closed: answer.headers.get('stream-closed') }).toEqual({ status: 204, closed: 'true' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
