@@ -29,6 +29,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, ...OUT_OF_PROCESS],
+    // The Durable Streams conformance suite runs against the app in this process, where mutants are switched on.
+    env: { CONFORMANCE_IN_PROCESS: '1' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     retry: 0,
