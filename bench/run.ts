@@ -634,6 +634,63 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       }
     },
   ],
+  [
+    10,
+    'Durable Streams face: producer appends vs native appends (16 writers), and long-poll readers of one stream',
+    async ({ server }) => {
+      // Appends: the same one-message write through each face, rounds alternating so a slow spell hits both.
+      const writers = 16;
+      const warmupMs = 1000;
+      const durationMs = quick ? 3000 : 6000;
+      const rounds = quick ? 1 : 3;
+      const counts = { stream: 0, native: 0, streamCpu: 0, nativeCpu: 0 };
+      for (let round = 0; round < rounds; round++) {
+        for (const face of ['stream', 'native'] as const) {
+          const ids = Array.from({ length: writers }, (_, i) => `ds-${face}-${round}-${i}`);
+          for (const id of ids) {
+            if (face === 'stream') await fetch(`${server.url}/v1/stream/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' } });
+            else await createSession(server.url, id);
+          }
+          const run = await measuredRun<{ count: number; errors: number }>('ds-append-load', { url: server.url, sessions: ids, face, warmupMs, durationMs }, () => [cpuMsOf(server.pid)]);
+          if (run.result.errors > 0) throw new Error(`${run.result.errors} ${face} appends refused`);
+          counts[face] += run.result.count;
+          counts[face === 'stream' ? 'streamCpu' : 'nativeCpu'] += run.cpu[0] ?? 0;
+        }
+      }
+      const seconds = (rounds * durationMs) / 1000;
+      const value = counts.stream / seconds;
+      const baseline = counts.native / seconds;
+      record({ scenario: 'streams_face', metric: 'appends/s, 16 producers (vs native events route)', value, baseline, ratio: value / baseline, target: 'ratio >= 0.7', pass: value / baseline >= 0.7 });
+      const perStream = counts.streamCpu / Math.max(1, counts.stream);
+      const perNative = counts.nativeCpu / Math.max(1, counts.native);
+      record({ scenario: 'streams_face', metric: 'server CPU per append (ms, vs native)', value: perStream, baseline: perNative, ratio: perStream / perNative, target: 'info', pass: true });
+
+      // Long-poll: readers following one stream at its tail while a native writer appends 20 events/s to its session.
+      const readers = quick ? 50 : 200;
+      const seconds2 = quick ? 8 : 20;
+      await fetch(`${server.url}/v1/stream/ds-fanout`, { method: 'PUT', headers: { 'content-type': 'application/json' } });
+      let ready = false;
+      const following = runWorker<{ receipts: [number, number][][]; errors: number }>('ds-long-poll', { url: server.url, path: 'ds-fanout', readers }, (message) => {
+        if (message.type === 'ready') ready = true;
+      });
+      while (!ready) await sleep(100);
+      await sleep(1000);
+      const { acks, errors } = await runWorker<{ acks: [number, number][]; errors: number }>('appender', {
+        url: server.url,
+        session: 'ds-fanout',
+        perSecond: 20,
+        durationMs: seconds2 * 1000,
+      }).result;
+      await sleep(2000);
+      following.child.send({ type: 'finish' });
+      const { receipts, errors: readErrors } = await following.result;
+      const { latencies, lost, duplicated, outOfOrder } = deliveries(acks, receipts);
+      record({ scenario: 'streams_face', metric: `long-poll: messages lost (${readers} readers x ${acks.length} appends)`, value: lost + errors + readErrors, baseline: null, target: '0', pass: lost + errors + readErrors === 0 });
+      record({ scenario: 'streams_face', metric: 'long-poll: duplicates or out of order', value: duplicated + outOfOrder, baseline: null, target: '0', pass: duplicated + outOfOrder === 0 });
+      record({ scenario: 'streams_face', metric: 'long-poll: p50 append ack -> receipt (ms)', value: percentile(latencies, 0.5), baseline: null, target: 'info', pass: true });
+      record({ scenario: 'streams_face', metric: 'long-poll: p99 append ack -> receipt (ms)', value: percentile(latencies, 0.99), baseline: null, target: 'info', pass: true });
+    },
+  ],
 ];
 
 async function main(): Promise<void> {
