@@ -196,6 +196,27 @@ describe('two instances: appended through one, followed through the other', () =
   }
 });
 
+describe('closing through one instance, reading through the other', () => {
+  for (const live of ['long-poll', 'sse'] as const) {
+    it(`${live}: a reader following at the tail gets the last messages and streamClosed, then stops`, async () => {
+      const path = `interop/close-${live}`;
+      const handle = await DurableStream.create({ url: dsUrl(a, path), contentType: 'application/json' });
+      await handle.append(JSON.stringify({ n: 0 }));
+      const reader = await follow<{ n: number }>(dsUrl(b, path), live, () => false);
+      try {
+        await expect.poll(() => reader.items.length).toBe(1);
+        const producer = new IdempotentProducer(handle, `closer-${live}`, { lingerMs: 1 });
+        producer.append(JSON.stringify({ n: 1 }));
+        await producer.close(JSON.stringify({ n: 2 }));
+        await expect.poll(() => reader.batches.at(-1)?.streamClosed, { timeout: 5000 }).toBe(true);
+        expect(reader.items).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+      } finally {
+        reader.stop();
+      }
+    });
+  }
+});
+
 describe('byte streams round-trip exactly through the client', () => {
   const text = 'plain ASCII, then é ü ß, then 漢字, then 🙂👍🏽\nsecond line\n';
 
@@ -235,6 +256,29 @@ describe('byte streams round-trip exactly through the client', () => {
       }
     });
   }
+
+  it('text over SSE: CR and CRLF read back as LF (SSE has no CR in a data line: PROTOCOL and the reference server alike); long-poll keeps them', async () => {
+    const path = 'interop/text-crlf';
+    const handle = await DurableStream.create({ url: dsUrl(a, path), contentType: 'text/plain', batching: false });
+    await handle.append('x');
+    const readers = await Promise.all(
+      (['long-poll', 'sse'] as const).map(async (live) => {
+        const controller = new AbortController();
+        const res = await stream({ url: dsUrl(b, path), live, offset: `0000000000000000_${'1'.padStart(16, '0')}`, signal: controller.signal });
+        const reader = { got: '', stop: () => (controller.abort(), res.cancel()) };
+        res.subscribeText((chunk) => void (reader.got += chunk.text));
+        return reader;
+      }),
+    );
+    try {
+      // Both at the tail first: what follows comes by long-poll and by SSE respectively, not by a catch-up read.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await handle.append('a\r\nb\rc\n\nd\r\n');
+      await expect.poll(() => readers.map((r) => r.got)).toEqual(['a\r\nb\rc\n\nd\r\n', 'a\nb\nc\n\nd\n']);
+    } finally {
+      for (const reader of readers) reader.stop();
+    }
+  });
 
   it('application/octet-stream: every byte value, catch-up and SSE (base64), byte for byte', async () => {
     const path = 'interop/octets';
