@@ -386,6 +386,36 @@ describe('paths and headers at their bounds', () => {
     expect(await nativeSeqs(t, 'prod')).toEqual([1, 2]);
   });
 
+  it('requests Node cannot parse (control bytes in a header, a bad or doubled Content-Length, a raw byte in the path, huge headers) get a problem document, then the connection closes', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    await put(t, 'parse');
+    const cases: [string, string, number][] = [
+      ['a NUL in Stream-Seq', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1\r\nstream-seq: a\x00b\r\n\r\n1', 400],
+      ['a DEL in Producer-Id', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\nproducer-id: a\x7fb\r\n\r\n', 400],
+      ['Content-Length not a number', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n', 400],
+      ['two Content-Lengths', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab', 400],
+      ['raw bytes 0xFF 0xFE in the path', 'GET /v1/stream/\xff\xfe?offset=-1 HTTP/1.1\r\nhost: x\r\n\r\n', 400],
+      ['headers past 16 KiB', `GET /v1/stream/parse?offset=-1 HTTP/1.1\r\nhost: x\r\nstream-seq: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ];
+    const details: string[] = [];
+    for (const [what, request, status] of cases) {
+      const end = request.indexOf('\r\n\r\n') + 2;
+      const client = await rawRequest(t, Buffer.from(request.slice(0, end), 'latin1'), Buffer.from(request.slice(end + 2), 'latin1'));
+      await expect.poll(() => client.closed(), { timeout: 3000 }).toBe(true);
+      const answer = client.answer();
+      expect(`${what}: ${statusOf(answer)} ${codeOf(answer)}`).toBe(`${what}: ${status} invalid_request`);
+      expect(answer, what).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      expect(body).toMatchObject({ status, code: 'invalid_request', type: 'urn:session-sync:problem:invalid_request' });
+      expect(typeof body.detail).toBe('string');
+      details.push(body.detail);
+    }
+    expect(details[0]).toMatch(/^the request is not valid HTTP\/1\.1 \(.+\); nothing was done$/);
+    expect(await nativeSeqs(t, 'parse')).toEqual([]);
+    await expectPoolWhole(t);
+  });
+
   it('header values that are not UTF-8: Stream-Seq ordered by their bytes, a Producer-Id kept as sent, a Content-Type refused readably', async () => {
     const t = await appWith({});
     await put(t, 'bystander');
