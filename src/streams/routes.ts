@@ -7,7 +7,7 @@ import type { Services } from '../services.js';
 import { releaseWhenSent } from '../stream/budget.js';
 import { SseWriter } from '../stream/sse.js';
 import { responseCursor } from './cursor.js';
-import { type AdmittedSse, admitSse, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
+import { type AdmittedSse, admitSse, ClientGone, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
 import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
 import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
@@ -296,12 +296,21 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     // The client going away ends the wait (and gives back what it took).
     const gone = new AbortController();
     const abort = () => gone.abort();
+    // The socket too: a pipelined request's response, not yet on it, hears nothing of its close.
+    const socket = request.raw.socket;
     reply.raw.once('close', abort);
+    socket.once('close', abort);
+    if (socket.destroyed) abort();
     let held: HeldPage;
     try {
       held = await longPoll(live, sessionOf(request), from, gone.signal);
+    } catch (error) {
+      // Nobody to answer: the socket is gone.
+      if (error instanceof ClientGone) return reply.code(204).send();
+      throw error;
     } finally {
       reply.raw.off('close', abort);
+      socket.off('close', abort);
     }
     const { page } = held;
     if (!page.head.closed || !page.upToDate) reply.header(DS_HEADER.cursor, cursor());
@@ -356,6 +365,8 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     try {
       await runSse(live, sessionId, admitted, writer, { cursor, lifetimeMs });
     } catch (err) {
+      // The client went away while the next page waited for room: the writer is closed already.
+      if (err instanceof ClientGone) return;
       // Deleted meanwhile: the read after its wakeup finds no session. The reconnect gets the 404.
       if (err instanceof SessionNotFound) {
         writer.end('session deleted');

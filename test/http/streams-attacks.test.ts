@@ -223,7 +223,11 @@ describe('readers that vanish or stop reading', () => {
     await expect.poll(() => paused.every((client) => client.closed()), { timeout: 5000 }).toBe(true);
   }, 60_000);
 
-  it('catch-up readers that pipeline large pages, stop reading and vanish: their queued requests give their place up at once; no pool connection held', async () => {
+  for (const [kind, query] of [
+    ['catch-up', '?offset=-1'],
+    ['long-poll', '?live=long-poll&offset=-1'],
+  ] as const) {
+  it(`${kind} readers that pipeline large pages, stop reading and vanish: their queued requests give their place up at once; no pool connection held`, async () => {
     // 256 KiB reserved per page (two pages' worth): four stuck readers hold the whole 1 MiB row budget.
     const t = await appWith({ MAX_EVENT_BYTES: String(64 * 1024), EVENTS_PAGE_BYTES: String(128 * 1024), ROWS_MEMORY_BYTES: String(1024 * 1024) });
     await put(t, 'bystander');
@@ -233,7 +237,7 @@ describe('readers that vanish or stop reading', () => {
     expect(res.status).toBe(204);
     // Each asks for the same large page many times over on one connection (pipelined), and reads none of it:
     // once the socket buffers are full, one page waits unsent and the rest wait in the row budget's queue.
-    const request = headOf('GET', '/v1/stream/pages?offset=-1', {});
+    const request = headOf('GET', `/v1/stream/pages${query}`, {});
     const stuck = await Promise.all(Array.from({ length: 4 }, () => rawRequest(t, request, `\r\n${request}`.repeat(80).slice(2) + '\r\n', false)));
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
@@ -246,6 +250,7 @@ describe('readers that vanish or stop reading', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     await expectPoolWhole(t);
   });
+  }
 
   it('paused long-poll readers answered with a large page give their slots back and hold no connection', async () => {
     const t = await appWith({ MAX_STREAMS: '4', STREAM_LONG_POLL_MS: '60000' });
