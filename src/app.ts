@@ -18,7 +18,7 @@ import { historyRoutes, transferRoutes } from './history/routes.js';
 import { RetentionSweeper } from './history/trim.js';
 import { SweepSupervisor } from './maintenance/supervisor.js';
 import { deleteExpiredSessions } from './history/expiry.js';
-import { frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
 import { openApiShaping } from './http/openapi-shape.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
@@ -124,6 +124,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     // Streams stay open for hours and heartbeats keep them busy; no socket inactivity cut.
     connectionTimeout: 0,
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
     // Longer than any valid id (128), so a too-long id gets the schema's 400, not the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   }).withTypeProvider<TypeBoxTypeProvider>();

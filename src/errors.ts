@@ -42,6 +42,16 @@ export class InvalidRequest extends ApiError {
   }
 }
 
+/** Node's parser refused the request's headers as larger than its limit (`--max-http-header-size`, 16 KiB by default). */
+export class HeadersTooLarge extends ApiError {
+  readonly status = 431;
+  readonly code = PROBLEM.invalidRequest;
+  readonly title = 'Request header fields too large';
+  constructor() {
+    super("the request's headers are larger than this server takes (16 KiB by default); send shorter values");
+  }
+}
+
 export class UnsupportedMediaType extends ApiError {
   readonly status = 415;
   readonly code = PROBLEM.unsupportedMediaType;

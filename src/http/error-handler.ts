@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
@@ -8,10 +9,12 @@ import {
   ApiError,
   DatabaseUnavailable,
   type FieldError,
+  HeadersTooLarge,
   InternalError,
   InvalidRequest,
   MethodNotAllowed,
   PayloadTooLarge,
+  RequestTimeout,
   RouteNotFound,
   UnsupportedMediaType,
 } from '../errors.js';
@@ -139,6 +142,45 @@ export function writeRawProblem(res: ServerResponse, url: string, problem: ApiEr
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+/** How long a refused connection may still take its answer before it is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+
+/**
+ * A request Node's HTTP parser refuses before fastify sees it (a header value
+ * with a control character, a malformed or doubled Content-Length, a raw
+ * space or non-ASCII byte in the path, headers past Node's size limit, Node's
+ * backstop request timeout) is answered with a problem document like every
+ * other refusal, instead of fastify's default JSON; then the socket closes,
+ * since what follows on it cannot be parsed.
+ */
+export function clientErrorHandler(requestTimeoutMs: number) {
+  return (error: Error & { code?: string; reason?: string }, socket: Duplex): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const problem =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? new HeadersTooLarge()
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new RequestTimeout(requestTimeoutMs)
+          : new InvalidRequest(`the request is not valid HTTP/1.1 (${error.reason ?? error.code ?? 'unreadable'}); nothing was done`);
+    if (socket.writable) {
+      const { instance: _none, ...document } = problemDocument(problem, '');
+      const body = JSON.stringify(document);
+      const headers = {
+        ...problem.headers,
+        'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+        'content-length': String(Buffer.byteLength(body)),
+        'x-content-type-options': 'nosniff',
+        connection: 'close',
+      };
+      const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n${head}\r\n${body}`);
+    }
+    // A peer still sending gets a second to take the answer before the socket goes (closed at once, it could be reset unread).
+    socket.end();
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  };
 }
 
 /** Errors fastify raises before routing (bad URL encoding, oversized params): problem+json too. */

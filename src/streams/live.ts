@@ -74,6 +74,13 @@ class TailWait implements TailWatcher {
   }
 }
 
+/** The client went away while its read waited for room: the read is not made (nobody would get it). */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client went away before its page was read');
+  }
+}
+
 /** A page read with its share of the row budget, released once it is sent (or not needed). */
 export interface HeldPage {
   page: StreamPage;
@@ -93,6 +100,10 @@ async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gon
       }),
   );
   if (abandon) gone?.removeEventListener('abort', abandon);
+  if (gone?.aborted) {
+    release();
+    throw new ClientGone();
+  }
   try {
     return { page: await readStream(ctx.db, sessionId, from, ctx.page), release };
   } catch (error) {
@@ -119,7 +130,7 @@ export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFr
     const deadline = Date.now() + ctx.longPollMs;
     let position = from;
     for (;;) {
-      const held = await readHeld(ctx, sessionId, position);
+      const held = await readHeld(ctx, sessionId, position, signal);
       const { page } = held;
       const left = deadline - Date.now();
       // Another incarnation of the id (deleted and made again): whatever it holds is the answer now.

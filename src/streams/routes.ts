@@ -7,7 +7,7 @@ import type { Services } from '../services.js';
 import { releaseWhenSent } from '../stream/budget.js';
 import { SseWriter } from '../stream/sse.js';
 import { responseCursor } from './cursor.js';
-import { type AdmittedSse, admitSse, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
+import { type AdmittedSse, admitSse, ClientGone, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
 import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
 import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
@@ -274,7 +274,12 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     }
     const from = parseOffset(query[DS_PARAM.offset]);
     // The page stays in memory until the client has it: its bytes are reserved first, as for a native page.
-    const release = await services.streamAdmission.rowBudget.acquire(2 * pageBytes);
+    const release = await acquireWhileConnected(request, 2 * pageBytes);
+    if (request.raw.socket.destroyed) {
+      // Gone while it waited (a vanished or pipelined request of a cut connection): no read for nobody.
+      release();
+      return reply.code(204).send();
+    }
     let page;
     try {
       page = await readStream(services.db, sessionOf(request), from, { limit: config.stream.pageSize, maxBytes: pageBytes });
@@ -285,17 +290,43 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return sendPage(request, reply, from, { page, release });
   });
 
+  /**
+   * A share of the row budget, waited for only while the client's connection is open: the queue is
+   * first come, first served, so a request whose connection closed (a reader cut for not reading, with
+   * more requests pipelined behind) would otherwise keep its place ahead of readers that read.
+   */
+  async function acquireWhileConnected(request: FastifyRequest, bytes: number): Promise<() => void> {
+    const socket = request.raw.socket;
+    let abandon: (() => void) | undefined;
+    const release = await services.streamAdmission.rowBudget.acquire(bytes, (cancel) => {
+      abandon = cancel;
+      if (socket.destroyed) cancel();
+      else socket.once('close', cancel);
+    });
+    if (abandon) socket.off('close', abandon);
+    return release;
+  }
+
   /** §5.7: data at once; at the tail a wait, then 204 with the tail offset (and `Stream-Closed` once closed). */
   async function longPollRead(request: FastifyRequest, reply: FastifyReply, from: ReadFrom, cursor: () => string) {
     // The client going away ends the wait (and gives back what it took).
     const gone = new AbortController();
     const abort = () => gone.abort();
+    // The socket too: a pipelined request's response, not yet on it, hears nothing of its close.
+    const socket = request.raw.socket;
     reply.raw.once('close', abort);
+    socket.once('close', abort);
+    if (socket.destroyed) abort();
     let held: HeldPage;
     try {
       held = await longPoll(live, sessionOf(request), from, gone.signal);
+    } catch (error) {
+      // Nobody to answer: the socket is gone.
+      if (error instanceof ClientGone) return reply.code(204).send();
+      throw error;
     } finally {
       reply.raw.off('close', abort);
+      socket.off('close', abort);
     }
     const { page } = held;
     if (!page.head.closed || !page.upToDate) reply.header(DS_HEADER.cursor, cursor());
@@ -350,6 +381,8 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     try {
       await runSse(live, sessionId, admitted, writer, { cursor, lifetimeMs });
     } catch (err) {
+      // The client went away while the next page waited for room: the writer is closed already.
+      if (err instanceof ClientGone) return;
       // Deleted meanwhile: the read after its wakeup finds no session. The reconnect gets the 404.
       if (err instanceof SessionNotFound) {
         writer.end('session deleted');

@@ -1,0 +1,476 @@
+import net from 'node:net';
+import postgres from 'postgres';
+import { afterEach, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
+
+/**
+ * The Durable Streams face under slow, paused, vanished and malicious clients, and at its limits: what
+ * pool-under-slow-clients, stream-resources and stream-faults do to the native routes, done to
+ * `/v1/stream/*`. Every refusal is a problem document with a stable code on a connection that was
+ * answered; no client holds a pool connection, and every stream slot comes back.
+ */
+
+const apps: TestApp[] = [];
+const sockets = new Set<net.Socket>();
+
+afterEach(async () => {
+  for (const socket of sockets) socket.destroy();
+  sockets.clear();
+  await Promise.all(apps.splice(0).map((t) => t.close()));
+});
+
+async function appWith(env: Record<string, string>): Promise<TestApp> {
+  const t = await createTestApp({ env: { DB_POOL_MAX: '4', ...env } });
+  apps.push(t);
+  await t.listen();
+  return t;
+}
+
+const offset = (seq: number) => `0000000000000000_${String(seq).padStart(16, '0')}`;
+const ds = (t: TestApp, path: string, query = '') => `${t.baseUrl}/v1/stream/${path}${query}`;
+
+async function put(t: TestApp, path: string, contentType = 'application/json', body?: string): Promise<void> {
+  const res = await fetch(ds(t, path), { method: 'PUT', headers: { 'content-type': contentType }, body });
+  expect(res.status, await res.text()).toBe(201);
+}
+
+async function nativeSeqs(t: TestApp, id: string): Promise<number[]> {
+  const res = await call(t.app, 'GET', `/v1/sessions/${id}/events?limit=1000`);
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json().events.map((e: { seq: number }) => e.seq);
+}
+
+async function openStreams(t: TestApp): Promise<number> {
+  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
+  const line = res.body.split('\n').find((l) => l.startsWith('session_sync_open_streams '));
+  return Number(line?.split(' ')[1]);
+}
+
+/** A fetch answer that must be a problem document: status, code, and a Retry-After when given. */
+async function expectFetchedProblem(res: Response, status: number, code: string): Promise<any> {
+  const text = await res.text();
+  expect(`${res.status} ${text}`).toMatch(new RegExp(`^${status} `));
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const problem = JSON.parse(text);
+  expect(problem).toMatchObject({ status, code });
+  expect(typeof problem.detail).toBe('string');
+  return problem;
+}
+
+interface RawClient {
+  socket: net.Socket;
+  /** What the server sent so far (only once reading: a paused socket takes nothing). */
+  answer: () => string;
+  read: () => void;
+  closed: () => boolean;
+}
+
+/** A raw connection sending `head` (the request line and headers, bytes as given) and `body`, then nothing. */
+async function rawRequest(t: TestApp, head: Buffer | string, body: Buffer | string = '', read = true): Promise<RawClient> {
+  const socket = net.connect({ port: Number(new URL(t.baseUrl).port), host: '127.0.0.1' });
+  sockets.add(socket);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let text = '';
+  let closed = false;
+  socket.on('error', () => {});
+  socket.once('close', () => (closed = true));
+  const client: RawClient = {
+    socket,
+    answer: () => text,
+    read: () => socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1'))),
+    closed: () => closed,
+  };
+  socket.write(Buffer.concat([Buffer.isBuffer(head) ? head : Buffer.from(head, 'latin1'), Buffer.from('\r\n'), Buffer.isBuffer(body) ? body : Buffer.from(body)]));
+  if (read) client.read();
+  return client;
+}
+
+const headOf = (method: string, path: string, headers: Record<string, string>) =>
+  `${method} ${path} HTTP/1.1\r\nhost: x\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}`;
+const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
+const codeOf = (raw: string) => /"code":"([a-z_]+)"/.exec(raw)?.[1];
+
+/** Waits for a raw client's whole problem answer; returns "status code". */
+async function rawOutcome(client: RawClient, timeoutMs = 10_000): Promise<string> {
+  await expect.poll(() => codeOf(client.answer()) !== undefined, { timeout: timeoutMs, interval: 25 }).toBe(true);
+  expect(client.answer()).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+  return `${statusOf(client.answer())} ${codeOf(client.answer())}`;
+}
+
+/** The app's backends doing anything: none once every client is answered or gone (asked on a connection of the test's own). */
+async function busyBackends(t: TestApp): Promise<string[]> {
+  const admin = postgres(t.url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await admin<{ state: string; query: string }[]>`
+      select state, left(query, 60) as query from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'`;
+    return rows.map((row) => `${row.state}: ${row.query}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** No backend busy, and as many ordinary requests at once as the pool holds are all answered. */
+async function expectPoolWhole(t: TestApp): Promise<void> {
+  await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
+  const answers = await Promise.all(
+    Array.from({ length: t.config.dbPoolMax }, () => fetch(`${t.baseUrl}/v1/stream/bystander`, { method: 'HEAD', signal: AbortSignal.timeout(2000) })),
+  );
+  expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+}
+
+describe('MAX_STREAMS on the face', () => {
+  it('reached: SSE and a waiting long-poll are a readable 503 too_many_streams with Retry-After; a long-poll with data is served; slots come back', async () => {
+    const t = await appWith({ MAX_STREAMS: '2', STREAM_LONG_POLL_MS: '20000' });
+    await put(t, 'bystander');
+    await put(t, 'full', 'application/json', '[{"n":1}]');
+    const held = await Promise.all([SseClient.open(ds(t, 'full', '?live=sse&offset=now')), SseClient.open(ds(t, 'full', '?live=sse&offset=now'))]);
+    try {
+      expect(held.map((c) => c.status)).toEqual([200, 200]);
+      const sse = await fetch(ds(t, 'full', '?live=sse&offset=-1'));
+      await expectFetchedProblem(sse, 503, 'too_many_streams');
+      expect(sse.headers.get('retry-after')).toMatch(/^\d+$/);
+      const waiting = await fetch(ds(t, 'full', `?live=long-poll&offset=${offset(1)}`));
+      await expectFetchedProblem(waiting, 503, 'too_many_streams');
+      expect(waiting.headers.get('retry-after')).toMatch(/^\d+$/);
+      // The face's own headers are on the refusal too.
+      expect(waiting.headers.get('x-content-type-options')).toBe('nosniff');
+      // Data at once takes no slot.
+      const served = await fetch(ds(t, 'full', '?live=long-poll&offset=-1'));
+      expect(served.status).toBe(200);
+      expect(await served.json()).toEqual([{ n: 1 }]);
+      // A refusal on a raw connection is answered, and the connection stays usable.
+      const raw = await rawRequest(t, headOf('GET', `/v1/stream/full?live=sse&offset=-1`, {}));
+      expect(await rawOutcome(raw)).toBe('503 too_many_streams');
+      expect(raw.closed()).toBe(false);
+    } finally {
+      await Promise.all(held.map((c) => c.close()));
+    }
+    await expect.poll(() => openStreams(t)).toBe(0);
+    const again = await Promise.all([SseClient.open(ds(t, 'full', '?live=sse&offset=now')), SseClient.open(ds(t, 'full', '?live=sse&offset=now'))]);
+    expect(again.map((c) => c.status)).toEqual([200, 200]);
+    await Promise.all(again.map((c) => c.close()));
+  });
+});
+
+describe('readers that vanish or stop reading', () => {
+  it('vanished SSE and long-poll readers give their slots back at once (not at the long-poll timeout) and hold no connection', async () => {
+    const t = await appWith({ MAX_STREAMS: '6', STREAM_LONG_POLL_MS: '60000' });
+    await put(t, 'bystander');
+    await put(t, 'gone', 'application/json', '[{"n":1}]');
+    const readers = await Promise.all([
+      ...Array.from({ length: 3 }, () => rawRequest(t, headOf('GET', '/v1/stream/gone?live=sse&offset=-1', {}))),
+      ...Array.from({ length: 3 }, () => rawRequest(t, headOf('GET', `/v1/stream/gone?live=long-poll&offset=${offset(1)}`, {}))),
+    ]);
+    await expect.poll(() => openStreams(t)).toBe(6);
+    const refused = await fetch(ds(t, 'gone', '?live=sse&offset=now'));
+    await expectFetchedProblem(refused, 503, 'too_many_streams');
+    for (const reader of readers) reader.socket.destroy();
+    await expect.poll(() => openStreams(t), { timeout: 2000 }).toBe(0);
+    await expectPoolWhole(t);
+    // And the slots serve new readers, who still get what is appended.
+    const fresh = await SseClient.open(ds(t, 'gone', '?live=sse&offset=now'));
+    try {
+      expect(fresh.status).toBe(200);
+      const appended = await fetch(ds(t, 'gone'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
+      expect(appended.status).toBe(204);
+      await fresh.waitFor(() => fresh.ofType('data').length === 1, 'the data event');
+      expect(fresh.ofType('data')[0]?.json).toEqual([{ n: 2 }]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('paused SSE readers hold no connection, give their memory up when others wait for it, and their slots at the drain timeout', async () => {
+    // Pages of 128 KiB, each held twice over until sent: four paused readers hold the whole 1 MiB row budget.
+    const t = await appWith({
+      MAX_STREAMS: '8',
+      STREAM_LONG_POLL_MS: '60000',
+      MAX_EVENT_BYTES: String(64 * 1024),
+      EVENTS_PAGE_BYTES: String(128 * 1024),
+      ROWS_MEMORY_BYTES: String(1024 * 1024),
+    });
+    await put(t, 'bystander');
+    await put(t, 'flood', 'application/json');
+    // A history far larger than the socket buffers between a paused reader and the server (several MB on loopback).
+    const message = JSON.stringify({ blob: 'x'.repeat(60_000) });
+    for (let i = 0; i < 8; i++) {
+      const res = await fetch(ds(t, 'flood'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${Array(32).fill(message).join(',')}]` });
+      expect(res.status, await res.text()).toBe(204);
+    }
+    // They never read a byte: TCP stops the server's writes once the buffers are full, and each waits holding a page.
+    const paused = await Promise.all(Array.from({ length: 4 }, () => rawRequest(t, headOf('GET', '/v1/stream/flood?live=sse&offset=-1', {}), '', false)));
+    await expect.poll(() => openStreams(t)).toBe(4);
+    // Meanwhile nothing of theirs sits on a pool connection, and the API answers.
+    await expectPoolWhole(t);
+    // A reader that does read gets the whole history: the paused ones give way (after a second, not the 30 s drain timeout).
+    const started = Date.now();
+    const reader = await SseClient.open(ds(t, 'flood', '?live=sse&offset=-1'));
+    try {
+      expect(reader.status).toBe(200);
+      await reader.waitFor(() => reader.ofType('data').reduce((n, m) => n + (m.json as unknown[]).length, 0) === 256, 'the whole history', 15_000);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // Those still paused are cut once they took nothing for 30 s (DRAIN_TIMEOUT_MS, sse.ts).
+      expect(await openStreams(t)).toBeLessThanOrEqual(4);
+    } finally {
+      await reader.close();
+    }
+    await expect.poll(() => openStreams(t), { timeout: 35_000, interval: 500 }).toBe(0);
+    await expectPoolWhole(t);
+    // A paused socket sees its end once it reads what came before it.
+    for (const client of paused) client.read();
+    await expect.poll(() => paused.every((client) => client.closed()), { timeout: 5000 }).toBe(true);
+  }, 60_000);
+
+  for (const [kind, query] of [
+    ['catch-up', '?offset=-1'],
+    ['long-poll', '?live=long-poll&offset=-1'],
+  ] as const) {
+  it(`${kind} readers that pipeline large pages, stop reading and vanish: their queued requests give their place up at once; no pool connection held`, async () => {
+    // 256 KiB reserved per page (two pages' worth): four stuck readers hold the whole 1 MiB row budget.
+    const t = await appWith({ MAX_EVENT_BYTES: String(64 * 1024), EVENTS_PAGE_BYTES: String(128 * 1024), ROWS_MEMORY_BYTES: String(1024 * 1024) });
+    await put(t, 'bystander');
+    await put(t, 'pages', 'application/json');
+    const message = JSON.stringify({ blob: 'x'.repeat(60_000) });
+    const res = await fetch(ds(t, 'pages'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${Array(32).fill(message).join(',')}]` });
+    expect(res.status).toBe(204);
+    // Each asks for the same large page many times over on one connection (pipelined), and reads none of it:
+    // once the socket buffers are full, one page waits unsent and the rest wait in the row budget's queue.
+    const request = headOf('GET', `/v1/stream/pages${query}`, {});
+    const stuck = await Promise.all(Array.from({ length: 4 }, () => rawRequest(t, request, `\r\n${request}`.repeat(80).slice(2) + '\r\n', false)));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
+    for (const client of stuck) client.socket.destroy();
+    // A reader that reads is served at once, not after the vanished connections' queued reads.
+    const started = Date.now();
+    const page = await fetch(ds(t, 'pages', '?offset=-1'), { signal: AbortSignal.timeout(10_000) });
+    expect(page.status).toBe(200);
+    expect(((await page.json()) as unknown[]).length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expectPoolWhole(t);
+  });
+  }
+
+  it('paused long-poll readers answered with a large page give their slots back and hold no connection', async () => {
+    const t = await appWith({ MAX_STREAMS: '4', STREAM_LONG_POLL_MS: '60000' });
+    await put(t, 'bystander');
+    await put(t, 'lp', 'application/json', '[{"n":0}]');
+    const paused = await Promise.all(
+      Array.from({ length: 4 }, () => rawRequest(t, headOf('GET', `/v1/stream/lp?live=long-poll&offset=${offset(1)}`, {}), '', false)),
+    );
+    await expect.poll(() => openStreams(t)).toBe(4);
+    const message = JSON.stringify({ blob: 'x'.repeat(60_000) });
+    const res = await fetch(ds(t, 'lp'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${Array(16).fill(message).join(',')}]` });
+    expect(res.status).toBe(204);
+    await expect.poll(() => openStreams(t), { timeout: 3000 }).toBe(0);
+    await expectPoolWhole(t);
+    for (const client of paused) client.read();
+    await expect.poll(() => paused.map((client) => statusOf(client.answer()))).toEqual([200, 200, 200, 200]);
+  });
+});
+
+describe('request bodies at and past MAX_BODY_BYTES', () => {
+  const LIMIT = 64 * 1024;
+  const env = { MAX_BODY_BYTES: String(LIMIT), MAX_EVENT_BYTES: String(LIMIT) };
+  /** A JSON message (one string) of exactly `bytes` bytes. */
+  const messageOf = (bytes: number) => JSON.stringify('y'.repeat(bytes - 2));
+
+  it('exactly at the limit is taken; one byte past is a readable 413 payload_too_large and appends nothing', async () => {
+    const t = await appWith(env);
+    await put(t, 'limit');
+    const at = await fetch(ds(t, 'limit'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: messageOf(LIMIT) });
+    expect(at.status, await at.text()).toBe(204);
+    const past = await fetch(ds(t, 'limit'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: messageOf(LIMIT + 1) });
+    const problem = await expectFetchedProblem(past, 413, 'payload_too_large');
+    expect(problem.detail).toContain('MAX_BODY_BYTES');
+    // Far past it (the client still sending when the answer comes): answered, not reset.
+    const far = await fetch(ds(t, 'limit'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: messageOf(8 * LIMIT) });
+    await expectFetchedProblem(far, 413, 'payload_too_large');
+    // A PUT's first message counts the same.
+    const created = await fetch(ds(t, 'limit-put'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: messageOf(LIMIT + 1) });
+    await expectFetchedProblem(created, 413, 'payload_too_large');
+    expect((await fetch(ds(t, 'limit-put'), { method: 'HEAD' })).status).toBe(404);
+    expect(await nativeSeqs(t, 'limit')).toEqual([1]);
+  });
+
+  it('a chunked body (no Content-Length) past the limit, and one declared past it that stops halfway, are answered 413', async () => {
+    const t = await appWith(env);
+    await put(t, 'chunked');
+    const chunk = messageOf(LIMIT + 100);
+    const chunked = await rawRequest(
+      t,
+      headOf('POST', '/v1/stream/chunked', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }),
+      `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
+    );
+    expect(await rawOutcome(chunked)).toBe('413 payload_too_large');
+    const stalled = await rawRequest(t, headOf('POST', '/v1/stream/chunked', { 'content-type': 'application/json', 'content-length': String(10 * LIMIT) }), 'x'.repeat(LIMIT));
+    expect(await rawOutcome(stalled)).toBe('413 payload_too_large');
+    expect(await nativeSeqs(t, 'chunked')).toEqual([]);
+  });
+
+  it('a byte stream append is one event: its base64 must fit MAX_EVENT_BYTES, else 413 payload_too_large', async () => {
+    const t = await appWith(env);
+    await put(t, 'octets', 'application/octet-stream');
+    // {"base64":"..."} around 4/3 of the bytes.
+    const fits = Math.floor((LIMIT - 13) / 4) * 3;
+    const ok = await fetch(ds(t, 'octets'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(fits, 1) });
+    expect(ok.status, await ok.text()).toBe(204);
+    const over = await fetch(ds(t, 'octets'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(fits + 3, 1) });
+    await expectFetchedProblem(over, 413, 'payload_too_large');
+    expect(await nativeSeqs(t, 'octets')).toEqual([1]);
+  });
+});
+
+describe('slow uploads', () => {
+  it('a body trickled byte by byte is cut at REQUEST_TIMEOUT_MS with 408 request_timeout; nothing appended, nothing held', async () => {
+    const t = await appWith({ REQUEST_TIMEOUT_MS: '1000' });
+    await put(t, 'bystander');
+    await put(t, 'slow');
+    const body = JSON.stringify({ text: 'z'.repeat(200) });
+    const uploads = await Promise.all(
+      Array.from({ length: 6 }, () => rawRequest(t, headOf('POST', '/v1/stream/slow', { 'content-type': 'application/json', 'content-length': String(body.length) }), body.slice(0, 1))),
+    );
+    let sent = 1;
+    const trickle = setInterval(() => {
+      for (const upload of uploads) if (!upload.closed()) upload.socket.write(body.slice(sent, sent + 1));
+      sent++;
+    }, 50);
+    try {
+      // Meanwhile the API answers (the six hold no pool connection while their bodies come).
+      await expectPoolWhole(t);
+      const started = Date.now();
+      const outcomes = await Promise.all(uploads.map((upload) => rawOutcome(upload, 5000)));
+      expect(outcomes).toEqual(Array(6).fill('408 request_timeout'));
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(uploads[0]!.answer()).toContain('REQUEST_TIMEOUT_MS');
+      await expect.poll(() => uploads.every((upload) => upload.closed()), { timeout: 3000 }).toBe(true);
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(await nativeSeqs(t, 'slow')).toEqual([]);
+    await expectPoolWhole(t);
+  });
+});
+
+describe('paths and headers at their bounds', () => {
+  it('a path whose id is 128 characters is a stream; one of 129, or one far longer, is 400 invalid_stream_path', async () => {
+    const t = await appWith({});
+    const longest = `${'a'.repeat(60)}/${'b'.repeat(67)}`;
+    expect(longest.replace('/', ':')).toHaveLength(128);
+    await put(t, longest, 'text/plain', 'hi');
+    const read = await fetch(ds(t, longest, '?offset=-1'));
+    expect(read.status).toBe(200);
+    expect(await read.text()).toBe('hi');
+    expect((await call(t.app, 'GET', `/v1/sessions/${longest.replace('/', ':')}`)).statusCode).toBe(200);
+    for (const path of [`${longest}c`, 'x'.repeat(129), `${'s/'.repeat(1500)}end`, 'q'.repeat(4000)]) {
+      for (const method of ['PUT', 'POST', 'GET', 'HEAD'] as const) {
+        const res = await t.app.inject({ method, url: `/v1/stream/${path}`, headers: { 'content-type': 'text/plain' }, ...(method === 'POST' ? { payload: 'x' } : {}) });
+        if (method === 'HEAD') expect(res.statusCode, `${method} ${path.length}`).toBe(400);
+        else expectProblem(res, 400, 'invalid_stream_path');
+      }
+    }
+  });
+
+  it('Stream-Seq orders bytes, whatever their length: 2^53-1 then 2^53 pass, then 10 is 409; a long value is taken', async () => {
+    const t = await appWith({});
+    await put(t, 'seq');
+    const post = (seq: string) =>
+      t.app.inject({ method: 'POST', url: '/v1/stream/seq', headers: { 'content-type': 'application/json', 'stream-seq': seq }, payload: '{"n":1}' });
+    expect((await post('9007199254740991')).statusCode).toBe(204);
+    expect((await post('9007199254740992')).statusCode).toBe(204);
+    expectProblem(await post('10'), 409, 'stream_seq_conflict');
+    expectProblem(await post('9007199254740992'), 409, 'stream_seq_conflict');
+    // Byte order, not number order: 'A' (0x41) is past '9' (0x39), however long what follows.
+    expect((await post(`A${'0'.repeat(8000)}`)).statusCode).toBe(204);
+    expect(await nativeSeqs(t, 'seq')).toEqual([1, 2, 3]);
+  });
+
+  it('producer epoch and seq: 2^53-1 is taken, 2^53 is 400 invalid_request; a seq of 2^53-1 in a new epoch is a gap', async () => {
+    const t = await appWith({});
+    await put(t, 'prod');
+    const post = (epoch: string, seq: string, id = 'p') =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/stream/prod',
+        headers: { 'content-type': 'application/json', 'producer-id': id, 'producer-epoch': epoch, 'producer-seq': seq },
+        payload: '{"n":1}',
+      });
+    const MAX = '9007199254740991';
+    const PAST = '9007199254740992';
+    const first = await post(MAX, '0');
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.headers['producer-epoch']).toBe(MAX);
+    expectProblem(await post(PAST, '0'), 400, 'invalid_request');
+    expectProblem(await post(MAX, PAST), 400, 'invalid_request');
+    const gap = await post(MAX, MAX);
+    expectProblem(gap, 409, 'producer_seq_gap');
+    expect(gap.headers['producer-expected-seq']).toBe('1');
+    expect(gap.headers['producer-received-seq']).toBe(MAX);
+    const stale = await post('0', '0');
+    expectProblem(stale, 403, 'producer_epoch_stale');
+    expect(stale.headers['producer-epoch']).toBe(MAX);
+    expectProblem(await post('0', '0', 'i'.repeat(257)), 400, 'invalid_request');
+    expect((await post('0', '0', 'i'.repeat(256))).statusCode).toBe(200);
+    expect(await nativeSeqs(t, 'prod')).toEqual([1, 2]);
+  });
+
+  it('requests Node cannot parse (control bytes in a header, a bad or doubled Content-Length, a raw byte in the path, huge headers) get a problem document, then the connection closes', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    await put(t, 'parse');
+    const cases: [string, string, number][] = [
+      ['a NUL in Stream-Seq', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1\r\nstream-seq: a\x00b\r\n\r\n1', 400],
+      ['a DEL in Producer-Id', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\nproducer-id: a\x7fb\r\n\r\n', 400],
+      ['Content-Length not a number', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n', 400],
+      ['two Content-Lengths', 'POST /v1/stream/parse HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab', 400],
+      ['raw bytes 0xFF 0xFE in the path', 'GET /v1/stream/\xff\xfe?offset=-1 HTTP/1.1\r\nhost: x\r\n\r\n', 400],
+      ['headers past 16 KiB', `GET /v1/stream/parse?offset=-1 HTTP/1.1\r\nhost: x\r\nstream-seq: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ];
+    const details: string[] = [];
+    for (const [what, request, status] of cases) {
+      const end = request.indexOf('\r\n\r\n') + 2;
+      const client = await rawRequest(t, Buffer.from(request.slice(0, end), 'latin1'), Buffer.from(request.slice(end + 2), 'latin1'));
+      await expect.poll(() => client.closed(), { timeout: 3000 }).toBe(true);
+      const answer = client.answer();
+      expect(`${what}: ${statusOf(answer)} ${codeOf(answer)}`).toBe(`${what}: ${status} invalid_request`);
+      expect(answer, what).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      expect(body).toMatchObject({ status, code: 'invalid_request', type: 'urn:session-sync:problem:invalid_request' });
+      expect(typeof body.detail).toBe('string');
+      details.push(body.detail);
+    }
+    expect(details[0]).toMatch(/^the request is not valid HTTP\/1\.1 \(.+\); nothing was done$/);
+    expect(await nativeSeqs(t, 'parse')).toEqual([]);
+    await expectPoolWhole(t);
+  });
+
+  it('header values that are not UTF-8: Stream-Seq ordered by their bytes, a Producer-Id kept as sent, a Content-Type refused readably', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    await put(t, 'bytes');
+    const post = (headers: Buffer) =>
+      rawRequest(t, Buffer.concat([Buffer.from('POST /v1/stream/bytes HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\nconnection: close\r\n', 'latin1'), headers]), '{"n":1}');
+    const latin1 = (text: string) => Buffer.from(text, 'latin1');
+    const answered = async (client: RawClient) => {
+      await expect.poll(() => client.closed(), { timeout: 5000 }).toBe(true);
+      return client.answer();
+    };
+    // 0xFF sorts after every ASCII byte; 0xFE before 0xFF.
+    expect(statusOf(await answered(await post(latin1('content-type: application/json\r\nstream-seq: z\r\n'))))).toBe(204);
+    expect(statusOf(await answered(await post(latin1('content-type: application/json\r\nstream-seq: \xff\x80\r\n'))))).toBe(204);
+    const regressed = await answered(await post(latin1('content-type: application/json\r\nstream-seq: \xfe\r\n')));
+    expect(`${statusOf(regressed)} ${codeOf(regressed)}`).toBe('409 stream_seq_conflict');
+    // A producer named by bytes that are not UTF-8: the same bytes are the same producer.
+    const producer = latin1('content-type: application/json\r\nproducer-id: \xc3\x28\xff\r\nproducer-epoch: 0\r\nproducer-seq: 0\r\n');
+    expect(statusOf(await answered(await post(producer)))).toBe(200);
+    expect(statusOf(await answered(await post(producer)))).toBe(204);
+    // Not a media type at all (a byte no token may hold): refused as one, before the stream is looked at.
+    const mismatch = await answered(await post(latin1('content-type: application/json\xff\r\n')));
+    expect(`${statusOf(mismatch)} ${codeOf(mismatch)}`).toBe('415 unsupported_media_type');
+    expect(mismatch).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    // Every answer was whole, and the stream holds the three appends.
+    expect(await nativeSeqs(t, 'bytes')).toEqual([1, 2, 3]);
+    await expectPoolWhole(t);
+  });
+});
