@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /**
  * A process-wide budget of bytes, handed out in FIFO order: what holds rows in
@@ -92,4 +93,22 @@ export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release
   }
   res.once('finish', done);
   res.once('close', done);
+}
+
+/**
+ * `budget.acquire`, waited for only while the client's connection is open: the
+ * queue is first come, first served, so a request whose connection closed (a
+ * reader cut for not reading, with more requests pipelined behind) would
+ * otherwise keep its place ahead of readers that read. Abandoned, it resolves
+ * with a no-op release: the caller checks `socket.destroyed` before reading.
+ */
+export async function acquireWhileConnected(budget: ByteBudget, socket: Socket, bytes: number): Promise<() => void> {
+  let abandon: (() => void) | undefined;
+  const release = await budget.acquire(bytes, (cancel) => {
+    abandon = cancel;
+    if (socket.destroyed) cancel();
+    else socket.once('close', cancel);
+  });
+  if (abandon) socket.off('close', abandon);
+  return release;
 }

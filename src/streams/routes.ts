@@ -4,7 +4,7 @@ import { InvalidRequest, SessionDeleted, SessionNotFound, TooManyStreams } from 
 import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
-import { releaseWhenSent } from '../stream/budget.js';
+import { acquireWhileConnected, releaseWhenSent } from '../stream/budget.js';
 import { SseWriter } from '../stream/sse.js';
 import { responseCursor } from './cursor.js';
 import { type AdmittedSse, admitSse, ClientGone, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
@@ -274,7 +274,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     }
     const from = parseOffset(query[DS_PARAM.offset]);
     // The page stays in memory until the client has it: its bytes are reserved first, as for a native page.
-    const release = await acquireWhileConnected(request, 2 * pageBytes);
+    const release = await acquireWhileConnected(services.streamAdmission.rowBudget, request.raw.socket, 2 * pageBytes);
     if (request.raw.socket.destroyed) {
       // Gone while it waited (a vanished or pipelined request of a cut connection): no read for nobody.
       release();
@@ -289,23 +289,6 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     }
     return sendPage(request, reply, from, { page, release });
   });
-
-  /**
-   * A share of the row budget, waited for only while the client's connection is open: the queue is
-   * first come, first served, so a request whose connection closed (a reader cut for not reading, with
-   * more requests pipelined behind) would otherwise keep its place ahead of readers that read.
-   */
-  async function acquireWhileConnected(request: FastifyRequest, bytes: number): Promise<() => void> {
-    const socket = request.raw.socket;
-    let abandon: (() => void) | undefined;
-    const release = await services.streamAdmission.rowBudget.acquire(bytes, (cancel) => {
-      abandon = cancel;
-      if (socket.destroyed) cancel();
-      else socket.once('close', cancel);
-    });
-    if (abandon) socket.off('close', abandon);
-    return release;
-  }
 
   /** §5.7: data at once; at the tail a wait, then 204 with the tail offset (and `Stream-Closed` once closed). */
   async function longPollRead(request: FastifyRequest, reply: FastifyReply, from: ReadFrom, cursor: () => string) {

@@ -223,9 +223,11 @@ describe('readers that vanish or stop reading', () => {
     await expect.poll(() => paused.every((client) => client.closed()), { timeout: 5000 }).toBe(true);
   }, 60_000);
 
-  for (const [kind, query] of [
-    ['catch-up', '?offset=-1'],
-    ['long-poll', '?live=long-poll&offset=-1'],
+  for (const [kind, path] of [
+    ['catch-up', '/v1/stream/pages?offset=-1'],
+    ['long-poll', '/v1/stream/pages?live=long-poll&offset=-1'],
+    // The native history read holds its page the same way.
+    ['native events', '/v1/sessions/pages/events'],
   ] as const) {
   it(`${kind} readers that pipeline large pages, stop reading and vanish: their queued requests give their place up at once; no pool connection held`, async () => {
     // 256 KiB reserved per page (two pages' worth): four stuck readers hold the whole 1 MiB row budget.
@@ -237,7 +239,7 @@ describe('readers that vanish or stop reading', () => {
     expect(res.status).toBe(204);
     // Each asks for the same large page many times over on one connection (pipelined), and reads none of it:
     // once the socket buffers are full, one page waits unsent and the rest wait in the row budget's queue.
-    const request = headOf('GET', `/v1/stream/pages${query}`, {});
+    const request = headOf('GET', path, {});
     const stuck = await Promise.all(Array.from({ length: 4 }, () => rawRequest(t, request, `\r\n${request}`.repeat(80).slice(2) + '\r\n', false)));
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
