@@ -10,7 +10,7 @@ import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/store.js';
 import type { Services } from '../services.js';
 import { startEventAppend } from './append.js';
-import { releaseWhenSent } from '../stream/budget.js';
+import { acquireWhileConnected, releaseWhenSent } from '../stream/budget.js';
 import { pageBytesFor, readEvents } from './read.js';
 import { checkClientType, EventType } from './types.js';
 
@@ -99,7 +99,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const { after = 0, limit = 100, type } = request.query;
       // The page and its answer stay in memory until the client has taken them: their bytes are reserved first.
-      const release = await services.streamAdmission.rowBudget.acquire(2 * pageBytesFor(eventsPageBytes, maxEventBytes));
+      const budget = services.streamAdmission.rowBudget;
+      const release = await acquireWhileConnected(budget, request.raw.socket, 2 * pageBytesFor(eventsPageBytes, maxEventBytes));
+      if (request.raw.socket.destroyed) {
+        // Gone while it waited (a pipelined request of a connection cut for not reading): no read for nobody,
+        // and nothing to send: fastify is told the answer is not its to send.
+        release();
+        return reply.hijack();
+      }
       try {
         const body = await db.begin(READ_ONLY_SNAPSHOT, async (tx) => {
             const session = await getSession(tx, request.params.id);
@@ -110,7 +117,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
             // Spliced from the stored JSON text: parsing and re-serialising a page would hold it twice more.
             return `{"events":[${page.eventsJson.join(',')}],"last_seq":${lastSeq},"has_more":${page.hasMore}}`;
           });
-        releaseWhenSent(reply.raw, services.streamAdmission.rowBudget, release);
+        releaseWhenSent(reply.raw, budget, release);
         // Already JSON text, so the response schema's serializer is not asked to serialise it again.
         return reply.type('application/json; charset=utf-8').send(body as never);
       } catch (error) {
