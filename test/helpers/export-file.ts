@@ -17,6 +17,7 @@ const COUNTED: Record<string, string> = {
   message: 'messages',
   queue_batch: 'queue_batches',
   turn: 'turns',
+  producer: 'producers',
   attachment: 'attachments',
 };
 
@@ -26,7 +27,7 @@ const COUNTED: Record<string, string> = {
  * lines say.
  */
 export function exportFile(lines: ExportLine[], asIs = false): string {
-  const counts: Record<string, number> = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
+  const counts: Record<string, number> = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, producers: 0, attachments: 0 };
   for (const line of lines) {
     const key = COUNTED[line.record];
     if (key) counts[key] = (counts[key] ?? 0) + 1;
