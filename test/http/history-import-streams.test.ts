@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteExpiredSessions } from '../../src/history/expiry.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { exportFile, exportLines, type ExportLine as Line } from '../helpers/export-file.js';
 
@@ -168,10 +169,18 @@ describe('a stream exported and imported answers the face as the original did', 
     await expectStatus(ds('PUT', at, { 'content-type': 'text/plain', 'stream-expires-at': when.toISOString() }), 201);
     const ttl = unique('ttl');
     await expectStatus(ds('PUT', ttl, { 'content-type': 'text/plain', 'stream-ttl': '3600' }), 201);
-    const atHead = await ds('HEAD', await copyOf(at));
+    const atCopy = await copyOf(at);
+    const atHead = await ds('HEAD', atCopy);
     expect(atHead.statusCode).toBe(200);
     expect(atHead.headers['stream-expires-at']).toBe(when.toISOString());
     expect(atHead.headers['stream-ttl']).toBeUndefined();
+    // The expiry sweep knows of the copy's fixed time: once it has passed (the stored times moved back two hours), it deletes the copy.
+    await t.database.db`
+      update sessions set expires_at = expires_at - interval '2 hours', expiry_check_at = expiry_check_at - interval '2 hours'
+      where id = ${atCopy}`;
+    expect(await deleteExpiredSessions(t.database.db)).toBeGreaterThanOrEqual(1);
+    const [gone] = await t.database.db`select 1 from sessions where id = ${atCopy}`;
+    expect(gone).toBeUndefined();
     const ttlHead = await ds('HEAD', await copyOf(ttl));
     expect(ttlHead.headers['stream-ttl']).toBe('3600');
     expect(ttlHead.headers['stream-expires-at']).toBeUndefined();
