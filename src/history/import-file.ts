@@ -214,6 +214,8 @@ function checkSession(session: SessionLine, line: number, limits: ImportLimits):
         '(type/subtype in lowercase, without parameters or surrounding blanks)',
     );
   }
+  // Only a PUT that makes a stream (or a fork) sets Stream-Expires-At.
+  if (session.expires_at != null && session.stream_content_type == null) throw fail('session record: expires_at is a stream\'s, and stream_content_type is null');
   if (session.closed_by != null && session.closed_at == null) throw fail('session record: closed_by names the request that closed the stream, and closed_at is null');
 }
 

@@ -57,6 +57,10 @@ export async function importSession(committer: Committer, input: ImportInput): P
   return beginAndWake(committer, async (tx) => {
     const sid = await insertImportedSession(tx, id, session);
     if (sid === undefined) throw new SessionExists(id);
+    // A stream whose expiry passed since the export reads as absent: a copy nobody could read is refused, not made.
+    if (session.stream_content_type != null && (session.expires_at != null || session.ttl_ms !== null) && (await findSessionRow(tx, id))?.streamExpired) {
+      throw new InvalidImport(first.value.no, 'session record: the stream is past its expiry (expires_at, or ttl_ms from now): it would read as absent');
+    }
     const store = new Store(tx, sid, input.bytes);
     for await (const record of records) {
       await store.take(record);

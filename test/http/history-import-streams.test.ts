@@ -280,6 +280,17 @@ describe('a file\'s stream records pass the checks of the face, or the import is
     await expectStatus(ds('POST', copy, { ...JSON_TYPE, ...producer('p', 1, 0), 'stream-closed': 'true' }, '{"n":1}'), 204);
   });
 
+  it('a stream whose expiry has passed since the export is refused: the copy would read as absent', async () => {
+    const lines = await byteStream();
+    session(lines).expires_at = '2001-01-01T00:00:00Z';
+    await expectRefused(lines, 2, /past its expiry/);
+    // Only the face sets a fixed expiry, on a stream.
+    const native = await jsonStream();
+    session(native).stream_content_type = null;
+    session(native).expires_at = '2101-01-01T00:00:00Z';
+    await expectRefused(native, 2, /expires_at is a stream's, and stream_content_type is null/);
+  });
+
   it('expires_at and closed_at as instants', async () => {
     for (const field of ['expires_at', 'closed_at']) {
       const lines = await jsonStream();
