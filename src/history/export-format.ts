@@ -96,10 +96,11 @@ export const SessionRecordLine = record('session', {
   created_at: Instant,
   updated_at: Instant,
   /*
-   * The Durable Streams face's columns (src/streams/). Optional: a file
-   * written before they were exported imports as a session the face never
-   * touched (all null). `read_at` does not travel: the idle window restarts
-   * at the import, as `updated_at` does.
+   * The Durable Streams face's columns (src/streams/), each written only
+   * when set: a native session's record is as it was before they travelled
+   * (older servers read it), and a file without them imports as a session
+   * the face never touched. `read_at` does not travel: the idle window
+   * restarts at the import, as `updated_at` does.
    */
   /** A stream's Content-Type as the face keeps it (`contentTypeKey`); null: a native session (JSON). */
   stream_content_type: Type.Optional(Nullable(HeaderValue)),
@@ -189,7 +190,7 @@ export const EndRecord = record('end', {
       messages: Count,
       queue_batches: Count,
       turns: Count,
-      /** Absent in a file written before producers were exported: it holds none. */
+      /** Written only when there are some: absent, the file holds none (as one written before they travelled). */
       producers: Type.Optional(Count),
       attachments: Count,
     },

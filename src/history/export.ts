@@ -46,7 +46,10 @@ export async function* exportLines(db: Db, sessionId: string): AsyncGenerator<st
     const sid = session.sid;
     const counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, producers: 0, attachments: 0 };
     const header = { record: 'header', format: EXPORT_FORMAT, format_version: EXPORT_FORMAT_VERSION, exported_at: new Date().toISOString() };
-    yield `${JSON.stringify(header)}\n${session.line}\n`;
+    // The Durable Streams fields only where the face set them: a native session's line is as before, so a
+    // server that predates them still reads its export (and refuses a stream's rather than lose them).
+    const line = session.stream === '{}' ? session.line : `${session.line.slice(0, -1)}, ${session.stream.slice(1)}`;
+    yield `${JSON.stringify(header)}\n${line}\n`;
 
     for (let after = -1; ; ) {
       const row = await readSnapshotLine(pg, sid, after);
@@ -119,7 +122,9 @@ export async function* exportLines(db: Db, sessionId: string): AsyncGenerator<st
       }
     }
 
-    yield `${JSON.stringify({ record: 'end', counts })}\n`;
+    // Counted only when there are some, for the same reason: a file without producers reads as it always did.
+    const { producers, ...others } = counts;
+    yield `${JSON.stringify({ record: 'end', counts: producers === 0 ? others : counts })}\n`;
     await commit(pg);
   } finally {
     // After a failure or an abandoned read the transaction is still open: roll it back before the connection goes back.

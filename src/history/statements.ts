@@ -142,8 +142,8 @@ export async function moveExpiryCheck(pg: Sql, sid: number): Promise<void> {
 // ---- export: each record kind a page of JSON lines built by Postgres (json_build_object), so stored JSON travels verbatim
 
 /** The session's record, with its internal key (none for a soft-deleted one or a stream past its expiry, as every read by id). */
-export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: number; line: string } | undefined> {
-  const [row] = await pg<{ sid: number; line: string }[]>`
+export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: number; line: string; stream: string } | undefined> {
+  const [row] = await pg<{ sid: number; line: string; stream: string }[]>`
     select sid, json_build_object(
       'record', 'session', 'id', id, 'parent_id', parent_id, 'metadata', metadata, 'encoding', encoding,
       'schema_version', schema_version, 'version', version, 'last_seq', last_seq, 'state_seq', state_seq,
@@ -154,9 +154,9 @@ export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: numbe
       'archived_count', archived_count, 'first_user_message', first_user_message,
       'usage', json_build_object('input_tokens', usage_input_tokens, 'output_tokens', usage_output_tokens,
                                  'cost_usd', usage_cost_usd, 'turns', usage_turns),
-      'created_at', created_at, 'updated_at', updated_at,
-      'stream_content_type', stream_content_type, 'closed_at', closed_at, 'stream_seq', stream_seq,
-      'closed_by', closed_by, 'expires_at', expires_at)::text as line
+      'created_at', created_at, 'updated_at', updated_at)::text as line,
+      json_strip_nulls(json_build_object('stream_content_type', stream_content_type, 'closed_at', closed_at,
+        'stream_seq', stream_seq, 'closed_by', closed_by, 'expires_at', expires_at))::text as stream
     from sessions
     where id = ${id} and deleted_at is null and not (stream_content_type is not null and ${sessionExpired(pg)})`;
   return row;

@@ -32,6 +32,8 @@ export function exportFile(lines: ExportLine[], asIs = false): string {
     const key = COUNTED[line.record];
     if (key) counts[key] = (counts[key] ?? 0) + 1;
   }
+  // As the export writes them: producers counted only when there are some.
+  if (counts.producers === 0) delete counts.producers;
   const fixed = (line: ExportLine) => (line.record === 'end' && !asIs ? { ...line, counts } : line);
   return lines.map((line) => JSON.stringify(fixed(line))).join('\n') + '\n';
 }

@@ -197,6 +197,20 @@ describe('a stream exported and imported answers the face as the original did', 
     expectProblem(await call(t.app, 'GET', `/v1/sessions/${expired}/export`), 404, 'session_not_found');
   });
 
+  it('a native session exports as before (no stream fields, no producers count); a stream\'s export carries only what is set', async () => {
+    const native = unique('plain');
+    await call(t.app, 'POST', '/v1/sessions', { id: native });
+    const lines = await exportLines(t, native);
+    for (const field of ['stream_content_type', 'closed_at', 'stream_seq', 'closed_by', 'expires_at']) expect(lines[1]).not.toHaveProperty(field);
+    expect(lines.at(-1)?.counts).not.toHaveProperty('producers');
+    const stream = unique('set');
+    await expectStatus(ds('PUT', stream, { 'content-type': 'text/plain', 'stream-closed': 'true' }), 201);
+    const session = (await exportLines(t, stream))[1] as Line;
+    expect(session.stream_content_type).toBe('text/plain');
+    expect(Date.parse(session.closed_at)).not.toBeNaN();
+    for (const field of ['stream_seq', 'closed_by', 'expires_at']) expect(session).not.toHaveProperty(field);
+  });
+
   it('a file written before the stream fields travelled imports as a session the face reads as JSON', async () => {
     const id = unique('native');
     await expectStatus(ds('PUT', id, JSON_TYPE, '{"n":1}'), 201);
