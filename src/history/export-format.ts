@@ -8,6 +8,7 @@ import { Metadata } from '../sessions/view.js';
 import { MAX_USAGE_TOTAL } from '../turns/commit.js';
 import { TurnAnswer, TurnId } from '../turns/view.js';
 import { RetentionPolicy, TtlMs } from './view.js';
+import { MAX_PRODUCER_ID_LENGTH } from '../streams/producers.js';
 
 /**
  * The export file: NDJSON, one record a line, told apart by `record`. Its
@@ -16,7 +17,7 @@ import { RetentionPolicy, TtlMs } from './view.js';
  * short anywhere is refused rather than imported in part.
  *
  *   header, session, snapshot (+ chunk lines when binary)*, event*, message*,
- *   queue_batch*, turn*, attachment (+ chunk lines)*, end
+ *   queue_batch*, turn*, producer*, attachment (+ chunk lines)*, end
  *
  * The state travels as what the server stores: every kept snapshot and
  * checkpoint plus the kept state events (the deltas), so every version a
@@ -37,6 +38,18 @@ const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 /** As Postgres writes a timestamptz in JSON (microseconds, an offset), or as JavaScript does. */
 const Instant = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?(Z|[+-]\\d{2}(:?\\d{2})?)$' });
 const Json = Type.Unknown();
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/**
+ * A header value as Node hands it to a route: Latin-1 characters a header may
+ * carry (no control character but tab), without the blanks the parser strips
+ * from either end. What the Durable Streams face stores from a header
+ * (Stream-Seq, a Producer-Id) is one, and is served back in one.
+ */
+const HEADER_VALUE = '^(?:[\\x21-\\x7e\\x80-\\xff](?:[\\t\\x20-\\x7e\\x80-\\xff]*[\\x21-\\x7e\\x80-\\xff])?)?$';
+const HeaderValue = Type.String({ pattern: HEADER_VALUE });
+/** Producer-Id, Producer-Epoch, Producer-Seq as `parseProducerHeaders` takes them. */
+const ProducerId = Type.String({ pattern: HEADER_VALUE, minLength: 1, maxLength: MAX_PRODUCER_ID_LENGTH });
+const SafeCount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 /** A value list the TypeBox compiler checks (StringEnum is for the route schemas, which Ajv checks). */
 const OneOf = <const T extends readonly string[]>(values: T) => Type.Union(values.map((value) => Type.Literal(value))) as unknown as TSchema & { static: T[number] };
 const record = <const R extends string, P extends Record<string, TSchema>>(name: R, properties: P) =>
@@ -82,6 +95,25 @@ export const SessionRecordLine = record('session', {
   ),
   created_at: Instant,
   updated_at: Instant,
+  /*
+   * The Durable Streams face's columns (src/streams/), each written only
+   * when set: a native session's record is as it was before they travelled
+   * (older servers read it), and a file without them imports as a session
+   * the face never touched. `read_at` does not travel: the idle window
+   * restarts at the import, as `updated_at` does.
+   */
+  /** A stream's Content-Type as the face keeps it (`contentTypeKey`); null: a native session (JSON). */
+  stream_content_type: Type.Optional(Nullable(HeaderValue)),
+  /** When the stream was closed (`Stream-Closed`): the copy is closed too. */
+  closed_at: Type.Optional(Nullable(Instant)),
+  /** The last `Stream-Seq` accepted. */
+  stream_seq: Type.Optional(Nullable(HeaderValue)),
+  /** The producer request that closed the stream: its retry is acknowledged on the copy. */
+  closed_by: Type.Optional(
+    Nullable(Type.Object({ producer_id: ProducerId, epoch: SafeCount, seq: SafeCount }, { additionalProperties: false })),
+  ),
+  /** `Stream-Expires-At`. */
+  expires_at: Type.Optional(Nullable(Instant)),
 });
 
 export const SnapshotRecord = record('snapshot', {
@@ -132,6 +164,13 @@ export const TurnRecord = record('turn', {
   created_at: Instant,
 });
 
+/** An idempotent producer's state on the stream (PROTOCOL §5.2.1): its epoch and the highest seq accepted in it. */
+export const ProducerRecord = record('producer', {
+  producer_id: ProducerId,
+  epoch: SafeCount,
+  seq: SafeCount,
+});
+
 export const AttachmentRecord = record('attachment', {
   attachment_id: AttachmentId,
   size: Count,
@@ -140,12 +179,21 @@ export const AttachmentRecord = record('attachment', {
   created_at: Instant,
 });
 
-export const EXPORT_COUNTED = ['snapshots', 'events', 'messages', 'queue_batches', 'turns', 'attachments'] as const;
+export const EXPORT_COUNTED = ['snapshots', 'events', 'messages', 'queue_batches', 'turns', 'producers', 'attachments'] as const;
 export type ExportCounts = Record<(typeof EXPORT_COUNTED)[number], number>;
 
 export const EndRecord = record('end', {
   counts: Type.Object(
-    { snapshots: Count, events: Count, messages: Count, queue_batches: Count, turns: Count, attachments: Count },
+    {
+      snapshots: Count,
+      events: Count,
+      messages: Count,
+      queue_batches: Count,
+      turns: Count,
+      /** Written only when there are some: absent, the file holds none (as one written before they travelled). */
+      producers: Type.Optional(Count),
+      attachments: Count,
+    },
     { additionalProperties: false },
   ),
 });
@@ -156,6 +204,7 @@ export type EventLine = Static<typeof EventRecord>;
 export type MessageLine = Static<typeof MessageRecord>;
 export type QueueBatchLine = Static<typeof QueueBatchRecord>;
 export type TurnLine = Static<typeof TurnRecord>;
+export type ProducerLine = Static<typeof ProducerRecord>;
 export type AttachmentLine = Static<typeof AttachmentRecord>;
 export type EndLine = Static<typeof EndRecord>;
 
@@ -168,6 +217,7 @@ export const RECORDS = {
   message: MessageRecord,
   queue_batch: QueueBatchRecord,
   turn: TurnRecord,
+  producer: ProducerRecord,
   attachment: AttachmentRecord,
   end: EndRecord,
 } as const;

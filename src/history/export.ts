@@ -7,6 +7,7 @@ import {
   readAttachmentLines,
   readEventLines,
   readMessageLines,
+  readProducerLines,
   readQueueBatchLines,
   readSessionLine,
   readSnapshotLine,
@@ -21,6 +22,8 @@ const EVENT_PAGE_ROWS = 1000;
 const EVENT_PAGE_BYTES = 1024 * 1024;
 /** Queue batches hold up to a whole request body each: a few at a time. */
 const BATCH_ROWS = 4;
+/** A producer line is short (an id of at most MAX_PRODUCER_ID_LENGTH, two numbers). */
+const PRODUCER_ROWS = 500;
 
 /**
  * The lines of a session's export (see `export-format.ts`), each ending in a
@@ -31,7 +34,8 @@ const BATCH_ROWS = 4;
  * grow with the session and a slow reader slows the reads. The lines are
  * built by Postgres (`json_build_object`), so stored JSON travels verbatim.
  * Abandoning the iteration (a client that goes away) rolls back and frees the
- * connection. Throws SessionNotFound before the first line.
+ * connection. Throws SessionNotFound before the first line (also for a
+ * soft-deleted session or a stream past its expiry: both read as absent).
  */
 export async function* exportLines(db: Db, sessionId: string): AsyncGenerator<string> {
   const pg = await db.reserve();
@@ -40,9 +44,12 @@ export async function* exportLines(db: Db, sessionId: string): AsyncGenerator<st
     const session = await readSessionLine(pg, sessionId);
     if (!session) throw new SessionNotFound(sessionId);
     const sid = session.sid;
-    const counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
+    const counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, producers: 0, attachments: 0 };
     const header = { record: 'header', format: EXPORT_FORMAT, format_version: EXPORT_FORMAT_VERSION, exported_at: new Date().toISOString() };
-    yield `${JSON.stringify(header)}\n${session.line}\n`;
+    // The Durable Streams fields only where the face set them: a native session's line is as before, so a
+    // server that predates them still reads its export (and refuses a stream's rather than lose them).
+    const line = session.stream === '{}' ? session.line : `${session.line.slice(0, -1)}, ${session.stream.slice(1)}`;
+    yield `${JSON.stringify(header)}\n${line}\n`;
 
     for (let after = -1; ; ) {
       const row = await readSnapshotLine(pg, sid, after);
@@ -91,6 +98,14 @@ export async function* exportLines(db: Db, sessionId: string): AsyncGenerator<st
       for (const row of rows) yield `${row.line}\n`;
     }
 
+    for (let after = ''; ; ) {
+      const rows = await readProducerLines(pg, sid, after, PRODUCER_ROWS);
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]?.producerId ?? after;
+      counts.producers += rows.length;
+      for (const row of rows) yield `${row.line}\n`;
+    }
+
     for (let after = 0; ; ) {
       const rows = await readAttachmentLines(pg, sid, after, PAGE_ROWS);
       if (rows.length === 0) break;
@@ -107,7 +122,9 @@ export async function* exportLines(db: Db, sessionId: string): AsyncGenerator<st
       }
     }
 
-    yield `${JSON.stringify({ record: 'end', counts })}\n`;
+    // Counted only when there are some, for the same reason: a file without producers reads as it always did.
+    const { producers, ...others } = counts;
+    yield `${JSON.stringify({ record: 'end', counts: producers === 0 ? others : counts })}\n`;
     await commit(pg);
   } finally {
     // After a failure or an abandoned read the transaction is still open: roll it back before the connection goes back.

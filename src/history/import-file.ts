@@ -7,6 +7,7 @@ import { isReservedType, SERVER_EVENT_TYPES } from '../events/types.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { FIRST_USER_MESSAGE_CHARS } from '../messages/store.js';
 import { measure, NotPlainJson, type StateLimits } from '../state/json-value.js';
+import { contentTypeKey, isJsonStream, NATIVE_CONTENT_TYPE } from '../streams/messages.js';
 import {
   EXPORT_FORMAT,
   EXPORT_FORMAT_VERSION,
@@ -16,6 +17,7 @@ import {
   type AttachmentLine,
   type EventLine,
   type MessageLine,
+  type ProducerLine,
   type QueueBatchLine,
   type SessionLine,
   type SnapshotLine,
@@ -63,11 +65,12 @@ export type ImportRecord =
   | { record: 'message'; no: number; message: MessageLine; text: string }
   | { record: 'queue_batch'; no: number; batch: QueueBatchLine; text: string }
   | { record: 'turn'; no: number; turn: TurnLine; text: string }
+  | { record: 'producer'; no: number; producer: ProducerLine }
   | { record: 'attachment'; no: number; attachment: AttachmentLine; bytes: AsyncIterable<Buffer> }
   | { record: 'end'; no: number };
 
 /** The records after the session record, in the order the export writes them. */
-const RECORD_ORDER = ['snapshot', 'event', 'message', 'queue_batch', 'turn', 'attachment', 'end'] as const;
+const RECORD_ORDER = ['snapshot', 'event', 'message', 'queue_batch', 'turn', 'producer', 'attachment', 'end'] as const;
 type OrderedRecord = (typeof RECORD_ORDER)[number];
 
 const checks = Object.fromEntries(Object.entries(RECORDS).map(([name, schema]) => [name, TypeCompiler.Compile(schema)])) as {
@@ -119,7 +122,7 @@ export async function* readImportFile(input: ImportFileInput): AsyncGenerator<Im
     if (!check.Check(value)) throw new InvalidImport(line.no, describe(check, value));
     file.order(name as OrderedRecord, line.no);
     if (name === 'end') {
-      file.finish(line.no, (value as { counts: ExportCounts }).counts);
+      file.finish(line.no, (value as { counts: Partial<ExportCounts> }).counts);
       yield { record: 'end', no: line.no };
       const after = await reader.next();
       if (after) throw new InvalidImport(after.no, 'nothing may follow the end record');
@@ -203,11 +206,27 @@ function checkSession(session: SessionLine, line: number, limits: ImportLimits):
     throw fail('base_version and snapshot_version may not be above version');
   }
   if (session.encoding === 'json' && session.version > 0 && session.schema_version === null) throw fail('a session with state needs its schema_version');
+  // The Durable Streams face keeps a Content-Type as it compares it, and a producer closes only what it closed.
+  const contentType = session.stream_content_type;
+  if (contentType != null && contentTypeKey(contentType) !== contentType) {
+    throw fail(
+      `session record: stream_content_type ${JSON.stringify(contentType)} is not a Content-Type as the Durable Streams face keeps it ` +
+        '(type/subtype in lowercase, without parameters or surrounding blanks)',
+    );
+  }
+  // Only a PUT that makes a stream (or a fork) sets Stream-Expires-At.
+  if (session.expires_at != null && session.stream_content_type == null) throw fail('session record: expires_at is a stream\'s, and stream_content_type is null');
+  if (session.closed_by != null && session.closed_at == null) throw fail('session record: closed_by names the request that closed the stream, and closed_at is null');
 }
+
+/** What the Durable Streams face stores for a session its columns say nothing of: a native session reads as a JSON stream. */
+const streamContentType = (session: SessionLine) => session.stream_content_type ?? NATIVE_CONTENT_TYPE;
 
 /** The checks of the records after the session record, which depend on what came before them: order, seqs, versions, counts. */
 class FileChecks {
-  private readonly counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
+  private readonly counts: ExportCounts = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, producers: 0, attachments: 0 };
+  /** Whether the producer that closed the stream (closed_by) has come, with the state its closing request left. */
+  private closerSeen = false;
   private lastSeq: number;
   private lastMessageSeq = 0;
   private lastSnapshot = -1;
@@ -286,6 +305,24 @@ class FileChecks {
         yield { record: 'turn', no, turn, text: JSON.stringify(answer) };
         return;
       }
+      case 'producer': {
+        const producer = value as ProducerLine;
+        const by = this.session.closed_by;
+        if (by != null && by.producer_id === producer.producer_id) {
+          // Nothing is accepted after the close: the closing request's epoch and seq stay the producer's state.
+          if (by.epoch !== producer.epoch || by.seq !== producer.seq) {
+            throw new InvalidImport(
+              no,
+              `producer record: ${JSON.stringify(producer.producer_id)} closed the stream with epoch ${by.epoch} seq ${by.seq} ` +
+                `(the session's closed_by), so that is its state; the record says epoch ${producer.epoch} seq ${producer.seq}`,
+            );
+          }
+          this.closerSeen = true;
+        }
+        this.counts.producers++;
+        yield { record: 'producer', no, producer };
+        return;
+      }
       case 'attachment':
         yield this.attachment(value as AttachmentLine, no, reader);
         // Counted once its bytes were read and stored.
@@ -324,10 +361,38 @@ class FileChecks {
       return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'data', 'MAX_EVENT_BYTES').json);
     }
     if (!SERVER_EVENT_TYPES.has(event.type)) throw fail(`type "${event.type}" has a prefix only the server writes, and the server stores no such event`);
+    if (event.type === EVENT.streamMessage || event.type === EVENT.streamBytes) return this.streamData(event, no);
     if (event.type === EVENT.stateDelta) {
       return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the delta', 'MAX_EVENT_BYTES').json);
     }
     return JSON.stringify(event.data);
+  }
+
+  /**
+   * A Durable Streams message, as the face's append made it (`eventsOf`): a
+   * `stream.message` only in a JSON stream, its data one message of a body
+   * (the body itself, or an item of a body that is an array, one level down),
+   * within MAX_EVENT_BYTES; a `stream.bytes` only in a stream of another
+   * content type, its data `{"base64": ...}` of one non-empty body, the base64
+   * as Node writes it, within MAX_EVENT_BYTES.
+   */
+  private streamData(event: EventLine, no: number): string {
+    const fail = (detail: string) => new InvalidImport(no, `event record: ${detail}`);
+    const contentType = streamContentType(this.session);
+    const json = isJsonStream(contentType);
+    if (event.type === EVENT.streamMessage) {
+      if (!json) throw fail(`a stream.message event in a stream of Content-Type ${contentType}: its appends are stream.bytes events`);
+      // A message that is an array came inside an array body (a bare array is a batch of messages).
+      nestedWithin(no, 'event record: data', event.data, this.limits.maxJsonDepth - (Array.isArray(event.data) ? 1 : 0));
+      return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the message', 'MAX_EVENT_BYTES').json);
+    }
+    if (json) throw fail(`a stream.bytes event in a JSON stream (Content-Type ${contentType}): its appends are stream.message events`);
+    const data = event.data as { base64?: unknown } | null;
+    const base64 = typeof data === 'object' && data !== null && !Array.isArray(data) && Object.keys(data).length === 1 ? data.base64 : undefined;
+    if (typeof base64 !== 'string' || base64 === '' || Buffer.from(base64, 'base64').toString('base64') !== base64) {
+      throw fail('a stream.bytes event\'s data is {"base64": ...}, the non-empty bytes of one append in standard padded base64, and nothing else');
+    }
+    return asRecord(no, 'event', () => jsonWithin(event.data, this.limits.maxEventBytes, 'the body (as base64)', 'MAX_EVENT_BYTES').json);
   }
 
   private async snapshot(snapshot: SnapshotLine, no: number, reader: LineReader): Promise<ImportRecord> {
@@ -374,7 +439,9 @@ class FileChecks {
   }
 
   /** The end record: what came before it must be all the file holds. */
-  finish(no: number, counts: ExportCounts): void {
+  finish(no: number, stated: Partial<ExportCounts>): void {
+    // A file written before producers were exported counts none, and holds none.
+    const counts = { ...stated, producers: stated.producers ?? 0 } as ExportCounts;
     const differ = (Object.keys(this.counts) as (keyof ExportCounts)[]).filter((key) => counts[key] !== this.counts[key]);
     if (differ.length) {
       const what = differ.map((key) => `${key} ${this.counts[key]} (the end record says ${counts[key]})`).join(', ');
@@ -384,6 +451,10 @@ class FileChecks {
       throw new InvalidImport(no, `events end at seq ${this.lastSeq}, the session's last_seq is ${this.session.last_seq}`);
     }
     if (this.session.version > 0 && this.lastSnapshot < 0) throw new InvalidImport(no, 'a session with state needs a snapshot');
+    const by = this.session.closed_by;
+    if (by != null && !this.closerSeen) {
+      throw new InvalidImport(no, `the session's closed_by names producer ${JSON.stringify(by.producer_id)}, and no producer record holds its state`);
+    }
   }
 }
 

@@ -9,10 +9,11 @@ import { insertImportedBatches } from '../queue/statements.js';
 import { findSessionRow, insertImportedSession } from '../sessions/statements.js';
 import type { StateLimits } from '../state/json-value.js';
 import { insertImportedSnapshot } from '../state/statements.js';
+import { insertImportedProducers } from '../streams/statements.js';
 import { insertImportedTurns } from '../turns/statements.js';
 import { notify } from '../wakeups/wakeups.js';
 import { beginAndWake, type Committer, wakeAfterCommit } from '../wakeups/publisher.js';
-import type { EventLine, MessageLine, QueueBatchLine, TurnLine } from './export-format.js';
+import type { EventLine, MessageLine, ProducerLine, QueueBatchLine, TurnLine } from './export-format.js';
 import { type ImportFileInput, type ImportRecord, readImportFile, stateProblem } from './import-file.js';
 import { createImportKeys, findUsedImportKey, recordImportKeys } from './statements.js';
 import { stateAtVersion } from './time-travel.js';
@@ -36,7 +37,9 @@ const FLUSH_BYTES = 2 * 1024 * 1024;
  * inserting in batches, so memory does not grow with the file: anything
  * wrong, a line cut short or the end record missing or disagreeing with what
  * came before, rolls it all back with 400 naming the line. The copy has the
- * original's seqs, versions, history start and counters; its lease is none
+ * original's seqs, versions, history start and counters, and as a Durable
+ * Stream its Content-Type, closure, Stream-Seq, expiry and producers' state;
+ * its lease is none
  * (leases do not move), a batch a worker held there is pending here, and
  * message and batch ids this server already holds (a copy beside its
  * original) are given new ones. At commit, watchers of the new id hear of it
@@ -54,6 +57,10 @@ export async function importSession(committer: Committer, input: ImportInput): P
   return beginAndWake(committer, async (tx) => {
     const sid = await insertImportedSession(tx, id, session);
     if (sid === undefined) throw new SessionExists(id);
+    // A stream whose expiry passed since the export reads as absent: a copy nobody could read is refused, not made.
+    if (session.stream_content_type != null && (session.expires_at != null || session.ttl_ms !== null) && (await findSessionRow(tx, id))?.streamExpired) {
+      throw new InvalidImport(first.value.no, 'session record: the stream is past its expiry (expires_at, or ttl_ms from now): it would read as absent');
+    }
     const store = new Store(tx, sid, input.bytes);
     for await (const record of records) {
       await store.take(record);
@@ -96,6 +103,7 @@ class Store {
   private readonly messages = pending<MessageLine & { text: string; no: number }>();
   private readonly batches = pending<QueueBatchLine & { text: string; no: number }>();
   private readonly turns = pending<TurnLine & { text: string; no: number }>();
+  private readonly producers = pending<ProducerLine & { text: string; no: number }>();
   private keysTable = false;
 
   constructor(
@@ -116,6 +124,9 @@ class Store {
         return this.add(this.batches, { ...record.batch, text: record.text, no: record.no }, () => this.flushBatches());
       case 'turn':
         return this.add(this.turns, { ...record.turn, text: record.text, no: record.no }, () => this.flushTurns());
+      case 'producer':
+        // `text` only sizes the batch: the id is most of a producer's row.
+        return this.add(this.producers, { ...record.producer, text: record.producer.producer_id, no: record.no }, () => this.flushProducers());
       case 'attachment':
         return this.attachment(record);
       case 'end':
@@ -137,6 +148,7 @@ class Store {
     await this.flushMessages();
     await this.flushBatches();
     await this.flushTurns();
+    await this.flushProducers();
   }
 
   /**
@@ -144,7 +156,7 @@ class Store {
    * used, naming both lines. The keys seen are kept in a table of the
    * transaction, not in memory: a file may hold any number of them.
    */
-  private async once(kind: 'message' | 'queue_batch' | 'turn', field: string, rows: { key: string; no: number }[]): Promise<void> {
+  private async once(kind: 'message' | 'queue_batch' | 'turn' | 'producer', field: string, rows: { key: string; no: number }[]): Promise<void> {
     const twice = (key: string, no: number, first: number) =>
       new InvalidImport(no, `${kind} record: ${field} ${key} appears twice (first on line ${first})`);
     const lines = new Map<string, number>();
@@ -194,6 +206,14 @@ class Store {
     if (rows.length === 0) return;
     await this.once('turn', 'turn_id', rows.map((r) => ({ key: r.turn_id, no: r.no })));
     await insertImportedTurns(this.tx, this.sid, rows);
+  }
+
+  private async flushProducers(): Promise<void> {
+    const rows = this.producers.rows.splice(0);
+    this.producers.bytes = 0;
+    if (rows.length === 0) return;
+    await this.once('producer', 'producer_id', rows.map((r) => ({ key: r.producer_id, no: r.no })));
+    await insertImportedProducers(this.tx, this.sid, rows);
   }
 
   private async attachment({ attachment, no, bytes }: Extract<ImportRecord, { record: 'attachment' }>): Promise<void> {

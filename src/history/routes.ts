@@ -107,7 +107,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
           'One JSON record a line, read in one consistent snapshot and streamed as it is read: `header` (format ' +
           '`session-sync.export`, `format_version` 1), `session` (the record with its counters), each kept `snapshot` ' +
           '(the state as stored: snapshots and checkpoints, binary bytes in `chunk` lines after it), every kept `event` ' +
-          'with its seq, every `message`, `queue_batch`, `turn` and `attachment` (its bytes in base64 `chunk` lines), ' +
+          'with its seq, every `message`, `queue_batch`, `turn`, `producer` (a Durable Stream\'s idempotent producers) and ' +
+          '`attachment` (its bytes in base64 `chunk` lines), ' +
           'and last `end` with the counts, so a file cut short is told apart. `POST /v1/sessions/import` reads it back. ' +
           'A reader that takes no byte for TRANSFER_IDLE_TIMEOUT_MS is cut off; past MAX_TRANSFERS uploads, imports and ' +
           'exports at once, 503 `too_many_transfers` with Retry-After.',
@@ -149,7 +150,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         description:
           'The body is an export file (`application/x-ndjson`), read as it arrives and imported in one transaction: ' +
           'the copy answers reads as the original did (state at every kept version, events with their seqs, ' +
-          'messages, queue, attachments, metadata, history_start). `?id=` gives the copy another id. A malformed, ' +
+          'messages, queue, attachments, metadata, history_start; a Durable Stream\'s Content-Type, closure, Stream-Seq, ' +
+          'expiry and producers). `?id=` gives the copy another id. A malformed, ' +
           'truncated or unknown-format file is 400 `invalid_import` naming the `line`, and nothing is created; 409 ' +
           '`session_exists` when the id is taken. Leases do not move; a batch claimed on the source is pending in the ' +
           'copy; message and batch ids this server already holds (a copy beside its original) get new ones. A file that ' +

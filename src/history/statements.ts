@@ -141,9 +141,9 @@ export async function moveExpiryCheck(pg: Sql, sid: number): Promise<void> {
 
 // ---- export: each record kind a page of JSON lines built by Postgres (json_build_object), so stored JSON travels verbatim
 
-/** The session's record, with its internal key (none for a soft-deleted one, as every read by id). */
-export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: number; line: string } | undefined> {
-  const [row] = await pg<{ sid: number; line: string }[]>`
+/** The session's record, with its internal key (none for a soft-deleted one or a stream past its expiry, as every read by id). */
+export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: number; line: string; stream: string } | undefined> {
+  const [row] = await pg<{ sid: number; line: string; stream: string }[]>`
     select sid, json_build_object(
       'record', 'session', 'id', id, 'parent_id', parent_id, 'metadata', metadata, 'encoding', encoding,
       'schema_version', schema_version, 'version', version, 'last_seq', last_seq, 'state_seq', state_seq,
@@ -154,8 +154,11 @@ export async function readSessionLine(pg: Sql, id: string): Promise<{ sid: numbe
       'archived_count', archived_count, 'first_user_message', first_user_message,
       'usage', json_build_object('input_tokens', usage_input_tokens, 'output_tokens', usage_output_tokens,
                                  'cost_usd', usage_cost_usd, 'turns', usage_turns),
-      'created_at', created_at, 'updated_at', updated_at)::text as line
-    from sessions where id = ${id} and deleted_at is null`;
+      'created_at', created_at, 'updated_at', updated_at)::text as line,
+      json_strip_nulls(json_build_object('stream_content_type', stream_content_type, 'closed_at', closed_at,
+        'stream_seq', stream_seq, 'closed_by', closed_by, 'expires_at', expires_at))::text as stream
+    from sessions
+    where id = ${id} and deleted_at is null and not (stream_content_type is not null and ${sessionExpired(pg)})`;
   return row;
 }
 
@@ -224,6 +227,14 @@ export function readTurnLines(pg: Sql, sid: number, after: string, rows: number)
     select turn_id, json_build_object('record', 'turn', 'turn_id', turn_id, 'request_hash', request_hash,
       'response', response, 'created_at', created_at)::text as line
     from turns where session_sid = ${sid} and turn_id collate "C" > ${after} order by turn_id collate "C" limit ${rows}`;
+}
+
+/** A stream's idempotent producers after `after` (by id, bytewise), with their epoch and highest accepted seq. */
+export function readProducerLines(pg: Sql, sid: number, after: string, rows: number): Promise<{ producerId: string; line: string }[]> {
+  return pg<{ producerId: string; line: string }[]>`
+    select producer_id, json_build_object('record', 'producer', 'producer_id', producer_id, 'epoch', epoch, 'seq', seq)::text as line
+    from stream_producers where session_sid = ${sid} and producer_id collate "C" > ${after}
+    order by producer_id collate "C" limit ${rows}`;
 }
 
 /** Stored attachments (not uploads in progress), with where their bytes are: the blob and its chunk size. */

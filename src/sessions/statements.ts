@@ -258,6 +258,12 @@ export interface ImportedSession {
   first_user_message: string | null;
   usage: { input_tokens: number; output_tokens: number; cost_usd: number; turns: number };
   created_at: string;
+  /** The Durable Streams columns (absent from a file written before they travelled: none). */
+  stream_content_type?: string | null;
+  closed_at?: string | null;
+  stream_seq?: string | null;
+  closed_by?: { producer_id: string; epoch: number; seq: number } | null;
+  expires_at?: string | null;
 }
 
 /**
@@ -272,6 +278,7 @@ export async function insertImportedSession(pg: Sql, id: string, s: ImportedSess
       base_version, snapshot_version, chain_deltas, chain_bytes, lease_fencing_token, retention, ttl_ms, forked_from,
       message_seq, message_version, message_count, archived_count, first_user_message,
       usage_input_tokens, usage_output_tokens, usage_cost_usd, usage_turns, created_at, updated_at,
+      stream_content_type, closed_at, stream_seq, closed_by, expires_at,
       expiry_check_at, trim_due_at)
     values (${id}, (select id from sessions where id = ${s.parent_id}), ${JSON.stringify(s.metadata)}::jsonb, ${s.encoding},
       ${s.schema_version}, ${s.version}, ${s.last_seq}, ${s.state_seq}, ${s.history_start},
@@ -281,7 +288,9 @@ export async function insertImportedSession(pg: Sql, id: string, s: ImportedSess
       ${s.message_seq}, ${s.message_version}, ${s.message_count}, ${s.archived_count}, ${s.first_user_message},
       ${s.usage.input_tokens}, ${s.usage.output_tokens}, ${s.usage.cost_usd}, ${s.usage.turns},
       ${s.created_at}::timestamptz, now(),
-      now() + ${s.ttl_ms} * interval '1 millisecond', case when ${s.last_seq}::bigint > 0 then now() end)
+      ${s.stream_content_type ?? null}, ${s.closed_at ?? null}::timestamptz, ${s.stream_seq ?? null},
+      ${json(s.closed_by)}::jsonb, ${s.expires_at ?? null}::timestamptz,
+      least(${s.expires_at ?? null}::timestamptz, now() + ${s.ttl_ms} * interval '1 millisecond'), case when ${s.last_seq}::bigint > 0 then now() end)
     on conflict (id) do nothing
     returning sid`;
   return row?.sid;

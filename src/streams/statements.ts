@@ -51,6 +51,14 @@ export async function recordClosingProducer(pg: Sql, sid: number, claim: { id: s
     where sid = ${sid}`;
 }
 
+/** An imported stream's producers (history/import.ts), each with the state it had on the source. */
+export async function insertImportedProducers(pg: Sql, sid: number, rows: { producer_id: string; epoch: number; seq: number }[]): Promise<void> {
+  await pg`
+    insert into stream_producers (session_sid, producer_id, epoch, seq)
+    select ${sid}, p.id, p.epoch, p.seq
+    from unnest(${rows.map((r) => r.producer_id)}::text[], ${rows.map((r) => r.epoch)}::bigint[], ${rows.map((r) => r.seq)}::bigint[]) as p(id, epoch, seq)`;
+}
+
 // ---- forks (fork-store.ts)
 
 /**

@@ -17,6 +17,7 @@ const COUNTED: Record<string, string> = {
   message: 'messages',
   queue_batch: 'queue_batches',
   turn: 'turns',
+  producer: 'producers',
   attachment: 'attachments',
 };
 
@@ -26,11 +27,13 @@ const COUNTED: Record<string, string> = {
  * lines say.
  */
 export function exportFile(lines: ExportLine[], asIs = false): string {
-  const counts: Record<string, number> = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, attachments: 0 };
+  const counts: Record<string, number> = { snapshots: 0, events: 0, messages: 0, queue_batches: 0, turns: 0, producers: 0, attachments: 0 };
   for (const line of lines) {
     const key = COUNTED[line.record];
     if (key) counts[key] = (counts[key] ?? 0) + 1;
   }
+  // As the export writes them: producers counted only when there are some.
+  if (counts.producers === 0) delete counts.producers;
   const fixed = (line: ExportLine) => (line.record === 'end' && !asIs ? { ...line, counts } : line);
   return lines.map((line) => JSON.stringify(fixed(line))).join('\n') + '\n';
 }

@@ -126,7 +126,7 @@ describe('records out of the export order are refused on the first line out of p
       const to = indexOf(lines, later) + withChunks(lines, indexOf(lines, later));
       lines.splice(to, 0, ...moved);
       const problem = await expectRefused(exportFile(lines), to + 1, new RegExp(`"${earlier}" record cannot come after the "${later}" records`));
-      expect(problem.detail).toContain('header, session, snapshot, event, message, queue_batch, turn, attachment, end');
+      expect(problem.detail).toContain('header, session, snapshot, event, message, queue_batch, turn, producer, attachment, end');
     });
   }
 

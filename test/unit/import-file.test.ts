@@ -189,7 +189,7 @@ describe('record order', () => {
         await refused(
           file(full, lines),
           at,
-          `a "${kinds[earlier]}" record cannot come after the "${kinds[later]}" records: records come in the order header, session, snapshot, event, message, queue_batch, turn, attachment, end`,
+          `a "${kinds[earlier]}" record cannot come after the "${kinds[later]}" records: records come in the order header, session, snapshot, event, message, queue_batch, turn, producer, attachment, end`,
         );
       });
     }
