@@ -1,6 +1,6 @@
 import net from 'node:net';
-import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { busyBackends as busyBackendsOf } from '../helpers/postgres.js';
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
 
 /**
@@ -85,22 +85,7 @@ async function expectAnswered(t: TestApp, path = '/v1/sessions/bystander'): Prom
   await response.arrayBuffer();
 }
 
-/**
- * The app's backends that are doing anything (a COPY waiting for bytes, a
- * transaction left open): once every client is answered or gone there must be
- * none. Asked on a connection of the test's own, since the app's pool may be gone.
- */
-async function busyBackends(t: TestApp): Promise<string[]> {
-  const admin = postgres(t.url, { max: 1, onnotice: () => {} });
-  try {
-    const rows = await admin<{ state: string; query: string }[]>`
-      select state, left(query, 60) as query from pg_stat_activity
-      where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'`;
-    return rows.map((row) => `${row.state}: ${row.query}`);
-  } finally {
-    await admin.end();
-  }
-}
+const busyBackends = (t: TestApp) => busyBackendsOf(t.url);
 
 async function expectPoolWhole(t: TestApp): Promise<void> {
   await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);

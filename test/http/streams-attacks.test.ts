@@ -1,6 +1,6 @@
 import net from 'node:net';
-import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
+import { busyBackends as busyBackendsOf } from '../helpers/postgres.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
 
@@ -98,18 +98,7 @@ async function rawOutcome(client: RawClient, timeoutMs = 10_000): Promise<string
   return `${statusOf(client.answer())} ${codeOf(client.answer())}`;
 }
 
-/** The app's backends doing anything: none once every client is answered or gone (asked on a connection of the test's own). */
-async function busyBackends(t: TestApp): Promise<string[]> {
-  const admin = postgres(t.url, { max: 1, onnotice: () => {} });
-  try {
-    const rows = await admin<{ state: string; query: string }[]>`
-      select state, left(query, 60) as query from pg_stat_activity
-      where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'`;
-    return rows.map((row) => `${row.state}: ${row.query}`);
-  } finally {
-    await admin.end();
-  }
-}
+const busyBackends = (t: TestApp) => busyBackendsOf(t.url);
 
 /** No backend busy, and as many ordinary requests at once as the pool holds are all answered. */
 async function expectPoolWhole(t: TestApp): Promise<void> {
