@@ -120,11 +120,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
 
   /** The fork a PUT asks for (PROTOCOL §4.2), undefined for none; its source readable by the caller. */
   const forkOf = (request: FastifyRequest) => {
-    const raw = (name: string) => {
-      const value = request.headers[name];
-      if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
-      return value;
-    };
+    const raw = (name: string) => singleHeader(request, name);
     const parsed = parseForkHeaders({ forkedFrom: raw(DS_HEADER.forkedFrom), offset: raw(DS_HEADER.forkOffset), subOffset: raw(DS_HEADER.forkSubOffset) });
     if (parsed.kind === 'none') return undefined;
     if (parsed.kind === 'invalid') throw new InvalidRequest(parsed.detail);
@@ -390,13 +386,16 @@ function closedHeader(request: FastifyRequest): boolean {
   return typeof value === 'string' && value.trim().toLowerCase() === 'true';
 }
 
+/** A header the protocol takes once: 400 when it is given more than once. */
+function singleHeader(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
+  return value;
+}
+
 /** The request's Producer-Id/Epoch/Seq as a claim (undefined: none sent); 400 unless all three are there and valid. */
 function producerClaim(request: FastifyRequest): ProducerClaim | undefined {
-  const one = (name: string) => {
-    const value = request.headers[name];
-    if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
-    return value;
-  };
+  const one = (name: string) => singleHeader(request, name);
   const parsed = parseProducerHeaders({
     id: one(DS_HEADER.producerId),
     epoch: one(DS_HEADER.producerEpoch),
@@ -408,11 +407,7 @@ function producerClaim(request: FastifyRequest): ProducerClaim | undefined {
 
 /** `Stream-TTL` / `Stream-Expires-At` of a PUT as stored; 400 naming the rule when malformed, or both are sent. */
 function expiryOfRequest(request: FastifyRequest): StreamExpiryConfig {
-  const one = (name: string) => {
-    const value = request.headers[name];
-    if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
-    return value;
-  };
+  const one = (name: string) => singleHeader(request, name);
   const expiry = parseStreamExpiry({ ttl: one(DS_HEADER.ttl), expiresAt: one(DS_HEADER.expiresAt) });
   if (expiry.kind === 'invalid') throw new InvalidRequest(expiry.detail);
   return expiryColumns(expiry);
