@@ -675,6 +675,7 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       });
       while (!ready) await sleep(100);
       await sleep(1000);
+      const faceReadsBefore = await metric(server.url, 'session_sync_stream_face_reads_total');
       const { acks, errors } = await runWorker<{ acks: [number, number][]; errors: number }>('appender', {
         url: server.url,
         session: 'ds-fanout',
@@ -682,6 +683,7 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
         durationMs: seconds2 * 1000,
       }).result;
       await sleep(2000);
+      const faceReads = (await metric(server.url, 'session_sync_stream_face_reads_total')) - faceReadsBefore;
       following.child.send({ type: 'finish' });
       const { receipts, errors: readErrors } = await following.result;
       const { latencies, lost, duplicated, outOfOrder } = deliveries(acks, receipts);
@@ -689,6 +691,7 @@ const scenarios: [number, string, (ctx: Context) => Promise<void>][] = [
       record({ scenario: 'streams_face', metric: 'long-poll: duplicates or out of order', value: duplicated + outOfOrder, baseline: null, target: '0', pass: duplicated + outOfOrder === 0 });
       record({ scenario: 'streams_face', metric: 'long-poll: p50 append ack -> receipt (ms)', value: percentile(latencies, 0.5), baseline: null, target: 'info', pass: true });
       record({ scenario: 'streams_face', metric: 'long-poll: p99 append ack -> receipt (ms)', value: percentile(latencies, 0.99), baseline: null, target: 'info', pass: true });
+      record({ scenario: 'streams_face', metric: `long-poll: page reads per append (${readers} readers)`, value: faceReads / Math.max(1, acks.length), baseline: null, target: 'info', pass: true });
     },
   ],
 ];

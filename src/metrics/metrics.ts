@@ -38,6 +38,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly streamFaceReads = new Counter({
+    name: 'session_sync_stream_face_reads_total',
+    help: 'Page reads made by Durable Streams reads (/v1/stream); readers of the same page at the same moment share one.',
+    registers: [this.registry],
+  });
+
   readonly slowReaders = new Counter({
     name: 'session_sync_stream_slow_disconnects_total',
     help: 'Streams cut off because their unsent output passed SSE_MAX_BUFFER_BYTES.',

@@ -2,6 +2,18 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
+ * Bytes held from a `ByteBudget`: calling it gives them all back (once;
+ * later calls do nothing); `shrinkTo` gives back what a read turned out not
+ * to need (a page reserved at its largest that came back small).
+ */
+export interface Reservation {
+  (): void;
+  shrinkTo(bytes: number): void;
+}
+
+const NOTHING_HELD: Reservation = Object.assign(() => {}, { shrinkTo: () => {} });
+
+/**
  * A process-wide budget of bytes, handed out in FIFO order: what holds rows in
  * memory on behalf of a client that may never read (a replay page waiting for
  * its socket to drain) takes its share first and waits for room when there is
@@ -23,11 +35,11 @@ export class ByteBudget {
   }
 
   /**
-   * Resolves with a release function (idempotent) once `bytes` (capped at the
-   * total) are reserved. `abandon` settles a wait the caller no longer needs:
-   * the promise then resolves with a no-op release.
+   * Resolves with the reservation once `bytes` (capped at the total) are
+   * reserved. `abandon` settles a wait the caller no longer needs: the promise
+   * then resolves with a reservation of nothing.
    */
-  acquire(bytes: number, abandon?: (cancel: () => void) => void): Promise<() => void> {
+  acquire(bytes: number, abandon?: (cancel: () => void) => void): Promise<Reservation> {
     const want = Math.min(bytes, this.total);
     if (this.waiting.length === 0 && this.used + want <= this.total) return Promise.resolve(this.take(want));
     return new Promise((resolve) => {
@@ -37,21 +49,30 @@ export class ByteBudget {
         const index = this.waiting.indexOf(entry);
         if (index < 0) return;
         this.waiting.splice(index, 1);
-        resolve(() => {});
+        resolve(NOTHING_HELD);
         this.grantWaiting();
       });
     });
   }
 
-  private take(bytes: number): () => void {
+  private take(bytes: number): Reservation {
     this.used += bytes;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.used -= bytes;
+    let held = bytes;
+    const giveBack = (keep: number) => {
+      this.used -= held - keep;
+      held = keep;
       this.grantWaiting();
     };
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      giveBack(0);
+    };
+    const shrinkTo = (keep: number) => {
+      if (!released && keep < held) giveBack(Math.max(keep, 0));
+    };
+    return Object.assign(release, { shrinkTo });
   }
 
   private grantWaiting(): void {
@@ -102,7 +123,7 @@ export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release
  * otherwise keep its place ahead of readers that read. Abandoned, it resolves
  * with a no-op release: the caller checks `socket.destroyed` before reading.
  */
-export async function acquireWhileConnected(budget: ByteBudget, socket: Socket, bytes: number): Promise<() => void> {
+export async function acquireWhileConnected(budget: ByteBudget, socket: Socket, bytes: number): Promise<Reservation> {
   let abandon: (() => void) | undefined;
   const release = await budget.acquire(bytes, (cancel) => {
     abandon = cancel;

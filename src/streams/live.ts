@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import { ROW_OVERHEAD_BYTES } from '../events/read.js';
 import { TooManyStreams } from '../errors.js';
 import type { StreamAdmission } from '../stream/admission.js';
 import type { SessionTails } from '../stream/session-tails.js';
@@ -7,8 +7,8 @@ import type { TailWatcher } from '../stream/tail.js';
 import { bodyOf, isJsonStream, jsonMessageOf } from './messages.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { base64DataFrame, controlFrame, jsonDataFrame, sseDataEncodingFor, textDataFrame } from './sse-frames.js';
-import { readStream, type StreamPage } from './store.js';
-import { findStream } from './stream-expiry.js';
+import type { SharedReads } from './shared-reads.js';
+import type { StreamPage } from './store.js';
 
 /*
  * Live reads of the Durable Streams face (PROTOCOL §5.7 long-poll, §5.8 SSE).
@@ -16,19 +16,20 @@ import { findStream } from './stream-expiry.js';
  * woken by the wakeups of appends and closes (LISTEN, every instance), by the
  * head poll and after a LISTEN reconnect; it holds no pool connection while
  * it waits, and reads with one short snapshot query (`readStream`) each time
- * it is woken: the rows and `closed_at` as of one moment.
+ * it is woken: the rows and `closed_at` as of one moment, shared with every
+ * reader of the same page woken with it (`SharedReads`).
  */
 
 /** §10.2: an SSE read ends after about this long; the client reconnects from its last `streamNextOffset`. */
 export const SSE_LIFETIME_MS = 60_000;
 
 export interface LiveContext {
-  db: Db;
+  reads: SharedReads;
   sessionTails: SessionTails;
   admission: StreamAdmission;
   maxStreams: number;
   page: { limit: number; maxBytes: number };
-  /** Row-budget bytes one page and its output hold until the socket takes them. */
+  /** Row-budget bytes one page and its output may hold until the socket takes them (reserved before the read; what the page did not need is given back after it). */
   pageReservation: number;
   longPollMs: number;
 }
@@ -87,6 +88,19 @@ export interface HeldPage {
   release: () => void;
 }
 
+/**
+ * About what a page and the answer made of it hold: its rows as read, and as
+ * much again for the body. A reservation at the largest a page can be (two of
+ * `pageBytes`, 2 MiB by default) held until a one-message page was sent let
+ * only 32 of 200 long-poll readers woken by one append read at a time, in
+ * turns, with a 64 MiB budget.
+ */
+export function heldBytes(page: StreamPage): number {
+  let bytes = 0;
+  for (const row of page.rows) bytes += row.data.length + row.type.length + ROW_OVERHEAD_BYTES;
+  return 2 * bytes;
+}
+
 async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gone?: AbortSignal): Promise<HeldPage> {
   // A client gone while this waits for room gives its place up; the listener goes once the wait is over
   // (a long SSE read waits here once per wakeup, and must not collect one per read).
@@ -105,7 +119,9 @@ async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gon
     throw new ClientGone();
   }
   try {
-    return { page: await readStream(ctx.db, sessionId, from, ctx.page), release };
+    const page = await ctx.reads.page(sessionId, from, ctx.page);
+    release.shrinkTo(heldBytes(page));
+    return { page, release };
   } catch (error) {
     release();
     throw error;
@@ -121,7 +137,7 @@ async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gon
  * found at once takes none. `signal` (the client went away) ends the wait.
  */
 export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFrom, signal: AbortSignal): Promise<HeldPage> {
-  const session = await findStream(ctx.db, sessionId);
+  const session = await ctx.reads.session(sessionId);
   const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
   // Registered before the first read: a commit after that read wakes it.
   const unwatch = ctx.sessionTails.watch(sessionId, session.sid, wait);
@@ -159,7 +175,7 @@ export interface AdmittedSse {
 
 /** Finds the session, watches its tail, reads the first page; throws the refusal (404, 400 past the tail, 410). */
 export async function admitSse(ctx: LiveContext, sessionId: string, from: ReadFrom): Promise<AdmittedSse> {
-  const session = await findStream(ctx.db, sessionId);
+  const session = await ctx.reads.session(sessionId);
   const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
   const cancel = ctx.sessionTails.watch(sessionId, session.sid, wait);
   try {

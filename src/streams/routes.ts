@@ -7,7 +7,8 @@ import type { Services } from '../services.js';
 import { acquireWhileConnected, releaseWhenSent } from '../stream/budget.js';
 import { SseWriter } from '../stream/sse.js';
 import { responseCursor } from './cursor.js';
-import { type AdmittedSse, admitSse, ClientGone, type HeldPage, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
+import { type AdmittedSse, admitSse, ClientGone, type HeldPage, heldBytes, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
+import { SharedReads } from './shared-reads.js';
 import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
 import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
@@ -15,7 +16,7 @@ import { sessionIdOf } from './paths.js';
 import { parseProducerHeaders, type ProducerClaim, producerResponseHeaders, producerStatus } from './producers.js';
 import { parseStreamExpiry } from './expiry.js';
 import { expireStream, expiryColumns, expiryHeaders, StreamExpired, type StreamExpiryConfig } from './stream-expiry.js';
-import { appendStream, createStream, readStream, type StreamHead, streamHead } from './store.js';
+import { appendStream, createStream, type StreamHead, streamHead } from './store.js';
 import { deleteStream, forkStream } from './fork-store.js';
 import { parseForkHeaders } from './fork-offsets.js';
 import { isSoftDeleted } from '../sessions/store.js';
@@ -211,8 +212,9 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(204).send();
   });
 
+  const reads = new SharedReads(services.db, () => services.metrics.streamFaceReads.inc());
   const live: LiveContext = {
-    db: services.db,
+    reads,
     sessionTails: services.sessionTails,
     admission: services.streamAdmission,
     maxStreams: config.maxStreams,
@@ -278,7 +280,8 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     }
     let page;
     try {
-      page = await readStream(services.db, sessionOf(request), from, { limit: config.stream.pageSize, maxBytes: pageBytes });
+      page = await reads.page(sessionOf(request), from, { limit: config.stream.pageSize, maxBytes: pageBytes });
+      release.shrinkTo(heldBytes(page));
     } catch (error) {
       release();
       throw error;

@@ -150,6 +150,31 @@ describe('long-poll (PROTOCOL 5.7)', () => {
   });
 });
 
+describe('readers at the same moment', () => {
+  async function faceReads(app: TestApp): Promise<number> {
+    const res = await app.app.inject({ method: 'GET', url: '/metrics' });
+    return Number(/^session_sync_stream_face_reads_total (\d+)/m.exec(res.body)?.[1] ?? NaN);
+  }
+
+  it('twenty long-polls woken by one append all get it from one page read', async () => {
+    await put('lp-share', 'application/json', '[{"n":1}]');
+    const before = await openStreams(t);
+    const polls = Array.from({ length: 20 }, () => fetch(url(t, 'lp-share', `?live=long-poll&offset=${offset(1)}`)));
+    const deadline = Date.now() + 10_000;
+    while ((await openStreams(t)) < before + 20 && Date.now() < deadline) await sleep(20);
+    const readsBefore = await faceReads(t);
+    await post('lp-share', 'application/json', '{"n":2}');
+    const answers = await Promise.all(polls);
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual([{ n: 2 }]);
+      expect(res.headers.get('stream-next-offset')).toBe(offset(2));
+    }
+    // Alone, each woken reader read the page itself: 20.
+    expect(await faceReads(t)).toBe(readsBefore + 1);
+  });
+});
+
 describe('SSE (PROTOCOL 5.8)', () => {
   const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
   const data = (c: SseClient) => c.messages.filter((m) => m.event === 'data').map((m) => m.data);

@@ -103,4 +103,35 @@ describe('ByteBudget', () => {
     expect(later).toBeDefined();
     expect(budget.inUse).toBe(80);
   });
+
+  it('shrinkTo gives back what a read did not need, lets the queue in, and never takes more', async () => {
+    const budget = new ByteBudget(100);
+    const page = await budget.acquire(80);
+    let next: (() => void) | undefined;
+    void budget.acquire(50).then((release) => (next = release));
+    await settle();
+    expect(next).toBeUndefined();
+    page.shrinkTo(10);
+    await settle();
+    expect(next).toBeDefined();
+    expect(budget.inUse).toBe(60);
+    // Growing back is not a shrink: the 10 stay 10.
+    page.shrinkTo(70);
+    expect(budget.inUse).toBe(60);
+    page.shrinkTo(-5);
+    expect(budget.inUse).toBe(50);
+    // Released after a shrink, it gives back what it still held, once; a shrink after release does nothing.
+    page();
+    page.shrinkTo(0);
+    page();
+    expect(budget.inUse).toBe(50);
+  });
+
+  it('a reservation released before it shrinks gives back all of it', async () => {
+    const budget = new ByteBudget(100);
+    const page = await budget.acquire(40);
+    page();
+    page.shrinkTo(10);
+    expect(budget.inUse).toBe(0);
+  });
 });
