@@ -1,8 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 
 /**
- * The README's examples, as a test runs them. Conventions (also stated in the
- * README's Testing section):
+ * The examples of a doc (README.md, docs/*.md), as test/docs/examples.test.ts
+ * runs them. Conventions (also stated in docs/testing.md, "Examples in the docs"):
  * - every ```sh block is run, in order, in one bash session, unless its info
  *   string says `no-run` (commands that start servers or need Docker);
  * - the fenced block right after it (```json, ```text, ```http or a bare ```,

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-// Every SQL statement is a named function in its feature's statements.ts (README, "SQL"): a statement sent
+// Every SQL statement is a named function in its feature's statements.ts (docs/architecture.md, "SQL"): a statement sent
 // from anywhere else is one a reader cannot find by name, and one the next change to its table can miss.
 const SRC = path.resolve(import.meta.dirname, '../../src');
 /** Where SQL text may be: the statement modules, the clock's fragments, the schema and the migration runner. */
