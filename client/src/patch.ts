@@ -5,12 +5,13 @@
  * without a leading zero (`/a/01` fails), `~` must be followed by `0` or `1`
  * (`/a~` fails), a value cannot move into its own child, an op without the
  * `value` or `from` it needs fails, and members an op does not define are
- * ignored. fast-json-patch, used here before, differed on each of these.
+ * ignored. fast-json-patch, used here before, read the first five otherwise.
  *
  * Not shared with the server's applier (src/state/json-patch.ts): that one
  * patches its document in place and measures and limits every value it
- * inserts as it goes, a cost and a set of refusals the client has no use for
- * (it only applies deltas the server accepted). Sharing it would carry the
+ * inserts as it goes (size, depth, members named `__proto__`), a cost and a
+ * set of refusals the client has no use for: it only applies deltas the
+ * server accepted, so they are within those limits already. Sharing it would carry the
  * server's limits into the client, or split the server's one pass in two.
  * Instead both are held to one table: the json-patch-tests suite and the RFC
  * 7396 examples (test/helpers/patch-cases.ts), run through the API and
