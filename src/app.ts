@@ -31,6 +31,7 @@ import { registerUnreadBodyDrain } from './http/unread-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/statements.js';
+import { homeRoute } from './http/home-route.js';
 import { inspectorRoutes } from './inspector/routes.js';
 import { leaseRoutes } from './leases/routes.js';
 import { settleExpiredLeases } from './leases/sweeper.js';
@@ -293,6 +294,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   await app.register(attachmentRoutes, { services });
   await app.register(streamsFaceRoutes, { services });
   await app.register(inspectorRoutes, { auth: config.authSecret !== undefined });
+  await app.register(homeRoute);
 
   const retention = new RetentionSweeper(db, { cache: services.stateContext.cache, batch: config.history.trimBatch }, config.history);
   // Every background job, each with how instances share it (there is no lock of the supervisor's): a "session

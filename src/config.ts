@@ -100,6 +100,8 @@ export interface Config {
   /** An upload, import or export whose client sends (or takes) no byte for this long is cut off, and its connection freed. */
   transferIdleTimeoutMs: number;
   logLevel: string;
+  /** LOG_FORMAT: `json` (one pino JSON object a line), `pretty` (for people), or `auto`: pretty when stdout is a terminal. */
+  logFormat: LogFormatSetting;
   sseHeartbeatMs: number;
   idempotencyTtlMs: number;
   attachments: AttachmentTuning;
@@ -117,6 +119,18 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
+
+/**
+ * The format the logs are written in: `auto` is readable lines on a terminal,
+ * where a person reads them, and JSON everywhere else (a pipe, a file, a log
+ * collector), where a program does.
+ */
+export function logFormatFor(setting: LogFormatSetting, stdoutIsTerminal: boolean): 'json' | 'pretty' {
+  if (setting !== 'auto') return setting;
+  return stdoutIsTerminal ? 'pretty' : 'json';
+}
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -183,6 +197,10 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = text(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const logFormat = (text(env, 'LOG_FORMAT') ?? 'auto') as LogFormatSetting;
+  if (!LOG_FORMATS.includes(logFormat)) {
+    throw new ConfigError(`LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`);
   }
   const maxBodyBytes = integer(env, 'MAX_BODY_BYTES', 4 * MiB, 1 * KiB, 1024 * MiB);
   // Unset, the event limit follows a smaller body limit; set, the two must agree.
@@ -254,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     // poor mobile link); one that moved none for 10 s has stalled, and its open transaction holds back vacuum.
     transferIdleTimeoutMs: integer(env, 'TRANSFER_IDLE_TIMEOUT_MS', 10_000, 100, 3_600_000),
     logLevel,
+    logFormat,
     sseHeartbeatMs,
     idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_MS', 24 * 3_600_000, 24 * 3_600_000, 365 * 24 * 3_600_000),
     limits: {

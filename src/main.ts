@@ -1,12 +1,23 @@
 import path from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, logFormatFor } from './config.js';
 import { connectDatabase } from './db/client.js';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Readable lines for a person at a terminal, through pino-pretty (loaded only
+ * then); undefined leaves pino's JSON lines. Synchronous, as pino's own
+ * writes to stdout are, so nothing logged before an exit is lost.
+ */
+async function loggerFor(config: Config): Promise<{ stream: NodeJS.WritableStream } | undefined> {
+  if (logFormatFor(config.logFormat, process.stdout.isTTY === true) === 'json') return undefined;
+  const { default: pretty } = await import('pino-pretty');
+  return { stream: pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }) };
+}
 
 async function main(): Promise<void> {
   let config;
@@ -30,7 +41,7 @@ async function main(): Promise<void> {
   }
   await runMigrations(url);
   const database = connectDatabase({ url, poolMax: config.dbPoolMax, connectTimeoutSeconds: config.dbConnectTimeoutSeconds });
-  const app = await buildApp({ config, database });
+  const app = await buildApp({ config, database, logger: await loggerFor(config) });
   if (embedded) app.log.info({ dataDir: config.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
 
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
@@ -43,7 +54,10 @@ async function main(): Promise<void> {
   });
 
   const address = await app.listen({ host: config.host, port: config.port });
-  app.log.info({ api: `${address}/v1`, docs: `${address}/docs` }, `session-sync is serving ${address} (API reference: ${address}/docs)`);
+  app.log.info(
+    { api: `${address}/v1`, docs: `${address}/docs`, inspect: `${address}/inspect` },
+    `session-sync is serving ${address}: session inspector ${address}/inspect, API reference ${address}/docs, API ${address}/v1`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,6 @@
-import type { Operation } from 'fast-json-patch';
 import { backoffDelay, type RetryOptions, sleep } from './backoff.js';
 import { isRetryable, SessionSyncError } from './errors.js';
-import { applyJsonPatch, applyMergePatch, freeze } from './patch.js';
+import { applyJsonPatch, applyMergePatch, freeze, jsonEqual } from './patch.js';
 import type { Requests } from './requests.js';
 import { callHandler } from './sse.js';
 import type { SubscribeHandlers, SubscribeOptions, Subscription } from './subscribe.js';
@@ -63,6 +62,10 @@ export function watchState<S>(
 
   const update = (change: Partial<StateSnapshot<S>>) => {
     const next = { ...snapshot, ...change };
+    // A state or activity equal to the one held (read again, or an activity frame repeating it) keeps the object held:
+    // no listener is told of a change that is none, and a reader comparing by reference sees none.
+    if (jsonEqual(next.state, snapshot.state)) next.state = snapshot.state;
+    if (jsonEqual(next.activity, snapshot.activity)) next.activity = snapshot.activity;
     const same = (Object.keys(next) as (keyof StateSnapshot<S>)[]).every((key) => Object.is(next[key], snapshot[key]));
     if (same) return;
     snapshot = next;
@@ -93,8 +96,8 @@ export function watchState<S>(
     }
   };
 
-  /** Sets the store to the server's current state; the stream's events at or below its version are then skipped. */
-  const reload = async (): Promise<void> => {
+  /** The server's current state; the stream's events at or below its version are then skipped. */
+  const readState = async (): Promise<Pick<StateSnapshot<S>, 'version' | 'state'>> => {
     const answer = await persist(() => requests.sync(id, {}, { signal: abort.signal }));
     if (answer.snapshot_base64 !== undefined) {
       throw new SessionSyncError({
@@ -107,8 +110,9 @@ export function watchState<S>(
     // The answer is the state at `version`: none for `new` (version 0), else a snapshot plus any deltas after it.
     let state: unknown = answer.snapshot ?? null;
     for (const delta of answer.deltas ?? []) state = applyDelta(state, delta);
-    update({ version: answer.version, state: freeze(state) as S });
+    return { version: answer.version, state: freeze(state) as S };
   };
+  const reload = async (): Promise<void> => update(await readState());
 
   const onEvent = (event: DurableEvent) =>
     enqueue(async () => {
@@ -149,8 +153,8 @@ export function watchState<S>(
         detail: `session ${id} holds binary state: watchState follows JSON sessions; use sync() for binary state`,
       });
     }
-    await reload();
-    update({ seq: session.last_seq, activity: session.activity ?? null });
+    // One change: the state read with the session's seq, never that state at the seq the store started with (0).
+    update({ ...(await readState()), seq: session.last_seq, activity: session.activity ?? null });
     // Stryker disable next-line ConditionalExpression: equivalent; once closed, abort.signal is aborted, and a subscription given an aborted signal never connects (runStream checks it first); this only skips that work
     if (closed) return;
     subscription = subscribeFn(
@@ -196,7 +200,7 @@ export function watchState<S>(
 }
 
 function applyDelta(state: unknown, delta: unknown): unknown {
-  const d = delta as { patch?: Operation[]; merge_patch?: unknown };
+  const d = delta as { patch?: unknown[]; merge_patch?: unknown };
   if (d.patch) return applyJsonPatch(state, d.patch);
   if ('merge_patch' in d) return applyMergePatch(state, d.merge_patch);
   throw new SessionSyncError({ status: 0, code: CLIENT_ERROR.unsupportedDelta, title: 'Unsupported delta', detail: 'a binary delta in a JSON session' });

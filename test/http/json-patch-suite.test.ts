@@ -1,45 +1,12 @@
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { call, type TestApp, warmAndColdApps } from '../helpers/app.js';
+import { jsonPatchSuite as suite, mergeExamples, suiteExpectation } from '../helpers/patch-cases.js';
 
 // The public json-patch-tests suite and the RFC 7396 appendix A examples, run
 // through the HTTP API: each case is a delta on a session holding its doc,
 // read back from the instance that applied it (its cached document), from a
-// cold instance that replays the stored chain, and from a checkpoint.
-interface SuiteCase {
-  comment?: string;
-  doc: unknown;
-  patch: unknown[];
-  expected?: unknown;
-  error?: string;
-  disabled?: boolean;
-}
-
-const require = createRequire(import.meta.url);
-const suite: [string, SuiteCase][] = [
-  ...(require('json-patch-test-suite/tests.json') as SuiteCase[]).map((c, i): [string, SuiteCase] => [`tests.json #${i}`, c]),
-  ...(require('json-patch-test-suite/spec_tests.json') as SuiteCase[]).map((c, i): [string, SuiteCase] => [`spec_tests.json #${i}`, c]),
-].filter(([, c]) => !c.disabled);
-
-// RFC 7396 appendix A: [target, patch, result].
-const mergeExamples: [unknown, unknown, unknown][] = [
-  [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
-  [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
-  [{ a: 'b' }, { a: null }, {}],
-  [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
-  [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
-  [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
-  [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
-  [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-  [['a', 'b'], ['c', 'd'], ['c', 'd']],
-  [{ a: 'b' }, ['c'], ['c']],
-  [{ a: 'foo' }, null, null],
-  [{ a: 'foo' }, 'bar', 'bar'],
-  [{ e: null }, { a: 1 }, { e: null, a: 1 }],
-  [[1, 2], { a: 'b', c: null }, { a: 'b' }],
-  [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
-];
-
+// cold instance that replays the stored chain, and from a checkpoint. The
+// client runs the same table through watchState (test/client/watch-state-patches.test.ts).
 let warm: TestApp;
 let cold: TestApp;
 
@@ -108,8 +75,7 @@ describe('json-patch-tests (RFC 6902) through the API', () => {
     expect(suite.length).toBeGreaterThan(80);
     const failed: string[] = [];
     await inBatches(suite, 8, async ([name, c]) => {
-      const expected = c.error !== undefined ? undefined : { value: 'expected' in c ? c.expected : c.doc };
-      const failures = await runCase(c.doc, { patch: c.patch }, expected).catch((error: Error) => [error.message]);
+      const failures = await runCase(c.doc, { patch: c.patch }, suiteExpectation(c)).catch((error: Error) => [error.message]);
       if (failures.length) failed.push(`${name} (${c.comment ?? c.error ?? ''}): ${failures.join('; ')}`);
     });
     expect(failed).toEqual([]);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, logFormatFor } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('has the contract defaults', () => {
@@ -44,6 +44,7 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, /^PORT must be between 0 and 65535/],
     [{ SSE_HEARTBEAT_MS: '1.5' }, /^SSE_HEARTBEAT_MS /],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT must be one of auto, json, pretty, got "xml"/],
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres/],
     [{ MAX_BODY_BYTES: '2048', MAX_EVENT_BYTES: '4096' }, /^MAX_EVENT_BYTES \(4096\) must not exceed MAX_BODY_BYTES/],
     [{ MAX_BODY_BYTES: '2048', MAX_METADATA_BYTES: '4096' }, /^MAX_METADATA_BYTES \(4096\) must not exceed MAX_BODY_BYTES/],
@@ -58,6 +59,17 @@ describe('loadConfig', () => {
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('logs readable lines on a terminal and JSON anywhere else, unless LOG_FORMAT says which', () => {
+    expect(loadConfig({}).logFormat).toBe('auto');
+    expect(logFormatFor(loadConfig({}).logFormat, true)).toBe('pretty');
+    expect(logFormatFor(loadConfig({}).logFormat, false)).toBe('json');
+    // Asked for, either format holds whatever stdout is.
+    for (const terminal of [true, false]) {
+      expect(logFormatFor(loadConfig({ LOG_FORMAT: 'json' }).logFormat, terminal)).toBe('json');
+      expect(logFormatFor(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat, terminal)).toBe('pretty');
+    }
   });
 
   it('serves open on loopback hosts only', () => {
