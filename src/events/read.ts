@@ -1,5 +1,5 @@
 import { type Sql } from '../db/client.js';
-import { type EventRow, readEventPage } from './statements.js';
+import { type EventPageRow, type EventRow, readEventPage } from './statements.js';
 
 export type { EventRow } from './statements.js';
 
@@ -39,19 +39,23 @@ export async function readEventRows(
   { after, limit, type, maxBytes }: { after: number; limit: number; type?: string; maxBytes: number },
 ): Promise<EventRowPage> {
   const raw = await readEventPage(db, sid, { after, limit, type, maxBytes, rowOverheadBytes: ROW_OVERHEAD_BYTES });
-  const rows: EventRow[] = [];
   // One snapshot for the rows and the session's history_start (a single statement).
-  const historyStart = raw[0] === undefined ? undefined : raw[0].historyStart;
+  return { ...eventRowsOf(raw), historyStart: raw[0] === undefined ? undefined : raw[0].historyStart };
+}
+
+/** The events of a page as `readEventPage` returns it (also `readStreamPage`): up to the first row past the byte budget. */
+export function eventRowsOf(raw: EventPageRow[]): { rows: EventRow[]; cut: boolean } {
+  const rows: EventRow[] = [];
   // Fields copied one by one, not by rest and spread: a rest object is built
   // field by field in dictionary mode, and replay over SSE ran at 0.6x of
   // postgres.js reading the same rows with it against 0.9x this way
   // (`npm run bench -- --only 5`, 2026-12-05, 100,000 events).
   for (const row of raw) {
     if (row.seq === null) break;
-    if (row.data === null) return { rows, cut: true, historyStart };
+    if (row.data === null) return { rows, cut: true };
     rows.push({ seq: row.seq, type: row.type, data: row.data, version: row.version, createdAt: row.createdAt });
   }
-  return { rows, cut: false, historyStart };
+  return { rows, cut: false };
 }
 
 /**

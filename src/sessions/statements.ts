@@ -38,7 +38,8 @@ const recordNames = [...rowNames, sessions.metadata.name];
 // The metadata stays out of the lock every write takes (and of the reads that
 // only need the counters): a write must not pay for a large metadata document.
 const leaseActive = (pg: Sql) => leaseRunning(pg, pg`lease_expires_at`);
-const streamExpired = (pg: Sql) => pg`(stream_content_type is not null and ${sessionExpired(pg, 'statement')})`;
+/** `SessionRow.streamExpired` as a column expression of `sessions` (also read beside a stream's page, `readStreamPage`). */
+export const streamExpired = (pg: Sql) => pg`(stream_content_type is not null and ${sessionExpired(pg, 'statement')})`;
 const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired`;
 const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired`;
 

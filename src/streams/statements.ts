@@ -1,5 +1,7 @@
 import type { Sql } from '../db/client.js';
 import { sessionExpired } from '../db/clock.js';
+import type { EventPageRow } from '../events/statements.js';
+import { type SessionRow, streamExpired } from '../sessions/statements.js';
 
 /* The Durable Streams face's statements on the sessions row (its events are the events feature's). */
 
@@ -108,4 +110,38 @@ export async function slideStreamWindow(pg: Sql, sid: number): Promise<void> {
     update sessions set read_at = now()
     where sid = ${sid} and ttl_ms is not null and not ${sessionExpired(pg)}
       and greatest(updated_at, read_at) < now() - least(ttl_ms / 10, 1000) * interval '1 millisecond'`;
+}
+
+/** What `headOf` reads of the session, and what a page read checks (`streamExpired`, `historyStart`). */
+export type StreamPageRow = EventPageRow & Pick<SessionRow, 'sid' | 'streamContentType' | 'closedAt' | 'lastSeq' | 'ttlMs' | 'expiresAt' | 'streamExpired'>;
+
+/**
+ * A stream's head and the page of events after `after`, in one statement: one
+ * snapshot and one round trip where a read-only transaction took four (BEGIN,
+ * the session, the page, COMMIT). The page is `readEventPage`'s (the same
+ * window over `data_bytes`, the same cut: a row past `maxBytes` comes with its
+ * seq only), beside the session's columns on every row, or on one row with
+ * no event when there is none after `after`. No row: no such session.
+ */
+export function readStreamPage(
+  pg: Sql,
+  sessionId: string,
+  page: { after: number; limit: number; maxBytes: number; rowOverheadBytes: number },
+): Promise<StreamPageRow[]> {
+  const { after, limit, maxBytes, rowOverheadBytes } = page;
+  return pg<StreamPageRow[]>`
+    select h.sid, h.stream_content_type, h.closed_at, h.last_seq, h.ttl_ms, h.expires_at, h.history_start,
+      ${streamExpired(pg)} as stream_expired,
+      p.seq, p.type, case when p.n = 1 or p.upto <= ${maxBytes} then p.data::text end as data, p.version, p.created_at
+    from sessions h left join lateral (
+      select seq, type, data, version, created_at, row_number() over w as n,
+        sum(data_bytes + octet_length(type) + ${rowOverheadBytes}) over w as upto
+      from events
+      where session_sid = h.sid and seq > ${after}
+      window w as (order by seq)
+      order by seq
+      limit ${limit}
+    ) p on true
+    where h.id = ${sessionId} and h.deleted_at is null
+    order by p.seq`;
 }

@@ -1,8 +1,8 @@
 import { DS_HEADER } from 'session-sync/client/protocol';
-import { type Db, READ_ONLY_SNAPSHOT, type Sql } from '../db/client.js';
-import { CursorExpired, InvalidRequest, SessionClosed, SessionDeleted, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
+import { type Db, type Sql } from '../db/client.js';
+import { CursorExpired, InvalidRequest, SessionClosed, SessionNotFound, SessionDeleted, SessionExists, StreamExists, ContentTypeMismatch, StreamSeqConflict } from '../errors.js';
 import { startEventAppend } from '../events/append.js';
-import { type EventRow, readEventRows } from '../events/read.js';
+import { type EventRow, eventRowsOf, ROW_OVERHEAD_BYTES } from '../events/read.js';
 import { insertSession, isSoftDeleted, type SessionRow } from '../sessions/store.js';
 import { findSessionRow } from '../sessions/statements.js';
 import { createSession, type SessionWriter, writeSession } from '../writes/session-write.js';
@@ -11,9 +11,9 @@ import { notify } from '../wakeups/wakeups.js';
 import { offsetOf, type ReadFrom } from './offsets.js';
 import { judgeProducer, type ProducerVerdict, settleProducer } from './producer-append.js';
 import type { ProducerClaim } from './producers.js';
-import { updateStreamColumns } from './statements.js';
+import { readStreamPage, updateStreamColumns } from './statements.js';
 import { checkStreamSeq } from './stream-seq.js';
-import { applyStreamExpiry, expiryDifference, expiryOf, findStream, slideOnAccess, type StreamExpiryConfig } from './stream-expiry.js';
+import { applyStreamExpiry, expiryDifference, expiryOf, findStream, slideOnAccess, StreamExpired, type StreamExpiryConfig } from './stream-expiry.js';
 
 /*
  * The Durable Streams face's domain: a stream is a session, its messages the
@@ -203,22 +203,29 @@ export async function readStream(
   from: ReadFrom,
   page: { limit: number; maxBytes: number },
 ): Promise<StreamPage> {
-  const read = await db.begin(READ_ONLY_SNAPSHOT, async (tx): Promise<StreamPage> => {
-    const session = await findStream(tx, sessionId);
-    const head = headOf(session);
-    if ('tail' in from) return { head, after: head.lastSeq, rows: [], nextSeq: head.lastSeq, upToDate: true };
+  let read: StreamPage;
+  if ('tail' in from) {
+    const head = headOf(await findStream(db, sessionId));
+    read = { head, after: head.lastSeq, rows: [], nextSeq: head.lastSeq, upToDate: true };
+  } else {
     const { after } = from;
+    // The head and the page as of one moment (one statement): `closed` and the rows agree.
+    const raw = await readStreamPage(db, sessionId, { after, ...page, rowOverheadBytes: ROW_OVERHEAD_BYTES });
+    const session = raw[0];
+    if (!session) throw new SessionNotFound(sessionId);
+    if (session.streamExpired) throw new StreamExpired(sessionId);
+    const head = headOf(session);
     if (after > head.lastSeq) {
       throw new InvalidRequest(`offset ${offsetOf(after)} is beyond the tail of the stream, ${offsetOf(head.lastSeq)}`, [
         { in: 'querystring', field: '/offset', message: 'is beyond the tail' },
       ]);
     }
     if (after < session.historyStart) throw new CursorExpired(after, session.historyStart);
-    const { rows } = await readEventRows(tx, session.sid, { after, limit: page.limit, maxBytes: page.maxBytes });
+    const { rows } = eventRowsOf(raw);
     const nextSeq = rows.at(-1)?.seq ?? after;
-    return { head, after, rows, nextSeq, upToDate: nextSeq === head.lastSeq };
-  });
-  // Every read slides a TTL (catch-up, offset=now, each page of a live read), after it (the snapshot is read-only).
+    read = { head, after, rows, nextSeq, upToDate: nextSeq === head.lastSeq };
+  }
+  // Every read slides a TTL (catch-up, offset=now, each page of a live read), after it (the read writes nothing).
   await slideOnAccess(db, read.head);
   return read;
 }
