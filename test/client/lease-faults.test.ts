@@ -133,7 +133,7 @@ describe('loss', () => {
     expect(server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
   });
 
-  // CLIENT.md: the signal aborts on "renewal refused". A session deleted under the worker answers its
+  // docs/client.md: the signal aborts on "renewal refused". A session deleted under the worker answers its
   // renewal 404: the lease went with it, and no later renewal can succeed, so waiting out the TTL
   // would only let the worker write on for nothing.
   it('a renewal answered 404 (the session was deleted) aborts the signal at once with that refusal', async () => {
