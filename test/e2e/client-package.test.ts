@@ -17,10 +17,10 @@ const DOCS = path.join(root, 'docs', 'client.md');
 /** The Node types the repository builds with, so installing them needs nothing npm ci did not fetch. */
 const TYPES_NODE = JSON.parse(await readFile(path.join(root, 'node_modules/@types/node/package.json'), 'utf8')).version as string;
 
-/** The fenced block of docs/client.md opened with ```ts <name>: the docs are what compiles, so they cannot drift. */
-async function docsProgram(name: string): Promise<string> {
-  const blocks = [...(await readFile(DOCS, 'utf8')).matchAll(/^```ts ([\w-]+)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === name);
-  expect(blocks, `one \`\`\`ts ${name} block in docs/client.md`).toHaveLength(1);
+/** The fenced block of a doc opened with ```ts <name>: the docs are what compiles, so they cannot drift. */
+async function docsProgram(name: string, doc = DOCS): Promise<string> {
+  const blocks = [...(await readFile(doc, 'utf8')).matchAll(/^```ts ([\w-]+)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === name);
+  expect(blocks, `one \`\`\`ts ${name} block in ${doc}`).toHaveLength(1);
   return blocks[0]![2]!;
 }
 
@@ -74,9 +74,11 @@ describe('npm run pack:client', () => {
 });
 
 describe("docs/client.md's worker and dashboard, from the installed package", () => {
-  it('compile under strict with the repository TypeScript, and run against a server: the worker writes, the dashboard sees it', { timeout: 120_000 }, async () => {
+  it('compile under strict with the repository TypeScript (with client/README.md\'s example), and run against a server: the worker writes, the dashboard sees it', { timeout: 120_000 }, async () => {
     await writeFile(path.join(project, 'worker.ts'), await docsProgram('worker'));
     await writeFile(path.join(project, 'dashboard.ts'), await docsProgram('dashboard'));
+    // The package README's example is compiled too (not run: it talks to the default local server).
+    await writeFile(path.join(project, 'readme.ts'), await docsProgram('readme', path.join(root, 'client', 'README.md')));
     await writeFile(
       path.join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -91,7 +93,7 @@ describe("docs/client.md's worker and dashboard, from the installed package", ()
           // The package's declarations are checked too: they are what its users compile against.
           skipLibCheck: false,
         },
-        files: ['worker.ts', 'dashboard.ts'],
+        files: ['worker.ts', 'dashboard.ts', 'readme.ts'],
       }),
     );
     const compiled = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', project]).catch((error: { stdout: string }) => error);
