@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'openapi/', 'migrations/', '.data/', 'client/src/openapi.ts', '.stryker-tmp/', 'reports/'] },
+  { ignores: ['dist/', 'client/dist/', '.pack/', 'node_modules/', 'coverage/', 'openapi/', 'migrations/', '.data/', 'client/src/openapi.ts', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,7 @@
 /**
- * session-sync/client: the client half of the sync protocol, for browsers and
- * Node 20+ (global fetch, AbortSignal, ReadableStream; no Node built-ins).
- * The contract is shared/CLIENT.md.
+ * @session-sync/client: the client half of the sync protocol, for browsers and
+ * Node 22+ (global fetch, AbortSignal, ReadableStream; no Node built-ins).
+ * The contract is docs/client.md.
  */
 import { claimLease, type ClaimLeaseOptions, type Lease } from './lease.js';
 import { Requests } from './requests.js';

@@ -19,13 +19,17 @@ export interface Lease {
   readonly fencingToken: number;
   /** When the lease runs out unless renewed (moves with each renewal). */
   readonly expiresAt: Date;
-  /** Aborts when the lease is lost: renewal refused (`lease_lost`, or 404 for a deleted session), `lease_lost` on a write, or expiry without a renewal. */
+  /**
+   * Aborts when the lease is lost (renewal refused: `lease_lost`, or 404 for a deleted session; `lease_lost` on a
+   * write; expiry without a renewal), with that `SessionSyncError` as its reason; and when `release()` is called,
+   * with an `AbortError` DOMException: either way, work done under the lease should stop.
+   */
   readonly signal: AbortSignal;
   /** The session's request API with this lease's `Lease-Token` on every write. */
   readonly session: LeasedSession;
   /** Renews now (the timer does this by itself while `renew` is on). */
   renew(): Promise<void>;
-  /** Stops renewing and gives the lease back; resolves even if it was already lost. */
+  /** Stops renewing, aborts `signal`, and gives the lease back; resolves even if it was already lost. */
   release(): Promise<void>;
 }
 
@@ -51,6 +55,9 @@ export interface LeasedSession {
   abandonClaim(claimId: string, options?: Opts): Promise<AnswerOf<'abandonClaim'>>;
   appendMessages(body: BodyOf<'appendMessages'>, options?: Opts): Promise<AnswerOf<'appendMessages'>>;
   listMessages(query?: QueryOf<'listMessages'>, options?: Opts): Promise<AnswerOf<'listMessages'>>;
+  replaceMessageKind(kind: string, body: BodyOf<'replaceMessageKind'>, options?: Opts): Promise<AnswerOf<'replaceMessageKind'>>;
+  trimMessages(body: BodyOf<'trimMessages'>, options?: Opts): Promise<AnswerOf<'trimMessages'>>;
+  getMessagesMeta(options?: Opts): Promise<AnswerOf<'getMessagesMeta'>>;
   commitTurn(body: BodyOf<'commitTurn'>, options?: Opts): Promise<AnswerOf<'commitTurn'>>;
   uploadAttachment(bytes: AttachmentBody, options?: Opts & { contentType?: string }): Promise<AnswerOf<'uploadAttachment'>>;
   listAttachments(query?: QueryOf<'listAttachments'>, options?: Opts): Promise<AnswerOf<'listAttachments'>>;
@@ -151,6 +158,9 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
     abandonClaim: (claimId, opt) => watch(requests.abandonClaim(id, claimId, o(opt))),
     appendMessages: (body, opt) => watch(requests.appendMessages(id, body, o(opt))),
     listMessages: (query, opt) => watch(requests.listMessages(id, query, o(opt))),
+    replaceMessageKind: (kind, body, opt) => watch(requests.replaceMessageKind(id, kind, body, o(opt))),
+    trimMessages: (body, opt) => watch(requests.trimMessages(id, body, o(opt))),
+    getMessagesMeta: (opt) => watch(requests.getMessagesMeta(id, o(opt))),
     commitTurn: (body, opt) => watch(requests.commitTurn(id, body, o(opt))),
     uploadAttachment: (bytes, opt) => watch(requests.uploadAttachment(id, bytes, o(opt))),
     listAttachments: (query, opt) => watch(requests.listAttachments(id, query, o(opt))),
@@ -170,7 +180,10 @@ export async function claimLease(requests: Requests, id: string, options: ClaimL
     async release() {
       released = true;
       stopTimers();
-      if (lost.signal.aborted) return;
+      const gone = lost.signal.aborted;
+      // Work still running under the lease stops before the lease is given back: after this, its writes would be refused.
+      lost.abort(new DOMException(`the lease on ${id} was released`, 'AbortError'));
+      if (gone) return;
       try {
         await requests.releaseLease(id, { leaseToken: token });
       } catch (error) {

@@ -8,7 +8,7 @@ export type AttachmentBody = Blob | ArrayBuffer | Uint8Array | string | Readable
 const session = (id: string) => `/v1/sessions/${enc(id)}`;
 
 /**
- * One method per route (names as in shared/CLIENT.md and the OpenAPI
+ * One method per route (names as in docs/client.md and the OpenAPI
  * `operationId`s): the session id first, then the body or query, then
  * `{ idempotencyKey?, leaseToken?, signal? }`.
  */

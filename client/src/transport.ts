@@ -112,7 +112,7 @@ export class Transport {
           ...(body === undefined ? {} : { body }),
           ...(options?.signal ? { signal: options.signal } : {}),
         };
-        // Only a raw body can be a stream (a JSON body is a string); the client needs a global ReadableStream anyway (CLIENT.md, "Package").
+        // Only a raw body can be a stream (a JSON body is a string); the client needs a global ReadableStream anyway (docs/client.md, "Where it runs").
         if (body instanceof ReadableStream) init.duplex = 'half';
         const response = await this.fetch(url, init);
         if (!response.ok && response.status !== 304) {

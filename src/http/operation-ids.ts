@@ -1,6 +1,6 @@
 /**
  * `operationId` of every route, by `METHOD /path` as fastify registers it.
- * The ids are the method names of the TypeScript client (shared/CLIENT.md),
+ * The ids are the method names of the TypeScript client (docs/client.md),
  * so a generated client and ours read alike; kept in one table so a route
  * file does not need to know the client. A route may also set its own
  * `operationId` in its schema, which wins. `redocly lint` (npm run

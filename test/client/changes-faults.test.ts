@@ -3,7 +3,7 @@ import { createClient, type SessionChange, type SessionSyncError, type StreamSta
 import { problem, scriptedFetch, type SeenRequest, sseResponse, sseText } from '../helpers/fake-fetch.js';
 import { until, settleIo, uncaughtTimerErrors } from '../helpers/waits.js';
 
-// watchChanges (shared/CLIENT.md, "watchChanges") against a scripted changes
+// watchChanges (docs/client.md, "watchChanges") against a scripted changes
 // feed: refusals, token expiry and frames the real server never sends.
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 };
 

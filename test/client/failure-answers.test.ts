@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createClient, SessionSyncError } from '../../client/src/index.js';
 import { problem, scriptedFetch } from '../helpers/fake-fetch.js';
 
-// What a failed call rejects with (shared/CLIENT.md: "Every failure is a
+// What a failed call rejects with (docs/client.md: "Every failure is a
 // SessionSyncError with status, code, detail and the whole problem
 // document"), for every kind of answer a server, proxy or connection can
 // give: a problem document, a page or JSON that is not one, an empty or cut

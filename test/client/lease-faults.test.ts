@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createClient, SessionSyncError } from '../../client/src/index.js';
 import { json, networkFailure, problem, scriptedFetch, type SeenRequest } from '../helpers/fake-fetch.js';
 
-// claimLease's rules from shared/CLIENT.md ("Leases") against a scripted
+// claimLease's rules from docs/client.md ("Leases") against a scripted
 // transport on a fake clock: renewal well before expiry, a dropped renewal
 // tried again while time remains, and loss (refusal or expiry) reported on
 // `lease.signal` as a `lease_lost` SessionSyncError.
@@ -133,7 +133,7 @@ describe('loss', () => {
     expect(server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
   });
 
-  // CLIENT.md: the signal aborts on "renewal refused". A session deleted under the worker answers its
+  // docs/client.md: the signal aborts on "renewal refused". A session deleted under the worker answers its
   // renewal 404: the lease went with it, and no later renewal can succeed, so waiting out the TTL
   // would only let the worker write on for nothing.
   it('a renewal answered 404 (the session was deleted) aborts the signal at once with that refusal', async () => {
@@ -173,9 +173,38 @@ describe('loss', () => {
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(TTL * 3);
     expect(server.renewCalls()).toHaveLength(0);
-    // Giving the lease back is not losing it: the signal stays quiet past the TTL.
-    expect(lease.signal.aborted).toBe(false);
     expect(server.requests.filter((r) => r.method === 'DELETE').map((r) => r.headers.get('lease-token'))).toEqual(['tok-1']);
+  });
+
+  it('release aborts the signal before the lease is given back, with an AbortError (giving back is not losing: no lease_lost)', async () => {
+    const server = leaseServer();
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    // What a worker's code in progress sees: the signal aborted by the time the DELETE is on its way.
+    let abortedWhenSent: boolean | undefined;
+    lease.signal.addEventListener('abort', () => (abortedWhenSent = server.requests.some((r) => r.method === 'DELETE')));
+    await lease.release();
+    expect(lease.signal.aborted).toBe(true);
+    expect(abortedWhenSent).toBe(false);
+    expect(lease.signal.reason).toBeInstanceOf(DOMException);
+    expect((lease.signal.reason as DOMException).name).toBe('AbortError');
+    expect(lease.signal.reason).not.toBeInstanceOf(SessionSyncError);
+    // Past the TTL the reason is still the release's: no expiry fires after it.
+    await vi.advanceTimersByTimeAsync(TTL * 3);
+    expect((lease.signal.reason as DOMException).name).toBe('AbortError');
+    // A second release sends nothing more.
+    await lease.release();
+    expect(server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+  });
+
+  it('release after the lease was lost keeps the loss as the reason and sends nothing', async () => {
+    const server = leaseServer(() => problem(409, 'lease_lost'));
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry });
+    const lease = await client.claimLease('s', { owner: 'w', ttlMs: TTL });
+    await expect(lease.renew()).rejects.toMatchObject({ code: 'lease_lost' });
+    await lease.release();
+    expect(lease.signal.reason).toMatchObject({ code: 'lease_lost' });
+    expect(server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
   });
 });
 
@@ -278,7 +307,8 @@ describe('after the end', () => {
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(TTL * 3);
     expect(server.renewCalls()).toHaveLength(1);
-    expect(lease.signal.aborted).toBe(false);
+    // Aborted by the release, not by an expiry or the renewal's answer.
+    expect((lease.signal.reason as DOMException).name).toBe('AbortError');
   });
 
   it('a renewal answered after the lease expired here does not revive it or leave a timer', async () => {

@@ -144,6 +144,39 @@ describe('claimLease', () => {
     await lease.release();
   });
 
+  it('the message writes refused on the plain client while the lease is held (replaceMessageKind, trimMessages) go through lease.session, as does getMessagesMeta', async () => {
+    const client = createClient({ baseUrl: t.baseUrl });
+    const id = 'leased-messages';
+    await client.createSession({ id });
+    const lease = await client.claimLease(id, { owner: 'a', ttlMs: 60_000, renew: false });
+    const s = lease.session;
+    await s.appendMessages({ messages: [{ role: 'user', content: 'old question' }, { role: 'system', kind: 'summary', content: 'first summary' }] });
+
+    // Without the token: refused, and nothing changes.
+    await expect(client.replaceMessageKind(id, 'summary', { role: 'system', content: 'x' })).rejects.toMatchObject({ status: 409, code: 'lease_held' });
+    await expect(client.trimMessages(id, { before_seq: 99 })).rejects.toMatchObject({ status: 409, code: 'lease_held' });
+
+    const replaced = await s.replaceMessageKind('summary', { role: 'system', content: 'second summary' });
+    expect(replaced).toMatchObject({ message: { role: 'system', kind: 'summary', content: 'second summary' } });
+    expect(await s.trimMessages({ before_seq: replaced.message.seq })).toMatchObject({ trimmed: 1 });
+    expect(await s.getMessagesMeta()).toMatchObject({ message_count: 1, version: replaced.version + 1 });
+    expect((await s.listMessages()).messages.map((m) => m.content)).toEqual(['second summary']);
+    await lease.release();
+  });
+
+  it('release aborts lease.signal, and a write made after it is refused (the lease is gone)', async () => {
+    const client = createClient({ baseUrl: t.baseUrl });
+    const id = 'released-signal';
+    await client.createSession({ id });
+    const lease = await client.claimLease(id, { owner: 'a', ttlMs: 60_000 });
+    await lease.release();
+    expect(lease.signal.aborted).toBe(true);
+    expect(() => lease.signal.throwIfAborted()).toThrow(expect.objectContaining({ name: 'AbortError' }));
+    expect((await client.getSession(id)).lease).toBeNull();
+    await expect(lease.session.pushDelta({ base_version: 0, merge_patch: { late: true } })).rejects.toMatchObject({ code: 'lease_lost' });
+    expect((await client.sync(id)).version).toBe(0);
+  });
+
   it('queue claims through the bound session carry the lease token', async () => {
     const client = createClient({ baseUrl: t.baseUrl });
     const id = 'leased-queue';

@@ -3,7 +3,7 @@ import { createClient, SessionSyncError } from '../../client/src/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { json, networkFailure, problem, scriptedFetch } from '../helpers/fake-fetch.js';
 
-// The retry rules of shared/CLIENT.md ("Requests"), observed through a
+// The retry rules of docs/client.md ("Requests"), observed through a
 // scripted transport: which failures are tried again, how often, how long
 // the client waits, and the Idempotency-Key that makes a retried write safe.
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
@@ -41,7 +41,7 @@ describe('which failures are retried', () => {
     [422, 'idempotency_key_reused'],
     [429, 'too_many_requests'],
   ])('%i is never retried: the call fails after one attempt with that status and code', async (status, code) => {
-    // 429 with Retry-After too: CLIENT.md retries 502/503/504 "only, never on other statuses".
+    // 429 with Retry-After too: docs/client.md retries 502/503/504 "only, never on other statuses".
     const { fetch, requests } = scriptedFetch(() => problem(status, code, {}, { 'retry-after': '1' }));
     const client = createClient({ baseUrl: 'http://server.test', fetch, retry: fast });
     const error = await client.pushDelta('s', { base_version: 0, merge_patch: {} }).catch((e: unknown) => e);
@@ -192,7 +192,7 @@ describe('waits between attempts', () => {
     }
   });
 
-  // CLIENT.md is silent on Retry-After. The server sends it with its 503s (database_unavailable 1 s,
+  // docs/client.md ("Retries"): Retry-After is a floor. The server sends it with its 503s (database_unavailable 1 s,
   // too_many_transfers 1 s, shutting_down 1 s): a client that retries sooner spends its attempts
   // inside the outage. So a retried answer's Retry-After is a floor for the wait, and maxDelayMs
   // stays its ceiling (the caller's bound on how long one call may sit waiting).

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../../client/src/index.js';
 import { json, problem, scriptedFetch } from '../helpers/fake-fetch.js';
 
-// The waits between attempts of a call (shared/CLIENT.md, "Requests": jittered
+// The waits between attempts of a call (docs/client.md, "Requests": jittered
 // exponential backoff) on a fake clock: a Retry-After that cannot be read,
 // an abort that ends a wait, and what a finished call leaves on the caller's
 // signal; and the Idempotency-Key each call generates.

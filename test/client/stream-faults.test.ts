@@ -4,7 +4,7 @@ import { createClient, type DurableEvent, type SessionSyncError, type StreamStat
 import { networkFailure, problem, scriptedFetch, type SeenRequest, type SseFrame, sseResponse, sseText } from '../helpers/fake-fetch.js';
 import { until, settleIo, uncaughtTimerErrors } from '../helpers/waits.js';
 
-// subscribe's rules from shared/CLIENT.md ("subscribe") against a scripted
+// subscribe's rules from docs/client.md ("subscribe") against a scripted
 // stream server: what it sends on each connection is written out below, so
 // resends, resets, live-only frames and closes happen exactly where a test
 // puts them.
@@ -478,7 +478,7 @@ describe('a server that keeps closing the stream', () => {
   });
 });
 
-// CLIENT.md is silent on Retry-After. The server sends it with the 503s that refuse a stream
+// docs/client.md ("Retries"): Retry-After is a floor. The server sends it with the 503s that refuse a stream
 // (too_many_streams 5 s, database_unavailable and shutting_down 1 s); a stream that comes back
 // sooner adds load exactly while the server is full. So an answer's Retry-After is the least
 // wait before the next connection, and retry.maxDelayMs stays the most (as for requests).

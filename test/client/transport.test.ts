@@ -4,7 +4,7 @@ import { json, scriptedFetch, type SeenRequest } from '../helpers/fake-fetch.js'
 
 // What the client's transport puts on the wire and how a call ends when its
 // answer is odd: a 304, a body that is not JSON, a body cut off or aborted
-// while it is read, an abort with no attempts left (shared/CLIENT.md,
+// while it is read, an abort with no attempts left (docs/client.md,
 // "createClient" and "Requests").
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
 const session = { id: 'x', version: 0, last_seq: 0 };
@@ -66,7 +66,7 @@ describe('answers that are not the usual JSON', () => {
     expect(requests).toHaveLength(1);
   });
 
-  // CLIENT.md: "Every failure is a SessionSyncError". A 200 that is not JSON (a baseUrl that points
+  // docs/client.md: "Every failure is a SessionSyncError". A 200 that is not JSON (a baseUrl that points
   // at a web server answering its index.html, a captive portal) is the same answer every time:
   // it is not retried, and it fails as a SessionSyncError that says what came, not as a bare SyntaxError.
   it('a 200 whose body is not JSON fails at once as a SessionSyncError with that status', async () => {

@@ -4,7 +4,7 @@ import { createClient, SessionSyncError, type StateStore, type WatchStatus } fro
 import { json, problem, scriptedFetch, type SeenRequest, type SseFrame, sseText } from '../helpers/fake-fetch.js';
 import { settleIo, uncaughtTimerErrors, until } from '../helpers/waits.js';
 
-// watchState's rules from shared/CLIENT.md ("watchState") against a scripted
+// watchState's rules from docs/client.md ("watchState") against a scripted
 // server for one session: the answers to its reads are written out below and
 // the test drives the stream frame by frame, so stale and resent state
 // events, version gaps, failing reads and closes land exactly where a test

