@@ -27,8 +27,9 @@ const harness = {
     return (await store.ready).status;
   },
   watched() {
-    const { status, version, state } = store!.getSnapshot();
-    return { status, version, state };
+    const { status, version, state, error } = store!.getSnapshot();
+    // Why a closed store closed, so a test that waits for a version says it.
+    return { status, version, state, ...(error ? { error: { code: error.code, status: error.status, detail: error.detail } } : {}) };
   },
   close(): void {
     subscription?.close();

@@ -23,6 +23,9 @@ describe('which failures are retried', () => {
     ['a 502 page from a proxy (not a problem document)', () => new Response('<html>Bad Gateway</html>', { status: 502 })],
     // As a browser hands over an answer cut right after its headers (test/browser/client.test.ts met it).
     ['an answer whose body is empty though its Content-Length is not', () => new Response('', { status: 201, headers: { 'content-type': 'application/json', 'content-length': '57' } })],
+    // As Chromium hands over an answer cut right after its status line: a 200 with no headers and no body.
+    ['a 200 with no headers and an empty body', () => new Response('', { status: 200 })],
+    ['a 201 with an empty JSON body and no Content-Length', () => new Response('', { status: 201, headers: { 'content-type': 'application/json' } })],
   ])('%s is retried, and the call answers what the retry got', async (_name, fault) => {
     const { fetch, requests } = scriptedFetch((_request, i) => (i < 2 ? fault() : json({ ...session, id: 'retried' }, 201)));
     const client = createClient({ baseUrl: 'http://server.test', fetch, retry: fast });
