@@ -259,12 +259,12 @@ describe('catch-up read (GET)', () => {
   });
 
   /** Every page of `path` from the start, read through an app with the smallest pages (one holds at least one event of MAX_EVENT_BYTES). */
-  async function pagesOf(path: string) {
+  async function pagesOf(path: string, query = '') {
     const small = await createTestApp({ databaseUrl: t.url, env: { EVENTS_PAGE_BYTES: String(16 * 1024) } });
     try {
       const pages = [];
       for (let at = '-1'; ; ) {
-        const res = await small.app.inject({ method: 'GET', url: `/v1/stream/${path}?offset=${at}` });
+        const res = await small.app.inject({ method: 'GET', url: `/v1/stream/${path}?offset=${at}${query}` });
         expect(res.statusCode).toBe(200);
         pages.push(res);
         at = res.headers['stream-next-offset'] as string;
@@ -283,6 +283,23 @@ describe('catch-up read (GET)', () => {
     expect(pages.length).toBeGreaterThan(1);
     for (const page of pages.slice(0, -1)) expect(page.headers['stream-closed']).toBeUndefined();
     expect(pages.at(-1)!.headers['stream-closed']).toBe('true');
+    expect(Buffer.concat(pages.map((page) => page.rawPayload)).length).toBe(4 * 100 * 1024);
+  });
+
+  it('a long-poll through a closed stream: each page before the tail has a Stream-Cursor and no Stream-Closed, the tail the reverse', async () => {
+    await put('closed-poll', undefined, { 'content-type': 'application/octet-stream' });
+    for (const i of [0, 1, 2, 3]) await post('closed-poll', Buffer.alloc(100 * 1024, i), { 'content-type': 'application/octet-stream' });
+    await post('closed-poll', '', { 'stream-closed': 'true' });
+    const pages = await pagesOf('closed-poll', '&live=long-poll');
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages.slice(0, -1)) {
+      expect(page.headers['stream-closed']).toBeUndefined();
+      expect(page.headers['stream-cursor']).toMatch(/^\d+$/);
+    }
+    const tail = pages.at(-1)!;
+    expect(tail.headers['stream-closed']).toBe('true');
+    // Nothing follows the end of a closed stream, so there is no cursor to come back with.
+    expect(tail.headers['stream-cursor']).toBeUndefined();
     expect(Buffer.concat(pages.map((page) => page.rawPayload)).length).toBe(4 * 100 * 1024);
   });
 
