@@ -79,7 +79,8 @@ export function ndjsonRequest(baseUrl: string, id: string) {
     duplex: 'half',
   } as RequestInit);
   return {
-    write: (text: string) => controller.enqueue(encoder.encode(text)),
+    /** Text, or bytes as they are (a chunk may end inside a character). */
+    write: (chunk: string | Uint8Array) => controller.enqueue(typeof chunk === 'string' ? encoder.encode(chunk) : chunk),
     end: () => controller.close(),
     response,
   };

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 import { eventually, getSession, history, listeningApp, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
 
 // The current activity: set, read, streamed, expired.
@@ -94,6 +94,46 @@ describe('activity', () => {
       expect(activity.detail).toBeUndefined();
     } finally {
       await client.close();
+    }
+  });
+
+  it('a new activity without ttl_ms drops the TTL of the one it replaces: it never expires', async () => {
+    const id = 'activity-ttl-dropped';
+    await sessionWithEvents(t, id, 0);
+    const first = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', ttl_ms: 60_000 });
+    expect(first.statusCode, first.body).toBe(200);
+    expectIso(first.json().expires_at);
+    const next = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'thinking' });
+    expect(next.statusCode, next.body).toBe(200);
+    expect(next.json().expires_at).toBeUndefined();
+    // A day later, as the database's clock sees it: whatever expiry is stored is long past.
+    await t.database.db`
+      update session_activity set expires_at = expires_at - interval '1 day', updated_at = updated_at - interval '1 day'
+      where session_sid = (select sid from sessions where id = ${id})`;
+    const activity = (await getSession(t, id)).activity;
+    expect(activity).toMatchObject({ status: 'thinking' });
+    expect(activity.expired).toBeUndefined();
+    expect(activity.expires_at).toBeUndefined();
+  });
+
+  it('detail is held to MAX_LIVE_BYTES in bytes of its JSON: one byte over is 413 and the activity stays', async () => {
+    const small = await createTestApp({ databaseUrl: t.url, env: { MAX_LIVE_BYTES: '1000' } });
+    try {
+      const id = 'activity-detail-limit';
+      await sessionWithEvents(small, id, 0);
+      // 'é' is 2 bytes: 499 of them and the quotes are exactly 1000 bytes in 501 characters.
+      const within = 'é'.repeat(499);
+      const set = await call(small.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', detail: within });
+      expect(set.statusCode, set.body).toBe(200);
+      const over = expectProblem(
+        await call(small.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'other', detail: `${within}x` }),
+        413,
+        'payload_too_large',
+      );
+      expect(over).toMatchObject({ limit_bytes: 1000, size: 1001 });
+      expect((await getSession(small, id)).activity).toMatchObject({ status: 'tool', detail: within });
+    } finally {
+      await small.close();
     }
   });
 

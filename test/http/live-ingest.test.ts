@@ -210,6 +210,29 @@ describe('NDJSON streaming ingest', () => {
     }
   });
 
+  it('a character split between two chunks of the body arrives whole', async () => {
+    await createSession(t, 'nd-split-char');
+    const client = await openStream('nd-split-char');
+    try {
+      const request = ndjsonRequest('nd-split-char');
+      const text = 'héllo 🙂 wörld';
+      const line = Buffer.from(`{"type":"first","data":1}\n${JSON.stringify({ type: 'text', data: text })}\n`);
+      // The cut falls after the first two of the emoji's four bytes.
+      const cut = line.indexOf(Buffer.from('🙂')) + 2;
+      request.write(line.subarray(0, cut));
+      // The server has read the first chunk once its whole line is delivered; the rest comes as another chunk.
+      await client.waitFor(() => client.ofType('first').length === 1, 'the line before the split one');
+      request.write(line.subarray(cut));
+      request.end();
+      const res = await request.response;
+      expect([res.status, await res.json()]).toEqual([202, { accepted: 2, after_seq: 0 }]);
+      await client.waitFor(() => client.ofType('text').length === 1, 'the split line');
+      expect(liveOf(client, 'text')).toEqual([text]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('404 for an unknown session before reading the body', async () => {
     const request = ndjsonRequest('nd-missing');
     request.write('{"type":"token","data":1}\n');

@@ -82,6 +82,22 @@ describe('PUT and HEAD (PROTOCOL 5.1, 5.5)', () => {
     expectProblem(await ds('PUT', 'x-idem-at', { 'content-type': 'text/plain', 'stream-ttl': '60' }), 409, 'session_exists');
   });
 
+  it('PUT again with another Stream-Expires-At, or none, is 409 and the stream keeps its time', async () => {
+    const at = '2099-03-04T05:06:07.890Z';
+    expect((await ds('PUT', 'x-idem-other-at', { 'content-type': 'text/plain', 'stream-expires-at': at })).statusCode).toBe(201);
+    const later = expectProblem(
+      await ds('PUT', 'x-idem-other-at', { 'content-type': 'text/plain', 'stream-expires-at': '2099-03-04T05:06:07.891Z' }),
+      409,
+      'session_exists',
+    );
+    expect(later.detail).toContain(`with Stream-Expires-At ${at} (this request asks for Stream-Expires-At 2099-03-04T05:06:07.891Z)`);
+    const none = expectProblem(await ds('PUT', 'x-idem-other-at', { 'content-type': 'text/plain' }), 409, 'session_exists');
+    expect(none.detail).toContain(`with Stream-Expires-At ${at} (this request asks for no expiry)`);
+    const head = await ds('HEAD', 'x-idem-other-at');
+    expect(head.headers['stream-expires-at']).toBe(at);
+    expect(head.headers['stream-ttl']).toBeUndefined();
+  });
+
   it('a malformed value, or both headers, is 400 naming the rule; nothing is created', async () => {
     const bad = expectProblem(await ds('PUT', 'x-bad', { 'stream-ttl': '1e3' }), 400, 'invalid_request');
     expect(bad.detail).toContain('Stream-TTL must be a whole number of seconds');

@@ -258,6 +258,60 @@ describe('catch-up read (GET)', () => {
     }
   });
 
+  /** Every page of `path` from the start, read through an app with the smallest pages (one holds at least one event of MAX_EVENT_BYTES). */
+  async function pagesOf(path: string, query = '') {
+    const small = await createTestApp({ databaseUrl: t.url, env: { EVENTS_PAGE_BYTES: String(16 * 1024) } });
+    try {
+      const pages = [];
+      for (let at = '-1'; ; ) {
+        const res = await small.app.inject({ method: 'GET', url: `/v1/stream/${path}?offset=${at}${query}` });
+        expect(res.statusCode).toBe(200);
+        pages.push(res);
+        at = res.headers['stream-next-offset'] as string;
+        if (res.headers['stream-up-to-date'] === 'true') return pages;
+      }
+    } finally {
+      await small.close();
+    }
+  }
+
+  it('a closed stream says Stream-Closed on its tail page only, so a reader reads every page before it stops', async () => {
+    await put('closed-pages', undefined, { 'content-type': 'application/octet-stream' });
+    for (const i of [0, 1, 2, 3]) await post('closed-pages', Buffer.alloc(100 * 1024, i), { 'content-type': 'application/octet-stream' });
+    await post('closed-pages', '', { 'stream-closed': 'true' });
+    const pages = await pagesOf('closed-pages');
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages.slice(0, -1)) expect(page.headers['stream-closed']).toBeUndefined();
+    expect(pages.at(-1)!.headers['stream-closed']).toBe('true');
+    expect(Buffer.concat(pages.map((page) => page.rawPayload)).length).toBe(4 * 100 * 1024);
+  });
+
+  it('a long-poll through a closed stream: each page before the tail has a Stream-Cursor and no Stream-Closed, the tail the reverse', async () => {
+    await put('closed-poll', undefined, { 'content-type': 'application/octet-stream' });
+    for (const i of [0, 1, 2, 3]) await post('closed-poll', Buffer.alloc(100 * 1024, i), { 'content-type': 'application/octet-stream' });
+    await post('closed-poll', '', { 'stream-closed': 'true' });
+    const pages = await pagesOf('closed-poll', '&live=long-poll');
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages.slice(0, -1)) {
+      expect(page.headers['stream-closed']).toBeUndefined();
+      expect(page.headers['stream-cursor']).toMatch(/^\d+$/);
+    }
+    const tail = pages.at(-1)!;
+    expect(tail.headers['stream-closed']).toBe('true');
+    // Nothing follows the end of a closed stream, so there is no cursor to come back with.
+    expect(tail.headers['stream-cursor']).toBeUndefined();
+    expect(Buffer.concat(pages.map((page) => page.rawPayload)).length).toBe(4 * 100 * 1024);
+  });
+
+  it('a history page may be cached a while; the tail page must be revalidated, so a new append is seen at once', async () => {
+    await put('cache-pages', undefined, { 'content-type': 'application/octet-stream' });
+    for (const i of [0, 1, 2, 3]) await post('cache-pages', Buffer.alloc(100 * 1024, i), { 'content-type': 'application/octet-stream' });
+    const pages = await pagesOf('cache-pages');
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages.slice(0, -1)) expect(page.headers['cache-control']).toBe('private, max-age=60, stale-while-revalidate=300');
+    expect(pages.at(-1)!.headers['cache-control']).toBe('no-cache');
+  });
+
   it('ETag and If-None-Match: 304 while nothing changed, 200 after an append or a close', async () => {
     await put('etag-1', 'a', { 'content-type': 'text/plain' });
     const first = await read('etag-1', '?offset=-1');

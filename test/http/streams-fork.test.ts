@@ -103,6 +103,13 @@ describe('fork history', () => {
     const trimmed = await call(t.app, 'POST', '/v1/sessions/trim-src/compact', { before_seq: 3 });
     expect(trimmed.json().history_start).toBe(2);
     expectProblem(await fork('trim-1', 'trim-src', { 'stream-fork-offset': offset(1) }), 410, 'cursor_expired');
+    // Exactly where the kept history starts is still a place to fork: a fork there is empty from that offset on.
+    const atStart = await fork('trim-at', 'trim-src', { 'stream-fork-offset': offset(2) });
+    expect(atStart.statusCode).toBe(201);
+    expect(atStart.headers['stream-next-offset']).toBe(offset(2));
+    const fromStart = await ds('GET', `trim-at?offset=${offset(2)}`);
+    expect(fromStart.body).toBe('');
+    expect(fromStart.headers['stream-up-to-date']).toBe('true');
     expect((await fork('trim-2', 'trim-src')).statusCode).toBe(201);
     expect((await ds('GET', `trim-2?offset=${offset(2)}`)).body).toBe('C');
     expectProblem(await ds('GET', 'trim-2?offset=-1'), 410, 'cursor_expired');
