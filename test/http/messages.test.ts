@@ -404,4 +404,16 @@ describe('first_user_message', () => {
     await append(json, [{ role: 'user', content }]);
     expect(await shown(json)).toBe(JSON.stringify(content).slice(0, 200));
   });
+
+  it('characters are code points: an emoji counts once and is never split into half a surrogate pair', async () => {
+    const emoji = await session();
+    await append(emoji, [{ role: 'user', content: '😀'.repeat(250) }]);
+    const cut = (await shown(emoji)) as string;
+    expect(Array.from(cut)).toHaveLength(200);
+    expect(cut).toBe('😀'.repeat(200));
+    // The 200th character straddles UTF-16 unit 200: it is kept whole, not cut to a lone surrogate.
+    const straddling = await session();
+    await append(straddling, [{ role: 'user', content: `${'a'.repeat(199)}😀tail` }]);
+    expect(await shown(straddling)).toBe(`${'a'.repeat(199)}😀`);
+  });
 });
