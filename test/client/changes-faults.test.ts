@@ -83,6 +83,27 @@ describe('watchChanges refusals', () => {
     feed.close();
     await feed.closed;
   });
+
+  // docs/client.md: watchChanges ends only on 400, 401, 403 or 404 and retries any other refusal after a wait, bounded
+  // below by its Retry-After, as subscribe does. A dashboard rate-limited for a moment must come back by itself.
+  it('a 429 with Retry-After is waited out: it reconnects no sooner than asked, sweeps, and reports no error', async () => {
+    const server = scriptedFetch((request, i) =>
+      i === 0 ? problem(429, 'rate_limited', {}, { 'retry-after': '1' }) : sseResponse([sweep], { hold: true, signal: request.signal }),
+    );
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 3000 } });
+    const errors: SessionSyncError[] = [];
+    const statuses: StreamStatus[] = [];
+    let sweeps = 0;
+    const feed = client.watchChanges({ onError: (e) => errors.push(e), onStatus: (s) => statuses.push(s), onSweepRequired: () => sweeps++ });
+    await until(() => sweeps === 1 || feed.status === 'closed', 'the sweep after the 429');
+    expect(errors).toEqual([]);
+    expect(sweeps).toBe(1);
+    expect(server.requests).toHaveLength(2);
+    expect(server.requests[1]!.at - server.requests[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(statuses).not.toContain('closed');
+    feed.close();
+    await feed.closed;
+  });
 });
 
 describe('watchChanges frames', () => {

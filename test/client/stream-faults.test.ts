@@ -419,6 +419,8 @@ describe('refusals and drops', () => {
     [503, 'database_unavailable'],
     [502, 'bad_gateway'],
     [500, 'internal_error'],
+    // A proxy's rate limit: docs/client.md retries it (only 400, 401, 403, 404 and 409 cursor_ahead end a subscription).
+    [429, 'rate_limited'],
   ])('%i %s is a drop like any other: it reconnects and resumes, with no onError', async (status, code) => {
     const server = streamServer([[event(1)], () => problem(status, code), { frames: [event(2)], hold: true }]);
     const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });

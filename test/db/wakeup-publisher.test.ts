@@ -362,6 +362,37 @@ describe('wakeup publisher', () => {
     expect(notifications()).toEqual([live('heard', 2)]);
   });
 
+  it('sends the notice when a failed flush mixed a live event with wakeups: the live event is rejected, the wakeups are lost', async () => {
+    received = [];
+    const sends: string[][] = [];
+    let openGate: (() => void) | undefined;
+    const publisher = new WakeupPublisher({
+      db,
+      log: quiet,
+      missedNoticeDelayMs: 20,
+      send: async (payloads) => {
+        const n = sends.push(payloads);
+        // The first flush waits while a live event and an append queue up behind it; the flush of both fails.
+        if (n === 1) await new Promise<void>((resolve) => (openGate = resolve));
+        if (n === 2) throw new Error('connection lost');
+        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+      },
+    });
+    await commitWith(publisher, append('mixed-held', 1));
+    await eventually(async () => openGate, (gate) => gate !== undefined, 'the first flush at its gate');
+    const sentLive = publisher.publish(live('mixed-live', 1));
+    await commitWith(publisher, append('mixed-lost', 1));
+    openGate!();
+    await expect(sentLive).rejects.toThrow('connection lost');
+    expect(sends[1]!.flatMap((payload) => decodeNotifications(payload) ?? [])).toEqual(
+      expect.arrayContaining([live('mixed-live', 1), append('mixed-lost', 1)]),
+    );
+    // The append's reader heard nothing: changes feeds must be told to sweep.
+    await eventually(async () => notifications(), (n) => n.length >= 2, 'the notice');
+    expect(notifications()).toEqual([append('mixed-held', 1), { kind: 'missed' }]);
+    publisher.stop();
+  });
+
   it('reports each flush: what it carried, how long it took, whether it failed (and warns when it did)', async () => {
     const warnings: unknown[] = [];
     const { publisher, reports, step } = gatedPublisher();

@@ -53,4 +53,24 @@ describe('the expiry sweep follows ttl_ms as it is now', () => {
       }, { timeout: 10_000 })
       .toBe(404);
   });
+
+  it('a session found not expired is looked at again only when it could expire: due sessions past the limit never starve the expired ones', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'sched-busy', ttl_ms: 600_000 })).statusCode).toBe(201);
+    // Its check came due long ago, and it was written since (the check is only a lower bound): due but not expired.
+    await t.database.db`update sessions set expiry_check_at = now() - interval '1 hour' where id = 'sched-busy'`;
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'sched-gone', ttl_ms: 1 })).statusCode).toBe(201);
+    await expect.poll(async () => Date.parse((await call(t.app, 'GET', '/v1/sessions/sched-gone')).json().expires_at) < Date.now()).toBe(true);
+
+    // One session per sweep: the busy one, due first, must not take every sweep.
+    await expect
+      .poll(async () => {
+        await deleteExpiredSessions(t.database.db, { limit: 1 });
+        return status('sched-gone');
+      }, { timeout: 10_000 })
+      .toBe(404);
+    expect(await status('sched-busy')).toBe(200);
+    const [busy] = await t.database.db<{ later: boolean }[]>`
+      select expiry_check_at > now() + interval '5 minutes' as later from sessions where id = 'sched-busy'`;
+    expect(busy!.later).toBe(true);
+  });
 });

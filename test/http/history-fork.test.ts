@@ -64,6 +64,22 @@ describe('?at_version= (time travel)', () => {
     expect(kept.map((r) => Number(r.version))).toEqual([4, 7, 10]);
   });
 
+  it('is 410 version_expired, never a wrong document, for a version whose delta chain lost a delta; the fork there too', async () => {
+    await history('tt-lost', 7);
+    // Checkpoints every 3 deltas: snapshots at versions 1, 4, 7. Versions 2 and 3 are rebuilt from version 1's.
+    const { sid } = (await t.database.db`select sid from sessions where id = 'tt-lost'`)[0] as { sid: string };
+    const events = (await get('/v1/sessions/tt-lost/events?limit=100')).events as { seq: number; version?: number }[];
+    const deltaOf2 = events.find((e) => e.version === 2)!.seq;
+    await t.database.db`delete from events where session_sid = ${sid} and seq = ${deltaOf2}`;
+    // Version 3's state event is kept, but its state cannot be rebuilt: version 1 plus the delta of 3 alone is not it.
+    const problem = expectProblem(await call(t.app, 'GET', '/v1/sessions/tt-lost/state?at_version=3'), 410, 'version_expired');
+    expect(problem).toMatchObject({ version: 3 });
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/tt-lost/fork', { id: 'tt-lost-fork', at_version: 3 }), 410, 'version_expired');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/tt-lost-fork'), 404, 'session_not_found');
+    // From the next checkpoint on, nothing lost is needed.
+    for (let v = 4; v <= 7; v++) expect((await get(`/v1/sessions/tt-lost/state?at_version=${v}`)).snapshot).toEqual(stateOf(v));
+  });
+
   it('for a binary session: the snapshot below the version plus the deltas up to it', async () => {
     await call(t.app, 'POST', '/v1/sessions', { id: 'tt-bin', encoding: 'binary' });
     await call(t.app, 'PUT', '/v1/sessions/tt-bin/state', { base_version: 0, schema_version: 1, snapshot_base64: 'AA==' });

@@ -294,6 +294,18 @@ describe('the bounds a caller meets', () => {
     expect(await meta(id)).toEqual({ version: 2, last_seq: 2, message_count: 1, archived_count: 1 });
   });
 
+  it('a message content is held to MAX_EVENT_BYTES in UTF-8 bytes of its JSON, not in characters', async () => {
+    const id = await session();
+    // 600 emoji: 1,200 UTF-16 units, 2,402 bytes of JSON with its quotes, over the 2,048 of this app.
+    const over = expectProblem(await append(id, [{ role: 'user', content: '😀'.repeat(600) }]), 413, 'payload_too_large');
+    expect(over).toMatchObject({ limit_bytes: 2048, size: 2402 });
+    expect(await meta(id)).toEqual({ version: 0, last_seq: 0, message_count: 0, archived_count: 0 });
+    // 1,023 two-byte characters and the quotes: exactly 2,048 bytes, taken.
+    const exact = 'é'.repeat(1023);
+    expect((await append(id, [{ role: 'user', content: exact }])).statusCode).toBe(201);
+    expect((await list(id)).messages.map((m: { content: unknown }) => m.content)).toEqual([exact]);
+  });
+
   it('trim takes up to 100 protected kinds; 101 is 400 and archives nothing', async () => {
     const id = await session();
     await append(id, [
@@ -403,5 +415,17 @@ describe('first_user_message', () => {
     const content = { text: 'ü'.repeat(300) };
     await append(json, [{ role: 'user', content }]);
     expect(await shown(json)).toBe(JSON.stringify(content).slice(0, 200));
+  });
+
+  it('characters are code points: an emoji counts once and is never split into half a surrogate pair', async () => {
+    const emoji = await session();
+    await append(emoji, [{ role: 'user', content: '😀'.repeat(250) }]);
+    const cut = (await shown(emoji)) as string;
+    expect(Array.from(cut)).toHaveLength(200);
+    expect(cut).toBe('😀'.repeat(200));
+    // The 200th character straddles UTF-16 unit 200: it is kept whole, not cut to a lone surrogate.
+    const straddling = await session();
+    await append(straddling, [{ role: 'user', content: `${'a'.repeat(199)}😀tail` }]);
+    expect(await shown(straddling)).toBe(`${'a'.repeat(199)}😀`);
   });
 });

@@ -556,6 +556,26 @@ describe('queued work and the execution lease', () => {
     ]);
   });
 
+  it('a claim_expired refusal sent with an Idempotency-Key is not stored: a retry with the key is 409 again, never a replayed 200', async () => {
+    const id = await newSession();
+    const ids = await enqueueAll(id, [['a'], ['b']]);
+    const { token } = await lease(id, 'worker-a');
+    const claimed = (await claim(id, { max_batches: 2, ttl_ms: LONG_TTL }, tokenHeader(token))).json();
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, tokenHeader(token))).statusCode).toBe(204);
+
+    // The refusal commits (it returns the work and appends queue.expired), yet it is a refusal: a worker retrying
+    // after a lost answer must learn again that its work was not done, or it would drop the batches as finished.
+    for (const action of ['complete', 'renew'] as const) {
+      const key = { 'idempotency-key': `queue-refused-${action}-${id}` };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = await act(id, claimed.claim_id, action, action === 'renew' ? { ttl_ms: LONG_TTL } : undefined, key);
+        expect(expectProblem(res, 409, 'claim_expired').claim_id).toBe(claimed.claim_id);
+      }
+    }
+    expect(await batchIdsWith(id, 'completed')).toEqual([]);
+    expect(await batchIdsWith(id, 'pending')).toEqual(ids);
+  });
+
   it('a claim made without a lease is not ended by a later lease', async () => {
     const id = await newSession();
     const ids = await enqueueAll(id, [['a']]);
