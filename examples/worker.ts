@@ -1,5 +1,5 @@
 /**
- * A worker against a local server, on the client (session-sync/client):
+ * A worker against a local server, on the client (@session-sync/client):
  * claim the lease, sync the state, take queued input, stream a reply's tokens
  * as live events, push the turn as a delta, release.
  *
@@ -8,7 +8,7 @@
  * SESSION_SYNC_URL (default http://127.0.0.1:8080) and SESSION_SYNC_TOKEN
  * (when the server has AUTH_SECRET) say where and as whom.
  */
-import { PROBLEM, SessionSyncError, createClient, type LeasedSession } from 'session-sync/client';
+import { PROBLEM, SessionSyncError, createClient, type LeasedSession } from '@session-sync/client';
 
 interface Conversation {
   turns: { input: unknown; reply: string }[];

@@ -26,7 +26,7 @@ export async function buildInspector(outDir = path.join(root, 'dist', 'inspect')
       minify: true,
       sourcemap: false,
       legalComments: 'none',
-      alias: { 'session-sync/client': path.join(root, 'client', 'src', 'index.ts') },
+      alias: { '@session-sync/client': path.join(root, 'client', 'src', 'index.ts') },
       logLevel: 'warning',
     });
     await copyFile(path.join(source, 'inspector.css'), path.join(staging, 'inspector.css'));

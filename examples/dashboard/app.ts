@@ -3,7 +3,7 @@
  * (watchState), its token stream (subscribe), a session list (watchChanges),
  * and a form that queues input for the worker.
  */
-import { CHANGE_EVENT, createClient } from 'session-sync/client';
+import { CHANGE_EVENT, createClient } from '@session-sync/client';
 
 const params = new URLSearchParams(location.search);
 const id = params.get('session') ?? 'demo';

@@ -24,7 +24,7 @@ async function bundle(): Promise<string> {
     platform: 'browser',
     target: 'es2022',
     write: false,
-    alias: { 'session-sync/client': here('../../client/src/index.ts') },
+    alias: { '@session-sync/client': here('../../client/src/index.ts') },
   });
   return result.outputFiles[0]?.text ?? '';
 }

@@ -1,4 +1,4 @@
-import { type SessionSyncClient, SessionSyncError } from 'session-sync/client';
+import { type SessionSyncClient, SessionSyncError } from '@session-sync/client';
 import { byId, describeError } from './dom.js';
 
 /** What a connection is doing, in the indicator's words. */

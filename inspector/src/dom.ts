@@ -3,7 +3,7 @@
  * session holds ever reaches innerHTML (the page's CSP requires Trusted Types
  * with no policy, so the browser would refuse it anyway).
  */
-import { CLIENT_ERROR, SessionSyncError } from 'session-sync/client';
+import { CLIENT_ERROR, SessionSyncError } from '@session-sync/client';
 
 export type Child = Node | string | number | null | undefined | false;
 

@@ -4,10 +4,10 @@
  * in place. The parent filter is the server's (`parent_id`); the id prefix is
  * applied here, to the pages loaded, and "More" reads on until it finds more.
  */
-import type { ChangesFeed, Session } from 'session-sync/client';
+import type { ChangesFeed, Session } from '@session-sync/client';
 import type { Context } from './context.js';
 import { debounce, fill, h, sessionLink, timeOf } from './dom.js';
-import { CHANGE_EVENT } from 'session-sync/client';
+import { CHANGE_EVENT } from '@session-sync/client';
 
 const PAGE = 50;
 /** Pages read for one "More" while a prefix filter finds nothing in them. */

@@ -3,7 +3,7 @@
  * state, history, live events, lease, queue and messages. Built on the
  * project's own client; it only reads (read-only grants are enough).
  */
-import { createClient, type SessionSyncError } from 'session-sync/client';
+import { createClient, type SessionSyncError } from '@session-sync/client';
 import { Context } from './context.js';
 import { byId, describeError } from './dom.js';
 import { SessionList } from './list.js';

@@ -5,12 +5,12 @@
  * Two streams: watchState (the state mirror) and subscribe (history, live
  * events and activity from the session's head on).
  */
-import type { DurableEvent, Session, SessionSyncClient, StateStore, Subscription } from 'session-sync/client';
+import type { DurableEvent, Session, SessionSyncClient, StateStore, Subscription } from '@session-sync/client';
 import { applyJsonPatch, applyMergePatch } from '../../client/src/patch.js';
 import type { Context } from './context.js';
 import { describeError, fill, h, jsonText, relative, sessionLink, throttle, timeOf } from './dom.js';
 import { Folding, renderTree } from './tree.js';
-import { CLIENT_ERROR, PROBLEM } from 'session-sync/client';
+import { CLIENT_ERROR, PROBLEM } from '@session-sync/client';
 
 type Messages = Awaited<ReturnType<SessionSyncClient['listMessages']>>['messages'];
 type Batches = Awaited<ReturnType<SessionSyncClient['listQueue']>>['batches'];
