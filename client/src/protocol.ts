@@ -1,10 +1,10 @@
 /**
  * The protocol's names, defined once: SSE event names and frame shapes,
  * header names, problem codes. The server imports this module
- * (`session-sync/client/protocol`), the client and the inspector import it
- * directly, so a name changed here changes on both sides of the wire at once,
- * and a name written as a literal anywhere else is a test failure
- * (test/unit/wire-names.test.ts).
+ * (`session-sync/client/protocol`), the client imports it directly and the
+ * inspector and the examples through `@session-sync/client`, so a name
+ * changed here changes on both sides of the wire at once, and a name written
+ * as a literal anywhere else is a test failure (test/unit/wire-names.test.ts).
  *
  * Values only, no behaviour: this module is the one piece of code the server
  * and the client share at run time, and it holds nothing but the contract.
