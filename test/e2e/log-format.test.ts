@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { spawnServer, type SpawnedServer, waitServerReady } from '../helpers/server-process.js';
+import { collected, spawnServer, type SpawnedServer, waitServerReady } from '../helpers/server-process.js';
 
 // `npm start` as a person and as a log collector see it: readable lines on a
 // terminal (a pseudo-terminal made by script(1)), one JSON object a line on a
@@ -16,11 +16,7 @@ function spawnOnTerminal(env: Record<string, string>): SpawnedServer {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  return collected(child);
 }
 
 /** Stops the server with SIGTERM (under script, the server is script's child: `exec` made the shell it) and returns its output. */

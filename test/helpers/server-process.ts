@@ -12,6 +12,11 @@ export function spawnServer(env: Record<string, string>): SpawnedServer {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return collected(child);
+}
+
+/** A spawned process with its stdout and stderr kept, in arrival order, and its exit awaited. */
+export function collected(child: ChildProcess): SpawnedServer {
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

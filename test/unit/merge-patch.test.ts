@@ -2,27 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { PatchFailed } from '../../src/errors.js';
 import { measure, type StateLimits } from '../../src/state/json-value.js';
 import { applyMergePatch, applyMergePatchToState } from '../../src/state/merge-patch.js';
+import { mergeExamples } from '../helpers/patch-cases.js';
 
 describe('applyMergePatch (RFC 7396)', () => {
-  // Every example of RFC 7396 Appendix A.
-  const examples: [unknown, unknown, unknown][] = [
-    [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
-    [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
-    [{ a: 'b' }, { a: null }, {}],
-    [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
-    [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
-    [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
-    [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
-    [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
-    [{ a: 'b' }, ['c'], ['c']],
-    [{ a: 'foo' }, null, null],
-    [{ a: 'foo' }, 'bar', 'bar'],
-    [{ e: null }, { a: 1 }, { e: null, a: 1 }],
-    [[1, 2], { a: 'b', c: null }, { a: 'b' }],
-    [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
-  ];
-  it.each(examples)('%j + %j = %j', (target, patch, expected) => {
+  // Every example of RFC 7396 Appendix A (the table the client's tests run too).
+  it.each(mergeExamples)('%j + %j = %j', (target, patch, expected) => {
     expect(applyMergePatch(target, patch)).toEqual(expected);
   });
 
