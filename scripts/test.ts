@@ -57,7 +57,18 @@ function counts(output: string): { passed: number; failed: number } {
   };
 }
 
-function vitest(run: Run & { node: string }): Promise<{ code: number | null; output: string }> {
+// Vitest's failure section ("Failed Tests 1", "Unhandled Errors"), repeated after every run's summary:
+// CI shows only the end of a long log, and the name of what failed must be in it.
+function failures(output: string): string[] {
+  // eslint-disable-next-line no-control-regex
+  const lines = output.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  const start = lines.findIndex((line) => /Failed Tests \d+|Unhandled (Errors|Rejection)/.test(line));
+  if (start < 0) return [];
+  const end = lines.findIndex((line, i) => i > start && /^\s*Test Files\s/.test(line));
+  return lines.slice(start, end < 0 ? undefined : end);
+}
+
+function vitest(run: Run & { node: string }): Promise<{ code: number | null; output: string; errors: string }> {
   return new Promise((resolve) => {
     const child = spawn(run.node, [VITEST, 'run', ...run.vitestArgs, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -65,14 +76,20 @@ function vitest(run: Run & { node: string }): Promise<{ code: number | null; out
       process.stdout.write(chunk);
       output += chunk.toString();
     });
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    child.on('close', (code) => resolve({ code, output }));
+    let errors = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      errors += chunk.toString();
+    });
+    child.on('close', (code) => resolve({ code, output, errors }));
   });
 }
 
 let passed = 0;
 let failed = 0;
 const summary: string[] = [];
+const failureReports: string[] = [];
+const failedNames: string[] = [];
 for (const run of runs) {
   if (!run.node) {
     // Only linux x64 has these packages; CI must have them.
@@ -96,11 +113,20 @@ for (const run of runs) {
   passed += tests.passed;
   failed += tests.failed;
   const ok = result.code === 0;
+  const failedLines = failures(result.errors).length ? failures(result.errors) : failures(result.output);
+  const LIMIT = 60;
+  if (failedLines.length) {
+    failureReports.push(`--- what failed on ${run.label} (${version}) ---`, ...failedLines.slice(0, LIMIT));
+    if (failedLines.length > LIMIT) failureReports.push(`... ${failedLines.length - LIMIT} more lines in the run's own output above`);
+  }
+  for (const line of failedLines.filter((l) => /^\s*FAIL\s/.test(l))) failedNames.push(`${run.label}: ${line.trim()}`);
   if (!ok && tests.failed === 0) failed++;
   summary.push(
     `${run.label} (${version}): ${ok ? 'passed' : 'FAILED'}, ${tests.passed} tests passed, ${tests.failed} failed, ${Math.round((Date.now() - started) / 1000)} s`,
   );
 }
+if (failureReports.length) console.log(`\n${failureReports.join('\n')}`);
+if (failedNames.length) console.log(`\n${failedNames.join('\n')}`);
 console.log(`\n${summary.join('\n')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
