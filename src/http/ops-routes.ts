@@ -5,6 +5,10 @@ import { problems } from './schemas.js';
 import type { Services } from '../services.js';
 
 const READY_TIMEOUT_MS = 2000;
+// Probes and scrapes come every few seconds: at info their request lines would
+// be most of the log. Their answers are counted in /metrics, and a /readyz that
+// answers 503 logs a warning with its reason.
+const PROBE_LOG_LEVEL = 'warn';
 
 export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { db, metrics, listenConnection } = services;
@@ -12,6 +16,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
   app.get(
     '/healthz',
     {
+      logLevel: PROBE_LOG_LEVEL,
       schema: {
         summary: 'The process is alive',
         tags: ['operations'],
@@ -24,6 +29,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
   app.get(
     '/readyz',
     {
+      logLevel: PROBE_LOG_LEVEL,
       schema: {
         summary: 'The database is reachable and the LISTEN connection is up',
         tags: ['operations'],
@@ -33,7 +39,11 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      const notReady = (reason: string) => {
+        request.log.warn({ reason }, 'not ready');
+        return reply.code(503).send({ status: 'not_ready' as const, reason });
+      };
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -42,10 +52,10 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
             timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
           }),
         ]);
-        if (!listenConnection.ready) return reply.code(503).send({ status: 'not_ready' as const, reason: 'LISTEN connection is down' });
+        if (!listenConnection.ready) return notReady('LISTEN connection is down');
         return { status: 'ready' as const };
       } catch (error) {
-        return reply.code(503).send({ status: 'not_ready' as const, reason: `database: ${(error as Error).message}` });
+        return notReady(`database: ${(error as Error).message}`);
       } finally {
         clearTimeout(timer);
       }
@@ -55,6 +65,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
   app.get(
     '/metrics',
     {
+      logLevel: PROBE_LOG_LEVEL,
       config: { access: 'admin' },
       schema: {
         summary: 'Prometheus metrics',
