@@ -316,6 +316,8 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     held.release();
     reply.header(DS_HEADER.nextOffset, offsetOf(page.nextSeq));
     reply.header(DS_HEADER.upToDate, 'true');
+    // "Nothing yet" holds only for this moment, and a 204 is heuristically cacheable (RFC 9111 §4.2.2).
+    reply.header('cache-control', 'no-store');
     if (page.head.closed) reply.header(DS_HEADER.closed, 'true');
     return reply.code(204).send();
   }

@@ -81,6 +81,7 @@ describe('long-poll (PROTOCOL 5.7)', () => {
     expect(res.headers.get('stream-next-offset')).toBe(offset(1));
     expect(res.headers.get('stream-up-to-date')).toBe('true');
     expect(res.headers.get('stream-closed')).toBeNull();
+    expect(res.headers.get('cache-control')).toBe('no-store');
     const cursor = res.headers.get('stream-cursor') as string;
     expect(cursor).toMatch(/^\d+$/);
     const again = await fetch(url(t, 'lp-3', `?live=long-poll&offset=${offset(1)}&cursor=${cursor}`));
@@ -109,12 +110,14 @@ describe('long-poll (PROTOCOL 5.7)', () => {
     const woken = await polled;
     expect(woken.status).toBe(204);
     expect(woken.headers.get('stream-closed')).toBe('true');
+    expect(woken.headers.get('cache-control')).toBe('no-store');
     expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
     const begun = Date.now();
     const atTail = await fetch(url(t, 'lp-5', '?live=long-poll&offset=now'));
     expect(atTail.status).toBe(204);
     expect(atTail.headers.get('stream-closed')).toBe('true');
     expect(atTail.headers.get('stream-next-offset')).toBe(offset(1));
+    expect(atTail.headers.get('cache-control')).toBe('no-store');
     expect(Date.now() - begun).toBeLessThan(LONG_POLL_MS / 2);
   });
 
