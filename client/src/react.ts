@@ -72,7 +72,6 @@ interface Store<T> {
 interface Entry {
   store: Store<unknown>;
   users: number;
-  closing: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Open stores per client, by key: hooks asking for the same thing share one store, so one stream. */
@@ -96,9 +95,7 @@ function useStore<T>(key: string, open: (client: SessionSyncClient) => Store<T>,
   const subscribe = useCallback(
     (onChange: () => void) => {
       let entry = registry.get(key);
-      if (!entry) registry.set(key, (entry = { store: open(client), users: 0, closing: undefined }));
-      clearTimeout(entry.closing);
-      entry.closing = undefined;
+      if (!entry) registry.set(key, (entry = { store: open(client), users: 0 }));
       entry.users += 1;
       const held = entry;
       const unsubscribe = held.store.subscribe(onChange);
@@ -106,7 +103,8 @@ function useStore<T>(key: string, open: (client: SessionSyncClient) => Store<T>,
         unsubscribe();
         held.users -= 1;
         if (held.users > 0) return;
-        held.closing = setTimeout(() => {
+        setTimeout(() => {
+          // Taken back meanwhile: it stays open for its new users. (Already closed by an earlier timer: the key may be another store's now.)
           if (held.users > 0 || registry.get(key) !== held) return;
           registry.delete(key);
           held.store.close();

@@ -117,17 +117,28 @@ export function watchSession(requests: Requests, subscribeFn: Subscribe, retry: 
     try {
       do {
         readAgain = false;
-        const session = await requests.getSession(id, { signal: abort.signal });
+        const session = await persist(() => requests.getSession(id, { signal: abort.signal }));
         if (closed) return;
         if (session.last_seq < recordSeq) continue;
         recordSeq = session.last_seq;
         update({ session, lease: session.lease ?? null });
       } while (readAgain && !closed);
     } catch {
-      // A failed read changes nothing shown: the stream's next catch-up (after its reconnect) reads again,
-      // and a deleted session is said by the stream itself.
+      // Refused (a deleted session, whose stream says so itself) or closed: the record shown stays as it was.
     } finally {
       reading = false;
+    }
+  };
+
+  /** A read that outlasts the call's retries (a server down for a while) is tried again until it answers or the store closes. */
+  const persist = async <T>(read: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (closed || !isRetryable(error)) throw error;
+        await sleep(backoffDelay(retry, attempt), abort.signal);
+      }
     }
   };
 
@@ -170,22 +181,16 @@ export function watchSession(requests: Requests, subscribeFn: Subscribe, retry: 
 
   const start = async () => {
     let session: Session;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        session = await requests.getSession(id, { signal: abort.signal });
-        break;
-      } catch (error) {
-        if (closed) return;
-        if (!isRetryable(error)) return finish(error instanceof SessionSyncError ? error : SessionSyncError.network(error));
-        // A server down for longer than the call's retries: read again until it is back or the store is closed.
-        await sleep(backoffDelay(retry, attempt), abort.signal).catch(() => {});
-        if (closed) return;
-      }
+    try {
+      session = await persist(() => requests.getSession(id, { signal: abort.signal }));
+    } catch (error) {
+      // Refused (a session that does not exist or may not be read); after a close this changes nothing.
+      return finish(error instanceof SessionSyncError ? error : SessionSyncError.network(error));
     }
+    if (closed) return;
     recordSeq = session.last_seq;
     const after = Math.max(0, session.last_seq - keepEvents);
     update({ session, lease: session.lease ?? null, activity: session.activity ?? null, lastSeq: after });
-    let caughtUpBefore = false;
     subscription = subscribeFn(
       id,
       { after, signal: abort.signal },
@@ -196,9 +201,6 @@ export function watchSession(requests: Requests, subscribeFn: Subscribe, retry: 
         onCaughtUp: () => {
           update({ status: 'live' });
           resolveReady(snapshot);
-          // After a reconnect the record may have changed without an event this store saw (a lease that ran out is said by an event, but its read may have failed).
-          if (caughtUpBefore) void refresh();
-          caughtUpBefore = true;
         },
         onStatus: (status) => {
           // Before the first snapshot it is still loading, as a `watchState` store says.
