@@ -9,6 +9,8 @@ import { subscribe, type SubscribeHandlers, type SubscribeOptions, type Subscrip
 import { type ChangesFeed, watchChanges, type WatchChangesHandlers } from './changes.js';
 import { type ClientOptions, Transport } from './transport.js';
 import { type StateStore, watchState } from './watch-state.js';
+import { type SessionStore, watchSession, type WatchSessionOptions } from './watch-session.js';
+import { type SessionListStore, watchSessions, type WatchSessionsOptions } from './watch-sessions.js';
 
 export class SessionSyncClient extends Requests {
   constructor(options: ClientOptions) {
@@ -23,6 +25,16 @@ export class SessionSyncClient extends Requests {
   /** A store equal to the session's state (JSON sessions), for `useSyncExternalStore` and the like. */
   watchState<S = unknown>(id: string, options: { signal?: AbortSignal } = {}): StateStore<S> {
     return watchState<S>(this, (sid, opts, handlers) => this.subscribe(sid, opts, handlers), this.transport.retry, id, options);
+  }
+
+  /** One session as a dashboard shows it: its record and lease, newest events, activity and running text, on one stream. */
+  watchSession(id: string, options: WatchSessionOptions = {}): SessionStore {
+    return watchSession(this, (sid, opts, handlers) => this.subscribe(sid, opts, handlers), this.transport.retry, id, options);
+  }
+
+  /** The newest sessions as a live list, kept by the changes feed. */
+  watchSessions(options: WatchSessionsOptions = {}): SessionListStore {
+    return watchSessions(this, (handlers, opts) => this.watchChanges(handlers, opts), this.transport.retry, options);
   }
 
   /** Claims the session's lease, renews it, and aborts `lease.signal` when it is lost. */
@@ -46,6 +58,8 @@ export type { ClientOptions, RequestOptions, TokenSource } from './transport.js'
 export type { StreamStatus } from './sse.js';
 export type { SubscribeHandlers, SubscribeOptions, Subscription } from './subscribe.js';
 export type { StateSnapshot, StateStore, WatchStatus } from './watch-state.js';
+export { LIVE_TEXT_ENDS_ON, LIVE_TEXT_MAX_CHARS, type SessionSnapshot, type SessionStore, type WatchSessionOptions } from './watch-session.js';
+export type { SessionListSnapshot, SessionListStore, WatchSessionsOptions } from './watch-sessions.js';
 export type { ClaimLeaseOptions, Lease, LeasedSession } from './lease.js';
 export type { ChangesFeed, SessionChange, WatchChangesHandlers } from './changes.js';
 export type * from './types.js';

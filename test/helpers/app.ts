@@ -10,7 +10,8 @@ export interface TestApp {
   app: FastifyInstance;
   /** Base URL once `listen()` was called (SSE tests need a real socket). */
   baseUrl: string;
-  listen(): Promise<string>;
+  /** Listens on 127.0.0.1, on `port` when given (a restarted server takes its predecessor's), else on any free port. */
+  listen(port?: number): Promise<string>;
   database: Database;
   config: Config;
   url: string;
@@ -63,8 +64,8 @@ export async function createTestApp(
     config,
     url,
     baseUrl: '',
-    async listen() {
-      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    async listen(port = 0) {
+      const address = await app.listen({ host: '127.0.0.1', port });
       testApp.baseUrl = address;
       return address;
     },

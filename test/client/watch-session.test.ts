@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type SessionSnapshot, type SessionStore } from '../../client/src/index.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/waits.js';
+
+// client.watchSession and client.watchSessions against the real server: the rules of their
+// snapshots that the React bindings' browser tests (test/react) do not reach.
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await t.listen();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const fast = { attempts: 1, baseDelayMs: 5, maxDelayMs: 20 };
+
+/** Waits for the store's snapshot to satisfy `done`, naming `what` and the last snapshot when it never does. */
+async function untilShown(store: SessionStore, done: (s: SessionSnapshot) => boolean, what: string): Promise<SessionSnapshot> {
+  await until(() => done(store.getSnapshot()), `${what}: ${JSON.stringify(store.getSnapshot()).slice(0, 1500)}`);
+  return store.getSnapshot();
+}
+
+describe('watchSession', () => {
+  it('replays the newest keepEvents events, keeps no more, and a record read that fails is read again until it answers', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    const id = 'ws-record';
+    await writer.createSession({ id });
+    for (let n = 1; n <= 6; n++) await writer.appendEvents(id, { events: [{ type: 'note', data: { n } }] });
+    // Record reads (GET /v1/sessions/{id}) fail while `failing` is on, with no retry of the call's own: the store's retry is what is left.
+    let failing = false;
+    let failed = 0;
+    const store = createClient({
+      baseUrl: t.baseUrl,
+      retry: fast,
+      fetch: (input, init) => {
+        if (failing && new URL(String(input)).pathname === `/v1/sessions/${id}`) {
+          failed += 1;
+          return Promise.reject(new TypeError('fetch failed'));
+        }
+        return fetch(input, init);
+      },
+    }).watchSession(id, { keepEvents: 3 });
+    try {
+      const ready = await store.ready;
+      expect(ready.events.map((e) => (e.data as { n: number }).n)).toEqual([4, 5, 6]);
+      expect(ready.session).toMatchObject({ id, last_seq: 6 });
+      failing = true;
+      await writer.appendEvents(id, { events: [{ type: 'note', data: { n: 7 } }] });
+      await untilShown(store, (s) => s.lastSeq === 7 && failed >= 1, 'the event, and a record read failing');
+      expect(store.getSnapshot().session?.last_seq).toBe(6);
+      failing = false;
+      const shown = await untilShown(store, (s) => s.session?.last_seq === 7, 'the record read again');
+      expect(shown.events.map((e) => (e.data as { n: number }).n)).toEqual([5, 6, 7]);
+      expect(shown.status).toBe('live');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('joins token fragments (string or {text}) of tokenType, ends the text when the activity turns idle, and keeps other live events apart', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    const id = 'ws-text';
+    await writer.createSession({ id });
+    const store = createClient({ baseUrl: t.baseUrl }).watchSession(id, { tokenType: 'delta', keepLive: 2 });
+    try {
+      await store.ready;
+      await writer.setActivity(id, { status: 'writing' });
+      await untilShown(store, (s) => s.activity?.status === 'writing', 'the activity');
+      await writer.publishLive(id, [
+        { type: 'delta', data: 'one ' },
+        { type: 'delta', data: { text: 'two' } },
+        { type: 'delta', data: { other: 'not text' } },
+        { type: 'token', data: 'not this type' },
+        { type: 'progress', data: 1 },
+        { type: 'progress', data: 2 },
+      ]);
+      const during = await untilShown(store, (s) => s.liveEvents.length === 2 && s.liveEvents.at(-1)?.data === 2, 'the live events');
+      expect(during.liveText).toBe('one two');
+      // The newest keepLive (2) of the events that are not tokens.
+      expect(during.liveEvents).toEqual([
+        { type: 'progress', data: 1 },
+        { type: 'progress', data: 2 },
+      ]);
+      // An event type not in liveTextEndsOn leaves the text as it is.
+      await writer.appendEvents(id, { events: [{ type: 'tool_call', data: {} }] });
+      await untilShown(store, (s) => s.events.at(-1)?.type === 'tool_call', 'the event');
+      expect(store.getSnapshot().liveText).toBe('one two');
+      await writer.setActivity(id, { status: 'idle' });
+      const idle = await untilShown(store, (s) => s.activity?.status === 'idle', 'the activity idle');
+      expect(idle.liveText).toBe('');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('closes with the refusal when the session does not exist', async () => {
+    const store = createClient({ baseUrl: t.baseUrl }).watchSession('ws-missing');
+    await expect(store.ready).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
+    expect(store.getSnapshot()).toMatchObject({ status: 'closed', error: { code: 'session_not_found' } });
+  });
+});
+
+describe('watchSessions', () => {
+  it('lists the children of parentId only, and a child created later comes first', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    await writer.createSession({ id: 'wl-parent' });
+    await writer.createSession({ id: 'wl-child-1', parent_id: 'wl-parent' });
+    const store = createClient({ baseUrl: t.baseUrl }).watchSessions({ parentId: 'wl-parent', limit: 10 });
+    try {
+      expect((await store.ready).sessions.map((s) => s.id)).toEqual(['wl-child-1']);
+      await writer.createSession({ id: 'wl-other' });
+      await writer.createSession({ id: 'wl-child-2', parent_id: 'wl-parent' });
+      await until(() => store.getSnapshot().sessions.length === 2, 'the second child');
+      expect(store.getSnapshot().sessions.map((s) => s.id)).toEqual(['wl-child-2', 'wl-child-1']);
+    } finally {
+      store.close();
+    }
+  });
+});
