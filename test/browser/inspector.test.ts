@@ -7,7 +7,7 @@ import { buildInspector } from '../../scripts/build-inspector.js';
 import { INSPECTOR_CSP } from '../../src/inspector/routes.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { frozenCopy, screenshot } from './screenshots.js';
+import { frozenCopy, screenshot, shownInGuide, written } from './screenshots.js';
 
 // The session inspector (GET /inspect) in a real headless Chromium, served by
 // the server itself with its CSP on. Every wait is for a DOM condition.
@@ -864,13 +864,14 @@ describe('the screenshots in docs/guide.md', () => {
     await page.goto(`${shots.baseUrl}/inspect`);
     await page.locator('tr[data-session="trip:paris"] .first-message').waitFor();
     await untilText(page, 'tr[data-session="trip:paris"] .activity', 'writing');
-    await screenshot(page, 'list');
 
     await page.locator('tr[data-session="trip:paris"] a').click();
     await page.locator('#history li.turn[data-turn-id="plan-day-2"]').waitFor();
     await untilText(page, '#usage-totals', 'turns2');
     await untilText(page, '#attachments-status', '1 attachment.');
     await untilText(page, '#session-connection', 'live');
+    await client.setActivity('trip:paris', { status: 'writing', detail: 'day 3 of 5: routing' });
+    await untilText(page, '#activity-log', 'routing');
     await client.publishLive('trip:paris', [{ type: 'token', data: { text: 'Day 3: the Louvre in the morning, ' } }, { type: 'token', data: { text: 'the Marais after lunch…' } }]);
     await untilText(page, '#running-text', 'Marais');
     await client.publishLive('trip:paris', { type: 'progress', data: { step: 'routing', pct: 40 } });
@@ -903,5 +904,7 @@ describe('the screenshots in docs/guide.md', () => {
     await page.locator('#session-problem').waitFor();
     await screenshot(page, 'phone-problem');
     await context.close();
+    // The guide shows each picture once, and no picture this test does not make.
+    expect((await shownInGuide()).sort()).toEqual([...written].sort());
   });
 });

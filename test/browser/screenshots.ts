@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import type { SessionSyncClient } from '../../client/src/index.js';
@@ -6,7 +6,16 @@ import type { SessionSyncClient } from '../../client/src/index.js';
 /** Where the docs keep the inspector's pictures (docs/guide.md, Inspector, shows them). */
 const IMAGES = new URL('../../docs/images/', import.meta.url);
 /** A screenshot larger than this is a page that grew, or a picture that should be cut smaller. */
-export const MAX_SCREENSHOT_BYTES = 160 * 1024;
+export const MAX_SCREENSHOT_BYTES = 140 * 1024;
+
+/** The pictures written by this run, for the test that the guide shows each of them. */
+export const written = new Set<string>();
+
+/** The inspector's pictures docs/guide.md shows. */
+export async function shownInGuide(): Promise<string[]> {
+  const guide = await readFile(new URL('../guide.md', IMAGES), 'utf8');
+  return [...guide.matchAll(/\]\(images\/(inspector-[a-z-]+\.png)\)/g)].map((match) => match[1]!);
+}
 
 const INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -41,6 +50,7 @@ export async function frozenCopy(client: SessionSyncClient, from: string, to: st
  */
 export async function screenshot(page: Page, name: string, options: { element?: string; mask?: Locator[] } = {}): Promise<void> {
   await mkdir(IMAGES, { recursive: true });
+  written.add(`inspector-${name}.png`);
   const path = fileURLToPath(new URL(`inspector-${name}.png`, IMAGES));
   await page.evaluate(() => (globalThis as any).document.fonts.ready);
   const shot = { path, animations: 'disabled', caret: 'hide', scale: 'css', mask: options.mask ?? [], maskColor: '#d9d9d6' } as const;
