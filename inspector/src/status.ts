@@ -52,8 +52,7 @@ export class ViewStatus {
     else if (normal === 'closed' && why !== undefined) {
       this.context.failed(why);
       this.reasons.set(name, plainWords(why, this.session));
-    }
-    else if (normal !== 'closed') this.reasons.delete(name);
+    } else if (normal !== 'closed') this.reasons.delete(name);
     this.render();
   }
 

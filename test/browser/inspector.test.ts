@@ -44,6 +44,8 @@ const PHONE = { width: 360, height: 740 };
 /** A page on the inspector that records every console error and uncaught exception. */
 async function open(baseUrl: string, hash = '', viewport = WIDE): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage({ viewport });
+  // Inside the test's own 30 s, so a wait that fails says what it waited for.
+  page.setDefaultTimeout(20_000);
   pages.push(page);
   const problems: string[] = [];
   page.on('console', (message) => {
@@ -859,6 +861,7 @@ describe('the screenshots in docs/guide.md', () => {
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-GB', deviceScaleFactor: 1 });
     const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
     pages.push(page);
     await page.clock.setFixedTime(new Date(start + 10_800_000));
     await page.goto(`${shots.baseUrl}/inspect`);
