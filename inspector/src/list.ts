@@ -1,17 +1,24 @@
 /**
  * Every session the viewer may read, newest first, live through the changes
  * feed: created sessions appear, deleted ones go, activity and heads update
- * in place. The parent filter is the server's (`parent_id`); the id prefix is
- * applied here, to the pages loaded, and "More" reads on until it finds more.
+ * in place. Each row shows what a picker needs: the id, the first user
+ * message, the metadata, when it was created. The parent filter is the
+ * server's (`parent_id`); the id prefix is applied here, to the pages loaded,
+ * and "More" reads on until it finds more. The list has its own status line:
+ * a session view's trouble is never shown as the list's.
  */
 import type { ChangesFeed, Session } from '@session-sync/client';
 import type { Context } from './context.js';
-import { debounce, fill, h, sessionLink, timeOf } from './dom.js';
+import { debounce, fill, h, jsonText, sessionLink, timeOf } from './dom.js';
+import { ViewStatus } from './status.js';
 import { CHANGE_EVENT } from '@session-sync/client';
 
 const PAGE = 50;
 /** Pages read for one "More" while a prefix filter finds nothing in them. */
 const MAX_PAGES_PER_CLICK = 20;
+/** Characters of the first user message and of the metadata shown in a row (the session view shows them whole). */
+const FIRST_MESSAGE_CHARS = 120;
+const METADATA_CHARS = 120;
 
 interface Row {
   session: Session;
@@ -19,12 +26,22 @@ interface Row {
   activity: HTMLTableCellElement;
   version: HTMLTableCellElement;
   seq: HTMLTableCellElement;
+  description: HTMLElement;
+}
+
+/** Metadata in a line: `key: value · key: value`, strings bare, anything else as JSON, cut short. */
+function metadataLine(metadata: unknown): HTMLElement | null {
+  if (!metadata || typeof metadata !== 'object') return null;
+  const entries = Array.isArray(metadata) ? [['', metadata] as const] : Object.entries(metadata);
+  if (entries.length === 0) return null;
+  const line = entries.map(([key, value]) => `${key ? `${key}: ` : ''}${typeof value === 'string' ? value : jsonText(value, METADATA_CHARS)}`).join(' · ');
+  return h('span', { class: 'meta-preview', attrs: { title: jsonText(metadata, 2000) } }, line.length > METADATA_CHARS ? `${line.slice(0, METADATA_CHARS)}…` : line);
 }
 
 export class SessionList {
   private readonly rows = new Map<string, Row>();
   private readonly body = h('tbody');
-  private readonly status = h('p', { class: 'list-status', attrs: { id: 'list-status' } });
+  private readonly listStatus = h('p', { class: 'list-status', attrs: { id: 'list-status' } });
   private readonly more = h('button', { attrs: { type: 'button', id: 'list-more' } }, 'More');
   private readonly prefix = h('input', { attrs: { id: 'filter-prefix', type: 'search', placeholder: 'id prefix', spellcheck: 'false' } });
   private readonly parent = h('input', { attrs: { id: 'filter-parent', type: 'search', placeholder: 'parent id', spellcheck: 'false' } });
@@ -35,11 +52,17 @@ export class SessionList {
   private generation = 0;
   private current: string | undefined;
   private closed = false;
+  /** Rows whose first user message is awaited: re-read once their head moves. */
+  private readonly rereading = new Map<string, boolean>();
+  readonly status: ViewStatus;
 
   constructor(
     private readonly context: Context,
     root: HTMLElement,
   ) {
+    this.status = new ViewStatus(context, 'list', 'Sessions');
+    // Up and down arrows move between the sessions' links (Home and End to the ends); Enter opens one.
+    this.body.addEventListener('keydown', (event) => this.onKey(event));
     const apply = debounce(() => void this.reload(1), 250);
     this.prefix.addEventListener('input', apply);
     this.parent.addEventListener('input', apply);
@@ -47,14 +70,16 @@ export class SessionList {
     fill(
       root,
       h('h2', null, 'Sessions'),
+      this.status.line,
+      this.status.problems,
       h('div', { class: 'filters' }, h('label', null, 'Prefix ', this.prefix), h('label', null, 'Parent ', this.parent)),
       h(
         'table',
         { class: 'sessions', attrs: { id: 'sessions' } },
-        h('thead', null, h('tr', null, h('th', null, 'id'), h('th', null, 'activity'), h('th', null, 'version'), h('th', null, 'seq'))),
+        h('thead', null, h('tr', null, h('th', null, 'session'), h('th', null, 'activity'), h('th', { class: 'num', attrs: { title: 'state version' } }, 'v'), h('th', { class: 'num' }, 'seq'))),
         this.body,
       ),
-      this.status,
+      this.listStatus,
       this.more,
     );
     this.feed = context.client.watchChanges({
@@ -65,23 +90,35 @@ export class SessionList {
         else if (change.type === CHANGE_EVENT.activity) this.activity(change.session_id, change);
         else if (change.type === CHANGE_EVENT.changed) this.changed(change.session_id, change);
       },
-      onStatus: (status) => context.connection('changes feed', status),
-      onError: (error) => {
-        context.connection('changes feed', 'closed', 'the changes feed ended');
-        context.error('Sessions (changes feed)', error);
-      },
+      onStatus: (status) => this.status.stream('feed', status),
+      onError: (error) => this.status.stream('feed', 'closed', error),
     });
   }
 
   close(): void {
     this.closed = true;
     this.feed.close();
-    this.context.forget('changes feed');
+    this.status.close();
+  }
+
+  private onKey(event: KeyboardEvent): void {
+    const links = [...this.body.querySelectorAll<HTMLAnchorElement>('a.session-link')];
+    const at = links.indexOf(event.target as HTMLAnchorElement);
+    if (at < 0) return;
+    const to = event.key === 'ArrowDown' ? at + 1 : event.key === 'ArrowUp' ? at - 1 : event.key === 'Home' ? 0 : event.key === 'End' ? links.length - 1 : undefined;
+    if (to === undefined) return;
+    event.preventDefault();
+    links[Math.max(0, Math.min(links.length - 1, to))]?.focus();
   }
 
   highlight(id: string | undefined): void {
     this.current = id;
-    for (const [rowId, row] of this.rows) row.element.classList.toggle('current', rowId === id);
+    for (const [rowId, row] of this.rows) {
+      row.element.classList.toggle('current', rowId === id);
+      const link = row.element.querySelector('a.session-link');
+      if (rowId === id) link?.setAttribute('aria-current', 'page');
+      else link?.removeAttribute('aria-current');
+    }
   }
 
   private matches(session: Session): boolean {
@@ -139,7 +176,7 @@ export class SessionList {
         ...(parent ? { parent_id: parent } : {}),
       });
       if (generation !== this.generation || this.closed) return undefined;
-      this.context.ok('Sessions');
+      this.status.ok('Sessions');
       this.nextCursor = page.next_cursor;
       this.pagesLoaded += 1;
       found.push(...page.sessions.filter((session) => this.matches(session)));
@@ -149,14 +186,14 @@ export class SessionList {
   }
 
   private failed(error: unknown): void {
-    this.context.error('Sessions', error);
-    this.status.textContent = 'The list could not be read (see above); it is read again when the feed reconnects.';
+    this.status.problem('Sessions', error);
+    this.listStatus.textContent = 'The list could not be read (see above); it is read again when the feed reconnects.';
   }
 
   private showStatus(): void {
     const filtered = this.prefix.value.trim() || this.parent.value.trim();
     const count = `${this.rows.size} session${this.rows.size === 1 ? '' : 's'}${filtered ? ' matching' : ''}`;
-    this.status.textContent = this.nextCursor === null ? `${count}, all loaded.` : `${count} loaded; more below.`;
+    this.listStatus.textContent = this.nextCursor === null ? `${count}, all loaded.` : `${count} loaded; more below.`;
     this.more.hidden = this.nextCursor === null;
   }
 
@@ -164,26 +201,52 @@ export class SessionList {
     const existing = this.rows.get(session.id);
     if (existing) {
       existing.session = session;
+      this.showDescription(existing);
       this.showActivity(existing);
+      existing.version.textContent = String(session.version);
+      existing.seq.textContent = String(session.last_seq);
       return;
     }
     const activity = h('td', { class: 'activity' });
     const version = h('td', { class: 'num' }, session.version);
     const seq = h('td', { class: 'num' }, session.last_seq);
+    const description = h('div', { class: 'description' });
+    const link = sessionLink(session.id);
+    link.classList.add('session-link', 'id');
     const element = h(
       'tr',
       { attrs: { 'data-session': session.id } },
-      h('td', { class: 'id' }, sessionLink(session.id), session.parent_id ? h('span', { class: 'parent' }, ` ↳ ${session.parent_id}`) : null, h('br'), timeOf(session.created_at)),
+      h('td', { class: 'session-cell' }, link, session.parent_id ? h('span', { class: 'parent' }, ` ↳ ${session.parent_id}`) : null, description),
       activity,
       version,
       seq,
     );
     element.classList.toggle('current', session.id === this.current);
-    const row: Row = { session, element, activity, version, seq };
+    if (session.id === this.current) link.setAttribute('aria-current', 'page');
+    const row: Row = { session, element, activity, version, seq, description };
     this.rows.set(session.id, row);
+    this.showDescription(row);
     this.showActivity(row);
     if (where === 'start') this.body.prepend(element);
     else this.body.append(element);
+  }
+
+  /** What the session is about: its first user message, its metadata, when it was created. */
+  private showDescription(row: Row): void {
+    const { session } = row;
+    const first = session.first_user_message;
+    fill(
+      row.description,
+      first ? h('span', { class: 'first-message', attrs: { title: first } }, first.length > FIRST_MESSAGE_CHARS ? `${first.slice(0, FIRST_MESSAGE_CHARS)}…` : first) : null,
+      metadataLine(session.metadata),
+      h(
+        'span',
+        { class: 'when' },
+        'created ',
+        timeOf(session.created_at),
+        session.message_count ? h('span', { class: 'counts' }, ` · ${session.message_count} message${session.message_count === 1 ? '' : 's'}`) : null,
+      ),
+    );
   }
 
   private showActivity(row: Row): void {
@@ -229,5 +292,27 @@ export class SessionList {
     if (!row) return;
     if (typeof change.version === 'number') row.version.textContent = String(change.version);
     if (typeof change.last_seq === 'number') row.seq.textContent = String(change.last_seq);
+    // The hint carries no messages: a row still without its first user message reads the session again, until it has one.
+    if (row.session.first_user_message === null) void this.reread(id);
+  }
+
+  private async reread(id: string): Promise<void> {
+    // A hint during the read may be the message the read missed: one more read after it.
+    if (this.rereading.has(id)) {
+      this.rereading.set(id, true);
+      return;
+    }
+    this.rereading.set(id, false);
+    const generation = this.generation;
+    try {
+      const session = await this.context.client.getSession(id);
+      if (generation === this.generation && !this.closed && this.rows.has(id)) this.put(session, 'end');
+    } catch {
+      // Gone, or no longer readable: the feed says so in its own time.
+    } finally {
+      const again = this.rereading.get(id);
+      this.rereading.delete(id);
+      if (again && this.rows.get(id)?.session.first_user_message === null) void this.reread(id);
+    }
   }
 }

@@ -1,29 +1,40 @@
 /**
- * One session: its record (metadata, lease, activity), its state as a tree
- * that follows deltas, time travel, its history paging back to the start,
- * live events and activity as they arrive, its queue and its messages.
+ * One session: its record (metadata, lease, usage and cost), its state as a
+ * tree that follows deltas, time travel and a diff between any two versions,
+ * its history grouped by turn and paging back to the start, live text, live
+ * events and activity as they arrive, its attachments, queue and messages.
  * Two streams: watchState (the state mirror) and subscribe (history, live
- * events and activity from the session's head on).
+ * events and activity from the session's head on); their status, and any
+ * problem, show in this view's own status line.
  */
-import type { DurableEvent, Session, SessionSyncClient, StateStore, Subscription } from '@session-sync/client';
+import { type DurableEvent, PROBLEM, type Session, type SessionSyncClient, SessionSyncError, type StateStore, type Subscription } from '@session-sync/client';
 import { applyJsonPatch, applyMergePatch } from '../../client/src/patch.js';
+import { AttachmentList } from './attachments.js';
 import type { Context } from './context.js';
-import { describeError, fill, h, jsonText, relative, sessionLink, throttle, timeOf } from './dom.js';
-import { Folding, renderTree } from './tree.js';
-import { CLIENT_ERROR, PROBLEM } from '@session-sync/client';
+import { renderDiff, diff } from './diff.js';
+import { count, fill, h, jsonText, momentOf, plainWords, relative, sessionLink, throttle, timeOf, usd } from './dom.js';
+import { History } from './history.js';
+import { ViewStatus } from './status.js';
+import { Folding, JsonView } from './tree.js';
 
 type Messages = Awaited<ReturnType<SessionSyncClient['listMessages']>>['messages'];
 type Batches = Awaited<ReturnType<SessionSyncClient['listQueue']>>['batches'];
 
 const HISTORY_PAGE = 50;
-/** States this page saw, kept for time travel (the newest ones). */
+/** States this page saw, kept for time travel and diffs (the newest ones). */
 const RECORDED_VERSIONS = 1000;
 /** Running text of live fragments kept on screen (the tail). */
 const RUNNING_TEXT_CHARS = 50_000;
 const LIVE_ROWS = 200;
 
-function section(id: string, title: string, ...children: HTMLElement[]): HTMLElement {
-  return h('section', { class: 'panel', attrs: { id } }, h('h3', null, title), ...children);
+function section(id: string, title: string, ...children: (HTMLElement | null)[]): HTMLElement {
+  return h('section', { class: 'panel', attrs: { id, 'aria-labelledby': `${id}-title` } }, h('h3', { attrs: { id: `${id}-title` } }, title), ...children);
+}
+
+/** A state at one version, and where it came from, in words. */
+interface VersionedState {
+  state: unknown;
+  source: string;
 }
 
 export class SessionView {
@@ -33,50 +44,78 @@ export class SessionView {
   private session: Session | undefined;
   private store: StateStore | undefined;
   private subscription: Subscription | undefined;
+  readonly status: ViewStatus;
+  readonly title: HTMLElement;
 
   // Record
   private readonly overview = h('dl', { class: 'overview', attrs: { id: 'overview' } });
   private readonly lease = h('p', { attrs: { id: 'lease' } });
-  private readonly metadata = h('pre', { class: 'json', attrs: { id: 'metadata' } });
+  private readonly metadata = new JsonView(new Folding(2), 'metadata');
+  private readonly usage = h('div', { attrs: { id: 'usage' } });
   // State
   private readonly stateInfo = h('p', { class: 'state-info', attrs: { id: 'state-info' } });
   private readonly stateTree = h('div', { attrs: { id: 'state-tree' } });
-  private readonly folding = new Folding();
+  private readonly stateView = new JsonView(new Folding());
   private readonly recorded = new Map<number, unknown>();
   private firstRecorded: number | undefined;
   private travelVersion: number | undefined;
-  private readonly travelInput = h('input', { attrs: { id: 'travel-version', type: 'number', min: '0', step: '1' } });
+  private readonly travelInput = h('input', { attrs: { id: 'travel-version', type: 'number', min: '0', step: '1', inputmode: 'numeric' } });
   private readonly travelNote = h('p', { class: 'note', attrs: { id: 'travel-note' } });
   private renderScheduled = false;
+  // Diff
+  private readonly diffFrom = h('input', { attrs: { id: 'diff-from', type: 'number', min: '0', step: '1', inputmode: 'numeric', required: '' } });
+  private readonly diffTo = h('input', { attrs: { id: 'diff-to', type: 'number', min: '0', step: '1', inputmode: 'numeric', required: '' } });
+  private readonly diffNote = h('p', { class: 'note', attrs: { id: 'diff-note' } });
+  private readonly diffOut = h('div', { class: 'diff-out', attrs: { id: 'diff-out', tabindex: '-1' } });
+  private diffAsked = 0;
   // Live
   private readonly activityNow = h('p', { attrs: { id: 'activity' } });
   private readonly activityLog = h('ol', { class: 'log', attrs: { id: 'activity-log', reversed: '' } });
+  private readonly activityNone = h('p', { class: 'hint', attrs: { id: 'activity-none' } }, 'No change since this page opened.');
   private readonly running = h('pre', { class: 'running', attrs: { id: 'running-text' } });
+  private readonly runningPart = h('div', { attrs: { id: 'live-text-part' } }, h('h4', null, 'Live text'), this.running);
   private readonly liveLog = h('ol', { class: 'log', attrs: { id: 'live-events', reversed: '' } });
+  private readonly livePart = h('div', { attrs: { id: 'live-events-part' } }, h('h4', null, 'Live events'), this.liveLog);
+  private readonly liveNone = h(
+    'p',
+    { class: 'hint', attrs: { id: 'live-none' } },
+    'Nothing published since this page opened. Live text and live events are never stored: only what is sent while the page is open shows here.',
+  );
+  /** The last activity seen, as text: a reconnect's first activity is a change only when it differs. */
+  private lastActivity: string | undefined;
   private lastActivityStatus: string | undefined;
   // History
-  private readonly historyBody = h('tbody', { attrs: { id: 'history' } });
+  private readonly history: History;
   private readonly historyStatus = h('p', { attrs: { id: 'history-status' } });
   private readonly older = h('button', { attrs: { type: 'button', id: 'history-older' } }, 'Load older');
   private oldestShown: number | undefined;
-  // Queue and messages
+  // Attachments, queue and messages
+  private readonly attachments: AttachmentList;
   private readonly queue = h('div', { attrs: { id: 'queue' } });
   private readonly messages = h('div', { attrs: { id: 'messages' } });
   // Events can come by the thousand: their follow-up reads are made at most a few times a second.
   private readonly refreshRecord = throttle(() => void this.loadRecord(), 250);
   private readonly refreshQueue = throttle(() => void this.loadQueue(), 250);
   private readonly refreshMessages = throttle(() => void this.loadMessages(), 250);
+  private readonly refreshAttachments = throttle(() => void this.attachments.refresh(), 250);
 
   constructor(
     private readonly context: Context,
     private readonly root: HTMLElement,
-    private readonly id: string | undefined,
+    private readonly id: string,
   ) {
     this.client = context.client;
-    if (id === undefined) {
-      fill(root, h('p', { class: 'hint' }, 'Pick a session on the left. Its state, history, live events, lease, queue and messages show here, live.'));
-      return;
-    }
+    this.status = new ViewStatus(context, 'session', 'This session', id);
+    this.title = h('h2', { attrs: { id: 'session-title', tabindex: '-1' } }, id);
+    this.history = new History({
+      client: this.client,
+      status: this.status,
+      sessionId: id,
+      json: () => this.session?.encoding !== 'binary',
+      compare: (from, to) => this.compare(from, to, true),
+      rendered: () => this.showUsage(),
+    });
+    this.attachments = new AttachmentList(this.client, this.status, id, () => this.closed);
     this.older.addEventListener('click', () => void this.loadOlder());
     const travel = h(
       'form',
@@ -88,36 +127,48 @@ export class SessionView {
     travel.addEventListener('submit', (event) => {
       event.preventDefault();
       const version = Number(this.travelInput.value);
-      if (Number.isInteger(version) && version >= 0) this.travelTo(version);
+      if (this.travelInput.value !== '' && Number.isInteger(version) && version >= 0) this.travelTo(version);
     });
+    const compare = h(
+      'form',
+      { class: 'travel', attrs: { id: 'diff-form' } },
+      h('label', null, 'From ', this.diffFrom),
+      h('label', null, 'to ', this.diffTo),
+      h('button', { attrs: { type: 'submit' } }, 'Compare'),
+    );
+    compare.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const from = Number(this.diffFrom.value);
+      const to = Number(this.diffTo.value);
+      if (Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to >= 0) this.compare(from, to, false);
+    });
+    this.runningPart.hidden = true;
+    this.livePart.hidden = true;
     const tick = setInterval(() => this.showLease(), 1000);
     this.closers.push(() => clearInterval(tick));
     fill(
       root,
-      h('h2', { attrs: { id: 'session-title' } }, id),
+      h('a', { class: 'back', attrs: { href: '#/' } }, '← All sessions'),
+      this.title,
+      this.status.line,
+      this.status.problems,
       h(
         'div',
         { class: 'panels' },
-        section('panel-record', 'Session', this.overview, h('h4', null, 'Lease'), this.lease, h('h4', null, 'Metadata'), this.metadata),
+        section('panel-record', 'Session', this.overview, h('h4', null, 'Lease'), this.lease, h('h4', null, 'Metadata'), this.metadata.element),
+        section('panel-usage', 'Usage and cost', this.usage),
         section('panel-state', 'State', this.stateInfo, travel, this.travelNote, this.stateTree),
         section(
-          'panel-live',
-          'Live',
-          this.activityNow,
-          h('h4', null, 'Live text'),
-          this.running,
-          h('h4', null, 'Live events'),
-          this.liveLog,
-          h('h4', null, 'Activity changes'),
-          this.activityLog,
+          'panel-diff',
+          'Compare versions',
+          h('p', { class: 'hint' }, 'What changed in the state between two versions: added (+), removed (−) and changed (~) values, by JSON Pointer.'),
+          compare,
+          this.diffNote,
+          this.diffOut,
         ),
-        section(
-          'panel-history',
-          'History',
-          h('table', { class: 'history' }, h('thead', null, h('tr', null, h('th', null, 'seq'), h('th', null, 'type'), h('th', null, 'time'), h('th', null, 'data'))), this.historyBody),
-          this.historyStatus,
-          this.older,
-        ),
+        section('panel-live', 'Live', this.activityNow, this.runningPart, this.livePart, this.liveNone, h('h4', null, 'Activity changes'), this.activityNone, this.activityLog),
+        section('panel-history', 'History', h('p', { class: 'hint' }, 'Newest first. A turn shows its parts together; open an event to see its data.'), this.history.element, this.historyStatus, this.older),
+        section('panel-attachments', 'Attachments', this.attachments.element),
         section('panel-queue', 'Queue', this.queue),
         section('panel-messages', 'Messages', this.messages),
       ),
@@ -129,11 +180,12 @@ export class SessionView {
     this.closed = true;
     this.subscription?.close();
     this.store?.close();
+    this.status.close();
     for (const close of this.closers) close();
     this.refreshRecord.cancel();
     this.refreshQueue.cancel();
     this.refreshMessages.cancel();
-    for (const name of ['session stream', 'state mirror', 'Session', 'State', 'History', 'Queue', 'Messages', 'Session stream']) this.context.forget(name);
+    this.refreshAttachments.cancel();
   }
 
   private async start(id: string): Promise<void> {
@@ -144,48 +196,67 @@ export class SessionView {
       session = await this.client.getSession(id);
     } catch (error) {
       if (this.closed) return;
-      this.context.error('Session', error);
-      fill(this.root, h('h2', { attrs: { id: 'session-title' } }, id), h('p', { class: 'problem', attrs: { id: 'session-problem' } }, `This session cannot be shown: ${describeError(error)}`));
+      this.cannotOpen(error);
       return;
     }
     if (this.closed) return;
-    this.context.ok('Session');
+    this.status.ok('Session');
     this.showRecord(session);
     // History up to the head read now; the stream delivers everything after it, each event once.
     void this.loadHistory(session.last_seq);
-    this.subscription = this.client.subscribe(id, { after: session.last_seq }, {
-      onEvent: (event) => this.onEvent(event),
-      onLive: ({ type, data }) => this.onLive(type, data),
-      onActivity: (activity) => this.onActivity(activity),
-      onStatus: (status) => this.context.connection('session stream', status),
-      onError: (error) => {
-        this.context.connection('session stream', 'closed', error.code === CLIENT_ERROR.sessionDeleted ? 'the session was deleted' : 'the session stream ended');
-        this.context.error('Session stream', error);
+    this.subscription = this.client.subscribe(
+      id,
+      { after: session.last_seq },
+      {
+        onEvent: (event) => this.onEvent(event),
+        onLive: ({ type, data }) => this.onLive(type, data),
+        onActivity: (activity) => this.onActivity(activity),
+        onStatus: (status) => this.status.stream('stream', status),
+        onError: (error) => this.status.stream('stream', 'closed', error),
       },
-    });
+    );
     if (session.encoding === 'binary') {
       // Binary state is the worker's own format: there is no tree to show, only its size and version.
+      this.root.querySelector('#panel-diff')?.setAttribute('hidden', '');
       void this.showBinaryState();
     } else {
       this.store = this.client.watchState(id);
       this.store.subscribe(() => this.onState());
       this.onState();
     }
+    void this.attachments.refresh();
     void this.loadQueue();
     void this.loadMessages();
   }
 
-  // --- the record: overview, lease, metadata ---
+  /** The session could not be read at all: say why where it would have been, and offer to try again. */
+  private cannotOpen(error: unknown): void {
+    this.context.failed(error);
+    this.status.stream('stream', 'closed', 'it could not be opened (why is below)');
+    const again = h('button', { attrs: { type: 'button', id: 'session-retry' } }, 'Try again');
+    const panels = this.root.querySelector('.panels');
+    panels?.setAttribute('hidden', '');
+    const problem = h('div', { class: 'cannot-open', attrs: { id: 'session-problem' } }, h('p', { class: 'problem' }, plainWords(error, this.id)), again);
+    panels?.before(problem);
+    again.addEventListener('click', () => {
+      problem.remove();
+      panels?.removeAttribute('hidden');
+      this.status.stream('stream', 'connecting');
+      void this.start(this.id);
+    });
+  }
+
+  // --- the record: overview, lease, metadata, usage ---
 
   private async loadRecord(): Promise<void> {
-    if (this.closed || this.id === undefined) return;
+    if (this.closed) return;
     try {
       const session = await this.client.getSession(this.id);
       if (this.closed) return;
-      this.context.ok('Session');
+      this.status.ok('Session');
       this.showRecord(session);
     } catch (error) {
-      if (!this.closed) this.context.error('Session', error);
+      if (!this.closed) this.status.problem('Session', error);
     }
   }
 
@@ -197,12 +268,16 @@ export class SessionView {
       ['schema version', session.schema_version ?? '—'],
       ['version', session.version],
       ['last seq', session.last_seq],
+      ['messages', session.message_count],
+      ['first user message', session.first_user_message ?? '—'],
       ['created', timeOf(session.created_at)],
       ['updated', timeOf(session.updated_at)],
+      ['expires', session.expires_at ? timeOf(session.expires_at) : 'never'],
     ];
     fill(this.overview, ...rows.flatMap(([term, value]) => [h('dt', null, term), h('dd', { attrs: { 'data-field': term } }, value)]));
-    this.metadata.textContent = jsonText(session.metadata, 20_000, 2);
+    this.metadata.set(session.metadata);
     this.showLease();
+    this.showUsage();
   }
 
   private showLease(): void {
@@ -221,33 +296,87 @@ export class SessionView {
     );
   }
 
-  // --- state and time travel ---
+  /**
+   * The session's usage totals as the server keeps them, and per model over
+   * the turns in the loaded history. Costs are what workers reported with
+   * each turn (`cost_usd`): the server knows no prices and computes none.
+   */
+  private showUsage(): void {
+    const usage = this.session?.usage;
+    if (!usage) return;
+    if (usage.turns === 0) {
+      fill(this.usage, h('p', { class: 'hint' }, 'No turns committed yet: workers report usage and cost with each turn (POST …/turns).'));
+      return;
+    }
+    const totals: [string, string][] = [
+      ['turns', count(usage.turns)],
+      ['input tokens', count(usage.input_tokens)],
+      ['output tokens', count(usage.output_tokens)],
+      ['cost', usd(usage.cost_usd)],
+    ];
+    const models = this.history.usageByModel();
+    const loaded = this.history.turns().length;
+    const over = loaded >= usage.turns ? `every turn (${count(usage.turns)})` : `the ${count(loaded)} turns in the history loaded (of ${count(usage.turns)})`;
+    fill(
+      this.usage,
+      h('dl', { class: 'totals', attrs: { id: 'usage-totals' } }, ...totals.flatMap(([term, value]) => [h('dt', null, term), h('dd', { attrs: { 'data-field': term } }, value)])),
+      h('p', { class: 'hint' }, 'Cost as the workers reported it with each turn (cost_usd); the server adds it up and computes no prices of its own.'),
+      models.size
+        ? h(
+            'div',
+            { class: 'table-scroll' },
+            h(
+              'table',
+              { class: 'usage', attrs: { id: 'usage-models' } },
+              h('caption', null, `By model, over ${over}`),
+              h('thead', null, h('tr', null, h('th', null, 'model'), h('th', { class: 'num' }, 'turns'), h('th', { class: 'num' }, 'input'), h('th', { class: 'num' }, 'output'), h('th', { class: 'num' }, 'cost'))),
+              h(
+                'tbody',
+                null,
+                ...[...models].map(([model, u]) =>
+                  h(
+                    'tr',
+                    { attrs: { 'data-model': model } },
+                    h('td', null, model),
+                    h('td', { class: 'num' }, count(u.turns)),
+                    h('td', { class: 'num' }, count(u.input_tokens)),
+                    h('td', { class: 'num' }, count(u.output_tokens)),
+                    h('td', { class: 'num' }, u.costed ? usd(u.cost_usd) : `${usd(u.cost_usd)} + not reported`),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : null,
+    );
+  }
+
+  // --- state, time travel and diffs ---
 
   private async showBinaryState(): Promise<void> {
-    if (this.closed || this.id === undefined) return;
+    if (this.closed) return;
     this.root.querySelector('#travel')?.setAttribute('hidden', '');
     try {
       const answer = await this.client.sync(this.id);
       if (this.closed) return;
       const base64 = 'snapshot_base64' in answer ? String(answer.snapshot_base64 ?? '') : '';
       const deltas = 'deltas' in answer ? (answer.deltas ?? []).length : 0;
-      const bytes = Math.floor((base64.length * 3) / 4) - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
+      const size = Math.floor((base64.length * 3) / 4) - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
       fill(this.stateInfo, 'version ', h('b', { attrs: { id: 'state-version' } }, answer.version), ' · binary');
       fill(
         this.stateTree,
-        h('p', { class: 'hint' }, answer.mode === 'new' ? 'No state yet (version 0).' : `Binary state: a snapshot of ${bytes} bytes and ${deltas} delta(s) after it, in the worker's own format (shown by version only; it follows state events).`),
+        h('p', { class: 'hint' }, answer.mode === 'new' ? 'No state yet (version 0).' : `Binary state: a snapshot of ${size} bytes and ${deltas} delta(s) after it, in the worker's own format (shown by version only; it follows state events).`),
       );
-      this.context.ok('State');
+      this.status.ok('State');
     } catch (error) {
-      if (!this.closed) this.context.error('State', error);
+      if (!this.closed) this.status.problem('State', error);
     }
   }
 
   private onState(): void {
     const snapshot = this.store?.getSnapshot();
     if (!snapshot) return;
-    this.context.connection('state mirror', snapshot.status, snapshot.error ? describeError(snapshot.error) : undefined);
-    if (snapshot.error) this.context.error('State', snapshot.error);
+    this.status.stream('state', snapshot.status, snapshot.error);
     if (snapshot.status !== 'loading' && !this.recorded.has(snapshot.version)) {
       this.recorded.set(snapshot.version, snapshot.state);
       this.firstRecorded ??= snapshot.version;
@@ -255,6 +384,11 @@ export class SessionView {
         const oldest = this.recorded.keys().next().value as number;
         this.recorded.delete(oldest);
         this.firstRecorded = this.recorded.keys().next().value as number;
+      }
+      // The diff starts on the latest change, until the viewer picks versions.
+      if (this.diffAsked === 0 && snapshot.version > 0) {
+        this.diffFrom.value = String(snapshot.version - 1);
+        this.diffTo.value = String(snapshot.version);
       }
     }
     this.scheduleRender();
@@ -269,29 +403,62 @@ export class SessionView {
     });
   }
 
+  private showState(state: unknown, empty: string): void {
+    if (state === null) {
+      fill(this.stateTree, h('p', { class: 'hint' }, empty));
+      return;
+    }
+    this.stateView.set(state);
+    if (this.stateView.element.parentElement !== this.stateTree) fill(this.stateTree, this.stateView.element);
+  }
+
   private renderState(): void {
     const snapshot = this.store?.getSnapshot();
     if (!snapshot) return;
     this.travelInput.max = String(snapshot.version);
     if (this.travelVersion !== undefined) return;
     if (snapshot.status === 'loading') {
-      this.stateInfo.textContent = snapshot.error ? `cannot load the state: ${describeError(snapshot.error)}` : 'loading…';
+      this.stateInfo.textContent = snapshot.error ? `cannot load the state: ${plainWords(snapshot.error, this.id)}` : 'loading…';
       return;
     }
-    const status = snapshot.error ? `${snapshot.status}: ${describeError(snapshot.error)}` : snapshot.status;
+    const status = snapshot.error ? `${snapshot.status}: ${plainWords(snapshot.error, this.id)}` : snapshot.status;
     fill(this.stateInfo, 'version ', h('b', { attrs: { id: 'state-version' } }, snapshot.version), ` · seq ${snapshot.seq} · `, h('span', { attrs: { id: 'state-status' } }, status));
     if (snapshot.error && snapshot.version === 0 && snapshot.state === null) {
-      fill(this.stateTree, h('p', { class: 'problem' }, describeError(snapshot.error)));
+      fill(this.stateTree, h('p', { class: 'problem' }, plainWords(snapshot.error, this.id)));
       return;
     }
-    fill(this.stateTree, snapshot.state === null ? h('p', { class: 'hint' }, 'No state yet (version 0).') : renderTree(snapshot.state, this.folding));
+    this.showState(snapshot.state, 'No state yet (version 0).');
   }
 
   /**
-   * Shows the state at `version` (undefined: back to live). A version this page
-   * saw is exact; an older one needs the server's `?at_version=` (time
-   * travel), which is asked for and, when the server does not have it, said so.
+   * The state at `version`: exact from this page's recording when it saw that
+   * version, else the server's time travel (`?at_version=`, API.md History
+   * lifecycle). Rejects with the reason in words.
    */
+  private async stateAt(version: number): Promise<VersionedState> {
+    const head = this.store?.getSnapshot().version ?? 0;
+    if (version > head) throw new Error(`Version ${version} does not exist yet (the head is ${head}).`);
+    if (this.recorded.has(version)) return { state: this.recorded.get(version), source: 'as this page saw it' };
+    let answer: { mode: string; snapshot?: unknown; deltas?: unknown[] };
+    try {
+      answer = (await this.client.sync(this.id, { at_version: version })) as typeof answer;
+    } catch (error) {
+      this.context.failed(error);
+      const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
+      if (error instanceof SessionSyncError && error.code === PROBLEM.versionExpired) {
+        throw new Error(`Version ${version} is no longer kept by the server (its history was trimmed).${since}`, { cause: error });
+      }
+      throw new Error(`Version ${version} could not be read: ${plainWords(error, this.id)}`, { cause: error });
+    }
+    let state: unknown = answer.snapshot ?? null;
+    for (const delta of answer.deltas ?? []) {
+      const d = delta as { patch?: Parameters<typeof applyJsonPatch>[1]; merge_patch?: unknown };
+      state = d.patch ? applyJsonPatch(state, d.patch) : applyMergePatch(state, d.merge_patch);
+    }
+    return { state: answer.mode === 'new' ? null : state, source: `from the server, ?at_version=${version}` };
+  }
+
+  /** Shows the state at `version` (undefined: back to live). */
   private travelTo(version: number | undefined): void {
     this.travelVersion = version;
     if (version === undefined) {
@@ -301,92 +468,52 @@ export class SessionView {
       return;
     }
     const head = this.store?.getSnapshot().version ?? 0;
-    if (version > head) {
-      this.travelNote.textContent = `Version ${version} does not exist yet (the head is ${head}).`;
-      return;
-    }
     fill(this.stateInfo, 'showing version ', h('b', { attrs: { id: 'state-version' } }, version), ` of ${head} (not live; press Live to follow again)`);
-    if (this.recorded.has(version)) {
-      this.travelNote.textContent = `Version ${version} as this page saw it (it records every version from ${this.firstRecorded} on, since it opened).`;
-      const state = this.recorded.get(version);
-      fill(this.stateTree, state === null ? h('p', { class: 'hint' }, 'No state at this version.') : renderTree(state, this.folding));
-      return;
-    }
-    this.travelNote.textContent = `Asking the server for version ${version}…`;
+    this.travelNote.textContent = `Reading version ${version}…`;
     fill(this.stateTree);
-    void this.fetchVersion(version);
+    this.stateAt(version).then(
+      ({ state, source }) => {
+        if (this.travelVersion !== version || this.closed) return;
+        this.travelNote.textContent = `Version ${version} ${source}${source === 'as this page saw it' ? ` (it records every version from ${this.firstRecorded} on, since it opened)` : ''}.`;
+        this.showState(state, 'No state at this version.');
+      },
+      (error: unknown) => {
+        if (this.travelVersion !== version || this.closed) return;
+        this.travelNote.textContent = error instanceof Error ? error.message : String(error);
+      },
+    );
   }
 
-  /** Whether this server's sync takes `?at_version=` (read once from its own OpenAPI document, so no request is made to be refused). */
-  private static atVersion: Promise<boolean | undefined> | undefined;
-  private serverTravels(): Promise<boolean | undefined> {
-    SessionView.atVersion ??= fetch('/openapi.json')
-      .then((response) => (response.ok ? response.json() : undefined))
-      .then((document: { paths?: Record<string, { get?: { parameters?: { name?: string }[] } }> } | undefined) => {
-        const parameters = document?.paths?.['/v1/sessions/{id}/state']?.get?.parameters;
-        return parameters ? parameters.some((parameter) => parameter.name === 'at_version') : undefined;
-      })
-      .catch(() => undefined);
-    return SessionView.atVersion;
-  }
-
-  private cannotTravel(version: number): string {
-    const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
-    return `Version ${version} is older than this page's recording, and this server cannot show past versions: that needs its ?at_version= time travel (API.md, History lifecycle), which it does not serve yet.${since}`;
-  }
-
-  private async fetchVersion(version: number): Promise<void> {
-    if (this.id === undefined) return;
-    if ((await this.serverTravels()) === false) {
-      if (this.travelVersion === version) this.travelNote.textContent = this.cannotTravel(version);
-      return;
-    }
-    try {
-      // `at_version` is the server's time travel (API.md, History lifecycle); older servers refuse the parameter.
-      const answer = (await this.client.sync(this.id, { at_version: version } as never)) as { mode: string; snapshot?: unknown; deltas?: unknown[] };
-      if (this.travelVersion !== version) return;
-      let state: unknown = answer.snapshot ?? null;
-      for (const delta of answer.deltas ?? []) {
-        const d = delta as { patch?: Parameters<typeof applyJsonPatch>[1]; merge_patch?: unknown };
-        state = d.patch ? applyJsonPatch(state, d.patch) : applyMergePatch(state, d.merge_patch);
-      }
-      this.travelNote.textContent = `Version ${version} from the server (?at_version=${version}).`;
-      fill(this.stateTree, answer.mode === 'new' || state === null ? h('p', { class: 'hint' }, 'No state at this version.') : renderTree(state, this.folding));
-    } catch (error) {
-      if (this.travelVersion !== version) return;
-      const code = (error as { code?: string; status?: number }).code;
-      const status = (error as { status?: number }).status;
-      const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
-      if (status === 400 && code === PROBLEM.invalidRequest) {
-        this.travelNote.textContent = this.cannotTravel(version);
-      } else if (code === PROBLEM.versionExpired) {
-        this.travelNote.textContent = `Version ${version} is no longer kept by the server (its history was trimmed).${since}`;
-      } else {
-        this.travelNote.textContent = `Could not read version ${version}: ${describeError(error)}`;
-      }
-    }
+  /** The diff between two versions; from a turn's button, the panel comes into view with the keyboard focus on its answer. */
+  private compare(from: number, to: number, bring: boolean): void {
+    const asked = ++this.diffAsked;
+    this.diffFrom.value = String(from);
+    this.diffTo.value = String(to);
+    this.diffNote.textContent = `Reading versions ${from} and ${to}…`;
+    fill(this.diffOut);
+    if (bring) this.root.querySelector('#panel-diff')?.scrollIntoView({ block: 'start' });
+    Promise.all([this.stateAt(from), this.stateAt(to)]).then(
+      ([before, after]) => {
+        if (asked !== this.diffAsked || this.closed) return;
+        this.diffNote.textContent = `From version ${from} (${before.source}) to version ${to} (${after.source}):`;
+        fill(this.diffOut, renderDiff(diff(before.state, after.state)));
+        if (bring) this.diffOut.focus();
+      },
+      (error: unknown) => {
+        if (asked !== this.diffAsked || this.closed) return;
+        this.diffNote.textContent = error instanceof Error ? error.message : String(error);
+      },
+    );
   }
 
   // --- history ---
-
-  private historyRow(event: DurableEvent): HTMLTableRowElement {
-    return h(
-      'tr',
-      { attrs: { 'data-seq': String(event.seq) } },
-      h('td', { class: 'num' }, event.seq),
-      h('td', { class: 'type' }, event.type, typeof event.version === 'number' ? h('span', { class: 'detail' }, ` v${event.version}`) : null),
-      h('td', null, timeOf(event.created_at)),
-      h('td', null, h('pre', { class: 'json' }, jsonText(event.data))),
-    );
-  }
 
   /** The newest page at or below `head`. */
   private async loadHistory(head: number): Promise<void> {
     const events = await this.readRange(Math.max(0, head - HISTORY_PAGE), head);
     if (events === undefined) return;
-    // Stream events (above head) may already be on top: these go below them.
-    for (const event of events.reverse()) this.historyBody.append(this.historyRow(event));
-    this.oldestShown = events.at(-1)?.seq ?? head + 1;
+    this.history.add(events);
+    this.oldestShown = events[0]?.seq ?? head + 1;
     if (events.length === 0 && head === 0) this.oldestShown = 1;
     this.showHistoryStatus();
   }
@@ -398,14 +525,14 @@ export class SessionView {
     const events = await this.readRange(Math.max(0, below - HISTORY_PAGE), below);
     this.older.disabled = false;
     if (events === undefined) return;
-    for (const event of events.reverse()) this.historyBody.append(this.historyRow(event));
-    this.oldestShown = events.at(-1)?.seq ?? this.oldestShown;
+    this.history.add(events);
+    this.oldestShown = events[0]?.seq ?? this.oldestShown;
     this.showHistoryStatus();
   }
 
   /** Events in (after, upTo], in seq order: pages end early at the server's byte bound, so it reads on until there. */
   private async readRange(after: number, upTo: number): Promise<DurableEvent[] | undefined> {
-    if (this.id === undefined || upTo <= after) return [];
+    if (upTo <= after) return [];
     const events: DurableEvent[] = [];
     try {
       let cursor = after;
@@ -416,12 +543,13 @@ export class SessionView {
         if (page.events.length === 0) break;
         cursor = page.last_seq;
       }
-      this.context.ok('History');
+      this.status.ok('History');
       return events;
     } catch (error) {
       if (this.closed) return undefined;
-      this.context.error('History', error);
-      this.historyStatus.textContent = `The history could not be read: ${describeError(error)}`;
+      this.status.problem('History', error);
+      this.historyStatus.textContent = 'The history could not be read (see above); "Load older" tries again.';
+      this.older.hidden = false;
       return undefined;
     }
   }
@@ -433,28 +561,38 @@ export class SessionView {
   }
 
   private onEvent(event: DurableEvent): void {
-    this.historyBody.prepend(this.historyRow(event));
+    this.history.add([event]);
     if (event.type.startsWith('queue.')) this.refreshQueue();
     if (event.type.startsWith('message.')) this.refreshMessages();
+    if (event.type.startsWith('attachment.')) this.refreshAttachments();
     if (event.type.startsWith('state.') && this.session?.encoding === 'binary') void this.showBinaryState();
-    // Every event moves last_seq; lease and metadata changes are in the record too.
+    // Every event moves last_seq; lease, metadata and usage changes are in the record too.
     this.refreshRecord();
   }
 
   // --- live events and activity ---
 
   private onLive(type: string, data: unknown): void {
+    this.liveNone.hidden = true;
     const text = typeof data === 'string' ? data : typeof (data as { text?: unknown })?.text === 'string' ? (data as { text: string }).text : undefined;
     if (text !== undefined) {
       // Fragments read as running text; the tail is kept.
+      this.runningPart.hidden = false;
       const next = (this.running.textContent ?? '') + text;
       this.running.textContent = next.length > RUNNING_TEXT_CHARS ? next.slice(-RUNNING_TEXT_CHARS) : next;
       return;
     }
-    this.liveLog.prepend(h('li', null, timeOf(new Date().toISOString()), ' ', h('span', { class: 'type' }, type), ' ', h('code', null, jsonText(data, 2000))));
+    this.livePart.hidden = false;
+    this.liveLog.prepend(h('li', null, momentOf(new Date()), ' ', h('span', { class: 'type' }, type), ' ', h('code', null, jsonText(data, 2000))));
     while (this.liveLog.childElementCount > LIVE_ROWS) this.liveLog.lastElementChild?.remove();
   }
 
+  /**
+   * The first activity of each connection (it carries `cursor`) is the
+   * current value, not a change: the page's load shows it without logging
+   * it, and a reconnect logs it only when it differs from the last one seen
+   * (a change made while the connection was down).
+   */
   private onActivity(activity: { status?: string; detail?: unknown; expired?: boolean; cursor?: number }): void {
     const { status = 'idle', detail, expired } = activity;
     const detailText = detail === undefined ? '' : typeof detail === 'string' ? detail : jsonText(detail, 2000);
@@ -466,42 +604,47 @@ export class SessionView {
       h('span', { attrs: { id: 'activity-detail' } }, detailText),
       expired ? ' (expired: no refresh within its ttl)' : '',
     );
+    const key = JSON.stringify([status, detailText, expired === true]);
+    const isChange = activity.cursor === undefined ? true : this.lastActivity !== undefined && key !== this.lastActivity;
+    this.lastActivity = key;
     if (this.lastActivityStatus !== undefined && status !== this.lastActivityStatus && this.running.textContent) {
       // A new turn of the agent starts a new paragraph of live text.
       this.running.textContent += '\n\n';
     }
     this.lastActivityStatus = status;
-    this.activityLog.prepend(h('li', null, timeOf(new Date().toISOString()), ' ', h('b', null, status), detailText ? ` — ${detailText}` : ''));
+    if (!isChange) return;
+    this.activityNone.hidden = true;
+    this.activityLog.prepend(h('li', null, momentOf(new Date()), ' ', h('b', null, status), detailText ? ` — ${detailText}` : '', expired ? ' (expired)' : ''));
     while (this.activityLog.childElementCount > LIVE_ROWS) this.activityLog.lastElementChild?.remove();
   }
 
   // --- queue and messages ---
 
   private async loadQueue(): Promise<void> {
-    if (this.closed || this.id === undefined) return;
+    if (this.closed) return;
     let batches: Batches;
     try {
       batches = (await this.client.listQueue(this.id)).batches;
     } catch (error) {
       if (this.closed) return;
-      this.context.error('Queue', error);
-      fill(this.queue, h('p', { class: 'problem' }, `The queue could not be read: ${describeError(error)}`));
+      this.status.problem('Queue', error);
+      fill(this.queue, h('p', { class: 'problem' }, 'The queue could not be read (see above).'));
       return;
     }
     if (this.closed) return;
-    this.context.ok('Queue');
+    this.status.ok('Queue');
     if (batches.length === 0) return fill(this.queue, h('p', { class: 'hint' }, 'No queued batches.'));
     fill(
       this.queue,
       h(
-        'table',
-        null,
-        h('thead', null, h('tr', null, h('th', null, 'batch'), h('th', null, 'status'), h('th', null, 'created'), h('th', null, 'items'))),
-        h(
-          'tbody',
-          null,
-          ...batches.map((batch) =>
-            h('tr', null, h('td', { class: 'id' }, batch.batch_id), h('td', null, batch.status), h('td', null, timeOf(batch.created_at)), h('td', null, h('pre', { class: 'json' }, jsonText(batch.items, 4000, 2)))),
+        'ol',
+        { class: 'batches' },
+        ...batches.map((batch) =>
+          h(
+            'li',
+            { attrs: { 'data-batch': batch.batch_id } },
+            h('div', { class: 'meta' }, h('b', null, batch.status), ' · ', timeOf(batch.created_at), ' · ', h('code', { class: 'id' }, batch.batch_id)),
+            h('pre', { class: 'json' }, jsonText(batch.items, 4000, 2)),
           ),
         ),
       ),
@@ -509,18 +652,18 @@ export class SessionView {
   }
 
   private async loadMessages(): Promise<void> {
-    if (this.closed || this.id === undefined) return;
+    if (this.closed) return;
     let messages: Messages;
     try {
       messages = (await this.client.listMessages(this.id, { order: 'desc', limit: 100 })).messages;
     } catch (error) {
       if (this.closed) return;
-      this.context.error('Messages', error);
-      fill(this.messages, h('p', { class: 'problem' }, `The messages could not be read: ${describeError(error)}`));
+      this.status.problem('Messages', error);
+      fill(this.messages, h('p', { class: 'problem' }, 'The messages could not be read (see above).'));
       return;
     }
     if (this.closed) return;
-    this.context.ok('Messages');
+    this.status.ok('Messages');
     if (messages.length === 0) return fill(this.messages, h('p', { class: 'hint' }, 'No messages.'));
     fill(
       this.messages,
@@ -540,3 +683,4 @@ export class SessionView {
     );
   }
 }
+
