@@ -40,6 +40,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Failures should be reproducible: no retries hiding a race.
     retry: 0,
+    // expect.poll waits for something the server does (a wakeup delivered, a socket's close seen); vitest's
+    // default of 1 s is a bet on the machine's speed that CI's loaded runs lose. Bounded as SseClient.waitFor is.
+    expect: { poll: { timeout: 10_000 } },
     // The project's name picks the PostgreSQL major its global setup starts.
     projects: MAJORS.map((major) => ({
       extends: true,

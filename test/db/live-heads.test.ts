@@ -4,6 +4,7 @@ import { connectDatabase, type Database, type Db } from '../../src/db/client.js'
 import { SessionNotFound } from '../../src/errors.js';
 import { LiveHeads } from '../../src/live/heads.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { until } from '../helpers/waits.js';
 
 // The heads live publishes follow, read many at a time against a real database.
 let sql: postgres.Sql;
@@ -59,7 +60,8 @@ describe('live heads', () => {
     const heads = new LiveHeads(slowFirst as unknown as Db);
     await sql`update sessions set last_seq = 10 where id = 'h1'`;
     const first = heads.read('h1');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Its rows are in, so its snapshot was taken before the update below commits.
+    await until(() => reads === 1, 'the first read answered by Postgres');
     await sql`update sessions set last_seq = 11 where id = 'h1'`;
     const second = heads.read('h1');
     await new Promise((resolve) => setTimeout(resolve, 50));

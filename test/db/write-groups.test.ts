@@ -37,10 +37,10 @@ interface Written {
   pending?: Promise<unknown>;
 }
 
-function groupsOn(maxInFlight: number, sent: string[][] = []) {
+function groupsOn(maxInFlight: number, sent: string[][] = [], lockWaitMs = 100) {
   const reports: Omit<GroupReport, 'seconds'>[] = [];
   const wakeups = new WakeupPublisher({ db, log: quiet, send: async (payloads) => void sent.push(payloads) });
-  const groups = new WriteGroups({ db, wakeups }, { maxInFlight, maxGroupSize: 64, lockWaitMs: 100, onGroup: ({ writes, outcome }) => reports.push({ writes, outcome }) });
+  const groups = new WriteGroups({ db, wakeups }, { maxInFlight, maxGroupSize: 64, lockWaitMs, onGroup: ({ writes, outcome }) => reports.push({ writes, outcome }) });
   return { groups, reports, wakeups };
 }
 
@@ -104,12 +104,15 @@ describe('write groups', () => {
     const waiting = ['a', 'b', 'c', 'd', 'e'].map((session) => groups.run(session, logWrite(session)));
     await eventually(async () => groups.load.waiting, (n) => n === 5, 'five writes waiting');
     await new Promise((resolve) => setTimeout(resolve, 100));
+    const released = performance.now();
     release();
     await Promise.all(waiting);
+    const done = performance.now();
     expect(reports.map((r) => r.writes)).toEqual([1, 2, 2, 1]);
-    // Each report times its transaction: the held one lasted as long as the test held it.
+    // Each report times its transaction: the held one lasted as long as the test held it; the next began
+    // once it was let go, not when its writes started waiting.
     expect(reports[0]!.seconds).toBeGreaterThanOrEqual(0.1);
-    expect(reports[1]!.seconds).toBeLessThan(reports[0]!.seconds);
+    expect(reports[1]!.seconds).toBeLessThanOrEqual((done - released) / 1000);
   });
 
   it('answers a refused write with its refusal and commits its neighbours, none of the refused write kept', async () => {
@@ -320,8 +323,11 @@ describe('write groups', () => {
 
   it('locks rows in session order, so two instances grouping the same sessions in opposite orders never deadlock', async () => {
     await db`insert into group_rows (session, value) values ('x', 0), ('y', 0)`;
-    const first = groupsOn(1);
-    const second = groupsOn(1);
+    // In order, one group waits for the other's row until its COMMIT; that wait must not run into the lock
+    // wait bound (its rerun would look like a deadlock's). Out of order, Postgres ends the deadlock after
+    // deadlock_timeout (1 s), well within this bound.
+    const first = groupsOn(1, [], 10_000);
+    const second = groupsOn(1, [], 10_000);
     const one = occupy(first.groups, 1);
     const two = occupy(second.groups, 1);
     // Each write pauses, then locks its row: the two groups start together, so

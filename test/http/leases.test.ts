@@ -357,8 +357,9 @@ describe('fencing: every worker write carries the Lease-Token while a lease runs
 
   it('a paused worker that wakes after losing its lease cannot overwrite the new owner', async () => {
     const id = await session();
-    const old = (await claim(id, 'paused', 150)).json();
-    await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { owner: 'paused' } }, token(old.token));
+    const old = (await claim(id, 'paused')).json();
+    expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { owner: 'paused' } }, token(old.token))).statusCode).toBe(200);
+    await expireLease(id);
     await leaseExpired(id);
     const fresh = (await claim(id, 'new-owner')).json();
     await call(t.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 1, merge_patch: { owner: 'new-owner' } }, token(fresh.token));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/waits.js';
 
 let t: TestApp;
 let counter = 0;
@@ -69,6 +70,12 @@ async function lease(id: string, owner: string, ttlMs = LONG_TTL): Promise<{ tok
 }
 
 const tokenHeader = (token: string) => ({ 'lease-token': token });
+
+/** Completed runs of the claim expiry sweep so far. */
+async function claimSweeps(): Promise<number> {
+  const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+  return Number(/^session_sync_sweep_runs_total\{sweep="claim_expiry",outcome="ok"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+}
 
 describe('POST /v1/sessions/{id}/queue', () => {
   it('201 a pending batch with its id, items and creation time', async () => {
@@ -296,16 +303,15 @@ describe('claims: complete, renew, abandon', () => {
   it('a renewed claim outlives its original ttl', async () => {
     const id = await newSession();
     const ids = await enqueueAll(id, [['a']]);
-    const claimed = (await claim(id, { max_batches: 1, ttl_ms: 300 })).json();
+    // A minute: the renewal comes well within it, however slow the machine.
+    const claimed = (await claim(id, { max_batches: 1, ttl_ms: 60_000 })).json();
     expect((await act(id, claimed.claim_id, 'renew', { ttl_ms: LONG_TTL })).statusCode).toBe(200);
-    // Wait until the server's clock (read from the created_at of probe batches) is well past the original
-    // expiry, long enough for the sweeper to have run since: the renewed claim must still hold its batch.
-    await expect
-      .poll(async () => {
-        const probe = await enqueue(id, ['probe']);
-        return Date.parse(probe.json().created_at) > Date.parse(claimed.expires_at) + 1_000;
-      }, POLL)
-      .toBe(true);
+    // A minute and a second pass: every expiry is decided by the database's clock, so moving the claim's
+    // expiry back is that time passing. Past the original TTL, the renewed claim must still hold its batch
+    // once the sweeper has run (two runs: one begun before the move may have read the rows before it).
+    await t.database.db`update queue_claims set expires_at = expires_at - interval '61 seconds' where claim_id = ${claimed.claim_id}`;
+    const sweeps = await claimSweeps();
+    await until(async () => (await claimSweeps()) >= sweeps + 2, 'two runs of the claim expiry sweep');
     expect(await batchIdsWith(id, 'claimed')).toEqual(ids);
     expect((await act(id, claimed.claim_id, 'complete')).statusCode).toBe(200);
     expect(await batchIdsWith(id, 'completed')).toEqual(ids);
@@ -519,11 +525,13 @@ describe('queued work and the execution lease', () => {
   it('a claim dies when its lease expires and another worker takes the lease: 409 claim_expired with the new token', async () => {
     const id = await newSession();
     const ids = await enqueueAll(id, [['a'], ['b']]);
-    const a = await lease(id, 'worker-a', 200);
+    const a = await lease(id, 'worker-a');
     const claimedByA = await claim(id, { max_batches: 2, ttl_ms: LONG_TTL }, tokenHeader(a.token));
     expect(claimedByA.statusCode).toBe(200);
     const claimA = claimedByA.json();
 
+    // A's lease runs out: its expiry, like every expiry, is decided by the database's clock.
+    await t.database.db`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
     await expect.poll(async () => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json().lease, POLL).toBeNull();
     const b = await lease(id, 'worker-b');
     expect(b.fencing_token).toBeGreaterThan(a.fencing_token);

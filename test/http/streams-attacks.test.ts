@@ -156,7 +156,8 @@ describe('readers that vanish or stop reading', () => {
     const refused = await fetch(ds(t, 'gone', '?live=sse&offset=now'));
     await expectFetchedProblem(refused, 503, 'too_many_streams');
     for (const reader of readers) reader.socket.destroy();
-    await expect.poll(() => openStreams(t), { timeout: 2000 }).toBe(0);
+    // Below the 15 s heartbeat, whose write would find the SSE sockets gone anyway, and the 60 s long-poll timeout.
+    await expect.poll(() => openStreams(t), { timeout: 10_000 }).toBe(0);
     await expectPoolWhole(t);
     // And the slots serve new readers, who still get what is appended.
     const fresh = await SseClient.open(ds(t, 'gone', '?live=sse&offset=now'));
@@ -254,7 +255,8 @@ describe('readers that vanish or stop reading', () => {
     const message = JSON.stringify({ blob: 'x'.repeat(60_000) });
     const res = await fetch(ds(t, 'lp'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${Array(16).fill(message).join(',')}]` });
     expect(res.status).toBe(204);
-    await expect.poll(() => openStreams(t), { timeout: 3000 }).toBe(0);
+    // Well below the 60 s long-poll timeout.
+    await expect.poll(() => openStreams(t), { timeout: 10_000 }).toBe(0);
     await expectPoolWhole(t);
     for (const client of paused) client.read();
     await expect.poll(() => paused.map((client) => statusOf(client.answer()))).toEqual([200, 200, 200, 200]);

@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { until } from '../helpers/waits.js';
 
 // The Durable Streams face, slice 2 (issue 28): long-poll and SSE reads wait on the session's tail.
-const LONG_POLL_MS = 1500;
+/** Far longer than any wait below: a long-poll answered sooner was answered by an append, a close or a read, never by its timeout. */
+const LONG_POLL_MS = 20_000;
+/** The timeout of `short`, the instance whose timeout answers are waited for. */
+const SHORT_POLL_MS = 1500;
 let t: TestApp;
 let other: TestApp;
+let short: TestApp;
 
 const env = { STREAM_LONG_POLL_MS: String(LONG_POLL_MS), STREAM_HEAD_POLL_MS: '60000' };
 
@@ -15,8 +20,11 @@ beforeAll(async () => {
   // A second instance on the same database: its readers learn of the first one's appends by LISTEN only.
   other = await createTestApp({ databaseUrl: t.url, env });
   await other.listen();
+  short = await createTestApp({ databaseUrl: t.url, env: { ...env, STREAM_LONG_POLL_MS: String(SHORT_POLL_MS) } });
+  await short.listen();
 });
 afterAll(async () => {
+  await short?.close();
   await other?.close();
   await t?.close();
 });
@@ -45,6 +53,11 @@ async function openStreams(app: TestApp): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
+/** Waits until `app` holds `count` stream slots: a long-poll takes one once it waits at the tail, its position fixed. */
+function streamsOpen(app: TestApp, count: number, what: string): Promise<void> {
+  return until(async () => (await openStreams(app)) === count, what);
+}
+
 describe('long-poll (PROTOCOL 5.7)', () => {
   it('needs an offset; data after it answers at once', async () => {
     await put('lp-1', 'application/json', '[{"n":1}]');
@@ -60,9 +73,10 @@ describe('long-poll (PROTOCOL 5.7)', () => {
 
   it('at the tail waits, then answers 200 with what was appended meanwhile', async () => {
     await put('lp-2', 'application/json', '[{"n":1}]');
+    const before = await openStreams(t);
     const started = Date.now();
     const polled = fetch(url(t, 'lp-2', `?live=long-poll&offset=${offset(1)}`));
-    await sleep(300);
+    await streamsOpen(t, before + 1, 'the long-poll waiting at the tail');
     await post('lp-2', 'application/json', '{"n":2}');
     const res = await polled;
     expect(res.status).toBe(200);
@@ -75,43 +89,46 @@ describe('long-poll (PROTOCOL 5.7)', () => {
   it('204 after the timeout with the tail offset, up-to-date and a cursor; an echoed cursor gets a larger one', async () => {
     await put('lp-3', 'text/plain', 'x');
     const started = Date.now();
-    const res = await fetch(url(t, 'lp-3', `?live=long-poll&offset=${offset(1)}`));
+    const res = await fetch(url(short, 'lp-3', `?live=long-poll&offset=${offset(1)}`));
     expect(res.status).toBe(204);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(LONG_POLL_MS - 50);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(SHORT_POLL_MS - 50);
     expect(res.headers.get('stream-next-offset')).toBe(offset(1));
     expect(res.headers.get('stream-up-to-date')).toBe('true');
     expect(res.headers.get('stream-closed')).toBeNull();
     expect(res.headers.get('cache-control')).toBe('no-store');
     const cursor = res.headers.get('stream-cursor') as string;
     expect(cursor).toMatch(/^\d+$/);
-    const again = await fetch(url(t, 'lp-3', `?live=long-poll&offset=${offset(1)}&cursor=${cursor}`));
+    const again = await fetch(url(short, 'lp-3', `?live=long-poll&offset=${offset(1)}&cursor=${cursor}`));
     expect(Number(again.headers.get('stream-cursor'))).toBeGreaterThan(Number(cursor));
   });
 
   it('offset=now waits for the next append', async () => {
     await put('lp-4', 'application/json', '[{"n":1},{"n":2}]');
-    const polled = fetch(url(t, 'lp-4', '?live=long-poll&offset=now'));
-    await sleep(300);
+    const before = await openStreams(t);
     const started = Date.now();
+    const polled = fetch(url(t, 'lp-4', '?live=long-poll&offset=now'));
+    // Waiting, so "now" was the tail before the append: an append before it would not be the answer.
+    await streamsOpen(t, before + 1, 'the long-poll waiting at the tail');
     await post('lp-4', 'application/json', '{"n":3}');
     const res = await polled;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([{ n: 3 }]);
-    // Woken by the append, not found by the read at the deadline.
-    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
+    // Woken by the append, not found by the read at the deadline (LONG_POLL_MS after the request at the earliest).
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS);
   });
 
   it('a closed stream at its tail answers 204 Stream-Closed at once; closing wakes a waiting long-poll', async () => {
     await put('lp-5', 'text/plain', 'a');
-    const polled = fetch(url(t, 'lp-5', `?live=long-poll&offset=${offset(1)}`));
-    await sleep(300);
+    const before = await openStreams(t);
     const started = Date.now();
+    const polled = fetch(url(t, 'lp-5', `?live=long-poll&offset=${offset(1)}`));
+    await streamsOpen(t, before + 1, 'the long-poll waiting at the tail');
     await close('lp-5');
     const woken = await polled;
     expect(woken.status).toBe(204);
     expect(woken.headers.get('stream-closed')).toBe('true');
     expect(woken.headers.get('cache-control')).toBe('no-store');
-    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS);
     const begun = Date.now();
     const atTail = await fetch(url(t, 'lp-5', '?live=long-poll&offset=now'));
     expect(atTail.status).toBe(204);
@@ -123,20 +140,22 @@ describe('long-poll (PROTOCOL 5.7)', () => {
 
   it('two instances: a long-poll on one is answered by an append and a close on the other', async () => {
     await put('lp-6', 'application/json', '[]');
+    const before = await openStreams(other);
     const polled = fetch(url(other, 'lp-6', `?live=long-poll&offset=${offset(0)}`));
-    await sleep(300);
+    await streamsOpen(other, before + 1, 'the long-poll waiting at the tail');
     await post('lp-6', 'application/json', '{"from":"t"}');
     const res = await polled;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([{ from: 't' }]);
-    const waiting = fetch(url(other, 'lp-6', `?live=long-poll&offset=${offset(1)}`));
-    await sleep(300);
+    await streamsOpen(other, before, 'the answered long-poll giving its slot back');
     const started = Date.now();
+    const waiting = fetch(url(other, 'lp-6', `?live=long-poll&offset=${offset(1)}`));
+    await streamsOpen(other, before + 1, 'the second long-poll waiting at the tail');
     await close('lp-6');
     const closed = await waiting;
     expect(closed.status).toBe(204);
     expect(closed.headers.get('stream-closed')).toBe('true');
-    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS / 2);
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_MS);
   });
 
   it('a client that goes away mid-wait leaves no stream slot behind', async () => {
@@ -144,12 +163,11 @@ describe('long-poll (PROTOCOL 5.7)', () => {
     const before = await openStreams(t);
     const aborter = new AbortController();
     const polled = fetch(url(t, 'lp-7', `?live=long-poll&offset=${offset(1)}`), { signal: aborter.signal }).catch(() => undefined);
-    await sleep(300);
-    expect(await openStreams(t)).toBe(before + 1);
+    await streamsOpen(t, before + 1, 'the long-poll waiting at the tail');
     aborter.abort();
     await polled;
-    await sleep(100);
-    expect(await openStreams(t)).toBe(before);
+    // The server learns of the abort from its socket; the long-poll would hold the slot until LONG_POLL_MS.
+    await until(async () => (await openStreams(t)) === before, 'the slot given back, long before the long-poll timeout', LONG_POLL_MS / 2);
   });
 });
 
@@ -276,8 +294,8 @@ describe('SSE (PROTOCOL 5.8)', () => {
     await client.waitFor(() => controls(client).length >= 1, 'the first control');
     expect(await openStreams(t)).toBe(before + 1);
     await client.close();
-    await sleep(200);
-    expect(await openStreams(t)).toBe(before);
+    // Well before the next heartbeat (15 s), whose write would find the socket gone anyway.
+    await until(async () => (await openStreams(t)) === before, 'the slot given back', 10_000);
     // A refusal (past the tail) takes nothing either.
     const refused = await fetch(url(t, 'sse-6', `?live=sse&offset=${offset(5)}`));
     expect(refused.status).toBe(400);
