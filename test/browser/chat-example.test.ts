@@ -97,7 +97,8 @@ async function send(page: Page, text: string): Promise<void> {
 
 /**
  * Records what the page showed after each DOM change: the streaming reply, the replies in the
- * transcript, the activity line. Read with `shown(page)`.
+ * transcript, the activity line. Read with `shown(page)`. The fake model's pace (600 ms to think,
+ * 400 ms of tool, 30 ms a token) keeps each step on screen far longer than a render takes.
  */
 async function record(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -256,7 +257,7 @@ describe('the chat example, its parts: page and worker on a test server', () => 
       { role: 'assistant', text: 'so it was' },
     ]);
     expect(problems).toEqual([]);
-  });
+  }, 90_000);
 
   it('fits a phone: one column, nothing wider than the screen, the input in reach', async () => {
     startWorker();
@@ -266,6 +267,11 @@ describe('the chat example, its parts: page and worker on a test server', () => 
     await send(page, 'a-very-long-word-with-no-space-to-break-it-'.repeat(4));
     await until(() => transcript(page), (messages) => messages.length === 2, 'the turn');
     expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+    // One column: the list, the chat and its details one under the other, each the screen's width (less a scroll bar).
+    const column = await Promise.all(['.chats', '.chat', '.details'].map(async (selector) => (await page.locator(selector).boundingBox())!));
+    for (const box of column) expect([box.x, box.width]).toEqual([0, expect.closeTo(width, -1.5)]);
+    expect(column[0]!.y).toBeLessThan(column[1]!.y);
+    expect(column[1]!.y).toBeLessThan(column[2]!.y);
     for (const selector of ['.chats', '.chat', '.details', '.composer input', '.composer button', '.message.user', '.message.assistant']) {
       const box = (await page.locator(selector).first().boundingBox())!;
       expect(box.x, selector).toBeGreaterThanOrEqual(0);
@@ -283,13 +289,16 @@ describe('npm run example', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'chat-example-'));
   });
   afterAll(async () => {
-    // A failed test leaves it running: Ctrl-C as a person would, then kill what is left.
-    if (example && example.child.exitCode === null && example.child.signalCode === null) {
-      process.kill(-example.child.pid!, 'SIGINT');
-      const stopped = await Promise.race([example.exited.then(() => true), new Promise((resolve) => setTimeout(resolve, 30_000, false))]);
-      if (!stopped) process.kill(-example.child.pid!, 'SIGKILL');
+    try {
+      // A failed test leaves it running: Ctrl-C as a person would, then kill what is left.
+      if (example && example.child.exitCode === null && example.child.signalCode === null) {
+        process.kill(-example.child.pid!, 'SIGINT');
+        const stopped = await Promise.race([example.exited.then(() => true), new Promise((resolve) => setTimeout(resolve, 30_000, false))]);
+        if (!stopped) process.kill(-example.child.pid!, 'SIGKILL');
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('builds, starts server, worker and page, prints the address; a chat round trip works there; Ctrl-C stops it all', async () => {
