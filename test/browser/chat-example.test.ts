@@ -111,6 +111,9 @@ async function record(page: Page): Promise<void> {
         replies: [...doc.querySelectorAll('.message.assistant:not(.streaming)')].map((item: any) => item.textContent),
         activity: doc.querySelector('.activity')?.textContent ?? '',
       });
+    // What shows now, then after each change: a page that does not change before the worker's
+    // first step would otherwise record nothing of its state before it.
+    read();
     new w.MutationObserver(read).observe(doc.body, { subtree: true, childList: true, characterData: true, attributes: true });
   });
 }
@@ -166,6 +169,7 @@ describe('the chat example, its parts: page and worker on a test server', () => 
     await untilText(page, '.message.waiting', 'queued: waiting for a worker');
     expect(await page.locator('.message.waiting').first().textContent()).toContain(first);
 
+    await untilText(page, '.activity', 'idle');
     await record(page);
     startWorker();
     await until(() => transcript(page), (messages) => messages.length === 2, 'the turn in the transcript');
