@@ -20,9 +20,9 @@ export interface ModelUsage {
   output_tokens: number;
   /** The sum of the costs reported. */
   cost_usd: number;
-  /** Whether every turn that used it said what it cost. */
-  costed: boolean;
   turns: number;
+  /** The turns that said what it cost. */
+  costed_turns: number;
 }
 
 /** The session's totals as the server keeps them (`usage` on the session). */
@@ -60,21 +60,24 @@ export function usageByModel(turns: readonly { usage: readonly TurnUsage[] }[]):
   const models = new Map<string, ModelUsage>();
   for (const turn of turns) {
     for (const usage of turn.usage) {
-      const total = models.get(usage.model) ?? { input_tokens: 0, output_tokens: 0, cost_usd: 0, costed: true, turns: 0 };
+      const total = models.get(usage.model) ?? { input_tokens: 0, output_tokens: 0, cost_usd: 0, turns: 0, costed_turns: 0 };
       total.input_tokens += usage.input_tokens;
       total.output_tokens += usage.output_tokens;
-      total.cost_usd += usage.cost_usd ?? 0;
-      total.costed &&= usage.cost_usd !== undefined;
       total.turns += 1;
+      if (usage.cost_usd !== undefined) {
+        total.cost_usd += usage.cost_usd;
+        total.costed_turns += 1;
+      }
       models.set(usage.model, total);
     }
   }
   return models;
 }
 
-/** One model's cost over the turns: the sum reported, and what was not. */
+/** One model's cost over the turns: the sum reported, and that some was not; a model whose turns reported none is not shown as free. */
 export function modelCostText(usage: ModelUsage): string {
-  return usage.costed ? usd(usage.cost_usd) : `${usd(usage.cost_usd)} + ${NOT_REPORTED}`;
+  if (usage.costed_turns === 0) return NOT_REPORTED;
+  return usage.costed_turns === usage.turns ? usd(usage.cost_usd) : `${usd(usage.cost_usd)} + ${NOT_REPORTED}`;
 }
 
 /** The per-model table's caption: over every turn, or over those loaded of how many. */
