@@ -11,7 +11,7 @@
  */
 import { EVENT, RESERVED_PREFIXES } from '../../client/src/protocol.js';
 import type { DurableEvent } from '../../client/src/types.js';
-import { bytes, count, jsonText, plural } from './format.js';
+import { base64Bytes, bytes, count, jsonText, plural } from './format.js';
 import { costText, type TurnUsage, turnUsageLine } from './usage.js';
 
 /** The data of a `turn.committed` event (docs/API.md, Turns). */
@@ -190,7 +190,7 @@ export function stateChange(event: DurableEvent): StateChange {
     };
   }
   if ('merge_patch' in data) return { kind: 'merge', patch: data.merge_patch };
-  if (typeof data.delta_base64 === 'string') return { kind: 'words', text: `A binary delta of ${bytes(Math.floor((data.delta_base64.length * 3) / 4))} in the worker's own format.` };
+  if (typeof data.delta_base64 === 'string') return { kind: 'words', text: `A binary delta of ${bytes(base64Bytes(data.delta_base64))} in the worker's own format.` };
   return { kind: 'json', text: jsonText(data, 4000, 2) };
 }
 

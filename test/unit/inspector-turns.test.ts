@@ -362,6 +362,8 @@ describe('a state change as it was posted', () => {
     expect(stateChange(event(5, 'state.snapshot', {}))).toEqual({ kind: 'words', text: 'Replaced by a new snapshot.' });
     expect(stateChange(event(5, 'state.snapshot', null))).toEqual({ kind: 'words', text: 'Replaced by a new snapshot.' });
     expect(stateChange(event(5, 'state.delta', { delta_base64: 'IHdvcmxk' }))).toEqual({ kind: 'words', text: "A binary delta of 6 B in the worker's own format." });
+    // Its size is the bytes it holds, padding taken off: 'hello' is 5 bytes.
+    expect(stateChange(event(5, 'state.delta', { delta_base64: 'aGVsbG8=' }))).toEqual({ kind: 'words', text: "A binary delta of 5 B in the worker's own format." });
   });
 
   it('shows anything else as its JSON text', () => {
