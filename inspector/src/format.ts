@@ -8,7 +8,7 @@
 export function jsonText(value: unknown, limit = 4000, space?: number): string {
   let text: string;
   try {
-    text = value === undefined ? '' : typeof value === 'string' && space === undefined ? JSON.stringify(value) : JSON.stringify(value, null, space);
+    text = value === undefined ? '' : JSON.stringify(value, null, space);
   } catch {
     text = String(value);
   }
@@ -49,7 +49,8 @@ export function count(n: number): string {
 export function usd(value: number): string {
   const size = Math.abs(value);
   const fixed = size.toFixed(size >= 1 ? 2 : 6).replace(/(\.\d\d)(\d*?)0+$/, '$1$2');
-  const [whole = '0', fraction = '00'] = fixed.split('.');
+  // toFixed always writes a point.
+  const [whole, fraction] = fixed.split('.') as [string, string];
   return `${value < 0 ? '-' : ''}$${count(Number(whole))}.${fraction}`;
 }
 

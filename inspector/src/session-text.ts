@@ -49,7 +49,6 @@ export async function readRange(
   page: (after: number, limit: number) => Promise<{ events: DurableEvent[]; last_seq: number }>,
   stopped: () => boolean = () => false,
 ): Promise<DurableEvent[] | undefined> {
-  if (upTo <= after) return [];
   const events: DurableEvent[] = [];
   let cursor = after;
   while (cursor < upTo) {
@@ -103,8 +102,7 @@ export function liveText(data: unknown): string | undefined {
 
 /** The running text with `text` added: its tail, at most RUNNING_TEXT_CHARS. */
 export function runningText(current: string, text: string): string {
-  const next = current + text;
-  return next.length > RUNNING_TEXT_CHARS ? next.slice(-RUNNING_TEXT_CHARS) : next;
+  return (current + text).slice(-RUNNING_TEXT_CHARS);
 }
 
 export interface ActivitySeen {

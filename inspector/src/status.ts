@@ -14,7 +14,8 @@ import { CLIENT_ERROR, PROBLEM } from '../../client/src/protocol.js';
 /** What a view's streams are doing, in the status line's words. */
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
-const RANK: Record<Connection, number> = { live: 0, connecting: 1, reconnecting: 2, closed: 3 };
+/** Best to worst. */
+const ORDER: readonly Connection[] = ['live', 'connecting', 'reconnecting', 'closed'];
 
 /** An error in words, as a person reads it. */
 export function describeError(error: unknown): string {
@@ -106,10 +107,8 @@ export class ConnectionStatus {
 
   /** The worst of the view's streams (connecting until one reports). */
   worst(): Connection {
-    let worst: Connection = 'connecting';
-    if (this.streams.size > 0) worst = 'live';
-    for (const status of this.streams.values()) if (RANK[status] > RANK[worst]) worst = status;
-    return worst;
+    if (this.streams.size === 0) return 'connecting';
+    return ORDER[Math.max(...[...this.streams.values()].map((status) => ORDER.indexOf(status)))]!;
   }
 
   /** The status line: `Sessions: live`, `This session: reconnecting: …`, `…: stopped: why`. */

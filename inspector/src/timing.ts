@@ -4,13 +4,10 @@
 export function debounce(fn: () => void, ms: number): (() => void) & { cancel(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const call = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      fn();
-    }, ms);
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
   };
-  return Object.assign(call, { cancel: () => timer !== undefined && clearTimeout(timer) });
+  return Object.assign(call, { cancel: () => clearTimeout(timer) });
 }
 
 /** Calls `fn` at most once per `ms`, always after the latest request (a steady stream of requests cannot starve it). */
@@ -23,5 +20,6 @@ export function throttle(fn: () => void, ms: number): (() => void) & { cancel():
       fn();
     }, ms);
   };
-  return Object.assign(call, { cancel: () => timer !== undefined && clearTimeout(timer) });
+  // Cancelled while a call is pending, it never calls again: it is cancelled when its view closes.
+  return Object.assign(call, { cancel: () => clearTimeout(timer) });
 }

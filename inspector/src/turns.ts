@@ -109,10 +109,11 @@ export class Timeline {
     const rows: Row[] = [];
     for (let i = this.seqs.length - 1; i >= 0; i--) {
       const seq = this.seqs[i]!;
+      // A turn's member shows inside its turn.
+      if (this.memberOf.has(seq)) continue;
       const event = this.events.get(seq)!;
       const summary = this.committed.get(seq);
-      if (summary) rows.push({ kind: 'turn', seq, summary, event });
-      else if (!this.memberOf.has(seq)) rows.push({ kind: 'event', seq, event });
+      rows.push(summary ? { kind: 'turn', seq, summary, event } : { kind: 'event', seq, event });
     }
     return rows;
   }
@@ -140,6 +141,7 @@ export class Timeline {
     let high = seqs.length;
     while (low < high) {
       const mid = (low + high) >> 1;
+      // Stryker disable next-line EqualityOperator: add() inserts a seq once, so no seq loaded equals it.
       if (seqs[mid]! < seq) low = mid + 1;
       else high = mid;
     }

@@ -73,6 +73,22 @@ describe('the diff between two versions of a state', () => {
     expect(pointer('', 'a//b~~')).toBe('/a~1~1b~0~0');
   });
 
+  it('compares keys named like an object\'s own properties as any other key', () => {
+    // A worker's state is any JSON: JSON.parse makes "__proto__" an ordinary key.
+    const before = JSON.parse('{"toString":"x","constructor":1,"__proto__":{"a":1},"valueOf":[1]}');
+    expect(diff(before, {})).toEqual([
+      { op: 'removed', path: '/toString', before: 'x' },
+      { op: 'removed', path: '/constructor', before: 1 },
+      { op: 'removed', path: '/__proto__', before: { a: 1 } },
+      { op: 'removed', path: '/valueOf', before: [1] },
+    ]);
+    expect(diff({}, before).map((change) => `${change.op} ${change.path}`)).toEqual(['added /toString', 'added /constructor', 'added /__proto__', 'added /valueOf']);
+    expect(diff(before, JSON.parse('{"toString":"y","constructor":1,"__proto__":{"a":2},"valueOf":[1]}'))).toEqual([
+      { op: 'changed', path: '/toString', before: 'x', after: 'y' },
+      { op: 'changed', path: '/__proto__/a', before: 1, after: 2 },
+    ]);
+  });
+
   it('shows a value whose type changed as changed, whole, not as the members that differ', () => {
     expect(diff({ v: 1 }, { v: '1' })).toEqual([{ op: 'changed', path: '/v', before: 1, after: '1' }]);
     expect(diff({ v: { 0: 'a' } }, { v: ['a'] })).toEqual([{ op: 'changed', path: '/v', before: { 0: 'a' }, after: ['a'] }]);

@@ -219,17 +219,18 @@ describe('a turn.committed event read defensively', () => {
 
 describe('a turn explained part by part', () => {
   const all = session();
-  const summary = summaryOf(all, 13);
   const members = all.slice(4, 12);
-  const parts = turnParts(summary, 13, members, true);
+  // Read in each test, not while the file is collected: mutation testing switches its bug on for tests only.
+  const turn = () => summaryOf(all, 13);
+  const explained = () => turnParts(turn(), 13, members, true);
 
   it('heads the turn with its version, its seqs and its usage in a line', () => {
-    expect(turnHeading(summary, 13)).toEqual({ detail: ' · v2 · seq 5–13 · ', usage: ' · 1,500 in · 100 out tokens · $0.0043' });
-    expect(turnHeading({ ...summary, usage: [] }, 13).usage).toBeUndefined();
+    expect(turnHeading(turn(), 13)).toEqual({ detail: ' · v2 · seq 5–13 · ', usage: ' · 1,500 in · 100 out tokens · $0.0043' });
+    expect(turnHeading({ ...turn(), usage: [] }, 13).usage).toBeUndefined();
   });
 
   it('shows the state change as posted, with a button to compare the two versions', () => {
-    expect(parts.state).toEqual({
+    expect(explained().state).toEqual({
       title: 'State: v1 → v2',
       change: {
         kind: 'patch',
@@ -242,19 +243,19 @@ describe('a turn explained part by part', () => {
       compare: { from: 1, to: 2, label: 'Compare v1 → v2' },
     });
     // A binary state has no diff to compare.
-    expect(turnParts(summary, 13, members, false).state.compare).toBeUndefined();
+    expect(turnParts(turn(), 13, members, false).state.compare).toBeUndefined();
     // Version 1 is the first state there is: nothing before it to compare with.
-    expect(turnParts({ ...summary, version: 1 }, 13, members, true).state).toMatchObject({ title: 'State: v0 → v1', compare: undefined });
-    expect(turnParts({ ...summary, version: 7 }, 13, members, true).state.compare).toEqual({ from: 6, to: 7, label: 'Compare v6 → v7' });
+    expect(turnParts({ ...turn(), version: 1 }, 13, members, true).state).toMatchObject({ title: 'State: v0 → v1', compare: undefined });
+    expect(turnParts({ ...turn(), version: 7 }, 13, members, true).state.compare).toEqual({ from: 6, to: 7, label: 'Compare v6 → v7' });
   });
 
   it('says a state left as it was is unchanged, at its version', () => {
-    expect(turnParts({ ...summary, state_changed: false }, 13, members, true).state).toEqual({ title: 'State', change: undefined, note: 'Unchanged (v2).', compare: undefined });
+    expect(turnParts({ ...turn(), state_changed: false }, 13, members, true).state).toEqual({ title: 'State', change: undefined, note: 'Unchanged (v2).', compare: undefined });
   });
 
   it('takes a snapshot in the turn for its state change', () => {
     const snapshot = [event(5, 'state.snapshot', { schema_version: 3 }, 2)];
-    expect(turnParts(summary, 13, snapshot, true).state.change).toEqual({ kind: 'words', text: 'Replaced by a new snapshot (schema version 3).' });
+    expect(turnParts(turn(), 13, snapshot, true).state.change).toEqual({ kind: 'words', text: 'Replaced by a new snapshot (schema version 3).' });
   });
 
   it('lists the turn\'s messages by role, a kind other than a plain message named', () => {
@@ -264,7 +265,7 @@ describe('a turn explained part by part', () => {
       event(10, 'message.appended', { kind: 'message', content: 'no role' }),
       event(11, 'message.appended', 'not an object'),
     ];
-    expect(turnParts({ ...summary, message_ids: ['a', 'b', 'c', 'd'] }, 13, messages, true).messages).toEqual({
+    expect(turnParts({ ...turn(), message_ids: ['a', 'b', 'c', 'd'] }, 13, messages, true).messages).toEqual({
       title: 'Messages (4)',
       lines: [
         { role: 'user', kind: '', content: 'plan day 1' },
@@ -273,28 +274,28 @@ describe('a turn explained part by part', () => {
         { role: '', kind: '', content: '' },
       ],
     });
-    expect(parts.messages?.lines.map((line) => `${line.role}: ${line.content}`)).toEqual(['user: plan day 1', 'assistant: Day 1: the old town, on foot.']);
+    expect(explained().messages?.lines.map((line) => `${line.role}: ${line.content}`)).toEqual(['user: plan day 1', 'assistant: Day 1: the old town, on foot.']);
     // A turn that posted no messages has no messages part, whatever else it holds.
-    expect(turnParts({ ...summary, message_ids: [] }, 13, members, true).messages).toBeUndefined();
+    expect(turnParts({ ...turn(), message_ids: [] }, 13, members, true).messages).toBeUndefined();
   });
 
   it('shows tool calls apart from the worker\'s other events, and leaves out what the server wrote', () => {
-    expect(parts.tools).toEqual({ title: 'Tool calls (1)', events: [all[5]] });
-    expect(parts.events).toEqual({ title: 'Events (1)', events: [all[6]] });
+    expect(explained().tools).toEqual({ title: 'Tool calls (1)', events: [all[5]] });
+    expect(explained().events).toEqual({ title: 'Events (1)', events: [all[6]] });
     const own = ['tool.call', 'tools.search', 'tool_use', 'tools_result', 'toolbox.open', 'a.tool.call', 'tool', 'state.delta', 'lease.released'].map((type, i) => event(5 + i, type, {}));
-    const split = turnParts(summary, 13, own, true);
+    const split = turnParts(turn(), 13, own, true);
     expect(split.tools?.events.map((e) => e.type)).toEqual(['tool.call', 'tools.search', 'tool_use', 'tools_result']);
     expect(split.tools?.title).toBe('Tool calls (4)');
     expect(split.events?.events.map((e) => e.type)).toEqual(['toolbox.open', 'a.tool.call', 'tool']);
     expect(split.events?.title).toBe('Events (3)');
-    const none = turnParts(summary, 13, [all[4]!], true);
+    const none = turnParts(turn(), 13, [all[4]!], true);
     expect(none.tools).toBeUndefined();
     expect(none.events).toBeUndefined();
   });
 
   it('lists the claims it completed, with their batches once their queue.completed is loaded', () => {
-    expect(parts.claims).toEqual({ title: 'Queued input completed (1 claim)', lines: [{ claim: 'c-1', batches: { label: ' · batch ', ids: 'b-1' } }] });
-    const two = turnParts({ ...summary, completed_claims: ['c-1', 'c-2'] }, 13, [event(10, 'queue.completed', { claim_id: 'c-2', batch_ids: ['b-2', 'b-3'] }), event(11, 'queue.completed', { claim_id: 9, batch_ids: ['x'] }), event(12, 'queue.abandoned', { claim_id: 'c-1', batch_ids: ['b-1'] })], true);
+    expect(explained().claims).toEqual({ title: 'Queued input completed (1 claim)', lines: [{ claim: 'c-1', batches: { label: ' · batch ', ids: 'b-1' } }] });
+    const two = turnParts({ ...turn(), completed_claims: ['c-1', 'c-2'] }, 13, [event(10, 'queue.completed', { claim_id: 'c-2', batch_ids: ['b-2', 'b-3'] }), event(11, 'queue.completed', { claim_id: 9, batch_ids: ['x'] }), event(12, 'queue.abandoned', { claim_id: 'c-1', batch_ids: ['b-1'] })], true);
     expect(two.claims).toEqual({
       title: 'Queued input completed (2 claims)',
       lines: [
@@ -302,13 +303,13 @@ describe('a turn explained part by part', () => {
         { claim: 'c-2', batches: { label: ' · batches ', ids: 'b-2, b-3' } },
       ],
     });
-    expect(turnParts({ ...summary, completed_claims: [] }, 13, members, true).claims).toBeUndefined();
+    expect(turnParts({ ...turn(), completed_claims: [] }, 13, members, true).claims).toBeUndefined();
   });
 
   it('lists the attachments it committed with type and size, or says an earlier write committed one', () => {
-    expect(parts.attachments).toEqual({ title: 'Attachments (1)', lines: [{ id: ATTACHMENT, short: '746fc6af8233…', type: 'text/plain', size: ' · 20 B' }] });
+    expect(explained().attachments).toEqual({ title: 'Attachments (1)', lines: [{ id: ATTACHMENT, short: '746fc6af8233…', type: 'text/plain', size: ' · 20 B' }] });
     const other = turnParts(
-      { ...summary, attachments: ['earlier', 'untyped', 'odd'] },
+      { ...turn(), attachments: ['earlier', 'untyped', 'odd'] },
       13,
       [event(11, 'attachment.committed', { attachment_id: 'untyped', size: 2048 }), event(12, 'attachment.committed', { attachment_id: 'odd', size: '3', content_type: 4 }), event(12, 'note', { attachment_id: 'earlier', size: 1 })],
       true,
@@ -318,23 +319,23 @@ describe('a turn explained part by part', () => {
       { id: 'untyped', short: 'untyped…', type: undefined, size: ' · 2.0 KiB' },
       { id: 'odd', short: 'odd…', type: undefined, size: '' },
     ]);
-    expect(turnParts({ ...summary, attachments: [] }, 13, members, true).attachments).toBeUndefined();
+    expect(turnParts({ ...turn(), attachments: [] }, 13, members, true).attachments).toBeUndefined();
   });
 
   it('lists its usage per model, a cost not reported said so', () => {
-    expect(parts.usage).toEqual([
+    expect(explained().usage).toEqual([
       { model: 'm-large', input: '1,200', output: '80', cost: '$0.0042' },
       { model: 'm-small', input: '300', output: '20', cost: '$0.0001' },
     ]);
-    expect(turnParts({ ...summary, usage: [{ model: 'm', input_tokens: 5, output_tokens: 1 }] }, 13, members, true).usage).toEqual([{ model: 'm', input: '5', output: '1', cost: 'not reported' }]);
-    expect(turnParts({ ...summary, usage: [] }, 13, members, true).usage).toBeUndefined();
+    expect(turnParts({ ...turn(), usage: [{ model: 'm', input_tokens: 5, output_tokens: 1 }] }, 13, members, true).usage).toEqual([{ model: 'm', input: '5', output: '1', cost: 'not reported' }]);
+    expect(turnParts({ ...turn(), usage: [] }, 13, members, true).usage).toBeUndefined();
   });
 
   it('says when the turn released the lease', () => {
-    expect(parts.lease).toBe('The turn released the lease.');
-    expect(turnParts({ ...summary, lease_released: false }, 13, members, true).lease).toBeUndefined();
-    expect(parts.partial).toBeUndefined();
-    expect(parts.raw).toBe('All 9 events of this turn');
+    expect(explained().lease).toBe('The turn released the lease.');
+    expect(turnParts({ ...turn(), lease_released: false }, 13, members, true).lease).toBeUndefined();
+    expect(explained().partial).toBeUndefined();
+    expect(explained().raw).toBe('All 9 events of this turn');
   });
 });
 
