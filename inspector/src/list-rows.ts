@@ -80,7 +80,9 @@ export function listStatus(rows: number, filtered: boolean, more: boolean): stri
 
 /** Where a key moves the focus among `length` sessions from the one at `at`: the next, previous, first or last; undefined for other keys. */
 export function moveTo(key: string, at: number, length: number): number | undefined {
-  const to = key === 'ArrowDown' ? at + 1 : key === 'ArrowUp' ? at - 1 : key === 'Home' ? 0 : key === 'End' ? length - 1 : undefined;
-  if (to === undefined) return undefined;
-  return Math.max(0, Math.min(length - 1, to));
+  if (key === 'Home') return 0;
+  if (key === 'End') return length - 1;
+  if (key === 'ArrowDown') return Math.min(length - 1, at + 1);
+  if (key === 'ArrowUp') return Math.max(0, at - 1);
+  return undefined;
 }

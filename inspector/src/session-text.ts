@@ -63,7 +63,6 @@ export async function readRange(
 
 /** The oldest seq shown after the first page (read up to `head`): its first event's, or past the head when it had none (1 for an empty session). */
 export function oldestAfterFirstPage(events: readonly DurableEvent[], head: number): number {
-  if (events.length === 0 && head === 0) return 1;
   return events[0]?.seq ?? head + 1;
 }
 
@@ -128,12 +127,14 @@ export class Activities {
 
   see(activity: { status?: string; detail?: unknown; expired?: boolean; cursor?: number }): ActivitySeen {
     const { status = 'idle', detail, expired } = activity;
-    const detailText = detail === undefined ? '' : typeof detail === 'string' ? detail : jsonText(detail, 2000);
-    const key = JSON.stringify([status, detailText, expired === true]);
+    // No detail is jsonText's empty text.
+    const detailText = typeof detail === 'string' ? detail : jsonText(detail, 2000);
+    const isExpired = expired === true;
+    const key = JSON.stringify([status, detailText, isExpired]);
     const change = activity.cursor === undefined ? true : this.last !== undefined && key !== this.last;
     const newStatus = this.lastStatus !== undefined && status !== this.lastStatus;
     this.last = key;
     this.lastStatus = status;
-    return { status, detail: detailText, expired: expired === true, change, newStatus };
+    return { status, detail: detailText, expired: isExpired, change, newStatus };
   }
 }

@@ -74,11 +74,12 @@ export class ConnectionStatus {
   stream(name: string, status: Connection | 'open' | 'loading', why?: unknown): void {
     const normal: Connection = status === 'open' ? 'live' : status === 'loading' ? 'connecting' : status;
     this.streams.set(name, normal);
-    if (normal === 'closed' && typeof why === 'string') this.reasons.set(name, why);
-    else if (normal === 'closed' && why !== undefined) {
+    if (normal !== 'closed') this.reasons.delete(name);
+    else if (typeof why === 'string') this.reasons.set(name, why);
+    else if (why !== undefined) {
       this.failed(why);
       this.reasons.set(name, plainWords(why, this.session));
-    } else if (normal !== 'closed') this.reasons.delete(name);
+    }
     // What /healthz said is about this stretch of reconnecting only.
     if (this.worst() !== 'reconnecting') this.down = undefined;
   }

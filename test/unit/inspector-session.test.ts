@@ -184,6 +184,9 @@ describe('the state panel', () => {
       problem: 'Session "trip:paris" was deleted. (404 session_deleted)',
     });
     expect(stateLine({ status: 'closed', version: 0, state: {}, error: gone })).toMatchObject({ problem: undefined });
+    // A state of null past version 0 is a state (a snapshot of null); no state yet without an error is no problem.
+    expect(stateLine({ status: 'reconnecting', version: 3, state: null, error: gone })).toEqual({ status: 'reconnecting: This session was deleted. (404 session_deleted)', problem: undefined });
+    expect(stateLine({ status: 'live', version: 0, state: null })).toEqual({ status: 'live', problem: undefined });
   });
 });
 

@@ -32,6 +32,13 @@ describe('a problem in plain words', () => {
     expect(plainWords(problem(403, 'forbidden'))).toBe('The token does not allow reading this session. (403 forbidden)');
   });
 
+  it('takes an answer that names network_error for an answer: something on the way was reached', () => {
+    // A proxy's JSON body with that code, say: the client keeps the status it came with.
+    const proxied = problem(502, 'network_error', 'upstream reset');
+    expect(plainWords(proxied, 'trip:paris')).toBe('The server failed to answer: upstream reset (502 network_error)');
+    expect(describeError(proxied)).toBe('502 network_error: upstream reset');
+  });
+
   it('gives a client error without an answer its code alone', () => {
     expect(plainWords(problem(0, 'closed', 'the store was closed'))).toBe('the store was closed (closed)');
     // A status 0 that is not the network's own code is no outage.
