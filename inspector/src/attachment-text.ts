@@ -21,7 +21,8 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
 /** `746fc6af8233d0c8.txt`: the id's first 16 characters and an extension by type (its parameters ignored), `bin` for any other. */
 export function fileName(attachmentId: string, contentType: string | undefined): string {
   // Stryker disable next-line StringLiteral: any text the table does not hold gives .bin, as no type does.
-  const type = (contentType ?? '').split(';')[0]!.trim();
+  const given = contentType ?? '';
+  const type = given.split(';')[0]!.trim();
   // Own properties only: a type named `constructor` or `toString` is no key of the table.
   return `${attachmentId.slice(0, 16)}.${Object.hasOwn(EXTENSIONS, type) ? EXTENSIONS[type] : 'bin'}`;
 }

@@ -48,7 +48,6 @@ export function count(n: number): string {
 /** A cost in US dollars as the workers reported it: cents for sums of a dollar or more, up to six decimals for the fractions of a cent one model call costs. */
 export function usd(value: number): string {
   const size = Math.abs(value);
-  // Stryker disable next-line EqualityOperator: at exactly a dollar both ways write 1.00.
   const fixed = size.toFixed(size >= 1 ? 2 : 6).replace(/(\.\d\d)(\d*?)0+$/, '$1$2');
   // toFixed always writes a point.
   const [whole, fraction] = fixed.split('.') as [string, string];

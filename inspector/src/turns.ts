@@ -141,7 +141,6 @@ export class Timeline {
     let high = seqs.length;
     while (low < high) {
       const mid = (low + high) >> 1;
-      // Stryker disable next-line EqualityOperator: add() inserts a seq once, so no seq loaded equals it.
       if (seqs[mid]! < seq) low = mid + 1;
       else high = mid;
     }
