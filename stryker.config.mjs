@@ -1,16 +1,28 @@
 // @ts-check
+import { readdirSync, readFileSync } from 'node:fs';
 import process from 'node:process';
-// The whole scope: every module of the server and the client. client/src/openapi.ts
-// is types only (generated; a test checks its text), so it has nothing to mutate.
-const DEFAULT_SCOPE = ['src/**/*.ts', 'client/src/**/*.ts', '!client/src/openapi.ts'];
+import { URL } from 'node:url';
+// The inspector's DOM-free modules, the ones its Node tests (test/unit/inspector-*.test.ts) import:
+// those tsconfig.mutate.json compiles without the DOM's types. The rest of inspector/src draws
+// (its tests run in a browser on the built bundle, out of Stryker's reach), so it is never mutated.
+const INSPECTOR_LOGIC = JSON.parse(readFileSync(new URL('./tsconfig.mutate.json', import.meta.url), 'utf8').replace(/^\s*\/\/.*$/gm, '')).include.filter(
+  (/** @type {string} */ path) => path.startsWith('inspector/'),
+);
+const INSPECTOR_DOM = readdirSync(new URL('./inspector/src/', import.meta.url))
+  .map((file) => `inspector/src/${file}`)
+  .filter((path) => path.endsWith('.ts') && !INSPECTOR_LOGIC.includes(path));
+// Never mutated, whatever the area asked for: generated types (client/src/openapi.ts, a test checks
+// its text) and the inspector's drawing.
+const NEVER = ['!client/src/openapi.ts', ...INSPECTOR_DOM.map((path) => `!${path}`)];
+// The whole scope: every module of the server and the client, and the inspector's logic.
+const DEFAULT_SCOPE = ['src/**/*.ts', 'client/src/**/*.ts', ...INSPECTOR_LOGIC, ...NEVER];
 // scripts/mutate.ts passes the paths it was given (globs, comma-separated) and a report folder.
-// Generated types (client/src/openapi.ts) are never mutated, whatever the area asked for.
-const scope = process.env.MUTATE_GLOBS ? [...process.env.MUTATE_GLOBS.split(','), '!client/src/openapi.ts'] : DEFAULT_SCOPE;
+const scope = process.env.MUTATE_GLOBS ? [...process.env.MUTATE_GLOBS.split(','), ...NEVER] : DEFAULT_SCOPE;
 const reports = process.env.MUTATE_REPORTS ?? 'reports/mutation/all';
 
 /**
  * Mutation testing (`npm run mutate [-- PATH...]`, see scripts/mutate.ts):
- * small bugs are put into src/ one at a time and the tests that cover each
+ * small bugs are put into the code one at a time and the tests that cover each
  * are run against it. A mutant that survives is code no test would notice
  * breaking. Not part of `npm test`: a folder takes minutes, the scope below
  * an hour or more.
@@ -33,7 +45,7 @@ export default {
   jsonReporter: { fileName: `${reports}/mutation.json` },
   // Stryker marks mutated files @ts-nocheck in its sandbox; not client/src/openapi.ts,
   // which is not mutated and whose text a test compares with the generator's.
-  disableTypeChecks: '{src/**/*.ts,client/src/!(openapi).ts}',
+  disableTypeChecks: '{src/**/*.ts,client/src/!(openapi).ts,inspector/src/*.ts}',
   // Reruns only what changed (mutants, or the tests covering them) since the last run of the same scope.
   incremental: true,
   incrementalFile: `${reports}/incremental.json`,

@@ -1,6 +1,7 @@
 /**
  * `npm run mutate [-- PATH...]`: Stryker over the given files or folders of
- * src/ (default: the areas in stryker.config.mjs), on the pg18 vitest project
+ * src/, client/src/ or the inspector's logic (default: the whole scope in
+ * stryker.config.mjs, which never mutates the inspector's drawing), on the pg18 vitest project
  * without the browser tests (vitest.mutate.config.ts). Only the tests that
  * cover a mutant run against it. Reports go to reports/mutation/<scope>/
  * (git-ignored): index.html to browse survivors, mutation.json for tools.

@@ -5,34 +5,14 @@
  * opened: a file from a worker may be a page meant to run in this origin.
  */
 import type { SessionSyncClient } from '@session-sync/client';
-import { bytes, fill, h, timeOf } from './dom.js';
-import type { ViewStatus } from './status.js';
+import { attachmentsNote, fileName } from './attachment-text.js';
+import { fill, h, timeOf } from './dom.js';
+import { bytes } from './format.js';
+import type { ViewStatus } from './status-view.js';
 
 export type Attachment = Awaited<ReturnType<SessionSyncClient['listAttachments']>>['attachments'][number];
 
 const PAGE = 100;
-
-/** A file name for the download: the id's start, and an extension for the types a desktop opens by it. */
-const EXTENSIONS: Readonly<Record<string, string>> = {
-  'text/plain': 'txt',
-  'text/markdown': 'md',
-  'text/csv': 'csv',
-  'text/html': 'html',
-  'application/json': 'json',
-  'application/pdf': 'pdf',
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/gif': 'gif',
-  'image/webp': 'webp',
-  'image/svg+xml': 'svg',
-  'audio/mpeg': 'mp3',
-  'video/mp4': 'mp4',
-};
-
-export function fileName(attachmentId: string, contentType: string | undefined): string {
-  const type = (contentType ?? '').split(';')[0]!.trim();
-  return `${attachmentId.slice(0, 16)}.${EXTENSIONS[type] ?? 'bin'}`;
-}
 
 /**
  * Saves one attachment. The Blob is typed as opaque bytes whatever the file
@@ -119,8 +99,7 @@ export class AttachmentList {
       for (const attachment of page.attachments) this.put(attachment);
       this.cursor = page.next_cursor;
       this.more.hidden = this.cursor === null;
-      this.note.textContent =
-        this.shown.size === 0 ? 'No attachments.' : `${this.shown.size} attachment${this.shown.size === 1 ? '' : 's'}${this.cursor ? ' shown; more below' : ''}.`;
+      this.note.textContent = attachmentsNote(this.shown.size, Boolean(this.cursor));
     } catch (error) {
       if (this.isClosed()) return;
       this.status.problem('Attachments', error);

@@ -3,8 +3,9 @@
  * Pointers: added, removed, or changed from one value to another. Objects
  * are compared key by key, arrays index by index (an item inserted at the
  * front shows as every later index changed, which is what happened to them).
+ * No DOM: diff-view.ts draws the lines this module words.
  */
-import { h, jsonText } from './dom.js';
+import { jsonText, plural } from './format.js';
 
 export interface Change {
   op: 'added' | 'removed' | 'changed';
@@ -14,13 +15,17 @@ export interface Change {
 }
 
 /** Changes listed at most; the rest are counted. */
-const MAX_CHANGES = 1000;
+export const MAX_CHANGES = 1000;
+/** Characters of a value shown in a change. */
+const VALUE_CHARS = 2000;
 
-const pointer = (parent: string, key: string) => `${parent}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+/** The JSON Pointer (RFC 6901) of `key` under `parent`: `~` written `~0`, `/` written `~1`. */
+export const pointer = (parent: string, key: string) => `${parent}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function diff(before: unknown, after: unknown, path = '', out: Change[] = []): Change[] {
   if (Array.isArray(before) && Array.isArray(after)) {
+    // Stryker disable next-line MethodExpression: past the shorter array one side is undefined, which the last branch below words as added or removed alike.
     const shared = Math.min(before.length, after.length);
     for (let i = 0; i < shared; i++) diff(before[i], after[i], pointer(path, String(i)), out);
     for (let i = shared; i < after.length; i++) out.push({ op: 'added', path: pointer(path, String(i)), after: after[i] });
@@ -41,32 +46,40 @@ export function diff(before: unknown, after: unknown, path = '', out: Change[] =
   return out;
 }
 
-const SIGN: Record<Change['op'], string> = { added: '+', removed: '−', changed: '~' };
+export const SIGN: Readonly<Record<Change['op'], string>> = { added: '+', removed: '−', changed: '~' };
 
-/** The changes as a list: one line each, sign, pointer, value(s), all text. */
-export function renderDiff(changes: Change[]): HTMLElement {
-  if (changes.length === 0) return h('p', { class: 'hint', attrs: { id: 'diff-result' } }, 'The two versions hold the same state.');
+/** One change as a line shows it: its sign, where, and the value(s), before then after. */
+export interface ChangeLine {
+  op: Change['op'];
+  sign: string;
+  path: string;
+  /** The pointer as shown: the root's empty pointer in words. */
+  where: string;
+  values: string[];
+}
+
+export interface DiffText {
+  /** `3 changes: 1 added, 1 removed, 1 changed`, or that the versions hold the same state. */
+  summary: string;
+  /** The first MAX_CHANGES changes. */
+  lines: ChangeLine[];
+  /** `… 12 more changes` past them. */
+  more: string | undefined;
+}
+
+export function diffText(changes: readonly Change[]): DiffText {
+  if (changes.length === 0) return { summary: 'The two versions hold the same state.', lines: [], more: undefined };
   const counts = (['added', 'removed', 'changed'] as const).map((op) => [op, changes.filter((c) => c.op === op).length] as const).filter(([, n]) => n > 0);
-  const value = (v: unknown) => h('code', { class: 'value' }, jsonText(v, 2000));
-  return h(
-    'div',
-    { attrs: { id: 'diff-result' } },
-    h('p', { class: 'diff-summary' }, `${changes.length} change${changes.length === 1 ? '' : 's'}: ${counts.map(([op, n]) => `${n} ${op}`).join(', ')}`),
-    h(
-      'ol',
-      { class: 'diff' },
-      ...changes.slice(0, MAX_CHANGES).map((change) =>
-        h(
-          'li',
-          { class: `change change-${change.op}`, attrs: { 'data-op': change.op, 'data-path': change.path } },
-          h('span', { class: 'sign', attrs: { 'aria-label': change.op } }, SIGN[change.op]),
-          ' ',
-          h('code', { class: 'path' }, change.path || '(the whole state)'),
-          ' ',
-          change.op === 'changed' ? [value(change.before), h('span', { class: 'arrow' }, ' → '), value(change.after)] : value(change.op === 'added' ? change.after : change.before),
-        ),
-      ),
-    ),
-    changes.length > MAX_CHANGES ? h('p', { class: 'more' }, `… ${changes.length - MAX_CHANGES} more changes`) : null,
-  );
+  const value = (v: unknown) => jsonText(v, VALUE_CHARS);
+  return {
+    summary: `${plural(changes.length, 'change')}: ${counts.map(([op, n]) => `${n} ${op}`).join(', ')}`,
+    lines: changes.slice(0, MAX_CHANGES).map((change) => ({
+      op: change.op,
+      sign: SIGN[change.op],
+      path: change.path,
+      where: change.path || '(the whole state)',
+      values: change.op === 'changed' ? [value(change.before), value(change.after)] : [value(change.op === 'added' ? change.after : change.before)],
+    })),
+    more: changes.length > MAX_CHANGES ? `… ${changes.length - MAX_CHANGES} more changes` : undefined,
+  };
 }

@@ -9,17 +9,15 @@
  */
 import type { ChangesFeed, Session } from '@session-sync/client';
 import type { Context } from './context.js';
-import { debounce, fill, h, jsonText, sessionLink, timeOf } from './dom.js';
-import { ViewStatus } from './status.js';
+import { fill, h, sessionLink, timeOf } from './dom.js';
+import { activityCell, activityOf, type Filters, filtering, firstMessage, listStatus, matches, messageCount, metadataLine, moveTo } from './list-rows.js';
+import { ViewStatus } from './status-view.js';
+import { debounce } from './timing.js';
 import { CHANGE_EVENT } from '@session-sync/client';
 
 const PAGE = 50;
 /** Pages read for one "More" while a prefix filter finds nothing in them. */
 const MAX_PAGES_PER_CLICK = 20;
-/** Characters of the first user message and of the metadata shown in a row (the session view shows them whole). */
-const FIRST_MESSAGE_CHARS = 120;
-const METADATA_CHARS = 120;
-
 interface Row {
   session: Session;
   element: HTMLTableRowElement;
@@ -27,15 +25,6 @@ interface Row {
   version: HTMLTableCellElement;
   seq: HTMLTableCellElement;
   description: HTMLElement;
-}
-
-/** Metadata in a line: `key: value · key: value`, strings bare, anything else as JSON, cut short. */
-function metadataLine(metadata: unknown): HTMLElement | null {
-  if (!metadata || typeof metadata !== 'object') return null;
-  const entries = Array.isArray(metadata) ? [['', metadata] as const] : Object.entries(metadata);
-  if (entries.length === 0) return null;
-  const line = entries.map(([key, value]) => `${key ? `${key}: ` : ''}${typeof value === 'string' ? value : jsonText(value, METADATA_CHARS)}`).join(' · ');
-  return h('span', { class: 'meta-preview', attrs: { title: jsonText(metadata, 2000) } }, line.length > METADATA_CHARS ? `${line.slice(0, METADATA_CHARS)}…` : line);
 }
 
 export class SessionList {
@@ -105,10 +94,10 @@ export class SessionList {
     const links = [...this.body.querySelectorAll<HTMLAnchorElement>('a.session-link')];
     const at = links.indexOf(event.target as HTMLAnchorElement);
     if (at < 0) return;
-    const to = event.key === 'ArrowDown' ? at + 1 : event.key === 'ArrowUp' ? at - 1 : event.key === 'Home' ? 0 : event.key === 'End' ? links.length - 1 : undefined;
+    const to = moveTo(event.key, at, links.length);
     if (to === undefined) return;
     event.preventDefault();
-    links[Math.max(0, Math.min(links.length - 1, to))]?.focus();
+    links[to]?.focus();
   }
 
   highlight(id: string | undefined): void {
@@ -121,10 +110,8 @@ export class SessionList {
     }
   }
 
-  private matches(session: Session): boolean {
-    const parent = this.parent.value.trim();
-    if (parent && session.parent_id !== parent) return false;
-    return session.id.startsWith(this.prefix.value.trim());
+  private filters(): Filters {
+    return { prefix: this.prefix.value, parent: this.parent.value };
   }
 
   /** Reads the first `pages` pages again (after a sweep: hints may have been missed). */
@@ -179,7 +166,7 @@ export class SessionList {
       this.status.ok('Sessions');
       this.nextCursor = page.next_cursor;
       this.pagesLoaded += 1;
-      found.push(...page.sessions.filter((session) => this.matches(session)));
+      found.push(...page.sessions.filter((session) => matches(session, this.filters())));
       if (this.nextCursor === null) break;
     }
     return found;
@@ -191,9 +178,7 @@ export class SessionList {
   }
 
   private showStatus(): void {
-    const filtered = this.prefix.value.trim() || this.parent.value.trim();
-    const count = `${this.rows.size} session${this.rows.size === 1 ? '' : 's'}${filtered ? ' matching' : ''}`;
-    this.listStatus.textContent = this.nextCursor === null ? `${count}, all loaded.` : `${count} loaded; more below.`;
+    this.listStatus.textContent = listStatus(this.rows.size, filtering(this.filters()), this.nextCursor !== null);
     this.more.hidden = this.nextCursor === null;
   }
 
@@ -234,28 +219,24 @@ export class SessionList {
   /** What the session is about: its first user message, its metadata, when it was created. */
   private showDescription(row: Row): void {
     const { session } = row;
-    const first = session.first_user_message;
+    const first = firstMessage(session.first_user_message);
+    const metadata = metadataLine(session.metadata);
+    const messages = messageCount(session.message_count);
     fill(
       row.description,
-      first ? h('span', { class: 'first-message', attrs: { title: first } }, first.length > FIRST_MESSAGE_CHARS ? `${first.slice(0, FIRST_MESSAGE_CHARS)}…` : first) : null,
-      metadataLine(session.metadata),
-      h(
-        'span',
-        { class: 'when' },
-        'created ',
-        timeOf(session.created_at),
-        session.message_count ? h('span', { class: 'counts' }, ` · ${session.message_count} message${session.message_count === 1 ? '' : 's'}`) : null,
-      ),
+      first !== undefined ? h('span', { class: 'first-message', attrs: { title: session.first_user_message ?? '' } }, first) : null,
+      metadata ? h('span', { class: 'meta-preview', attrs: { title: metadata.title } }, metadata.text) : null,
+      h('span', { class: 'when' }, 'created ', timeOf(session.created_at), messages ? h('span', { class: 'counts' }, messages) : null),
     );
   }
 
   private showActivity(row: Row): void {
-    const activity = row.session.activity as { status?: string; detail?: unknown; expired?: boolean } | null | undefined;
+    const cell = activityCell(row.session.activity as Parameters<typeof activityCell>[0]);
     fill(
       row.activity,
-      h('span', { class: `status status-${activity?.status === 'idle' || !activity ? 'idle' : 'busy'}` }, activity?.status ?? 'idle'),
-      activity?.detail !== undefined ? h('span', { class: 'detail' }, ` ${typeof activity.detail === 'string' ? activity.detail : JSON.stringify(activity.detail)}`) : null,
-      activity?.expired ? h('span', { class: 'detail' }, ' (expired)') : null,
+      h('span', { class: `status status-${cell.busy ? 'busy' : 'idle'}` }, cell.status),
+      cell.detail !== undefined ? h('span', { class: 'detail' }, cell.detail) : null,
+      cell.expired ? h('span', { class: 'detail' }, cell.expired) : null,
     );
   }
 
@@ -263,7 +244,7 @@ export class SessionList {
     const generation = this.generation;
     try {
       const session = await this.context.client.getSession(id);
-      if (generation !== this.generation || this.closed || !this.matches(session)) return;
+      if (generation !== this.generation || this.closed || !matches(session, this.filters())) return;
       this.put(session, 'start');
       this.showStatus();
     } catch {
@@ -282,8 +263,7 @@ export class SessionList {
   private activity(id: string, change: Record<string, unknown>): void {
     const row = this.rows.get(id);
     if (!row) return;
-    const { session_id: _id, type: _type, ...activity } = change;
-    row.session = { ...row.session, activity: activity as Session['activity'] };
+    row.session = { ...row.session, activity: activityOf(change) as Session['activity'] };
     this.showActivity(row);
   }
 

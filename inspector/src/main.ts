@@ -7,9 +7,10 @@
  */
 import { createClient, type SessionSyncError } from '@session-sync/client';
 import { Context } from './context.js';
-import { byId, describeError, h, plainWords } from './dom.js';
+import { byId, h } from './dom.js';
 import { SessionList } from './list.js';
 import { SessionView } from './session.js';
+import { describeError, plainWords } from './status.js';
 
 const TOKEN_KEY = 'session-sync.inspector.token';
 

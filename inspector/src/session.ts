@@ -7,34 +7,43 @@
  * events and activity from the session's head on); their status, and any
  * problem, show in this view's own status line.
  */
-import { type DurableEvent, PROBLEM, type Session, type SessionSyncClient, SessionSyncError, type StateStore, type Subscription } from '@session-sync/client';
-import { applyJsonPatch, applyMergePatch } from '../../client/src/patch.js';
+import type { DurableEvent, Session, SessionSyncClient, StateStore, Subscription } from '@session-sync/client';
 import { AttachmentList } from './attachments.js';
 import type { Context } from './context.js';
-import { renderDiff, diff } from './diff.js';
-import { count, fill, h, jsonText, momentOf, plainWords, relative, sessionLink, throttle, timeOf, usd } from './dom.js';
+import { diff } from './diff.js';
+import { renderDiff } from './diff-view.js';
+import { fill, h, momentOf, sessionLink, timeOf } from './dom.js';
+import { count, jsonText } from './format.js';
 import { History } from './history.js';
-import { ViewStatus } from './status.js';
-import { Folding, JsonView } from './tree.js';
+import {
+  Activities,
+  binaryState,
+  historyStatus,
+  leaseWords,
+  liveText,
+  NO_LEASE,
+  oldestAfterFirstPage,
+  readRange,
+  recordFields,
+  runningText,
+  stateLine,
+} from './session-text.js';
+import { plainWords } from './status.js';
+import { ViewStatus } from './status-view.js';
+import { throttle } from './timing.js';
+import { Folding } from './folding.js';
+import { JsonView } from './tree.js';
+import { modelCostText, modelsCaption, sessionTotals } from './usage.js';
+import { type AtVersion, versionOf, Versions } from './versions.js';
 
 type Messages = Awaited<ReturnType<SessionSyncClient['listMessages']>>['messages'];
 type Batches = Awaited<ReturnType<SessionSyncClient['listQueue']>>['batches'];
 
 const HISTORY_PAGE = 50;
-/** States this page saw, kept for time travel and diffs (the newest ones). */
-const RECORDED_VERSIONS = 1000;
-/** Running text of live fragments kept on screen (the tail). */
-const RUNNING_TEXT_CHARS = 50_000;
 const LIVE_ROWS = 200;
 
 function section(id: string, title: string, ...children: (HTMLElement | null)[]): HTMLElement {
   return h('section', { class: 'panel', attrs: { id, 'aria-labelledby': `${id}-title` } }, h('h3', { attrs: { id: `${id}-title` } }, title), ...children);
-}
-
-/** A state at one version, and where it came from, in words. */
-interface VersionedState {
-  state: unknown;
-  source: string;
 }
 
 export class SessionView {
@@ -56,8 +65,7 @@ export class SessionView {
   private readonly stateInfo = h('p', { class: 'state-info', attrs: { id: 'state-info' } });
   private readonly stateTree = h('div', { attrs: { id: 'state-tree' } });
   private readonly stateView = new JsonView(new Folding());
-  private readonly recorded = new Map<number, unknown>();
-  private firstRecorded: number | undefined;
+  private readonly recorded = new Versions();
   private travelVersion: number | undefined;
   private readonly travelInput = h('input', { attrs: { id: 'travel-version', type: 'number', min: '0', step: '1', inputmode: 'numeric' } });
   private readonly travelNote = h('p', { class: 'note', attrs: { id: 'travel-note' } });
@@ -81,9 +89,7 @@ export class SessionView {
     { class: 'hint', attrs: { id: 'live-none' } },
     'Nothing published since this page opened. Live text and live events are never stored: only what is sent while the page is open shows here.',
   );
-  /** The last activity seen, as text: a reconnect's first activity is a change only when it differs. */
-  private lastActivity: string | undefined;
-  private lastActivityStatus: string | undefined;
+  private readonly activities = new Activities();
   // History
   private readonly history: History;
   private readonly historyStatus = h('p', { attrs: { id: 'history-status' } });
@@ -126,8 +132,8 @@ export class SessionView {
     );
     travel.addEventListener('submit', (event) => {
       event.preventDefault();
-      const version = Number(this.travelInput.value);
-      if (this.travelInput.value !== '' && Number.isInteger(version) && version >= 0) this.travelTo(version);
+      const version = versionOf(this.travelInput.value);
+      if (version !== undefined) this.travelTo(version);
     });
     const compare = h(
       'form',
@@ -138,9 +144,10 @@ export class SessionView {
     );
     compare.addEventListener('submit', (event) => {
       event.preventDefault();
-      const from = Number(this.diffFrom.value);
-      const to = Number(this.diffTo.value);
-      if (Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to >= 0) this.compare(from, to, false);
+      // Both fields are required: the form is not sent while either is empty.
+      const from = versionOf(this.diffFrom.value);
+      const to = versionOf(this.diffTo.value);
+      if (from !== undefined && to !== undefined) this.compare(from, to, false);
     });
     this.runningPart.hidden = true;
     this.livePart.hidden = true;
@@ -262,19 +269,8 @@ export class SessionView {
 
   private showRecord(session: Session): void {
     this.session = session;
-    const rows: [string, Node | string | number][] = [
-      ['parent', session.parent_id ? sessionLink(session.parent_id) : '—'],
-      ['encoding', session.encoding],
-      ['schema version', session.schema_version ?? '—'],
-      ['version', session.version],
-      ['last seq', session.last_seq],
-      ['messages', session.message_count],
-      ['first user message', session.first_user_message ?? '—'],
-      ['created', timeOf(session.created_at)],
-      ['updated', timeOf(session.updated_at)],
-      ['expires', session.expires_at ? timeOf(session.expires_at) : 'never'],
-    ];
-    fill(this.overview, ...rows.flatMap(([term, value]) => [h('dt', null, term), h('dd', { attrs: { 'data-field': term } }, value)]));
+    const value = (field: ReturnType<typeof recordFields>[number][1]) => ('session' in field ? sessionLink(field.session) : 'time' in field ? timeOf(field.time) : field.text);
+    fill(this.overview, ...recordFields(session).flatMap(([term, field]) => [h('dt', null, term), h('dd', { attrs: { 'data-field': term } }, value(field))]));
     this.metadata.set(session.metadata);
     this.showLease();
     this.showUsage();
@@ -283,17 +279,11 @@ export class SessionView {
   private showLease(): void {
     const lease = this.session?.lease;
     if (!lease) {
-      this.lease.textContent = 'No lease: any writer may write.';
+      this.lease.textContent = NO_LEASE;
       return;
     }
-    fill(
-      this.lease,
-      'Held by ',
-      h('b', { attrs: { id: 'lease-owner' } }, lease.owner),
-      ` (fencing token ${lease.fencing_token}), expires `,
-      timeOf(lease.expires_at),
-      ` (${relative(lease.expires_at)})`,
-    );
+    const words = leaseWords(lease);
+    fill(this.lease, 'Held by ', h('b', { attrs: { id: 'lease-owner' } }, lease.owner), words.token, timeOf(lease.expires_at), words.expiry);
   }
 
   /**
@@ -304,19 +294,12 @@ export class SessionView {
   private showUsage(): void {
     const usage = this.session?.usage;
     if (!usage) return;
-    if (usage.turns === 0) {
+    const totals = sessionTotals(usage);
+    if (!totals) {
       fill(this.usage, h('p', { class: 'hint' }, 'No turns committed yet: workers report usage and cost with each turn (POST …/turns).'));
       return;
     }
-    const totals: [string, string][] = [
-      ['turns', count(usage.turns)],
-      ['input tokens', count(usage.input_tokens)],
-      ['output tokens', count(usage.output_tokens)],
-      ['cost', usd(usage.cost_usd)],
-    ];
     const models = this.history.usageByModel();
-    const loaded = this.history.turns().length;
-    const over = loaded >= usage.turns ? `every turn (${count(usage.turns)})` : `the ${count(loaded)} turns in the history loaded (of ${count(usage.turns)})`;
     fill(
       this.usage,
       h('dl', { class: 'totals', attrs: { id: 'usage-totals' } }, ...totals.flatMap(([term, value]) => [h('dt', null, term), h('dd', { attrs: { 'data-field': term } }, value)])),
@@ -328,7 +311,7 @@ export class SessionView {
             h(
               'table',
               { class: 'usage', attrs: { id: 'usage-models' } },
-              h('caption', null, `By model, over ${over}`),
+              h('caption', null, modelsCaption(this.history.turns().length, usage.turns)),
               h('thead', null, h('tr', null, h('th', null, 'model'), h('th', { class: 'num' }, 'turns'), h('th', { class: 'num' }, 'input'), h('th', { class: 'num' }, 'output'), h('th', { class: 'num' }, 'cost'))),
               h(
                 'tbody',
@@ -341,7 +324,7 @@ export class SessionView {
                     h('td', { class: 'num' }, count(u.turns)),
                     h('td', { class: 'num' }, count(u.input_tokens)),
                     h('td', { class: 'num' }, count(u.output_tokens)),
-                    h('td', { class: 'num' }, u.costed ? usd(u.cost_usd) : `${usd(u.cost_usd)} + not reported`),
+                    h('td', { class: 'num' }, modelCostText(u)),
                   ),
                 ),
               ),
@@ -359,14 +342,8 @@ export class SessionView {
     try {
       const answer = await this.client.sync(this.id);
       if (this.closed) return;
-      const base64 = 'snapshot_base64' in answer ? String(answer.snapshot_base64 ?? '') : '';
-      const deltas = 'deltas' in answer ? (answer.deltas ?? []).length : 0;
-      const size = Math.floor((base64.length * 3) / 4) - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
       fill(this.stateInfo, 'version ', h('b', { attrs: { id: 'state-version' } }, answer.version), ' · binary');
-      fill(
-        this.stateTree,
-        h('p', { class: 'hint' }, answer.mode === 'new' ? 'No state yet (version 0).' : `Binary state: a snapshot of ${size} bytes and ${deltas} delta(s) after it, in the worker's own format (shown by version only; it follows state events).`),
-      );
+      fill(this.stateTree, h('p', { class: 'hint' }, binaryState(answer as Parameters<typeof binaryState>[0])));
       this.status.ok('State');
     } catch (error) {
       if (!this.closed) this.status.problem('State', error);
@@ -377,14 +354,7 @@ export class SessionView {
     const snapshot = this.store?.getSnapshot();
     if (!snapshot) return;
     this.status.stream('state', snapshot.status, snapshot.error);
-    if (snapshot.status !== 'loading' && !this.recorded.has(snapshot.version)) {
-      this.recorded.set(snapshot.version, snapshot.state);
-      this.firstRecorded ??= snapshot.version;
-      if (this.recorded.size > RECORDED_VERSIONS) {
-        const oldest = this.recorded.keys().next().value as number;
-        this.recorded.delete(oldest);
-        this.firstRecorded = this.recorded.keys().next().value as number;
-      }
+    if (snapshot.status !== 'loading' && this.recorded.record(snapshot.version, snapshot.state)) {
       // The diff starts on the latest change, until the viewer picks versions.
       if (this.diffAsked === 0 && snapshot.version > 0) {
         this.diffFrom.value = String(snapshot.version - 1);
@@ -417,45 +387,29 @@ export class SessionView {
     if (!snapshot) return;
     this.travelInput.max = String(snapshot.version);
     if (this.travelVersion !== undefined) return;
-    if (snapshot.status === 'loading') {
-      this.stateInfo.textContent = snapshot.error ? `cannot load the state: ${plainWords(snapshot.error, this.id)}` : 'loading…';
+    const line = stateLine(snapshot, this.id);
+    if ('loading' in line) {
+      this.stateInfo.textContent = line.loading;
       return;
     }
-    const status = snapshot.error ? `${snapshot.status}: ${plainWords(snapshot.error, this.id)}` : snapshot.status;
-    fill(this.stateInfo, 'version ', h('b', { attrs: { id: 'state-version' } }, snapshot.version), ` · seq ${snapshot.seq} · `, h('span', { attrs: { id: 'state-status' } }, status));
-    if (snapshot.error && snapshot.version === 0 && snapshot.state === null) {
-      fill(this.stateTree, h('p', { class: 'problem' }, plainWords(snapshot.error, this.id)));
+    fill(this.stateInfo, 'version ', h('b', { attrs: { id: 'state-version' } }, snapshot.version), ` · seq ${snapshot.seq} · `, h('span', { attrs: { id: 'state-status' } }, line.status));
+    if (line.problem !== undefined) {
+      fill(this.stateTree, h('p', { class: 'problem' }, line.problem));
       return;
     }
     this.showState(snapshot.state, 'No state yet (version 0).');
   }
 
-  /**
-   * The state at `version`: exact from this page's recording when it saw that
-   * version, else the server's time travel (`?at_version=`, API.md History
-   * lifecycle). Rejects with the reason in words.
-   */
-  private async stateAt(version: number): Promise<VersionedState> {
+  /** The state at `version` (versions.ts): rejects with the reason in words. */
+  private stateAt(version: number) {
     const head = this.store?.getSnapshot().version ?? 0;
-    if (version > head) throw new Error(`Version ${version} does not exist yet (the head is ${head}).`);
-    if (this.recorded.has(version)) return { state: this.recorded.get(version), source: 'as this page saw it' };
-    let answer: { mode: string; snapshot?: unknown; deltas?: unknown[] };
-    try {
-      answer = (await this.client.sync(this.id, { at_version: version })) as typeof answer;
-    } catch (error) {
-      this.context.failed(error);
-      const since = this.firstRecorded === undefined ? '' : ` This page has every version from ${this.firstRecorded} on (since it opened).`;
-      if (error instanceof SessionSyncError && error.code === PROBLEM.versionExpired) {
-        throw new Error(`Version ${version} is no longer kept by the server (its history was trimmed).${since}`, { cause: error });
-      }
-      throw new Error(`Version ${version} could not be read: ${plainWords(error, this.id)}`, { cause: error });
-    }
-    let state: unknown = answer.snapshot ?? null;
-    for (const delta of answer.deltas ?? []) {
-      const d = delta as { patch?: Parameters<typeof applyJsonPatch>[1]; merge_patch?: unknown };
-      state = d.patch ? applyJsonPatch(state, d.patch) : applyMergePatch(state, d.merge_patch);
-    }
-    return { state: answer.mode === 'new' ? null : state, source: `from the server, ?at_version=${version}` };
+    return this.recorded.at(
+      version,
+      head,
+      (at) => this.client.sync(this.id, { at_version: at }) as Promise<AtVersion>,
+      this.id,
+      (error) => this.context.failed(error),
+    );
   }
 
   /** Shows the state at `version` (undefined: back to live). */
@@ -472,10 +426,10 @@ export class SessionView {
     this.travelNote.textContent = `Reading version ${version}…`;
     fill(this.stateTree);
     this.stateAt(version).then(
-      ({ state, source }) => {
+      (found) => {
         if (this.travelVersion !== version || this.closed) return;
-        this.travelNote.textContent = `Version ${version} ${source}${source === 'as this page saw it' ? ` (it records every version from ${this.firstRecorded} on, since it opened)` : ''}.`;
-        this.showState(state, 'No state at this version.');
+        this.travelNote.textContent = this.recorded.note(version, found);
+        this.showState(found.state, 'No state at this version.');
       },
       (error: unknown) => {
         if (this.travelVersion !== version || this.closed) return;
@@ -513,8 +467,7 @@ export class SessionView {
     const events = await this.readRange(Math.max(0, head - HISTORY_PAGE), head);
     if (events === undefined) return;
     this.history.add(events);
-    this.oldestShown = events[0]?.seq ?? head + 1;
-    if (events.length === 0 && head === 0) this.oldestShown = 1;
+    this.oldestShown = oldestAfterFirstPage(events, head);
     this.showHistoryStatus();
   }
 
@@ -532,17 +485,9 @@ export class SessionView {
 
   /** Events in (after, upTo], in seq order: pages end early at the server's byte bound, so it reads on until there. */
   private async readRange(after: number, upTo: number): Promise<DurableEvent[] | undefined> {
-    if (upTo <= after) return [];
-    const events: DurableEvent[] = [];
     try {
-      let cursor = after;
-      while (cursor < upTo) {
-        const page = await this.client.listEvents(this.id, { after: cursor, limit: upTo - cursor });
-        if (this.closed) return undefined;
-        events.push(...page.events.filter((event) => event.seq <= upTo));
-        if (page.events.length === 0) break;
-        cursor = page.last_seq;
-      }
+      const events = await readRange(after, upTo, (cursor, limit) => this.client.listEvents(this.id, { after: cursor, limit }), () => this.closed);
+      if (events === undefined) return undefined;
       this.status.ok('History');
       return events;
     } catch (error) {
@@ -555,8 +500,8 @@ export class SessionView {
   }
 
   private showHistoryStatus(): void {
-    const atStart = (this.oldestShown ?? 1) <= 1;
-    this.historyStatus.textContent = atStart ? 'Start of the history: every event is shown.' : `Showing from seq ${this.oldestShown}.`;
+    const { text, atStart } = historyStatus(this.oldestShown);
+    this.historyStatus.textContent = text;
     this.older.hidden = atStart;
   }
 
@@ -574,12 +519,11 @@ export class SessionView {
 
   private onLive(type: string, data: unknown): void {
     this.liveNone.hidden = true;
-    const text = typeof data === 'string' ? data : typeof (data as { text?: unknown })?.text === 'string' ? (data as { text: string }).text : undefined;
+    const text = liveText(data);
     if (text !== undefined) {
       // Fragments read as running text; the tail is kept.
       this.runningPart.hidden = false;
-      const next = (this.running.textContent ?? '') + text;
-      this.running.textContent = next.length > RUNNING_TEXT_CHARS ? next.slice(-RUNNING_TEXT_CHARS) : next;
+      this.running.textContent = runningText(this.running.textContent ?? '', text);
       return;
     }
     this.livePart.hidden = false;
@@ -587,34 +531,22 @@ export class SessionView {
     while (this.liveLog.childElementCount > LIVE_ROWS) this.liveLog.lastElementChild?.remove();
   }
 
-  /**
-   * The first activity of each connection (it carries `cursor`) is the
-   * current value, not a change: the page's load shows it without logging
-   * it, and a reconnect logs it only when it differs from the last one seen
-   * (a change made while the connection was down).
-   */
+  /** The activity now, and in the log when it is a change (session-text.ts, Activities, says which). */
   private onActivity(activity: { status?: string; detail?: unknown; expired?: boolean; cursor?: number }): void {
-    const { status = 'idle', detail, expired } = activity;
-    const detailText = detail === undefined ? '' : typeof detail === 'string' ? detail : jsonText(detail, 2000);
+    const seen = this.activities.see(activity);
     fill(
       this.activityNow,
       'Activity: ',
-      h('b', { attrs: { id: 'activity-status' } }, status),
-      detailText ? ' — ' : '',
-      h('span', { attrs: { id: 'activity-detail' } }, detailText),
-      expired ? ' (expired: no refresh within its ttl)' : '',
+      h('b', { attrs: { id: 'activity-status' } }, seen.status),
+      seen.detail ? ' — ' : '',
+      h('span', { attrs: { id: 'activity-detail' } }, seen.detail),
+      seen.expired ? ' (expired: no refresh within its ttl)' : '',
     );
-    const key = JSON.stringify([status, detailText, expired === true]);
-    const isChange = activity.cursor === undefined ? true : this.lastActivity !== undefined && key !== this.lastActivity;
-    this.lastActivity = key;
-    if (this.lastActivityStatus !== undefined && status !== this.lastActivityStatus && this.running.textContent) {
-      // A new turn of the agent starts a new paragraph of live text.
-      this.running.textContent += '\n\n';
-    }
-    this.lastActivityStatus = status;
-    if (!isChange) return;
+    // A new turn of the agent starts a new paragraph of live text.
+    if (seen.newStatus && this.running.textContent) this.running.textContent += '\n\n';
+    if (!seen.change) return;
     this.activityNone.hidden = true;
-    this.activityLog.prepend(h('li', null, momentOf(new Date()), ' ', h('b', null, status), detailText ? ` — ${detailText}` : '', expired ? ' (expired)' : ''));
+    this.activityLog.prepend(h('li', null, momentOf(new Date()), ' ', h('b', null, seen.status), seen.detail ? ` — ${seen.detail}` : '', seen.expired ? ' (expired)' : ''));
     while (this.activityLog.childElementCount > LIVE_ROWS) this.activityLog.lastElementChild?.remove();
   }
 

@@ -1,44 +1,70 @@
 /**
- * One view's connection and problems (the list's, the open session's), shown
- * inside that view: a session that cannot be opened says so where it would
- * have been, and leaves the list's status alone.
+ * A view's connection and problems in words (the list's, the open session's):
+ * which of its streams is worst off, what its status line says, and each
+ * failure said so a person reads it without the API's contract at hand.
+ * No DOM: status-view.ts shows it.
+ *
+ * The client's names come from its source modules (the ones
+ * `@session-sync/client` re-exports, and the bundle's alias resolves to), so
+ * Node tests read them without a build of the client.
  */
-import type { Context } from './context.js';
-import { h, plainWords } from './dom.js';
+import { SessionSyncError } from '../../client/src/errors.js';
+import { CLIENT_ERROR, PROBLEM } from '../../client/src/protocol.js';
 
 /** What a view's streams are doing, in the status line's words. */
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
-const RANK: Record<Connection, number> = { live: 0, connecting: 1, reconnecting: 2, closed: 3 };
-/** How often a view that is reconnecting asks whether the server answers at all. */
-const PROBE_MS = 2000;
+/** Best to worst. */
+const ORDER: readonly Connection[] = ['live', 'connecting', 'reconnecting', 'closed'];
 
-export class ViewStatus {
-  /** `live`, `reconnecting: …`: the view's connection in words (role=status, announced politely). */
-  readonly line: HTMLElement;
-  /** What failed, one line each, in plain words (role=alert). */
-  readonly problems: HTMLElement;
+/** An error in words, as a person reads it. */
+export function describeError(error: unknown): string {
+  if (error instanceof SessionSyncError) {
+    if (error.status === 0 && error.code === CLIENT_ERROR.networkError) return `cannot reach the server (${error.detail})`;
+    return `${error.status ? `${error.status} ` : ''}${error.code}: ${error.detail}`;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * What went wrong, in words a person reads without the API's contract at
+ * hand, then the server's own code in brackets for whoever reports it.
+ */
+export function plainWords(error: unknown, session?: string): string {
+  if (!(error instanceof SessionSyncError)) return describeError(error);
+  const code = error.status ? `${error.status} ${error.code}` : error.code;
+  const named = session === undefined ? 'this session' : `session "${session}"`;
+  let words: string;
+  if (error.status === 0 && error.code === CLIENT_ERROR.networkError) words = 'The server cannot be reached: it may be down or restarting.';
+  else if (error.code === CLIENT_ERROR.sessionDeleted) words = `${named[0]!.toUpperCase()}${named.slice(1)} was deleted.`;
+  else if (error.code === PROBLEM.sessionNotFound) words = `There is no ${named} on this server: it was never created, or it was deleted.`;
+  else if (error.status === 401) words = 'The server refused the token: it is missing, has expired, or was not made for this server.';
+  else if (error.status === 403) words = `The token does not allow reading ${named}.`;
+  else if (error.code === PROBLEM.databaseUnavailable) words = 'The server cannot reach its database right now.';
+  else if (error.status >= 500) words = `The server failed to answer: ${error.detail}`;
+  else words = error.detail;
+  return `${words} (${code})`;
+}
+
+/**
+ * The streams of one view and what failed in it. `failed` hears every error
+ * first (a refused token is the page's problem, not one view's).
+ */
+export class ConnectionStatus {
   private readonly streams = new Map<string, Connection>();
   private readonly reasons = new Map<string, string>();
   private readonly failures = new Map<string, string>();
   /** Why streams are reconnecting, once /healthz told: the server is down, or only the connection dropped. */
   private down: boolean | undefined;
-  private probe: ReturnType<typeof setTimeout> | undefined;
-  private closed = false;
 
   constructor(
-    private readonly context: Context,
-    id: string,
     /** What the view follows, for the status line ("Sessions", "This session"). */
     private readonly subject: string,
     /** The session a problem is about, named in its words. */
-    private readonly session?: string,
-  ) {
-    this.line = h('p', { class: 'view-status', attrs: { id: `${id}-connection`, role: 'status', 'aria-live': 'polite', 'data-status': 'connecting' } });
-    this.problems = h('ul', { class: 'problems', attrs: { id: `${id}-problems`, role: 'alert' } });
-    this.problems.hidden = true;
-    this.render();
-  }
+    private readonly session: string | undefined,
+    private readonly failed: (error: unknown) => void = () => {},
+  ) {}
 
   /**
    * One stream's status (`open`/`loading` are the client's names for
@@ -48,46 +74,47 @@ export class ViewStatus {
   stream(name: string, status: Connection | 'open' | 'loading', why?: unknown): void {
     const normal: Connection = status === 'open' ? 'live' : status === 'loading' ? 'connecting' : status;
     this.streams.set(name, normal);
-    if (normal === 'closed' && typeof why === 'string') this.reasons.set(name, why);
-    else if (normal === 'closed' && why !== undefined) {
-      this.context.failed(why);
+    if (normal !== 'closed') this.reasons.delete(name);
+    else if (typeof why === 'string') this.reasons.set(name, why);
+    else if (why !== undefined) {
+      this.failed(why);
       this.reasons.set(name, plainWords(why, this.session));
-    } else if (normal !== 'closed') this.reasons.delete(name);
-    this.render();
+    }
+    // What /healthz said is about this stretch of reconnecting only.
+    if (this.worst() !== 'reconnecting') this.down = undefined;
+  }
+
+  /** What /healthz answered while reconnecting; true when that changes the line. */
+  serverDown(down: boolean): boolean {
+    if (down === this.down || this.worst() !== 'reconnecting') return false;
+    this.down = down;
+    return true;
   }
 
   /** A failed read of part of the view: shown until that part reads again (`ok`). */
   problem(where: string, error: unknown): void {
-    this.context.failed(error);
+    this.failed(error);
     this.failures.set(where, `${where}: ${plainWords(error, this.session)}`);
-    this.renderProblems();
   }
 
-  ok(where: string): void {
-    if (this.failures.delete(where)) this.renderProblems();
+  /** That part read again; true when it had a problem to take back. */
+  ok(where: string): boolean {
+    return this.failures.delete(where);
   }
 
-  close(): void {
-    this.closed = true;
-    clearTimeout(this.probe);
+  problems(): string[] {
+    return [...this.failures.values()];
   }
 
-  private worst(): Connection {
-    let worst: Connection = 'connecting';
-    if (this.streams.size > 0) worst = 'live';
-    for (const status of this.streams.values()) if (RANK[status] > RANK[worst]) worst = status;
-    return worst;
+  /** The worst of the view's streams (connecting until one reports). */
+  worst(): Connection {
+    if (this.streams.size === 0) return 'connecting';
+    return ORDER[Math.max(...[...this.streams.values()].map((status) => ORDER.indexOf(status)))]!;
   }
 
-  private render(): void {
+  /** The status line: `Sessions: live`, `This session: reconnecting: …`, `…: stopped: why`. */
+  line(): string {
     const worst = this.worst();
-    if (worst === 'reconnecting') this.startProbe();
-    else {
-      clearTimeout(this.probe);
-      this.probe = undefined;
-      this.down = undefined;
-    }
-    this.line.dataset.status = worst;
     let words: string;
     if (worst === 'live') words = 'live';
     else if (worst === 'connecting') words = 'connecting…';
@@ -99,31 +126,6 @@ export class ViewStatus {
             ? 'reconnecting: the connection dropped; the server answers, so this view is live again in a moment'
             : 'reconnecting…';
     } else words = `stopped: ${[...this.reasons.values()][0] ?? 'the stream ended'}`;
-    this.line.textContent = `${this.subject}: ${words}`;
-  }
-
-  /** While reconnecting, asks /healthz (open, no token) whether the server is there, so the line can say which it is. */
-  private startProbe(): void {
-    if (this.probe !== undefined || this.closed) return;
-    const ask = async () => {
-      let down: boolean;
-      try {
-        down = !(await fetch('/healthz', { cache: 'no-store' })).ok;
-      } catch {
-        down = true;
-      }
-      if (this.closed || this.probe === undefined) return;
-      if (down !== this.down) {
-        this.down = down;
-        this.render();
-      }
-      this.probe = setTimeout(() => void ask(), PROBE_MS);
-    };
-    this.probe = setTimeout(() => void ask(), 0);
-  }
-
-  private renderProblems(): void {
-    this.problems.replaceChildren(...[...this.failures.values()].map((text) => h('li', null, text)));
-    this.problems.hidden = this.failures.size === 0;
+    return `${this.subject}: ${words}`;
   }
 }

@@ -5,39 +5,15 @@
  * JSON Pointer across re-renders, so a tree that follows deltas keeps the
  * viewer's folding.
  */
-import { h, jsonText } from './dom.js';
+import { pointer } from './diff.js';
+import { h } from './dom.js';
+import { Folding, typeOf } from './folding.js';
+import { jsonText } from './format.js';
 
 /** Children shown per object or array; the rest is summarised. */
 const MAX_CHILDREN = 500;
 /** Characters of a closed branch's one-line preview. */
 const PREVIEW_CHARS = 80;
-
-export class Folding {
-  private readonly open = new Map<string, boolean>();
-  /** Open to this depth unless the viewer chose otherwise (Infinity after "Expand all", 0 after "Collapse all"). */
-  private depth: number;
-  constructor(depth = 2) {
-    this.depth = depth;
-  }
-  isOpen(path: string, depth: number): boolean {
-    return this.open.get(path) ?? depth < this.depth;
-  }
-  set(path: string, open: boolean): void {
-    this.open.set(path, open);
-  }
-  all(open: boolean): void {
-    this.open.clear();
-    this.depth = open ? Infinity : 0;
-  }
-}
-
-const pointer = (parent: string, key: string) => `${parent}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-
-function typeOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
 
 export function renderTree(value: unknown, folding: Folding): HTMLElement {
   return h('div', { class: 'tree' }, node(null, value, '', 0, folding));
