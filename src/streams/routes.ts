@@ -5,6 +5,7 @@ import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
 import { acquireWhileConnected, releaseWhenSent } from '../stream/budget.js';
+import { onResponseGone } from '../stream/connection-close.js';
 import { SseWriter } from '../stream/sse.js';
 import { responseCursor } from './cursor.js';
 import { type AdmittedSse, admitSse, ClientGone, type HeldPage, heldBytes, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
@@ -291,14 +292,9 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
 
   /** §5.7: data at once; at the tail a wait, then 204 with the tail offset (and `Stream-Closed` once closed). */
   async function longPollRead(request: FastifyRequest, reply: FastifyReply, from: ReadFrom, cursor: () => string) {
-    // The client going away ends the wait (and gives back what it took).
+    // The client going away ends the wait (and gives back what it took), however many it pipelined.
     const gone = new AbortController();
-    const abort = () => gone.abort();
-    // The socket too: a pipelined request's response, not yet on it, hears nothing of its close.
-    const socket = request.raw.socket;
-    reply.raw.once('close', abort);
-    socket.once('close', abort);
-    if (socket.destroyed) abort();
+    const stopListening = onResponseGone(reply.raw, () => gone.abort());
     let held: HeldPage;
     try {
       held = await longPoll(live, sessionOf(request), from, gone.signal);
@@ -307,8 +303,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
       if (error instanceof ClientGone) return reply.code(204).send();
       throw error;
     } finally {
-      reply.raw.off('close', abort);
-      socket.off('close', abort);
+      stopListening();
     }
     const { page } = held;
     if (!page.head.closed || !page.upToDate) reply.header(DS_HEADER.cursor, cursor());
