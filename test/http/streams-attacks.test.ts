@@ -459,6 +459,38 @@ describe('paths and headers at their bounds', () => {
     }
   });
 
+  it('a malformed %-escape in a stream path (%zz, a cut UTF-8 sequence) is 400 invalid_stream_path naming the path, on a connection that stays open', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    const bad = ['a%zz', '%E0%A4%A', 'team/chat%', 'a%2', '%'];
+    for (const path of bad) {
+      for (const method of ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const) {
+        const res = await t.app.inject({ method, url: `/v1/stream/${path}?offset=-1`, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { payload: '{}' } : {}) });
+        if (method === 'HEAD') {
+          expect(res.statusCode, `${method} ${path}`).toBe(400);
+          continue;
+        }
+        const problem = expectProblem(res, 400, 'invalid_stream_path');
+        // The path as sent, without the query: the part of the request to fix.
+        expect(problem.path, `${method} ${path}`).toBe(path);
+        expect(problem.detail).toBe(`stream path ${JSON.stringify(path)} has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped`);
+      }
+    }
+    // A well-formed escape is refused alike (it is never decoded into another path).
+    expect(expectProblem(await t.app.inject({ method: 'PUT', url: '/v1/stream/a%41' }), 400, 'invalid_stream_path').detail).toContain('has a %');
+    // Elsewhere the router's refusal stays the generic one.
+    expectProblem(await t.app.inject({ method: 'GET', url: '/v1/sessions/a%zz' }), 400, 'invalid_request');
+    // Over a real connection: answered, then the next request on it is too.
+    const client = await rawRequest(t, headOf('GET', '/v1/stream/a%zz?offset=-1', {}), `${headOf('HEAD', '/v1/stream/bystander', {})}\r\n`);
+    await expect.poll(() => (client.answer().match(/HTTP\/1\.1 \d{3} /g) ?? []).length).toBe(2);
+    expect(client.answer()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(client.answer()).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(codeOf(client.answer())).toBe('invalid_stream_path');
+    expect(client.answer()).toMatch(/HTTP\/1\.1 200 OK\r\n[^]*stream-next-offset: /i);
+    expect(client.closed()).toBe(false);
+    await expectPoolWhole(t);
+  });
+
   it('Stream-Seq orders bytes, whatever their length: 2^53-1 then 2^53 pass, then 10 is 409; a long value is taken', async () => {
     const t = await appWith({});
     await put(t, 'seq');
