@@ -162,6 +162,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     onTailRead: () => metrics.streamReads.inc(),
   });
   metrics.observeOpenStreams(() => streamSide.admission.openStreams);
+  metrics.observeRowsMemory(() => streamSide.admission.rowBudget.inUse);
   const wakeups = new WakeupPublisher({
     db,
     log: app.log,

@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { notAMediaType, parseMediaType } from '../media-type.js';
+import { streamPathOfUrl, undecodableStreamPath } from '../streams/paths.js';
 import {
   ApiError,
   DatabaseUnavailable,
@@ -185,7 +186,16 @@ export function clientErrorHandler(requestTimeoutMs: number) {
 
 /** Errors fastify raises before routing (bad URL encoding, oversized params): problem+json too. */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  void replyWithProblem(reply, request, toApiError(error));
+  void replyWithProblem(reply, request, beforeRouting(error, request.url));
+}
+
+function beforeRouting(error: FastifyError, url: string): ApiError {
+  // A %-escape the router cannot decode in a Durable Streams path: the face's refusal of that path, as for any other %.
+  if (error.code === 'FST_ERR_BAD_URL') {
+    const streamPath = streamPathOfUrl(url);
+    if (streamPath !== undefined) return undecodableStreamPath(streamPath);
+  }
+  return toApiError(error);
 }
 
 export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): void {

@@ -144,6 +144,18 @@ export class Metrics {
     });
   }
 
+  /** Reports `read()` as the gauge of row-budget bytes held at each scrape. */
+  observeRowsMemory(read: () => number): void {
+    new Gauge({
+      name: 'session_sync_rows_memory_bytes',
+      help: 'Bytes of ROWS_MEMORY_BYTES held on this process: event rows read for clients (and their output) until the clients take them.',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   constructor({ defaults = true }: { defaults?: boolean } = {}) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'session_sync_' });
   }

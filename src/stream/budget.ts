@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { onConnectionClose, onResponseGone } from './connection-close.js';
 
 /**
  * Bytes held from a `ByteBudget`: calling it gives them all back (once;
@@ -103,6 +104,7 @@ export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release
     return;
   }
   const started = Date.now();
+  let stopListening = () => {};
   const timer = setInterval(() => {
     if (!budget.contended && Date.now() - started < STALLED_CLIENT_MS) return;
     res.destroy();
@@ -110,10 +112,13 @@ export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release
   }, YIELD_AFTER_MS).unref();
   function done(): void {
     clearInterval(timer);
+    res.off('finish', done);
+    stopListening();
     release();
   }
   res.once('finish', done);
-  res.once('close', done);
+  // (Its connection already gone, this runs `done` at once.)
+  stopListening = onResponseGone(res, done);
 }
 
 /**
@@ -124,12 +129,10 @@ export function releaseWhenSent(res: ServerResponse, budget: ByteBudget, release
  * with a no-op release: the caller checks `socket.destroyed` before reading.
  */
 export async function acquireWhileConnected(budget: ByteBudget, socket: Socket, bytes: number): Promise<Reservation> {
-  let abandon: (() => void) | undefined;
+  let stopListening = () => {};
   const release = await budget.acquire(bytes, (cancel) => {
-    abandon = cancel;
-    if (socket.destroyed) cancel();
-    else socket.once('close', cancel);
+    stopListening = onConnectionClose(socket, cancel);
   });
-  if (abandon) socket.off('close', abandon);
+  stopListening();
   return release;
 }

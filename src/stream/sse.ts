@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { setTimeout } from 'node:timers/promises';
 import type { ServerResponse } from 'node:http';
 import type { LiveFrameName, LiveFrames } from 'session-sync/client/protocol';
+import { onResponseGone } from './connection-close.js';
 
 /**
  * Unsent output of every stream of the process together: the bound that holds
@@ -56,7 +57,8 @@ export class SseWriter {
     private readonly maxBufferedBytes: number,
     private readonly ledger: OutputLedger = new OutputLedger(Infinity),
   ) {
-    res.on('close', () => this.markClosed('client closed'));
+    // Its connection's close too: a pipelined stream queued behind another hears nothing else of it on Node 22.
+    this.closeListeners.push(onResponseGone(res, () => this.markClosed('client closed')));
     res.on('drain', () => this.recount(0));
     // A client that went away while the route still awaited its reads fired 'close' before anyone listened.
     if (res.destroyed) this.markClosed('client closed');

@@ -7,14 +7,32 @@ import { InvalidStreamPath } from '../errors.js';
  * back to the same path are taken, so the mapping is one to one.
  */
 
+/** Where the face's paths start: `/v1/stream/<path>`. */
+export const STREAM_PREFIX = '/v1/stream/';
+
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 /** The longest session id (shapes.ts `SESSION_ID_PATTERN`). */
 const MAX_ID_LENGTH = 128;
 /** PROTOCOL.md §6: a first segment the protocol keeps for its control APIs. */
 const RESERVED_SEGMENT = '__ds';
 
+/**
+ * A path is read as sent: an escape is never decoded, so `a%2Fb` is not
+ * another spelling of `a/b`. Checked first, so that a malformed escape, which
+ * the router refuses before any route runs, and a well-formed one are refused
+ * alike (`undecodableStreamPath`).
+ */
+const ESCAPE_RULE = 'has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped';
+
+/** The stream path of a request URL under the face, as sent (undecoded, without the query); undefined for any other URL. */
+export function streamPathOfUrl(url: string): string | undefined {
+  const path = url.split('?')[0] ?? '';
+  return path.startsWith(STREAM_PREFIX) ? path.slice(STREAM_PREFIX.length) : undefined;
+}
+
 /** The session id a stream path names; 400 `invalid_stream_path` naming the rule it breaks. */
 export function sessionIdOf(path: string): string {
+  if (path.includes('%')) throw new InvalidStreamPath(path, ESCAPE_RULE);
   const segments = path.split('/');
   if (segments[0] === RESERVED_SEGMENT) throw new InvalidStreamPath(path, `starts with ${RESERVED_SEGMENT}/, which the protocol reserves`);
   for (const segment of segments) {
@@ -28,6 +46,15 @@ export function sessionIdOf(path: string): string {
   const id = segments.join(':');
   if (id.length > MAX_ID_LENGTH) throw new InvalidStreamPath(path, `is longer than ${MAX_ID_LENGTH} characters`);
   return id;
+}
+
+/**
+ * The refusal of a stream path with a %-escape the router cannot decode (`%zz`,
+ * a cut UTF-8 sequence): answered before any route runs, as the face refuses
+ * every `%`.
+ */
+export function undecodableStreamPath(path: string): InvalidStreamPath {
+  return new InvalidStreamPath(path, ESCAPE_RULE);
 }
 
 /**

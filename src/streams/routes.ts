@@ -5,6 +5,7 @@ import { pageBytesFor } from '../events/read.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
 import { acquireWhileConnected, releaseWhenSent } from '../stream/budget.js';
+import { onResponseGone } from '../stream/connection-close.js';
 import { SseWriter } from '../stream/sse.js';
 import { responseCursor } from './cursor.js';
 import { type AdmittedSse, admitSse, ClientGone, type HeldPage, heldBytes, type LiveContext, longPoll, runSse, SSE_LIFETIME_MS } from './live.js';
@@ -12,7 +13,7 @@ import { SharedReads } from './shared-reads.js';
 import { bodyOf, contentTypeKey, DEFAULT_CONTENT_TYPE } from './messages.js';
 import { offsetOf, parseOffset, type ReadFrom } from './offsets.js';
 import { sseDataEncodingFor } from './sse-frames.js';
-import { sessionIdOf } from './paths.js';
+import { sessionIdOf, STREAM_PREFIX, streamPathOfUrl } from './paths.js';
 import { parseProducerHeaders, type ProducerClaim, producerResponseHeaders, producerStatus } from './producers.js';
 import { parseStreamExpiry } from './expiry.js';
 import { expireStream, expiryColumns, expiryHeaders, StreamExpired, type StreamExpiryConfig } from './stream-expiry.js';
@@ -29,8 +30,6 @@ import { Forbidden } from '../auth/plugin.js';
  * protocol's: its statuses and headers; refusals are problem documents.
  * Producers: producer-append.ts; forks: fork-store.ts; expiry: stream-expiry.ts.
  */
-
-const PREFIX = '/v1/stream/';
 
 /** The protocol's headers a browser may send and read (CORS, `app.ts`). */
 export const DS_REQUEST_HEADERS = [
@@ -86,8 +85,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
 
   app.addHook('onRequest', async (request) => {
     // The path as sent, undecoded: a %-escape is refused rather than read as another path.
-    const path = (request.url.split('?')[0] ?? '').slice(PREFIX.length);
-    const id = sessionIdOf(path);
+    const id = sessionIdOf(streamPathOfUrl(request.url) ?? '');
     request.streamSessionId = id;
     // The grant check (auth/plugin.ts) reads the session from `params.id`, as on every native route.
     (request.params as Record<string, unknown>).id = id;
@@ -125,12 +123,12 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     const parsed = parseForkHeaders({ forkedFrom: raw(DS_HEADER.forkedFrom), offset: raw(DS_HEADER.forkOffset), subOffset: raw(DS_HEADER.forkSubOffset) });
     if (parsed.kind === 'none') return undefined;
     if (parsed.kind === 'invalid') throw new InvalidRequest(parsed.detail);
-    if (!parsed.source.startsWith(PREFIX)) {
-      throw new InvalidRequest(`Stream-Forked-From must be the source stream's path on this server, ${PREFIX}<path>`, [
-        { in: 'headers', field: `/${DS_HEADER.forkedFrom}`, message: `does not start with ${PREFIX}` },
+    if (!parsed.source.startsWith(STREAM_PREFIX)) {
+      throw new InvalidRequest(`Stream-Forked-From must be the source stream's path on this server, ${STREAM_PREFIX}<path>`, [
+        { in: 'headers', field: `/${DS_HEADER.forkedFrom}`, message: `does not start with ${STREAM_PREFIX}` },
       ]);
     }
-    const sourceId = sessionIdOf(parsed.source.slice(PREFIX.length));
+    const sourceId = sessionIdOf(parsed.source.slice(STREAM_PREFIX.length));
     if (!mayRead(request.principal, sourceId)) throw new Forbidden(`this token may not read session "${sourceId}", the fork's source`);
     let offset: ReadFrom | null = null;
     if (parsed.offset !== null) {
@@ -146,7 +144,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   };
   const bodyBytes = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
 
-  app.put(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
+  app.put(`${STREAM_PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
     const expiry = expiryOfRequest(request);
     const header = request.headers['content-type'];
     const sent = header === undefined || header.trim() === '' ? undefined : contentTypeKey(header);
@@ -167,7 +165,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(created ? 201 : 200).send();
   });
 
-  app.post(`${PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
+  app.post(`${STREAM_PREFIX}*`, { config: { access: 'write' }, schema: { hide: true } }, async (request, reply) => {
     const body = bodyBytes(request);
     const close = closedHeader(request);
     const contentType = request.headers['content-type'];
@@ -199,7 +197,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(204).send();
   });
 
-  app.head(`${PREFIX}*`, { config: { access: 'read' }, schema: { hide: true } }, async (request, reply) => {
+  app.head(`${STREAM_PREFIX}*`, { config: { access: 'read' }, schema: { hide: true } }, async (request, reply) => {
     const head = await streamHead(services.db, sessionOf(request));
     streamHeaders(reply, head);
     reply.headers(expiryHeaders(head.expiry));
@@ -207,7 +205,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(200).send();
   });
 
-  app.delete(`${PREFIX}*`, { config: { access: 'admin' }, schema: { hide: true } }, async (request, reply) => {
+  app.delete(`${STREAM_PREFIX}*`, { config: { access: 'admin' }, schema: { hide: true } }, async (request, reply) => {
     await deleteStream(writer, sessionOf(request), settings);
     return reply.code(204).send();
   });
@@ -254,7 +252,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     }
   };
 
-  app.get(`${PREFIX}*`, { config: { access: 'read' }, exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
+  app.get(`${STREAM_PREFIX}*`, { config: { access: 'read' }, exposeHeadRoute: false, schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const mode = query[DS_PARAM.live];
     if (mode !== undefined) {
@@ -291,14 +289,9 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
 
   /** §5.7: data at once; at the tail a wait, then 204 with the tail offset (and `Stream-Closed` once closed). */
   async function longPollRead(request: FastifyRequest, reply: FastifyReply, from: ReadFrom, cursor: () => string) {
-    // The client going away ends the wait (and gives back what it took).
+    // The client going away ends the wait (and gives back what it took), however many it pipelined.
     const gone = new AbortController();
-    const abort = () => gone.abort();
-    // The socket too: a pipelined request's response, not yet on it, hears nothing of its close.
-    const socket = request.raw.socket;
-    reply.raw.once('close', abort);
-    socket.once('close', abort);
-    if (socket.destroyed) abort();
+    const stopListening = onResponseGone(reply.raw, () => gone.abort());
     let held: HeldPage;
     try {
       held = await longPoll(live, sessionOf(request), from, gone.signal);
@@ -307,8 +300,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
       if (error instanceof ClientGone) return reply.code(204).send();
       throw error;
     } finally {
-      reply.raw.off('close', abort);
-      socket.off('close', abort);
+      stopListening();
     }
     const { page } = held;
     if (!page.head.closed || !page.upToDate) reply.header(DS_HEADER.cursor, cursor());

@@ -13,12 +13,28 @@ import { SseClient } from '../helpers/sse.js';
 
 const apps: TestApp[] = [];
 const sockets = new Set<net.Socket>();
+const stopWatching: (() => void)[] = [];
 
 afterEach(async () => {
+  for (const stop of stopWatching.splice(0)) stop();
   for (const socket of sockets) socket.destroy();
   sockets.clear();
   await Promise.all(apps.splice(0).map((t) => t.close()));
 });
+
+/**
+ * The MaxListenersExceededWarnings this process emits from now on (the app runs in it): Node's sign of
+ * a listener added per request to something they share, which grows with what a client pipelines.
+ */
+function listenerWarnings(): string[] {
+  const seen: string[] = [];
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'MaxListenersExceededWarning') seen.push(warning.message);
+  };
+  process.on('warning', onWarning);
+  stopWatching.push(() => process.off('warning', onWarning));
+  return seen;
+}
 
 async function appWith(env: Record<string, string>): Promise<TestApp> {
   const t = await createTestApp({ env: { DB_POOL_MAX: '4', ...env } });
@@ -41,11 +57,15 @@ async function nativeSeqs(t: TestApp, id: string): Promise<number[]> {
   return res.json().events.map((e: { seq: number }) => e.seq);
 }
 
-async function openStreams(t: TestApp): Promise<number> {
+async function gauge(t: TestApp, name: string): Promise<number> {
   const res = await t.app.inject({ method: 'GET', url: '/metrics' });
-  const line = res.body.split('\n').find((l) => l.startsWith('session_sync_open_streams '));
+  const line = res.body.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1]);
 }
+/** MAX_STREAMS slots taken: SSE reads, and long-polls while they wait. */
+const openStreams = (t: TestApp) => gauge(t, 'session_sync_open_streams');
+/** Bytes of ROWS_MEMORY_BYTES held by pages read for clients and not yet taken by them. */
+const rowsMemory = (t: TestApp) => gauge(t, 'session_sync_rows_memory_bytes');
 
 /** A fetch answer that must be a problem document: status, code, and a Retry-After when given. */
 async function expectFetchedProblem(res: Response, status: number, code: string): Promise<any> {
@@ -229,10 +249,13 @@ describe('readers that vanish or stop reading', () => {
     expect(res.status).toBe(204);
     // Each asks for the same large page many times over on one connection (pipelined), and reads none of it:
     // once the socket buffers are full, one page waits unsent and the rest wait in the row budget's queue.
+    const warnings = listenerWarnings();
     const request = headOf('GET', path, {});
     const stuck = await Promise.all(Array.from({ length: 4 }, () => rawRequest(t, request, `\r\n${request}`.repeat(80).slice(2) + '\r\n', false)));
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
+    // Those waiting in the queue wait on their connection's close: one listener for all of a connection's.
+    expect(warnings).toEqual([]);
     for (const client of stuck) client.socket.destroy();
     // A reader that reads is served at once, not after the vanished connections' queued reads.
     const started = Date.now();
@@ -241,6 +264,7 @@ describe('readers that vanish or stop reading', () => {
     expect(((await page.json()) as unknown[]).length).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(1000);
     await expectPoolWhole(t);
+    await expect.poll(() => rowsMemory(t)).toBe(0);
   });
   }
 
@@ -261,6 +285,76 @@ describe('readers that vanish or stop reading', () => {
     for (const client of paused) client.read();
     await expect.poll(() => paused.map((client) => statusOf(client.answer()))).toEqual([200, 200, 200, 200]);
   });
+});
+
+describe('requests pipelined on one connection', () => {
+  /** `n` copies of a GET, sent back to back. */
+  const gets = (path: string, n: number) => `${headOf('GET', path, {})}\r\n`.repeat(n);
+  const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
+
+  it('fifty long-polls: no listener warning; one append answers each, in order; fifty more are freed at once when the connection closes', async () => {
+    const warnings = listenerWarnings();
+    const t = await appWith({ STREAM_LONG_POLL_MS: '60000' });
+    await put(t, 'bystander');
+    await put(t, 'piped', 'application/json', '[{"n":1}]');
+    const poll = (seq: number) => `/v1/stream/piped?live=long-poll&offset=${offset(seq)}`;
+    const client = await rawRequest(t, headOf('GET', poll(1), {}), gets(poll(1), 49));
+    // Every one waits at the tail, each holding a slot.
+    await expect.poll(() => openStreams(t)).toBe(50);
+    expect(warnings).toEqual([]);
+    const appended = await fetch(ds(t, 'piped'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":2}' });
+    expect(appended.status).toBe(204);
+    await expect.poll(() => count(client.answer(), /HTTP\/1\.1 \d{3} /g)).toBe(50);
+    expect(count(client.answer(), /HTTP\/1\.1 200 OK\r\n/g)).toBe(50);
+    expect(count(client.answer(), /\r\n\r\n\[\{"n":2\}\]/g)).toBe(50);
+    await expect.poll(() => openStreams(t)).toBe(0);
+    await expect.poll(() => rowsMemory(t)).toBe(0);
+    // The same connection asks again; it closes while they wait: each gives its slot back at once (not at the 60 s timeout).
+    client.socket.write(gets(poll(2), 50));
+    await expect.poll(() => openStreams(t)).toBe(50);
+    expect(warnings).toEqual([]);
+    client.socket.destroy();
+    await expect.poll(() => openStreams(t)).toBe(0);
+    expect(await rowsMemory(t)).toBe(0);
+    await expectPoolWhole(t);
+    expect(warnings).toEqual([]);
+  });
+
+  it('a page read pipelined behind a waiting long-poll gives its memory back when the connection closes, not after the stalled-client timeout', async () => {
+    const t = await appWith({ STREAM_LONG_POLL_MS: '60000' });
+    await put(t, 'bystander');
+    await put(t, 'queued', 'application/json', JSON.stringify([{ blob: 'x'.repeat(10_000) }]));
+    // The long-poll holds the connection; the page read behind it is answered, but its answer waits its turn.
+    const client = await rawRequest(t, headOf('GET', `/v1/stream/queued?live=long-poll&offset=${offset(1)}`, {}), gets('/v1/stream/queued?offset=-1', 1));
+    await expect.poll(() => openStreams(t)).toBe(1);
+    await expect.poll(() => rowsMemory(t)).toBeGreaterThan(10_000);
+    client.socket.destroy();
+    // Below the 30 s after which a client that takes nothing is cut (STALLED_CLIENT_MS).
+    await expect.poll(() => rowsMemory(t), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => openStreams(t)).toBe(0);
+    await expectPoolWhole(t);
+  });
+
+  for (const [kind, path] of [
+    ['Durable Streams SSE', '/v1/stream/sse?live=sse&offset=now'],
+    ['native SSE', '/v1/sessions/sse/stream?after=now'],
+  ] as const) {
+    it(`${kind} reads pipelined behind an open one: closing the connection frees every slot, the queued ones' too`, async () => {
+      const warnings = listenerWarnings();
+      const t = await appWith({});
+      await put(t, 'bystander');
+      await put(t, 'sse', 'application/json');
+      const client = await rawRequest(t, headOf('GET', path, {}), gets(path, 19));
+      await expect.poll(() => openStreams(t)).toBe(20);
+      // One stream is on the connection; the others wait behind it, each admitted.
+      await expect.poll(() => count(client.answer(), /HTTP\/1\.1 200 OK\r\n/g)).toBe(1);
+      client.socket.destroy();
+      // Below the face's 60 s SSE lifetime; a native stream has none.
+      await expect.poll(() => openStreams(t), { timeout: 10_000 }).toBe(0);
+      await expectPoolWhole(t);
+      expect(warnings).toEqual([]);
+    });
+  }
 });
 
 describe('request bodies at and past MAX_BODY_BYTES', () => {
@@ -363,6 +457,38 @@ describe('paths and headers at their bounds', () => {
         else expectProblem(res, 400, 'invalid_stream_path');
       }
     }
+  });
+
+  it('a malformed %-escape in a stream path (%zz, a cut UTF-8 sequence) is 400 invalid_stream_path naming the path, on a connection that stays open', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    const bad = ['a%zz', '%E0%A4%A', 'team/chat%', 'a%2', '%'];
+    for (const path of bad) {
+      for (const method of ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const) {
+        const res = await t.app.inject({ method, url: `/v1/stream/${path}?offset=-1`, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { payload: '{}' } : {}) });
+        if (method === 'HEAD') {
+          expect(res.statusCode, `${method} ${path}`).toBe(400);
+          continue;
+        }
+        const problem = expectProblem(res, 400, 'invalid_stream_path');
+        // The path as sent, without the query: the part of the request to fix.
+        expect(problem.path, `${method} ${path}`).toBe(path);
+        expect(problem.detail).toBe(`stream path ${JSON.stringify(path)} has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped`);
+      }
+    }
+    // A well-formed escape is refused alike (it is never decoded into another path).
+    expect(expectProblem(await t.app.inject({ method: 'PUT', url: '/v1/stream/a%41' }), 400, 'invalid_stream_path').detail).toContain('has a %');
+    // Elsewhere the router's refusal stays the generic one.
+    expectProblem(await t.app.inject({ method: 'GET', url: '/v1/sessions/a%zz' }), 400, 'invalid_request');
+    // Over a real connection: answered, then the next request on it is too.
+    const client = await rawRequest(t, headOf('GET', '/v1/stream/a%zz?offset=-1', {}), `${headOf('HEAD', '/v1/stream/bystander', {})}\r\n`);
+    await expect.poll(() => (client.answer().match(/HTTP\/1\.1 \d{3} /g) ?? []).length).toBe(2);
+    expect(client.answer()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(client.answer()).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(codeOf(client.answer())).toBe('invalid_stream_path');
+    expect(client.answer()).toMatch(/HTTP\/1\.1 200 OK\r\n[^]*stream-next-offset: /i);
+    expect(client.closed()).toBe(false);
+    await expectPoolWhole(t);
   });
 
   it('Stream-Seq orders bytes, whatever their length: 2^53-1 then 2^53 pass, then 10 is 409; a long value is taken', async () => {

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { sessionIdOf, streamPathOf } from '../../src/streams/paths.js';
+import { sessionIdOf, streamPathOf, streamPathOfUrl, undecodableStreamPath } from '../../src/streams/paths.js';
 import { offsetOf, parseOffset } from '../../src/streams/offsets.js';
+
+/** The detail of `sessionIdOf`'s refusal of `path`. */
+function sessionIdRefusal(path: string): string {
+  try {
+    sessionIdOf(path);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`${path} was taken`);
+}
 
 describe('Durable Streams paths name sessions', () => {
   it('joins segments with : so a folder is an id prefix a grant pattern covers', () => {
@@ -16,7 +26,11 @@ describe('Durable Streams paths name sessions', () => {
   it('refuses what cannot map one to one, naming the rule', () => {
     const refused: [string, RegExp][] = [
       ['a:b', /character outside/],
-      ['a%2Fb', /character outside/],
+      // Never decoded: not another spelling of a/b, and a malformed escape is refused the same way.
+      ['a%2Fb', /has a %/],
+      ['a%zz', /has a %/],
+      ['%E0%A4%A', /has a %/],
+      ['__ds/%zz', /has a %/],
       ['a b', /character outside/],
       ['é', /character outside/],
       ['a//b', /empty segment/],
@@ -39,6 +53,19 @@ describe('Durable Streams paths name sessions', () => {
       }
     }
     expect(sessionIdOf('a'.repeat(128))).toHaveLength(128);
+  });
+
+  it('reads the path of a request URL as sent: after /v1/stream/, before the query, undecoded', () => {
+    expect(streamPathOfUrl('/v1/stream/team-a/chat-1?offset=-1&live=sse')).toBe('team-a/chat-1');
+    expect(streamPathOfUrl('/v1/stream/a%zz')).toBe('a%zz');
+    expect(streamPathOfUrl('/v1/stream/')).toBe('');
+    for (const url of ['/v1/sessions/a%zz', '/v1/stream', '/v1/streams/a', '/x/v1/stream/a']) expect(streamPathOfUrl(url), url).toBeUndefined();
+  });
+
+  it('a path the router cannot decode is refused as any %, naming it', () => {
+    const refusal = undecodableStreamPath('a%zz');
+    expect(refusal).toMatchObject({ status: 400, code: 'invalid_stream_path', extra: { path: 'a%zz' } });
+    expect(refusal.message).toBe(sessionIdRefusal('a%zz'));
   });
 
   it('a native session id with an empty segment has no stream path', () => {
