@@ -124,7 +124,7 @@ const busyBackends = (t: TestApp) => busyBackendsOf(t.url);
 async function expectPoolWhole(t: TestApp): Promise<void> {
   await expect.poll(() => busyBackends(t), { timeout: 5000, interval: 100 }).toEqual([]);
   const answers = await Promise.all(
-    Array.from({ length: t.config.dbPoolMax }, () => fetch(`${t.baseUrl}/v1/stream/bystander`, { method: 'HEAD', signal: AbortSignal.timeout(2000) })),
+    Array.from({ length: t.config.dbPoolMax }, () => fetch(`${t.baseUrl}/v1/stream/bystander`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) })),
   );
   expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
 }
@@ -257,12 +257,13 @@ describe('readers that vanish or stop reading', () => {
     // Those waiting in the queue wait on their connection's close: one listener for all of a connection's.
     expect(warnings).toEqual([]);
     for (const client of stuck) client.socket.destroy();
-    // A reader that reads is served at once, not after the vanished connections' queued reads.
+    // A reader that reads is served at once (milliseconds), not after the vanished connections' queued reads (over
+    // 10 s when they kept their places): 5 s leaves a loaded machine its slowness and still tells the two apart.
     const started = Date.now();
     const page = await fetch(ds(t, 'pages', '?offset=-1'), { signal: AbortSignal.timeout(10_000) });
     expect(page.status).toBe(200);
     expect(((await page.json()) as unknown[]).length).toBeGreaterThan(0);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(5000);
     await expectPoolWhole(t);
     await expect.poll(() => rowsMemory(t)).toBe(0);
   });
@@ -427,11 +428,12 @@ describe('slow uploads', () => {
       // Meanwhile the API answers (the six hold no pool connection while their bodies come).
       await expectPoolWhole(t);
       const started = Date.now();
-      const outcomes = await Promise.all(uploads.map((upload) => rawOutcome(upload, 5000)));
+      const outcomes = await Promise.all(uploads.map((upload) => rawOutcome(upload, 8000)));
       expect(outcomes).toEqual(Array(6).fill('408 request_timeout'));
-      expect(Date.now() - started).toBeLessThan(2500);
+      // Cut at the 1 s timeout, with room for a loaded machine: the trickle would end the bodies only after 10 s.
+      expect(Date.now() - started).toBeLessThan(5000);
       expect(uploads[0]!.answer()).toContain('REQUEST_TIMEOUT_MS');
-      await expect.poll(() => uploads.every((upload) => upload.closed()), { timeout: 3000 }).toBe(true);
+      await expect.poll(() => uploads.every((upload) => upload.closed())).toBe(true);
     } finally {
       clearInterval(trickle);
     }
