@@ -291,6 +291,8 @@ describe('transfers pipelined on one connection', () => {
       const [attachment] = (await call(t.app, 'GET', '/v1/sessions/big/attachments')).json().attachments;
       const download = request('GET', `/v1/sessions/big/attachments/${attachment.attachment_id}`);
       const exported = request('GET', '/v1/sessions/big/export');
+      // A download holds no slot and no connection between its slices (what it buffers is test/unit/transfers.test.ts's):
+      // here the downloads are what the exports are queued among.
       const client = await pipelinedBehindAStream(t, download + exported + download + exported + download);
       // Each export holds a slot and its snapshot's connection while its answer waits its turn; both slots are taken.
       await expect.poll(() => exportOutcome(t)).toBe('503 too_many_transfers');
@@ -315,6 +317,8 @@ describe('transfers pipelined on one connection', () => {
         `${request('POST', '/v1/sessions/up/attachments', uploadHeaders)}ab`,
         `${request('POST', '/v1/sessions/import?id=copy', importHeaders)}${header}\n${session}\n{"record":"ev`,
       ]) {
+        // Node 22 ends a queued request's body with "aborted" when the connection closes, so the slot came back before
+        // the socket was listened to as well; what that adds here is the log below.
         const client = await pipelinedBehindAStream(t, cut);
         await expect.poll(() => exportOutcome(t)).toBe('503 too_many_transfers');
         client.socket.destroy();
