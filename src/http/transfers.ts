@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { RequestTimeout, TooManyTransfers } from '../errors.js';
 import { Slots } from '../slots.js';
+import { onResponseGone } from '../stream/connection-close.js';
 
 /**
  * Transfers are the requests that hold a pool connection while they wait on
@@ -46,7 +47,8 @@ export class TransferSlots {
  *   (the rest of the body is never read);
  * - the response ended or closed first: REQUEST_TIMEOUT_MS's 408 went out
  *   (that answer is written outside the handler, which would otherwise wait
- *   for the rest of the body for ever), or the connection is gone.
+ *   for the rest of the body for ever), or the connection is gone (heard on
+ *   the socket: see `onResponseGone`).
  * Without `idleMs` only the second applies.
  */
 export async function* clientBody(body: Readable, response: ServerResponse, idleMs?: number): AsyncGenerator<Buffer> {
@@ -59,12 +61,13 @@ export async function* clientBody(body: Readable, response: ServerResponse, idle
       let stop: (why: 'idle' | 'closed') => void = () => {};
       const stopped = new Promise<'idle' | 'closed'>((resolve) => (stop = resolve));
       const closed = () => stop('closed');
+      let stopListening = () => {};
       if (response.writableEnded || response.destroyed) closed();
-      else response.once('close', closed);
+      else stopListening = onResponseGone(response, closed);
       const timer = idleMs === undefined ? undefined : setTimeout(() => stop('idle'), idleMs);
       const next = await Promise.race([chunks.next(), stopped]).finally(() => {
         clearTimeout(timer);
-        response.off('close', closed);
+        stopListening();
       });
       if (next === 'idle') throw new RequestTimeout(idleMs ?? 0, true);
       if (next === 'closed') {
@@ -85,13 +88,15 @@ export async function* clientBody(body: Readable, response: ServerResponse, idle
 /**
  * Runs a transfer's handler; an error that comes after its answer went out
  * (the 408 of REQUEST_TIMEOUT_MS) or after its client left is not answered
- * (nobody is there, and fastify would log a second answer as an error).
+ * (nobody is there, and fastify would log a second answer, or the request's
+ * "aborted", as the server's failure). A response queued behind another on
+ * its connection is not destroyed with it on Node 22: the socket tells.
  */
 export async function answerUnlessGone<T>(reply: FastifyReply, handle: () => Promise<T>): Promise<T | undefined> {
   try {
     return await handle();
   } catch (error) {
-    if (!reply.sent && !reply.raw.destroyed) throw error;
+    if (!reply.sent && !reply.raw.destroyed && !reply.request.raw.socket.destroyed) throw error;
     reply.log.debug({ err: error }, 'transfer ended after its answer or its client');
     return undefined;
   }
@@ -104,7 +109,9 @@ export async function answerUnlessGone<T>(reply: FastifyReply, handle: () => Pro
  * full is cut off, like a stream's slow reader (src/stream/sse.ts,
  * writePaced). Whatever ends the body (the end, an error, the cut, the client
  * closing) returns `lines`, so a transaction it holds rolls back and its
- * connection goes back; `settled` runs after that.
+ * connection goes back; `settled` runs after that. The client closing is
+ * heard on its connection too: a body queued behind another response on it
+ * would otherwise wait out `idleMs` on Node 22 (src/stream/connection-close.ts).
  */
 export function readerPacedBody(
   response: ServerResponse,
@@ -115,9 +122,12 @@ export function readerPacedBody(
 ): Readable {
   let stall: NodeJS.Timeout | undefined;
   let done = false;
+  let stopListening = () => {};
   const settle = () => {
     if (done) return;
     done = true;
+    // A keep-alive connection serves download after download: each one's wait on it ends with it.
+    stopListening();
     settled();
   };
   const body = new Readable({
@@ -155,8 +165,9 @@ export function readerPacedBody(
     },
   });
   body.push(head);
-  // Fastify destroys the body when the response closes early; this also covers a client gone before it started piping.
+  // Fastify destroys the body when the response closes early; this also covers a client gone before it started piping,
+  // and a response that never hears its connection close.
   if (response.destroyed) body.destroy();
-  else response.once('close', () => body.destroy());
+  else stopListening = onResponseGone(response, () => body.destroy());
   return body;
 }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { busyBackends as busyBackendsOf } from '../helpers/postgres.js';
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 
 /**
  * The database pool is shared by every request: a client that sends slowly,
@@ -112,8 +113,8 @@ async function expectPoolWhole(t: TestApp): Promise<void> {
   expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
 }
 
-async function appWith(env: Record<string, string>): Promise<TestApp> {
-  const t = await createTestApp({ env: { DB_POOL_MAX: '4', ...env } });
+async function appWith(env: Record<string, string>, log?: ReturnType<typeof logSink>): Promise<TestApp> {
+  const t = await createTestApp({ env: { DB_POOL_MAX: '4', ...env }, ...(log ? { log } : {}) });
   await t.listen();
   await createSession(t, 'bystander');
   return t;
@@ -332,6 +333,88 @@ describe('clients that stall or stop reading, on every route that streams', () =
       await expect.poll(() => left.filter((client) => paused.includes(client) && !client.answered()).length, { interval: 50 }).toBe(0);
       await expectPoolWhole(t);
       await expectAnswered(t);
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+});
+
+describe('transfers pipelined on one connection', () => {
+  const request = (method: string, path: string, headers: Record<string, string> = {}) =>
+    `${method} ${path} HTTP/1.1\r\n${Object.entries({ host: 'x', ...headers }).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
+
+  /** An export of the bystander (a few lines) as it comes back: 200, or the code of its refusal. */
+  async function exportOutcome(t: TestApp): Promise<string> {
+    const res = await fetch(`${t.baseUrl}/v1/sessions/bystander/export`, { signal: AbortSignal.timeout(2000) });
+    const text = await res.text();
+    return res.status === 200 ? '200' : `${res.status} ${codeOf(text)}`;
+  }
+
+  /** Every MAX_TRANSFERS slot is free: as many exports at once as there are slots are all served. */
+  async function expectTransfersFree(t: TestApp): Promise<void> {
+    const outcomes = await Promise.all(Array.from({ length: t.config.maxTransfers }, () => exportOutcome(t)));
+    expect(outcomes).toEqual(outcomes.map(() => '200'));
+  }
+
+  /**
+   * Behind a stream that holds the connection, `transfers` (GETs and a last request whose body stops halfway),
+   * each answered by the server but queued behind the stream: on Node 22 their responses never hear the connection
+   * close (Node 24 closes them), so only the socket can tell them.
+   */
+  async function pipelinedBehindAStream(t: TestApp, transfers: string): Promise<RawClient> {
+    const client = await connect(t.baseUrl);
+    client.socket.write(request('GET', '/v1/sessions/bystander/stream') + transfers);
+    client.read();
+    await expect.poll(() => statusOf(client.answer())).toBe(200);
+    return client;
+  }
+
+  it('exports and downloads queued behind a stream give their slots and connections back when the connection closes, not at TRANSFER_IDLE_TIMEOUT_MS', async () => {
+    // The idle timeout is far past the polls below: what frees them is the connection closing.
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '600000', MAX_TRANSFERS: '2' });
+    try {
+      await largeSession(t, 'big');
+      const [attachment] = (await call(t.app, 'GET', '/v1/sessions/big/attachments')).json().attachments;
+      const download = request('GET', `/v1/sessions/big/attachments/${attachment.attachment_id}`);
+      const exported = request('GET', '/v1/sessions/big/export');
+      // A download holds no slot and no connection between its slices (what it buffers is test/unit/transfers.test.ts's):
+      // here the downloads are what the exports are queued among.
+      const client = await pipelinedBehindAStream(t, download + exported + download + exported + download);
+      // Each export holds a slot and its snapshot's connection while its answer waits its turn; both slots are taken.
+      await expect.poll(() => exportOutcome(t)).toBe('503 too_many_transfers');
+      await expect.poll(async () => (await busyBackends(t)).length).toBe(2);
+      client.socket.destroy();
+      await expect.poll(() => exportOutcome(t), { timeout: 5000 }).toBe('200');
+      await expectTransfersFree(t);
+      await expectPoolWhole(t);
+    } finally {
+      await closeAll(t);
+    }
+  }, 25_000);
+
+  it('an upload and an import queued behind a stream, their bodies cut halfway, give their slots and connections back when the connection closes', async () => {
+    const log = logSink('warn');
+    const t = await appWith({ TRANSFER_IDLE_TIMEOUT_MS: '600000', MAX_TRANSFERS: '1' }, log);
+    try {
+      await createSession(t, 'up');
+      const file = await (await fetch(`${t.baseUrl}/v1/sessions/bystander/export`)).text();
+      const [header, session] = file.split('\n');
+      for (const cut of [
+        `${request('POST', '/v1/sessions/up/attachments', uploadHeaders)}ab`,
+        `${request('POST', '/v1/sessions/import?id=copy', importHeaders)}${header}\n${session}\n{"record":"ev`,
+      ]) {
+        // Node 22 ends a queued request's body with "aborted" when the connection closes, so the slot came back before
+        // the socket was listened to as well; what that adds here is the log below.
+        const client = await pipelinedBehindAStream(t, cut);
+        await expect.poll(() => exportOutcome(t)).toBe('503 too_many_transfers');
+        client.socket.destroy();
+        await expect.poll(() => exportOutcome(t), { timeout: 5000 }).toBe('200');
+        await expectTransfersFree(t);
+        await expectPoolWhole(t);
+      }
+      expect((await call(t.app, 'GET', '/v1/sessions/copy')).statusCode).toBe(404);
+      // A client that left is no failure of the server's: the only errors logged are the refusals above (503s are logged).
+      expect(log.entries().filter((entry) => entry.level >= 50 && entry.err?.code !== 'too_many_transfers')).toEqual([]);
     } finally {
       await closeAll(t);
     }

@@ -1,5 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RequestTimeout, TooManyTransfers } from '../../src/errors.js';
@@ -10,9 +11,22 @@ import { clientBody, readerPacedBody, TransferSlots } from '../../src/http/trans
  * connection for ever. `lines` stand for an export's reads: their `finally`
  * is where the transaction rolls back and the connection goes back.
  */
+/** A client's connection: it may close while a response on it hears nothing (one queued behind another, on Node 22). */
+class FakeSocket extends EventEmitter {
+  destroyed = false;
+  close(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
 class FakeResponse extends EventEmitter {
   destroyed = false;
   writableEnded = false;
+  readonly req = { socket: new FakeSocket() as unknown as Socket };
+  get connection(): FakeSocket {
+    return this.req.socket as unknown as FakeSocket;
+  }
   close(): void {
     this.destroyed = true;
     this.emit('close');
@@ -83,6 +97,32 @@ describe('readerPacedBody', () => {
     expect(settled).toBe(1);
   });
 
+  it('returns the lines when the connection closes though the response never hears it (queued behind another), not after idleMs', async () => {
+    const { lines, released } = exportLike(1000);
+    const first = await lines.next();
+    const response = new FakeResponse();
+    let settled = 0;
+    const body = readerPacedBody(response.res, first.value as string, lines, 60_000, () => settled++);
+    // A response queued behind another takes what it is given until its buffer is full, then waits for its turn.
+    body.pipe(new Writable({ highWaterMark: 1024, write: () => {} }));
+    await new Promise((resolve) => setImmediate(resolve));
+    response.connection.close();
+    await once(body, 'close');
+    expect(released()).toBe(true);
+    expect(settled).toBe(1);
+  });
+
+  it('stops listening to its connection once it ended: a keep-alive connection serves download after download', async () => {
+    const response = new FakeResponse();
+    for (let download = 0; download < 3; download++) {
+      const { lines } = exportLike(5);
+      const first = await lines.next();
+      const body = readerPacedBody(response.res, first.value as string, lines, 60_000, () => {});
+      for await (const _chunk of body);
+      expect(response.listenerCount('close')).toBe(0);
+    }
+  });
+
   it('cuts a reader that takes nothing once its buffers are full, and returns the lines', async () => {
     const { lines, released } = exportLike(1000);
     const first = await lines.next();
@@ -140,5 +180,17 @@ describe('clientBody', () => {
     })();
     await expect(reading).rejects.toThrow(/answered or its connection closed before its body ended/);
     expect(request.destroyed).toBe(true);
+  });
+
+  it('ends in an error when the connection closes though the response never hears it (queued behind another)', async () => {
+    const request = new PassThrough();
+    request.write('ab');
+    const response = new FakeResponse();
+    const reading = (async () => {
+      for await (const _chunk of clientBody(request, response.res, 60_000)) response.connection.close();
+    })();
+    await expect(reading).rejects.toThrow(/answered or its connection closed before its body ended/);
+    expect(request.destroyed).toBe(true);
+    expect(response.listenerCount('close')).toBe(0);
   });
 });
