@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import cors from '@fastify/cors';
+import fastifyCors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
@@ -53,8 +53,10 @@ import { stateLimitsFor } from './state/store.js';
 import { buildStreamSide } from './stream/stream-side.js';
 import { LISTEN_APPLICATION_PREFIX } from './stream/listen-connection.js';
 import { streamRoutes } from './stream/routes.js';
-import { DS_REQUEST_HEADERS, DS_RESPONSE_HEADERS, streamsFaceRoutes } from './streams/routes.js';
+import { streamsFaceRoutes } from './streams/routes.js';
 import { HEADER } from 'session-sync/client/protocol';
+import { headersWithoutHooks, registerSecurityHeaders } from './http/answer-headers.js';
+import { corsRule } from './http/cors.js';
 
 export interface AppOptions {
   config: Config;
@@ -114,6 +116,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     redact: ['req.headers.authorization', `req.headers["${HEADER.leaseToken}"]`],
     serializers: { req: serializeRequest, err: serializeError },
   };
+  const cors = config.corsOrigins.length ? corsRule(config.corsOrigins) : undefined;
   const app = Fastify({
     logger: logger === false ? false : { level: config.logLevel, ...(typeof logger === 'object' ? logger : {}), ...redaction },
     bodyLimit: config.limits.maxBodyBytes,
@@ -124,7 +127,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Streams stay open for hours and heartbeats keep them busy; no socket inactivity cut.
     connectionTimeout: 0,
-    frameworkErrors: frameworkErrorHandler,
+    frameworkErrors: frameworkErrorHandler((request) => headersWithoutHooks(request, cors)),
     clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
     // Longer than any valid id (128), so a too-long id gets the schema's 400, not the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
@@ -212,28 +215,13 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   metrics.observeWaitingWrites(() => services.writeGroups.load.waiting);
 
   registerErrorHandlers(app, metrics);
+  // Before the hooks that refuse (503 while draining, 408, 401): their refusals carry these headers too.
+  registerSecurityHeaders(app);
+  if (cors) await app.register(fastifyCors, cors);
   // Before authentication: a draining server refuses, and a slow body is timed, whoever sends it.
   registerShutdownRefusal(app);
   registerBodyTimeout(app, config.requestTimeoutMs);
   registerUnreadBodyDrain(app);
-  if (config.corsOrigins.length) {
-    await app.register(cors, {
-      origin: config.corsOrigins,
-      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: [
-        'authorization',
-        'content-type',
-        HEADER.idempotencyKey,
-        HEADER.leaseToken,
-        HEADER.lastEventId,
-        'if-none-match',
-        // The Durable Streams face's (streams/routes.ts).
-        ...DS_REQUEST_HEADERS,
-      ],
-      exposedHeaders: ['etag', HEADER.idempotentReplayed, 'location', HEADER.retryAfter, 'content-type', ...DS_RESPONSE_HEADERS],
-      maxAge: 600,
-    });
-  }
   registerAuth(app, config.authSecret);
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(

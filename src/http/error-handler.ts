@@ -1,4 +1,4 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
@@ -134,15 +134,22 @@ export function replyWithProblem(reply: FastifyReply, request: FastifyRequest, p
   return reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problemDocument(problem, request.url));
 }
 
-/** For answers written outside fastify's lifecycle (a timeout while the body is still being read). */
-export function writeRawProblem(res: ServerResponse, url: string, problem: ApiError): void {
+/**
+ * For answers written outside fastify's lifecycle (a timeout while the body
+ * is still being read): with the headers the hooks set on the reply (CORS,
+ * nosniff), which only fastify's send would otherwise write.
+ */
+export function writeRawProblem(reply: FastifyReply, url: string, problem: ApiError): void {
   const body = JSON.stringify(problemDocument(problem, url));
-  res.writeHead(problem.status, {
+  const set: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) set[name] = value;
+  reply.raw.writeHead(problem.status, {
+    ...set,
     ...problem.headers,
     'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
     'content-length': Buffer.byteLength(body),
   });
-  res.end(body);
+  reply.raw.end(body);
 }
 
 /** How long a refused connection may still take its answer before it is destroyed. */
@@ -154,7 +161,10 @@ const CLIENT_ERROR_LINGER_MS = 1000;
  * space or non-ASCII byte in the path, headers past Node's size limit, Node's
  * backstop request timeout) is answered with a problem document like every
  * other refusal, instead of fastify's default JSON; then the socket closes,
- * since what follows on it cannot be parsed.
+ * since what follows on it cannot be parsed. It has no CORS headers: the
+ * request's headers were never parsed, so its Origin is unknown (Node hands
+ * over only the last bytes read). Of these refusals a browser meets only
+ * headers past the limit, and sees them as a network error.
  */
 export function clientErrorHandler(requestTimeoutMs: number) {
   return (error: Error & { code?: string; reason?: string }, socket: Duplex): void => {
@@ -184,9 +194,15 @@ export function clientErrorHandler(requestTimeoutMs: number) {
   };
 }
 
-/** Errors fastify raises before routing (bad URL encoding, oversized params): problem+json too. */
-export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  void replyWithProblem(reply, request, beforeRouting(error, request.url));
+/**
+ * Errors fastify raises before routing (bad URL encoding, oversized params):
+ * problem+json too. No hook runs for them, so `headers` gives what the hooks
+ * would have set (CORS, nosniff).
+ */
+export function frameworkErrorHandler(headers: (request: FastifyRequest) => Record<string, string>) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    void replyWithProblem(reply.headers(headers(request)), request, beforeRouting(error, request.url));
+  };
 }
 
 function beforeRouting(error: FastifyError, url: string): ApiError {
@@ -200,7 +216,11 @@ function beforeRouting(error: FastifyError, url: string): ApiError {
 
 export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): void {
   const allowed = new AllowedMethods();
-  app.addHook('onRoute', (route) => allowed.add(route.method, route.url));
+  app.addHook('onRoute', (route) => {
+    // A route on every path (@fastify/cors's OPTIONS * answering preflights) says nothing about which paths exist:
+    // counted, it made every unknown path a 405 allowing only OPTIONS.
+    if (route.url !== '*') allowed.add(route.method, route.url);
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem =
       missingBody(error, request) ?? toApiError(error, request.routeOptions.bodyLimit, request.headers['content-type']);

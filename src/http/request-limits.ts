@@ -22,7 +22,7 @@ export function registerBodyTimeout(app: FastifyInstance, timeoutMs: number): vo
       }
       // Fastify is still waiting for the body: this answer is written here, and fastify must not write another.
       reply.hijack();
-      writeRawProblem(reply.raw, request.url, new RequestTimeout(timeoutMs));
+      writeRawProblem(reply, request.url, new RequestTimeout(timeoutMs));
       // Stryker disable next-line StringLiteral,ArrowFunction,CallExpression: belt and braces; the 408 carries Connection: close, after which Node's server destroys the socket itself once the answer is flushed (test/http/request-limits.test.ts checks the socket is let go)
       reply.raw.once('finish', () => req.socket.destroy());
     }, timeoutMs).unref();

@@ -31,7 +31,7 @@ import { Forbidden } from '../auth/plugin.js';
  * Producers: producer-append.ts; forks: fork-store.ts; expiry: stream-expiry.ts.
  */
 
-/** The protocol's headers a browser may send and read (CORS, `app.ts`). */
+/** The protocol's headers a browser may send and read (CORS, `http/cors.ts`). */
 export const DS_REQUEST_HEADERS = [
   DS_HEADER.seq,
   DS_HEADER.ttl,
@@ -55,6 +55,17 @@ export const DS_RESPONSE_HEADERS = [
   DS_HEADER.producerExpectedSeq,
   DS_HEADER.producerReceivedSeq,
 ];
+
+/**
+ * On every answer under the face, its refusals included: a stream's bytes
+ * are whatever its writers sent, never to be sniffed as another type, and
+ * any origin may load them (the protocol's conformance suite checks both).
+ * Set by path for every answer, routed or not (http/answer-headers.ts).
+ */
+export const STREAM_FACE_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'cross-origin',
+} as const;
 
 /** A catch-up page that is not the tail never changes: caches may keep it a while. */
 const HISTORY_CACHE_CONTROL = 'private, max-age=60, stale-while-revalidate=300';
@@ -100,11 +111,6 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
       request.log.warn({ err, session: sessionOf(request) }, 'deleting an expired stream failed');
     }
   });
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('cross-origin-resource-policy', 'cross-origin');
-  });
-
   const sessionOf = (request: FastifyRequest) => request.streamSessionId as string;
 
   // A soft-deleted stream (a forked source deleted, kept for its forks) is not found by the session
@@ -328,9 +334,6 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
       throw error;
     }
     const { contentType } = admitted.first.page.head;
-    // The response is taken over from here: the onSend hook does not run, so its headers are set now.
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('cross-origin-resource-policy', 'cross-origin');
     reply.hijack();
     const writer = new SseWriter(reply.raw, config.stream.maxBufferedBytes, services.streamAdmission.outputLedger);
     const inherited = Object.fromEntries(

@@ -221,6 +221,42 @@ describe('CORS', () => {
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  // A refusal a page on a listed origin cannot read is a network error to it, with nothing to show.
+  describe('on answers no route gives, also those the router gives before any hook runs', () => {
+    const listed = 'https://dash.example.com';
+    const cases = [
+      { what: 'a bad %-escape', method: 'GET', url: '/v1/sessions/%zz', status: 400, code: 'invalid_request', face: false },
+      { what: 'an over-long parameter', method: 'GET', url: `/v1/sessions/${'a'.repeat(1100)}`, status: 400, code: 'invalid_request', face: false },
+      { what: 'a bad %-escape on the streams face', method: 'GET', url: '/v1/stream/team-a/%zz', status: 400, code: 'invalid_stream_path', face: true },
+      { what: 'an unknown route', method: 'GET', url: '/nowhere', status: 404, code: 'not_found', face: false },
+      { what: 'a method a path has not', method: 'PATCH', url: '/v1/sessions', status: 405, code: 'method_not_allowed', face: false },
+      { what: 'a method the streams face has not', method: 'PATCH', url: '/v1/stream/team-a/1', status: 405, code: 'method_not_allowed', face: true },
+    ] as const;
+
+    it.each(cases)('$what ($status $code) has the CORS and security headers of a routed answer', async ({ method, url, status, code, face }) => {
+      const routed = await call(t.app, 'GET', face ? '/v1/stream/team-a/1' : '/v1/sessions/team-a:1', undefined, {
+        ...bearer(admin),
+        origin: listed,
+      });
+      expect(routed.statusCode).toBe(200);
+      const res = await t.app.inject({ method, url, headers: { ...bearer(admin), origin: listed } });
+      expectProblem(res, status, code);
+      expect(res.headers['access-control-allow-origin']).toBe(listed);
+      for (const name of ['access-control-allow-origin', 'access-control-expose-headers', 'vary', 'cross-origin-resource-policy']) {
+        expect(res.headers[name], name).toBe(routed.headers[name]);
+      }
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['cross-origin-resource-policy']).toBe(face ? 'cross-origin' : undefined);
+    });
+
+    it.each(cases)('$what ($status $code) does not allow an unlisted origin', async ({ method, url, status, code }) => {
+      const res = await t.app.inject({ method, url, headers: { ...bearer(admin), origin: 'https://evil.example.com' } });
+      expectProblem(res, status, code);
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    });
+  });
+
   it('reaches SSE responses too', async () => {
     const stream = await SseClient.open(`${t.baseUrl}/v1/sessions/team-a:1/stream?live=false`, {
       ...bearer(admin),

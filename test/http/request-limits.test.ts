@@ -31,19 +31,26 @@ function parse(raw: string): { status: number; headers: Record<string, string>; 
   return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) };
 }
 
+/** A page on this origin reads the refusals below only if they carry the CORS headers of every other answer. */
+const LISTED = 'https://dash.example.com';
+
 describe('request timeouts and shutdown answers', () => {
   it('a body that stalls gets a 408 problem once REQUEST_TIMEOUT_MS passes, and its connection closes', async () => {
-    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000' } });
+    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000', CORS_ORIGINS: LISTED } });
     await t.listen();
     try {
       const slow = await connect(t.baseUrl);
-      slow.socket.write('POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"id":');
+      slow.socket.write(
+        `POST /v1/sessions HTTP/1.1\r\nHost: x\r\nOrigin: ${LISTED}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"id":`,
+      );
       // Bounded well above the 1 s configured, well below the 30 s Node checks at.
       await Promise.race([slow.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('no 408 in 10 s')), 10_000))]);
       const answer = parse(slow.answer());
       expect(answer.status).toBe(408);
       expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(answer.body).toMatchObject({ status: 408, code: 'request_timeout', limit_ms: 1000, instance: '/v1/sessions' });
+      expect(answer.headers['access-control-allow-origin']).toBe(LISTED);
+      expect(answer.headers['x-content-type-options']).toBe('nosniff');
       // The server is fine, and a stream (whose request is complete) is not cut by this timer.
       expect((await fetch(`${t.baseUrl}/healthz`)).status).toBe(200);
     } finally {
@@ -52,13 +59,13 @@ describe('request timeouts and shutdown answers', () => {
   }, 20_000);
 
   it('a request that arrives while the server drains gets a 503 problem with Connection: close', async () => {
-    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '5000' } });
+    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '5000', CORS_ORIGINS: LISTED } });
     await t.listen();
     // An unfinished request keeps the server draining; a second connection has started its request.
     const inFlight = await connect(t.baseUrl);
     inFlight.socket.write('POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{');
     const late = await connect(t.baseUrl);
-    late.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    late.socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: ${LISTED}\r\n`);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const closing = t.close();
     await expect.poll(() => t.app.server.listening).toBe(false);
@@ -70,6 +77,8 @@ describe('request timeouts and shutdown answers', () => {
     expect(answer.headers.connection).toBe('close');
     expect(answer.headers['retry-after']).toBe('1');
     expect(answer.body).toMatchObject({ status: 503, code: 'shutting_down' });
+    expect(answer.headers['access-control-allow-origin']).toBe(LISTED);
+    expect(answer.headers['x-content-type-options']).toBe('nosniff');
     inFlight.socket.destroy();
     await closing;
   }, 20_000);

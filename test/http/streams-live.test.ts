@@ -210,6 +210,7 @@ describe('SSE (PROTOCOL 5.8)', () => {
       expect(client.headers.get('content-length')).toBeNull();
       expect(client.headers.get('stream-sse-data-encoding')).toBeNull();
       expect(client.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(client.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
       await client.waitFor(() => controls(client).length >= 1, 'the first control');
       expect(data(client).map((d) => JSON.parse(d))).toEqual([[{ n: 1 }, { n: 2 }]]);
       expect(controls(client)[0]).toMatchObject({ streamNextOffset: offset(2), upToDate: true });
