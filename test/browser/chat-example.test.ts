@@ -11,12 +11,14 @@ import { createClient } from '../../client/src/index.js';
 import { AGENT } from '../../examples/chat/agent.js';
 import { CSP, type Dashboard, serveDashboard } from '../../examples/chat/serve.js';
 import { freePort } from '../../src/db/embedded.js';
+import { type CheckoutCopy, copyCheckout } from '../helpers/checkout-copy.js';
 import { collected, type SpawnedServer } from '../helpers/server-process.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 // The chat example (examples/chat) in headless Chromium: its page (React, served by its development
 // server with the CSP it ships), its worker as its own process, and a server. First its parts against a
-// test server, then `npm run example` itself, as a person starts it from a fresh clone.
+// test server, then `npm run example` itself, as a person starts it from a fresh clone (a copy of the
+// checkout without its build outputs, test/helpers/checkout-copy.ts).
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Node 22 or later first on PATH, for npm's scripts (the machine's `node` may be older). */
 const PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
@@ -287,11 +289,13 @@ describe('the chat example, its parts: page and worker on a test server', () => 
 
 describe('npm run example', () => {
   let dataDir: string;
+  let clone: CheckoutCopy;
   let example: SpawnedServer | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'chat-example-'));
-  });
+    clone = await copyCheckout();
+  }, 60_000);
   afterAll(async () => {
     try {
       // A failed test leaves it running: Ctrl-C as a person would, then kill what is left.
@@ -302,13 +306,16 @@ describe('npm run example', () => {
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+      await clone?.remove();
     }
   });
 
   it('builds, starts server, worker and page, prints the address; a chat round trip works there; Ctrl-C stops it all', async () => {
     const port = await freePort();
+    // Nothing built yet: the example builds the client, the server and the inspector, then starts on them.
+    expect(existsSync(path.join(clone.dir, 'dist')) || existsSync(path.join(clone.dir, 'client', 'dist'))).toBe(false);
     const child: ChildProcess = spawn('npm', ['run', 'example'], {
-      cwd: root,
+      cwd: clone.dir,
       env: { PATH, HOME: process.env.HOME ?? os.homedir(), DATA_DIR: dataDir, EXAMPLE_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so the test can press Ctrl-C on it: a SIGINT to the group.
@@ -326,6 +333,7 @@ describe('npm run example', () => {
     );
     const [, url, api] = line!;
     expect(url).toBe(`http://127.0.0.1:${port}/`);
+    for (const built of ['client/dist/index.js', 'dist/main.js', 'dist/inspect/inspector.js']) expect(existsSync(path.join(clone.dir, built)), built).toBe(true);
 
     const { page, problems } = await open(url!);
     await newChat(page);

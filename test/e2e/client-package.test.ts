@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,11 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { copyCheckout } from '../helpers/checkout-copy.js';
 import { until } from '../helpers/waits.js';
 
 // The client as its users get it (issue 29): `npm run pack:client`'s tarball installed into a fresh
 // project outside the repository, the worker and dashboard of docs/client.md compiled there under
 // `strict` against the installed package's declarations only, and run with Node against a real server.
+// It is packed in a fresh copy of the checkout (test/helpers/checkout-copy.ts): the script builds
+// client/dist, which must not change under the other test files.
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS = path.join(root, 'docs', 'client.md');
@@ -31,12 +35,19 @@ let tarball: string;
 let t: TestApp;
 
 beforeAll(async () => {
-  const packed = await run('npm', ['run', '--silent', 'pack:client'], { cwd: root });
-  tarball = packed.stdout.trimEnd().split('\n').at(-1)!;
-  project = await mkdtemp(path.join(os.tmpdir(), 'client-package-'));
-  await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'client-user', private: true, type: 'module' }));
-  // From npm's cache when it has them (npm ci filled it), so this works without a network.
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${TYPES_NODE}`, `@types/react@${TYPES_REACT}`], { cwd: project });
+  const clone = await copyCheckout();
+  try {
+    // As on a fresh clone, nothing is built: the script builds the client it packs.
+    expect(existsSync(path.join(clone.dir, 'client', 'dist'))).toBe(false);
+    const packed = await run('npm', ['run', '--silent', 'pack:client'], { cwd: clone.dir });
+    tarball = packed.stdout.trimEnd().split('\n').at(-1)!;
+    project = await mkdtemp(path.join(os.tmpdir(), 'client-package-'));
+    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'client-user', private: true, type: 'module' }));
+    // From npm's cache when it has them (npm ci filled it), so this works without a network.
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${TYPES_NODE}`, `@types/react@${TYPES_REACT}`], { cwd: project });
+  } finally {
+    await clone.remove();
+  }
   t = await createTestApp();
   await t.listen();
 }, 300_000);
