@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { WriteConnection } from './write-connection.js';
 
 /** The pool: a statement sent on it takes any free connection. */
 export type Db = postgres.Sql;
@@ -22,12 +23,17 @@ export interface Database {
   url: string;
   /** The pool every statement of the app runs on, or begins its transaction on. */
   db: Db;
+  /** Connections of their own for write transactions (`writeConnections` of `poolMax`), see `WriteConnection`. */
+  writeConnections: WriteConnection[];
   close(timeoutSeconds?: number): Promise<void>;
 }
 
 export interface DatabaseOptions {
   url: string;
+  /** Connections in all: the pool's, and the write transactions' own. */
   poolMax: number;
+  /** Of them, how many write transactions have to themselves (`WRITE_CONCURRENCY`); none by default. */
+  writeConnections?: number;
   applicationName?: string;
   /** Fail fast when the database cannot be reached (seconds). */
   connectTimeoutSeconds?: number;
@@ -71,14 +77,15 @@ export function reconnectBackoff(retries: number): number {
 export function connectDatabase({
   url,
   poolMax,
+  writeConnections = 0,
   applicationName = 'session-sync',
   connectTimeoutSeconds = 5,
   onQuery,
 }: DatabaseOptions): Database {
+  if (writeConnections >= poolMax) throw new Error(`write connections (${writeConnections}) must leave the pool some of the ${poolMax}`);
   // Every statement is prepared (postgres.js's default) and cached per connection by its text, which saves a
   // round trip and a plan each time: statement texts keep a fixed shape (a list is one array parameter).
-  const db = postgres(url, {
-    max: poolMax,
+  const options = {
     connect_timeout: connectTimeoutSeconds,
     backoff: reconnectBackoff,
     onnotice: () => {},
@@ -87,10 +94,23 @@ export function connectDatabase({
     // Rows come back with camelCase keys, the names the schema gives the columns: `select last_seq` reads as `row.lastSeq`.
     transform: { column: { from: postgres.toCamel } },
     ...(onQuery ? { debug: (_connection: number, query: string, parameters: unknown[]) => onQuery(query, parameters) } : {}),
-  });
+  };
+  const db = postgres(url, { ...options, max: poolMax - writeConnections });
+  const writes = Array.from(
+    { length: writeConnections },
+    () =>
+      new WriteConnection((onclose) =>
+        // Open until it closes: postgres.js ends an idle or old connection on its own otherwise, and `WriteConnection`
+        // must see every end of its connection as a close (see its comment).
+        postgres(url, { ...options, max: 1, idle_timeout: 0, max_lifetime: 0, onclose }),
+      ),
+  );
   return {
     url,
     db,
-    close: (timeout = 5) => db.end({ timeout }),
+    writeConnections: writes,
+    close: async (timeout = 5) => {
+      await Promise.all([db.end({ timeout }), ...writes.map((connection) => connection.end(timeout))]);
+    },
   };
 }
