@@ -1,3 +1,4 @@
+import net from 'node:net';
 import postgres from 'postgres';
 import { WriteConnection } from './write-connection.js';
 
@@ -74,6 +75,30 @@ export function reconnectBackoff(retries: number): number {
   return (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 1);
 }
 
+/**
+ * Sockets with Nagle's algorithm off (TCP_NODELAY, as libpq sets it), for a
+ * client of one connection (`WriteConnection`). postgres.js writes 1 KiB of a
+ * wave of statements at once and the rest at the end of the event loop's
+ * turn; with Nagle's algorithm on, the kernel holds that rest until the
+ * database acknowledges the first part, which it does with its answers. So a
+ * group's writes and COMMIT past 1 KiB (eight deltas) took two round trips
+ * instead of one (test/http/round-trips.test.ts). postgres.js sets no socket
+ * option; its `socket` option makes the socket instead, as postgres.js does:
+ * the hosts of a multi-host URL in turn (one connection, so its turn is the
+ * client's), and the host name kept on the socket, where postgres.js reads the
+ * name a TLS certificate must carry.
+ */
+function socketsWithoutDelay(): (options: { host: string[]; port: number[]; path?: string | false }) => net.Socket {
+  let next = 0;
+  return ({ host, port, path }) => {
+    if (path) return net.connect(path);
+    const index = next;
+    next = (next + 1) % port.length;
+    const socket = net.connect({ host: host[index], port: port[index]!, noDelay: true });
+    return Object.assign(socket, { host: host[index] });
+  };
+}
+
 export function connectDatabase({
   url,
   poolMax,
@@ -102,7 +127,8 @@ export function connectDatabase({
       new WriteConnection((onclose) =>
         // Open until it closes: postgres.js ends an idle or old connection on its own otherwise, and `WriteConnection`
         // must see every end of its connection as a close (see its comment).
-        postgres(url, { ...options, max: 1, idle_timeout: 0, max_lifetime: 0, onclose }),
+        // (`socket` is in postgres.js's documentation, not in its types.)
+        postgres(url, { ...options, max: 1, idle_timeout: 0, max_lifetime: 0, onclose, ...({ socket: socketsWithoutDelay() } as object) }),
       ),
   );
   return {
