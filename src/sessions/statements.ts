@@ -1,6 +1,7 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { Sql } from '../db/client.js';
 import { leaseRunning, sessionExpired } from '../db/clock.js';
+import { startQuery } from '../db/pipeline.js';
 import { type ForkedFrom, sessions } from '../db/schema.js';
 
 /*
@@ -56,11 +57,12 @@ export async function findSessionRecord(pg: Sql, id: string): Promise<SessionRec
 /**
  * Locks the session row for the rest of the transaction: every write to a
  * session sends this first, which serialises writers per session and makes
- * seq and version assignment gapless and commit-ordered.
+ * seq and version assignment gapless and commit-ordered. Sent at once: a
+ * statement the caller sends next goes behind it, and runs once the lock is
+ * held (see `writes/session-write.ts`).
  */
-export async function lockSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
-  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null for update`;
-  return row;
+export function lockSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
+  return startQuery(pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null for update`).then(([row]) => row);
 }
 
 /** Locks the session unless another transaction holds it (sweepers skip busy sessions). */
