@@ -96,13 +96,16 @@ export function firstUserMessagePreview(inputs: MessageInput[]): string | undefi
 }
 
 export async function appendMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<Change & { messages: MessageView[] }> {
-  const rows = await storeInputs(tx, session, inputs);
   const preview = session.firstUserMessage === null ? firstUserMessagePreview(inputs) : undefined;
-  const version = await bumpConversation(tx, session, {
-    messageSeq: session.messageSeq + rows.length,
-    messageCount: session.messageCount + rows.length,
-    ...(preview === undefined ? {} : { firstUserMessage: preview }),
-  });
+  // Both sent at once, one round trip for the two (an insert returns a row per input).
+  const [rows, version] = await Promise.all([
+    storeInputs(tx, session, inputs),
+    bumpConversation(tx, session, {
+      messageSeq: session.messageSeq + inputs.length,
+      messageCount: session.messageCount + inputs.length,
+      ...(preview === undefined ? {} : { firstUserMessage: preview }),
+    }),
+  ]);
   return { messages: rows.map(toView), events: rows.map(appendedEvent), version };
 }
 

@@ -1,5 +1,6 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Sql } from '../db/client.js';
+import { startQuery } from '../db/pipeline.js';
 import { leaseRunning, nowPlusMs } from '../db/clock.js';
 import type { BATCH_STATUSES, CLAIM_STATUSES } from '../values.js';
 
@@ -51,9 +52,9 @@ export async function findSessionsWithDeadClaims(pg: Sql, batch: number): Promis
 
 /** A new batch waits for the worker behind every batch queued before it. */
 export async function insertBatch(pg: Sql, sid: number, batchId: string, itemsJson: string): Promise<BatchRow> {
-  const [row] = await pg<BatchRow[]>`
+  const [row] = await startQuery(pg<BatchRow[]>`
     insert into queue_batches (batch_id, session_sid, items) values (${batchId}, ${sid}, ${itemsJson}::json)
-    returning id, batch_id, status, items, created_at`;
+    returning id, batch_id, status, items, created_at`);
   if (!row) throw new Error('enqueue returned no row');
   return row;
 }

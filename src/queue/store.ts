@@ -31,12 +31,15 @@ function toView(row: BatchRow, status: BatchStatus = row.status): BatchView {
 
 const event = (type: string, data: unknown): NewEvent => ({ type, dataJson: JSON.stringify(data) });
 
-/** Queues a batch; `itemsJson` is the items' JSON text, already size-checked. */
-export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): Promise<{ view: BatchView; events: NewEvent[] }> {
+/**
+ * Queues a batch; `itemsJson` is the items' JSON text, already size-checked.
+ * The insert is sent at once and the events to append are known before its
+ * answer, so the caller sends them in the same round trip.
+ */
+export function enqueue(tx: Tx, session: SessionRow, itemsJson: string): { view: Promise<BatchView>; events: NewEvent[] } {
   const batchId = uuidv7();
-  const row = await insertBatch(tx, session.sid, batchId, itemsJson);
   return {
-    view: toView(row),
+    view: insertBatch(tx, session.sid, batchId, itemsJson).then((row) => toView(row)),
     events: [{ type: EVENT.queueEnqueued, dataJson: `{"batch_id":${JSON.stringify(batchId)},"items":${itemsJson}}` }],
   };
 }
