@@ -194,7 +194,9 @@ export async function commitTurn(
       }
       return leaseToken;
     });
-    events.push(...(await asPart('release_lease', undefined, () => endLease(tx, head, token))));
+    const ended = asPartSync('release_lease', undefined, () => endLease(tx, head, token));
+    sent.push(ended.pending);
+    events.push(...ended.events);
   }
 
   const lastSeq = head.lastSeq + events.length + 1;
