@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { inFlight } from '../db/pipeline.js';
 import { startEventAppend } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
@@ -48,8 +49,9 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const inputs = messages.map((m, i) => ({ role: m.role, kind: m.kind, contentJson: contentJson(m.content, i) }));
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
-        const change = await appendMessages(tx, session, inputs);
-        return { status: 201, body: { messages: change.messages, version: change.version }, pending: startEventAppend(tx, session, change.events)?.pending };
+        const change = appendMessages(tx, session, inputs);
+        const pending = inFlight([change.pending, startEventAppend(tx, session, change.events)?.pending]);
+        return { status: 201, body: { messages: change.messages, version: change.version }, pending };
       });
       return replyWithOutcome(reply, outcome);
     },
@@ -127,7 +129,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await replaceKind(tx, session, input);
-        const pending = startEventAppend(tx, session, change.events)?.pending;
+        const pending = inFlight([change.pending, startEventAppend(tx, session, change.events)?.pending]);
         return { status: 200, body: { message: change.message, archived_seqs: change.archived_seqs, version: change.version }, pending };
       });
       return replyWithOutcome(reply, outcome);
@@ -159,7 +161,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await trimMessages(tx, session, beforeSeq, protectedKinds);
-        return { status: 200, body: { trimmed: change.trimmed, version: change.version }, pending: startEventAppend(tx, session, change.events)?.pending };
+        const pending = inFlight([change.pending, startEventAppend(tx, session, change.events)?.pending]);
+        return { status: 200, body: { trimmed: change.trimmed, version: change.version }, pending };
       });
       return replyWithOutcome(reply, outcome);
     },

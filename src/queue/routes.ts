@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { inFlight } from '../db/pipeline.js';
 import { startEventAppend } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
@@ -40,10 +41,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       // The items also travel in the batch's queue.enqueued event.
       const itemsJson = jsonWithin(items, config.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES').json;
       const outcome = await writeSession(services, dashboardWrite(request.params.id), writeCaller(request), async (tx, session) => {
-        const { view, events } = enqueue(tx, session, itemsJson);
-        // Sent behind the insert, before its answer; it rides with the COMMIT.
-        const appended = startEventAppend(tx, session, events);
-        return { status: 201, body: await view, pending: appended?.pending };
+        const { view, events, pending } = enqueue(tx, session, itemsJson);
+        return { status: 201, body: view, pending: inFlight([pending, startEventAppend(tx, session, events)?.pending]) };
       });
       return replyWithOutcome(reply, outcome);
     },

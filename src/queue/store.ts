@@ -11,7 +11,7 @@ import {
   expireDeadClaims,
   extendClaim,
   findClaimStatus,
-  insertBatch,
+  sendBatchInsert,
   insertClaim,
   lockBatchStatus,
   lockPendingBatches,
@@ -33,14 +33,16 @@ const event = (type: string, data: unknown): NewEvent => ({ type, dataJson: JSON
 
 /**
  * Queues a batch; `itemsJson` is the items' JSON text, already size-checked.
- * The insert is sent at once and the events to append are known before its
- * answer, so the caller sends them in the same round trip.
+ * The insert is sent, not awaited (`pending`): the batch is what it stores,
+ * pending since the transaction's clock (`session.now`), so the caller sends
+ * the events to append with it.
  */
-export function enqueue(tx: Tx, session: SessionRow, itemsJson: string): { view: Promise<BatchView>; events: NewEvent[] } {
+export function enqueue(tx: Tx, session: SessionRow, itemsJson: string): { view: BatchView; events: NewEvent[]; pending: Promise<unknown> } {
   const batchId = uuidv7();
   return {
-    view: insertBatch(tx, session.sid, batchId, itemsJson).then((row) => toView(row)),
+    view: { batch_id: batchId, status: 'pending', items: JSON.parse(itemsJson) as unknown[], created_at: session.now.toISOString() },
     events: [{ type: EVENT.queueEnqueued, dataJson: `{"batch_id":${JSON.stringify(batchId)},"items":${itemsJson}}` }],
+    pending: sendBatchInsert(tx, session.sid, batchId, itemsJson),
   };
 }
 

@@ -162,7 +162,8 @@ export async function commitTurn(
   const events: NewEvent[] = [...input.events];
   let messageIds: string[] = [];
   if (input.messages.length) {
-    const change = await asPart('messages', undefined, () => appendMessages(tx, head, input.messages));
+    const change = asPartSync('messages', undefined, () => appendMessages(tx, head, input.messages));
+    sent.push(change.pending);
     events.push(...change.events);
     messageIds = change.messages.map((m) => m.id);
   }
