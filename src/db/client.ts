@@ -24,16 +24,20 @@ export interface Database {
   url: string;
   /** The pool every statement of the app runs on, or begins its transaction on. */
   db: Db;
-  /** Connections of their own for write transactions (`writeConnections` of `poolMax`), see `WriteConnection`. */
+  /** Connections of their own for write transactions, besides the pool's (see `WriteConnection`). */
   writeConnections: WriteConnection[];
   close(timeoutSeconds?: number): Promise<void>;
 }
 
 export interface DatabaseOptions {
   url: string;
-  /** Connections in all: the pool's, and the write transactions' own. */
   poolMax: number;
-  /** Of them, how many write transactions have to themselves (`WRITE_CONCURRENCY`); none by default. */
+  /**
+   * Connections write transactions have to themselves (`WRITE_CONCURRENCY`),
+   * besides the pool's: the pool stays whole for reads, transfers and writes
+   * that run again alone, and no stalled transfer can take a write's. None by
+   * default.
+   */
   writeConnections?: number;
   applicationName?: string;
   /** Fail fast when the database cannot be reached (seconds). */
@@ -107,7 +111,6 @@ export function connectDatabase({
   connectTimeoutSeconds = 5,
   onQuery,
 }: DatabaseOptions): Database {
-  if (writeConnections >= poolMax) throw new Error(`write connections (${writeConnections}) must leave the pool some of the ${poolMax}`);
   // Every statement is prepared (postgres.js's default) and cached per connection by its text, which saves a
   // round trip and a plan each time: statement texts keep a fixed shape (a list is one array parameter).
   const options = {
@@ -120,7 +123,7 @@ export function connectDatabase({
     transform: { column: { from: postgres.toCamel } },
     ...(onQuery ? { debug: (_connection: number, query: string, parameters: unknown[]) => onQuery(query, parameters) } : {}),
   };
-  const db = postgres(url, { ...options, max: poolMax - writeConnections });
+  const db = postgres(url, { ...options, max: poolMax });
   const writes = Array.from(
     { length: writeConnections },
     () =>

@@ -40,7 +40,7 @@ afterEach(async () => {
 /** A write connection per transaction under the limit, when the groups run on them. */
 function connections(maxInFlight: number) {
   if (!onWriteConnections) return {};
-  const database = connectDatabase({ url, poolMax: maxInFlight + 1, writeConnections: maxInFlight });
+  const database = connectDatabase({ url, poolMax: 1, writeConnections: maxInFlight });
   opened.push(database);
   return { connections: database.writeConnections };
 }
