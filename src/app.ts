@@ -200,6 +200,7 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
         maxInFlight: config.writeConcurrency,
         maxGroupSize: MAX_WRITES_PER_TRANSACTION,
         lockWaitMs: writeLockWaitMs ?? GROUP_LOCK_WAIT_MS,
+        connections: database.writeConnections,
         onGroup: ({ writes, outcome, seconds }) => {
           metrics.writeTransactions.inc({ outcome });
           metrics.writeTransactionSeconds.observe(seconds);

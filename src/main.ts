@@ -40,7 +40,12 @@ async function main(): Promise<void> {
     url = embedded.url;
   }
   await runMigrations(url);
-  const database = connectDatabase({ url, poolMax: config.dbPoolMax, connectTimeoutSeconds: config.dbConnectTimeoutSeconds });
+  const database = connectDatabase({
+    url,
+    poolMax: config.dbPoolMax,
+    writeConnections: config.writeConcurrency,
+    connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
+  });
   const app = await buildApp({ config, database, logger: await loggerFor(config) });
   if (embedded) app.log.info({ dataDir: config.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import stableStringify from 'fast-json-stable-stringify';
 import { type Tx } from '../db/client.js';
 import { IdempotencyKeyReused } from '../errors.js';
-import { deleteKey, findKeyedResponse, insertKeyedResponse } from './statements.js';
+import { deleteKey, findKeyedResponse, findKeyedResponseOfSession, insertKeyedResponse, type KeyedResponse } from './statements.js';
 
 export interface IdempotentRequest {
   scope: string;
@@ -38,9 +38,31 @@ export async function findStoredResponse(
   ttlMs: number,
 ): Promise<StoredResponse | undefined> {
   const row = await findKeyedResponse(tx, request.scope, request.key, ttlMs);
-  if (!row) return undefined;
+  return row && storedResponse(tx, request, row, request.scope);
+}
+
+/**
+ * `findStoredResponse` for a key scoped to the incarnation of session
+ * `sessionId` (`request.scope` is the scope less the session's sid, see
+ * `findKeyedResponseOfSession`), sent at once: sent right behind the statement
+ * that locks the session, it runs once the lock is held, and its answer comes
+ * with the lock's, one round trip sooner than asking once the sid is known.
+ * Nothing stored when there is no such session.
+ */
+export async function findStoredResponseOfSession(
+  tx: Tx,
+  sessionId: string,
+  request: IdempotentRequest,
+  ttlMs: number,
+): Promise<StoredResponse | undefined> {
+  const row = await findKeyedResponseOfSession(tx, { sessionId, scopeBefore: request.scope, key: request.key, ttlMs });
+  return row && storedResponse(tx, request, row, row.scope);
+}
+
+/** What a stored row answers: nothing once expired (the key is dropped), a refusal when the key came with another request. */
+async function storedResponse(tx: Tx, request: IdempotentRequest, row: KeyedResponse, scope: string): Promise<StoredResponse | undefined> {
   if (row.expired) {
-    await deleteKey(tx, request.scope, request.key);
+    await deleteKey(tx, scope, request.key);
     return undefined;
   }
   if (row.requestHash !== request.hash) throw new IdempotencyKeyReused(request.key);

@@ -16,12 +16,31 @@ export interface KeyedResponse {
   expired: boolean;
 }
 
-/** The answer stored under the key, if any, and whether it outlived the TTL. */
+/**
+ * The answer stored under the key, if any, and whether it outlived the TTL.
+ * Sent at once, so it goes behind whatever the caller sent before.
+ */
 export async function findKeyedResponse(pg: Sql, scope: string, key: string, ttlMs: number): Promise<KeyedResponse | undefined> {
   // The database's clock decides, as for every expiry (see db/clock.ts): instances' clocks drift.
-  const [row] = await pg<KeyedResponse[]>`
+  const [row] = await startQuery(pg<KeyedResponse[]>`
     select request_hash, status_code, response, created_at < ${nowMinusMs(pg, ttlMs)} as expired
-    from idempotency_keys where scope = ${scope} and key = ${key}`;
+    from idempotency_keys where scope = ${scope} and key = ${key}`);
+  return row;
+}
+
+/**
+ * `findKeyedResponse` for a key scoped to a session's incarnation, whose
+ * scope is `scopeBefore` followed by the session's `sid`: the sid is read
+ * here, so the lookup can be sent before the caller knows it. Sent at once.
+ */
+export async function findKeyedResponseOfSession(
+  pg: Sql,
+  { sessionId, scopeBefore, key, ttlMs }: { sessionId: string; scopeBefore: string; key: string; ttlMs: number },
+): Promise<(KeyedResponse & { scope: string }) | undefined> {
+  const [row] = await startQuery(pg<(KeyedResponse & { scope: string })[]>`
+    select k.scope, k.request_hash, k.status_code, k.response, k.created_at < ${nowMinusMs(pg, ttlMs)} as expired
+    from sessions s join idempotency_keys k on k.scope = ${scopeBefore} || s.sid and k.key = ${key}
+    where s.id = ${sessionId} and s.deleted_at is null`);
   return row;
 }
 

@@ -49,10 +49,10 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         }),
       };
       const outcome = await writeSession(services, claim, writeCaller(request), async (tx, session) => {
-        const grant = await claimLease(tx, session, owner, ttlMs);
+        const { value: grant, pending } = await claimLease(tx, session, owner, ttlMs);
         // The key keeps the answer without its secret (see `reissueLease`).
         const kept: Lease = { owner: grant.owner, fencing_token: grant.fencing_token, expires_at: grant.expires_at };
-        return { status: 201, body: grant, stored: { status: 201, body: kept } };
+        return { status: 201, body: grant, stored: { status: 201, body: kept }, pending };
       });
       return replyWithOutcome(reply, outcome);
     },
@@ -77,10 +77,10 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const token = request.headers[HEADER.leaseToken];
-      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => ({
-        status: 200,
-        body: await renewLease(tx, session, token, request.body.ttl_ms),
-      }));
+      const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
+        const { value, pending } = await renewLease(tx, session, token, request.body.ttl_ms);
+        return { status: 200, body: value, pending };
+      });
       return replyWithOutcome(reply, outcome);
     },
   );
@@ -103,8 +103,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     async (request, reply) => {
       const token = request.headers[HEADER.leaseToken];
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
-        await releaseLease(tx, session, token);
-        return { status: 204, body: null };
+        return { status: 204, body: null, pending: releaseLease(tx, session, token).pending };
       });
       return replyWithOutcome(reply, outcome);
     },

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/client.js';
 import { nowPlusMs } from '../db/clock.js';
+import { startQuery } from '../db/pipeline.js';
 
 /*
  * Every statement of the lease feature. Each write runs against a session row
@@ -39,11 +40,15 @@ export async function extendLease(pg: Sql, sid: number, ttlMs: number): Promise<
   return expiry(row);
 }
 
-/** Nobody holds the lease; its end needs no lease.expired (it was said). The fencing token stays, so the next is higher. */
-export async function clearLease(pg: Sql, sid: number): Promise<void> {
-  await pg`
+/**
+ * Nobody holds the lease; its end needs no lease.expired (it was said). The
+ * fencing token stays, so the next is higher. Sent, not awaited: it may ride
+ * with the COMMIT (see db/pipeline.ts).
+ */
+export function sendClearLease(pg: Sql, sid: number): Promise<unknown> {
+  return startQuery(pg`
     update sessions set lease_owner = null, lease_token_hash = null, lease_expires_at = null, lease_expiry_announced = true
-    where sid = ${sid}`;
+    where sid = ${sid}`);
 }
 
 /** The lease that ran out has had its lease.expired. */

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type Tx } from '../db/client.js';
-import { appendToSession, type NewEvent } from '../events/append.js';
+import { inFlight } from '../db/pipeline.js';
+import { type NewEvent, startEventAppend } from '../events/append.js';
 import { LeaseHeld, LeaseLost } from '../errors.js';
 import type { SessionRow } from '../sessions/store.js';
 import { hashLeaseToken, holdsLease } from './fence.js';
-import { clearLease, extendLease, holdLease, replaceLeaseToken } from './statements.js';
+import { extendLease, holdLease, replaceLeaseToken, sendClearLease } from './statements.js';
 import type { LeaseGrant, Lease } from './view.js';
 import { EVENT } from 'session-sync/client/protocol';
 
@@ -21,8 +22,14 @@ export function pendingExpiryEvent(session: SessionRow): NewEvent | undefined {
   };
 }
 
+/** A lease change, its event append sent to ride with the COMMIT (`WriteResult.pending`). */
+export interface LeaseChange<T> {
+  value: T;
+  pending: Promise<unknown> | undefined;
+}
+
 /** Claims the lease; the session row is locked by the caller. */
-export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttlMs: number): Promise<LeaseGrant> {
+export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttlMs: number): Promise<LeaseChange<LeaseGrant>> {
   if (session.leaseActive && session.leaseOwner !== null && session.leaseExpiresAt !== null) {
     throw new LeaseHeld(session.leaseOwner, session.leaseExpiresAt.toISOString());
   }
@@ -33,8 +40,7 @@ export async function claimLease(tx: Tx, session: SessionRow, owner: string, ttl
   ).toISOString();
   const events = [pendingExpiryEvent(session)].filter((e): e is NewEvent => e !== undefined);
   events.push({ type: EVENT.leaseAcquired, dataJson: JSON.stringify({ owner, fencing_token: fencingToken, expires_at: expiresAt }) });
-  await appendToSession(tx, session, events);
-  return { owner, token, fencing_token: fencingToken, expires_at: expiresAt };
+  return { value: { owner, token, fencing_token: fencingToken, expires_at: expiresAt }, pending: startEventAppend(tx, session, events)?.pending };
 }
 
 /**
@@ -61,7 +67,7 @@ export async function reissueLease(tx: Tx, session: SessionRow, claimed: Lease):
   };
 }
 
-export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<Lease> {
+export async function renewLease(tx: Tx, session: SessionRow, token: string, ttlMs: number | undefined): Promise<LeaseChange<Lease>> {
   if (!holdsLease(session, token)) throw new LeaseLost();
   const ttl = ttlMs ?? session.leaseTtlMs ?? 30_000;
   const expiresAt = await extendLease(tx, session.sid, ttl);
@@ -71,19 +77,25 @@ export async function renewLease(tx: Tx, session: SessionRow, token: string, ttl
     fencing_token: session.leaseFencingToken,
     expires_at: expiresAt.toISOString(),
   };
-  await appendToSession(tx, session, [{ type: EVENT.leaseRenewed, dataJson: JSON.stringify(state) }]);
-  return state;
+  return { value: state, pending: startEventAppend(tx, session, [{ type: EVENT.leaseRenewed, dataJson: JSON.stringify(state) }])?.pending };
 }
 
-export async function releaseLease(tx: Tx, session: SessionRow, token: string): Promise<void> {
-  await appendToSession(tx, session, await endLease(tx, session, token));
+/** Ends the lease; nothing to wait for before the COMMIT. */
+export function releaseLease(tx: Tx, session: SessionRow, token: string): LeaseChange<undefined> {
+  const { events, pending } = endLease(tx, session, token);
+  return { value: undefined, pending: inFlight([pending, startEventAppend(tx, session, events)?.pending]) };
 }
 
-/** Ends the lease and returns its lease.released event, for a caller that appends it with others (a turn). */
-export async function endLease(tx: Tx, session: SessionRow, token: string): Promise<NewEvent[]> {
+/**
+ * Ends the lease and returns its lease.released event, for a caller that
+ * appends it with others (a turn); the update is sent, not awaited (`pending`).
+ */
+export function endLease(tx: Tx, session: SessionRow, token: string): { events: NewEvent[]; pending: Promise<unknown> } {
   if (!holdsLease(session, token)) throw new LeaseLost();
-  await clearLease(tx, session.sid);
-  return [
-    { type: EVENT.leaseReleased, dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
-  ];
+  return {
+    pending: sendClearLease(tx, session.sid),
+    events: [
+      { type: EVENT.leaseReleased, dataJson: JSON.stringify({ owner: session.leaseOwner, fencing_token: session.leaseFencingToken }) },
+    ],
+  };
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { appendToSession } from '../events/append.js';
+import { inFlight } from '../db/pipeline.js';
+import { startEventAppend } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Limit, Seq, StringEnum, Version } from '../shapes.js';
@@ -48,9 +49,9 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const inputs = messages.map((m, i) => ({ role: m.role, kind: m.kind, contentJson: contentJson(m.content, i) }));
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
-        const change = await appendMessages(tx, session, inputs);
-        await appendToSession(tx, session, change.events);
-        return { status: 201, body: { messages: change.messages, version: change.version } };
+        const change = appendMessages(tx, session, inputs);
+        const pending = inFlight([change.pending, startEventAppend(tx, session, change.events)?.pending]);
+        return { status: 201, body: { messages: change.messages, version: change.version }, pending };
       });
       return replyWithOutcome(reply, outcome);
     },
@@ -128,8 +129,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await replaceKind(tx, session, input);
-        await appendToSession(tx, session, change.events);
-        return { status: 200, body: { message: change.message, archived_seqs: change.archived_seqs, version: change.version } };
+        const pending = inFlight([change.pending, startEventAppend(tx, session, change.events)?.pending]);
+        return { status: 200, body: { message: change.message, archived_seqs: change.archived_seqs, version: change.version }, pending };
       });
       return replyWithOutcome(reply, outcome);
     },
@@ -160,8 +161,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const outcome = await writeSession(services, write(request.params.id), writeCaller(request), async (tx, session) => {
         checkExpectedVersion(session, expected);
         const change = await trimMessages(tx, session, beforeSeq, protectedKinds);
-        await appendToSession(tx, session, change.events);
-        return { status: 200, body: { trimmed: change.trimmed, version: change.version } };
+        const pending = inFlight([change.pending, startEventAppend(tx, session, change.events)?.pending]);
+        return { status: 200, body: { trimmed: change.trimmed, version: change.version }, pending };
       });
       return replyWithOutcome(reply, outcome);
     },

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.js';
+import { startQuery } from '../db/pipeline.js';
 import type { messages } from '../db/schema.js';
 
 /*
@@ -29,16 +30,19 @@ export interface NewMessage {
   contentJson: string;
 }
 
-/** Stores the messages, in the order given; returns them as stored. */
-export async function insertMessages(pg: Sql, sid: number, rows: NewMessage[]): Promise<MessageRow[]> {
-  return pg<MessageRow[]>`
+/**
+ * Sends, without waiting for its answer, the insert of the messages in the
+ * order given (it rides with the COMMIT, see db/pipeline.ts). Each is stored
+ * as the caller has it: its `created_at` is the transaction's `now()`.
+ */
+export function sendMessagesInsert(pg: Sql, sid: number, rows: NewMessage[]): Promise<unknown> {
+  return startQuery(pg`
     insert into messages (session_sid, seq, id, role, kind, content)
     select ${sid}, seq, id, role, kind, content::json
     from unnest(
       ${rows.map((row) => row.seq)}::int8[], ${rows.map((row) => row.id)}::text[], ${rows.map((row) => row.role)}::text[],
       ${rows.map((row) => row.kind)}::text[], ${rows.map((row) => row.contentJson)}::text[]
-    ) as input (seq, id, role, kind, content)
-    returning id, seq, role, kind, content::text as content, archived_at, created_at`;
+    ) as input (seq, id, role, kind, content)`);
 }
 
 /** The session's counters a conversation change moved; one left undefined stays as it is. */
@@ -49,15 +53,15 @@ export interface ConversationCounters {
   archivedCount?: number;
 }
 
-/** The conversation is now at `version`, with the counters the change moved. */
-export async function setConversationVersion(pg: Sql, sid: number, version: number, counters: ConversationCounters): Promise<void> {
-  await pg`
+/** Sends, without waiting for its answer: the conversation is now at `version`, with the counters the change moved. */
+export function sendConversationVersion(pg: Sql, sid: number, version: number, counters: ConversationCounters): Promise<unknown> {
+  return startQuery(pg`
     update sessions set message_version = ${version},
       message_seq = coalesce(${counters.messageSeq ?? null}::int8, message_seq),
       message_count = coalesce(${counters.messageCount ?? null}::int4, message_count),
       archived_count = coalesce(${counters.archivedCount ?? null}::int4, archived_count),
       first_user_message = coalesce(${counters.firstUserMessage ?? null}::text, first_user_message)
-    where sid = ${sid}`;
+    where sid = ${sid}`);
 }
 
 /** Archives the session's active messages of a kind (a singleton kind is being replaced); returns their seqs. */

@@ -1,5 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import { type Sql, type Tx } from '../db/client.js';
+import { inFlight } from '../db/pipeline.js';
 import type { NewEvent } from '../events/append.js';
 import { VersionConflict } from '../errors.js';
 import type { SessionRow } from '../sessions/store.js';
@@ -7,11 +8,11 @@ import {
   archiveBefore,
   archiveKind,
   type ConversationCounters,
-  insertMessages,
   listMessageRows,
   type MessageRow,
   type Role,
-  setConversationVersion,
+  sendConversationVersion,
+  sendMessagesInsert,
 } from './statements.js';
 import type { MessageView } from './view.js';
 import { EVENT } from 'session-sync/client/protocol';
@@ -51,31 +52,40 @@ export function checkExpectedVersion(session: SessionRow, expected: number | und
   }
 }
 
-/** Bumps the conversation version by one, with the counters the change moved. */
-async function bumpConversation(tx: Tx, session: SessionRow, counters: ConversationCounters): Promise<number> {
+/** Bumps the conversation version by one, with the counters the change moved: sent, not awaited. */
+function bumpConversation(tx: Tx, session: SessionRow, counters: ConversationCounters): { version: number; pending: Promise<unknown> } {
   const version = session.messageVersion + 1;
-  await setConversationVersion(tx, session.sid, version, counters);
-  return version;
+  return { version, pending: sendConversationVersion(tx, session.sid, version, counters) };
 }
 
-/** Stores the inputs as the messages after the session's last one. */
-async function storeInputs(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<MessageRow[]> {
-  return insertMessages(
+/**
+ * Stores the inputs as the messages after the session's last one: sent, not
+ * awaited. The rows are what the insert stores, every value chosen here but
+ * `created_at`, which is the transaction's clock (`session.now`).
+ */
+function storeInputs(tx: Tx, session: SessionRow, inputs: MessageInput[]): { rows: MessageRow[]; pending: Promise<unknown> } {
+  const rows: MessageRow[] = inputs.map((input, i) => ({
+    id: uuidv7(),
+    seq: session.messageSeq + i + 1,
+    role: input.role,
+    kind: input.kind ?? 'message',
+    content: input.contentJson,
+    archivedAt: null,
+    createdAt: session.now,
+  }));
+  const pending = sendMessagesInsert(
     tx,
     session.sid,
-    inputs.map((input, i) => ({
-      seq: session.messageSeq + i + 1,
-      id: uuidv7(),
-      role: input.role,
-      kind: input.kind ?? 'message',
-      contentJson: input.contentJson,
-    })),
+    rows.map(({ id, seq, role, kind, content }) => ({ id, seq, role, kind, contentJson: content })),
   );
+  return { rows, pending };
 }
 
+/** A conversation change: the events to append, the new version, and its statements, sent to ride with the COMMIT. */
 export interface Change {
   events: NewEvent[];
   version: number;
+  pending: Promise<unknown>;
 }
 
 /** How long the session list's `first_user_message` may be, in characters (code points). */
@@ -95,15 +105,20 @@ export function firstUserMessagePreview(inputs: MessageInput[]): string | undefi
   return Array.from(text).slice(0, FIRST_USER_MESSAGE_CHARS).join('');
 }
 
-export async function appendMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Promise<Change & { messages: MessageView[] }> {
-  const rows = await storeInputs(tx, session, inputs);
+export function appendMessages(tx: Tx, session: SessionRow, inputs: MessageInput[]): Change & { messages: MessageView[] } {
   const preview = session.firstUserMessage === null ? firstUserMessagePreview(inputs) : undefined;
-  const version = await bumpConversation(tx, session, {
-    messageSeq: session.messageSeq + rows.length,
-    messageCount: session.messageCount + rows.length,
+  const stored = storeInputs(tx, session, inputs);
+  const bumped = bumpConversation(tx, session, {
+    messageSeq: session.messageSeq + inputs.length,
+    messageCount: session.messageCount + inputs.length,
     ...(preview === undefined ? {} : { firstUserMessage: preview }),
   });
-  return { messages: rows.map(toView), events: rows.map(appendedEvent), version };
+  return {
+    messages: stored.rows.map(toView),
+    events: stored.rows.map(appendedEvent),
+    version: bumped.version,
+    pending: inFlight([stored.pending, bumped.pending]),
+  };
 }
 
 const ascending = (seqs: number[]): number[] => seqs.sort((a, b) => a - b);
@@ -115,10 +130,9 @@ export async function replaceKind(
   input: MessageInput & { kind: string },
 ): Promise<Change & { message: MessageView; archived_seqs: number[] }> {
   const archivedSeqs = ascending(await archiveKind(tx, session.sid, input.kind));
-  const [row] = await storeInputs(tx, session, [input]);
-  // Stryker disable next-line StringLiteral: unreachable; an INSERT of one row with RETURNING always returns that row (a failed one throws)
-  if (!row) throw new Error('replace inserted no row');
-  const version = await bumpConversation(tx, session, {
+  const stored = storeInputs(tx, session, [input]);
+  const row = stored.rows[0]!;
+  const bumped = bumpConversation(tx, session, {
     messageSeq: session.messageSeq + 1,
     messageCount: session.messageCount - archivedSeqs.length + 1,
     archivedCount: session.archivedCount + archivedSeqs.length,
@@ -128,7 +142,7 @@ export async function replaceKind(
     events.push({ type: EVENT.messageArchived, dataJson: JSON.stringify({ kind: input.kind, seqs: archivedSeqs }) });
   }
   events.push(appendedEvent(row));
-  return { message: toView(row), archived_seqs: archivedSeqs, events, version };
+  return { message: toView(row), archived_seqs: archivedSeqs, events, version: bumped.version, pending: inFlight([stored.pending, bumped.pending]) };
 }
 
 /** Archives active messages before `beforeSeq`, except those of protected kinds. */
@@ -139,7 +153,7 @@ export async function trimMessages(
   protectedKinds: string[],
 ): Promise<Change & { trimmed: number }> {
   const seqs = ascending(await archiveBefore(tx, session.sid, beforeSeq, protectedKinds));
-  const version = await bumpConversation(tx, session, {
+  const { version, pending } = bumpConversation(tx, session, {
     messageCount: session.messageCount - seqs.length,
     archivedCount: session.archivedCount + seqs.length,
   });
@@ -149,7 +163,7 @@ export async function trimMessages(
       dataJson: JSON.stringify({ before_seq: beforeSeq, protected_kinds: protectedKinds, seqs }),
     },
   ];
-  return { trimmed: seqs.length, events, version };
+  return { trimmed: seqs.length, events, version, pending };
 }
 
 export interface MessageQuery {

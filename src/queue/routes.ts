@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { appendToSession } from '../events/append.js';
+import { inFlight } from '../db/pipeline.js';
+import { startEventAppend } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
 import { Limit, ServerId, StringEnum, Timestamp } from '../shapes.js';
@@ -40,9 +41,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       // The items also travel in the batch's queue.enqueued event.
       const itemsJson = jsonWithin(items, config.limits.maxEventBytes, 'items', 'MAX_EVENT_BYTES').json;
       const outcome = await writeSession(services, dashboardWrite(request.params.id), writeCaller(request), async (tx, session) => {
-        const { view, events } = await enqueue(tx, session, itemsJson);
-        await appendToSession(tx, session, events);
-        return { status: 201, body: view };
+        const { view, events, pending } = enqueue(tx, session, itemsJson);
+        return { status: 201, body: view, pending: inFlight([pending, startEventAppend(tx, session, events)?.pending]) };
       });
       return replyWithOutcome(reply, outcome);
     },
@@ -72,8 +72,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       const { max_batches: maxBatches, ttl_ms: ttlMs } = request.body;
       const outcome = await writeSession(services, workerWrite(request.params.id), writeCaller(request), async (tx, session) => {
         const { claim, events } = await claimBatches(tx, session, maxBatches, ttlMs);
-        await appendToSession(tx, session, events);
-        return claim ? { status: 200, body: claim } : { status: 204, body: null };
+        const pending = startEventAppend(tx, session, events)?.pending;
+        return claim ? { status: 200, body: claim, pending } : { status: 204, body: null, pending };
       });
       return replyWithOutcome(reply, outcome);
     },
@@ -109,8 +109,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       async (request, reply) => {
         const outcome = await writeSession(services, workerWrite(request.params.id), writeCaller(request), async (tx, session) => {
           const { body, events, refusal } = await finishClaim(tx, session, request.params.claim_id, action, request.body.ttl_ms);
-          await appendToSession(tx, session, events);
-          return { status: 200, body, refuseAfterCommit: refusal };
+          return { status: 200, body, refuseAfterCommit: refusal, pending: startEventAppend(tx, session, events)?.pending };
         });
         return replyWithOutcome(reply, outcome);
       },
@@ -131,8 +130,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
     async (request, reply) => {
       const outcome = await writeSession(services, dashboardWrite(request.params.id), writeCaller(request), async (tx, session) => {
-        await appendToSession(tx, session, await cancelBatch(tx, session, request.params.batch_id));
-        return { status: 204, body: null };
+        return { status: 204, body: null, pending: startEventAppend(tx, session, await cancelBatch(tx, session, request.params.batch_id))?.pending };
       });
       return replyWithOutcome(reply, outcome);
     },

@@ -1,5 +1,6 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Sql } from '../db/client.js';
+import { startQuery } from '../db/pipeline.js';
 import { leaseRunning, nowPlusMs } from '../db/clock.js';
 import type { BATCH_STATUSES, CLAIM_STATUSES } from '../values.js';
 
@@ -49,13 +50,13 @@ export async function findSessionsWithDeadClaims(pg: Sql, batch: number): Promis
   return rows.map((row) => row.sid);
 }
 
-/** A new batch waits for the worker behind every batch queued before it. */
-export async function insertBatch(pg: Sql, sid: number, batchId: string, itemsJson: string): Promise<BatchRow> {
-  const [row] = await pg<BatchRow[]>`
-    insert into queue_batches (batch_id, session_sid, items) values (${batchId}, ${sid}, ${itemsJson}::json)
-    returning id, batch_id, status, items, created_at`;
-  if (!row) throw new Error('enqueue returned no row');
-  return row;
+/**
+ * A new batch waits for the worker behind every batch queued before it. Sent,
+ * not awaited (it rides with the COMMIT, see db/pipeline.ts): the batch is
+ * stored pending, its `created_at` the transaction's `now()`.
+ */
+export function sendBatchInsert(pg: Sql, sid: number, batchId: string, itemsJson: string): Promise<unknown> {
+  return startQuery(pg`insert into queue_batches (batch_id, session_sid, items) values (${batchId}, ${sid}, ${itemsJson}::json)`);
 }
 
 /** The session's active claims that are dead end as expired; returns their ids. */

@@ -11,7 +11,7 @@ import {
   expireDeadClaims,
   extendClaim,
   findClaimStatus,
-  insertBatch,
+  sendBatchInsert,
   insertClaim,
   lockBatchStatus,
   lockPendingBatches,
@@ -31,13 +31,18 @@ function toView(row: BatchRow, status: BatchStatus = row.status): BatchView {
 
 const event = (type: string, data: unknown): NewEvent => ({ type, dataJson: JSON.stringify(data) });
 
-/** Queues a batch; `itemsJson` is the items' JSON text, already size-checked. */
-export async function enqueue(tx: Tx, session: SessionRow, itemsJson: string): Promise<{ view: BatchView; events: NewEvent[] }> {
+/**
+ * Queues a batch; `itemsJson` is the items' JSON text, already size-checked.
+ * The insert is sent, not awaited (`pending`): the batch is what it stores,
+ * pending since the transaction's clock (`session.now`), so the caller sends
+ * the events to append with it.
+ */
+export function enqueue(tx: Tx, session: SessionRow, itemsJson: string): { view: BatchView; events: NewEvent[]; pending: Promise<unknown> } {
   const batchId = uuidv7();
-  const row = await insertBatch(tx, session.sid, batchId, itemsJson);
   return {
-    view: toView(row),
+    view: { batch_id: batchId, status: 'pending', items: JSON.parse(itemsJson) as unknown[], created_at: session.now.toISOString() },
     events: [{ type: EVENT.queueEnqueued, dataJson: `{"batch_id":${JSON.stringify(batchId)},"items":${itemsJson}}` }],
+    pending: sendBatchInsert(tx, session.sid, batchId, itemsJson),
   };
 }
 

@@ -1,6 +1,7 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { Sql } from '../db/client.js';
 import { leaseRunning, sessionExpired } from '../db/clock.js';
+import { startQuery } from '../db/pipeline.js';
 import { type ForkedFrom, sessions } from '../db/schema.js';
 
 /*
@@ -28,6 +29,13 @@ export type SessionRow = Omit<typeof sessions.$inferSelect, 'metadata' | 'trimDu
    * expiry sweep deletes it (a native session waits for the sweep, as always).
    */
   streamExpired: boolean;
+  /**
+   * The transaction's clock when the row was read (`now()`): in a write, the
+   * time every column that defaults to now() takes in the same transaction,
+   * so a write can answer with the `created_at` of a row it inserts without
+   * waiting for the insert's answer (a round trip, see db/pipeline.ts).
+   */
+  now: Date;
 };
 /** A session with its metadata, as the session routes return it. */
 export type SessionRecord = SessionRow & { metadata: Record<string, unknown> };
@@ -40,8 +48,8 @@ const recordNames = [...rowNames, sessions.metadata.name];
 const leaseActive = (pg: Sql) => leaseRunning(pg, pg`lease_expires_at`);
 /** `SessionRow.streamExpired` as a column expression of `sessions` (also read beside a stream's page, `readStreamPage`). */
 export const streamExpired = (pg: Sql) => pg`(stream_content_type is not null and ${sessionExpired(pg, 'statement')})`;
-const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired`;
-const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired`;
+const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired, now() as now`;
+const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired, now() as now`;
 
 export async function findSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
   const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null`;
@@ -56,11 +64,12 @@ export async function findSessionRecord(pg: Sql, id: string): Promise<SessionRec
 /**
  * Locks the session row for the rest of the transaction: every write to a
  * session sends this first, which serialises writers per session and makes
- * seq and version assignment gapless and commit-ordered.
+ * seq and version assignment gapless and commit-ordered. Sent at once: a
+ * statement the caller sends next goes behind it, and runs once the lock is
+ * held (see `writes/session-write.ts`).
  */
-export async function lockSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
-  const [row] = await pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null for update`;
-  return row;
+export function lockSessionRow(pg: Sql, id: string): Promise<SessionRow | undefined> {
+  return startQuery(pg<SessionRow[]>`select ${rowFields(pg)} from sessions where id = ${id} and deleted_at is null for update`).then(([row]) => row);
 }
 
 /** Locks the session unless another transaction holds it (sweepers skip busy sessions). */
@@ -96,7 +105,7 @@ export async function insertSessionRow(pg: Sql, session: NewSession): Promise<Se
       ${json(session.retention)}::jsonb, ${json(session.forkedFrom)}::jsonb, ${session.ttlMs ?? null},
       ${expiryCheck(pg, session.ttlMs)})
     on conflict (id) do nothing
-    returning ${pg(recordNames)}, false as lease_active, false as stream_expired`;
+    returning ${pg(recordNames)}, false as lease_active, false as stream_expired, now() as now`;
   return row;
 }
 

@@ -13,7 +13,7 @@ import { appendDelta, putSnapshot, type StartedStateWrite, type StateContext } f
 import { commitAttachments } from '../attachments/store.js';
 import type { TurnInput, TurnPart } from './input.js';
 import type { TurnAnswer, TurnState, TurnUsage } from './view.js';
-import { addSessionUsage, findCommittedTurn, sendTurnInsert } from './statements.js';
+import { type CommittedTurn, findCommittedTurn, sendSessionUsage, sendTurnInsert } from './statements.js';
 import { turnSummaryJson } from './summary.js';
 import { EVENT } from 'session-sync/client/protocol';
 
@@ -58,9 +58,24 @@ function namePart(error: unknown, part: TurnPart, index: number | undefined): vo
   Object.assign(error.extra, index === undefined ? { part } : { part, index });
 }
 
+/** A turn's lookup on the wire (`lookUpTurn`). */
+export type TurnLookup = Promise<CommittedTurn | undefined>;
+
+/**
+ * Looks up the turn committed under the input's id, sent at once: sent behind
+ * the statement that locks the session (`SessionWrite.behindLock`), it runs
+ * under the lock and answers with it. `commitTurn` reads its answer.
+ */
+export function lookUpTurn(tx: Tx, sessionId: string, input: TurnInput): TurnLookup {
+  const found = findCommittedTurn(tx, sessionId, input.turn_id);
+  // Had the lock failed, this fails too, and the lock's failure is the one reported.
+  found.catch(() => {});
+  return found;
+}
+
 /** A committed turn with this id, if any: its answer when the body is the same, turn_conflict otherwise. */
-async function findTurn(tx: Tx, session: SessionRow, input: TurnInput): Promise<TurnAnswer | undefined> {
-  const row = await findCommittedTurn(tx, session.sid, input.turn_id);
+async function findTurn(input: TurnInput, committed: TurnLookup): Promise<TurnAnswer | undefined> {
+  const row = await committed;
   if (!row) return undefined;
   if (row.requestHash !== input.hash) throw new TurnConflict(input.turn_id);
   return row.response as TurnAnswer;
@@ -89,7 +104,7 @@ function writeState(tx: Tx, ctx: StateContext, session: SessionRow, baseVersion:
 
 /**
  * Commits one agent turn inside the caller's transaction, with the session
- * row locked (`writeSession`). Everything the turn holds is applied by the
+ * row locked (`writeSession`), `committed` the turn's lookup (`lookUpTurn`). Everything the turn holds is applied by the
  * same domain functions the single-purpose routes use, in the contract's
  * order: the state change, the events and messages (consecutive seqs), the
  * claims completed, the attachments committed, the usage, the lease release;
@@ -106,8 +121,9 @@ export async function commitTurn(
   session: SessionRow,
   input: TurnInput,
   leaseToken: string | undefined,
+  committed: TurnLookup,
 ): Promise<TurnResult> {
-  const replayed = await findTurn(tx, session, input);
+  const replayed = await findTurn(input, committed);
   if (replayed) return { status: 201, body: replayed, replayed: true };
   checkFence(session, leaseToken);
 
@@ -146,7 +162,8 @@ export async function commitTurn(
   const events: NewEvent[] = [...input.events];
   let messageIds: string[] = [];
   if (input.messages.length) {
-    const change = await asPart('messages', undefined, () => appendMessages(tx, head, input.messages));
+    const change = asPartSync('messages', undefined, () => appendMessages(tx, head, input.messages));
+    sent.push(change.pending);
     events.push(...change.events);
     messageIds = change.messages.map((m) => m.id);
   }
@@ -162,11 +179,13 @@ export async function commitTurn(
     events.push(...(await commitAttachments(tx, head, input.attachments, 'attachments')));
   }
   const usage = asPartSync('usage', undefined, () => addUsage(session, input.usage));
-  await addSessionUsage(tx, session.sid, {
-    inputTokens: usage.input_tokens,
-    outputTokens: usage.output_tokens,
-    costUsd: usage.cost_usd,
-  });
+  sent.push(
+    sendSessionUsage(tx, session.sid, {
+      inputTokens: usage.input_tokens,
+      outputTokens: usage.output_tokens,
+      costUsd: usage.cost_usd,
+    }),
+  );
   if (input.release_lease) {
     const token = asPartSync('release_lease', undefined, () => {
       if (leaseToken === undefined) {
@@ -176,7 +195,9 @@ export async function commitTurn(
       }
       return leaseToken;
     });
-    events.push(...(await asPart('release_lease', undefined, () => endLease(tx, head, token))));
+    const ended = asPartSync('release_lease', undefined, () => endLease(tx, head, token));
+    sent.push(ended.pending);
+    events.push(...ended.events);
   }
 
   const lastSeq = head.lastSeq + events.length + 1;

@@ -10,7 +10,8 @@ import { writeSession } from '../writes/session-write.js';
 import type { Services } from '../services.js';
 import { AttachmentId } from '../attachments/view.js';
 import { InvalidRequest } from '../errors.js';
-import { asPartSync, commitTurn, turnHash } from './commit.js';
+import type { Tx } from '../db/client.js';
+import { asPartSync, commitTurn, lookUpTurn, type TurnLookup, turnHash } from './commit.js';
 import type { TurnInput } from './input.js';
 import { checkTurnSummaryFits } from './summary.js';
 import { TurnAnswer, TurnId, TurnState, TurnUsage } from './view.js';
@@ -102,9 +103,15 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       let replayedTurn = false;
       // Not `fenced` here: commitTurn fences after looking up the turn, so a retry finds its answer. A failed
       // turn drops the document the state cache holds for a version that may not have committed.
-      const write = { sessionId: id, idempotencyTtlMs: config.idempotencyTtlMs, onFailed: () => stateContext.cache.evict(id) };
+      let committed!: TurnLookup;
+      const write = {
+        sessionId: id,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+        behindLock: (tx: Tx) => void (committed = lookUpTurn(tx, id, input)),
+        onFailed: () => stateContext.cache.evict(id),
+      };
       const outcome = await writeSession(services, write, writeCaller(request), async (tx, session) => {
-        const result = await commitTurn(tx, stateContext, session, input, leaseTokenOf(request));
+        const result = await commitTurn(tx, stateContext, session, input, leaseTokenOf(request), committed);
         replayedTurn = result.replayed;
         return { status: result.status, body: result.body, pending: result.pending };
       });

@@ -3,14 +3,20 @@ import { startQuery } from '../db/pipeline.js';
 
 /* Every statement of the turns feature: the committed turns, by id, and the usage totals a turn adds to its session. */
 
-/** The turn committed under `turnId`, if any: the hash of its request and the answer it got. */
-export async function findCommittedTurn(
-  pg: Sql,
-  sid: number,
-  turnId: string,
-): Promise<{ requestHash: string; response: unknown } | undefined> {
-  const [row] = await pg<{ requestHash: string; response: unknown }[]>`
-    select request_hash, response from turns where session_sid = ${sid} and turn_id = ${turnId}`;
+export interface CommittedTurn {
+  requestHash: string;
+  response: unknown;
+}
+
+/**
+ * The turn committed under `turnId` in session `sessionId` (its live
+ * incarnation), if any: the hash of its request and the answer it got. Sent at
+ * once, so it can follow the statement that locks the session.
+ */
+export async function findCommittedTurn(pg: Sql, sessionId: string, turnId: string): Promise<CommittedTurn | undefined> {
+  const [row] = await startQuery(pg<CommittedTurn[]>`
+    select t.request_hash, t.response from sessions s join turns t on t.session_sid = s.sid
+    where s.id = ${sessionId} and s.deleted_at is null and t.turn_id = ${turnId}`);
   return row;
 }
 
@@ -20,13 +26,13 @@ export interface UsageStatement {
   costUsd: number;
 }
 
-/** Adds a turn's usage to the session's totals (one turn more). */
-export async function addSessionUsage(pg: Sql, sid: number, usage: UsageStatement): Promise<void> {
-  await pg`
+/** Sends, without waiting for its answer, a turn's usage added to the session's totals (one turn more): it rides with the COMMIT. */
+export function sendSessionUsage(pg: Sql, sid: number, usage: UsageStatement): Promise<unknown> {
+  return startQuery(pg`
     update sessions set usage_input_tokens = usage_input_tokens + ${usage.inputTokens},
       usage_output_tokens = usage_output_tokens + ${usage.outputTokens},
       usage_cost_usd = usage_cost_usd + ${usage.costUsd}, usage_turns = usage_turns + 1
-    where sid = ${sid}`;
+    where sid = ${sid}`);
 }
 
 /** Sends, without waiting for its answer, the record of a committed turn (it rides with the COMMIT, see db/pipeline.ts). */

@@ -360,6 +360,13 @@ export interface Committer {
 }
 
 /**
+ * Runs `work` in a transaction and commits it, then awaits `settled` (see
+ * `beginAndWake`): the pool's `begin` unless told otherwise
+ * (`WriteConnection.begin`).
+ */
+export type Begin = <T>(work: (tx: Tx) => Promise<T>, settled?: (result: T) => Promise<unknown> | undefined) => Promise<T>;
+
+/**
  * A transaction whose wakeups (`wakeAfterCommit`) are published once it has
  * committed. `settled` is awaited after the COMMIT and before publishing:
  * statements the work left in flight (`db/pipeline.ts`) answer there, and had
@@ -369,13 +376,17 @@ export async function beginAndWake<T>(
   { db, wakeups }: Committer,
   work: (tx: Tx) => Promise<T>,
   settled?: (result: T) => Promise<unknown> | undefined,
+  begin: Begin = async (inside, after) => {
+    const result = await (db.begin(inside) as Promise<Awaited<ReturnType<typeof inside>>>);
+    await after?.(result);
+    return result;
+  },
 ): Promise<T> {
   let transaction: Tx | undefined;
-  const result = (await db.begin((tx) => {
+  const result = await begin((tx) => {
     transaction = tx;
     return work(tx);
-  })) as T;
-  await settled?.(result);
+  }, settled);
   wakeups.publishCommitted(transaction!);
   return result;
 }

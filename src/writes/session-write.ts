@@ -5,6 +5,7 @@ import { isPgError, PgError } from '../db/pg-errors.js';
 import { type ApiError, SessionExists, SessionNotFound } from '../errors.js';
 import {
   findStoredResponse,
+  findStoredResponseOfSession,
   forgetResponse,
   type IdempotentRequest,
   storeResponse,
@@ -79,7 +80,9 @@ export function idempotentRequest(caller: WriteCaller, scope: string): Idempoten
  * life's answers. Creating and deleting are scoped to the id itself: a retried
  * DELETE whose first attempt committed still finds its answer.
  */
-export const incarnationScope = (session: SessionRow) => `sid:${session.sid}`;
+/** What an incarnation's scope starts with; its sid follows. */
+const INCARNATION = 'sid:';
+export const incarnationScope = (session: SessionRow) => `${INCARNATION}${session.sid}`;
 export const lifecycleScope = (sessionId: string) => `id:${sessionId}`;
 
 export interface SessionWrite {
@@ -94,6 +97,13 @@ export interface SessionWrite {
    * (a lease claim stores no token, so its replay issues a fresh one).
    */
   replay?: (tx: Tx, session: SessionRow, stored: StoredResponse) => Promise<StoredResponse>;
+  /**
+   * Sends reads of the write's own that need the session lock, right behind
+   * the statement that takes it (as `runWrite` does with the Idempotency-Key):
+   * their answers come with the lock's. Called once per attempt, before the
+   * work, with the attempt's transaction.
+   */
+  behindLock?: (tx: Tx) => void;
   /**
    * Called when the write fails in any way, commit included, before the
    * session's next writer on this process starts: a state write drops the
@@ -144,7 +154,16 @@ async function runWrite(
 ): Promise<WriteOutcome> {
   const { sessionId, idempotencyTtlMs, lifecycle = false, fenced = false, replay } = write;
   return inTransaction(writer, sessionId, async (tx) => {
-    const session = await lockSessionRow(tx, sessionId);
+    // What needs the lock is sent right behind it, before its answer: a statement's snapshot is taken when it starts,
+    // once the lock is held, so it sees every write that committed before; its answer comes with the lock's (one
+    // round trip, not one more for each). The key's scope holds the session's sid, read in the same statement.
+    const locked = lockSessionRow(tx, sessionId);
+    const asked = idempotentRequest(caller, lifecycle ? lifecycleScope(sessionId) : INCARNATION);
+    const found = asked && (lifecycle ? findStoredResponse(tx, asked, idempotencyTtlMs) : findStoredResponseOfSession(tx, sessionId, asked, idempotencyTtlMs));
+    // Had the lock failed, this fails too, and the lock's failure is the one reported.
+    found?.catch(() => {});
+    write.behindLock?.(tx);
+    const session = await locked;
     if (session?.streamExpired) {
       // An expired stream is absent to every writer; the first to find it deletes it, as the expiry sweep would
       // (under the lock just taken, so no write lands in it once it has expired).
@@ -154,7 +173,7 @@ async function runWrite(
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);
     const idempotent = scope === undefined ? undefined : idempotentRequest(caller, scope);
     if (idempotent) {
-      const stored = await findStoredResponse(tx, idempotent, idempotencyTtlMs);
+      const stored = await found;
       if (stored) return { ...(replay && session ? await replay(tx, session, stored) : stored), replayed: true };
     }
     if (!session) throw new SessionNotFound(sessionId);

@@ -40,10 +40,11 @@
  *   run again.
  */
 import type { Tx } from '../db/client.js';
+import type { WriteConnection } from '../db/write-connection.js';
 import { isPgError, isStatementError, PgError } from '../db/pg-errors.js';
 import { boundLockWaits } from '../db/statements.js';
 import { ApiError } from '../errors.js';
-import { beginAndWake, type Committer } from '../wakeups/publisher.js';
+import { beginAndWake, type Begin, type Committer } from '../wakeups/publisher.js';
 
 /** A write's answer, and statements it left in flight (`db/pipeline.ts`). */
 interface Written {
@@ -69,6 +70,12 @@ export interface WriteGroupsOptions {
   maxGroupSize: number;
   /** The longest a write transaction under the limit waits for a lock before its writes run again alone. */
   lockWaitMs: number;
+  /**
+   * A connection of its own for each transaction under the limit (`maxInFlight`
+   * of them), where a transaction's first statements follow its BEGIN without
+   * waiting for its answer; without them, transactions begin on the pool.
+   */
+  connections?: WriteConnection[];
   onGroup?: (report: GroupReport) => void;
 }
 
@@ -130,11 +137,15 @@ async function statementsSent(settled: PromiseSettledResult<Written>[]): Promise
 export class WriteGroups {
   private readonly waiting: Waiting[] = [];
   private running = 0;
+  /** The write connections no running transaction holds. */
+  private readonly free: WriteConnection[];
 
   constructor(
     private readonly committer: Committer,
     private readonly options: WriteGroupsOptions,
-  ) {}
+  ) {
+    this.free = [...(options.connections ?? [])];
+  }
 
   /**
    * Runs `work` in a transaction, maybe shared with writes to other sessions,
@@ -157,14 +168,17 @@ export class WriteGroups {
     while (this.running < this.options.maxInFlight && this.waiting.length > 0) {
       const group = this.waiting.splice(0, this.options.maxGroupSize);
       this.running += 1;
-      void this.runGroup(group).finally(() => {
+      const connection = this.free.pop();
+      const begin: Begin | undefined = connection && ((work, settled) => connection.begin(work, settled));
+      void this.runGroup(group, begin).finally(() => {
+        if (connection) this.free.push(connection);
         this.running -= 1;
         this.startGroups();
       });
     }
   }
 
-  private async runGroup(group: Waiting[]): Promise<void> {
+  private async runGroup(group: Waiting[], begin: Begin | undefined): Promise<void> {
     // Stryker disable next-line EqualityOperator: `<=` is the same order, ids in a group are never equal (one write per session at a time)
     group.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
     let settled: PromiseSettledResult<Written>[] = [];
@@ -180,10 +194,11 @@ export class WriteGroups {
         },
         // The writes' last statements travel with the COMMIT (`db/pipeline.ts`): one round trip less per group.
         () => statementsSent(settled),
+        begin,
       );
     } catch (error) {
-      if (error === ROLL_BACK) return this.afterRollback(group, settled, began);
-      if (error instanceof StatementsFailed) return this.afterRollback(group, error.outcomes, began);
+      if (error === ROLL_BACK) return this.afterRollback(group, settled, began, begin);
+      if (error instanceof StatementsFailed) return this.afterRollback(group, error.outcomes, began, begin);
       // BEGIN or COMMIT failed: whether it committed is unknown.
       this.report(group.length, 'rolled_back', began);
       for (const write of group) write.reject(error);
@@ -194,7 +209,7 @@ export class WriteGroups {
   }
 
   /** Refusals are answered; the other writes run again (see the module's comment). */
-  private async afterRollback(group: Waiting[], settled: PromiseSettledResult<Written>[], began: number): Promise<void> {
+  private async afterRollback(group: Waiting[], settled: PromiseSettledResult<Written>[], began: number, begin: Begin | undefined): Promise<void> {
     const again: Waiting[] = [];
     let onlyRefusals = true;
     group.forEach((write, index) => {
@@ -211,7 +226,7 @@ export class WriteGroups {
     });
     this.report(group.length, again.length > 0 ? 'rerun' : 'rolled_back', began);
     if (again.length === 0) return;
-    if (onlyRefusals) return this.runGroup(again);
+    if (onlyRefusals) return this.runGroup(again, begin);
     // Outside the limit: this slot is free for the next group while they run (or wait for their locks).
     for (const write of again) void this.runAlone(write);
   }

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Tx } from '../../src/db/client.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connectDatabase, type Database, type Tx } from '../../src/db/client.js';
 import { inFlight, startQuery } from '../../src/db/pipeline.js';
 import { VersionConflict } from '../../src/errors.js';
 import { wakeAfterCommit, WakeupPublisher } from '../../src/wakeups/publisher.js';
@@ -14,9 +14,13 @@ import { eventually } from '../helpers/streams.js';
 // are locked, and when each write is answered.
 let db: postgres.Sql;
 let other: postgres.Sql;
+let url: string;
+/** Where the groups' transactions run: on write connections of their own (as in the app), or on the pool. */
+let onWriteConnections = false;
+const opened: Database[] = [];
 
 beforeAll(async () => {
-  const url = await createTestDatabase();
+  url = await createTestDatabase();
   db = postgres(url, { max: 8, onnotice: () => {} });
   other = postgres(url, { max: 2, onnotice: () => {} });
   await db`create table group_rows (session text primary key, value int not null)`;
@@ -29,6 +33,17 @@ afterAll(async () => {
 beforeEach(async () => {
   await db`truncate group_rows, group_log`;
 });
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((database) => database.close()));
+});
+
+/** A write connection per transaction under the limit, when the groups run on them. */
+function connections(maxInFlight: number) {
+  if (!onWriteConnections) return {};
+  const database = connectDatabase({ url, poolMax: 1, writeConnections: maxInFlight });
+  opened.push(database);
+  return { connections: database.writeConnections };
+}
 
 const quiet = { warn: () => {} };
 
@@ -40,7 +55,10 @@ interface Written {
 function groupsOn(maxInFlight: number, sent: string[][] = [], lockWaitMs = 100) {
   const reports: Omit<GroupReport, 'seconds'>[] = [];
   const wakeups = new WakeupPublisher({ db, log: quiet, send: async (payloads) => void sent.push(payloads) });
-  const groups = new WriteGroups({ db, wakeups }, { maxInFlight, maxGroupSize: 64, lockWaitMs, onGroup: ({ writes, outcome }) => reports.push({ writes, outcome }) });
+  const groups = new WriteGroups(
+    { db, wakeups },
+    { maxInFlight, maxGroupSize: 64, lockWaitMs, ...connections(maxInFlight), onGroup: ({ writes, outcome }) => reports.push({ writes, outcome }) },
+  );
   return { groups, reports, wakeups };
 }
 
@@ -65,7 +83,14 @@ function occupy(groups: WriteGroups, count: number) {
 
 const committedSessions = async () => (await db<{ session: string }[]>`select session from group_rows order by session`).map((r) => r.session);
 
-describe('write groups', () => {
+describe.each([
+  ['on the pool', false],
+  ['on write connections', true],
+])('write groups %s', (_, own) => {
+  beforeAll(() => {
+    onWriteConnections = own;
+  });
+
   it('runs a write at once when a slot is free, alone in its transaction', async () => {
     const { groups, reports } = groupsOn(2);
     const [a, b] = await Promise.all([groups.run('a', logWrite('a')), groups.run('b', logWrite('b'))]);
@@ -99,7 +124,7 @@ describe('write groups', () => {
   it('takes at most maxGroupSize writes into one transaction', async () => {
     const reports: GroupReport[] = [];
     const wakeups = new WakeupPublisher({ db, log: quiet, send: async () => {} });
-    const groups = new WriteGroups({ db, wakeups }, { maxInFlight: 1, maxGroupSize: 2, lockWaitMs: 100, onGroup: (r) => reports.push(r) });
+    const groups = new WriteGroups({ db, wakeups }, { maxInFlight: 1, maxGroupSize: 2, lockWaitMs: 100, ...connections(1), onGroup: (r) => reports.push(r) });
     const { release } = occupy(groups, 1);
     const waiting = ['a', 'b', 'c', 'd', 'e'].map((session) => groups.run(session, logWrite(session)));
     await eventually(async () => groups.load.waiting, (n) => n === 5, 'five writes waiting');

@@ -46,6 +46,7 @@ export async function createTestApp(
     // As main.ts does: the URL as the configuration reads it.
     url: config.databaseUrl ?? url,
     poolMax: config.dbPoolMax,
+    writeConnections: config.writeConcurrency,
     ...(options.logQuery ? { onQuery: options.logQuery } : {}),
   });
   const app = await buildApp({

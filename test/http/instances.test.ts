@@ -40,6 +40,27 @@ describe('two instances on one database', () => {
     expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
   });
 
+  it('one delta with an Idempotency-Key sent to both instances while its session is locked: one applies it, the other replays its answer', async () => {
+    const id = 'twin-delta';
+    expect((await call(a.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    expect((await call(a.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { n: 0 } })).statusCode).toBe(200);
+    const delta = { base_version: 1, merge_patch: { n: 1 } };
+    const key = { 'idempotency-key': 'twin-delta-key' };
+    let attempts: ReturnType<typeof call>[] = [];
+    // Each write sends its key's lookup right behind the statement that locks the session, before the lock is
+    // granted (src/writes/session-write.ts): the lookup must still see the answer the other committed meanwhile.
+    await a.database.db.begin(async (tx) => {
+      await tx`select 1 from sessions where id = ${id} for update`;
+      attempts = [call(a.app, 'POST', `/v1/sessions/${id}/deltas`, delta, key), call(b.app, 'POST', `/v1/sessions/${id}/deltas`, delta, key)];
+      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+    });
+    const responses = await Promise.all(attempts);
+    expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 200 ? '' : r.body}`)).toEqual(['200 ', '200 ']);
+    expect(responses[1]!.json()).toEqual(responses[0]!.json());
+    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+    expect((await call(a.app, 'GET', `/v1/sessions/${id}/state`)).json()).toMatchObject({ version: 2, snapshot: { n: 1 } });
+  });
+
   it('alternating JSON Patch writers never patch a stale cached document', async () => {
     const id = 'two-instances';
     await call(a.app, 'POST', '/v1/sessions', { id });

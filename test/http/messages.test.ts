@@ -55,6 +55,8 @@ describe('POST /v1/sessions/{id}/messages', () => {
     expect(body.messages[0].id).toMatch(/^[0-9a-f-]{36}$/);
     const second = (await append(id, [{ role: 'tool', content: null }])).json();
     expect(second).toMatchObject({ version: 2, messages: [{ seq: 4, role: 'tool', content: null }] });
+    // What each append answered (created_at included) is what was stored.
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}/messages`)).json().messages).toEqual([...body.messages, ...second.messages]);
   });
 
   it('compare-and-set on expected_version: of concurrent appenders exactly one wins per version', async () => {

@@ -1,0 +1,170 @@
+import net from 'node:net';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase, type Database } from '../../src/db/client.js';
+import { isDatabaseUnavailable } from '../../src/db/pg-errors.js';
+import { startQuery } from '../../src/db/pipeline.js';
+import type { WriteConnection } from '../../src/db/write-connection.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { type RoundTripProxy, startRoundTripProxy } from '../helpers/pg-proxy.js';
+
+// A write transaction on a connection of its own sends its first statements
+// behind BEGIN without waiting for its answer (src/db/write-connection.ts).
+// These tests hold what makes that safe: a statement of the transaction never
+// runs anywhere but inside it, a lost connection fails the transaction at once
+// and is opened again for the next, and a failure left in flight commits nothing.
+
+let url: string;
+let admin: postgres.Sql;
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin`create table written (n int primary key)`;
+});
+afterAll(async () => {
+  await admin.end();
+});
+
+/** A write connection as the app makes them, on `target`; closed by the test. */
+function writeConnectionTo(target: string, applicationName: string): { database: Database; connection: WriteConnection } {
+  const database = connectDatabase({ url: target, poolMax: 2, writeConnections: 1, applicationName, connectTimeoutSeconds: 2 });
+  return { database, connection: database.writeConnections[0]! };
+}
+
+const backendPid = async (tx: postgres.TransactionSql) => (await tx<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+const rows = async () => (await admin<{ n: number }[]>`select n from written order by n`).map((row) => row.n);
+
+/** A TCP forwarder to the database on a port that stays the same while it is stopped and started again. */
+async function forwarder(port = 0): Promise<{ port: number; stop: () => Promise<void> }> {
+  const target = new URL(url);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).on('error', () => {});
+    upstream.pipe(client).on('error', () => {});
+    const end = () => (client.destroy(), upstream.destroy());
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('a write connection', () => {
+  it('sends the first statements with BEGIN: a transaction that writes once is two round trips', async () => {
+    const direct = new URL(url);
+    const proxy: RoundTripProxy = await startRoundTripProxy({ host: direct.hostname, port: Number(direct.port) });
+    const through = new URL(url);
+    through.port = String(proxy.port);
+    const { database, connection } = writeConnectionTo(through.toString(), 'rt-write');
+    try {
+      // The first transaction opens the connection and prepares the statements; the second is counted.
+      await connection.begin(async (tx) => tx`insert into written (n) values (${1})`);
+      proxy.reset();
+      await connection.begin(async (tx) => tx`insert into written (n) values (${2})`);
+      expect(proxy.roundTrips().map((trip) => trip.statements.map((s) => s.trim()))).toEqual([
+        ['begin', 'insert into written (n) values ($1)'],
+        ['commit'],
+      ]);
+      expect(await rows()).toEqual([1, 2]);
+    } finally {
+      await database.close();
+      await proxy.close();
+      await admin`truncate written`;
+    }
+  });
+
+  it('commits nothing when a statement left in flight fails, and takes the next transaction on the same connection', async () => {
+    const { database, connection } = writeConnectionTo(url, 'wc-rollback');
+    try {
+      let pid = 0;
+      const failing = connection.begin(async (tx) => {
+        pid = await backendPid(tx);
+        await tx`insert into written (n) values (${1})`;
+        // Not awaited: it rides with the COMMIT, which Postgres then answers with a ROLLBACK.
+        startQuery(tx`select 1 / 0`).catch(() => {});
+        return 'done';
+      });
+      await expect(failing).rejects.toThrow(/ROLLBACK/);
+      expect(await rows()).toEqual([]);
+      // A refusal of the work's own rolls back too, and the connection stays.
+      await expect(
+        connection.begin(async (tx) => {
+          await tx`insert into written (n) values (${2})`;
+          throw new Error('refused');
+        }),
+      ).rejects.toThrow('refused');
+      expect(await connection.begin(backendPid)).toBe(pid);
+      expect(await rows()).toEqual([]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('fails at once when its connection dies mid-transaction; nothing the work sends afterwards runs anywhere', async () => {
+    const { database, connection } = writeConnectionTo(url, 'wc-killed');
+    try {
+      let backend!: (pid: number) => void;
+      const reached = new Promise<number>((resolve) => (backend = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let late: Promise<unknown> | undefined;
+      const transaction = connection.begin(async (tx) => {
+        backend(await backendPid(tx));
+        // The work waits on something other than the database when its connection dies: only the close can end it.
+        await gate;
+        late = startQuery(tx`insert into written (n) values (${1})`);
+        await late;
+      });
+      await admin`select pg_terminate_backend(${await reached})`;
+      const failure = await transaction.catch((error: unknown) => error);
+      expect(isDatabaseUnavailable(failure)).toBe(true);
+      // The work goes on after the failure and sends an insert: it fails, it is never run on a new connection outside any transaction.
+      release();
+      await expect.poll(() => late !== undefined).toBe(true);
+      await expect(late).rejects.toThrow();
+      expect(await rows()).toEqual([]);
+      // The next transaction opens the connection again.
+      await connection.begin(async (tx) => tx`insert into written (n) values (${2})`);
+      expect(await rows()).toEqual([2]);
+    } finally {
+      await database.close();
+      await admin`truncate written`;
+    }
+  });
+
+  it('fails fast while the database cannot be reached, and serves the next transactions once it can, on one connection', async () => {
+    const path = await forwarder();
+    const through = new URL(url);
+    through.port = String(path.port);
+    const { database, connection } = writeConnectionTo(through.toString(), 'wc-outage');
+    let back: Awaited<ReturnType<typeof forwarder>> | undefined;
+    try {
+      await connection.begin(async (tx) => tx`insert into written (n) values (${1})`);
+      await path.stop();
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const failure = await connection.begin(async (tx) => tx`insert into written (n) values (${100 + attempt})`).catch((error: unknown) => error);
+        expect(isDatabaseUnavailable(failure), String(failure)).toBe(true);
+      }
+      back = await forwarder(path.port);
+      // Transactions one after another: a connection attempt left waiting during the outage would take the connection for no one, and these would wait for good.
+      for (let n = 2; n <= 6; n++) await connection.begin(async (tx) => tx`insert into written (n) values (${n})`);
+      expect(await rows()).toEqual([1, 2, 3, 4, 5, 6]);
+      const [open] = await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'wc-outage'`;
+      expect(open!.n).toBe(1);
+    } finally {
+      await database.close();
+      await back?.stop();
+      await admin`truncate written`;
+    }
+  });
+});
