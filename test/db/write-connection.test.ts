@@ -125,8 +125,10 @@ describe('a write connection', () => {
         late = startQuery(tx`insert into written (n) values (${1})`);
         await late;
       });
+      // Caught before the backend dies: its close may fail the transaction before the admin's answer arrives.
+      const failed = transaction.catch((error: unknown) => error);
       await admin`select pg_terminate_backend(${await reached})`;
-      const failure = await transaction.catch((error: unknown) => error);
+      const failure = await failed;
       expect(isDatabaseUnavailable(failure)).toBe(true);
       // The work goes on after the failure and sends an insert: it fails, it is never run on a new connection outside any transaction.
       release();
