@@ -18,6 +18,11 @@ import { logSink } from '../helpers/logs.js';
 const HELD = { TRANSFER_IDLE_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '60000' };
 /** How long an ordinary request may take: milliseconds on an idle machine, about 1 s on a loaded CI, and far below `HELD`. */
 const ANSWER_MS = 10_000;
+/**
+ * How long the server may take to let go of what a cut or vanished client held (vitest's poll gives up after 1 s
+ * by default, which a loaded machine missed once an idle timeout of 1 s had to fire first), far below `HELD`.
+ */
+const SETTLE_MS = 10_000;
 
 interface RawClient {
   socket: net.Socket;
@@ -101,11 +106,11 @@ const busyBackends = (t: TestApp) => busyBackendsOf(t.url);
 
 /** The transfers that got a slot have started: each holds its connection (a COPY, an import's or an export's transaction). */
 async function expectTransfersHolding(t: TestApp): Promise<void> {
-  await expect.poll(() => busyBackends(t), { interval: 100 }).toHaveLength(t.config.maxTransfers);
+  await expect.poll(() => busyBackends(t), { interval: 100, timeout: SETTLE_MS }).toHaveLength(t.config.maxTransfers);
 }
 
 async function expectPoolWhole(t: TestApp): Promise<void> {
-  await expect.poll(() => busyBackends(t), { interval: 100 }).toEqual([]);
+  await expect.poll(() => busyBackends(t), { interval: 100, timeout: SETTLE_MS }).toEqual([]);
   // And as many ordinary requests at once as the pool holds all get their answers.
   const answers = await Promise.all(
     Array.from({ length: t.config.dbPoolMax }, () => fetch(`${t.baseUrl}/v1/sessions/bystander`, { signal: AbortSignal.timeout(ANSWER_MS) })),
@@ -237,14 +242,14 @@ describe('clients that stall or stop reading, on every route that streams', () =
       await largeSession(t, 'big');
       const readers = await Promise.all(Array.from({ length: 12 }, () => pausedReader(t, '/v1/sessions/big/export')));
       // Each has its answer's start: those with a slot have their transactions (an export reads before it answers).
-      await expect.poll(() => readers.filter((reader) => !reader.answered()).length, { interval: 50 }).toBe(0);
+      await expect.poll(() => readers.filter((reader) => !reader.answered()).length, { interval: 50, timeout: SETTLE_MS }).toBe(0);
       // The readers still hold their sockets open: only the server can have let go. Those past the limit were
       // refused (their answer unread), the others cut once they took nothing for TRANSFER_IDLE_TIMEOUT_MS.
       await expectPoolWhole(t);
       await expectAnswered(t);
       // A paused socket sees the end only once it reads what came before it.
       for (const reader of readers) reader.read();
-      await expect.poll(() => readers.filter((reader) => reader.closed()).length, { interval: 50 }).toBe(t.config.maxTransfers);
+      await expect.poll(() => readers.filter((reader) => reader.closed()).length, { interval: 50, timeout: SETTLE_MS }).toBe(t.config.maxTransfers);
       for (const cut of readers.filter((reader) => reader.closed())) {
         expect(statusOf(cut.answer())).toBe(200);
         expect(cut.answer()).not.toContain('"record":"end"');
@@ -330,7 +335,7 @@ describe('clients that stall or stop reading, on every route that streams', () =
       // The rest are left to the server's timeouts: the requests get their answers, the readers are cut (a transfer
       // among them had its transaction before it answered: the pool is whole only once it let go).
       await outcomes(left.filter((client) => stalled.includes(client)));
-      await expect.poll(() => left.filter((client) => paused.includes(client) && !client.answered()).length, { interval: 50 }).toBe(0);
+      await expect.poll(() => left.filter((client) => paused.includes(client) && !client.answered()).length, { interval: 50, timeout: SETTLE_MS }).toBe(0);
       await expectPoolWhole(t);
       await expectAnswered(t);
     } finally {
@@ -365,7 +370,7 @@ describe('transfers pipelined on one connection', () => {
     const client = await connect(t.baseUrl);
     client.socket.write(request('GET', '/v1/sessions/bystander/stream') + transfers);
     client.read();
-    await expect.poll(() => statusOf(client.answer())).toBe(200);
+    await expect.poll(() => statusOf(client.answer()), { timeout: SETTLE_MS }).toBe(200);
     return client;
   }
 
@@ -381,8 +386,8 @@ describe('transfers pipelined on one connection', () => {
       // here the downloads are what the exports are queued among.
       const client = await pipelinedBehindAStream(t, download + exported + download + exported + download);
       // Each export holds a slot and its snapshot's connection while its answer waits its turn; both slots are taken.
-      await expect.poll(() => exportOutcome(t)).toBe('503 too_many_transfers');
-      await expect.poll(async () => (await busyBackends(t)).length).toBe(2);
+      await expect.poll(() => exportOutcome(t), { timeout: SETTLE_MS }).toBe('503 too_many_transfers');
+      await expect.poll(async () => (await busyBackends(t)).length, { timeout: SETTLE_MS }).toBe(2);
       client.socket.destroy();
       await expect.poll(() => exportOutcome(t), { timeout: 5000 }).toBe('200');
       await expectTransfersFree(t);
@@ -406,7 +411,7 @@ describe('transfers pipelined on one connection', () => {
         // Node 22 ends a queued request's body with "aborted" when the connection closes, so the slot came back before
         // the socket was listened to as well; what that adds here is the log below.
         const client = await pipelinedBehindAStream(t, cut);
-        await expect.poll(() => exportOutcome(t)).toBe('503 too_many_transfers');
+        await expect.poll(() => exportOutcome(t), { timeout: SETTLE_MS }).toBe('503 too_many_transfers');
         client.socket.destroy();
         await expect.poll(() => exportOutcome(t), { timeout: 5000 }).toBe('200');
         await expectTransfersFree(t);
