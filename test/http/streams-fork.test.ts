@@ -5,11 +5,11 @@ import { SseClient } from '../helpers/sse.js';
 // Durable Streams forks (PROTOCOL §4.2): a fork is a session of its own whose history starts as a copy of the
 // source's, same seqs; deleting a source with live forks is a soft delete until the last fork goes.
 let t: TestApp;
-/** Every statement the app sends, for the test that counts a fork's reads of its source. */
-const statements: string[] = [];
+/** The statements the app sends while a test records them (the one that counts a fork's reads of its source). */
+let recorded: string[] | undefined;
 
 beforeAll(async () => {
-  t = await createTestApp({ logQuery: (query) => statements.push(query) });
+  t = await createTestApp({ logQuery: (query) => recorded?.push(query) });
   await t.listen();
 });
 afterAll(async () => {
@@ -154,9 +154,11 @@ describe('sub-offsets', () => {
   it('a sub-offset reads the source only as far as the cut: one read for a cut in its first page, however much follows', async () => {
     const messages = Array.from({ length: 300 }, (_, n) => ({ n }));
     expect((await ds('PUT', 'read-src', JSON.stringify(messages), { 'content-type': 'application/json' })).statusCode).toBe(201);
-    statements.length = 0;
+    const statements: string[] = [];
+    recorded = statements;
     const created = await fork('read-fork', 'read-src', { 'stream-fork-offset': offset(0), 'stream-fork-sub-offset': '2' });
-    // The statement that reads a page of the source's events (events/statements.ts readEventPage).
+    recorded = undefined;
+    // The statement that reads a page of a session's events (events/statements.ts readEventPage).
     const pageReads = statements.filter((query) => query.includes('row_number() over w'));
     expect(created.statusCode).toBe(201);
     expect(created.headers['stream-next-offset']).toBe(offset(2));
