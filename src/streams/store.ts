@@ -84,7 +84,7 @@ export async function createStream(
       await updateStreamColumns(tx, row.sid, { contentType: input.contentType, close: input.closed });
       await applyStreamExpiry(tx, row.sid, input.expiry);
       // Appended before the close takes effect: the row as inserted is open.
-      const sent = startEventAppend(tx, { ...row, leaseActive: false }, events);
+      const sent = startEventAppend(tx, row, events);
       const head: StreamHead = {
         sid: row.sid,
         contentType: input.contentType,

@@ -84,14 +84,12 @@ export async function findStream(pg: Sql, sessionId: string): Promise<SessionRow
 /**
  * Deletes the stream if it is past its expiry, judged again under its row
  * lock (a write that committed meanwhile may have moved it): the expiry
- * sweep's delete and notice, sooner. Returns whether it deleted it.
+ * sweep's delete and notice, sooner.
  */
-export async function expireStream(db: Db, sessionId: string): Promise<boolean> {
-  return db.begin(async (tx) => {
+export async function expireStream(db: Db, sessionId: string): Promise<void> {
+  await db.begin(async (tx) => {
     const row = await lockSessionRow(tx, sessionId);
-    if (!row?.streamExpired) return false;
-    await deleteExpiredSession(tx, row);
-    return true;
+    if (row?.streamExpired) await deleteExpiredSession(tx, row);
   });
 }
 

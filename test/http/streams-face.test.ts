@@ -56,6 +56,10 @@ describe('create (PUT)', () => {
     const all = await read('create-4', '?offset=-1');
     expect(all.json()).toEqual([{ last: true }]);
     expect(all.headers['stream-closed']).toBe('true');
+    // A PUT again must ask for the closure it has: the 409 says which.
+    const open = expectProblem(await put('create-4', undefined, { 'content-type': 'application/json' }), 409, 'session_exists');
+    expect(open.detail).toBe('stream of session "create-4" already exists, closed');
+    expect((await put('create-4', undefined, { 'content-type': 'application/json', 'stream-closed': 'true' })).statusCode).toBe(200);
   });
 
   it('a folder path is a session id with :, readable through the native API', async () => {
