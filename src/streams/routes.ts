@@ -76,6 +76,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The session a Durable Streams path names (set before the grant is checked). */
     streamSessionId?: string;
+    /** That path, as sent (`streamPathOfUrl`). */
+    streamPath?: string;
   }
 }
 
@@ -96,7 +98,10 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
 
   app.addHook('onRequest', async (request) => {
     // The path as sent, undecoded: a %-escape is refused rather than read as another path.
-    const id = sessionIdOf(streamPathOfUrl(request.url) ?? '');
+    // Stryker disable next-line StringLiteral: unreachable; these routes are under STREAM_PREFIX, which streamPathOfUrl finds as the router does
+    const path = streamPathOfUrl(request.url) ?? '';
+    const id = sessionIdOf(path);
+    request.streamPath = path;
     request.streamSessionId = id;
     // The grant check (auth/plugin.ts) reads the session from `params.id`, as on every native route.
     (request.params as Record<string, unknown>).id = id;
@@ -167,7 +172,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
           settings,
         );
     streamHeaders(reply, head);
-    if (created) reply.header('location', `${request.protocol}://${request.host}${request.url.split('?')[0]}`);
+    if (created) reply.header('location', `${request.protocol}://${request.host}${STREAM_PREFIX}${request.streamPath}`);
     return reply.code(created ? 201 : 200).send();
   });
 

@@ -493,6 +493,30 @@ describe('paths and headers at their bounds', () => {
     await expectPoolWhole(t);
   });
 
+  it('a request target in absolute-form (RFC 9112 §3.2.2) names the stream of its path, as the router routes it', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    const send = async (method: string, target: string, headers: Record<string, string>, body = '') => {
+      const client = await rawRequest(t, headOf(method, target, { ...headers, 'content-length': String(body.length), connection: 'close' }), body);
+      await expect.poll(() => client.closed(), { timeout: 5000 }).toBe(true);
+      return client.answer();
+    };
+    const created = await send('PUT', 'http://x/v1/stream/absolute/one', { 'content-type': 'text/plain' }, 'a');
+    expect(statusOf(created), created).toBe(201);
+    // Where the stream is, not the target as sent again.
+    expect(created).toMatch(/\r\nlocation: http:\/\/x\/v1\/stream\/absolute\/one\r\n/i);
+    expect(created).toMatch(/\r\ncross-origin-resource-policy: cross-origin\r\n/i);
+    expect(statusOf(await send('POST', 'HTTP://x:80/v1/stream/absolute/one?ignored=1', { 'content-type': 'text/plain' }, 'b'))).toBe(204);
+    const read = await send('GET', 'https://x/v1/stream/absolute/one?offset=-1', {});
+    expect(statusOf(read), read).toBe(200);
+    expect(read.endsWith('\r\n\r\nab')).toBe(true);
+    // Its path is refused as the same path in origin-form is, naming it.
+    const escaped = await send('PUT', 'http://x/v1/stream/a%zz', {});
+    expect(`${statusOf(escaped)} ${codeOf(escaped)}`).toBe('400 invalid_stream_path');
+    expect(JSON.parse(escaped.slice(escaped.indexOf('\r\n\r\n') + 4)).path).toBe('a%zz');
+    expect(await nativeSeqs(t, 'absolute:one')).toEqual([1, 2]);
+  });
+
   it('Stream-Seq orders bytes, whatever their length: 2^53-1 then 2^53 pass, then 10 is 409; a long value is taken', async () => {
     const t = await appWith({});
     await put(t, 'seq');
