@@ -190,8 +190,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
         { in: 'headers', field: '/content-type', message: 'is required' },
       ]);
     }
-    const seq = request.headers[DS_HEADER.seq];
-    if (Array.isArray(seq)) throw new InvalidRequest('Stream-Seq is given more than once');
+    const seq = singleHeader(request, DS_HEADER.seq);
     const producer = producerClaim(request);
     const head = await appendStream(
       writer,
@@ -391,11 +390,18 @@ function closedHeader(request: FastifyRequest): boolean {
   return typeof value === 'string' && value.trim().toLowerCase() === 'true';
 }
 
-/** A header the protocol takes once: 400 when it is given more than once. */
+/**
+ * A header the protocol takes once: 400 when it is given more than once.
+ * Node joins the lines of a repeated field with ", " (RFC 9110 section 5.3),
+ * which would pass for one value (`Stream-Seq: 3, 4`): the lines are counted as sent.
+ */
 function singleHeader(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
-  return value;
+  const raw = request.raw.rawHeaders;
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) lines++;
+  if (lines > 1) throw new InvalidRequest(`${name} is given more than once`, [{ in: 'headers', field: `/${name}`, message: 'is given more than once' }]);
+  // One line: a string (Node makes arrays of set-cookie only).
+  return request.headers[name] as string | undefined;
 }
 
 /** The request's Producer-Id/Epoch/Seq as a claim (undefined: none sent); 400 unless all three are there and valid. */

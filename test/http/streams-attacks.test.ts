@@ -517,6 +517,36 @@ describe('paths and headers at their bounds', () => {
     expect(await nativeSeqs(t, 'absolute:one')).toEqual([1, 2]);
   });
 
+  it('a protocol header sent twice is 400 naming it, not its two lines joined into one value', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    await put(t, 'twice', 'text/plain');
+    // Node hands a repeated field over as one value, "3, 4": a Stream-Seq or Producer-Id that no client sent.
+    const send = async (head: string, body = '') => {
+      const client = await rawRequest(t, `${head}content-length: ${body.length}\r\nconnection: close\r\n`, body);
+      await expect.poll(() => client.closed(), { timeout: 5000 }).toBe(true);
+      const answer = client.answer();
+      return { status: statusOf(answer), body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4) || 'null') };
+    };
+    const refusal = (name: string) => ({
+      status: 400,
+      body: expect.objectContaining({
+        code: 'invalid_request',
+        detail: `${name} is given more than once`,
+        errors: [{ in: 'headers', field: `/${name}`, message: 'is given more than once' }],
+      }),
+    });
+    const append = 'POST /v1/stream/twice HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\n';
+    expect(await send(`${append}Stream-Seq: 3\r\nStream-Seq: 4\r\n`, 'a')).toEqual(refusal('stream-seq'));
+    const producer = 'Producer-Epoch: 0\r\nProducer-Seq: 0\r\n';
+    expect(await send(`${append}Producer-Id: a\r\n${producer}Producer-Id: b\r\n`, 'a')).toEqual(refusal('producer-id'));
+    expect(await send('PUT /v1/stream/twice-ttl HTTP/1.1\r\nhost: x\r\nStream-TTL: 60\r\nstream-ttl: 60\r\n')).toEqual(refusal('stream-ttl'));
+    // Once each, the same headers are taken.
+    expect((await send(`${append}Stream-Seq: 3\r\nProducer-Id: a\r\n${producer}`, 'b')).status).toBe(200);
+    expect(await nativeSeqs(t, 'twice')).toEqual([1]);
+    expect((await call(t.app, 'GET', '/v1/sessions/twice-ttl')).statusCode).toBe(404);
+  });
+
   it('Stream-Seq orders bytes, whatever their length: 2^53-1 then 2^53 pass, then 10 is 409; a long value is taken', async () => {
     const t = await appWith({});
     await put(t, 'seq');
