@@ -254,8 +254,10 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
           return reply.code(304).send();
         }
       }
+      // Made before the reservation is handed over: a row that cannot be read back throws here, and the catch gives it back.
+      const body = bodyOf(head.contentType, page.rows);
       releaseWhenSent(reply.raw, services.streamAdmission.rowBudget, release);
-      return reply.code(200).type(head.contentType).send(bodyOf(head.contentType, page.rows));
+      return reply.code(200).type(head.contentType).send(body);
     } catch (error) {
       release();
       throw error;
