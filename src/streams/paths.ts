@@ -24,9 +24,17 @@ const RESERVED_SEGMENT = '__ds';
  */
 const ESCAPE_RULE = 'has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped';
 
+/**
+ * The scheme and authority of a request target in absolute-form
+ * (`http://host/v1/stream/a`, RFC 9112 section 3.2.2), which a server must
+ * take and the router routes by the path that follows.
+ */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+
 /** The stream path of a request URL under the face, as sent (undecoded, without the query); undefined for any other URL. */
 export function streamPathOfUrl(url: string): string | undefined {
-  const path = url.split('?')[0] ?? '';
+  // split always yields a first part.
+  const path = url.replace(ABSOLUTE_FORM, '').split('?')[0]!;
   return path.startsWith(STREAM_PREFIX) ? path.slice(STREAM_PREFIX.length) : undefined;
 }
 
@@ -55,15 +63,4 @@ export function sessionIdOf(path: string): string {
  */
 export function undecodableStreamPath(path: string): InvalidStreamPath {
   return new InvalidStreamPath(path, ESCAPE_RULE);
-}
-
-/**
- * The stream path of a session, or undefined for an id no path maps to (one
- * with `::`, or ending with `:`: it would need an empty segment).
- */
-export function streamPathOf(sessionId: string): string | undefined {
-  const segments = sessionId.split(':');
-  if (segments.some((segment) => segment === '' || segment === '.' || segment === '..' || !SEGMENT.test(segment))) return undefined;
-  if (segments[0] === RESERVED_SEGMENT) return undefined;
-  return segments.join('/');
 }

@@ -76,6 +76,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The session a Durable Streams path names (set before the grant is checked). */
     streamSessionId?: string;
+    /** That path, as sent (`streamPathOfUrl`). */
+    streamPath?: string;
   }
 }
 
@@ -96,7 +98,10 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
 
   app.addHook('onRequest', async (request) => {
     // The path as sent, undecoded: a %-escape is refused rather than read as another path.
-    const id = sessionIdOf(streamPathOfUrl(request.url) ?? '');
+    // Stryker disable next-line StringLiteral: unreachable; these routes are under STREAM_PREFIX, which streamPathOfUrl finds as the router does
+    const path = streamPathOfUrl(request.url) ?? '';
+    const id = sessionIdOf(path);
+    request.streamPath = path;
     request.streamSessionId = id;
     // The grant check (auth/plugin.ts) reads the session from `params.id`, as on every native route.
     (request.params as Record<string, unknown>).id = id;
@@ -117,6 +122,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
   // statements: on this face it is 410 rather than 404 (PROTOCOL §4.2). Only the 404 path pays the look.
   app.setErrorHandler(async (error, request) => {
     const id = request.streamSessionId;
+    // Stryker disable next-line ConditionalExpression: equivalent; a SessionNotFound always names its session, so no undefined id matches it (the check is for the type)
     if (error instanceof SessionNotFound && id !== undefined && error.extra.session_id === id && (await isSoftDeleted(services.db, id))) {
       throw new SessionDeleted(id);
     }
@@ -167,7 +173,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
           settings,
         );
     streamHeaders(reply, head);
-    if (created) reply.header('location', `${request.protocol}://${request.host}${request.url.split('?')[0]}`);
+    if (created) reply.header('location', `${request.protocol}://${request.host}${STREAM_PREFIX}${request.streamPath}`);
     return reply.code(created ? 201 : 200).send();
   });
 
@@ -185,8 +191,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
         { in: 'headers', field: '/content-type', message: 'is required' },
       ]);
     }
-    const seq = request.headers[DS_HEADER.seq];
-    if (Array.isArray(seq)) throw new InvalidRequest('Stream-Seq is given more than once');
+    const seq = singleHeader(request, DS_HEADER.seq);
     const producer = producerClaim(request);
     const head = await appendStream(
       writer,
@@ -250,8 +255,10 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
           return reply.code(304).send();
         }
       }
+      // Made before the reservation is handed over: a row that cannot be read back throws here, and the catch gives it back.
+      const body = bodyOf(head.contentType, page.rows);
       releaseWhenSent(reply.raw, services.streamAdmission.rowBudget, release);
-      return reply.code(200).type(head.contentType).send(bodyOf(head.contentType, page.rows));
+      return reply.code(200).type(head.contentType).send(body);
     } catch (error) {
       release();
       throw error;
@@ -386,11 +393,18 @@ function closedHeader(request: FastifyRequest): boolean {
   return typeof value === 'string' && value.trim().toLowerCase() === 'true';
 }
 
-/** A header the protocol takes once: 400 when it is given more than once. */
+/**
+ * A header the protocol takes once: 400 when it is given more than once.
+ * Node joins the lines of a repeated field with ", " (RFC 9110 section 5.3),
+ * which would pass for one value (`Stream-Seq: 3, 4`): the lines are counted as sent.
+ */
 function singleHeader(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  if (Array.isArray(value)) throw new InvalidRequest(`${name} is given more than once`);
-  return value;
+  const raw = request.raw.rawHeaders;
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) lines++;
+  if (lines > 1) throw new InvalidRequest(`${name} is given more than once`, [{ in: 'headers', field: `/${name}`, message: 'is given more than once' }]);
+  // One line: a string (Node makes arrays of set-cookie only).
+  return request.headers[name] as string | undefined;
 }
 
 /** The request's Producer-Id/Epoch/Seq as a claim (undefined: none sent); 400 unless all three are there and valid. */

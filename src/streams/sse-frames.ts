@@ -18,7 +18,8 @@ export type SseDataEncoding = 'text' | 'base64';
  * while a client that sees the header decodes either way.
  */
 export function sseDataEncodingFor(contentType: string): SseDataEncoding {
-  const mediaType = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  // split always yields a first part.
+  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
   return mediaType.startsWith('text/') || mediaType === 'application/json' ? 'text' : 'base64';
 }
 

@@ -493,6 +493,60 @@ describe('paths and headers at their bounds', () => {
     await expectPoolWhole(t);
   });
 
+  it('a request target in absolute-form (RFC 9112 §3.2.2) names the stream of its path, as the router routes it', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    const send = async (method: string, target: string, headers: Record<string, string>, body = '') => {
+      const client = await rawRequest(t, headOf(method, target, { ...headers, 'content-length': String(body.length), connection: 'close' }), body);
+      await expect.poll(() => client.closed(), { timeout: 5000 }).toBe(true);
+      return client.answer();
+    };
+    const created = await send('PUT', 'http://x/v1/stream/absolute/one', { 'content-type': 'text/plain' }, 'a');
+    expect(statusOf(created), created).toBe(201);
+    // Where the stream is, not the target as sent again.
+    expect(created).toMatch(/\r\nlocation: http:\/\/x\/v1\/stream\/absolute\/one\r\n/i);
+    expect(created).toMatch(/\r\ncross-origin-resource-policy: cross-origin\r\n/i);
+    expect(statusOf(await send('POST', 'HTTP://x:80/v1/stream/absolute/one?ignored=1', { 'content-type': 'text/plain' }, 'b'))).toBe(204);
+    const read = await send('GET', 'https://x/v1/stream/absolute/one?offset=-1', {});
+    expect(statusOf(read), read).toBe(200);
+    expect(read.endsWith('\r\n\r\nab')).toBe(true);
+    // Its path is refused as the same path in origin-form is, naming it.
+    const escaped = await send('PUT', 'http://x/v1/stream/a%zz', {});
+    expect(`${statusOf(escaped)} ${codeOf(escaped)}`).toBe('400 invalid_stream_path');
+    expect(JSON.parse(escaped.slice(escaped.indexOf('\r\n\r\n') + 4)).path).toBe('a%zz');
+    expect(await nativeSeqs(t, 'absolute:one')).toEqual([1, 2]);
+  });
+
+  it('a protocol header sent twice is 400 naming it, not its two lines joined into one value', async () => {
+    const t = await appWith({});
+    await put(t, 'bystander');
+    await put(t, 'twice', 'text/plain');
+    // Node hands a repeated field over as one value, "3, 4": a Stream-Seq or Producer-Id that no client sent.
+    const send = async (head: string, body = '') => {
+      const client = await rawRequest(t, `${head}content-length: ${body.length}\r\nconnection: close\r\n`, body);
+      await expect.poll(() => client.closed(), { timeout: 5000 }).toBe(true);
+      const answer = client.answer();
+      return { status: statusOf(answer), body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4) || 'null') };
+    };
+    const refusal = (name: string) => ({
+      status: 400,
+      body: expect.objectContaining({
+        code: 'invalid_request',
+        detail: `${name} is given more than once`,
+        errors: [{ in: 'headers', field: `/${name}`, message: 'is given more than once' }],
+      }),
+    });
+    const append = 'POST /v1/stream/twice HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\n';
+    expect(await send(`${append}Stream-Seq: 3\r\nStream-Seq: 4\r\n`, 'a')).toEqual(refusal('stream-seq'));
+    const producer = 'Producer-Epoch: 0\r\nProducer-Seq: 0\r\n';
+    expect(await send(`${append}Producer-Id: a\r\n${producer}Producer-Id: b\r\n`, 'a')).toEqual(refusal('producer-id'));
+    expect(await send('PUT /v1/stream/twice-ttl HTTP/1.1\r\nhost: x\r\nStream-TTL: 60\r\nstream-ttl: 60\r\n')).toEqual(refusal('stream-ttl'));
+    // Once each, the same headers are taken.
+    expect((await send(`${append}Stream-Seq: 3\r\nProducer-Id: a\r\n${producer}`, 'b')).status).toBe(200);
+    expect(await nativeSeqs(t, 'twice')).toEqual([1]);
+    expect((await call(t.app, 'GET', '/v1/sessions/twice-ttl')).statusCode).toBe(404);
+  });
+
   it('Stream-Seq orders bytes, whatever their length: 2^53-1 then 2^53 pass, then 10 is 409; a long value is taken', async () => {
     const t = await appWith({});
     await put(t, 'seq');

@@ -340,6 +340,50 @@ describe('catch-up read (GET)', () => {
   });
 });
 
+describe('refusals say what is wrong (the detail, and errors[] naming the field)', () => {
+  /** The detail and errors[] of a 400 invalid_request. */
+  function refusal(res: Awaited<ReturnType<typeof ds>>) {
+    const problem = expectProblem(res, 400, 'invalid_request');
+    return { detail: problem.detail, errors: problem.errors };
+  }
+  const offsetRefusal = (what: string) => ({ detail: `offset ${what}`, errors: [{ in: 'querystring', field: '/offset', message: what }] });
+
+  it('an offset given twice, of another shape, or beyond any history', async () => {
+    await put('refuse-offset', '[1]', { 'content-type': 'application/json' });
+    expect(refusal(await read('refuse-offset', '?offset=-1&offset=-1'))).toEqual(offsetRefusal('is given more than once'));
+    expect(refusal(await read('refuse-offset', '?offset=abc'))).toEqual(offsetRefusal('"abc" is not -1, now or an offset this server gave'));
+    const huge = '0000000000000000_9999999999999999';
+    expect(refusal(await read('refuse-offset', `?offset=${huge}`))).toEqual(offsetRefusal(`"${huge}" is beyond any history`));
+  });
+
+  it('an append with nothing to append, or a body without a Content-Type', async () => {
+    await put('refuse-append', undefined, { 'content-type': 'text/plain' });
+    expect(refusal(await post('refuse-append', '', { 'content-type': 'text/plain' }))).toEqual({
+      detail: 'the body is empty: send the messages to append, or Stream-Closed: true to close',
+      errors: [{ in: 'body', field: '', message: 'is empty' }],
+    });
+    expect(refusal(await post('refuse-append', 'x'))).toEqual({
+      detail: "Content-Type is required with a body: the stream's own",
+      errors: [{ in: 'headers', field: '/content-type', message: 'is required' }],
+    });
+    expect((await ds('HEAD', 'refuse-append')).headers['stream-next-offset']).toBe(ZERO);
+  });
+
+  it('a fork from a path that is not a stream path, or at an offset that is none', async () => {
+    await put('refuse-fork-source', 'a', { 'content-type': 'text/plain' });
+    const fork = (headers: Record<string, string>) => put('refuse-fork', undefined, { 'content-type': 'text/plain', ...headers });
+    expect(refusal(await fork({ 'stream-forked-from': '/v1/sessions/refuse-fork-source' }))).toEqual({
+      detail: "Stream-Forked-From must be the source stream's path on this server, /v1/stream/<path>",
+      errors: [{ in: 'headers', field: '/stream-forked-from', message: 'does not start with /v1/stream/' }],
+    });
+    expect(refusal(await fork({ 'stream-forked-from': '/v1/stream/refuse-fork-source', 'stream-fork-offset': '1' }))).toEqual({
+      detail: 'Stream-Fork-Offset "1" is not an offset of the source',
+      errors: [{ in: 'headers', field: '/stream-fork-offset', message: 'is not an offset' }],
+    });
+    expect((await ds('HEAD', 'refuse-fork')).statusCode).toBe(404);
+  });
+});
+
 describe('delete, headers, CORS', () => {
   it('DELETE is 204, then the path is free for a fresh stream', async () => {
     await put('del-1', 'old', { 'content-type': 'text/plain' });

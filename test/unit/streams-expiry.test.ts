@@ -136,6 +136,11 @@ describe('parseRfc3339 details', () => {
   it('an offset moves the instant across a day boundary', () => {
     expect(parseRfc3339('2026-01-01T00:30:00+01:00')).toEqual(new Date('2025-12-31T23:30:00Z'));
   });
+
+  it('takes the widest offsets, +23:59 and -23:59 (the refusals above are one past them)', () => {
+    expect(parseRfc3339('2026-01-01T00:00:00+23:59')).toEqual(new Date('2025-12-31T00:01:00Z'));
+    expect(parseRfc3339('2026-01-01T00:00:00-23:59')).toEqual(new Date('2026-01-01T23:59:00Z'));
+  });
 });
 
 describe('parseStreamExpiry: both headers (PROTOCOL §5.1)', () => {

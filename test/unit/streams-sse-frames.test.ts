@@ -18,7 +18,8 @@ function parse(wire: string): { event: string | undefined; data: string }[] {
 }
 
 describe('sseDataEncodingFor (PROTOCOL §5.8, §9 "SSE Encoding")', () => {
-  it.each(['text/plain', 'text/html', 'TEXT/PLAIN', 'text/plain; charset=utf-8', 'application/json', 'Application/JSON; charset=utf-8'])(
+  // A Content-Type may have whitespace before its parameters (RFC 9110 §5.6.6): `application/json ; charset=utf-8` is JSON.
+  it.each(['text/plain', 'text/html', 'TEXT/PLAIN', 'text/plain; charset=utf-8', 'application/json', 'Application/JSON; charset=utf-8', 'application/json ; charset=utf-8'])(
     '%s travels as text (suite "should NOT include Stream-SSE-Data-Encoding header for text/plain / application/json")',
     (contentType) => expect(sseDataEncodingFor(contentType)).toBe('text'),
   );
