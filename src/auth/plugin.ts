@@ -43,8 +43,9 @@ export class Forbidden extends ApiError {
 
 function accessOf(request: FastifyRequest): Access {
   if (request.is404) return 'public';
-  // A /v1 route that forgot to declare its access is admin-only: closed by default.
-  return request.routeOptions.config.access ?? (request.url.startsWith('/v1/') ? 'admin' : 'public');
+  // A /v1 route that forgot to declare its access is admin-only: closed by default. Judged by the route, not the
+  // request target, which may be in absolute form (`GET http://host/v1/...`, RFC 9112 §3.2.2) and is routed all the same.
+  return request.routeOptions.config.access ?? (request.routeOptions.url?.startsWith('/v1/') ? 'admin' : 'public');
 }
 
 function tokenOf(request: FastifyRequest): string | undefined {

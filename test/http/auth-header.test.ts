@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
@@ -69,9 +70,23 @@ describe('a /v1 route that declares no access', () => {
       expect(denied.detail).toBe('this route needs an admin token');
       expect((await call(app, 'GET', '/v1/forgotten', undefined, { authorization: `Bearer ${admin}` })).json()).toEqual({ ok: true });
       expect((await call(app, 'GET', '/forgotten')).json()).toEqual({ ok: true });
+      // A request target in absolute form reaches the same route, and the same rule.
+      const address = await app.listen({ port: 0, host: '127.0.0.1' });
+      expect(await rawStatus(address, 'GET http://127.0.0.1/v1/forgotten HTTP/1.1')).toBe(401);
+      expect(await rawStatus(address, 'GET http://127.0.0.1/forgotten HTTP/1.1')).toBe(200);
     } finally {
       await app.close();
       await database.close();
     }
   });
 });
+
+/** The status of one request written by hand (a request line Node's clients never send), on a connection of its own. */
+async function rawStatus(address: string, requestLine: string): Promise<number> {
+  const { port } = new URL(address);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  socket.end(`${requestLine}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+  let answer = '';
+  for await (const chunk of socket) answer += String(chunk);
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+}
