@@ -1,4 +1,5 @@
 import { InvalidStreamPath } from '../errors.js';
+import { pathOfTarget } from '../http/request-target.js';
 
 /*
  * A Durable Streams path (`/v1/stream/<path>`) names a session: its segments
@@ -24,17 +25,9 @@ const RESERVED_SEGMENT = '__ds';
  */
 const ESCAPE_RULE = 'has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped';
 
-/**
- * The scheme and authority of a request target in absolute-form
- * (`http://host/v1/stream/a`, RFC 9112 section 3.2.2), which a server must
- * take and the router routes by the path that follows.
- */
-const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
-
-/** The stream path of a request URL under the face, as sent (undecoded, without the query); undefined for any other URL. */
+/** The stream path of a request target under the face, in either form, as sent (undecoded, without the query); undefined for any other target. */
 export function streamPathOfUrl(url: string): string | undefined {
-  // split always yields a first part.
-  const path = url.replace(ABSOLUTE_FORM, '').split('?')[0]!;
+  const path = pathOfTarget(url);
   return path.startsWith(STREAM_PREFIX) ? path.slice(STREAM_PREFIX.length) : undefined;
 }
 
