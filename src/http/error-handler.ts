@@ -4,9 +4,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
 import { AllowedMethods } from './allowed-methods.js';
-import { pathOfTarget } from './request-target.js';
+import { pathOfTarget, streamPathOfUrl } from './request-target.js';
 import { notAMediaType, parseMediaType } from '../media-type.js';
-import { streamPathOfUrl, undecodableStreamPath } from '../streams/paths.js';
+import { undecodableStreamPath } from '../streams/paths.js';
 import {
   ApiError,
   DatabaseUnavailable,

@@ -7,6 +7,8 @@
  * it through here, so that both forms of one request are the same request.
  */
 
+import { STREAM_PREFIX } from '../streams/paths.js';
+
 /**
  * The scheme and authority of a target in absolute-form: what the router
  * (find-my-way's `getPathFromAbsoluteUrl`) takes off, http and https in any case.
@@ -29,4 +31,10 @@ export function originForm(target: string): string {
 export function pathOfTarget(target: string): string {
   // split always yields a first part.
   return originForm(target).split('?')[0]!;
+}
+
+/** The Durable Streams path of a request target under the face, in either form, as sent (undecoded, without the query); undefined for any other target. */
+export function streamPathOfUrl(target: string): string | undefined {
+  const path = pathOfTarget(target);
+  return path.startsWith(STREAM_PREFIX) ? path.slice(STREAM_PREFIX.length) : undefined;
 }

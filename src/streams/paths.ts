@@ -1,5 +1,4 @@
 import { InvalidStreamPath } from '../errors.js';
-import { pathOfTarget } from '../http/request-target.js';
 
 /*
  * A Durable Streams path (`/v1/stream/<path>`) names a session: its segments
@@ -24,12 +23,6 @@ const RESERVED_SEGMENT = '__ds';
  * alike (`undecodableStreamPath`).
  */
 const ESCAPE_RULE = 'has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped';
-
-/** The stream path of a request target under the face, in either form, as sent (undecoded, without the query); undefined for any other target. */
-export function streamPathOfUrl(url: string): string | undefined {
-  const path = pathOfTarget(url);
-  return path.startsWith(STREAM_PREFIX) ? path.slice(STREAM_PREFIX.length) : undefined;
-}
 
 /** The session id a stream path names; 400 `invalid_stream_path` naming the rule it breaks. */
 export function sessionIdOf(path: string): string {
