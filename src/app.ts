@@ -29,6 +29,7 @@ import { WakeupPublisher } from './wakeups/publisher.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerUnreadBodyDrain } from './http/unread-body.js';
 import { redactUrl, serializeError } from './http/log-safety.js';
+import { originForm } from './http/request-target.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { deleteExpiredKeys } from './idempotency/statements.js';
 import { homeRoute } from './http/home-route.js';
@@ -104,9 +105,13 @@ export const OPENAPI_INFO = {
   description: 'Durable, live state for AI agent sessions: state sync for workers, SSE streams for dashboards.',
 };
 
-/** Request log line: the URL without credentials (EventSource tokens ride in the query). */
+/**
+ * Request log line: the target without credentials (EventSource tokens ride in
+ * the query), in origin-form, so that an absolute-form target logs as the same
+ * request and its userinfo never does.
+ */
 function serializeRequest(request: FastifyRequest) {
-  return { method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
+  return { method: request.method, url: redactUrl(originForm(request.url)), remoteAddress: request.ip };
 }
 
 /** Builds the whole HTTP app around an already-migrated database; `main.ts` only adds listening. */

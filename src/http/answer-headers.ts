@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { streamPathOfUrl } from '../streams/paths.js';
+import { streamPathOfUrl } from './request-target.js';
 import { STREAM_FACE_HEADERS } from '../streams/routes.js';
 import { type CorsRule, corsAnswerHeaders } from './cors.js';
 

@@ -4,8 +4,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Metrics } from '../metrics/metrics.js';
 import { PgError, isDatabaseUnavailable, pgErrorOf } from '../db/pg-errors.js';
 import { AllowedMethods } from './allowed-methods.js';
+import { pathOfTarget, streamPathOfUrl } from './request-target.js';
 import { notAMediaType, parseMediaType } from '../media-type.js';
-import { streamPathOfUrl, undecodableStreamPath } from '../streams/paths.js';
+import { undecodableStreamPath } from '../streams/paths.js';
 import {
   ApiError,
   DatabaseUnavailable,
@@ -117,7 +118,8 @@ export function toApiError(error: FastifyError | Error, bodyLimit?: number, cont
   return new InternalError('the server failed to handle this request; it has been logged');
 }
 
-function problemDocument(problem: ApiError, url: string) {
+/** `target`: the request target as sent, in either form; `instance` is its path. */
+function problemDocument(problem: ApiError, target: string) {
   return {
     // Extensions first: they can never override the standard members.
     ...problem.extra,
@@ -126,7 +128,7 @@ function problemDocument(problem: ApiError, url: string) {
     status: problem.status,
     detail: problem.message,
     code: problem.code,
-    instance: url.split('?')[0],
+    instance: pathOfTarget(target),
   };
 }
 
@@ -231,7 +233,7 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
     return replyWithProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '/';
+    const path = pathOfTarget(request.url);
     const methods = allowed.for(path);
     return replyWithProblem(
       reply,

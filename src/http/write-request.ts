@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requestHash } from '../idempotency/keys.js';
+import { pathOfTarget } from './request-target.js';
 import type { WriteCaller, WriteOutcome } from '../writes/session-write.js';
 import { HEADER } from 'session-sync/client/protocol';
 
@@ -18,7 +19,7 @@ export function writeCaller(request: FastifyRequest): WriteCaller {
           idempotency: {
             key,
             callerScope: request.principal.caller,
-            fingerprint: requestHash(request.method, request.url.split('?')[0] ?? '', request.body),
+            fingerprint: requestHash(request.method, pathOfTarget(request.url), request.body),
           },
         }
       : {}),

@@ -24,20 +24,6 @@ const RESERVED_SEGMENT = '__ds';
  */
 const ESCAPE_RULE = 'has a %: a stream path is letters, digits, . _ - and / as they are, never %-escaped';
 
-/**
- * The scheme and authority of a request target in absolute-form
- * (`http://host/v1/stream/a`, RFC 9112 section 3.2.2), which a server must
- * take and the router routes by the path that follows.
- */
-const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
-
-/** The stream path of a request URL under the face, as sent (undecoded, without the query); undefined for any other URL. */
-export function streamPathOfUrl(url: string): string | undefined {
-  // split always yields a first part.
-  const path = url.replace(ABSOLUTE_FORM, '').split('?')[0]!;
-  return path.startsWith(STREAM_PREFIX) ? path.slice(STREAM_PREFIX.length) : undefined;
-}
-
 /** The session id a stream path names; 400 `invalid_stream_path` naming the rule it breaks. */
 export function sessionIdOf(path: string): string {
   if (path.includes('%')) throw new InvalidStreamPath(path, ESCAPE_RULE);

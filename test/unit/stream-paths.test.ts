@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sessionIdOf, streamPathOfUrl, undecodableStreamPath } from '../../src/streams/paths.js';
+import { sessionIdOf, undecodableStreamPath } from '../../src/streams/paths.js';
 import { offsetOf, parseOffset } from '../../src/streams/offsets.js';
 
 /** The detail of `sessionIdOf`'s refusal of `path`. */
@@ -53,24 +53,6 @@ describe('Durable Streams paths name sessions', () => {
       }
     }
     expect(sessionIdOf('a'.repeat(128))).toHaveLength(128);
-  });
-
-  it('reads the path of a request URL as sent: after /v1/stream/, before the query, undecoded', () => {
-    expect(streamPathOfUrl('/v1/stream/team-a/chat-1?offset=-1&live=sse')).toBe('team-a/chat-1');
-    expect(streamPathOfUrl('/v1/stream/a%zz')).toBe('a%zz');
-    expect(streamPathOfUrl('/v1/stream/')).toBe('');
-    for (const url of ['/v1/sessions/a%zz', '/v1/stream', '/v1/streams/a', '/x/v1/stream/a']) expect(streamPathOfUrl(url), url).toBeUndefined();
-  });
-
-  it('reads a request target in absolute-form (RFC 9112 §3.2.2) by its path, as the router routes it', () => {
-    expect(streamPathOfUrl('http://localhost:3000/v1/stream/team-a/chat-1?offset=-1')).toBe('team-a/chat-1');
-    expect(streamPathOfUrl('https://sync.example.com/v1/stream/a')).toBe('a');
-    expect(streamPathOfUrl('HTTP://Sync.Example.com/v1/stream/a%zz')).toBe('a%zz');
-    for (const url of ['http://localhost:3000', 'http://localhost:3000/v1/sessions/a', 'http://h?x=/v1/stream/a', 'ftp://h/v1/stream/a']) {
-      expect(streamPathOfUrl(url), url).toBeUndefined();
-    }
-    // Only a target's start is a scheme and authority: an origin-form path is as sent, whatever it holds.
-    expect(streamPathOfUrl('/v1/stream/xhttp://h/b')).toBe('xhttp://h/b');
   });
 
   it('a path the router cannot decode is refused as any %, naming it', () => {
