@@ -238,12 +238,8 @@ export async function runSse(
       // (An empty page short of the tail cannot be; were it so, waiting beats spinning.)
       if (page.upToDate || page.rows.length === 0) {
         wait.seenSeq = page.nextSeq;
-        const left = endAt - Date.now();
-        if (left <= 0) {
-          writer.end('stream lifetime');
-          return;
-        }
-        await wait.wait(left, gone.signal);
+        // Already past the end (the page took that long to send), the wait returns at once and the check below ends it.
+        await wait.wait(endAt - Date.now(), gone.signal);
         if (writer.closed) return;
         if (Date.now() >= endAt) {
           writer.end('stream lifetime');

@@ -96,7 +96,9 @@ describe('append (POST)', () => {
 
   it('JSON: [] , invalid JSON, an empty body and a missing Content-Type are 400; another type is 409', async () => {
     await put('json-2', undefined, { 'content-type': 'application/json' });
-    expectProblem(await post('json-2', '[]', { 'content-type': 'application/json' }), 400, 'invalid_request');
+    const empty = expectProblem(await post('json-2', '[]', { 'content-type': 'application/json' }), 400, 'invalid_request');
+    expect(empty.detail).toBe('an empty JSON array appends nothing: send at least one message');
+    expect(empty.errors).toEqual([{ in: 'body', field: '', message: 'is an empty array' }]);
     expectProblem(await post('json-2', '{"a":', { 'content-type': 'application/json' }), 400, 'invalid_request');
     expectProblem(await post('json-2', '', { 'content-type': 'application/json' }), 400, 'invalid_request');
     expectProblem(await post('json-2', '{"a":1}'), 400, 'invalid_request');
@@ -109,6 +111,28 @@ describe('append (POST)', () => {
     const tooMany = JSON.stringify(Array.from({ length: t.config.limits.maxBatchEvents + 1 }, (_, i) => i));
     expectProblem(await post('json-3', tooMany, { 'content-type': 'application/json' }), 413, 'payload_too_large');
     expect((await read('json-3')).body).toBe('[]');
+  });
+
+  it('a message over MAX_EVENT_BYTES is 413 naming which: the message, a message of an array by index, a byte body as base64', async () => {
+    const small = await createTestApp({ databaseUrl: t.url, env: { MAX_EVENT_BYTES: String(1024) } });
+    try {
+      const smallPost = (path: string, body: string | Buffer, type: string) =>
+        small.app.inject({ method: 'POST', url: `/v1/stream/${path}`, headers: { 'content-type': type }, payload: body });
+      await put('big-1', undefined, { 'content-type': 'application/json' });
+      const one = JSON.stringify('x'.repeat(1100));
+      const single = expectProblem(await smallPost('big-1', one, 'application/json'), 413, 'payload_too_large');
+      expect(single.detail).toBe('the message is 1102 bytes; it may hold 1024 (MAX_EVENT_BYTES)');
+      const inArray = expectProblem(await smallPost('big-1', `[1,${one}]`, 'application/json'), 413, 'payload_too_large');
+      expect(inArray.detail).toBe('message 1 is 1102 bytes; it may hold 1024 (MAX_EVENT_BYTES)');
+      await put('big-2', undefined, { 'content-type': 'application/octet-stream' });
+      // {"base64":"..."}: 1,000 bytes are 1,336 characters of base64, 1,349 with the JSON around them.
+      const bytes = expectProblem(await smallPost('big-2', Buffer.alloc(1000, 7), 'application/octet-stream'), 413, 'payload_too_large');
+      expect(bytes.detail).toBe('the body (as base64) is 1349 bytes; it may hold 1024 (MAX_EVENT_BYTES)');
+      expect((await read('big-1')).body).toBe('[]');
+      expect((await read('big-2')).body).toBe('');
+    } finally {
+      await small.close();
+    }
   });
 
   it('bytes: each append is one event and the body reads back byte for byte', async () => {
@@ -188,6 +212,14 @@ describe('one store, two faces', () => {
     const head = await ds('HEAD', 'native-1');
     expect(head.headers['content-type']).toBe('application/json');
     expect((await read('native-1', '?offset=-1')).json()).toEqual([{ type: 'tool.call', data: { name: 'grep' } }]);
+  });
+
+  it('a byte stream reader sees a native event as its JSON line, between the bytes around it', async () => {
+    await put('both-bytes', 'before|', { 'content-type': 'text/plain' });
+    const native = await call(t.app, 'POST', '/v1/sessions/both-bytes/events', { events: [{ type: 'tool.call', data: { name: 'grep' } }] });
+    expect(native.statusCode, native.body).toBe(201);
+    await post('both-bytes', 'after', { 'content-type': 'text/plain' });
+    expect((await read('both-bytes', '?offset=-1')).body).toBe('before|{"type":"tool.call","data":{"name":"grep"}}\nafter');
   });
 
   it('native writes to a closed session are 409 session_closed: events, state, messages', async () => {

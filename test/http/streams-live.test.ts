@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
@@ -47,11 +48,18 @@ async function close(path: string) {
 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function openStreams(app: TestApp): Promise<number> {
+async function gauge(app: TestApp, name: string): Promise<number> {
   const res = await app.app.inject({ method: 'GET', url: '/metrics' });
-  const line = res.body.split('\n').find((l) => l.startsWith('session_sync_open_streams '));
+  expect(res.statusCode, res.body).toBe(200);
+  const line = res.body.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1]);
 }
+/** MAX_STREAMS slots taken: SSE reads, and long-polls while they wait. */
+const openStreams = (app: TestApp) => gauge(app, 'session_sync_open_streams');
+/** Bytes of ROWS_MEMORY_BYTES held by pages read for clients and not yet taken by them. */
+const rowsMemory = (app: TestApp) => gauge(app, 'session_sync_rows_memory_bytes');
+/** Page queries made by /v1/stream reads (readers of one page at one moment share one). */
+const faceReads = (app: TestApp) => gauge(app, 'session_sync_stream_face_reads_total');
 
 /** Waits until `app` holds `count` stream slots: a long-poll takes one once it waits at the tail, its position fixed. */
 function streamsOpen(app: TestApp, count: number, what: string): Promise<void> {
@@ -172,11 +180,6 @@ describe('long-poll (PROTOCOL 5.7)', () => {
 });
 
 describe('readers at the same moment', () => {
-  async function faceReads(app: TestApp): Promise<number> {
-    const res = await app.app.inject({ method: 'GET', url: '/metrics' });
-    return Number(/^session_sync_stream_face_reads_total (\d+)/m.exec(res.body)?.[1] ?? NaN);
-  }
-
   it('twenty long-polls woken by one append all get it from one page read', async () => {
     await put('lp-share', 'application/json', '[{"n":1}]');
     const before = await openStreams(t);
@@ -301,5 +304,96 @@ describe('SSE (PROTOCOL 5.8)', () => {
     const refused = await fetch(url(t, 'sse-6', `?live=sse&offset=${offset(5)}`));
     expect(refused.status).toBe(400);
     expect(await openStreams(t)).toBe(before);
+  });
+});
+
+describe('what a live read reads and holds', () => {
+  const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
+
+  it('an SSE reader idle at the tail reads once when it opens and once per wakeup, nothing in between', async () => {
+    // Created empty: no wakeup of its own is on the way when the reader opens.
+    await put('idle-reads', 'application/json');
+    const before = await faceReads(t);
+    const client = await SseClient.open(url(t, 'idle-reads', '?live=sse&offset=now'));
+    try {
+      await client.waitFor(() => controls(client).length >= 1, 'the first control');
+      await post('idle-reads', 'application/json', '{"n":1}');
+      await client.waitFor(() => controls(client).length >= 2, 'the control after the append');
+      expect(client.ofType('data').map((m) => m.json)).toEqual([[{ n: 1 }]]);
+      expect(await faceReads(t)).toBe(before + 2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('an append committed while the page before it is still on its way to the reader follows it at once', async () => {
+    // A first page larger than what a response buffers before it waits for the client (Node's high-water mark, 64 KiB)...
+    await put('in-flight', 'application/json', JSON.stringify([{ blob: 'x'.repeat(100_000) }]));
+    const before = await openStreams(t);
+    // ...which the client cannot take yet: the SSE read is pipelined behind a long-poll of the same stream,
+    // and its answer goes out only once the long-poll's is sent.
+    const socket = net.connect({ port: Number(new URL(t.baseUrl).port), host: '127.0.0.1' });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const get = (query: string) => `GET /v1/stream/in-flight${query} HTTP/1.1\r\nhost: x\r\n\r\n`;
+      socket.write(get(`?live=long-poll&offset=${offset(1)}`) + get('?live=sse&offset=-1'));
+      // Both admitted, the long-poll waiting at the tail, the SSE read holding its first page, unsent.
+      await until(async () => {
+        const rows = await rowsMemory(t);
+        return (await openStreams(t)) === before + 2 && rows > 100_000 && rows < 1_000_000;
+      }, 'the long-poll waiting and the SSE page read');
+      // Its wakeup reaches the SSE reader while that page waits for the client, and answers the long-poll,
+      // whose answer sent lets the page go.
+      await post('in-flight', 'application/json', '{"m":2}');
+      const sse = () => text.slice(text.indexOf('text/event-stream'));
+      await until(() => text.includes('text/event-stream') && sse().includes('{"m":2}'), 'the append after the first page', 10_000);
+      expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\[\{"m":2\}\]HTTP\/1\.1 200 OK\r\n/);
+      // Then it waits again: the next append costs one read.
+      const readsAfter = await faceReads(t);
+      await post('in-flight', 'application/json', '{"m":3}');
+      await until(() => sse().includes('{"m":3}'), 'the next append');
+      expect(await faceReads(t)).toBe(readsAfter + 1);
+    } finally {
+      socket.destroy();
+    }
+    await streamsOpen(t, before, 'the SSE slot given back');
+  });
+
+  it('a live read refused past the tail gives back the memory it reserved and leaves nothing followed', async () => {
+    const statements: { query: string; params: unknown[] }[] = [];
+    const polled = await createTestApp({
+      databaseUrl: t.url,
+      env: { ...env, STREAM_HEAD_POLL_MS: '10' },
+      logQuery: (query, params) => statements.push({ query, params }),
+    });
+    try {
+      await polled.listen();
+      await put('refused-past', 'application/json', '[1]');
+      await put('followed', 'application/json');
+      for (const live of ['long-poll', 'sse']) {
+        const refused = await fetch(url(polled, 'refused-past', `?live=${live}&offset=${offset(5)}`));
+        expect(refused.status, live).toBe(400);
+        await refused.text();
+      }
+      // Each had reserved a page's room before its read was refused.
+      await until(async () => (await rowsMemory(polled)) === 0, 'the reservations given back', 5000);
+      // The head poll (one statement for the heads of every stream a reader waits on here): with a reader
+      // waiting now, its stream alone. (Its ids are one parameter, an array or, once prepared, its text.)
+      const follower = await SseClient.open(url(polled, 'followed', '?live=sse&offset=now'));
+      try {
+        const polls = () =>
+          statements.filter(({ query }) => /from sessions where id = any\(/.test(query)).map(({ params }) => String(params)).filter((ids) => ids.includes('followed'));
+        await until(() => polls().length > 0, 'a head poll of the waiting reader');
+        expect(polls().filter((ids) => ids.includes('refused-past'))).toEqual([]);
+      } finally {
+        await follower.close();
+      }
+      await streamsOpen(polled, 0, 'the SSE slot given back');
+    } finally {
+      await polled.close();
+    }
   });
 });

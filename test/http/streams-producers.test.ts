@@ -123,7 +123,9 @@ describe('retries', () => {
     const hex = await ds(t, 'POST', 'bad-1', '1', { ...JSON_TYPE, ...producer('w', 0, 0), 'producer-seq': '0x1' });
     expect(expectProblem(hex, 400, 'invalid_request').detail).toContain('Producer-Seq');
     expect((await append('bad-1', 1, 'w', 0, 0)).statusCode).toBe(200);
-    expect(expectProblem(await append('bad-1', 2, 'w', 1, 1), 400, 'invalid_request').detail).toContain('starts at Producer-Seq 0');
+    const newEpoch = expectProblem(await append('bad-1', 2, 'w', 1, 1), 400, 'invalid_request');
+    expect(newEpoch.detail).toBe('Producer-Epoch 1 is a new epoch, which starts at Producer-Seq 0; got 1');
+    expect(newEpoch.errors).toEqual([{ in: 'headers', field: '/producer-seq', message: 'is not 0' }]);
     expect((await nativeEvents('bad-1')).length).toBe(1);
   });
 });
