@@ -60,6 +60,20 @@ export async function commit(pg: Sql): Promise<void> {
   await pg`commit`;
 }
 
+/**
+ * Sends BEGIN at once, on a connection the caller holds, without waiting for
+ * its answer: what the caller sends next goes behind it, inside the
+ * transaction (db/write-connection.ts says why that is safe there).
+ */
+export function sendBegin(pg: Sql): Promise<unknown> {
+  return pg.unsafe('begin').execute();
+}
+
+/** COMMIT, answered with what Postgres did: `COMMIT`, or `ROLLBACK` when a statement of the transaction had failed. */
+export async function commitAnswer(pg: Sql): Promise<string> {
+  return (await pg`commit`).command;
+}
+
 export async function rollback(pg: Sql): Promise<void> {
   await pg`rollback`;
 }

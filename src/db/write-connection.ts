@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import { commitAnswer, ping, rollback, sendBegin } from './statements.js';
 
 /** A transaction's own connection (`Tx` in client.ts, which builds write connections). */
 type Tx = postgres.TransactionSql;
@@ -57,7 +58,7 @@ export class WriteConnection {
   async begin<T>(work: (tx: Tx) => Promise<T>, settled?: (result: T) => Promise<unknown> | undefined): Promise<T> {
     const client = this.client;
     if (!this.connected) {
-      await client`select 1`;
+      await ping(client);
       this.connected = true;
     }
     const reserved = await client.reserve();
@@ -67,7 +68,7 @@ export class WriteConnection {
     const unlessClosed = <R>(answer: PromiseLike<R>): Promise<R> => Promise.race([answer, closed]);
     let idle = false;
     try {
-      const began = unlessClosed(reserved.unsafe('begin').execute());
+      const began = unlessClosed(sendBegin(reserved));
       began.catch(() => {});
       let result: T;
       try {
@@ -75,16 +76,16 @@ export class WriteConnection {
         result = await unlessClosed(work(reserved as unknown as Tx));
         await began;
       } catch (error) {
-        await unlessClosed(reserved`rollback`).then(
+        await unlessClosed(rollback(reserved)).then(
           () => (idle = true),
           () => {},
         );
         throw error;
       }
-      const committed = await unlessClosed(reserved`commit`);
+      const committed = await unlessClosed(commitAnswer(reserved));
       idle = true;
       await settled?.(result);
-      if (committed.command !== 'COMMIT') throw new RolledBack(committed.command);
+      if (committed !== 'COMMIT') throw new RolledBack(committed);
       return result;
     } finally {
       this.onClosed = undefined;

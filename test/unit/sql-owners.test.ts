@@ -8,7 +8,7 @@ const SRC = path.resolve(import.meta.dirname, '../../src');
 /** Where SQL text may be: the statement modules, the clock's fragments, the schema and the migration runner. */
 const OWNERS = /(^|\/)statements\.ts$|^db\/(clock|schema|migrate)\.ts$/;
 /** A postgres.js statement: a tagged template on a handle (`pg`, `tx`, `db`, `sql`, `this.pg`, ...), or `unsafe(`. */
-const STATEMENT = /(?:\b(?:pg|tx|db|sql|pool|listener)|\bthis\.\w+)(?:<[^`]*?>)?`|\.unsafe\(/g;
+const STATEMENT = /(?:\b(?:pg|tx|db|sql|pool|listener|client|reserved)|\bthis\.\w+)(?:<[^`]*?>)?`|\.unsafe\(/g;
 /** Comments name handles in backticks (`db | tx`): they are blanked first, lines kept. */
 const withoutComments = (text: string) =>
   text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' ')).replace(/\/\/[^\n]*/g, '');
