@@ -10,7 +10,8 @@ export class AllowedMethods {
   add(method: string | string[], url: string): void {
     const source = url
       .split('/')
-      .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      // A wildcard takes one character or more, as the router does: `/v1/stream/` matches no `/v1/stream/*` route.
+      .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
       .join('/');
     const pattern = new RegExp(`^${source}/?$`);
     for (const m of Array.isArray(method) ? method : [method]) this.routes.push({ pattern, method: m });

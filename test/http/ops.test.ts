@@ -179,6 +179,9 @@ describe('unknown routes', () => {
     ['GET', '/nowhere'],
     ['GET', '/v1/nothing'],
     ['POST', '/v1/sessions/x/nothing'],
+    // The face's routes take a path of one character or more: none is routed here for any method.
+    ['PUT', '/v1/stream/'],
+    ['GET', '/v1/stream/'],
   ] as const)('%s %s answers 404 problem+json not_found', async (method, url) => {
     const problem = expectProblem(await call(t.app, method, url), 404, 'not_found');
     expect(problem.status).toBe(404);
