@@ -1,16 +1,9 @@
 import net from 'node:net';
 import postgres from 'postgres';
+import type { Db } from './handles.js';
 import { WriteConnection } from './write-connection.js';
 
-/** The pool: a statement sent on it takes any free connection. */
-export type Db = postgres.Sql;
-/** A transaction's own connection: functions that must run inside the caller's transaction take this. */
-export type Tx = postgres.TransactionSql;
-/**
- * Either handle: what every statement function (`<feature>/statements.ts`)
- * takes, so the caller decides whether the statement is part of a transaction.
- */
-export type Sql = Db | Tx;
+export type { Db, Sql, Tx } from './handles.js';
 
 /**
  * How a read of several statements begins (`db.begin(READ_ONLY_SNAPSHOT, ...)`):

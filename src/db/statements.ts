@@ -1,4 +1,4 @@
-import type { Sql, Tx } from './client.js';
+import type { Sql, Tx } from './handles.js';
 
 /* The statements about the connection itself rather than any table: health, LISTEN and NOTIFY, transaction settings. */
 

@@ -1,8 +1,6 @@
 import type postgres from 'postgres';
+import type { Tx } from './handles.js';
 import { commitAnswer, ping, rollback, sendBegin } from './statements.js';
-
-/** A transaction's own connection (`Tx` in client.ts, which builds write connections). */
-type Tx = postgres.TransactionSql;
 
 /**
  * A connection of its own for write transactions, one at a time, whose first
