@@ -1,4 +1,5 @@
 import { DS_SSE_CONTROL, DS_SSE_EVENT } from 'session-sync/client/protocol';
+import { contentTypeKey } from './messages.js';
 
 /**
  * The Durable Streams SSE wire (PROTOCOL §5.8): `event: data` frames carrying
@@ -18,8 +19,7 @@ export type SseDataEncoding = 'text' | 'base64';
  * while a client that sees the header decodes either way.
  */
 export function sseDataEncodingFor(contentType: string): SseDataEncoding {
-  // split always yields a first part.
-  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  const mediaType = contentTypeKey(contentType);
   return mediaType.startsWith('text/') || mediaType === 'application/json' ? 'text' : 'base64';
 }
 
