@@ -33,15 +33,25 @@ export function registerBodyTimeout(app: FastifyInstance, timeoutMs: number): vo
   });
 }
 
+/** How often, while the server drains, the connections its answers left idle are closed. */
+const DRAIN_SWEEP_MS = 50;
+
 /**
  * While the server drains, new requests (on connections still open) get a
- * 503 problem with Connection: close, like every other error.
+ * 503 problem with Connection: close, like every other error; and a
+ * connection is closed as soon as nothing is in flight on it.
  */
 export function registerShutdownRefusal(app: FastifyInstance): void {
   let closing = false;
+  let sweep: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    // server.close() closes the connections idle when it is called and waits for the others to end. Those whose
+    // answer ends during the drain (long-polls answered, SSE streams ended) are kept alive for the next request
+    // that will not come, and held the close until their keep-alive timeout (65 s by default).
+    sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_SWEEP_MS).unref();
   });
+  app.addHook('onClose', async () => clearInterval(sweep));
   app.addHook('onRequest', async (request, reply) => {
     if (closing) return replyWithProblem(reply, request, new ShuttingDown());
   });

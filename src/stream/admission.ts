@@ -26,6 +26,9 @@ export class StreamAdmission {
   readonly rowBudget: ByteBudget;
   readonly outputLedger: OutputLedger;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly shutdown = new AbortController();
+  /** Aborted when the server starts shutting down: waits that would hold the drain (long-polls) end with it. */
+  readonly closing: AbortSignal = this.shutdown.signal;
 
   constructor(private readonly options: StreamAdmissionOptions) {
     this.slots = new Slots(options.maxStreams);
@@ -46,8 +49,9 @@ export class StreamAdmission {
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatMs).unref();
   }
 
-  /** Ends every stream cleanly, so clients reconnect (elsewhere) with their cursor. */
+  /** Ends every stream cleanly, so clients reconnect (elsewhere) with their cursor; long-polls are answered as at their timeout. */
   endStreams(): void {
+    this.shutdown.abort();
     for (const writer of this.writers) writer.end('server shutting down');
   }
 

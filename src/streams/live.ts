@@ -134,9 +134,12 @@ async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gon
  * the empty page at the tail if none comes. A closed stream at its tail
  * answers at once. While it waits it holds a `MAX_STREAMS` slot (it holds
  * what a stream holds: a socket, a tail registration, a timer); an answer
- * found at once takes none. `signal` (the client went away) ends the wait.
+ * found at once takes none. `gone` (the client went away) and a shutdown end
+ * the wait.
  */
-export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFrom, signal: AbortSignal): Promise<HeldPage> {
+export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFrom, gone: AbortSignal): Promise<HeldPage> {
+  // A shutdown answers the wait as its timeout would: the client polls again, elsewhere, from the same offset.
+  const signal = AbortSignal.any([gone, ctx.admission.closing]);
   const session = await ctx.reads.session(sessionId);
   const wait = new TailWait('tail' in from ? session.lastSeq : from.after);
   // Registered before the first read: a commit after that read wakes it.
@@ -146,7 +149,8 @@ export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFr
     const deadline = Date.now() + ctx.longPollMs;
     let position = from;
     for (;;) {
-      const held = await readHeld(ctx, sessionId, position, signal);
+      // Read once more after a shutdown: its answer is the tail as it is then.
+      const held = await readHeld(ctx, sessionId, position, gone);
       const { page } = held;
       const left = deadline - Date.now();
       // Another incarnation of the id (deleted and made again): whatever it holds is the answer now.
