@@ -388,6 +388,27 @@ describe('refusals say what is wrong (the detail, and errors[] naming the field)
   }
   const offsetRefusal = (what: string) => ({ detail: `offset ${what}`, errors: [{ in: 'querystring', field: '/offset', message: what }] });
 
+  it('one the request alone decides costs no database query, on a stream that exists or not', async () => {
+    await put('refuse-cheap', 'a', { 'content-type': 'text/plain' });
+    const queries: string[] = [];
+    // An instance of its own, to see every query it makes; no sweeps, which query on their own schedule.
+    const own = await createTestApp({ databaseUrl: t.url, sweeps: false, logQuery: (query) => queries.push(query) });
+    try {
+      const at = (path: string) => (method: 'GET' | 'POST' | 'PUT', query: string, headers: Record<string, string> = {}, body?: string) =>
+        own.app.inject({ method, url: `/v1/stream/${path}${query}`, headers, ...(body === undefined ? {} : { payload: body }) });
+      for (const ds of [at('refuse-cheap'), at('refuse-cheap-absent')]) {
+        queries.length = 0;
+        refusal(await ds('GET', '?offset=abc'));
+        refusal(await ds('GET', '?offset=-1&live=websocket'));
+        refusal(await ds('POST', '', { 'content-type': 'text/plain' }));
+        refusal(await ds('PUT', '', { 'content-type': 'text/plain', 'stream-forked-from': 'refuse-cheap' }));
+        expect(queries).toEqual([]);
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
   it('an offset given twice, of another shape, or beyond any history', async () => {
     await put('refuse-offset', '[1]', { 'content-type': 'application/json' });
     expect(refusal(await read('refuse-offset', '?offset=-1&offset=-1'))).toEqual(offsetRefusal('is given more than once'));
