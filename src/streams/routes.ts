@@ -209,7 +209,8 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(204).send();
   });
 
-  app.head(`${STREAM_PREFIX}*`, { config: { access: 'read' }, schema: { hide: true } }, async (request, reply) => {
+  // No `schema: { hide: true }`: @fastify/swagger leaves every HEAD route out of the document (its exposeHeadRoutes is off).
+  app.head(`${STREAM_PREFIX}*`, { config: { access: 'read' } }, async (request, reply) => {
     const head = await streamHead(services.db, sessionOf(request));
     streamHeaders(reply, head);
     reply.headers(expiryHeaders(head.expiry));

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
@@ -155,6 +156,43 @@ describe('every route declares the access docs/API.md gives it', () => {
         await allowed(route, admin, 'admin');
       }
       expect([...seen].sort()).toEqual(['admin', 'create', 'list', 'public', 'read', 'write']);
+    });
+  });
+});
+
+describe('the Durable Streams face declares the same access (its routes are not in the OpenAPI document)', () => {
+  it('HEAD and GET take read, PUT and POST write, DELETE admin, on the session the path names', async () => {
+    const mint = (grants: { sessions: string[]; read?: boolean; write?: boolean; admin?: boolean }) =>
+      mintToken(SECRET, { ...grants, ttlSeconds: 600 });
+    // Only the one grant each: a route closed by default (admin-only) refuses both.
+    const reader = await mint({ sessions: ['acc:*'], read: true });
+    const writer = await mint({ sessions: ['acc:*'], write: true });
+    const admin = await mint({ sessions: [], admin: true });
+
+    await withApp(async (t) => {
+      const ds = (method: 'PUT' | 'POST' | 'HEAD' | 'GET' | 'DELETE', query: string, token: string, body?: string) =>
+        t.app.inject({ method, url: `/v1/stream/acc/face${query}`, headers: { 'content-type': 'text/plain', ...bearer(token) }, payload: body });
+      const denied = async (res: LightMyRequestResponse, detail: string) => {
+        expect(expectProblem(res, 403, 'forbidden').detail).toBe(detail);
+      };
+
+      expect((await ds('PUT', '', writer, 'a')).statusCode).toBe(201);
+      await denied(await ds('PUT', '', reader, 'a'), 'this token may not write session "acc:face"');
+      expect((await ds('POST', '', writer, 'b')).statusCode).toBe(204);
+      await denied(await ds('POST', '', reader, 'b'), 'this token may not write session "acc:face"');
+
+      const head = await ds('HEAD', '', reader);
+      expect(head.statusCode).toBe(200);
+      expect(head.headers['stream-next-offset']).toBe('0000000000000000_0000000000000002');
+      // A HEAD answer has no body to carry the problem: its status says it.
+      expect((await ds('HEAD', '', writer)).statusCode).toBe(403);
+      const read = await ds('GET', '?offset=-1', reader);
+      expect(read.statusCode).toBe(200);
+      expect(read.body).toBe('ab');
+      await denied(await ds('GET', '?offset=-1', writer), 'this token may not read session "acc:face"');
+
+      await denied(await ds('DELETE', '', writer), 'this route needs an admin token');
+      expect((await ds('DELETE', '', admin)).statusCode).toBe(204);
     });
   });
 });

@@ -21,6 +21,11 @@ function ds(method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE', path: string, bo
 const put = (path: string, body?: string, headers: Record<string, string> = {}) => ds('PUT', path, body, headers);
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => ds('POST', path, body, headers);
 const read = (path: string, query = '', headers: Record<string, string> = {}) => ds('GET', `${path}${query}`, undefined, headers);
+/** Bytes of ROWS_MEMORY_BYTES held by pages read for clients and not yet taken by them. */
+async function rowsMemory(): Promise<number> {
+  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
+  return Number(res.body.split('\n').find((line) => line.startsWith('session_sync_rows_memory_bytes '))?.split(' ')[1]);
+}
 
 describe('create (PUT)', () => {
   it('201 with Location and the tail offset; 200 when the config matches; 409 when it differs', async () => {
@@ -353,9 +358,12 @@ describe('catch-up read (GET)', () => {
     const first = await read('etag-1', '?offset=-1');
     const etag = first.headers.etag as string;
     expect(etag).toBeTruthy();
+    const memoryBefore = await rowsMemory();
     const same = await read('etag-1', '?offset=-1', { 'if-none-match': etag });
     expect(same.statusCode).toBe(304);
     expect(same.body).toBe('');
+    // The page read to compare the tag is not sent: its reservation of ROWS_MEMORY_BYTES is given back with the 304.
+    expect(await rowsMemory()).toBe(memoryBefore);
     await post('etag-1', '', { 'stream-closed': 'true' });
     const closed = await read('etag-1', '?offset=-1', { 'if-none-match': etag });
     expect(closed.statusCode).toBe(200);
@@ -379,6 +387,27 @@ describe('refusals say what is wrong (the detail, and errors[] naming the field)
     return { detail: problem.detail, errors: problem.errors };
   }
   const offsetRefusal = (what: string) => ({ detail: `offset ${what}`, errors: [{ in: 'querystring', field: '/offset', message: what }] });
+
+  it('one the request alone decides costs no database query, on a stream that exists or not', async () => {
+    await put('refuse-cheap', 'a', { 'content-type': 'text/plain' });
+    const queries: string[] = [];
+    // An instance of its own, to see every query it makes; no sweeps, which query on their own schedule.
+    const own = await createTestApp({ databaseUrl: t.url, sweeps: false, logQuery: (query) => queries.push(query) });
+    try {
+      const at = (path: string) => (method: 'GET' | 'POST' | 'PUT', query: string, headers: Record<string, string> = {}, body?: string) =>
+        own.app.inject({ method, url: `/v1/stream/${path}${query}`, headers, ...(body === undefined ? {} : { payload: body }) });
+      for (const ds of [at('refuse-cheap'), at('refuse-cheap-absent')]) {
+        queries.length = 0;
+        refusal(await ds('GET', '?offset=abc'));
+        refusal(await ds('GET', '?offset=-1&live=websocket'));
+        refusal(await ds('POST', '', { 'content-type': 'text/plain' }));
+        refusal(await ds('PUT', '', { 'content-type': 'text/plain', 'stream-forked-from': 'refuse-cheap' }));
+        expect(queries).toEqual([]);
+      }
+    } finally {
+      await own.close();
+    }
+  });
 
   it('an offset given twice, of another shape, or beyond any history', async () => {
     await put('refuse-offset', '[1]', { 'content-type': 'application/json' });

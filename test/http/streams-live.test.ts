@@ -180,6 +180,23 @@ describe('long-poll (PROTOCOL 5.7)', () => {
 });
 
 describe('readers at the same moment', () => {
+  it('each catch-up read alone is one page read on /metrics (stream_face_reads_total)', async () => {
+    // An instance of its own, built in the test: the counter is wired to the reads when the routes are registered,
+    // which per-test coverage (npm run mutate) sees only in a test that builds its app.
+    const own = await createTestApp({ databaseUrl: t.url, env });
+    try {
+      await put('counted-reads', 'text/plain', 'a');
+      const before = await faceReads(own);
+      for (const query of ['?offset=-1', `?offset=${offset(1)}`]) {
+        const res = await own.app.inject({ method: 'GET', url: `/v1/stream/counted-reads${query}` });
+        expect(res.statusCode, res.body).toBe(200);
+      }
+      expect(await faceReads(own)).toBe(before + 2);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('twenty long-polls woken by one append all get it from one page read', async () => {
     await put('lp-share', 'application/json', '[{"n":1}]');
     const before = await openStreams(t);
