@@ -431,6 +431,45 @@ describe('what a live read leaves behind', () => {
     await until(() => open - timers() >= 12, 'the readers gone without their timers', 5000);
   });
 
+  it('an SSE reader woken ten times holds no more abort listeners than one', async () => {
+    await put('listeners-woken', 'application/json');
+    const reader = await SseClient.open(url(t, 'listeners-woken', '?live=sse&offset=now'));
+    // Abort listeners on signals added from here on and not removed (a read's signal lives as long as the read: up to a minute).
+    const registered = new Set<string>();
+    const ids = new WeakMap<object, number>();
+    let named = 0;
+    const idOf = (value: object) => ids.get(value) ?? (ids.set(value, ++named), named);
+    const { addEventListener, removeEventListener } = EventTarget.prototype;
+    let leftRegistered: number | undefined;
+    const key = (target: object, listener: unknown) => (typeof listener === 'object' || typeof listener === 'function') && listener !== null ? `${idOf(target)}:${idOf(listener)}` : undefined;
+    try {
+      await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
+      EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+        const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
+        if (k) registered.add(k);
+        return addEventListener.call(this, type, listener, options);
+      };
+      EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+        const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
+        if (k) registered.delete(k);
+        return removeEventListener.call(this, type, listener, options);
+      };
+      for (let n = 1; n <= 10; n++) {
+        // (Through inject: fetch adds abort listeners of its own.)
+        const res = await t.app.inject({ method: 'POST', url: '/v1/stream/listeners-woken', headers: { 'content-type': 'application/json' }, payload: `{"n":${n}}` });
+        expect(res.statusCode).toBe(204);
+        await reader.waitFor(() => controls(reader).length >= n + 1, `the control after append ${n}`);
+      }
+      leftRegistered = registered.size;
+    } finally {
+      EventTarget.prototype.addEventListener = addEventListener;
+      EventTarget.prototype.removeEventListener = removeEventListener;
+      await reader.close();
+    }
+    // The wait it is in now has one; one left by each wait a wakeup ended would make ten.
+    expect(leftRegistered).toBeLessThanOrEqual(2);
+  });
+
   it('a long-poll woken with nothing to read waits again in the slot it holds', async () => {
     await put('woken-empty', 'application/json', '[{"n":1}]');
     const before = await openStreams(t);
