@@ -69,7 +69,7 @@ class TailWait implements TailWatcher {
         resolve();
       };
       const timer = setTimeout(done, Math.max(ms, 0));
-      signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', done);
       this.notify = done;
     });
   }
@@ -102,6 +102,9 @@ export function heldBytes(page: StreamPage): number {
 }
 
 async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gone?: AbortSignal): Promise<HeldPage> {
+  // Gone already (a long-poll's wait ended by its client's going): an abort listener added now would never fire,
+  // and the read would wait for room, holding its stream slot, for nobody.
+  if (gone?.aborted) throw new ClientGone();
   // A client gone while this waits for room gives its place up; the listener goes once the wait is over
   // (a long SSE read waits here once per wakeup, and must not collect one per read).
   let abandon: (() => void) | undefined;
@@ -110,7 +113,7 @@ async function readHeld(ctx: LiveContext, sessionId: string, from: ReadFrom, gon
     gone &&
       ((cancel) => {
         abandon = cancel;
-        gone.addEventListener('abort', cancel, { once: true });
+        gone.addEventListener('abort', cancel);
       }),
   );
   if (abandon) gone?.removeEventListener('abort', abandon);
@@ -154,7 +157,9 @@ export async function longPoll(ctx: LiveContext, sessionId: string, from: ReadFr
       const { page } = held;
       const left = deadline - Date.now();
       // Another incarnation of the id (deleted and made again): whatever it holds is the answer now.
+      // Stryker disable next-line EqualityOperator: at exactly 0 ms left, a wait of 0 ms and one more read answer the same a millisecond later
       if (page.rows.length > 0 || page.head.closed || page.head.sid !== session.sid || left <= 0 || signal.aborted) return held;
+      // Stryker disable next-line CallExpression: a page without rows was shrunk to heldBytes = 0 already; this gives back nothing, but says so
       held.release();
       if (!releaseSlot) {
         releaseSlot = ctx.admission.reserveStream();
@@ -192,6 +197,7 @@ export async function admitSse(ctx: LiveContext, sessionId: string, from: ReadFr
 
 /** A data event holding a page's messages: JSON as one array, `text/*` as UTF-8 text, anything else base64. */
 function dataFrameOf(contentType: string, page: StreamPage): string {
+  // Stryker disable next-line ConditionalExpression: bodyOf makes the same JSON array for a JSON stream, and its UTF-8 text is the same frame (this skips a Buffer)
   if (isJsonStream(contentType)) return jsonDataFrame(page.rows.map(jsonMessageOf));
   const bytes = bodyOf(contentType, page.rows);
   return sseDataEncodingFor(contentType) === 'base64' ? base64DataFrame(bytes) : textDataFrame(bytes.toString('utf8'));
@@ -230,6 +236,7 @@ export async function runSse(
         out += controlFrame(final ? { nextOffset, closed: true } : { nextOffset, cursor: options.cursor(), upToDate: page.upToDate });
       }
       first = false;
+      // Stryker disable next-line ConditionalExpression,StringLiteral: writing '' sends nothing, and on a closed writer returns false, which ends the read as the check below does
       if (out !== '' && !(await writer.writePaced(out, () => ctx.admission.rowBudget.contended))) return;
       held.release();
       held = undefined;
@@ -237,6 +244,7 @@ export async function runSse(
         writer.end('stream closed');
         return;
       }
+      // Stryker disable next-line ConditionalExpression: a closed writer's page had no rows (else its write failed above), so the wait below returns at once (gone aborted) and the check after it ends the read
       if (writer.closed) return;
       const position = { after: page.nextSeq };
       // (An empty page short of the tail cannot be; were it so, waiting beats spinning.)
@@ -244,17 +252,21 @@ export async function runSse(
         wait.seenSeq = page.nextSeq;
         // Already past the end (the page took that long to send), the wait returns at once and the check below ends it.
         await wait.wait(endAt - Date.now(), gone.signal);
+        // Stryker disable next-line ConditionalExpression: a closed writer aborted `gone`, so readHeld below throws ClientGone, which the route takes as this return
         if (writer.closed) return;
+        // Stryker disable next-line EqualityOperator: at exactly endAt, one more read and a wait of 0 ms end the read a millisecond later
         if (Date.now() >= endAt) {
           writer.end('stream lifetime');
           return;
         }
       }
       held = await readHeld(ctx, sessionId, position, gone.signal);
+      // Stryker disable next-line ConditionalExpression: the page's write on a closed writer returns false and ends the read, and `finally` gives the page back
       if (writer.closed) return;
     }
   } finally {
     held?.release();
+    // Stryker disable next-line CallExpression: the route cancels the watch when the writer closes, and every way out of here has closed it (or throws to a route that closes it)
     admitted.cancel();
   }
 }
