@@ -1,3 +1,5 @@
+import type net from 'node:net';
+import tls from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { replyWithProblem, writeRawProblem } from './error-handler.js';
 import { RequestTimeout, ShuttingDown } from '../errors.js';
@@ -37,6 +39,17 @@ export function registerBodyTimeout(app: FastifyInstance, timeoutMs: number): vo
 const DRAIN_SWEEP_MS = 50;
 
 /**
+ * While the server drains, a connection that has sent nothing for this long
+ * since it opened is closed. Node counts one that has not begun a request as
+ * busy (its first request's headers timeout runs from the connect), so the
+ * close waited for it until that timeout (60 s) or the client's own idle
+ * timeout: a browser's speculative connection, or the one an HTTP client
+ * (undici) opens when a request of its is aborted. The grace leaves a request
+ * just about to be written its chance of a readable 503.
+ */
+const SILENT_CONNECTION_GRACE_MS = 1000;
+
+/**
  * While the server drains, new requests (on connections still open) get a
  * 503 problem with Connection: close, like every other error; and a
  * connection is closed as soon as nothing is in flight on it.
@@ -44,12 +57,24 @@ const DRAIN_SWEEP_MS = 50;
 export function registerShutdownRefusal(app: FastifyInstance): void {
   let closing = false;
   let sweep: NodeJS.Timeout | undefined;
+  // The sockets HTTP is read from (behind TLS, the decrypted ones), with when each opened.
+  const opened = new Map<net.Socket, number>();
+  app.server.on(app.server instanceof tls.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    opened.set(socket, performance.now());
+    socket.once('close', () => opened.delete(socket));
+  });
   app.addHook('preClose', async () => {
     closing = true;
     // server.close() closes the connections idle when it is called and waits for the others to end. Those whose
     // answer ends during the drain (long-polls answered, SSE streams ended) are kept alive for the next request
     // that will not come, and held the close until their keep-alive timeout (65 s by default).
-    sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_SWEEP_MS).unref();
+    sweep = setInterval(() => {
+      app.server.closeIdleConnections();
+      const now = performance.now();
+      for (const [socket, openedAt] of opened) {
+        if (socket.bytesRead === 0 && now - openedAt >= SILENT_CONNECTION_GRACE_MS) socket.destroy();
+      }
+    }, DRAIN_SWEEP_MS).unref();
   });
   app.addHook('onClose', async () => clearInterval(sweep));
   app.addHook('onRequest', async (request, reply) => {

@@ -82,6 +82,20 @@ describe('request timeouts and shutdown answers', () => {
     inFlight.socket.destroy();
     await closing;
   }, 20_000);
+
+  it('a connection that never sends a request does not hold the drain: the server closes it', async () => {
+    const t = await createTestApp();
+    await t.listen();
+    // A browser's speculative connection, or the one undici opens when a request of its is aborted: Node counts it
+    // busy until its headers timeout (60 s), so the close waited that long for it.
+    const silent = await connect(t.baseUrl);
+    const closing = t.close();
+    const inTime = await Promise.race([silent.closed.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 10_000))]);
+    if (!inTime) t.app.server.closeAllConnections();
+    expect(inTime, 'the server closed the silent connection').toBe(true);
+    expect(silent.answer()).toBe('');
+    await closing;
+  }, 30_000);
 });
 
 /** A request whose body never comes must not hold a socket, whatever the client does with its own half. */
