@@ -247,8 +247,11 @@ export async function runSse(
       // Stryker disable next-line ConditionalExpression: a closed writer's page had no rows (else its write failed above), so the wait below returns at once (gone aborted) and the check after it ends the read
       if (writer.closed) return;
       const position = { after: page.nextSeq };
-      // (An empty page short of the tail cannot be; were it so, waiting beats spinning.)
-      if (page.upToDate || page.rows.length === 0) {
+      if (
+        page.upToDate ||
+        // Stryker disable next-line ConditionalExpression: unreachable; a page short of the tail holds a row (an empty one cannot be, but were it so, waiting beats spinning)
+        page.rows.length === 0
+      ) {
         wait.seenSeq = page.nextSeq;
         // Already past the end (the page took that long to send), the wait returns at once and the check below ends it.
         await wait.wait(endAt - Date.now(), gone.signal);

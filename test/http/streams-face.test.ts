@@ -417,6 +417,16 @@ describe('refusals say what is wrong (the detail, and errors[] naming the field)
     expect(refusal(await read('refuse-offset', `?offset=${huge}`))).toEqual(offsetRefusal(`"${huge}" is beyond any history`));
   });
 
+  it('a live read without an offset says that it needs one, naming the field', async () => {
+    await put('refuse-live', undefined, { 'content-type': 'text/plain' });
+    for (const live of ['long-poll', 'sse']) {
+      expect(refusal(await read('refuse-live', `?live=${live}`))).toEqual({
+        detail: 'a live read needs an offset (-1 for the start, now for the tail)',
+        errors: [{ in: 'querystring', field: '/offset', message: 'is required' }],
+      });
+    }
+  });
+
   it('an append with nothing to append, or a body without a Content-Type', async () => {
     await put('refuse-append', undefined, { 'content-type': 'text/plain' });
     expect(refusal(await post('refuse-append', '', { 'content-type': 'text/plain' }))).toEqual({
