@@ -1,5 +1,4 @@
 import net from 'node:net';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
@@ -629,80 +628,3 @@ describe('while every byte of the row memory is held', () => {
   });
 });
 
-describe('an SSE reader that waits for row memory at its wakeups', () => {
-  let small: TestApp;
-  beforeAll(async () => {
-    // Two pool connections, which the test can hold: a catch-up read then holds all the row memory while it waits
-    // for one, and a woken SSE reader waits for room (appends run on write connections of their own).
-    small = await createTestApp({
-      env: { ...env, DB_POOL_MAX: '2', MAX_TRANSFERS: '1', WRITE_CONCURRENCY: '1', ROWS_MEMORY_BYTES: String(1024 * 1024), STREAM_PAGE_BYTES: String(512 * 1024) },
-    });
-    await small.listen();
-  });
-  afterAll(async () => {
-    await small?.close();
-  });
-
-  const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
-
-  it('holds no more abort listeners after ten waits for room than after one', async () => {
-    for (const path of ['room-held', 'room-read']) {
-      const res = await fetch(url(small, path), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[{"n":0}]' });
-      expect(res.status).toBe(201);
-    }
-    const reader = await SseClient.open(url(small, 'room-read', '?live=sse&offset=now'));
-    const notifier = postgres(small.url, { max: 1, onnotice: () => {} });
-    const registered = new Set<string>();
-    let added = 0;
-    const ids = new WeakMap<object, number>();
-    let named = 0;
-    const idOf = (value: object) => ids.get(value) ?? (ids.set(value, ++named), named);
-    const { addEventListener, removeEventListener } = EventTarget.prototype;
-    let leftRegistered: number | undefined;
-    try {
-      await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
-      EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
-        if (this instanceof AbortSignal && type === 'abort' && typeof listener === 'function') {
-          registered.add(`${idOf(this)}:${idOf(listener)}`);
-          added++;
-        }
-        return addEventListener.call(this, type, listener, options);
-      };
-      EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
-        if (this instanceof AbortSignal && type === 'abort' && typeof listener === 'function') registered.delete(`${idOf(this)}:${idOf(listener)}`);
-        return removeEventListener.call(this, type, listener, options);
-      };
-      for (let n = 1; n <= 10; n++) {
-        let free!: () => void;
-        const freed = new Promise<void>((resolve) => (free = resolve));
-        let holding = 0;
-        const holds = [0, 1].map(() => small.database.db.begin(async () => {
-          holding++;
-          await freed;
-        }));
-        await until(() => holding === 2, 'both pool connections held');
-        const holder = small.app.inject({ method: 'GET', url: '/v1/stream/room-held?offset=-1' });
-        await until(async () => (await rowsMemory(small)) === 1024 * 1024, 'a catch-up read holding all the row memory');
-        const before = added;
-        const res = await small.app.inject({ method: 'POST', url: '/v1/stream/room-read', headers: { 'content-type': 'application/json' }, payload: `{"n":${n}}` });
-        expect(res.statusCode).toBe(204);
-        // The append's own wakeup is published on a pool connection, after the test lets go of them: this one is not.
-        await notifier`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'room-read', seq: n })})`;
-        // Woken, the reader can neither read (no connection) nor wait to read without room: it queues for room, ready to leave if its client goes.
-        await until(() => added > before, 'the woken reader waiting for room');
-        free();
-        await Promise.all(holds);
-        expect((await holder).statusCode).toBe(200);
-        await reader.waitFor(() => controls(reader).length >= n + 1, `the control after append ${n}`);
-      }
-      leftRegistered = registered.size;
-    } finally {
-      EventTarget.prototype.addEventListener = addEventListener;
-      EventTarget.prototype.removeEventListener = removeEventListener;
-      await reader.close();
-      await notifier.end();
-    }
-    // The tail wait it is in now has one; a wait for room that kept its listener once granted would leave ten more.
-    expect(leftRegistered).toBeLessThanOrEqual(2);
-  });
-});
