@@ -9,11 +9,13 @@ import { append, open, waitForMarker } from '../helpers/streams.js';
 let mute: TestApp;
 let reader: TestApp;
 let slowPoll: TestApp;
+/** Called before each stream read on `slowPoll` (a test holds one there). */
+let beforeSlowPollRead: (read: { sid: number; after: number }) => Promise<void> = async () => {};
 
 beforeAll(async () => {
   mute = await createTestApp({ sendWakeups: async () => {} });
   reader = await createTestApp({ databaseUrl: mute.url, env: { STREAM_HEAD_POLL_MS: '200' } });
-  slowPoll = await createTestApp({ databaseUrl: mute.url, env: { STREAM_HEAD_POLL_MS: '3600000' } });
+  slowPoll = await createTestApp({ databaseUrl: mute.url, env: { STREAM_HEAD_POLL_MS: '3600000' }, beforeStreamRead: (read) => beforeSlowPollRead(read) });
   await reader.listen();
   await slowPoll.listen();
 });
@@ -47,16 +49,31 @@ describe('a commit whose wakeup is never published', () => {
   it('waits for the poll, not for another wakeup: with the poll an hour away, nothing comes', async () => {
     const id = 'wakeup-lost-unpolled';
     await createSession(mute, id);
+    // The stream's tail reads once when its first subscriber joins: held here until `one` has committed, so that read
+    // delivers `one`, and once it has, the tail reads again only when woken.
+    let releaseFirstRead!: () => void;
+    const firstReadHeld = new Promise<void>((resolve) => (releaseFirstRead = resolve));
+    let reads = 0;
+    beforeSlowPollRead = async () => {
+      if (reads++ === 0) await firstReadHeld;
+    };
     const stream = await open(slowPoll, `/v1/sessions/${id}/stream`);
+    const durable = () => stream.messages.filter((m) => m.id !== undefined).map((m) => m.event);
     try {
       await waitForMarker(stream);
       await append(mute, id, [{ type: 'one', data: 1 }]);
+      releaseFirstRead();
+      await stream.waitFor(() => durable().length === 1, 'the first event, read when the stream joined its tail');
+      await append(mute, id, [{ type: 'two', data: 2 }]);
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      expect(stream.messages.filter((m) => m.id !== undefined)).toEqual([]);
+      expect(durable()).toEqual(['one']);
       // A wakeup that does arrive (from an instance that publishes) still delivers everything.
-      await append(reader, id, [{ type: 'two', data: 2 }]);
-      await stream.waitFor(() => stream.messages.filter((m) => m.id !== undefined).length >= 2, 'both events');
+      await append(reader, id, [{ type: 'three', data: 3 }]);
+      await stream.waitFor(() => durable().length >= 3, 'every event');
+      expect(durable()).toEqual(['one', 'two', 'three']);
     } finally {
+      releaseFirstRead();
+      beforeSlowPollRead = async () => {};
       await stream.close();
     }
   });
