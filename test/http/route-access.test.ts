@@ -75,10 +75,11 @@ async function withApp(work: (t: TestApp) => Promise<void>): Promise<void> {
   }
 }
 
+const mint = (grants: { sessions: string[]; read?: boolean; write?: boolean; admin?: boolean }) =>
+  mintToken(SECRET, { ...grants, ttlSeconds: 600 });
+
 describe('every route declares the access docs/API.md gives it', () => {
   it('session-scoped read, write and other-session tokens, a non-admin token for every session, and an admin', async () => {
-    const mint = (grants: { sessions: string[]; read?: boolean; write?: boolean; admin?: boolean }) =>
-      mintToken(SECRET, { ...grants, ttlSeconds: 600 });
     const reader = await mint({ sessions: ['acc:*'], read: true });
     const writer = await mint({ sessions: ['acc:*'], write: true });
     const readWriter = await mint({ sessions: ['acc:*'], read: true, write: true });
@@ -162,8 +163,6 @@ describe('every route declares the access docs/API.md gives it', () => {
 
 describe('the Durable Streams face declares the same access (its routes are not in the OpenAPI document)', () => {
   it('HEAD and GET take read, PUT and POST write, DELETE admin, on the session the path names', async () => {
-    const mint = (grants: { sessions: string[]; read?: boolean; write?: boolean; admin?: boolean }) =>
-      mintToken(SECRET, { ...grants, ttlSeconds: 600 });
     // Only the one grant each: a route closed by default (admin-only) refuses both.
     const reader = await mint({ sessions: ['acc:*'], read: true });
     const writer = await mint({ sessions: ['acc:*'], write: true });

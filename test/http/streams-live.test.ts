@@ -33,6 +33,8 @@ afterAll(async () => {
 
 const offset = (seq: number) => `0000000000000000_${String(seq).padStart(16, '0')}`;
 const url = (app: TestApp, path: string, query = '') => `${app.baseUrl}/v1/stream/${path}${query}`;
+/** The control events an SSE reader has received, as JSON. */
+const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
 
 async function put(path: string, contentType: string, body?: string) {
   const res = await fetch(url(t, path), { method: 'PUT', headers: { 'content-type': contentType }, body });
@@ -218,7 +220,6 @@ describe('readers at the same moment', () => {
 });
 
 describe('SSE (PROTOCOL 5.8)', () => {
-  const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
   const data = (c: SseClient) => c.messages.filter((m) => m.event === 'data').map((m) => m.data);
 
   it('text/event-stream, no-cache, no Content-Length; a control after every data event; live appends follow', async () => {
@@ -326,7 +327,6 @@ describe('SSE (PROTOCOL 5.8)', () => {
 });
 
 describe('what a live read reads and holds', () => {
-  const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
 
   it('an SSE reader idle at the tail reads once when it opens and once per wakeup, nothing in between', async () => {
     // Created empty: no wakeup of its own is on the way when the reader opens.
@@ -437,7 +437,6 @@ describe('what a live read reads and holds', () => {
 });
 
 describe('what a live read leaves behind', () => {
-  const controls = (c: SseClient) => c.messages.filter((m) => m.event === 'control').map((m) => m.json);
   /** Timers keeping this process (the app runs in it) alive: a wait's timer not cleared stays here until it fires, up to a minute later. */
   const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 
