@@ -19,6 +19,7 @@ import { RetentionSweeper } from './history/trim.js';
 import { SweepSupervisor } from './maintenance/supervisor.js';
 import { deleteExpiredSessions } from './history/expiry.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.js';
+import { HandlersInFlight } from './http/handlers-in-flight.js';
 import { openApiShaping } from './http/openapi-shape.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { registerBodyTimeout, registerShutdownRefusal } from './http/request-limits.js';
@@ -93,6 +94,11 @@ const IDEMPOTENCY_SWEEP_MS = 10 * 60_000;
 const EXPIRY_SWEEP_MS = 500;
 /** Uncommitted attachments are deleted within about this long after their TTL (or the TTL itself, when shorter). */
 const ATTACHMENT_SWEEP_MS = 60_000;
+/**
+ * How long a shutdown waits for handlers whose clients left before it closes the pool: a query or a group's
+ * commit takes milliseconds; this leaves most of main.ts's 10 s grace to closing the pool and the database.
+ */
+const HANDLER_DRAIN_MS = 3000;
 /** Node checks its requestTimeout every 30 s: past ours by more than that, it never answers first. */
 const NODE_TIMEOUT_BACKSTOP_MS = 60_000;
 
@@ -221,6 +227,8 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   metrics.observeWaitingWrites(() => services.writeGroups.load.waiting);
 
   registerErrorHandlers(app, metrics);
+  const handlers = new HandlersInFlight();
+  handlers.register(app);
   // Before the hooks that refuse (503 while draining, 408, 401): their refusals carry these headers too.
   registerSecurityHeaders(app);
   if (cors) await app.register(fastifyCors, cors);
@@ -334,6 +342,9 @@ export async function buildApp({ config, database, logger, listen = true, sweeps
   // Streams never finish on their own: end them first so closing the server can drain.
   app.addHook('preClose', async () => streamSide.admission.endStreams());
   app.addHook('onClose', async () => {
+    // Runs once the server has closed every connection; a handler whose client left before may still run.
+    const running = await handlers.settled(HANDLER_DRAIN_MS);
+    if (running > 0) app.log.warn({ handlers: running }, 'request handlers still running when the pool closes');
     // Sweeps in flight end before the pool is closed under them.
     await sweeps.stop();
     // What committed is announced before the pool closes.

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createSession, createTestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 
 /**
  * A raw connection, to send a request piece by piece and read the raw answer.
@@ -99,6 +100,59 @@ describe('request timeouts and shutdown answers', () => {
 });
 
 /** A request whose body never comes must not hold a socket, whatever the client does with its own half. */
+describe('a handler whose client left before the shutdown', () => {
+  /** An app whose session stream's first read waits for `release`, with its log at warn. */
+  async function heldRead() {
+    const log = logSink('warn');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const reachedRead = new Promise<void>((resolve) => (reached = resolve));
+    const t = await createTestApp({
+      log,
+      beforeStreamRead: async () => {
+        reached();
+        await released;
+      },
+    });
+    await t.listen();
+    await createSession(t, 'left-early');
+    // One event, so the stream's handler reads history (with none it reads nothing and joins the tail at once).
+    await t.app.inject({ method: 'POST', url: '/v1/sessions/left-early/events', payload: { events: [{ type: 'step', data: 1 }] } });
+    // The client opens the stream and leaves while the stream's handler waits before its read.
+    const client = await connect(t.baseUrl);
+    client.socket.write('GET /v1/sessions/left-early/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    await reachedRead;
+    client.socket.destroy();
+    await expect.poll(() => connections(t.app.server)).toBe(0);
+    return { t, log, release };
+  }
+
+  it('the pool closes only after it: its next query still runs, and nothing fails in the log', async () => {
+    const { t, log, release } = await heldRead();
+    // The server has no connection left, so its close is at once; the handler still has a read to make.
+    const closing = t.close();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    release();
+    await closing;
+    // (A handler the close did not wait for fails a moment after its read is released.)
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Closed under it, the pool refused that read (CONNECTION_ENDED) and the stream failed in the log.
+    expect(log.entries().map((entry) => entry.msg)).toEqual([]);
+  }, 20_000);
+
+  it('one that does not end holds the close for 3 s at most, and the log says how many were left', async () => {
+    const { t, log, release } = await heldRead();
+    const started = performance.now();
+    await t.close();
+    const waited = performance.now() - started;
+    release();
+    expect(waited).toBeGreaterThanOrEqual(2900);
+    expect(waited).toBeLessThan(8000);
+    expect(log.entries()).toContainEqual(expect.objectContaining({ handlers: 1, msg: 'request handlers still running when the pool closes' }));
+  }, 20_000);
+});
+
 describe('a body that never arrives', () => {
   it('the 408 goes out and the server lets go of the socket, even for a client that keeps its half open', async () => {
     const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000' } });
