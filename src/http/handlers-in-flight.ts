@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 
 /**
@@ -14,11 +13,6 @@ import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 export class HandlersInFlight {
   private running = 0;
   private idle: (() => void) | undefined;
-
-  /** Handlers running now. */
-  get size(): number {
-    return this.running;
-  }
 
   /** Every route's handler, counted while the promise it returns is pending (a synchronous one has already ended). */
   register(app: FastifyInstance): void {
@@ -48,14 +42,13 @@ export class HandlersInFlight {
   /** Resolves once no handler runs, or after `timeoutMs`; the handlers still running then. */
   async settled(timeoutMs: number): Promise<number> {
     if (this.running === 0) return 0;
-    const abort = new AbortController();
-    const none = new Promise<void>((resolve) => (this.idle = resolve));
-    try {
-      await Promise.race([none, sleep(timeoutMs, undefined, { signal: abort.signal, ref: false }).catch(() => {})]);
-    } finally {
-      this.idle = undefined;
-      abort.abort();
-    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.idle = resolve;
+      timer = setTimeout(resolve, timeoutMs).unref();
+    });
+    clearTimeout(timer);
+    this.idle = undefined;
     return this.running;
   }
 }

@@ -99,7 +99,6 @@ describe('request timeouts and shutdown answers', () => {
   }, 30_000);
 });
 
-/** A request whose body never comes must not hold a socket, whatever the client does with its own half. */
 describe('a handler whose client left before the shutdown', () => {
   /** An app whose session stream's first read waits for `release`, with its log at warn. */
   async function heldRead() {
@@ -153,6 +152,7 @@ describe('a handler whose client left before the shutdown', () => {
   }, 20_000);
 });
 
+/** A request whose body never comes must not hold a socket, whatever the client does with its own half. */
 describe('a body that never arrives', () => {
   it('the 408 goes out and the server lets go of the socket, even for a client that keeps its half open', async () => {
     const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000' } });
