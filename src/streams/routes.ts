@@ -423,7 +423,12 @@ function producerClaim(request: FastifyRequest): ProducerClaim | undefined {
     epoch: one(DS_HEADER.producerEpoch),
     seq: one(DS_HEADER.producerSeq),
   });
-  if (parsed.kind === 'invalid') throw new InvalidRequest(parsed.detail, [{ in: 'headers', field: '', message: parsed.detail }]);
+  if (parsed.kind === 'invalid') {
+    throw new InvalidRequest(
+      parsed.detail,
+      parsed.headers.map(({ name, message }) => ({ in: 'headers', field: `/${name}`, message })),
+    );
+  }
   return parsed.kind === 'producer' ? parsed.claim : undefined;
 }
 
