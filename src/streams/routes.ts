@@ -395,10 +395,13 @@ function streamHeaders(reply: FastifyReply, head: StreamHead): void {
   if (head.closed) reply.header(DS_HEADER.closed, 'true');
 }
 
-/** `Stream-Closed: true` (the value compared case-insensitively); any other value is no close. */
+/**
+ * `Stream-Closed: true` (the value compared case-insensitively); any other value is no close. (Node's parser
+ * strips the spaces and tabs around a field value, RFC 9110 §5.5: nothing is left to trim.)
+ */
 function closedHeader(request: FastifyRequest): boolean {
   const value = request.headers[DS_HEADER.closed];
-  return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+  return typeof value === 'string' && value.toLowerCase() === 'true';
 }
 
 /**
