@@ -1,6 +1,8 @@
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
 import { encodeNotification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
@@ -63,6 +65,8 @@ const openStreams = (app: TestApp) => gauge(app, 'session_sync_open_streams');
 const rowsMemory = (app: TestApp) => gauge(app, 'session_sync_rows_memory_bytes');
 /** Page queries made by /v1/stream reads (readers of one page at one moment share one). */
 const faceReads = (app: TestApp) => gauge(app, 'session_sync_stream_face_reads_total');
+/** Reads of native subscribers' shared tails: one starts on each wakeup of a tail with a subscriber joined. */
+const tailReads = (app: TestApp) => gauge(app, 'session_sync_stream_tail_reads_total');
 
 /** Waits until `app` holds `count` stream slots: a long-poll takes one once it waits at the tail, its position fixed. */
 function streamsOpen(app: TestApp, count: number, what: string): Promise<void> {
@@ -572,16 +576,52 @@ describe('while every byte of the row memory is held', () => {
   /** Its long-polls' timeout: long enough for the test to set up before the first one ends. */
   const TIGHT_POLL_MS = 4000;
   let tight: TestApp;
+  /** Its log: a reader gone while it waited for room is no failure, and says nothing. */
+  const log = logSink('warn');
   beforeAll(async () => {
     // A live read reserves two pages (STREAM_PAGE_BYTES) before it reads: here all of ROWS_MEMORY_BYTES.
     tight = await createTestApp({
       env: { STREAM_LONG_POLL_MS: String(TIGHT_POLL_MS), STREAM_HEAD_POLL_MS: '60000', ROWS_MEMORY_BYTES: String(1024 * 1024), STREAM_PAGE_BYTES: String(512 * 1024) },
+      log,
     });
     await tight.listen();
   });
   afterAll(async () => {
     await tight?.close();
   });
+
+  /** A catch-up read of `path` holding all the row memory while its page query waits for a lock on events the test holds; `free` lets it go. */
+  async function holdAllRowMemory(path: string): Promise<{ free: () => Promise<{ status: number; body: string }> }> {
+    let unlock!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const lock = tight.database.db.begin(async (sql) => {
+      await sql`lock table events in access exclusive mode`;
+      locked();
+      await new Promise<void>((resolve) => (unlock = resolve));
+    });
+    await isLocked;
+    const reads = await faceReads(tight);
+    // (Through node:http: fetch adds abort listeners of its own, which a test below counts.)
+    const holder = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http
+        .get(url(tight, path, '?offset=-1'), (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        })
+        .on('error', reject);
+    });
+    await until(async () => (await rowsMemory(tight)) === 1024 * 1024 && (await faceReads(tight)) > reads, 'the catch-up read holding all the row memory, its query started');
+    return {
+      free: async () => {
+        unlock();
+        await lock;
+        return holder;
+      },
+    };
+  }
 
   it('a long-poll whose client goes away gives its slot back at once, though its last read waits for room', async () => {
     for (const path of ['held', 'gone-at-tail', 'gone-in-queue']) {
@@ -594,19 +634,11 @@ describe('while every byte of the row memory is held', () => {
       fetch(url(tight, path, `?live=long-poll&offset=${offset(1)}`), { signal: aborters[i]!.signal }).catch(() => undefined),
     );
     await streamsOpen(tight, 2, 'both long-polls waiting at the tail');
+    const logged = log.lines.length;
     // A catch-up read reserves all the row memory, and holds it while its page query waits for a lock the test holds.
-    let unlock!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const lock = tight.database.db.begin(async (sql) => {
-      await sql`lock table events in access exclusive mode`;
-      locked();
-      await new Promise<void>((resolve) => (unlock = resolve));
-    });
-    await isLocked;
-    const holder = fetch(url(tight, 'held', '?offset=-1'));
+    const held = await holdAllRowMemory('held');
+    let answer: { status: number; body: string };
     try {
-      await until(async () => (await rowsMemory(tight)) === 1024 * 1024, 'the catch-up read holding all the row memory');
       expect(Date.now() - started, 'set up before the long-polls time out').toBeLessThan(TIGHT_POLL_MS);
       // Gone while it waits at the tail: its wait ends, and its read must not wait for room for nobody.
       aborters[0]!.abort();
@@ -617,13 +649,107 @@ describe('while every byte of the row memory is held', () => {
       await until(async () => (await openStreams(tight)) === 0, 'the slot of the long-poll gone while it waited for room given back', 5000);
       await Promise.all(polls);
     } finally {
-      unlock();
-      await lock;
+      answer = await held.free();
     }
-    const held = await holder;
-    expect(held.status).toBe(200);
-    expect(await held.json()).toEqual([{ n: 1 }]);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual([{ n: 1 }]);
     await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
+    // Their going is no failure of the server's: nothing logged (no 500 "request failed" for a client not there).
+    expect(log.entries().slice(logged)).toEqual([]);
+  });
+
+  it('an SSE reader that waits for room at each of its reads collects no abort listener per wait', async () => {
+    for (const [path, body] of [['room-held', '[{"n":1}]'], ['room-waits', undefined]]) {
+      const res = await fetch(url(tight, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(201);
+    }
+    const before = await openStreams(tight);
+    const reader = await SseClient.open(url(tight, 'room-waits', '?live=sse&offset=now'));
+    await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
+    // Its tail read on a wakeup says the wakeup reached the tail (see the test below).
+    const reads = await faceReads(tight);
+    const native = await SseClient.open(`${tight.baseUrl}/v1/sessions/room-waits/stream?after=now`);
+    // Abort listeners on signals added from here on and not removed (a read's signal lives as long as the read: up to a minute).
+    const registered = new Set<string>();
+    const ids = new WeakMap<object, number>();
+    let named = 0;
+    const idOf = (value: object) => ids.get(value) ?? (ids.set(value, ++named), named);
+    const key = (target: object, listener: unknown) => (typeof listener === 'object' || typeof listener === 'function') && listener !== null ? `${idOf(target)}:${idOf(listener)}` : undefined;
+    const { addEventListener, removeEventListener } = EventTarget.prototype;
+    let leftRegistered: number | undefined;
+    try {
+      await until(async () => (await faceReads(tight)) === reads + 1, 'the SSE reader reading after the subscriber joined');
+      EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+        const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
+        if (k) registered.add(k);
+        return addEventListener.call(this, type, listener, options);
+      };
+      EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+        const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
+        if (k) registered.delete(k);
+        return removeEventListener.call(this, type, listener, options);
+      };
+      for (let n = 1; n <= 4; n++) {
+        const held = await holdAllRowMemory('room-held');
+        const readsHeld = await faceReads(tight);
+        const woken = await tailReads(tight);
+        await tight.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'room-waits', seq: 0 })})`;
+        // Woken with the tail, the reader waits for room; the holder done, it reads (nothing new: it sends nothing).
+        await until(async () => (await tailReads(tight)) > woken, `wakeup ${n} at the tail`);
+        expect((await held.free()).status).toBe(200);
+        await until(async () => (await faceReads(tight)) === readsHeld + 1, `the read after wakeup ${n}`);
+      }
+      leftRegistered = registered.size;
+    } finally {
+      EventTarget.prototype.addEventListener = addEventListener;
+      EventTarget.prototype.removeEventListener = removeEventListener;
+      await native.close();
+      await reader.close();
+    }
+    // The wait it is in now has one (or none yet, its last read still on its way); one left by each read that waited
+    // for room would make four more.
+    expect(leftRegistered).toBeLessThanOrEqual(2);
+    await streamsOpen(tight, before, 'the slots given back');
+  });
+
+  it('an SSE reader whose client goes away while its next read waits for room ends quietly, its slot given back', async () => {
+    // The reader's stream created empty: no wakeup of its own is on the way when the reader opens.
+    for (const [path, body] of [['sse-held', '[{"n":1}]'], ['sse-gone-in-queue', undefined]]) {
+      const res = await fetch(url(tight, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(201);
+    }
+    const logged = log.lines.length;
+    const reader = await SseClient.open(url(tight, 'sse-gone-in-queue', '?live=sse&offset=now'));
+    await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
+    // A native subscriber joined to the same session's tail: its tail read on a wakeup says the wakeup reached the tail,
+    // which wakes the SSE reader in the same turn. (Its joining wakes the tail once, and the reader reads again.)
+    const reads = await faceReads(tight);
+    const native = await SseClient.open(`${tight.baseUrl}/v1/sessions/sse-gone-in-queue/stream?after=now`);
+    try {
+      await until(async () => (await faceReads(tight)) === reads + 1, 'the SSE reader reading after the subscriber joined');
+      const held = await holdAllRowMemory('sse-held');
+      try {
+        const readsHeld = await faceReads(tight);
+        const woken = await tailReads(tight);
+        // A wakeup as an append's NOTIFY carries it (the lock on events holds appends off).
+        await tight.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'sse-gone-in-queue', seq: 0 })})`;
+        // The tail was woken, and with it the SSE reader, now waiting for room to read.
+        await until(async () => (await tailReads(tight)) > woken, 'the wakeup at the tail');
+        expect(await faceReads(tight)).toBe(readsHeld);
+        await reader.close();
+        // (The native subscriber holds the other.)
+        await streamsOpen(tight, 1, 'the SSE slot given back while the row memory is still held');
+        expect(await rowsMemory(tight)).toBe(1024 * 1024);
+      } finally {
+        const answer = await held.free();
+        expect(answer.status).toBe(200);
+      }
+    } finally {
+      await native.close();
+    }
+    await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
+    // The reader gone is no failure of the read: no "stream read failed" warning.
+    expect(log.entries().slice(logged)).toEqual([]);
   });
 });
 
