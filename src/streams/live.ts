@@ -268,8 +268,7 @@ export async function runSse(
       if (writer.closed) return;
     }
   } finally {
+    // (The watch is the route's to cancel, when the writer closes: every way out of here has closed it, or throws to a route that does.)
     held?.release();
-    // Stryker disable next-line CallExpression: the route cancels the watch when the writer closes, and every way out of here has closed it (or throws to a route that closes it)
-    admitted.cancel();
   }
 }

@@ -439,6 +439,36 @@ describe('what a live read reads and holds', () => {
     }
   });
 });
+  it('an SSE reader gone leaves its stream followed no more', async () => {
+    const statements: { query: string; params: unknown[] }[] = [];
+    const polled = await createTestApp({
+      databaseUrl: t.url,
+      env: { ...env, STREAM_HEAD_POLL_MS: '10' },
+      logQuery: (query, params) => statements.push({ query, params }),
+    });
+    try {
+      await polled.listen();
+      await put('left-behind', 'application/json');
+      await put('followed-on', 'application/json');
+      const gone = await SseClient.open(url(polled, 'left-behind', '?live=sse&offset=now'));
+      await gone.waitFor(() => controls(gone).length >= 1, 'the first control');
+      await gone.close();
+      await streamsOpen(polled, 0, 'the slot of the reader gone given back');
+      // The head poll of a reader waiting now: its stream alone, nothing of the reader gone (see the test above).
+      const follower = await SseClient.open(url(polled, 'followed-on', '?live=sse&offset=now'));
+      try {
+        const polls = () =>
+          statements.filter(({ query }) => /from sessions where id = any\(/.test(query)).map(({ params }) => String(params)).filter((ids) => ids.includes('followed-on'));
+        await until(() => polls().length > 0, 'a head poll of the waiting reader');
+        expect(polls().filter((ids) => ids.includes('left-behind'))).toEqual([]);
+      } finally {
+        await follower.close();
+      }
+    } finally {
+      await polled.close();
+    }
+  });
+
 
 describe('what a live read leaves behind', () => {
   /** Timers keeping this process (the app runs in it) alive: a wait's timer not cleared stays here until it fires, up to a minute later. */
