@@ -688,6 +688,35 @@ describe('while every byte of the row memory is held', () => {
     expect(log.entries().slice(logged)).toEqual([]);
   });
 
+  it('a catch-up read whose client goes away while it waits for room reads nothing', async () => {
+    for (const path of ['queue-held', 'queue-gone']) {
+      const res = await fetch(url(tight, path), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[{"n":1}]' });
+      expect(res.status).toBe(201);
+    }
+    const held = await holdAllRowMemory('queue-held');
+    let freed: ReturnType<typeof held.free> | undefined;
+    const free = () => (freed ??= held.free());
+    try {
+      const readsHeld = await faceReads(tight);
+      // The server's side of the read's connection, once its request arrived (all of the row memory held: it waits for room).
+      const arrived = new Promise<net.Socket>((resolve) => tight.app.server.once('request', (request: http.IncomingMessage) => resolve(request.socket)));
+      const client = net.connect({ port: Number(new URL(tight.baseUrl).port), host: '127.0.0.1' });
+      client.on('error', () => {});
+      client.write('GET /v1/stream/queue-gone?offset=-1 HTTP/1.1\r\nhost: x\r\n\r\n');
+      const serverSide = await arrived;
+      const closed = new Promise((resolve) => serverSide.once('close', resolve));
+      client.destroy();
+      // Its close heard (by the server's listeners, registered before this one): the read gave its place up.
+      await closed;
+      expect((await free()).status).toBe(200);
+      await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
+      // Nobody to send a page to: none was read.
+      expect(await faceReads(tight)).toBe(readsHeld);
+    } finally {
+      await free();
+    }
+  });
+
   it('an SSE reader that waits for room at each of its reads collects no abort listener per wait', async () => {
     for (const [path, body] of [['room-held', '[{"n":1}]'], ['room-waits', undefined]]) {
       const res = await fetch(url(tight, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
