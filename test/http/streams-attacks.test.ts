@@ -234,9 +234,9 @@ describe('readers that vanish or stop reading', () => {
   }, 60_000);
 
   it('a paused SSE reader cut for holding memory others wait for counts as a slow disconnect on /metrics; a reader that leaves does not', async () => {
-    // A live read reserves two pages (STREAM_PAGE_BYTES), all of ROWS_MEMORY_BYTES: a paused reader holding its page
+    // A live read reserves two pages (EVENTS_PAGE_BYTES), all of ROWS_MEMORY_BYTES: a paused reader holding its page
     // makes every other reader wait for room.
-    const t = await appWith({ MAX_EVENT_BYTES: String(64 * 1024), STREAM_PAGE_BYTES: String(512 * 1024), ROWS_MEMORY_BYTES: String(1024 * 1024) });
+    const t = await appWith({ MAX_EVENT_BYTES: String(64 * 1024), EVENTS_PAGE_BYTES: String(512 * 1024), ROWS_MEMORY_BYTES: String(1024 * 1024) });
     await put(t, 'slow-flood');
     // A history far larger than the socket buffers between a paused reader and the server (several MB on loopback).
     const message = JSON.stringify({ blob: 'x'.repeat(60_000) });

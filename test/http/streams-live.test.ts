@@ -602,17 +602,38 @@ describe('what a live read leaves behind', () => {
   });
 });
 
+/** An app's `beforeStreamRead` that holds the stream reads of one session (by sid) until the test resumes them. */
+function pausedReads() {
+  const paused = new Map<number, Promise<void>>();
+  return {
+    hook: async ({ sid }: { sid: number }) => {
+      await paused.get(sid);
+    },
+    pause(sid: number): () => void {
+      let resume!: () => void;
+      paused.set(sid, new Promise<void>((resolve) => (resume = resolve)));
+      return () => {
+        paused.delete(sid);
+        resume();
+      };
+    },
+  };
+}
+
 describe('while every byte of the row memory is held', () => {
   /** Its long-polls' timeout: long enough for the test to set up before the first one ends. */
   const TIGHT_POLL_MS = 4000;
   let tight: TestApp;
   /** Its log: a reader gone while it waited for room is no failure, and says nothing. */
   const log = logSink('warn');
+  const tightReads = pausedReads();
   beforeAll(async () => {
-    // A live read reserves two pages (STREAM_PAGE_BYTES) before it reads: here all of ROWS_MEMORY_BYTES.
+    // A live read reserves two pages (EVENTS_PAGE_BYTES for the face, STREAM_PAGE_BYTES for a native replay) before it
+    // reads, at most all of ROWS_MEMORY_BYTES: here all of it.
     tight = await createTestApp({
       env: { STREAM_LONG_POLL_MS: String(TIGHT_POLL_MS), STREAM_HEAD_POLL_MS: '60000', ROWS_MEMORY_BYTES: String(1024 * 1024), STREAM_PAGE_BYTES: String(512 * 1024) },
       log,
+      beforeStreamRead: tightReads.hook,
     });
     await tight.listen();
   });
@@ -620,37 +641,48 @@ describe('while every byte of the row memory is held', () => {
     await tight?.close();
   });
 
-  /** A catch-up read of `path` holding all the row memory while its page query waits for a lock on events the test holds; `free` lets it go. */
-  async function holdAllRowMemory(path: string): Promise<{ free: () => Promise<{ status: number; body: string }> }> {
-    let unlock!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const lock = tight.database.db.begin(async (sql) => {
-      await sql`lock table events in access exclusive mode`;
-      locked();
-      await new Promise<void>((resolve) => (unlock = resolve));
-    });
-    await isLocked;
-    const reads = await faceReads(tight);
+  /** A native subscriber replaying `path` holding all the row memory, its page read paused (`pausedReads`); `free` lets it go. */
+  function holdAllRowMemory(path: string): Promise<{ free: () => Promise<void> }> {
+    return holdRowMemory(tight, tightReads, path, 1024 * 1024);
+  }
+
+  /**
+   * As `holdAllRowMemory`, on `app` (whose stream reads `reads` pauses), where the row memory in use is `inUse` once the
+   * replay holds its page's share. Paused before its query, it holds no lock and no pool connection: appends, tail
+   * reads and the face's own reads go on.
+   */
+  async function holdRowMemory(app: TestApp, reads: ReturnType<typeof pausedReads>, path: string, inUse: number): Promise<{ free: () => Promise<void> }> {
+    const [row] = await app.database.db<{ sid: number }[]>`select sid from sessions where id = ${path}`;
+    const resume = reads.pause(Number(row!.sid));
     // (Through node:http: fetch adds abort listeners of its own, which a test below counts.)
-    const holder = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      http
-        .get(url(tight, path, '?offset=-1'), (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve({ status: res.statusCode!, body }));
-        })
-        .on('error', reject);
+    let received = '';
+    const holder = http.get(`${app.baseUrl}/v1/sessions/${path}/stream?after=0`, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (received += chunk));
     });
-    await until(async () => (await rowsMemory(tight)) === 1024 * 1024 && (await faceReads(tight)) > reads, 'the catch-up read holding all the row memory, its query started');
+    holder.on('error', () => {});
+    await until(async () => (await rowsMemory(app)) === inUse, 'the replay holding its row memory');
     return {
       free: async () => {
-        unlock();
-        await lock;
-        return holder;
+        resume();
+        await until(() => received.includes('\nid: 1\n') || received.startsWith('id: 1\n'), 'the replay sent');
+        holder.destroy();
       },
     };
+  }
+
+  /**
+   * An SSE reader idle at the tail of `path`, and a native subscriber joined to the same tail before it: the tail read
+   * each wakeup starts for the subscriber (`tailReads`) says the wakeup reached the tail, which wakes the reader in the
+   * same turn. (Joined first, its joining's wakeup came before the reader was there to read again.)
+   */
+  async function readerBesideSubscriber(path: string): Promise<{ reader: SseClient; native: SseClient }> {
+    const joined = await tailReads(tight);
+    const native = await SseClient.open(`${tight.baseUrl}/v1/sessions/${path}/stream?after=now`);
+    await until(async () => (await tailReads(tight)) > joined, 'the subscriber joined');
+    const reader = await SseClient.open(url(tight, path, '?live=sse&offset=now'));
+    await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
+    return { reader, native };
   }
 
   it('a long-poll whose client goes away gives its slot back at once, though its last read waits for room', async () => {
@@ -665,24 +697,21 @@ describe('while every byte of the row memory is held', () => {
     );
     await streamsOpen(tight, 2, 'both long-polls waiting at the tail');
     const logged = log.lines.length;
-    // A catch-up read reserves all the row memory, and holds it while its page query waits for a lock the test holds.
+    // A native replay reserves all the row memory, and holds it while its page read is paused. (It holds a slot too.)
     const held = await holdAllRowMemory('held');
-    let answer: { status: number; body: string };
     try {
       expect(Date.now() - started, 'set up before the long-polls time out').toBeLessThan(TIGHT_POLL_MS);
       // Gone while it waits at the tail: its wait ends, and its read must not wait for room for nobody.
       aborters[0]!.abort();
-      await until(async () => (await openStreams(tight)) === 1, 'the slot of the long-poll gone at the tail given back', 5000);
+      await until(async () => (await openStreams(tight)) === 2, 'the slot of the long-poll gone at the tail given back', 5000);
       // This one times out, and waits for room to read its answer; then its client goes away.
       await until(() => Date.now() - started > TIGHT_POLL_MS + 200, 'the other long-poll timed out');
       aborters[1]!.abort();
-      await until(async () => (await openStreams(tight)) === 0, 'the slot of the long-poll gone while it waited for room given back', 5000);
+      await until(async () => (await openStreams(tight)) === 1, 'the slot of the long-poll gone while it waited for room given back', 5000);
       await Promise.all(polls);
     } finally {
-      answer = await held.free();
+      await held.free();
     }
-    expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toEqual([{ n: 1 }]);
     await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
     // Their going is no failure of the server's: nothing logged (no 500 "request failed" for a client not there).
     expect(log.entries().slice(logged)).toEqual([]);
@@ -708,12 +737,71 @@ describe('while every byte of the row memory is held', () => {
       client.destroy();
       // Its close heard (by the server's listeners, registered before this one): the read gave its place up.
       await closed;
-      expect((await free()).status).toBe(200);
+      await free();
       await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
       // Nobody to send a page to: none was read.
       expect(await faceReads(tight)).toBe(readsHeld);
     } finally {
       await free();
+    }
+  });
+
+  it('a long-poll granted room in the turn its connection closes gives the room back', async () => {
+    // Pages of 256 KiB, so a read reserves half of the row memory (two pages).
+    const half = 512 * 1024;
+    const pagedReads = pausedReads();
+    const paged = await createTestApp({
+      databaseUrl: t.url,
+      env: { ...env, ROWS_MEMORY_BYTES: String(2 * half), EVENTS_PAGE_BYTES: String(half / 2), STREAM_PAGE_BYTES: String(half / 2), MAX_EVENT_BYTES: String(64 * 1024) },
+      beforeStreamRead: pagedReads.hook,
+    });
+    const socket = new net.Socket();
+    let native: SseClient | undefined;
+    try {
+      await paged.listen();
+      for (const [path, body] of [['race-tail', '[{"n":1}]'], ['race-page', JSON.stringify([{ blob: 'x'.repeat(10_000) }])], ['race-poll', undefined], ['race-held', '[{"n":1}]']]) {
+        const res = await fetch(url(paged, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+        expect(res.status).toBe(201);
+      }
+      // A native subscriber joined to race-poll's tail: its tail read on a wakeup says the wakeup reached the tail (see readerBesideSubscriber).
+      const joined = await tailReads(paged);
+      native = await SseClient.open(`${paged.baseUrl}/v1/sessions/race-poll/stream?after=now`);
+      await until(async () => (await tailReads(paged)) > joined, 'the subscriber joined');
+      // (It holds a stream slot of its own.)
+      const base = await openStreams(paged);
+      // One connection: a long-poll waiting at the tail, and a page read behind it whose answer waits its turn, holding
+      // its page's memory; the connection's close gives that back.
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.connect(Number(new URL(paged.baseUrl).port), '127.0.0.1', resolve));
+      const get = (query: string) => `GET /v1/stream/${query} HTTP/1.1\r\nhost: x\r\n\r\n`;
+      socket.write(get(`race-tail?live=long-poll&offset=${offset(1)}`) + get('race-page?offset=-1'));
+      await until(async () => {
+        const rows = await rowsMemory(paged);
+        return (await openStreams(paged)) === base + 1 && rows > 10_000 && rows < half;
+      }, 'the long-poll waiting and the page held');
+      const page = await rowsMemory(paged);
+      // Then a long-poll on the same connection, at race-poll's tail: it heard of the connection's close after the page.
+      socket.write(get('race-poll?live=long-poll&offset=now'));
+      await streamsOpen(paged, base + 2, 'the second long-poll waiting at the tail');
+      const held = await holdRowMemory(paged, pagedReads, 'race-held', page + half);
+      try {
+        const woken = await tailReads(paged);
+        await paged.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'race-poll', seq: 0 })})`;
+        // Woken, it waits for room: the page and the held read leave less than half.
+        await until(async () => (await tailReads(paged)) > woken, 'the wakeup at the tail');
+        // The close gives the page's memory back, which grants the waiting long-poll its room; then it hears the close.
+        socket.destroy();
+        // (The replay holding memory keeps its slot.)
+        await streamsOpen(paged, base + 1, 'both long-polls gone');
+      } finally {
+        await held.free();
+      }
+      // The room it was granted for nobody is given back, with the rest.
+      await until(async () => (await rowsMemory(paged)) === 0, 'the row memory given back', 5000);
+    } finally {
+      socket.destroy();
+      await native?.close();
+      await paged.close();
     }
   });
 
@@ -723,11 +811,7 @@ describe('while every byte of the row memory is held', () => {
       expect(res.status).toBe(201);
     }
     const before = await openStreams(tight);
-    const reader = await SseClient.open(url(tight, 'room-waits', '?live=sse&offset=now'));
-    await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
-    // Its tail read on a wakeup says the wakeup reached the tail (see the test below).
-    const reads = await faceReads(tight);
-    const native = await SseClient.open(`${tight.baseUrl}/v1/sessions/room-waits/stream?after=now`);
+    const { reader, native } = await readerBesideSubscriber('room-waits');
     // Abort listeners on signals added from here on and not removed (a read's signal lives as long as the read: up to a minute).
     const registered = new Set<string>();
     const ids = new WeakMap<object, number>();
@@ -737,7 +821,6 @@ describe('while every byte of the row memory is held', () => {
     const { addEventListener, removeEventListener } = EventTarget.prototype;
     let leftRegistered: number | undefined;
     try {
-      await until(async () => (await faceReads(tight)) === reads + 1, 'the SSE reader reading after the subscriber joined');
       EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
         const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
         if (k) registered.add(k);
@@ -755,7 +838,7 @@ describe('while every byte of the row memory is held', () => {
         await tight.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'room-waits', seq: 0 })})`;
         // Woken with the tail, the reader waits for room; the holder done, it reads (nothing new: it sends nothing).
         await until(async () => (await tailReads(tight)) > woken, `wakeup ${n} at the tail`);
-        expect((await held.free()).status).toBe(200);
+        await held.free();
         await until(async () => (await faceReads(tight)) === readsHeld + 1, `the read after wakeup ${n}`);
       }
       leftRegistered = registered.size;
@@ -778,30 +861,23 @@ describe('while every byte of the row memory is held', () => {
       expect(res.status).toBe(201);
     }
     const logged = log.lines.length;
-    const reader = await SseClient.open(url(tight, 'sse-gone-in-queue', '?live=sse&offset=now'));
-    await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
-    // A native subscriber joined to the same session's tail: its tail read on a wakeup says the wakeup reached the tail,
-    // which wakes the SSE reader in the same turn. (Its joining wakes the tail once, and the reader reads again.)
-    const reads = await faceReads(tight);
-    const native = await SseClient.open(`${tight.baseUrl}/v1/sessions/sse-gone-in-queue/stream?after=now`);
+    const { reader, native } = await readerBesideSubscriber('sse-gone-in-queue');
     try {
-      await until(async () => (await faceReads(tight)) === reads + 1, 'the SSE reader reading after the subscriber joined');
       const held = await holdAllRowMemory('sse-held');
       try {
         const readsHeld = await faceReads(tight);
         const woken = await tailReads(tight);
-        // A wakeup as an append's NOTIFY carries it (the lock on events holds appends off).
+        // A wakeup as an append's NOTIFY carries it, for a seq the reader has: its read finds nothing to send.
         await tight.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'sse-gone-in-queue', seq: 0 })})`;
         // The tail was woken, and with it the SSE reader, now waiting for room to read.
         await until(async () => (await tailReads(tight)) > woken, 'the wakeup at the tail');
         expect(await faceReads(tight)).toBe(readsHeld);
         await reader.close();
-        // (The native subscriber holds the other.)
-        await streamsOpen(tight, 1, 'the SSE slot given back while the row memory is still held');
+        // (The native subscriber and the replay holding memory hold the others.)
+        await streamsOpen(tight, 2, 'the SSE slot given back while the row memory is still held');
         expect(await rowsMemory(tight)).toBe(1024 * 1024);
       } finally {
-        const answer = await held.free();
-        expect(answer.status).toBe(200);
+        await held.free();
       }
     } finally {
       await native.close();
