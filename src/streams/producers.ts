@@ -36,8 +36,8 @@ export interface RawProducerHeaders {
 export type ProducerHeaders =
   | { kind: 'none' }
   | { kind: 'producer'; claim: ProducerClaim }
-  /** 400: `detail` says which header and why. */
-  | { kind: 'invalid'; detail: string };
+  /** 400: `detail` says which header and why; `headers` names each header at fault (lower case, as `errors[]` points at it) with what is wrong with it. */
+  | { kind: 'invalid'; detail: string; headers: { name: string; message: string }[] };
 
 const HEADER_NAMES = { id: 'Producer-Id', epoch: 'Producer-Epoch', seq: 'Producer-Seq' } as const;
 
@@ -55,19 +55,30 @@ export function parseProducerHeaders(raw: RawProducerHeaders): ProducerHeaders {
     return {
       kind: 'invalid',
       detail: `Producer-Id, Producer-Epoch and Producer-Seq go together (all three or none); missing: ${missing.join(', ')}`,
+      headers: missing.map((name) => ({ name: name.toLowerCase(), message: 'is required with the other producer headers' })),
     };
   }
   const { id, epoch, seq } = raw as { id: string; epoch: string; seq: string };
-  if (id === '') return { kind: 'invalid', detail: 'Producer-Id is empty; it names the producer and must not be' };
+  if (id === '') return invalid('Producer-Id is empty; it names the producer and must not be', 'producer-id', 'is empty');
   if (id.length > MAX_PRODUCER_ID_LENGTH) {
-    return { kind: 'invalid', detail: `Producer-Id is ${id.length} characters long; it may have ${MAX_PRODUCER_ID_LENGTH}` };
+    return invalid(
+      `Producer-Id is ${id.length} characters long; it may have ${MAX_PRODUCER_ID_LENGTH}`,
+      'producer-id',
+      `is longer than ${MAX_PRODUCER_ID_LENGTH} characters`,
+    );
   }
   const epochValue = parseDecimal(epoch, Number.MAX_SAFE_INTEGER, true);
-  if (epochValue === undefined) return { kind: 'invalid', detail: notAnInteger('Producer-Epoch', epoch) };
+  if (epochValue === undefined) return invalid(notAnInteger('Producer-Epoch', epoch), 'producer-epoch', NOT_AN_INTEGER);
   const seqValue = parseDecimal(seq, Number.MAX_SAFE_INTEGER, true);
-  if (seqValue === undefined) return { kind: 'invalid', detail: notAnInteger('Producer-Seq', seq) };
+  if (seqValue === undefined) return invalid(notAnInteger('Producer-Seq', seq), 'producer-seq', NOT_AN_INTEGER);
   return { kind: 'producer', claim: { id, epoch: epochValue, seq: seqValue } };
 }
+
+function invalid(detail: string, name: string, message: string): ProducerHeaders {
+  return { kind: 'invalid', detail, headers: [{ name, message }] };
+}
+
+const NOT_AN_INTEGER = `is not a non-negative integer of at most ${Number.MAX_SAFE_INTEGER}`;
 
 function notAnInteger(header: string, raw: string): string {
   return (

@@ -233,6 +233,34 @@ describe('readers that vanish or stop reading', () => {
     await expect.poll(() => paused.every((client) => client.closed()), { timeout: 5000 }).toBe(true);
   }, 60_000);
 
+  it('a paused SSE reader cut for holding memory others wait for counts as a slow disconnect on /metrics; a reader that leaves does not', async () => {
+    // A live read reserves two pages (EVENTS_PAGE_BYTES), all of ROWS_MEMORY_BYTES: a paused reader holding its page
+    // makes every other reader wait for room.
+    const t = await appWith({ MAX_EVENT_BYTES: String(64 * 1024), EVENTS_PAGE_BYTES: String(512 * 1024), ROWS_MEMORY_BYTES: String(1024 * 1024) });
+    await put(t, 'slow-flood');
+    // A history far larger than the socket buffers between a paused reader and the server (several MB on loopback).
+    const message = JSON.stringify({ blob: 'x'.repeat(60_000) });
+    for (let i = 0; i < 8; i++) {
+      const res = await fetch(ds(t, 'slow-flood'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${Array(32).fill(message).join(',')}]` });
+      expect(res.status, await res.text()).toBe(204);
+    }
+    const slowDisconnects = () => gauge(t, 'session_sync_stream_slow_disconnects_total');
+    expect(await slowDisconnects()).toBe(0);
+    await rawRequest(t, headOf('GET', '/v1/stream/slow-flood?live=sse&offset=-1', {}), '', false);
+    await expect.poll(() => openStreams(t)).toBe(1);
+    // A reader that reads waits for the room the paused one holds: that one is cut (after a second), and counted.
+    const reader = await SseClient.open(ds(t, 'slow-flood', '?live=sse&offset=-1'));
+    try {
+      await expect.poll(() => slowDisconnects(), { timeout: 15_000 }).toBe(1);
+      await reader.waitFor(() => reader.ofType('data').reduce((n, m) => n + (m.json as unknown[]).length, 0) === 256, 'the whole history', 15_000);
+    } finally {
+      await reader.close();
+    }
+    // Its slot is given back where its close is counted, if it were: once the slot is back, nothing more is to come.
+    await expect.poll(() => openStreams(t)).toBe(0);
+    expect(await slowDisconnects()).toBe(1);
+  }, 40_000);
+
   for (const [kind, path] of [
     ['catch-up', '/v1/stream/pages?offset=-1'],
     ['long-poll', '/v1/stream/pages?live=long-poll&offset=-1'],

@@ -38,8 +38,11 @@ describe('create (PUT)', () => {
     const again = await put('create-1', undefined, { 'content-type': 'TEXT/Plain; charset=utf-8' });
     expect(again.statusCode).toBe(200);
     expect(again.headers.location).toBeUndefined();
-    expectProblem(await put('create-1', undefined, { 'content-type': 'application/json' }), 409, 'session_exists');
-    expectProblem(await put('create-1', undefined, { 'content-type': 'text/plain', 'stream-closed': 'true' }), 409, 'session_exists');
+    // The 409 says what differs: the Content-Type the stream has, or its closure.
+    const otherType = expectProblem(await put('create-1', undefined, { 'content-type': 'application/json' }), 409, 'session_exists');
+    expect(otherType.detail).toBe('stream of session "create-1" already exists, with Content-Type text/plain');
+    const closed = expectProblem(await put('create-1', undefined, { 'content-type': 'text/plain', 'stream-closed': 'true' }), 409, 'session_exists');
+    expect(closed.detail).toBe('stream of session "create-1" already exists, open');
   });
 
   it('defaults to application/octet-stream, and keeps the initial body as the first message', async () => {
@@ -183,6 +186,19 @@ describe('append (POST)', () => {
     const closeOnly = await post('close-2', '', { 'stream-closed': 'true' });
     expect(closeOnly.statusCode).toBe(204);
     expect(closeOnly.headers['stream-next-offset']).toBe(offset(1));
+  });
+
+  it('only the value true closes (in any case); Stream-Closed: false or another word appends and leaves the stream open', async () => {
+    await put('close-3', undefined, { 'content-type': 'text/plain' });
+    for (const value of ['false', 'yes', '1']) {
+      const appended = await post('close-3', value, { 'content-type': 'text/plain', 'stream-closed': value });
+      expect(appended.statusCode, value).toBe(204);
+      expect(appended.headers['stream-closed'], value).toBeUndefined();
+    }
+    expect((await ds('HEAD', 'close-3')).headers['stream-closed']).toBeUndefined();
+    expect((await read('close-3', '?offset=-1')).body).toBe('falseyes1');
+    const closed = await post('close-3', '', { 'stream-closed': 'TRUE' });
+    expect(closed.headers['stream-closed']).toBe('true');
   });
 
   it('404 for a stream that does not exist', async () => {
@@ -415,6 +431,25 @@ describe('refusals say what is wrong (the detail, and errors[] naming the field)
     expect(refusal(await read('refuse-offset', '?offset=abc'))).toEqual(offsetRefusal('"abc" is not -1, now or an offset this server gave'));
     const huge = '0000000000000000_9999999999999999';
     expect(refusal(await read('refuse-offset', `?offset=${huge}`))).toEqual(offsetRefusal(`"${huge}" is beyond any history`));
+  });
+
+  it('a live read of another mode names the two there are', async () => {
+    await put('refuse-mode', undefined, { 'content-type': 'text/plain' });
+    expect(refusal(await read('refuse-mode', '?offset=-1&live=websocket'))).toEqual({
+      detail: 'live must be long-poll or sse',
+      errors: [{ in: 'querystring', field: '/live', message: 'is not long-poll or sse' }],
+    });
+  });
+
+  it('an offset past the tail of the stream names both, and gives back the page memory it reserved', async () => {
+    await put('refuse-past', '[1,2]', { 'content-type': 'application/json' });
+    const memoryBefore = await rowsMemory();
+    expect(refusal(await read('refuse-past', `?offset=${offset(3)}`))).toEqual({
+      detail: `offset ${offset(3)} is beyond the tail of the stream, ${offset(2)}`,
+      errors: [{ in: 'querystring', field: '/offset', message: 'is beyond the tail' }],
+    });
+    // The read reserved a page's room before it learnt where the tail is.
+    expect(await rowsMemory()).toBe(memoryBefore);
   });
 
   it('a live read without an offset says that it needs one, naming the field', async () => {

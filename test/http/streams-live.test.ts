@@ -1,6 +1,8 @@
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
 import { encodeNotification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
@@ -63,6 +65,8 @@ const openStreams = (app: TestApp) => gauge(app, 'session_sync_open_streams');
 const rowsMemory = (app: TestApp) => gauge(app, 'session_sync_rows_memory_bytes');
 /** Page queries made by /v1/stream reads (readers of one page at one moment share one). */
 const faceReads = (app: TestApp) => gauge(app, 'session_sync_stream_face_reads_total');
+/** Reads of native subscribers' shared tails: one starts on each wakeup of a tail with a subscriber joined. */
+const tailReads = (app: TestApp) => gauge(app, 'session_sync_stream_tail_reads_total');
 
 /** Waits until `app` holds `count` stream slots: a long-poll takes one once it waits at the tail, its position fixed. */
 function streamsOpen(app: TestApp, count: number, what: string): Promise<void> {
@@ -435,6 +439,36 @@ describe('what a live read reads and holds', () => {
     }
   });
 });
+  it('an SSE reader gone leaves its stream followed no more', async () => {
+    const statements: { query: string; params: unknown[] }[] = [];
+    const polled = await createTestApp({
+      databaseUrl: t.url,
+      env: { ...env, STREAM_HEAD_POLL_MS: '10' },
+      logQuery: (query, params) => statements.push({ query, params }),
+    });
+    try {
+      await polled.listen();
+      await put('left-behind', 'application/json');
+      await put('followed-on', 'application/json');
+      const gone = await SseClient.open(url(polled, 'left-behind', '?live=sse&offset=now'));
+      await gone.waitFor(() => controls(gone).length >= 1, 'the first control');
+      await gone.close();
+      await streamsOpen(polled, 0, 'the slot of the reader gone given back');
+      // The head poll of a reader waiting now: its stream alone, nothing of the reader gone (see the test above).
+      const follower = await SseClient.open(url(polled, 'followed-on', '?live=sse&offset=now'));
+      try {
+        const polls = () =>
+          statements.filter(({ query }) => /from sessions where id = any\(/.test(query)).map(({ params }) => String(params)).filter((ids) => ids.includes('followed-on'));
+        await until(() => polls().length > 0, 'a head poll of the waiting reader');
+        expect(polls().filter((ids) => ids.includes('left-behind'))).toEqual([]);
+      } finally {
+        await follower.close();
+      }
+    } finally {
+      await polled.close();
+    }
+  });
+
 
 describe('what a live read leaves behind', () => {
   /** Timers keeping this process (the app runs in it) alive: a wait's timer not cleared stays here until it fires, up to a minute later. */
@@ -568,20 +602,88 @@ describe('what a live read leaves behind', () => {
   });
 });
 
+/** An app's `beforeStreamRead` that holds the stream reads of one session (by sid) until the test resumes them. */
+function pausedReads() {
+  const paused = new Map<number, Promise<void>>();
+  return {
+    hook: async ({ sid }: { sid: number }) => {
+      await paused.get(sid);
+    },
+    pause(sid: number): () => void {
+      let resume!: () => void;
+      paused.set(sid, new Promise<void>((resolve) => (resume = resolve)));
+      return () => {
+        paused.delete(sid);
+        resume();
+      };
+    },
+  };
+}
+
 describe('while every byte of the row memory is held', () => {
   /** Its long-polls' timeout: long enough for the test to set up before the first one ends. */
   const TIGHT_POLL_MS = 4000;
   let tight: TestApp;
+  /** Its log: a reader gone while it waited for room is no failure, and says nothing. */
+  const log = logSink('warn');
+  const tightReads = pausedReads();
   beforeAll(async () => {
-    // A live read reserves two pages (STREAM_PAGE_BYTES) before it reads: here all of ROWS_MEMORY_BYTES.
+    // A live read reserves two pages (EVENTS_PAGE_BYTES for the face, STREAM_PAGE_BYTES for a native replay) before it
+    // reads, at most all of ROWS_MEMORY_BYTES: here all of it.
     tight = await createTestApp({
       env: { STREAM_LONG_POLL_MS: String(TIGHT_POLL_MS), STREAM_HEAD_POLL_MS: '60000', ROWS_MEMORY_BYTES: String(1024 * 1024), STREAM_PAGE_BYTES: String(512 * 1024) },
+      log,
+      beforeStreamRead: tightReads.hook,
     });
     await tight.listen();
   });
   afterAll(async () => {
     await tight?.close();
   });
+
+  /** A native subscriber replaying `path` holding all the row memory, its page read paused (`pausedReads`); `free` lets it go. */
+  function holdAllRowMemory(path: string): Promise<{ free: () => Promise<void> }> {
+    return holdRowMemory(tight, tightReads, path, 1024 * 1024);
+  }
+
+  /**
+   * As `holdAllRowMemory`, on `app` (whose stream reads `reads` pauses), where the row memory in use is `inUse` once the
+   * replay holds its page's share. Paused before its query, it holds no lock and no pool connection: appends, tail
+   * reads and the face's own reads go on.
+   */
+  async function holdRowMemory(app: TestApp, reads: ReturnType<typeof pausedReads>, path: string, inUse: number): Promise<{ free: () => Promise<void> }> {
+    const [row] = await app.database.db<{ sid: number }[]>`select sid from sessions where id = ${path}`;
+    const resume = reads.pause(Number(row!.sid));
+    // (Through node:http: fetch adds abort listeners of its own, which a test below counts.)
+    let received = '';
+    const holder = http.get(`${app.baseUrl}/v1/sessions/${path}/stream?after=0`, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (received += chunk));
+    });
+    holder.on('error', () => {});
+    await until(async () => (await rowsMemory(app)) === inUse, 'the replay holding its row memory');
+    return {
+      free: async () => {
+        resume();
+        await until(() => received.includes('\nid: 1\n') || received.startsWith('id: 1\n'), 'the replay sent');
+        holder.destroy();
+      },
+    };
+  }
+
+  /**
+   * An SSE reader idle at the tail of `path`, and a native subscriber joined to the same tail before it: the tail read
+   * each wakeup starts for the subscriber (`tailReads`) says the wakeup reached the tail, which wakes the reader in the
+   * same turn. (Joined first, its joining's wakeup came before the reader was there to read again.)
+   */
+  async function readerBesideSubscriber(path: string): Promise<{ reader: SseClient; native: SseClient }> {
+    const joined = await tailReads(tight);
+    const native = await SseClient.open(`${tight.baseUrl}/v1/sessions/${path}/stream?after=now`);
+    await until(async () => (await tailReads(tight)) > joined, 'the subscriber joined');
+    const reader = await SseClient.open(url(tight, path, '?live=sse&offset=now'));
+    await reader.waitFor(() => controls(reader).length >= 1, 'the first control');
+    return { reader, native };
+  }
 
   it('a long-poll whose client goes away gives its slot back at once, though its last read waits for room', async () => {
     for (const path of ['held', 'gone-at-tail', 'gone-in-queue']) {
@@ -594,36 +696,195 @@ describe('while every byte of the row memory is held', () => {
       fetch(url(tight, path, `?live=long-poll&offset=${offset(1)}`), { signal: aborters[i]!.signal }).catch(() => undefined),
     );
     await streamsOpen(tight, 2, 'both long-polls waiting at the tail');
-    // A catch-up read reserves all the row memory, and holds it while its page query waits for a lock the test holds.
-    let unlock!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const lock = tight.database.db.begin(async (sql) => {
-      await sql`lock table events in access exclusive mode`;
-      locked();
-      await new Promise<void>((resolve) => (unlock = resolve));
-    });
-    await isLocked;
-    const holder = fetch(url(tight, 'held', '?offset=-1'));
+    const logged = log.lines.length;
+    // A native replay reserves all the row memory, and holds it while its page read is paused. (It holds a slot too.)
+    const held = await holdAllRowMemory('held');
     try {
-      await until(async () => (await rowsMemory(tight)) === 1024 * 1024, 'the catch-up read holding all the row memory');
       expect(Date.now() - started, 'set up before the long-polls time out').toBeLessThan(TIGHT_POLL_MS);
       // Gone while it waits at the tail: its wait ends, and its read must not wait for room for nobody.
       aborters[0]!.abort();
-      await until(async () => (await openStreams(tight)) === 1, 'the slot of the long-poll gone at the tail given back', 5000);
+      await until(async () => (await openStreams(tight)) === 2, 'the slot of the long-poll gone at the tail given back', 5000);
       // This one times out, and waits for room to read its answer; then its client goes away.
       await until(() => Date.now() - started > TIGHT_POLL_MS + 200, 'the other long-poll timed out');
       aborters[1]!.abort();
-      await until(async () => (await openStreams(tight)) === 0, 'the slot of the long-poll gone while it waited for room given back', 5000);
+      await until(async () => (await openStreams(tight)) === 1, 'the slot of the long-poll gone while it waited for room given back', 5000);
       await Promise.all(polls);
     } finally {
-      unlock();
-      await lock;
+      await held.free();
     }
-    const held = await holder;
-    expect(held.status).toBe(200);
-    expect(await held.json()).toEqual([{ n: 1 }]);
     await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
+    // Their going is no failure of the server's: nothing logged (no 500 "request failed" for a client not there).
+    expect(log.entries().slice(logged)).toEqual([]);
+  });
+
+  it('a catch-up read whose client goes away while it waits for room reads nothing', async () => {
+    for (const path of ['queue-held', 'queue-gone']) {
+      const res = await fetch(url(tight, path), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[{"n":1}]' });
+      expect(res.status).toBe(201);
+    }
+    const held = await holdAllRowMemory('queue-held');
+    let freed: ReturnType<typeof held.free> | undefined;
+    const free = () => (freed ??= held.free());
+    try {
+      const readsHeld = await faceReads(tight);
+      // The server's side of the read's connection, once its request arrived (all of the row memory held: it waits for room).
+      const arrived = new Promise<net.Socket>((resolve) => tight.app.server.once('request', (request: http.IncomingMessage) => resolve(request.socket)));
+      const client = net.connect({ port: Number(new URL(tight.baseUrl).port), host: '127.0.0.1' });
+      client.on('error', () => {});
+      client.write('GET /v1/stream/queue-gone?offset=-1 HTTP/1.1\r\nhost: x\r\n\r\n');
+      const serverSide = await arrived;
+      const closed = new Promise((resolve) => serverSide.once('close', resolve));
+      client.destroy();
+      // Its close heard (by the server's listeners, registered before this one): the read gave its place up.
+      await closed;
+      await free();
+      await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
+      // Nobody to send a page to: none was read.
+      expect(await faceReads(tight)).toBe(readsHeld);
+    } finally {
+      await free();
+    }
+  });
+
+  it('a long-poll granted room in the turn its connection closes gives the room back', async () => {
+    // Pages of 256 KiB, so a read reserves half of the row memory (two pages).
+    const half = 512 * 1024;
+    const pagedReads = pausedReads();
+    const paged = await createTestApp({
+      databaseUrl: t.url,
+      env: { ...env, ROWS_MEMORY_BYTES: String(2 * half), EVENTS_PAGE_BYTES: String(half / 2), STREAM_PAGE_BYTES: String(half / 2), MAX_EVENT_BYTES: String(64 * 1024) },
+      beforeStreamRead: pagedReads.hook,
+    });
+    const socket = new net.Socket();
+    let native: SseClient | undefined;
+    try {
+      await paged.listen();
+      for (const [path, body] of [['race-tail', '[{"n":1}]'], ['race-page', JSON.stringify([{ blob: 'x'.repeat(10_000) }])], ['race-poll', undefined], ['race-held', '[{"n":1}]']]) {
+        const res = await fetch(url(paged, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+        expect(res.status).toBe(201);
+      }
+      // A native subscriber joined to race-poll's tail: its tail read on a wakeup says the wakeup reached the tail (see readerBesideSubscriber).
+      const joined = await tailReads(paged);
+      native = await SseClient.open(`${paged.baseUrl}/v1/sessions/race-poll/stream?after=now`);
+      await until(async () => (await tailReads(paged)) > joined, 'the subscriber joined');
+      // (It holds a stream slot of its own.)
+      const base = await openStreams(paged);
+      // One connection: a long-poll waiting at the tail, and a page read behind it whose answer waits its turn, holding
+      // its page's memory; the connection's close gives that back.
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.connect(Number(new URL(paged.baseUrl).port), '127.0.0.1', resolve));
+      const get = (query: string) => `GET /v1/stream/${query} HTTP/1.1\r\nhost: x\r\n\r\n`;
+      socket.write(get(`race-tail?live=long-poll&offset=${offset(1)}`) + get('race-page?offset=-1'));
+      await until(async () => {
+        const rows = await rowsMemory(paged);
+        return (await openStreams(paged)) === base + 1 && rows > 10_000 && rows < half;
+      }, 'the long-poll waiting and the page held');
+      const page = await rowsMemory(paged);
+      // Then a long-poll on the same connection, at race-poll's tail: it heard of the connection's close after the page.
+      socket.write(get('race-poll?live=long-poll&offset=now'));
+      await streamsOpen(paged, base + 2, 'the second long-poll waiting at the tail');
+      const held = await holdRowMemory(paged, pagedReads, 'race-held', page + half);
+      try {
+        const woken = await tailReads(paged);
+        await paged.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'race-poll', seq: 0 })})`;
+        // Woken, it waits for room: the page and the held read leave less than half.
+        await until(async () => (await tailReads(paged)) > woken, 'the wakeup at the tail');
+        // The close gives the page's memory back, which grants the waiting long-poll its room; then it hears the close.
+        socket.destroy();
+        // (The replay holding memory keeps its slot.)
+        await streamsOpen(paged, base + 1, 'both long-polls gone');
+      } finally {
+        await held.free();
+      }
+      // The room it was granted for nobody is given back, with the rest.
+      await until(async () => (await rowsMemory(paged)) === 0, 'the row memory given back', 5000);
+    } finally {
+      socket.destroy();
+      await native?.close();
+      await paged.close();
+    }
+  });
+
+  it('an SSE reader that waits for room at each of its reads collects no abort listener per wait', async () => {
+    for (const [path, body] of [['room-held', '[{"n":1}]'], ['room-waits', undefined]]) {
+      const res = await fetch(url(tight, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(201);
+    }
+    const before = await openStreams(tight);
+    const { reader, native } = await readerBesideSubscriber('room-waits');
+    // Abort listeners on signals added from here on and not removed (a read's signal lives as long as the read: up to a minute).
+    const registered = new Set<string>();
+    const ids = new WeakMap<object, number>();
+    let named = 0;
+    const idOf = (value: object) => ids.get(value) ?? (ids.set(value, ++named), named);
+    const key = (target: object, listener: unknown) => (typeof listener === 'object' || typeof listener === 'function') && listener !== null ? `${idOf(target)}:${idOf(listener)}` : undefined;
+    const { addEventListener, removeEventListener } = EventTarget.prototype;
+    let leftRegistered: number | undefined;
+    try {
+      EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+        const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
+        if (k) registered.add(k);
+        return addEventListener.call(this, type, listener, options);
+      };
+      EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+        const k = this instanceof AbortSignal && type === 'abort' ? key(this, listener) : undefined;
+        if (k) registered.delete(k);
+        return removeEventListener.call(this, type, listener, options);
+      };
+      for (let n = 1; n <= 4; n++) {
+        const held = await holdAllRowMemory('room-held');
+        const readsHeld = await faceReads(tight);
+        const woken = await tailReads(tight);
+        await tight.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'room-waits', seq: 0 })})`;
+        // Woken with the tail, the reader waits for room; the holder done, it reads (nothing new: it sends nothing).
+        await until(async () => (await tailReads(tight)) > woken, `wakeup ${n} at the tail`);
+        await held.free();
+        await until(async () => (await faceReads(tight)) === readsHeld + 1, `the read after wakeup ${n}`);
+      }
+      leftRegistered = registered.size;
+    } finally {
+      EventTarget.prototype.addEventListener = addEventListener;
+      EventTarget.prototype.removeEventListener = removeEventListener;
+      await native.close();
+      await reader.close();
+    }
+    // The wait it is in now has one (or none yet, its last read still on its way); one left by each read that waited
+    // for room would make four more.
+    expect(leftRegistered).toBeLessThanOrEqual(2);
+    await streamsOpen(tight, before, 'the slots given back');
+  });
+
+  it('an SSE reader whose client goes away while its next read waits for room ends quietly, its slot given back', async () => {
+    // The reader's stream created empty: no wakeup of its own is on the way when the reader opens.
+    for (const [path, body] of [['sse-held', '[{"n":1}]'], ['sse-gone-in-queue', undefined]]) {
+      const res = await fetch(url(tight, path!), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(201);
+    }
+    const logged = log.lines.length;
+    const { reader, native } = await readerBesideSubscriber('sse-gone-in-queue');
+    try {
+      const held = await holdAllRowMemory('sse-held');
+      try {
+        const readsHeld = await faceReads(tight);
+        const woken = await tailReads(tight);
+        // A wakeup as an append's NOTIFY carries it, for a seq the reader has: its read finds nothing to send.
+        await tight.database.db`select pg_notify(${WAKEUP_CHANNEL}, ${encodeNotification({ kind: 'append', session_id: 'sse-gone-in-queue', seq: 0 })})`;
+        // The tail was woken, and with it the SSE reader, now waiting for room to read.
+        await until(async () => (await tailReads(tight)) > woken, 'the wakeup at the tail');
+        expect(await faceReads(tight)).toBe(readsHeld);
+        await reader.close();
+        // (The native subscriber and the replay holding memory hold the others.)
+        await streamsOpen(tight, 2, 'the SSE slot given back while the row memory is still held');
+        expect(await rowsMemory(tight)).toBe(1024 * 1024);
+      } finally {
+        await held.free();
+      }
+    } finally {
+      await native.close();
+    }
+    await until(async () => (await rowsMemory(tight)) === 0, 'the row memory given back');
+    // The reader gone is no failure of the read: no "stream read failed" warning.
+    expect(log.entries().slice(logged)).toEqual([]);
   });
 });
 

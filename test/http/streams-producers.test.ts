@@ -118,10 +118,17 @@ describe('retries', () => {
 
   it('headers all or none, integers only, and a new epoch starting at 0: 400 invalid_request', async () => {
     await put('bad-1');
-    const partial = await ds(t, 'POST', 'bad-1', '1', { ...JSON_TYPE, 'producer-id': 'w', 'producer-epoch': '0' });
-    expect(expectProblem(partial, 400, 'invalid_request').detail).toContain('missing: Producer-Seq');
-    const hex = await ds(t, 'POST', 'bad-1', '1', { ...JSON_TYPE, ...producer('w', 0, 0), 'producer-seq': '0x1' });
-    expect(expectProblem(hex, 400, 'invalid_request').detail).toContain('Producer-Seq');
+    // errors[] points at the header at fault, as every other refusal of a request's field does.
+    const partial = expectProblem(await ds(t, 'POST', 'bad-1', '1', { ...JSON_TYPE, 'producer-id': 'w', 'producer-epoch': '0' }), 400, 'invalid_request');
+    expect(partial.detail).toBe('Producer-Id, Producer-Epoch and Producer-Seq go together (all three or none); missing: Producer-Seq');
+    expect(partial.errors).toEqual([{ in: 'headers', field: '/producer-seq', message: 'is required with the other producer headers' }]);
+    const hex = expectProblem(await ds(t, 'POST', 'bad-1', '1', { ...JSON_TYPE, ...producer('w', 0, 0), 'producer-seq': '0x1' }), 400, 'invalid_request');
+    expect(hex.detail).toBe(
+      'Producer-Seq must be a non-negative integer in decimal digits, at most 9007199254740991 (no sign, point, exponent or hex); got "0x1"',
+    );
+    expect(hex.errors).toEqual([{ in: 'headers', field: '/producer-seq', message: 'is not a non-negative integer of at most 9007199254740991' }]);
+    const empty = expectProblem(await ds(t, 'POST', 'bad-1', '1', { ...JSON_TYPE, ...producer('', 0, 0) }), 400, 'invalid_request');
+    expect(empty.errors).toEqual([{ in: 'headers', field: '/producer-id', message: 'is empty' }]);
     expect((await append('bad-1', 1, 'w', 0, 0)).statusCode).toBe(200);
     const newEpoch = expectProblem(await append('bad-1', 2, 'w', 1, 1), 400, 'invalid_request');
     expect(newEpoch.detail).toBe('Producer-Epoch 1 is a new epoch, which starts at Producer-Seq 0; got 1');

@@ -38,12 +38,16 @@ describe('parseProducerHeaders (PROTOCOL §5.2.1 "Request Headers")', () => {
     const parsed = parseProducerHeaders(raw);
     expect(parsed.kind).toBe('invalid');
     expect(parsed.kind === 'invalid' && parsed.detail).toContain(`missing: ${missing}`);
+    expect(parsed.kind === 'invalid' && parsed.headers).toEqual(
+      missing.split(', ').map((name) => ({ name: name.toLowerCase(), message: 'is required with the other producer headers' })),
+    );
   });
 
   it('an empty Producer-Id is refused (suite "should reject empty Producer-Id")', () => {
     expect(parseProducerHeaders({ id: '', epoch: '0', seq: '0' })).toEqual({
       kind: 'invalid',
       detail: 'Producer-Id is empty; it names the producer and must not be',
+      headers: [{ name: 'producer-id', message: 'is empty' }],
     });
   });
 
@@ -51,7 +55,11 @@ describe('parseProducerHeaders (PROTOCOL §5.2.1 "Request Headers")', () => {
     const atLimit = 'x'.repeat(MAX_PRODUCER_ID_LENGTH);
     expect(parseProducerHeaders({ id: atLimit, epoch: '0', seq: '0' }).kind).toBe('producer');
     const parsed = parseProducerHeaders({ id: `${atLimit}x`, epoch: '0', seq: '0' });
-    expect(parsed).toEqual({ kind: 'invalid', detail: `Producer-Id is 257 characters long; it may have ${MAX_PRODUCER_ID_LENGTH}` });
+    expect(parsed).toEqual({
+      kind: 'invalid',
+      detail: `Producer-Id is 257 characters long; it may have ${MAX_PRODUCER_ID_LENGTH}`,
+      headers: [{ name: 'producer-id', message: `is longer than ${MAX_PRODUCER_ID_LENGTH} characters` }],
+    });
   });
 
   it.each(['1abc', '0xyz', '1e3', '-1', '+1', '1.0', '0x10', ' ', '', '1 2', '٣'])(
@@ -61,12 +69,14 @@ describe('parseProducerHeaders (PROTOCOL §5.2.1 "Request Headers")', () => {
       expect(parsed.kind).toBe('invalid');
       expect(parsed.kind === 'invalid' && parsed.detail).toContain(`Producer-Seq must be a non-negative integer`);
       expect(parsed.kind === 'invalid' && parsed.detail).toContain(`got ${JSON.stringify(seq)}`);
+      expect(parsed.kind === 'invalid' && parsed.headers).toEqual([{ name: 'producer-seq', message: 'is not a non-negative integer of at most 9007199254740991' }]);
     },
   );
 
   it.each(['0xyz', '1e3', '-1'])('Producer-Epoch %j is not an integer', (epoch) => {
     const parsed = parseProducerHeaders({ id: 'p', epoch, seq: '0' });
     expect(parsed.kind === 'invalid' && parsed.detail).toContain('Producer-Epoch must be a non-negative integer');
+    expect(parsed.kind === 'invalid' && parsed.headers).toEqual([{ name: 'producer-epoch', message: 'is not a non-negative integer of at most 9007199254740991' }]);
   });
 
   it('takes integers up to 2^53-1 and refuses 2^53 (§5.2.1 "for JavaScript interoperability")', () => {
