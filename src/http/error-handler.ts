@@ -90,13 +90,7 @@ export function toApiError(error: FastifyError | Error, bodyLimit?: number, cont
       return contentType === undefined || parseMediaType(contentType) !== undefined
         ? new UnsupportedMediaType('send the body as application/json')
         : notAMediaType(contentType);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new InvalidRequest('body is empty but Content-Type is application/json; send a JSON object');
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new InvalidRequest(`body is not valid JSON: ${fe.message}`);
-  }
-  if (error instanceof SyntaxError && fe.statusCode === 400) {
-    return new InvalidRequest(`body is not valid JSON: ${error.message}`);
+    // (No FST_ERR_CTP_*_JSON_BODY: JSON bodies are parsed by parseJsonBody, which refuses in its own words.)
   }
   if (isDatabaseUnavailable(error)) return new DatabaseUnavailable();
   const pg = pgErrorOf(error);

@@ -1,0 +1,122 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError, InvalidRequest } from '../../src/errors.js';
+import { toApiError } from '../../src/http/error-handler.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+/**
+ * What a client is answered when Postgres itself refuses what it sent: the
+ * body checks (src/http/json-body.ts) refuse these first on every route
+ * today, so this is the answer of the next route or import path that lets
+ * one through: a 400 that says what could not be stored, never a 500 that
+ * says the server failed. The errors are Postgres's own, from a real server.
+ */
+let url: string;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  sql = postgres(url, { max: 2, onnotice: () => {} });
+});
+afterAll(async () => {
+  await sql?.end();
+});
+
+/** The error Postgres answers `query` with. */
+async function refusalOf(query: Promise<unknown>): Promise<Error> {
+  try {
+    await query;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('Postgres accepted it');
+}
+
+/** The problem a client would get for `error`. */
+function answer(error: Error): { status: number; code: string; detail: string } {
+  const problem = toApiError(error);
+  return { status: problem.status, code: problem.code, detail: problem.message };
+}
+
+describe("Postgres's refusals of a value are the client's 400, in words", () => {
+  it('U+0000 in JSON (untranslatable character)', async () => {
+    const error = await refusalOf(sql`select ${'{"a":"\\u0000"}'}::text::jsonb`);
+    expect(answer(error)).toEqual({
+      status: 400,
+      code: 'invalid_request',
+      detail: expect.stringMatching(/^a string cannot be stored: unsupported Unicode escape sequence \(\\u0000 and lone surrogates are not allowed\)$/),
+    });
+  });
+
+  it('bytes that are not UTF-8 (character not in repertoire)', async () => {
+    const error = await refusalOf(sql`select convert_from(${Buffer.from([0x61, 0xff])}, 'UTF8')`);
+    expect(answer(error)).toEqual({
+      status: 400,
+      code: 'invalid_request',
+      detail: expect.stringMatching(/^a string cannot be stored: invalid byte sequence for encoding "UTF8": 0xff \(\\u0000 and lone surrogates are not allowed\)$/),
+    });
+  });
+
+  it('JSON nested past what Postgres can parse (statement too complex)', async () => {
+    const error = await refusalOf(sql`select ${'['.repeat(500_000)}::text::jsonb`);
+    expect(answer(error)).toEqual({ status: 400, code: 'invalid_request', detail: 'JSON is nested too deeply to store' });
+  });
+
+  it('a number out of range, and text that is no number', async () => {
+    const outOfRange = await refusalOf(sql`select ${'2147483648'}::int4`);
+    expect(answer(outOfRange)).toEqual({ status: 400, code: 'invalid_request', detail: 'a value cannot be stored: value "2147483648" is out of range for type integer' });
+    const notANumber = await refusalOf(sql`select ${'seven'}::int4`);
+    expect(answer(notANumber)).toEqual({ status: 400, code: 'invalid_request', detail: 'a value cannot be stored: invalid input syntax for type integer: "seven"' });
+  });
+
+  it('the same when the driver error comes wrapped (as the cause of another)', async () => {
+    const error = await refusalOf(sql`select ${'seven'}::int4`);
+    expect(answer(new Error('the write failed', { cause: error }))).toEqual(answer(error));
+  });
+});
+
+describe('what is not the client’s fault stays a 5xx', () => {
+  it('a statement Postgres cannot run for other reasons is a 500 that tells nothing of the query', async () => {
+    const error = await refusalOf(sql`select 1 / ${0}::int`);
+    expect(answer(error)).toEqual({ status: 500, code: 'internal_error', detail: 'the server failed to handle this request; it has been logged' });
+  });
+
+  it('a connection the server lost is 503 database_unavailable', async () => {
+    const doomed = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await doomed<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const pid = row!.pid;
+      const killed = refusalOf(doomed`select pg_sleep(30)`);
+      await sql`select pg_terminate_backend(${pid})`;
+      expect(answer(await killed)).toMatchObject({ status: 503, code: 'database_unavailable' });
+    } finally {
+      await doomed.end({ timeout: 1 });
+    }
+  });
+});
+
+describe("fastify's own refusals", () => {
+  const fastifyError = (code: string, statusCode: number, message: string) => Object.assign(new Error(message), { code, statusCode });
+
+  it('a body past the limit names the limit when the route has one', () => {
+    const tooLarge = fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413, 'Request body is too large');
+    expect(toApiError(tooLarge, 1024)).toMatchObject({ status: 413, code: 'payload_too_large', message: 'request body is larger than 1024 bytes (MAX_BODY_BYTES)', extra: { limit_bytes: 1024 } });
+    expect(toApiError(tooLarge)).toMatchObject({ status: 413, message: 'request body is larger than the configured limit (MAX_BODY_BYTES)', extra: {} });
+  });
+
+  it('a media type no route takes is 415 asking for JSON; a header that is no media type says so', () => {
+    const unsupported = fastifyError('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415, 'Unsupported Media Type');
+    expect(toApiError(unsupported, undefined, 'text/csv')).toMatchObject({ status: 415, message: 'send the body as application/json' });
+    expect(toApiError(unsupported)).toMatchObject({ status: 415, message: 'send the body as application/json' });
+    expect(toApiError(unsupported, undefined, 'json please')).toMatchObject({ status: 415, message: expect.stringMatching(/^Content-Type "json please" is not a media type/) });
+  });
+
+  it('any other 4xx keeps its message; a problem already made passes as it is', () => {
+    expect(toApiError(fastifyError('FST_ERR_SOMETHING', 400, 'querystring is odd'))).toMatchObject({ status: 400, message: 'querystring is odd' });
+    expect(toApiError(fastifyError('FST_ERR_SOMETHING', 499, 'client closed'))).toMatchObject({ status: 400, message: 'client closed' });
+    expect(toApiError(fastifyError('FST_ERR_SOMETHING', 500, 'broken'))).toMatchObject({ status: 500, code: 'internal_error' });
+    const made = new InvalidRequest('already a problem');
+    expect(toApiError(made)).toBe(made);
+    expect(made).toBeInstanceOf(ApiError);
+  });
+});
