@@ -16,8 +16,11 @@ afterAll(async () => {
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
 
 describe('GET /', () => {
-  it('sends a browser to the inspector', async () => {
-    const response = await call(t.app, 'GET', '/', undefined, { accept: BROWSER });
+  it.each([
+    ['as browsers send it', BROWSER],
+    ['in capitals, with spaces around each part and a weight', 'application/json , Text/HTML ; Q=0.5'],
+  ])('sends a browser to the inspector (Accept %s)', async (_how, accept) => {
+    const response = await call(t.app, 'GET', '/', undefined, { accept });
     expect(response.statusCode).toBe(302);
     expect(response.headers.location).toBe('/inspect');
     expect(response.headers.vary).toMatch(/accept/i);
@@ -27,6 +30,7 @@ describe('GET /', () => {
     ['curl (*/*)', { accept: '*/*' }],
     ['a client sending no Accept', {}],
     ['a client refusing HTML (q=0)', { accept: 'text/html;q=0, text/plain' }],
+    ['a client refusing HTML, spaced and in capitals (Q = 0)', { accept: 'TEXT/HTML ; Q=0 , text/plain' }],
   ])('answers %s with text naming the inspector, the reference and the API', async (_who, headers) => {
     const response = await call(t.app, 'GET', '/', undefined, headers);
     expect(response.statusCode).toBe(200);
