@@ -1,5 +1,4 @@
 import type net from 'node:net';
-import tls from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { replyWithProblem, writeRawProblem } from './error-handler.js';
 import { RequestTimeout, ShuttingDown } from '../errors.js';
@@ -57,9 +56,9 @@ const SILENT_CONNECTION_GRACE_MS = 1000;
 export function registerShutdownRefusal(app: FastifyInstance): void {
   let closing = false;
   let sweep: NodeJS.Timeout | undefined;
-  // The sockets HTTP is read from (behind TLS, the decrypted ones), with when each opened.
+  // The sockets HTTP is read from, with when each opened. (The server speaks plain HTTP: TLS ends at a proxy in front.)
   const opened = new Map<net.Socket, number>();
-  app.server.on(app.server instanceof tls.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+  app.server.on('connection', (socket: net.Socket) => {
     opened.set(socket, performance.now());
     socket.once('close', () => opened.delete(socket));
   });
