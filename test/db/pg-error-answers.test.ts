@@ -81,6 +81,34 @@ describe('what is not the client’s fault stays a 5xx', () => {
     expect(answer(error)).toEqual({ status: 500, code: 'internal_error', detail: 'the server failed to handle this request; it has been logged' });
   });
 
+  it('a role at its connection limit (too many connections) is 503 database_unavailable, retried after a second', async () => {
+    const role = `limited_${Date.now()}`;
+    await sql.unsafe(`create role ${role} login password 'limited' connection limit 0`);
+    try {
+      const target = new URL(url);
+      target.username = role;
+      target.password = 'limited';
+      const limited = postgres(target.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+      try {
+        const error = await refusalOf(limited`select 1`);
+        expect((error as Error & { code?: string }).code).toBe('53300');
+        const problem = toApiError(error);
+        expect(problem).toMatchObject({ status: 503, code: 'database_unavailable' });
+        expect(problem.headers).toEqual({ 'retry-after': '1' });
+      } finally {
+        await limited.end({ timeout: 1 });
+      }
+    } finally {
+      await sql.unsafe(`drop role ${role}`);
+    }
+  });
+
+  it('a write refused by a read-only transaction (a standby during a failover) is 503 database_unavailable', async () => {
+    const error = await refusalOf(sql.begin('read only', (tx) => tx`create temporary table t (n int)`));
+    expect((error as Error & { code?: string }).code).toBe('25006');
+    expect(answer(error)).toMatchObject({ status: 503, code: 'database_unavailable' });
+  });
+
   it('a connection the server lost is 503 database_unavailable', async () => {
     const doomed = postgres(url, { max: 1, onnotice: () => {} });
     try {
