@@ -79,6 +79,8 @@ describe('request timeouts and shutdown answers', () => {
     expect(answer.headers['retry-after']).toBe('1');
     expect(answer.body).toMatchObject({ status: 503, code: 'shutting_down' });
     expect(answer.headers['access-control-allow-origin']).toBe(LISTED);
+    // A page's script reads Retry-After (the client waits that long) only if it is exposed to it.
+    expect(answer.headers['access-control-expose-headers']?.split(/,\s*/)).toContain('retry-after');
     expect(answer.headers['x-content-type-options']).toBe('nosniff');
     inFlight.socket.destroy();
     await closing;
