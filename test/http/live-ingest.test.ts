@@ -156,6 +156,18 @@ describe('NDJSON streaming ingest', () => {
     }
   });
 
+  it('the line named counts blank lines, as an editor numbers them; they are skipped, not delivered', async () => {
+    await createSession(t, 'nd-blank');
+    const request = ndjsonRequest('nd-blank');
+    request.write('{"type":"token","data":1}\n\n\r\n   \n{"type":"token", oops}\n');
+    request.end();
+    const res = await request.response;
+    expect(res.status).toBe(400);
+    const problem: any = await res.json();
+    expect(problem).toMatchObject({ code: 'invalid_request', line: 5, accepted: 1 });
+    expect(problem.detail).toMatch(/^line 5 /);
+  });
+
   it('each line is checked like a single event: fields, reserved types and size, with the line named', async () => {
     await createSession(t, 'nd-rules');
     const cases: [string, number, string][] = [
