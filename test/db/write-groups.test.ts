@@ -333,16 +333,20 @@ describe.each([
       lockedDone = true;
       return result;
     });
-    // The only slot is taken by the stuck write until its lock wait runs out; then this write gets it.
-    await groups.run('free', logWrite('free'));
-    expect(lockedDone).toBe(false);
-    expect(reports).toEqual([
-      { writes: 1, outcome: 'rerun' },
-      { writes: 1, outcome: 'committed' },
-    ]);
-    release();
-    await holding;
-    await stuck;
+    try {
+      // The only slot is taken by the stuck write until its lock wait runs out; then this write gets it.
+      await groups.run('free', logWrite('free'));
+      expect(lockedDone).toBe(false);
+      expect(reports).toEqual([
+        { writes: 1, outcome: 'rerun' },
+        { writes: 1, outcome: 'committed' },
+      ]);
+    } finally {
+      // Released whatever failed above: a row left locked would stall every later test of the file in its hooks.
+      release();
+      await holding;
+      await stuck;
+    }
     expect(await db`select value from group_rows where session = 'locked'`).toEqual([{ value: 1 }]);
   });
 
