@@ -374,6 +374,48 @@ describe('claims: complete, renew, abandon', () => {
     const expired = (await queueEvents(id)).filter((e) => e.type === 'queue.expired');
     expect(expired.map((e) => e.data)).toEqual([{ claim_id: claimed.claim_id, batch_ids: ids.slice(0, 2) }]);
   });
+  it('a claim that ran out before any sweep looked is settled by the next claim: its batches first, in enqueue order, after queue.expired', async () => {
+    // The claim expiry sweep runs every 500 ms and takes no setting, so this app runs none: only the claim can settle.
+    const quiet = await createTestApp({ sweeps: false });
+    const claimOn = async (id: string, maxBatches: number, status = 200) => {
+      const res = await call(quiet.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: maxBatches, ttl_ms: LONG_TTL });
+      expect(res.statusCode, res.body).toBe(status);
+      return res.statusCode === 200 ? res.json() : undefined;
+    };
+    const enqueueOn = async (id: string, items: unknown[]): Promise<string> =>
+      (await call(quiet.app, 'POST', `/v1/sessions/${id}/queue`, { items })).json().batch_id;
+    // Expiry is judged by the database's clock: moving the claim's expiry back is its TTL passing.
+    const runOut = (claimId: string) => quiet.database.db`update queue_claims set expires_at = now() - interval '1 second' where claim_id = ${claimId}`;
+    const queueEventsOn = async (id: string) =>
+      (await call(quiet.app, 'GET', `/v1/sessions/${id}/events?limit=1000`)).json().events.filter((e: any) => String(e.type).startsWith('queue.'));
+    try {
+      // A batch enqueued after the claim waits behind the claim's batches, which come back in their order.
+      await createSession(quiet, 'settled-by-claim');
+      const [a, b] = [await enqueueOn('settled-by-claim', ['a']), await enqueueOn('settled-by-claim', ['b'])];
+      const dead = await claimOn('settled-by-claim', 2);
+      const later = await enqueueOn('settled-by-claim', ['later']);
+      await runOut(dead.claim_id);
+      const next = await claimOn('settled-by-claim', 2);
+      expect(next.batches.map((batch: any) => batch.batch_id)).toEqual([a, b]);
+      const events = await queueEventsOn('settled-by-claim');
+      expect(events.map((e: any) => e.type)).toEqual(['queue.enqueued', 'queue.enqueued', 'queue.claimed', 'queue.enqueued', 'queue.expired', 'queue.claimed']);
+      expect(events.slice(-2).map((e: any) => e.data)).toEqual([
+        { claim_id: dead.claim_id, batch_ids: [a, b] },
+        { claim_id: next.claim_id, batch_ids: [a, b], expires_at: next.expires_at },
+      ]);
+      expect((await claimOn('settled-by-claim', 2)).batches.map((batch: any) => batch.batch_id)).toEqual([later]);
+
+      // When the dead claim's batches are all there is, the claim gets them (200), not "nothing pending" (204).
+      await createSession(quiet, 'only-dead-work');
+      const only = await enqueueOn('only-dead-work', ['x']);
+      const gone = await claimOn('only-dead-work', 1);
+      await runOut(gone.claim_id);
+      expect((await claimOn('only-dead-work', 1)).batches.map((batch: any) => batch.batch_id)).toEqual([only]);
+      expect((await queueEventsOn('only-dead-work')).map((e: any) => e.type).slice(-2)).toEqual(['queue.expired', 'queue.claimed']);
+    } finally {
+      await quiet.close();
+    }
+  });
 });
 
 describe('DELETE /v1/sessions/{id}/queue/{batch_id}', () => {

@@ -69,6 +69,21 @@ describe('PUT and HEAD (PROTOCOL 5.1, 5.5)', () => {
     expect(none.statusCode).toBe(404);
   });
 
+  it('with a fixed time and a ttl_ms (set by a native PATCH), the Session shows the sooner of the two as expires_at', async () => {
+    // A far fixed time and a short window: the window ends first, counted from the PATCH (a write).
+    expect((await ds('PUT', 'x-both-far', { 'content-type': 'text/plain', 'stream-expires-at': '2099-01-01T00:00:00.000Z' })).statusCode).toBe(201);
+    expect((await call(t.app, 'PATCH', '/v1/sessions/x-both-far', { ttl_ms: 60_000 })).statusCode).toBe(200);
+    const windowFirst = (await call(t.app, 'GET', '/v1/sessions/x-both-far')).json();
+    expect(windowFirst.ttl_ms).toBe(60_000);
+    expect(windowFirst.expires_at).toBe(new Date(Date.parse(windowFirst.updated_at) + 60_000).toISOString());
+
+    // A near fixed time and a day's window: the fixed time comes first.
+    const near = new Date(Date.now() + 60_000).toISOString();
+    expect((await ds('PUT', 'x-both-near', { 'content-type': 'text/plain', 'stream-expires-at': near })).statusCode).toBe(201);
+    expect((await call(t.app, 'PATCH', '/v1/sessions/x-both-near', { ttl_ms: 86_400_000 })).statusCode).toBe(200);
+    expect((await call(t.app, 'GET', '/v1/sessions/x-both-near')).json()).toMatchObject({ ttl_ms: 86_400_000, expires_at: near });
+  });
+
   it('PUT again: the same expiry is 200, another (or none) is 409 saying both', async () => {
     await putTtl('x-idem', '60');
     expect((await ds('PUT', 'x-idem', { 'content-type': 'text/plain', 'stream-ttl': '60' })).statusCode).toBe(200);
