@@ -59,18 +59,18 @@ export function parseProducerHeaders(raw: RawProducerHeaders): ProducerHeaders {
     };
   }
   const { id, epoch, seq } = raw as { id: string; epoch: string; seq: string };
-  if (id === '') return invalid('Producer-Id is empty; it names the producer and must not be', 'producer-id', 'is empty');
+  if (id === '') return invalid('Producer-Id is empty; it names the producer and must not be', DS_HEADER.producerId, 'is empty');
   if (id.length > MAX_PRODUCER_ID_LENGTH) {
     return invalid(
       `Producer-Id is ${id.length} characters long; it may have ${MAX_PRODUCER_ID_LENGTH}`,
-      'producer-id',
+      DS_HEADER.producerId,
       `is longer than ${MAX_PRODUCER_ID_LENGTH} characters`,
     );
   }
   const epochValue = parseDecimal(epoch, Number.MAX_SAFE_INTEGER, true);
-  if (epochValue === undefined) return invalid(notAnInteger('Producer-Epoch', epoch), 'producer-epoch', NOT_AN_INTEGER);
+  if (epochValue === undefined) return invalid(notAnInteger('Producer-Epoch', epoch), DS_HEADER.producerEpoch, NOT_AN_INTEGER);
   const seqValue = parseDecimal(seq, Number.MAX_SAFE_INTEGER, true);
-  if (seqValue === undefined) return invalid(notAnInteger('Producer-Seq', seq), 'producer-seq', NOT_AN_INTEGER);
+  if (seqValue === undefined) return invalid(notAnInteger('Producer-Seq', seq), DS_HEADER.producerSeq, NOT_AN_INTEGER);
   return { kind: 'producer', claim: { id, epoch: epochValue, seq: seqValue } };
 }
 
