@@ -39,7 +39,13 @@ export type ProducerHeaders =
   /** 400: `detail` says which header and why; `headers` names each header at fault (lower case, as `errors[]` points at it) with what is wrong with it. */
   | { kind: 'invalid'; detail: string; headers: { name: string; message: string }[] };
 
-const HEADER_NAMES = { id: 'Producer-Id', epoch: 'Producer-Epoch', seq: 'Producer-Seq' } as const;
+/** Each producer header's wire name (lower case, as `errors[]` names it), from the protocol module. */
+const HEADER_NAMES = { id: DS_HEADER.producerId, epoch: DS_HEADER.producerEpoch, seq: DS_HEADER.producerSeq } as const;
+
+/** A header's name as people write it in prose (`producer-id` -> `Producer-Id`), for `detail`. */
+function written(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+}
 
 /**
  * The producer headers of a POST: all three or none (§5.2.1 "MUST be provided
@@ -54,8 +60,8 @@ export function parseProducerHeaders(raw: RawProducerHeaders): ProducerHeaders {
     const missing = names.filter((name) => raw[name] === undefined).map((name) => HEADER_NAMES[name]);
     return {
       kind: 'invalid',
-      detail: `Producer-Id, Producer-Epoch and Producer-Seq go together (all three or none); missing: ${missing.join(', ')}`,
-      headers: missing.map((name) => ({ name: name.toLowerCase(), message: 'is required with the other producer headers' })),
+      detail: `Producer-Id, Producer-Epoch and Producer-Seq go together (all three or none); missing: ${missing.map(written).join(', ')}`,
+      headers: missing.map((name) => ({ name, message: 'is required with the other producer headers' })),
     };
   }
   const { id, epoch, seq } = raw as { id: string; epoch: string; seq: string };
