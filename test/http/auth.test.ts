@@ -212,6 +212,23 @@ describe('CORS', () => {
     expect(String(simple.headers['access-control-expose-headers'])).toContain('etag');
   });
 
+  it('a preflight allows every method some route answers to, so no route is out of a dashboard\'s reach', async () => {
+    const routed = new Set([...t.app.printRoutes({ commonPrefix: false }).matchAll(/\(([A-Z, ]+)\)/g)].flatMap((m) => m[1]!.split(', ')));
+    routed.delete('OPTIONS');
+    // The route table was read (a method added later is checked below without a change here).
+    expect([...routed]).toEqual(expect.arrayContaining(['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT']));
+    for (const method of routed) {
+      const res = await t.app.inject({
+        method: 'OPTIONS',
+        url: '/v1/sessions/team-a:1',
+        headers: { origin: 'https://dash.example.com', 'access-control-request-method': method },
+      });
+      expect(res.statusCode, method).toBe(204);
+      expect(String(res.headers['access-control-allow-methods']).split(/,\s*/), method).toContain(method);
+      expect(res.headers['access-control-max-age']).toBe('600');
+    }
+  });
+
   it('does not allow an unlisted origin', async () => {
     const res = await t.app.inject({
       method: 'OPTIONS',
