@@ -135,3 +135,46 @@ describe('GET .../attachments paging', () => {
     expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}/attachments?limit=2&committed=true`), 400, 'invalid_request');
   });
 });
+
+// Each upload holds one of MAX_TRANSFERS slots (its COPY's connection) while its bytes come. With one slot,
+// a refusal that kept it would turn every later upload into 503 too_many_transfers.
+describe('an upload gives its transfer slot back however it ends', () => {
+  let one: TestApp;
+  beforeAll(async () => {
+    one = await createTestApp({ env: { ATTACHMENT_CHUNK_BYTES: String(CHUNK), MAX_ATTACHMENT_BYTES: String(MAX), MAX_TRANSFERS: '1' } });
+    await one.listen();
+  });
+  afterAll(() => one.close());
+
+  const post = (id: string, body: Buffer, headers: Record<string, string> = {}) =>
+    one.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: body, headers: { 'content-type': 'application/octet-stream', ...headers } });
+  const servedAfter = async (what: string) => {
+    const res = await post('slots-1', randomBytes(100));
+    expect(res.statusCode, `${what}: ${res.body}`).toBe(201);
+  };
+
+  it('stored, refused for an unknown session, for a lease, or past the limit while it streams: the next upload is served', async () => {
+    expect((await call(one.app, 'POST', '/v1/sessions', { id: 'slots-1' })).statusCode).toBe(201);
+    await servedAfter('a stored upload');
+    await servedAfter('a second stored upload');
+
+    expectProblem(await post('slots-none', randomBytes(100)), 404, 'session_not_found');
+    await servedAfter('an upload to an unknown session');
+
+    expect((await call(one.app, 'POST', '/v1/sessions', { id: 'slots-2' })).statusCode).toBe(201);
+    expect((await call(one.app, 'POST', '/v1/sessions/slots-2/lease', { owner: 'w', ttl_ms: 600_000 })).statusCode).toBe(201);
+    expectProblem(await post('slots-2', randomBytes(100)), 409, 'lease_held');
+    await servedAfter('an upload refused by a lease');
+
+    // No Content-Length: the limit is found only once the bytes pass it.
+    const over = await fetch(`${one.baseUrl}/v1/sessions/slots-1/attachments`, {
+      method: 'POST',
+      body: Readable.toWeb(Readable.from([randomBytes(MAX), randomBytes(10)])) as ReadableStream,
+      headers: { 'content-type': 'application/octet-stream' },
+      duplex: 'half',
+    } as RequestInit);
+    expect(over.status).toBe(413);
+    await over.arrayBuffer();
+    await servedAfter('an upload past MAX_ATTACHMENT_BYTES');
+  });
+});

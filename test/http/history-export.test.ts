@@ -418,3 +418,25 @@ describe('access', () => {
     expect((await importFile(file, '?id=team-a:2', auth, admin)).statusCode).toBe(201);
   });
 });
+
+// An export holds one of MAX_TRANSFERS slots (its snapshot's connection) until its body ends. With one slot,
+// one that kept it would turn every later export, upload and import into 503 too_many_transfers.
+describe('an export gives its transfer slot back however it ends', () => {
+  let one: TestApp;
+  beforeAll(async () => {
+    one = await createTestApp({ env: { MAX_TRANSFERS: '1', HISTORY_SWEEP_MS: '86400000' } });
+  });
+  afterAll(() => one.close());
+
+  it('served in full, or refused for an unknown session: the next export is served', async () => {
+    expect((await call(one.app, 'POST', '/v1/sessions', { id: 'export-slot' })).statusCode).toBe(201);
+    for (const what of ['first', 'second']) {
+      const res = await one.app.inject({ method: 'GET', url: '/v1/sessions/export-slot/export' });
+      expect(res.statusCode, `${what}: ${res.body}`).toBe(200);
+      expect(res.body).toContain('"export-slot"');
+    }
+    expectProblem(await one.app.inject({ method: 'GET', url: '/v1/sessions/export-none/export' }), 404, 'session_not_found');
+    const after = await one.app.inject({ method: 'GET', url: '/v1/sessions/export-slot/export' });
+    expect(after.statusCode, `after a refused export: ${after.body}`).toBe(200);
+  });
+});

@@ -21,6 +21,8 @@ beforeAll(async () => {
       MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       TRANSFER_IDLE_TIMEOUT_MS: String(TRANSFER_IDLE_TIMEOUT_MS),
       HISTORY_SWEEP_MS: '86400000',
+      // One import at a time: a refusal that kept its slot would turn every later import into 503 too_many_transfers.
+      MAX_TRANSFERS: '1',
     },
   });
 });
