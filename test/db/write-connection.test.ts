@@ -110,6 +110,46 @@ describe('a write connection', () => {
     }
   });
 
+  it('hands a failed statement left in flight to `settled`, so the caller sees that failure, not a bare rollback', async () => {
+    const { database, connection } = writeConnectionTo(url, 'wc-settled');
+    try {
+      const order: string[] = [];
+      const failing = connection.begin(
+        async (tx) => {
+          await tx`insert into written (n) values (${1})`;
+          const inFlight = startQuery(tx`select 1 / 0`);
+          inFlight.catch(() => order.push('statement failed'));
+          return { inFlight };
+        },
+        ({ inFlight }) => {
+          order.push('settled');
+          return inFlight;
+        },
+      );
+      await expect(failing).rejects.toThrow(/division by zero/);
+      expect(order).toEqual(['statement failed', 'settled']);
+      expect(await rows()).toEqual([]);
+      // Settled work that succeeds: its answer is awaited before the result comes back.
+      let answered = false;
+      const result = await connection.begin(
+        async (tx) => {
+          const inFlight = startQuery(tx`insert into written (n) values (${2})`);
+          return { inFlight };
+        },
+        async ({ inFlight }) => {
+          await inFlight;
+          answered = true;
+        },
+      );
+      expect(answered).toBe(true);
+      expect(result).toHaveProperty('inFlight');
+      expect(await rows()).toEqual([2]);
+    } finally {
+      await database.close();
+      await admin`truncate written`;
+    }
+  });
+
   it('fails at once when its connection dies mid-transaction; nothing the work sends afterwards runs anywhere', async () => {
     const { database, connection } = writeConnectionTo(url, 'wc-killed');
     try {
