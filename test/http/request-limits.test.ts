@@ -193,3 +193,42 @@ describe('a body that never arrives', () => {
     }
   }, 20_000);
 });
+
+describe('requests Node cannot parse, on the native routes', () => {
+  it('headers past the size limit get a readable 431, a bad Content-Length a 400, each a problem document; then the connection closes and the server serves on', async () => {
+    const t = await createTestApp();
+    await t.listen();
+    try {
+      await createSession(t, 'parse-native');
+      const cases: [string, string, number, RegExp][] = [
+        [
+          'headers past 16 KiB',
+          `GET /v1/sessions/parse-native HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`,
+          431,
+          /header/i,
+        ],
+        [
+          'a Content-Length not a number',
+          'POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}',
+          400,
+          /^the request is not valid HTTP\/1\.1 \(.+\); nothing was done$/,
+        ],
+      ];
+      for (const [what, request, status, detail] of cases) {
+        const client = await connect(t.baseUrl);
+        client.socket.write(request);
+        await Promise.race([client.closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: still open after 5 s`)), 5000))]);
+        const answer = parse(client.answer());
+        expect(answer.status, what).toBe(status);
+        expect(answer.headers['content-type'], what).toMatch(/^application\/problem\+json/);
+        expect(answer.headers.connection, what).toBe('close');
+        expect(answer.body, what).toMatchObject({ status, code: 'invalid_request' });
+        expect(answer.body.detail, what).toMatch(detail);
+      }
+      const after = await fetch(`${t.baseUrl}/v1/sessions/parse-native`);
+      expect(after.status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
