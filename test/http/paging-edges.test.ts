@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 
@@ -41,5 +41,45 @@ describe('the last page of a list is full and says so with next_cursor null', ()
     const newestFirst = [...children].reverse();
     expect(await walk(`/v1/sessions?parent_id=${parent}&limit=2`, 'sessions', 'id')).toEqual({ items: newestFirst, pages: 2 });
     expect(await walk(`/v1/sessions?parent_id=${parent}&limit=4`, 'sessions', 'id')).toEqual({ items: newestFirst, pages: 1 });
+  });
+});
+
+// A cursor is opaque but not interchangeable: one listing's next_cursor means a position in that listing only.
+describe('a cursor from one listing is refused by every other', () => {
+  it('sessions, messages (either order), attachments and queue cursors: 400 naming cursor, never a page from a wrong position', async () => {
+    const id = 'paging-cursors';
+    const other = 'paging-cursors-2';
+    for (const session of [id, other]) expect((await call(t.app, 'POST', '/v1/sessions', { id: session })).statusCode).toBe(201);
+    await call(t.app, 'POST', `/v1/sessions/${id}/messages`, { messages: [1, 2].map((n) => ({ role: 'user', content: `m${n}` })) });
+    for (const bytes of ['a', 'b']) {
+      const res = await t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments`, payload: bytes, headers: { 'content-type': 'text/plain' } });
+      expect(res.statusCode).toBe(201);
+    }
+    for (const n of [1, 2]) expect((await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: [{ n }] })).statusCode).toBe(201);
+    const listings: Record<string, string> = {
+      sessions: '/v1/sessions?limit=1',
+      'messages, ascending': `/v1/sessions/${id}/messages?limit=1`,
+      'messages, descending': `/v1/sessions/${id}/messages?limit=1&order=desc`,
+      attachments: `/v1/sessions/${id}/attachments?limit=1`,
+      queue: `/v1/sessions/${id}/queue?limit=1`,
+    };
+    const cursors: Record<string, string> = {};
+    for (const [name, url] of Object.entries(listings)) {
+      const page = await call(t.app, 'GET', url);
+      expect(page.statusCode, `${name}: ${page.body}`).toBe(200);
+      const cursor = page.json().next_cursor;
+      expect(typeof cursor, `${name} has a second page`).toBe('string');
+      cursors[name] = cursor;
+      // Its own listing takes it back.
+      expect((await call(t.app, 'GET', `${url}&cursor=${encodeURIComponent(cursor)}`)).statusCode, name).toBe(200);
+    }
+    for (const [from, cursor] of Object.entries(cursors)) {
+      for (const [to, url] of Object.entries(listings)) {
+        if (to === from) continue;
+        const res = await call(t.app, 'GET', `${url}&cursor=${encodeURIComponent(cursor)}`);
+        const problem = expectProblem(res, 400, 'invalid_request');
+        expect(problem.errors, `${from} -> ${to}`).toEqual([{ in: 'querystring', field: '/cursor', message: 'is not a valid cursor' }]);
+      }
+    }
   });
 });
