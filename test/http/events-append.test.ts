@@ -169,6 +169,13 @@ describe('POST /v1/sessions/{id}/events: conflicts and refusals', () => {
     expect(aheadProblem.expected_seq).toBe(7);
     expect(aheadProblem.actual_seq).toBe(3);
     await expectUnchanged(t, 'stale', before);
+
+    // 0 is a seq like any other: "I expect an empty history" on a session that has events.
+    const empty = await append(t, 'stale', { expected_seq: 0, events: [{ type: 'x', data: 'lost' }] });
+    const emptyProblem = expectProblem(empty, 409, 'seq_conflict');
+    expect(emptyProblem.expected_seq).toBe(0);
+    expect(emptyProblem.actual_seq).toBe(3);
+    await expectUnchanged(t, 'stale', before);
   });
 
   // API.md's list, written out here rather than imported: a prefix dropped from the code must fail this.
