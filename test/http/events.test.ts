@@ -228,3 +228,40 @@ describe('GET /v1/sessions/{id}/events', () => {
     });
   });
 });
+
+describe('a page cut by EVENTS_PAGE_BYTES', () => {
+  it('says has_more and ends at its last event, so paging by last_seq reads every event once', async () => {
+    const small = await createTestApp({ env: { EVENTS_PAGE_BYTES: String(16 * 1024) } });
+    try {
+      await createSession(small, 'page-bytes');
+      const blob = 'x'.repeat(6 * 1024);
+      const appended = await call(small.app, 'POST', '/v1/sessions/page-bytes/events', {
+        events: Array.from({ length: 8 }, (_, n) => ({ type: 'big', data: { n, blob } })),
+      });
+      expect(appended.statusCode, appended.body).toBe(201);
+      const seen: number[] = [];
+      let after = 0;
+      let cut = 0;
+      for (let pages = 0; pages < 20; pages++) {
+        const response = await call(small.app, 'GET', `/v1/sessions/page-bytes/events?after=${after}&limit=100`);
+        expect(response.statusCode, response.body).toBe(200);
+        const page = response.json();
+        seen.push(...page.events.map((event: { seq: number }) => event.seq));
+        if (!page.has_more) {
+          expect(page.last_seq).toBe(8);
+          break;
+        }
+        // Cut by bytes, not by the limit: fewer than asked, and last_seq is its last event, not the head.
+        cut++;
+        expect(page.events.length).toBeGreaterThan(0);
+        expect(page.events.length).toBeLessThan(8);
+        expect(page.last_seq).toBe(page.events.at(-1).seq);
+        after = page.last_seq;
+      }
+      expect(cut).toBeGreaterThan(0);
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      await small.close();
+    }
+  });
+});
