@@ -179,7 +179,8 @@ describe('POST /v1/sessions/{id}/turns', () => {
     type RefusalCase = [string, (id: string, claimId: string) => unknown, number, string, Record<string, unknown>];
     const cases: RefusalCase[] = [
       ['a stale base_version', () => ({ base_version: 0, state: { merge_patch: { x: 1 } } }), 409, 'version_conflict', { part: 'state', expected_version: 0 }],
-      ['a stale base_version without state', () => ({ base_version: 7 }), 409, 'version_conflict', { part: 'state' }],
+      ['a base_version ahead of the head, without state', () => ({ base_version: 7 }), 409, 'version_conflict', { part: 'state' }],
+      ['a base_version behind the head, without state', () => ({ base_version: 0 }), 409, 'version_conflict', { part: 'state', expected_version: 0 }],
       ['a patch that does not apply', () => ({ base_version: 1, state: { patch: [{ op: 'remove', path: '/nope' }] } }), 422, 'patch_failed', { part: 'state', op_index: 0 }],
       [
         'state without base_version',
