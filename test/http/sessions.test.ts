@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/auth/tokens.js';
 import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -650,5 +651,42 @@ describe('what a session picker and a retrying client rely on', () => {
     expect(session).toMatchObject({ retention: { max_events: 10 }, ttl_ms: 60_000 });
     expect(Date.parse(session.expires_at) - Date.parse(session.updated_at)).toBe(60_000);
     expect((await call(t.app, 'GET', '/v1/sessions/with-policy')).json()).toEqual(session);
+  });
+});
+
+describe('what the session routes show of expired streams and to scoped tokens', () => {
+  const SECRET = 'sessions-test-secret-of-32-bytes-or-more';
+  let scoped: TestApp;
+  beforeAll(async () => {
+    // No sweeps: what a read answers must not depend on a sweep having run.
+    scoped = await createTestApp({ env: { AUTH_SECRET: SECRET }, sweeps: false });
+  });
+  afterAll(() => scoped.close());
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('a Durable Stream past its Stream-Expires-At is 404 at once, though no sweep has deleted its row', async () => {
+    const admin = await mintToken(SECRET, { sessions: ['*'], admin: true, ttlSeconds: 600 });
+    const put = await scoped.app.inject({
+      method: 'PUT',
+      url: '/v1/stream/expired-stream',
+      headers: { ...bearer(admin), 'content-type': 'text/plain', 'stream-expires-at': '2001-01-01T00:00:00Z' },
+    });
+    expect(put.statusCode, put.body).toBe(201);
+    expectProblem(await call(scoped.app, 'GET', '/v1/sessions/expired-stream', undefined, bearer(admin)), 404, 'session_not_found');
+    const [row] = await scoped.database.db`select count(*)::int as n from sessions where id = 'expired-stream'`;
+    expect(row?.n).toBe(1);
+  });
+
+  it('GET /v1/sessions lists only the sessions a token may read', async () => {
+    const admin = await mintToken(SECRET, { sessions: ['*'], admin: true, ttlSeconds: 600 });
+    for (const id of ['list-a-1', 'list-a-2', 'list-b-1']) {
+      expect((await call(scoped.app, 'POST', '/v1/sessions', { id, metadata: { secret: id } }, bearer(admin))).statusCode).toBe(201);
+    }
+    const reader = await mintToken(SECRET, { sessions: ['list-a-*'], read: true, ttlSeconds: 600 });
+    const listed = await call(scoped.app, 'GET', '/v1/sessions?limit=1000', undefined, bearer(reader));
+    expect(listed.statusCode, listed.body).toBe(200);
+    expect(listed.json().sessions.map((s: { id: string }) => s.id).sort()).toEqual(['list-a-1', 'list-a-2']);
+    const all = (await call(scoped.app, 'GET', '/v1/sessions?limit=1000', undefined, bearer(admin))).json().sessions.map((s: { id: string }) => s.id);
+    expect(all).toEqual(expect.arrayContaining(['list-a-1', 'list-a-2', 'list-b-1']));
   });
 });
