@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+// The write path's Idempotency-Key rules (src/writes/session-write.ts), from a retrying worker's side: a retry is
+// answered with what its first attempt did, whatever happened to the session's lease since; a key never outlives
+// the session it made.
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+describe('a retried write', () => {
+  it('that committed under a lease since ended is replayed, not refused for the lease', async () => {
+    const id = 'widem-lease';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 600_000 });
+    expect(claimed.statusCode).toBe(201);
+    const token = claimed.json().token as string;
+    const write = () => call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 1 }] }, { 'lease-token': token, 'idempotency-key': 'step-1' });
+    const first = await write();
+    expect(first.statusCode, first.body).toBe(201);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, { 'lease-token': token })).statusCode).toBeLessThan(300);
+    // The worker never saw its answer (a timeout) and sends the same request again, with its old token.
+    const retried = await write();
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(retried.json()).toEqual(first.json());
+    // A new write with that token is refused: the lease is over.
+    expectProblem(
+      await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 2 }] }, { 'lease-token': token, 'idempotency-key': 'step-2' }),
+      409,
+      'lease_lost',
+    );
+    const history = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=step`)).json();
+    expect(history.events.map((event: { data: unknown }) => event.data)).toEqual([1]);
+  });
+
+  it('a create retried after its session was deleted and made again by someone else is 409 session_exists, not the old 201', async () => {
+    const id = 'widem-create';
+    const create = () => call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': 'make-it' });
+    const first = await create();
+    expect(first.statusCode).toBe(201);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBeLessThan(300);
+    const other = await call(t.app, 'POST', '/v1/sessions', { id });
+    expect(other.statusCode).toBe(201);
+    expect(other.json().created_at).not.toBe(first.json().created_at);
+    expectProblem(await create(), 409, 'session_exists');
+    // The session there is the other one, untouched.
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().created_at).toBe(other.json().created_at);
+  });
+
+  it('a create retried after its session was deleted makes it afresh', async () => {
+    const id = 'widem-again';
+    const create = () => call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': 'make-again' });
+    const first = await create();
+    expect(first.statusCode).toBe(201);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBeLessThan(300);
+    const again = await create();
+    expect(again.statusCode, again.body).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().created_at).toBe(again.json().created_at);
+  });
+});
