@@ -1,0 +1,60 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionExpired, sessionExpiry } from '../../src/db/clock.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+// When a session expires (src/db/clock.ts), asked of Postgres's own clock: the sooner of a fixed expiry and an
+// idle window that writes and Durable Streams reads both move.
+let pg: postgres.Sql;
+beforeAll(async () => {
+  pg = postgres(await createTestDatabase(), { max: 1, onnotice: () => {}, transform: postgres.camel });
+});
+afterAll(() => pg.end());
+
+interface Row {
+  /** Seconds from now, or null. */
+  expiresAt: number | null;
+  updatedAt: number;
+  readAt: number | null;
+  ttlMs: number | null;
+}
+
+async function judge(row: Row): Promise<{ expired: boolean; expiredAtStatement: boolean; inSeconds: number | null }> {
+  const at = (seconds: number | null) => (seconds === null ? null : new Date(Date.now() + seconds * 1000).toISOString());
+  const [result] = await pg<{ expired: boolean; expiredAtStatement: boolean; inSeconds: number | null }[]>`
+    select ${sessionExpired(pg)} as expired, ${sessionExpired(pg, 'statement')} as expired_at_statement,
+           extract(epoch from ${sessionExpiry(pg)} - now())::float8 as in_seconds
+    from (select ${at(row.expiresAt)}::timestamptz as expires_at, ${at(row.updatedAt)}::timestamptz as updated_at,
+                 ${at(row.readAt)}::timestamptz as read_at, ${row.ttlMs}::bigint as ttl_ms) as sessions`;
+  return result!;
+}
+
+describe('a session expires', () => {
+  it('ttl_ms after its last write or its last stream read, whichever is later', async () => {
+    // Written two minutes ago, read ten seconds ago, a one-minute window: alive for fifty seconds more.
+    const readLately = await judge({ expiresAt: null, updatedAt: -120, readAt: -10, ttlMs: 60_000 });
+    expect(readLately.expired).toBe(false);
+    expect(readLately.expiredAtStatement).toBe(false);
+    expect(readLately.inSeconds).toBeGreaterThan(45);
+    expect(readLately.inSeconds).toBeLessThan(55);
+    expect((await judge({ expiresAt: null, updatedAt: -10, readAt: -120, ttlMs: 60_000 })).expired).toBe(false);
+    const both = await judge({ expiresAt: null, updatedAt: -120, readAt: -90, ttlMs: 60_000 });
+    expect(both.expired).toBe(true);
+    expect(both.expiredAtStatement).toBe(true);
+    // Never read: its writes alone.
+    expect((await judge({ expiresAt: null, updatedAt: -120, readAt: null, ttlMs: 60_000 })).expired).toBe(true);
+    expect((await judge({ expiresAt: null, updatedAt: -30, readAt: null, ttlMs: 60_000 })).expired).toBe(false);
+  });
+
+  it('at its fixed expiry if that comes sooner, whatever the window says; never without either', async () => {
+    const fixed = await judge({ expiresAt: -1, updatedAt: -1, readAt: -1, ttlMs: 3_600_000 });
+    expect(fixed.expired).toBe(true);
+    const soonest = await judge({ expiresAt: 20, updatedAt: 0, readAt: 0, ttlMs: 3_600_000 });
+    expect(soonest.expired).toBe(false);
+    expect(soonest.inSeconds).toBeGreaterThan(15);
+    expect(soonest.inSeconds).toBeLessThan(25);
+    expect((await judge({ expiresAt: 3600, updatedAt: -120, readAt: null, ttlMs: 60_000 })).expired).toBe(true);
+    const never = await judge({ expiresAt: null, updatedAt: -86_400 * 365, readAt: null, ttlMs: null });
+    expect(never).toEqual({ expired: false, expiredAtStatement: false, inSeconds: null });
+  });
+});
