@@ -366,3 +366,22 @@ describe('POST /v1/sessions/{id}/events: Idempotency-Key', () => {
     await expectUnchanged(t, 'idem-reused', before);
   });
 });
+
+describe('POST /v1/sessions/{id}/events under a lease', () => {
+  it('needs the current Lease-Token: none is 409 lease_held, a stale one 409 lease_lost, and neither stores anything', async () => {
+    await createSession(t, 'events-fenced');
+    const first = await call(t.app, 'POST', '/v1/sessions/events-fenced/lease', { owner: 'w1', ttl_ms: 600_000 });
+    expect(first.statusCode).toBe(201);
+    const stale = first.json().token as string;
+    expect((await call(t.app, 'DELETE', '/v1/sessions/events-fenced/lease', undefined, { 'lease-token': stale })).statusCode).toBeLessThan(300);
+    const second = await call(t.app, 'POST', '/v1/sessions/events-fenced/lease', { owner: 'w2', ttl_ms: 600_000 });
+    expect(second.statusCode).toBe(201);
+    const current = second.json().token as string;
+    const before = await history(t, 'events-fenced');
+    const events = { events: [{ type: 'step', data: 1 }] };
+    expectProblem(await append(t, 'events-fenced', events), 409, 'lease_held');
+    expectProblem(await append(t, 'events-fenced', events, { 'lease-token': stale }), 409, 'lease_lost');
+    await expectUnchanged(t, 'events-fenced', before);
+    expect((await append(t, 'events-fenced', events, { 'lease-token': current })).statusCode).toBe(201);
+  });
+});

@@ -265,3 +265,21 @@ describe('a page cut by EVENTS_PAGE_BYTES', () => {
     }
   });
 });
+
+describe('reading after trimmed history', () => {
+  it('after history_start reads what is kept; one before it is 410 cursor_expired, naming history_start', async () => {
+    await createSession(t, 'events-trimmed');
+    const appended = await call(t.app, 'POST', '/v1/sessions/events-trimmed/events', { events: [1, 2, 3, 4, 5].map((n) => ({ type: 'n', data: n })) });
+    expect(appended.statusCode, appended.body).toBe(201);
+    const compacted = await call(t.app, 'POST', '/v1/sessions/events-trimmed/compact', { before_seq: 4 });
+    expect(compacted.statusCode, compacted.body).toBe(200);
+    const start = compacted.json().history_start as number;
+    expect(start).toBe(3);
+    const kept = await events('events-trimmed', `?after=${start}`);
+    expect(kept.events.map((event: { data: number }) => event.data)).toEqual([4, 5]);
+    for (const after of [start - 1, 0]) {
+      const problem = expectProblem(await call(t.app, 'GET', `/v1/sessions/events-trimmed/events?after=${after}`), 410, 'cursor_expired');
+      expect(problem.history_start, `after=${after}`).toBe(start);
+    }
+  });
+});
