@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client/src/index.js';
+import { mintToken } from '../../src/auth/tokens.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -155,5 +156,39 @@ describe('POST .../fork', () => {
     await call(t.app, 'POST', '/v1/sessions/fork-bad/compact', { before_seq: 8 });
     expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-bad/fork', { id: 'fork-x', at_version: 2 }), 410, 'version_expired');
     expectProblem(await call(t.app, 'GET', '/v1/sessions/fork-x'), 404, 'session_not_found');
+  });
+});
+
+describe('what a fork takes and who may make one', () => {
+  it('keeps the source\'s retention policy', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'fork-kept', retention: { max_events: 10 } })).statusCode).toBe(201);
+    const fork = await call(t.app, 'POST', '/v1/sessions/fork-kept/fork', { id: 'fork-kept-copy' });
+    expect(fork.statusCode, fork.body).toBe(201);
+    expect(fork.json().retention).toEqual({ max_events: 10 });
+    expect((await get('/v1/sessions/fork-kept-copy')).retention).toEqual({ max_events: 10 });
+  });
+
+  it('needs write on the new id (admin when the server picks it): a token may not fork into an id outside its grant', async () => {
+    const SECRET = 'history-fork-test-secret-of-32-bytes-or-more';
+    const authed = await createTestApp({ env: { AUTH_SECRET: SECRET, HISTORY_SWEEP_MS: '86400000' } });
+    try {
+      const bearer = async (grants: { sessions: string[]; read?: boolean; write?: boolean; admin?: boolean }) => ({
+        authorization: `Bearer ${await mintToken(SECRET, { ...grants, ttlSeconds: 600 })}`,
+      });
+      const admin = await bearer({ sessions: ['*'], admin: true });
+      expect((await call(authed.app, 'POST', '/v1/sessions', { id: 'a-src' }, admin)).statusCode).toBe(201);
+      const teamA = await bearer({ sessions: ['a-*'], read: true, write: true });
+      const outside = await call(authed.app, 'POST', '/v1/sessions/a-src/fork', { id: 'b-1' }, teamA);
+      expectProblem(outside, 403, 'forbidden');
+      expect((await call(authed.app, 'GET', '/v1/sessions/b-1', undefined, admin)).statusCode).toBe(404);
+      expectProblem(await call(authed.app, 'POST', '/v1/sessions/a-src/fork', {}, teamA), 403, 'forbidden');
+      expect((await call(authed.app, 'POST', '/v1/sessions/a-src/fork', { id: 'a-fork' }, teamA)).statusCode).toBe(201);
+      // Read on the source is needed too.
+      const teamB = await bearer({ sessions: ['b-*'], read: true, write: true });
+      expect((await call(authed.app, 'POST', '/v1/sessions/a-src/fork', { id: 'b-2' }, teamB)).statusCode).toBe(403);
+      expect((await call(authed.app, 'POST', '/v1/sessions/a-src/fork', {}, admin)).statusCode).toBe(201);
+    } finally {
+      await authed.close();
+    }
   });
 });
