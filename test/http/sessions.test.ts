@@ -690,3 +690,17 @@ describe('what the session routes show of expired streams and to scoped tokens',
     expect(all).toEqual(expect.arrayContaining(['list-a-1', 'list-a-2', 'list-b-1']));
   });
 });
+
+describe('GET /v1/sessions and soft-deleted streams', () => {
+  it('a Durable Stream deleted while forks of it live is gone from the list (and the session route), its forks listed', async () => {
+    const ds = (method: 'PUT' | 'DELETE', path: string, headers: Record<string, string> = {}) =>
+      t.app.inject({ method, url: `/v1/stream/${path}`, headers: { 'content-type': 'text/plain', ...headers } });
+    expect((await ds('PUT', 'soft-listed')).statusCode).toBe(201);
+    expect((await ds('PUT', 'soft-listed-fork', { 'stream-forked-from': '/v1/stream/soft-listed' })).statusCode).toBe(201);
+    expect((await ds('DELETE', 'soft-listed')).statusCode).toBe(204);
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.map((s: { id: string }) => s.id);
+    expect(listed).toContain('soft-listed-fork');
+    expect(listed).not.toContain('soft-listed');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/soft-listed'), 404, 'session_not_found');
+  });
+});
