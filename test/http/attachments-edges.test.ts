@@ -178,3 +178,17 @@ describe('an upload gives its transfer slot back however it ends', () => {
     await servedAfter('an upload past MAX_ATTACHMENT_BYTES');
   });
 });
+
+describe('an upload is a write', () => {
+  it('of bytes already stored moves the session\'s expiry too, so a worker kept alive by re-uploads is not expired under it', async () => {
+    const id = `att-edge-${++counter}`;
+    expect((await call(t.app, 'POST', '/v1/sessions', { id, ttl_ms: 600_000 })).statusCode).toBe(201);
+    const bytes = randomBytes(100);
+    const expiresAt = async () => Date.parse((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().expires_at);
+    expect((await declared(id, bytes)).statusCode).toBe(201);
+    const first = await expiresAt();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await declared(id, bytes)).statusCode).toBe(201);
+    expect(await expiresAt()).toBeGreaterThan(first);
+  });
+});
