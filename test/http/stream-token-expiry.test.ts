@@ -61,4 +61,22 @@ describe('streams end when their token expires', () => {
       await feed.close();
     }
   }, 20_000);
+
+  // Node's timers take at most 2^31-1 ms (24.8 days); a longer delay fires after 1 ms. A service token valid for
+  // 60 days must not end its stream at once.
+  it('a token valid for longer than a timer can wait (60 days) keeps its stream open', async () => {
+    const longLived = await reader(60 * 86_400);
+    const stream = await SseClient.open(`${t.baseUrl}/v1/sessions/team-a:1/stream?access_token=${longLived}`);
+    try {
+      expect(stream.status).toBe(200);
+      const n = Date.now();
+      expect((await call(t.app, 'POST', '/v1/sessions/team-a:1/events', { events: [{ type: 'step', data: n }] }, bearer(admin))).statusCode).toBe(201);
+      await stream.waitFor(() => stream.durable.some((m) => m.json.data === n), 'the event appended after opening');
+      expect(stream.ofType('session.token_expired')).toHaveLength(0);
+      expect(stream.ended).toBe(false);
+    } finally {
+      await stream.close();
+    }
+  });
 });
+
