@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionExpired, sessionExpiry } from '../../src/db/clock.js';
+import { leaseRunning, sessionExpired, sessionExpiry } from '../../src/db/clock.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 // When a session expires (src/db/clock.ts), asked of Postgres's own clock: the sooner of a fixed expiry and an
@@ -56,5 +56,18 @@ describe('a session expires', () => {
     expect((await judge({ expiresAt: 3600, updatedAt: -120, readAt: null, ttlMs: 60_000 })).expired).toBe(true);
     const never = await judge({ expiresAt: null, updatedAt: -86_400 * 365, readAt: null, ttlMs: null });
     expect(never).toEqual({ expired: false, expiredAtStatement: false, inSeconds: null });
+  });
+});
+
+describe('a lease is running', () => {
+  it('while its expiry is ahead; not once it has passed, nor when there is none (released, or never claimed)', async () => {
+    const running = async (seconds: number | null) => {
+      const at = seconds === null ? null : new Date(Date.now() + seconds * 1000).toISOString();
+      const [row] = await pg<{ running: boolean }[]>`select ${leaseRunning(pg, pg`${at}::timestamptz`)} as running`;
+      return row!.running;
+    };
+    expect(await running(60)).toBe(true);
+    expect(await running(-1)).toBe(false);
+    expect(await running(null)).toBe(false);
   });
 });

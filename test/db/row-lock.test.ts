@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
+import { boundLockWaits } from '../../src/db/statements.js';
 import { settleExpiredLeases } from '../../src/leases/sweeper.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { committerOn } from '../helpers/committer.js';
@@ -116,3 +117,22 @@ describe('the expiry sweeper and writers', () => {
     }
   });
 });
+
+describe('a bound on lock waits', () => {
+  it('holds for its transaction only: the connection\'s next transaction waits as long as it must', async () => {
+    const solo = postgres(t.url, { max: 1, onnotice: () => {} });
+    try {
+      const inside = await solo.begin(async (tx) => {
+        boundLockWaits(tx as never, 50);
+        const [row] = await tx<{ lockTimeout: string }[]>`select current_setting('lock_timeout') as "lockTimeout"`;
+        return row!.lockTimeout;
+      });
+      expect(inside).toBe('50ms');
+      const [after] = await solo<{ lockTimeout: string }[]>`select current_setting('lock_timeout') as "lockTimeout"`;
+      expect(after!.lockTimeout).toBe('0');
+    } finally {
+      await solo.end();
+    }
+  });
+});
+

@@ -80,6 +80,8 @@ describe('attachments', () => {
       ['bytes=1000-2100', 1000, 2100],
       [`bytes=${CHUNK}-`, CHUNK, bytes.length - 1],
       ['bytes=-7', bytes.length - 7, bytes.length - 1],
+      // A suffix longer than the file is the whole file (RFC 9110, 14.1.2).
+      ['bytes=-999999', 0, bytes.length - 1],
       ['bytes=3000-999999', 3000, bytes.length - 1],
     ];
     for (const [range, first, last] of cases) {

@@ -222,6 +222,16 @@ describe('NDJSON streaming ingest', () => {
     }
   });
 
+  it('a body of blank lines only accepts nothing and still answers after_seq, the head it was published after', async () => {
+    await createSession(t, 'nd-empty');
+    const head = await append('nd-empty', [{ type: 'durable', data: 1 }, { type: 'durable', data: 2 }]);
+    const request = ndjsonRequest('nd-empty');
+    request.write('\n\r\n\n');
+    request.end();
+    const res = await request.response;
+    expect([res.status, await res.json()]).toEqual([202, { accepted: 0, after_seq: head }]);
+  });
+
   it('a character split between two chunks of the body arrives whole', async () => {
     await createSession(t, 'nd-split-char');
     const client = await openStream('nd-split-char');
@@ -279,5 +289,32 @@ describe('an NDJSON line held to MAX_BODY_BYTES', () => {
     });
     const problem = (await res.json()) as Record<string, unknown>;
     expect([res.status, problem.code, problem.line, problem.accepted, problem.limit_bytes]).toEqual([413, 'payload_too_large', 2, 1, LIMIT]);
+  });
+  it('a line of exactly MAX_BODY_BYTES, unfinished until its newline comes, is delivered; one byte more is 413', async () => {
+    await createSession(small, 'nd-edge');
+    // JSON's own whitespace pads the line to the limit while its data stays small.
+    const padded = (bytes: number) => {
+      const bare = '{"type":"edge",' + '"data":1}';
+      return '{"type":"edge",' + ' '.repeat(bytes - bare.length) + '"data":1}';
+    };
+    for (const [bytes, status] of [[LIMIT, 202], [LIMIT + 1, 413]] as const) {
+      const line = padded(bytes);
+      expect(Buffer.byteLength(line)).toBe(bytes);
+      const request = ndjsonRequestTo(small.baseUrl, 'nd-edge');
+      request.write(line);
+      // The newline comes in a later chunk: until then the line is unfinished, and held to the bound as such.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      try {
+        request.write('\n');
+        request.end();
+      } catch {
+        // Refused already: the server stopped reading the body.
+      }
+      const res = await request.response;
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(res.status, `${bytes} bytes: ${JSON.stringify(body).slice(0, 200)}`).toBe(status);
+      if (status === 202) expect(body).toMatchObject({ accepted: 1 });
+      else expect(body).toMatchObject({ code: 'payload_too_large', line: 1, accepted: 0 });
+    }
   });
 });

@@ -704,3 +704,16 @@ describe('GET /v1/sessions and soft-deleted streams', () => {
     expectProblem(await call(t.app, 'GET', '/v1/sessions/soft-listed'), 404, 'session_not_found');
   });
 });
+
+describe('the lease a session shows', () => {
+  it('is the one held now: an expired lease nobody released shows as none, on the session and in the list', async () => {
+    expect((await create({ id: 'lease-shown' })).statusCode).toBe(201);
+    const claimed = await call(t.app, 'POST', '/v1/sessions/lease-shown/lease', { owner: 'w', ttl_ms: 200 });
+    expect(claimed.statusCode).toBe(201);
+    expect((await call(t.app, 'GET', '/v1/sessions/lease-shown')).json().lease).toMatchObject({ owner: 'w' });
+    await sleep(400);
+    expect((await call(t.app, 'GET', '/v1/sessions/lease-shown')).json().lease).toBeNull();
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.find((s: { id: string }) => s.id === 'lease-shown');
+    expect(listed.lease).toBeNull();
+  });
+});

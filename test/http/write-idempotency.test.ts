@@ -36,6 +36,20 @@ describe('a retried write', () => {
     expect(history.events.map((event: { data: unknown }) => event.data)).toEqual([1]);
   });
 
+  it('a retried lease claim is answered by the write\'s replay hook: a token the worker can write with, not the stored answer', async () => {
+    const id = 'widem-claim';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const claim = () => call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 600_000 }, { 'idempotency-key': 'claim-once' });
+    expect((await claim()).statusCode).toBe(201);
+    const again = await claim();
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    const token = again.json().token;
+    expect(typeof token).toBe('string');
+    const write = await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 1 }] }, { 'lease-token': token });
+    expect(write.statusCode, write.body).toBe(201);
+  });
+
   it('a create retried after its session was deleted and made again by someone else is 409 session_exists, not the old 201', async () => {
     const id = 'widem-create';
     const create = () => call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': 'make-it' });
