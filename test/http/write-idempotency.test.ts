@@ -10,6 +10,15 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** A session created with an Idempotency-Key, then deleted: `create` sends that same create again. */
+async function createdThenDeleted(id: string, key: string) {
+  const create = () => call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': key });
+  const first = await create();
+  expect(first.statusCode).toBe(201);
+  expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBeLessThan(300);
+  return { create, first };
+}
+
 describe('a retried write', () => {
   it('that committed under a lease since ended is replayed, not refused for the lease', async () => {
     const id = 'widem-lease';
@@ -52,10 +61,7 @@ describe('a retried write', () => {
 
   it('a create retried after its session was deleted and made again by someone else is 409 session_exists, not the old 201', async () => {
     const id = 'widem-create';
-    const create = () => call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': 'make-it' });
-    const first = await create();
-    expect(first.statusCode).toBe(201);
-    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBeLessThan(300);
+    const { create, first } = await createdThenDeleted(id, 'make-it');
     const other = await call(t.app, 'POST', '/v1/sessions', { id });
     expect(other.statusCode).toBe(201);
     expect(other.json().created_at).not.toBe(first.json().created_at);
@@ -66,10 +72,7 @@ describe('a retried write', () => {
 
   it('a create retried after its session was deleted makes it afresh', async () => {
     const id = 'widem-again';
-    const create = () => call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': 'make-again' });
-    const first = await create();
-    expect(first.statusCode).toBe(201);
-    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBeLessThan(300);
+    const { create } = await createdThenDeleted(id, 'make-again');
     const again = await create();
     expect(again.statusCode, again.body).toBe(201);
     expect(again.headers['idempotent-replayed']).toBeUndefined();
