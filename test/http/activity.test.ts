@@ -92,6 +92,9 @@ describe('activity', () => {
       ).activity;
       expect(activity).toMatchObject({ status: 'idle', expired: true });
       expect(activity.detail).toBeUndefined();
+      // Both say when the activity that expired was set: GET and the streams agree, and neither invents a time.
+      expect(activity.updated_at).toBe(res.json().updated_at);
+      expect(expired?.json.updated_at).toBe(res.json().updated_at);
     } finally {
       await client.close();
     }

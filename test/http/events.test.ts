@@ -283,3 +283,28 @@ describe('reading after trimmed history', () => {
     }
   });
 });
+
+describe('a refused read gives back the memory it reserved', () => {
+  it('after 404, 409 and 410 answers, a budget with room for one page still serves the next read', async () => {
+    // One page's reservation (twice EVENTS_PAGE_BYTES: the rows and the answer) fits in ROWS_MEMORY_BYTES; two do not.
+    const tight = await createTestApp({ env: { ROWS_MEMORY_BYTES: String(1024 * 1024), EVENTS_PAGE_BYTES: String(384 * 1024) } });
+    try {
+      await createSession(tight, 'budget');
+      expect((await call(tight.app, 'POST', '/v1/sessions/budget/events', { events: [1, 2, 3].map((n) => ({ type: 'n', data: n })) })).statusCode).toBe(201);
+      expect((await call(tight.app, 'POST', '/v1/sessions/budget/compact', { before_seq: 2 })).statusCode).toBe(200);
+      expectProblem(await call(tight.app, 'GET', '/v1/sessions/nobody/events'), 404, 'session_not_found');
+      expectProblem(await call(tight.app, 'GET', '/v1/sessions/budget/events?after=9'), 409, 'cursor_ahead');
+      expectProblem(await call(tight.app, 'GET', '/v1/sessions/budget/events?after=0'), 410, 'cursor_expired');
+      const served = await Promise.race([
+        call(tight.app, 'GET', '/v1/sessions/budget/events?after=1'),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the read waited for memory a refused read kept')), 5_000)),
+      ]);
+      expect(served.statusCode, served.body).toBe(200);
+      expect(served.json().events.map((event: { data: number }) => event.data)).toEqual([2, 3]);
+      const metrics = await call(tight.app, 'GET', '/metrics');
+      expect(metrics.body).toMatch(/^session_sync_rows_memory_bytes 0$/m);
+    } finally {
+      await tight.close();
+    }
+  });
+});

@@ -79,3 +79,32 @@ describe('a retried write', () => {
     expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().created_at).toBe(again.json().created_at);
   });
 });
+
+describe('a create and its retry in flight together', () => {
+  it('on two instances: the retry waits on the first attempt\'s insert, then replays its 201', async () => {
+    // One instance orders the writes to an id (session-queue.ts); only another instance can race the first attempt in the database.
+    const other = await createTestApp({ databaseUrl: t.url });
+    try {
+      expect((await call(t.app, 'POST', '/v1/sessions', { id: 'widem-parent' })).statusCode).toBe(201);
+      const body = { id: 'widem-raced', parent_id: 'widem-parent' };
+      const key = { 'idempotency-key': 'raced-once' };
+      let attempts: ReturnType<typeof call>[] = [];
+      // The first attempt to insert waits on the parent's row (its foreign-key check) while the test holds it; the
+      // other waits on that uncommitted insert of the same id. Both have found no stored answer before either commits.
+      await t.database.db.begin(async (tx) => {
+        await tx`select 1 from sessions where id = 'widem-parent' for update`;
+        attempts = [call(t.app, 'POST', '/v1/sessions', body, key), call(other.app, 'POST', '/v1/sessions', body, key)];
+        await expect
+          .poll(async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]?.n, { timeout: 20_000 })
+          .toBe(2);
+      });
+      const [first, second] = await Promise.all(attempts);
+      const responses = [first!, second!];
+      expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
+      expect(second!.json()).toEqual(first!.json());
+      expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+});
