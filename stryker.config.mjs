@@ -12,8 +12,10 @@ const INSPECTOR_DOM = readdirSync(new URL('./inspector/src/', import.meta.url))
   .map((file) => `inspector/src/${file}`)
   .filter((path) => path.endsWith('.ts') && !INSPECTOR_LOGIC.includes(path));
 // Never mutated, whatever the area asked for: generated types (client/src/openapi.ts, a test checks
-// its text) and the inspector's drawing.
-const NEVER = ['!client/src/openapi.ts', ...INSPECTOR_DOM.map((path) => `!${path}`)];
+// its text), the inspector's drawing, and the server's process entry (src/main.ts: it starts the
+// process when loaded and exits it, so only child processes run it, where Stryker never switches a
+// mutant on; test/e2e/server-process.test.ts and log-format.test.ts pin what it does).
+const NEVER = ['!client/src/openapi.ts', '!src/main.ts', ...INSPECTOR_DOM.map((path) => `!${path}`)];
 // The whole scope: every module of the server and the client, and the inspector's logic.
 const DEFAULT_SCOPE = ['src/**/*.ts', 'client/src/**/*.ts', ...INSPECTOR_LOGIC, ...NEVER];
 // scripts/mutate.ts passes the paths it was given (globs, comma-separated) and a report folder.
