@@ -1,11 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { generateDrizzleJson, generateMigration } from 'drizzle-kit/api';
 import { getTableName, is } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, runMigrations } from '../../src/db/migrate.js';
+import { MIGRATION_LOCK_KEY, MIGRATIONS_DIR, runMigrations } from '../../src/db/migrate.js';
 import * as schema from '../../src/db/schema.js';
 import { createEmptyDatabase } from '../helpers/db.js';
 
@@ -55,5 +56,55 @@ describe('migrations', () => {
     } finally {
       await sql.end();
     }
+  });
+
+  describe('the migration connection', () => {
+    const migrators = (sql: postgres.Sql) =>
+      sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'session-sync-migrate' and datname = current_database()`;
+
+    it('waits for another instance\'s migration under the advisory lock, named for an operator, and is gone once done', async () => {
+      const url = await createEmptyDatabase();
+      const other = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await other`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+        const migrating = runMigrations(url);
+        // An operator looking at a start that hangs sees who waits, and on what.
+        await expect
+          .poll(async () => (await other`select count(*)::int as n from pg_stat_activity where application_name = 'session-sync-migrate' and wait_event_type = 'Lock'`)[0]?.n)
+          .toBe(1);
+        expect((await other`select count(*)::int as n from information_schema.tables where table_name = 'sessions'`)[0]?.n).toBe(0);
+        await other`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+        await migrating;
+        await expect.poll(async () => (await migrators(other))[0]?.n).toBe(0);
+        expect((await other`select pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) as got`)[0]?.got).toBe(true);
+      } finally {
+        await other.end();
+      }
+    });
+
+    it('a migration that fails is reported, and leaves neither its connection nor its lock behind', async () => {
+      const url = await createEmptyDatabase();
+      const folder = await mkdtemp(path.join(os.tmpdir(), 'migrations-'));
+      try {
+        await mkdir(path.join(folder, 'meta'));
+        await writeFile(
+          path.join(folder, 'meta/_journal.json'),
+          JSON.stringify({ version: '7', dialect: 'postgresql', entries: [{ idx: 0, version: '7', when: 1, tag: '0000_broken', breakpoints: true }] }),
+        );
+        await writeFile(path.join(folder, '0000_broken.sql'), 'create tabel broken (n int);');
+        await expect(runMigrations(url, folder)).rejects.toThrow('create tabel broken');
+        const sql = postgres(url, { max: 1, onnotice: () => {} });
+        try {
+          await expect.poll(async () => (await migrators(sql))[0]?.n).toBe(0);
+          expect((await sql`select pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) as got`)[0]?.got).toBe(true);
+        } finally {
+          await sql.end();
+        }
+        // The real migrations then apply as on any empty database.
+        await runMigrations(url);
+      } finally {
+        await rm(folder, { recursive: true, force: true });
+      }
+    });
   });
 });
