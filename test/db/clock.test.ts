@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leaseRunning, sessionExpired, sessionExpiry } from '../../src/db/clock.js';
+import { leaseRunning, nowMinusMs, nowPlusMs, sessionExpired, sessionExpiry } from '../../src/db/clock.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 // When a session expires (src/db/clock.ts), asked of Postgres's own clock: the sooner of a fixed expiry and an
@@ -69,5 +69,17 @@ describe('a lease is running', () => {
     expect(await running(60)).toBe(true);
     expect(await running(-1)).toBe(false);
     expect(await running(null)).toBe(false);
+  });
+});
+
+describe('a duration from now', () => {
+  it('is counted in milliseconds, ahead (lease, claim and activity expiries) or behind (idempotency keys, upload intents)', async () => {
+    // 90 s ahead and behind: a lease of ttl_ms 90000 runs out a minute and a half from now; a key stored a minute
+    // ago is not yet 90 s old.
+    const [row] = await pg<{ ahead: number; behind: number; keyStoredAMinuteAgoExpired: boolean }[]>`
+      select extract(epoch from ${nowPlusMs(pg, 90_000)} - now())::float8 as ahead,
+             extract(epoch from ${nowMinusMs(pg, 90_000)} - now())::float8 as behind,
+             (now() - interval '1 minute') < ${nowMinusMs(pg, 90_000)} as key_stored_a_minute_ago_expired`;
+    expect(row).toEqual({ ahead: 90, behind: -90, keyStoredAMinuteAgoExpired: false });
   });
 });
