@@ -109,6 +109,18 @@ describe('what is not the client’s fault stays a 5xx', () => {
     expect(answer(error)).toMatchObject({ status: 503, code: 'database_unavailable' });
   });
 
+  it('a connection exception a server or pooler answers (SQLSTATE class 08) is 503 database_unavailable, retried after a second', () => {
+    // PgBouncer answers 08P01 when a query waited too long for a server connection (query_wait_timeout) or the server
+    // connection broke under it; Postgres's own class 08 is connection exceptions. Built as postgres.js builds an
+    // ErrorResponse it receives.
+    for (const code of ['08P01', '08006', '08001', '08004']) {
+      const error = new postgres.PostgresError({ name: 'PostgresError', code, message: 'query_wait_timeout', severity: 'ERROR' } as never);
+      const problem = toApiError(error);
+      expect(problem, code).toMatchObject({ status: 503, code: 'database_unavailable' });
+      expect(problem.headers).toEqual({ 'retry-after': '1' });
+    }
+  });
+
   it('a connection the server lost is 503 database_unavailable', async () => {
     const doomed = postgres(url, { max: 1, onnotice: () => {} });
     try {
