@@ -1,7 +1,7 @@
 import net from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type Database } from '../../src/db/client.js';
+import { connectDatabase, type Database, reconnectBackoff } from '../../src/db/client.js';
 import { isDatabaseUnavailable } from '../../src/db/pg-errors.js';
 import { startQuery } from '../../src/db/pipeline.js';
 import type { WriteConnection } from '../../src/db/write-connection.js';
@@ -208,5 +208,19 @@ describe('a write connection', () => {
       await back?.stop();
       await admin`truncate written`;
     }
+  });
+});
+
+describe('after failed connection attempts', () => {
+  it('the next attempt comes within a second however many failed, so a promoted standby is found fast (postgres.js would wait up to 20 s)', () => {
+    for (let retries = 0; retries <= 40; retries++) {
+      for (let sample = 0; sample < 20; sample++) {
+        const seconds = reconnectBackoff(retries);
+        expect(seconds, `after ${retries} failures`).toBeGreaterThan(0);
+        expect(seconds, `after ${retries} failures`).toBeLessThanOrEqual(1);
+      }
+    }
+    // The first retries come quickly: a brief blip costs a few milliseconds, not a second.
+    expect(reconnectBackoff(0)).toBeLessThanOrEqual(0.01);
   });
 });
