@@ -59,6 +59,19 @@ describe('a session expires', () => {
   });
 });
 
+describe('a session reaches its expiry', () => {
+  it('at that very instant: one whose fixed expiry or idle window ends now is gone now (so Stream-TTL: 0 is absent from its creation on)', async () => {
+    const [row] = await pg<{ fixed: boolean; window: boolean; aheadByAMillisecond: boolean }[]>`
+      select (select ${sessionExpired(pg)} from (select now() as expires_at, now() as updated_at,
+                null::timestamptz as read_at, null::bigint as ttl_ms) as sessions) as fixed,
+             (select ${sessionExpired(pg)} from (select null::timestamptz as expires_at, now() - interval '60 seconds' as updated_at,
+                now() - interval '61 seconds' as read_at, 60000::bigint as ttl_ms) as sessions) as window,
+             (select ${sessionExpired(pg)} from (select now() + interval '1 millisecond' as expires_at, now() as updated_at,
+                null::timestamptz as read_at, null::bigint as ttl_ms) as sessions) as ahead_by_a_millisecond`;
+    expect(row).toEqual({ fixed: true, window: true, aheadByAMillisecond: false });
+  });
+});
+
 describe('a lease is running', () => {
   it('while its expiry is ahead; not once it has passed, nor when there is none (released, or never claimed)', async () => {
     const running = async (seconds: number | null) => {
