@@ -151,6 +151,38 @@ describe('attachments', () => {
     expect((await download(id, untyped.json().attachment_id)).headers['content-disposition']).toMatch(/^attachment;/);
   });
 
+  it('inline or a download is decided by the media type alone: its parameters and the case it was sent in change nothing', async () => {
+    const id = await newSession();
+    // The types docs/API.md shows inline, each as a client may well send it (a charset, a codec, capitals).
+    const inline = [
+      'text/plain; charset=utf-8',
+      'Text/Plain;charset=UTF-8',
+      'application/json; charset=utf-8',
+      'image/png',
+      'image/jpeg; q=1',
+      'image/gif',
+      'image/webp',
+      'image/avif',
+      'image/bmp',
+      'audio/ogg; codecs=opus',
+      'video/webm; codecs="vp8, vorbis"',
+    ];
+    for (const type of inline) {
+      const up = await upload(id, `inline ${type}`, type);
+      expect(up.statusCode, `${type}: ${up.body}`).toBe(201);
+      const res = await download(id, up.json().attachment_id);
+      expect(res.headers['content-disposition'], type).toBe('inline');
+      expect(res.headers['content-type'], type).toBe(up.json().content_type);
+    }
+    // Every other type is a download, parameters or not.
+    for (const type of ['application/pdf', 'image/svg+xml; charset=utf-8', 'text/html;charset=utf-8', 'text/plainx', 'application/jsonp']) {
+      const up = await upload(id, `download ${type}`, type);
+      expect(up.statusCode, `${type}: ${up.body}`).toBe(201);
+      const aid = up.json().attachment_id;
+      expect((await download(id, aid)).headers['content-disposition'], type).toBe(`attachment; filename="${aid}"`);
+    }
+  });
+
   it('a Content-Type that is not a media type (RFC 9110) is 415 naming the header, never kept as another type', async () => {
     const id = await newSession();
     const malformed = [
@@ -224,6 +256,24 @@ describe('attachments', () => {
     expect(events[0].data).toEqual({ attachment_id: aid, size: 9, content_type: 'text/plain', sha256: aid, created_at: expect.any(String) });
     expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/attachments/${'0'.repeat(64)}/commit`), 404, 'attachment_not_found');
     expectProblem(await download(id, '0'.repeat(64)), 404, 'attachment_not_found');
+  });
+
+  it('committing is a fenced write: under a lease POST .../commit needs the Lease-Token, and a refusal commits nothing', async () => {
+    const id = await newSession();
+    const { attachment_id: aid } = (await upload(id, 'fenced commit', 'text/plain')).json();
+    const lease = await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 600_000 });
+    expect(lease.statusCode).toBe(201);
+    const commit = (headers: Record<string, string> = {}) =>
+      t.app.inject({ method: 'POST', url: `/v1/sessions/${id}/attachments/${aid}/commit`, payload: {}, headers });
+    expectProblem(await commit(), 409, 'lease_held');
+    expectProblem(await commit({ 'lease-token': 'not-the-token' }), 409, 'lease_lost');
+    expect((await list(id)).map((a) => a.committed)).toEqual([false]);
+    const types = async () => (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: any) => e.type);
+    expect(await types()).not.toContain('attachment.committed');
+    const held = await commit({ 'lease-token': lease.json().token });
+    expect(held.statusCode, held.body).toBe(200);
+    expect(held.json()).toMatchObject({ attachment_id: aid, committed: true });
+    expect((await types()).filter((type: string) => type === 'attachment.committed')).toHaveLength(1);
   });
 
   it('a turn commits the attachments it lists, with the rest of the turn', async () => {
