@@ -154,10 +154,16 @@ describe('an upload gives its transfer slot back however it ends', () => {
     expect(res.statusCode, `${what}: ${res.body}`).toBe(201);
   };
 
-  it('stored, refused for an unknown session, for a lease, or past the limit while it streams: the next upload is served', async () => {
+  it('stored, refused for its size (declared or streamed), its type, an unknown session or a lease: the next upload is served', async () => {
     expect((await call(one.app, 'POST', '/v1/sessions', { id: 'slots-1' })).statusCode).toBe(201);
     await servedAfter('a stored upload');
     await servedAfter('a second stored upload');
+
+    // Refused on its Content-Length, before a byte is read.
+    expectProblem(await post('slots-1', randomBytes(MAX + 1)), 413, 'payload_too_large');
+    await servedAfter('an upload declared over MAX_ATTACHMENT_BYTES');
+    expectProblem(await post('slots-1', randomBytes(100), { 'content-type': 'text/' }), 415, 'unsupported_media_type');
+    await servedAfter('an upload with a malformed Content-Type');
 
     expectProblem(await post('slots-none', randomBytes(100)), 404, 'session_not_found');
     await servedAfter('an upload to an unknown session');
@@ -191,6 +197,23 @@ describe('an upload is a write', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect((await declared(id, bytes)).statusCode).toBe(201);
     expect(await expiresAt()).toBeGreaterThan(first);
+  });
+});
+
+describe('a new attachment is a write', () => {
+  it('moves the session\'s updated_at and expires_at (ttl_ms on from now)', async () => {
+    const id = `att-edge-${++counter}`;
+    const ttl = 600_000;
+    expect((await call(t.app, 'POST', '/v1/sessions', { id, ttl_ms: ttl })).statusCode).toBe(201);
+    // The session's last write an hour ago: an upload now must count as a write of now.
+    await t.database.db`update sessions set updated_at = updated_at - interval '1 hour' where id = ${id}`;
+    const before = (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
+    const up = await declared(id, randomBytes(100));
+    expect(up.statusCode, up.body).toBe(201);
+    const after = (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
+    expect(Date.parse(after.updated_at)).toBeGreaterThanOrEqual(Date.parse(up.json().created_at));
+    expect(Date.parse(after.expires_at)).toBe(Date.parse(after.updated_at) + ttl);
+    expect(Date.parse(after.expires_at)).toBeGreaterThan(Date.parse(before.expires_at) + 30 * 60_000);
   });
 });
 
