@@ -243,3 +243,48 @@ describe('the fence is checked again under the lock', () => {
     expect(await listed(id)).toEqual([]);
   });
 });
+
+describe('a range outside the file', () => {
+  it('is 416 range_not_satisfiable {size} with Content-Range: bytes */<size>, still nosniff', async () => {
+    const id = await newSession();
+    const bytes = randomBytes(CHUNK + 3);
+    expect((await declared(id, bytes)).statusCode).toBe(201);
+    for (const range of [`bytes=${bytes.length}-`, `bytes=${bytes.length + 10}-${bytes.length + 20}`, 'bytes=-0']) {
+      const refused = await download(id, sha(bytes), { range });
+      expect(expectProblem(refused, 416, 'range_not_satisfiable'), range).toMatchObject({ size: bytes.length });
+      expect(refused.headers['content-range'], range).toBe(`bytes */${bytes.length}`);
+      expect(refused.headers['x-content-type-options'], range).toBe('nosniff');
+    }
+    const { attachment_id: empty } = (await declared(id, Buffer.alloc(0))).json();
+    const none = await download(id, empty, { range: 'bytes=0-' });
+    expect(expectProblem(none, 416, 'range_not_satisfiable')).toMatchObject({ size: 0 });
+    expect(none.headers['content-range']).toBe('bytes */0');
+  });
+});
+
+describe('content-addressed on one session', () => {
+  it('the same bytes keep their first Content-Type; on another session they are another attachment, committed and deleted apart', async () => {
+    const [one, two, three] = [await newSession(), await newSession(), await newSession()];
+    const bytes = Buffer.from('the same bytes on two sessions');
+    const first = await t.app.inject({ method: 'POST', url: `/v1/sessions/${one}/attachments`, payload: bytes, headers: { 'content-type': 'text/plain' } });
+    expect(first.statusCode).toBe(201);
+    const again = await t.app.inject({ method: 'POST', url: `/v1/sessions/${one}/attachments`, payload: bytes, headers: { 'content-type': 'text/html' } });
+    expect([again.statusCode, again.json()]).toEqual([201, first.json()]);
+    const served = await download(one, sha(bytes));
+    expect([served.headers['content-type'], served.headers['content-disposition']]).toEqual(['text/plain', 'inline']);
+
+    const other = await t.app.inject({ method: 'POST', url: `/v1/sessions/${two}/attachments`, payload: bytes, headers: { 'content-type': 'text/html' } });
+    expect(other.statusCode).toBe(201);
+    expect(other.json()).toMatchObject({ attachment_id: sha(bytes), content_type: 'text/html', committed: false });
+    expect((await call(t.app, 'POST', `/v1/sessions/${one}/attachments/${sha(bytes)}/commit`)).json().committed).toBe(true);
+    expect((await listed(two)).map((a: { committed: boolean }) => a.committed)).toEqual([false]);
+    // A session that never had them knows nothing of them.
+    expectProblem(await download(three, sha(bytes)), 404, 'attachment_not_found');
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${three}/attachments/${sha(bytes)}/commit`), 404, 'attachment_not_found');
+    expect(await listed(three)).toEqual([]);
+    // Deleting one session leaves the other's copy whole.
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${one}`)).statusCode).toBe(204);
+    const kept = await download(two, sha(bytes));
+    expect([kept.statusCode, kept.headers['content-type'], kept.rawPayload.equals(bytes)]).toEqual([200, 'text/html', true]);
+  });
+});
