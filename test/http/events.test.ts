@@ -266,6 +266,44 @@ describe('a page cut by EVENTS_PAGE_BYTES', () => {
   });
 });
 
+describe('an event larger than EVENTS_PAGE_BYTES', () => {
+  it('comes alone on its own page, so paging by last_seq moves past it and reads every event once', async () => {
+    const small = await createTestApp({ env: { EVENTS_PAGE_BYTES: String(16 * 1024) } });
+    try {
+      await createSession(small, 'page-oversized');
+      // Within MAX_EVENT_BYTES (256 KiB by default), but over a whole page on its own.
+      const big = { blob: 'x'.repeat(20 * 1024) };
+      const appended = await call(small.app, 'POST', '/v1/sessions/page-oversized/events', {
+        events: [
+          { type: 'small', data: 1 },
+          { type: 'big', data: big },
+          { type: 'small', data: 3 },
+        ],
+      });
+      expect(appended.statusCode, appended.body).toBe(201);
+      const pages: { seqs: number[]; last_seq: number; has_more: boolean }[] = [];
+      let after = 0;
+      for (let n = 0; n < 6; n++) {
+        const response = await call(small.app, 'GET', `/v1/sessions/page-oversized/events?after=${after}&limit=100`);
+        expect(response.statusCode, response.body).toBe(200);
+        const page = response.json();
+        pages.push({ seqs: page.events.map((event: { seq: number }) => event.seq), last_seq: page.last_seq, has_more: page.has_more });
+        if (!page.has_more) break;
+        after = page.last_seq;
+      }
+      expect(pages).toEqual([
+        { seqs: [1], last_seq: 1, has_more: true },
+        { seqs: [2], last_seq: 2, has_more: true },
+        { seqs: [3], last_seq: 3, has_more: false },
+      ]);
+      const alone = await call(small.app, 'GET', '/v1/sessions/page-oversized/events?after=1&limit=100');
+      expect(alone.json().events[0]).toMatchObject({ seq: 2, type: 'big', data: big });
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('reading after trimmed history', () => {
   it('after history_start reads what is kept; one before it is 410 cursor_expired, naming history_start', async () => {
     await createSession(t, 'events-trimmed');
