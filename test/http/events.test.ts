@@ -147,6 +147,20 @@ describe('GET /v1/sessions/{id}/events', () => {
     expect(none).toEqual({ events: [], last_seq: 6, has_more: false });
   });
 
+  it('filters by the exact type: a type that starts with the one asked for is not it', async () => {
+    await createSession(t, 'type-exact');
+    const types = ['tool', 'tool.call', 'tools', 'tool_x', 'tool.call.result', 'tool'];
+    const appended = await call(t.app, 'POST', '/v1/sessions/type-exact/events', { events: types.map((type, n) => ({ type, data: n })) });
+    expect(appended.statusCode, appended.body).toBe(201);
+    expect(await events('type-exact', '?type=tool')).toMatchObject({ last_seq: 6, has_more: false });
+    expect((await events('type-exact', '?type=tool')).events.map((e: any) => [e.seq, e.type])).toEqual([
+      [1, 'tool'],
+      [6, 'tool'],
+    ]);
+    expect((await events('type-exact', '?type=tool.call')).events.map((e: any) => e.seq)).toEqual([2]);
+    expect((await events('type-exact', '?type=too')).events).toEqual([]);
+  });
+
   it('pages a type filter without skipping or repeating events', async () => {
     const seen: number[] = [];
     let after = 0;
