@@ -175,6 +175,21 @@ describe('GET /v1/sessions/{id}/events', () => {
     expect(after).toBe(6);
   });
 
+  it('without limit answers 100 events, the documented default, and says more follow', async () => {
+    await createSession(t, 'default-limit');
+    const appended = await call(t.app, 'POST', '/v1/sessions/default-limit/events', {
+      events: Array.from({ length: 101 }, (_, n) => ({ type: 'n', data: n + 1 })),
+    });
+    expect(appended.statusCode, appended.body).toBe(201);
+    const first = await events('default-limit');
+    expect(first.events.map((e: any) => e.seq)).toEqual(Array.from({ length: 100 }, (_, n) => n + 1));
+    expect(first.has_more).toBe(true);
+    expect(first.last_seq).toBe(100);
+    const rest = await events('default-limit', `?after=${first.last_seq}`);
+    expect(rest.events.map((e: any) => e.seq)).toEqual([101]);
+    expect(rest).toMatchObject({ last_seq: 101, has_more: false });
+  });
+
   it('answers an empty history for a session without events', async () => {
     await createSession(t, 'quiet');
     expect(await events('quiet')).toEqual({ events: [], last_seq: 0, has_more: false });
