@@ -385,3 +385,21 @@ describe('POST /v1/sessions/{id}/events under a lease', () => {
     expect((await append(t, 'events-fenced', events, { 'lease-token': current })).statusCode).toBe(201);
   });
 });
+
+describe('POST /v1/sessions/{id}/events to a closed session', () => {
+  it('is 409 session_closed and stores nothing, expected_seq or not', async () => {
+    // Closed through the Durable Streams face: `Stream-Closed: true` creates it closed, with one message.
+    const created = await t.app.inject({
+      method: 'PUT',
+      url: '/v1/stream/events-closed',
+      headers: { 'content-type': 'application/json', 'stream-closed': 'true' },
+      payload: JSON.stringify({ first: true }),
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const before = await history(t, 'events-closed');
+    expect(before.last_seq).toBe(1);
+    expectProblem(await append(t, 'events-closed', { events: [{ type: 'after.close', data: 1 }] }), 409, 'session_closed');
+    expectProblem(await append(t, 'events-closed', { expected_seq: 1, events: [{ type: 'after.close', data: 2 }] }), 409, 'session_closed');
+    await expectUnchanged(t, 'events-closed', before);
+  });
+});
