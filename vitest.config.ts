@@ -19,6 +19,7 @@ const SQL_FILES = [
   'test/e2e/database-outage.test.ts',
   'test/http/deltas.test.ts',
   'test/http/events-append.test.ts',
+  'test/http/events-stream.test.ts',
   'test/http/history*.test.ts',
   'test/http/leases.test.ts',
   'test/http/messages.test.ts',
