@@ -119,6 +119,24 @@ describe('activity', () => {
     expect(activity.expires_at).toBeUndefined();
   });
 
+  it('a detail of 0, false or "" is kept as sent, in the answer, in GET and in a new stream\'s marker', async () => {
+    const id = 'activity-falsy-detail';
+    await sessionWithEvents(t, id, 0);
+    for (const detail of [0, false, '']) {
+      const res = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', detail });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toHaveProperty('detail', detail);
+      expect((await getSession(t, id)).activity).toEqual(res.json());
+      const later = await open(t, `/v1/sessions/${id}/stream?live=false`);
+      try {
+        await later.waitForEnd();
+        expect(markers(later).map((m) => m.json)).toEqual([{ ...res.json(), cursor: 0 }]);
+      } finally {
+        await later.close();
+      }
+    }
+  });
+
   it('detail is held to MAX_LIVE_BYTES in bytes of its JSON: one byte over is 413 and the activity stays', async () => {
     const small = await createTestApp({ databaseUrl: t.url, env: { MAX_LIVE_BYTES: '1000' } });
     try {
