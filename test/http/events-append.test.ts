@@ -402,4 +402,23 @@ describe('POST /v1/sessions/{id}/events to a closed session', () => {
     expectProblem(await append(t, 'events-closed', { expected_seq: 1, events: [{ type: 'after.close', data: 2 }] }), 409, 'session_closed');
     await expectUnchanged(t, 'events-closed', before);
   });
+
+  it('still takes what the server settles on its own: a lease that runs out after the close is lease.expired on the history', async () => {
+    const id = 'events-closed-sweep';
+    const stream = (headers: Record<string, string>, method: 'PUT' | 'POST' = 'POST') =>
+      t.app.inject({ method, url: `/v1/stream/${id}`, headers: { 'content-type': 'application/json', ...headers } });
+    const created = await stream({}, 'PUT');
+    expect(created.statusCode, created.body).toBe(201);
+    const lease = await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w1', ttl_ms: 60_000 });
+    expect(lease.statusCode, lease.body).toBe(201);
+    const closed = await stream({ 'stream-closed': 'true', 'lease-token': lease.json().token });
+    expect(closed.statusCode, closed.body).toBe(204);
+    const types = async () => (await history(t, id)).events.map((event) => event.type);
+    expect(await types()).toEqual(['lease.acquired']);
+    // Time passes for the lease: the database's clock decides expiry, so its expiry moved into the past is the lease running out.
+    await t.database.db`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
+    await expect.poll(types).toEqual(['lease.acquired', 'lease.expired']);
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().lease).toBeNull();
+    expectProblem(await append(t, id, { events: [{ type: 'after.close', data: 1 }] }), 409, 'session_closed');
+  });
 });
