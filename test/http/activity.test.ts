@@ -137,6 +137,26 @@ describe('activity', () => {
     }
   });
 
+  it('a retried PUT with the same Idempotency-Key replays its first answer and does not overwrite a newer activity', async () => {
+    const id = 'activity-idempotent';
+    await sessionWithEvents(t, id, 0);
+    const key = { 'idempotency-key': 'activity-retry-1' };
+    const body = { status: 'tool', detail: { step: 1 } };
+    const first = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, body, key);
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const newer = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'thinking' });
+    expect(newer.statusCode, newer.body).toBe(200);
+    // The first answer was lost on the way; the worker retries it.
+    const retry = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, body, key);
+    expect(retry.statusCode, retry.body).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.json()).toEqual(first.json());
+    expect((await getSession(t, id)).activity).toEqual(newer.json());
+    expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'other' }, key), 422, 'idempotency_key_reused');
+    expect((await getSession(t, id)).activity).toEqual(newer.json());
+  });
+
   it('detail is held to MAX_LIVE_BYTES in bytes of its JSON: one byte over is 413 and the activity stays', async () => {
     const small = await createTestApp({ databaseUrl: t.url, env: { MAX_LIVE_BYTES: '1000' } });
     try {
