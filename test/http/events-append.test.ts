@@ -111,6 +111,19 @@ describe('POST /v1/sessions/{id}/events: success', () => {
     expect(second.json()).toEqual({ first_seq: 3, last_seq: 3 });
   });
 
+  it('stores data exactly as sent: GET gives back its members in the order sent, at every depth, as compact JSON', async () => {
+    await createSession(t, 'as-sent');
+    const data = { zeta: 1, alpha: { y: 2, x: 3 }, mid: [{ b: 'ü', a: null }, 2.5], empty: {} };
+    const res = await append(t, 'as-sent', { events: [{ type: 'ordered', data }] });
+    expect(res.statusCode, res.body).toBe(201);
+    const page = await call(t.app, 'GET', '/v1/sessions/as-sent/events');
+    expect(page.statusCode, page.body).toBe(200);
+    expect(page.body).toContain(`"data":${JSON.stringify(data)}`);
+    const [event] = page.json().events;
+    expect(Object.keys(event.data)).toEqual(['zeta', 'alpha', 'mid', 'empty']);
+    expect(Object.keys(event.data.alpha)).toEqual(['y', 'x']);
+  });
+
   it('accepts names that only resemble a reserved prefix', async () => {
     await createSession(t, 'near-reserved');
     // Only the reserved prefixes of API.md, with their dot, are reserved.
