@@ -185,6 +185,8 @@ describe('activity', () => {
     const invalid: [string, unknown][] = [
       ['an empty status', { status: '' }],
       ['a status over 64 characters', { status: 'x'.repeat(65) }],
+      ['a status with LF', { status: 'tool\nevent: forged' }],
+      ['a status with CR', { status: 'tool\rnext' }],
       ['a missing status', { detail: {} }],
       ['a status that is not a string', { status: 5 }],
       ['ttl_ms 0', { status: 'thinking', ttl_ms: 0 }],
