@@ -137,6 +137,15 @@ describe('activity', () => {
     }
   });
 
+  it('a detail of null is no detail (docs/API.md): the answer and GET have none', async () => {
+    const id = 'activity-null-detail';
+    await sessionWithEvents(t, id, 0);
+    const res = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', detail: null });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).not.toHaveProperty('detail');
+    expect((await getSession(t, id)).activity).toEqual(res.json());
+  });
+
   it('a retried PUT with the same Idempotency-Key replays its first answer and does not overwrite a newer activity', async () => {
     const id = 'activity-idempotent';
     await sessionWithEvents(t, id, 0);
