@@ -689,6 +689,17 @@ describe('what the session routes show of expired streams and to scoped tokens',
     const all = (await call(scoped.app, 'GET', '/v1/sessions?limit=1000', undefined, bearer(admin))).json().sessions.map((s: { id: string }) => s.id);
     expect(all).toEqual(expect.arrayContaining(['list-a-1', 'list-a-2', 'list-b-1']));
   });
+
+  it('a token granted sessions by exact id lists those sessions, and not others sharing their prefix', async () => {
+    const admin = await mintToken(SECRET, { sessions: ['*'], admin: true, ttlSeconds: 600 });
+    for (const id of ['list-exact-1', 'list-exact-10', 'list-exact-2']) {
+      expect((await call(scoped.app, 'POST', '/v1/sessions', { id }, bearer(admin))).statusCode).toBe(201);
+    }
+    const reader = await mintToken(SECRET, { sessions: ['list-exact-1', 'list-exact-2'], read: true, ttlSeconds: 600 });
+    const listed = await call(scoped.app, 'GET', '/v1/sessions?limit=1000', undefined, bearer(reader));
+    expect(listed.statusCode, listed.body).toBe(200);
+    expect(listed.json().sessions.map((s: { id: string }) => s.id)).toEqual(['list-exact-2', 'list-exact-1']);
+  });
 });
 
 describe('GET /v1/sessions and soft-deleted streams', () => {
