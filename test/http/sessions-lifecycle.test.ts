@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
+import { until } from '../helpers/waits.js';
 
 // What the Session record says after the writes that change it (a PATCH, a turn,
 // the Durable Streams face), and how a session ends (expiry, a soft-deleted
@@ -65,5 +67,53 @@ describe('usage on the Session', () => {
     expect((await call(t.app, 'GET', '/v1/sessions/lc-usage')).json().usage).toEqual(expected);
     const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.find((s: { id: string }) => s.id === 'lc-usage');
     expect(listed.usage).toEqual(expected);
+  });
+});
+
+describe('ids that free up', () => {
+  it('a native create takes the id of a Durable Stream past its expiry, before any sweep', async () => {
+    const put = await stream('PUT', 'lc-expired-id', { 'stream-expires-at': '2001-01-01T00:00:00Z' });
+    expect(put.statusCode, put.body).toBe(201);
+    const created = await call(t.app, 'POST', '/v1/sessions', { id: 'lc-expired-id', metadata: { fresh: true } });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ id: 'lc-expired-id', metadata: { fresh: true }, expires_at: null, last_seq: 0 });
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-expired-id')).json()).toMatchObject({ metadata: { fresh: true } });
+  });
+
+  it("a soft-deleted source goes with its last fork: its id is free again, for a native create", async () => {
+    expect((await stream('PUT', 'lc-soft-src')).statusCode).toBe(201);
+    expect((await stream('PUT', 'lc-soft-fork', { 'stream-forked-from': '/v1/stream/lc-soft-src' })).statusCode).toBe(201);
+    expect((await stream('DELETE', 'lc-soft-src')).statusCode).toBe(204);
+    // Soft-deleted while the fork lives: the id is still held.
+    expectProblem(await call(t.app, 'POST', '/v1/sessions', { id: 'lc-soft-src' }), 409, 'session_exists');
+    expect((await call(t.app, 'DELETE', '/v1/sessions/lc-soft-fork')).statusCode).toBe(204);
+    const created = await call(t.app, 'POST', '/v1/sessions', { id: 'lc-soft-src' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-soft-src')).json()).toMatchObject({ id: 'lc-soft-src', last_seq: 0 });
+  });
+});
+
+describe('expiry by ttl_ms, with the sweep running', () => {
+  let swept: TestApp;
+  beforeAll(async () => {
+    swept = await createTestApp({ env: { HISTORY_SWEEP_MS: '100' } });
+    await swept.listen();
+  });
+  afterAll(async () => {
+    await swept?.close();
+  });
+
+  it('a session never written after its create is deleted once idle for ttl_ms; its stream gets session.deleted {reason: "expired"}', async () => {
+    const created = await call(swept.app, 'POST', '/v1/sessions', { id: 'lc-idle', ttl_ms: 1500 });
+    expect(created.statusCode, created.body).toBe(201);
+    const client = await SseClient.open(`${swept.baseUrl}/v1/sessions/lc-idle/stream`);
+    try {
+      await client.waitFor(() => client.messages.length > 0 || client.ended, 'the stream to open');
+      await until(async () => (await call(swept.app, 'GET', '/v1/sessions/lc-idle')).statusCode === 404, 'the sweep to delete the idle session');
+      await client.waitForEnd();
+      expect(client.ofType('session.deleted').map((m) => m.json)).toEqual([{ session_id: 'lc-idle', reason: 'expired' }]);
+    } finally {
+      await client.close();
+    }
   });
 });
