@@ -117,3 +117,93 @@ describe('expiry by ttl_ms, with the sweep running', () => {
     }
   });
 });
+
+describe('what a PATCH records and resets', () => {
+  it('its session.updated event carries the retention and ttl_ms it set, and only what it set', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-updated-event' })).statusCode).toBe(201);
+    for (const body of [{ retention: { max_events: 5 } }, { ttl_ms: 60_000 }, { metadata: { a: 1 } }]) {
+      const patched = await call(t.app, 'PATCH', '/v1/sessions/lc-updated-event', body);
+      expect(patched.statusCode, patched.body).toBe(200);
+    }
+    const updates = (await call(t.app, 'GET', '/v1/sessions/lc-updated-event/events?type=session.updated')).json().events;
+    expect(updates.map((event: { data: unknown }) => event.data)).toEqual([
+      { metadata: {}, retention: { max_events: 5 } },
+      { metadata: {}, ttl_ms: 60_000 },
+      { metadata: { a: 1 } },
+    ]);
+  });
+
+  it('retention: null goes back to the server default: the Session shows retention null again', async () => {
+    const created = (await call(t.app, 'POST', '/v1/sessions', { id: 'lc-retention-reset', retention: { max_events: 10 } })).json();
+    expect(created.retention).toEqual({ max_events: 10 });
+    const reset = await call(t.app, 'PATCH', '/v1/sessions/lc-retention-reset', { retention: null });
+    expect(reset.statusCode, reset.body).toBe(200);
+    expect(reset.json().retention).toBeNull();
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-retention-reset')).json().retention).toBeNull();
+  });
+});
+
+describe('what a session picker reads', () => {
+  it('first_user_message (cut to 200 characters) and message_count, on the read and in the list', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-picker' })).statusCode).toBe(201);
+    const posted = await call(t.app, 'POST', '/v1/sessions/lc-picker/messages', {
+      messages: [
+        { role: 'system', content: 'you are helpful' },
+        { role: 'user', content: 'q'.repeat(250) },
+        { role: 'user', content: 'second question' },
+      ],
+    });
+    expect(posted.statusCode, posted.body).toBe(201);
+    const read = (await call(t.app, 'GET', '/v1/sessions/lc-picker')).json();
+    expect(read).toMatchObject({ first_user_message: 'q'.repeat(200), message_count: 3 });
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.find((s: { id: string }) => s.id === 'lc-picker');
+    expect(listed).toMatchObject({ first_user_message: 'q'.repeat(200), message_count: 3 });
+  });
+});
+
+describe('a Durable Stream with Stream-TTL', () => {
+  it("shows reads sliding its window: expires_at moves past the last write's updated_at plus the TTL", async () => {
+    const put = await stream('PUT', 'lc-read-slides', { 'stream-ttl': '60' });
+    expect(put.statusCode, put.body).toBe(201);
+    const before = (await call(t.app, 'GET', '/v1/sessions/lc-read-slides')).json();
+    expect(Date.parse(before.expires_at) - Date.parse(before.updated_at)).toBe(60_000);
+    // A read slides the window once the last slide is a little while old (a tenth of the TTL, at most 1 s): read until one has.
+    await until(async () => {
+      expect((await t.app.inject({ method: 'GET', url: '/v1/stream/lc-read-slides?offset=-1' })).statusCode).toBe(200);
+      const now = (await call(t.app, 'GET', '/v1/sessions/lc-read-slides')).json();
+      return Date.parse(now.expires_at) > Date.parse(now.updated_at) + 60_000;
+    }, 'a stream read to move expires_at');
+    // Reading is not writing: updated_at stays the last write's.
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-read-slides')).json().updated_at).toBe(before.updated_at);
+  });
+});
+
+describe('what open streams and the changes feed are told', () => {
+  beforeAll(async () => {
+    await t.listen();
+  });
+
+  it('the changes feed announces a session as it is created', async () => {
+    const changes = await SseClient.open(`${t.baseUrl}/v1/changes`);
+    try {
+      await changes.waitFor(() => changes.ofType('sweep_required').length > 0, 'sweep_required');
+      expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-announced' })).statusCode).toBe(201);
+      await changes.waitFor(() => changes.ofType('session.created').some((m) => m.json?.session_id === 'lc-announced'), 'session.created');
+    } finally {
+      await changes.close();
+    }
+  });
+
+  it('DELETE ends an open stream with session.deleted, which names no reason', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-deleted-live' })).statusCode).toBe(201);
+    const client = await SseClient.open(`${t.baseUrl}/v1/sessions/lc-deleted-live/stream`);
+    try {
+      await client.waitFor(() => client.messages.length > 0, 'the stream to open');
+      expect((await call(t.app, 'DELETE', '/v1/sessions/lc-deleted-live')).statusCode).toBe(204);
+      await client.waitForEnd();
+      expect(client.ofType('session.deleted').map((m) => m.json)).toEqual([{ session_id: 'lc-deleted-live' }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
