@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+// What a retry with an Idempotency-Key is answered (docs/API.md, Conventions), from the client's side: the original
+// status and body, with `Idempotent-Replayed: true`, for as long as the answer holds; never an answer from a
+// session's earlier life, never a refusal turned into a success. And what the write path answers for a session that
+// is gone though its row is still there (an expired Durable Stream).
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+const events = (id: string, data: unknown, key: string) =>
+  call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data }] }, { 'idempotency-key': key });
+
+describe('a retried write', () => {
+  it('a DELETE whose first attempt committed is replayed as its 204, not 404 for the session it removed', async () => {
+    const id = 'wrep-delete';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const remove = () => call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, { 'idempotency-key': 'remove-once' });
+    const first = await remove();
+    expect(first.statusCode).toBe(204);
+    const retried = await remove();
+    expect(retried.statusCode, retried.body).toBe(204);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    // Without the key, the session is gone.
+    expectProblem(await call(t.app, 'DELETE', `/v1/sessions/${id}`), 404, 'session_not_found');
+  });
+
+  it('a key a session used before it was deleted and created again runs afresh in the new session', async () => {
+    const id = 'wrep-reborn';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const old = await events(id, 'old life', 'step-1');
+    expect(old.statusCode).toBe(201);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}`)).statusCode).toBe(204);
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const fresh = await events(id, 'old life', 'step-1');
+    expect(fresh.statusCode, fresh.body).toBe(201);
+    expect(fresh.headers['idempotent-replayed']).toBeUndefined();
+    const history = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=step`)).json();
+    expect(history.events.map((event: { seq: number; data: unknown }) => [event.seq, event.data])).toEqual([[fresh.json().first_seq, 'old life']]);
+    // In the new life the key now holds the new answer.
+    const again = await events(id, 'old life', 'step-1');
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(fresh.json());
+  });
+
+  it('a create that let the server pick the id is replayed: the same session, not a second one', async () => {
+    const create = () => call(t.app, 'POST', '/v1/sessions', { metadata: { who: 'wrep-generated' } }, { 'idempotency-key': 'wrep-make-one' });
+    const first = await create();
+    expect(first.statusCode).toBe(201);
+    const retried = await create();
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(retried.json().id).toBe(first.json().id);
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.filter((s: { metadata: { who?: string } }) => s.metadata.who === 'wrep-generated');
+    expect(listed).toHaveLength(1);
+  });
+
+  it('a refusal decided after the work committed (a claim no longer active) is refused again, not replayed as a success', async () => {
+    const id = 'wrep-claim';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['next'] })).statusCode).toBe(201);
+    const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 60_000 });
+    expect(claimed.statusCode).toBe(200);
+    const claimId = claimed.json().claim_id as string;
+    const complete = (key: string) => call(t.app, 'POST', `/v1/sessions/${id}/queue/claims/${claimId}/complete`, undefined, { 'idempotency-key': key });
+    expect((await complete('complete-1')).statusCode).toBe(200);
+    expectProblem(await complete('complete-2'), 409, 'claim_expired');
+    const retried = expectProblem(await complete('complete-2'), 409, 'claim_expired');
+    expect(retried).toMatchObject({ code: 'claim_expired' });
+  });
+});
+
+describe('a write to an expired Durable Stream', () => {
+  it('is 404 session_not_found, nothing is stored, and the id is free again', async () => {
+    const id = 'wrep-expired';
+    const made = await t.app.inject({
+      method: 'PUT',
+      url: `/v1/stream/${id}`,
+      headers: { 'content-type': 'text/plain', 'stream-expires-at': '2001-01-01T00:00:00Z' },
+    });
+    expect(made.statusCode, made.body).toBe(201);
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 1 }] }), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'PATCH', `/v1/sessions/${id}`, { metadata: { a: 1 } }), 404, 'session_not_found');
+    const created = await call(t.app, 'POST', '/v1/sessions', { id });
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events).toEqual([]);
+  });
+});
