@@ -107,4 +107,25 @@ describe('a create and its retry in flight together', () => {
       await other.close();
     }
   });
+  it('on one instance, the server picking the id: the retry loses the race on the key, then replays the first attempt\'s 201', async () => {
+    // Each attempt gets an id of its own, so nothing orders them in the process; both insert, the second waits on the
+    // first's uncommitted key and finds it taken once that commits.
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'widem-gen-parent' })).statusCode).toBe(201);
+    const body = { parent_id: 'widem-gen-parent' };
+    const key = { 'idempotency-key': 'raced-generated' };
+    let attempts: ReturnType<typeof call>[] = [];
+    await t.database.db.begin(async (tx) => {
+      await tx`select 1 from sessions where id = 'widem-gen-parent' for update`;
+      attempts = [call(t.app, 'POST', '/v1/sessions', body, key), call(t.app, 'POST', '/v1/sessions', body, key)];
+      await expect
+        .poll(async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]?.n, { timeout: 20_000 })
+        .toBe(2);
+    });
+    const responses = await Promise.all(attempts);
+    expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
+    expect(responses[1]!.json()).toEqual(responses[0]!.json());
+    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+    const children = (await call(t.app, 'GET', '/v1/sessions?parent_id=widem-gen-parent')).json().sessions;
+    expect(children).toHaveLength(1);
+  });
 });
