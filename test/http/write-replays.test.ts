@@ -71,6 +71,22 @@ describe('a retried write', () => {
     const retried = expectProblem(await complete('complete-2'), 409, 'claim_expired');
     expect(retried).toMatchObject({ code: 'claim_expired' });
   });
+
+  it('a delta whose first attempt committed is replayed, never a version_conflict; the key with another delta is 422 and changes nothing', async () => {
+    const id = 'wrep-delta';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    expect((await call(t.app, 'PUT', `/v1/sessions/${id}/state`, { base_version: 0, schema_version: 1, snapshot: { n: 0 } })).statusCode).toBe(200);
+    const delta = (body: object) => call(t.app, 'POST', `/v1/sessions/${id}/deltas`, body, { 'idempotency-key': 'delta-1' });
+    const first = await delta({ base_version: 1, patch: [{ op: 'replace', path: '/n', value: 1 }] });
+    expect(first.statusCode, first.body).toBe(200);
+    // The same request, its body's keys in another order.
+    const retried = await delta({ patch: [{ value: 1, path: '/n', op: 'replace' }], base_version: 1 });
+    expect(retried.statusCode, retried.body).toBe(200);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(retried.json()).toEqual(first.json());
+    expectProblem(await delta({ base_version: 2, patch: [{ op: 'replace', path: '/n', value: 2 }] }), 422, 'idempotency_key_reused');
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}/state`)).json()).toMatchObject({ version: 2, snapshot: { n: 1 } });
+  });
 });
 
 describe('a write to an expired Durable Stream', () => {
