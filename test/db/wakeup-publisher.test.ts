@@ -64,6 +64,8 @@ function gatedPublisher(options: Partial<Pick<WakeupPublisherOptions, 'maxPayloa
 }
 
 const notifications = () => received.flatMap((payload): unknown[] => decodeNotifications(payload) ?? [{ malformed: payload }]);
+/** What arrived for this test's sessions only (their ids start with `prefix`): an earlier test's NOTIFYs may still be arriving. */
+const notificationsOf = (prefix: string) => notifications().filter((n) => typeof n === 'object' && n !== null && 'session_id' in n && String(n.session_id).startsWith(prefix));
 const append = (session_id: string, seq: number): Notification => ({ kind: 'append', session_id, seq });
 const live = (session_id: string, data: unknown): Notification => ({ kind: 'live', session_id, sid: 1, head: 0, type: 'token', data });
 
@@ -491,6 +493,23 @@ describe('wakeup publisher', () => {
     await publisher.publish(live('live-first', 4));
     expect(sends).toHaveLength(3);
     expect(names(sends[2]!)).toEqual(['live-first']);
+    publisher.stop();
+  });
+
+  it('holds exactly maxQueuedBytes waiting: a live event filling the queue to the byte is accepted, one byte more is refused', async () => {
+    received = [];
+    const { publisher, release } = gatedPublisher({ maxQueuedBytes: 1000 });
+    // In flight at the gate: what is being sent no longer counts as waiting.
+    await commitWith(publisher, append('to-the-byte-hold', 1));
+    const sized = (bytes: number) => live('to-the-byte', 'q'.repeat(bytes - Buffer.byteLength(encodeNotification(live('to-the-byte', '')))));
+    await expect(publisher.publish(sized(1001))).rejects.toThrow('wakeup queue full (0 bytes waiting)');
+    const full = sized(1000);
+    const sent = publisher.publish(full);
+    expect(publisher.waiting).toBe(1);
+    release();
+    await sent;
+    await eventually(async () => notificationsOf('to-the-byte').length, (n) => n >= 2, 'the full event');
+    expect(notificationsOf('to-the-byte')).toEqual([append('to-the-byte-hold', 1), full]);
     publisher.stop();
   });
 });
