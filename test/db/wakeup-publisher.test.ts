@@ -512,4 +512,28 @@ describe('wakeup publisher', () => {
     expect(notificationsOf('to-the-byte')).toEqual([append('to-the-byte-hold', 1), full]);
     publisher.stop();
   });
+
+  it("publishes live events and activity to other instances, and answers their writers, even when handing them to this instance's streams throws", async () => {
+    received = [];
+    const warnings: unknown[][] = [];
+    const publisher = new WakeupPublisher({
+      db,
+      log: { warn: (...args: unknown[]) => warnings.push(args) },
+      local: {
+        instanceId: 'throwing',
+        deliver: () => {
+          throw new Error('a local stream broke');
+        },
+      },
+    });
+    const activity: Notification = { kind: 'activity', session_id: 'local-throws', sid: 1, head: 0, activity: { status: 'thinking', updated_at: '2026-01-01T00:00:00.000Z' } };
+    // The activity's write has committed: it must not fail after the fact.
+    await commitWith(publisher, activity);
+    const token = live('local-throws', 'still sent');
+    await publisher.publish(token);
+    await eventually(async () => notificationsOf('local-throws').length, (n) => n >= 2, 'both signals');
+    expect(notificationsOf('local-throws')).toEqual([{ from: 'throwing', ...activity }, { from: 'throwing', ...token }]);
+    expect(warnings.map((args) => args[1])).toEqual([expect.stringContaining('delivering a live signal'), expect.stringContaining('delivering a live signal')]);
+    publisher.stop();
+  });
 });
