@@ -536,4 +536,29 @@ describe('wakeup publisher', () => {
     expect(warnings.map((args) => args[1])).toEqual([expect.stringContaining('delivering a live signal'), expect.stringContaining('delivering a live signal')]);
     publisher.stop();
   });
+
+  it('after a live event has gone, wakeups wait for the interval again (a live event does not end every later wait)', async () => {
+    const sends: string[][] = [];
+    const publisher = new WakeupPublisher({
+      db,
+      log: quiet,
+      minFlushIntervalMs: 600_000,
+      send: async (payloads) => {
+        sends.push(payloads);
+        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+      },
+    });
+    const names = (payloads: string[]) => payloads.flatMap((payload) => decodeNotifications(payload)!).map((n) => ('session_id' in n ? n.session_id : n.kind));
+    await publisher.publish(live('interval-again', 1));
+    expect(sends).toHaveLength(1);
+    // Within the interval after the live event's flush: this wakeup waits...
+    await commitWith(publisher, append('interval-again-1', 1));
+    await commitWith(publisher, append('interval-again-2', 1));
+    expect(sends).toHaveLength(1);
+    // ...and goes with the next live event, batched.
+    await publisher.publish(live('interval-again', 2));
+    expect(sends).toHaveLength(2);
+    expect(names(sends[1]!)).toEqual(['interval-again-1', 'interval-again-2', 'interval-again']);
+    publisher.stop();
+  });
 });
