@@ -561,4 +561,27 @@ describe('wakeup publisher', () => {
     expect(names(sends[1]!)).toEqual(['interval-again-1', 'interval-again-2', 'interval-again']);
     publisher.stop();
   });
+
+  it('rejects, and publishes nothing, when the statements left in flight fail after the COMMIT (the COMMIT was a ROLLBACK)', async () => {
+    received = [];
+    const publisher = new WakeupPublisher({ db, log: quiet });
+    await expect(
+      beginAndWake(
+        { db, wakeups: publisher },
+        async (tx) => {
+          await tx`select 1`;
+          wakeAfterCommit(tx, append('settle-rolled-back', 1));
+          return 'written';
+        },
+        async () => {
+          throw new Error('a pipelined statement failed');
+        },
+      ),
+    ).rejects.toThrow('a pipelined statement failed');
+    await commitWith(publisher, append('settle-committed', 1));
+    await publisher.drain();
+    await eventually(async () => notificationsOf('settle-').length, (n) => n >= 1, 'the settled wakeup');
+    expect(notificationsOf('settle-')).toEqual([append('settle-committed', 1)]);
+    publisher.stop();
+  });
 });
