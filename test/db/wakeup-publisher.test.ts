@@ -584,4 +584,33 @@ describe('wakeup publisher', () => {
     expect(notificationsOf('settle-')).toEqual([append('settle-committed', 1)]);
     publisher.stop();
   });
+
+  it('sends no `missed` notice once stopped, though one was due (a stopping instance publishes nothing more)', async () => {
+    const notices = (sends: string[][]) => sends.flat().filter((payload) => payload === '{"kind":"missed"}');
+    const losing = (sends: string[][]) =>
+      new WakeupPublisher({
+        db,
+        log: quiet,
+        missedNoticeDelayMs: 30,
+        send: async (payloads) => {
+          sends.push(payloads);
+          if (notices([payloads]).length === 0) throw new Error('connection lost');
+        },
+      });
+    const stoppedSends: string[][] = [];
+    const stopped = losing(stoppedSends);
+    await commitWith(stopped, append('stopped-lost', 1));
+    await stopped.drain();
+    stopped.stop();
+    // A publisher that lost a wakeup after it, with the same delay: once its notice has gone, the stopped one's was due.
+    const runningSends: string[][] = [];
+    const running = losing(runningSends);
+    await commitWith(running, append('running-lost', 1));
+    await running.drain();
+    await eventually(async () => notices(runningSends).length, (n) => n >= 1, "the running publisher's notice");
+    await stopped.drain();
+    expect(notices(stoppedSends)).toEqual([]);
+    expect(stoppedSends).toHaveLength(1);
+    running.stop();
+  });
 });
