@@ -268,6 +268,17 @@ describe('events run without a gap from history_start + 1 to last_seq', () => {
   });
 });
 
+describe("messages rise by seq, up to the session's message_seq", () => {
+  it("a message past the session's message_seq is refused on its line: the copy's next message would take a seq already used", async () => {
+    const { lines } = await source();
+    const last = indexOf(lines, 'message', -1);
+    const messageSeq = lines[1]?.message_seq as number;
+    expect(lines[last]?.seq).toBe(messageSeq);
+    lines.splice(last + 1, 0, { ...lines[last], seq: messageSeq + 1, id: 'message-past-the-counter' });
+    await expectRefused(exportFile(lines), last + 2, new RegExp(`message seq ${messageSeq + 1} is out of order or above the session's message_seq`));
+  });
+});
+
 describe('state event versions rise, up to the session version', () => {
   const stateEvents = (lines: Line[]) => lines.map((line, index) => (line.record === 'event' && line.version !== null ? index : -1)).filter((i) => i >= 0);
 
