@@ -168,6 +168,33 @@ describe('what a fork takes and who may make one', () => {
     expect((await get('/v1/sessions/fork-kept-copy')).retention).toEqual({ max_events: 10 });
   });
 
+  it('a Durable Stream past its expiry reads as absent: forking it is 404 session_not_found and creates nothing', async () => {
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: '/v1/stream/fork-expired-src',
+      headers: { 'content-type': 'application/json', 'stream-expires-at': '2001-01-01T00:00:00Z' },
+      payload: '{"n":1}',
+    });
+    expect(put.statusCode, put.body).toBe(201);
+    // Not swept yet (the sweep is a day away): every read by id finds it gone, and so does a fork.
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/fork-expired-src/fork', { id: 'fork-expired-copy' }), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/fork-expired-copy'), 404, 'session_not_found');
+  });
+
+  it('holds the new session\'s metadata to MAX_METADATA_BYTES: at the limit 201, one byte over 413 and nothing created', async () => {
+    await history('fork-meta-src', 2);
+    const limit = t.config.limits.maxMetadataBytes;
+    // {"n":"..."} is 8 bytes around its string.
+    const sized = (bytes: number) => ({ n: 'x'.repeat(bytes - 8) });
+    expect(Buffer.byteLength(JSON.stringify(sized(limit)))).toBe(limit);
+    const over = await call(t.app, 'POST', '/v1/sessions/fork-meta-src/fork', { id: 'fork-meta-over', metadata: sized(limit + 1) });
+    expectProblem(over, 413, 'payload_too_large');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/fork-meta-over'), 404, 'session_not_found');
+    const at = await call(t.app, 'POST', '/v1/sessions/fork-meta-src/fork', { id: 'fork-meta-at', metadata: sized(limit) });
+    expect(at.statusCode, at.body).toBe(201);
+    expect(at.json().metadata).toEqual(sized(limit));
+  });
+
   it('needs write on the new id (admin when the server picks it): a token may not fork into an id outside its grant', async () => {
     const SECRET = 'history-fork-test-secret-of-32-bytes-or-more';
     const authed = await createTestApp({ env: { AUTH_SECRET: SECRET, HISTORY_SWEEP_MS: '86400000' } });
