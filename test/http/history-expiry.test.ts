@@ -84,6 +84,18 @@ describe('expiry by ttl_ms', () => {
     expect((await call(a.app, 'GET', '/v1/sessions/exp-written')).statusCode).toBe(200);
   });
 
+  it('compact is not a write: expires_at and updated_at stay, and a session idle past ttl_ms is deleted all the same', async () => {
+    await call(a.app, 'POST', '/v1/sessions', { id: 'exp-compacted', ttl_ms: 60_000 });
+    await call(a.app, 'POST', '/v1/sessions/exp-compacted/events', { events: [{ type: 'note', data: 1 }, { type: 'note', data: 2 }] });
+    await age('exp-compacted', 120_000);
+    const before = (await call(a.app, 'GET', '/v1/sessions/exp-compacted')).json();
+    expect((await call(a.app, 'POST', '/v1/sessions/exp-compacted/compact', { before_seq: 2 })).json()).toEqual({ history_start: 1 });
+    const after = (await call(a.app, 'GET', '/v1/sessions/exp-compacted')).json();
+    expect({ expires_at: after.expires_at, updated_at: after.updated_at }).toEqual({ expires_at: before.expires_at, updated_at: before.updated_at });
+    await Promise.all([deleteExpiredSessions(a.database.db), deleteExpiredSessions(b.database.db)]);
+    expectProblem(await call(a.app, 'GET', '/v1/sessions/exp-compacted'), 404, 'session_not_found');
+  });
+
   it('an attachment upload is a write: it moves the expiry, and the session and its new attachment stay', async () => {
     const upload = (body: string) =>
       a.app.inject({ method: 'POST', url: '/v1/sessions/exp-upload/attachments', payload: body, headers: { 'content-type': 'text/plain' } });
