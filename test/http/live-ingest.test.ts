@@ -255,6 +255,25 @@ describe('NDJSON streaming ingest', () => {
     }
   });
 
+  it('the NDJSON content type is recognised with a charset parameter and in any letter case', async () => {
+    await createSession(t, 'nd-ctype');
+    const client = await openStream('nd-ctype');
+    try {
+      for (const [i, type] of ['application/x-ndjson; charset=utf-8', 'Application/X-NDJSON'].entries()) {
+        const res = await fetch(`${t.baseUrl}/v1/sessions/nd-ctype/live`, {
+          method: 'POST',
+          headers: { 'content-type': type },
+          body: `{"type":"token","data":${2 * i}}\n{"type":"token","data":${2 * i + 1}}\n`,
+        });
+        expect([type, res.status, await res.json()]).toEqual([type, 202, { accepted: 2, after_seq: 0 }]);
+      }
+      await client.waitFor(() => client.ofType('token').length === 4, 'the four lines');
+      expect(liveOf(client, 'token')).toEqual([0, 1, 2, 3]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('404 for an unknown session before reading the body', async () => {
     const request = ndjsonRequest('nd-missing');
     request.write('{"type":"token","data":1}\n');
