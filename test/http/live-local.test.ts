@@ -224,6 +224,37 @@ describe('live signals on the instance that publishes them', () => {
     }
   });
 
+  it('a malformed NDJSON line is answered once the lines before it were sent: what is published after the 400, through any instance, comes after them', async () => {
+    const id = 'live-local-ndjson-refused';
+    await createSession(publisher, id);
+    const there = await open(other, `/v1/sessions/${id}/stream`);
+    try {
+      await waitForMarker(there);
+      hold();
+      const { write, end, response } = ndjsonRequest(publisher.baseUrl, id);
+      write(`${JSON.stringify({ type: 'before_refusal', data: 1 })}\nnot json\n`);
+      end();
+      // A worker that, on the answer, publishes its next event through another instance.
+      const next = response.then(async (res) => {
+        const refusal = { status: res.status, body: await res.json() };
+        return { refusal, after: (await live(other, id, 'after_refusal')).statusCode };
+      });
+      await eventually(async () => sentLive('before_refusal').length, (n) => n === 1, "the good line's NOTIFY at the gate");
+      // The answer may not come while that NOTIFY is held; if it does, the next event is published before the gate opens.
+      await Promise.race([next, new Promise((resolve) => setTimeout(resolve, 300))]);
+      release();
+      expect(await next).toEqual({ refusal: { status: 400, body: expect.objectContaining({ code: 'invalid_request', line: 2, accepted: 1 }) }, after: 202 });
+      await there.waitFor(() => there.ofType('before_refusal').length === 1 && there.ofType('after_refusal').length === 1, 'both events');
+      expect(there.messages.filter((m) => m.event === 'before_refusal' || m.event === 'after_refusal').map((m) => m.event)).toEqual([
+        'before_refusal',
+        'after_refusal',
+      ]);
+    } finally {
+      release();
+      await there.close();
+    }
+  });
+
   it('a live request whose NOTIFY fails is not answered 202: NDJSON and JSON alike', async () => {
     const id = 'live-local-notify-fails';
     await createSession(publisher, id);
