@@ -220,6 +220,24 @@ describe('replace by kind, trim, and metadata', () => {
     expect((await list(id, '?kind=summary')).messages[0].content).toBe('v1');
   });
 
+  it('trimming with a stale expected_version is a version_conflict of the conversation and archives nothing; the current one trims', async () => {
+    const id = await session();
+    await append(id, [{ role: 'user', content: 'a' }]);
+    await append(id, [{ role: 'assistant', content: 'b' }]);
+    const trim = (expected: number) => call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 3, expected_version: expected });
+    // A trimmer that read the conversation at version 1 would archive a message it never saw.
+    const problem = expectProblem(await trim(1), 409, 'version_conflict');
+    expect(problem).toMatchObject({ expected_version: 1, actual_version: 2 });
+    expect(problem.detail).toMatch(/^the conversation is at version 2, not 1;/);
+    expect(seqsOf(await list(id))).toEqual([1, 2]);
+    expect(await meta(id)).toEqual({ version: 2, last_seq: 2, message_count: 2, archived_count: 0 });
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events).toEqual([]);
+
+    const taken = await trim(2);
+    expect(taken.statusCode, taken.body).toBe(200);
+    expect(taken.json()).toEqual({ trimmed: 2, version: 3 });
+  });
+
   it('trim archives active messages before a seq, except protected kinds', async () => {
     const id = await session();
     await append(id, [
