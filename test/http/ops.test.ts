@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/waits.js';
 
@@ -46,6 +47,32 @@ describe('GET /readyz', () => {
     const response = await call(t.app, 'GET', '/readyz');
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ status: 'ready' });
+  });
+
+  it('answers 503 {status: "not_ready"} naming the LISTEN connection while it is down, and 200 again once it is back', async () => {
+    // An app on a database of its own: its connections are cut below, never t's.
+    const own = await createTestApp();
+    const database = new URL(own.url).pathname.slice(1);
+    const admin = postgres(inject('pgAdminUrl'), { max: 1, onnotice: () => {} });
+    const readiness = async () => {
+      const res = await call(own.app, 'GET', '/readyz');
+      return { status: res.statusCode, body: res.json() };
+    };
+    try {
+      expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
+      // The pool's open connections still answer the ping; the LISTEN connection, cut, cannot come back.
+      await admin.unsafe(`alter database "${database}" allow_connections false`);
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = ${database}`;
+      await expect
+        .poll(readiness, { timeout: 10_000 })
+        .toEqual({ status: 503, body: { status: 'not_ready', reason: 'LISTEN connection is down' } });
+      await admin.unsafe(`alter database "${database}" allow_connections true`);
+      await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, body: { status: 'ready' } });
+    } finally {
+      await admin.unsafe(`alter database "${database}" allow_connections true`);
+      await admin.end();
+      await own.close();
+    }
   });
 });
 
