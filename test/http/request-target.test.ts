@@ -111,6 +111,20 @@ describe('a request target in absolute-form is the same request as its path', ()
     });
   });
 
+  it('the scheme is taken in any case (HTTP://, Http://, HTTPS://), as the router takes it', async () => {
+    for (const scheme of ['HTTP', 'Http', 'HTTPS']) {
+      const refused = await send('DELETE', `${scheme}://sync.example.com/v1/sessions/target:2/events?after=0`, bearer);
+      expect({ status: refused.status, allow: refused.headers.allow, code: refused.body.code, instance: refused.body.instance }, scheme).toEqual({
+        status: 405,
+        allow: 'GET, HEAD, POST',
+        code: 'method_not_allowed',
+        instance: '/v1/sessions/target:2/events',
+      });
+      const face = await send('GET', `${scheme}://sync.example.com/v1/stream/target/face?offset=-1`, bearer);
+      expect({ status: face.status, corp: face.headers['cross-origin-resource-policy'] }, scheme).toEqual({ status: 200, corp: 'cross-origin' });
+    }
+  });
+
   it("a Durable Streams answer and refusal carry the face's headers (CORP cross-origin)", async () => {
     for (const path of ['/v1/stream/target/face?offset=-1', '/v1/stream/target/none?offset=-1']) {
       const inOrigin = await send('GET', path, bearer);
