@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+
+/*
+ * CORS_ORIGINS (docs/operations.md, Browsers on other origins; API.md, Access):
+ * a page on a listed origin may call every route, and reads every answer,
+ * refusals included, also those the router gives before any hook runs; a page
+ * on any other origin reads none of them.
+ */
+
+const LISTED = 'https://dash.example.com';
+const UNLISTED = 'https://evil.example.com';
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { CORS_ORIGINS: `${LISTED},http://localhost:5173` } });
+  expect((await call(t.app, 'POST', '/v1/sessions', { id: 'http-cors:1' })).statusCode).toBe(201);
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('a preflight from a listed origin', () => {
+  // The methods of the API's routes: a dashboard can make each (a metadata PATCH, a DELETE...).
+  it.each(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])('allows %s', async (method) => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/sessions/http-cors:1',
+      headers: { origin: LISTED, 'access-control-request-method': method, 'access-control-request-headers': 'content-type' },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe(LISTED);
+    expect(String(res.headers['access-control-allow-methods']).split(/,\s*/)).toContain(method);
+  });
+});
+
+describe('a refusal given before any route (a bad %-escape, an over-long parameter)', () => {
+  const refused = [
+    ['a bad %-escape', 'GET', '/v1/sessions/%zz'],
+    ['an over-long parameter', 'GET', `/v1/sessions/${'a'.repeat(1100)}`],
+    ['a bad %-escape on the streams face', 'GET', '/v1/stream/http-cors/%zz'],
+  ] as const;
+
+  it.each(refused)('%s is readable by a page on a listed origin', async (_what, method, url) => {
+    const res = await t.app.inject({ method, url, headers: { origin: LISTED } });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['access-control-allow-origin']).toBe(LISTED);
+    expect(res.headers.vary).toMatch(/origin/i);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it.each(refused)('%s is not readable by a page on an unlisted origin', async (_what, method, url) => {
+    const res = await t.app.inject({ method, url, headers: { origin: UNLISTED } });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('nor by a page on no origin at all, nor on one that only starts like a listed one', async () => {
+    for (const origin of [undefined, `${LISTED}.evil.example`, 'https://dash.example.co', 'null']) {
+      const res = await t.app.inject({ method: 'GET', url: '/v1/sessions/%zz', headers: origin === undefined ? {} : { origin } });
+      expectProblem(res, 400, 'invalid_request');
+      expect(res.headers['access-control-allow-origin'], String(origin)).toBeUndefined();
+    }
+  });
+});
