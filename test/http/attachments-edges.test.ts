@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
-import { until } from '../helpers/waits.js';
+import { copying, stalledUpload } from '../helpers/uploads.js';
 
 const CHUNK = 1024;
 const MAX = 4 * CHUNK;
@@ -220,24 +220,14 @@ describe('a new attachment is a write', () => {
 describe('the fence is checked again under the lock', () => {
   it('an upload still sending when a worker takes the lease is refused (409 lease_held) and stores nothing', async () => {
     const id = await newSession();
-    let sender!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (sender = controller) });
-    const response = fetch(`${t.baseUrl}/v1/sessions/${id}/attachments`, {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/octet-stream' },
-      duplex: 'half',
-    } as RequestInit);
-    sender.enqueue(randomBytes(CHUNK + 10));
+    const upload = stalledUpload(t, id);
+    upload.send(randomBytes(CHUNK + 10));
     // Its bytes are being copied in: the upload is past its first fence check (no lease then).
-    await until(
-      async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where query like 'copy attachment_chunks%'`)[0]?.n > 0,
-      'the upload copying its bytes',
-    );
+    await copying(t);
     expect((await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'other', ttl_ms: 600_000 })).statusCode).toBe(201);
-    sender.enqueue(randomBytes(10));
-    sender.close();
-    const refused = await response;
+    upload.send(randomBytes(10));
+    upload.finish();
+    const refused = await upload.response;
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({ code: 'lease_held' });
     expect(await listed(id)).toEqual([]);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { copying, stalledUpload } from '../helpers/uploads.js';
 import { until } from '../helpers/waits.js';
 
 // An upload is a transfer (docs/API.md "Transfers"): it holds one of MAX_TRANSFERS slots while its body comes,
@@ -8,30 +9,6 @@ import { until } from '../helpers/waits.js';
 
 const CHUNK = 1024;
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-
-/** An upload over a real socket whose body is sent piece by piece, by the test, and can be abandoned. */
-function stalledUpload(t: TestApp, id: string) {
-  let sender!: ReadableStreamDefaultController<Uint8Array>;
-  const abort = new AbortController();
-  const body = new ReadableStream<Uint8Array>({ start: (controller) => void (sender = controller) });
-  const response = fetch(`${t.baseUrl}/v1/sessions/${id}/attachments`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/octet-stream' },
-    duplex: 'half',
-    signal: abort.signal,
-  } as RequestInit);
-  // Settled by the test; an abandoned request rejects, which is what it is for.
-  response.catch(() => {});
-  return { response, send: (bytes: Buffer) => sender.enqueue(bytes), abandon: () => abort.abort() };
-}
-
-async function copying(t: TestApp): Promise<void> {
-  await until(
-    async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where query like 'copy attachment_chunks%'`)[0]?.n > 0,
-    'the upload copying its bytes',
-  );
-}
 
 async function nothingLeftOver(t: TestApp): Promise<void> {
   // The broken upload's transaction is over (no other backend of this test's database in one), and it left no chunk behind.

@@ -19,6 +19,27 @@ async function createdThenDeleted(id: string, key: string) {
   return { create, first };
 }
 
+/**
+ * Sends two creates while the test holds their parent's row: the first to insert waits on it (its foreign-key
+ * check), the other on that uncommitted insert or key. Both have found no stored answer before either commits.
+ * Answers both, once the hold is let go.
+ */
+async function racedOnParent(parent: string, send: () => ReturnType<typeof call>[]) {
+  let attempts: ReturnType<typeof call>[] = [];
+  await t.database.db.begin(async (tx) => {
+    await tx`select 1 from sessions where id = ${parent} for update`;
+    attempts = send();
+    await expect
+      .poll(async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]?.n, { timeout: 20_000 })
+      .toBe(attempts.length);
+  });
+  const responses = await Promise.all(attempts);
+  expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
+  expect(responses[1]!.json()).toEqual(responses[0]!.json());
+  expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+  return responses;
+}
+
 describe('a retried write', () => {
   it('that committed under a lease since ended is replayed, not refused for the lease', async () => {
     const id = 'widem-lease';
@@ -88,43 +109,19 @@ describe('a create and its retry in flight together', () => {
       expect((await call(t.app, 'POST', '/v1/sessions', { id: 'widem-parent' })).statusCode).toBe(201);
       const body = { id: 'widem-raced', parent_id: 'widem-parent' };
       const key = { 'idempotency-key': 'raced-once' };
-      let attempts: ReturnType<typeof call>[] = [];
-      // The first attempt to insert waits on the parent's row (its foreign-key check) while the test holds it; the
-      // other waits on that uncommitted insert of the same id. Both have found no stored answer before either commits.
-      await t.database.db.begin(async (tx) => {
-        await tx`select 1 from sessions where id = 'widem-parent' for update`;
-        attempts = [call(t.app, 'POST', '/v1/sessions', body, key), call(other.app, 'POST', '/v1/sessions', body, key)];
-        await expect
-          .poll(async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]?.n, { timeout: 20_000 })
-          .toBe(2);
-      });
-      const [first, second] = await Promise.all(attempts);
-      const responses = [first!, second!];
-      expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
-      expect(second!.json()).toEqual(first!.json());
-      expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+      await racedOnParent('widem-parent', () => [call(t.app, 'POST', '/v1/sessions', body, key), call(other.app, 'POST', '/v1/sessions', body, key)]);
     } finally {
       await other.close();
     }
   });
+
   it('on one instance, the server picking the id: the retry loses the race on the key, then replays the first attempt\'s 201', async () => {
     // Each attempt gets an id of its own, so nothing orders them in the process; both insert, the second waits on the
     // first's uncommitted key and finds it taken once that commits.
     expect((await call(t.app, 'POST', '/v1/sessions', { id: 'widem-gen-parent' })).statusCode).toBe(201);
     const body = { parent_id: 'widem-gen-parent' };
     const key = { 'idempotency-key': 'raced-generated' };
-    let attempts: ReturnType<typeof call>[] = [];
-    await t.database.db.begin(async (tx) => {
-      await tx`select 1 from sessions where id = 'widem-gen-parent' for update`;
-      attempts = [call(t.app, 'POST', '/v1/sessions', body, key), call(t.app, 'POST', '/v1/sessions', body, key)];
-      await expect
-        .poll(async () => (await t.database.db`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]?.n, { timeout: 20_000 })
-        .toBe(2);
-    });
-    const responses = await Promise.all(attempts);
-    expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
-    expect(responses[1]!.json()).toEqual(responses[0]!.json());
-    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+    await racedOnParent('widem-gen-parent', () => [call(t.app, 'POST', '/v1/sessions', body, key), call(t.app, 'POST', '/v1/sessions', body, key)]);
     const children = (await call(t.app, 'GET', '/v1/sessions?parent_id=widem-gen-parent')).json().sessions;
     expect(children).toHaveLength(1);
   });
