@@ -63,6 +63,26 @@ function gatedPublisher(options: Partial<Pick<WakeupPublisherOptions, 'maxPayloa
   };
 }
 
+/** A publisher that sends at once, recording each flush's payloads and when it started. */
+function recordingPublisher(options: Partial<Pick<WakeupPublisherOptions, 'minFlushIntervalMs' | 'onFlush'>>) {
+  const starts: number[] = [];
+  const sends: string[][] = [];
+  const publisher = new WakeupPublisher({
+    db,
+    log: quiet,
+    ...options,
+    send: async (payloads) => {
+      starts.push(performance.now());
+      sends.push(payloads);
+      await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+    },
+  });
+  return { publisher, starts, sends };
+}
+
+/** The session ids (or kinds) a flush's payloads carry, in order. */
+const namesIn = (payloads: string[]) => payloads.flatMap((payload) => decodeNotifications(payload)!).map((n) => ('session_id' in n ? n.session_id : n.kind));
+
 const notifications = () => received.flatMap((payload): unknown[] => decodeNotifications(payload) ?? [{ malformed: payload }]);
 /** What arrived for this test's sessions only (their ids start with `prefix`): an earlier test's NOTIFYs may still be arriving. */
 const notificationsOf = (prefix: string) => notifications().filter((n) => typeof n === 'object' && n !== null && 'session_id' in n && String(n.session_id).startsWith(prefix));
@@ -428,20 +448,8 @@ describe('wakeup publisher', () => {
     broken.stop();
   });
   it('starts flushes at most every minFlushIntervalMs: the first after a quiet spell at once, what arrives meanwhile together in the next', async () => {
-    const starts: number[] = [];
-    const sends: string[][] = [];
     const reports: FlushReport[] = [];
-    const publisher = new WakeupPublisher({
-      db,
-      log: quiet,
-      minFlushIntervalMs: 1000,
-      onFlush: (report) => reports.push(report),
-      send: async (payloads) => {
-        starts.push(performance.now());
-        sends.push(payloads);
-        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
-      },
-    });
+    const { publisher, starts, sends } = recordingPublisher({ minFlushIntervalMs: 1000, onFlush: (report) => reports.push(report) });
     await commitWith(publisher, append('interval-1', 1));
     // Sent from within the commit's publication: no wait at all.
     expect(sends).toHaveLength(1);
@@ -466,20 +474,8 @@ describe('wakeup publisher', () => {
     expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(990);
   });
   it('a live event is published at once, whatever the interval, and takes the wakeups that wait with it', async () => {
-    const starts: number[] = [];
-    const sends: string[][] = [];
     // An interval no test waits out: a flush that waited for it would fail the test by its timeout.
-    const publisher = new WakeupPublisher({
-      db,
-      log: quiet,
-      minFlushIntervalMs: 600_000,
-      send: async (payloads) => {
-        starts.push(performance.now());
-        sends.push(payloads);
-        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
-      },
-    });
-    const names = (payloads: string[]) => payloads.flatMap((payload) => decodeNotifications(payload)!).map((n) => ('session_id' in n ? n.session_id : n.kind));
+    const { publisher, sends } = recordingPublisher({ minFlushIntervalMs: 600_000 });
     await commitWith(publisher, append('live-first-1', 1));
     expect(sends).toHaveLength(1);
     // This one waits for the interval...
@@ -488,11 +484,11 @@ describe('wakeup publisher', () => {
     // ...until a live event's request, which waits for its NOTIFY only, and takes it along.
     await publisher.publish(live('live-first', 3));
     expect(sends).toHaveLength(2);
-    expect(names(sends[1]!)).toEqual(['live-first-2', 'live-first']);
+    expect(namesIn(sends[1]!)).toEqual(['live-first-2', 'live-first']);
     // Nor when it comes first.
     await publisher.publish(live('live-first', 4));
     expect(sends).toHaveLength(3);
-    expect(names(sends[2]!)).toEqual(['live-first']);
+    expect(namesIn(sends[2]!)).toEqual(['live-first']);
     publisher.stop();
   });
 
@@ -538,17 +534,7 @@ describe('wakeup publisher', () => {
   });
 
   it('after a live event has gone, wakeups wait for the interval again (a live event does not end every later wait)', async () => {
-    const sends: string[][] = [];
-    const publisher = new WakeupPublisher({
-      db,
-      log: quiet,
-      minFlushIntervalMs: 600_000,
-      send: async (payloads) => {
-        sends.push(payloads);
-        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
-      },
-    });
-    const names = (payloads: string[]) => payloads.flatMap((payload) => decodeNotifications(payload)!).map((n) => ('session_id' in n ? n.session_id : n.kind));
+    const { publisher, sends } = recordingPublisher({ minFlushIntervalMs: 600_000 });
     await publisher.publish(live('interval-again', 1));
     expect(sends).toHaveLength(1);
     // Within the interval after the live event's flush: this wakeup waits...
@@ -558,7 +544,7 @@ describe('wakeup publisher', () => {
     // ...and goes with the next live event, batched.
     await publisher.publish(live('interval-again', 2));
     expect(sends).toHaveLength(2);
-    expect(names(sends[1]!)).toEqual(['interval-again-1', 'interval-again-2', 'interval-again']);
+    expect(namesIn(sends[1]!)).toEqual(['interval-again-1', 'interval-again-2', 'interval-again']);
     publisher.stop();
   });
 
