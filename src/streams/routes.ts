@@ -320,8 +320,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
       // Nobody to answer: the socket is gone.
       if (error instanceof ClientGone) return reply.code(204).send();
       throw error;
-      // Stryker disable next-line BlockStatement: the listener also goes by itself when the response closes, which the answer just below does
-    } finally {
+    } finally /* Stryker disable next-line BlockStatement: the listener also goes by itself when the response closes, which the answer just below does */ {
       // Stryker disable next-line CallExpression: as above; this only lets it go before the answer is sent
       stopListening();
     }
