@@ -109,6 +109,19 @@ describe('clear words for JSON the parser refuses', () => {
  * request, with no body where there is nothing to send. Sent over one
  * keep-alive connection, so an answer that drops the connection shows.
  */
+describe("a body of the wrong shape names the member at fault, so a client can say which", () => {
+  const events = '/v1/sessions/bodies/events';
+  it('a missing member, at the top and inside an array', async () => {
+    await expectRefused('POST', events, '{}', '/events', /^body field events is required$/);
+    await expectRefused('POST', events, '{"events":[{"type":"note","data":1},{"data":2}]}', '/events/1/type', /^body field events\.1\.type is required$/);
+  });
+
+  it('a member the route does not know, at the top and inside an array', async () => {
+    await expectRefused('POST', events, '{"events":[{"type":"note","data":1}],"evnets":[]}', '/evnets', /^body field evnets is not a known field$/);
+    await expectRefused('POST', events, '{"events":[{"type":"note","data":1,"seq":3}]}', '/events/0/seq', /^body field events\.0\.seq is not a known field$/);
+  });
+});
+
 describe('an empty body labelled application/json', () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   afterAll(() => agent.destroy());

@@ -159,6 +159,15 @@ describe('what a session picker reads', () => {
     const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.find((s: { id: string }) => s.id === 'lc-picker');
     expect(listed).toMatchObject({ first_user_message: 'q'.repeat(200), message_count: 3 });
   });
+
+  it('a Durable Stream past its expiry is not listed, before any sweep, as GET by id answers 404; one not yet due is', async () => {
+    expect((await stream('PUT', 'lc-list-due', { 'stream-expires-at': '2001-01-01T00:00:00Z' })).statusCode).toBe(201);
+    expect((await stream('PUT', 'lc-list-later', { 'stream-expires-at': '2099-01-01T00:00:00Z' })).statusCode).toBe(201);
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/lc-list-due'), 404, 'session_not_found');
+    const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.map((s: { id: string }) => s.id);
+    expect(listed).toContain('lc-list-later');
+    expect(listed).not.toContain('lc-list-due');
+  });
 });
 
 describe('a Durable Stream with Stream-TTL', () => {

@@ -157,6 +157,16 @@ describe('POST /v1/sessions/{id}/turns', () => {
     expect((await session(id)).usage).toEqual({ input_tokens: 0, output_tokens: 0, cost_usd: 0, turns: 1 });
   });
 
+  it('base_version without state only asserts the version: the state and its version stay, and turn.committed says state_changed false', async () => {
+    const id = await newSession({ todo: ['kept'] });
+    const res = await turn(id, { turn_id: 'asserted', base_version: 1, events: [{ type: 'note', data: {} }] });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ version: 1 });
+    expect(await state(id)).toMatchObject({ version: 1, snapshot: { todo: ['kept'] } });
+    const committed = (await history(id)).find((e) => e.type === 'turn.committed');
+    expect(committed.data).toMatchObject({ turn_id: 'asserted', version: 1, state_changed: false });
+  });
+
   it('a snapshot in state replaces the state and may raise schema_version, as PUT /state does', async () => {
     const id = await newSession({ todo: ['old'] });
     const res = await turn(id, {
