@@ -21,10 +21,24 @@ export function corsRule(origins: string[]): CorsRule {
       HEADER.leaseToken,
       HEADER.lastEventId,
       'if-none-match',
+      // A ranged download of an attachment (a suffix range such as `bytes=-500` is not safelisted by browsers).
+      'range',
+      'if-range',
       // The Durable Streams face's (streams/routes.ts).
       ...DS_REQUEST_HEADERS,
     ],
-    exposedHeaders: ['etag', HEADER.idempotentReplayed, 'location', HEADER.retryAfter, 'content-type', ...DS_RESPONSE_HEADERS],
+    exposedHeaders: [
+      'etag',
+      HEADER.idempotentReplayed,
+      'location',
+      HEADER.retryAfter,
+      'content-type',
+      // What a ranged download says of its part, and the file name a download carries.
+      'content-range',
+      'accept-ranges',
+      'content-disposition',
+      ...DS_RESPONSE_HEADERS,
+    ],
     maxAge: 600,
   };
 }

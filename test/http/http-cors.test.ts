@@ -34,6 +34,44 @@ describe('a preflight from a listed origin', () => {
   });
 });
 
+describe('the headers a page on a listed origin may send and read (docs/operations.md)', () => {
+  // Written out here, as the operator's page lists them, not taken from the server's rule.
+  const sent = ['authorization', 'content-type', 'idempotency-key', 'lease-token', 'last-event-id', 'if-none-match', 'range', 'if-range'];
+  const read = ['etag', 'idempotent-replayed', 'location', 'retry-after', 'content-type', 'content-range', 'accept-ranges', 'content-disposition'];
+  const list = (value: unknown) => String(value).toLowerCase().split(/,\s*/);
+
+  it.each(sent)('a preflight allows %s', async (header) => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/sessions/http-cors:1/state',
+      headers: { origin: LISTED, 'access-control-request-method': 'PATCH', 'access-control-request-headers': header },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(list(res.headers['access-control-allow-headers'])).toContain(header);
+  });
+
+  it('every answer exposes what a page reads of it: a ranged download its part, its name and its tag', async () => {
+    const uploaded = await t.app.inject({
+      method: 'POST',
+      url: '/v1/sessions/http-cors:1/attachments',
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('0123456789'),
+    });
+    expect(uploaded.statusCode, uploaded.body).toBe(201);
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/v1/sessions/http-cors:1/attachments/${uploaded.json().attachment_id}`,
+      headers: { origin: LISTED, range: 'bytes=-4' },
+    });
+    expect(res.statusCode).toBe(206);
+    expect(res.body).toBe('6789');
+    expect(res.headers['access-control-allow-origin']).toBe(LISTED);
+    const exposed = list(res.headers['access-control-expose-headers']);
+    for (const header of read) expect(exposed, header).toContain(header);
+    for (const header of ['content-range', 'accept-ranges', 'content-disposition', 'etag']) expect(res.headers[header], header).toBeDefined();
+  });
+});
+
 describe('a refusal given before any route (a bad %-escape, an over-long parameter)', () => {
   const refused = [
     ['a bad %-escape', 'GET', '/v1/sessions/%zz'],
