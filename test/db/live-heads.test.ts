@@ -4,7 +4,7 @@ import { connectDatabase, type Database, type Db } from '../../src/db/client.js'
 import { SessionNotFound } from '../../src/errors.js';
 import { LiveHeads } from '../../src/live/heads.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { until } from '../helpers/waits.js';
+import { unlessStuck, until } from '../helpers/waits.js';
 
 // The heads live publishes follow, read many at a time against a real database.
 let sql: postgres.Sql;
@@ -92,7 +92,7 @@ describe('live heads', () => {
       counted,
     );
     const heads = new LiveHeads(failingOnce as unknown as Db);
-    const results = await Promise.allSettled([heads.read('h1'), heads.read('h2')]);
+    const results = await unlessStuck(Promise.allSettled([heads.read('h1'), heads.read('h2')]), "the failed read's callers");
     expect(results.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['connection lost', 'connection lost']);
     expect((await heads.read('h2')).lastSeq).toBe(7);
   });

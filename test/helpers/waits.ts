@@ -13,6 +13,17 @@ export async function until(done: () => boolean | Promise<boolean>, what: string
   }
 }
 
+/**
+ * `promise`, or a failure naming `what` once it has not settled in
+ * `timeoutMs`: for a wait a bug would make endless, so the test says what got
+ * stuck instead of running out its 30 s. Needs real timers.
+ */
+export function unlessStuck<T>(promise: Promise<T>, what: string, timeoutMs = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} is stuck`)), timeoutMs)));
+  return Promise.race([promise, stuck]).finally(() => clearTimeout(timer));
+}
+
 /** With the clock faked: lets I/O and promises run (no timer fires) until `done()` holds or nothing more is going to happen. */
 export async function settleIo(done: () => boolean): Promise<void> {
   for (let turn = 0; turn < 200 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve));

@@ -1,17 +1,11 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 // A busy session must not starve the others: its writers wait in the process,
 // one of them at a time holding a pool connection, not the whole pool.
 let t: TestApp;
-
-/** Fails (rather than hanging the test) when `promise` is stuck: it would stay stuck for as long as the lock is held. */
-function unlessStuck<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} is stuck`)), 5000)));
-  return Promise.race([promise, stuck]).finally(() => clearTimeout(timer));
-}
 
 beforeAll(async () => {
   t = await createTestApp({ env: { DB_POOL_MAX: '3' } });
