@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
 import { appendToSession } from '../events/append.js';
+import { ifNoneMatchHits } from '../http/conditional.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
 import { emptyBodyAsObject, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
@@ -133,8 +134,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
         'cache-control': 'private, no-cache',
         'content-disposition': dispositionOf(found.content_type, found.attachment_id),
       };
-      const ifNoneMatch = request.headers['if-none-match'];
-      if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
+      if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
         return reply.code(304).headers(served).send(undefined as never);
       }
       const ifRange = request.headers['if-range'];

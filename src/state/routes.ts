@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Base64, SchemaVersion, StringEnum, Version } from '../shapes.js';
 import { DeltaBody, PatchOp, SnapshotBody, WriteAck } from './view.js';
+import { ifNoneMatchHits } from '../http/conditional.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { StateUnreadable } from '../errors.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
@@ -51,15 +52,6 @@ const SyncResponse = Type.Object(
 function stateEtag(session: Pick<SessionRow, 'sid' | 'createdAt' | 'version'>): string {
   const incarnation = createHash('sha256').update(`${session.sid}:${session.createdAt.toISOString()}`).digest('hex').slice(0, 8);
   return `"${session.version}-${incarnation}"`;
-}
-
-/** RFC 9110 If-None-Match: a list of (possibly weak) entity tags, or `*`; compared weakly. */
-function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((candidate) => {
-    const tag = candidate.trim();
-    return tag === '*' || tag.replace(/^W\//, '') === etag;
-  });
 }
 
 export const stateRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DS_HEADER, DS_LIVE, DS_PARAM, DS_SSE_BASE64 } from 'session-sync/client/protocol';
 import { InvalidRequest, SessionDeleted, SessionNotFound, TooManyStreams } from '../errors.js';
 import { pageBytesFor } from '../events/read.js';
+import { ifNoneMatchHits } from '../http/conditional.js';
 import { parseJsonBody } from '../http/json-body.js';
 import type { Services } from '../services.js';
 import { acquireWhileConnected, releaseWhenSent } from '../stream/budget.js';
@@ -252,7 +253,7 @@ export const streamsFaceRoutes: FastifyPluginAsync<{ services: Services }> = asy
         const etag = `"${head.sid}:${offsetOf(page.after)}:${offsetOf(page.nextSeq)}${closedAtTail ? ':c' : ''}"`;
         reply.header('etag', etag);
         reply.header('cache-control', page.upToDate ? 'no-cache' : HISTORY_CACHE_CONTROL);
-        if (request.headers['if-none-match'] === etag) {
+        if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
           release();
           return reply.code(304).send();
         }

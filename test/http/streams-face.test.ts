@@ -386,6 +386,17 @@ describe('catch-up read (GET)', () => {
     expect(closed.headers.etag).not.toBe(etag);
   });
 
+  it('If-None-Match as a cache or a proxy sends it: a weak tag, a list, or * is 304 too; a list without the tag is 200', async () => {
+    await put('etag-forms', 'a', { 'content-type': 'text/plain' });
+    const etag = (await read('etag-forms', '?offset=-1')).headers.etag as string;
+    for (const header of [`W/${etag}`, `"other", ${etag}`, `"other",W/${etag}`, '*']) {
+      expect((await read('etag-forms', '?offset=-1', { 'if-none-match': header })).statusCode, header).toBe(304);
+    }
+    const missed = await read('etag-forms', '?offset=-1', { 'if-none-match': `"other", W/"${etag.slice(1, -1)}x"` });
+    expect(missed.statusCode).toBe(200);
+    expect(missed.body).toBe('a');
+  });
+
   // Live reads themselves: test/http/streams-live.test.ts.
   it('a live read needs an offset and a known mode (400); a stream that is not there is 404', async () => {
     await put('live-1', undefined, { 'content-type': 'text/plain' });
