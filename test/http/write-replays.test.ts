@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { SseClient } from '../helpers/sse.js';
 
 // What a retry with an Idempotency-Key is answered (docs/API.md, Conventions), from the client's side: the original
 // status and body, with `Idempotent-Replayed: true`, for as long as the answer holds; never an answer from a
 // session's earlier life, never a refusal turned into a success. And what the write path answers for a session that
-// is gone though its row is still there (an expired Durable Stream).
+// is gone though its row is still there (an expired Durable Stream). The background sweeps are off (a day apart), so
+// what happens to an expired stream here is the write's doing.
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ env: { HISTORY_SWEEP_MS: '86400000' } });
+  await t.listen();
 });
 afterAll(() => t.close());
 
@@ -103,5 +106,26 @@ describe('a write to an expired Durable Stream', () => {
     const created = await call(t.app, 'POST', '/v1/sessions', { id });
     expect(created.statusCode, created.body).toBe(201);
     expect((await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events).toEqual([]);
+  });
+
+  it('the write that finds it expired deletes it: its open readers are told session.deleted {reason: "expired"} and end', async () => {
+    const id = 'wrep-expired-read';
+    const made = await t.app.inject({ method: 'PUT', url: `/v1/stream/${id}`, headers: { 'content-type': 'text/plain', 'stream-ttl': '60' }, payload: 'x' });
+    expect(made.statusCode, made.body).toBe(201);
+    const reader = await SseClient.open(`${t.baseUrl}/v1/sessions/${id}/stream`);
+    try {
+      await reader.waitFor(() => reader.messages.some((m) => m.event === 'session.activity'), 'the reader to catch up');
+      // As if 61 s had passed with no write or read: Postgres's clock judges the stream's 60 s window.
+      await t.database.db`
+        update sessions set updated_at = updated_at - interval '61 seconds', read_at = read_at - interval '61 seconds',
+          expiry_check_at = expiry_check_at - interval '61 seconds'
+        where id = ${id}`;
+      expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 1 }] }), 404, 'session_not_found');
+      await reader.waitForEnd();
+      expect(reader.messages.filter((m) => m.event === 'session.deleted').map((m) => m.json)).toEqual([{ session_id: id, reason: 'expired' }]);
+      expect(reader.durable.map((m) => m.event)).not.toContain('step');
+    } finally {
+      await reader.close();
+    }
   });
 });
