@@ -27,6 +27,18 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect((await state(id, '?have=0')).json()).toEqual({ mode: 'new', version: 0, seq: 0 });
   });
 
+  it('answers new to a worker cold-starting with its schema_version on a session without state: no stored schema to differ from', async () => {
+    const id = await session();
+    for (const query of ['?schema_version=1', '?schema_version=7', '?have=0&schema_version=3']) {
+      const res = await state(id, query);
+      expect(res.statusCode, `${query}: ${res.body}`).toBe(200);
+      expect(res.json()).toEqual({ mode: 'new', version: 0, seq: 0 });
+    }
+    // Its first PUT then stores the schema it came with.
+    expect((await put(id, { base_version: 0, schema_version: 7, snapshot: { a: 1 } })).json()).toEqual({ version: 1, seq: 1 });
+    expect((await state(id, '?have=1&schema_version=7')).json()).toEqual({ mode: 'resume', version: 1, seq: 1 });
+  });
+
   it('answers resume when the worker holds the head', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
