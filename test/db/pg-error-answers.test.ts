@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, InvalidRequest } from '../../src/errors.js';
 import { toApiError } from '../../src/http/error-handler.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { unlessStuck, until } from '../helpers/waits.js';
 
 /**
  * What a client is answered when Postgres itself refuses what it sent: the
@@ -118,6 +119,38 @@ describe('what is not the client’s fault stays a 5xx', () => {
       const problem = toApiError(error);
       expect(problem, code).toMatchObject({ status: 503, code: 'database_unavailable' });
       expect(problem.headers).toEqual({ 'retry-after': '1' });
+    }
+  });
+
+  it('a backend an administrator terminates (a restart, pg_terminate_backend: admin_shutdown) is 503 database_unavailable, retried after a second', async (context) => {
+    // Postgres's own "terminating connection due to administrator command" (57P01), as the driver hands it over: a
+    // backend terminated mid-statement reaches the caller as a lost connection, so this one is terminated while its
+    // connection is being opened (held by a login event trigger, PostgreSQL 17 and later), where the driver passes
+    // Postgres's error on.
+    const [{ version }] = await sql<[{ version: number }]>`select current_setting('server_version_num')::int as version`;
+    if (version < 170000) context.skip('login event triggers are PostgreSQL 17 and later');
+    const applicationName = `terminated_${Date.now()}`;
+    await sql.unsafe(`create function hold_login() returns event_trigger language plpgsql as $$
+      begin if current_setting('application_name') = '${applicationName}' then perform pg_sleep(30); end if; end $$`);
+    await sql.unsafe('create event trigger hold_login on login execute function hold_login()');
+    const doomed = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 20, connection: { application_name: applicationName } });
+    try {
+      const killed = refusalOf(doomed`select 1`);
+      let pid: number | undefined;
+      await until(async () => {
+        pid = (await sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`)[0]?.pid;
+        return pid !== undefined;
+      }, 'the connection to be held opening');
+      await sql`select pg_terminate_backend(${pid!})`;
+      const error = await unlessStuck(killed, "the terminated connection's failure");
+      expect((error as Error & { code?: string }).code).toBe('57P01');
+      const problem = toApiError(error);
+      expect(problem).toMatchObject({ status: 503, code: 'database_unavailable' });
+      expect(problem.headers).toEqual({ 'retry-after': '1' });
+    } finally {
+      await doomed.end({ timeout: 1 });
+      await sql.unsafe('drop event trigger hold_login');
+      await sql.unsafe('drop function hold_login()');
     }
   });
 
