@@ -7,6 +7,7 @@ import { startQuery } from '../../src/db/pipeline.js';
 import type { WriteConnection } from '../../src/db/write-connection.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { type RoundTripProxy, startRoundTripProxy } from '../helpers/pg-proxy.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 // A write transaction on a connection of its own sends its first statements
 // behind BEGIN without waiting for its answer (src/db/write-connection.ts).
@@ -206,6 +207,50 @@ describe('a write connection', () => {
     } finally {
       await database.close();
       await back?.stop();
+      await admin`truncate written`;
+    }
+  });
+});
+
+describe('with several hosts in the URL (a primary and its standby)', () => {
+  /** A port on this machine where nothing listens: a connection there is refused at once, as by a host that is down. */
+  async function closedPort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+
+  it('reaches the next host when the first is down, and again after its connection is lost', async () => {
+    const database = new URL(url);
+    // `host1:port1,host2:port2` (docs/operations.md): a URL the WHATWG parser does not take, so it is written out.
+    const hosts = `${database.protocol}//${database.username}:${database.password}@127.0.0.1:${await closedPort()},${database.hostname}:${database.port}${database.pathname}`;
+    const { database: app, connection } = writeConnectionTo(hosts, 'wc-hosts');
+    try {
+      await unlessStuck(
+        connection.begin(async (tx) => tx`insert into written (n) values (${1})`),
+        'a write past the host that is down',
+      );
+      expect(await rows()).toEqual([1]);
+      // Its connection is lost mid-transaction (a restart): the transaction fails, and the next one tries the hosts again.
+      let backend!: (pid: number) => void;
+      const reached = new Promise<number>((resolve) => (backend = resolve));
+      const lost = connection
+        .begin(async (tx) => {
+          backend(await backendPid(tx));
+          await new Promise(() => {});
+        })
+        .catch((error: unknown) => error);
+      await admin`select pg_terminate_backend(${await unlessStuck(reached, 'a transaction on the second host')})`;
+      expect(isDatabaseUnavailable(await unlessStuck(lost, 'the failure of the transaction whose connection was lost'))).toBe(true);
+      await unlessStuck(
+        connection.begin(async (tx) => tx`insert into written (n) values (${2})`),
+        'a write after the connection was lost',
+      );
+      expect(await rows()).toEqual([1, 2]);
+    } finally {
+      await app.close();
       await admin`truncate written`;
     }
   });
