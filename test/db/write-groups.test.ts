@@ -8,6 +8,7 @@ import { decodeNotifications } from '../../src/wakeups/wakeups.js';
 import { type GroupReport, WriteGroups } from '../../src/writes/write-groups.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/streams.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 // Group commit against a real database: which writes share a transaction,
 // what a failed write does to the others in its group, in which order rows
@@ -327,15 +328,16 @@ describe.each([
       locked();
       await released;
     });
-    await isLocked;
+    await unlessStuck(isLocked, "the other transaction's lock on the row");
     let lockedDone = false;
     const stuck = groups.run('locked', logWrite('locked')).then((result) => {
       lockedDone = true;
       return result;
     });
+    const free = groups.run('free', logWrite('free'));
     try {
       // The only slot is taken by the stuck write until its lock wait runs out; then this write gets it.
-      await groups.run('free', logWrite('free'));
+      await unlessStuck(free, 'the write behind the write waiting on a row locked elsewhere');
       expect(lockedDone).toBe(false);
       expect(reports).toEqual([
         { writes: 1, outcome: 'rerun' },
@@ -344,8 +346,8 @@ describe.each([
     } finally {
       // Released whatever failed above: a row left locked would stall every later test of the file in its hooks.
       release();
-      await holding;
-      await stuck;
+      await unlessStuck(holding, "the other transaction's commit");
+      await unlessStuck(Promise.all([stuck, free]), 'the writes once the lock is released');
     }
     expect(await db`select value from group_rows where session = 'locked'`).toEqual([{ value: 1 }]);
   });
