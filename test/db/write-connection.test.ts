@@ -153,11 +153,11 @@ describe('a write connection', () => {
 
   it('fails at once when its connection dies mid-transaction; nothing the work sends afterwards runs anywhere', async () => {
     const { database, connection } = writeConnectionTo(url, 'wc-killed');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
     try {
       let backend!: (pid: number) => void;
       const reached = new Promise<number>((resolve) => (backend = resolve));
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
       let late: Promise<unknown> | undefined;
       const transaction = connection.begin(async (tx) => {
         backend(await backendPid(tx));
@@ -168,18 +168,24 @@ describe('a write connection', () => {
       });
       // Caught before the backend dies: its close may fail the transaction before the admin's answer arrives.
       const failed = transaction.catch((error: unknown) => error);
-      await admin`select pg_terminate_backend(${await reached})`;
-      const failure = await failed;
+      await admin`select pg_terminate_backend(${await unlessStuck(reached, 'the transaction reaching its backend')})`;
+      // Its close alone ends it: the work is still waiting on the gate.
+      const failure = await unlessStuck(failed, 'the transaction whose connection died');
       expect(isDatabaseUnavailable(failure)).toBe(true);
       // The work goes on after the failure and sends an insert: it fails, it is never run on a new connection outside any transaction.
       release();
       await expect.poll(() => late !== undefined).toBe(true);
-      await expect(late).rejects.toThrow();
+      await expect(unlessStuck(late!.then(() => 'ran', () => 'failed'), 'the insert sent after the connection died')).resolves.toBe('failed');
       expect(await rows()).toEqual([]);
       // The next transaction opens the connection again.
-      await connection.begin(async (tx) => tx`insert into written (n) values (${2})`);
+      await unlessStuck(
+        connection.begin(async (tx) => tx`insert into written (n) values (${2})`),
+        'the next transaction',
+      );
       expect(await rows()).toEqual([2]);
     } finally {
+      // Whatever failed above, the work is let go: left waiting, it would hold the connection past the test.
+      release();
       await database.close();
       await admin`truncate written`;
     }
