@@ -211,6 +211,18 @@ describe('activity', () => {
       });
     }
 
+    it('ttl_ms is at most a day (docs/API.md): 86400000 is accepted, one more is 400 naming ttl_ms and the activity stays', async () => {
+      const id = 'activity-ttl-bound';
+      await sessionWithEvents(t, id, 0);
+      const day = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'long', ttl_ms: 86_400_000 });
+      expect(day.statusCode, day.body).toBe(200);
+      expect(Date.parse(day.json().expires_at) - Date.parse(day.json().updated_at)).toBe(86_400_000);
+      const over = expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'longer', ttl_ms: 86_400_001 }), 400, 'invalid_request');
+      expect(over.errors).toEqual([expect.objectContaining({ in: 'body', field: '/ttl_ms' })]);
+      expect(over.detail).toMatch(/ttl_ms/);
+      expect((await getSession(t, id)).activity).toEqual(day.json());
+    });
+
     it('accepts a status of exactly 64 characters', async () => {
       const res = await call(t.app, 'PUT', '/v1/sessions/activity-invalid/activity', { status: 'y'.repeat(64) });
       expect(res.statusCode, res.body).toBe(200);
