@@ -1,6 +1,8 @@
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 import { eventually, getSession, history, listeningApp, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
+import { until } from '../helpers/waits.js';
 
 // The current activity: set, read, streamed, expired.
 let t: TestApp;
@@ -185,6 +187,33 @@ describe('activity', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('after the LISTEN connection is lost and back, an open stream is told the current activity again: the one set, not idle', async () => {
+    const id = 'activity-after-reconnect';
+    await sessionWithEvents(t, id, 1);
+    const set = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', detail: { tool: 'bash' } });
+    expect(set.statusCode, set.body).toBe(200);
+    const client = await open(t, `/v1/sessions/${id}/stream`);
+    const admin = postgres(t.url, { max: 1, onnotice: () => {} });
+    try {
+      await waitForMarker(client);
+      expect(markers(client).map((m) => m.json)).toEqual([{ ...set.json(), cursor: 1 }]);
+      // Notices sent while the connection is down are lost: once it is back, the streams re-read what they may have missed.
+      const killed = await admin`
+        select pg_terminate_backend(pid) as ok from pg_stat_activity
+        where application_name like 'session-sync-listen%' and datname = current_database()`;
+      expect(killed.length).toBeGreaterThanOrEqual(1);
+      const retold = () => markers(client).filter((m) => m.json.cursor === undefined);
+      await client.waitFor(() => retold().length >= 1, 'the activity told again after the reconnect');
+      // Told at least once (once per re-read), and always what was set.
+      for (const frame of retold()) expect(frame.json).toEqual(set.json());
+      expect((await getSession(t, id)).activity).toEqual(set.json());
+    } finally {
+      await admin.end();
+      await client.close();
+    }
+    await until(async () => (await call(t.app, 'GET', '/readyz')).statusCode === 200, 'readiness after the reconnect');
   });
 
   describe('validation', () => {
