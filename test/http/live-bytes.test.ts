@@ -44,6 +44,35 @@ describe('live data is measured in bytes', () => {
     }
   });
 
+  it('a refusal names the field the body has: a single event\'s `data` (no index), a batch\'s `events[i].data` (with its index)', async () => {
+    const id = 'live-bytes-names';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const live = (body: unknown) => call(t.app, 'POST', `/v1/sessions/${id}/live`, body);
+
+    const single = expectProblem(await live({ type: 'over', data: textOfBytes(7001) }), 413, 'payload_too_large');
+    expect(single).toMatchObject({ limit_bytes: 7000, size: 7001 });
+    expect(single.detail).toMatch(/\bdata is 7001 bytes.*MAX_LIVE_BYTES/);
+    expect(single.detail).not.toContain('events[');
+    const batch = expectProblem(
+      await live({ events: [{ type: 'ok', data: 1 }, { type: 'over', data: textOfBytes(7001) }] }),
+      413,
+      'payload_too_large',
+    );
+    expect(batch).toMatchObject({ limit_bytes: 7000, size: 7001 });
+    expect(batch.detail).toMatch(/^events\[1\]\.data is 7001 bytes.*MAX_LIVE_BYTES/);
+
+    // A reserved type: `index` only in a batch (docs/API.md, Errors).
+    const reserved = expectProblem(await live({ type: 'session.forged', data: 1 }), 400, 'reserved_event_type');
+    expect(reserved.event_type).toBe('session.forged');
+    expect(reserved).not.toHaveProperty('index');
+    const reservedInBatch = expectProblem(
+      await live({ events: [{ type: 'ok', data: 1 }, { type: 'session.forged', data: 1 }] }),
+      400,
+      'reserved_event_type',
+    );
+    expect(reservedInBatch).toMatchObject({ event_type: 'session.forged', index: 1 });
+  });
+
   it('with MAX_LIVE_BYTES at its top, data within it whose wakeup is not is 413, never a 500', async () => {
     const id = `live-wide-${'s'.repeat(100)}`;
     expect((await call(wide.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
