@@ -2,6 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createSession, createTestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 /**
  * A raw connection, to send a request piece by piece and read the raw answer.
@@ -98,6 +99,34 @@ describe('request timeouts and shutdown answers', () => {
     expect(inTime, 'the server closed the silent connection').toBe(true);
     expect(silent.answer()).toBe('');
     await closing;
+  }, 30_000);
+
+  it('a request still arriving on a connection older than the 1 s grace gets its answer while the server drains; only a silent connection is closed', async () => {
+    const t = await createTestApp();
+    await t.listen();
+    // A slow upload: its headers and the start of its body are in when the close begins.
+    const busy = await connect(t.baseUrl);
+    const body = JSON.stringify({ id: 'drain-slow-upload' });
+    busy.socket.write(
+      `POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    // Opened after the busy one: once the server closes it (past the grace), the busy connection is past it too.
+    const silent = await connect(t.baseUrl);
+    const closing = t.close();
+    try {
+      await unlessStuck(silent.closed, 'the close of the silent connection', 10_000);
+      expect(silent.answer()).toBe('');
+      expect(busy.socket.destroyed, 'the connection of the upload still open').toBe(false);
+      busy.socket.write(body.slice(5));
+      await unlessStuck(busy.closed, 'the answer to the upload and the close of its connection', 10_000);
+      expect(busy.answer(), 'the answer to the upload').toMatch(/^HTTP\/1\.1 201 /);
+      const answer = parse(busy.answer());
+      expect(answer.body).toMatchObject({ id: 'drain-slow-upload' });
+    } finally {
+      busy.socket.destroy();
+      silent.socket.destroy();
+      await closing;
+    }
   }, 30_000);
 });
 
