@@ -186,13 +186,15 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       value = parseJsonBody(Buffer.from(text), config.maxJsonDepth);
     } catch (error) {
       if (error instanceof InvalidRequest) {
+        // Stryker disable next-line Regex: every message parseJsonBody throws starts with "body", so its first "body" is the leading one
         error.message = error.message.replace(/^body/, `line ${lineNo}`).replace(/ at line 1, column /, ' at column ');
       }
       throw error;
     }
     if (!checkLine.Check(value)) {
       const first = checkLine.Errors(value).First();
-      const field = first?.path ? ` field ${first.path.slice(1).replaceAll('/', '.')}` : '';
+      // A line's members are top-level ({type, data}; data is any JSON), so a path is one name or none.
+      const field = first?.path ? ` field ${first.path.slice(1)}` : '';
       throw new InvalidRequest(`line ${lineNo}${field} ${first?.message ?? 'is invalid'}; each line is {type, data}`);
     }
     checkEvent(value);

@@ -168,6 +168,7 @@ async function runWrite(
       // An expired stream is absent to every writer; the first to find it deletes it, as the expiry sweep would
       // (under the lock just taken, so no write lands in it once it has expired).
       await deleteExpiredSession(tx, session);
+      // Stryker disable next-line BooleanLiteral: an outcome with refuseAfterCommit is thrown after the commit, never answered, so `replayed` is never read
       return { status: 404, body: null, refuseAfterCommit: new SessionNotFound(sessionId), replayed: false };
     }
     const scope = lifecycle ? lifecycleScope(sessionId) : session && incarnationScope(session);

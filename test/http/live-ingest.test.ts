@@ -194,6 +194,7 @@ describe('NDJSON streaming ingest', () => {
       ['not json', 'line 2 is not valid JSON: expected a value, found "n" at column 1'],
       ['{"type":"token"}', 'line 2 field data Expected required property; each line is {type, data}'],
       ['{"type":"token","data":1,"x":1}', 'line 2 field x Unexpected property; each line is {type, data}'],
+      ['5', 'line 2 Expected object; each line is {type, data}'],
       ['{"type":"t","data":"\\u0000"}', 'line 2 at /data: a string holds U+0000, which Postgres cannot store'],
       ['{"type":"session.x","data":1}', expect.stringMatching(/^line 2: event type "session\.x" uses a prefix only the server writes/)],
     ];
@@ -204,6 +205,15 @@ describe('NDJSON streaming ingest', () => {
       const res = await request.response;
       expect(await res.json(), line).toMatchObject({ status: 400, line: 2, accepted: 1, detail });
     }
+  });
+
+  it('only a CR that ends the last line is its line ending: a raw CR inside its JSON string is refused, as on any line', async () => {
+    await createSession(t, 'nd-last-cr');
+    const request = ndjsonRequest('nd-last-cr');
+    request.write('{"type":"ok","data":0}\n{"type":"t","data":"a\rb"}');
+    request.end();
+    const res = await request.response;
+    expect(await res.json()).toMatchObject({ status: 400, code: 'invalid_request', line: 2, accepted: 1, detail: expect.stringMatching(/^line 2 is not valid JSON/) });
   });
 
   it('the last line needs no newline, and its CRLF ending is as good as a newline', async () => {
@@ -308,6 +318,7 @@ describe('an NDJSON line held to MAX_BODY_BYTES', () => {
     });
     const problem = (await res.json()) as Record<string, unknown>;
     expect([res.status, problem.code, problem.line, problem.accepted, problem.limit_bytes]).toEqual([413, 'payload_too_large', 2, 1, LIMIT]);
+    expect(problem.detail).toBe(`line 2: a line is longer than ${LIMIT} bytes (MAX_BODY_BYTES)`);
   });
   it('a line of exactly MAX_BODY_BYTES, unfinished until its newline comes, is delivered; one byte more is 413', async () => {
     await createSession(small, 'nd-edge');
