@@ -6,7 +6,8 @@
  * cover a mutant run against it. Reports go to reports/mutation/<scope>/
  * (git-ignored): index.html to browse survivors, mutation.json for tools.
  * Arguments starting with `--` go to Stryker as they are, e.g. `--testFiles
- * test/unit/byte-budget.test.ts` to see what one test file alone kills.
+ * test/unit/byte-budget.test.ts` to see what one test file alone kills; but
+ * `--own`, which runs only the given areas' own test files (scripts/own-tests.ts).
  * Stryker 10 needs Node 22 or later: an older Node running this script hands
  * over to the node-22 package (optionalDependencies), as `npm test` does.
  */
@@ -14,16 +15,26 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SHARED_POSTGRES_ENV, startTemplatePostgres } from '../test/global-setup.js';
+import { ownTestFiles } from './own-tests.js';
 
-const args = process.argv.slice(2);
+const given = process.argv.slice(2);
+// `--own`: only the areas' own test files (scripts/own-tests.ts), so what survives is what those files let through.
+const own = given.includes('--own');
+const args = given.filter((arg) => arg !== '--own');
 const firstOption = args.findIndex((arg) => arg.startsWith('--'));
-const strykerArgs = firstOption < 0 ? [] : args.slice(firstOption);
 const paths = (firstOption < 0 ? args : args.slice(0, firstOption)).map((arg) => arg.replace(/\/+$/, ''));
-for (const given of paths) {
-  if (!existsSync(given)) throw new Error(`npm run mutate: no such file or folder: ${given}`);
+for (const path of paths) {
+  if (!existsSync(path)) throw new Error(`npm run mutate: no such file or folder: ${path}`);
 }
-const globs = paths.map((given) => (statSync(given).isDirectory() ? `${given}/**/*.ts` : given));
-const slug = paths.length === 0 ? 'all' : paths.map((given) => given.replace(/^src\//, '').replace(/[/.]/g, '-')).join('+');
+const ownFiles = own ? [...new Set(paths.flatMap((path) => ownTestFiles(path) ?? missingArea(path)))] : [];
+if (own && paths.length === 0) throw new Error('npm run mutate: --own needs the areas, e.g. npm run mutate -- src/events --own');
+const strykerArgs = [...(firstOption < 0 ? [] : args.slice(firstOption)), ...(own ? ['--testFiles', ownFiles.join(',')] : [])];
+const globs = paths.map((path) => (statSync(path).isDirectory() ? `${path}/**/*.ts` : path));
+const slug = (paths.length === 0 ? 'all' : paths.map((path) => path.replace(/^src\//, '').replace(/[/.]/g, '-')).join('+')) + (own ? '+own' : '');
+
+function missingArea(path: string): never {
+  throw new Error(`npm run mutate: --own: no area owns ${path} (scripts/own-tests.ts names each area's own test files)`);
+}
 
 const currentMajor = Number(process.versions.node.split('.')[0]);
 const node22 = path.resolve('node_modules/node-22/bin/node');
