@@ -51,6 +51,10 @@ const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/
     ...process.env,
     ...(globs.length > 0 ? { MUTATE_GLOBS: globs.join(',') } : {}),
     MUTATE_REPORTS: `reports/mutation/${slug}`,
+    // An area's own files are few, so its static and hybrid mutants (route schemas and hooks registered while a
+    // file's beforeAll builds its app) run against all of them, as the audits' measure would: otherwise a route's
+    // schema survives every own file that builds its app in beforeAll (docs/mutation.md).
+    ...(own ? { MUTATE_STATIC: 'run' } : {}),
     [SHARED_POSTGRES_ENV]: pg.adminUrl,
   },
 });
