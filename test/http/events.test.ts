@@ -58,6 +58,12 @@ describe('GET /v1/sessions/{id}/events', () => {
     expect(page.events.map((e: any) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('is JSON in UTF-8, as its header says', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/v1/sessions/history/events' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+  });
+
   it('records a snapshot as state.snapshot carrying only {schema_version}, with the version it produced', async () => {
     const [snapshot] = (await events('history')).events;
     expect(snapshot).toEqual({
