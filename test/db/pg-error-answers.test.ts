@@ -39,6 +39,14 @@ function answer(error: Error): { status: number; code: string; detail: string } 
   return { status: problem.status, code: problem.code, detail: problem.message };
 }
 
+/** `error` (Postgres's `sqlstate`) is what a client retries: 503 database_unavailable, after a second. */
+function expectRetriedUnavailable(error: Error, sqlstate: string): void {
+  expect((error as Error & { code?: string }).code).toBe(sqlstate);
+  const problem = toApiError(error);
+  expect(problem, sqlstate).toMatchObject({ status: 503, code: 'database_unavailable' });
+  expect(problem.headers, sqlstate).toEqual({ 'retry-after': '1' });
+}
+
 describe("Postgres's refusals of a value are the client's 400, in words", () => {
   it('U+0000 in JSON (untranslatable character)', async () => {
     const error = await refusalOf(sql`select ${'{"a":"\\u0000"}'}::text::jsonb`);
@@ -92,10 +100,7 @@ describe('what is not the client’s fault stays a 5xx', () => {
       const limited = postgres(target.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
       try {
         const error = await refusalOf(limited`select 1`);
-        expect((error as Error & { code?: string }).code).toBe('53300');
-        const problem = toApiError(error);
-        expect(problem).toMatchObject({ status: 503, code: 'database_unavailable' });
-        expect(problem.headers).toEqual({ 'retry-after': '1' });
+        expectRetriedUnavailable(error, '53300');
       } finally {
         await limited.end({ timeout: 1 });
       }
@@ -116,9 +121,7 @@ describe('what is not the client’s fault stays a 5xx', () => {
     // ErrorResponse it receives.
     for (const code of ['08P01', '08006', '08001', '08004']) {
       const error = new postgres.PostgresError({ name: 'PostgresError', code, message: 'query_wait_timeout', severity: 'ERROR' } as never);
-      const problem = toApiError(error);
-      expect(problem, code).toMatchObject({ status: 503, code: 'database_unavailable' });
-      expect(problem.headers).toEqual({ 'retry-after': '1' });
+      expectRetriedUnavailable(error, code);
     }
   });
 
@@ -143,10 +146,7 @@ describe('what is not the client’s fault stays a 5xx', () => {
       }, 'the connection to be held opening');
       await sql`select pg_terminate_backend(${pid!})`;
       const error = await unlessStuck(killed, "the terminated connection's failure");
-      expect((error as Error & { code?: string }).code).toBe('57P01');
-      const problem = toApiError(error);
-      expect(problem).toMatchObject({ status: 503, code: 'database_unavailable' });
-      expect(problem.headers).toEqual({ 'retry-after': '1' });
+      expectRetriedUnavailable(error, '57P01');
     } finally {
       await doomed.end({ timeout: 1 });
       await sql.unsafe('drop event trigger hold_login');

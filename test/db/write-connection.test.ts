@@ -2,6 +2,7 @@ import net from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database, reconnectBackoff } from '../../src/db/client.js';
+import { freePort } from '../../src/db/embedded.js';
 import { isDatabaseUnavailable } from '../../src/db/pg-errors.js';
 import { startQuery } from '../../src/db/pipeline.js';
 import type { WriteConnection } from '../../src/db/write-connection.js';
@@ -219,19 +220,11 @@ describe('a write connection', () => {
 });
 
 describe('with several hosts in the URL (a primary and its standby)', () => {
-  /** A port on this machine where nothing listens: a connection there is refused at once, as by a host that is down. */
-  async function closedPort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
-
   it('reaches the next host when the first is down, and again after its connection is lost', async () => {
     const database = new URL(url);
+    // A port freed just now: nothing listens there, so a connection is refused at once, as by a host that is down.
     // `host1:port1,host2:port2` (docs/operations.md): a URL the WHATWG parser does not take, so it is written out.
-    const hosts = `${database.protocol}//${database.username}:${database.password}@127.0.0.1:${await closedPort()},${database.hostname}:${database.port}${database.pathname}`;
+    const hosts = `${database.protocol}//${database.username}:${database.password}@127.0.0.1:${await freePort()},${database.hostname}:${database.port}${database.pathname}`;
     const { database: app, connection } = writeConnectionTo(hosts, 'wc-hosts');
     try {
       await unlessStuck(

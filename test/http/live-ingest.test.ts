@@ -29,6 +29,13 @@ async function openStream(id: string): Promise<SseClient> {
 
 /** A POST whose NDJSON body the test writes line by line while the request is open. */
 const ndjsonRequest = (id: string) => ndjsonRequestTo(t.baseUrl, id);
+/** The answer to an NDJSON body sent in one chunk. */
+async function ndjsonAnswer(id: string, body: string) {
+  const request = ndjsonRequest(id);
+  request.write(body);
+  request.end();
+  return request.response;
+}
 
 const liveOf = (client: SseClient, type: string) => client.ofType(type).map((m) => m.json.data);
 
@@ -139,10 +146,7 @@ describe('NDJSON streaming ingest', () => {
     await createSession(t, 'nd-bad');
     const client = await openStream('nd-bad');
     try {
-      const request = ndjsonRequest('nd-bad');
-      request.write('{"type":"token","data":1}\n{"type":"token","data":2}\n{"type":"token", oops}\n{"type":"token","data":4}\n');
-      request.end();
-      const res = await request.response;
+      const res = await ndjsonAnswer('nd-bad', '{"type":"token","data":1}\n{"type":"token","data":2}\n{"type":"token", oops}\n{"type":"token","data":4}\n');
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       const problem: any = await res.json();
@@ -158,10 +162,7 @@ describe('NDJSON streaming ingest', () => {
 
   it('the line named counts blank lines, as an editor numbers them; they are skipped, not delivered', async () => {
     await createSession(t, 'nd-blank');
-    const request = ndjsonRequest('nd-blank');
-    request.write('{"type":"token","data":1}\n\n\r\n   \n{"type":"token", oops}\n');
-    request.end();
-    const res = await request.response;
+    const res = await ndjsonAnswer('nd-blank', '{"type":"token","data":1}\n\n\r\n   \n{"type":"token", oops}\n');
     expect(res.status).toBe(400);
     const problem: any = await res.json();
     expect(problem).toMatchObject({ code: 'invalid_request', line: 5, accepted: 1 });
@@ -179,10 +180,7 @@ describe('NDJSON streaming ingest', () => {
       [JSON.stringify({ type: 'token', data: 'x'.repeat(8000) }), 413, 'payload_too_large'],
     ];
     for (const [line, status, code] of cases) {
-      const request = ndjsonRequest('nd-rules');
-      request.write(`{"type":"ok","data":0}\n${line}\n`);
-      request.end();
-      const res = await request.response;
+      const res = await ndjsonAnswer('nd-rules', `{"type":"ok","data":0}\n${line}\n`);
       const problem: any = await res.json();
       expect([res.status, problem.code, problem.line, problem.accepted], line).toEqual([status, code, 2, 1]);
     }
@@ -199,20 +197,14 @@ describe('NDJSON streaming ingest', () => {
       ['{"type":"session.x","data":1}', expect.stringMatching(/^line 2: event type "session\.x" uses a prefix only the server writes/)],
     ];
     for (const [line, detail] of cases) {
-      const request = ndjsonRequest('nd-words');
-      request.write(`{"type":"ok","data":0}\n${line}\n`);
-      request.end();
-      const res = await request.response;
+      const res = await ndjsonAnswer('nd-words', `{"type":"ok","data":0}\n${line}\n`);
       expect(await res.json(), line).toMatchObject({ status: 400, line: 2, accepted: 1, detail });
     }
   });
 
   it('only a CR that ends the last line is its line ending: a raw CR inside its JSON string is refused, as on any line', async () => {
     await createSession(t, 'nd-last-cr');
-    const request = ndjsonRequest('nd-last-cr');
-    request.write('{"type":"ok","data":0}\n{"type":"t","data":"a\rb"}');
-    request.end();
-    const res = await request.response;
+    const res = await ndjsonAnswer('nd-last-cr', '{"type":"ok","data":0}\n{"type":"t","data":"a\rb"}');
     expect(await res.json()).toMatchObject({ status: 400, code: 'invalid_request', line: 2, accepted: 1, detail: expect.stringMatching(/^line 2 is not valid JSON/) });
   });
 
@@ -220,10 +212,7 @@ describe('NDJSON streaming ingest', () => {
     await createSession(t, 'nd-last');
     const client = await openStream('nd-last');
     try {
-      const request = ndjsonRequest('nd-last');
-      request.write('{"type":"first","data":1}\r\n{"type":"last","data":2}\r');
-      request.end();
-      const res = await request.response;
+      const res = await ndjsonAnswer('nd-last', '{"type":"first","data":1}\r\n{"type":"last","data":2}\r');
       expect([res.status, await res.json()]).toEqual([202, { accepted: 2, after_seq: 0 }]);
       await client.waitFor(() => client.ofType('last').length === 1, 'the last line');
       expect(liveOf(client, 'last')).toEqual([2]);
@@ -235,10 +224,7 @@ describe('NDJSON streaming ingest', () => {
   it('a body of blank lines only accepts nothing and still answers after_seq, the head it was published after', async () => {
     await createSession(t, 'nd-empty');
     const head = await append('nd-empty', [{ type: 'durable', data: 1 }, { type: 'durable', data: 2 }]);
-    const request = ndjsonRequest('nd-empty');
-    request.write('\n\r\n\n');
-    request.end();
-    const res = await request.response;
+    const res = await ndjsonAnswer('nd-empty', '\n\r\n\n');
     expect([res.status, await res.json()]).toEqual([202, { accepted: 0, after_seq: head }]);
   });
 
@@ -285,10 +271,7 @@ describe('NDJSON streaming ingest', () => {
   });
 
   it('404 for an unknown session before reading the body', async () => {
-    const request = ndjsonRequest('nd-missing');
-    request.write('{"type":"token","data":1}\n');
-    request.end();
-    const res = await request.response;
+    const res = await ndjsonAnswer('nd-missing', '{"type":"token","data":1}\n');
     expect(res.status).toBe(404);
     expect(((await res.json()) as any).code).toBe('session_not_found');
   });
