@@ -46,7 +46,7 @@ describe('request timeouts and shutdown answers', () => {
         `POST /v1/sessions HTTP/1.1\r\nHost: x\r\nOrigin: ${LISTED}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"id":`,
       );
       // Bounded well above the 1 s configured, well below the 30 s Node checks at.
-      await Promise.race([slow.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('no 408 in 10 s')), 10_000))]);
+      await unlessStuck(slow.closed, 'the connection awaiting its 408', 10_000);
       const answer = parse(slow.answer());
       expect(answer.status).toBe(408);
       expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -246,7 +246,7 @@ describe('requests Node cannot parse, on the native routes', () => {
       for (const [what, request, status, detail] of cases) {
         const client = await connect(t.baseUrl);
         client.socket.write(request);
-        await Promise.race([client.closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: still open after 5 s`)), 5000))]);
+        await unlessStuck(client.closed, `${what}: the connection's close`);
         const answer = parse(client.answer());
         expect(answer.status, what).toBe(status);
         expect(answer.headers['content-type'], what).toMatch(/^application\/problem\+json/);

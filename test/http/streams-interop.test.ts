@@ -2,6 +2,7 @@ import { DurableStream, IdempotentProducer, type JsonBatch, type LiveMode, strea
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 // The Durable Streams face spoken to by the official client (@durable-streams/client 0.2.7), not by
 // hand-made requests: its producer, its catch-up, long-poll and SSE readers, against our native faces
@@ -61,8 +62,6 @@ async function follow<T>(url: string, live: LiveMode, until: (items: T[]) => boo
   };
 }
 
-const within = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
 
 describe('an idempotent producer of the official client, a native subscriber', () => {
   it('the native SSE stream sees each message as a stream.message event with its data, in order, with seqs', async () => {
@@ -105,7 +104,7 @@ describe('an idempotent producer of the official client, a native subscriber', (
       ['stream.message', { done: true }],
     ]);
     const res = await stream<unknown>({ url: dsUrl(b, 'interop/prod-2'), live: true });
-    expect(await within(res.json(), 5000, 'the closed stream read')).toEqual([{ step: 1 }, { done: true }]);
+    expect(await unlessStuck(res.json(), 'the closed stream read')).toEqual([{ step: 1 }, { done: true }]);
     expect(res.streamClosed).toBe(true);
     // A native write to it is refused, as any write to a closed session.
     const refused = await call(a.app, 'POST', '/v1/sessions/interop:prod-2/events', { events: [{ type: 'note', data: 1 }] });
@@ -160,7 +159,7 @@ describe('a native writer, the official client reading', () => {
         }
         const delta = await call(a.app, 'POST', `/v1/sessions/${id}/deltas`, { base_version: 2, patch: [{ op: 'replace', path: '/count', value: 2 }] });
         expect(delta.statusCode, delta.body).toBe(200);
-        await within(reader.finished, 5000, `the ${live} reader catching the native writes`);
+        await unlessStuck(reader.finished, `the ${live} reader catching the native writes`);
         expect(reader.items).toEqual((await nativeEvents(id)).map(asMessage));
       } finally {
         reader.stop();
@@ -185,7 +184,7 @@ describe('two instances: appended through one, followed through the other', () =
           appended.push(Date.now());
           if (n % 7 === 6) await new Promise((resolve) => setTimeout(resolve, 150));
         }
-        await within(reader.finished, 5000, `the ${live} reader on the other instance`);
+        await unlessStuck(reader.finished, `the ${live} reader on the other instance`);
         expect(reader.items.map((item) => item.n)).toEqual(Array.from({ length: N }, (_, n) => n));
         // By the wakeup: with no head poll, only the long-poll timeout (20 s) would bring a message otherwise.
         // Bounded well below it, not by the machine's speed.
@@ -250,7 +249,7 @@ describe('byte streams round-trip exactly through the client', () => {
       try {
         await expect.poll(() => got).toBe('first 🙂\n');
         await handle.append(text);
-        await within(enough, 5000, `the ${live} text reader`);
+        await unlessStuck(enough, `the ${live} text reader`);
         expect(got).toBe(`first 🙂\n${text}`);
       } finally {
         controller.abort();
