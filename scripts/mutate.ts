@@ -26,8 +26,8 @@ const paths = (firstOption < 0 ? args : args.slice(0, firstOption)).map((arg) =>
 for (const path of paths) {
   if (!existsSync(path)) throw new Error(`npm run mutate: no such file or folder: ${path}`);
 }
-const ownFiles = own ? [...new Set(paths.flatMap((path) => ownTestFiles(path) ?? missingArea(path)))] : [];
 if (own && paths.length === 0) throw new Error('npm run mutate: --own needs the areas, e.g. npm run mutate -- src/events --own');
+const ownFiles = own ? [...new Set(paths.flatMap((path) => ownTestFiles(path) ?? missingArea(path)))] : [];
 const strykerArgs = [...(firstOption < 0 ? [] : args.slice(firstOption)), ...(own ? ['--testFiles', ownFiles.join(',')] : [])];
 const globs = paths.map((path) => (statSync(path).isDirectory() ? `${path}/**/*.ts` : path));
 const slug = (paths.length === 0 ? 'all' : paths.map((path) => path.replace(/^src\//, '').replace(/[/.]/g, '-')).join('+')) + (own ? '+own' : '');
