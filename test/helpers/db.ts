@@ -31,3 +31,15 @@ export async function createEmptyDatabase(): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/**
+ * Terminates every server's LISTEN connection on `database` (the one `admin`
+ * is connected to, by default), as a network cut or a database restart would;
+ * returns how many it ended.
+ */
+export async function killListenBackends(admin: postgres.Sql, database?: string): Promise<number> {
+  const killed = await admin`
+    select pg_terminate_backend(pid) from pg_stat_activity
+    where application_name like 'session-sync-listen%' and datname = ${database ?? admin`current_database()`}`;
+  return killed.length;
+}

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 import { eventually, getSession, history, listeningApp, markers, open, sessionWithEvents, waitForMarker } from '../helpers/streams.js';
 import { until } from '../helpers/waits.js';
+import { killListenBackends } from '../helpers/db.js';
 
 // The current activity: set, read, streamed, expired.
 let t: TestApp;
@@ -200,10 +201,7 @@ describe('activity', () => {
       await waitForMarker(client);
       expect(markers(client).map((m) => m.json)).toEqual([{ ...set.json(), cursor: 1 }]);
       // Notices sent while the connection is down are lost: once it is back, the streams re-read what they may have missed.
-      const killed = await admin`
-        select pg_terminate_backend(pid) as ok from pg_stat_activity
-        where application_name like 'session-sync-listen%' and datname = current_database()`;
-      expect(killed.length).toBeGreaterThanOrEqual(1);
+      expect(await killListenBackends(admin)).toBeGreaterThanOrEqual(1);
       const retold = () => markers(client).filter((m) => m.json.cursor === undefined);
       await client.waitFor(() => retold().length >= 1, 'the activity told again after the reconnect');
       // Told at least once (once per re-read), and always what was set.

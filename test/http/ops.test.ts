@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/waits.js';
+import { killListenBackends } from '../helpers/db.js';
 
 let t: TestApp;
 
@@ -62,7 +63,7 @@ describe('GET /readyz', () => {
       expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
       // The pool's open connections still answer the ping; the LISTEN connection, cut, cannot come back.
       await admin.unsafe(`alter database "${database}" allow_connections false`);
-      await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = ${database}`;
+      await killListenBackends(admin, database);
       await expect
         .poll(readiness, { timeout: 10_000 })
         .toEqual({ status: 503, body: { status: 'not_ready', reason: 'LISTEN connection is down' } });

@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { killListenBackends } from '../helpers/db.js';
 
 let a: TestApp;
 let b: TestApp;
@@ -59,10 +60,7 @@ describe('streams across instances and faults', () => {
       await call(a.app, 'POST', '/v1/sessions/outage/events', { events: [{ type: 'before', data: 1 }] });
       await client.waitForDurable(1);
 
-      const killed = await admin`
-        select pg_terminate_backend(pid) as ok from pg_stat_activity
-        where application_name like 'session-sync-listen%' and datname = current_database()`;
-      expect(killed.length).toBeGreaterThanOrEqual(3);
+      expect(await killListenBackends(admin)).toBeGreaterThanOrEqual(3);
       // Written through instance a while every LISTEN connection (a, b, c) is down or reconnecting.
       await call(a.app, 'POST', '/v1/sessions/outage/events', {
         events: [
@@ -95,7 +93,7 @@ describe('streams across instances and faults', () => {
     try {
       // Open connections (the pools answering `select 1`) stay; a new LISTEN connection is refused.
       await admin.unsafe(`alter database "${database}" allow_connections false`);
-      await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'session-sync-listen%' and datname = ${database}`;
+      await killListenBackends(admin, database);
       await expect
         .poll(readiness, { timeout: 10_000 })
         .toEqual({ status: 503, body: { status: 'not_ready', reason: 'LISTEN connection is down' } });

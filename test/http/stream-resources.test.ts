@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { killListenBackends } from '../helpers/db.js';
 
 let t: TestApp;
 
@@ -104,10 +105,7 @@ describe('a session deleted while the LISTEN connection is down', () => {
   async function killListeners(): Promise<void> {
     const admin = postgres(t.url, { max: 1, onnotice: () => {} });
     try {
-      const killed = await admin`
-        select pg_terminate_backend(pid) as ok from pg_stat_activity
-        where application_name like 'session-sync-listen%' and datname = current_database()`;
-      expect(killed.length).toBeGreaterThanOrEqual(1);
+      expect(await killListenBackends(admin)).toBeGreaterThanOrEqual(1);
     } finally {
       await admin.end();
     }
