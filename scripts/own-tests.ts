@@ -5,7 +5,7 @@
  * every survivor is a bug the area's own files would let through (a lower
  * bound of the whole suite's score, and the audits' measure).
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 /** Per area, the test files by name: `http/turns` is test/http/turns.test.ts; a trailing `*` takes every name that starts so. */
 export const OWN_TESTS: Record<string, string[]> = {
@@ -48,12 +48,24 @@ export const OWN_TESTS: Record<string, string[]> = {
   writes: ['http/write-*', 'http/group-commit', 'db/write-groups', 'unit/session-queue', 'unit/idempotency-scope'],
 };
 
+/**
+ * Also the own files of every area with routes: the checks that go route by
+ * route over what the routes declare. A route's schemas, summary and
+ * responses are published as openapi/openapi.json (and the client's types),
+ * checked against the routes by unit/openapi; its `config.access` is checked
+ * against docs/API.md by http/route-access. A route's own tests build the app
+ * before their first test, so without these a changed schema or access would
+ * only be noticed by them where a request happens to cross it.
+ */
+export const ROUTE_CONTRACT_TESTS = ['unit/openapi', 'http/route-access'];
+
 /** The own test files of the area `path` (a folder or file under src/) is in, or undefined for code no area owns. */
 export function ownTestFiles(path: string): string[] | undefined {
   const area = /^src\/([^/]+)\//.exec(`${path.replace(/\/+$/, '')}/`)?.[1];
   const names = area === undefined ? undefined : OWN_TESTS[area];
   if (!names) return undefined;
-  return names.flatMap((name) => {
+  const contract = existsSync(`src/${area}/routes.ts`) ? ROUTE_CONTRACT_TESTS.filter((name) => !names.includes(name)) : [];
+  return [...names, ...contract].flatMap((name) => {
     const [folder, pattern] = name.split('/') as [string, string];
     const files = readdirSync(`test/${folder}`).filter((file) =>
       pattern.endsWith('*') ? file.startsWith(pattern.slice(0, -1)) && file.endsWith('.test.ts') : file === `${pattern}.test.ts`,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 
@@ -380,4 +381,71 @@ describe('a refused read gives back the memory it reserved', () => {
       await tight.close();
     }
   });
+});
+
+describe('pages a client has not taken count against ROWS_MEMORY_BYTES', () => {
+  /**
+   * A client that asks for the same page `times` times on one connection (pipelined) and reads none of it until
+   * `read()`; `answers` counts the answers it has read, `closed` whether the server has ended the connection.
+   */
+  async function pausedReader(app: TestApp, path: string, times: number) {
+    const socket = net.connect({ port: Number(new URL(app.baseUrl).port), host: '127.0.0.1' });
+    socket.on('error', () => {});
+    let closed = false;
+    let text = '';
+    socket.once('close', () => (closed = true));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`.repeat(times));
+    return {
+      socket,
+      // A socket that reads nothing sees no end either: it comes after the data before it.
+      read: () => socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1'))),
+      answers: () => text.split('HTTP/1.1 200').length - 1,
+      closed: () => closed,
+    };
+  }
+
+  async function rowsMemory(app: TestApp): Promise<number> {
+    const metrics = await call(app.app, 'GET', '/metrics');
+    return Number(/^session_sync_rows_memory_bytes (\S+)$/m.exec(metrics.body)?.[1]);
+  }
+
+  /**
+   * A page reserves what it can hold (EVENTS_PAGE_BYTES, or one larger event up to MAX_EVENT_BYTES alone) and its
+   * answer: here more than half of ROWS_MEMORY_BYTES. So while the paused reader's answer waits unsent, a reader
+   * that reads has to wait for room, and the paused one is cut off to make it (docs/operations.md,
+   * ROWS_MEMORY_BYTES). Were a page's reservation smaller than what it holds, both would fit: the paused reader
+   * would keep its pages, all 40, unnoticed.
+   */
+  for (const [what, env, eventBytes] of [
+    ['pages of EVENTS_PAGE_BYTES', { EVENTS_PAGE_BYTES: String(384 * 1024), MAX_EVENT_BYTES: String(64 * 1024), ROWS_MEMORY_BYTES: String(1024 * 1024) }, 60_000],
+    ['an event larger than EVENTS_PAGE_BYTES, alone on its page', { EVENTS_PAGE_BYTES: String(16 * 1024), MAX_EVENT_BYTES: String(512 * 1024), ROWS_MEMORY_BYTES: String(2 * 1024 * 1024) }, 520_000],
+  ] as const) {
+    it(`${what}: a reader that stops reading is cut off when another needs the room its page holds`, async () => {
+      const app = await createTestApp({ env: { DB_POOL_MAX: '4', ...env } });
+      let paused: Awaited<ReturnType<typeof pausedReader>> | undefined;
+      try {
+        await app.listen();
+        await createSession(app, 'held-pages');
+        const blob = 'x'.repeat(eventBytes);
+        for (let i = 0; i < 16; i++) {
+          const appended = await call(app.app, 'POST', '/v1/sessions/held-pages/events', { events: [{ type: 'blob', data: blob }] });
+          expect(appended.statusCode, appended.body).toBe(201);
+        }
+        // Far more than the socket buffers between it and the server take (several MB on loopback): an answer waits unsent.
+        paused = await pausedReader(app, '/v1/sessions/held-pages/events?limit=1000', 40);
+        await expect.poll(() => rowsMemory(app), { timeout: 10_000 }).toBeGreaterThan(Number(env.ROWS_MEMORY_BYTES) / 2);
+        const response = await fetch(`${app.baseUrl}/v1/sessions/held-pages/events?limit=1000`, { signal: AbortSignal.timeout(10_000) });
+        expect(response.status).toBe(200);
+        expect(((await response.json()) as { events: unknown[] }).events.length).toBeGreaterThan(0);
+        paused.read();
+        await expect.poll(() => paused!.closed(), { timeout: 10_000, message: 'the paused reader kept its pages while another waited' }).toBe(true);
+        expect(paused.answers()).toBeLessThan(40);
+        await expect.poll(() => rowsMemory(app), { timeout: 5000 }).toBe(0);
+      } finally {
+        paused?.socket.destroy();
+        await app.close();
+      }
+    }, 40_000);
+  }
 });
