@@ -189,6 +189,27 @@ describe('POST /v1/sessions/{id}/queue/claim', () => {
     expect((await queueEvents(id)).map((e) => e.type)).toEqual(['queue.enqueued', 'queue.claimed']);
   });
 
+  it('a claim that finds nothing, and cancelling a cancelled batch, change nothing: no event, and expires_at does not move', async () => {
+    // docs/API.md, Expiry: a request that changes nothing does not move expires_at (an idle worker polling the
+    // queue would otherwise keep its session alive for ever).
+    const id = `q-unchanged-${++counter}`;
+    expect((await call(t.app, 'POST', '/v1/sessions', { id, ttl_ms: LONG_TTL })).statusCode).toBe(201);
+    const [batch] = await enqueueAll(id, [[1]]);
+    expect((await cancel(id, batch!)).statusCode).toBe(204);
+    const session = async () => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json();
+    const before = await session();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await claim(id, { max_batches: 5, ttl_ms: LONG_TTL })).statusCode).toBe(204);
+    expect((await cancel(id, batch!)).statusCode).toBe(204);
+    const after = await session();
+    expect({ last_seq: after.last_seq, updated_at: after.updated_at, expires_at: after.expires_at }).toEqual({
+      last_seq: before.last_seq,
+      updated_at: before.updated_at,
+      expires_at: before.expires_at,
+    });
+    expect(after.expires_at).not.toBeNull();
+  });
+
   it('400 invalid_request for a bad max_batches or ttl_ms; 404 for an unknown session', async () => {
     const id = await newSession();
     await enqueueAll(id, [[1]]);
