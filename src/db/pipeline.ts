@@ -20,13 +20,28 @@ export function startQuery<T>(query: PromiseLike<T>): Promise<T> {
   });
 }
 
+/** SQLSTATE of every statement Postgres refuses after one failed in the same transaction: an effect, never the cause. */
+const IN_FAILED_TRANSACTION = '25P02';
+
 /**
  * Writes left in flight, as one promise to await once the transaction has
  * settled. It is marked handled at once: if the transaction fails first, its
  * error is the one reported.
+ *
+ * It fails with the first failure in the order the writes were sent that is
+ * not `in_failed_sql_transaction`: the cause, for the log and the answer.
+ * Not with whichever rejects first: a write whose promise is a chain (a
+ * group of its own, nested) rejects later, by its microtask hops, than the
+ * statements Postgres refused after it, and a failed turn was logged as
+ * "current transaction is aborted" from the usage update that followed the
+ * state write that failed (test/http/turns.test.ts).
  */
 export function inFlight(writes: (Promise<unknown> | undefined)[]): Promise<unknown> {
-  const all = Promise.all(writes);
+  const all = Promise.allSettled(writes).then((outcomes) => {
+    const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    if (failures.length === 0) return outcomes;
+    throw failures.find((error) => (error as { code?: unknown } | null)?.code !== IN_FAILED_TRANSACTION) ?? failures[0];
+  });
   all.catch(() => {});
   return all;
 }

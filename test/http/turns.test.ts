@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { logSink } from '../helpers/logs.js';
 
 let t: TestApp;
 let counter = 0;
 const queries: string[] = [];
+/** What an operator reads of a failed turn. */
+const errors = logSink('error');
 
 beforeAll(async () => {
-  t = await createTestApp({ logQuery: (query) => queries.push(query) });
+  t = await createTestApp({ logQuery: (query) => queries.push(query), log: errors });
 });
 afterAll(() => t.close());
 
@@ -604,5 +607,87 @@ describe('the session list', () => {
     const shown = listed.find((s: { id: string }) => s.id === id).first_user_message as string;
     expect(shown).toBe(`a${emoji.repeat(199)}`);
     expect(Array.from(shown)).toHaveLength(200);
+  });
+});
+
+describe('a turn answered once, and only once it is stored', () => {
+  it('its first answer is not marked replayed; its retry is', async () => {
+    const id = await newSession();
+    const first = await turn(id, { turn_id: 'once', events: [{ type: 'note', data: 1 }] });
+    expect(first.statusCode).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const again = await turn(id, { turn_id: 'once', events: [{ type: 'note', data: 1 }] });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('a turn without messages names none in its turn.committed event', async () => {
+    const id = await newSession();
+    expect((await turn(id, { turn_id: 'quiet', events: [{ type: 'note', data: 1 }] })).statusCode).toBe(201);
+    const committed = (await history(id)).at(-1);
+    expect(committed.type).toBe('turn.committed');
+    expect(committed.data.message_ids ?? []).toEqual([]);
+  });
+
+  /**
+   * A part the database refuses while the turn's statements are in flight (a trigger stands for a constraint,
+   * a full disk, a killed backend): the turn is a 500 and nothing of it is stored, so the worker retries it,
+   * and the log names the database's own error, not only the ROLLBACK that Postgres answered the COMMIT with
+   * (or the statements after it refused as in a failed transaction).
+   */
+  for (const [part, table, event, body] of [
+    ['its state change', 'state_snapshots', 'insert', { base_version: 1, state: { snapshot: { todo: ['x'] }, schema_version: 1 } }],
+    ['its messages', 'messages', 'insert', { messages: [{ role: 'user', content: 'hello' }] }],
+    ['its lease release', 'sessions', 'update', { release_lease: true }],
+    ['its record', 'turns', 'insert', { events: [{ type: 'note', data: 1 }] }],
+  ] as const) {
+    it(`${part} refused by the database: 500, and nothing of the turn is stored`, async () => {
+      const id = await newSession();
+      const token = await claimLease(id);
+      const before = await footprint(id);
+      const fn = `refuse_turn_${table}`;
+      const [{ sid }] = await t.database.db`select sid from sessions where id = ${id}`;
+      const when = table === 'sessions' ? `(new.sid = ${sid} and new.lease_owner is null and old.lease_owner is not null)` : `(new.session_sid = ${sid})`;
+      await t.database.db.unsafe(`
+        create function ${fn}() returns trigger language plpgsql as
+          $$ begin raise exception 'the test refuses this write'; end $$;
+        create trigger ${fn} before ${event} on ${table} for each row when ${when} execute function ${fn}();
+      `);
+      try {
+        errors.lines.length = 0;
+        expectProblem(await turn(id, { turn_id: `refused-${table}`, ...body }, { 'lease-token': token }), 500, 'internal_error');
+        expect(errors.entries().map((entry) => entry.err?.message)).toEqual(['the test refuses this write']);
+        expect(await footprint(id)).toEqual(before);
+      } finally {
+        await t.database.db.unsafe(`drop trigger ${fn} on ${table}; drop function ${fn}()`);
+      }
+      const retried = await turn(id, { turn_id: `refused-${table}`, ...body }, { 'lease-token': token });
+      expect(retried.statusCode, retried.body).toBe(201);
+      expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    });
+  }
+});
+
+describe('a turn refused for its size names what is too large', () => {
+  it('an event\'s data, a message\'s content, and the count of items across its lists', async () => {
+    const small = await createTestApp({ env: { MAX_EVENT_BYTES: '1024', MAX_BATCH_EVENTS: '4' } });
+    try {
+      const create = await call(small.app, 'POST', '/v1/sessions', { id: 'turn-sizes' });
+      expect(create.statusCode).toBe(201);
+      const post = (body: unknown) => call(small.app, 'POST', '/v1/sessions/turn-sizes/turns', body);
+      const big = 'x'.repeat(2000);
+      const data = expectProblem(await post({ turn_id: 'a', events: [{ type: 'ok', data: 1 }, { type: 'big', data: big }] }), 413, 'payload_too_large');
+      expect(data.detail).toContain('events[1].data');
+      const content = expectProblem(await post({ turn_id: 'b', messages: [{ role: 'user', content: big }] }), 413, 'payload_too_large');
+      expect(content.detail).toContain('messages[0].content');
+      const items = expectProblem(
+        await post({ turn_id: 'c', events: [1, 2, 3].map((n) => ({ type: 'n', data: n })), messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }),
+        413,
+        'payload_too_large',
+      );
+      expect(items.detail).toContain('items across events, messages, complete_claims, attachments and usage');
+      expect((await call(small.app, 'GET', '/v1/sessions/turn-sizes')).json().last_seq).toBe(0);
+    } finally {
+      await small.close();
+    }
   });
 });
