@@ -100,6 +100,7 @@ export const turnRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       };
       checkTurnSummaryFits(input, maxEventBytes);
       const id = request.params.id;
+      // Stryker disable next-line BooleanLiteral: the write sets it before it is read; when the write does not run (an Idempotency-Key replay), the outcome is replayed either way
       let replayedTurn = false;
       // Not `fenced` here: commitTurn fences after looking up the turn, so a retry finds its answer. A failed
       // turn drops the document the state cache holds for a version that may not have committed.

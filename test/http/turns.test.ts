@@ -667,6 +667,23 @@ describe('a turn answered once, and only once it is stored', () => {
   }
 });
 
+describe('a turn on a binary session', () => {
+  it('replaces the state with snapshot_base64, as PUT state does; without schema_version it is refused', async () => {
+    const id = `turns-binary-${++counter}`;
+    expect((await call(t.app, 'POST', '/v1/sessions', { id, encoding: 'binary' })).statusCode).toBe(201);
+    const snapshot = Buffer.from([1, 2, 3]).toString('base64');
+    const res = await turn(id, { turn_id: 'bin-1', base_version: 0, state: { snapshot_base64: snapshot, schema_version: 2 } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().version).toBe(1);
+    expect(await state(id)).toMatchObject({ mode: 'snapshot', version: 1, schema_version: 2, snapshot_base64: snapshot });
+    const first = (await history(id)).find((event) => event.seq === res.json().first_seq);
+    expect(first.type).toBe('state.snapshot');
+    // Without schema_version it is refused as a snapshot is, naming the member.
+    const refused = expectProblem(await turn(id, { turn_id: 'bin-2', base_version: 1, state: { snapshot_base64: snapshot } }), 400, 'invalid_request');
+    expect(JSON.stringify(refused)).toContain('/state/schema_version');
+  });
+});
+
 describe('a turn refused for its size names what is too large', () => {
   it('an event\'s data, a message\'s content, and the count of items across its lists', async () => {
     const small = await createTestApp({ env: { MAX_EVENT_BYTES: '1024', MAX_BATCH_EVENTS: '4' } });
