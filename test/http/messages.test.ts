@@ -273,8 +273,11 @@ describe('replace by kind, trim, and metadata', () => {
     const trimmed = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events;
     expect(trimmed.map((e: { data: unknown }) => e.data)).toEqual([{ before_seq: 3, protected_kinds: [], seqs: [1, 2] }]);
     const replaced = (await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 's2' })).json();
-    // s1 was already archived by the trim: nothing more to archive.
+    // s1 was already archived by the trim: nothing more to archive, and no message.archived says otherwise.
     expect(replaced.archived_seqs).toEqual([]);
+    const last = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.trimmed`)).json().events.at(-1).seq;
+    const after = (await call(t.app, 'GET', `/v1/sessions/${id}/events?after=${last}`)).json().events;
+    expect(after.map((e: { type: string }) => e.type)).toEqual(['message.appended']);
     expect(await meta(id)).toEqual({ version: 3, last_seq: 3, message_count: 1, archived_count: 2 });
   });
 

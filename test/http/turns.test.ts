@@ -684,6 +684,16 @@ describe('a turn on a binary session', () => {
   });
 });
 
+describe('a turn that changes the state', () => {
+  it('needs base_version: 400 naming it, not a version conflict, and nothing stored', async () => {
+    const id = await newSession();
+    const before = await footprint(id);
+    const refused = expectProblem(await turn(id, { turn_id: 'no-base', state: { merge_patch: { a: 1 } } }), 400, 'invalid_request');
+    expect(JSON.stringify(refused)).toContain('/base_version');
+    expect(await footprint(id)).toEqual(before);
+  });
+});
+
 describe('a turn refused for its size names what is too large', () => {
   it('an event\'s data, a message\'s content, and the count of items across its lists', async () => {
     const small = await createTestApp({ env: { MAX_EVENT_BYTES: '1024', MAX_BATCH_EVENTS: '4' } });
