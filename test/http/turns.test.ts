@@ -645,7 +645,7 @@ describe('a turn answered once, and only once it is stored', () => {
       const token = await claimLease(id);
       const before = await footprint(id);
       const fn = `refuse_turn_${table}`;
-      const [{ sid }] = await t.database.db`select sid from sessions where id = ${id}`;
+      const { sid } = (await t.database.db`select sid from sessions where id = ${id}`)[0] as { sid: string };
       const when = table === 'sessions' ? `(new.sid = ${sid} and new.lease_owner is null and old.lease_owner is not null)` : `(new.session_sid = ${sid})`;
       await t.database.db.unsafe(`
         create function ${fn}() returns trigger language plpgsql as
