@@ -184,6 +184,9 @@ describe('activity', () => {
         'payload_too_large',
       );
       expect(over).toMatchObject({ limit_bytes: 1000, size: 1001 });
+      // The refusal says what is too large and which setting bounds it.
+      expect(over.detail).toContain('detail');
+      expect(over.detail).toContain('MAX_LIVE_BYTES');
       expect((await getSession(small, id)).activity).toMatchObject({ status: 'tool', detail: within });
     } finally {
       await small.close();

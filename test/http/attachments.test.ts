@@ -50,6 +50,8 @@ describe('attachments', () => {
     expect(got.headers['content-type']).toBe('image/png');
     expect(got.headers['content-length']).toBe(String(bytes.length));
     expect(got.headers.etag).toBe(`"${sha(bytes)}"`);
+    // Kept by the browser alone, and asked again before each use: who may read it can change.
+    expect(got.headers['cache-control']).toBe('private, no-cache');
 
     // The same bytes again: the same attachment, stored once.
     const rowsBefore = await chunkRows();
