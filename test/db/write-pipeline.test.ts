@@ -79,4 +79,18 @@ describe('writes sent with the COMMIT', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
     expect(log).toEqual(['first runs', 'first failed', 'second runs']);
   });
+
+  // What a failed write is logged and answered with is its cause. Postgres refuses every statement after the one that
+  // failed with 25P02 ("current transaction is aborted"), so a write listed before the one it was sent after must not
+  // stand in for it.
+  it('fail with the statement Postgres refused, not the ones refused after it, whatever order the writes are listed in', async () => {
+    await call(t.app, 'POST', '/v1/sessions', { id: 'pipe-cause' });
+    const failed = writeSession(writer(), { sessionId: 'pipe-cause', idempotencyTtlMs: 60_000 }, {}, async (tx, session) => {
+      const cause = startQuery(tx`select 1 / 0`);
+      const after = startEventAppend(tx, session, [{ type: 'probe', dataJson: '{}' }]);
+      return { status: 201, body: null, pending: inFlight([after?.pending, cause]) };
+    });
+    await expect(failed).rejects.toMatchObject({ code: DIVISION_BY_ZERO });
+    expect(await head('pipe-cause')).toEqual({ lastSeq: 0, events: 0 });
+  });
 });
