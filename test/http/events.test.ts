@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { metric } from '../helpers/metrics.js';
 
 let t: TestApp;
 
@@ -405,10 +406,7 @@ describe('pages a client has not taken count against ROWS_MEMORY_BYTES', () => {
     };
   }
 
-  async function rowsMemory(app: TestApp): Promise<number> {
-    const metrics = await call(app.app, 'GET', '/metrics');
-    return Number(/^session_sync_rows_memory_bytes (\S+)$/m.exec(metrics.body)?.[1]);
-  }
+  const rowsMemory = (app: TestApp) => metric(app.app, 'session_sync_rows_memory_bytes');
 
   /**
    * A page reserves what it can hold (EVENTS_PAGE_BYTES, or one larger event up to MAX_EVENT_BYTES alone) and its

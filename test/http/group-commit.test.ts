@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { sampleOf } from '../helpers/metrics.js';
 
 // Group commit seen from the API: writes of every kind to different sessions
 // that wait at the same moment share one transaction, each is answered as if
@@ -19,10 +20,7 @@ async function metrics(): Promise<string> {
   return (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
 }
 
-function metricValue(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
+const metricValue = (text: string, name: string) => sampleOf(text, name, 0);
 
 describe('group commit', () => {
   it('answers writes of every kind that shared a transaction as if each had been alone; a refused one changes nothing', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
+import { metric } from '../helpers/metrics.js';
 
 // Trimming under open streams: a stream either sends every event in order or
 // says `session.cursor_expired` and ends; it never skips one silently.
@@ -62,10 +63,7 @@ describe('a trim while a stream replays', () => {
     const stream = await pausedStream(`/v1/sessions/${id}/stream?after=0`);
     // The trim lands once the replay holds its first page (its rows stay reserved while the paused socket is full):
     // trimmed before that read, the stream would rightly send no event at all.
-    const rowsHeld = async () => {
-      const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-      return Number(/^session_sync_rows_memory_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
-    };
+    const rowsHeld = () => metric(t.app, 'session_sync_rows_memory_bytes');
     await expect.poll(rowsHeld, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
     expect((await call(t.app, 'POST', `/v1/sessions/${id}/compact`, { before_seq: 100 })).json()).toEqual({ history_start: 99 });
     const frames = await stream.resume();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/waits.js';
+import { metric } from '../helpers/metrics.js';
 
 let t: TestApp;
 let counter = 0;
@@ -72,10 +73,7 @@ async function lease(id: string, owner: string, ttlMs = LONG_TTL): Promise<{ tok
 const tokenHeader = (token: string) => ({ 'lease-token': token });
 
 /** Completed runs of the claim expiry sweep so far. */
-async function claimSweeps(): Promise<number> {
-  const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-  return Number(/^session_sync_sweep_runs_total\{sweep="claim_expiry",outcome="ok"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
-}
+const claimSweeps = () => metric(t.app, 'session_sync_sweep_runs_total{sweep="claim_expiry",outcome="ok"}', 0);
 
 describe('POST /v1/sessions/{id}/queue', () => {
   it('201 a pending batch with its id, items and creation time', async () => {

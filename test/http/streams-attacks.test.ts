@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { busyBackends as busyBackendsOf } from '../helpers/postgres.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { metric } from '../helpers/metrics.js';
 
 /**
  * The Durable Streams face under slow, paused, vanished and malicious clients, and at its limits: what
@@ -57,11 +58,7 @@ async function nativeSeqs(t: TestApp, id: string): Promise<number[]> {
   return res.json().events.map((e: { seq: number }) => e.seq);
 }
 
-async function gauge(t: TestApp, name: string): Promise<number> {
-  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
-  const line = res.body.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ')[1]);
-}
+const gauge = (t: TestApp, name: string) => metric(t.app, name);
 /** MAX_STREAMS slots taken: SSE reads, and long-polls while they wait. */
 const openStreams = (t: TestApp) => gauge(t, 'session_sync_open_streams');
 /** Bytes of ROWS_MEMORY_BYTES held by pages read for clients and not yet taken by them. */

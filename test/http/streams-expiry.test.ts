@@ -4,6 +4,7 @@ import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
+import { metric } from '../helpers/metrics.js';
 
 // The Durable Streams face's expiry (issue 28, slice 3): Stream-TTL (a sliding idle window) and Stream-Expires-At
 // (a fixed time) on the session's own expiry. Time passes by moving the session's stored times back (`age`), so
@@ -41,10 +42,7 @@ async function putTtl(name: string, ttl: string, body?: string) {
   expect(res.statusCode, res.body).toBe(201);
 }
 
-async function openStreams(): Promise<number> {
-  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
-  return Number(res.body.split('\n').find((line) => line.startsWith('session_sync_open_streams '))?.split(' ')[1]);
-}
+const openStreams = () => metric(t.app, 'session_sync_open_streams');
 
 const status = async (method: 'GET' | 'HEAD', name: string) => (await ds(method, name)).statusCode;
 

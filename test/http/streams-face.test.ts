@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { metric } from '../helpers/metrics.js';
 
 // The Durable Streams face (issue 28, slice 1): /v1/stream/<path> is a session; its messages are durable events.
 let t: TestApp;
@@ -22,10 +23,7 @@ const put = (path: string, body?: string, headers: Record<string, string> = {}) 
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => ds('POST', path, body, headers);
 const read = (path: string, query = '', headers: Record<string, string> = {}) => ds('GET', `${path}${query}`, undefined, headers);
 /** Bytes of ROWS_MEMORY_BYTES held by pages read for clients and not yet taken by them. */
-async function rowsMemory(): Promise<number> {
-  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
-  return Number(res.body.split('\n').find((line) => line.startsWith('session_sync_rows_memory_bytes '))?.split(' ')[1]);
-}
+const rowsMemory = () => metric(t.app, 'session_sync_rows_memory_bytes');
 
 describe('create (PUT)', () => {
   it('201 with Location and the tail offset; 200 when the config matches; 409 when it differs', async () => {

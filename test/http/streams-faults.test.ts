@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
+import { metric } from '../helpers/metrics.js';
 
 /**
  * The Durable Streams face when the database fails it underneath: what the client gets, what the
@@ -29,10 +30,7 @@ function ds(method: 'GET' | 'HEAD' | 'PUT' | 'POST', path: string, headers: Reco
   return t.app.inject({ method, url: `/v1/stream/${path}`, headers, ...(body === undefined ? {} : { payload: body }) });
 }
 
-async function gauge(name: string): Promise<number> {
-  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
-  return Number(res.body.split('\n').find((line) => line.startsWith(`${name} `))?.split(' ')[1]);
-}
+const gauge = (name: string) => metric(t.app, name);
 
 describe('an expired stream whose delete fails', () => {
   it('still answers 404; the failure is logged with the session, and a later access deletes it', async () => {

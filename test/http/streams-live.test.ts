@@ -6,6 +6,7 @@ import { logSink } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
 import { encodeNotification, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.js';
+import { metric } from '../helpers/metrics.js';
 
 // The Durable Streams face, slice 2 (issue 28): long-poll and SSE reads wait on the session's tail.
 /** Far longer than any wait below: a long-poll answered sooner was answered by an append, a close or a read, never by its timeout. */
@@ -53,12 +54,7 @@ async function close(path: string) {
 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function gauge(app: TestApp, name: string): Promise<number> {
-  const res = await app.app.inject({ method: 'GET', url: '/metrics' });
-  expect(res.statusCode, res.body).toBe(200);
-  const line = res.body.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ')[1]);
-}
+const gauge = (app: TestApp, name: string) => metric(app.app, name);
 /** MAX_STREAMS slots taken: SSE reads, and long-polls while they wait. */
 const openStreams = (app: TestApp) => gauge(app, 'session_sync_open_streams');
 /** Bytes of ROWS_MEMORY_BYTES held by pages read for clients and not yet taken by them. */

@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
+import { metric } from '../helpers/metrics.js';
 
 /**
  * A shutdown does not wait for the Durable Streams face's long-polls: each is
@@ -12,10 +13,7 @@ import { until } from '../helpers/waits.js';
  */
 
 /** MAX_STREAMS slots taken: long-polls take one while they wait. */
-async function openStreams(t: TestApp): Promise<number> {
-  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
-  return Number(res.body.split('\n').find((line) => line.startsWith('session_sync_open_streams '))?.split(' ')[1]);
-}
+const openStreams = (t: TestApp) => metric(t.app, 'session_sync_open_streams');
 
 /**
  * Closes the app, and says whether the close took less than `SHUTDOWN_BOUND_MS`; one that did not is then forced
