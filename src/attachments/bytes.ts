@@ -35,7 +35,8 @@ export interface AttachmentBytes {
 export function tooLarge(maxBytes: number, size?: number): PayloadTooLarge {
   return new PayloadTooLarge(
     `an attachment may hold ${maxBytes} bytes (MAX_ATTACHMENT_BYTES)${size === undefined ? '' : `; this one has ${size}`}`,
-    size === undefined ? { limit_bytes: maxBytes } : { limit_bytes: maxBytes, size },
+    // An unknown size (a body cut where it passed the limit) is left out of the problem's JSON.
+    { limit_bytes: maxBytes, size },
   );
 }
 

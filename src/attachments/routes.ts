@@ -149,7 +149,8 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
       // connection is held while the body waits on the reader.
       // A generator of its own: bytes.read is typed as any AsyncIterable, and the body needs return() to end it early.
       const slices = (async function* () {
-        if (found.size > 0) yield* bytes.read(db, found.blob, start, end);
+        // An empty file's range is [0, -1]: no read at all.
+        yield* bytes.read(db, found.blob, start, end);
       })();
       // The first slice is read before the status line goes out, so a failure there (the database gone, the bytes
       // deleted since the lookup above) is answered as what it is, not as a 200 whose body ends short.

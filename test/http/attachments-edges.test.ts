@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { copying, stalledUpload } from '../helpers/uploads.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 const CHUNK = 1024;
 const MAX = 4 * CHUNK;
@@ -84,6 +86,107 @@ describe('stored chunks', () => {
   });
 });
 
+describe('an upload sent in pieces smaller than a chunk', () => {
+  it('is stored in whole chunks: its bytes come back as sent, whole and by range across each boundary', async () => {
+    const id = await newSession();
+    const bytes = randomBytes(3 * CHUNK + 7);
+    // Each piece sent a moment after the last, so that each reaches the server as a read of its own.
+    const upload = stalledUpload(t, id);
+    for (let at = 0; at < bytes.length; at += 300) {
+      upload.send(bytes.subarray(at, at + 300));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    upload.finish();
+    const up = await upload.response;
+    expect(up.status).toBe(201);
+    expect((await download(id, sha(bytes))).rawPayload.equals(bytes)).toBe(true);
+    for (const boundary of [CHUNK, 2 * CHUNK, 3 * CHUNK]) {
+      const part = await download(id, sha(bytes), { range: `bytes=${boundary - 3}-${boundary + 2}` });
+      expect(part.statusCode).toBe(206);
+      expect(part.rawPayload.equals(bytes.subarray(boundary - 3, boundary + 3)), `at ${boundary}`).toBe(true);
+    }
+  });
+});
+
+describe('an upload whose session goes while its bytes come', () => {
+  it('is 404 session_not_found and stores nothing, also when a session of the same id was created meanwhile', async () => {
+    const rows = async () => (await t.database.db<{ n: number }[]>`select count(*)::int as n from attachments`)[0]?.n;
+    for (const recreated of [false, true]) {
+      const id = await newSession();
+      const before = await rows();
+      const upload = stalledUpload(t, id);
+      upload.send(randomBytes(CHUNK + 10));
+      await copying(t);
+      // The session row is not locked while the bytes flow: the delete is not held up by the upload.
+      expect((await unlessStuck(call(t.app, 'DELETE', `/v1/sessions/${id}`), 'the delete beside an upload')).statusCode).toBe(204);
+      if (recreated) expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+      upload.send(randomBytes(10));
+      upload.finish();
+      const refused = await upload.response;
+      expect(refused.status, `recreated: ${recreated}`).toBe(404);
+      expect(await refused.json()).toMatchObject({ code: 'session_not_found' });
+      if (recreated) expect(await listed(id)).toEqual([]);
+      expect(await rows(), `recreated: ${recreated}`).toBe(before);
+    }
+  });
+});
+
+describe('uploads to one session', () => {
+  it('do not wait for each other: one stored while another is still sending', async () => {
+    const id = await newSession();
+    const slow = stalledUpload(t, id);
+    slow.send(randomBytes(CHUNK + 10));
+    await copying(t);
+    const quick = Buffer.from('stored while the other upload is still sending');
+    const stored = await unlessStuck(declared(id, quick), 'an upload beside one still sending');
+    expect(stored.statusCode, stored.body).toBe(201);
+    slow.finish();
+    expect((await slow.response).status).toBe(201);
+    expect((await listed(id)).length).toBe(2);
+  });
+});
+
+describe('a lease refuses an upload before its body', () => {
+  it('an upload without the lease token is answered 409 lease_held while its body is still coming, and stores nothing', async () => {
+    const id = await newSession();
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'holder', ttl_ms: 600_000 })).statusCode).toBe(201);
+    const upload = stalledUpload(t, id);
+    upload.send(randomBytes(100));
+    // Never finished: a refusal that waited for the body would come only with TRANSFER_IDLE_TIMEOUT_MS's 408.
+    const refused = await unlessStuck(upload.response, 'the refusal of an upload without the lease token');
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: 'lease_held' });
+    upload.abandon();
+    expect(await listed(id)).toEqual([]);
+  });
+});
+
+describe('an upload without a body', () => {
+  it('(no Content-Length, no Transfer-Encoding) is an attachment of zero bytes of application/octet-stream', async () => {
+    const id = await newSession();
+    const address = new URL(t.baseUrl);
+    const socket = net.connect(Number(address.port), address.hostname);
+    socket.write(`POST /v1/sessions/${id}/attachments HTTP/1.1\r\nHost: ${address.host}\r\nConnection: close\r\n\r\n`);
+    let text = '';
+    for await (const chunk of socket) text += (chunk as Buffer).toString('latin1');
+    const [head = '', body = ''] = text.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 201 /);
+    expect(JSON.parse(body)).toMatchObject({ size: 0, attachment_id: sha(Buffer.alloc(0)), content_type: 'application/octet-stream' });
+  });
+});
+
+describe('a Range header in another unit than bytes', () => {
+  it('is ignored: the whole file, 200', async () => {
+    const id = await newSession();
+    const bytes = randomBytes(100);
+    expect((await declared(id, bytes)).statusCode).toBe(201);
+    for (const range of ['notbytes=0-3', 'items=0-3']) {
+      const whole = await download(id, sha(bytes), { range });
+      expect([whole.statusCode, whole.headers['content-range'], whole.rawPayload.equals(bytes)], range).toEqual([200, undefined, true]);
+    }
+  });
+});
+
 describe('bytes gone between the lookup and the read', () => {
   it('a download whose bytes were deleted after its attachment was found is a 404 problem, not a 200 that ends short', async () => {
     const id = await newSession();
@@ -97,6 +200,17 @@ describe('bytes gone between the lookup and the read', () => {
       expect(gone.headers['content-disposition']).toBeUndefined();
       expect(gone.headers['content-range']).toBeUndefined();
     }
+  });
+
+  it('a stored chunk shorter than its place in the file reads as gone (404), not as an endless run of empty reads', async () => {
+    const id = await newSession();
+    const bytes = randomBytes(3 * CHUNK + 7);
+    expect((await declared(id, bytes)).statusCode).toBe(201);
+    await t.database.db`
+      update attachment_chunks set data = substring(data from 1 for 10)
+      where n = 1 and blob_id = (select id from attachments where attachment_id = ${sha(bytes)})`;
+    const cut = await unlessStuck(download(id, sha(bytes), { range: `bytes=${CHUNK + 100}-` }), 'a read past a short chunk');
+    expectProblem(cut, 404, 'attachment_not_found');
   });
 });
 
