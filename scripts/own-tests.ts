@@ -33,6 +33,7 @@ export const OWN_TESTS: Record<string, string[]> = {
     'unit/request-target',
     'unit/cursor',
     'unit/transfers',
+    'unit/conditional',
   ],
   idempotency: ['http/idempotency-*', 'unit/idempotency-scope'],
   leases: ['http/leases'],

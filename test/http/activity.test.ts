@@ -122,6 +122,19 @@ describe('activity', () => {
     expect(activity.expires_at).toBeUndefined();
   });
 
+  it('a replacing PUT stamps the activity anew: updated_at is its own, in the answer and in GET', async () => {
+    const id = 'activity-restamped';
+    await sessionWithEvents(t, id, 0);
+    expect((await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool' })).statusCode).toBe(200);
+    // Set a day ago, as the database's clock sees it.
+    await t.database.db`
+      update session_activity set updated_at = updated_at - interval '1 day' where session_sid = (select sid from sessions where id = ${id})`;
+    const replaced = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'thinking' });
+    expect(replaced.statusCode, replaced.body).toBe(200);
+    expect(Math.abs(Date.parse(replaced.json().updated_at) - Date.now())).toBeLessThan(60_000);
+    expect((await getSession(t, id)).activity).toEqual(replaced.json());
+  });
+
   it('a detail of 0, false or "" is kept as sent, in the answer, in GET and in a new stream\'s marker', async () => {
     const id = 'activity-falsy-detail';
     await sessionWithEvents(t, id, 0);

@@ -107,6 +107,12 @@ describe('attachments', () => {
     const cached = await download(id, aid, { 'if-none-match': `"${aid}"` });
     expect(cached.statusCode).toBe(304);
     expect(cached.rawPayload.length).toBe(0);
+    // RFC 9110 15.4.5: a 304 carries what a 200 would of ETag and Cache-Control, so a cache refreshes its copy by them.
+    expect([cached.headers.etag, cached.headers['cache-control'], cached.headers['x-content-type-options']]).toEqual([
+      `"${aid}"`,
+      'private, no-cache',
+      'nosniff',
+    ]);
     // If-None-Match as RFC 9110 reads it: any tag of a list, weak or strong, with spaces around, or *; another tag is a 200.
     for (const header of [`"other", "${aid}"`, `W/"${aid}"`, `  "${aid}"  `, '*']) {
       expect((await download(id, aid, { 'if-none-match': header })).statusCode, header).toBe(304);

@@ -287,6 +287,9 @@ describe('catch-up read (GET)', () => {
     expectProblem(await read('read-1', '?offset='), 400, 'invalid_request');
     expectProblem(await read('read-1', '?offset=-1&offset=-1'), 400, 'invalid_request');
     expectProblem(await read('read-1', '?offset=abc'), 400, 'invalid_request');
+    // Of the offset's shape but not one this server gives (another server's, or a fork's of another epoch): its
+    // second half is not a position here.
+    expectProblem(await read('read-1', `?offset=0000000000000001_${offset(1).split('_')[1]}`), 400, 'invalid_request');
   });
 
   it('pages by bytes: following Stream-Next-Offset reaches the tail with every byte once', async () => {
