@@ -303,6 +303,37 @@ describe('a page cut by EVENTS_PAGE_BYTES', () => {
   });
 });
 
+describe('what an event counts against EVENTS_PAGE_BYTES (docs/API.md): its data, its type, and 128 bytes', () => {
+  const BUDGET = 16 * 1024;
+  const counted = (event: { type: string; data: unknown }) =>
+    Buffer.byteLength(JSON.stringify(event.data)) + Buffer.byteLength(event.type) + 128;
+  let small: TestApp;
+  beforeAll(async () => {
+    small = await createTestApp({ env: { EVENTS_PAGE_BYTES: String(BUDGET) } });
+  });
+  afterAll(() => small.close());
+
+  it('events that add up to the budget exactly come in one page; the next one starts the next page', async () => {
+    await createSession(small, 'page-exact');
+    // Four events of a quarter each (multibyte text: bytes, not characters), and a fifth.
+    const data = 'é'.repeat((BUDGET / 4 - 128 - 2 - 2) / 2);
+    const events = Array.from({ length: 5 }, () => ({ type: 'tt', data }));
+    expect(counted(events[0]!) * 4).toBe(BUDGET);
+    expect((await call(small.app, 'POST', '/v1/sessions/page-exact/events', { events })).statusCode).toBe(201);
+    const page = (await call(small.app, 'GET', '/v1/sessions/page-exact/events?limit=100')).json();
+    expect([page.events.length, page.has_more, page.last_seq]).toEqual([4, true, 4]);
+  });
+
+  it("an event's type counts: long types with little data fill a page sooner", async () => {
+    await createSession(small, 'page-types');
+    const events = Array.from({ length: 100 }, (_, n) => ({ type: `t${String(n).padStart(3, '0')}`.padEnd(128, 'x'), data: n }));
+    expect((await call(small.app, 'POST', '/v1/sessions/page-types/events', { events })).statusCode).toBe(201);
+    const page = (await call(small.app, 'GET', '/v1/sessions/page-types/events?limit=100')).json();
+    const fits = Math.floor(BUDGET / counted(events[0]!));
+    expect([page.events.length, page.has_more]).toEqual([fits, true]);
+  });
+});
+
 describe('an event larger than EVENTS_PAGE_BYTES', () => {
   it('comes alone on its own page, so paging by last_seq moves past it and reads every event once', async () => {
     const small = await createTestApp({ env: { EVENTS_PAGE_BYTES: String(16 * 1024) } });
