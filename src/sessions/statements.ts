@@ -185,9 +185,13 @@ export async function readSessionHeads(pg: Sql, ids: string[]): Promise<SessionH
   return row?.heads ?? [];
 }
 
-/** Incarnation and head of each session named that exists (live publishes read many at once: `live/heads.ts`). */
+/**
+ * Incarnation and head of each session named that a GET would find (live publishes read many at once:
+ * `live/heads.ts`): not a Durable Streams source deleted while its forks live, nor a stream past its expiry.
+ */
 export async function readLiveHeads(pg: Sql, ids: string[]): Promise<{ id: string; sid: number; lastSeq: number }[]> {
-  return pg<{ id: string; sid: number; lastSeq: number }[]>`select id, sid, last_seq from sessions where id = any(${ids}::text[])`;
+  return pg<{ id: string; sid: number; lastSeq: number }[]>`
+    select id, sid, last_seq from sessions where id = any(${ids}::text[]) and deleted_at is null and not ${streamExpired(pg)}`;
 }
 
 /** The head of a session by its internal key (a stream's incarnation), with where its kept history starts. */

@@ -107,6 +107,22 @@ describe('live events', () => {
     expectProblem(await call(t.app, 'POST', '/v1/sessions/no-such-session/live', { type: 'token', data: 1 }), 404, 'session_not_found');
   });
 
+  it('404 session_not_found wherever GET of the session is 404: a deleted stream source its forks keep, a stream past its expiry', async () => {
+    const ds = (method: 'PUT' | 'DELETE', name: string, headers: Record<string, string> = {}) =>
+      t.app.inject({ method, url: `/v1/stream/${name}`, headers });
+    expect((await ds('PUT', 'live-gone-src', { 'content-type': 'application/json' })).statusCode).toBe(201);
+    expect((await ds('PUT', 'live-gone-fork', { 'content-type': 'application/json', 'stream-forked-from': '/v1/stream/live-gone-src' })).statusCode).toBe(201);
+    // Its fork lives on, so the source's delete is a soft one: its row stays, its id answers 404 (410 on the stream face).
+    expect((await ds('DELETE', 'live-gone-src')).statusCode).toBe(204);
+    expect((await ds('PUT', 'live-expired', { 'content-type': 'application/json', 'stream-ttl': '60' })).statusCode).toBe(201);
+    await t.database.db`update sessions set expires_at = now() - interval '1 minute' where id = 'live-expired'`;
+    for (const id of ['live-gone-src', 'live-expired']) {
+      expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}`), 404, 'session_not_found');
+      expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/live`, { type: 'token', data: 1 }), 404, 'session_not_found');
+      expectProblem(await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'thinking' }), 404, 'session_not_found');
+    }
+  });
+
   it('no body at all is 400 invalid_request saying what to send (a 500 before), whatever the session', async () => {
     await sessionWithEvents(t, 'live-no-body', 0);
     for (const id of ['live-no-body', 'no-such-session']) {
