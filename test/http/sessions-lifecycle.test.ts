@@ -15,7 +15,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const stream = (method: 'PUT' | 'DELETE', id: string, headers: Record<string, string> = {}) =>
+const stream = (method: 'PUT' | 'DELETE' | 'GET', id: string, headers: Record<string, string> = {}) =>
   t.app.inject({ method, url: `/v1/stream/${id}`, headers: { 'content-type': 'text/plain', ...headers } });
 
 describe('the Session a PATCH answers with', () => {
@@ -80,12 +80,17 @@ describe('ids that free up', () => {
     expect((await call(t.app, 'GET', '/v1/sessions/lc-expired-id')).json()).toMatchObject({ metadata: { fresh: true } });
   });
 
-  it("a soft-deleted source goes with its last fork: its id is free again, for a native create", async () => {
+  it("a soft-deleted source goes with its last fork, not before: its id is free again, for a native create", async () => {
     expect((await stream('PUT', 'lc-soft-src')).statusCode).toBe(201);
-    expect((await stream('PUT', 'lc-soft-fork', { 'stream-forked-from': '/v1/stream/lc-soft-src' })).statusCode).toBe(201);
+    for (const fork of ['lc-soft-fork', 'lc-soft-fork-2']) {
+      expect((await stream('PUT', fork, { 'stream-forked-from': '/v1/stream/lc-soft-src' })).statusCode).toBe(201);
+    }
     expect((await stream('DELETE', 'lc-soft-src')).statusCode).toBe(204);
-    // Soft-deleted while the fork lives: the id is still held.
+    // Soft-deleted while a fork lives: the id is still held, and the stream face says it was deleted (410).
     expectProblem(await call(t.app, 'POST', '/v1/sessions', { id: 'lc-soft-src' }), 409, 'session_exists');
+    expect((await call(t.app, 'DELETE', '/v1/sessions/lc-soft-fork-2')).statusCode).toBe(204);
+    expectProblem(await call(t.app, 'POST', '/v1/sessions', { id: 'lc-soft-src' }), 409, 'session_exists');
+    expect((await stream('GET', 'lc-soft-src')).statusCode).toBe(410);
     expect((await call(t.app, 'DELETE', '/v1/sessions/lc-soft-fork')).statusCode).toBe(204);
     const created = await call(t.app, 'POST', '/v1/sessions', { id: 'lc-soft-src' });
     expect(created.statusCode, created.body).toBe(201);
