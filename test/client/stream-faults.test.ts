@@ -575,6 +575,25 @@ describe('the watchdog', () => {
     await sub.closed;
   });
 
+  it('a replay-only subscription cut before its marker resumes from its cursor and ends only after the marker: all the history, once', async () => {
+    const server = streamServer([
+      // Cut after two events: the server has not said the replay is done.
+      [event(1), event(2)],
+      [event(3), { event: 'session.activity', data: { status: 'idle', cursor: 3 } }],
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const seen: number[] = [];
+    const errors: SessionSyncError[] = [];
+    const sub = client.subscribe('replay-cut-1', { live: false }, { onEvent: (e) => seen.push(e.seq), onError: (e) => errors.push(e) });
+    await sub.closed;
+    expect(seen).toEqual([1, 2, 3]);
+    expect(errors).toEqual([]);
+    expect(server.requests.map((r) => [after(r), r.url.searchParams.get('live')])).toEqual([
+      ['0', 'false'],
+      ['2', 'false'],
+    ]);
+  });
+
   it('a replay-only subscription that has ended leaves no timer running (a script that replays and exits is not held up)', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const server = streamServer([[event(1), { event: 'session.activity', data: { status: 'idle', cursor: 1 } }]]);
