@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseRunning, nowMinusMs, nowPlusMs, sessionExpired, sessionExpiry } from '../../src/db/clock.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { until } from '../helpers/waits.js';
 
 // When a session expires (src/db/clock.ts), asked of Postgres's own clock: the sooner of a fixed expiry and an
 // idle window that writes and Durable Streams reads both move.
@@ -69,6 +70,22 @@ describe('a session reaches its expiry', () => {
              (select ${sessionExpired(pg)} from (select now() + interval '1 millisecond' as expires_at, now() as updated_at,
                 null::timestamptz as read_at, null::bigint as ttl_ms) as sessions) as ahead_by_a_millisecond`;
     expect(row).toEqual({ fixed: true, window: true, aheadByAMillisecond: false });
+  });
+});
+
+describe("a statement's clock", () => {
+  it("judges expiry when the row is read: a transaction begun before a session's expiry sees it expired after it", async () => {
+    await pg.begin(async (tx) => {
+      // The transaction's clock stops here; the session expires a moment after.
+      const expiresAt = (await tx<{ expiresAt: Date }[]>`select now() + interval '200 milliseconds' as expires_at`)[0]!.expiresAt;
+      // As a FOR UPDATE that waited for a writer that long would: the database's own clock passes the expiry.
+      await until(async () => (await tx<{ past: boolean }[]>`select clock_timestamp() > ${expiresAt} as past`)[0]!.past, 'the expiry');
+      const [row] = await tx<{ atStatement: boolean; atTransaction: boolean }[]>`
+        select ${sessionExpired(pg, 'statement')} as at_statement, ${sessionExpired(pg)} as at_transaction
+        from (select ${expiresAt}::timestamptz as expires_at, now() as updated_at, null::timestamptz as read_at,
+                     null::bigint as ttl_ms) as sessions`;
+      expect(row).toEqual({ atStatement: true, atTransaction: false });
+    });
   });
 });
 

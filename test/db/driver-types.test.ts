@@ -40,10 +40,12 @@ describe('values across the driver', () => {
 
   it('int8 comes back as a number, and JSON text is stored as sent, not as a JSON string', async () => {
     const text = '{"b":1,  "a":[2,3]}';
-    const [row] = await database.db<{ big: number; kept: string; parsed: unknown }[]>`
-      select ${9_007_199_254_740_991}::int8 as big, ${text}::json::text as kept, ${text}::json as parsed`;
+    const [row] = await database.db<{ big: number; kept: string; parsed: unknown; binary: unknown }[]>`
+      select ${9_007_199_254_740_991}::int8 as big, ${text}::json::text as kept, ${text}::json as parsed, ${text}::jsonb as binary`;
     expect(row!.big).toBe(9_007_199_254_740_991);
     expect(row!.kept).toBe(text);
     expect(row!.parsed).toEqual({ b: 1, a: [2, 3] });
+    // jsonb (a session's metadata, a retention policy) comes back parsed too, not as text.
+    expect(row!.binary).toEqual({ a: [2, 3], b: 1 });
   });
 });
