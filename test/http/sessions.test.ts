@@ -673,6 +673,8 @@ describe('what the session routes show of expired streams and to scoped tokens',
     });
     expect(put.statusCode, put.body).toBe(201);
     expectProblem(await call(scoped.app, 'GET', '/v1/sessions/expired-stream', undefined, bearer(admin)), 404, 'session_not_found');
+    // Nor is it there for live events: a publish to it is 404 too, not delivered to whoever still follows it.
+    expectProblem(await call(scoped.app, 'POST', '/v1/sessions/expired-stream/live', { type: 'note', data: {} }, bearer(admin)), 404, 'session_not_found');
     const [row] = await scoped.database.db`select count(*)::int as n from sessions where id = 'expired-stream'`;
     expect(row?.n).toBe(1);
   });
@@ -713,6 +715,22 @@ describe('GET /v1/sessions and soft-deleted streams', () => {
     expect(listed).toContain('soft-listed-fork');
     expect(listed).not.toContain('soft-listed');
     expectProblem(await call(t.app, 'GET', '/v1/sessions/soft-listed'), 404, 'session_not_found');
+  });
+
+  it('a Durable Stream deleted while forks of it live is gone from every native read and write: its events, state, an append, a PATCH, a live event', async () => {
+    const ds = (method: 'PUT' | 'DELETE', path: string, headers: Record<string, string> = {}) =>
+      t.app.inject({ method, url: `/v1/stream/${path}`, headers: { 'content-type': 'text/plain', ...headers } });
+    expect((await ds('PUT', 'soft-native')).statusCode).toBe(201);
+    expect((await ds('PUT', 'soft-native-fork', { 'stream-forked-from': '/v1/stream/soft-native' })).statusCode).toBe(201);
+    expect((await ds('DELETE', 'soft-native')).statusCode).toBe(204);
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/soft-native/events'), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/soft-native/state'), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/soft-native/events', { events: [{ type: 'note', data: {} }] }), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'PATCH', '/v1/sessions/soft-native', { metadata: { a: 1 } }), 404, 'session_not_found');
+    expectProblem(await call(t.app, 'POST', '/v1/sessions/soft-native/live', { type: 'note', data: {} }), 404, 'session_not_found');
+    // Nothing landed in the deleted stream: its fork still reads, and the id stays gone on the stream face.
+    expect((await call(t.app, 'GET', '/v1/sessions/soft-native-fork')).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/stream/soft-native' })).statusCode).toBe(410);
   });
 });
 
