@@ -221,3 +221,28 @@ describe('what open streams and the changes feed are told', () => {
     }
   });
 });
+
+describe('a session imported from an export', () => {
+  it('keeps the parent this server holds and its created_at, and takes the import as its last write (updated_at, the TTL window)', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-imp-parent' })).statusCode).toBe(201);
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-imp-child', parent_id: 'lc-imp-parent', ttl_ms: 3_600_000 })).statusCode).toBe(201);
+    expect((await call(t.app, 'POST', '/v1/sessions/lc-imp-child/events', { events: [{ type: 'note', data: {} }] })).statusCode).toBe(201);
+    // The original was last written half an hour ago: the copy's idle window starts at the import, not then.
+    await t.database.db`update sessions set created_at = now() - interval '2 hours', updated_at = now() - interval '30 minutes' where id = 'lc-imp-child'`;
+    const original = (await call(t.app, 'GET', '/v1/sessions/lc-imp-child')).json();
+    const file = await t.app.inject({ method: 'GET', url: '/v1/sessions/lc-imp-child/export' });
+    expect(file.statusCode).toBe(200);
+    const copy = await t.app.inject({
+      method: 'POST',
+      url: '/v1/sessions/import?id=lc-imp-copy',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: file.body,
+    });
+    expect(copy.statusCode, copy.body).toBe(201);
+    const read = (await call(t.app, 'GET', '/v1/sessions/lc-imp-copy')).json();
+    expect(read).toEqual(copy.json());
+    expect(read).toMatchObject({ parent_id: 'lc-imp-parent', created_at: original.created_at, last_seq: original.last_seq, ttl_ms: 3_600_000 });
+    expect(Date.parse(read.updated_at)).toBeGreaterThan(Date.parse(original.updated_at));
+    expect(Date.parse(read.expires_at)).toBeGreaterThan(Date.parse(original.expires_at));
+  });
+});
