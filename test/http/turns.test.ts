@@ -718,3 +718,47 @@ describe('a turn refused for its size names what is too large', () => {
     }
   });
 });
+
+describe('a turn_id, across sessions and copies', () => {
+  it('belongs to its session: the same turn_id on another session commits there, neither a replay nor a conflict', async () => {
+    const a = await newSession(null);
+    const b = await newSession(null);
+    const first = await turn(a, { turn_id: 'shared-id', events: [{ type: 'note', data: 'a' }] });
+    expect(first.statusCode, first.body).toBe(201);
+    const same = await turn(b, { turn_id: 'shared-id', events: [{ type: 'note', data: 'a' }] });
+    expect(same.statusCode, same.body).toBe(201);
+    expect(same.headers['idempotent-replayed']).toBeUndefined();
+    const other = await turn(b, { turn_id: 'shared-id-2', events: [{ type: 'note', data: 'b' }] });
+    expect(other.statusCode, other.body).toBe(201);
+    expect((await session(b)).usage.turns).toBe(2);
+    expect((await history(b)).filter((event) => event.type === 'turn.committed')).toHaveLength(2);
+  });
+
+  it('keeps its created_at in an imported copy: the copy exports the turn as the original did', async () => {
+    const id = await newSession(null);
+    expect((await turn(id, { turn_id: 'kept', events: [{ type: 'note', data: {} }] })).statusCode).toBe(201);
+    // Committed an hour before the export, so a copy stamping its import time differs.
+    await t.database.db`update turns set created_at = now() - interval '1 hour' where session_sid = (select sid from sessions where id = ${id})`;
+    const turnLines = async (sessionId: string) =>
+      (await t.app.inject({ method: 'GET', url: `/v1/sessions/${sessionId}/export` })).body
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .filter((line) => line.record === 'turn');
+    const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
+    const copy = await t.app.inject({
+      method: 'POST',
+      url: `/v1/sessions/import?id=${id}-copy`,
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: file.body,
+    });
+    expect(copy.statusCode, copy.body).toBe(201);
+    const original = await turnLines(id);
+    expect(original).toHaveLength(1);
+    expect(await turnLines(`${id}-copy`)).toEqual(original);
+    // And a retry of it on the copy replays the original's answer.
+    const again = await turn(`${id}-copy`, { turn_id: 'kept', events: [{ type: 'note', data: {} }] });
+    expect(again.statusCode, again.body).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+});
