@@ -262,3 +262,32 @@ describe('PUT /v1/sessions/{id}/state', () => {
     expectProblem(await put('missing', { base_version: 0, schema_version: 1, snapshot: {} }), 404, 'session_not_found');
   });
 });
+
+describe('stored snapshots in an imported copy', () => {
+  it('keep their created_at: the copy exports its snapshots as the original did', async () => {
+    const id = await session();
+    expect((await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } })).statusCode).toBe(200);
+    // Stored an hour before the export, so a copy stamping its import time differs.
+    await t.database.db`update state_snapshots set created_at = now() - interval '1 hour' where session_sid = (select sid from sessions where id = ${id})`;
+    const snapshotLines = async (sessionId: string) => {
+      const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${sessionId}/export` });
+      expect(file.statusCode).toBe(200);
+      return file.body
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .filter((line) => line.record === 'snapshot');
+    };
+    const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
+    const copy = await t.app.inject({
+      method: 'POST',
+      url: `/v1/sessions/import?id=${id}-copy`,
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: file.body,
+    });
+    expect(copy.statusCode, copy.body).toBe(201);
+    const original = await snapshotLines(id);
+    expect(original).toHaveLength(1);
+    expect(await snapshotLines(`${id}-copy`)).toEqual(original);
+  });
+});
