@@ -720,6 +720,14 @@ describe('a turn refused for its size names what is too large', () => {
 });
 
 describe('a turn_id, across sessions and copies', () => {
+  it('adds each usage total to what the turns before it reported: tokens in and out apart, cost_usd too', async () => {
+    const id = await newSession(null);
+    const usage = (input_tokens: number, output_tokens: number, cost_usd: number) => [{ model: 'm', input_tokens, output_tokens, cost_usd }];
+    expect((await turn(id, { turn_id: 'u1', usage: usage(3, 50, 0.25) })).statusCode).toBe(201);
+    expect((await turn(id, { turn_id: 'u2', usage: usage(7, 100, 0.5) })).statusCode).toBe(201);
+    expect((await session(id)).usage).toEqual({ input_tokens: 10, output_tokens: 150, cost_usd: 0.75, turns: 2 });
+  });
+
   it('belongs to its session: the same turn_id on another session commits there, neither a replay nor a conflict', async () => {
     const a = await newSession(null);
     const b = await newSession(null);
