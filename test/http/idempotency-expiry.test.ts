@@ -18,6 +18,38 @@ const age = (key: string, hours: number) =>
   t.database.db`update idempotency_keys set created_at = now() - make_interval(hours => ${hours}) where key = ${key}`;
 
 describe('Idempotency-Key lifetime', () => {
+  it('a key answers only for itself: another key on the same session is a new request, and one key expiring leaves the others their answers', async () => {
+    const id = `ttl-${++counter}`;
+    expect((await call(t.app, 'POST', '/v1/sessions', { id }, { 'idempotency-key': `k-create-${id}` })).statusCode).toBe(201);
+    const body = { events: [{ type: 'note', data: 1 }] };
+    expect((await append(id, body, `k-one-${id}`)).json()).toEqual({ first_seq: 1, last_seq: 1 });
+    expect((await append(id, body, `k-two-${id}`)).json()).toEqual({ first_seq: 2, last_seq: 2 });
+    await age(`k-one-${id}`, 25);
+    const rerun = await append(id, body, `k-one-${id}`);
+    expect(rerun.headers['idempotent-replayed']).toBeUndefined();
+    expect(rerun.json()).toEqual({ first_seq: 3, last_seq: 3 });
+    const replay = await append(id, body, `k-two-${id}`);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toEqual({ first_seq: 2, last_seq: 2 });
+    // The delete under a key of its own is carried out: not refused as the create's key reused.
+    const deleted = await call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, { 'idempotency-key': `k-delete-${id}` });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect(deleted.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('a session delete under a key past the TTL runs again: the recreated session is deleted, not answered with the old replay', async () => {
+    const id = `ttl-${++counter}`;
+    const remove = () => call(t.app, 'DELETE', `/v1/sessions/${id}`, undefined, { 'idempotency-key': `k-del-${id}` });
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    expect((await remove()).statusCode).toBe(204);
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    await age(`k-del-${id}`, 25);
+    const again = await remove();
+    expect(again.statusCode, again.body).toBe(204);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expectProblem(await call(t.app, 'GET', `/v1/sessions/${id}`), 404, 'session_not_found');
+  });
+
   it('a retry within the TTL replays; the same key after the TTL runs the request again', async () => {
     const id = await createSession(t, `ttl-${++counter}`);
     const body = { events: [{ type: 'note', data: 1 }] };
