@@ -191,6 +191,17 @@ describe('the lease history', () => {
 });
 
 describe('renew and release', () => {
+  it('a renewal with ttl_ms sets the ttl later renewals without one keep', async () => {
+    const id = await session();
+    const lease = (await claim(id, 'a', 60_000)).json();
+    const longer = await call(t.app, 'PUT', `/v1/sessions/${id}/lease`, { ttl_ms: 3_600_000 }, token(lease.token));
+    expect(longer.statusCode, longer.body).toBe(200);
+    const kept = await t.app.inject({ method: 'PUT', url: `/v1/sessions/${id}/lease`, headers: token(lease.token) });
+    expect(kept.statusCode, kept.body).toBe(200);
+    // An hour from the renewal, not the claim's minute.
+    expect(Date.parse(kept.json().expires_at)).toBeGreaterThan(Date.parse(lease.expires_at) + 30 * 60_000);
+  });
+
   it('renew moves the expiry with the current token; stale or missing tokens are refused', async () => {
     const id = await session();
     const lease = (await claim(id, 'a', 5_000)).json();
