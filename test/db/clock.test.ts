@@ -100,6 +100,13 @@ describe('a lease is running', () => {
     expect(await running(-1)).toBe(false);
     expect(await running(null)).toBe(false);
   });
+
+  it('not at the very instant of its expiry: a lease ends when its expiry comes, as a session does', async () => {
+    const [row] = await pg<{ atExpiry: boolean; aMillisecondBefore: boolean }[]>`
+      select ${leaseRunning(pg, pg`now()`)} as at_expiry,
+             ${leaseRunning(pg, pg`now() + interval '1 millisecond'`)} as a_millisecond_before`;
+    expect(row).toEqual({ atExpiry: false, aMillisecondBefore: true });
+  });
 });
 
 describe('a duration from now', () => {
