@@ -73,4 +73,16 @@ describe('the expiry sweep follows ttl_ms as it is now', () => {
       select expiry_check_at > now() + interval '5 minutes' as later from sessions where id = 'sched-busy'`;
     expect(busy!.later).toBe(true);
   });
+
+  it('a session found not expired is looked at next exactly when it could expire: its expires_at, not later', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'sched-next-look', ttl_ms: 600_000 })).statusCode).toBe(201);
+    // Due long ago, but written since: the sweep finds it alive.
+    await t.database.db`update sessions set expiry_check_at = now() - interval '1 hour' where id = 'sched-next-look'`;
+    await deleteExpiredSessions(t.database.db);
+    const session = (await call(t.app, 'GET', '/v1/sessions/sched-next-look')).json();
+    expect(session.expires_at).not.toBeNull();
+    // The next look is when the session would expire if nothing is written: a later look would leave it alive past its TTL.
+    const [row] = await t.database.db<{ nextLook: Date }[]>`select expiry_check_at as next_look from sessions where id = 'sched-next-look'`;
+    expect(row!.nextLook.toISOString()).toBe(new Date(session.expires_at).toISOString());
+  });
 });
