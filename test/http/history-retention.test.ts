@@ -277,6 +277,30 @@ describe('background trimming', () => {
     expect(await dueIn(allOld)).toEqual({ parked: false, dueAt: null });
   });
 
+  it('after an age-bound trim, looks again when the oldest kept event comes of age, not the newest', async () => {
+    const id = await session({ retention: { max_age_ms: 3_600_000 } });
+    await notes(id, 2);
+    await notes(id, 2); // a later write: events 3 and 4 are younger than event 2
+    await backdate(id, 1);
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    await sweeper.sweep(1000);
+    expect((await get(`/v1/sessions/${id}`)).history_start).toBe(1);
+    // Event 2 comes of age first: a look any later would keep it past its hour.
+    expect(await createdAt(id, 2, '0')).not.toBe(await createdAt(id, 4, '0'));
+    expect(await dueIn(id)).toEqual({ parked: false, dueAt: await createdAt(id, 2, '1 hour') });
+  });
+
+  it('a sweep of limited size takes the sessions due longest first, so later ones never starve them', async () => {
+    const longDue = await session({ retention: { max_events: 1 } });
+    const lately = await session({ retention: { max_events: 1 } });
+    for (const id of [longDue, lately]) await notes(id, 2);
+    await t.database.db`update sessions set trim_due_at = now() - interval '10 years' where id = ${longDue}`;
+    await t.database.db`update sessions set trim_due_at = now() - interval '1 minute' where id = ${lately}`;
+    await new RetentionSweeper(t.database.db, deps(), t.config.history).sweep(1);
+    expect((await get(`/v1/sessions/${longDue}`)).history_start).toBe(1);
+    expect((await get(`/v1/sessions/${lately}`)).history_start).toBe(0);
+  });
+
   it('after a look, a count bound waits for the next write, and a session no policy applies to is put aside for good', async () => {
     const counted = await session({ retention: { max_events: 2 } });
     const kept = await session({ retention: {} });
