@@ -5,6 +5,7 @@ import { createClient } from '../../client/src/index.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { open } from '../helpers/streams.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 let t: TestApp;
 let auth: TestApp;
@@ -438,5 +439,42 @@ describe('an export gives its transfer slot back however it ends', () => {
     expectProblem(await one.app.inject({ method: 'GET', url: '/v1/sessions/export-none/export' }), 404, 'session_not_found');
     const after = await one.app.inject({ method: 'GET', url: '/v1/sessions/export-slot/export' });
     expect(after.statusCode, `after a refused export: ${after.body}`).toBe(200);
+  });
+});
+
+// An export reads events in pages of at most 1 MiB of data, but an event may be larger (MAX_EVENT_BYTES up to
+// MAX_BODY_BYTES): such an event comes alone on its page, so the export moves past it and carries it whole.
+describe('an event larger than an export page', () => {
+  let big: TestApp;
+  beforeAll(async () => {
+    big = await createTestApp({ env: { MAX_BODY_BYTES: '4194304', MAX_EVENT_BYTES: '2097152', HISTORY_SWEEP_MS: '86400000' } });
+  });
+  afterAll(() => big.close());
+
+  it('is exported whole, with the events before and after it, and the copy reads the same', async () => {
+    const id = 'export-big-event';
+    expect((await call(big.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const large = 'x'.repeat(1_200_000);
+    for (const events of [[{ type: 'small', data: { n: 1 } }], [{ type: 'large', data: { large } }], [{ type: 'small', data: { n: 3 } }]]) {
+      const res = await call(big.app, 'POST', `/v1/sessions/${id}/events`, { events });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const file = await unlessStuck(exportOf(id, big), 'the export', 20_000);
+    const events = file
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((record) => record.record === 'event');
+    expect(events.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'small'],
+      [2, 'large'],
+      [3, 'small'],
+    ]);
+    expect(events[1].data.large).toBe(large);
+    expect((await importFile(file, '?id=export-big-event-copy', big)).statusCode).toBe(201);
+    // The large event comes alone on its page of GET .../events too.
+    const copy = (await call(big.app, 'GET', '/v1/sessions/export-big-event-copy/events?after=1')).json();
+    expect(copy.events.map((e: { seq: number; type: string }) => [e.seq, e.type])).toEqual([[2, 'large']]);
+    expect(copy.events[0].data.large).toBe(large);
   });
 });
