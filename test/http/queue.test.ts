@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/waits.js';
 import { metric } from '../helpers/metrics.js';
+import { exportFile, exportLines, type ExportLine } from '../helpers/export-file.js';
+import { uuidv7 } from 'uuidv7';
 
 let t: TestApp;
 let counter = 0;
@@ -583,6 +585,25 @@ describe('queued work and the execution lease', () => {
     expect(await batchIdsWith(id, 'claimed')).toEqual(ids.slice(0, 2));
   });
 
+  it("one session's lease ending never kills another session's claim: only the claims of the session written are judged", async () => {
+    const [first, second] = [await newSession(), await newSession()];
+    const [kept] = await enqueueAll(first, [['kept']]);
+    await enqueueAll(second, [['ended']]);
+    const a = await lease(first, 'worker-a');
+    const b = await lease(second, 'worker-b');
+    const claimA = (await claim(first, { max_batches: 1, ttl_ms: LONG_TTL }, tokenHeader(a.token))).json();
+    const claimB = (await claim(second, { max_batches: 1, ttl_ms: LONG_TTL }, tokenHeader(b.token))).json();
+
+    // The second session's lease ends, and a write there settles its dead claim.
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${second}/lease`, undefined, tokenHeader(b.token))).statusCode).toBe(204);
+    expectProblem(await act(second, claimB.claim_id, 'complete'), 409, 'claim_expired');
+
+    // The first session's claim lives on with its lease: it completes, and its session heard of no expiry.
+    expect((await act(first, claimA.claim_id, 'complete', undefined, tokenHeader(a.token))).statusCode).toBe(200);
+    expect(await batchIdsWith(first, 'completed')).toEqual([kept]);
+    expect((await queueEvents(first)).map((e) => e.type)).not.toContain('queue.expired');
+  });
+
   it('a claim dies when its lease expires and another worker takes the lease: 409 claim_expired with the new token', async () => {
     const id = await newSession();
     const ids = await enqueueAll(id, [['a'], ['b']]);
@@ -716,5 +737,41 @@ describe('queue.* events', () => {
     const after = await events(id);
     expect(after.length).toBe(before + 1);
     expect(after.at(-1).type).toBe('queue.completed');
+  });
+});
+
+describe('an imported copy of a session (POST /v1/sessions/import)', () => {
+  const importCopy = (lines: ExportLine[], id: string) =>
+    t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${id}`, headers: { 'content-type': 'application/x-ndjson' }, payload: exportFile(lines) });
+
+  it("keeps its batches' ids when the server holds none of them, and gives fresh ones beside the originals it copies", async () => {
+    const source = await newSession();
+    const ids = await enqueueAll(source, [['one'], ['two']]);
+    const lines = await exportLines(t, source);
+
+    // Beside the original: every id is held already, so each copy gets its own, in the same order.
+    const beside = `queue-import-${++counter}`;
+    expect((await importCopy(lines, beside)).statusCode).toBe(201);
+    const copied = (await list(beside)).batches;
+    expect(copied.map((b) => b.items)).toEqual([['one'], ['two']]);
+    for (const batch of copied) expect(ids).not.toContain(batch.batch_id);
+    expect((await list(source)).batches.map((b) => b.batch_id)).toEqual(ids);
+
+    // Ids the server holds nowhere are kept as the file has them.
+    const unheld = [uuidv7(), uuidv7()];
+    let n = 0;
+    const renamed = lines.map((line) => (line.record === 'queue_batch' ? { ...line, batch_id: unheld[n++] } : line));
+    const kept = `queue-import-${++counter}`;
+    expect((await importCopy(renamed, kept)).statusCode).toBe(201);
+    expect((await list(kept)).batches.map((b) => b.batch_id)).toEqual(unheld);
+  });
+
+  it("a cancelled batch's export says when it was cancelled: updated_at moves past created_at", async () => {
+    const id = await newSession();
+    const [batch] = await enqueueAll(id, [['a']]);
+    expect((await cancel(id, batch!)).statusCode).toBe(204);
+    const [line] = (await exportLines(t, id)).filter((l) => l.record === 'queue_batch');
+    expect(line).toMatchObject({ batch_id: batch, status: 'cancelled' });
+    expect(Date.parse(line!.updated_at)).toBeGreaterThan(Date.parse(line!.created_at));
   });
 });
