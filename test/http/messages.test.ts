@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { exportFile, exportLines, type ExportLine } from '../helpers/export-file.js';
+import { uuidv7 } from 'uuidv7';
 
 let t: TestApp;
 let counter = 0;
@@ -450,5 +452,39 @@ describe('first_user_message', () => {
     const straddling = await session();
     await append(straddling, [{ role: 'user', content: `${'a'.repeat(199)}😀tail` }]);
     expect(await shown(straddling)).toBe(`${'a'.repeat(199)}😀`);
+  });
+});
+
+describe('an imported copy of a session (POST /v1/sessions/import)', () => {
+  const importCopy = (lines: ExportLine[], id: string) =>
+    t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${id}`, headers: { 'content-type': 'application/x-ndjson' }, payload: exportFile(lines) });
+  const everything = async (id: string) => (await list(id, '?include_archived=true')).messages;
+
+  it('keeps the messages as they were, archived ones archived; ids the server holds get fresh ones, others are kept', async () => {
+    const source = await session();
+    expect((await append(source, [{ role: 'user', content: 'hi' }])).statusCode).toBe(201);
+    for (const content of ['v1', 'v2']) {
+      expect((await call(t.app, 'PUT', `/v1/sessions/${source}/messages/kinds/summary`, { role: 'system', content })).statusCode).toBe(200);
+    }
+    const original = await everything(source);
+    expect(original.map((m: any) => m.archived_at !== undefined)).toEqual([false, true, false]);
+    const lines = await exportLines(t, source);
+    const strip = (m: any) => ({ ...m, id: undefined });
+
+    // Beside the original: every id is held already, so each copy gets its own; all else is as it was.
+    const beside = `conv-import-${++counter}`;
+    expect((await importCopy(lines, beside)).statusCode).toBe(201);
+    const copied = await everything(beside);
+    expect(copied.map(strip)).toEqual(original.map(strip));
+    for (const message of copied) expect(original.map((m: any) => m.id)).not.toContain(message.id);
+    expect(await everything(source)).toEqual(original);
+
+    // Ids the server holds nowhere are kept as the file has them.
+    const unheld = original.map(() => uuidv7());
+    let n = 0;
+    const renamed = lines.map((line) => (line.record === 'message' ? { ...line, id: unheld[n++] } : line));
+    const kept = `conv-import-${++counter}`;
+    expect((await importCopy(renamed, kept)).statusCode).toBe(201);
+    expect((await everything(kept)).map((m: any) => m.id)).toEqual(unheld);
   });
 });
