@@ -294,6 +294,16 @@ describe('attachments', () => {
     expect(types).toEqual(['attachment.committed', 'turn.committed']);
   });
 
+  it("a turn cannot commit another session's attachment: 404 attachment_not_found, and the owner's stays uncommitted", async () => {
+    const [owner, other] = [await newSession(), await newSession()];
+    const { attachment_id: aid } = (await upload(owner, 'only the owner commits this')).json();
+    const res = await call(t.app, 'POST', `/v1/sessions/${other}/turns`, { turn_id: 'foreign-file', attachments: [aid] });
+    expectProblem(res, 404, 'attachment_not_found');
+    expect((await list(owner)).map((a) => a.committed)).toEqual([false]);
+    const types = (await call(t.app, 'GET', `/v1/sessions/${other}/events`)).json().events.map((e: any) => e.type);
+    expect(types).toEqual([]);
+  });
+
   it('the sweep deletes uncommitted attachments past the intent TTL, and only those', async () => {
     const id = await newSession();
     const kept = (await upload(id, 'kept')).json().attachment_id;
