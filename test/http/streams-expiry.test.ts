@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredSessions } from '../../src/history/expiry.js';
+import { slideOnAccess } from '../../src/streams/stream-expiry.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
@@ -147,6 +148,15 @@ describe('the sliding window', () => {
     expect(Date.now() - Date.parse(native.updated_at)).toBeGreaterThan(130_000);
     await age('x-reads', 16_000);
     expect(await status('HEAD', 'x-reads')).toBe(404);
+  });
+
+  it('an access that read the stream just before its expiry slides nothing after it: the stream stays expired', async () => {
+    await putTtl('x-late-slide', '60', 'data');
+    // What a read does after its head read found the stream alive, had the expiry come between the two.
+    const sid = (await t.database.db<{ sid: number }[]>`select sid from sessions where id = 'x-late-slide'`)[0]!.sid;
+    await age('x-late-slide', 61_000);
+    await slideOnAccess(t.database.db, { sid, expiry: { ttlMs: 60_000, expiresAt: null } });
+    expect(await status('HEAD', 'x-late-slide')).toBe(404);
   });
 
   it('a read within a tenth of the TTL (at most 1 s) of the last slide writes nothing: busy streams do not queue reads behind writes', async () => {
