@@ -203,6 +203,17 @@ describe('duplicates are 400 naming the line, never a 500', () => {
     });
   }
 
+  it('one key for a message, a queue batch and a turn is no repeat: each kind has keys of its own', async () => {
+    const lines = structuredClone(original);
+    const shared = lines[at(lines, is('message'))]?.id;
+    const batch = at(lines, is('queue_batch'));
+    lines[batch] = { ...lines[batch], batch_id: shared };
+    const turn = at(lines, is('turn'));
+    lines[turn] = { ...lines[turn], turn_id: shared, response: { ...(lines[turn]?.response as object), turn_id: shared } };
+    const imported = await importFile(lines, 'keys-per-kind');
+    expect(imported.statusCode, imported.body).toBe(201);
+  });
+
   it('the same, with the original gone (ids this server does not hold) and far apart in a long file', async () => {
     await ok('POST', '/v1/sessions', { id: 'long' });
     for (let i = 0; i < 6; i++) {
