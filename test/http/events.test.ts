@@ -390,6 +390,22 @@ describe('reading after trimmed history', () => {
   });
 });
 
+describe('every event after a cursor trimmed', () => {
+  it('is 410 cursor_expired naming history_start, not an empty page that skips them', async () => {
+    await createSession(t, 'events-all-trimmed');
+    const appended = await call(t.app, 'POST', '/v1/sessions/events-all-trimmed/events', { events: [1, 2, 3].map((n) => ({ type: 'n', data: n })) });
+    expect(appended.statusCode, appended.body).toBe(201);
+    const compacted = await call(t.app, 'POST', '/v1/sessions/events-all-trimmed/compact', { before_seq: 4 });
+    expect(compacted.statusCode, compacted.body).toBe(200);
+    const start = compacted.json().history_start as number;
+    expect(start).toBe(3);
+    // Nothing is kept after the cursor: the page read finds no event at all.
+    const problem = expectProblem(await call(t.app, 'GET', '/v1/sessions/events-all-trimmed/events?after=1'), 410, 'cursor_expired');
+    expect(problem.history_start).toBe(start);
+    expect((await events('events-all-trimmed', `?after=${start}`)).events).toEqual([]);
+  });
+});
+
 describe('a refused read gives back the memory it reserved', () => {
   it('after 404, 409 and 410 answers, a budget with room for one page still serves the next read', async () => {
     // One page's reservation (twice EVENTS_PAGE_BYTES: the rows and the answer) fits in ROWS_MEMORY_BYTES; two do not.
