@@ -5,6 +5,7 @@ import { call, createTestApp, type TestApp } from '../helpers/app.js';
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
 import { metric } from '../helpers/metrics.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 // Trimming under open streams: a stream either sends every event in order or
 // says `session.cursor_expired` and ends; it never skips one silently.
@@ -49,8 +50,9 @@ function pausedStream(path: string): Promise<{ resume: () => Promise<Frame[]> }>
 }
 
 describe('a trim while a stream replays', () => {
-  it('the stream sends a gapless prefix, then session.cursor_expired with the new start, and ends; reconnecting is 410', async () => {
-    const id = 'replaying';
+  // Trimmed to seq 99, or past every event: then the stream's next read finds no event after its cursor at all.
+  for (const [id, beforeSeq, historyStart] of [['replaying', 100, 99], ['replaying-all-trimmed', 121, 120]] as const) {
+  it(`the stream sends a gapless prefix, then session.cursor_expired with the new start, and ends; reconnecting is 410 (before_seq ${beforeSeq})`, async () => {
     await call(t.app, 'POST', '/v1/sessions', { id });
     // 120 events of 200 KB: far more than the socket buffers hold, so the replay is still running when the trim lands.
     const big = 'x'.repeat(200_000);
@@ -65,23 +67,25 @@ describe('a trim while a stream replays', () => {
     // trimmed before that read, the stream would rightly send no event at all.
     const rowsHeld = () => metric(t.app, 'session_sync_rows_memory_bytes');
     await expect.poll(rowsHeld, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
-    expect((await call(t.app, 'POST', `/v1/sessions/${id}/compact`, { before_seq: 100 })).json()).toEqual({ history_start: 99 });
-    const frames = await stream.resume();
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/compact`, { before_seq: beforeSeq })).json()).toEqual({ history_start: historyStart });
+    // A stream that missed the trim would wait for events that never come: named, not vitest's 30 s.
+    const frames = await unlessStuck(stream.resume(), 'the stream after the trim', 20_000);
 
     const durable = frames.filter((f) => f.id !== undefined).map((f) => Number(f.id));
     expect(durable.length).toBeGreaterThan(0);
-    expect(durable.length).toBeLessThan(99);
+    expect(durable.length).toBeLessThan(historyStart);
     expect(durable).toEqual(durable.map((_, i) => i + 1));
     expect(frames.at(-1)).toEqual({
       event: 'session.cursor_expired',
-      data: { cursor: durable.length, history_start: 99 },
+      data: { cursor: durable.length, history_start: historyStart },
     });
     const again = await fetch(`${t.baseUrl}/v1/sessions/${id}/stream`, {
       headers: { accept: 'text/event-stream', 'last-event-id': String(durable.length) },
     });
     expect(again.status).toBe(410);
-    expect(await again.json()).toMatchObject({ code: 'cursor_expired', history_start: 99 });
+    expect(await again.json()).toMatchObject({ code: 'cursor_expired', history_start: historyStart });
   });
+  }
 });
 
 const append = (id: string, n: number) =>
