@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetentionSweeper, trimSession } from '../../src/history/trim.js';
 import { StateCache } from '../../src/state/cache.js';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { exportFile, exportLines } from '../helpers/export-file.js';
 import { SseClient } from '../helpers/sse.js';
 
 let t: TestApp;
@@ -188,6 +189,25 @@ describe('background trimming', () => {
     const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
     expect(await sweeper.sweep(1000)).toBe(0);
     expect((await get(`/v1/sessions/${id}`)).history_start).toBe(4);
+  });
+
+  it('an imported copy is due for its policy at once, down to a copy of one event', async () => {
+    const id = await session({ retention: { max_age_ms: 3_600_000 } });
+    await notes(id, 1);
+    // Its one event was written two hours ago: the copy keeps that time.
+    await t.database.db`update events set created_at = now() - interval '2 hours' where session_sid = (select sid from sessions where id = ${id})`;
+    const file = exportFile(await exportLines(t, id));
+    const copy = `${id}-copy`;
+    const imported = await t.app.inject({
+      method: 'POST',
+      url: `/v1/sessions/import?id=${copy}`,
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: file,
+    });
+    expect(imported.statusCode, imported.body).toBe(201);
+    const sweeper = new RetentionSweeper(t.database.db, deps(), t.config.history);
+    while ((await sweeper.sweep(1000)) > 0);
+    expect((await get(`/v1/sessions/${copy}`)).history_start).toBe(1);
   });
 
   it('skips a session another transaction holds, and trims it on a later sweep', async () => {
