@@ -386,6 +386,17 @@ describe('paging inside a seq window', () => {
 });
 
 describe('replace by kind when several are active', () => {
+  it('names the archived seqs ascending as numbers, past 9 too, in the answer and in message.archived', async () => {
+    const id = await session();
+    await append(id, Array.from({ length: 11 }, (_, n) => ({ role: 'system', kind: 'note', content: `n${n + 1}` })));
+    const res = await call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/note`, { role: 'assistant', content: 'only' });
+    expect(res.statusCode, res.body).toBe(200);
+    const seqs = Array.from({ length: 11 }, (_, n) => n + 1);
+    expect(res.json().archived_seqs).toEqual(seqs);
+    const archived = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=message.archived`)).json().events;
+    expect(archived.map((e: { data: unknown }) => e.data)).toEqual([{ kind: 'note', seqs }]);
+  });
+
   it('archives every active message of the kind, names their seqs ascending, and counts them out', async () => {
     const id = await session();
     await append(id, [

@@ -148,6 +148,31 @@ describe('what a PATCH records and resets', () => {
   });
 });
 
+describe('a Durable Stream past its expiry, before any sweep', () => {
+  it('is 404 session_not_found to every native read, as GET by id is', async () => {
+    expect((await stream('PUT', 'lc-expired-reads')).statusCode).toBe(201);
+    await t.database.db`update sessions set expires_at = now() - interval '1 minute' where id = 'lc-expired-reads'`;
+    for (const path of ['', '/events', '/messages', '/state', '/attachments', '/queue', '/export']) {
+      expectProblem(await call(t.app, 'GET', `/v1/sessions/lc-expired-reads${path}`), 404, 'session_not_found');
+    }
+  });
+});
+
+describe('a chain of soft-deleted sources', () => {
+  it('goes whole with its last fork: every id up the chain is free again', async () => {
+    expect((await stream('PUT', 'lc-chain-0')).statusCode).toBe(201);
+    expect((await stream('PUT', 'lc-chain-1', { 'stream-forked-from': '/v1/stream/lc-chain-0' })).statusCode).toBe(201);
+    expect((await stream('PUT', 'lc-chain-2', { 'stream-forked-from': '/v1/stream/lc-chain-1' })).statusCode).toBe(201);
+    expect((await stream('DELETE', 'lc-chain-0')).statusCode).toBe(204);
+    expect((await stream('DELETE', 'lc-chain-1')).statusCode).toBe(204);
+    for (const id of ['lc-chain-0', 'lc-chain-1']) expect((await stream('GET', id)).statusCode, id).toBe(410);
+    expect((await call(t.app, 'DELETE', '/v1/sessions/lc-chain-2')).statusCode).toBe(204);
+    for (const id of ['lc-chain-0', 'lc-chain-1']) {
+      expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode, id).toBe(201);
+    }
+  });
+});
+
 describe('what a session picker reads', () => {
   it('first_user_message (cut to 200 characters) and message_count, on the read and in the list', async () => {
     expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-picker' })).statusCode).toBe(201);
@@ -163,6 +188,12 @@ describe('what a session picker reads', () => {
     expect(read).toMatchObject({ first_user_message: 'q'.repeat(200), message_count: 3 });
     const listed = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.find((s: { id: string }) => s.id === 'lc-picker');
     expect(listed).toMatchObject({ first_user_message: 'q'.repeat(200), message_count: 3 });
+    // Archived messages are not counted: a picker shows the conversation as it is now.
+    const trimmed = await call(t.app, 'POST', '/v1/sessions/lc-picker/messages/trim', { before_seq: 3 });
+    expect(trimmed.json()).toMatchObject({ trimmed: 2 });
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-picker')).json()).toMatchObject({ message_count: 1 });
+    const relisted = (await call(t.app, 'GET', '/v1/sessions?limit=1000')).json().sessions.find((s: { id: string }) => s.id === 'lc-picker');
+    expect(relisted).toMatchObject({ message_count: 1 });
   });
 
   it('a Durable Stream past its expiry is not listed, before any sweep, as GET by id answers 404; one not yet due is', async () => {
