@@ -5,6 +5,7 @@ import { decodeNotifications, WAKEUP_CHANNEL } from '../../src/wakeups/wakeups.j
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { type PgProxy, startListenDelayingProxy } from '../helpers/pg-proxy.js';
 import { append, eventually, ndjsonRequest, open, waitForMarker } from '../helpers/streams.js';
+import { unlessStuck } from '../helpers/waits.js';
 
 // A live event (or an activity) published on an instance reaches that
 // instance's own streams without going through Postgres, and exactly once when
@@ -270,5 +271,23 @@ describe('live signals on the instance that publishes them', () => {
       gate.failing = false;
     }
     expect((await live(publisher, id, 'token')).statusCode).toBe(202);
+  });
+
+  it('an NDJSON request whose NOTIFY failed is answered at its next lines, not read on to its end', async () => {
+    const id = 'live-local-notify-fails-midway';
+    await createSession(publisher, id);
+    gate.failing = true;
+    const { write, end, response } = ndjsonRequest(publisher.baseUrl, id);
+    try {
+      write(`${JSON.stringify({ type: 'lost_midway', data: 1 })}\n`);
+      await eventually(async () => sentLive('lost_midway').length, (n) => n === 1, 'the failing NOTIFY');
+      // The producer goes on sending; the body stays open. Lines after the lost one would leave a gap in the stream.
+      write(`${JSON.stringify({ type: 'after_loss', data: 2 })}\n`);
+      const res = await unlessStuck(response, 'the answer to a request whose NOTIFY failed');
+      expect(res.status).toBe(500);
+    } finally {
+      gate.failing = false;
+      end();
+    }
   });
 });
