@@ -37,3 +37,22 @@ export function exportFile(lines: ExportLine[], asIs = false): string {
   const fixed = (line: ExportLine) => (line.record === 'end' && !asIs ? { ...line, counts } : line);
   return lines.map((line) => JSON.stringify(fixed(line))).join('\n') + '\n';
 }
+
+/** Exports session `id` and imports the file as `copyId`, as it is: the import's answer (201 checked). */
+export async function importCopy(t: TestApp, id: string, copyId = `${id}-copy`): Promise<Record<string, any>> {
+  const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
+  expect(file.statusCode, file.body).toBe(200);
+  const copy = await t.app.inject({
+    method: 'POST',
+    url: `/v1/sessions/import?id=${encodeURIComponent(copyId)}`,
+    headers: { 'content-type': 'application/x-ndjson' },
+    payload: file.body,
+  });
+  expect(copy.statusCode, copy.body).toBe(201);
+  return copy.json() as Record<string, any>;
+}
+
+/** The records of one kind in session `id`'s export. */
+export async function exportRecords(t: TestApp, id: string, record: string): Promise<ExportLine[]> {
+  return (await exportLines(t, id)).filter((line) => line.record === record);
+}

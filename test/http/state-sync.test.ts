@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { exportRecords, importCopy } from '../helpers/export-file.js';
 
 let t: TestApp;
 let counter = 0;
@@ -269,25 +270,9 @@ describe('stored snapshots in an imported copy', () => {
     expect((await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } })).statusCode).toBe(200);
     // Stored an hour before the export, so a copy stamping its import time differs.
     await t.database.db`update state_snapshots set created_at = now() - interval '1 hour' where session_sid = (select sid from sessions where id = ${id})`;
-    const snapshotLines = async (sessionId: string) => {
-      const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${sessionId}/export` });
-      expect(file.statusCode).toBe(200);
-      return file.body
-        .trimEnd()
-        .split('\n')
-        .map((line) => JSON.parse(line))
-        .filter((line) => line.record === 'snapshot');
-    };
-    const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
-    const copy = await t.app.inject({
-      method: 'POST',
-      url: `/v1/sessions/import?id=${id}-copy`,
-      headers: { 'content-type': 'application/x-ndjson' },
-      payload: file.body,
-    });
-    expect(copy.statusCode, copy.body).toBe(201);
-    const original = await snapshotLines(id);
+    await importCopy(t, id);
+    const original = await exportRecords(t, id, 'snapshot');
     expect(original).toHaveLength(1);
-    expect(await snapshotLines(`${id}-copy`)).toEqual(original);
+    expect(await exportRecords(t, `${id}-copy`, 'snapshot')).toEqual(original);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { importCopy } from '../helpers/export-file.js';
 
 // Issue 24, defect 11: a session's usage totals stay within what the API
 // accepts (2^53-1 tokens, cost_usd alike), so its own export always imports.
@@ -17,16 +18,8 @@ const usage = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id
 const lastSeq = async (id: string) => (await call(t.app, 'GET', `/v1/sessions/${id}`)).json().last_seq;
 
 async function exportImports(id: string): Promise<void> {
-  const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
-  expect(file.statusCode).toBe(200);
-  const copy = await t.app.inject({
-    method: 'POST',
-    url: `/v1/sessions/import?id=${id}-copy`,
-    headers: { 'content-type': 'application/x-ndjson' },
-    payload: file.body,
-  });
-  expect(copy.statusCode, copy.body).toBe(201);
-  expect(copy.json().usage).toEqual(await usage(id));
+  const copy = await importCopy(t, id);
+  expect(copy.usage).toEqual(await usage(id));
 }
 
 describe('usage totals', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
+import { exportRecords, importCopy } from '../helpers/export-file.js';
 
 let t: TestApp;
 let counter = 0;
@@ -747,23 +748,10 @@ describe('a turn_id, across sessions and copies', () => {
     expect((await turn(id, { turn_id: 'kept', events: [{ type: 'note', data: {} }] })).statusCode).toBe(201);
     // Committed an hour before the export, so a copy stamping its import time differs.
     await t.database.db`update turns set created_at = now() - interval '1 hour' where session_sid = (select sid from sessions where id = ${id})`;
-    const turnLines = async (sessionId: string) =>
-      (await t.app.inject({ method: 'GET', url: `/v1/sessions/${sessionId}/export` })).body
-        .trimEnd()
-        .split('\n')
-        .map((line) => JSON.parse(line))
-        .filter((line) => line.record === 'turn');
-    const file = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}/export` });
-    const copy = await t.app.inject({
-      method: 'POST',
-      url: `/v1/sessions/import?id=${id}-copy`,
-      headers: { 'content-type': 'application/x-ndjson' },
-      payload: file.body,
-    });
-    expect(copy.statusCode, copy.body).toBe(201);
-    const original = await turnLines(id);
+    await importCopy(t, id);
+    const original = await exportRecords(t, id, 'turn');
     expect(original).toHaveLength(1);
-    expect(await turnLines(`${id}-copy`)).toEqual(original);
+    expect(await exportRecords(t, `${id}-copy`, 'turn')).toEqual(original);
     // And a retry of it on the copy replays the original's answer.
     const again = await turn(`${id}-copy`, { turn_id: 'kept', events: [{ type: 'note', data: {} }] });
     expect(again.statusCode, again.body).toBe(201);
