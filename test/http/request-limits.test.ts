@@ -53,6 +53,8 @@ describe('request timeouts and shutdown answers', () => {
       expect(answer.body).toMatchObject({ status: 408, code: 'request_timeout', limit_ms: 1000, instance: '/v1/sessions' });
       expect(answer.headers['access-control-allow-origin']).toBe(LISTED);
       expect(answer.headers['x-content-type-options']).toBe('nosniff');
+      // Its own headers too: the rest of the body is never read, so the connection cannot carry another request.
+      expect(answer.headers.connection).toBe('close');
       // The server is fine, and a stream (whose request is complete) is not cut by this timer.
       expect((await fetch(`${t.baseUrl}/healthz`)).status).toBe(200);
     } finally {
