@@ -8,6 +8,17 @@ describe('listing cursors', () => {
     expect(decodeCursor('m', encodeCursor('m', 'desc', 7), /^desc:(\d{1,16})$/)).toEqual(['7']);
   });
 
+  it('are safe in a URL as they are (letters, digits, - and _): appended unescaped to ?cursor=, they come back whole', () => {
+    for (const tag of ['s', 'm', 'att', 'qq']) {
+      for (let n = 0; n < 300; n++) {
+        const cursor = encodeCursor(tag, 'desc', n * 7919);
+        expect(cursor, `${tag} ${n}`).toMatch(/^[A-Za-z0-9_-]+$/);
+        const read = new URL(`http://server.test/v1/sessions?cursor=${cursor}`).searchParams.get('cursor') as string;
+        expect(decodeCursor(tag, read, /^desc:(\d{1,16})$/)).toEqual([String(n * 7919)]);
+      }
+    }
+  });
+
   it('are refused (400 naming cursor) when another listing made them, when their parts do not fit, or when they are not cursors', () => {
     const refused = (tag: string, cursor: string, shape: RegExp) => {
       try {
