@@ -7,7 +7,8 @@ import { mergeExamples } from '../helpers/patch-cases.js';
 describe('applyMergePatch (RFC 7396)', () => {
   // Every example of RFC 7396 Appendix A (the table the client's tests run too).
   it.each(mergeExamples)('%j + %j = %j', (target, patch, expected) => {
-    expect(applyMergePatch(target, patch)).toEqual(expected);
+    // A copy: the merge changes its target in place, and the examples are shared with the tests below.
+    expect(applyMergePatch(structuredClone(target), patch)).toEqual(expected);
   });
 
   it('keeps keys named constructor and prototype', () => {
@@ -57,6 +58,13 @@ describe('applyMergePatchToState (RFC 7396 for a json state)', () => {
     }
     throw new Error(`${JSON.stringify(patch)} merged into ${JSON.stringify(document)}`);
   };
+
+  // The state's own merge (sized, bounded) reads RFC 7396 as the plain one does: every Appendix A example, a null
+  // inside a new member included (a deletion, never a value).
+  it.each(mergeExamples)('on the state: %j + %j = %j', (target, patch, expected) => {
+    if (target === null || typeof target !== 'object' || Array.isArray(target)) return;
+    expect(merged(target, patch, NO_LIMITS)).toEqual(expected);
+  });
 
   it('keeps the measured size exact when members are removed, replaced and added', () => {
     expect(merged({ a: { x: 'long text here' }, b: [1, 2], c: 1 }, { a: null, b: 'short', d: { e: true } }, NO_LIMITS)).toEqual({ b: 'short', c: 1, d: { e: true } });
