@@ -486,6 +486,16 @@ describe('paths and headers at their bounds', () => {
     }
   });
 
+  it('a path under __ds/, which the protocol keeps for its control APIs (PROTOCOL 6), is 400 invalid_stream_path and creates nothing', async () => {
+    const t = await appWith({});
+    for (const path of ['__ds/x', '__ds/a/b']) {
+      const refused = expectProblem(await t.app.inject({ method: 'PUT', url: `/v1/stream/${path}`, headers: { 'content-type': 'text/plain' } }), 400, 'invalid_stream_path');
+      expect(refused.detail).toBe(`stream path ${JSON.stringify(path)} starts with __ds/, which the protocol reserves`);
+    }
+    // Only as the first segment: elsewhere it is a name like another.
+    expect((await t.app.inject({ method: 'PUT', url: '/v1/stream/team/__ds', headers: { 'content-type': 'text/plain' } })).statusCode).toBe(201);
+  });
+
   it('a malformed %-escape in a stream path (%zz, a cut UTF-8 sequence) is 400 invalid_stream_path naming the path, on a connection that stays open', async () => {
     const t = await appWith({});
     await put(t, 'bystander');
