@@ -43,7 +43,7 @@ export const OWN_TESTS: Record<string, string[]> = {
   sessions: ['http/sessions*', 'http/metadata-limit', 'http/parent-access', 'db/session-insert'],
   state: ['http/state-*', 'http/deltas', 'http/stale-versions', 'http/json-patch-suite', 'unit/json-patch*', 'unit/merge-patch', 'unit/state-cache', 'db/state-storage'],
   stream: ['http/stream-*', 'http/stream', 'unit/sse-*', 'unit/stream-*', 'unit/session-tails-watch', 'db/stream-side'],
-  streams: ['http/streams-*', 'unit/streams-*', 'conformance/durable-streams'],
+  streams: ['http/streams-*', 'unit/streams-*', 'unit/stream-paths', 'conformance/durable-streams'],
   turns: ['http/turns', 'http/turn-usage'],
   wakeups: ['http/wakeup-*', 'db/wakeup-publisher', 'unit/wakeups'],
   writes: ['http/write-*', 'http/group-commit', 'db/write-groups', 'unit/session-queue', 'unit/idempotency-scope'],
