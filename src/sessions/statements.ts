@@ -48,6 +48,11 @@ const recordNames = [...rowNames, sessions.metadata.name];
 const leaseActive = (pg: Sql) => leaseRunning(pg, pg`lease_expires_at`);
 /** `SessionRow.streamExpired` as a column expression of `sessions` (also read beside a stream's page, `readStreamPage`). */
 export const streamExpired = (pg: Sql) => pg`(stream_content_type is not null and ${sessionExpired(pg, 'statement')})`;
+/**
+ * The sessions a GET finds, as conditions of a `where`: neither deleted (a Durable Streams source deleted while its
+ * forks live stays as a row) nor a stream past its expiry that the sweep has not removed yet.
+ */
+const foundByGet = (pg: Sql) => pg`deleted_at is null and not ${streamExpired(pg)}`;
 const rowFields = (pg: Sql) => pg`${pg(rowNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired, now() as now`;
 const recordFields = (pg: Sql) => pg`${pg(recordNames)}, ${leaseActive(pg)} as lease_active, ${streamExpired(pg)} as stream_expired, now() as now`;
 
@@ -122,10 +127,9 @@ export async function listSessionRecords(
   // Each filter is there or not (eight statement texts at most), so each keeps the plan its indexes give it.
   return pg<SessionRecord[]>`
     select ${recordFields(pg)} from sessions
-    where deleted_at is null
+    where ${foundByGet(pg)}
       ${parentId === undefined ? pg`` : pg`and parent_id = ${parentId}`}
       ${beforeSid === undefined ? pg`` : pg`and sid < ${beforeSid}`}
-      and not ${streamExpired(pg)}
       ${
         readable === undefined
           ? pg``
@@ -185,13 +189,10 @@ export async function readSessionHeads(pg: Sql, ids: string[]): Promise<SessionH
   return row?.heads ?? [];
 }
 
-/**
- * Incarnation and head of each session named that a GET would find (live publishes read many at once:
- * `live/heads.ts`): not a Durable Streams source deleted while its forks live, nor a stream past its expiry.
- */
+/** Incarnation and head of each session named that a GET would find (live publishes read many at once: `live/heads.ts`). */
 export async function readLiveHeads(pg: Sql, ids: string[]): Promise<{ id: string; sid: number; lastSeq: number }[]> {
   return pg<{ id: string; sid: number; lastSeq: number }[]>`
-    select id, sid, last_seq from sessions where id = any(${ids}::text[]) and deleted_at is null and not ${streamExpired(pg)}`;
+    select id, sid, last_seq from sessions where id = any(${ids}::text[]) and ${foundByGet(pg)}`;
 }
 
 /** The head of a session by its internal key (a stream's incarnation), with where its kept history starts. */
