@@ -25,3 +25,14 @@ export async function copying(t: TestApp): Promise<void> {
     'the upload copying its bytes',
   );
 }
+
+/**
+ * An upload past the checks made before its first byte is stored: `bytes` (more than a chunk, so that one is
+ * stored) are sent and being copied in, and the rest of its body is the test's to send, finish or abandon.
+ */
+export async function copyingUpload(t: TestApp, id: string, bytes: Buffer) {
+  const upload = stalledUpload(t, id);
+  upload.send(bytes);
+  await copying(t);
+  return upload;
+}

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
-import { copying, stalledUpload } from '../helpers/uploads.js';
+import { copyingUpload, stalledUpload } from '../helpers/uploads.js';
 import { unlessStuck } from '../helpers/waits.js';
 
 const CHUNK = 1024;
@@ -114,9 +114,7 @@ describe('an upload whose session goes while its bytes come', () => {
     for (const recreated of [false, true]) {
       const id = await newSession();
       const before = await rows();
-      const upload = stalledUpload(t, id);
-      upload.send(randomBytes(CHUNK + 10));
-      await copying(t);
+      const upload = await copyingUpload(t, id, randomBytes(CHUNK + 10));
       // The session row is not locked while the bytes flow: the delete is not held up by the upload.
       expect((await unlessStuck(call(t.app, 'DELETE', `/v1/sessions/${id}`), 'the delete beside an upload')).statusCode).toBe(204);
       if (recreated) expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
@@ -134,9 +132,7 @@ describe('an upload whose session goes while its bytes come', () => {
 describe('uploads to one session', () => {
   it('do not wait for each other: one stored while another is still sending', async () => {
     const id = await newSession();
-    const slow = stalledUpload(t, id);
-    slow.send(randomBytes(CHUNK + 10));
-    await copying(t);
+    const slow = await copyingUpload(t, id, randomBytes(CHUNK + 10));
     const quick = Buffer.from('stored while the other upload is still sending');
     const stored = await unlessStuck(declared(id, quick), 'an upload beside one still sending');
     expect(stored.statusCode, stored.body).toBe(201);
@@ -334,10 +330,8 @@ describe('a new attachment is a write', () => {
 describe('the fence is checked again under the lock', () => {
   it('an upload still sending when a worker takes the lease is refused (409 lease_held) and stores nothing', async () => {
     const id = await newSession();
-    const upload = stalledUpload(t, id);
-    upload.send(randomBytes(CHUNK + 10));
     // Its bytes are being copied in: the upload is past its first fence check (no lease then).
-    await copying(t);
+    const upload = await copyingUpload(t, id, randomBytes(CHUNK + 10));
     expect((await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'other', ttl_ms: 600_000 })).statusCode).toBe(201);
     upload.send(randomBytes(10));
     upload.finish();

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
-import { copying, stalledUpload } from '../helpers/uploads.js';
+import { copyingUpload, stalledUpload } from '../helpers/uploads.js';
 import { until } from '../helpers/waits.js';
 
 // An upload is a transfer (docs/API.md "Transfers"): it holds one of MAX_TRANSFERS slots while its body comes,
@@ -39,9 +39,7 @@ describe('MAX_TRANSFERS', () => {
     const stored = randomBytes(3 * CHUNK);
     expect((await post(id, stored)).statusCode).toBe(201);
 
-    const first = stalledUpload(t, id);
-    first.send(randomBytes(CHUNK + 10));
-    await copying(t);
+    const first = await copyingUpload(t, id, randomBytes(CHUNK + 10));
     const busy = await post(id, randomBytes(100));
     expect(expectProblem(busy, 503, 'too_many_transfers')).toMatchObject({ limit: 1 });
     expect(busy.headers['retry-after']).toBe('1');
@@ -59,9 +57,7 @@ describe('MAX_TRANSFERS', () => {
   it('a client that goes away halfway leaves nothing stored, and its slot serves the next upload', async () => {
     const id = 'transfers-gone';
     expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
-    const gone = stalledUpload(t, id);
-    gone.send(randomBytes(2 * CHUNK + 10));
-    await copying(t);
+    const gone = await copyingUpload(t, id, randomBytes(2 * CHUNK + 10));
     gone.abandon();
     await nothingLeftOver(t);
     expect(await listed(id)).toEqual([]);
