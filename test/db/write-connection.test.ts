@@ -23,6 +23,8 @@ beforeAll(async () => {
   url = await createTestDatabase();
   admin = postgres(url, { max: 1, onnotice: () => {} });
   await admin`create table written (n int primary key)`;
+  // Checked only at COMMIT, as the attachments' reference to their session is: a COMMIT Postgres refuses.
+  await admin`create table written_once (n int unique deferrable initially deferred)`;
 });
 afterAll(async () => {
   await admin.end();
@@ -109,6 +111,25 @@ describe('a write connection', () => {
       expect(await rows()).toEqual([]);
     } finally {
       await database.close();
+    }
+  });
+
+  it('a COMMIT refused by a deferred constraint fails the transaction and leaves no connection behind', async () => {
+    const { database, connection } = writeConnectionTo(url, 'wc-commit-refused');
+    const open = async () =>
+      (await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'wc-commit-refused'`)[0]!.n;
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const refused = connection.begin(async (tx) => tx`insert into written_once (n) values (${attempt}), (${attempt})`);
+        await expect(refused).rejects.toMatchObject({ code: '23505' });
+      }
+      await connection.begin(async (tx) => tx`insert into written (n) values (${1})`);
+      expect(await rows()).toEqual([1]);
+      // Each refused COMMIT left its connection out of use: it is closed, not kept open beside the one that replaced it.
+      await expect.poll(open).toBe(1);
+    } finally {
+      await database.close();
+      await admin`truncate written, written_once`;
     }
   });
 
