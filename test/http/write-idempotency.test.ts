@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { metric } from '../helpers/metrics.js';
 
 // The write path's Idempotency-Key rules (src/writes/session-write.ts), from a retrying worker's side: a retry is
 // answered with what its first attempt did, whatever happened to the session's lease since; a key never outlives
@@ -98,6 +99,34 @@ describe('a retried write', () => {
     expect(again.statusCode, again.body).toBe(201);
     expect(again.headers['idempotent-replayed']).toBeUndefined();
     expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json().created_at).toBe(again.json().created_at);
+  });
+});
+
+describe('a write with an Idempotency-Key to a session locked elsewhere', () => {
+  it('waits past the group\'s lock wait, alone, and is answered (the server keeps serving); its key then replays it', async () => {
+    const id = 'widem-locked';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const write = () => call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 1 }] }, { 'idempotency-key': 'locked-once' });
+    const reruns = () => metric(t.app, 'session_sync_write_transactions_total{outcome="rerun"}', 0);
+    const rerunsBefore = await reruns();
+    let first!: ReturnType<typeof call>;
+    // Someone else (a long transaction, another instance) holds the session's row. The write's transaction gives
+    // up its lock wait (the group's bound, 100 ms) and the write runs again alone, waiting as long as it takes.
+    await t.database.db.begin(async (tx) => {
+      await tx`select 1 from sessions where id = ${id} for update`;
+      first = write();
+      await expect.poll(reruns, { timeout: 20_000 }).toBe(rerunsBefore + 1);
+      // Still served meanwhile.
+      expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).statusCode).toBe(200);
+    });
+    const answered = await first;
+    expect(answered.statusCode, answered.body).toBe(201);
+    const again = await write();
+    expect(again.statusCode, again.body).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(answered.json());
+    const history = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=step`)).json();
+    expect(history.events.map((event: { data: unknown }) => event.data)).toEqual([1]);
   });
 });
 
