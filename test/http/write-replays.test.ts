@@ -108,6 +108,25 @@ describe('a write to an expired Durable Stream', () => {
     expect((await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events).toEqual([]);
   });
 
+  it('a write retried with its Idempotency-Key after the stream expired is 404 too, not its first attempt\'s answer', async () => {
+    const id = 'wrep-expired-retry';
+    const made = await t.app.inject({ method: 'PUT', url: `/v1/stream/${id}`, headers: { 'content-type': 'text/plain', 'stream-ttl': '60' }, payload: 'x' });
+    expect(made.statusCode, made.body).toBe(201);
+    const first = await events(id, 1, 'before-expiry');
+    expect(first.statusCode, first.body).toBe(201);
+    // As if 61 s had passed since (Postgres's clock judges the stream's 60 s window).
+    await t.database.db`
+      update sessions set updated_at = updated_at - interval '61 seconds', read_at = read_at - interval '61 seconds',
+        expiry_check_at = expiry_check_at - interval '61 seconds'
+      where id = ${id}`;
+    // The worker never saw its answer and retries: the stream is gone, to this write as to every other.
+    const retried = await events(id, 1, 'before-expiry');
+    expectProblem(retried, 404, 'session_not_found');
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    const created = await call(t.app, 'POST', '/v1/sessions', { id });
+    expect(created.statusCode, created.body).toBe(201);
+  });
+
   it('the write that finds it expired deletes it: its open readers are told session.deleted {reason: "expired"} and end', async () => {
     const id = 'wrep-expired-read';
     const made = await t.app.inject({ method: 'PUT', url: `/v1/stream/${id}`, headers: { 'content-type': 'text/plain', 'stream-ttl': '60' }, payload: 'x' });
