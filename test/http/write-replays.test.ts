@@ -75,6 +75,25 @@ describe('a retried write', () => {
     expect(retried).toMatchObject({ code: 'claim_expired' });
   });
 
+  it('a refusal decided after the work committed keeps what the work did: an expired claim\'s batch is pending again', async () => {
+    const id = 'wrep-claim-expired';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['next'] })).statusCode).toBe(201);
+    const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 60_000 });
+    expect(claimed.statusCode).toBe(200);
+    const claimId = claimed.json().claim_id as string;
+    // As if the claim's 60 s had run out.
+    await t.database.db`update queue_claims set expires_at = now() - interval '1 second' where claim_id = ${claimId}`;
+    const complete = () => call(t.app, 'POST', `/v1/sessions/${id}/queue/claims/${claimId}/complete`, undefined, { 'idempotency-key': 'late' });
+    expectProblem(await complete(), 409, 'claim_expired');
+    // The refusal stands, and so does what the write found and did: the batch is pending again, said by queue.expired.
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}/queue?status=pending`)).json().batches).toHaveLength(1);
+    const types = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events.map((e: { type: string }) => e.type);
+    expect(types.filter((type: string) => type === 'queue.expired')).toHaveLength(1);
+    expectProblem(await complete(), 409, 'claim_expired');
+    expect(await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 60_000 }).then((r) => r.statusCode)).toBe(200);
+  });
+
   it('a delta whose first attempt committed is replayed, never a version_conflict; the key with another delta is 422 and changes nothing', async () => {
     const id = 'wrep-delta';
     expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
