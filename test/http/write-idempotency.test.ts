@@ -81,6 +81,29 @@ describe('a retried write', () => {
     expect(write.statusCode, write.body).toBe(201);
   });
 
+  it('a retried lease claim takes the token away from the first answer, and once that lease has ended (another worker holds the next) is 409 lease_lost', async () => {
+    const id = 'widem-claim-rotated';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const claim = () => call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 600_000 }, { 'idempotency-key': 'claim-rotated' });
+    const step = (token: string, data: number) => call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data }] }, { 'lease-token': token });
+    const first = await claim();
+    expect(first.statusCode).toBe(201);
+    const again = await claim();
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toMatchObject({ fencing_token: first.json().fencing_token, expires_at: first.json().expires_at });
+    // The first token stops working; the replayed one writes.
+    expectProblem(await step(first.json().token, 1), 409, 'lease_lost');
+    expect((await step(again.json().token, 2)).statusCode).toBe(201);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, { 'lease-token': again.json().token })).statusCode).toBeLessThan(300);
+    // The lease is over and another worker holds the next one: the old claim's key gets no token to it.
+    const other = await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'other', ttl_ms: 600_000 });
+    expect(other.statusCode).toBe(201);
+    expectProblem(await claim(), 409, 'lease_lost');
+    expect((await step(other.json().token, 3)).statusCode).toBe(201);
+    const history = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=step`)).json();
+    expect(history.events.map((event: { data: unknown }) => event.data)).toEqual([2, 3]);
+  });
+
   it('a create retried after its session was deleted and made again by someone else is 409 session_exists, not the old 201', async () => {
     const id = 'widem-create';
     const { create, first } = await createdThenDeleted(id, 'make-it');
