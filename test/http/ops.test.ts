@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/waits.js';
 import { killListenBackends } from '../helpers/db.js';
+import { mintToken } from '../../src/auth/tokens.js';
 
 let t: TestApp;
 
@@ -118,6 +119,24 @@ describe('GET /metrics', () => {
     expect(sample(text, 'session_sync_conflicts_total', { code: 'version_conflict' })).toBe(before + 1);
   });
 
+  it('counts a 409 of every write method, by code, and no refused read (operations.md: writes refused with a 409)', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'ops-conflicts-put' })).statusCode).toBe(201);
+    const first = await call(t.app, 'PUT', '/v1/sessions/ops-conflicts-put/state', { base_version: 0, schema_version: 1, snapshot: {} });
+    expect(first.statusCode, first.body).toBe(200);
+    const before = await metricsText();
+    const conflicts = (text: string, code: string) => sample(text, 'session_sync_conflicts_total', { code }) ?? 0;
+
+    // A snapshot PUT against a stale version: a write refused with a 409.
+    const stale = await call(t.app, 'PUT', '/v1/sessions/ops-conflicts-put/state', { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    expectProblem(stale, 409, 'version_conflict');
+    // A read refused with a 409 (a cursor above the head) is no write.
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/ops-conflicts-put/events?after=99'), 409, 'cursor_ahead');
+
+    const after = await metricsText();
+    expect(conflicts(after, 'version_conflict')).toBe(conflicts(before, 'version_conflict') + 1);
+    expect(conflicts(after, 'cursor_ahead')).toBe(conflicts(before, 'cursor_ahead'));
+  });
+
   it('counts the runs of each background sweep by outcome, and times them', async () => {
     // The expiry sweeps run every 500 ms: two runs of each are a second away.
     await until(async () => (sample(await metricsText(), 'session_sync_sweep_runs_total', { sweep: 'activity_expiry', outcome: 'ok' }) ?? 0) >= 2, 'two expiry sweeps');
@@ -126,6 +145,37 @@ describe('GET /metrics', () => {
     expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'claim_expiry', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'session_sync_sweep_runs_total', { sweep: 'activity_expiry', outcome: 'failed' })).toBeUndefined();
     expect(sample(text, 'session_sync_sweep_duration_seconds_count', { sweep: 'activity_expiry' })).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('with AUTH_SECRET set (API.md, Access: /healthz and /readyz are open; /metrics needs admin)', () => {
+  const SECRET = 'an-ops-test-secret-that-is-at-least-32-bytes';
+  let secured: TestApp;
+  beforeAll(async () => {
+    secured = await createTestApp({ env: { AUTH_SECRET: SECRET } });
+  });
+  afterAll(async () => {
+    await secured?.close();
+  });
+  const bearer = async (grants: { sessions: string[]; read?: boolean; write?: boolean; admin?: boolean }) => ({
+    authorization: `Bearer ${await mintToken(SECRET, { ...grants, ttlSeconds: 600 })}`,
+  });
+
+  it('the probes answer without a token', async () => {
+    expect((await call(secured.app, 'GET', '/healthz')).statusCode).toBe(200);
+    expect((await call(secured.app, 'GET', '/readyz')).statusCode).toBe(200);
+  });
+
+  it('/metrics is 401 without a token, 403 for a token that reads and writes every session but is not admin, 200 for admin', async () => {
+    const anonymous = await call(secured.app, 'GET', '/metrics');
+    expect(anonymous.statusCode).toBe(401);
+    expectProblem(anonymous, 401, 'unauthorized');
+    const notAdmin = await call(secured.app, 'GET', '/metrics', undefined, await bearer({ sessions: ['*'], read: true, write: true }));
+    expect(notAdmin.statusCode).toBe(403);
+    expectProblem(notAdmin, 403, 'forbidden');
+    const admin = await call(secured.app, 'GET', '/metrics', undefined, await bearer({ sessions: [], admin: true }));
+    expect(admin.statusCode).toBe(200);
+    expect(admin.body).toContain('session_sync_');
   });
 });
 
