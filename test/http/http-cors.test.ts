@@ -72,6 +72,31 @@ describe('the headers a page on a listed origin may send and read (docs/operatio
   });
 });
 
+describe('routes with CORS_ORIGINS set: the preflight answers every path, but routes no other method', () => {
+  it('an unknown path is still a 404 not_found, whatever the method, for a page and for any other client', async () => {
+    for (const [method, url] of [
+      ['GET', '/v1/no-such-route'],
+      ['POST', '/v2/sessions'],
+      ['DELETE', '/nothing/here'],
+    ] as const) {
+      for (const headers of [{}, { origin: LISTED }]) {
+        const res = await t.app.inject({ method, url, headers });
+        const problem = expectProblem(res, 404, 'not_found');
+        expect(res.headers.allow, `${method} ${url}`).toBeUndefined();
+        expect(problem.allowed, `${method} ${url}`).toBeUndefined();
+      }
+    }
+  });
+
+  it('a known path with a method it does not take is 405, and Allow names its routes, not OPTIONS', async () => {
+    const res = await t.app.inject({ method: 'PUT', url: '/v1/sessions/http-cors:1/events', headers: { origin: LISTED } });
+    const problem = expectProblem(res, 405, 'method_not_allowed');
+    expect(String(res.headers.allow).split(/,\s*/)).toEqual(['GET', 'HEAD', 'POST']);
+    expect(problem.allowed).toEqual(['GET', 'HEAD', 'POST']);
+    expect(res.headers['access-control-allow-origin']).toBe(LISTED);
+  });
+});
+
 describe('a refusal given before any route (a bad %-escape, an over-long parameter)', () => {
   const refused = [
     ['a bad %-escape', 'GET', '/v1/sessions/%zz'],
