@@ -185,6 +185,20 @@ describe('a handler whose client left before the shutdown', () => {
   }, 20_000);
 });
 
+describe('handlers that ended in a refusal', () => {
+  it('are not left counted as running: the close does not wait for them, and the log says nothing of them', async () => {
+    const log = logSink('warn');
+    const t = await createTestApp({ log });
+    // Each refused by its handler (a rejected promise), not by validation or a hook.
+    expect((await t.app.inject({ method: 'GET', url: '/v1/sessions/handlers-refused-none' })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/sessions/handlers-refused-none/events', payload: { events: [{ type: 'step', data: 1 }] } })).statusCode).toBe(404);
+    await createSession(t, 'handlers-refused-1');
+    expect((await t.app.inject({ method: 'POST', url: '/v1/sessions', payload: { id: 'handlers-refused-1' } })).statusCode).toBe(409);
+    await t.close();
+    expect(log.entries().map((entry) => entry.msg)).not.toContain('request handlers still running when the pool closes');
+  }, 20_000);
+});
+
 /** A request whose body never comes must not hold a socket, whatever the client does with its own half. */
 describe('a body that never arrives', () => {
   it('the 408 goes out and the server lets go of the socket, even for a client that keeps its half open', async () => {
