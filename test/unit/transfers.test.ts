@@ -136,6 +136,33 @@ describe('readerPacedBody', () => {
     expect(settled).toBe(1);
   });
 
+  it('never cuts a slow reader that keeps taking: idleMs bounds a stall, not the whole transfer', async () => {
+    const { lines, released } = exportLike(120);
+    const first = await lines.next();
+    let settled = 0;
+    const body = readerPacedBody(new FakeResponse().res, first.value as string, lines, 500, () => settled++);
+    let error: Error | undefined;
+    body.on('error', (e: Error) => (error = e));
+    let taken = '';
+    // Takes a line every 10 ms: its buffers stay full, it is never 500 ms without taking, and it takes over a second in all.
+    const reader = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _encoding, done) {
+        taken += chunk.toString();
+        setTimeout(done, 10);
+      },
+    });
+    const finished = once(reader, 'finish');
+    body.pipe(reader);
+    // Closed at its end, or when it is cut.
+    await once(body, 'close');
+    expect(error).toBeUndefined();
+    await finished;
+    expect(taken.split('\n').filter(Boolean)).toHaveLength(120);
+    expect(released()).toBe(true);
+    expect(settled).toBe(1);
+  });
+
   it('gives every line to a reader that keeps taking, then settles', async () => {
     const { lines, released } = exportLike(200);
     const first = await lines.next();
