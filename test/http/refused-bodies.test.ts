@@ -11,7 +11,7 @@ import { freePort } from '../../src/db/embedded.js';
 import { DRAIN_IDLE_MS, DRAIN_MAX_BYTES } from '../../src/http/unread-body.js';
 import { createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js';
-import { unlessStuck } from '../helpers/waits.js';
+import { unlessStuck, until } from '../helpers/waits.js';
 
 /**
  * A body over its limit is refused with a 413 problem that every client can
@@ -346,6 +346,30 @@ describe.each([
       expect(Date.now() - started).toBeGreaterThanOrEqual(DRAIN_IDLE_MS - 50);
       expect(c.answer()).toMatch(/^HTTP\/1\.1 413 /);
       expect(c.answer()).toMatch(/\r\nconnection: close\r\n/i);
+    }, 20_000);
+
+    it(`a client that keeps sending, never ${DRAIN_IDLE_MS} ms apart but for longer than that in all, is read to the end: its answer keeps the connection open`, async () => {
+      const c = await open();
+      // An upload past MAX_ATTACHMENT_BYTES (a refusal that leaves the connection open once the body is read).
+      c.socket.write(
+        `POST /v1/sessions/${sessionId}/attachments HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${2 * LIMIT}\r\n\r\n`,
+      );
+      c.socket.write(Buffer.alloc(LIMIT + 1024, 'a'));
+      // The rest in 8 pieces, one every quarter of the idle bound: 2 idle bounds in all.
+      const rest = LIMIT - 1024;
+      const piece = Math.ceil(rest / 8);
+      for (let at = 0; at < rest; at += piece) {
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_IDLE_MS / 4));
+        c.socket.write(Buffer.alloc(Math.min(piece, rest - at), 'a'));
+      }
+      await until(() => /\r\n\r\n\{.*\}$/s.test(c.answer()), 'the answer to the refused body');
+      expect(c.answer()).toMatch(/^HTTP\/1\.1 413 /);
+      expect(c.answer()).not.toMatch(/\r\nconnection: close\r\n/i);
+      // The connection is fit for the next request.
+      c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => (c.answer().match(/HTTP\/1\.1 /g) ?? []).length === 2, 'the answer to the next request');
+      expect(c.answer()).toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
+      c.socket.destroy();
     }, 20_000);
 
     it(`a body declared past ${DRAIN_MAX_BYTES} bytes is answered at once, and the connection closed`, async () => {
