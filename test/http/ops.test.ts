@@ -295,6 +295,35 @@ describe('validation messages', () => {
       expect(problem.detail).not.toMatch(/pattern|\^|\$/);
     }
   });
+
+  it('name the values an enumeration takes', async () => {
+    const problem = expectProblem(await call(t.app, 'POST', '/v1/sessions', { id: 'ops-enum-words', encoding: 'xml' }), 400, 'invalid_request');
+    expect(problem.errors).toEqual([{ in: 'body', field: '/encoding', message: 'must be one of "json", "binary"' }]);
+    expect(problem.detail).toBe('body field encoding must be one of "json", "binary"');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/ops-enum-words'), 404, 'session_not_found');
+  });
+
+  it('say where the offending value is: a header, a query parameter', async () => {
+    const header = expectProblem(
+      await call(t.app, 'POST', '/v1/sessions', { id: 'ops-where-header' }, { 'idempotency-key': 'has a space' }),
+      400,
+      'invalid_request',
+    );
+    expect(header.errors).toEqual([{ in: 'headers', field: '/idempotency-key', message: 'must be 1-255 visible ASCII characters (no spaces)' }]);
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/ops-where-header'), 404, 'session_not_found');
+    const query = expectProblem(await call(t.app, 'GET', '/v1/sessions?limit=0'), 400, 'invalid_request');
+    expect(query.errors).toEqual([expect.objectContaining({ in: 'querystring', field: '/limit' })]);
+  });
+});
+
+describe('a body in another media type', () => {
+  it('is 415 unsupported_media_type on a JSON route, and nothing is stored', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/sessions', headers: { 'content-type': 'text/plain' }, payload: '{"id":"ops-415"}' });
+    expectProblem(res, 415, 'unsupported_media_type');
+    const form = await t.app.inject({ method: 'POST', url: '/v1/sessions', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'id=ops-415' });
+    expectProblem(form, 415, 'unsupported_media_type');
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/ops-415'), 404, 'session_not_found');
+  });
 });
 
 describe('body size limit', () => {
