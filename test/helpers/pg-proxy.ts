@@ -38,6 +38,14 @@ async function startPgProxy(
   };
 }
 
+/** A proxy that passes everything; its `close()` cuts the database off (every connection, and every new one refused). */
+export function startPassThroughProxy(target: { host: string; port: number }): Promise<PgProxy> {
+  return startPgProxy(target, (client, upstream) => {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+}
+
 /**
  * A proxy that passes every protocol message except NotificationResponse
  * ('A'). That is what a client sees behind a pooler in transaction mode:

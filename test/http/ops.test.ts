@@ -1,8 +1,9 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/waits.js';
-import { killListenBackends } from '../helpers/db.js';
+import { createTestDatabase, killListenBackends } from '../helpers/db.js';
+import { startPassThroughProxy } from '../helpers/pg-proxy.js';
 import { mintToken } from '../../src/auth/tokens.js';
 
 let t: TestApp;
@@ -76,6 +77,34 @@ describe('GET /readyz', () => {
       await own.close();
     }
   });
+});
+
+describe('a database that cannot be reached', () => {
+  it('a request is 503 database_unavailable with Retry-After: 1, and /readyz is 503 not_ready naming the database', async () => {
+    const direct = new URL(await createTestDatabase());
+    const proxy = await startPassThroughProxy({ host: direct.hostname, port: Number(direct.port) });
+    const proxied = new URL(direct);
+    proxied.port = String(proxy.port);
+    const cut = await createTestApp({ databaseUrl: proxied.toString() });
+    try {
+      await createSession(cut, 'ops-unreachable');
+      await proxy.close();
+      for (const [method, url, body] of [
+        ['GET', '/v1/sessions/ops-unreachable', undefined],
+        ['POST', '/v1/sessions/ops-unreachable/events', { events: [{ type: 'step', data: 1 }] }],
+      ] as const) {
+        const refused = await call(cut.app, method, url, body);
+        expect(refused.statusCode, `${method} ${url}: ${refused.body}`).toBe(503);
+        expectProblem(refused, 503, 'database_unavailable');
+        expect(refused.headers['retry-after']).toBe('1');
+      }
+      const ready = await call(cut.app, 'GET', '/readyz');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toEqual({ status: 'not_ready', reason: expect.stringMatching(/^database: /) });
+    } finally {
+      await cut.close();
+    }
+  }, 20_000);
 });
 
 describe('GET /metrics', () => {
