@@ -224,6 +224,11 @@ export function registerErrorHandlers(app: FastifyInstance, metrics: Metrics): v
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     // The detail can quote the request (a JSON parse error quotes the body): the client has it, the log gets the code.
     else request.log.debug({ status: problem.status, code: problem.code }, 'request refused');
+    // fastify closes the connection after any refusal of its body parser (a 413 over MAX_BODY_BYTES, JSON that does
+    // not parse), as the client may still be sending. The rest of the body is read before the answer goes
+    // (unread-body.ts), which says Connection: close only when it could not be: read to its end, the connection is
+    // fit for the next request (docs/API.md). fastify's is the only `connection` header set before this handler.
+    reply.removeHeader('connection');
     return replyWithProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -256,6 +256,18 @@ describe.each([
         status: 400,
       },
       {
+        name: 'JSON: past MAX_BODY_BYTES',
+        head: () => `PUT /v1/sessions/${sessionId}/state HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`,
+        body: () => JSON.stringify({ base_version: 0, schema_version: 1, snapshot: { pad: 'p'.repeat(2 * LIMIT) } }),
+        status: 413,
+      },
+      {
+        name: 'JSON: not JSON',
+        head: () => `PUT /v1/sessions/${sessionId}/state HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`,
+        body: () => '{"base_version": 0, "snapshot": ',
+        status: 400,
+      },
+      {
         name: 'upload: past MAX_ATTACHMENT_BYTES',
         head: () => `POST /v1/sessions/${sessionId}/attachments HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n`,
         body: () => 'b'.repeat(LIMIT + 512 * 1024),
