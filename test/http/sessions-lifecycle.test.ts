@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { importCopy } from '../helpers/export-file.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
 
@@ -120,6 +121,21 @@ describe('expiry by ttl_ms, with the sweep running', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('a ttl_ms given by PATCH to a session created without one expires it once idle that long', async () => {
+    expect((await call(swept.app, 'POST', '/v1/sessions', { id: 'lc-patched-ttl' })).statusCode).toBe(201);
+    const patched = await call(swept.app, 'PATCH', '/v1/sessions/lc-patched-ttl', { ttl_ms: 1000 });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(patched.json()).toMatchObject({ ttl_ms: 1000, expires_at: expect.any(String) });
+    await until(async () => (await call(swept.app, 'GET', '/v1/sessions/lc-patched-ttl')).statusCode === 404, 'the sweep to delete the idle session');
+  });
+
+  it('an imported copy with ttl_ms expires once idle that long after the import, never written again', async () => {
+    expect((await call(swept.app, 'POST', '/v1/sessions', { id: 'lc-imp-idle', ttl_ms: 1000 })).statusCode).toBe(201);
+    expect((await call(swept.app, 'POST', '/v1/sessions/lc-imp-idle/events', { events: [{ type: 'note', data: {} }] })).statusCode).toBe(201);
+    expect(await importCopy(swept, 'lc-imp-idle', 'lc-imp-idle-copy')).toMatchObject({ ttl_ms: 1000, expires_at: expect.any(String) });
+    await until(async () => (await call(swept.app, 'GET', '/v1/sessions/lc-imp-idle-copy')).statusCode === 404, 'the sweep to delete the idle copy');
   });
 });
 
@@ -253,7 +269,94 @@ describe('what open streams and the changes feed are told', () => {
   });
 });
 
+describe('what open streams and the changes feed are told, beyond create and delete', () => {
+  beforeAll(async () => {
+    // The block above may have made it listen already.
+    if (!t.baseUrl) await t.listen();
+  });
+
+  it("the changes feed's hint names the session's head: its last_seq and its state version, as GET shows them", async () => {
+    const changes = await SseClient.open(`${t.baseUrl}/v1/changes`);
+    try {
+      await changes.waitFor(() => changes.ofType('sweep_required').length > 0, 'sweep_required');
+      expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-hinted' })).statusCode).toBe(201);
+      const events = await call(t.app, 'POST', '/v1/sessions/lc-hinted/events', { events: [{ type: 'note', data: 1 }, { type: 'note', data: 2 }] });
+      expect(events.statusCode, events.body).toBe(201);
+      const put = await call(t.app, 'PUT', '/v1/sessions/lc-hinted/state', { base_version: 0, schema_version: 1, snapshot: {} });
+      expect(put.json()).toEqual({ version: 1, seq: 3 });
+      const hints = () => changes.ofType('session.changed').filter((m) => m.json?.session_id === 'lc-hinted');
+      await changes.waitFor(() => hints().some((m) => m.json.last_seq === 3), 'the hint for the state write');
+      expect(hints().find((m) => m.json.last_seq === 3)?.json).toEqual({ session_id: 'lc-hinted', last_seq: 3, version: 1 });
+      expect((await call(t.app, 'GET', '/v1/sessions/lc-hinted')).json()).toMatchObject({ last_seq: 3, version: 1 });
+    } finally {
+      await changes.close();
+    }
+  });
+
+  it('a Durable Stream deleted while a fork of it lives ends its open native stream with session.deleted', async () => {
+    expect((await stream('PUT', 'lc-soft-live')).statusCode).toBe(201);
+    expect((await stream('PUT', 'lc-soft-live-fork', { 'stream-forked-from': '/v1/stream/lc-soft-live' })).statusCode).toBe(201);
+    const client = await SseClient.open(`${t.baseUrl}/v1/sessions/lc-soft-live/stream`);
+    try {
+      await client.waitFor(() => client.messages.length > 0, 'the stream to open');
+      expect((await stream('DELETE', 'lc-soft-live')).statusCode).toBe(204);
+      // Soft-deleted (its fork still holds it), yet gone for every reader.
+      expect((await stream('GET', 'lc-soft-live')).statusCode).toBe(410);
+      await client.waitForEnd();
+      expect(client.ofType('session.deleted').map((m) => m.json)).toEqual([{ session_id: 'lc-soft-live' }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('what a fork shows', () => {
+  it('forked_from names the source and the version, on the answer, the read and in the list', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-fork-src' })).statusCode).toBe(201);
+    expect((await call(t.app, 'PUT', '/v1/sessions/lc-fork-src/state', { base_version: 0, schema_version: 1, snapshot: { a: 1 } })).statusCode).toBe(200);
+    expect((await call(t.app, 'POST', '/v1/sessions/lc-fork-src/deltas', { base_version: 1, merge_patch: { b: 2 } })).statusCode).toBe(200);
+    const fork = await call(t.app, 'POST', '/v1/sessions/lc-fork-src/fork', { id: 'lc-fork', at_version: 1 });
+    expect(fork.statusCode, fork.body).toBe(201);
+    const forkedFrom = { session_id: 'lc-fork-src', version: 1 };
+    expect(fork.json()).toMatchObject({ id: 'lc-fork', parent_id: 'lc-fork-src', forked_from: forkedFrom });
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-fork')).json().forked_from).toEqual(forkedFrom);
+    const listed = (await call(t.app, 'GET', '/v1/sessions?parent_id=lc-fork-src')).json().sessions;
+    expect(listed.map((s: { id: string; forked_from: unknown }) => [s.id, s.forked_from])).toEqual([['lc-fork', forkedFrom]]);
+    // A session made by POST /v1/sessions was forked from nothing.
+    expect((await call(t.app, 'GET', '/v1/sessions/lc-fork-src')).json().forked_from).toBeNull();
+  });
+});
+
 describe('a session imported from an export', () => {
+  it('carries the counters a picker shows: usage, message_count and first_user_message, each under its own name', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-imp-counted' })).statusCode).toBe(201);
+    const turn = await call(t.app, 'POST', '/v1/sessions/lc-imp-counted/turns', {
+      turn_id: 'lc-imp-counted-1',
+      usage: [{ model: 'm', input_tokens: 3, output_tokens: 50, cost_usd: 0.25 }],
+    });
+    expect(turn.statusCode, turn.body).toBe(201);
+    const posted = await call(t.app, 'POST', '/v1/sessions/lc-imp-counted/messages', {
+      messages: [
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: 'an answer' },
+      ],
+    });
+    expect(posted.statusCode, posted.body).toBe(201);
+    const original = (await call(t.app, 'GET', '/v1/sessions/lc-imp-counted')).json();
+    expect(original).toMatchObject({
+      usage: { input_tokens: 3, output_tokens: 50, cost_usd: 0.25, turns: 1 },
+      message_count: 2,
+      first_user_message: 'first question',
+    });
+    await importCopy(t, 'lc-imp-counted', 'lc-imp-counted-copy');
+    const copy = (await call(t.app, 'GET', '/v1/sessions/lc-imp-counted-copy')).json();
+    expect({ usage: copy.usage, message_count: copy.message_count, first_user_message: copy.first_user_message }).toEqual({
+      usage: original.usage,
+      message_count: original.message_count,
+      first_user_message: original.first_user_message,
+    });
+  });
+
   it('keeps the parent this server holds and its created_at, and takes the import as its last write (updated_at, the TTL window)', async () => {
     expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-imp-parent' })).statusCode).toBe(201);
     expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-imp-child', parent_id: 'lc-imp-parent', ttl_ms: 3_600_000 })).statusCode).toBe(201);
