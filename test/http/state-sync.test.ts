@@ -112,6 +112,19 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect((await state(id, '?have=3')).json()).toMatchObject({ mode: 'catch_up', version: 53 });
   });
 
+  it('answers snapshot, never a catch_up with a gap, when a delta after have is no longer kept', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { n: 1 } });
+    for (let v = 1; v <= 3; v++) expect((await delta(id, { base_version: v, merge_patch: { [`k${v}`]: v } })).statusCode).toBe(200);
+    // Seq 1 is the snapshot, seqs 2 to 4 the deltas making versions 2 to 4: the delta that made version 2 goes.
+    const compacted = await call(t.app, 'POST', `/v1/sessions/${id}/compact`, { before_seq: 3 });
+    expect(compacted.json()).toEqual({ history_start: 2 });
+    const head = { n: 1, k1: 1, k2: 2, k3: 3 };
+    expect((await state(id, '?have=1')).json()).toMatchObject({ mode: 'snapshot', version: 4, snapshot_version: 4, snapshot: head, deltas: [] });
+    // A worker past the gap still catches up from the deltas kept.
+    expect((await state(id, '?have=2')).json()).toMatchObject({ mode: 'catch_up', version: 4, deltas: [{ version: 3 }, { version: 4 }] });
+  });
+
   it('409 version_ahead when have is beyond the head', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
@@ -221,6 +234,17 @@ describe('binary state', () => {
       snapshot_base64: b64('v3'),
       deltas: [{ version: 4, delta_base64: b64('d4') }],
     });
+  });
+
+  it('catches a binary worker up however far behind: STATE_CATCHUP_MAX_DELTAS bounds only json catch-up', async () => {
+    const id = await session('binary');
+    await put(id, { base_version: 0, schema_version: 1, snapshot_base64: b64('base') });
+    // 51 deltas: one more than the limit this app runs with.
+    for (let v = 1; v <= 51; v++) expect((await delta(id, { base_version: v, delta_base64: b64(`d${v + 1}`) })).statusCode).toBe(200);
+    const answer = (await state(id, '?have=1')).json();
+    expect(answer).toMatchObject({ mode: 'catch_up', version: 52, schema_version: 1 });
+    expect(answer.snapshot_base64).toBeUndefined();
+    expect(answer.deltas).toEqual(Array.from({ length: 51 }, (_, i) => ({ version: i + 2, delta_base64: b64(`d${i + 2}`) })));
   });
 
   it('refuses json bodies on binary sessions and invalid base64', async () => {
