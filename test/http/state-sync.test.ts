@@ -125,6 +125,20 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect((await state(id, '?have=2')).json()).toMatchObject({ mode: 'catch_up', version: 4, deltas: [{ version: 3 }, { version: 4 }] });
   });
 
+  it("every mode's seq is that of the state event that made the version, not the session's last seq", async () => {
+    const id = await session();
+    const note = async () => expect((await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: {} }] })).statusCode).toBe(201);
+    expect((await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } })).json()).toEqual({ version: 1, seq: 1 });
+    await note();
+    expect((await delta(id, { base_version: 1, merge_patch: { b: 2 } })).json()).toEqual({ version: 2, seq: 3 });
+    await note();
+    await note();
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).json()).toMatchObject({ version: 2, last_seq: 5 });
+    expect((await state(id)).json()).toMatchObject({ mode: 'snapshot', version: 2, seq: 3 });
+    expect((await state(id, '?have=1')).json()).toMatchObject({ mode: 'catch_up', version: 2, seq: 3 });
+    expect((await state(id, '?have=2')).json()).toEqual({ mode: 'resume', version: 2, seq: 3 });
+  });
+
   it('409 version_ahead when have is beyond the head', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
