@@ -139,6 +139,28 @@ describe('GET /v1/sessions/{id}/state: the worker handshake', () => {
     expect((await state(id, '?have=2')).json()).toEqual({ mode: 'resume', version: 2, seq: 3 });
   });
 
+  it('?at_version answers the state as of that version in snapshot mode: 0 is the empty state, never the head', async () => {
+    const id = await session();
+    await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } });
+    await delta(id, { base_version: 1, merge_patch: { b: 2 } });
+    await delta(id, { base_version: 2, merge_patch: { c: 3 } });
+    expect((await state(id, '?at_version=0')).json()).toEqual({ mode: 'new', version: 0, seq: 0 });
+    expect((await state(id, '?at_version=2')).json()).toEqual({
+      mode: 'snapshot',
+      version: 2,
+      seq: 2,
+      schema_version: 1,
+      snapshot_version: 2,
+      snapshot: { a: 1, b: 2 },
+      deltas: [],
+    });
+    // have is ignored: time travel always answers snapshot.
+    expect((await state(id, '?at_version=3&have=3')).json()).toMatchObject({ mode: 'snapshot', version: 3, snapshot: { a: 1, b: 2, c: 3 } });
+    expect(expectProblem(await state(id, '?at_version=4'), 409, 'version_ahead')).toMatchObject({ version: 3 });
+    expect((await call(t.app, 'POST', `/v1/sessions/${id}/compact`, { before_seq: 3 })).json()).toEqual({ history_start: 2 });
+    expect(expectProblem(await state(id, '?at_version=1'), 410, 'version_expired')).toMatchObject({ history_start: 2 });
+  });
+
   it('409 version_ahead when have is beyond the head', async () => {
     const id = await session();
     await put(id, { base_version: 0, schema_version: 1, snapshot: {} });
