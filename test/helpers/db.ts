@@ -43,3 +43,10 @@ export async function killListenBackends(admin: postgres.Sql, database?: string)
     where application_name like 'session-sync-listen%' and datname = ${database ?? admin`current_database()`}`;
   return killed.length;
 }
+
+/** How many of the database's backends wait for a lock (a row another transaction holds), whichever instance sent them. */
+export async function lockWaiters(db: postgres.Sql): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+  return row?.n ?? 0;
+}

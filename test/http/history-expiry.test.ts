@@ -5,6 +5,7 @@ import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
+import { lockWaiters } from '../helpers/db.js';
 
 // Two instances on one database. Their background sweeps are off (a day apart):
 // each test runs the sweeps itself, held at the point it names, so the race
@@ -33,11 +34,7 @@ const age = (id: string, ms: number) =>
     where id = ${id}`;
 
 /** Transactions of this database waiting for a row lock. */
-async function lockWaiters(): Promise<number> {
-  const [row] = await a.database.db<{ n: number }[]>`
-    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-  return row?.n ?? 0;
-}
+const waitingForLocks = () => lockWaiters(a.database.db);
 
 /** The deletion notices sent on the wakeup channel, as they arrive. */
 async function listenForDeletions(): Promise<{ notices: string[]; stop: () => Promise<void> }> {
@@ -157,7 +154,7 @@ describe('expiry by ttl_ms', () => {
       let finished = false;
       let waited = false;
       void others.finally(() => (finished = true));
-      await until(async () => finished || (waited = (await lockWaiters()) > 0), 'the other sweeps, or one waiting for the lock');
+      await until(async () => finished || (waited = (await waitingForLocks()) > 0), 'the other sweeps, or one waiting for the lock');
       expect(waited).toBe(false);
       expect(await others).toEqual([0, 0]);
       held.release();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, type TestApp } from '../helpers/app.js';
+import { lockWaiters } from '../helpers/db.js';
 
 // Two server instances on one database, each with its own in-memory state
 // cache: every write must still see the true head, whichever instance made it.
@@ -15,11 +16,7 @@ afterAll(async () => {
   await a.close();
 });
 
-async function lockWaiters(): Promise<number> {
-  const [row] = await a.database.db<{ n: number }[]>`
-    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-  return row?.n ?? 0;
-}
+const waitingForLocks = () => lockWaiters(a.database.db);
 
 describe('two instances on one database', () => {
   it('one create with an Idempotency-Key sent to both instances at once: one creates the session, the other replays its answer', async () => {
@@ -32,7 +29,7 @@ describe('two instances on one database', () => {
     await a.database.db.begin(async (tx) => {
       await tx`select 1 from sessions where id = 'twin-parent' for update`;
       attempts = [call(a.app, 'POST', '/v1/sessions', body, key), call(b.app, 'POST', '/v1/sessions', body, key)];
-      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+      await expect.poll(waitingForLocks, { timeout: 30_000 }).toBe(2);
     });
     const responses = await Promise.all(attempts);
     expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 201 ? '' : r.body}`)).toEqual(['201 ', '201 ']);
@@ -52,7 +49,7 @@ describe('two instances on one database', () => {
     await a.database.db.begin(async (tx) => {
       await tx`select 1 from sessions where id = ${id} for update`;
       attempts = [call(a.app, 'POST', `/v1/sessions/${id}/deltas`, delta, key), call(b.app, 'POST', `/v1/sessions/${id}/deltas`, delta, key)];
-      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+      await expect.poll(waitingForLocks, { timeout: 30_000 }).toBe(2);
     });
     const responses = await Promise.all(attempts);
     expect(responses.map((r) => `${r.statusCode} ${r.statusCode === 200 ? '' : r.body}`)).toEqual(['200 ', '200 ']);

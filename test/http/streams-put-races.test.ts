@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { lockWaiters } from '../helpers/db.js';
 
 // A Durable Streams PUT (plain or fork) racing another PUT or a DELETE of its path, on two instances of one
 // database: each PUT looks for the path, then inserts it; a PUT whose insert finds the path taken meanwhile answers
@@ -34,11 +35,7 @@ function ds(app: TestApp, method: 'PUT' | 'GET' | 'HEAD' | 'DELETE', path: strin
 const fork = (app: TestApp, path: string, source: string) => ds(app, 'PUT', path, { 'stream-forked-from': `/v1/stream/${source}` });
 
 /** Transactions of this database waiting for a lock. */
-async function lockWaiters(): Promise<number> {
-  const [row] = await first.database.db<{ n: number }[]>`
-    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-  return row?.n ?? 0;
-}
+const waitingForLocks = () => lockWaiters(first.database.db);
 
 /**
  * Transactions queued for a row behind another that waits for it too: the first waiter holds the row's tuple
@@ -57,7 +54,7 @@ describe('two PUTs of one path at once', () => {
     await first.database.db.begin(async (tx) => {
       await tx`lock table sessions in share mode`;
       puts = [ds(first, 'PUT', 'put-race', text, 'x'), ds(second, 'PUT', 'put-race', text, 'x')];
-      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+      await expect.poll(waitingForLocks, { timeout: 30_000 }).toBe(2);
     });
     const answers = await Promise.all(puts);
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 201]);
@@ -73,7 +70,7 @@ describe('two PUTs of one path at once', () => {
     await first.database.db.begin(async (tx) => {
       await tx`select 1 from sessions where id = 'fork-race-src' for update`;
       forks = [fork(first, 'fork-race', 'fork-race-src'), fork(second, 'fork-race', 'fork-race-src')];
-      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+      await expect.poll(waitingForLocks, { timeout: 30_000 }).toBe(2);
     });
     const answers = await Promise.all(forks);
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 201]);
@@ -94,7 +91,7 @@ describe('a fork PUT racing a PUT and a DELETE of its path', () => {
       // 1. The fork has found no stream under its path and waits for its source.
       await tx`select 1 from sessions where id = 'gone-src' for update`;
       forked = fork(first, 'gone-path', 'gone-src');
-      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(1);
+      await expect.poll(waitingForLocks, { timeout: 30_000 }).toBe(1);
       // 2. Meanwhile another instance makes the path, and a DELETE of it waits behind a lock the test holds.
       expect((await ds(second, 'PUT', 'gone-path', text)).statusCode).toBe(201);
       let held!: () => void;
@@ -106,7 +103,7 @@ describe('a fork PUT racing a PUT and a DELETE of its path', () => {
       });
       await locked;
       deleted = ds(second, 'DELETE', 'gone-path');
-      await expect.poll(lockWaiters, { timeout: 30_000 }).toBe(2);
+      await expect.poll(waitingForLocks, { timeout: 30_000 }).toBe(2);
     });
     // 3. The fork goes on: its insert finds the path taken, and it waits for the path's row behind the DELETE.
     await expect.poll(queuedBehindAWaiter, { timeout: 30_000 }).toBe(1);

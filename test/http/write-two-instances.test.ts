@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
+import { lockWaiters } from '../helpers/db.js';
 
 // The write path (src/writes/session-write.ts) with two server instances on one database: each has its own queue of
 // writers per session and its own state cache, so only the database orders their writes. A write must see what the
@@ -17,11 +18,7 @@ afterAll(async () => {
   await a.close();
 });
 
-async function lockWaiters(): Promise<number> {
-  const [row] = await a.database.db<{ n: number }[]>`
-    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-  return row?.n ?? 0;
-}
+const waitingForLocks = () => lockWaiters(a.database.db);
 
 /** Runs `send` while the test holds `id`'s row lock, until `waiters` writers wait on it; answers them once it is let go. */
 async function sentWhileLocked<T>(id: string, waiters: number, send: () => Promise<T>[]): Promise<T[]> {
@@ -29,7 +26,7 @@ async function sentWhileLocked<T>(id: string, waiters: number, send: () => Promi
   await a.database.db.begin(async (tx) => {
     await tx`select 1 from sessions where id = ${id} for update`;
     sent = send();
-    await expect.poll(lockWaiters, { timeout: 20_000 }).toBe(waiters);
+    await expect.poll(waitingForLocks, { timeout: 20_000 }).toBe(waiters);
   });
   return Promise.all(sent);
 }
