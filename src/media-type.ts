@@ -23,6 +23,15 @@ export function parseMediaType(header: string): string | undefined {
   return `${match[1]?.toLowerCase()}/${match[2]?.toLowerCase()}${match[3] ?? ''}`;
 }
 
+/**
+ * Whether a Content-Type header is the media type `essence` (type/subtype, lowercase), whatever its parameters and
+ * letter case: `application/x-ndjson; charset=utf-8` is NDJSON, `application/x-ndjsonx` is not.
+ */
+export function isMediaType(header: string | undefined, essence: string): boolean {
+  const parsed = header === undefined ? undefined : parseMediaType(header);
+  return parsed !== undefined && /^[^;\s]+/.exec(parsed)?.[0] === essence;
+}
+
 /** The 415 for a Content-Type header that parseMediaType refuses: the detail names the header and the rule. */
 export function notAMediaType(header: string): UnsupportedMediaType {
   const value = header.trim();

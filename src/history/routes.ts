@@ -13,6 +13,7 @@ import type { Services } from '../services.js';
 import { Seq, SessionId, Version } from '../shapes.js';
 import { getSession, getSessionRecord } from '../sessions/store.js';
 import { Metadata, metadataWithin, Session, toSessionView } from '../sessions/view.js';
+import { isMediaType } from '../media-type.js';
 import { exportLines } from './export.js';
 import { forkSession } from './fork.js';
 import { importSession } from './import.js';
@@ -164,7 +165,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       },
     },
     async (request, reply) => {
-      if (!request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
+      if (!isMediaType(request.headers['content-type'], NDJSON)) {
         throw new UnsupportedMediaType(`an import is an export file: send it as ${NDJSON}`);
       }
       // The transaction holds a connection while the file comes: one of the MAX_TRANSFERS slots, and a file that stalls is cut.

@@ -9,6 +9,7 @@ import { bodyRequired } from '../http/error-handler.js';
 import { parseJsonBody } from '../http/json-body.js';
 import { answerUnlessGone, clientBody } from '../http/transfers.js';
 import { countWithin, jsonWithin } from '../limits.js';
+import { isMediaType } from '../media-type.js';
 import { Seq } from '../shapes.js';
 import { problems, SessionParams } from '../http/schemas.js';
 import type { Services } from '../services.js';
@@ -89,7 +90,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (request.headers['content-type']?.toLowerCase().startsWith(NDJSON)) {
+      if (isMediaType(request.headers['content-type'], NDJSON)) {
         // No connection is held while the lines come (each group of lines borrows one to publish): this is no
         // transfer, a token stream may pause between lines, and only REQUEST_TIMEOUT_MS (whose 408 ends the reading) bounds it.
         return answerUnlessGone(reply, async () => reply.code(202).send(await ingestNdjson(clientBody(request.body as Readable, reply.raw), id)));

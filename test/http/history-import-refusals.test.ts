@@ -501,7 +501,8 @@ describe('the id, the body and the transfer', () => {
 
   it('a body of another content type is 415, JSON included (an export file is NDJSON), and nothing is created', async () => {
     const { lines } = await source();
-    for (const contentType of ['text/plain', 'application/json']) {
+    // The last only starts like NDJSON.
+    for (const contentType of ['text/plain', 'application/json', 'application/x-ndjsonx']) {
       const id = unique('copy');
       const payload = contentType === 'application/json' ? JSON.stringify(lines[0]) : exportFile(lines);
       const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${id}`, headers: { 'content-type': contentType }, payload });

@@ -255,7 +255,7 @@ describe('NDJSON streaming ingest', () => {
     await createSession(t, 'nd-ctype');
     const client = await openStream('nd-ctype');
     try {
-      for (const [i, type] of ['application/x-ndjson; charset=utf-8', 'Application/X-NDJSON'].entries()) {
+      for (const [i, type] of ['application/x-ndjson; charset=utf-8', 'Application/X-NDJSON', 'application/x-ndjson ; charset=utf-8'].entries()) {
         const res = await fetch(`${t.baseUrl}/v1/sessions/nd-ctype/live`, {
           method: 'POST',
           headers: { 'content-type': type },
@@ -263,10 +263,22 @@ describe('NDJSON streaming ingest', () => {
         });
         expect([type, res.status, await res.json()]).toEqual([type, 202, { accepted: 2, after_seq: 0 }]);
       }
-      await client.waitFor(() => client.ofType('token').length === 4, 'the four lines');
-      expect(liveOf(client, 'token')).toEqual([0, 1, 2, 3]);
+      await client.waitFor(() => client.ofType('token').length === 6, 'the six lines');
+      expect(liveOf(client, 'token')).toEqual([0, 1, 2, 3, 4, 5]);
     } finally {
       await client.close();
+    }
+  });
+
+  it('a type that only starts like NDJSON is not NDJSON: 415 unsupported_media_type, nothing published', async () => {
+    await createSession(t, 'nd-ctype-near');
+    for (const type of ['application/x-ndjsonx', 'application/x-ndjson-seq; charset=utf-8']) {
+      const res = await fetch(`${t.baseUrl}/v1/sessions/nd-ctype-near/live`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: '{"type":"token","data":1}\n',
+      });
+      expect([type, res.status, ((await res.json()) as { code: string }).code]).toEqual([type, 415, 'unsupported_media_type']);
     }
   });
 
