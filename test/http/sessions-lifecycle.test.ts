@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
-import { importCopy } from '../helpers/export-file.js';
+import { exportFile, exportLines, importCopy } from '../helpers/export-file.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
 
@@ -99,7 +99,7 @@ describe('ids that free up', () => {
   });
 });
 
-describe('expiry by ttl_ms, with the sweep running', () => {
+describe('with the sweeps running: expiry by ttl_ms, and retention', () => {
   let swept: TestApp;
   beforeAll(async () => {
     swept = await createTestApp({ env: { HISTORY_SWEEP_MS: '100' } });
@@ -136,6 +136,22 @@ describe('expiry by ttl_ms, with the sweep running', () => {
     expect((await call(swept.app, 'POST', '/v1/sessions/lc-imp-idle/events', { events: [{ type: 'note', data: {} }] })).statusCode).toBe(201);
     expect(await importCopy(swept, 'lc-imp-idle', 'lc-imp-idle-copy')).toMatchObject({ ttl_ms: 1000, expires_at: expect.any(String) });
     await until(async () => (await call(swept.app, 'GET', '/v1/sessions/lc-imp-idle-copy')).statusCode === 404, 'the sweep to delete the idle copy');
+  });
+
+  it('an imported copy is trimmed to its retention policy by the sweep, never written again', async () => {
+    // The source lives where no sweep runs, so its file holds the whole history the policy would trim.
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'lc-imp-kept', retention: { max_events: 1 } })).statusCode).toBe(201);
+    const notes = Array.from({ length: 3 }, (_, n) => ({ type: 'note', data: { n } }));
+    expect((await call(t.app, 'POST', '/v1/sessions/lc-imp-kept/events', { events: notes })).statusCode).toBe(201);
+    const imported = await swept.app.inject({
+      method: 'POST',
+      url: '/v1/sessions/import?id=lc-imp-kept-copy',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: exportFile(await exportLines(t, 'lc-imp-kept')),
+    });
+    expect(imported.statusCode, imported.body).toBe(201);
+    expect(imported.json()).toMatchObject({ history_start: 0, last_seq: 3 });
+    await until(async () => (await call(swept.app, 'GET', '/v1/sessions/lc-imp-kept-copy')).json().history_start === 2, 'the sweep to trim the copy');
   });
 });
 
