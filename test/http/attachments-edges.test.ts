@@ -233,6 +233,23 @@ describe('GET .../attachments paging', () => {
     expect(cursors[1]).toBeNull();
   });
 
+  it('without limit a page holds 100 (docs/API.md: default 100): 101 attachments are a page of 100 and a page of 1', async () => {
+    const id = await newSession();
+    // Two at a time (each upload takes one of MAX_TRANSFERS slots): their order is the one the whole list (a page of up to 1000) gives.
+    for (let i = 0; i < 101; i += 2) {
+      const pair = await Promise.all([i, i + 1].filter((n) => n < 101).map((n) => declared(id, Buffer.from(`listed ${n}`))));
+      for (const response of pair) expect(response.statusCode, response.body).toBe(201);
+    }
+    const all = (await call(t.app, 'GET', `/v1/sessions/${id}/attachments?limit=1000`)).json();
+    const ids: string[] = all.attachments.map((a: { attachment_id: string }) => a.attachment_id);
+    expect([ids.length, all.next_cursor]).toEqual([101, null]);
+    const first = (await call(t.app, 'GET', `/v1/sessions/${id}/attachments`)).json();
+    expect(first.attachments.map((a: { attachment_id: string }) => a.attachment_id)).toEqual(ids.slice(0, 100));
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = (await call(t.app, 'GET', `/v1/sessions/${id}/attachments?cursor=${encodeURIComponent(first.next_cursor)}`)).json();
+    expect(second).toEqual({ attachments: [expect.objectContaining({ attachment_id: ids[100] })], next_cursor: null });
+  });
+
   it('takes a cursor only as a listing gave it out, and no parameter it does not know', async () => {
     const id = await newSession();
     const cursor = (text: string) => Buffer.from(text).toString('base64url');
