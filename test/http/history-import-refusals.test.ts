@@ -511,6 +511,18 @@ describe('the id, the body and the transfer', () => {
     }
   });
 
+  it('the media type is matched in any case (RFC 9110): an export sent as Application/X-NDJSON imports, as the same session', async () => {
+    const { id: sourceId, lines } = await source();
+    const events = async (of: string) => (await ok('GET', `/v1/sessions/${of}/events`)).events.map((e: { seq: number; type: string }) => [e.seq, e.type]);
+    for (const contentType of ['Application/X-NDJSON', 'APPLICATION/X-NDJSON']) {
+      const id = unique('copy');
+      const response = await t.app.inject({ method: 'POST', url: `/v1/sessions/import?id=${id}`, headers: { 'content-type': contentType }, payload: exportFile(lines) });
+      expect(response.statusCode, `${contentType}: ${response.body}`).toBe(201);
+      expect(response.json().id).toBe(id);
+      expect(await events(id)).toEqual(await events(sourceId));
+    }
+  });
+
   it('a query parameter other than id is 400, and nothing is created', async () => {
     const { lines } = await source();
     const id = unique('copy');
