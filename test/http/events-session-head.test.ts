@@ -74,4 +74,32 @@ describe('an append and the Session\'s last write', () => {
     await deleteExpiredSessions(t.database.db);
     expect((await call(t.app, 'GET', `/v1/sessions/${id}`)).statusCode).toBe(200);
   });
+
+  it('a write that appends nothing is no write: last_seq, updated_at and expires_at stay, so an idle poller does not keep a session alive', async () => {
+    // docs/API.md, Expiry: a request that changes nothing does not move expires_at. A claim on an empty queue (204)
+    // and cancelling a cancelled batch (204) append no event: neither is the session's last write.
+    const id = 'evh-nothing';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id, ttl_ms: 600_000 })).statusCode).toBe(201);
+    const enqueued = await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: [1] });
+    expect(enqueued.statusCode, enqueued.body).toBe(201);
+    const cancel = () => call(t.app, 'DELETE', `/v1/sessions/${id}/queue/${enqueued.json().batch_id}`);
+    expect((await cancel()).statusCode).toBe(204);
+    // As if the session had last been written two minutes ago: a write now would move updated_at visibly.
+    await t.database.db`
+      update sessions set updated_at = now() - interval '120 seconds', expiry_check_at = now() + interval '480 seconds' where id = ${id}`;
+    const before = await session(id);
+
+    const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 5, ttl_ms: 60_000 });
+    expect(claimed.statusCode, claimed.body).toBe(204);
+    expect((await cancel()).statusCode).toBe(204);
+
+    const after = await session(id);
+    expect({ last_seq: after.last_seq, updated_at: after.updated_at, expires_at: after.expires_at }).toEqual({
+      last_seq: before.last_seq,
+      updated_at: before.updated_at,
+      expires_at: before.expires_at,
+    });
+    const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events;
+    expect(events.at(-1).seq).toBe(before.last_seq);
+  });
 });
