@@ -534,6 +534,23 @@ describe('wakeup publisher', () => {
     publisher.stop();
   });
 
+  it('a live event published by the caller its flush just answered goes at once, without waiting for another commit (a token producer posting back to back)', async () => {
+    const { publisher, sends } = recordingPublisher({});
+    // The producer's next token is published in the same turn its previous one was answered in, while the
+    // flush that answered it is still settling: nothing else will come along to send it.
+    let second: Promise<void> | undefined;
+    await unlessStuck(
+      publisher.publish(live('back-to-back', 1)).then(() => {
+        second = publisher.publish(live('back-to-back', 2));
+      }),
+      'the first token',
+    );
+    await unlessStuck(second!, 'a token published as the one before it was answered');
+    expect(sends.map(namesIn)).toEqual([['back-to-back'], ['back-to-back']]);
+    expect(publisher.waiting).toBe(0);
+    publisher.stop();
+  });
+
   it('after a live event has gone, wakeups wait for the interval again (a live event does not end every later wait)', async () => {
     const { publisher, sends } = recordingPublisher({ minFlushIntervalMs: 600_000 });
     await publisher.publish(live('interval-again', 1));
