@@ -5,10 +5,10 @@ import { connectDatabase, type Database, reconnectBackoff } from '../../src/db/c
 import { freePort } from '../../src/db/embedded.js';
 import { isDatabaseUnavailable } from '../../src/db/pg-errors.js';
 import { startQuery } from '../../src/db/pipeline.js';
-import type { WriteConnection } from '../../src/db/write-connection.js';
+import { WriteConnection } from '../../src/db/write-connection.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { type RoundTripProxy, startRoundTripProxy } from '../helpers/pg-proxy.js';
-import { unlessStuck } from '../helpers/waits.js';
+import { unlessStuck, until } from '../helpers/waits.js';
 
 // A write transaction on a connection of its own sends its first statements
 // behind BEGIN without waiting for its answer (src/db/write-connection.ts).
@@ -129,6 +129,47 @@ describe('a write connection', () => {
       await expect.poll(open).toBe(1);
     } finally {
       await database.close();
+      await admin`truncate written, written_once`;
+    }
+  });
+
+  it('the close of a connection it replaced does not fail the transaction running on the new one, whenever it arrives', async () => {
+    // The app's write connection (db/client.ts), each close counted; the first connection's close is held back
+    // until the test lets it through, so it surely arrives while the next transaction runs (a slow close).
+    const clients: postgres.Sql[] = [];
+    const heldCloses: (() => void)[] = [];
+    const connection = new WriteConnection((onclose) => {
+      const first = clients.length === 0;
+      const client = postgres(url, {
+        max: 1,
+        idle_timeout: 0,
+        max_lifetime: 0,
+        onnotice: () => {},
+        connection: { application_name: 'wc-replaced' },
+        onclose: () => (first ? heldCloses.push(onclose) : onclose()),
+      });
+      clients.push(client);
+      return client;
+    });
+    try {
+      // A COMMIT Postgres refuses: its connection is replaced (ended at once), the next transaction opens another.
+      await expect(connection.begin(async (tx) => tx`insert into written_once (n) values (${1}), (${1})`)).rejects.toMatchObject({ code: '23505' });
+      let pid = 0;
+      const next = connection.begin(async (tx) => {
+        pid = await backendPid(tx);
+        await tx`insert into written (n) values (${1})`;
+        await until(() => heldCloses.length === 1, 'the replaced connection to close');
+        heldCloses[0]!();
+        await tx`insert into written (n) values (${2})`;
+      });
+      await unlessStuck(next, 'the transaction on the new connection');
+      expect(await rows()).toEqual([1, 2]);
+      expect(clients).toHaveLength(2);
+      // The new connection is still the write connection, open: the transaction after takes it as it is.
+      expect(await connection.begin(backendPid)).toBe(pid);
+      expect(clients).toHaveLength(2);
+    } finally {
+      await connection.end(5);
       await admin`truncate written, written_once`;
     }
   });
