@@ -28,7 +28,12 @@ export const ServerId = Type.String({
   pattern: '^[A-Za-z0-9-]+$',
   'x-pattern-message': 'an id as the server returned it (letters, digits and -)',
 });
-export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+/**
+ * A page's size when a list request names none. Validation fills it in (`useDefaults`), so the routes' own
+ * `limit = DEFAULT_LIMIT` only gives the type (an optional query field) its value, never a request.
+ */
+export const DEFAULT_LIMIT = 100;
+export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT });
 
 
 /** A string enum as a plain JSON Schema `enum`, so a bad value is reported as "must be one of ...". */

@@ -9,7 +9,7 @@ import { AttachmentNotFound, RangeNotSatisfiable } from '../errors.js';
 import { emptyBodyAsObject, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { answerUnlessGone, clientBody, readerPacedBody } from '../http/transfers.js';
 import { leaseTokenOf, replyWithOutcome, writeCaller } from '../http/write-request.js';
-import { Limit } from '../shapes.js';
+import { Limit, DEFAULT_LIMIT } from '../shapes.js';
 import { writeSession } from '../writes/session-write.js';
 import { getSession } from '../sessions/store.js';
 import type { Services } from '../services.js';
@@ -96,7 +96,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }>
     async (request) => {
       const session = await getSession(db, request.params.id);
       const afterId = request.query.cursor === undefined ? undefined : Number(decodeCursor('att', request.query.cursor, /^(\d+)$/)[0]);
-      const page = await listAttachments(db, session.sid, { limit: request.query.limit ?? 100, afterId });
+      const page = await listAttachments(db, session.sid, { limit: request.query.limit ?? DEFAULT_LIMIT, afterId });
       return { attachments: page.attachments, next_cursor: page.nextId === undefined ? null : encodeCursor('att', page.nextId) };
     },
   );

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CursorAhead, CursorExpired, SeqConflict } from '../errors.js';
 import { countWithin, jsonWithin } from '../limits.js';
-import { Limit, Seq, Timestamp, Version } from '../shapes.js';
+import { Limit, Seq, Timestamp, Version, DEFAULT_LIMIT } from '../shapes.js';
 import { problems, SessionParams, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { writeSession } from '../writes/session-write.js';
@@ -97,7 +97,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request, reply) => {
-      const { after = 0, limit = 100, type } = request.query;
+      const { after = 0, limit = DEFAULT_LIMIT, type } = request.query;
       // The page and its answer stay in memory until the client has taken them: their bytes are reserved first.
       const budget = services.streamAdmission.rowBudget;
       const release = await acquireWhileConnected(budget, request.raw.socket, 2 * pageBytesFor(eventsPageBytes, maxEventBytes));

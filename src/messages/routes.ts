@@ -4,7 +4,7 @@ import { inFlight } from '../db/pipeline.js';
 import { startEventAppend } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
-import { Limit, Seq, StringEnum, Version } from '../shapes.js';
+import { Limit, Seq, StringEnum, Version, DEFAULT_LIMIT } from '../shapes.js';
 import { problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
 import { writeSession } from '../writes/session-write.js';
@@ -97,7 +97,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         // Stryker disable next-line BooleanLiteral: unreachable; the query schema's default (useDefaults) always sets include_archived
         includeArchived: q.include_archived ?? false,
         order,
-        limit: q.limit ?? 100,
+        limit: q.limit ?? DEFAULT_LIMIT,
         from,
       });
       return { messages: page.messages, next_cursor: page.last === undefined ? null : encodeCursor('m', order, page.last) };

@@ -4,7 +4,7 @@ import { inFlight } from '../db/pipeline.js';
 import { startEventAppend } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { countWithin, jsonWithin } from '../limits.js';
-import { Limit, ServerId, StringEnum, Timestamp } from '../shapes.js';
+import { Limit, ServerId, StringEnum, Timestamp, DEFAULT_LIMIT } from '../shapes.js';
 import { BATCH_STATUSES, CLAIM_ENDINGS } from '../values.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams, sessionParamsWith, WorkerWriteHeaders } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
@@ -155,7 +155,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { status, limit = 100, cursor } = request.query;
+      const { status, limit = DEFAULT_LIMIT, cursor } = request.query;
       const session = await getSession(db, request.params.id);
       const page = await listBatches(db, session.sid, {
         status,

@@ -5,7 +5,7 @@ import { readableScope } from '../auth/grants.js';
 import { readActivities, readActivity } from '../activity/store.js';
 import { appendToSession } from '../events/append.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { Limit, SessionId, StringEnum } from '../shapes.js';
+import { Limit, SessionId, StringEnum, DEFAULT_LIMIT } from '../shapes.js';
 import { ENCODINGS } from '../values.js';
 import { emptyBodyAsObject, IdempotencyHeaders, problems, SessionParams } from '../http/schemas.js';
 import { replyWithOutcome, writeCaller } from '../http/write-request.js';
@@ -91,7 +91,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const { parent_id, limit = 100, cursor } = request.query;
+      const { parent_id, limit = DEFAULT_LIMIT, cursor } = request.query;
       const page = await listSessions(db, {
         parentId: parent_id,
         limit,
