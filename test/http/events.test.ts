@@ -1,7 +1,9 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createSession, createTestApp, expectIso, expectProblem, type TestApp } from '../helpers/app.js';
+import { exportFile, exportLines } from '../helpers/export-file.js';
 import { metric } from '../helpers/metrics.js';
+import { until } from '../helpers/waits.js';
 
 let t: TestApp;
 
@@ -497,4 +499,36 @@ describe('pages a client has not taken count against ROWS_MEMORY_BYTES', () => {
       }
     }, 40_000);
   }
+});
+
+describe('the events of an imported copy (docs/API.md: the copy keeps the seqs, versions and timestamps)', () => {
+  it('read back as the original reads them: the same seqs, types, data, versions and created_at', async () => {
+    const original = 'events-import-original';
+    await createSession(t, original);
+    await putState(original, { base_version: 0, schema_version: 1, snapshot: { n: 0 } });
+    const appended = await call(t.app, 'POST', `/v1/sessions/${original}/events`, {
+      events: [
+        { type: 'tool.call', data: { name: 'grep', args: ['-r', 'x'] } },
+        { type: 'note', data: 'ünïcode ✓' },
+      ],
+    });
+    expect(appended.statusCode, appended.body).toBe(201);
+    await postDelta(original, { base_version: 1, merge_patch: { n: 1 } });
+    const before = await events(original);
+    expect(before.events).toHaveLength(4);
+    // The copy is made later than every event: a created_at taken at the import could not pass for the original's.
+    const newest = Math.max(...before.events.map((e: any) => Date.parse(e.created_at)));
+    await until(() => Date.now() > newest + 5, 'the clock past the newest event');
+
+    const copy = 'events-import-copy';
+    const imported = await t.app.inject({
+      method: 'POST',
+      url: `/v1/sessions/import?id=${copy}`,
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: exportFile(await exportLines(t, original)),
+    });
+    expect(imported.statusCode, imported.body).toBe(201);
+    const after = await events(copy);
+    expect(after).toEqual(before);
+  });
 });
