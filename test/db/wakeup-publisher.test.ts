@@ -589,6 +589,56 @@ describe('wakeup publisher', () => {
     publisher.stop();
   });
 
+  it("packs live events by their bytes as sent, the instance's id included: a stamped pair fills a payload to exactly 7999 bytes, one byte more starts another", async () => {
+    const instanceId = 'stamp-01';
+    // Sized as they travel: stamped with the publishing instance's id.
+    const sized = (name: string, bytes: number): Notification => {
+      const empty = Buffer.byteLength(stampFrom(encodeNotification(live(name, '')), instanceId));
+      return live(name, name.repeat(bytes - empty));
+    };
+    // Two parts, a comma and two brackets.
+    const half = (MAX_WAKEUP_BYTES - 3) / 2;
+    for (const [extra, payloads] of [
+      [0, 1],
+      [1, 2],
+    ] as const) {
+      received = [];
+      const { publisher, release } = gatedPublisher({ local: { instanceId, deliver: () => {} } });
+      await commitWith(publisher, append('hold', 1));
+      const pair = [sized('c', half), sized('d', half + extra)];
+      const sent = pair.map((n) => publisher.publish(n));
+      release();
+      // Packed past the limit, the NOTIFY would be refused and both publishers told it failed.
+      await Promise.all(sent);
+      await eventually(async () => notifications().length, (n) => n >= 3, 'the pair');
+      expect(notifications()).toEqual([append('hold', 1), ...pair.map((n) => ({ from: instanceId, ...n }))]);
+      expect(received.slice(1).map((p) => Buffer.byteLength(p))).toEqual(payloads === 1 ? [MAX_WAKEUP_BYTES] : [half, half + extra]);
+    }
+  });
+
+  it('drain waits until everything queued before it ends has been sent: also what a caller answered by the last flush published at once', async () => {
+    const delivered: string[] = [];
+    const publisher = new WakeupPublisher({
+      db,
+      log: quiet,
+      send: async (payloads) => {
+        await sendNotifications(db, WAKEUP_CHANNEL, payloads);
+        delivered.push(...payloads);
+      },
+    });
+    // A token producer: each token is posted once the one before it has been answered (shutdown must not cut the next one off).
+    let second: Promise<void> | undefined;
+    const first = publisher.publish(live('drain-token', 1)).then(() => {
+      second = publisher.publish(live('drain-token', 2));
+    });
+    await publisher.drain();
+    expect(second).toBeDefined();
+    expect(delivered.flatMap((payload) => decodeNotifications(payload)!)).toEqual([live('drain-token', 1), live('drain-token', 2)]);
+    expect(publisher.waiting).toBe(0);
+    await first;
+    await second;
+  });
+
   it('sends no `missed` notice once stopped, though one was due (a stopping instance publishes nothing more)', async () => {
     const notices = (sends: string[][]) => sends.flat().filter((payload) => payload === '{"kind":"missed"}');
     const losing = (sends: string[][]) =>
