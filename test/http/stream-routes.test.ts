@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.js';
 import { call, createSession, createTestApp, expectProblem, type TestApp } from '../helpers/app.js';
 import { logSink } from '../helpers/logs.js';
+import { metric } from '../helpers/metrics.js';
 import { SseClient } from '../helpers/sse.js';
+import { until } from '../helpers/waits.js';
 
 /** GET /v1/sessions/{id}/stream: what a refused, failing or long-lived stream does. */
 
@@ -107,5 +109,40 @@ describe('a replay whose read fails', () => {
     }
     const warning = log.entries().find((l) => l.msg === 'stream failed; closing it');
     expect(warning).toMatchObject({ level: 40, session: 'fails', err: { message: 'the database went away mid-replay' } });
+  });
+});
+
+describe('a stream its client closed is let go of', () => {
+  it("once the server has seen the close, appends to its session start no more reads of the session's tail", async () => {
+    // The head poll is off, so only wakeups start tail reads (session_sync_stream_tail_reads_total counts them).
+    const t = await createTestApp({ env: { STREAM_HEAD_POLL_MS: '3600000' } });
+    const tailReads = () => metric(t.app, 'session_sync_stream_tail_reads_total');
+    const append = async (id: string, n: number) =>
+      expect((await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: n }] })).statusCode).toBe(201);
+    try {
+      await t.listen();
+      await createSession(t, 'let-go');
+      await createSession(t, 'let-go-witness');
+      const leaving = await SseClient.open(`${t.baseUrl}/v1/sessions/let-go/stream`);
+      const witness = await SseClient.open(`${t.baseUrl}/v1/sessions/let-go-witness/stream`);
+      // Both joined their tails: each has had an event from it.
+      await append('let-go', 1);
+      await append('let-go-witness', 1);
+      await leaving.waitForDurable(1);
+      await witness.waitForDurable(1);
+      await leaving.close();
+      await until(async () => (await metric(t.app, 'session_sync_open_streams')) === 1, 'the server to see the close');
+
+      const before = await tailReads();
+      for (let n = 2; n <= 4; n++) await append('let-go', n);
+      // Wakeups are published and received in commit order: once the witness has its event, the others were routed.
+      await append('let-go-witness', 2);
+      await witness.waitForDurable(2);
+      // The witness's one read, and none for the stream that left.
+      expect((await tailReads()) - before).toBe(1);
+      await witness.close();
+    } finally {
+      await t.close();
+    }
   });
 });
