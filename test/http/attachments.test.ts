@@ -118,6 +118,11 @@ describe('attachments', () => {
       expect((await download(id, aid, { 'if-none-match': header })).statusCode, header).toBe(304);
     }
     expect((await download(id, aid, { 'if-none-match': '"other"' })).statusCode).toBe(200);
+    // If-Range compares strongly (RFC 9110 13.1.5): a weak tag never matches, even of these bytes, so the whole file comes.
+    for (const ifRange of [`W/"${aid}"`, `"${aid.slice(1)}"`, aid]) {
+      const whole = await download(id, aid, { range: 'bytes=0-1', 'if-range': ifRange });
+      expect([whole.statusCode, whole.headers['content-range'], whole.rawPayload.equals(bytes)], ifRange).toEqual([200, undefined, true]);
+    }
     // If-Range with the current tag: the range is served.
     const ranged = await download(id, aid, { range: 'bytes=0-1', 'if-range': `"${aid}"` });
     expect([ranged.statusCode, ranged.headers['content-range']]).toEqual([206, `bytes 0-1/${bytes.length}`]);
