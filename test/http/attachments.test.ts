@@ -309,6 +309,30 @@ describe('attachments', () => {
     expect(types).toEqual([]);
   });
 
+  it('a turn naming an attachment the session does not hold is refused naming it, its part and its place in the list (0-based), and commits none of the list', async () => {
+    const [id, other] = [await newSession(), await newSession()];
+    const first = (await upload(id, 'first of the turn')).json().attachment_id;
+    const second = (await upload(id, 'second of the turn')).json().attachment_id;
+    const foreign = (await upload(other, 'held by another session')).json().attachment_id;
+    const cases: [string[], number, string][] = [
+      [[first, second, foreign], 2, foreign],
+      [[foreign, first], 0, foreign],
+      [[first, '0'.repeat(64), second], 1, '0'.repeat(64)],
+    ];
+    for (const [attachments, index, missing] of cases) {
+      const res = await call(t.app, 'POST', `/v1/sessions/${id}/turns`, { turn_id: `refused-${index}`, attachments });
+      const problem = expectProblem(res, 404, 'attachment_not_found');
+      expect({ part: problem.part, index: problem.index, attachment_id: problem.attachment_id }, JSON.stringify(attachments)).toEqual({
+        part: 'attachments',
+        index,
+        attachment_id: missing,
+      });
+    }
+    // A refused turn stores nothing: the ones it could have committed stay uncommitted, and no event was appended.
+    expect((await list(id)).map((a) => a.committed)).toEqual([false, false]);
+    expect((await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events).toEqual([]);
+  });
+
   it('the sweep deletes uncommitted attachments past the intent TTL, and only those', async () => {
     const id = await newSession();
     const kept = (await upload(id, 'kept')).json().attachment_id;
