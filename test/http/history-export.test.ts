@@ -234,6 +234,32 @@ describe('export and import', () => {
     expect(await get('/v1/sessions/rt-fork')).toMatchObject({ parent_id: 'rt-parent', forked_from: { session_id: 'rt-parent', version: 5 } });
   });
 
+  it('leases do not move: the copy has none (a write needs no Lease-Token), and a lease on it is fenced above every one the original gave', async () => {
+    const id = 'lease-src';
+    await ok('POST', '/v1/sessions', { id });
+    const first = await ok('POST', `/v1/sessions/${id}/lease`, { owner: 'w1', ttl_ms: 60_000 });
+    const released = await t.app.inject({ method: 'DELETE', url: `/v1/sessions/${id}/lease`, headers: { 'lease-token': first.token } });
+    expect(released.statusCode, released.body).toBeLessThan(300);
+    const held = await ok('POST', `/v1/sessions/${id}/lease`, { owner: 'w2', ttl_ms: 60_000 });
+    expect(held.fencing_token).toBeGreaterThan(first.fencing_token);
+    expect((await get(`/v1/sessions/${id}`)).lease).toMatchObject({ owner: 'w2', fencing_token: held.fencing_token });
+
+    const imported = await importFile(await exportOf(id), '?id=lease-copy');
+    expect(imported.statusCode, imported.body).toBe(201);
+    expect(imported.json().lease).toBeNull();
+    expect((await get('/v1/sessions/lease-copy')).lease).toBeNull();
+    // No lease is held on the copy: a worker write without a Lease-Token is taken (on the original it is 409 lease_held).
+    expectProblem(await call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'note', data: 1 }] }), 409, 'lease_held');
+    expect((await call(t.app, 'POST', '/v1/sessions/lease-copy/events', { events: [{ type: 'note', data: 1 }] })).statusCode).toBe(201);
+    // The held lease's token is the original's only: on the copy it is no lease at all.
+    const stale = await call(t.app, 'POST', '/v1/sessions/lease-copy/events', { events: [{ type: 'note', data: 2 }] }, { 'lease-token': held.token });
+    expectProblem(stale, 409, 'lease_lost');
+    // fencing_token grows with every claim of the session, across the move: a store fenced by the original's tokens
+    // refuses the original's worker once the copy's worker has written.
+    const moved = await ok('POST', '/v1/sessions/lease-copy/lease', { owner: 'w3', ttl_ms: 60_000 });
+    expect(moved.fencing_token).toBeGreaterThan(held.fencing_token);
+  });
+
   it('imports beside the original with ?id=: the same reads, with new message and batch ids', async () => {
     await jsonSession('orig');
     const file = await exportOf('orig');
