@@ -12,7 +12,8 @@ let t: TestApp;
 let counter = 0;
 
 beforeAll(async () => {
-  t = await createTestApp({ env: { ATTACHMENT_CHUNK_BYTES: String(CHUNK), MAX_ATTACHMENT_BYTES: String(MAX) } });
+  // The expiry sweep a day away: a stream past its expiry stays unswept, as between two sweeps.
+  t = await createTestApp({ env: { ATTACHMENT_CHUNK_BYTES: String(CHUNK), MAX_ATTACHMENT_BYTES: String(MAX), HISTORY_SWEEP_MS: '86400000' } });
   await t.listen();
 });
 afterAll(() => t.close());
@@ -341,6 +342,31 @@ describe('a new attachment is a write', () => {
     expect(Date.parse(after.updated_at)).toBeGreaterThanOrEqual(Date.parse(up.json().created_at));
     expect(Date.parse(after.expires_at)).toBe(Date.parse(after.updated_at) + ttl);
     expect(Date.parse(after.expires_at)).toBeGreaterThan(Date.parse(before.expires_at) + 30 * 60_000);
+  });
+});
+
+describe('a Durable Stream past its expiry reads as absent before the sweep', () => {
+  it('an upload to it is 404 session_not_found and stores nothing, declared or streamed', async () => {
+    const id = `att-edge-expired-${++counter}`;
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: `/v1/stream/${id}`,
+      headers: { 'content-type': 'application/json', 'stream-expires-at': '2001-01-01T00:00:00Z' },
+      payload: '{"n":1}',
+    });
+    expect(put.statusCode, put.body).toBe(201);
+    const bytes = randomBytes(CHUNK + 10);
+    expectProblem(await declared(id, bytes), 404, 'session_not_found');
+    const viaStream = await streamed(id, bytes);
+    expect(viaStream.status).toBe(404);
+    expect(((await viaStream.json()) as { code: string }).code).toBe('session_not_found');
+    expectProblem(await download(id, sha(bytes)), 404, 'session_not_found');
+    // Its row is still there (not swept): nothing was stored under it.
+    const [row] = await t.database.db`
+      select count(a.id)::int as n from sessions s left join attachments a on a.session_sid = s.sid where s.id = ${id}`;
+    expect(row?.n).toBe(0);
+    const [session] = await t.database.db`select count(*)::int as n from sessions where id = ${id}`;
+    expect(session?.n).toBe(1);
   });
 });
 
