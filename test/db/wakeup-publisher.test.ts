@@ -226,27 +226,33 @@ describe('wakeup publisher', () => {
     expect(notifications()).toEqual([append('again', 1), append('again', 2)]);
   });
 
-  it('fills a payload to exactly 7999 bytes, and starts another one byte past it', async () => {
-    const sized = (name: string, bytes: number): Notification => {
-      const empty = Buffer.byteLength(encodeNotification(live(name, '')));
-      return live(name, name.repeat(bytes - empty));
-    };
-    // Two parts, a comma and two brackets.
-    const half = (MAX_WAKEUP_BYTES - 3) / 2;
-    for (const [extra, payloads] of [
-      [0, 1],
-      [1, 2],
-    ] as const) {
-      received = [];
-      const { publisher, release } = gatedPublisher();
-      await commitWith(publisher, append('hold', 1));
-      const pair = [sized('a', half), sized('b', half + extra)];
-      const sent = pair.map((n) => publisher.publish(n));
-      release();
-      await Promise.all(sent);
-      await eventually(async () => notifications().length, (n) => n >= 3, 'the pair');
-      expect(notifications()).toEqual([append('hold', 1), ...pair]);
-      expect(received.slice(1).map((p) => Buffer.byteLength(p))).toEqual(payloads === 1 ? [MAX_WAKEUP_BYTES] : [half, half + extra]);
+  it("fills a payload to exactly 7999 bytes, and starts another one byte past it; live events counted as sent, the instance's id included", async () => {
+    for (const instanceId of [undefined, 'stamp-01']) {
+      // Sized as they travel: stamped with the publishing instance's id when there is one.
+      const sized = (name: string, bytes: number): Notification => {
+        const encoded = encodeNotification(live(name, ''));
+        const empty = Buffer.byteLength(instanceId === undefined ? encoded : stampFrom(encoded, instanceId));
+        return live(name, name.repeat(bytes - empty));
+      };
+      // Two parts, a comma and two brackets.
+      const half = (MAX_WAKEUP_BYTES - 3) / 2;
+      for (const [extra, payloads] of [
+        [0, 1],
+        [1, 2],
+      ] as const) {
+        received = [];
+        const { publisher, release } = gatedPublisher(instanceId === undefined ? {} : { local: { instanceId, deliver: () => {} } });
+        await commitWith(publisher, append('hold', 1));
+        const pair = [sized('a', half), sized('b', half + extra)];
+        const sent = pair.map((n) => publisher.publish(n));
+        release();
+        // Packed past the limit, the NOTIFY would be refused and both publishers told it failed.
+        await Promise.all(sent);
+        await eventually(async () => notifications().length, (n) => n >= 3, 'the pair');
+        const stamped = instanceId === undefined ? pair : pair.map((n) => ({ from: instanceId, ...n }));
+        expect(notifications(), `instance ${instanceId}`).toEqual([append('hold', 1), ...stamped]);
+        expect(received.slice(1).map((p) => Buffer.byteLength(p))).toEqual(payloads === 1 ? [MAX_WAKEUP_BYTES] : [half, half + extra]);
+      }
     }
   });
 
@@ -587,33 +593,6 @@ describe('wakeup publisher', () => {
     await eventually(async () => notificationsOf('settle-').length, (n) => n >= 1, 'the settled wakeup');
     expect(notificationsOf('settle-')).toEqual([append('settle-committed', 1)]);
     publisher.stop();
-  });
-
-  it("packs live events by their bytes as sent, the instance's id included: a stamped pair fills a payload to exactly 7999 bytes, one byte more starts another", async () => {
-    const instanceId = 'stamp-01';
-    // Sized as they travel: stamped with the publishing instance's id.
-    const sized = (name: string, bytes: number): Notification => {
-      const empty = Buffer.byteLength(stampFrom(encodeNotification(live(name, '')), instanceId));
-      return live(name, name.repeat(bytes - empty));
-    };
-    // Two parts, a comma and two brackets.
-    const half = (MAX_WAKEUP_BYTES - 3) / 2;
-    for (const [extra, payloads] of [
-      [0, 1],
-      [1, 2],
-    ] as const) {
-      received = [];
-      const { publisher, release } = gatedPublisher({ local: { instanceId, deliver: () => {} } });
-      await commitWith(publisher, append('hold', 1));
-      const pair = [sized('c', half), sized('d', half + extra)];
-      const sent = pair.map((n) => publisher.publish(n));
-      release();
-      // Packed past the limit, the NOTIFY would be refused and both publishers told it failed.
-      await Promise.all(sent);
-      await eventually(async () => notifications().length, (n) => n >= 3, 'the pair');
-      expect(notifications()).toEqual([append('hold', 1), ...pair.map((n) => ({ from: instanceId, ...n }))]);
-      expect(received.slice(1).map((p) => Buffer.byteLength(p))).toEqual(payloads === 1 ? [MAX_WAKEUP_BYTES] : [half, half + extra]);
-    }
   });
 
   it('drain waits until everything queued before it ends has been sent: also what a caller answered by the last flush published at once', async () => {
