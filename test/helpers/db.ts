@@ -50,3 +50,11 @@ export async function lockWaiters(db: postgres.Sql): Promise<number> {
     select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
   return row?.n ?? 0;
 }
+
+/** Moves a session's last write `ms` back in time, and its next expiry check with it, as the sweeps judge by the database clock. */
+export function ageSession(db: postgres.Sql, id: string, ms: number) {
+  return db`
+    update sessions set updated_at = now() - ${ms} * interval '1 millisecond',
+      expiry_check_at = now() - ${ms} * interval '1 millisecond' + ttl_ms * interval '1 millisecond'
+    where id = ${id}`;
+}

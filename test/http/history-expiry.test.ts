@@ -5,7 +5,7 @@ import { call, createTestApp, expectProblem, type TestApp } from '../helpers/app
 import { Gate } from '../helpers/gate.js';
 import { SseClient } from '../helpers/sse.js';
 import { until } from '../helpers/waits.js';
-import { lockWaiters } from '../helpers/db.js';
+import { lockWaiters, ageSession } from '../helpers/db.js';
 
 // Two instances on one database. Their background sweeps are off (a day apart):
 // each test runs the sweeps itself, held at the point it names, so the race
@@ -25,13 +25,7 @@ afterAll(async () => {
   await a?.close();
 });
 
-/** Polls until `done()` holds: a bounded wait, not an assertion on time. */
-/** Moves a session's last write back in time (the sweep judges by the database clock). */
-const age = (id: string, ms: number) =>
-  a.database.db`
-    update sessions set updated_at = now() - ${ms} * interval '1 millisecond',
-      expiry_check_at = now() - ${ms} * interval '1 millisecond' + ttl_ms * interval '1 millisecond'
-    where id = ${id}`;
+const age = (id: string, ms: number) => ageSession(a.database.db, id, ms);
 
 /** Transactions of this database waiting for a row lock. */
 const waitingForLocks = () => lockWaiters(a.database.db);

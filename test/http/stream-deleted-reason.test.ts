@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredSessions } from '../../src/history/expiry.js';
 import { call, createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { SseClient } from '../helpers/sse.js';
+import { ageSession } from '../helpers/db.js';
 
 /**
  * docs/API.md: a session deleted by its ttl_ms sends its streams
@@ -19,12 +20,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Moves a session's last write back in time, so the expiry sweep finds it idle past its ttl_ms. */
-const age = (id: string, ms: number) =>
-  t.database.db`
-    update sessions set updated_at = now() - ${ms} * interval '1 millisecond',
-      expiry_check_at = now() - ${ms} * interval '1 millisecond' + ttl_ms * interval '1 millisecond'
-    where id = ${id}`;
+const age = (id: string, ms: number) => ageSession(t.database.db, id, ms);
 
 const deletions = (client: SseClient, id: string) =>
   client.messages.filter((m) => m.event === 'session.deleted' && m.json?.session_id === id).map((m) => m.json);
