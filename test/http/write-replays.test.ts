@@ -61,13 +61,18 @@ describe('a retried write', () => {
     expect(listed).toHaveLength(1);
   });
 
-  it('a refusal decided after the work committed (a claim no longer active) is refused again, not replayed as a success', async () => {
-    const id = 'wrep-claim';
+  /** A new session `id` with one batch queued and claimed for 60 s: the claim's id. */
+  async function claimedBatch(id: string): Promise<string> {
     expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
     expect((await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['next'] })).statusCode).toBe(201);
     const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 60_000 });
     expect(claimed.statusCode).toBe(200);
-    const claimId = claimed.json().claim_id as string;
+    return claimed.json().claim_id as string;
+  }
+
+  it('a refusal decided after the work committed (a claim no longer active) is refused again, not replayed as a success', async () => {
+    const id = 'wrep-claim';
+    const claimId = await claimedBatch(id);
     const complete = (key: string) => call(t.app, 'POST', `/v1/sessions/${id}/queue/claims/${claimId}/complete`, undefined, { 'idempotency-key': key });
     expect((await complete('complete-1')).statusCode).toBe(200);
     expectProblem(await complete('complete-2'), 409, 'claim_expired');
@@ -77,11 +82,7 @@ describe('a retried write', () => {
 
   it('a refusal decided after the work committed keeps what the work did: an expired claim\'s batch is pending again', async () => {
     const id = 'wrep-claim-expired';
-    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
-    expect((await call(t.app, 'POST', `/v1/sessions/${id}/queue`, { items: ['next'] })).statusCode).toBe(201);
-    const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/queue/claim`, { max_batches: 1, ttl_ms: 60_000 });
-    expect(claimed.statusCode).toBe(200);
-    const claimId = claimed.json().claim_id as string;
+    const claimId = await claimedBatch(id);
     // As if the claim's 60 s had run out.
     await t.database.db`update queue_claims set expires_at = now() - interval '1 second' where claim_id = ${claimId}`;
     const complete = () => call(t.app, 'POST', `/v1/sessions/${id}/queue/claims/${claimId}/complete`, undefined, { 'idempotency-key': 'late' });
