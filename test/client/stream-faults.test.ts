@@ -166,6 +166,40 @@ describe('frames that are not durable events', () => {
   });
 });
 
+describe('text split across network chunks', () => {
+  it('a character whose bytes arrive in separate chunks is delivered whole, in durable and live events alike', async () => {
+    // 2-, 3- and 4-byte UTF-8 (a surrogate pair in JavaScript): each cut by the chunking below.
+    const text = 'café € 𝄞 日本';
+    const bytes = new TextEncoder().encode(
+      sseText([
+        { id: 1, event: 'note', data: { seq: 1, type: 'note', data: { text }, created_at: '2026-12-04T00:00:00Z' } },
+        { event: 'token', data: { type: 'token', data: text } },
+      ]),
+    );
+    // One byte a chunk: every multibyte character is split between reads, as a network may split it.
+    const server = streamServer([
+      (request) => {
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const byte of bytes) controller.enqueue(Uint8Array.of(byte));
+            request.signal?.addEventListener('abort', () => controller.error(request.signal?.reason), { once: true });
+          },
+        });
+        return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+      },
+    ]);
+    const client = createClient({ baseUrl: 'http://server.test', fetch: server.fetch, retry: fast });
+    const events: DurableEvent[] = [];
+    const live: unknown[] = [];
+    const sub = client.subscribe('split-1', {}, { onEvent: (e) => events.push(e), onLive: (e) => live.push(e.data) });
+    await until(() => live.length === 1, 'the live event after the durable one');
+    expect(events.map((e) => e.data)).toEqual([{ text }]);
+    expect(live).toEqual([text]);
+    sub.close();
+    await sub.closed;
+  });
+});
+
 describe('frames the server should not send, or sends without a name', () => {
   it('a frame with an id but no numeric seq is no durable event: not delivered, the cursor stays, no error', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
