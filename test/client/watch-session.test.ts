@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type SessionSnapshot, type SessionStore } from '../../client/src/index.js';
+import { createClient, LIVE_TEXT_MAX_CHARS, type SessionSnapshot, type SessionStore } from '../../client/src/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { until } from '../helpers/waits.js';
+import { Gate } from '../helpers/gate.js';
+import { unlessStuck, until } from '../helpers/waits.js';
 
 // client.watchSession and client.watchSessions against the real server: the rules of their
 // snapshots that the React bindings' browser tests (test/react) do not reach.
@@ -96,6 +97,26 @@ describe('watchSession', () => {
     }
   });
 
+  it('keeps at most LIVE_TEXT_MAX_CHARS of running text, the newest (the tail)', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    const id = 'ws-text-cap';
+    await writer.createSession({ id });
+    const store = createClient({ baseUrl: t.baseUrl }).watchSession(id);
+    try {
+      await store.ready;
+      // 16 fragments of 6,500 characters (a live event holds under 7,000 bytes): 104,000 in all, each fragment its own digit.
+      const fragments = Array.from({ length: 16 }, (_, n) => `${n % 10}`.repeat(6500));
+      await writer.publishLive(id, fragments.map((data) => ({ type: 'token', data })));
+      const shown = await untilShown(store, (s) => s.liveText.length === LIVE_TEXT_MAX_CHARS, 'the running text at its cap');
+      // The text as runs of one digit (a failure prints 16 pairs, not 100,000 characters): the last 2,500 of the first fragment, then the 15 others whole.
+      const runs = (text: string) => Array.from(text.matchAll(/(\d)\1*/g), ([run]) => `${run[0]}x${run.length}`);
+      expect(runs(shown.liveText)).toEqual(runs(fragments.join('').slice(-LIVE_TEXT_MAX_CHARS)));
+      expect(runs(shown.liveText)[0]).toBe('0x2500');
+    } finally {
+      store.close();
+    }
+  });
+
   it('closes with the refusal when the session does not exist', async () => {
     const store = createClient({ baseUrl: t.baseUrl }).watchSession('ws-missing');
     await expect(store.ready).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
@@ -115,6 +136,57 @@ describe('watchSessions', () => {
       await writer.createSession({ id: 'wl-child-2', parent_id: 'wl-parent' });
       await until(() => store.getSnapshot().sessions.length === 2, 'the second child');
       expect(store.getSnapshot().sessions.map((s) => s.id)).toEqual(['wl-child-2', 'wl-child-1']);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a created session whose record read answers after its deletion was seen never comes back', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    await writer.createSession({ id: 'wl-del-parent' });
+    await writer.createSession({ id: 'wl-del-marker', parent_id: 'wl-del-parent' });
+    // The store's read of wl-del-late reaches the server (which answers 200: the session is there), and its answer is held here.
+    const gate = new Gate<string>();
+    const held = gate.hold((path) => path === '/v1/sessions/wl-del-late');
+    const store = createClient({
+      baseUrl: t.baseUrl,
+      fetch: async (input, init) => {
+        const path = new URL(String(input)).pathname;
+        const response = await fetch(input, init);
+        if ((init?.method ?? 'GET') !== 'GET' || path !== '/v1/sessions/wl-del-late') return response;
+        const body = await response.text();
+        await gate.pass(path);
+        return new Response(body, { status: response.status, headers: response.headers });
+      },
+    }).watchSessions({ parentId: 'wl-del-parent', limit: 10 });
+    try {
+      expect((await store.ready).sessions.map((s) => s.id)).toEqual(['wl-del-marker']);
+      await writer.createSession({ id: 'wl-del-late', parent_id: 'wl-del-parent' });
+      await unlessStuck(held.reached, 'the record read of the created session');
+      await writer.deleteSession('wl-del-late');
+      // The feed's hints come in order: once the marker's deletion shows, wl-del-late's has been taken in.
+      await writer.deleteSession('wl-del-marker');
+      await until(() => store.getSnapshot().sessions.length === 0, 'the marker gone');
+      held.release();
+      // A session created after the release is read and shown after the held answer was taken in.
+      await writer.createSession({ id: 'wl-del-after', parent_id: 'wl-del-parent' });
+      await until(() => store.getSnapshot().sessions.some((s) => s.id === 'wl-del-after'), 'the session created after');
+      expect(store.getSnapshot().sessions.map((s) => s.id)).toEqual(['wl-del-after']);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps at most limit sessions: a session created while it is open comes first and the oldest shown goes', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    await writer.createSession({ id: 'wl-cap-parent' });
+    for (const n of [1, 2, 3]) await writer.createSession({ id: `wl-cap-${n}`, parent_id: 'wl-cap-parent' });
+    const store = createClient({ baseUrl: t.baseUrl }).watchSessions({ parentId: 'wl-cap-parent', limit: 2 });
+    try {
+      expect((await store.ready).sessions.map((s) => s.id)).toEqual(['wl-cap-3', 'wl-cap-2']);
+      await writer.createSession({ id: 'wl-cap-4', parent_id: 'wl-cap-parent' });
+      await until(() => store.getSnapshot().sessions[0]?.id === 'wl-cap-4', 'the created session first');
+      expect(store.getSnapshot().sessions.map((s) => s.id)).toEqual(['wl-cap-4', 'wl-cap-3']);
     } finally {
       store.close();
     }
