@@ -25,6 +25,14 @@ export const LIVE_TEXT_ENDS_ON: readonly string[] = [EVENT.turnCommitted, EVENT.
 /** The most characters of running text kept (the tail): a stream that never ends its text stays bounded. */
 export const LIVE_TEXT_MAX_CHARS = 100_000;
 
+/** The last LIVE_TEXT_MAX_CHARS units of `text`, less the second half of a character the cut fell inside (a lone surrogate renders as a replacement mark). */
+function textTail(text: string): string {
+  if (text.length <= LIVE_TEXT_MAX_CHARS) return text;
+  const tail = text.slice(-LIVE_TEXT_MAX_CHARS);
+  const first = tail.charCodeAt(0);
+  return first >= 0xdc00 && first <= 0xdfff ? tail.slice(1) : tail;
+}
+
 export interface SessionSnapshot {
   /** `loading` until the record is read and the stream has caught up, then `live`; `reconnecting` while the stream is down. */
   status: WatchStatus;
@@ -153,7 +161,7 @@ export function watchSession(requests: Requests, subscribeFn: Subscribe, retry: 
       const text = fragment(event.data);
       if (text === undefined) return;
       const joined = snapshot.liveText + text;
-      update({ liveText: joined.length > LIVE_TEXT_MAX_CHARS ? joined.slice(-LIVE_TEXT_MAX_CHARS) : joined });
+      update({ liveText: textTail(joined) });
       return;
     }
     if (keepLive > 0) update({ liveEvents: [...snapshot.liveEvents, event].slice(-keepLive) });

@@ -117,6 +117,25 @@ describe('watchSession', () => {
     }
   });
 
+  it('never starts its running text inside a character the cap cuts', async () => {
+    const writer = createClient({ baseUrl: t.baseUrl });
+    const id = 'ws-text-cap-surrogates';
+    await writer.createSession({ id });
+    const store = createClient({ baseUrl: t.baseUrl }).watchSession(id);
+    try {
+      await store.ready;
+      // 32 fragments of 1,600 emoji (2 UTF-16 units, 4 bytes each), then one letter: the last 100,000 units begin on an emoji's second half.
+      const fragments = [...Array.from({ length: 32 }, () => '\u{1F600}'.repeat(1600)), 'b'];
+      await writer.publishLive(id, fragments.map((data) => ({ type: 'token', data })));
+      const shown = await untilShown(store, (s) => s.liveText.endsWith('b'), 'the last fragment shown');
+      expect(shown.liveText.length).toBe(LIVE_TEXT_MAX_CHARS - 1);
+      expect(shown.liveText.codePointAt(0)).toBe(0x1f600);
+      expect(shown.liveText).toBe(fragments.join('').slice(-(LIVE_TEXT_MAX_CHARS - 1)));
+    } finally {
+      store.close();
+    }
+  });
+
   it('closes with the refusal when the session does not exist', async () => {
     const store = createClient({ baseUrl: t.baseUrl }).watchSession('ws-missing');
     await expect(store.ready).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
