@@ -65,7 +65,7 @@ describe('an instance going away', () => {
       await feed.waitFor(() => sweeps(feed) === 1, 'the first sweep_required');
       // The peer is listed by a's polls while the feed is open; nothing a client sees says when a poll
       // ran, so give it several intervals. No other sweep comes meanwhile: nothing went away.
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS * 5));
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS * 20));
       expect(sweeps(feed)).toBe(1);
       await peer.close();
       peerClosed = true;
