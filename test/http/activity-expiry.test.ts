@@ -51,4 +51,32 @@ describe('the activity TTL sweep', () => {
       for (const client of Object.values(streams)) await client.close();
     }
   });
+
+  it('a fleet of activities due together is told to every stream within a second or so, not one a sweep at a time', async () => {
+    const ids = Array.from({ length: 16 }, (_, i) => `act-ttl-fleet-${i}`);
+    const streams: SseClient[] = [];
+    try {
+      for (const id of ids) {
+        await sessionWithEvents(t, id, 0);
+        streams.push(await open(t, `/v1/sessions/${id}/stream`));
+      }
+      for (const client of streams) await waitForMarker(client);
+      // A fleet of workers gone together: their activities all run out within the same moment.
+      const answers = await Promise.all(
+        ids.map(async (id) => {
+          const res = await call(t.app, 'PUT', `/v1/sessions/${id}/activity`, { status: 'tool', ttl_ms: 1_500 });
+          expect(res.statusCode, res.body).toBe(200);
+          return res.json();
+        }),
+      );
+      const lastDue = Math.max(...answers.map((a) => Date.parse(a.expires_at)));
+      // docs/API.md: streams are told within a second or so of the TTL; 3 s leaves room for a loaded machine.
+      const deadline = lastDue + 3_000;
+      for (const [i, client] of streams.entries()) {
+        await client.waitFor(() => expiredMarkers(client).length === 1, `the expiry of ${ids[i]}`, Math.max(deadline - Date.now(), 1));
+      }
+    } finally {
+      for (const client of streams) await client.close();
+    }
+  });
 });
