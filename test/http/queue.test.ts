@@ -675,6 +675,25 @@ describe('queued work and the execution lease', () => {
     expect(done.statusCode).toBe(200);
     expect(await batchIdsWith(id, 'completed')).toEqual(ids);
   });
+
+  it('with nobody writing, the sweep ends a claim whose lease ran out: its batches pending again, queue.expired appended', async () => {
+    const id = await newSession();
+    const ids = await enqueueAll(id, [['a'], ['b'], ['c']]);
+    const { token } = await lease(id, 'worker-a');
+    // The claim's own ttl is long: only the end of its lease generation ends it.
+    const claimed = (await claim(id, { max_batches: 2, ttl_ms: LONG_TTL }, tokenHeader(token))).json();
+    expect(claimed.batches.map((b: any) => b.batch_id)).toEqual(ids.slice(0, 2));
+
+    // The lease runs out (by the database's clock, as every expiry) and nobody writes to the session again:
+    // a dashboard listing the queue sees the work back without any worker's request.
+    await t.database.db`update sessions set lease_expires_at = now() - interval '1 second' where id = ${id}`;
+    await expect.poll(() => batchIdsWith(id, 'pending'), POLL).toEqual(ids);
+    await expect
+      .poll(async () => (await queueEvents(id)).filter((e) => e.type === 'queue.expired').map((e) => e.data), POLL)
+      .toEqual([{ claim_id: claimed.claim_id, batch_ids: ids.slice(0, 2) }]);
+    expect(await batchIdsWith(id, 'claimed')).toEqual([]);
+    expectProblem(await act(id, claimed.claim_id, 'complete'), 409, 'claim_expired');
+  });
 });
 
 describe('queue.* events', () => {
