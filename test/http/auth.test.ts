@@ -99,6 +99,26 @@ describe('403 forbidden at each grant boundary', () => {
     expectProblem(await call(t.app, 'GET', '/v1/sessions/solo2', undefined, bearer(exact)), 403, 'forbidden');
   });
 
+  it('naming a parent_id needs read on the parent: refused 403 before any lookup, whether the parent exists or not', async () => {
+    expect((await call(t.app, 'POST', '/v1/sessions', { id: 'kin:parent' }, bearer(admin))).statusCode).toBe(201);
+    const create = (token: string, id: string, parentId: string) => call(t.app, 'POST', '/v1/sessions', { id, parent_id: parentId }, bearer(token));
+
+    // Write on every kin:* session, read on none: it may create kin:child, but not name a parent.
+    const writer = await mint({ sessions: ['kin:*'], write: true });
+    for (const parent of ['kin:parent', 'kin:nobody']) {
+      const problem = expectProblem(await create(writer, 'kin:child', parent), 403, 'forbidden');
+      expect(problem.detail).toBe(`this token may not read session "${parent}", so it may not name it as parent_id`);
+    }
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/kin:child', undefined, bearer(admin)), 404, 'session_not_found');
+
+    // Read and write on kin:*: the missing parent is its 404, the existing one is the child's parent.
+    const both = await mint({ sessions: ['kin:*'], read: true, write: true });
+    expectProblem(await create(both, 'kin:child', 'kin:nobody'), 404, 'parent_not_found');
+    const made = await create(both, 'kin:child', 'kin:parent');
+    expect(made.statusCode).toBe(201);
+    expect(made.json().parent_id).toBe('kin:parent');
+  });
+
   it('admin-only: delete, create without an id, metrics', async () => {
     const both = await mint({ sessions: ['*'], read: true, write: true });
     expectProblem(await call(t.app, 'DELETE', '/v1/sessions/team-a:2', undefined, bearer(both)), 403, 'forbidden');
