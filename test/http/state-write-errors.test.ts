@@ -52,6 +52,25 @@ describe('PUT /state refusals', () => {
     expect(await version(id)).toBe(0);
   });
 
+  it('a snapshot of null, false, 0 or "" is a JSON value, not a missing snapshot', async () => {
+    const id = await session('json');
+    const values = [null, false, 0, '', { a: null }];
+    for (const [index, snapshot] of values.entries()) {
+      const res = await put(id, { base_version: index, schema_version: 1, snapshot });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toEqual({ version: index + 1, seq: index + 1 });
+      expect((await call(cold.app, 'GET', `/v1/sessions/${id}/state`)).json()).toEqual({
+        mode: 'snapshot',
+        version: index + 1,
+        seq: index + 1,
+        schema_version: 1,
+        snapshot_version: index + 1,
+        snapshot,
+        deltas: [],
+      });
+    }
+  });
+
   it('a binary session refuses snapshot and a missing snapshot_base64', async () => {
     const id = await session('binary');
     expect(problemOf(await put(id, { base_version: 0, schema_version: 1, snapshot: { a: 1 } }), 409, 'encoding_mismatch')).toEqual({
@@ -149,6 +168,38 @@ describe('POST /deltas refusals', () => {
       expect(problemOf(await delta(t, id, { base_version: 1, patch }), 422, 'patch_failed')).toEqual({ detail, op_index: opIndex });
     }
     expect(await version(id)).toBe(1);
+  });
+
+  it('a member name counts in bytes of UTF-8 towards the size a state may hold, by merge patch and by JSON Patch', async () => {
+    // {} measures 2; a member "é…é":"" adds its name (2 bytes a character, and the quotes), a colon,
+    // a separator and the value's 2: with 1980 characters the state measures exactly 3968.
+    const fits = 'é'.repeat(1980);
+    const over = `${fits}é`;
+    const id = await session('json', {});
+    expect(problemOf(await delta(t, id, { base_version: 1, merge_patch: { [over]: '' } }), 422, 'patch_failed')).toEqual({
+      detail: 'the patch does not apply: the state would measure 3970 bytes; a json state may hold 3968 (MAX_BODY_BYTES less room for the PUT envelope)',
+    });
+    expect(problemOf(await delta(t, id, { base_version: 1, patch: [{ op: 'add', path: `/${over}`, value: '' }] }), 422, 'patch_failed')).toEqual({
+      detail: 'the patch does not apply: the state would measure 3970 bytes; a json state may hold 3968 (MAX_BODY_BYTES less room for the PUT envelope)',
+    });
+    expect(await version(id)).toBe(1);
+    expect((await delta(t, id, { base_version: 1, merge_patch: { [fits]: '' } })).statusCode).toBe(200);
+    // What a client reads it can PUT back.
+    const read = (await call(cold.app, 'GET', `/v1/sessions/${id}/state`)).json();
+    expect(read).toMatchObject({ version: 2, snapshot: { [fits]: '' } });
+    expect((await put(id, { base_version: 2, schema_version: 1, snapshot: read.snapshot })).statusCode).toBe(200);
+    const other = await session('json', {});
+    expect((await delta(t, other, { base_version: 1, patch: [{ op: 'add', path: `/${fits}`, value: '' }] })).statusCode).toBe(200);
+  });
+
+  it('an instance that has not cached the state holds a delta to the same size limit', async () => {
+    // {"s":"a…a"} with 3950 a's measures 3959 bytes; a member "t" adds 5 and its value.
+    const id = await session('json', { s: 'a'.repeat(3950) });
+    expect(problemOf(await delta(cold, id, { base_version: 1, merge_patch: { t: 'abc' } }), 422, 'patch_failed')).toEqual({
+      detail: 'the patch does not apply: the state would measure 3969 bytes; a json state may hold 3968 (MAX_BODY_BYTES less room for the PUT envelope)',
+    });
+    expect((await delta(cold, id, { base_version: 1, merge_patch: { t: 'ab' } })).statusCode).toBe(200);
+    expect(await version(id)).toBe(2);
   });
 
   it('a delta may nest the state exactly MAX_JSON_DEPTH less one levels', async () => {
