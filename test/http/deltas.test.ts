@@ -45,6 +45,26 @@ describe('POST /v1/sessions/{id}/deltas', () => {
     expect(await document(id)).toEqual({ b: { c: 2, e: 4 } });
   });
 
+  it('a merge patch that is not an object (null included) replaces the whole document, as RFC 7396 says', async () => {
+    const id = await sessionWith({ a: 1 });
+    expect((await delta(id, { base_version: 1, merge_patch: null })).json()).toEqual({ version: 2, seq: 2 });
+    expect(await document(id)).toBeNull();
+    expect((await delta(id, { base_version: 2, merge_patch: { b: { c: null, d: 1 } } })).json()).toEqual({ version: 3, seq: 3 });
+    expect(await document(id)).toEqual({ b: { d: 1 } });
+    expect((await delta(id, { base_version: 3, merge_patch: [1, null] })).json()).toEqual({ version: 4, seq: 4 });
+    expect(await document(id)).toEqual([1, null]);
+    const events = (await call(t.app, 'GET', `/v1/sessions/${id}/events`)).json().events;
+    expect(events.filter((e: { type: string }) => e.type === 'state.delta').map((e: { data: unknown }) => e.data)).toEqual([
+      { merge_patch: null },
+      { merge_patch: { b: { c: null, d: 1 } } },
+      { merge_patch: [1, null] },
+    ]);
+    // A worker catching up from version 1 gets the null delta as posted.
+    const caught = (await call(t.app, 'GET', `/v1/sessions/${id}/state?have=1`)).json();
+    expect(caught).toMatchObject({ mode: 'catch_up', version: 4 });
+    expect(caught.deltas[0]).toEqual({ version: 2, merge_patch: null });
+  });
+
   it('appends a state.delta event holding the delta as posted, with its version', async () => {
     const id = await sessionWith();
     const posted = { patch: [{ op: 'add', path: '/n', value: 5 }] };
