@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PatchFailed } from '../../src/errors.js';
-import { applyJsonPatch } from '../../src/state/json-patch.js';
+import { applyJsonPatch, type PatchOperation } from '../../src/state/json-patch.js';
 import { measure } from '../../src/state/json-value.js';
 import { applyMergePatchToState } from '../../src/state/merge-patch.js';
 import { applyRef, FAIL, scenario, wire } from '../helpers/json-reference.js';
@@ -46,6 +46,27 @@ describe('applyJsonPatch and applyMergePatchToState', () => {
     const document = { a: [1, 'é', null], b: {}, 'c"': true };
     // {"a":[1,"é",null],"b":{},"c\"":true} plus one separator for each of 3 members and 3 elements, minus the 4 written.
     expect(measure(document, Infinity)).toBe(Buffer.byteLength(JSON.stringify(document)) + 2);
+  });
+
+  it('keeps the size exact through each kind of operation, whatever the random cases happen to draw', () => {
+    const steps: PatchOperation[] = [
+      { op: 'replace', path: '/a/1', value: 2 },
+      { op: 'replace', path: '/o/k', value: 'é' },
+      { op: 'add', path: '/a/0', value: { x: 'yy' } },
+      { op: 'add', path: '/a/-', value: 'z' },
+      { op: 'remove', path: '/a/1' },
+      { op: 'copy', from: '/o', path: '/p' },
+      { op: 'move', from: '/a/0', path: '/o/m' },
+      { op: 'replace', path: '/o', value: [] },
+      { op: 'remove', path: '/p' },
+      { op: 'replace', path: '', value: { a: 'é'.repeat(10) } },
+    ];
+    let current = { document: { a: [1, 'a longer string', 3], o: { k: 'vvvv' } } as unknown, bytes: 0 };
+    current.bytes = measure(current.document, Infinity);
+    for (const step of steps) {
+      current = applyJsonPatch(current, [step], NO_LIMITS);
+      expect(current.bytes, JSON.stringify(step)).toBe(measure(current.document, Infinity));
+    }
   });
 
   it('never treats built-in object members as document members', () => {
