@@ -200,6 +200,26 @@ describe('readers at the same moment', () => {
     }
   });
 
+  it('readers of two streams at the same offset at the same moment each get their own stream', async () => {
+    await put('same-moment-a', 'text/plain', 'from a');
+    await put('same-moment-b', 'application/json', '[{"from":"b"}]');
+    // Asked together (one turn of the event loop): reads of one page are shared, reads of two streams never.
+    const paths = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'same-moment-a' : 'same-moment-b'));
+    for (const query of ['?offset=-1', `?offset=${offset(0)}`, `?offset=${offset(0)}&live=long-poll`]) {
+      const answers = await Promise.all(paths.map((path) => t.app.inject({ method: 'GET', url: `/v1/stream/${path}${query}` })));
+      answers.forEach((res, i) => {
+        expect(res.statusCode, res.body).toBe(200);
+        if (paths[i] === 'same-moment-a') {
+          expect(res.headers['content-type']).toMatch(/^text\/plain/);
+          expect(res.body).toBe('from a');
+        } else {
+          expect(res.headers['content-type']).toMatch(/^application\/json/);
+          expect(res.json()).toEqual([{ from: 'b' }]);
+        }
+      });
+    }
+  });
+
   it('twenty long-polls woken by one append all get it from one page read', async () => {
     await put('lp-share', 'application/json', '[{"n":1}]');
     const before = await openStreams(t);
@@ -286,6 +306,28 @@ describe('SSE (PROTOCOL 5.8)', () => {
     const again = await SseClient.open(url(t, 'sse-4', `?live=sse&offset=${offset(2)}`));
     await again.waitForEnd();
     expect(controls(again)).toEqual([{ streamNextOffset: offset(2), streamClosed: true, upToDate: true }]);
+  });
+
+  it('a closed stream longer than a page: every page comes before the final control, which alone says closed', async () => {
+    // Pages of one message each: four pages before the end.
+    const paged = await createTestApp({ databaseUrl: t.url, env: { ...env, STREAM_PAGE_SIZE: '1' } });
+    try {
+      await paged.listen();
+      await put('sse-closed-pages', 'application/octet-stream');
+      for (const i of [0, 1, 2, 3]) await post('sse-closed-pages', 'application/octet-stream', new Uint8Array([i, i]));
+      await close('sse-closed-pages');
+      const client = await SseClient.open(url(paged, 'sse-closed-pages', '?live=sse&offset=-1'));
+      await client.waitForEnd();
+      // Each data event has its control; only the last one says the stream is closed (and has no cursor).
+      expect(data(client).map((d) => [...Buffer.from(d, 'base64')])).toEqual([[0, 0], [1, 1], [2, 2], [3, 3]]);
+      expect(controls(client)).toHaveLength(4);
+      controls(client).slice(0, -1).forEach((control, i) => {
+        expect(control).toEqual({ streamNextOffset: offset(i + 1), streamCursor: expect.stringMatching(/^\d+$/) });
+      });
+      expect(controls(client).at(-1)).toEqual({ streamNextOffset: offset(4), streamClosed: true, upToDate: true });
+    } finally {
+      await paged.close();
+    }
   });
 
   it('two instances: an SSE read on one follows appends and the close made on the other', async () => {
