@@ -52,6 +52,9 @@ export const DS_RESPONSE_HEADERS = [
   DS_HEADER.upToDate,
   DS_HEADER.closed,
   DS_HEADER.sseDataEncoding,
+  // HEAD's expiry, as configured.
+  DS_HEADER.ttl,
+  DS_HEADER.expiresAt,
   DS_HEADER.producerEpoch,
   DS_HEADER.producerSeq,
   DS_HEADER.producerExpectedSeq,

@@ -531,4 +531,54 @@ describe('delete, headers, CORS', () => {
     const exposed = String(get.headers['access-control-expose-headers']);
     for (const name of ['stream-next-offset', 'stream-up-to-date', 'stream-closed', 'etag']) expect(exposed).toContain(name);
   });
+
+  it('a page on a listed origin may send every header of the protocol and read every one the face answers with', async () => {
+    const origin = { origin: 'https://dash.example.com' };
+    const requestHeaders = [
+      'stream-seq',
+      'stream-ttl',
+      'stream-expires-at',
+      'stream-closed',
+      'stream-forked-from',
+      'stream-fork-offset',
+      'stream-fork-sub-offset',
+      'producer-id',
+      'producer-epoch',
+      'producer-seq',
+    ];
+    const preflight = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/stream/cors-all',
+      headers: { ...origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': requestHeaders.join(', ') },
+    });
+    expect(preflight.statusCode).toBe(204);
+    const allowed = String(preflight.headers['access-control-allow-headers']).split(/,\s*/);
+    for (const name of requestHeaders) expect(allowed, name).toContain(name);
+    // Each header the face answers with, from an answer that has it: a browser reads only those exposed.
+    const exposedOn = (res: Answer) => String(res.headers['access-control-expose-headers']).split(/,\s*/);
+    type Answer = Awaited<ReturnType<typeof ds>>;
+    const answers: [string, Answer][] = [];
+    const made = await put('cors-all', undefined, { ...origin, 'content-type': 'text/plain', 'stream-ttl': '3600' });
+    answers.push(['location', made], ['stream-next-offset', made]);
+    answers.push(['stream-ttl', await ds('HEAD', 'cors-all', undefined, origin)]);
+    expect((await put('cors-at', undefined, { 'content-type': 'text/plain', 'stream-expires-at': '2999-01-01T00:00:00Z' })).statusCode).toBe(201);
+    answers.push(['stream-expires-at', await ds('HEAD', 'cors-at', undefined, origin)]);
+    const producer = (seq: string) => ({ ...origin, 'content-type': 'text/plain', 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': seq });
+    const accepted = await post('cors-all', 'a', producer('0'));
+    answers.push(['producer-epoch', accepted], ['producer-seq', accepted]);
+    const gap = await post('cors-all', 'b', producer('5'));
+    answers.push(['producer-expected-seq', gap], ['producer-received-seq', gap]);
+    const page = await read('cors-all', '?offset=-1', origin);
+    answers.push(['etag', page], ['stream-up-to-date', page]);
+    answers.push(['stream-cursor', await read('cors-all', '?offset=-1&live=long-poll', origin)]);
+    // A closed byte stream: its SSE read sends the final control and ends.
+    expect((await put('cors-bytes', undefined, { 'content-type': 'application/octet-stream', 'stream-closed': 'true' })).statusCode).toBe(201);
+    answers.push(['stream-sse-data-encoding', await read('cors-bytes', '?offset=-1&live=sse', origin)]);
+    expect((await post('cors-all', '', { ...origin, 'stream-closed': 'true' })).statusCode).toBe(204);
+    answers.push(['stream-closed', await ds('HEAD', 'cors-all', undefined, origin)]);
+    for (const [name, res] of answers) {
+      expect(res.headers[name], `${name} is answered`).toBeDefined();
+      expect(exposedOn(res), `${name} is exposed`).toContain(name);
+    }
+  });
 });
