@@ -758,3 +758,20 @@ describe('a turn_id, across sessions and copies', () => {
     expect(again.headers['idempotent-replayed']).toBe('true');
   });
 });
+
+describe('release_lease: only true releases the lease', () => {
+  it('a turn sending release_lease: false commits under the lease and keeps it: no lease.released, and its token still writes', async () => {
+    const id = await newSession();
+    const token = await claimLease(id);
+    const held = (await session(id)).lease;
+    const res = await turn(id, { turn_id: 'keeps-lease', events: [{ type: 'note', data: 1 }], release_lease: false }, { 'lease-token': token });
+    expect(res.statusCode, res.body).toBe(201);
+    const turnEvents = (await history(id)).filter((e) => e.seq >= res.json().first_seq);
+    expect(turnEvents.map((e) => e.type)).toEqual(['note', 'turn.committed']);
+    expect(turnEvents[1].data).toMatchObject({ turn_id: 'keeps-lease', lease_released: false });
+    expect((await session(id)).lease).toEqual(held);
+    // Still held: a write without the token is refused, the holder's goes on.
+    expectProblem(await turn(id, { turn_id: 'no-token', events: [{ type: 'note', data: 2 }] }), 409, 'lease_held');
+    expect((await turn(id, { turn_id: 'next', events: [{ type: 'note', data: 3 }] }, { 'lease-token': token })).statusCode).toBe(201);
+  });
+});
