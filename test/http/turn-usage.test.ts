@@ -61,4 +61,24 @@ describe('usage totals', () => {
     expect((await turn(id, 'b', [{ model: 'm', input_tokens: 0, output_tokens: 0, cost_usd: 1e12 - 1 }])).statusCode).toBe(201);
     await exportImports(id);
   });
+
+  it('cost_usd within one turn: two items that together take the total past 2^53-1 are refused, and nothing changes', async () => {
+    const id = await createSession(t, `usage-${++counter}`);
+    expect((await turn(id, 'a', [{ model: 'm', input_tokens: 0, output_tokens: 0, cost_usd: 0.25 }])).statusCode).toBe(201);
+    // As above: a total this high takes thousands of turns through the API.
+    await t.database.db`update sessions set usage_cost_usd = ${MAX - 1e12 + 1} where id = ${id}`;
+    const before = { usage: await usage(id), last_seq: await lastSeq(id) };
+    // Each item alone fits (6e11 < 1e12 - 1); together they pass the limit.
+    const both = [
+      { model: 'a', input_tokens: 0, output_tokens: 0, cost_usd: 6e11 },
+      { model: 'b', input_tokens: 0, output_tokens: 0, cost_usd: 6e11 },
+    ];
+    const problem = expectProblem(await turn(id, 'b', both), 409, 'usage_overflow');
+    expect(problem).toMatchObject({ part: 'usage', field: 'cost_usd', limit: MAX });
+    expect({ usage: await usage(id), last_seq: await lastSeq(id) }).toEqual(before);
+    // The turn_id stays free: one item of them commits under it.
+    expect((await turn(id, 'b', both.slice(0, 1))).statusCode).toBe(201);
+    expect((await usage(id)).cost_usd).toBe(MAX - 1e12 + 1 + 6e11);
+    await exportImports(id);
+  });
 });
