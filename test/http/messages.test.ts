@@ -499,3 +499,31 @@ describe('an imported copy of a session (POST /v1/sessions/import)', () => {
     expect((await everything(kept)).map((m: any) => m.id)).toEqual(unheld);
   });
 });
+
+describe('replace and trim are worker writes: fenced by the lease', () => {
+  it('without the Lease-Token under a lease each is 409 lease_held, with a stale one lease_lost, and nothing changes; the holder\'s go through', async () => {
+    const id = await session();
+    await append(id, [
+      { role: 'system', kind: 'summary', content: 's1' },
+      { role: 'user', content: 'q' },
+    ]);
+    const lease = (await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner: 'w', ttl_ms: 60_000 })).json();
+    const replace = (headers?: Record<string, string>) =>
+      call(t.app, 'PUT', `/v1/sessions/${id}/messages/kinds/summary`, { role: 'system', content: 's2' }, headers);
+    const trim = (headers?: Record<string, string>) => call(t.app, 'POST', `/v1/sessions/${id}/messages/trim`, { before_seq: 3 }, headers);
+    const settled = { meta: await meta(id), messages: (await list(id, '?include_archived=true')).messages };
+    const unchanged = async () => expect({ meta: await meta(id), messages: (await list(id, '?include_archived=true')).messages }).toEqual(settled);
+
+    expectProblem(await replace(), 409, 'lease_held');
+    expectProblem(await trim(), 409, 'lease_held');
+    await unchanged();
+    const stale = { 'lease-token': `${lease.token}x` };
+    expectProblem(await replace(stale), 409, 'lease_lost');
+    expectProblem(await trim(stale), 409, 'lease_lost');
+    await unchanged();
+
+    const holder = { 'lease-token': lease.token };
+    expect((await replace(holder)).statusCode).toBe(200);
+    expect((await trim(holder)).json()).toMatchObject({ trimmed: 1 });
+  });
+});
