@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
+import { toApiError } from '../../src/http/error-handler.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { unlessStuck } from '../helpers/waits.js';
 
@@ -45,6 +47,34 @@ describe('the connections a process holds', () => {
       await expect.poll(() => connectionsOf(applicationName), { timeout: 10_000 }).toBe(0);
     } finally {
       if (!closed) await database.close(0);
+    }
+  });
+
+  it('wait no longer than DB_CONNECT_TIMEOUT_S for a host that never answers: the request is then 503 database_unavailable', async () => {
+    // A black-holed host: it takes the TCP connection and never answers. postgres.js alone would wait 30 s.
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => void held.add(socket.on('error', () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const target = new URL(url);
+    target.hostname = '127.0.0.1';
+    target.port = String((silent.address() as net.AddressInfo).port);
+    const database = connectDatabase({ url: target.toString(), poolMax: 2, writeConnections: 1, connectTimeoutSeconds: 1 });
+    try {
+      const failures = await unlessStuck(
+        Promise.all([
+          database.db`select 1`.then(() => new Error('answered'), (error: Error) => error),
+          database.writeConnections[0]!.begin(async (tx) => tx`select 1`).then(() => new Error('answered'), (error: Error) => error),
+        ]),
+        'a statement on a host that never answers, past DB_CONNECT_TIMEOUT_S',
+        8000,
+      );
+      for (const failure of failures) {
+        expect(toApiError(failure)).toMatchObject({ status: 503, code: 'database_unavailable', headers: { 'retry-after': '1' } });
+      }
+    } finally {
+      await database.close(0);
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
 });
