@@ -200,6 +200,38 @@ describe('handlers that ended in a refusal', () => {
 });
 
 /** A request whose body never comes must not hold a socket, whatever the client does with its own half. */
+describe('a refused body still arriving when REQUEST_TIMEOUT_MS passes', () => {
+  it('is read to its end and answered with its refusal, not a 408, and its connection serves the next request', async () => {
+    const limit = 64 * 1024;
+    const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000', MAX_BODY_BYTES: String(limit), MAX_EVENT_BYTES: String(limit) } });
+    await t.listen();
+    try {
+      const steady = await connect(t.baseUrl);
+      const size = 2 * limit;
+      steady.socket.write(`POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+      // 16 pieces 200 ms apart: steady (never idle for DRAIN_IDLE_MS), and still arriving at 3 s, past the 1 s timeout.
+      const piece = Buffer.alloc(size / 16, ' ');
+      for (let n = 0; n < 16; n++) {
+        expect(steady.answer()).toBe('');
+        steady.socket.write(piece);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      await expect.poll(() => steady.answer().includes('\r\n\r\n{'), { timeout: 5000, interval: 20 }).toBe(true);
+      const answer = parse(steady.answer());
+      expect(answer.status).toBe(413);
+      expect(answer.body).toMatchObject({ status: 413, code: 'payload_too_large' });
+      expect(answer.headers.connection).not.toBe('close');
+      // The same connection carries the next request.
+      const before = steady.answer().length;
+      steady.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await expect.poll(() => steady.answer().slice(before), { timeout: 5000, interval: 20 }).toMatch(/^HTTP\/1\.1 200 /);
+      steady.socket.destroy();
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});
+
 describe('a body that never arrives', () => {
   it('the 408 goes out and the server lets go of the socket, even for a client that keeps its half open', async () => {
     const t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: '1000' } });
