@@ -39,7 +39,7 @@ export default {
   coverageAnalysis: 'perTest',
   // The machine's two cores: one TypeScript checker and one test runner (scripts/mutate.ts starts the PostgreSQL they share).
   concurrency: 2,
-  ignorePatterns: ['dist', 'reports', 'bench/out', '.data', 'coverage'],
+  ignorePatterns: ['dist', 'reports', 'mutation', 'bench/out', '.data', 'coverage'],
   // Everything, unless scripts/mutate.ts narrows it to the areas it was given.
   mutate: scope,
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],

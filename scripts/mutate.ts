@@ -5,6 +5,10 @@
  * without the browser tests (vitest.mutate.config.ts). Only the tests that
  * cover a mutant run against it. Reports go to reports/mutation/<scope>/
  * (git-ignored): index.html to browse survivors, mutation.json for tools.
+ * The scope's incremental file is also kept, gzipped, as
+ * mutation/<scope>.incremental.json.gz (tracked): committed after a run, it
+ * lets a fresh checkout resume where the run stopped, since a whole-scope run
+ * takes longer than one sitting (docs/mutation.md).
  * Arguments starting with `--` go to Stryker as they are, e.g. `--testFiles
  * test/unit/byte-budget.test.ts` to see what one test file alone kills; but
  * `--own`, which runs only the given areas' own test files (scripts/own-tests.ts).
@@ -12,8 +16,9 @@
  * over to the node-22 package (optionalDependencies), as `npm test` does.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { SHARED_POSTGRES_ENV, startTemplatePostgres } from '../test/global-setup.js';
 import { ownTestFiles } from './own-tests.js';
 
@@ -45,12 +50,21 @@ if (!node) throw new Error(`Stryker needs Node 22 or later (this is ${process.ve
 // (The pg18 project, as vitest.mutate.config.ts runs.)
 const pg = await startTemplatePostgres(18);
 
+const reports = `reports/mutation/${slug}`;
+const incremental = `${reports}/incremental.json`;
+const kept = `mutation/${slug}.incremental.json.gz`;
+if (!existsSync(incremental) && existsSync(kept)) {
+  mkdirSync(reports, { recursive: true });
+  writeFileSync(incremental, gunzipSync(readFileSync(kept)));
+  console.log(`npm run mutate: resuming from ${kept}`);
+}
+
 const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs', ...strykerArgs], {
   stdio: 'inherit',
   env: {
     ...process.env,
     ...(globs.length > 0 ? { MUTATE_GLOBS: globs.join(',') } : {}),
-    MUTATE_REPORTS: `reports/mutation/${slug}`,
+    MUTATE_REPORTS: reports,
     // An area's own files are few, so its static and hybrid mutants (route schemas and hooks registered while a
     // file's beforeAll builds its app) run against all of them, as the audits' measure would: otherwise a route's
     // schema survives every own file that builds its app in beforeAll (docs/mutation.md).
@@ -59,6 +73,12 @@ const child = spawn(node, [path.resolve('node_modules/@stryker-mutator/core/bin/
   },
 });
 const stop = async (code: number) => {
+  // Stryker writes the incremental file at the end of a run, and of one stopped by SIGINT, with what it judged.
+  if (existsSync(incremental)) {
+    mkdirSync(path.dirname(kept), { recursive: true });
+    writeFileSync(kept, gzipSync(readFileSync(incremental), { level: 9 }));
+    console.log(`npm run mutate: the incremental file kept as ${kept} (commit it to resume from another checkout)`);
+  }
   await pg.stop();
   process.exit(code);
 };
