@@ -110,6 +110,34 @@ describe('a retried write', () => {
     expectProblem(await delta({ base_version: 2, patch: [{ op: 'replace', path: '/n', value: 2 }] }), 422, 'idempotency_key_reused');
     expect((await call(t.app, 'GET', `/v1/sessions/${id}/state`)).json()).toMatchObject({ version: 2, snapshot: { n: 1 } });
   });
+
+  it('a new lease holder sending the key and body a released lease wrote with runs its own write, not a replay of the old holder\'s', async () => {
+    const id = 'wrep-lease-handover';
+    expect((await call(t.app, 'POST', '/v1/sessions', { id })).statusCode).toBe(201);
+    const claim = async (owner: string) => {
+      const claimed = await call(t.app, 'POST', `/v1/sessions/${id}/lease`, { owner, ttl_ms: 60_000 });
+      expect(claimed.statusCode, claimed.body).toBe(201);
+      return claimed.json().token as string;
+    };
+    // Two workers derive the key alike from their input: the same key, the same body, each under its own lease.
+    const append = (token: string) =>
+      call(t.app, 'POST', `/v1/sessions/${id}/events`, { events: [{ type: 'step', data: 'batch-7' }] }, { 'idempotency-key': 'batch-7-step', 'lease-token': token });
+    const tokenA = await claim('worker-a');
+    const first = await append(tokenA);
+    expect(first.statusCode, first.body).toBe(201);
+    expect((await call(t.app, 'DELETE', `/v1/sessions/${id}/lease`, undefined, { 'lease-token': tokenA })).statusCode).toBe(204);
+    const tokenB = await claim('worker-b');
+    const second = await append(tokenB);
+    expect(second.statusCode, second.body).toBe(201);
+    expect(second.headers['idempotent-replayed'], 'worker B was answered with worker A\'s write').toBeUndefined();
+    expect(second.json().first_seq).toBeGreaterThan(first.json().first_seq);
+    const history = (await call(t.app, 'GET', `/v1/sessions/${id}/events?type=step`)).json();
+    expect(history.events.map((event: { seq: number }) => event.seq)).toEqual([first.json().first_seq, second.json().first_seq]);
+    // Under B's lease the key now holds B's answer.
+    const retried = await append(tokenB);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(retried.json()).toEqual(second.json());
+  });
 });
 
 describe('a write to an expired Durable Stream', () => {
