@@ -65,6 +65,25 @@ describe('?at_version= (time travel)', () => {
     expect(kept.map((r) => Number(r.version))).toEqual([4, 7, 10]);
   });
 
+  it('always answers the head, and forks it, even once its state event is trimmed', async () => {
+    await history('tt-head', 3); // seq 1 snapshot (version 1), seq 2 delta (2), seq 3 note, seq 4 delta (3), seq 5 note
+    await call(t.app, 'POST', '/v1/sessions/tt-head/events', { events: [{ type: 'note', data: 'a' }, { type: 'note', data: 'b' }] });
+    // Past the head's state event (seq 4): no state event is kept.
+    const { history_start: start } = (await call(t.app, 'POST', '/v1/sessions/tt-head/compact', { before_seq: 7 })).json();
+    expect(start).toBe(6);
+    expect((await get('/v1/sessions/tt-head/events?after=6')).events.map((e: { type: string }) => e.type)).toEqual(['note']);
+    expectProblem(await call(t.app, 'GET', '/v1/sessions/tt-head/state?at_version=2'), 410, 'version_expired');
+    const head = { mode: 'snapshot', version: 3, seq: 4, schema_version: 2, snapshot_version: 3, snapshot: stateOf(3), deltas: [] };
+    expect(await get('/v1/sessions/tt-head/state')).toEqual(head);
+    const at = await call(t.app, 'GET', '/v1/sessions/tt-head/state?at_version=3');
+    expect(at.statusCode, at.body).toBe(200);
+    expect(at.json()).toEqual(head);
+    const fork = await call(t.app, 'POST', '/v1/sessions/tt-head/fork', { id: 'tt-head-fork', at_version: 3 });
+    expect(fork.statusCode, fork.body).toBe(201);
+    expect(fork.json()).toMatchObject({ id: 'tt-head-fork', parent_id: 'tt-head', forked_from: { session_id: 'tt-head', version: 3 }, version: 1 });
+    expect((await get('/v1/sessions/tt-head-fork/state')).snapshot).toEqual(stateOf(3));
+  });
+
   it('is 410 version_expired, never a wrong document, for a version whose delta chain lost a delta; the fork there too', async () => {
     await history('tt-lost', 7);
     // Checkpoints every 3 deltas: snapshots at versions 1, 4, 7. Versions 2 and 3 are rebuilt from version 1's.
