@@ -186,6 +186,27 @@ describe('append (POST)', () => {
     expect(closeOnly.headers['stream-next-offset']).toBe(offset(1));
   });
 
+  it('on a closed stream a close carrying data is an append (409 Stream-Closed, nothing stored); a close without data stays 204', async () => {
+    await put('close-4', undefined, { 'content-type': 'text/plain' });
+    expect((await post('close-4', 'bye', { 'content-type': 'text/plain', 'stream-closed': 'true' })).statusCode).toBe(204);
+
+    const late = await post('close-4', 'late', { 'content-type': 'text/plain', 'stream-closed': 'true' });
+    expect(late.statusCode, 'a close with data on a closed stream').toBe(409);
+    expectProblem(late, 409, 'session_closed');
+    expect(late.headers['stream-closed']).toBe('true');
+    expect(late.headers['stream-next-offset']).toBe(offset(1));
+    // Nothing of it stored: the same bytes, the same tail.
+    expect((await read('close-4', '?offset=-1')).body).toBe('bye');
+    expect((await ds('HEAD', 'close-4')).headers['stream-next-offset']).toBe(offset(1));
+
+    // Closing again without data is the idempotent no-op: 204, closed, at the unchanged tail.
+    const again = await post('close-4', '', { 'stream-closed': 'true' });
+    expect(again.statusCode).toBe(204);
+    expect(again.headers['stream-closed']).toBe('true');
+    expect(again.headers['stream-next-offset']).toBe(offset(1));
+    expect((await read('close-4', '?offset=-1')).body).toBe('bye');
+  });
+
   it('only the value true closes (in any case); Stream-Closed: false or another word appends and leaves the stream open', async () => {
     await put('close-3', undefined, { 'content-type': 'text/plain' });
     for (const value of ['false', 'yes', '1']) {
