@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
 import { toApiError } from '../../src/http/error-handler.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { createTestDatabase, silentHost } from '../helpers/db.js';
 import { unlessStuck } from '../helpers/waits.js';
 
 // What a process costs the database in connections (docs/operations.md, `DB_POOL_MAX`): "A process holds
@@ -52,13 +51,8 @@ describe('the connections a process holds', () => {
 
   it('wait no longer than DB_CONNECT_TIMEOUT_S for a host that never answers: the request is then 503 database_unavailable', async () => {
     // A black-holed host: it takes the TCP connection and never answers. postgres.js alone would wait 30 s.
-    const held = new Set<net.Socket>();
-    const silent = net.createServer((socket) => void held.add(socket.on('error', () => {})));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const target = new URL(url);
-    target.hostname = '127.0.0.1';
-    target.port = String((silent.address() as net.AddressInfo).port);
-    const database = connectDatabase({ url: target.toString(), poolMax: 2, writeConnections: 1, connectTimeoutSeconds: 1 });
+    const silent = await silentHost(url);
+    const database = connectDatabase({ url: silent.url, poolMax: 2, writeConnections: 1, connectTimeoutSeconds: 1 });
     try {
       const failures = await unlessStuck(
         Promise.all([
@@ -73,8 +67,7 @@ describe('the connections a process holds', () => {
       }
     } finally {
       await database.close(0);
-      for (const socket of held) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await silent.close();
     }
   });
 });

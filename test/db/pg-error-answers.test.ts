@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, InvalidRequest } from '../../src/errors.js';
 import { toApiError } from '../../src/http/error-handler.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { createTestDatabase, silentHost } from '../helpers/db.js';
 import { unlessStuck, until } from '../helpers/waits.js';
 
 /**
@@ -171,20 +171,14 @@ describe('what is not the client’s fault stays a 5xx', () => {
   it('a database host that takes the connection and never answers (past DB_CONNECT_TIMEOUT_S) is 503 database_unavailable, retried after a second', async () => {
     // A black-holed host (a dead machine behind a load balancer, a firewall that drops rather than refuses): the
     // driver gives up after its connect timeout, as main.ts sets it from DB_CONNECT_TIMEOUT_S.
-    const held = new Set<net.Socket>();
-    const silent = net.createServer((socket) => void held.add(socket.on('error', () => {})));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const target = new URL(url);
-    target.hostname = '127.0.0.1';
-    target.port = String((silent.address() as net.AddressInfo).port);
-    const unanswered = postgres(target.toString(), { max: 1, onnotice: () => {}, connect_timeout: 1 });
+    const silent = await silentHost(url);
+    const unanswered = postgres(silent.url, { max: 1, onnotice: () => {}, connect_timeout: 1 });
     try {
       const error = await unlessStuck(refusalOf(unanswered`select 1`), 'the connect timeout');
       expectRetriedUnavailable(error, 'CONNECT_TIMEOUT');
     } finally {
       await unanswered.end({ timeout: 0 });
-      for (const socket of held) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await silent.close();
     }
   });
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 
@@ -57,4 +58,24 @@ export function ageSession(db: postgres.Sql, id: string, ms: number) {
     update sessions set updated_at = now() - ${ms} * interval '1 millisecond',
       expiry_check_at = now() - ${ms} * interval '1 millisecond' + ttl_ms * interval '1 millisecond'
     where id = ${id}`;
+}
+
+/**
+ * A black-holed database host: it takes the TCP connection and never answers (a dead machine behind a load
+ * balancer, a firewall that drops rather than refuses). `url` is `databaseUrl` pointed at it.
+ */
+export async function silentHost(databaseUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const held = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void held.add(socket.on('error', () => {})));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const target = new URL(databaseUrl);
+  target.hostname = '127.0.0.1';
+  target.port = String((silent.address() as net.AddressInfo).port);
+  return {
+    url: target.toString(),
+    close: async () => {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    },
+  };
 }
