@@ -22,7 +22,7 @@ export interface WatchSessionOptions {
 /** The durable events that end `liveText` by default: a turn, a state change or a message stored the output. */
 export const LIVE_TEXT_ENDS_ON: readonly string[] = [EVENT.turnCommitted, EVENT.stateDelta, EVENT.stateSnapshot, EVENT.messageAppended];
 
-/** The most characters of running text kept (the tail): a stream that never ends its text stays bounded. */
+/** The most UTF-16 units (a string's `length`) of running text kept (the tail): a stream that never ends its text stays bounded. */
 export const LIVE_TEXT_MAX_CHARS = 100_000;
 
 /** The last LIVE_TEXT_MAX_CHARS units of `text`, less the second half of a character the cut fell inside (a lone surrogate renders as a replacement mark). */

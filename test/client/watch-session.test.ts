@@ -97,43 +97,37 @@ describe('watchSession', () => {
     }
   });
 
-  it('keeps at most LIVE_TEXT_MAX_CHARS of running text, the newest (the tail)', async () => {
+  /** A new session's store once `fragments`, published as tokens after it went live, show as `done` says. */
+  async function shownAfterTokens(id: string, fragments: string[], done: (s: SessionSnapshot) => boolean, what: string): Promise<SessionSnapshot> {
     const writer = createClient({ baseUrl: t.baseUrl });
-    const id = 'ws-text-cap';
     await writer.createSession({ id });
     const store = createClient({ baseUrl: t.baseUrl }).watchSession(id);
     try {
       await store.ready;
-      // 16 fragments of 6,500 characters (a live event holds under 7,000 bytes): 104,000 in all, each fragment its own digit.
-      const fragments = Array.from({ length: 16 }, (_, n) => `${n % 10}`.repeat(6500));
       await writer.publishLive(id, fragments.map((data) => ({ type: 'token', data })));
-      const shown = await untilShown(store, (s) => s.liveText.length === LIVE_TEXT_MAX_CHARS, 'the running text at its cap');
-      // The text as runs of one digit (a failure prints 16 pairs, not 100,000 characters): the last 2,500 of the first fragment, then the 15 others whole.
-      const runs = (text: string) => Array.from(text.matchAll(/(\d)\1*/g), ([run]) => `${run[0]}x${run.length}`);
-      expect(runs(shown.liveText)).toEqual(runs(fragments.join('').slice(-LIVE_TEXT_MAX_CHARS)));
-      expect(runs(shown.liveText)[0]).toBe('0x2500');
+      return await untilShown(store, done, what);
     } finally {
       store.close();
     }
+  }
+
+  it('keeps at most LIVE_TEXT_MAX_CHARS of running text, the newest (the tail)', async () => {
+    // 16 fragments of 6,500 characters (a live event holds under 7,000 bytes): 104,000 in all, each fragment its own digit.
+    const fragments = Array.from({ length: 16 }, (_, n) => `${n % 10}`.repeat(6500));
+    const shown = await shownAfterTokens('ws-text-cap', fragments, (s) => s.liveText.length === LIVE_TEXT_MAX_CHARS, 'the running text at its cap');
+    // The text as runs of one digit (a failure prints 16 pairs, not 100,000 characters): the last 2,500 of the first fragment, then the 15 others whole.
+    const runs = (text: string) => Array.from(text.matchAll(/(\d)\1*/g), ([run]) => `${run[0]}x${run.length}`);
+    expect(runs(shown.liveText)).toEqual(runs(fragments.join('').slice(-LIVE_TEXT_MAX_CHARS)));
+    expect(runs(shown.liveText)[0]).toBe('0x2500');
   });
 
   it('never starts its running text inside a character the cap cuts', async () => {
-    const writer = createClient({ baseUrl: t.baseUrl });
-    const id = 'ws-text-cap-surrogates';
-    await writer.createSession({ id });
-    const store = createClient({ baseUrl: t.baseUrl }).watchSession(id);
-    try {
-      await store.ready;
-      // 32 fragments of 1,600 emoji (2 UTF-16 units, 4 bytes each), then one letter: the last 100,000 units begin on an emoji's second half.
-      const fragments = [...Array.from({ length: 32 }, () => '\u{1F600}'.repeat(1600)), 'b'];
-      await writer.publishLive(id, fragments.map((data) => ({ type: 'token', data })));
-      const shown = await untilShown(store, (s) => s.liveText.endsWith('b'), 'the last fragment shown');
-      expect(shown.liveText.length).toBe(LIVE_TEXT_MAX_CHARS - 1);
-      expect(shown.liveText.codePointAt(0)).toBe(0x1f600);
-      expect(shown.liveText).toBe(fragments.join('').slice(-(LIVE_TEXT_MAX_CHARS - 1)));
-    } finally {
-      store.close();
-    }
+    // 32 fragments of 1,600 emoji (2 UTF-16 units, 4 bytes each), then one letter: the last 100,000 units begin on an emoji's second half.
+    const fragments = [...Array.from({ length: 32 }, () => '\u{1F600}'.repeat(1600)), 'b'];
+    const shown = await shownAfterTokens('ws-text-cap-surrogates', fragments, (s) => s.liveText.endsWith('b'), 'the last fragment shown');
+    expect(shown.liveText.length).toBe(LIVE_TEXT_MAX_CHARS - 1);
+    expect(shown.liveText.codePointAt(0)).toBe(0x1f600);
+    expect(shown.liveText).toBe(fragments.join('').slice(-(LIVE_TEXT_MAX_CHARS - 1)));
   });
 
   it('closes with the refusal when the session does not exist', async () => {
