@@ -17,7 +17,7 @@ export function wantsHtml(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
   if (accept === undefined) return false;
   return accept.split(',').some((range) => {
-    const [type = '', ...parameters] = range.split(';').map((part) => part.trim().toLowerCase());
+    const [type, ...parameters] = range.split(';').map((part) => part.trim().toLowerCase());
     const q = parameters.find((parameter) => parameter.startsWith('q='));
     return type === 'text/html' && (q === undefined || Number(q.slice(2)) > 0);
   });

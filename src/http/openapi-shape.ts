@@ -21,7 +21,7 @@ type Paths = Record<string, Record<string, Operation> | undefined>;
  *   copy in each of them, so a generated client has one `Problem` type.
  */
 export function openApiShaping(): { transform: SwaggerTransform; transformObject: SwaggerTransformObject } {
-  const optionalBodies = new Set<string>();
+  const optionalBodies: { method: string; path: string }[] = [];
   return {
     transform: ({ schema, url, route }) => {
       // Stryker disable next-line ConditionalExpression: a route without a schema (hidden ones) has nothing to shape
@@ -32,14 +32,13 @@ export function openApiShaping(): { transform: SwaggerTransform; transformObject
       const shaped: RouteSchema = { ...routeSchema, ...(operationId ? { operationId } : {}) };
       if (routeSchema.consumes && !routeSchema.body) shaped.body = { type: 'string', format: 'binary' };
       const hooks = [route.preValidation].flat();
-      if (hooks.includes(emptyBodyAsObject)) optionalBodies.add(`${method.toLowerCase()} ${openApiPath(url)}`);
+      if (hooks.includes(emptyBodyAsObject)) optionalBodies.push({ method: method.toLowerCase(), path: openApiPath(url) });
       return { schema: shaped, url };
     },
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
       const paths = (document.paths ?? {}) as Paths;
-      for (const key of optionalBodies) {
-        const [method = '', path = ''] = key.split(' ');
+      for (const { method, path } of optionalBodies) {
         const body = paths[path]?.[method]?.requestBody;
         if (body) body.required = false;
       }

@@ -77,6 +77,28 @@ describe('GET /readyz', () => {
       await own.close();
     }
   });
+  it('answers 503 within its 2 s when the database takes the ping and gives no answer, naming the wait', async () => {
+    // Every pool connection held by a transaction that waits: the ping queues behind them, as behind a stuck database.
+    const own = await createTestApp({ env: { DB_POOL_MAX: '2', MAX_TRANSFERS: '1', WRITE_CONCURRENCY: '1' }, sweeps: false });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holders = [0, 1].map(() => own.database.db.begin(() => held));
+    try {
+      const started = Date.now();
+      const response = await call(own.app, 'GET', '/readyz');
+      const waited = Date.now() - started;
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toEqual({ status: 'not_ready', reason: 'database: no answer within 2000 ms' });
+      expect(waited).toBeGreaterThanOrEqual(1_900);
+      expect(waited).toBeLessThan(10_000);
+    } finally {
+      release();
+      await Promise.all(holders);
+      await own.close();
+    }
+  }, 20_000);
 });
 
 describe('a database that cannot be reached', () => {

@@ -8,7 +8,7 @@ import { Agent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, SessionSyncError } from '../../client/src/index.js';
 import { freePort } from '../../src/db/embedded.js';
-import { DRAIN_IDLE_MS, DRAIN_MAX_BYTES } from '../../src/http/unread-body.js';
+import { DRAIN_IDLE_MS, DRAIN_MAX_BYTES, DRAIN_MAX_MS } from '../../src/http/unread-body.js';
 import { createSession, createTestApp, type TestApp } from '../helpers/app.js';
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js';
 import { unlessStuck, until } from '../helpers/waits.js';
@@ -383,6 +383,23 @@ describe.each([
       expect(c.answer()).toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
       c.socket.destroy();
     }, 20_000);
+
+    it(`a client that keeps sending a few bytes, never ${DRAIN_IDLE_MS} ms apart, is answered after ${DRAIN_MAX_MS} ms in all, and the connection closed`, async () => {
+      const c = await open();
+      c.socket.write(`${head(`Content-Length: ${2 * LIMIT}`)}\r\n`);
+      c.socket.write(Buffer.alloc(LIMIT + 1024, 'a'));
+      const started = Date.now();
+      // A trickle that would take hours to finish the body: only the overall bound ends it.
+      const trickle = setInterval(() => c.socket.write('a'), DRAIN_IDLE_MS / 4);
+      try {
+        await unlessStuck(c.closed, "the connection's close", DRAIN_MAX_MS + 5000);
+      } finally {
+        clearInterval(trickle);
+      }
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DRAIN_MAX_MS - 50);
+      expect(c.answer()).toMatch(/^HTTP\/1\.1 413 /);
+      expect(c.answer()).toMatch(/\r\nconnection: close\r\n/i);
+    }, DRAIN_MAX_MS + 15_000);
 
     it(`a body declared past ${DRAIN_MAX_BYTES} bytes is answered at once, and the connection closed`, async () => {
       const c = await open();

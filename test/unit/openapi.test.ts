@@ -33,6 +33,20 @@ describe('openapi/openapi.json', () => {
     expect(document.servers.length).toBeGreaterThan(0);
   });
 
+  it('gives every pattern a request can fail its words (x-pattern-message), so a refusal says the rule, not the regex', async () => {
+    const document = JSON.parse(await read('openapi/openapi.json'));
+    const wordless: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      const schema = node as Record<string, unknown>;
+      if (typeof schema.pattern === 'string' && typeof schema['x-pattern-message'] !== 'string') wordless.push(at);
+      for (const [key, child] of Object.entries(schema)) walk(child, `${at}/${key}`);
+    };
+    walk(document, '');
+    expect(JSON.stringify(document)).toContain('"pattern"');
+    expect(wordless).toEqual([]);
+  });
+
   it('passes `redocly lint` with the recommended rules: no error, no warning', async () => {
     // Found by module resolution, not at ./node_modules/.bin: the mutation sandbox and worktrees have no node_modules of their own.
     const cli = join(dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')), 'bin/cli.js');

@@ -97,6 +97,29 @@ describe('readerPacedBody', () => {
     expect(settled).toBe(1);
   });
 
+  it('gives its slot back and ends with the failure when returning the lines fails (a rollback on a dead connection)', async () => {
+    async function* lines(): AsyncGenerator<string> {
+      try {
+        for (let i = 0; ; i++) yield `${'x'.repeat(1000)} ${i}\n`;
+      } finally {
+        // eslint-disable-next-line no-unsafe-finally -- the failure under test: a `finally` whose cleanup throws
+        throw new Error('rollback failed: connection gone');
+      }
+    }
+    const generator = lines();
+    const first = await generator.next();
+    const response = new FakeResponse();
+    let settled = 0;
+    const body = readerPacedBody(response.res, first.value as string, generator, 60_000, () => settled++);
+    const failed = once(body, 'error');
+    body.pipe(new Writable({ highWaterMark: 1024, write: () => {} }));
+    await new Promise((resolve) => setImmediate(resolve));
+    response.close();
+    const [error] = await failed;
+    expect((error as Error).message).toBe('rollback failed: connection gone');
+    expect(settled).toBe(1);
+  });
+
   it('returns the lines when the connection closes though the response never hears it (queued behind another), not after idleMs', async () => {
     const { lines, released } = exportLike(1000);
     const first = await lines.next();
