@@ -19,6 +19,7 @@ describe('GET /', () => {
   it.each([
     ['as browsers send it', BROWSER],
     ['in capitals, with spaces around each part and a weight', 'application/json , Text/HTML ; Q=0.5'],
+    ['with a parameter of its own and no weight', 'text/html;level=1'],
   ])('sends a browser to the inspector (Accept %s)', async (_how, accept) => {
     const response = await call(t.app, 'GET', '/', undefined, { accept });
     expect(response.statusCode).toBe(302);

@@ -436,3 +436,27 @@ describe.each([
     }, 30_000);
   });
 });
+
+describe('the server in this process, after refused bodies were read to their end', () => {
+  it('keeps none of the timers that bounded their reading', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const port = Number(new URL(t.baseUrl).port);
+    const refuseOne = async () => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(`PUT /v1/sessions/${sessionId}/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${2 * LIMIT}\r\n\r\n`);
+      socket.end(Buffer.alloc(2 * LIMIT, 'a'));
+      await unlessStuck(closed, "the connection's close", 5000);
+      return answer;
+    };
+    const before = timers();
+    const answers = await Promise.all(Array.from({ length: 10 }, refuseOne));
+    // Counted at once: a drain's idle timer would still run for DRAIN_IDLE_MS, its overall one for DRAIN_MAX_MS.
+    const after = timers();
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(after - before).toBeLessThan(5);
+  });
+});

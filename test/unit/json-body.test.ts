@@ -32,6 +32,7 @@ describe('parseJsonBody refuses malformed JSON in words, with where', () => {
     ],
     ['a \\u escape short of four hex digits', '["\\u12g4"]', 'body is not valid JSON: a \\u escape needs four hex digits at line 1, column 3 (in /0)', '/0', 'a \\u escape needs four hex digits'],
     ['an error after a \\u escape that ends its string (the scanner steps over all six characters)', '["\\u00e9" x]', 'body is not valid JSON: expected "," or "]", found "x" at line 1, column 11 (in /0)', '/0', 'expected "," or "]", found "x"'],
+    ['a syntax error after an integer past 2^53 (the syntax error is what is named)', '{"a":9007199254740993,"b":}', 'body is not valid JSON: expected a value, found "}" at line 1, column 27 (in /b)', '/b', 'expected a value, found "}"'],
     ['an escape JSON has not', '["a\\x"]', 'body is not valid JSON: "\\x" is not a JSON escape at line 1, column 4 (in /0)', '/0', '"\\x" is not a JSON escape'],
     ['a backslash at the very end', '["a\\', 'body is not valid JSON: "\\" is not a JSON escape at line 1, column 4 (in /0)', '/0', '"\\" is not a JSON escape'],
     ['a member name without quotes', '{a:1}', 'body is not valid JSON: expected a member name in double quotes, found "a" at line 1, column 2', '', 'expected a member name in double quotes, found "a"'],

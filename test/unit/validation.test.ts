@@ -29,6 +29,14 @@ describe('query integers', () => {
     });
   });
 
+  it('a parameter that also takes two words names both, joined by "or"', () => {
+    const TwoWords = Type.Object({ at: Type.Optional(Type.Union([Type.Literal('now'), Type.Literal('start'), Type.Integer({ minimum: 0, maximum: 9 })])) });
+    expect(check('querystring', TwoWords, { at: 'later' }).errors).toEqual([
+      expect.objectContaining({ instancePath: '/at', message: 'must be "now" or "start", or a whole number from 0 to 9, in decimal digits' }),
+    ]);
+    expect(check('querystring', TwoWords, { at: 'start' }).valid).toBe(true);
+  });
+
   it('a range of its own is said as such; without one, the safe integers', () => {
     expect(check('querystring', Query, { limit: '1001' }).errors).toEqual([expect.objectContaining({ instancePath: '/limit', message: 'must be a whole number from 1 to 1000, in decimal digits' })]);
     expect(check('querystring', Query, { limit: '0' }).valid).toBe(false);
