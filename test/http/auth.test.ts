@@ -235,29 +235,26 @@ describe('CORS', () => {
   it('a preflight allows every method some route answers to, so no route is out of a dashboard\'s reach', async () => {
     // An app of its own, built in the test: the CORS rule is fixed while the app is built, which for t was in beforeAll.
     const own = await createTestApp({ databaseUrl: t.url, env: { AUTH_SECRET: SECRET, CORS_ORIGINS: 'https://dash.example.com' } });
+    const { app } = own;
     try {
-      await preflightEveryMethod(own);
+      const routed = new Set([...app.printRoutes({ commonPrefix: false }).matchAll(/\(([A-Z, ]+)\)/g)].flatMap((m) => m[1]!.split(', ')));
+      routed.delete('OPTIONS');
+      // The route table was read (a method added later is checked below without a change here).
+      expect([...routed]).toEqual(expect.arrayContaining(['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT']));
+      for (const method of routed) {
+        const res = await app.inject({
+          method: 'OPTIONS',
+          url: '/v1/sessions/team-a:1',
+          headers: { origin: 'https://dash.example.com', 'access-control-request-method': method },
+        });
+        expect(res.statusCode, method).toBe(204);
+        expect(String(res.headers['access-control-allow-methods']).split(/,\s*/), method).toContain(method);
+        expect(res.headers['access-control-max-age']).toBe('600');
+      }
     } finally {
       await own.close();
     }
   });
-
-  async function preflightEveryMethod({ app }: TestApp): Promise<void> {
-    const routed = new Set([...app.printRoutes({ commonPrefix: false }).matchAll(/\(([A-Z, ]+)\)/g)].flatMap((m) => m[1]!.split(', ')));
-    routed.delete('OPTIONS');
-    // The route table was read (a method added later is checked below without a change here).
-    expect([...routed]).toEqual(expect.arrayContaining(['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT']));
-    for (const method of routed) {
-      const res = await app.inject({
-        method: 'OPTIONS',
-        url: '/v1/sessions/team-a:1',
-        headers: { origin: 'https://dash.example.com', 'access-control-request-method': method },
-      });
-      expect(res.statusCode, method).toBe(204);
-      expect(String(res.headers['access-control-allow-methods']).split(/,\s*/), method).toContain(method);
-      expect(res.headers['access-control-max-age']).toBe('600');
-    }
-  }
 
   it('does not allow an unlisted origin', async () => {
     const res = await t.app.inject({

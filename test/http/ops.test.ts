@@ -77,6 +77,7 @@ describe('GET /readyz', () => {
       await own.close();
     }
   });
+
   it('answers 503 within its 2 s when the database takes the ping and gives no answer, naming the wait', async () => {
     // Every pool connection held by a transaction that waits: the ping queues behind them, as behind a stuck database.
     const own = await createTestApp({ env: { DB_POOL_MAX: '2', MAX_TRANSFERS: '1', WRITE_CONCURRENCY: '1' }, sweeps: false });

@@ -53,6 +53,17 @@ interface Case {
   body: Buffer;
 }
 
+/** A bare TCP connection to the server at `url`: what it answered so far, and its close. */
+async function bareConnection(url: string) {
+  const socket = net.connect({ port: Number(new URL(url).port), host: '127.0.0.1' });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, answer: () => answer, closed };
+}
+
 /** Twice the limit: a client is still sending when the server has decided. */
 const pad = 'a'.repeat(2 * LIMIT);
 
@@ -339,15 +350,7 @@ describe.each([
   describe('the rest of a refused body is read only within bounds', () => {
     const head = (length: string) =>
       `PUT /v1/sessions/${sessionId}/state HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${length}\r\n`;
-    async function open() {
-      const socket = net.connect({ port: Number(new URL(base).port), host: '127.0.0.1' });
-      await new Promise((resolve) => socket.once('connect', resolve));
-      let answer = '';
-      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-      socket.on('error', () => {});
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      return { socket, answer: () => answer, closed };
-    }
+    const open = () => bareConnection(base);
 
     it(`a client that stops sending is answered after ${DRAIN_IDLE_MS} ms without a byte, and the connection closed`, async () => {
       const c = await open();
@@ -440,17 +443,12 @@ describe.each([
 describe('the server in this process, after refused bodies were read to their end', () => {
   it('keeps none of the timers that bounded their reading', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const port = Number(new URL(t.baseUrl).port);
     const refuseOne = async () => {
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.on('error', () => {});
-      let answer = '';
-      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      socket.write(`PUT /v1/sessions/${sessionId}/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${2 * LIMIT}\r\n\r\n`);
-      socket.end(Buffer.alloc(2 * LIMIT, 'a'));
-      await unlessStuck(closed, "the connection's close", 5000);
-      return answer;
+      const c = await bareConnection(t.baseUrl);
+      c.socket.write(`PUT /v1/sessions/${sessionId}/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${2 * LIMIT}\r\n\r\n`);
+      c.socket.end(Buffer.alloc(2 * LIMIT, 'a'));
+      await unlessStuck(c.closed, "the connection's close", 5000);
+      return c.answer();
     };
     const before = timers();
     const answers = await Promise.all(Array.from({ length: 10 }, refuseOne));

@@ -36,14 +36,18 @@ describe('openapi/openapi.json', () => {
   it('gives every pattern a request can fail its words (x-pattern-message), so a refusal says the rule, not the regex', async () => {
     const document = JSON.parse(await read('openapi/openapi.json'));
     const wordless: string[] = [];
+    let patterns = 0;
     const walk = (node: unknown, at: string): void => {
       if (typeof node !== 'object' || node === null) return;
       const schema = node as Record<string, unknown>;
-      if (typeof schema.pattern === 'string' && typeof schema['x-pattern-message'] !== 'string') wordless.push(at);
+      if (typeof schema.pattern === 'string') {
+        patterns += 1;
+        if (typeof schema['x-pattern-message'] !== 'string') wordless.push(at);
+      }
       for (const [key, child] of Object.entries(schema)) walk(child, `${at}/${key}`);
     };
     walk(document, '');
-    expect(JSON.stringify(document)).toContain('"pattern"');
+    expect(patterns).toBeGreaterThan(0);
     expect(wordless).toEqual([]);
   });
 
